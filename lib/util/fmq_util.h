@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file
+ * FluxMQ utilities: configuration, logging, clock, metrics, histograms.
+ *
+ * This library is the bottom of the dependency chain and knows nothing about
+ * packets or Kafka. Int functions return 0 or -errno; constructors return
+ * NULL and set errno.
+ */
+#ifndef FMQ_UTIL_H
+#define FMQ_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Configuration
+ *
+ * Every key is declared once, in lib/util/keys/<area>.def, as
+ *   FMQ_KEY(field, "dotted.name", TYPE, "default", "limits", "doc")
+ * TYPE is one of STR, U64, I64, BOOL, F64, ENUM, IPV4, IPV4_CIDR, MAC,
+ * HOSTPORT. "limits" is "min..max" for numbers, "a|b|c" for ENUM, else "".
+ * The same table produces struct fmq_config, the parser, and
+ * docs/configuration.md (fluxmq --dump-config-doc).
+ * ---------------------------------------------------------------------- */
+
+#define FMQ_CFG_STR_MAX 256
+
+/** An IPv4 address in network byte order with an optional prefix length. */
+struct fmq_ipv4_cidr {
+	uint32_t addr;   /**< network byte order */
+	uint8_t prefix;  /**< 0..32 */
+};
+
+/** An IPv4 address and port, both in host byte order. */
+struct fmq_hostport {
+	uint32_t addr;   /**< host byte order */
+	uint16_t port;
+};
+
+/** A MAC address; set is false when the key was left empty (auto). */
+struct fmq_mac {
+	uint8_t b[6];
+	bool set;
+};
+
+#define FMQ_CT_STR char
+#define FMQ_CT_ENUM char
+#define FMQ_CT_U64 uint64_t
+#define FMQ_CT_I64 int64_t
+#define FMQ_CT_BOOL bool
+#define FMQ_CT_F64 double
+#define FMQ_CT_IPV4 uint32_t
+#define FMQ_CT_IPV4_CIDR struct fmq_ipv4_cidr
+#define FMQ_CT_MAC struct fmq_mac
+#define FMQ_CT_HOSTPORT struct fmq_hostport
+#define FMQ_CA_STR [FMQ_CFG_STR_MAX]
+#define FMQ_CA_ENUM [FMQ_CFG_STR_MAX]
+#define FMQ_CA_U64
+#define FMQ_CA_I64
+#define FMQ_CA_BOOL
+#define FMQ_CA_F64
+#define FMQ_CA_IPV4
+#define FMQ_CA_IPV4_CIDR
+#define FMQ_CA_MAC
+#define FMQ_CA_HOSTPORT
+
+/** Index of each key in the key table: FMQ_CFG_IDX_<field>. */
+enum fmq_cfg_idx {
+#define FMQ_KEY(field, name, type, dflt, limits, doc) FMQ_CFG_IDX_##field,
+#include "keys/all.def"
+#undef FMQ_KEY
+	FMQ_CFG_NKEYS
+};
+
+/** Where a key's value came from: "file" and line, "--set", or default. */
+struct fmq_cfg_origin {
+	char src[128];   /**< "" for the built-in default */
+	int line;
+};
+
+/** All broker settings, one field per key of the key table. */
+struct fmq_config {
+#define FMQ_KEY(field, name, type, dflt, limits, doc) \
+	FMQ_CT_##type field FMQ_CA_##type;
+#include "keys/all.def"
+#undef FMQ_KEY
+	/** Where each key got its value, for later error messages. */
+	struct fmq_cfg_origin origin[FMQ_CFG_NKEYS];
+};
+
+/** Kinds of value a key may hold. */
+enum fmq_cfg_type {
+	FMQ_CFG_STR, FMQ_CFG_ENUM, FMQ_CFG_U64, FMQ_CFG_I64, FMQ_CFG_BOOL,
+	FMQ_CFG_F64, FMQ_CFG_IPV4, FMQ_CFG_IPV4_CIDR, FMQ_CFG_MAC,
+	FMQ_CFG_HOSTPORT,
+};
+
+/** One row of the key table. */
+struct fmq_cfg_key {
+	const char *name;
+	enum fmq_cfg_type type;
+	const char *dflt;
+	const char *limits;
+	const char *doc;
+	size_t offset;   /**< of the field in struct fmq_config */
+};
+
+/** The key table and its length. */
+const struct fmq_cfg_key *fmq_config_keys(size_t *n);
+
+/**
+ * Set every key to its default. Never fails (defaults are checked by the
+ * unit tests).
+ */
+void fmq_config_defaults(struct fmq_config *cfg);
+
+/**
+ * Parse a server.properties style file into cfg.
+ *
+ * @param err
+ *   On failure, receives "file:line: key: reason" (NUL-terminated).
+ * @return
+ *   0, or -EINVAL (bad key or value), -ENOENT / -EACCES (file).
+ */
+int fmq_config_load_file(struct fmq_config *cfg, const char *path,
+			 char *err, size_t errlen);
+
+/**
+ * Apply one "key=value" override (from --set); origin names it in errors,
+ * e.g. "--set" gives "--set:1: key: reason".
+ */
+int fmq_config_set(struct fmq_config *cfg, const char *kv, const char *origin,
+		   int line, char *err, size_t errlen);
+
+/**
+ * Format an error about a key that parsed but is unusable (checked later by
+ * its owner): "src:line: key: reason", or "default: key: reason". Returns
+ * -EINVAL so callers can `return fmq_config_error(...)`.
+ */
+int fmq_config_error(const struct fmq_config *cfg, const char *name,
+		     char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/** Find a key by name, or NULL. */
+const struct fmq_cfg_key *fmq_config_find(const char *name);
+
+/** Format a key's current value into buf (as the parser would accept it). */
+int fmq_config_format(const struct fmq_config *cfg,
+		      const struct fmq_cfg_key *k, char *buf, size_t len);
+
+/** Write docs/configuration.md (Markdown) for the whole key table. */
+void fmq_config_write_doc(FILE *out);
+
+/** Parse an IPv4 "a.b.c.d" into network order; 0 or -EINVAL. */
+int fmq_parse_ipv4(const char *s, uint32_t *addr_be);
+
+/** Split "a.b.c.d/len"; 0 or -EINVAL. */
+int fmq_parse_ipv4_cidr(const char *s, struct fmq_ipv4_cidr *out);
+
+/** Parse "aa:bb:cc:dd:ee:ff"; 0 or -EINVAL. */
+int fmq_parse_mac(const char *s, uint8_t mac[6]);
+
+/* ------------------------------------------------------------------------
+ * Logging: one line per message to stderr, "LEVEL component: message".
+ * ---------------------------------------------------------------------- */
+
+enum fmq_log_level { FMQ_LOG_ERR, FMQ_LOG_WARN, FMQ_LOG_INFO, FMQ_LOG_DEBUG };
+
+void fmq_log_set_level(enum fmq_log_level lvl);
+enum fmq_log_level fmq_log_get_level(void);
+void fmq_log(enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define FMQ_ERR(comp, ...) fmq_log(FMQ_LOG_ERR, comp, __VA_ARGS__)
+#define FMQ_WARN(comp, ...) fmq_log(FMQ_LOG_WARN, comp, __VA_ARGS__)
+#define FMQ_INFO(comp, ...) fmq_log(FMQ_LOG_INFO, comp, __VA_ARGS__)
+#define FMQ_DEBUG(comp, ...) \
+	do { \
+		if (fmq_log_get_level() >= FMQ_LOG_DEBUG) \
+			fmq_log(FMQ_LOG_DEBUG, comp, __VA_ARGS__); \
+	} while (0)
+
+/* ------------------------------------------------------------------------
+ * Clock
+ * ---------------------------------------------------------------------- */
+
+/** Monotonic time in nanoseconds (vDSO, no syscall). */
+uint64_t fmq_now_ns(void);
+
+/** Wall-clock time in milliseconds since the epoch (Kafka timestamps). */
+int64_t fmq_wall_ms(void);
+
+/* ------------------------------------------------------------------------
+ * Metrics: Prometheus text exposition.
+ *
+ * Libraries keep their counters in their own per-lcore structs and register
+ * a render callback; the management endpoint calls every callback on each
+ * scrape. Readers on the control lcore may see a counter a few increments
+ * stale, never torn (aligned 64-bit loads).
+ * ---------------------------------------------------------------------- */
+
+struct fmq_metrics;
+struct fmq_metrics_out;
+
+typedef void (*fmq_metrics_fn)(struct fmq_metrics_out *out, void *arg);
+
+/** Create an empty registry; NULL and errno on failure. */
+struct fmq_metrics *fmq_metrics_create(void);
+void fmq_metrics_free(struct fmq_metrics *reg);
+
+/** Add a render callback; 0 or -ENOMEM. Not for the data path. */
+int fmq_metrics_register(struct fmq_metrics *reg, fmq_metrics_fn fn,
+			 void *arg);
+
+/** Emit "# HELP" and "# TYPE" for a family (type: counter, gauge). */
+void fmq_metrics_family(struct fmq_metrics_out *out, const char *name,
+			const char *type, const char *help);
+
+/**
+ * Emit one sample. labels is the inside of {...} (e.g. "port=\"0\"") or
+ * NULL for none.
+ */
+void fmq_metrics_u64(struct fmq_metrics_out *out, const char *name,
+		     const char *labels, uint64_t v);
+void fmq_metrics_f64(struct fmq_metrics_out *out, const char *name,
+		     const char *labels, double v);
+
+/** Shorthand: family plus one unlabelled sample. */
+void fmq_metrics_one(struct fmq_metrics_out *out, const char *name,
+		     const char *type, const char *help, uint64_t v);
+
+/**
+ * Render every registered source. Returns a malloc'd NUL-terminated buffer
+ * (caller frees) and its length, or NULL on allocation failure.
+ */
+char *fmq_metrics_render(struct fmq_metrics *reg, size_t *len);
+
+/* ------------------------------------------------------------------------
+ * Histogram: log-linear buckets, relative error below 1% (64 sub-buckets
+ * per power of two). Fixed size, no allocation after init; record is O(1).
+ * ---------------------------------------------------------------------- */
+
+#define FMQ_HIST_SUB_BITS 7
+#define FMQ_HIST_SUB (1u << FMQ_HIST_SUB_BITS)
+#define FMQ_HIST_BUCKETS \
+	(FMQ_HIST_SUB + (64 - FMQ_HIST_SUB_BITS) * (FMQ_HIST_SUB / 2))
+
+struct fmq_hist {
+	uint64_t count;
+	uint64_t sum;
+	uint64_t max;
+	uint64_t min;
+	uint64_t b[FMQ_HIST_BUCKETS];
+};
+
+void fmq_hist_init(struct fmq_hist *h);
+void fmq_hist_record(struct fmq_hist *h, uint64_t v);
+/** Add src into dst. */
+void fmq_hist_merge(struct fmq_hist *dst, const struct fmq_hist *src);
+/** Value at quantile q (0..1); 0 when empty. */
+uint64_t fmq_hist_quantile(const struct fmq_hist *h, double q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMQ_UTIL_H */
