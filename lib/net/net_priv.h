@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal layout of the per-lcore stack context. Do not include from
+ * outside lib/net. */
+#ifndef FMQ_NET_PRIV_H
+#define FMQ_NET_PRIV_H
+
+#include <rte_arp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "fmq_net.h"
+
+#define NET_TX_BURST 64
+#define ARP_BUCKETS 64        /* power of two */
+#define ARP_WAYS 4
+#define ARP_HOLD 4            /* packets held per unresolved entry */
+#define ARP_MAX_RETRIES 3
+#define ARP_SCAN_NS (100ull * 1000 * 1000)
+
+enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE };
+
+struct arp_entry {
+	uint32_t ip;                 /* network order */
+	uint8_t state;
+	uint8_t retries;
+	uint8_t nhold;
+	struct rte_ether_addr mac;
+	uint64_t expires_ns;         /* REACHABLE: refresh after this */
+	uint64_t next_retry_ns;      /* INCOMPLETE: next request */
+	uint64_t used_ns;            /* for replacement */
+	struct rte_mbuf *hold[ARP_HOLD];
+};
+
+struct fmq_net {
+	struct fmq_net_conf conf;
+	uint32_t netmask;            /* network order */
+	struct rte_mempool *mp;
+	uint16_t port_id, queue_id;
+	fmq_net_tx_fn tx;
+	void *tx_arg;
+	uint16_t ip_id;
+	uint16_t ntx;
+	struct rte_mbuf *txq[NET_TX_BURST];
+	uint64_t next_arp_scan_ns;
+	fmq_net_l4_fn l4[256];
+	struct fmq_net_stats st;
+	struct arp_entry arp[ARP_BUCKETS][ARP_WAYS];
+};
+
+/* Queue a finished frame for transmission. */
+void net_tx_frame(struct fmq_net *n, struct rte_mbuf *m);
+/* Flush queued frames to the driver. */
+void net_tx_flush(struct fmq_net *n);
+
+/* ARP: input, lookup for output, periodic work, teardown. */
+void net_arp_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now);
+void net_arp_learn(struct fmq_net *n, uint32_t ip,
+		   const struct rte_ether_addr *mac, uint64_t now);
+void net_arp_resolve_and_send(struct fmq_net *n, struct rte_mbuf *m,
+			      uint32_t nexthop, uint64_t now);
+void net_arp_timers(struct fmq_net *n, uint64_t now);
+void net_arp_flush_all(struct fmq_net *n);
+void net_arp_send_request(struct fmq_net *n, uint32_t target, uint64_t now);
+
+/* IPv4 and ICMP input. */
+void net_ipv4_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now);
+
+static inline void
+net_drop(struct fmq_net *n, struct rte_mbuf *m, enum fmq_net_drop why)
+{
+	n->st.drop[why]++;
+	rte_pktmbuf_free(m);
+}
+
+#endif
