@@ -58,6 +58,18 @@ struct fmq_net_stats {
 struct fmq_net;
 
 /**
+ * Fill the settings that come from configuration (net.* keys: address,
+ * prefix, gateway, MTU, and what later layers add) and check them. The
+ * caller then sets what the port decides: mac and the offload flags.
+ *
+ * @param err  receives "file:line: key: reason" on failure
+ * @return 0 or -EINVAL.
+ */
+int fmq_net_conf_from_config(struct fmq_net_conf *nc,
+			     const struct fmq_config *cfg, char *err,
+			     size_t errlen);
+
+/**
  * Transmit callback: send n packets, return how many were taken. The stack
  * frees the rest and counts them. The default sends on (port, queue).
  */
