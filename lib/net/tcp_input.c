@@ -328,7 +328,9 @@ ack_advance(struct fmq_net *n, struct tcp_conn *c, const struct tcp_seg *s)
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	tcp_sq_free_acked(n, c, s->ack);
-	tcp_cc_ack(n, c, acked);
+	/* The SYN's sequence number is not data: no window growth for it. */
+	if (c->state != TCP_SYN_SENT && c->state != TCP_SYN_RCVD)
+		tcp_cc_ack(n, c, acked);
 	if (was_recovery && (c->flags & TF_RECOVERY))
 		tcp_retransmit_head(n, c);  /* partial ACK: next hole */
 	if (c->snd_una == c->snd_max) {
@@ -351,10 +353,7 @@ data_in_order(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 	bool filled = c->ooo_head != NULL || c->ooo_fin;
 
 	c->rcv_nxt += len;
-	if (len >= c->rmss)
-		c->unacked++;
-	else
-		c->unacked += 2;   /* a short segment: likely end of a burst */
+	c->unacked++;
 	n->st.tcp_bytes_in += len;
 	if (len > 0)
 		tcp_deliver(n, c, m);
@@ -509,10 +508,18 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 				  seq_lt(s->seq, wend)) ||
 				 (seq_geq(s->end - 1, c->rcv_nxt) &&
 				  seq_lt(s->end - 1, wend)));
-		/* A zero window still takes ACKs, RSTs and a FIN/empty
-		 * segment exactly at rcv_nxt. */
-		if (!ok && rwnd == 0 && s->seq == c->rcv_nxt)
+		/* A zero window still takes the ACK (and RST) of a segment
+		 * at rcv_nxt; its text is dropped (RFC 9293 3.10.7.4). */
+		if (!ok && rwnd == 0 && s->seq == c->rcv_nxt) {
 			ok = true;
+			if (s->len > 0)
+				n->st.drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW]++;
+			rx_trim_len(m, 0);
+			s->len = 0;
+			s->flags &= (uint8_t)~TH_FIN;
+			s->end = s->seq;
+			c->flags |= TF_ACK_NOW;
+		}
 		if (!ok) {
 			if (!(s->flags & TH_RST))
 				c->flags |= TF_ACK_NOW;
