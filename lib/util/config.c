@@ -146,12 +146,14 @@ parse_i64(const char *v, int64_t *out)
 static int
 check_range(const struct fmq_cfg_key *k, double x, char *why, size_t wl)
 {
+	const char *dots = strstr(k->limits, "..");
 	double lo, hi;
 
-	if (k->limits[0] == '\0')
+	/* "min..max"; split first: strtod would take "0." from "0..9". */
+	if (dots == NULL)
 		return 0;
-	if (sscanf(k->limits, "%lf..%lf", &lo, &hi) != 2)
-		return 0;
+	lo = strtod(k->limits, NULL);
+	hi = strtod(dots + 2, NULL);
 	if (x < lo || x > hi) {
 		snprintf(why, wl, "out of range: must be %s", k->limits);
 		return -EINVAL;
