@@ -56,16 +56,52 @@ mgmt_metrics(struct fmq_metrics_out *out, void *arg)
 			"oversized, timed out or closed early)", m->failed);
 }
 
+/*
+ * Per-connection outcome. Requests libmicrohttpd rejects while parsing never
+ * reach the request callbacks, so a connection that closes without one good
+ * request counts as failed, and so does each request that ends in error.
+ */
+enum conn_mark { CONN_NONE, CONN_OK, CONN_COUNTED };
+
 static void
 completed(void *cls, struct MHD_Connection *c, void **state,
 	  enum MHD_RequestTerminationCode toe)
 {
 	struct mgmt *m = cls;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	enum conn_mark *mark = ci != NULL ? ci->socket_context : NULL;
+
+	(void)state;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		if (mark != NULL && *mark == CONN_NONE)
+			*mark = CONN_OK;
+		return;
+	}
+	if (mark == NULL || *mark != CONN_COUNTED) {
+		m->failed++;
+		if (mark != NULL)
+			*mark = CONN_COUNTED;
+	}
+}
+
+static void
+conn_event(void *cls, struct MHD_Connection *c, void **ctx,
+	   enum MHD_ConnectionNotificationCode ev)
+{
+	struct mgmt *m = cls;
+	enum conn_mark *mark = *ctx;
 
 	(void)c;
-	(void)state;
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+	if (ev == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* Control path only: one small allocation per connection. */
+		*ctx = calloc(1, sizeof(enum conn_mark));
+		return;
+	}
+	if (mark == NULL || *mark == CONN_NONE)
 		m->failed++;
+	free(mark);
+	*ctx = NULL;
 }
 
 static enum MHD_Result
@@ -153,6 +189,7 @@ mgmt_start(struct app *a, char *err, size_t errlen)
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, m,
+				MHD_OPTION_NOTIFY_CONNECTION, conn_event, m,
 				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 				MHD_OPTION_END);
 	if (m->d == NULL) {
