@@ -140,11 +140,21 @@ fi
 
 # --- 4. build -----------------------------------------------------------------
 stepn "build into $BUILD/"
+# An existing build directory is reconfigured (about a second): lib/ and
+# tests/ discover their subdirectories with fs.is_file(), which meson does not
+# watch, so an old configuration would not see a newly added library.
+log=$BUILD/setup-meson.log
+mkdir -p "$BUILD"
 if [ -f "$BUILD/build.ninja" ]; then
-	say "  $BUILD/ already configured"
+	say "  meson setup --reconfigure $BUILD"
+	set -- --reconfigure
 else
 	say "  meson setup $BUILD"
-	meson setup "$BUILD" >/dev/null
+	set --
+fi
+if ! meson setup "$@" "$BUILD" >"$log" 2>&1; then
+	tail -n 40 "$log" >&2
+	die "meson setup failed (full log: $log)"
 fi
 say "  ninja -C $BUILD"
 log=$BUILD/setup-ninja.log
