@@ -292,7 +292,7 @@ for t in "${scripts[@]}"; do
 	tmp=$LOGS/$name.d
 	mkdir -p "$tmp"
 	t0=$(now_ms)
-	FMQ_TMP=$PWD/$tmp FMQ_BUILD=$BUILD timeout -k 10 "$TIMEOUT" bash "$t" >"$log" 2>&1 </dev/null
+	FMQ_TMP=$(realpath "$tmp") FMQ_BUILD=$BUILD timeout -k 10 "$TIMEOUT" bash "$t" >"$log" 2>&1 </dev/null
 	rc=$?
 	dt=$(secs $(($(now_ms) - t0)))
 	case $rc in
