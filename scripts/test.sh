@@ -152,7 +152,9 @@ meson_suite() {
 		return 0
 	fi
 	# One line per test: name, result, duration; its output goes to a log.
+	local got=0
 	while IFS=$'\t' read -r n st dur; do
+		got=$((got + 1))
 		case $st in
 		OK|EXPECTEDFAIL) result "$prefix/$n" pass "" "${dur}s" ;;
 		SKIP) result "$prefix/$n" skip "" "${dur}s" ;;
@@ -171,6 +173,9 @@ for raw in open(path, encoding="utf-8", errors="replace"):
     print(f"{name}\t{t['result']}\t{t['duration']:.1f}")
 PY
 )
+	if [ "$got" -lt ${#sel[@]} ]; then
+		result "$prefix/meson-test" fail "$log" "only $got of ${#sel[@]} tests reported a result"
+	fi
 }
 
 LOGS=$BUILD/test-logs
