@@ -22,7 +22,8 @@
 #   FMQ_HOST_IP   kernel side of the tap (default 10.77.0.1, /24)
 #   FMQ_TAP       tap interface name (default fmq0)
 #   FMQ_EAL       array of EAL options (default: from the string FMQ_EAL_ARGS)
-#   FMQ_TMP       directory for logs (default: a new temporary directory)
+#   FMQ_TMP       directory for logs (default: a temporary directory, removed
+#                 when the test passes)
 #   FMQ_START_TIMEOUT  seconds to wait for /health = 200 (default 30)
 
 FMQ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,8 +41,10 @@ FMQ_START_TIMEOUT=${FMQ_START_TIMEOUT:-30}
 if [ -z "${FMQ_EAL+x}" ]; then
 	read -r -a FMQ_EAL <<<"${FMQ_EAL_ARGS:-}"
 fi
+FMQ_TMP_OWN=0
 if [ -z "${FMQ_TMP:-}" ]; then
 	FMQ_TMP=$(mktemp -d /tmp/fmq-test.XXXXXX)
+	FMQ_TMP_OWN=1
 fi
 mkdir -p "$FMQ_TMP"
 export FMQ_TMP
@@ -191,6 +194,15 @@ fmq_cleanup() {
 	if [ ${#FMQ_PIDS[@]} -gt 0 ] && [ -n "$FMQ_TAP" ] &&
 		ip link show "$FMQ_TAP" >/dev/null 2>&1; then
 		ip link del "$FMQ_TAP" 2>/dev/null || true
+	fi
+	# A temporary directory of our own goes away on success; on failure it
+	# holds the broker logs.
+	if [ "$FMQ_TMP_OWN" = 1 ]; then
+		if [ "$rc" -eq 0 ]; then
+			rm -rf "$FMQ_TMP"
+		else
+			printf 'logs kept in %s\n' "$FMQ_TMP" >&2
+		fi
 	fi
 	return "$rc"
 }
