@@ -218,11 +218,8 @@ else
 
 	# --- fuzz build -------------------------------------------------------
 	stage "libFuzzer targets ($FUZZ_BUILD, ${FUZZ_SECONDS}s each)"
-	# The libraries get coverage instrumentation too (fuzzer-no-link), or
-	# libFuzzer would only see the few edges of the harness itself.
-	if CC=clang configure "$FUZZ_BUILD" "$LOGS/fuzz-setup.log" -Dfuzz=true \
-		-Dc_args=-fsanitize=fuzzer-no-link,address \
-		-Dc_link_args=-fsanitize=address; then
+	# -Dfuzz=true instruments the libraries too (see meson.build).
+	if CC=clang configure "$FUZZ_BUILD" "$LOGS/fuzz-setup.log" -Dfuzz=true; then
 		# name, build-relative output file, source dir of each executable
 		# defined under tests/fuzz.
 		mapfile -t fuzzers < <(meson introspect "$FUZZ_BUILD" --targets | python3 -c '
