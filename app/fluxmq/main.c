@@ -1,28 +1,408 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fluxmq: placeholder entry point until the appliance skeleton lands. */
+/*
+ * fluxmq: EAL start-up, configuration, port bring-up, lcore roles
+ * (the main lcore is the control lcore; the others are data lcores),
+ * signals and orderly shutdown.
+ *
+ *   fluxmq [EAL options] -- [--config FILE] [--set key=value]...
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "fmq_util.h"
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+
+#include "app.h"
+
+#define EXIT_CONFIG 2
+#define MAX_EAL_ARGS 128
+#define CONTROL_TICK_US 5000
+
+static struct app app;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&app.quit, true);
+}
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [EAL options] -- [--config FILE] [--set key=value]...\n"
+		"       %s --dump-config-doc | --version | --help\n\n"
+		"With no port in the EAL options, FluxMQ creates the TAP interface\n"
+		"dev.tap.name (fmq0), takes net.ip (10.77.0.2/24) and gives the\n"
+		"kernel side dev.tap.host_ip (10.77.0.1/24).\n"
+		"Configuration keys: docs/configuration.md.\n", prog, prog);
+}
+
+/* Does the EAL argument list contain one of the given options? */
+static bool
+eal_has(int argc, char **argv, const char *const *opts)
+{
+	for (int i = 0; i < argc; i++)
+		for (const char *const *o = opts; *o != NULL; o++) {
+			size_t l = strlen(*o);
+			if (strncmp(argv[i], *o, l) == 0 &&
+			    (argv[i][l] == '\0' || argv[i][l] == '=' ||
+			     (*o)[1] != '-'))
+				return true;
+		}
+	return false;
+}
+
+static bool
+hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long freep = 0;
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %ld", &freep) == 1)
+			break;
+	fclose(f);
+	return freep > 0;
+}
+
+/*
+ * Build the EAL argument list: the user's, plus defaults for what the user
+ * left out (lcores, memory mode, and the embedded TAP port).
+ */
+static int
+build_eal_args(int uargc, char **uargv, char **out, char *storage,
+	       size_t storage_len, bool *embedded_tap)
+{
+	static const char *const lcore_opts[] = { "-l", "-c", "--lcores", "-L", NULL };
+	static const char *const mem_opts[] = { "--in-memory", "--file-prefix",
+						"--no-shconf", NULL };
+	static const char *const port_opts[] = { "--vdev", "-a", "--allow", "-b",
+						 "--block", NULL };
+	static const char *const huge_opts[] = { "--no-huge", "-m",
+						 "--socket-mem", NULL };
+	int n = 0;
+	size_t used = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+#define ADD(...) \
+	do { \
+		int l_ = snprintf(storage + used, storage_len - used, __VA_ARGS__); \
+		if (l_ < 0 || (size_t)l_ >= storage_len - used || n >= MAX_EAL_ARGS - 2) \
+			return -E2BIG; \
+		out[n++] = storage + used; \
+		used += (size_t)l_ + 1; \
+	} while (0)
+
+	out[n++] = uargv[0];
+	for (int i = 1; i < uargc; i++) {
+		if (n >= MAX_EAL_ARGS - 8)
+			return -E2BIG;
+		out[n++] = uargv[i];
+	}
+	if (!eal_has(uargc, uargv, lcore_opts)) {
+		/* Control lcore 0 floats; data lcore i runs on CPU i % ncpu. */
+		char list[512];
+		size_t l = 0;
+		if (ncpu < 1)
+			ncpu = 1;
+		l += (size_t)snprintf(list + l, sizeof(list) - l, "0@(0-%ld)",
+				      ncpu - 1);
+		for (uint64_t i = 1; i <= app.cfg.lcores_data && l < sizeof(list); i++)
+			l += (size_t)snprintf(list + l, sizeof(list) - l,
+					      ",%" PRIu64 "@%ld", i,
+					      (long)(i % (uint64_t)ncpu));
+		if (l >= sizeof(list))
+			return -E2BIG;
+		ADD("--lcores=%s", list);
+	}
+	bool nohuge = eal_has(uargc, uargv, (const char *const[]){ "--no-huge", NULL });
+	if (!eal_has(uargc, uargv, huge_opts) && !hugepages_free()) {
+		FMQ_WARN("main", "no free hugepages: running on ordinary memory "
+			 "(--no-huge); reserve some with scripts/setup.sh");
+		ADD("--no-huge");
+		ADD("-m");
+		ADD("1024");
+		nohuge = true;
+	}
+	if (!eal_has(uargc, uargv, mem_opts)) {
+		ADD("%s", nohuge ? "--no-shconf" : "--in-memory");
+		/* Runtime dir (telemetry socket) per instance. */
+		ADD("--file-prefix=fluxmq-%s", app.cfg.dev_tap_name);
+	}
+	*embedded_tap = !eal_has(uargc, uargv, port_opts);
+	if (*embedded_tap) {
+		uint8_t mac[6] = { 0x02, 0x00, 0x4d, 0x51, 0x00, 0x02 };
+		if (app.cfg.net_mac.set)
+			memcpy(mac, app.cfg.net_mac.b, 6);
+		if (!eal_has(uargc, uargv, (const char *const[]){ "--no-pci", NULL }))
+			ADD("--no-pci");
+		ADD("--vdev=net_tap0,iface=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		    app.cfg.dev_tap_name, mac[0], mac[1], mac[2], mac[3],
+		    mac[4], mac[5]);
+	}
+	out[n] = NULL;
+#undef ADD
+	return n;
+}
+
+/* Parse everything after "--". Returns 0, 1 (exit 0 done), or -1. */
+static int
+parse_app_args(int argc, char **argv, char *err, size_t errlen)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "dump-config-doc", no_argument, NULL, 'D' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, nset = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (fmq_config_load_file(&app.cfg, optarg, err, errlen) < 0)
+				return -1;
+			break;
+		case 's':
+			if (fmq_config_set(&app.cfg, optarg, "--set", ++nset, err,
+					   errlen) < 0)
+				return -1;
+			break;
+		case 'D':
+			fmq_config_write_doc(stdout);
+			return 1;
+		case 'V':
+			printf("fluxmq %s\n", FMQ_VERSION);
+			return 1;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 1;
+		default:
+			snprintf(err, errlen, "unknown option %s (see --help)",
+				 argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see --help)",
+			 argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+apply_log_level(const struct fmq_config *cfg)
+{
+	static const char *const names[] = { "err", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(cfg->log_level, names[i]) == 0)
+			fmq_log_set_level((enum fmq_log_level)i);
+}
+
+static int
+setup_data_lcores(struct app *a, char *err, size_t errlen)
+{
+	struct fmq_net_conf nc;
+	unsigned int lid, i = 0;
+	int rc;
+
+	rc = fmq_net_conf_from_config(&nc, &a->cfg, err, errlen);
+	if (rc < 0)
+		return rc;
+	nc.mac = a->port.mac;
+	nc.rx_csum_offload = a->port.rx_csum;
+	nc.tx_csum_offload = a->port.tx_csum;
+	RTE_LCORE_FOREACH_WORKER(lid) {
+		struct data_lcore *d;
+		if (i == a->n_data)
+			break;
+		d = &a->data[i];
+		d->idx = i;
+		d->lcore_id = lid;
+		d->port_id = a->port.port_id;
+		d->queue_id = (uint16_t)i;
+		d->use_intr = a->port.rx_intr;
+		d->net = fmq_net_create(&nc, a->port.mp, d->port_id, d->queue_id,
+					(int)rte_lcore_to_socket_id(lid));
+		if (d->net == NULL) {
+			snprintf(err, errlen, "lcore %u: stack: %s", lid,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		a->nets[i] = d->net;
+		i++;
+	}
+	a->net_set.nets = a->nets;
+	a->net_set.n = a->n_data;
+	fmq_metrics_register(a->metrics, fmq_net_metrics, &a->net_set);
+	/* Announce ourselves before the first client asks. */
+	fmq_net_send_garp(a->data[0].net, fmq_now_ns());
+	return 0;
+}
+
+static void
+print_reach(const struct app *a)
+{
+	char ip[32], host[32], mgmt[32];
+	const struct fmq_cfg_key *k;
+
+	fmq_config_format(&a->cfg, (k = fmq_config_find("net.ip")), ip, sizeof(ip));
+	fmq_config_format(&a->cfg, (k = fmq_config_find("dev.tap.host_ip")),
+			  host, sizeof(host));
+	fmq_config_format(&a->cfg, (k = fmq_config_find("mgmt.listen")), mgmt,
+			  sizeof(mgmt));
+	*strchr(ip, '/') = '\0';
+	if (a->port.created_tap)
+		printf("FluxMQ is up on TAP %s: this host is %s, the broker %s "
+		       "(try: ping %s); management http://%s/health\n",
+		       a->port.tap_name, host, ip, ip, mgmt);
+	else
+		printf("FluxMQ is up on port %u (%s) at %s; management "
+		       "http://%s/health\n", a->port.port_id, a->port.driver, ip,
+		       mgmt);
+	fflush(stdout);
+}
 
 int
 main(int argc, char **argv)
 {
-	struct fmq_config cfg;
-	char err[512];
+	char err[1024];
+	char *eal_argv[MAX_EAL_ARGS];
+	char eal_store[4096];
+	int sep = -1, eal_argc, rc;
+	bool embedded;
 
-	fmq_config_defaults(&cfg);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dump-config-doc") == 0) {
-			fmq_config_write_doc(stdout);
-			return 0;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
 		}
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			if (fmq_config_load_file(&cfg, argv[++i], err, sizeof(err)) < 0) {
-				fprintf(stderr, "%s\n", err);
-				return 2;
-			}
+	fmq_config_defaults(&app.cfg);
+	/* Without "--" every argument is ours; with it, ours follow it. */
+	{
+		int aargc = sep < 0 ? argc : argc - sep;
+		char **aargv = sep < 0 ? argv : argv + sep;
+		char *save = aargv[0];
+		aargv[0] = argv[0];
+		rc = parse_app_args(aargc, aargv, err, sizeof(err));
+		aargv[0] = save;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "fluxmq: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (rc > 0)
+		return 0;
+	apply_log_level(&app.cfg);
+	app.adaptive = strcmp(app.cfg.poll_mode, "adaptive") == 0;
+	app.n_data = (unsigned int)app.cfg.lcores_data;
+	if (strlen(app.cfg.dev_tap_name) >= sizeof(app.port.tap_name) ||
+	    app.cfg.dev_tap_name[0] == '\0' ||
+	    strpbrk(app.cfg.dev_tap_name, "/ ,=:") != NULL) {
+		fmq_config_error(&app.cfg, "dev.tap.name", err, sizeof(err),
+				 "must be 1..15 characters without '/', ' ', ',', '=' or ':'");
+		fprintf(stderr, "fluxmq: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	{
+		struct fmq_net_conf nc;
+		if (fmq_net_conf_from_config(&nc, &app.cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "fluxmq: %s\n", err);
+			return EXIT_CONFIG;
 		}
 	}
-	return 0;
+
+	eal_argc = build_eal_args(sep < 0 ? 1 : sep, argv, eal_argv, eal_store,
+				  sizeof(eal_store), &embedded);
+	if (eal_argc < 0) {
+		fprintf(stderr, "fluxmq: too many EAL arguments\n");
+		return EXIT_CONFIG;
+	}
+	app.port.created_tap = embedded;
+	memcpy(app.port.tap_name, app.cfg.dev_tap_name,
+	       strlen(app.cfg.dev_tap_name) + 1);
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "fluxmq: EAL init failed: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	app.start_ns = fmq_now_ns();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (rte_lcore_count() < app.n_data + 1) {
+		fprintf(stderr, "fluxmq: lcores.data=%u needs %u lcores, EAL has %u "
+			"(check -l/--lcores)\n", app.n_data, app.n_data + 1,
+			rte_lcore_count());
+		rc = EXIT_CONFIG;
+		goto out_eal;
+	}
+	app.metrics = fmq_metrics_create();
+	if (app.metrics == NULL) {
+		rc = 1;
+		goto out_eal;
+	}
+	fmq_metrics_register(app.metrics, app_lcore_metrics, &app);
+	app.mgmt = mgmt_start(&app, err, sizeof(err));
+	if (app.mgmt == NULL) {
+		fprintf(stderr, "fluxmq: %s\n", err);
+		rc = EXIT_CONFIG;
+		goto out_eal;
+	}
+	rc = app_port_init(&app, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "fluxmq: %s\n", err);
+		rc = 1;
+		goto out_port;
+	}
+	fmq_metrics_register(app.metrics, app_port_metrics, &app);
+	rc = setup_data_lcores(&app, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "fluxmq: %s\n", err);
+		rc = 1;
+		goto out_port;
+	}
+	for (unsigned int i = 0; i < app.n_data; i++)
+		rte_eal_remote_launch(app_data_lcore_main, &app,
+				      app.data[i].lcore_id);
+
+	/* Control lcore loop. */
+	bool announced = false;
+	while (!atomic_load(&app.quit)) {
+		if (!announced && app_port_link_up(&app)) {
+			atomic_store(&app.healthy, true);
+			print_reach(&app);
+			announced = true;
+		}
+		mgmt_poll(app.mgmt, CONTROL_TICK_US);
+	}
+	FMQ_INFO("main", "shutting down");
+	atomic_store(&app.healthy, false);
+	rte_eal_mp_wait_lcore();
+	rc = 0;
+out_port:
+	for (unsigned int i = 0; i < app.n_data; i++)
+		fmq_net_free(app.data[i].net);
+	app_port_fini(&app);
+	mgmt_stop(app.mgmt);
+out_eal:
+	fmq_metrics_free(app.metrics);
+	rte_eal_cleanup();
+	return rc;
 }

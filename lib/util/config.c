@@ -146,12 +146,14 @@ parse_i64(const char *v, int64_t *out)
 static int
 check_range(const struct fmq_cfg_key *k, double x, char *why, size_t wl)
 {
+	const char *dots = strstr(k->limits, "..");
 	double lo, hi;
 
-	if (k->limits[0] == '\0')
+	/* "min..max"; split first: strtod would take "0." from "0..9". */
+	if (dots == NULL)
 		return 0;
-	if (sscanf(k->limits, "%lf..%lf", &lo, &hi) != 2)
-		return 0;
+	lo = strtod(k->limits, NULL);
+	hi = strtod(dots + 2, NULL);
 	if (x < lo || x > hi) {
 		snprintf(why, wl, "out of range: must be %s", k->limits);
 		return -EINVAL;
@@ -324,28 +326,12 @@ trim(char *s)
 }
 
 static int
-set_one(struct fmq_config *cfg, char *line, const char *src, int lineno,
-	char *err, size_t errlen)
+set_kv(struct fmq_config *cfg, const char *key, const char *val,
+       const char *src, int lineno, char *err, size_t errlen)
 {
 	char why[384];
-	char *eq = strchr(line, '=');
-	char *key, *val;
-	const struct fmq_cfg_key *k;
+	const struct fmq_cfg_key *k = fmq_config_find(key);
 
-	if (eq == NULL) {
-		snprintf(err, errlen, "%s:%d: %s: expected key=value", src,
-			 lineno, trim(line));
-		return -EINVAL;
-	}
-	*eq = '\0';
-	key = trim(line);
-	val = trim(eq + 1);
-	if (key[0] == '\0') {
-		snprintf(err, errlen, "%s:%d: (empty): missing key before '='",
-			 src, lineno);
-		return -EINVAL;
-	}
-	k = fmq_config_find(key);
 	if (k == NULL) {
 		snprintf(err, errlen, "%s:%d: %s: unknown key", src, lineno, key);
 		return -EINVAL;
@@ -358,6 +344,28 @@ set_one(struct fmq_config *cfg, char *line, const char *src, int lineno,
 	snprintf(o->src, sizeof(o->src), "%s", src);
 	o->line = lineno;
 	return 0;
+}
+
+static int
+set_one(struct fmq_config *cfg, char *line, const char *src, int lineno,
+	char *err, size_t errlen)
+{
+	char *eq = strchr(line, '=');
+	char *key;
+
+	if (eq == NULL) {
+		snprintf(err, errlen, "%s:%d: %s: expected key=value", src,
+			 lineno, trim(line));
+		return -EINVAL;
+	}
+	*eq = '\0';
+	key = trim(line);
+	if (key[0] == '\0') {
+		snprintf(err, errlen, "%s:%d: (empty): missing key before '='",
+			 src, lineno);
+		return -EINVAL;
+	}
+	return set_kv(cfg, key, trim(eq + 1), src, lineno, err, errlen);
 }
 
 int
@@ -376,8 +384,8 @@ fmq_config_set(struct fmq_config *cfg, const char *kv, const char *origin,
 }
 
 int
-fmq_config_load_file(struct fmq_config *cfg, const char *path, char *err,
-		     size_t errlen)
+fmq_kv_parse_file(const char *path, fmq_kv_fn fn, void *arg, char *err,
+		  size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[FMQ_CFG_STR_MAX + 256];
@@ -401,12 +409,42 @@ fmq_config_load_file(struct fmq_config *cfg, const char *path, char *err,
 		char *s = trim(line);
 		if (s[0] == '\0' || s[0] == '#' || s[0] == '!')
 			continue;
-		rc = set_one(cfg, s, path, lineno, err, errlen);
+		char *eq = strchr(s, '=');
+		if (eq == NULL) {
+			snprintf(err, errlen, "%s:%d: %s: expected key=value",
+				 path, lineno, s);
+			rc = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s);
+		if (key[0] == '\0') {
+			snprintf(err, errlen,
+				 "%s:%d: (empty): missing key before '='",
+				 path, lineno);
+			rc = -EINVAL;
+			break;
+		}
+		rc = fn(arg, key, trim(eq + 1), path, lineno, err, errlen);
 		if (rc < 0)
 			break;
 	}
 	fclose(f);
 	return rc;
+}
+
+static int
+config_kv(void *arg, const char *key, const char *val, const char *src,
+	  int line, char *err, size_t errlen)
+{
+	return set_kv(arg, key, val, src, line, err, errlen);
+}
+
+int
+fmq_config_load_file(struct fmq_config *cfg, const char *path, char *err,
+		     size_t errlen)
+{
+	return fmq_kv_parse_file(path, config_kv, cfg, err, errlen);
 }
 
 int

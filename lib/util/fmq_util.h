@@ -149,6 +149,22 @@ int fmq_config_error(const struct fmq_config *cfg, const char *name,
 		     char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/**
+ * Callback for fmq_kv_parse_file: one key=value (both trimmed). Return 0 to
+ * go on, or -errno after writing "src:line: key: reason" into err.
+ */
+typedef int (*fmq_kv_fn)(void *arg, const char *key, const char *val,
+			 const char *src, int line, char *err, size_t errlen);
+
+/**
+ * Read a server.properties style file (# and ! comments, blank lines) and
+ * call fn for each key=value. Used for the config and drivers-config
+ * profiles. Returns 0, the callback's error, -EINVAL for a malformed line
+ * or -errno for the file, with err filled.
+ */
+int fmq_kv_parse_file(const char *path, fmq_kv_fn fn, void *arg, char *err,
+		      size_t errlen);
+
 /** Find a key by name, or NULL. */
 const struct fmq_cfg_key *fmq_config_find(const char *name);
 

@@ -1,10 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* lib/util: configuration parsing and its error messages, histogram,
+ * metrics rendering. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <CUnit/Basic.h>
 
 #include "fmq_util.h"
 
+static char tmpdir[] = "/tmp/fmq-util-XXXXXX";
+
+/* Write text to a file in tmpdir and return its path (static buffer). */
+static const char *
+write_file(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
 static void
-test_defaults_parse(void)
+test_defaults_round_trip(void)
 {
 	struct fmq_config cfg;
 	char buf[512];
@@ -17,22 +40,233 @@ test_defaults_parse(void)
 		char err[512], kv[700];
 		fmq_config_format(&cfg, &k[i], buf, sizeof(buf));
 		snprintf(kv, sizeof(kv), "%s=%s", k[i].name, buf);
-		CU_ASSERT_EQUAL(fmq_config_set(&cfg, kv, "t", 1, err, sizeof(err)), 0);
+		int rc = fmq_config_set(&cfg, kv, "t", 1, err, sizeof(err));
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc != 0)
+			fprintf(stderr, "default of %s does not parse: %s\n",
+				k[i].name, err);
+		/* Every key is documented. */
+		CU_ASSERT(k[i].doc != NULL && strlen(k[i].doc) > 10);
 	}
+}
+
+static void
+test_good_file(void)
+{
+	struct fmq_config cfg;
+	char err[512];
+	const char *p = write_file("good.properties",
+		"# a comment\n"
+		"! also a comment\n"
+		"\n"
+		"node.id = 7\n"
+		"  net.ip=192.168.5.9/16  \n"
+		"net.gateway=192.168.0.1\n"
+		"net.mac=02:aa:bb:cc:dd:ee\n"
+		"mgmt.listen=0.0.0.0:18080\n"
+		"poll.mode=busy\n"
+		"lcores.data=3\n"
+		"dev.tap.name=tapx\n"
+		"listeners=PLAINTEXT://0.0.0.0:9093\n");
+
+	fmq_config_defaults(&cfg);
+	CU_ASSERT_EQUAL_FATAL(fmq_config_load_file(&cfg, p, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.node_id, 7);
+	CU_ASSERT_EQUAL(cfg.net_ip.addr, inet_addr("192.168.5.9"));
+	CU_ASSERT_EQUAL(cfg.net_ip.prefix, 16);
+	CU_ASSERT_EQUAL(cfg.net_gateway, inet_addr("192.168.0.1"));
+	CU_ASSERT(cfg.net_mac.set);
+	CU_ASSERT_EQUAL(cfg.net_mac.b[5], 0xee);
+	CU_ASSERT_EQUAL(cfg.mgmt_listen.addr, 0);
+	CU_ASSERT_EQUAL(cfg.mgmt_listen.port, 18080);
+	CU_ASSERT_STRING_EQUAL(cfg.poll_mode, "busy");
+	CU_ASSERT_EQUAL(cfg.lcores_data, 3);
+	CU_ASSERT_STRING_EQUAL(cfg.dev_tap_name, "tapx");
+	CU_ASSERT_STRING_EQUAL(cfg.listeners, "PLAINTEXT://0.0.0.0:9093");
+	/* Untouched keys keep their defaults. */
+	CU_ASSERT_EQUAL(cfg.mgmt_listen.port, 18080);
+	CU_ASSERT_EQUAL(cfg.dev_tap_host_ip.prefix, 24);
+
+	/* --set overrides the file, and errors later name where it came from. */
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "lcores.data=2", "--set", 1, err,
+				       sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.lcores_data, 2);
+	fmq_config_error(&cfg, "lcores.data", err, sizeof(err), "too many");
+	CU_ASSERT_STRING_EQUAL(err, "--set:1: lcores.data: too many");
+	char want[400];
+	snprintf(want, sizeof(want), "%s:9: poll.mode: no", p);
+	fmq_config_error(&cfg, "poll.mode", err, sizeof(err), "no");
+	CU_ASSERT_STRING_EQUAL(err, want);
+	fmq_config_error(&cfg, "net.mtu", err, sizeof(err), "x");
+	CU_ASSERT_STRING_EQUAL(err, "default: net.mtu: x");
+}
+
+/* One bad line after a good one: the exact message and line number. */
+static void
+expect_bad(const char *line, const char *msg_after_path)
+{
+	struct fmq_config cfg;
+	char err[512], text[600], want[800];
+	const char *p;
+
+	snprintf(text, sizeof(text), "node.id=1\n%s\n", line);
+	p = write_file("bad.properties", text);
+	fmq_config_defaults(&cfg);
+	CU_ASSERT_EQUAL(fmq_config_load_file(&cfg, p, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: %s", p, msg_after_path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	if (strcmp(err, want) != 0)
+		fprintf(stderr, "\n got: %s\nwant: %s\n", err, want);
+}
+
+static void
+test_bad_values(void)
+{
+	expect_bad("no.such.key=1", "no.such.key: unknown key");
+	expect_bad("just some words", "just some words: expected key=value");
+	expect_bad("=5", "(empty): missing key before '='");
+	expect_bad("node.id=abc", "node.id: invalid value 'abc': expected an integer");
+	expect_bad("node.id=-1", "node.id: out of range: must be 0..2147483647");
+	expect_bad("lcores.data=0", "lcores.data: out of range: must be 1..127");
+	expect_bad("lcores.data=2x", "lcores.data: invalid value '2x': expected an unsigned integer");
+	expect_bad("lcores.data=-3", "lcores.data: invalid value '-3': expected an unsigned integer");
+	expect_bad("lcores.data=99999999999999999999999",
+		   "lcores.data: invalid value '99999999999999999999999': expected an unsigned integer");
+	expect_bad("lcores.data=", "lcores.data: invalid value '': expected an unsigned integer");
+	expect_bad("poll.mode=fast", "poll.mode: invalid value 'fast': must be one of adaptive|busy");
+	expect_bad("poll.mode=busyx", "poll.mode: invalid value 'busyx': must be one of adaptive|busy");
+	expect_bad("net.ip=10.0.0.1", "net.ip: invalid value '10.0.0.1': expected a.b.c.d/prefix");
+	expect_bad("net.ip=10.0.0.256/24", "net.ip: invalid value '10.0.0.256/24': expected a.b.c.d/prefix");
+	expect_bad("net.ip=10.0.0.1/33", "net.ip: invalid value '10.0.0.1/33': expected a.b.c.d/prefix");
+	expect_bad("net.ip=10.0.0.1/", "net.ip: invalid value '10.0.0.1/': expected a.b.c.d/prefix");
+	expect_bad("net.gateway=1.2.3", "net.gateway: invalid value '1.2.3': expected an IPv4 address");
+	expect_bad("net.gateway=1.2.3.4.5", "net.gateway: invalid value '1.2.3.4.5': expected an IPv4 address");
+	expect_bad("net.mac=02:00:00:00:00", "net.mac: invalid value '02:00:00:00:00': expected aa:bb:cc:dd:ee:ff");
+	expect_bad("net.mac=zz:00:00:00:00:00", "net.mac: invalid value 'zz:00:00:00:00:00': expected aa:bb:cc:dd:ee:ff");
+	expect_bad("mgmt.listen=127.0.0.1", "mgmt.listen: invalid value '127.0.0.1': expected a.b.c.d:port");
+	expect_bad("mgmt.listen=127.0.0.1:70000", "mgmt.listen: invalid value '127.0.0.1:70000': expected a.b.c.d:port");
+	expect_bad("mgmt.listen=localhost:80", "mgmt.listen: invalid value 'localhost:80': expected a.b.c.d:port");
+}
+
+static void
+test_missing_file_and_long_value(void)
+{
+	struct fmq_config cfg;
+	char err[512], line[600];
+
+	fmq_config_defaults(&cfg);
+	CU_ASSERT_EQUAL(fmq_config_load_file(&cfg, "/nonexistent/x.properties",
+					     err, sizeof(err)), -ENOENT);
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/x.properties:0: (file): "
+			       "cannot open: No such file or directory");
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "listeners=", 10);
+	line[300] = '\0';
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, line, "--set", 1, err, sizeof(err)),
+			-EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "--set:1: listeners: value longer than 255 characters");
+}
+
+static void
+test_doc_lists_every_key(void)
+{
+	char *buf = NULL;
+	size_t len = 0, n;
+	FILE *f = open_memstream(&buf, &len);
+	const struct fmq_cfg_key *k = fmq_config_keys(&n);
+
+	fmq_config_write_doc(f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		char needle[128];
+		snprintf(needle, sizeof(needle), "| `%s` |", k[i].name);
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, needle));
+	}
+	free(buf);
+}
+
+static void
+test_hist_error(void)
+{
+	static struct fmq_hist h;
+	uint64_t vals[] = { 0, 1, 127, 128, 129, 1000, 12345, 999999,
+			    123456789, 1ull << 40, UINT64_MAX / 3 };
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		fmq_hist_init(&h);
+		fmq_hist_record(&h, vals[i]);
+		fmq_hist_record(&h, vals[i]);
+		uint64_t q = fmq_hist_quantile(&h, 0.5);
+		double e = vals[i] ? ((double)q - (double)vals[i]) / (double)vals[i] : q;
+		CU_ASSERT(e < 0.01 && e > -0.01);
+	}
+	/* Uniform 1..100000: p50 ~ 50000, p99 ~ 99000, within 1%. */
+	fmq_hist_init(&h);
+	for (uint64_t v = 1; v <= 100000; v++)
+		fmq_hist_record(&h, v);
+	double p50 = (double)fmq_hist_quantile(&h, 0.5);
+	double p99 = (double)fmq_hist_quantile(&h, 0.99);
+	CU_ASSERT(p50 > 49500 && p50 < 50500);
+	CU_ASSERT(p99 > 98010 && p99 < 99990);
+	CU_ASSERT_EQUAL(fmq_hist_quantile(&h, 1.0), 100000);
+	CU_ASSERT_EQUAL(h.count, 100000);
+}
+
+static void
+render_two(struct fmq_metrics_out *o, void *arg)
+{
+	fmq_metrics_family(o, "fluxmq_test_total", "counter", "A test counter");
+	fmq_metrics_u64(o, "fluxmq_test_total", "lcore=\"0\"", *(uint64_t *)arg);
+	fmq_metrics_u64(o, "fluxmq_test_total", NULL, 5);
+}
+
+static void
+test_metrics_render(void)
+{
+	struct fmq_metrics *reg = fmq_metrics_create();
+	uint64_t v = 42;
+	size_t len;
+	char *txt;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
+	/* Enough sources to force the output buffer to grow. */
+	for (int i = 0; i < 2000; i++)
+		CU_ASSERT_EQUAL(fmq_metrics_register(reg, render_two, &v), 0);
+	txt = fmq_metrics_render(reg, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(txt);
+	CU_ASSERT_EQUAL(strlen(txt), len);
+	CU_ASSERT_EQUAL(strncmp(txt, "# HELP fluxmq_test_total A test counter\n"
+				"# TYPE fluxmq_test_total counter\n"
+				"fluxmq_test_total{lcore=\"0\"} 42\n"
+				"fluxmq_test_total 5\n", 110), 0);
+	free(txt);
+	fmq_metrics_free(reg);
 }
 
 int
 main(void)
 {
 	CU_pSuite s;
+	unsigned int fails;
 
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("util", NULL, NULL);
-	CU_add_test(s, "defaults round-trip", test_defaults_parse);
+	CU_add_test(s, "defaults parse and are documented", test_defaults_round_trip);
+	CU_add_test(s, "good file, --set override, error origins", test_good_file);
+	CU_add_test(s, "bad values: exact messages", test_bad_values);
+	CU_add_test(s, "missing file, overlong value", test_missing_file_and_long_value);
+	CU_add_test(s, "configuration doc lists every key", test_doc_lists_every_key);
+	CU_add_test(s, "histogram error below 1%", test_hist_error);
+	CU_add_test(s, "metrics text rendering", test_metrics_render);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	unsigned int fails = CU_get_number_of_failures();
+	fails = CU_get_number_of_failures();
 	CU_cleanup_registry();
+	unlink(write_file("good.properties", ""));
+	unlink(write_file("bad.properties", ""));
+	rmdir(tmpdir);
 	return fails ? 1 : 0;
 }

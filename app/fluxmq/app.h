@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private interfaces of the fluxmq application. */
+#ifndef FMQ_APP_H
+#define FMQ_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "fmq_net.h"
+#include "fmq_util.h"
+
+#define APP_MAX_DATA_LCORES 127
+#define APP_RX_BURST 32
+
+enum tri { TRI_AUTO, TRI_ON, TRI_OFF };
+
+/* A drivers-config profile. */
+struct port_profile {
+	char path[4096 + 64];
+	int rx_queues;          /* 0 = one per data lcore */
+	uint16_t rx_desc, tx_desc;
+	uint16_t mtu;
+	enum tri rx_csum, tx_csum, tso, rx_intr;
+	bool rss_symmetric;
+};
+
+/* What bring-up decided for the port. */
+struct port_state {
+	uint16_t port_id;
+	char driver[64];
+	int socket;
+	uint16_t nb_queues;
+	bool rx_csum, tx_csum, rss, rx_intr, tso_capable;
+	struct rte_ether_addr mac;
+	bool created_tap;        /* the embedded default */
+	char tap_name[16];   /* IFNAMSIZ */
+	struct rte_mempool *mp;
+	struct port_profile prof;
+};
+
+/* Per data lcore state, one cache line aligned struct each. */
+struct data_lcore {
+	unsigned int idx;        /* 0..n_data-1 */
+	unsigned int lcore_id;
+	uint16_t port_id, queue_id;
+	bool use_intr;
+	struct fmq_net *net;
+	/* counters, written only by this lcore */
+	uint64_t busy_cycles, idle_cycles, polls, rx_pkts, sleeps;
+} __rte_cache_aligned;
+
+struct app {
+	struct fmq_config cfg;
+	struct fmq_metrics *metrics;
+	struct port_state port;
+	unsigned int n_data;
+	struct data_lcore data[APP_MAX_DATA_LCORES];
+	struct fmq_net *nets[APP_MAX_DATA_LCORES];
+	struct fmq_net_metrics_set net_set;
+	atomic_bool quit;
+	atomic_bool healthy;
+	bool adaptive;
+	uint64_t start_ns;
+	struct mgmt *mgmt;
+};
+
+/* port.c */
+int app_profile_load(struct port_profile *p, const char *path, char *err,
+		     size_t errlen);
+const char *app_profile_dir(const struct fmq_config *cfg, char *buf,
+			    size_t len);
+int app_port_init(struct app *a, char *err, size_t errlen);
+void app_port_fini(struct app *a);
+bool app_port_link_up(const struct app *a);
+void app_port_metrics(struct fmq_metrics_out *out, void *arg);
+
+/* tap_host.c: configure the kernel side of the embedded TAP interface. */
+int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,
+			char *err, size_t errlen);
+
+/* lcore.c */
+int app_data_lcore_main(void *arg);
+void app_lcore_metrics(struct fmq_metrics_out *out, void *arg);
+
+/* mgmt.c */
+struct mgmt;
+struct mgmt *mgmt_start(struct app *a, char *err, size_t errlen);
+/* Serve pending HTTP work, waiting at most timeout_us. */
+void mgmt_poll(struct mgmt *m, unsigned int timeout_us);
+void mgmt_stop(struct mgmt *m);
+
+#endif

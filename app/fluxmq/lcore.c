@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Data lcore poll loop. Busy mode spins. Adaptive mode, after
+ * poll.idle.spins empty polls, sleeps on the queue's RX interrupt where the
+ * PMD has one (bounded by 1 ms so timers keep running), else in short
+ * nanosleeps that double up to poll.idle.max_us.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_epoll.h>
+#include <rte_interrupts.h>
+
+#include "app.h"
+
+#define INTR_WAIT_MS 1
+#define SLEEP_MIN_NS 10000ull
+
+static void
+sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Wait for RX or the timeout; returns with interrupts disabled again. Some
+ * PMDs (net_tap) signal through the queue's own fd and have no
+ * enable/disable op (-ENOTSUP): their event is always armed.
+ */
+static void
+wait_rx_interrupt(struct data_lcore *d)
+{
+	struct rte_epoll_event ev;
+	int rc = rte_eth_dev_rx_intr_enable(d->port_id, d->queue_id);
+
+	if (rc < 0 && rc != -ENOTSUP) {
+		sleep_ns(SLEEP_MIN_NS);
+		return;
+	}
+	rte_epoll_wait(RTE_EPOLL_PER_THREAD, &ev, 1, INTR_WAIT_MS);
+	if (rc == 0)
+		rte_eth_dev_rx_intr_disable(d->port_id, d->queue_id);
+}
+
+int
+app_data_lcore_main(void *arg)
+{
+	struct app *a = arg;
+	unsigned int lid = rte_lcore_id();
+	struct data_lcore *d = NULL;
+	struct rte_mbuf *pkts[APP_RX_BURST];
+	uint64_t spins = a->cfg.poll_idle_spins;
+	uint64_t max_sleep_ns = a->cfg.poll_idle_us * 1000ull;
+	uint64_t empty = 0, sleep = SLEEP_MIN_NS;
+
+	for (unsigned int i = 0; i < a->n_data; i++)
+		if (a->data[i].lcore_id == lid)
+			d = &a->data[i];
+	if (d == NULL)
+		return -1;
+	if (d->use_intr &&
+	    rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
+				      RTE_EPOLL_PER_THREAD,
+				      RTE_INTR_EVENT_ADD, NULL) < 0) {
+		FMQ_WARN("lcore", "lcore %u: RX interrupts unavailable, "
+			 "sleeping instead", lid);
+		d->use_intr = false;
+	}
+	FMQ_INFO("lcore", "data lcore %u polls port %u queue %u (%s)", lid,
+		 d->port_id, d->queue_id,
+		 !a->adaptive ? "busy" : d->use_intr ? "adaptive, rx interrupts" :
+		 "adaptive, sleeps");
+
+	while (!atomic_load_explicit(&a->quit, memory_order_relaxed)) {
+		uint64_t t0 = rte_rdtsc();
+		uint16_t nb = rte_eth_rx_burst(d->port_id, d->queue_id, pkts,
+					       APP_RX_BURST);
+		uint64_t now = fmq_now_ns();
+
+		if (nb > 0)
+			fmq_net_rx(d->net, pkts, nb, now);
+		fmq_net_poll(d->net, now);
+		d->polls++;
+		uint64_t t1 = rte_rdtsc();
+		if (nb > 0) {
+			d->rx_pkts += nb;
+			d->busy_cycles += t1 - t0;
+			empty = 0;
+			sleep = SLEEP_MIN_NS;
+			continue;
+		}
+		d->idle_cycles += t1 - t0;
+		if (!a->adaptive || ++empty < spins)
+			continue;
+		d->sleeps++;
+		if (d->use_intr) {
+			wait_rx_interrupt(d);
+		} else {
+			sleep_ns(sleep);
+			if (sleep < max_sleep_ns)
+				sleep = RTE_MIN(sleep * 2, max_sleep_ns);
+		}
+		d->idle_cycles += rte_rdtsc() - t1;
+	}
+	return 0;
+}
+
+void
+app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
+{
+	struct app *a = arg;
+	char lbl[64];
+
+	fmq_metrics_one(out, "fluxmq_tsc_hz", "gauge",
+			"TSC frequency (cycles per second)", rte_get_tsc_hz());
+	fmq_metrics_one(out, "fluxmq_uptime_seconds", "gauge",
+			"Seconds since start",
+			(fmq_now_ns() - a->start_ns) / 1000000000ull);
+#define PER(name, type, help, field) \
+	do { \
+		fmq_metrics_family(out, name, type, help); \
+		for (unsigned int i = 0; i < a->n_data; i++) { \
+			snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i); \
+			fmq_metrics_u64(out, name, lbl, a->data[i].field); \
+		} \
+	} while (0)
+	PER("fluxmq_lcore_busy_cycles_total", "counter",
+	    "TSC cycles of polls that found packets", busy_cycles);
+	PER("fluxmq_lcore_idle_cycles_total", "counter",
+	    "TSC cycles of empty polls and idle sleeps", idle_cycles);
+	PER("fluxmq_lcore_polls_total", "counter", "Poll loop iterations", polls);
+	PER("fluxmq_lcore_rx_packets_total", "counter",
+	    "Packets received by the lcore", rx_pkts);
+	PER("fluxmq_lcore_sleeps_total", "counter",
+	    "Times the lcore slept while idle (adaptive mode)", sleeps);
+#undef PER
+}

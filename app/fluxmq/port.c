@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Port bring-up from a drivers-config profile chosen by driver name. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "app.h"
+
+#define APP_MBUF_CACHE 256
+
+/* Symmetric Toeplitz key: 0x6d5a repeated gives the same hash both ways. */
+static uint8_t rss_sym_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+static int
+parse_tri(const char *v, enum tri *out)
+{
+	if (strcmp(v, "auto") == 0)
+		*out = TRI_AUTO;
+	else if (strcmp(v, "on") == 0)
+		*out = TRI_ON;
+	else if (strcmp(v, "off") == 0)
+		*out = TRI_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int
+parse_num(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+static int
+profile_kv(void *arg, const char *key, const char *val, const char *src,
+	   int line, char *err, size_t errlen)
+{
+	struct port_profile *p = arg;
+	long x;
+
+#define BAD(why) do { snprintf(err, errlen, "%s:%d: %s: %s", src, line, key, \
+			       why); return -EINVAL; } while (0)
+	if (strcmp(key, "rx.queues") == 0) {
+		if (strcmp(val, "auto") == 0)
+			p->rx_queues = 0;
+		else if (parse_num(val, 1, 1024, &x) == 0)
+			p->rx_queues = (int)x;
+		else
+			BAD("expected auto or 1..1024");
+	} else if (strcmp(key, "rx.desc") == 0 || strcmp(key, "tx.desc") == 0) {
+		if (parse_num(val, 64, 32768, &x) < 0)
+			BAD("expected 64..32768");
+		if (key[0] == 'r')
+			p->rx_desc = (uint16_t)x;
+		else
+			p->tx_desc = (uint16_t)x;
+	} else if (strcmp(key, "mtu") == 0) {
+		if (parse_num(val, 576, 9600, &x) < 0)
+			BAD("expected 576..9600");
+		p->mtu = (uint16_t)x;
+	} else if (strcmp(key, "offload.rx.checksum") == 0) {
+		if (parse_tri(val, &p->rx_csum) < 0)
+			BAD("expected auto, on or off");
+	} else if (strcmp(key, "offload.tx.checksum") == 0) {
+		if (parse_tri(val, &p->tx_csum) < 0)
+			BAD("expected auto, on or off");
+	} else if (strcmp(key, "offload.tso") == 0) {
+		if (parse_tri(val, &p->tso) < 0)
+			BAD("expected auto, on or off");
+	} else if (strcmp(key, "rx.interrupts") == 0) {
+		if (parse_tri(val, &p->rx_intr) < 0)
+			BAD("expected auto, on or off");
+	} else if (strcmp(key, "rss") == 0) {
+		if (strcmp(val, "off") == 0)
+			p->rss_symmetric = false;
+		else if (strcmp(val, "symmetric") == 0)
+			p->rss_symmetric = true;
+		else
+			BAD("expected off or symmetric");
+	} else {
+		BAD("unknown key");
+	}
+#undef BAD
+	return 0;
+}
+
+int
+app_profile_load(struct port_profile *p, const char *path, char *err,
+		 size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	p->rx_desc = 1024;
+	p->tx_desc = 1024;
+	p->mtu = 1500;
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	return fmq_kv_parse_file(path, profile_kv, p, err, errlen);
+}
+
+const char *
+app_profile_dir(const struct fmq_config *cfg, char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (cfg->drivers_config_dir[0] != '\0')
+		return cfg->drivers_config_dir;
+	/* Run from a build directory: use the source tree's profiles. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if (strncmp(exe, FMQ_SOURCE_DIR "/", strlen(FMQ_SOURCE_DIR) + 1) == 0) {
+			snprintf(buf, len, "%s/drivers-config", FMQ_SOURCE_DIR);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%s/drivers-config", FMQ_DATA_DIR);
+	return buf;
+}
+
+static int
+load_profile_for(struct app *a, const char *driver, char *err, size_t errlen)
+{
+	char dirbuf[PATH_MAX], path[PATH_MAX + 64];
+	const char *dir = app_profile_dir(&a->cfg, dirbuf, sizeof(dirbuf));
+
+	snprintf(path, sizeof(path), "%s/%s.conf", dir, driver);
+	if (access(path, R_OK) != 0)
+		snprintf(path, sizeof(path), "%s/default.conf", dir);
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen,
+			 "no drivers-config profile for %s in %s (set drivers.config.dir)",
+			 driver, dir);
+		return -ENOENT;
+	}
+	return app_profile_load(&a->port.prof, path, err, errlen);
+}
+
+/* Decide one offload from the profile and the port's capability. */
+static int
+want_offload(enum tri t, bool capable, const char *what, bool *out, char *err,
+	     size_t errlen)
+{
+	if (t == TRI_ON && !capable) {
+		snprintf(err, errlen,
+			 "profile requires %s but the port does not offer it", what);
+		return -ENOTSUP;
+	}
+	*out = t != TRI_OFF && capable;
+	return 0;
+}
+
+int
+app_port_init(struct app *a, char *err, size_t errlen)
+{
+	struct port_state *ps = &a->port;
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	uint16_t pid = RTE_MAX_ETHPORTS;
+	uint16_t nq, mtu;
+	int rc;
+
+	RTE_ETH_FOREACH_DEV(pid)
+		break;
+	if (pid >= RTE_MAX_ETHPORTS) {
+		snprintf(err, errlen, "no Ethernet port: give one with --vdev or "
+			 "-a <pci>, or run without EAL port options for the TAP default");
+		return -ENODEV;
+	}
+	if (rte_eth_dev_count_avail() > 1)
+		FMQ_WARN("port", "%u ports found; serving port %u only",
+			 rte_eth_dev_count_avail(), pid);
+	ps->port_id = pid;
+	rc = rte_eth_dev_info_get(pid, &info);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %u: dev_info: %s", pid, strerror(-rc));
+		return rc;
+	}
+	snprintf(ps->driver, sizeof(ps->driver), "%s", info.driver_name);
+	ps->socket = rte_eth_dev_socket_id(pid);
+	if (ps->socket < 0)
+		ps->socket = (int)rte_socket_id();
+	rc = load_profile_for(a, ps->driver, err, errlen);
+	if (rc < 0)
+		return rc;
+
+	nq = ps->prof.rx_queues ? (uint16_t)ps->prof.rx_queues :
+		(uint16_t)a->n_data;
+	if (nq < a->n_data || nq > info.max_rx_queues || nq > info.max_tx_queues) {
+		snprintf(err, errlen,
+			 "port %u (%s): %u data lcores need %u queue pairs, the "
+			 "profile gives %u and the port offers %u RX / %u TX",
+			 pid, ps->driver, a->n_data, a->n_data, nq,
+			 info.max_rx_queues, info.max_tx_queues);
+		return -EINVAL;
+	}
+	ps->nb_queues = nq;
+
+	const uint64_t rxc = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
+			     RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	const uint64_t txc = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+			     RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+			     RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if (want_offload(ps->prof.rx_csum, (info.rx_offload_capa & rxc) == rxc,
+			 "offload.rx.checksum", &ps->rx_csum, err, errlen) < 0 ||
+	    want_offload(ps->prof.tx_csum, (info.tx_offload_capa & txc) == txc,
+			 "offload.tx.checksum", &ps->tx_csum, err, errlen) < 0 ||
+	    want_offload(ps->prof.tso,
+			 (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0,
+			 "offload.tso", &ps->tso_capable, err, errlen) < 0)
+		return -ENOTSUP;
+
+	memset(&conf, 0, sizeof(conf));
+	if (ps->rx_csum)
+		conf.rxmode.offloads |= rxc;
+	if (ps->tx_csum)
+		conf.txmode.offloads |= txc;
+	/* Chained send buffers (headers + zero-copy payload). */
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	if (ps->prof.rss_symmetric && nq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = rss_sym_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(rss_sym_key);
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+		ps->rss = true;
+	} else if (ps->prof.rss_symmetric && nq > 1) {
+		FMQ_WARN("port", "%s has no RSS; flows spread by the driver's own policy",
+			 ps->driver);
+	}
+	ps->rx_intr = a->adaptive && ps->prof.rx_intr != TRI_OFF;
+	conf.intr_conf.rxq = ps->rx_intr ? 1 : 0;
+	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
+	if (rc < 0 && ps->rx_intr && ps->prof.rx_intr == TRI_AUTO) {
+		/* The PMD has no RX interrupts: fall back to timed sleeps. */
+		ps->rx_intr = false;
+		conf.intr_conf.rxq = 0;
+		rc = rte_eth_dev_configure(pid, nq, nq, &conf);
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "port %u (%s): configure: %s", pid,
+			 ps->driver, strerror(-rc));
+		return rc;
+	}
+	uint16_t nrxd = ps->prof.rx_desc, ntxd = ps->prof.tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd);
+
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof(name), "fmq_mbuf_%d", ps->socket);
+	ps->mp = rte_pktmbuf_pool_create(name, (unsigned int)a->cfg.mbuf_count,
+					 APP_MBUF_CACHE, 0,
+					 RTE_MBUF_DEFAULT_BUF_SIZE, ps->socket);
+	if (ps->mp == NULL) {
+		snprintf(err, errlen, "mbuf pool of %" PRIu64 " on socket %d: %s "
+			 "(reserve more hugepages or lower mbuf.count)",
+			 a->cfg.mbuf_count, ps->socket, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	for (uint16_t q = 0; q < nq; q++) {
+		struct rte_eth_rxconf rxq = info.default_rxconf;
+		struct rte_eth_txconf txq = info.default_txconf;
+		rxq.offloads = conf.rxmode.offloads;
+		txq.offloads = conf.txmode.offloads;
+		rc = rte_eth_rx_queue_setup(pid, q, nrxd, ps->socket, &rxq, ps->mp);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(pid, q, ntxd, ps->socket, &txq);
+		if (rc < 0) {
+			snprintf(err, errlen, "port %u queue %u setup: %s", pid, q,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	mtu = (uint16_t)RTE_MIN(a->cfg.net_mtu, (uint64_t)ps->prof.mtu);
+	rc = rte_eth_dev_set_mtu(pid, mtu);
+	if (rc < 0 && rc != -ENOTSUP)
+		FMQ_WARN("port", "set MTU %u: %s", mtu, strerror(-rc));
+	if (a->cfg.net_mac.set) {
+		struct rte_ether_addr mac;
+		memcpy(mac.addr_bytes, a->cfg.net_mac.b, 6);
+		rc = rte_eth_dev_default_mac_addr_set(pid, &mac);
+		if (rc < 0) {
+			snprintf(err, errlen, "port %u: set MAC: %s", pid,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	rc = rte_eth_dev_start(pid);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %u start: %s", pid, strerror(-rc));
+		return rc;
+	}
+	rte_eth_macaddr_get(pid, &ps->mac);
+	if (ps->created_tap) {
+		rc = app_tap_host_config(ps->tap_name, &a->cfg.dev_tap_host_ip,
+					 err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	rte_eth_dev_set_link_up(pid);
+	FMQ_INFO("port", "port %u %s: profile %s, %u queue pair(s), rx-csum %s, "
+		 "tx-csum %s, rss %s, rx-interrupts %s, mtu %u, mac "
+		 RTE_ETHER_ADDR_PRT_FMT, pid, ps->driver, ps->prof.path, nq,
+		 ps->rx_csum ? "hw" : "sw", ps->tx_csum ? "hw" : "sw",
+		 ps->rss ? "symmetric" : "off", ps->rx_intr ? "on" : "off", mtu,
+		 RTE_ETHER_ADDR_BYTES(&ps->mac));
+	if (ps->tso_capable)
+		FMQ_INFO("port", "port offers TSO; TCP-lite sends MSS-sized "
+			 "segments, so it stays unused");
+	return 0;
+}
+
+bool
+app_port_link_up(const struct app *a)
+{
+	struct rte_eth_link link;
+
+	if (rte_eth_link_get_nowait(a->port.port_id, &link) < 0)
+		return false;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
+void
+app_port_fini(struct app *a)
+{
+	uint16_t pid = a->port.port_id;
+
+	if (!rte_eth_dev_is_valid_port(pid))
+		return;
+	rte_eth_dev_stop(pid);
+	/* Closing a net_tap port removes the kernel interface. */
+	rte_eth_dev_close(pid);
+}
+
+void
+app_port_metrics(struct fmq_metrics_out *out, void *arg)
+{
+	struct app *a = arg;
+	struct rte_eth_stats st;
+	char lbl[128];
+
+	if (rte_eth_stats_get(a->port.port_id, &st) != 0)
+		return;
+	snprintf(lbl, sizeof(lbl), "port=\"%u\",driver=\"%s\"",
+		 a->port.port_id, a->port.driver);
+#define PORT(name, help, v) \
+	do { \
+		fmq_metrics_family(out, name, "counter", help); \
+		fmq_metrics_u64(out, name, lbl, v); \
+	} while (0)
+	PORT("fluxmq_port_rx_packets_total", "Packets the port received", st.ipackets);
+	PORT("fluxmq_port_tx_packets_total", "Packets the port sent", st.opackets);
+	PORT("fluxmq_port_rx_bytes_total", "Bytes the port received", st.ibytes);
+	PORT("fluxmq_port_tx_bytes_total", "Bytes the port sent", st.obytes);
+	PORT("fluxmq_port_rx_errors_total", "Erroneous received packets", st.ierrors);
+	PORT("fluxmq_port_tx_errors_total", "Failed transmissions", st.oerrors);
+	PORT("fluxmq_port_rx_missed_total", "Packets dropped by the port: RX queue full", st.imissed);
+	PORT("fluxmq_port_rx_nombuf_total", "RX mbuf allocation failures", st.rx_nombuf);
+#undef PORT
+	snprintf(lbl, sizeof(lbl), "pool=\"%s\"", a->port.mp->name);
+	fmq_metrics_family(out, "fluxmq_mempool_in_use", "gauge",
+			   "mbufs allocated from the pool (per-lcore caches count as free)");
+	fmq_metrics_u64(out, "fluxmq_mempool_in_use", lbl,
+			rte_mempool_in_use_count(a->port.mp));
+	fmq_metrics_family(out, "fluxmq_mempool_size", "gauge",
+			   "mbufs in the pool");
+	fmq_metrics_u64(out, "fluxmq_mempool_size", lbl, a->port.mp->size);
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file
+ * Control lcore: the topic registry (persisted), topic configs, partition
+ * ownership. Everything here runs on the control lcore only.
+ *
+ * Kafka-facing functions return Kafka error codes (int16_t, 0 = none) and
+ * fill a message for the response's ErrorMessage field; file-level failures
+ * return -errno.
+ */
+#ifndef FMQ_CTRL_H
+#define FMQ_CTRL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmq_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Longest legal topic name (Kafka: 249). */
+#define FMQ_TOPIC_NAME_MAX 249
+/** Upper bound on partitions per topic. */
+#define FMQ_TOPIC_MAX_PARTITIONS 10000
+
+/** Index of each topic-level config: FMQ_TCFG_IDX_<field>. */
+enum fmq_tcfg_idx {
+#define FMQ_TCFG(field, name, type, dflt, limits, doc) FMQ_TCFG_IDX_##field,
+#include "topic_cfg.def"
+#undef FMQ_TCFG
+	FMQ_TCFG_N
+};
+
+#define FMQ_TC_LONG int64_t
+#define FMQ_TC_ENUM uint8_t  /* index into the "a|b|c" list */
+#define FMQ_TC_BOOL bool
+
+/** Parsed topic configs; set[] marks the ones the topic overrides. */
+struct fmq_topic_cfg {
+#define FMQ_TCFG(field, name, type, dflt, limits, doc) FMQ_TC_##type field;
+#include "topic_cfg.def"
+#undef FMQ_TCFG
+	bool set[FMQ_TCFG_N];
+};
+
+/** One topic-level config key (for DescribeConfigs and validation). */
+struct fmq_tcfg_key {
+	const char *name;
+	const char *dflt;
+	const char *limits;
+	const char *doc;
+};
+
+/** The topic-level key table. */
+const struct fmq_tcfg_key *fmq_tcfg_keys(void);
+
+/** Index of a topic-level key by name, or -1. */
+int fmq_tcfg_find(const char *name);
+
+/** Defaults for every topic-level key. */
+void fmq_tcfg_defaults(struct fmq_topic_cfg *c);
+
+/**
+ * Set one topic config from its string form.
+ * @return 0, or INVALID_CONFIG (40) with msg filled.
+ */
+int16_t fmq_tcfg_set(struct fmq_topic_cfg *c, const char *name,
+		     const char *value, char *msg, size_t msglen);
+
+/** Reset one key to its default (IncrementalAlterConfigs DELETE). */
+int16_t fmq_tcfg_unset(struct fmq_topic_cfg *c, const char *name, char *msg,
+		       size_t msglen);
+
+/** The string form of key idx's current value. */
+void fmq_tcfg_format(const struct fmq_topic_cfg *c, int idx, char *buf,
+		     size_t len);
+
+/** A topic. Owned by the registry; stable until deleted. */
+struct fmq_topic {
+	char name[FMQ_TOPIC_NAME_MAX + 1];
+	uint8_t id[16];          /**< topic id (UUID v4) */
+	uint32_t nparts;
+	uint16_t *owner;         /**< data lcore index of each partition */
+	int64_t created_ms;
+	struct fmq_topic_cfg cfg;
+};
+
+struct fmq_topics;
+
+/** A key=value pair of a CreateTopics request. */
+struct fmq_kv {
+	const char *key;
+	const char *value;       /**< NULL: null value (use the default) */
+};
+
+/**
+ * Open (or create) the registry persisted in dir/topics.meta and check
+ * every partition owner against n_lcores (owners past it are reassigned).
+ * @return the registry, or NULL with errno set and err filled.
+ */
+struct fmq_topics *fmq_topics_open(const char *dir, unsigned int n_lcores,
+				   char *err, size_t errlen);
+void fmq_topics_close(struct fmq_topics *t);
+
+/**
+ * Kafka's topic name rules: 1..249 of [a-zA-Z0-9._-], not "." or "..".
+ * @return 0 or INVALID_TOPIC_EXCEPTION (17) with msg filled.
+ */
+int16_t fmq_topics_validate_name(const char *name, char *msg, size_t msglen);
+
+/**
+ * CreateTopics for one topic. nparts and rf of -1 mean the defaults
+ * (default_parts, 1). validate_only checks without creating.
+ * @return 0, INVALID_TOPIC_EXCEPTION, TOPIC_ALREADY_EXISTS,
+ *   INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_CONFIG, or
+ *   KAFKA_STORAGE_ERROR when the registry cannot be written.
+ */
+int16_t fmq_topics_create(struct fmq_topics *t, const char *name,
+			  int32_t nparts, int16_t rf, int32_t default_parts,
+			  const struct fmq_kv *cfgs, size_t ncfgs,
+			  bool validate_only, char *msg, size_t msglen,
+			  const struct fmq_topic **out);
+
+/** DeleteTopics for one topic: 0 or UNKNOWN_TOPIC_OR_PARTITION. */
+int16_t fmq_topics_delete(struct fmq_topics *t, const char *name, char *msg,
+			  size_t msglen);
+
+/** CreatePartitions: grow to total partitions (INVALID_PARTITIONS if not more). */
+int16_t fmq_topics_add_partitions(struct fmq_topics *t, const char *name,
+				  int32_t total, bool validate_only, char *msg,
+				  size_t msglen);
+
+/** IncrementalAlterConfigs operations. */
+enum fmq_alter_op { FMQ_ALTER_SET = 0, FMQ_ALTER_DELETE = 1,
+		    FMQ_ALTER_APPEND = 2, FMQ_ALTER_SUBTRACT = 3 };
+
+struct fmq_alter {
+	const char *key;
+	const char *value;
+	int8_t op;
+};
+
+/** Apply all alterations or none. */
+int16_t fmq_topics_alter(struct fmq_topics *t, const char *name,
+			 const struct fmq_alter *ops, size_t nops,
+			 bool validate_only, char *msg, size_t msglen);
+
+/** Look a topic up by name, or NULL. */
+const struct fmq_topic *fmq_topics_find(const struct fmq_topics *t,
+					const char *name);
+
+/** Number of topics, and the i-th in name order. */
+size_t fmq_topics_count(const struct fmq_topics *t);
+const struct fmq_topic *fmq_topics_at(const struct fmq_topics *t, size_t i);
+
+/** Change counter, bumped by every mutation (for metadata snapshots). */
+uint64_t fmq_topics_version(const struct fmq_topics *t);
+
+/** Format a topic id as Kafka prints it (base64url, 22 chars). */
+void fmq_topic_id_str(const uint8_t id[16], char out[23]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMQ_CTRL_H */
