@@ -100,6 +100,8 @@ struct fmq_net_stats {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts, tx_bytes;
 	uint64_t tx_dropped;       /**< the driver did not take them */
+	uint64_t tx_sw_l4_csum;    /**< offload on, checksum done in software
+				    *   (odd-length inner segment) */
 	uint64_t arp_rx, arp_tx, arp_replies, arp_requests_sent;
 	uint64_t icmp_echo;
 	uint64_t drop[FMQ_NET_DROP_MAX];

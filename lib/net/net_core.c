@@ -126,15 +126,27 @@ net_tx_driver(struct fmq_net *n, struct rte_mbuf **pkts, uint16_t nb)
 
 	if (nb == 0)
 		return;
-	sent = n->tx(n->tx_arg, pkts, nb);
-	for (uint16_t i = 0; i < sent; i++) {
-		n->st.tx_pkts++;
-		n->st.tx_bytes += pkts[i]->pkt_len;
+	for (int attempt = 0;; attempt++) {
+		sent = n->tx(n->tx_arg, pkts, nb);
+		for (uint16_t i = 0; i < sent; i++) {
+			n->st.tx_pkts++;
+			n->st.tx_bytes += pkts[i]->pkt_len;
+		}
+		if (sent == nb)
+			return;
+		/* Some PMDs (net_tap) stop the burst at the first frame they
+		 * refuse: drop that one and offer the rest once more. */
+		n->st.tx_dropped++;
+		rte_pktmbuf_free(pkts[sent]);
+		pkts += sent + 1;
+		nb = (uint16_t)(nb - sent - 1);
+		if (nb == 0)
+			return;
+		if (attempt == 1)
+			break;
 	}
-	if (sent < nb) {
-		n->st.tx_dropped += nb - sent;
-		rte_pktmbuf_free_bulk(&pkts[sent], nb - sent);
-	}
+	n->st.tx_dropped += nb;
+	rte_pktmbuf_free_bulk(pkts, nb);
 }
 
 void
@@ -194,6 +206,7 @@ fmq_net_rx(struct fmq_net *n, struct rte_mbuf **pkts, uint16_t nb,
 	   uint64_t now_ns)
 {
 	tcp_ctx(n)->now = now_ns;
+	tcp_mem_update(n);
 	if (n->imp != NULL) {
 		net_impair_rx(n, pkts, nb, now_ns);
 	} else {
@@ -212,6 +225,7 @@ void
 fmq_net_poll(struct fmq_net *n, uint64_t now_ns)
 {
 	tcp_ctx(n)->now = now_ns;
+	tcp_mem_update(n);
 	if (n->imp != NULL)
 		net_impair_poll(n, now_ns);
 	tcp_timers_run(n, now_ns);
@@ -248,6 +262,9 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Bytes the driver accepted", tx_bytes);
 	PER_LCORE("fluxmq_net_tx_dropped_total", "counter",
 		  "Frames the driver did not accept (TX ring full)", tx_dropped);
+	PER_LCORE("fluxmq_net_tx_sw_l4_csum_total", "counter",
+		  "Frames whose L4 checksum was computed in software although the port offloads it (odd-length inner segment)",
+		  tx_sw_l4_csum);
 	PER_LCORE("fluxmq_net_arp_rx_total", "counter",
 		  "ARP packets received", arp_rx);
 	PER_LCORE("fluxmq_net_arp_tx_total", "counter",

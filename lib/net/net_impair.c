@@ -135,8 +135,8 @@ finish_csums(struct rte_mbuf *m)
 	if (l4 == RTE_MBUF_F_TX_TCP_CKSUM) {
 		uint16_t *sum = (uint16_t *)((char *)(ip + 1) + 16);
 		*sum = 0;
-		*sum = rte_ipv4_udptcp_cksum_mbuf(m, ip,
-				sizeof(struct rte_ether_hdr) + sizeof(*ip));
+		*sum = net_l4_cksum(m, ip, sizeof(struct rte_ether_hdr) +
+				    sizeof(*ip));
 	}
 	m->ol_flags &= ~(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IP_CKSUM |
 			 RTE_MBUF_F_TX_IPV4);

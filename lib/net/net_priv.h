@@ -75,6 +75,12 @@ void net_arp_timers(struct fmq_net *n, uint64_t now);
 void net_arp_flush_all(struct fmq_net *n);
 void net_arp_send_request(struct fmq_net *n, uint32_t target, uint64_t now);
 
+/* Checksums over mbuf chains, correct for odd-length segments. */
+uint16_t net_cksum_chain(const struct rte_mbuf *m, uint32_t off,
+			 uint32_t len);
+uint16_t net_l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+		      uint32_t l4_off);
+
 /* IPv4 and ICMP input. */
 void net_ipv4_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now);
 

@@ -117,6 +117,8 @@ tcp_init(struct fmq_net *n, int socket)
 	for (unsigned int i = 0; i < TW_SLOTS; i++)
 		LIST_INIT(&t->wheel[i]);
 	t->secret = (uint32_t)rte_rand();
+	t->pool_size = n->mp->size;
+	t->mem_share = UINT32_MAX;
 	t->next_eph = (uint16_t)(TCP_EPH_LO +
 			rte_rand_max(TCP_EPH_HI - TCP_EPH_LO));
 	fmq_net_set_l4(n, IPPROTO_TCP, tcp_input);
@@ -147,6 +149,60 @@ tcp_fini(struct fmq_net *n)
 	rte_free(t->pending);
 	rte_free(t);
 	n->tcp = NULL;
+}
+
+/* Bytes a connection holds in mbufs: unacknowledged send data, data
+ * held for a paused reader, out-of-order data. */
+uint32_t
+tcp_conn_bytes(const struct tcp_conn *c)
+{
+	uint32_t b = c->rq_bytes + c->ooo_bytes;
+
+	if (c->sq_head != NULL)
+		b += c->sq_end - c->sq_seq;
+	return b;
+}
+
+/*
+ * The mbuf pool is shared by RX rings, TX and everything the stack holds.
+ * If the stack let its queues take the whole pool, RX could no longer take
+ * in the ACKs that would free them: a deadlock. So once less than half of
+ * the pool is free, each connection's receive window is capped by a fair
+ * share of what is left above a reserve of a quarter of the pool, and below
+ * an eighth free, incoming payload is dropped (ACKs still processed).
+ * Called once per burst and per poll (rte_mempool_avail_count walks the
+ * per-lcore caches: not per packet).
+ */
+void
+tcp_mem_update(struct fmq_net *n)
+{
+	struct tcp_ctx *t = n->tcp;
+	uint32_t avail = rte_mempool_avail_count(n->mp);
+	uint32_t reserve = t->pool_size / 4;
+	bool was = t->mem_share != UINT32_MAX;
+	uint64_t active = n->st.tcp_active ? n->st.tcp_active : 1;
+
+	t->mem_drop = avail < t->pool_size / 8;
+	if (avail >= t->pool_size / 2) {
+		t->mem_share = UINT32_MAX;
+		if (was) {
+			/* Pressure is over: reopen windows we closed. */
+			for (uint32_t i = 0; i < t->p.max_conns; i++) {
+				struct tcp_conn *c = &t->conns[i];
+				if (c->state >= TCP_ESTABLISHED &&
+				    c->state != TCP_TIME_WAIT &&
+				    c->rcv_adv - c->rcv_nxt < c->rmss) {
+					c->flags |= TF_WIN_UPDATE;
+					tcp_mark_pending(n, c);
+				}
+			}
+		}
+		return;
+	}
+	/* About 1 KiB of payload per free mbuf (2 KiB buffers, 1448-byte
+	 * segments, some mbufs only carrying headers). */
+	t->mem_share = (uint32_t)RTE_MIN((uint64_t)(avail > reserve ?
+		avail - reserve : 0) * 1024 / active, (uint64_t)UINT32_MAX - 1);
 }
 
 uint32_t

@@ -340,6 +340,9 @@ ack_advance(struct fmq_net *n, struct tcp_conn *c, const struct tcp_seg *s)
 		tcp_rto_arm(n, c);
 	}
 	tcp_maybe_writable(n, c);
+	/* Freed send data may reopen a window that memory pressure shut. */
+	if (t->mem_share != UINT32_MAX && c->rcv_adv - c->rcv_nxt < c->rmss)
+		c->flags |= TF_WIN_UPDATE;
 }
 
 /* Deliver in-order payload and whatever it releases from reassembly;
@@ -716,6 +719,14 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (s->len > 0 && t->mem_drop) {
+		/* Pool nearly empty: keep mbufs for RX and ACKs. The sender
+		 * retransmits; our ACK tells it where we are. */
+		n->st.drop[FMQ_NET_DROP_TCP_MEM_PRESSURE]++;
+		c->flags |= TF_ACK_NOW;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (s->seq != c->rcv_nxt) {
 		/* Out of order: hold it (zero-copy), ACK at once with SACK
 		 * blocks so the sender sees the hole. */
@@ -828,7 +839,7 @@ tcp_input(struct fmq_net *n, struct rte_mbuf *m,
 			rte_pktmbuf_free(m);
 			goto out;
 		}
-		if (s.len > 0 && s.ack == c->snd_una &&
+		if (s.len > 0 && s.ack == c->snd_una && !t->mem_drop &&
 		    s.len <= tcp_rcv_space(n, c) &&
 		    seq_leq(s.seq + s.len, c->rcv_adv)) {
 			/* Pure in-order data. */

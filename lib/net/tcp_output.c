@@ -20,9 +20,18 @@
 uint32_t
 tcp_rcv_space(const struct fmq_net *n, const struct tcp_conn *c)
 {
-	uint32_t used = c->rq_bytes + c->ooo_bytes, buf = n->tcp->p.rcv_buf;
+	const struct tcp_ctx *t = n->tcp;
+	uint32_t used = c->rq_bytes + c->ooo_bytes, buf = t->p.rcv_buf;
+	uint32_t space = used >= buf ? 0 : buf - used;
 
-	return used >= buf ? 0 : buf - used;
+	if (t->mem_share != UINT32_MAX) {
+		uint32_t own = tcp_conn_bytes(c);
+		uint32_t fair = t->mem_share > own ? t->mem_share - own : 0;
+
+		if (fair < space)
+			space = fair;
+	}
+	return space;
 }
 
 /* Window to advertise (unscaled value, already rounded to the scale);
@@ -45,6 +54,19 @@ rcv_window(struct fmq_net *n, struct tcp_conn *c)
 	else
 		c->rcv_adv = c->rcv_nxt + wnd;
 	return wnd;
+}
+
+/* Payload that fits a segment now: SACK blocks take option space that
+ * the MSS (already net of timestamps) did not reserve, and a frame past
+ * the MTU is refused by the port. */
+static uint32_t
+seg_room(const struct tcp_conn *c)
+{
+	uint32_t room = c->smss;
+
+	if ((c->flags & TF_SACK) && c->ooo_head != NULL)
+		room -= 4 + 8 * ((c->flags & TF_TS) ? 3 : 4);
+	return room;
 }
 
 /* Find the send-queue mbuf holding seq; *off is the offset in it. */
@@ -259,8 +281,8 @@ tcp_retransmit_head(struct fmq_net *n, struct tcp_conn *c)
 		return;
 	if (seq_lt(seq, c->sq_end)) {
 		len = c->sq_end - seq;
-		if (len > c->smss)
-			len = c->smss;
+		if (len > seg_room(c))
+			len = seg_room(c);
 		if (seq + len == c->sq_end && (c->flags & TF_FIN_QUEUED) &&
 		    seq_gt(c->snd_max, c->sq_end))
 			fl |= TH_FIN;
@@ -415,8 +437,8 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 			len = lim - c->snd_nxt;
 			if (len > left)
 				len = left;
-			if (len > c->smss)
-				len = c->smss;
+			if (len > seg_room(c))
+				len = seg_room(c);
 			if (c->snd_nxt + len == c->sq_end) {
 				fl |= TH_PSH;
 				if (c->flags & TF_FIN_QUEUED)

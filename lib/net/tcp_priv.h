@@ -184,6 +184,12 @@ struct tcp_ctx {
 	uint32_t test_iss;
 	uint64_t now;            /* time of the current rx/poll */
 	uint64_t last_challenge_ns;
+	/* Memory pressure (tcp_mem_update): per-connection byte share while
+	 * the pool runs low (UINT32_MAX: no pressure), and whether incoming
+	 * payload must be dropped to keep mbufs for RX and ACKs. */
+	uint32_t pool_size;
+	uint32_t mem_share;
+	bool mem_drop;
 	uint32_t challenges;     /* in the current second */
 	struct tcp_listener lst[TCP_MAX_LISTENERS];
 	struct tcp_tw_slot wheel[TW_SLOTS];
@@ -226,6 +232,8 @@ void tcp_maybe_writable(struct fmq_net *n, struct tcp_conn *c);
 uint32_t tcp_new_iss(struct fmq_net *n, const struct tcp_key *k);
 void tcp_conn_init_params(struct fmq_net *n, struct tcp_conn *c);
 void tcp_services_start(struct fmq_net *n);
+void tcp_mem_update(struct fmq_net *n);
+uint32_t tcp_conn_bytes(const struct tcp_conn *c);
 
 /* tcp_input.c */
 void tcp_input(struct fmq_net *n, struct rte_mbuf *m,

@@ -127,8 +127,17 @@ ts_parse(struct rte_mbuf *m, struct ts_out *o)
 		if (d != o->data)
 			memcpy(o->data, d, o->len);
 	}
-	o->csum_ok = rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, 34) == 0 &&
-		     rte_raw_cksum(ip, 20) == 0xffff;
+	{
+		/* Verify on a flat copy (independent of the stack's chain
+		 * checksum code). */
+		static uint8_t flat[2048];
+		const uint8_t *f = rte_pktmbuf_read(m, 0, m->pkt_len, flat);
+		const struct rte_ipv4_hdr *fip =
+			(const struct rte_ipv4_hdr *)(f + 14);
+
+		o->csum_ok = rte_ipv4_udptcp_cksum_verify(fip, fip + 1) == 0 &&
+			     rte_raw_cksum(fip, 20) == 0xffff;
+	}
 	for (i = 20; i < hl;) {
 		const uint8_t *q = (const uint8_t *)th + i;
 		if (q[0] == 0)
