@@ -102,3 +102,10 @@ nt_pool_in_use(void)
 {
 	return rte_mempool_in_use_count(nt_pool);
 }
+
+void
+nt_capture_attach(struct fmq_net *n, struct nt_capture *cap)
+{
+	fmq_net_set_tx(n, cap_tx, cap);
+	cap->n = 0;
+}

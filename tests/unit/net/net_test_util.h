@@ -28,6 +28,8 @@ struct fmq_net *nt_net_create(struct nt_capture *cap);
 /* Same with caller-chosen settings (ip/mac should be nt_our_*). */
 struct fmq_net *nt_net_create_conf(struct nt_capture *cap,
 				   const struct fmq_net_conf *c);
+/* Capture what an existing context transmits. */
+void nt_capture_attach(struct fmq_net *n, struct nt_capture *cap);
 void nt_capture_clear(struct nt_capture *cap);
 /* An Ethernet+IPv4 frame: ip header filled and checksummed, payload
  * copied after it. */

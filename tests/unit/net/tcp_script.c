@@ -135,8 +135,8 @@ ts_parse(struct rte_mbuf *m, struct ts_out *o)
 		const struct rte_ipv4_hdr *fip =
 			(const struct rte_ipv4_hdr *)(f + 14);
 
-		o->csum_ok = rte_ipv4_udptcp_cksum_verify(fip, fip + 1) == 0 &&
-			     rte_raw_cksum(fip, 20) == 0xffff;
+		o->csum_ok = rte_ipv4_udptcp_cksum_verify(fip, fip + 1) == 0;
+		o->ipsum_ok = rte_raw_cksum(fip, 20) == 0xffff;
 	}
 	for (i = 20; i < hl;) {
 		const uint8_t *q = (const uint8_t *)th + i;

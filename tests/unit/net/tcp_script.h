@@ -44,7 +44,8 @@ struct ts_out {
 	uint32_t tsval, tsecr;
 	unsigned int nsack;
 	uint32_t sack[4][2];
-	bool csum_ok;
+	bool csum_ok;                /* TCP checksum (flat copy) */
+	bool ipsum_ok;               /* IPv4 header checksum */
 };
 
 /* Option builders: append to s->opts (pads to 4 with NOPs at the end). */
