@@ -65,10 +65,8 @@ parse_opts(const uint8_t *p, unsigned int len, struct tcp_opts *o)
 			if (olen != 10)
 				return -1;
 			o->has_ts = true;
-			o->tsval = rte_be_to_cpu_32(
-				*(const unaligned_uint32_t *)&p[i + 2]);
-			o->tsecr = rte_be_to_cpu_32(
-				*(const unaligned_uint32_t *)&p[i + 6]);
+			o->tsval = get_be32(&p[i + 2]);
+			o->tsecr = get_be32(&p[i + 6]);
 			break;
 		case TCPOPT_SACK:
 			if (olen < 10 || (olen - 2) % 8 != 0)
@@ -76,10 +74,8 @@ parse_opts(const uint8_t *p, unsigned int len, struct tcp_opts *o)
 			for (unsigned int b = 0; b < (olen - 2u) / 8 &&
 			     b < TCP_MAX_SACK; b++) {
 				const uint8_t *q = &p[i + 2 + 8 * b];
-				o->sack[b][0] = rte_be_to_cpu_32(
-					*(const unaligned_uint32_t *)q);
-				o->sack[b][1] = rte_be_to_cpu_32(
-					*(const unaligned_uint32_t *)(q + 4));
+				o->sack[b][0] = get_be32(q);
+				o->sack[b][1] = get_be32(q + 4);
 				o->nsack = (uint8_t)(b + 1);
 			}
 			break;
@@ -801,6 +797,7 @@ tcp_input(struct fmq_net *n, struct rte_mbuf *m,
 	k.lip = ip->dst_addr;
 	k.rport = th->src_port;
 	k.lport = th->dst_port;
+	k.pad = 0;
 	if (rte_hash_lookup_data(t->hash, &k, &data) < 0) {
 		listen_input(n, m, ip, th, &k, &s);
 		return;

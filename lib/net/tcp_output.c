@@ -159,8 +159,8 @@ write_opts(struct fmq_net *n, struct tcp_conn *c, uint8_t *o, uint8_t flags)
 			uint32_t ecr = active ? 0 : c->ts_recent;
 			o[i++] = TCPOPT_TS;
 			o[i++] = 10;
-			*(unaligned_uint32_t *)&o[i] = rte_cpu_to_be_32(tsval);
-			*(unaligned_uint32_t *)&o[i + 4] = rte_cpu_to_be_32(ecr);
+			put_be32(&o[i], tsval);
+			put_be32(&o[i + 4], ecr);
 			i += 8;
 		} else if (sack) {
 			o[i++] = TCPOPT_NOP;
@@ -181,8 +181,8 @@ write_opts(struct fmq_net *n, struct tcp_conn *c, uint8_t *o, uint8_t flags)
 		o[i++] = TCPOPT_NOP;
 		o[i++] = TCPOPT_TS;
 		o[i++] = 10;
-		*(unaligned_uint32_t *)&o[i] = rte_cpu_to_be_32(tsval);
-		*(unaligned_uint32_t *)&o[i + 4] = rte_cpu_to_be_32(c->ts_recent);
+		put_be32(&o[i], tsval);
+		put_be32(&o[i + 4], c->ts_recent);
 		i += 8;
 	}
 	if ((c->flags & TF_SACK) && c->ooo_head != NULL && !(flags & TH_RST)) {
@@ -195,9 +195,8 @@ write_opts(struct fmq_net *n, struct tcp_conn *c, uint8_t *o, uint8_t flags)
 		o[i++] = TCPOPT_SACK;
 		o[i++] = (uint8_t)(2 + 8 * nb);
 		for (unsigned int b = 0; b < nb; b++) {
-			*(unaligned_uint32_t *)&o[i] = rte_cpu_to_be_32(blk[b][0]);
-			*(unaligned_uint32_t *)&o[i + 4] =
-				rte_cpu_to_be_32(blk[b][1]);
+			put_be32(&o[i], blk[b][0]);
+			put_be32(&o[i + 4], blk[b][1]);
 			i += 8;
 		}
 	}

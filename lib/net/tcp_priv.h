@@ -67,10 +67,13 @@ enum tcp_state {
 #define TCP_EPH_LO 32768
 #define TCP_EPH_HI 60999
 
+/* Hash key; 8-byte aligned because rte_hash_crc reads it in 8-byte
+ * words. pad is always zero. */
 struct tcp_key {
 	uint32_t rip, lip;       /* network order */
 	uint16_t rport, lport;   /* network order */
-};
+	uint32_t pad;
+} __rte_aligned(8);
 
 /* Parsed options of a received segment. */
 struct tcp_opts {
@@ -202,6 +205,23 @@ static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0;
 static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
 static inline uint32_t seq_min(uint32_t a, uint32_t b) { return seq_lt(a, b) ? a : b; }
+
+/* Big-endian 32-bit option fields at any alignment. */
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
 
 static inline struct tcp_ctx *tcp_ctx(struct fmq_net *n) { return n->tcp; }
 
