@@ -123,6 +123,8 @@ struct fmq_net_stats {
 	uint64_t tcp_dupacks;       /**< duplicate ACKs received */
 	uint64_t tcp_challenge_acks;/**< RFC 5961 challenge ACKs sent */
 	uint64_t tcp_zwp;           /**< zero-window probes sent */
+	uint64_t tcp_tlp;           /**< tail loss probes sent (RFC 8985) */
+	uint64_t tcp_undo;          /**< spurious recoveries undone (RFC 3522) */
 	uint64_t tcp_ka_probes;     /**< keepalive probes sent */
 	uint64_t tcp_delacks;       /**< ACKs sent by the delayed-ACK timer */
 	uint64_t mbufs_held;        /**< gauge: mbufs held by the stack */

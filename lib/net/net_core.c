@@ -316,6 +316,11 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "RFC 5961 challenge ACKs sent", tcp_challenge_acks);
 	PER_LCORE("fluxmq_tcp_zero_window_probes_total", "counter",
 		  "Zero-window probes sent", tcp_zwp);
+	PER_LCORE("fluxmq_tcp_tail_loss_probes_total", "counter",
+		  "Tail loss probes sent (RFC 8985)", tcp_tlp);
+	PER_LCORE("fluxmq_tcp_spurious_recoveries_total", "counter",
+		  "Fast recoveries undone: the timestamp showed reordering, not loss (RFC 3522)",
+		  tcp_undo);
 	PER_LCORE("fluxmq_tcp_keepalive_probes_total", "counter",
 		  "Keepalive probes sent", tcp_ka_probes);
 	PER_LCORE("fluxmq_tcp_delayed_acks_total", "counter",

@@ -553,10 +553,20 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	seq = out(0)->seq;
 	clear();
-	/* RTO is the 200 ms floor (tiny RTT measured in the handshake). */
-	advance(199 * MS);
+	/* Tail loss probe first (2 SRTT, at least 10 ms): the last
+	 * segment again, once (RFC 8985). */
+	advance(9 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
 	advance(3 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, seq);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	clear();
+	/* RTO is the 200 ms floor (tiny RTT measured in the handshake). */
+	advance(185 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	advance(5 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	o = out(0);
 	CU_ASSERT_EQUAL(o->seq, seq);
@@ -778,10 +788,12 @@ test_active_close_time_wait(void)
 	CU_ASSERT_EQUAL(o->len, 500);
 	fin = o->seq + 500;
 	clear();
-	/* The FIN retransmits like data. */
+	/* The FIN retransmits like data (tail loss probe, then RTO). */
 	advance(210 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
 	CU_ASSERT(out(0)->flags & F_FIN);
+	CU_ASSERT(out(1)->flags & F_FIN);
+	CU_ASSERT_EQUAL(out(1)->len, 500);
 	clear();
 	peer_ack(&p, fin + 1);
 	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 6 /* FIN_WAIT_2 */);
@@ -1039,9 +1051,12 @@ test_seq_wraparound(void)
 	clear();
 	peer_ack(&p, una + 4000);
 	advance(210 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
-	CU_ASSERT_EQUAL(out(0)->seq, una + 4000);
-	check_payload(out(0), 4000);
+	/* Tail loss probe of the last segment, then the RTO's. */
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL(out(0)->seq + out(0)->len, una + 8000);
+	check_payload(out(0), 8000 - out(0)->len);
+	CU_ASSERT_EQUAL(out(1)->seq, una + 4000);
+	check_payload(out(1), 4000);
 	clear();
 	peer_ack(&p, una + 8000);
 	got = (uint32_t)fmq_net_mbufs_held(net);
@@ -1554,6 +1569,74 @@ test_memory_pressure(void)
 	setup();
 }
 
+
+static void
+test_sack_recovery(void)
+{
+	struct peer p;
+	uint32_t una, blk[2][2];
+	struct ts_seg s;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	/* Segments 1 and 4 lost; the peer SACKs 2-3 and 5-10. */
+	blk[0][0] = una + 1448;
+	blk[0][1] = una + 3 * 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(cap.n, 0);  /* 2 segments SACKed: not yet */
+	blk[0][0] = una + 4 * 1448;
+	blk[0][1] = una + 10 * 1448;
+	blk[1][0] = una + 1448;
+	blk[1][1] = una + 3 * 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 2);
+	rx_seg(&s);
+	/* Recovery (RFC 6675): exactly the two holes, nothing SACKed. */
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), 0);
+	CU_ASSERT_EQUAL(out(1)->seq, una + 3 * 1448);
+	check_payload(out(1), 3 * 1448);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_fast, 1);
+	clear();
+	peer_ack(&p, una + 10 * 1448);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	/* After a timeout, SACKed data is not sent again. */
+	app_send(p.h, 10 * 1448, 4 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 4);
+	una = out(0)->seq;
+	clear();
+	blk[0][0] = una + 1448;
+	blk[0][1] = una + 3 * 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	clear();
+	advance(250 * MS);   /* TLP (last segment), then the RTO */
+	unsigned int rto_frames = 0;
+	for (unsigned int i = 0; i < cap.n; i++) {
+		struct ts_out *o = out(i);
+		CU_ASSERT(o->seq == una || o->seq == una + 3 * 1448);
+		rto_frames++;
+	}
+	CU_ASSERT(rto_frames >= 2);
+	clear();
+	peer_ack(&p, una + 4 * 1448);
+}
+
 /* ------------------------------------------------- malformed segments */
 
 enum { NOCONN, ESTAB };
@@ -1821,6 +1904,7 @@ main(void)
 	CU_add_test(s, "reorder, reassembly, SACK blocks", test_reorder_reassembly);
 	CU_add_test(s, "loss -> RTO retransmit with backoff", test_rto_backoff);
 	CU_add_test(s, "3 dup ACKs -> fast retransmit, NewReno", test_fast_retransmit);
+	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
 	CU_add_test(s, "our zero window, probes answered", test_our_zero_window);
