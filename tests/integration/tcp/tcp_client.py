@@ -8,6 +8,8 @@
         progress (stall) and fails past --max-stall seconds.
   churn --host H --port P --count N [--parallel K]
         N connect / send 1 byte / read it back / close cycles.
+  discard --host H --port 9 --conns N --bytes B
+        N connections send B bytes each to the discard service.
 
 Prints one JSON line with the results; exits 0 on success, 1 on failure.
 """
@@ -182,9 +184,48 @@ def run_churn(a):
     return 0 if fails == 0 else 1
 
 
+def run_discard(a):
+    """--conns connections each send --bytes to the discard service, shut
+    down writing and wait for the server's FIN: goodput into the stack."""
+    src = os.urandom(CHUNK)
+    socks = [socket.create_connection((a.host, a.port), timeout=30) for _ in range(a.conns)]
+    t0 = time.monotonic()
+    left = [a.bytes] * a.conns
+    sel = selectors.DefaultSelector()
+    for i, s in enumerate(socks):
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_WRITE, i)
+    open_n = a.conns
+    while open_n:
+        for key, mask in sel.select(timeout=1.0):
+            i, s = key.data, key.fileobj
+            if mask & selectors.EVENT_WRITE:
+                try:
+                    k = s.send(src[: min(len(src), left[i])])
+                except BlockingIOError:
+                    k = 0
+                left[i] -= k
+                if left[i] == 0:
+                    s.shutdown(socket.SHUT_WR)
+                    sel.modify(s, selectors.EVENT_READ, i)
+            elif mask & selectors.EVENT_READ:
+                if s.recv(65536) == b"":
+                    sel.unregister(s)
+                    s.close()
+                    open_n -= 1
+        if time.monotonic() - t0 > a.timeout:
+            print(json.dumps({"error": "timeout"}))
+            return 1
+    dt = time.monotonic() - t0
+    total = a.conns * a.bytes
+    print(json.dumps({"mode": "discard", "conns": a.conns, "bytes_total": total,
+                      "seconds": round(dt, 3), "MBps": round(total / dt / 1e6, 1)}))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["echo", "churn"])
+    p.add_argument("mode", choices=["echo", "churn", "discard"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=7)
     p.add_argument("--conns", type=int, default=1)
@@ -194,7 +235,8 @@ def main():
     p.add_argument("--max-stall", type=float, default=5.0)
     p.add_argument("--timeout", type=float, default=600.0)
     a = p.parse_args()
-    sys.exit(run_echo(a) if a.mode == "echo" else run_churn(a))
+    sys.exit({"echo": run_echo, "churn": run_churn,
+              "discard": run_discard}[a.mode](a))
 
 
 if __name__ == "__main__":
