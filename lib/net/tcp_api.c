@@ -337,23 +337,43 @@ tcp_mark_pending(struct fmq_net *n, struct tcp_conn *c)
 	t->pending[t->npending++] = c->idx;
 }
 
+static void tcp_rq_release(struct fmq_net *n, struct tcp_conn *c);
+
 void
 tcp_flush_pending(struct fmq_net *n)
 {
 	struct tcp_ctx *t = n->tcp;
 
-	/* Output may run callbacks (none today) that add entries: loop on
-	 * the live count. */
-	for (uint32_t i = 0; i < t->npending; i++) {
-		struct tcp_conn *c = &t->conns[t->pending[i]];
+	/* Callbacks run from here (held data released after a resume) may
+	 * queue more work: a few rounds, each compacting the list, so a
+	 * connection is on it at most once and it never overflows. */
+	for (int round = 0; round < 4 && t->npending > 0; round++) {
+		uint32_t cnt = t->npending;
 
-		if (!(c->flags & TF_PENDING))
-			continue;
-		c->flags &= ~TF_PENDING;
-		if (c->state != TCP_CLOSED)
+		for (uint32_t i = 0; i < cnt; i++) {
+			struct tcp_conn *c = &t->conns[t->pending[i]];
+
+			if (!(c->flags & TF_PENDING))
+				continue;
+			c->flags &= ~TF_PENDING;
+			if (c->state == TCP_CLOSED)
+				continue;
+			if (c->flags & TF_RQ_RELEASE) {
+				c->flags &= ~TF_RQ_RELEASE;
+				c->flags |= TF_BUSY;
+				tcp_rq_release(n, c);
+				c->flags &= ~TF_BUSY;
+				if (c->flags & TF_DOOMED) {
+					tcp_conn_free(n, c);
+					continue;
+				}
+			}
 			tcp_output(n, c);
+		}
+		memmove(t->pending, t->pending + cnt,
+			(t->npending - cnt) * sizeof(t->pending[0]));
+		t->npending -= cnt;
 	}
-	t->npending = 0;
 }
 
 /* Hand in-order payload to the app (or hold it while paused). */
@@ -625,8 +645,11 @@ fmq_tcp_close(struct fmq_net *n, fmq_tcp_conn_t h)
 	}
 	switch (c->state) {
 	case TCP_SYN_SENT:
-		/* Nothing sent but a SYN: just forget it. */
-		tcp_done(n, c, 0);
+		/* Only a SYN went out: forget it at the next poll (closed is
+		 * never called from inside an API call). */
+		c->rtx_at = 0;
+		c->end_at = n->tcp->now;
+		tcp_timer_update(n, c);
 		return 0;
 	case TCP_SYN_RCVD:
 	case TCP_ESTABLISHED:
@@ -673,15 +696,9 @@ fmq_tcp_pause_rx(struct fmq_net *n, fmq_tcp_conn_t h, bool pause)
 	if (!(c->flags & TF_RX_PAUSED))
 		return 0;
 	c->flags &= ~TF_RX_PAUSED;
-	c->flags |= TF_BUSY;
-	tcp_rq_release(n, c);
-	c->flags &= ~TF_BUSY;
-	if (c->flags & TF_DOOMED) {
-		tcp_conn_free(n, c);
-		return 0;
-	}
-	/* The window may have opened from zero: tell the peer. */
-	c->flags |= TF_WIN_UPDATE;
+	/* Held data is delivered from the next rx/poll, not from inside
+	 * this call; the window may have opened from zero: tell the peer. */
+	c->flags |= TF_RQ_RELEASE | TF_WIN_UPDATE;
 	tcp_mark_pending(n, c);
 	return 0;
 }

@@ -42,6 +42,7 @@ enum tcp_state {
 #define TF_SACK_RECOV   (1u << 20) /* recovery driven by the scoreboard */
 #define TF_TLP_SENT     (1u << 21) /* a tail loss probe is out */
 #define TF_UNDO_OK      (1u << 22) /* recovery may prove spurious (Eifel) */
+#define TF_RQ_RELEASE   (1u << 23) /* resumed: deliver held data */
 
 /* TCP header flag bits (th->tcp_flags). */
 #define TH_FIN RTE_TCP_FIN_FLAG

@@ -729,11 +729,13 @@ test_our_zero_window(void)
 	p.nxt++;
 	CU_ASSERT_EQUAL(cap.n, 1);
 	clear();
-	/* Resume: the held data is delivered and the window reopens. */
+	/* Resume: the held data is delivered (from the next poll, not
+	 * inside the call) and the window reopens. */
 	fmq_tcp_pause_rx(net, p.h, false);
+	CU_ASSERT_EQUAL(app.rxlen, 0);
+	fmq_net_poll(net, now);
 	CU_ASSERT_EQUAL(app.rxlen, 8192);
 	CU_ASSERT(memcmp(app.rx, patbuf(0, 8192), 8192) == 0);
-	fmq_net_poll(net, now);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->win, 8192);
 	clear();
@@ -1110,6 +1112,20 @@ test_active_open(void)
 	CU_ASSERT(out(0)->flags & F_RST);
 	CU_ASSERT_EQUAL(app.closed, 0);  /* abort: no callback */
 	clear();
+
+	/* Closed while connecting: closed(0) from the next poll, not from
+	 * inside fmq_tcp_close. */
+	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 9095, &app_cb, &app,
+					&h), 0);
+	fmq_net_poll(net, now);
+	clear();
+	CU_ASSERT_EQUAL(fmq_tcp_close(net, h), 0);
+	CU_ASSERT_EQUAL(app.closed, 0);
+	advance(2 * MS);
+	CU_ASSERT_EQUAL(app.closed, 1);
+	CU_ASSERT_EQUAL(app.reason, 0);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	app.closed = 0;
 
 	/* Refused: RST|ACK to our SYN. */
 	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 9093, &app_cb, &app,
