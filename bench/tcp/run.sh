@@ -16,7 +16,6 @@ fmq_require_root
 fmq_require_cmd python3 curl ping
 
 CLIENT=tests/integration/tcp/tcp_client.py
-SECS=${BENCH_SECONDS:-4}
 rows=()
 
 fmq_start bench-tcp --set poll.mode=adaptive --set net.services=echo:7,discard:9
