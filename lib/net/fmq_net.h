@@ -108,6 +108,7 @@ struct fmq_net_stats {
 	/* TCP */
 	uint64_t tcp_active;        /**< gauge: connections not CLOSED */
 	uint64_t tcp_time_wait;     /**< gauge: of which in TIME_WAIT */
+	uint64_t tcp_tw_recycled;   /**< TIME_WAITs ended early: table full */
 	uint64_t tcp_passive_opens; /**< handshakes completed as server */
 	uint64_t tcp_active_opens;  /**< connect() calls that sent a SYN */
 	uint64_t tcp_refused;       /**< SYNs refused: limits, no memory */

@@ -275,6 +275,9 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "TCP connections not CLOSED (TIME_WAIT included)", tcp_active);
 	PER_LCORE("fluxmq_tcp_connections_time_wait", "gauge",
 		  "TCP connections in TIME_WAIT", tcp_time_wait);
+	PER_LCORE("fluxmq_tcp_time_wait_recycled_total", "counter",
+		  "TIME_WAIT connections ended early because the table was full",
+		  tcp_tw_recycled);
 	PER_LCORE("fluxmq_tcp_passive_opens_total", "counter",
 		  "TCP handshakes completed as server", tcp_passive_opens);
 	PER_LCORE("fluxmq_tcp_active_opens_total", "counter",

@@ -226,6 +226,32 @@ fmq_tcp_test_set_iss(struct fmq_net *n, uint32_t iss)
 	n->tcp->test_iss_set = true;
 }
 
+/*
+ * The table is full: end one TIME_WAIT early to make room (what Linux does
+ * past tcp_max_tw_buckets). Only when full, so the scan's cost is paid
+ * instead of refusing a connection; counted.
+ */
+bool
+tcp_tw_recycle(struct fmq_net *n)
+{
+	struct tcp_ctx *t = n->tcp;
+
+	if (n->st.tcp_time_wait == 0)
+		return false;
+	for (uint32_t k = 0; k < t->p.max_conns; k++) {
+		struct tcp_conn *c = &t->conns[t->tw_scan];
+
+		t->tw_scan = t->tw_scan + 1 == t->p.max_conns ? 0 :
+			     t->tw_scan + 1;
+		if (c->state == TCP_TIME_WAIT && !(c->flags & TF_BUSY)) {
+			tcp_conn_free(n, c);
+			n->st.tcp_tw_recycled++;
+			return true;
+		}
+	}
+	return false;
+}
+
 struct tcp_conn *
 tcp_conn_alloc(struct fmq_net *n, const struct tcp_key *k)
 {
@@ -233,7 +259,7 @@ tcp_conn_alloc(struct fmq_net *n, const struct tcp_key *k)
 	struct tcp_conn *c;
 	uint32_t idx;
 
-	if (t->nfree == 0)
+	if (t->nfree == 0 && !tcp_tw_recycle(n))
 		return NULL;
 	idx = t->freelist[t->nfree - 1];
 	if (rte_hash_add_key_data(t->hash, k, (void *)(uintptr_t)idx) < 0)
@@ -532,7 +558,7 @@ fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 
 	if (ip == 0 || port == 0 || cb == NULL || out == NULL)
 		return -EINVAL;
-	if (t->nfree == 0)
+	if (t->nfree == 0 && !tcp_tw_recycle(n))
 		return -ENOSPC;
 	for (unsigned int tries = 0; tries <= TCP_EPH_HI - TCP_EPH_LO;
 	     tries++) {

@@ -216,7 +216,7 @@ listen_input(struct fmq_net *n, struct rte_mbuf *m,
 	if (!(s->flags & TH_SYN))
 		return tdrop(n, m, FMQ_NET_DROP_TCP_LISTEN_BAD);
 	/* Limits: refuse new SYNs, leave existing connections alone. */
-	if (t->nfree == 0 || l->syn_rcvd >= t->p.syn_backlog ||
+	if (l->syn_rcvd >= t->p.syn_backlog ||
 	    (c = tcp_conn_alloc(n, k)) == NULL) {
 		n->st.tcp_refused++;
 		return tdrop(n, m, FMQ_NET_DROP_TCP_SYN_REFUSED);

@@ -196,6 +196,7 @@ struct tcp_ctx {
 	uint64_t tw_tick;        /* last processed tick */
 	bool tw_started;
 	uint16_t next_eph;
+	uint32_t tw_scan;        /* where the TIME_WAIT recycler looks next */
 	uint32_t secret;
 	bool test_iss_set;
 	uint32_t test_iss;
@@ -255,6 +256,7 @@ tcp_ms(uint64_t ns)
 int tcp_init(struct fmq_net *n, int socket);
 void tcp_fini(struct fmq_net *n);
 struct tcp_conn *tcp_conn_alloc(struct fmq_net *n, const struct tcp_key *k);
+bool tcp_tw_recycle(struct fmq_net *n);
 void tcp_conn_free(struct fmq_net *n, struct tcp_conn *c);
 void tcp_set_state(struct fmq_net *n, struct tcp_conn *c, uint8_t st);
 void tcp_notify_closed(struct fmq_net *n, struct tcp_conn *c, int reason);

@@ -1196,6 +1196,27 @@ test_limits(void)
 	fmq_tcp_conn_t h;
 	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 1, &app_cb, NULL, &h),
 			-ENOSPC);
+
+	/* A TIME_WAIT is not a live connection: when the table is full,
+	 * the oldest found is ended early to make room (counted). */
+	fmq_tcp_close(net, p[0].h);
+	fmq_net_poll(net, now);
+	uint32_t fin = out(cap.n - 1)->seq;
+	clear();
+	peer_ack(&p[0], fin + 1);
+	struct ts_seg f = pseg(&p[0], F_ACK | F_FIN, NULL, 0);
+	rx_seg(&f);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 1);
+	clear();
+	/* The two half-open ones are still there; fill the table. */
+	CU_ASSERT_EQUAL(st()->tcp_active, 3);
+	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 1, &app_cb, NULL, &h),
+			0);
+	CU_ASSERT_EQUAL(st()->tcp_tw_recycled, 1);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 0);
+	CU_ASSERT_EQUAL(st()->tcp_active, 3);
+	fmq_net_poll(net, now);
+	clear();
 }
 
 static void
