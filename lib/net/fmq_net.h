@@ -323,6 +323,18 @@ int fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 		    fmq_tcp_conn_t *out);
 
 /**
+ * Filter for the local ports fmq_tcp_connect picks: return true if a
+ * connection (addresses and ports in network order) would have its replies
+ * delivered to this context's queue, e.g. by computing the port's RSS hash
+ * (symmetric Toeplitz key) with rte_softrss. NULL (the default) takes any
+ * free port.
+ */
+typedef bool (*fmq_tcp_port_fn)(void *arg, uint32_t lip, uint16_t lport,
+				uint32_t rip, uint16_t rport);
+void fmq_tcp_set_port_filter(struct fmq_net *n, fmq_tcp_port_fn fn,
+			     void *arg);
+
+/**
  * Queue an mbuf chain for sending; always consumes m. Segments may be
  * direct, indirect or external-buffer mbufs: the stack keeps references
  * (the retransmit queue holds the chain; transmissions attach indirect

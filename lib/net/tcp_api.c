@@ -571,6 +571,9 @@ fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 		if (listening)
 			continue;
 		k.lport = rte_cpu_to_be_16(lp);
+		if (t->port_ok != NULL &&
+		    !t->port_ok(t->port_ok_arg, k.lip, k.lport, k.rip, k.rport))
+			continue;
 		if (rte_hash_lookup(t->hash, &k) >= 0)
 			continue;
 		c = tcp_conn_alloc(n, &k);
@@ -592,6 +595,13 @@ fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 	tcp_mark_pending(n, c);
 	*out = tcp_handle(n, c);
 	return 0;
+}
+
+void
+fmq_tcp_set_port_filter(struct fmq_net *n, fmq_tcp_port_fn fn, void *arg)
+{
+	n->tcp->port_ok = fn;
+	n->tcp->port_ok_arg = arg;
 }
 
 int

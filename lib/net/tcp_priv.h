@@ -197,6 +197,8 @@ struct tcp_ctx {
 	bool tw_started;
 	uint16_t next_eph;
 	uint32_t tw_scan;        /* where the TIME_WAIT recycler looks next */
+	fmq_tcp_port_fn port_ok; /* connect: does this local port suit us */
+	void *port_ok_arg;
 	uint32_t secret;
 	bool test_iss_set;
 	uint32_t test_iss;

@@ -1067,6 +1067,36 @@ test_seq_wraparound(void)
 	CU_ASSERT_EQUAL(cap.n, 0);
 }
 
+static bool
+even_ports_only(void *arg, uint32_t lip, uint16_t lport, uint32_t rip,
+		uint16_t rport)
+{
+	(void)arg;
+	(void)lip;
+	(void)rip;
+	(void)rport;
+	return (rte_be_to_cpu_16(lport) & 1) == 0;
+}
+
+static void
+test_connect_port_filter(void)
+{
+	fmq_tcp_conn_t h;
+	uint16_t lport;
+
+	fmq_tcp_set_port_filter(net, even_ports_only, NULL);
+	for (int i = 0; i < 5; i++) {
+		CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 9092, &app_cb,
+						NULL, &h), 0);
+		CU_ASSERT_EQUAL(fmq_tcp_get_addrs(net, h, NULL, &lport, NULL,
+						  NULL), 0);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(lport) & 1, 0);
+		fmq_tcp_abort(net, h);
+	}
+	fmq_net_poll(net, now);
+	clear();
+}
+
 static void
 test_active_open(void)
 {
@@ -1953,6 +1983,7 @@ main(void)
 	CU_add_test(s, "TIME_WAIT reuse rules", test_time_wait_reuse);
 	CU_add_test(s, "sequence wrap-around", test_seq_wraparound);
 	CU_add_test(s, "active open, refused, SYN timeout", test_active_open);
+	CU_add_test(s, "connect: local port filter (RSS)", test_connect_port_filter);
 	CU_add_test(s, "limits: max connections, SYN backlog", test_limits);
 	CU_add_test(s, "echo and discard services", test_services);
 	CU_add_test(s, "keepalive", test_keepalive);
