@@ -602,9 +602,16 @@ fmq_group_create(const struct fmq_group_params *p, int64_t now_ms)
 			 truncated);
 	/* Groups that had members before the restart are Empty from now on;
 	 * record that, so their retention clock survives the next restart. */
-	struct group *grp;
+	struct group *grp, *gnext;
 
-	TAILQ_FOREACH(grp, &co->glist, link) {
+	for (grp = TAILQ_FIRST(&co->glist); grp != NULL; grp = gnext) {
+		gnext = TAILQ_NEXT(grp, link);
+		if (!grp->persisted && grp->n_offsets == 0) {
+			/* Only ever had offsets, all deleted since: there is
+			 * nothing left of it. */
+			group_free(co, grp);
+			continue;
+		}
 		if (grp->state_ts < 0) {
 			grp->state_ts = now_ms;
 			group_persist(co, grp);

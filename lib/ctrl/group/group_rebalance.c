@@ -1762,10 +1762,14 @@ join_timer_fired(struct fmq_group *co, struct group *grp, int64_t now)
 		int64_t rem = grp->initial_remaining_ms -
 			grp->initial_delay_cur_ms;
 
+		/* From the deadline, not from a late tick. */
+		int64_t base = grp->join_timer.when < now ?
+			grp->join_timer.when : now;
+
 		grp->new_member_added = false;
 		grp->initial_remaining_ms = rem > 0 ? rem : 0;
 		grp->initial_delay_cur_ms = delay;
-		timer_arm(co, &grp->join_timer, now + delay);
+		timer_arm(co, &grp->join_timer, base + delay);
 		return;
 	}
 	if (grp->state == GS_PREPARING)
