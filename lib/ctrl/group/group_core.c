@@ -803,6 +803,7 @@ answer_waiters(struct fmq_group *co, int rc)
 int
 fmq_group_flush(struct fmq_group *g, int64_t now_ms)
 {
+	bool wrote;
 	int rc = 0;
 
 	if (g == NULL)
@@ -822,6 +823,7 @@ fmq_group_flush(struct fmq_group *g, int64_t now_ms)
 			g->st.journal_fsyncs++;
 		}
 	}
+	wrote = g->j.len > 0;
 	if (rc == 0 && g->j.len > 0) {
 		rc = journal_sync(&g->j);
 		if (rc == 0)
@@ -836,7 +838,8 @@ fmq_group_flush(struct fmq_group *g, int64_t now_ms)
 			strerror(-rc));
 	}
 	answer_waiters(g, rc);
-	if (rc == 0 && g->j.file_bytes > g->conf.journal_compact_min_bytes &&
+	if (rc == 0 && wrote &&
+	    g->j.file_bytes > g->conf.journal_compact_min_bytes &&
 	    g->j.file_bytes / g->conf.journal_compact_factor >
 	    g->journal_live_bytes) {
 		int crc = journal_rewrite(&g->j, g);

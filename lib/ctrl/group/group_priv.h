@@ -182,6 +182,7 @@ TAILQ_HEAD(pending_list, pending_member);
 struct proto_count {
 	struct gstr name;
 	uint32_t count;
+	uint32_t votes;    /* scratch of select_protocol */
 };
 
 /* A committed offset. Staged commits point at it (n_staged); when its group

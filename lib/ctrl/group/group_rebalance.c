@@ -272,39 +272,37 @@ supports_protocols(const struct group *grp, struct fmq_group_str ptype,
  * members support; the most votes win. Ties go to the protocol the earliest
  * member prefers, so the choice does not depend on hash order. */
 static const struct gstr *
-select_protocol(const struct group *grp)
+select_protocol(struct group *grp)
 {
-	const struct member *m, *v;
-	const struct gstr *best = NULL;
-	uint32_t best_votes = 0;
+	const struct member *m;
+	struct proto_count *best = NULL;
 
+	for (uint32_t i = 0; i < grp->n_protos; i++)
+		grp->protos[i].votes = 0;
 	TAILQ_FOREACH(m, &grp->mlist, link) {
-		for (uint32_t i = 0; i < m->n_protos; i++) {
-			const struct gstr *cand = &m->protos[i].name;
-			uint32_t votes = 0;
+		for (uint32_t k = 0; k < m->n_protos; k++) {
+			struct proto_count *pc = proto_count_find(grp,
+				gstr_view(&m->protos[k].name));
 
-			if (!protocol_is_common(grp, gstr_view(cand)))
-				continue;
-			/* m's first common choice: count who else picks it. */
-			TAILQ_FOREACH(v, &grp->mlist, link) {
-				for (uint32_t k = 0; k < v->n_protos; k++) {
-					if (!protocol_is_common(grp,
-						gstr_view(&v->protos[k].name)))
-						continue;
-					if (gstr_eq(&v->protos[k].name,
-						    gstr_view(cand)))
-						votes++;
-					break;
-				}
+			if (pc != NULL && pc->count == grp->n_members) {
+				pc->votes++;
+				break;
 			}
-			if (best == NULL || votes > best_votes) {
-				best = cand;
-				best_votes = votes;
-			}
-			break;
 		}
 	}
-	return best;
+	TAILQ_FOREACH(m, &grp->mlist, link) {
+		for (uint32_t k = 0; k < m->n_protos; k++) {
+			struct proto_count *pc = proto_count_find(grp,
+				gstr_view(&m->protos[k].name));
+
+			if (pc != NULL && pc->count == grp->n_members) {
+				if (best == NULL || pc->votes > best->votes)
+					best = pc;
+				break;
+			}
+		}
+	}
+	return best != NULL ? &best->name : NULL;
 }
 
 static const struct mproto *
