@@ -679,8 +679,8 @@ fmq_group_destroy(struct fmq_group *g)
 void
 fmq_group_tick(struct fmq_group *g, int64_t now_ms)
 {
-	if (g == NULL)
-		return;
+	if (g == NULL || !g->active)
+		return;   /* after shutdown nothing moves any more */
 	g->last_now = now_ms;
 	while (g->heap_n > 0 && g->heap[0]->when <= now_ms) {
 		struct gtimer *t = g->heap[0];

@@ -335,8 +335,8 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 			co->st.commit_errors++;
 			continue;
 		}
-		if (p->topic.len < 0) {
-			pe[i].error = KERR_INVALID_REQUEST;
+		if (p->topic.len < 0 || p->topic.len > KSTR_MAX) {
+			pe[i].error = KERR_INVALID_TOPIC_EXCEPTION;
 			co->st.commit_errors++;
 			continue;
 		}

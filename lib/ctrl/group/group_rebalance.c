@@ -36,7 +36,7 @@ validate_group_id(const struct fmq_group *co, struct fmq_group_str id,
 {
 	/* Kafka: OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups
 	 * accept the empty group id; the others need a real one. */
-	if (id.len < 0 || (id.len == 0 && !empty_ok))
+	if (id.len < 0 || (id.len == 0 && !empty_ok) || id.len > KSTR_MAX)
 		return KERR_INVALID_GROUP_ID;
 	if (!co->active)
 		return KERR_COORDINATOR_NOT_AVAILABLE;
@@ -1334,7 +1334,14 @@ fmq_group_join(struct fmq_group *co, uint64_t token,
 				KERR_INVALID_SESSION_TIMEOUT);
 		return 0;
 	}
-	for (uint32_t i = 0; i < req->n_protocols; i++)
+	/* Kafka strings are at most 32767 bytes; the journal relies on it. */
+	if (req->protocol_type.len > KSTR_MAX)
+		bytes = UINT64_MAX;
+	for (uint32_t i = 0; i < req->n_protocols; i++) {
+		if (req->protocols[i].name.len > KSTR_MAX)
+			bytes = UINT64_MAX;
+	}
+	for (uint32_t i = 0; i < req->n_protocols && bytes != UINT64_MAX; i++)
 		bytes += (uint64_t)(req->protocols[i].name.len > 0 ?
 				    req->protocols[i].name.len : 0) +
 			(uint64_t)(req->protocols[i].metadata.len > 0 ?

@@ -1255,6 +1255,89 @@ test_generation_survives_restart(void)
 	t_teardown();
 }
 
+static void
+test_journal_write_failure(void)
+{
+	uint64_t ok, bad, again;
+	struct fmq_group_stats st;
+	int fd;
+
+	t_setup();
+	ok = t_commit("s", "", NULL, -1, "t:0=1");
+	flush();
+	CU_ASSERT_EQUAL(R(ok)->item_errors[0], 0);
+	/* Make the next write fail: the journal fd becomes read-only. */
+	fd = open(journal_path(), O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(dup2(fd, t_co->j.fd) >= 0);
+	close(fd);
+	bad = t_commit("s", "", NULL, -1, "t:0=2;t:1=2");
+	CU_ASSERT(fmq_group_flush(t_co, t_now) < 0);
+	CU_ASSERT_EQUAL(R(bad)->item_errors[0], KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(R(bad)->item_errors[1], KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 1);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 1), -1);
+	fmq_group_get_stats(t_co, &st);
+	CU_ASSERT_EQUAL(st.journal_errors, 1);
+	/* The next flush rewrites the journal from memory, then goes on. */
+	CU_ASSERT(fmq_group_flush_needed(t_co));
+	again = t_commit("s", "", NULL, -1, "t:2=3");
+	flush();
+	CU_ASSERT_EQUAL(R(again)->item_errors[0], 0);
+	t_reopen();
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 1);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 1), -1);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 2), 3);
+	/* A topic name no Kafka string can carry. */
+	{
+		static char longname[40000];
+		struct fmq_group_commit_part cp = {
+			.topic = { longname, sizeof(longname) },
+			.partition = 0, .offset = 1, .leader_epoch = -1,
+			.metadata = FMQ_GROUP_STR(""),
+		};
+		struct fmq_group_commit_req req = {
+			.group_id = FMQ_GROUP_STR("s"), .generation_id = -1,
+			.member_id = FMQ_GROUP_STR(""),
+			.group_instance_id = FMQ_GROUP_STR_NULL,
+			.retention_ms = -1, .commit_timestamp = -1,
+			.parts = &cp, .n_parts = 1,
+		};
+		uint64_t tok = t_token();
+
+		memset(longname, 'a', sizeof(longname));
+		fmq_group_offset_commit(t_co, tok, &req, t_now);
+		CU_ASSERT_EQUAL(R(tok)->item_errors[0],
+				KERR_INVALID_TOPIC_EXCEPTION);
+	}
+	t_teardown();
+}
+
+static void
+test_duplicate_requests(void)
+{
+	mid_t_ m[2];
+	uint64_t j1, j2, s1, s2;
+
+	t_setup();
+	stable_group("g", 2, m, "range");
+	/* The same member sends JoinGroup twice while parked: the first is
+	 * answered (Kafka would drop it), the second completes normally. */
+	j1 = t_join("g", m[1], NULL, 3, "consumer", "range:new", 10000, 30000);
+	j2 = t_join("g", m[1], NULL, 3, "consumer", "range:new", 10000, 30000);
+	CU_ASSERT_EQUAL(err_of(j1), KERR_REBALANCE_IN_PROGRESS);
+	CU_ASSERT_PTR_NULL(t_resp(j2));
+	t_join("g", m[0], NULL, 3, "consumer", "range", 10000, 30000);
+	CU_ASSERT_EQUAL(R(j2)->generation, 2);
+	s1 = t_sync("g", m[1], NULL, 2, NULL);
+	s2 = t_sync("g", m[1], NULL, 2, NULL);
+	CU_ASSERT_EQUAL(err_of(s1), KERR_REBALANCE_IN_PROGRESS);
+	CU_ASSERT_PTR_NULL(t_resp(s2));
+	t_sync("g", m[0], NULL, 2, NULL);
+	CU_ASSERT_EQUAL(err_of(s2), 0);
+	t_teardown();
+}
+
 static int64_t
 fake_hw(const char *topic, int32_t partition, void *arg)
 {
@@ -1326,6 +1409,8 @@ main(void)
 	CU_add_test(s, "retention", test_retention);
 	CU_add_test(s, "generation survives restart",
 		    test_generation_survives_restart);
+	CU_add_test(s, "journal write failure", test_journal_write_failure);
+	CU_add_test(s, "duplicate requests", test_duplicate_requests);
 	CU_add_test(s, "metrics", test_metrics);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
