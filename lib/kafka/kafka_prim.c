@@ -624,6 +624,16 @@ wr_be(struct fmq_kafka_writer *w, uint64_t v, uint32_t n)
 {
 	uint8_t b[8];
 
+	/* Fast path: room in the current buffer and no pending error. */
+	if (w->err == 0 && w->cap - w->pos >= n) {
+		uint8_t *d = w->buf + w->pos;
+
+		for (uint32_t i = 0; i < n; i++)
+			d[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+		w->pos += n;
+		w->total += n;
+		return 0;
+	}
 	for (uint32_t i = 0; i < n; i++)
 		b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 	return fmq_kafka_wr_raw(w, b, n);
