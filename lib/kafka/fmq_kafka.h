@@ -223,7 +223,15 @@ fmq_kafka_rd_left(const struct fmq_kafka_reader *r)
 	return r->left;
 }
 
+/*
+ * Reads. Each consumes its field and returns 0, or -EBADMSG (nothing
+ * consumed that matters: the request is malformed) when the field does not
+ * fit in the bytes left or is invalid. Fixed-width integers are big-endian.
+ */
+
+/** Copy the next n bytes to dst. */
 int fmq_kafka_rd_raw(struct fmq_kafka_reader *r, void *dst, uint32_t n);
+/** Skip n bytes. */
 int fmq_kafka_rd_skip(struct fmq_kafka_reader *r, uint32_t n);
 int fmq_kafka_rd_bool(struct fmq_kafka_reader *r, bool *v);
 int fmq_kafka_rd_i8(struct fmq_kafka_reader *r, int8_t *v);
@@ -338,6 +346,15 @@ fmq_kafka_wr_set_ref_min(struct fmq_kafka_writer *w, uint32_t n)
  */
 int fmq_kafka_wr_finish(struct fmq_kafka_writer *w);
 
+/*
+ * Writes. Each returns 0, or the writer's first error (sticky): -ENOBUFS
+ * when buffers or piece slots run out (and no refill gives more), -EINVAL
+ * for a value the field cannot carry (null into a non-nullable field, a
+ * string over 32767 bytes, records whose len does not match the pieces).
+ * `compact` selects the flexible-version encoding of lengths.
+ */
+
+/** Copy p[0..n) into the output. */
 int fmq_kafka_wr_raw(struct fmq_kafka_writer *w, const void *p, size_t n);
 /** Emit p[0..n) as a reference piece (not copied). */
 int fmq_kafka_wr_ref(struct fmq_kafka_writer *w, const void *p, uint32_t n,
