@@ -414,12 +414,15 @@ seg_recover(struct fmq_log_part *p, struct seg *s, int64_t *next,
 		}
 	}
 	s->tim_n = n;
-	/* Everything after the kept entry is indexed afresh. */
+	/* Everything after the kept entries is indexed afresh. Cutting the
+	 * files and growing them back leaves holes (zeros) without writing
+	 * the whole preallocated size. */
 	s->bytes_since_idx = 0;
-	memset(s->idx + s->idx_n * IDX_ENTRY, 0,
-	       (size_t)(s->idx_cap - s->idx_n) * IDX_ENTRY);
-	memset(s->tim + s->tim_n * TIM_ENTRY, 0,
-	       (size_t)(s->tim_cap - s->tim_n) * TIM_ENTRY);
+	if (ftruncate(s->fd_idx, (off_t)s->idx_n * IDX_ENTRY) != 0 ||
+	    ftruncate(s->fd_idx, (off_t)s->idx_cap * IDX_ENTRY) != 0 ||
+	    ftruncate(s->fd_tim, (off_t)s->tim_n * TIM_ENTRY) != 0 ||
+	    ftruncate(s->fd_tim, (off_t)s->tim_cap * TIM_ENTRY) != 0)
+		return -errno;
 
 	/* 2. Validate every batch from there; cut at the first bad one. */
 	while (pos < fsize) {
