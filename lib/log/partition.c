@@ -543,6 +543,25 @@ part_new_chunk(struct fmq_log_part *p, struct seg *s, int64_t next)
 	return c;
 }
 
+/* A pinned chunk of segment s with room for len bytes: the current one or
+ * a new one. NULL if the pool (or the hot list) is full. */
+static struct chunk *
+get_chunk(struct fmq_log_part *p, struct seg *s, int64_t next, uint32_t len)
+{
+	uint32_t chunk_cap = p->log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
+	struct chunk *c = p->cur;
+
+	if (c != NULL && !chunk_pin(c, p->cur_gen))
+		c = p->cur = NULL;
+	if (c != NULL && (c->seg != s || p->cur_fill + len > chunk_cap)) {
+		chunk_unpin(c);
+		c = p->cur = NULL;
+	}
+	if (c == NULL)
+		c = part_new_chunk(p, s, next);
+	return c;
+}
+
 static int
 reject(struct fmq_log_part *p, struct fmq_log_append_result *res,
        int16_t err, bool crc_failed)
@@ -558,7 +577,6 @@ static int
 append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 	      uint32_t off, uint32_t len, struct fmq_log_append_result *res)
 {
-	uint32_t chunk_cap = p->log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
 	int64_t next = atomic_load_explicit(&p->next_offset,
 					    memory_order_relaxed);
 	struct seg *s = part_active_seg(p);
@@ -585,40 +603,14 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 	if (len > p->pp.segment_bytes)
 		return reject(p, res, FMQ_LOG_E_RECORD_LIST_TOO_LARGE, false);
 
-	/* Roll before the batch if it would not fit the segment, an index is
-	 * full, relative offsets would overflow, or the segment is too old.
-	 * The slow path: a few system calls once per segment. */
+	/* The current chunk, if the flusher has not recycled it and the
+	 * batch fits; else a new one (an empty chunk is invisible). */
 	now_ms = fmq_wall_ms();
 	size = atomic_load_explicit(&s->size, memory_order_relaxed);
-	if (size > 0 && (size + len > p->pp.segment_bytes ||
-			 s->idx_n >= s->idx_cap || s->tim_n >= s->tim_cap ||
-			 next + (int64_t)len - s->base > INT32_MAX ||
-			 now_ms - s->created_ms >= p->pp.roll_ms)) {
-		rc = part_roll(p, now_ms);
-		if (rc < 0) {
-			res->error = FMQ_LOG_E_KAFKA_STORAGE_ERROR;
-			return rc;
-		}
-		STAT_ADD(p->lc->rolls, 1);
-		s = part_active_seg(p);
-		size = 0;
-	}
-
-	/* The current chunk, if the flusher has not recycled it and the
-	 * batch fits; else a new one. */
-	c = p->cur;
-	if (c != NULL && !chunk_pin(c, p->cur_gen))
-		c = p->cur = NULL;
-	if (c != NULL && (c->seg != s || p->cur_fill + len > chunk_cap)) {
-		chunk_unpin(c);
-		c = p->cur = NULL;
-	}
+	c = get_chunk(p, s, next, len);
 	if (c == NULL) {
-		c = part_new_chunk(p, s, next);
-		if (c == NULL) {
-			STAT_ADD(p->lc->backpressure, 1);
-			return -EAGAIN;
-		}
+		STAT_ADD(p->lc->backpressure, 1);
+		return -EAGAIN;
 	}
 
 	/* Copy once, then validate the contiguous copy. Nothing is visible
@@ -630,6 +622,38 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 	if (err != 0) {
 		chunk_unpin(c);
 		return reject(p, res, err, crc_failed);
+	}
+
+	/* Roll if the batch does not fit the segment, an index is full,
+	 * relative offsets would overflow, or the segment is too old. Only
+	 * valid batches roll. The slow path, once per segment: a few system
+	 * calls, and the batch is copied again into a chunk of the new
+	 * segment. */
+	if (size > 0 && (size + len > p->pp.segment_bytes ||
+			 s->idx_n >= s->idx_cap || s->tim_n >= s->tim_cap ||
+			 next + bi.last_delta - s->base > INT32_MAX ||
+			 now_ms - s->created_ms >= p->pp.roll_ms)) {
+		struct chunk *old = c;
+		uint8_t *odst = dst;
+
+		rc = part_roll(p, now_ms);
+		if (rc < 0) {
+			chunk_unpin(c);
+			res->error = FMQ_LOG_E_KAFKA_STORAGE_ERROR;
+			return rc;
+		}
+		STAT_ADD(p->lc->rolls, 1);
+		s = part_active_seg(p);
+		size = 0;
+		c = get_chunk(p, s, next, len);
+		if (c == NULL) {
+			chunk_unpin(old);
+			STAT_ADD(p->lc->backpressure, 1);
+			return -EAGAIN;
+		}
+		dst = c->data + p->cur_fill;
+		memcpy(dst, odst, len);
+		chunk_unpin(old);
 	}
 
 	/* Offsets: baseOffset and partitionLeaderEpoch are outside the CRC. */
