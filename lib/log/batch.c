@@ -45,11 +45,17 @@ batch_peek(const uint8_t *b, struct batch_info *bi)
 
 /* Zigzag varint (Kafka's signed varint); max bytes 5 (int) or 10 (long).
  * Returns bytes consumed or 0 if malformed / past end. */
-static uint32_t
+static inline uint32_t
 varlong(const uint8_t *p, const uint8_t *end, uint32_t maxb, int64_t *out)
 {
 	uint64_t v = 0;
 	uint32_t i;
+
+	/* Most fields (deltas, short lengths) fit one byte. */
+	if (likely(p < end && p[0] < 0x80)) {
+		*out = (int64_t)((p[0] >> 1) ^ -(uint64_t)(p[0] & 1));
+		return 1;
+	}
 
 	for (i = 0; i < maxb; i++) {
 		if (p + i >= end)
