@@ -2,13 +2,14 @@
 /* Per-lcore stack context: RX dispatch, TX batching, metrics. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 
-#include "net_priv.h"
+#include "tcp_priv.h"
 
 static const char *const drop_names[] = {
 #define FMQ_NET_DROP(name, help) #name,
@@ -66,6 +67,12 @@ fmq_net_create(const struct fmq_net_conf *conf, struct rte_mempool *mp,
 	n->queue_id = queue_id;
 	n->tx = default_tx;
 	n->tx_arg = n;
+	if (tcp_init(n, socket) < 0 || net_impair_init(n, socket) < 0) {
+		fmq_net_free(n);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	tcp_services_start(n);
 	return n;
 }
 
@@ -74,6 +81,8 @@ fmq_net_free(struct fmq_net *n)
 {
 	if (n == NULL)
 		return;
+	tcp_fini(n);
+	net_impair_fini(n);
 	net_arp_flush_all(n);
 	rte_pktmbuf_free_bulk(n->txq, n->ntx);
 	rte_free(n);
@@ -111,22 +120,48 @@ fmq_net_count_drop(struct fmq_net *n, enum fmq_net_drop why)
 }
 
 void
-net_tx_flush(struct fmq_net *n)
+net_tx_driver(struct fmq_net *n, struct rte_mbuf **pkts, uint16_t nb)
 {
 	uint16_t sent;
 
-	if (n->ntx == 0)
+	if (nb == 0)
 		return;
-	sent = n->tx(n->tx_arg, n->txq, n->ntx);
-	for (uint16_t i = 0; i < sent; i++) {
-		n->st.tx_pkts++;
-		n->st.tx_bytes += n->txq[i]->pkt_len;
+	for (int attempt = 0;; attempt++) {
+		sent = n->tx(n->tx_arg, pkts, nb);
+		for (uint16_t i = 0; i < sent; i++) {
+			n->st.tx_pkts++;
+			n->st.tx_bytes += pkts[i]->pkt_len;
+		}
+		if (sent == nb)
+			return;
+		/* Some PMDs (net_tap) stop the burst at the first frame they
+		 * refuse: drop that one and offer the rest once more. */
+		n->st.tx_dropped++;
+		rte_pktmbuf_free(pkts[sent]);
+		pkts += sent + 1;
+		nb = (uint16_t)(nb - sent - 1);
+		if (nb == 0)
+			return;
+		if (attempt == 1)
+			break;
 	}
-	if (sent < n->ntx) {
-		n->st.tx_dropped += n->ntx - sent;
-		rte_pktmbuf_free_bulk(&n->txq[sent], n->ntx - sent);
-	}
+	n->st.tx_dropped += nb;
+	rte_pktmbuf_free_bulk(pkts, nb);
+}
+
+void
+net_tx_flush(struct fmq_net *n)
+{
+	uint16_t nb = n->ntx;
+
+	if (nb == 0)
+		return;
+	/* Reset first: the impairment may queue more frames. */
 	n->ntx = 0;
+	if (n->imp != NULL)
+		net_impair_tx(n, n->txq, nb);
+	else
+		net_tx_driver(n, n->txq, nb);
 }
 
 void
@@ -137,8 +172,8 @@ net_tx_frame(struct fmq_net *n, struct rte_mbuf *m)
 	n->txq[n->ntx++] = m;
 }
 
-static inline void
-eth_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now)
+void
+net_eth_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now)
 {
 	const struct rte_ether_hdr *eh;
 
@@ -170,17 +205,31 @@ void
 fmq_net_rx(struct fmq_net *n, struct rte_mbuf **pkts, uint16_t nb,
 	   uint64_t now_ns)
 {
-	for (uint16_t i = 0; i < nb; i++) {
-		if (i + 2 < nb)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
-		eth_input(n, pkts[i], now_ns);
+	tcp_ctx(n)->now = now_ns;
+	tcp_mem_update(n);
+	if (n->imp != NULL) {
+		net_impair_rx(n, pkts, nb, now_ns);
+	} else {
+		for (uint16_t i = 0; i < nb; i++) {
+			if (i + 2 < nb)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2],
+							       void *));
+			net_eth_input(n, pkts[i], now_ns);
+		}
 	}
+	tcp_flush_pending(n);
 	net_tx_flush(n);
 }
 
 void
 fmq_net_poll(struct fmq_net *n, uint64_t now_ns)
 {
+	tcp_ctx(n)->now = now_ns;
+	tcp_mem_update(n);
+	if (n->imp != NULL)
+		net_impair_poll(n, now_ns);
+	tcp_timers_run(n, now_ns);
+	tcp_flush_pending(n);
 	if (now_ns >= n->next_arp_scan_ns) {
 		n->next_arp_scan_ns = now_ns + ARP_SCAN_NS;
 		net_arp_timers(n, now_ns);
@@ -213,13 +262,93 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Bytes the driver accepted", tx_bytes);
 	PER_LCORE("fluxmq_net_tx_dropped_total", "counter",
 		  "Frames the driver did not accept (TX ring full)", tx_dropped);
+	PER_LCORE("fluxmq_net_tx_sw_l4_csum_total", "counter",
+		  "Frames whose L4 checksum was computed in software although the port offloads it (odd-length inner segment)",
+		  tx_sw_l4_csum);
 	PER_LCORE("fluxmq_net_arp_rx_total", "counter",
 		  "ARP packets received", arp_rx);
 	PER_LCORE("fluxmq_net_arp_tx_total", "counter",
 		  "ARP packets sent (replies, requests, gratuitous)", arp_tx);
 	PER_LCORE("fluxmq_net_icmp_echo_total", "counter",
 		  "ICMP echo requests answered", icmp_echo);
+	PER_LCORE("fluxmq_tcp_connections_active", "gauge",
+		  "TCP connections not CLOSED (TIME_WAIT included)", tcp_active);
+	PER_LCORE("fluxmq_tcp_connections_time_wait", "gauge",
+		  "TCP connections in TIME_WAIT", tcp_time_wait);
+	PER_LCORE("fluxmq_tcp_passive_opens_total", "counter",
+		  "TCP handshakes completed as server", tcp_passive_opens);
+	PER_LCORE("fluxmq_tcp_active_opens_total", "counter",
+		  "TCP connections opened by us (SYN sent)", tcp_active_opens);
+	PER_LCORE("fluxmq_tcp_refused_total", "counter",
+		  "SYNs refused by net.max.connections / net.tcp.syn_backlog",
+		  tcp_refused);
+	PER_LCORE("fluxmq_tcp_rst_closed_port_total", "counter",
+		  "Segments for no connection or listener answered by RST",
+		  tcp_rst_closed);
+	PER_LCORE("fluxmq_tcp_resets_received_total", "counter",
+		  "Connections reset by the peer", tcp_resets_rx);
+	PER_LCORE("fluxmq_tcp_resets_sent_total", "counter",
+		  "Connections we reset (abort, timeout, refused accept)",
+		  tcp_resets_tx);
+	PER_LCORE("fluxmq_tcp_timeouts_total", "counter",
+		  "Connections given up after retransmission or keepalive timeouts",
+		  tcp_timeouts);
+	PER_LCORE("fluxmq_tcp_segments_received_total", "counter",
+		  "TCP segments received", tcp_seg_in);
+	PER_LCORE("fluxmq_tcp_segments_sent_total", "counter",
+		  "TCP segments sent", tcp_seg_out);
+	PER_LCORE("fluxmq_tcp_bytes_received_total", "counter",
+		  "TCP payload bytes received in order", tcp_bytes_in);
+	PER_LCORE("fluxmq_tcp_bytes_sent_total", "counter",
+		  "TCP payload bytes sent (first transmissions)", tcp_bytes_out);
+	PER_LCORE("fluxmq_tcp_retransmits_timeout_total", "counter",
+		  "Retransmission timeouts", tcp_retrans_timeout);
+	PER_LCORE("fluxmq_tcp_retransmits_fast_total", "counter",
+		  "Fast retransmits and NewReno partial-ACK retransmits",
+		  tcp_retrans_fast);
+	PER_LCORE("fluxmq_tcp_retransmitted_bytes_total", "counter",
+		  "TCP payload bytes sent again", tcp_retrans_bytes);
+	PER_LCORE("fluxmq_tcp_out_of_order_total", "counter",
+		  "Out-of-order segments queued for reassembly", tcp_ooo);
+	PER_LCORE("fluxmq_tcp_dup_acks_total", "counter",
+		  "Duplicate ACKs received", tcp_dupacks);
+	PER_LCORE("fluxmq_tcp_challenge_acks_total", "counter",
+		  "RFC 5961 challenge ACKs sent", tcp_challenge_acks);
+	PER_LCORE("fluxmq_tcp_zero_window_probes_total", "counter",
+		  "Zero-window probes sent", tcp_zwp);
+	PER_LCORE("fluxmq_tcp_keepalive_probes_total", "counter",
+		  "Keepalive probes sent", tcp_ka_probes);
+	PER_LCORE("fluxmq_tcp_delayed_acks_total", "counter",
+		  "ACKs sent by the delayed-ACK timer", tcp_delacks);
+	PER_LCORE("fluxmq_net_mbufs_held", "gauge",
+		  "mbufs held by the stack (send/reassembly/receive queues, impairment)",
+		  mbufs_held);
 #undef PER_LCORE
+	static const char *const dirs[2] = { "rx", "tx" };
+	static const struct {
+		const char *kind;
+		size_t off;
+	} imp[] = {
+		{ "loss", offsetof(struct fmq_net_stats, imp_loss) },
+		{ "duplicate", offsetof(struct fmq_net_stats, imp_dup) },
+		{ "reorder", offsetof(struct fmq_net_stats, imp_reorder) },
+		{ "corrupt", offsetof(struct fmq_net_stats, imp_corrupt) },
+		{ "delay", offsetof(struct fmq_net_stats, imp_delayed) },
+	};
+	fmq_metrics_family(out, "fluxmq_net_impair_total", "counter",
+			   "Frames impaired by net.impair.* (test/diagnostic feature)");
+	for (unsigned int k = 0; k < RTE_DIM(imp); k++)
+		for (unsigned int d = 0; d < 2; d++)
+			for (unsigned int i = 0; i < set->n; i++) {
+				const uint64_t *v = (const uint64_t *)
+					((const char *)&set->nets[i]->st +
+					 imp[k].off);
+				snprintf(lbl, sizeof(lbl),
+					 "lcore=\"%u\",dir=\"%s\",kind=\"%s\"",
+					 i, dirs[d], imp[k].kind);
+				fmq_metrics_u64(out, "fluxmq_net_impair_total",
+						lbl, v[d]);
+			}
 	fmq_metrics_family(out, "fluxmq_net_rx_dropped_total", "counter",
 			   "Received packets dropped, by reason");
 	for (unsigned int r = 0; r < FMQ_NET_DROP_MAX; r++) {

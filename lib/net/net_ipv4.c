@@ -31,8 +31,7 @@ icmp_input(struct fmq_net *n, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
 	if (len < sizeof(*ic) ||
 	    rte_pktmbuf_data_len(m) < sizeof(*eh) + ihl + sizeof(*ic))
 		return net_drop(n, m, FMQ_NET_DROP_ICMP_SHORT);
-	if (rte_raw_cksum_mbuf(m, sizeof(*eh) + ihl, len, &sum) != 0 ||
-	    sum != 0xffff)
+	if (net_cksum_chain(m, sizeof(*eh) + ihl, len) != 0xffff)
 		return net_drop(n, m, FMQ_NET_DROP_ICMP_BAD_CSUM);
 	if (ic->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || ic->icmp_code != 0)
 		return net_drop(n, m, FMQ_NET_DROP_ICMP_UNHANDLED);
@@ -40,7 +39,7 @@ icmp_input(struct fmq_net *n, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
 	/* Echo reply in place: swap addresses, fix the checksums. */
 	ic->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 	ic->icmp_cksum = 0;
-	rte_raw_cksum_mbuf(m, sizeof(*eh) + ihl, len, &sum);
+	sum = net_cksum_chain(m, sizeof(*eh) + ihl, len);
 	ic->icmp_cksum = (sum == 0xffff) ? sum : (uint16_t)~sum;
 	ip->dst_addr = ip->src_addr;
 	ip->src_addr = n->conf.ip;
@@ -129,7 +128,78 @@ fmq_net_rx_l4_csum_ok(const struct fmq_net *n, struct rte_mbuf *m,
 			return false;
 	}
 	/* The data starts at L4, so the L4 offset is 0. */
-	return rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, 0) == 0;
+	uint32_t l4len = rte_be_to_cpu_16(ip->total_length) -
+			 rte_ipv4_hdr_len(ip);
+	uint32_t sum = net_cksum_chain(m, 0, l4len) +
+		       rte_ipv4_phdr_cksum(ip, 0);
+
+	return __rte_raw_cksum_reduce(sum) == 0xffff;
+}
+
+/*
+ * Ones' complement sum of len bytes of chain m from off, correct for
+ * segments of any length: each segment's sum is folded to 16 bits and
+ * byte-swapped when it starts at an odd stream offset. (DPDK 22.11's
+ * rte_raw_cksum_mbuf truncates the unfolded sum before the swap, which
+ * gives wrong checksums for chains with odd-length inner segments.)
+ */
+uint16_t
+net_cksum_chain(const struct rte_mbuf *m, uint32_t off, uint32_t len)
+{
+	uint32_t sum = 0, done = 0;
+
+	while (m != NULL && off >= m->data_len) {
+		off -= m->data_len;
+		m = m->next;
+	}
+	while (m != NULL && done < len) {
+		uint32_t k = RTE_MIN((uint32_t)m->data_len - off, len - done);
+		uint32_t s = __rte_raw_cksum(
+			rte_pktmbuf_mtod_offset(m, const void *, off), k, 0);
+
+		s = __rte_raw_cksum_reduce(s);
+		if (done & 1)
+			s = rte_bswap16((uint16_t)s);
+		sum += s;
+		done += k;
+		off = 0;
+		m = m->next;
+	}
+	return __rte_raw_cksum_reduce(sum);
+}
+
+/* TCP/UDP checksum field value for an IPv4 packet whose L4 header is at
+ * l4_off in m (field zeroed by the caller). */
+uint16_t
+net_l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+	     uint32_t l4_off)
+{
+	uint32_t l4len = rte_be_to_cpu_16(ip->total_length) -
+			 rte_ipv4_hdr_len(ip);
+	uint32_t sum = net_cksum_chain(m, l4_off, l4len) +
+		       rte_ipv4_phdr_cksum(ip, 0);
+	uint16_t ck = (uint16_t)~__rte_raw_cksum_reduce(sum);
+
+	if (ck == 0 && ip->next_proto_id == IPPROTO_UDP)
+		ck = 0xffff;
+	return ck;
+}
+
+/*
+ * Whether the port may be left to fill the L4 checksum of m. net_tap (DPDK
+ * 22.11) sums each segment separately without carrying the byte parity, so
+ * any segment but the last with an odd length gives a wrong checksum (the
+ * kernel drops those: TcpInCsumErrors). Zero-copy chains of received mbufs
+ * have such segments; they get a software checksum instead. One or two
+ * loads per segment, segments are few.
+ */
+static inline bool
+l4_offload_safe(const struct rte_mbuf *m)
+{
+	for (const struct rte_mbuf *s = m; s->next != NULL; s = s->next)
+		if (s->data_len & 1)
+			return false;
+	return true;
 }
 
 int
@@ -180,6 +250,15 @@ fmq_net_ip_output(struct fmq_net *n, struct rte_mbuf *m, uint32_t dst,
 	else if (l4f == RTE_MBUF_F_TX_UDP_CKSUM)
 		l4sum = (uint16_t *)((char *)(ip + 1) + 6);
 
+	if (n->conf.tx_csum_offload && l4sum != NULL && !l4_offload_safe(m)) {
+		/* Checksum in software for this one; the IPv4 header is
+		 * still offloaded. */
+		*l4sum = 0;
+		*l4sum = net_l4_cksum(m, ip, sizeof(*eh) + sizeof(*ip));
+		m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
+		l4sum = NULL;
+		n->st.tx_sw_l4_csum++;
+	}
 	if (n->conf.tx_csum_offload) {
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
 		if (l4sum != NULL)
@@ -188,8 +267,8 @@ fmq_net_ip_output(struct fmq_net *n, struct rte_mbuf *m, uint32_t dst,
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		if (l4sum != NULL) {
 			*l4sum = 0;
-			*l4sum = rte_ipv4_udptcp_cksum_mbuf(m, ip,
-					sizeof(*eh) + sizeof(*ip));
+			*l4sum = net_l4_cksum(m, ip,
+					      sizeof(*eh) + sizeof(*ip));
 		}
 		m->ol_flags &= ~(RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IPV4 |
 				 RTE_MBUF_F_TX_IP_CKSUM);

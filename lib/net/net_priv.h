@@ -31,6 +31,9 @@ struct arp_entry {
 	struct rte_mbuf *hold[ARP_HOLD];
 };
 
+struct tcp_ctx;
+struct net_impair;
+
 struct fmq_net {
 	struct fmq_net_conf conf;
 	uint32_t netmask;            /* network order */
@@ -44,8 +47,18 @@ struct fmq_net {
 	uint64_t next_arp_scan_ns;
 	fmq_net_l4_fn l4[256];
 	struct fmq_net_stats st;
+	struct tcp_ctx *tcp;          /* TCP state (tcp_api.c) */
+	struct net_impair *imp;       /* NULL unless impairment is on */
 	struct arp_entry arp[ARP_BUCKETS][ARP_WAYS];
 };
+
+struct tcp_ctx;
+struct net_impair;
+
+/* Hand one received frame to Ethernet input (after impairment). */
+void net_eth_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now);
+/* Give frames to the driver, count, free what it refused. */
+void net_tx_driver(struct fmq_net *n, struct rte_mbuf **pkts, uint16_t nb);
 
 /* Queue a finished frame for transmission. */
 void net_tx_frame(struct fmq_net *n, struct rte_mbuf *m);
@@ -61,6 +74,12 @@ void net_arp_resolve_and_send(struct fmq_net *n, struct rte_mbuf *m,
 void net_arp_timers(struct fmq_net *n, uint64_t now);
 void net_arp_flush_all(struct fmq_net *n);
 void net_arp_send_request(struct fmq_net *n, uint32_t target, uint64_t now);
+
+/* Checksums over mbuf chains, correct for odd-length segments. */
+uint16_t net_cksum_chain(const struct rte_mbuf *m, uint32_t off,
+			 uint32_t len);
+uint16_t net_l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+		      uint32_t l4_off);
 
 /* IPv4 and ICMP input. */
 void net_ipv4_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now);

@@ -46,7 +46,14 @@ nt_net_create(struct nt_capture *cap)
 		.ip = nt_our_ip, .prefix = 24, .gateway = 0,
 		.mac = nt_our_mac, .mtu = 1500,
 	};
-	struct fmq_net *n = fmq_net_create(&c, nt_pool, 0, 0, SOCKET_ID_ANY);
+
+	return nt_net_create_conf(cap, &c);
+}
+
+struct fmq_net *
+nt_net_create_conf(struct nt_capture *cap, const struct fmq_net_conf *c)
+{
+	struct fmq_net *n = fmq_net_create(c, nt_pool, 0, 0, SOCKET_ID_ANY);
 
 	if (n != NULL)
 		fmq_net_set_tx(n, cap_tx, cap);
@@ -94,4 +101,11 @@ unsigned int
 nt_pool_in_use(void)
 {
 	return rte_mempool_in_use_count(nt_pool);
+}
+
+void
+nt_capture_attach(struct fmq_net *n, struct nt_capture *cap)
+{
+	fmq_net_set_tx(n, cap_tx, cap);
+	cap->n = 0;
 }

@@ -25,6 +25,11 @@ extern const uint32_t nt_our_ip, nt_peer_ip; /* network order */
 int nt_eal_init(void);
 /* A context for 10.0.0.2/24 with software checksums and capture on tx. */
 struct fmq_net *nt_net_create(struct nt_capture *cap);
+/* Same with caller-chosen settings (ip/mac should be nt_our_*). */
+struct fmq_net *nt_net_create_conf(struct nt_capture *cap,
+				   const struct fmq_net_conf *c);
+/* Capture what an existing context transmits. */
+void nt_capture_attach(struct fmq_net *n, struct nt_capture *cap);
 void nt_capture_clear(struct nt_capture *cap);
 /* An Ethernet+IPv4 frame: ip header filled and checksummed, payload
  * copied after it. */

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Congestion control: slow start and congestion avoidance (RFC 5681),
+ * initial window of net.tcp.init_cwnd segments (RFC 6928), fast retransmit
+ * and NewReno fast recovery (RFC 6582). RTT estimation per RFC 6298.
+ */
+#include "tcp_priv.h"
+
+static uint32_t
+flight(const struct tcp_conn *c)
+{
+	return c->snd_max - c->snd_una;
+}
+
+void
+tcp_cc_init(struct fmq_net *n, struct tcp_conn *c)
+{
+	c->cwnd = n->tcp->p.init_cwnd * c->smss;
+	c->ssthresh = UINT32_MAX;
+	c->dupacks = 0;
+	c->recover = c->iss;
+	c->flags &= ~TF_RECOVERY;
+}
+
+/* Halve on loss: ssthresh = max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)). */
+static void
+cc_halve(struct tcp_conn *c)
+{
+	uint32_t f = flight(c) / 2;
+
+	c->ssthresh = f > 2u * c->smss ? f : 2u * c->smss;
+}
+
+/* New data acknowledged (snd_una already advanced by acked bytes). */
+void
+tcp_cc_ack(struct fmq_net *n, struct tcp_conn *c, uint32_t acked)
+{
+	(void)n;
+	if (c->flags & TF_RECOVERY) {
+		if (seq_geq(c->snd_una, c->recover)) {
+			/* Full ACK (RFC 6582 3.2 step 3): deflate and leave. */
+			uint32_t f = flight(c) + c->smss;
+
+			c->cwnd = c->ssthresh < f ? c->ssthresh : f;
+			c->flags &= ~TF_RECOVERY;
+			c->dupacks = 0;
+		} else {
+			/* Partial ACK (step 4): retransmit the next hole,
+			 * deflate by the amount acked, add back one SMSS. */
+			c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+			if (acked >= c->smss)
+				c->cwnd += c->smss;
+			n->st.tcp_retrans_fast++;
+		}
+		return;
+	}
+	c->dupacks = 0;
+	if (c->cwnd < c->ssthresh) {
+		/* Slow start, ABC with L = 2 SMSS (RFC 3465). */
+		c->cwnd += acked < 2u * c->smss ? acked : 2u * c->smss;
+	} else {
+		/* Congestion avoidance: about one SMSS per RTT. */
+		uint32_t inc = (uint32_t)((uint64_t)c->smss * c->smss / c->cwnd);
+		c->cwnd += inc ? inc : 1;
+	}
+	if (c->cwnd > (1u << 30))
+		c->cwnd = 1u << 30;
+}
+
+/*
+ * A duplicate ACK. Returns true when the segment at snd_una must be
+ * retransmitted now (third duplicate: fast retransmit).
+ */
+bool
+tcp_cc_dupack(struct fmq_net *n, struct tcp_conn *c)
+{
+	n->st.tcp_dupacks++;
+	if (c->flags & TF_RECOVERY) {
+		/* Each further duplicate: one segment left the network. */
+		c->cwnd += c->smss;
+		return false;
+	}
+	if (++c->dupacks < 3)
+		return false;
+	/* RFC 6582 3.2 step 2: only if the cumulative ACK covers more than
+	 * recover; else these duplicates echo the previous episode's (or a
+	 * timeout's) retransmissions. */
+	if (!seq_gt(c->snd_una, c->recover)) {
+		c->dupacks = 0;
+		return false;
+	}
+	c->recover = c->snd_max;
+	cc_halve(c);
+	c->cwnd = c->ssthresh + 3u * c->smss;
+	c->flags |= TF_RECOVERY;
+	c->flags &= ~TF_RTT_TIMING; /* Karn */
+	n->st.tcp_retrans_fast++;
+	return true;
+}
+
+/* Retransmission timeout: back to one segment (RFC 5681 (4), loss window). */
+void
+tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c)
+{
+	(void)n;
+	if (c->backoff == 0 || !(c->flags & TF_RECOVERY))
+		cc_halve(c);
+	c->cwnd = c->smss;
+	c->recover = c->snd_max;
+	c->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
+	c->dupacks = 0;
+}
+
+/* RFC 6298 section 2, in microseconds, G = 1 ms. */
+void
+tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns)
+{
+	uint32_t r = (uint32_t)(rtt_ns / 1000);
+	uint64_t rto;
+
+	if (r == 0)
+		r = 1;
+	if (c->srtt_us == 0) {
+		c->srtt_us = r;
+		c->rttvar_us = r / 2;
+	} else {
+		uint32_t d = c->srtt_us > r ? c->srtt_us - r : r - c->srtt_us;
+
+		c->rttvar_us = (3 * c->rttvar_us + d) / 4;
+		c->srtt_us = (7 * c->srtt_us + r) / 8;
+	}
+	rto = c->srtt_us + (4u * c->rttvar_us > 1000 ? 4u * c->rttvar_us : 1000);
+	rto *= 1000; /* ns */
+	if (rto < n->tcp->p.rto_min_ns)
+		rto = n->tcp->p.rto_min_ns;
+	if (rto > n->tcp->p.rto_max_ns)
+		rto = n->tcp->p.rto_max_ns;
+	c->rto_ms = (uint32_t)(rto / 1000000);
+	if (c->rto_ms == 0)
+		c->rto_ms = 1;
+}

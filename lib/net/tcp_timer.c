@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TCP timers on a per-lcore hashed timer wheel driven by fmq_net_poll.
+ *
+ * Each connection keeps absolute deadlines for its timers (retransmission
+ * or persist, delayed ACK, keepalive, TIME_WAIT / FIN_WAIT_2 end) and sits
+ * in the wheel at most once, in the slot of the earliest one. Pushing a
+ * deadline later (the RTO restart on every ACK) does not touch the wheel:
+ * the entry fires early, finds nothing due and is re-filed. Only a deadline
+ * that moves earlier than the filed slot moves the entry (O(1) either way).
+ */
+#include <errno.h>
+
+#include "tcp_priv.h"
+
+static uint64_t
+next_deadline(const struct tcp_conn *c)
+{
+	uint64_t d = UINT64_MAX;
+
+	if (c->rtx_at != 0 && c->rtx_at < d)
+		d = c->rtx_at;
+	if (c->delack_at != 0 && c->delack_at < d)
+		d = c->delack_at;
+	if (c->ka_at != 0 && c->ka_at < d)
+		d = c->ka_at;
+	if (c->end_at != 0 && c->end_at < d)
+		d = c->end_at;
+	return d == UINT64_MAX ? 0 : d;
+}
+
+void
+tcp_timer_remove(struct fmq_net *n, struct tcp_conn *c)
+{
+	(void)n;
+	if (c->tw_at != 0) {
+		LIST_REMOVE(c, tw_link);
+		c->tw_at = 0;
+	}
+}
+
+void
+tcp_timer_update(struct fmq_net *n, struct tcp_conn *c)
+{
+	struct tcp_ctx *t = n->tcp;
+	uint64_t d = next_deadline(c), tick, cur;
+
+	if (d == 0) {
+		tcp_timer_remove(n, c);
+		return;
+	}
+	if (c->tw_at != 0 && c->tw_at <= d)
+		return;     /* fires no later than needed; re-filed then */
+	tcp_timer_remove(n, c);
+	if (!t->tw_started) {
+		t->tw_tick = t->now >> TW_SHIFT;
+		t->tw_started = true;
+	}
+	cur = t->tw_tick;
+	tick = d >> TW_SHIFT;
+	if (tick <= cur)
+		tick = cur + 1;
+	if (tick - cur >= TW_SLOTS)
+		tick = cur + TW_SLOTS - 1;
+	LIST_INSERT_HEAD(&t->wheel[tick & (TW_SLOTS - 1)], c, tw_link);
+	c->tw_at = tick << TW_SHIFT;
+}
+
+uint64_t
+tcp_rto_ns(const struct fmq_net *n, const struct tcp_conn *c)
+{
+	uint64_t rto = (uint64_t)c->rto_ms * 1000000ull;
+	uint8_t b = c->backoff > 20 ? 20 : c->backoff;
+
+	rto <<= b;
+	if (rto > n->tcp->p.rto_max_ns)
+		rto = n->tcp->p.rto_max_ns;
+	return rto;
+}
+
+void
+tcp_rto_arm(struct fmq_net *n, struct tcp_conn *c)
+{
+	c->flags &= ~TF_PERSIST;
+	c->rtx_at = n->tcp->now + tcp_rto_ns(n, c);
+	tcp_timer_update(n, c);
+}
+
+/* The retransmission timer expired (RFC 6298 5.4-5.6). */
+static void
+rto_expired(struct fmq_net *n, struct tcp_conn *c)
+{
+	struct tcp_ctx *t = n->tcp;
+	bool syn = c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD;
+
+	if (c->nrtx >= (syn ? t->p.syn_retries : t->p.retries)) {
+		n->st.tcp_timeouts++;
+		if (c->state != TCP_SYN_SENT) {
+			tcp_send_rst(n, c);
+			n->st.tcp_resets_tx++;
+		}
+		tcp_done(n, c, -ETIMEDOUT);
+		return;
+	}
+	c->nrtx++;
+	if (c->backoff < 20)
+		c->backoff++;
+	n->st.tcp_retrans_timeout++;
+	if (!syn)
+		tcp_cc_timeout(n, c);
+	/* Go back to the oldest unacknowledged byte (or the SYN / FIN). */
+	c->snd_nxt = c->snd_una;
+	c->flags &= ~TF_RTT_TIMING;
+	tcp_rto_arm(n, c);
+	tcp_output(n, c);
+}
+
+static void
+persist_expired(struct fmq_net *n, struct tcp_conn *c)
+{
+	/* Zero window still: probe it (the peer must answer with an ACK
+	 * carrying its window), back off, never give up on a live peer. */
+	if (c->backoff < 20)
+		c->backoff++;
+	n->st.tcp_zwp++;
+	tcp_send_probe(n, c);
+	c->rtx_at = n->tcp->now + tcp_rto_ns(n, c);
+	c->flags |= TF_PERSIST;
+}
+
+static void
+keepalive_expired(struct fmq_net *n, struct tcp_conn *c)
+{
+	struct tcp_ctx *t = n->tcp;
+	uint64_t due = c->last_rx_ns + t->p.ka_idle_ns +
+		       c->ka_sent * t->p.ka_intvl_ns;
+
+	c->ka_at = 0;
+	if (t->p.ka_idle_ns == 0 || (c->state != TCP_ESTABLISHED &&
+				     c->state != TCP_CLOSE_WAIT))
+		return;
+	if (t->now < due) {
+		c->ka_at = due;
+		return;
+	}
+	if (c->ka_sent >= t->p.ka_probes) {
+		n->st.tcp_timeouts++;
+		n->st.tcp_resets_tx++;
+		tcp_send_rst(n, c);
+		tcp_done(n, c, -ETIMEDOUT);
+		return;
+	}
+	if (c->snd_una == c->snd_max) {
+		c->ka_sent++;
+		n->st.tcp_ka_probes++;
+		tcp_send_probe(n, c);
+	}
+	c->ka_at = t->now + t->p.ka_intvl_ns;
+}
+
+static void
+conn_timers(struct fmq_net *n, struct tcp_conn *c, uint64_t now)
+{
+	c->flags |= TF_BUSY;
+	if (c->end_at != 0 && c->end_at <= now) {
+		/* TIME_WAIT over, or FIN_WAIT_2 of a closed app timed out. */
+		c->end_at = 0;
+		c->flags &= ~TF_BUSY;
+		tcp_done(n, c, 0);
+		return;
+	}
+	if (c->rtx_at != 0 && c->rtx_at <= now) {
+		c->rtx_at = 0;
+		if (c->flags & TF_PERSIST)
+			persist_expired(n, c);
+		else
+			rto_expired(n, c);
+	}
+	if (c->delack_at != 0 && c->delack_at <= now &&
+	    !(c->flags & TF_DOOMED)) {
+		c->delack_at = 0;
+		if (c->flags & TF_DELACK) {
+			n->st.tcp_delacks++;
+			tcp_send_ack(n, c);
+		}
+	}
+	if (c->ka_at != 0 && c->ka_at <= now && !(c->flags & TF_DOOMED))
+		keepalive_expired(n, c);
+	c->flags &= ~TF_BUSY;
+	if (c->flags & TF_DOOMED)
+		tcp_conn_free(n, c);
+	else if (c->state != TCP_CLOSED)
+		tcp_timer_update(n, c);
+}
+
+void
+tcp_timers_run(struct fmq_net *n, uint64_t now)
+{
+	struct tcp_ctx *t = n->tcp;
+	uint64_t target = now >> TW_SHIFT;
+
+	if (!t->tw_started) {
+		t->tw_tick = target;
+		t->tw_started = true;
+		return;
+	}
+	/* A long pause: each slot needs visiting once at most. */
+	if (target > t->tw_tick + TW_SLOTS)
+		t->tw_tick = target - TW_SLOTS;
+	while (t->tw_tick < target) {
+		struct tcp_tw_slot *slot;
+
+		t->tw_tick++;
+		slot = &t->wheel[t->tw_tick & (TW_SLOTS - 1)];
+		while (!LIST_EMPTY(slot)) {
+			struct tcp_conn *c = LIST_FIRST(slot);
+
+			LIST_REMOVE(c, tw_link);
+			c->tw_at = 0;
+			conn_timers(n, c, now);
+		}
+	}
+}
