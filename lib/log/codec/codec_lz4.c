@@ -20,8 +20,11 @@ lz4_prefs_init(LZ4F_preferences_t *p, int level)
 	p->frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
 	p->frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum;
 	p->compressionLevel = level;
-	/* Each update is one whole block: nothing is held back in LZ4F. */
-	p->autoFlush = 1;
+	/*
+	 * No autoFlush: LZ4F gathers small pieces (mbuf-sized segments) into
+	 * whole 64 KiB blocks; whole blocks it compresses in place.
+	 */
+	p->autoFlush = 0;
 }
 
 size_t
