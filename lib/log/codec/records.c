@@ -36,16 +36,18 @@ rd_init(struct rd *r, const struct codec_in *in)
 		r->p = r->end = NULL;
 }
 
+/*
+ * Move to the next non-empty segment once this one is used up. Callers
+ * check `left` first; this must not (rd_skip has already counted the bytes
+ * it is about to step over).
+ */
 static inline void
 rd_refill(struct rd *r)
 {
 	size_t n;
 
-	while (r->p == r->end && r->left > 0) {
-		if (!codec_it_next(&r->it, &r->p, &n))
-			return;
+	if (r->p == r->end && codec_it_next(&r->it, &r->p, &n))
 		r->end = r->p + n;
-	}
 }
 
 static inline int

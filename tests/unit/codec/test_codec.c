@@ -569,6 +569,31 @@ test_deep_validation(void)
 		CU_ASSERT_EQUAL(r.max_timestamp, 1009);
 	}
 	{
+		/* The walk ends by skipping a header value that spans the
+		 * last segments (found by the fuzzer: a hang). */
+		static const struct t_hdr hv = {
+			"h", (const uint8_t *)"0123456789abcdef", 16,
+		};
+		struct fmq_codec_batch b = { .magic = 2, .count = 1 };
+		struct fmq_codec_seg segs[256];
+		struct vcase vc = { "skip to the end over segments", K_NONE,
+				    -1 };
+		unsigned int i;
+
+		m = t_record(q, 0, 0, "k", 1, "v", 1, &hv, 1);
+		for (i = 0; i < m; i++) {
+			segs[i].p = q + i;
+			segs[i].len = 1;
+		}
+		check(&vc, fmq_codec_records_validate(&b, segs, (unsigned)m,
+						      &o, &r), &r);
+		segs[m - 1].len = 0;   /* and one byte short of it */
+		vc.want = K_INVALID_RECORD;
+		vc.want_index = 0;
+		check(&vc, fmq_codec_records_validate(&b, segs, (unsigned)m,
+						      &o, &r), &r);
+	}
+	{
 		struct vcase vc = { "count above records", K_INVALID_RECORD, 3 };
 
 		check(&vc, validate_recs(p, n, 4, 0, &o, &r), &r);
