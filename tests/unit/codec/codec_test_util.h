@@ -310,7 +310,8 @@ t_load(const char *name, size_t *len)
  * the bytes written and the count.
  */
 static inline size_t
-t_json_records(uint8_t *out, size_t target, int *count, uint32_t seed)
+t_json_records_range(uint8_t *out, size_t target, int *count, uint32_t seed,
+		     int vmin, int vmax)
 {
 	static const char *const words[] = {
 		"click", "view", "purchase", "login", "logout", "search",
@@ -324,7 +325,7 @@ t_json_records(uint8_t *out, size_t target, int *count, uint32_t seed)
 		int vl, kl, want, j;
 
 		seed = seed * 1103515245u + 12345u;
-		want = 100 + (int)((seed >> 8) % 900);
+		want = vmin + (int)((seed >> 8) % (unsigned)(vmax - vmin + 1));
 		vl = snprintf(val, sizeof(val),
 			      "{\"id\":%d,\"user\":\"u%05u\",\"event\":\"%s\","
 			      "\"ts\":%u,\"amount\":%u.%02u,\"tags\":[",
@@ -345,6 +346,12 @@ t_json_records(uint8_t *out, size_t target, int *count, uint32_t seed)
 	}
 	*count = i;
 	return n;
+}
+
+static inline size_t
+t_json_records(uint8_t *out, size_t target, int *count, uint32_t seed)
+{
+	return t_json_records_range(out, target, count, seed, 100, 1000);
 }
 
 #endif /* CODEC_TEST_UTIL_H */
