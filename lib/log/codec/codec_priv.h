@@ -52,10 +52,11 @@ struct fmq_codec_ctx {
 	uint32_t gz_level_buf_size;
 
 	LZ4F_dctx *lz4d;
-	LZ4F_cctx *lz4c;
-	LZ4F_preferences_t lz4_prefs;
+	void *lz4_state;       /* LZ4 (or LZ4 HC) compression state */
+	size_t lz4_state_size;
 	uint8_t *lz4_tmp;      /* one compressed block when out is short */
 	size_t lz4_tmp_size;
+	uint8_t *lz4_blk_in;   /* a 64 KiB block gathered from segments */
 
 	struct ZSTD_DCtx_s *zd;    /* static, inside zd_work */
 	struct ZSTD_CCtx_s *zc;    /* static, inside zc_work */

@@ -1116,6 +1116,35 @@ test_ctx_args(void)
 					     8, &n), -EINVAL);
 	CU_ASSERT_EQUAL(fmq_codec_compress(ctx, 7, NULL, 0, out, 8, &n),
 			-EINVAL);
+	/* Other levels: LZ4 HC and gzip level 3 round trip too. */
+	{
+		struct fmq_codec_limits hc = { .lz4_level = 9,
+					       .gzip_level = 3,
+					       .zstd_level = 19 };
+		struct fmq_codec_ctx *c2 = fmq_codec_ctx_create(&hc);
+		static uint8_t in[200000], c[300000], d[200000];
+		int count, k;
+		size_t jn = t_json_records(in, sizeof(in) - 2000, &count, 3);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+		for (k = 0; k < NCODECS; k++) {
+			struct fmq_codec_seg sg = { .p = in,
+						    .len = (uint32_t)jn };
+			size_t cl, dl;
+
+			CU_ASSERT_EQUAL(fmq_codec_compress(c2, codecs[k], &sg,
+							   1, c, sizeof(c),
+							   &cl), 0);
+			sg.p = c;
+			sg.len = (uint32_t)cl;
+			CU_ASSERT_EQUAL(fmq_codec_decompress(ctx, codecs[k],
+							     &sg, 1, d,
+							     sizeof(d), &dl),
+					0);
+			CU_ASSERT(dl == jn && memcmp(d, in, jn) == 0);
+		}
+		fmq_codec_ctx_free(c2);
+	}
 	CU_ASSERT_STRING_EQUAL(fmq_codec_name(FMQ_CODEC_LZ4), "lz4");
 	CU_ASSERT_STRING_EQUAL(fmq_codec_name(9), "unknown");
 	CU_ASSERT_EQUAL(fmq_codec_ctx_limits(ctx)->max_output, 64u << 20);
@@ -1137,7 +1166,7 @@ main(void)
 		return 1;
 	s = CU_add_suite("codec", NULL, NULL);
 	CU_add_test(s, "CRC-32C check value, chained segments", test_crc32c);
-	CU_add_test(s, "context arguments", test_ctx_args);
+	CU_add_test(s, "context arguments, other levels", test_ctx_args);
 	CU_add_test(s, "round trips 0 B .. 1 MiB, exact bounds", test_round_trips);
 	CU_add_test(s, "framings from gzip/lz4/zstd CLIs", test_cli_framings);
 	CU_add_test(s, "librdkafka and kafka-python batches", test_client_batches);
