@@ -35,8 +35,8 @@ extern const uint8_t codec_xerial_magic[CODEC_XERIAL_MAGIC_LEN];
 /* Kafka's LZ4 block size (KafkaLZ4BlockOutputStream: 64 KiB). */
 #define CODEC_LZ4_BLOCK (64 * 1024)
 
-#define CODEC_DEF_MAX_INPUT (16u << 20)
-#define CODEC_DEF_MAX_OUTPUT (64u << 20)
+#define CODEC_DEF_MAX_INPUT (8u << 20)
+#define CODEC_DEF_MAX_OUTPUT (32u << 20)
 
 struct ZSTD_DCtx_s;
 struct ZSTD_CCtx_s;

@@ -53,23 +53,22 @@ struct fmq_codec_seg {
 /** Sizes and levels fixed when a context is created. */
 struct fmq_codec_limits {
 	/**
-	 * Largest input a codec may have to see contiguously: libsnappy
-	 * cannot stream, so a segmented snappy payload is gathered into a
-	 * scratch buffer of this size. Also the largest batch that
-	 * fmq_codec_batch_recompress() will gather. 0 = 16 MiB.
+	 * Largest snappy payload that arrives in several segments: libsnappy
+	 * cannot stream, so such a payload is gathered into a scratch buffer
+	 * of this size first (-EMSGSIZE beyond it). 0 = 8 MiB.
 	 */
 	uint32_t max_input;
 	/**
 	 * Largest decompressed records section the batch helpers accept
 	 * (the decompression bomb bound); a buffer of this size is kept in
-	 * the context. 0 = 64 MiB.
+	 * the context (twice: a second one for offset rewrites). 0 = 32 MiB.
 	 */
 	uint32_t max_output;
 	/** ISA-L igzip level 0..3 (0 = fastest). */
 	int gzip_level;
 	/** zstd level, 1..19; 0 = zstd's default (3). */
 	int zstd_level;
-	/** LZ4 frame level: 0 = fast (as Kafka's default), 3..12 = HC. */
+	/** LZ4 level: 0..2 = fast (Kafka's default), 3..12 = LZ4 HC. */
 	int lz4_level;
 };
 

@@ -1147,7 +1147,8 @@ test_ctx_args(void)
 	}
 	CU_ASSERT_STRING_EQUAL(fmq_codec_name(FMQ_CODEC_LZ4), "lz4");
 	CU_ASSERT_STRING_EQUAL(fmq_codec_name(9), "unknown");
-	CU_ASSERT_EQUAL(fmq_codec_ctx_limits(ctx)->max_output, 64u << 20);
+	CU_ASSERT_EQUAL(fmq_codec_ctx_limits(ctx)->max_output, 32u << 20);
+	CU_ASSERT_EQUAL(fmq_codec_ctx_limits(ctx)->max_input, 8u << 20);
 }
 
 int
