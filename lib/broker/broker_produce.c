@@ -25,6 +25,8 @@ struct pres {
 	int64_t base;
 	int64_t append_time;
 	int64_t log_start;
+	int32_t rec_index;    /* Produce v8 record_errors, -1: none */
+	const char *msg;      /* Produce v8 error_message (static), or NULL */
 };
 
 struct produce_progress {
@@ -187,6 +189,8 @@ produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 			 * (the others were checked above). */
 			res->err = ar.error ? ar.error :
 				FMQ_KERR_KAFKA_STORAGE_ERROR;
+			res->msg = ar.error_message;
+			res->rec_index = ar.record_index;
 			return 0;
 		}
 		if (!res->done) {
@@ -261,8 +265,10 @@ api_produce(struct req_ctx *rc)
 				continue;   /* done before the pool filled up */
 			if (pp != NULL && flat == pp->next)
 				pos = pp->pos;
-			else
+			else {
 				memset(&res[flat], 0, sizeof(res[flat]));
+				res[flat].rec_index = -1;
+			}
 			if (all_err != 0) {
 				res[flat].err = all_err;
 				continue;
@@ -338,6 +344,21 @@ api_produce(struct req_ctx *rc)
 			pr->record_errors = NULL;
 			pr->record_errors_count = 0;
 			pr->error_message = FMQ_KAFKA_STR_NULL;
+			/* Deep validation names the record at fault (v8+). */
+			if (x->err != 0 && x->msg != NULL)
+				pr->error_message = fmq_kafka_str(x->msg);
+			if (x->err != 0 && x->rec_index >= 0) {
+				pr->record_errors = fmq_kafka_arena_alloc(
+					&bl->arena, sizeof(*pr->record_errors));
+				if (pr->record_errors == NULL)
+					return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+				memset(pr->record_errors, 0,
+				       sizeof(*pr->record_errors));
+				pr->record_errors->batch_index = x->rec_index;
+				pr->record_errors->batch_index_error_message =
+					pr->error_message;
+				pr->record_errors_count = 1;
+			}
 		}
 	}
 	rte_free(k->pp);
