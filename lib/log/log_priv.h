@@ -309,6 +309,7 @@ struct ps_batch {
 struct ps_entry {
 	int64_t pid;
 	int64_t last_ms;        /* wall clock of its last append */
+	uint64_t touch;         /* ps clock of its last append (LRU order) */
 	int16_t epoch;
 	uint8_t nb;             /* cached batches */
 	uint8_t head;           /* index of the oldest */
@@ -326,6 +327,7 @@ struct pstate {
 	uint32_t *slot;
 	uint32_t smask;         /* slots - 1 (2 x cap, power of two) */
 	int64_t expire_ms;
+	uint64_t clock;         /* commits so far */
 };
 
 /* A serialized snapshot handed from the owner to the flusher. */

@@ -209,7 +209,7 @@ ps_oldest(const struct pstate *ps)
 	uint32_t best = 0;
 
 	for (uint32_t e = 1; e < ps->n; e++)
-		if (ps->ent[e].last_ms < ps->ent[best].last_ms)
+		if (ps->ent[e].touch < ps->ent[best].touch)
 			best = e;
 	return best;
 }
@@ -330,6 +330,7 @@ ps_commit(struct pstate *ps, const struct ps_key *k, int64_t first_off,
 	b->last_off = last_off;
 	b->ts = ts;
 	x->last_ms = now_ms;
+	x->touch = ++ps->clock;
 	return 0;
 }
 
