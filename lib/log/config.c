@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The only place lib/log reads struct fmq_config. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log_priv.h"
+
+void
+fmq_log_params_from_config(struct fmq_log_params *p,
+			   const struct fmq_config *cfg, uint32_t nb_lcores,
+			   uint32_t max_partitions)
+{
+	memset(p, 0, sizeof(*p));
+	p->hot_dir = cfg->log_hot_dir;
+	p->hot_pool_bytes = cfg->log_hot_pool_bytes;
+	p->hot_chunk_bytes = (uint32_t)cfg->log_hot_chunk_bytes;
+	p->nb_lcores = nb_lcores;
+	p->max_partitions = max_partitions;
+	p->register_extmem = true;
+	p->codec_max_input = (uint32_t)cfg->message_max_bytes;
+	p->codec_max_output = (uint32_t)RTE_MIN(cfg->log_decompress_max_ratio *
+						cfg->message_max_bytes,
+						(uint64_t)UINT32_MAX >> 1);
+	p->gzip_level = (int)cfg->compression_gzip_level;
+	p->zstd_level = (int)cfg->compression_zstd_level;
+	p->lz4_level = (int)cfg->compression_lz4_level;
+	p->producer_state_max = (uint32_t)cfg->log_producer_state_max;
+	p->producer_expiration_ms = cfg->producer_id_expiration_ms;
+}
+
+/* The n-th comma-separated entry of list, trimmed, into buf. */
+static bool
+list_nth(const char *list, unsigned int n, char *buf, size_t len)
+{
+	const char *s = list;
+
+	for (unsigned int i = 0; i < n; i++) {
+		s = strchr(s, ',');
+		if (s == NULL)
+			return false;
+		s++;
+	}
+	while (*s == ' ')
+		s++;
+	size_t k = strcspn(s, ",");
+	while (k > 0 && s[k - 1] == ' ')
+		k--;
+	if (k == 0 || k >= len)
+		return false;
+	memcpy(buf, s, k);
+	buf[k] = '\0';
+	return true;
+}
+
+void
+fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
+				const struct fmq_config *cfg,
+				const char *topic, int32_t partition,
+				uint32_t lcore, char *dir_buf)
+{
+	char path[PATH_MAX + 300];
+	unsigned int ndirs = 0;
+	struct stat st;
+
+	fmq_log_part_params_default(pp);
+	pp->topic = topic;
+	pp->partition = partition;
+	pp->lcore = lcore;
+	pp->max_message_bytes = (uint32_t)cfg->message_max_bytes;
+	pp->segment_bytes = cfg->log_segment_bytes;
+	pp->roll_ms = cfg->log_roll_ms;
+	pp->index_interval_bytes = (uint32_t)cfg->log_index_interval_bytes;
+	pp->index_max_bytes = (uint32_t)cfg->log_index_size_max_bytes;
+	pp->hot_bytes = cfg->log_hot_bytes;
+	pp->flush_messages = cfg->log_flush_interval_messages;
+	pp->flush_ms = cfg->log_flush_interval_ms;
+	pp->retention_ms = cfg->log_retention_ms;
+	pp->retention_bytes = cfg->log_retention_bytes;
+	pp->log_append_time =
+		strcmp(cfg->message_timestamp_type, "LogAppendTime") == 0;
+	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
+	pp->deep_validation = false;
+
+	/* The directory that already holds the partition, else by hash. */
+	while (list_nth(cfg->log_dirs, ndirs, dir_buf, FMQ_CFG_STR_MAX)) {
+		snprintf(path, sizeof(path), "%s/%s-%d", dir_buf, topic,
+			 partition);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			pp->dir = dir_buf;
+			return;
+		}
+		ndirs++;
+	}
+	if (ndirs == 0) {
+		snprintf(dir_buf, FMQ_CFG_STR_MAX, "%s", cfg->log_dirs);
+	} else {
+		uint64_t h = topic_hash(topic) + (uint64_t)partition;
+
+		list_nth(cfg->log_dirs, (unsigned int)(h % ndirs), dir_buf,
+			 FMQ_CFG_STR_MAX);
+	}
+	pp->dir = dir_buf;
+}

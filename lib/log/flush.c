@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The flusher (control thread): write hot chunks through to the segment
+ * files, fdatasync per flush.messages / flush.ms, recycle chunks; retention;
+ * closing and deleting partitions; counters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <rte_ring.h>
+
+#include "fmq_codec.h"
+#include "log_priv.h"
+
+static int
+pwrite_all(int fd, const uint8_t *b, size_t n, uint64_t pos)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, b, n, (off_t)pos);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		b += w;
+		n -= (size_t)w;
+		pos += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int
+sync_dirty(struct fmq_log_part *p)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < p->ndirty; i++)
+		if (fdatasync(p->dirty[i]->fd_log) != 0 && rc == 0)
+			rc = -errno;
+	p->ndirty = 0;
+	if (rc == 0) {
+		atomic_store_explicit(&p->synced_off,
+				      atomic_load_explicit(&p->written_off,
+							   memory_order_relaxed),
+				      memory_order_release);
+		p->unsynced_msgs = 0;
+		STAT_ADD(p->log->syncs, 1);
+	}
+	return rc;
+}
+
+static int
+mark_dirty(struct fmq_log_part *p, struct seg *s)
+{
+	for (uint32_t i = 0; i < p->ndirty; i++)
+		if (p->dirty[i] == s)
+			return 0;
+	if (p->ndirty == DIRTY_MAX) {
+		int rc = sync_dirty(p);
+
+		if (rc < 0)
+			return rc;
+	}
+	p->dirty[p->ndirty++] = s;
+	return 0;
+}
+
+/* Write bytes [from, to) of chunk c through and publish the progress. */
+static int64_t
+write_span(struct fmq_log_part *p, struct chunk *c, uint32_t from,
+	   uint32_t to, uint64_t now_ns)
+{
+	struct seg *s = c->seg;
+	int64_t last = -1;
+	uint32_t pos;
+	int rc;
+
+	rc = pwrite_all(s->fd_log, c->data + from, to - from,
+			c->seg_pos + from);
+	if (rc < 0) {
+		FMQ_ERR(LOG_COMP, "%s: write segment %" PRId64 ": %s", p->dir,
+			s->base, strerror(-rc));
+		return rc;
+	}
+	for (pos = from; pos + RB_RECORDS <= to;) {
+		struct batch_info bi;
+
+		batch_peek(c->data + pos, &bi);
+		if (p->unsynced_msgs == 0)
+			p->unsynced_since_ns = now_ns;
+		p->unsynced_msgs += (uint64_t)bi.count;
+		last = bi.base_offset + bi.last_delta;
+		pos += bi.size;
+	}
+	rc = mark_dirty(p, s);
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&s->written, c->seg_pos + to,
+			      memory_order_release);
+	if (last >= 0)
+		atomic_store_explicit(&p->written_off, last + 1,
+				      memory_order_release);
+	p->wr_bytes += to - from;
+	return to - from;
+}
+
+/* Recycle the oldest chunk of the hot list if nobody holds it. */
+static bool
+reclaim_head(struct fmq_log_part *p)
+{
+	uint64_t rc = atomic_load_explicit(&p->reclaimed, memory_order_relaxed);
+	const struct hot_ent *e = &p->hot[rc & p->hot_mask];
+	struct chunk *c = &p->log->chunks[e->id];
+	uint64_t want = (uint64_t)e->gen << 32;
+
+	/* (gen, 0 pins) -> (gen + 1, 0): fails if pinned, and from now on
+	 * every pin with the old generation fails. */
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &want,
+			(uint64_t)(e->gen + 1) << 32, memory_order_acq_rel,
+			memory_order_relaxed))
+		return false;
+	return true;
+}
+
+static void
+release_head(struct fmq_log_part *p)
+{
+	uint64_t rc = atomic_load_explicit(&p->reclaimed, memory_order_relaxed);
+
+	pool_put(p->log, &p->log->chunks[p->hot[rc & p->hot_mask].id]);
+	atomic_store_explicit(&p->reclaimed, rc + 1, memory_order_release);
+}
+
+static bool
+pool_low(const struct fmq_log *log)
+{
+	return atomic_load_explicit(&log->pressure, memory_order_relaxed) ||
+		rte_ring_count(log->free_ring) < log->nchunks / 8 + 1;
+}
+
+static void
+snap_write_pending(struct fmq_log_part *p)
+{
+	struct ps_snap *s = atomic_exchange_explicit(&p->snap_pending, NULL,
+						     memory_order_acq_rel);
+	int rc;
+
+	if (s == NULL)
+		return;
+	rc = ps_snap_write(p->dir, s);
+	if (rc < 0)
+		FMQ_WARN(LOG_COMP, "%s: producer snapshot at %" PRId64 ": %s "
+			 "(restart replays more of the log)", p->dir,
+			 s->offset, strerror(-rc));
+	else
+		STAT_ADD(p->log->producer_snapshots, 1);
+	free(s);
+}
+
+static int64_t
+part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
+	   bool release_all)
+{
+	struct fmq_log *log = p->log;
+	uint64_t tail = atomic_load_explicit(&p->hot_tail,
+					     memory_order_acquire);
+	uint64_t keep = p->pp.hot_bytes / log->chunk_bytes;
+	int64_t total = 0, w;
+	bool pressure;
+	int rc;
+
+	/* 1. Write through everything the owner has published. */
+	while (p->fl_idx < tail) {
+		const struct hot_ent *e = &p->hot[p->fl_idx & p->hot_mask];
+		struct chunk *c = &log->chunks[e->id];
+		uint32_t fill = __atomic_load_n(&c->hdr->fill,
+						__ATOMIC_ACQUIRE);
+
+		if (fill > p->fl_pos) {
+			w = write_span(p, c, p->fl_pos, fill, now_ns);
+			if (w < 0)
+				return w;
+			total += w;
+			p->fl_pos = fill;
+		}
+		/* tail was loaded before fill: a chunk that is not the last
+		 * was complete when its successor was published. */
+		if (p->fl_idx + 1 == tail)
+			break;
+		p->fl_idx++;
+		p->fl_pos = 0;
+	}
+
+	/* A producer-state snapshot the owner took at a roll. */
+	snap_write_pending(p);
+
+	/* 2. fdatasync per policy. */
+	if (p->unsynced_msgs > 0 &&
+	    (force || p->unsynced_msgs >= p->pp.flush_messages ||
+	     now_ns - p->unsynced_since_ns >= p->pp.flush_ms * 1000000ull)) {
+		rc = sync_dirty(p);
+		if (rc < 0) {
+			FMQ_ERR(LOG_COMP, "%s: fdatasync: %s", p->dir,
+				strerror(-rc));
+			return rc;
+		}
+	}
+
+	/* 3. Recycle written-through chunks: beyond log.hot.bytes, or all of
+	 *    them when the pool runs low. Oldest first, so the live chunks
+	 *    are always a suffix of the hot list. */
+	pressure = release_all || pool_low(log);
+	while (atomic_load_explicit(&p->reclaimed, memory_order_relaxed) <
+	       p->fl_idx) {
+		uint64_t rcl = atomic_load_explicit(&p->reclaimed,
+						    memory_order_relaxed);
+
+		if (!pressure && p->fl_idx - rcl <= keep)
+			break;
+		if (!reclaim_head(p))
+			break;
+		release_head(p);
+	}
+	/* The last chunk too, when nothing else is left and the owner is not
+	 * appending to it this very moment: freeze it, write the rest. */
+	if (pressure && p->fl_idx < tail &&
+	    atomic_load_explicit(&p->reclaimed, memory_order_relaxed) ==
+	    p->fl_idx && reclaim_head(p)) {
+		const struct hot_ent *e = &p->hot[p->fl_idx & p->hot_mask];
+		struct chunk *c = &log->chunks[e->id];
+		uint32_t fill = __atomic_load_n(&c->hdr->fill,
+						__ATOMIC_ACQUIRE);
+
+		if (fill > p->fl_pos) {
+			w = write_span(p, c, p->fl_pos, fill, now_ns);
+			if (w < 0)
+				return w;   /* frozen; retried next pass */
+			total += w;
+		}
+		release_head(p);
+		p->fl_idx++;
+		p->fl_pos = 0;
+	}
+	STAT_ADD(log->flushed_bytes, (uint64_t)total);
+	return total;
+}
+
+int64_t
+fmq_log_part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force)
+{
+	if (atomic_load_explicit(&p->log->stalled, memory_order_relaxed))
+		return 0;
+	return part_flush(p, now_ns, force, false);
+}
+
+int64_t
+fmq_log_flush(struct fmq_log *log, uint64_t now_ns, bool force)
+{
+	uint64_t lag_b = 0, lag_m = 0;
+	int64_t total = 0, first_err = 0;
+
+	if (atomic_load_explicit(&log->stalled, memory_order_relaxed))
+		return 0;
+	for (uint32_t i = 0; i < log->p.max_partitions; i++) {
+		struct fmq_log_part *p = log->parts[i];
+		int64_t w;
+
+		if (p == NULL)
+			continue;
+		w = part_flush(p, now_ns, force, false);
+		if (w < 0 && first_err == 0)
+			first_err = w;
+		if (w > 0)
+			total += w;
+		lag_b += atomic_load_explicit(&p->app_bytes,
+					      memory_order_relaxed) - p->wr_bytes;
+		lag_m += (uint64_t)(atomic_load_explicit(&p->next_offset,
+					memory_order_relaxed) -
+			atomic_load_explicit(&p->synced_off,
+					     memory_order_relaxed));
+	}
+	__atomic_store_n(&log->flush_lag_bytes, lag_b, __ATOMIC_RELAXED);
+	__atomic_store_n(&log->flush_lag_messages, lag_m, __ATOMIC_RELAXED);
+	if (!pool_low(log) || rte_ring_count(log->free_ring) > 0)
+		atomic_store_explicit(&log->pressure, 0,
+				      memory_order_relaxed);
+	return first_err < 0 ? first_err : total;
+}
+
+void
+fmq_log_flush_stall(struct fmq_log *log, bool stalled)
+{
+	atomic_store(&log->stalled, stalled);
+}
+
+/* ------------------------------------------------------------------------
+ * Retention
+ * ---------------------------------------------------------------------- */
+
+int
+fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
+{
+	uint64_t head = atomic_load_explicit(&p->seg_head,
+					     memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&p->seg_tail,
+					     memory_order_acquire);
+	int64_t synced = atomic_load_explicit(&p->synced_off,
+					      memory_order_acquire);
+	uint64_t total = 0;
+	int n = 0;
+
+	if (p->pp.retention_ms < 0 && p->pp.retention_bytes < 0)
+		return 0;
+	for (uint64_t i = head; i < tail; i++)
+		total += atomic_load_explicit(&part_seg(p, i)->size,
+					      memory_order_relaxed);
+	while (head + 1 < tail) {
+		struct seg *s = part_seg(p, head), *nx = part_seg(p, head + 1);
+		uint64_t size = atomic_load(&s->size);
+		int64_t ts = atomic_load(&s->max_ts);
+		uint64_t zero = 0;
+		bool by_time, by_size;
+
+		if (nx->base > synced)
+			break;          /* not durable yet: keep */
+		if (ts < 0)
+			ts = s->created_ms;
+		by_time = p->pp.retention_ms >= 0 &&
+			now_ms - ts > p->pp.retention_ms;
+		by_size = p->pp.retention_bytes >= 0 &&
+			total - size >= (uint64_t)p->pp.retention_bytes;
+		if (!by_time && !by_size)
+			break;
+		if (!atomic_compare_exchange_strong(&s->state, &zero,
+						    SEG_DEAD))
+			break;          /* a reader holds it */
+		atomic_store_explicit(&p->log_start, nx->base,
+				      memory_order_release);
+		seg_close(s);
+		seg_unlink(p, s);
+		head++;
+		atomic_store_explicit(&p->seg_head, head,
+				      memory_order_release);
+		total -= size;
+		n++;
+		FMQ_DEBUG(LOG_COMP, "%s: retention deleted segment %" PRId64
+			  " (%s)", p->dir, s->base, by_time ? "time" : "size");
+	}
+	STAT_ADD(p->log->segments_deleted, (uint64_t)n);
+	return n;
+}
+
+int
+fmq_log_retention(struct fmq_log *log, int64_t now_ms)
+{
+	int total = 0;
+
+	for (uint32_t i = 0; i < log->p.max_partitions; i++) {
+		int n;
+
+		if (log->parts[i] == NULL)
+			continue;
+		n = fmq_log_part_retention(log->parts[i], now_ms);
+		if (n > 0)
+			total += n;
+	}
+	return total;
+}
+
+/* ------------------------------------------------------------------------
+ * Close, delete
+ * ---------------------------------------------------------------------- */
+
+int
+fmq_log_part_close(struct fmq_log_part *p)
+{
+	struct fmq_log *log = p->log;
+	uint64_t tail, i;
+	int64_t w;
+	int rc = 0;
+
+	/* Everything through and synced, then every chunk back. */
+	w = part_flush(p, fmq_now_ns(), true, true);
+	if (w < 0)
+		rc = (int)w;
+	tail = atomic_load(&p->hot_tail);
+	while (atomic_load(&p->reclaimed) < tail) {
+		if (!reclaim_head(p)) {
+			FMQ_ERR(LOG_COMP, "%s: closed with a pinned chunk; "
+				"it stays out of the pool", p->dir);
+			break;
+		}
+		release_head(p);
+	}
+	/* The producer state at the end, so a clean restart replays
+	 * nothing. */
+	if (rc == 0) {
+		struct ps_snap *s = ps_serialize(&p->ps,
+			atomic_load(&p->next_offset), fmq_wall_ms());
+		int src = s != NULL ? ps_snap_write(p->dir, s) : -ENOMEM;
+
+		if (src < 0)
+			FMQ_WARN(LOG_COMP, "%s: producer snapshot on close: %s",
+				 p->dir, strerror(-src));
+		else
+			STAT_ADD(log->producer_snapshots, 1);
+		free(s);
+	}
+	free(atomic_exchange(&p->snap_pending, NULL));
+	ps_fini(&p->ps);
+	tail = atomic_load(&p->seg_tail);
+	if (tail > 0)
+		seg_seal(part_seg(p, tail - 1));
+	for (i = atomic_load(&p->seg_head); i < tail; i++)
+		seg_close(part_seg(p, i));
+	log->parts[p->reg_idx] = NULL;
+	log->nparts--;
+	free(p->segs);
+	free(p->hot);
+	free(p);
+	return rc;
+}
+
+int
+fmq_log_part_delete(struct fmq_log_part *p)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", p->dir);
+	rc = fmq_log_part_close(p);
+	d = opendir(dir);
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX + 256];
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) != 0 && rc == 0)
+			rc = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Counters
+ * ---------------------------------------------------------------------- */
+
+void
+fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (uint32_t i = 0; i < log->p.nb_lcores; i++) {
+		const struct fmq_log_lcore *lc = &log->lcores[i];
+
+		st->appends += STAT_GET(lc->appends);
+		st->append_bytes += STAT_GET(lc->append_bytes);
+		st->append_records += STAT_GET(lc->append_records);
+		st->rejects += STAT_GET(lc->rejects);
+		st->crc_failures += STAT_GET(lc->crc_failures);
+		st->backpressure += STAT_GET(lc->backpressure);
+		st->rolls += STAT_GET(lc->rolls);
+		for (int k = 0; k < 5; k++)
+			st->batches_by_codec[k] += STAT_GET(lc->by_codec[k]);
+		st->deep_validated += STAT_GET(lc->deep_validated);
+		st->recompressed += STAT_GET(lc->recompressed);
+		st->recompress_in_bytes += STAT_GET(lc->recompress_in);
+		st->recompress_out_bytes += STAT_GET(lc->recompress_out);
+		st->duplicates += STAT_GET(lc->duplicates);
+		st->out_of_order += STAT_GET(lc->out_of_order);
+		st->invalid_epoch += STAT_GET(lc->invalid_epoch);
+		st->producers_evicted += STAT_GET(lc->producers_evicted);
+		if (lc->codec != NULL) {
+			const struct fmq_codec_stats *cs =
+				fmq_codec_ctx_stats(lc->codec);
+
+			for (int k = 0; k < FMQ_CODEC_COUNT; k++)
+				st->decompress_errors +=
+					__atomic_load_n(&cs->dec_corrupt[k],
+							__ATOMIC_RELAXED) +
+					__atomic_load_n(&cs->dec_too_big[k],
+							__ATOMIC_RELAXED);
+		}
+	}
+	for (uint32_t i = 0; i < log->p.max_partitions; i++)
+		if (log->parts[i] != NULL)
+			st->producers += __atomic_load_n(&log->parts[i]->ps.n,
+							 __ATOMIC_RELAXED);
+	st->producer_snapshots = STAT_GET(log->producer_snapshots);
+	st->recoveries = STAT_GET(log->recoveries);
+	st->recovered_batches = STAT_GET(log->recovered_batches);
+	st->truncated_bytes = STAT_GET(log->truncated_bytes);
+	st->flushed_bytes = STAT_GET(log->flushed_bytes);
+	st->syncs = STAT_GET(log->syncs);
+	st->flush_lag_bytes = STAT_GET(log->flush_lag_bytes);
+	st->flush_lag_messages = STAT_GET(log->flush_lag_messages);
+	st->segments_deleted = STAT_GET(log->segments_deleted);
+	st->chunks_free = rte_ring_count(log->free_ring);
+	st->chunks_total = log->nchunks;
+}
+
+void
+fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
+{
+	const struct fmq_log *log = arg;
+	struct fmq_log_stats st;
+
+	fmq_log_stats(log, &st);
+	fmq_metrics_one(out, "fluxmq_log_appends_total", "counter",
+			"Record batches appended.", st.appends);
+	fmq_metrics_one(out, "fluxmq_log_append_bytes_total", "counter",
+			"Bytes of record batches appended.", st.append_bytes);
+	fmq_metrics_one(out, "fluxmq_log_append_records_total", "counter",
+			"Records appended.", st.append_records);
+	fmq_metrics_one(out, "fluxmq_log_rejects_total", "counter",
+			"Batches rejected by validation.", st.rejects);
+	fmq_metrics_one(out, "fluxmq_log_crc_failures_total", "counter",
+			"Batches rejected for a CRC-32C mismatch.",
+			st.crc_failures);
+	fmq_metrics_one(out, "fluxmq_log_backpressure_total", "counter",
+			"Appends refused because the hot pool had no free "
+			"chunk (retried later, nothing dropped).",
+			st.backpressure);
+	fmq_metrics_one(out, "fluxmq_log_segment_rolls_total", "counter",
+			"Segments rolled.", st.rolls);
+	fmq_metrics_one(out, "fluxmq_log_recoveries_total", "counter",
+			"Partitions that needed recovery at open.",
+			st.recoveries);
+	fmq_metrics_one(out, "fluxmq_log_recovered_batches_total", "counter",
+			"Batches recovered from the hot pool after a crash.",
+			st.recovered_batches);
+	fmq_metrics_one(out, "fluxmq_log_truncated_bytes_total", "counter",
+			"Bytes cut from segment files by recovery.",
+			st.truncated_bytes);
+	fmq_metrics_one(out, "fluxmq_log_flushed_bytes_total", "counter",
+			"Bytes written through to segment files.",
+			st.flushed_bytes);
+	fmq_metrics_one(out, "fluxmq_log_syncs_total", "counter",
+			"fdatasync calls by the flusher.", st.syncs);
+	fmq_metrics_one(out, "fluxmq_log_flush_lag_bytes", "gauge",
+			"Bytes appended but not yet written through.",
+			st.flush_lag_bytes);
+	fmq_metrics_one(out, "fluxmq_log_flush_lag_messages", "gauge",
+			"Offsets appended but not yet fdatasync'ed.",
+			st.flush_lag_messages);
+	fmq_metrics_one(out, "fluxmq_log_segments_deleted_total", "counter",
+			"Segments deleted by retention.", st.segments_deleted);
+	fmq_metrics_one(out, "fluxmq_log_hot_chunks_free", "gauge",
+			"Free chunks in the hot pool's ring.", st.chunks_free);
+	fmq_metrics_one(out, "fluxmq_log_hot_chunks", "gauge",
+			"Chunks in the hot pool.", st.chunks_total);
+	fmq_metrics_one(out, "fluxmq_log_hot_pool_hugepages", "gauge",
+			"1 if the hot pool is on hugetlbfs, 0 for the "
+			"ordinary-memory fallback.", log->huge ? 1 : 0);
+
+	fmq_metrics_family(out, "fluxmq_log_batches_total", "counter",
+			   "Batches appended, by the codec they are stored "
+			   "with.");
+	for (int k = 0; k < FMQ_CODEC_COUNT; k++) {
+		char lab[32];
+
+		snprintf(lab, sizeof(lab), "codec=\"%s\"", fmq_codec_name(k));
+		fmq_metrics_u64(out, "fluxmq_log_batches_total", lab,
+				st.batches_by_codec[k]);
+	}
+	fmq_metrics_one(out, "fluxmq_log_deep_validated_total", "counter",
+			"Batches whose records were decompressed and checked "
+			"(validation=deep or recompression).",
+			st.deep_validated);
+	fmq_metrics_one(out, "fluxmq_log_recompressed_total", "counter",
+			"Batches rebuilt by the broker (topic compression.type "
+			"or offset deltas), stored instead of the original.",
+			st.recompressed);
+	fmq_metrics_one(out, "fluxmq_log_recompress_in_bytes_total",
+			"counter", "Bytes of batches before rebuilding.",
+			st.recompress_in_bytes);
+	fmq_metrics_one(out, "fluxmq_log_recompress_out_bytes_total",
+			"counter", "Bytes of rebuilt batches.",
+			st.recompress_out_bytes);
+	fmq_metrics_one(out, "fluxmq_log_decompress_errors_total", "counter",
+			"Compressed record sections that were corrupt or "
+			"expanded past log.decompress.max.ratio.",
+			st.decompress_errors);
+	fmq_metrics_one(out, "fluxmq_log_duplicates_total", "counter",
+			"Idempotent batches answered with their original "
+			"offsets instead of being appended again.",
+			st.duplicates);
+	fmq_metrics_one(out, "fluxmq_log_out_of_order_total", "counter",
+			"Batches refused with OUT_OF_ORDER_SEQUENCE_NUMBER.",
+			st.out_of_order);
+	fmq_metrics_one(out, "fluxmq_log_invalid_epoch_total", "counter",
+			"Batches refused with INVALID_PRODUCER_EPOCH.",
+			st.invalid_epoch);
+	fmq_metrics_one(out, "fluxmq_log_producers", "gauge",
+			"Idempotent producer states held over all partitions.",
+			st.producers);
+	fmq_metrics_one(out, "fluxmq_log_producers_evicted_total", "counter",
+			"Producer states forgotten because a partition's table "
+			"was full.", st.producers_evicted);
+	fmq_metrics_one(out, "fluxmq_log_producer_snapshots_total",
+			"counter", "Producer-state snapshot files written.",
+			st.producer_snapshots);
+	{
+		struct fmq_codec_ctx *ctxs[log->p.nb_lcores];
+		struct fmq_codec_metrics_set set = { ctxs, 0 };
+
+		for (uint32_t i = 0; i < log->p.nb_lcores; i++)
+			if (log->lcores[i].codec != NULL)
+				ctxs[set.n++] = log->lcores[i].codec;
+		fmq_codec_metrics(out, &set);
+	}
+}

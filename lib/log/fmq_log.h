@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file
+ * FluxMQ partition log: a hugepage-backed hot pool in front of segment files
+ * in Kafka's own on-disk format (record batch v2, .log/.index/.timeindex).
+ *
+ * Objects and the threads that may touch them:
+ *
+ *  - struct fmq_log: the hot pool (one shared mapping cut into chunks), the
+ *    free-chunk ring, one context per data lcore, the partition registry and
+ *    the counters. Created once by the control lcore.
+ *  - struct fmq_log_part: one partition. Opened (with recovery), flushed,
+ *    and closed by the control thread; appended to and read from only by
+ *    the data lcore that owns it (params.lcore). Retention runs on the
+ *    control thread.
+ *
+ * "Control thread" means one thread: fmq_log_create, fmq_log_part_open,
+ * fmq_log_part_close/delete, fmq_log_flush, fmq_log_retention and
+ * fmq_log_recovery_done must all be called from it (they share the
+ * partition registry without a lock). The owner-side calls (append, read,
+ * offset_for_time) take no lock and make no system call except when a
+ * segment rolls (a few open/ftruncate/mmap calls once per segment) and when
+ * a read has to scan a durable file for batch boundaries.
+ *
+ * Hand-off between the owner and the flusher (no locks): the owner copies a
+ * batch into its current chunk and then publishes the chunk's fill mark with
+ * a release store; the flusher loads it with acquire, writes the bytes
+ * through with pwrite and publishes the partition's written and synced
+ * offsets the same way. Chunks are recycled by the flusher only after they
+ * are written through and their pin count (an atomic word that also holds a
+ * generation) is zero.
+ *
+ * Error contract: int functions return 0 or -errno; constructors return
+ * NULL and set errno. Kafka error codes are int16_t values (the numbers of
+ * lib/kafka/fmq_kafka_err.def) reported in the result structs, never mixed
+ * with errno.
+ */
+#ifndef FMQ_LOG_H
+#define FMQ_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmq_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+struct fmq_log;
+struct fmq_log_part;
+
+/** Bytes of the self-describing header at the start of every hot chunk. */
+#define FMQ_LOG_CHUNK_HDR 512u
+/** Record batch v2 header size (an empty batch). */
+#define FMQ_LOG_BATCH_OVERHEAD 61u
+/** Longest topic name Kafka allows. */
+#define FMQ_LOG_TOPIC_MAX 249u
+
+/** Parameters of the hot pool and the log as a whole. */
+struct fmq_log_params {
+	/** Directory of the pool file "hotpool" (log.hot.dir). Created. */
+	const char *hot_dir;
+	/** Pool size (log.hot.pool.bytes); rounded up to the page size. */
+	uint64_t hot_pool_bytes;
+	/** Chunk size (log.hot.chunk.bytes), a multiple of 4096. */
+	uint32_t hot_chunk_bytes;
+	/** Number of data lcore slots partitions may name as owner (>= 1). */
+	uint32_t nb_lcores;
+	/** Most partitions open at once (registry size, >= 1). */
+	uint32_t max_partitions;
+	/**
+	 * Register the pool with rte_extmem_register() so chunks can be sent
+	 * as external-buffer mbufs. Needs an initialised EAL.
+	 */
+	bool register_extmem;
+	/*
+	 * Compression (docs/compression.md). Every data lcore slot gets one
+	 * codec context and one rebuild buffer of the chunk's payload size,
+	 * allocated here; pages are touched only when used.
+	 */
+	/** Snappy gather bound (message.max.bytes); 0: the chunk payload. */
+	uint32_t codec_max_input;
+	/**
+	 * Decompression bound: largest decompressed records section accepted
+	 * by deep validation and recompression (log.decompress.max.ratio x
+	 * message.max.bytes); 0: 16 x the chunk payload, at most 256 MiB.
+	 */
+	uint32_t codec_max_output;
+	int gzip_level;             /**< compression.gzip.level (ISA-L 0..3) */
+	int zstd_level;             /**< compression.zstd.level (1..19; 0: 3) */
+	int lz4_level;              /**< compression.lz4.level (0..12) */
+	/*
+	 * Idempotent producers (docs/storage.md, "Producer state").
+	 */
+	/** Producers remembered per partition; 0: 1024. */
+	uint32_t producer_state_max;
+	/** Idle producers are forgotten after this (ms); 0: one day. */
+	int64_t producer_expiration_ms;
+};
+
+/** fmq_log_part_params.compression: keep batches as the producer sent them. */
+#define FMQ_LOG_COMPRESSION_PRODUCER 255
+
+/** Per-partition parameters: broker defaults merged with topic overrides. */
+struct fmq_log_part_params {
+	const char *dir;            /**< one entry of log.dirs */
+	const char *topic;          /**< 1..249 bytes, Kafka's legal chars */
+	int32_t partition;          /**< >= 0 */
+	uint32_t lcore;             /**< owner slot, < fmq_log_params.nb_lcores */
+	int32_t leader_epoch;       /**< written as partitionLeaderEpoch */
+	uint32_t max_message_bytes; /**< message.max.bytes */
+	uint64_t segment_bytes;     /**< segment.bytes, 1024..2^31-1 */
+	int64_t roll_ms;            /**< segment.ms (> 0) */
+	uint32_t index_interval_bytes; /**< index.interval.bytes */
+	uint32_t index_max_bytes;   /**< segment.index.bytes */
+	uint64_t hot_bytes;         /**< log.hot.bytes */
+	uint64_t flush_messages;    /**< flush.messages */
+	uint64_t flush_ms;          /**< flush.ms (0: sync every pass) */
+	int64_t retention_ms;       /**< retention.ms, -1: unlimited */
+	int64_t retention_bytes;    /**< retention.bytes, -1: unlimited */
+	bool log_append_time;       /**< message.timestamp.type=LogAppendTime */
+	/**
+	 * compression.type: FMQ_LOG_COMPRESSION_PRODUCER (store as sent) or
+	 * a Kafka codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) that
+	 * every stored batch is rebuilt to when it differs.
+	 */
+	uint8_t compression;
+	/**
+	 * validation=deep: decompress and check every record of every batch
+	 * (INVALID_RECORD / CORRUPT_MESSAGE / MESSAGE_TOO_LARGE). Shallow
+	 * (false) checks framing, CRC and the batch header, and the records
+	 * of uncompressed batches.
+	 */
+	bool deep_validation;
+};
+
+/**
+ * Fill the log parameters from the broker configuration. hot_dir points
+ * into cfg. nb_lcores and max_partitions are the caller's.
+ */
+void fmq_log_params_from_config(struct fmq_log_params *p,
+				const struct fmq_config *cfg,
+				uint32_t nb_lcores, uint32_t max_partitions);
+
+/**
+ * Fill partition parameters from the broker defaults in cfg. dir is chosen
+ * among log.dirs: the first that already has <topic>-<partition>/, else
+ * one picked by a hash of the name. dir_buf (at least FMQ_CFG_STR_MAX bytes)
+ * holds it; topic is not copied. Topic overrides are applied by the caller
+ * afterwards.
+ */
+void fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
+				     const struct fmq_config *cfg,
+				     const char *topic, int32_t partition,
+				     uint32_t lcore, char *dir_buf);
+
+/** Partition parameters with Kafka's defaults (for tests and tools). */
+void fmq_log_part_params_default(struct fmq_log_part_params *pp);
+
+/**
+ * Map the hot pool and get the log ready. On hugetlbfs the pages are
+ * reserved here: a pool larger than the free hugepages fails with ENOMEM and
+ * err says how many pages to reserve. On any other file system the pool is
+ * an ordinary shared file mapping (a warning is logged once and
+ * fmq_log_hot_is_huge() is false). Chunks found in the file with a valid
+ * header are kept for fmq_log_part_open() to recover from.
+ *
+ * @param err
+ *   Receives a one-line reason on failure.
+ * @return
+ *   The log, or NULL with errno: EINVAL (parameters), ENOMEM (pool does not
+ *   fit), or the errno of a failed file operation.
+ */
+struct fmq_log *fmq_log_create(const struct fmq_log_params *p,
+			       char *err, size_t errlen);
+
+/**
+ * Close every partition still open, unregister and unmap the pool. The pool
+ * file stays (it is what a restart recovers from); see fmq_log_destroy_pool.
+ */
+void fmq_log_free(struct fmq_log *log);
+
+/** Remove the pool file of a freed log's hot_dir (tests, clean shutdown). */
+int fmq_log_destroy_pool(const char *hot_dir);
+
+/** True when the pool is on hugetlbfs, false for the ordinary fallback. */
+bool fmq_log_hot_is_huge(const struct fmq_log *log);
+
+/** Base address and length of the pool mapping, and its page size. */
+void fmq_log_hot_region(const struct fmq_log *log, void **va, size_t *len,
+			size_t *page_sz);
+
+/**
+ * Declare that every partition that exists on disk has been opened: chunks
+ * of the pool that no partition claimed go back to the free ring.
+ */
+void fmq_log_recovery_done(struct fmq_log *log);
+
+/**
+ * Open (creating if needed) a partition and recover it: every segment is
+ * checked from its last valid index entry onward (CRC of each batch), cut at
+ * the first invalid batch, and its indexes rebuilt; then batches newer than
+ * the durable tier found in hot-pool chunks of this partition are validated
+ * and written through. Prints progress for large logs. Control thread.
+ *
+ * @return
+ *   The partition, or NULL with errno: EINVAL, EEXIST (already open),
+ *   ENOSPC (registry full), or the errno of a failed file operation.
+ */
+struct fmq_log_part *fmq_log_part_open(struct fmq_log *log,
+				       const struct fmq_log_part_params *pp);
+
+/**
+ * Write through what is left, sync, and close the partition. The owner must
+ * no longer use it and every range it returned must have been released.
+ * Control thread.
+ */
+int fmq_log_part_close(struct fmq_log_part *part);
+
+/**
+ * Close the partition and remove its directory with every file in it
+ * (topic deletion). Control thread.
+ */
+int fmq_log_part_delete(struct fmq_log_part *part);
+
+/* ------------------------------------------------------------------------
+ * Append (owner lcore)
+ * ---------------------------------------------------------------------- */
+
+/** Result of one append. */
+struct fmq_log_append_result {
+	int16_t error;        /**< Kafka error code, 0 on success */
+	uint32_t records;     /**< records in the batch */
+	int64_t base_offset;  /**< offset given to the first record */
+	int64_t last_offset;  /**< offset of the last record */
+	int64_t log_append_time; /**< ms, or -1 (CreateTime topics) */
+	int64_t log_start_offset;
+	/**
+	 * The batch repeats one of the last 5 batches of its idempotent
+	 * producer: nothing was appended, the offsets (and append time) are
+	 * those the original got. The return value is 0.
+	 */
+	bool duplicate;
+	/**
+	 * On INVALID_RECORD / INVALID_TIMESTAMP from deep validation: the
+	 * failing record's index in the batch (Produce v8 batch_index), or -1
+	 * when the batch as a whole failed.
+	 */
+	int32_t record_index;
+	/** Static text for Produce v8 error_message, or NULL. */
+	const char *error_message;
+};
+
+/**
+ * Append one record batch (magic 2) held in bytes [off, off + len) of an
+ * mbuf chain. The batch is validated (size, magic, length fields, CRC-32C,
+ * record count and, for uncompressed batches, every record's framing),
+ * given offsets (baseOffset and partitionLeaderEpoch are rewritten; with
+ * LogAppendTime maxTimestamp too and the CRC recomputed), copied once into
+ * the partition's hot chunk, indexed, and made visible: the high watermark
+ * moves past it. A rejected batch leaves nothing behind.
+ *
+ * The chain is not modified or freed.
+ *
+ * With deep validation the records are decompressed (bounded) and walked;
+ * with a topic codec (pp.compression) a batch of another codec is rebuilt
+ * with it (CRC recomputed) before it is stored. Batches of idempotent
+ * producers (producerId >= 0) are checked against the partition's
+ * producer state as Kafka's ProducerStateManager does: a repeat of one of
+ * the producer's last 5 batches is not appended again (res->duplicate,
+ * original offsets), an older epoch is INVALID_PRODUCER_EPOCH, a sequence
+ * that does not follow the last one (or a new epoch not starting at 0) is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER; an unknown producer starts at any
+ * sequence.
+ *
+ * @return
+ *   0 on success (also for a duplicate); -EBADMSG if the batch was
+ *   rejected (res->error holds the Kafka code: CORRUPT_MESSAGE,
+ *   MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP,
+ *   UNSUPPORTED_FOR_MESSAGE_FORMAT, UNSUPPORTED_COMPRESSION_TYPE,
+ *   RECORD_LIST_TOO_LARGE, OUT_OF_ORDER_SEQUENCE_NUMBER,
+ *   INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE); -EAGAIN if the
+ *   hot pool has no free chunk (the flusher is behind: stop reading from
+ *   producers of this partition and retry later; counted); -ENOSPC or
+ *   another -errno if a segment could not be rolled (res->error is
+ *   KAFKA_STORAGE_ERROR).
+ */
+int fmq_log_append(struct fmq_log_part *part, const struct rte_mbuf *m,
+		   uint32_t off, uint32_t len,
+		   struct fmq_log_append_result *res);
+
+/** fmq_log_append() for a batch in one contiguous buffer. */
+int fmq_log_append_buf(struct fmq_log_part *part, const void *buf,
+		       uint32_t len, struct fmq_log_append_result *res);
+
+/** Offsets of a partition (owner lcore; other threads see recent values). */
+struct fmq_log_offsets {
+	int64_t log_start;   /**< first offset still in the log */
+	int64_t high_watermark; /**< next offset to be assigned */
+	int64_t written;     /**< next offset not yet written through */
+	int64_t synced;      /**< next offset not yet fdatasync'ed */
+};
+
+void fmq_log_part_offsets(const struct fmq_log_part *part,
+			  struct fmq_log_offsets *o);
+
+/* ------------------------------------------------------------------------
+ * Read (owner lcore), for zero-copy fetch
+ * ---------------------------------------------------------------------- */
+
+/**
+ * One run of whole batches, in a hot chunk or in a segment file. A hot range
+ * is pinned (its chunk is not recycled) and a durable one holds its segment
+ * open until fmq_log_range_release().
+ */
+struct fmq_log_range {
+	const uint8_t *addr;  /**< hot: bytes in the pool; NULL if durable */
+	int fd;               /**< durable: .log file; -1 if hot */
+	uint64_t pos;         /**< durable: position in the file */
+	uint32_t len;         /**< bytes, whole batches */
+	int64_t first_offset; /**< base offset of the first batch */
+	int64_t next_offset;  /**< one past the last batch's last offset */
+	void *handle;         /**< pin; see fmq_log_range_release */
+};
+
+/** Result of a read. */
+struct fmq_log_read_result {
+	int16_t error;        /**< 0 or OFFSET_OUT_OF_RANGE */
+	uint32_t nranges;
+	uint32_t bytes;
+	int64_t high_watermark;
+	int64_t log_start_offset;
+};
+
+/**
+ * Collect whole batches starting with the batch that holds offset, up to
+ * max_bytes (always at least one batch if any is available, as Kafka
+ * does), into at most nmax ranges. Ranges are in offset order.
+ *
+ * @return
+ *   0 (res->error tells OFFSET_OUT_OF_RANGE apart; no ranges then), or
+ *   -EIO if a durable file could not be read.
+ */
+int fmq_log_read(struct fmq_log_part *part, int64_t offset,
+		 uint32_t max_bytes, struct fmq_log_range *ranges,
+		 uint32_t nmax, struct fmq_log_read_result *res);
+
+/** Drop the pin of a range from fmq_log_read(). Any lcore or thread. */
+void fmq_log_range_release(const struct fmq_log_range *r);
+
+/**
+ * An rte_mbuf_extbuf_free_callback_t: attach a hot range with
+ * rte_pktmbuf_attach_extbuf() and a shared info whose free_cb is this and
+ * fcb_opaque is range.handle; the pin drops when the last mbuf is freed.
+ */
+void fmq_log_extbuf_free_cb(void *addr, void *opaque);
+
+/**
+ * Copy a range's bytes into dst (len bytes): memcpy for hot ranges, pread
+ * for durable ones. For tools, tests and the copy-once fetch path.
+ *
+ * @return 0 or -errno.
+ */
+int fmq_log_range_copy(const struct fmq_log_range *r, void *dst);
+
+/**
+ * ListOffsets by timestamp: the first offset whose record timestamp is at
+ * least ts (exact for uncompressed batches; the batch's base offset for
+ * compressed ones), found through the time index. Owner lcore.
+ *
+ * @return
+ *   0 and *offset (-1 when no record is that new, *ts_found the timestamp),
+ *   or -errno.
+ */
+int fmq_log_offset_for_time(struct fmq_log_part *part, int64_t ts,
+			    int64_t *offset, int64_t *ts_found);
+
+/* ------------------------------------------------------------------------
+ * Flush, retention (control thread)
+ * ---------------------------------------------------------------------- */
+
+/**
+ * One flusher pass over every open partition: write new hot data through
+ * to the segment files (pwrite), fdatasync the partitions whose policy says
+ * so (or all with force), publish written/synced offsets, and give chunks
+ * back to the pool (past log.hot.bytes, or any flushed one under pressure).
+ *
+ * @return
+ *   Bytes written through in this pass (>= 0), or -errno of the first
+ *   failed write (the other partitions are still flushed).
+ */
+int64_t fmq_log_flush(struct fmq_log *log, uint64_t now_ns, bool force);
+
+/** fmq_log_flush() for one partition. */
+int64_t fmq_log_part_flush(struct fmq_log_part *part, uint64_t now_ns,
+			   bool force);
+
+/**
+ * Test and maintenance hook: while stalled, fmq_log_flush() does nothing
+ * (appends then back off with -EAGAIN once the pool is exhausted).
+ */
+void fmq_log_flush_stall(struct fmq_log *log, bool stalled);
+
+/**
+ * Delete whole segments past retention.ms / retention.bytes: never the
+ * active segment, never one not yet synced, never one a reader holds.
+ *
+ * @return number of segments deleted, or -errno.
+ */
+int fmq_log_retention(struct fmq_log *log, int64_t now_ms);
+
+/** fmq_log_retention() for one partition. */
+int fmq_log_part_retention(struct fmq_log_part *part, int64_t now_ms);
+
+/* ------------------------------------------------------------------------
+ * Counters, /metrics
+ * ---------------------------------------------------------------------- */
+
+/** Totals over every lcore (readers may see values a few updates old). */
+struct fmq_log_stats {
+	uint64_t appends;
+	uint64_t append_bytes;
+	uint64_t append_records;
+	uint64_t rejects;
+	uint64_t crc_failures;
+	uint64_t backpressure;   /**< appends refused with -EAGAIN */
+	uint64_t rolls;
+	uint64_t recoveries;     /**< partitions opened with recovery work */
+	uint64_t recovered_batches; /**< hot-pool batches written through */
+	uint64_t truncated_bytes;
+	uint64_t flushed_bytes;
+	uint64_t syncs;
+	uint64_t flush_lag_bytes;  /**< at the last flusher pass */
+	uint64_t flush_lag_messages; /**< unsynced offsets, last pass */
+	uint64_t chunks_free;
+	uint64_t chunks_total;
+	uint64_t segments_deleted;
+	/** Batches appended, by the codec they are stored with. */
+	uint64_t batches_by_codec[5];
+	uint64_t deep_validated;   /**< batches deeply validated */
+	uint64_t recompressed;     /**< batches rebuilt (codec or offsets) */
+	uint64_t recompress_in_bytes;  /**< batch bytes before rebuilding */
+	uint64_t recompress_out_bytes; /**< batch bytes after rebuilding */
+	uint64_t decompress_errors; /**< corrupt or over the bound */
+	uint64_t duplicates;       /**< idempotent repeats not appended */
+	uint64_t out_of_order;     /**< OUT_OF_ORDER_SEQUENCE_NUMBER */
+	uint64_t invalid_epoch;    /**< INVALID_PRODUCER_EPOCH */
+	uint64_t producers;        /**< producer states held (gauge) */
+	uint64_t producers_evicted; /**< forgotten: table full or expired */
+	uint64_t producer_snapshots; /**< snapshot files written */
+};
+
+void fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st);
+
+/** fmq_metrics_fn rendering the log's counters; arg is the fmq_log. */
+void fmq_log_metrics(struct fmq_metrics_out *out, void *arg);
+
+/* ------------------------------------------------------------------------
+ * Idempotent producer state
+ * ---------------------------------------------------------------------- */
+
+/** What a partition remembers of one producer. */
+struct fmq_log_producer_info {
+	int16_t epoch;
+	int32_t last_seq;        /**< last sequence of the newest batch */
+	int64_t last_offset;     /**< last offset of the newest batch */
+	uint32_t nbatches;       /**< batches cached for duplicates (<= 5) */
+};
+
+/**
+ * Look a producer up in a partition's state. Owner lcore, or the control
+ * thread while the owner does not append (tests, tools).
+ *
+ * @return 0 and *info, or -ENOENT.
+ */
+int fmq_log_producer_lookup(const struct fmq_log_part *part, int64_t pid,
+			    struct fmq_log_producer_info *info);
+
+/* ------------------------------------------------------------------------
+ * Record batch helpers (pure functions, any thread)
+ * ---------------------------------------------------------------------- */
+
+/** Kafka's CRC-32C (Castagnoli) of n bytes, via ISA-L crc32_iscsi. */
+uint32_t fmq_log_crc32c(const void *p, size_t n);
+
+/**
+ * Validate one record batch in a contiguous buffer exactly as append does
+ * (without offsets or size limits other than max_bytes).
+ *
+ * @return 0 or a Kafka error code.
+ */
+int16_t fmq_log_batch_check(const void *buf, uint32_t len,
+			    uint32_t max_bytes, uint32_t *records);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMQ_LOG_H */
