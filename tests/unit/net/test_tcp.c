@@ -930,6 +930,59 @@ test_rst_each_state(void)
 	CU_ASSERT_EQUAL(app.closed, 3);
 	CU_ASSERT_EQUAL(app.naccepted, 3);
 
+	/* FIN_WAIT_2: reset. */
+	open_conn(&p, PEER_PORT + 5, 1);
+	fmq_tcp_close(net, p.h);
+	fmq_net_poll(net, now);
+	uint32_t fin = out(cap.n - 1)->seq;
+	clear();
+	peer_ack(&p, fin + 1);
+	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 6);
+	s = pseg(&p, F_RST, NULL, 0);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(app.closed, 4);
+	CU_ASSERT_EQUAL(app.reason, -ECONNRESET);
+	CU_ASSERT_EQUAL(st()->tcp_active, 0);
+
+	/* CLOSING: a reset ends it too. */
+	open_conn(&p, PEER_PORT + 6, 1);
+	fmq_tcp_close(net, p.h);
+	fmq_net_poll(net, now);
+	clear();
+	s = pseg(&p, F_ACK | F_FIN, NULL, 0);
+	rx_seg(&s);
+	p.nxt++;
+	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 8);
+	clear();
+	s = pseg(&p, F_RST, NULL, 0);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(app.closed, 5);
+	CU_ASSERT_EQUAL(st()->tcp_active, 0);
+
+	/* TIME_WAIT: an exact RST ends it; out of window it is ignored. */
+	open_conn(&p, PEER_PORT + 7, 1);
+	fmq_tcp_close(net, p.h);
+	fmq_net_poll(net, now);
+	fin = out(cap.n - 1)->seq;
+	clear();
+	peer_ack(&p, fin + 1);
+	s = pseg(&p, F_ACK | F_FIN, NULL, 0);
+	rx_seg(&s);
+	p.nxt++;
+	clear();
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 1);
+	s = pseg(&p, F_RST, NULL, 0);
+	s.seq += 5000000;
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 1);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	s = pseg(&p, F_RST, NULL, 0);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 0);
+	CU_ASSERT_EQUAL(st()->tcp_active, 0);
+	CU_ASSERT_EQUAL(app.closed, 6);   /* told once, at TIME_WAIT */
+	app.closed = 3;
+
 	/* LAST_ACK: reset ends it. */
 	app.close_on_eof = true;
 	open_conn(&p, PEER_PORT + 4, 1);
