@@ -742,4 +742,6 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
 			"counter", "Segments deleted by retention",
 			c->st.retention_deleted);
+	if (c->group != NULL)
+		fmq_group_metrics(out, c->group);
 }
