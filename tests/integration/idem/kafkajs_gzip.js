@@ -39,7 +39,9 @@ async function main() {
     } }).catch(reject);
   });
   await c.disconnect();
-  process.stdout.write(JSON.stringify(out));
+  // A pipe takes big writes asynchronously: exit only once it is flushed.
+  await new Promise((resolve) => process.stdout.write(JSON.stringify(out),
+                                                      resolve));
 }
 
 main().then(() => process.exit(0), (e) => {
