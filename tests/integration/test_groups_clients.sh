@@ -4,12 +4,13 @@
 # group consumer and a KafkaJS group consumer each join, consume, commit,
 # restart and must resume exactly at the committed offsets; kcat -G does
 # the same, then two kcat -G balanced consumers split a topic between them
-# and consume it exactly once together.
+# and consume it exactly once together. Last, static members
+# (group.instance.id, librdkafka) restart without a rebalance.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 fmq_require_root
-fmq_require_cmd kcat node
+fmq_require_cmd kcat node curl
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || skip "kafka-python is not installed"
 [ -d tests/integration/node/node_modules/kafkajs ] ||
 	skip "KafkaJS not installed (run scripts/setup.sh)"
@@ -94,6 +95,14 @@ uniq=$(cat "$FMQ_TMP/kcb1.out" "$FMQ_TMP/kcb2.out" | awk '{print $1}' | sort -u 
 [ "$((a + b))" -eq "$TOTAL" ] && [ "$uniq" -eq "$TOTAL" ] ||
 	fail "balanced kcat: $a + $b messages, $uniq distinct, want $TOTAL exactly once"
 pass "two kcat -G balanced consumers: $a + $b messages, each once"
+
+# --- static membership (KIP-345), librdkafka -------------------------------
+out=$FMQ_TMP/static.out
+timeout 120 "$PY" tests/integration/groups/ck_static.py "$B" static-t \
+	"http://$FMQ_MGMT/metrics" >"$out" 2>&1 ||
+	{ cat "$out" >&2; fail "static membership"; }
+cat "$out"
+pass "a static member restarts without a rebalance and expires when gone"
 
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
