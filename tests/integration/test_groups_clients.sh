@@ -75,8 +75,9 @@ bad=$(awk '$1 != $2' "$FMQ_TMP/kc1.out" "$FMQ_TMP/kc2.out" | head -3)
 [ -z "$bad" ] || fail "kcat read wrong values: $bad"
 uniq=$(cat "$FMQ_TMP/kc1.out" "$FMQ_TMP/kc2.out" | awk '{print $1}' | sort -u | wc -l)
 [ "$n1" -eq 1000 ] || fail "kcat first run: $n1 messages, want 1000"
-[ "$((n1 + n2))" -eq "$TOTAL" ] && [ "$uniq" -eq "$TOTAL" ] ||
+if [ "$((n1 + n2))" -ne "$TOTAL" ] || [ "$uniq" -ne "$TOTAL" ]; then
 	fail "kcat: $n1 + $n2 messages, $uniq distinct, want $TOTAL exactly once"
+fi
 pass "kcat -G resumes at the committed offsets ($n1 + $n2)"
 
 # Two balanced consumers at once split the partitions; together they read
@@ -91,9 +92,12 @@ wait "$p2" || fail "balanced kcat 2 failed"
 a=$(wc -l <"$FMQ_TMP/kcb1.out")
 b=$(wc -l <"$FMQ_TMP/kcb2.out")
 uniq=$(cat "$FMQ_TMP/kcb1.out" "$FMQ_TMP/kcb2.out" | awk '{print $1}' | sort -u | wc -l)
-[ "$a" -gt 0 ] && [ "$b" -gt 0 ] || fail "one balanced kcat got nothing ($a, $b)"
-[ "$((a + b))" -eq "$TOTAL" ] && [ "$uniq" -eq "$TOTAL" ] ||
+if [ "$a" -eq 0 ] || [ "$b" -eq 0 ]; then
+	fail "one balanced kcat got nothing ($a, $b)"
+fi
+if [ "$((a + b))" -ne "$TOTAL" ] || [ "$uniq" -ne "$TOTAL" ]; then
 	fail "balanced kcat: $a + $b messages, $uniq distinct, want $TOTAL exactly once"
+fi
 pass "two kcat -G balanced consumers: $a + $b messages, each once"
 
 # --- static membership (KIP-345), librdkafka -------------------------------
