@@ -403,14 +403,19 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 						fmq_wall_ms()));
 }
 
+/* A requested OffsetFetch topic, whichever version's struct it came in. */
+struct fetch_topic {
+	struct fmq_kafka_str name;
+	const int32_t *parts;
+	int32_t n;
+};
+
 /* One group of an OffsetFetch: its topics flattened into partitions, or
- * n_parts = -1 for "all" (null topics, v2+). */
+ * n_parts = -1 for "all" (ntopics -1: null topics, v2+). */
 static int
 fetch_group(struct fmq_ctrl *c, struct fmq_group_fetch_group *g,
-	    struct fmq_kafka_str group_id, int32_t ntopics,
-	    const struct fmq_kafka_str *(*name_of)(const void *, int32_t),
-	    const int32_t *(*parts_of)(const void *, int32_t, int32_t *),
-	    const void *topics)
+	    struct fmq_kafka_str group_id, const struct fetch_topic *t,
+	    int32_t ntopics)
 {
 	struct fmq_group_tp *tp;
 	size_t n = 0, k = 0;
@@ -421,67 +426,31 @@ fetch_group(struct fmq_ctrl *c, struct fmq_group_fetch_group *g,
 		g->n_parts = -1;
 		return 0;
 	}
-	for (int32_t t = 0; t < ntopics; t++) {
-		int32_t np;
-
-		parts_of(topics, t, &np);
-		n += (size_t)count(np);
-	}
+	for (int32_t i = 0; i < ntopics; i++)
+		n += (size_t)count(t[i].n);
 	tp = ralloc(c, n, sizeof(*tp));
 	if (tp == NULL)
 		return -ENOMEM;
-	for (int32_t t = 0; t < ntopics; t++) {
-		int32_t np;
-		const int32_t *idx = parts_of(topics, t, &np);
-		struct fmq_group_str name = gstr(*name_of(topics, t));
-
-		for (int32_t i = 0; i < count(np); i++) {
-			tp[k].topic = name;
-			tp[k].partition = idx[i];
+	for (int32_t i = 0; i < ntopics; i++)
+		for (int32_t p = 0; p < count(t[i].n); p++) {
+			tp[k].topic = gstr(t[i].name);
+			tp[k].partition = t[i].parts[p];
 			k++;
 		}
-	}
 	g->parts = tp;
 	g->n_parts = (int32_t)n;
 	return 0;
 }
 
-/* Accessors over the two topic layouts (v0-v7 and v8 groups). */
-static const struct fmq_kafka_str *
-v7_name(const void *topics, int32_t t)
-{
-	return &((const struct fmq_kafka_offset_fetch_req_offset_fetch_request_topic *)
-		 topics)[t].name;
-}
-
-static const int32_t *
-v7_parts(const void *topics, int32_t t, int32_t *n)
-{
-	const struct fmq_kafka_offset_fetch_req_offset_fetch_request_topic *x =
-		&((const struct fmq_kafka_offset_fetch_req_offset_fetch_request_topic *)
-		  topics)[t];
-
-	*n = x->partition_indexes_count;
-	return x->partition_indexes;
-}
-
-static const struct fmq_kafka_str *
-v8_name(const void *topics, int32_t t)
-{
-	return &((const struct fmq_kafka_offset_fetch_req_offset_fetch_request_topics *)
-		 topics)[t].name;
-}
-
-static const int32_t *
-v8_parts(const void *topics, int32_t t, int32_t *n)
-{
-	const struct fmq_kafka_offset_fetch_req_offset_fetch_request_topics *x =
-		&((const struct fmq_kafka_offset_fetch_req_offset_fetch_request_topics *)
-		  topics)[t];
-
-	*n = x->partition_indexes_count;
-	return x->partition_indexes;
-}
+/* The two topic layouts (v0-v7, v8 groups) have the same fields. */
+#define FETCH_TOPICS(c, src, nsrc, out) do {				\
+	(out) = ralloc((c), (size_t)count(nsrc), sizeof(*(out)));	\
+	for (int32_t i_ = 0; (out) != NULL && i_ < (nsrc); i_++) {	\
+		(out)[i_].name = (src)[i_].name;			\
+		(out)[i_].parts = (src)[i_].partition_indexes;		\
+		(out)[i_].n = (src)[i_].partition_indexes_count;	\
+	}								\
+} while (0)
 
 static void
 offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
@@ -499,16 +468,22 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		return;
 	}
 	if (v < 8) {
+		struct fetch_topic *t;
+
 		/* Null topics (v2+) ask for every committed partition. */
-		rc = fetch_group(c, &g[0], req->group_id,
-				 req->topics_count < 0 && v < 2 ? 0 :
-				 req->topics_count, v7_name, v7_parts,
-				 req->topics);
+		FETCH_TOPICS(c, req->topics, req->topics_count, t);
+		rc = t == NULL ? -ENOMEM : fetch_group(c, &g[0], req->group_id,
+						       t, req->topics_count);
 	} else {
-		for (int32_t i = 0; i < n && rc == 0; i++)
-			rc = fetch_group(c, &g[i], req->groups[i].group_id,
-					 req->groups[i].topics_count, v8_name,
-					 v8_parts, req->groups[i].topics);
+		for (int32_t i = 0; i < n && rc == 0; i++) {
+			const struct fmq_kafka_offset_fetch_req_offset_fetch_request_group
+				*rg = &req->groups[i];
+			struct fetch_topic *t;
+
+			FETCH_TOPICS(c, rg->topics, rg->topics_count, t);
+			rc = t == NULL ? -ENOMEM : fetch_group(c, &g[i],
+				rg->group_id, t, rg->topics_count);
+		}
 	}
 	if (rc < 0) {
 		nomem(c, f);

@@ -4,12 +4,13 @@
 # group consumer and a KafkaJS group consumer each join, consume, commit,
 # restart and must resume exactly at the committed offsets; kcat -G does
 # the same, then two kcat -G balanced consumers split a topic between them
-# and consume it exactly once together.
+# and consume it exactly once together. Last, static members
+# (group.instance.id, librdkafka) restart without a rebalance.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 fmq_require_root
-fmq_require_cmd kcat node
+fmq_require_cmd kcat node curl
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || skip "kafka-python is not installed"
 [ -d tests/integration/node/node_modules/kafkajs ] ||
 	skip "KafkaJS not installed (run scripts/setup.sh)"
@@ -74,8 +75,9 @@ bad=$(awk '$1 != $2' "$FMQ_TMP/kc1.out" "$FMQ_TMP/kc2.out" | head -3)
 [ -z "$bad" ] || fail "kcat read wrong values: $bad"
 uniq=$(cat "$FMQ_TMP/kc1.out" "$FMQ_TMP/kc2.out" | awk '{print $1}' | sort -u | wc -l)
 [ "$n1" -eq 1000 ] || fail "kcat first run: $n1 messages, want 1000"
-[ "$((n1 + n2))" -eq "$TOTAL" ] && [ "$uniq" -eq "$TOTAL" ] ||
+if [ "$((n1 + n2))" -ne "$TOTAL" ] || [ "$uniq" -ne "$TOTAL" ]; then
 	fail "kcat: $n1 + $n2 messages, $uniq distinct, want $TOTAL exactly once"
+fi
 pass "kcat -G resumes at the committed offsets ($n1 + $n2)"
 
 # Two balanced consumers at once split the partitions; together they read
@@ -90,10 +92,21 @@ wait "$p2" || fail "balanced kcat 2 failed"
 a=$(wc -l <"$FMQ_TMP/kcb1.out")
 b=$(wc -l <"$FMQ_TMP/kcb2.out")
 uniq=$(cat "$FMQ_TMP/kcb1.out" "$FMQ_TMP/kcb2.out" | awk '{print $1}' | sort -u | wc -l)
-[ "$a" -gt 0 ] && [ "$b" -gt 0 ] || fail "one balanced kcat got nothing ($a, $b)"
-[ "$((a + b))" -eq "$TOTAL" ] && [ "$uniq" -eq "$TOTAL" ] ||
+if [ "$a" -eq 0 ] || [ "$b" -eq 0 ]; then
+	fail "one balanced kcat got nothing ($a, $b)"
+fi
+if [ "$((a + b))" -ne "$TOTAL" ] || [ "$uniq" -ne "$TOTAL" ]; then
 	fail "balanced kcat: $a + $b messages, $uniq distinct, want $TOTAL exactly once"
+fi
 pass "two kcat -G balanced consumers: $a + $b messages, each once"
+
+# --- static membership (KIP-345), librdkafka -------------------------------
+out=$FMQ_TMP/static.out
+timeout 120 "$PY" tests/integration/groups/ck_static.py "$B" static-t \
+	"http://$FMQ_MGMT/metrics" >"$out" 2>&1 ||
+	{ cat "$out" >&2; fail "static membership"; }
+cat "$out"
+pass "a static member restarts without a rebalance and expires when gone"
 
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"

@@ -24,7 +24,7 @@ mkdir -p "$work"
 # --- 300,000 messages, three members, a leave and a kill -----------------
 out=$FMQ_TMP/ck.out
 if ! timeout 400 "$PY" tests/integration/groups/ck_exactly_once.py "$B" "$work" \
-	>"$out" 2>&1; then
+	"$FMQ_TMP/groups.log" >"$out" 2>&1; then
 	tail -n 20 "$out" | sed 's/^/    | /' >&2
 	fail "confluent-kafka exactly-once scenario"
 fi

@@ -55,8 +55,9 @@ pass "offsets kept across SIGKILL; the consumer resumed at them"
 
 n=$(wc -l <"$work/seen.txt")
 u=$(sort -u "$work/seen.txt" | wc -l)
-[ "$n" -eq $((2 * PER)) ] && [ "$u" -eq $((2 * PER)) ] ||
+if [ "$n" -ne $((2 * PER)) ] || [ "$u" -ne $((2 * PER)) ]; then
 	fail "over three steps: $n messages, $u distinct, want $((2 * PER)) once each"
+fi
 pass "the topic was consumed exactly once over the restarts"
 
 rc=0; fmq_stop || rc=$?

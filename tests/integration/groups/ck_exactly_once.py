@@ -3,7 +3,7 @@
 """Three confluent-kafka-python consumers in one group over a 6-partition
 topic of 300,000 messages, synchronous commits after every batch.
 
-  ck_exactly_once.py BOOTSTRAP WORKDIR            run the whole scenario
+  ck_exactly_once.py BOOTSTRAP WORKDIR [BROKER_LOG]  run the whole scenario
   ck_exactly_once.py --consumer NAME BOOTSTRAP WORKDIR   (one member)
 
 The scenario produces message i (value "i") to partition i % 6, so its
@@ -18,7 +18,9 @@ else); no message is redelivered
 after a commit covered it; the group's committed offsets end at the end of
 each partition. Reports both rebalance times: from the stop (or kill) to
 the moment the remaining members' assignment callbacks together cover all
-six partitions.
+six partitions. With the broker's log, the kill is split into the
+session expiry (at most a session timeout after the kill) and the
+rebalance that follows.
 
 Each member writes WORKDIR/NAME.log, one event per line:
   A <time> <p,p,...>   partitions assigned
@@ -136,28 +138,35 @@ def produce(bootstrap):
     print("produced %d messages in %.1f s" % (TOTAL, time.time() - t0))
 
 
-def read_log(path):
-    ev = []
+_logs = {}   # path -> [bytes read, events, messages]
+
+
+def _refresh(path):
+    st = _logs.setdefault(path, [0, [], 0])
     if not os.path.exists(path):
-        return ev
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if not parts:
-                continue
-            ev.append(parts)
-    return ev
+        return st
+    with open(path, "rb") as f:
+        f.seek(st[0])
+        data = f.read()
+    end = data.rfind(b"\n") + 1      # whole lines only
+    st[0] += end
+    for line in data[:end].decode().splitlines():
+        parts = line.split()
+        if parts:
+            st[1].append(parts)
+            if parts[0] == "M":
+                st[2] += 1
+    return st
+
+
+def read_log(path):
+    """Every event of a member's log so far (read incrementally)."""
+    return _refresh(path)[1]
 
 
 def consumed(workdir, names):
-    n = 0
-    for nm in names:
-        try:
-            with open(os.path.join(workdir, nm + ".log")) as f:
-                n += sum(1 for line in f if line.startswith("M "))
-        except FileNotFoundError:
-            pass
-    return n
+    return sum(_refresh(os.path.join(workdir, nm + ".log"))[2]
+               for nm in names)
 
 
 def wait_for(cond, timeout, what):
@@ -193,11 +202,11 @@ def assigned_since(workdir, names, since, split=False):
     return max(t for t, _ in latest.values())
 
 
-def scenario(bootstrap, workdir):
+def scenario(bootstrap, workdir, broker_log):
     produce(bootstrap)
     procs = {}
     try:
-        run(bootstrap, workdir, procs)
+        run(bootstrap, workdir, procs, broker_log)
     finally:
         for p in procs.values():
             if p.poll() is None:
@@ -205,7 +214,7 @@ def scenario(bootstrap, workdir):
                 p.wait()
 
 
-def run(bootstrap, workdir, procs):
+def run(bootstrap, workdir, procs, broker_log):
     names = ["c1", "c2", "c3"]
     for nm in names:
         procs[nm] = subprocess.Popen([sys.executable, __file__, "--consumer",
@@ -245,15 +254,35 @@ def run(bootstrap, workdir, procs):
     print("c2 killed at %.0f msgs: c1 owns all partitions %.0f ms later "
           "(session timeout %d ms)" % (consumed(workdir, names),
                                        rebalance_kill * 1000, SESSION_MS))
+    # When the coordinator expired c2 (its log line, UTC time of day).
+    t_expired = None
+    if broker_log:
+        with open(broker_log, errors="replace") as f:
+            for line in f:
+                if "session expired" in line and " c2-" in line:
+                    hh, mm, ss = line.split()[0].split(":")
+                    tod = int(hh) * 3600 + int(mm) * 60 + float(ss)
+                    day = t_kill - t_kill % 86400
+                    t_expired = min((day + d * 86400 + tod for d in
+                                     (-1, 0, 1)),
+                                    key=lambda t: abs(t - t_kill))
+        if t_expired is None:
+            sys.exit("the broker log does not say c2's session expired")
+        print("c2 expired %.0f ms after the kill; the rebalance then took "
+              "%.0f ms" % ((t_expired - t_kill) * 1000,
+                           (t_done - t_expired) * 1000))
 
-    # c1 finishes the topic: its commits reach the end of every partition.
+    # c1 finishes the topic: the group's commits reach the end of every
+    # partition (some may have been finished by the others already).
     def finished():
         last = {}
-        for e in read_log(os.path.join(workdir, "c1.log")):
-            if e[0] == "C":
-                last[int(e[2])] = int(e[3])
+        for nm in names:
+            for e in read_log(os.path.join(workdir, nm + ".log")):
+                if e[0] == "C":
+                    p = int(e[2])
+                    last[p] = max(last.get(p, 0), int(e[3]))
         return all(last.get(p) == TOTAL // PARTS for p in range(PARTS))
-    wait_for(finished, 180, "c1 to commit the end of every partition")
+    wait_for(finished, 180, "commits at the end of every partition")
     elapsed = time.time() - t_start
     open(os.path.join(workdir, "done"), "w").close()
     if procs["c1"].wait(30) != 0:
@@ -322,12 +351,20 @@ def run(bootstrap, workdir, procs):
     if rebalance_leave * 1000 > SESSION_MS:
         sys.exit("rebalance after a clean leave took %.0f ms (> session "
                  "timeout %d ms)" % (rebalance_leave * 1000, SESSION_MS))
-    # Expiry comes at most one session timeout after the last heartbeat;
-    # the survivor then rejoins on its next heartbeat.
+    # Expiry comes at most one session timeout after the last heartbeat
+    # (so after the kill); the survivor then rejoins on its next heartbeat
+    # and the rebalance must complete well within a session timeout.
     limit = SESSION_MS + 2 * HEARTBEAT_MS + 2000
     if rebalance_kill * 1000 > limit:
         sys.exit("rebalance after a kill took %.0f ms (> %d ms)" %
                  (rebalance_kill * 1000, limit))
+    if t_expired is not None:
+        if (t_expired - t_kill) * 1000 > SESSION_MS + 500:
+            sys.exit("c2 expired %.0f ms after the kill (session timeout "
+                     "%d ms)" % ((t_expired - t_kill) * 1000, SESSION_MS))
+        if (t_done - t_expired) * 1000 > SESSION_MS:
+            sys.exit("the rebalance after c2 expired took %.0f ms (> "
+                     "session timeout)" % ((t_done - t_expired) * 1000))
     res = {"messages": TOTAL, "consumed": sum(len(d) for d in
                                               deliveries.values()),
            "duplicates": dups, "uncommitted_tail_of_killed": by_c2,
@@ -335,6 +372,10 @@ def run(bootstrap, workdir, procs):
            "commits": len(commits),
            "rebalance_leave_ms": round(rebalance_leave * 1000),
            "rebalance_kill_ms": round(rebalance_kill * 1000),
+           "kill_to_expiry_ms": round((t_expired - t_kill) * 1000)
+           if t_expired else None,
+           "expiry_to_assigned_ms": round((t_done - t_expired) * 1000)
+           if t_expired else None,
            "session_timeout_ms": SESSION_MS, "elapsed_s": round(elapsed, 1)}
     print("RESULT " + json.dumps(res))
 
@@ -342,8 +383,9 @@ def run(bootstrap, workdir, procs):
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--consumer":
         consumer(sys.argv[2], sys.argv[3], sys.argv[4])
-    elif len(sys.argv) == 3:
-        scenario(sys.argv[1], sys.argv[2])
+    elif len(sys.argv) in (3, 4):
+        scenario(sys.argv[1], sys.argv[2],
+                 sys.argv[3] if len(sys.argv) == 4 else None)
     else:
         sys.exit(__doc__)
 
