@@ -12,13 +12,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
+# Extra broker arguments, e.g. FMQ_KAFKA_ARGS_STR="--set lcores.data=2".
+read -r -a FMQ_KAFKA_ARGS <<<"${FMQ_KAFKA_ARGS_STR:-}"
 fmq_require_root
 fmq_require_cmd curl kcat /usr/bin/python3
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || skip "confluent-kafka not installed"
 
 B=$FMQ_IP:9092
 MAX=1048576
-fmq_start bad --set socket.request.max.bytes=$MAX
+fmq_start bad --set socket.request.max.bytes=$MAX "${FMQ_KAFKA_ARGS[@]}"
 printf 'seed\n' | timeout 30 kcat -b "$B" -P -t bad-in || fail "creating bad-in"
 printf 'seed\n' | timeout 30 kcat -b "$B" -P -t steady || fail "creating steady"
 

@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
+# Extra broker arguments, e.g. FMQ_KAFKA_ARGS_STR="--set lcores.data=2".
+read -r -a FMQ_KAFKA_ARGS <<<"${FMQ_KAFKA_ARGS_STR:-}"
 fmq_require_root
 fmq_require_cmd kcat curl /usr/bin/python3
 
@@ -22,7 +24,7 @@ now_ms() { date +%s%3N; }
 
 # Three partitions for the kcat topic, so each message group gets its own
 # and is compared in order.
-fmq_start kcat --set num.partitions=3
+fmq_start kcat --set num.partitions=3 "${FMQ_KAFKA_ARGS[@]}"
 
 # --- -L: metadata ------------------------------------------------------------
 timeout 30 kcat -b "$B" -L >"$FMQ_TMP/L0.txt" 2>&1 || fail "kcat -L: $(cat "$FMQ_TMP/L0.txt")"

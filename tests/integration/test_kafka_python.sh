@@ -9,13 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
+# Extra broker arguments, e.g. FMQ_KAFKA_ARGS_STR="--set lcores.data=2".
+read -r -a FMQ_KAFKA_ARGS <<<"${FMQ_KAFKA_ARGS_STR:-}"
 fmq_require_root
 fmq_require_cmd curl /usr/bin/python3
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || skip "kafka-python not installed"
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || skip "confluent-kafka not installed"
 
 B=$FMQ_IP:9092
-fmq_start py
+fmq_start py "${FMQ_KAFKA_ARGS[@]}"
 
 timeout 300 /usr/bin/python3 tests/integration/kafka/kafka_python_client.py "$B" all ||
 	fail "kafka-python checks (broker log: $FMQ_TMP/py.log)"

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
+# Extra broker arguments, e.g. FMQ_KAFKA_ARGS_STR="--set lcores.data=2".
+read -r -a FMQ_KAFKA_ARGS <<<"${FMQ_KAFKA_ARGS_STR:-}"
 fmq_require_root
 fmq_require_cmd curl /usr/bin/python3
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || skip "kafka-python not installed"
@@ -31,7 +33,7 @@ continues() {
 		}' "$1" "$2"
 }
 
-fmq_start rs --set log.flush.interval.ms=1000
+fmq_start rs --set log.flush.interval.ms=1000 "${FMQ_KAFKA_ARGS[@]}"
 py setup || fail "creating topics"
 py produce rs-a 3000 "$ACKS" >/dev/null || fail "produce to rs-a"
 py produce rs-b 1000 "$ACKS" >/dev/null || fail "produce to rs-b"
@@ -42,7 +44,7 @@ pass "4000 messages acknowledged on rs-a (3 partitions, 64 KiB segments) and rs-
 rc=0
 fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc on SIGTERM"
-fmq_start rs --set log.flush.interval.ms=1000
+fmq_start rs --set log.flush.interval.ms=1000 "${FMQ_KAFKA_ARGS[@]}"
 py configs || fail "after SIGTERM + start"
 py verify "$ACKS" || fail "after SIGTERM + start"
 py ends >"$FMQ_TMP/ends2.txt" || fail "end offsets"
@@ -70,7 +72,7 @@ wait "$spid" || true
 n=$(wc -l <"$FMQ_TMP/stream.txt")
 [ "$n" -gt 0 ] || fail "the streaming producer got no acknowledgement before the kill: $(cat "$FMQ_TMP/stream.out")"
 cat "$FMQ_TMP/stream.txt" >>"$ACKS"
-fmq_start rs --set log.flush.interval.ms=1000
+fmq_start rs --set log.flush.interval.ms=1000 "${FMQ_KAFKA_ARGS[@]}"
 py configs || fail "after SIGKILL + start"
 py verify "$ACKS" || fail "after SIGKILL + start"
 py ends >"$FMQ_TMP/ends4.txt"
