@@ -226,7 +226,14 @@ mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd)
 		tv.tv_sec = 0;
 		tv.tv_usec = (suseconds_t)(to * 1000);
 	}
-	if (select(maxfd + 1, &rs, &ws, &es, &tv) < 0 && errno != EINTR)
+	/*
+	 * On any failure, EINTR included, the sets are left as they were
+	 * filled: every connection marked readable, writable and in error.
+	 * libmicrohttpd takes the error bit at its word and closes them, so
+	 * a signal (net_tap's queue signals reach this thread) used to cut
+	 * scrapes off with no response. Just select again next pass.
+	 */
+	if (select(maxfd + 1, &rs, &ws, &es, &tv) < 0)
 		return;
 	MHD_run_from_select(m->d, &rs, &ws, &es);
 }

@@ -27,6 +27,11 @@ from kafka.protocol.api import Request, Response
 from kafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
 
 B = sys.argv[1]
+# kafka-python probes the broker version on every new client with a 2 s
+# budget; on a loaded 2-core machine the first connection through the tap
+# can take longer, which kafka-python reports as UnrecognizedBrokerVersion.
+# Give the probe more time instead of failing on load.
+CONN = {"bootstrap_servers": B, "api_version_auto_timeout_ms": 15000}
 MSG = "kafka-python"
 
 
@@ -109,7 +114,7 @@ def create_err(adm, topics, validate_only=False):
 
 
 def admin_checks():
-    adm = KafkaAdminClient(bootstrap_servers=B, request_timeout_ms=15000)
+    adm = KafkaAdminClient(**CONN, request_timeout_ms=15000)
     # create with configs
     errs = create_err(adm, [NewTopic("kp-admin", 3, 1, topic_configs={
         "retention.ms": "3600000", "segment.bytes": "1048576",
@@ -192,13 +197,13 @@ def admin_checks():
        "nothing, INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION")
 
     # the altered topic still takes and serves data (LogAppendTime now)
-    p = KafkaProducer(bootstrap_servers=B, acks="all", retries=20,
+    p = KafkaProducer(**CONN, acks="all", retries=20,
                       retry_backoff_ms=200)
     t_before = int(time.time() * 1000)
     md = p.send("kp-admin", value=b"after-alter", partition=1,
                 timestamp_ms=1000).get(timeout=30)
     p.close()
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       consumer_timeout_ms=5000, enable_auto_commit=False)
     c.assign([TopicPartition("kp-admin", 1)])
     c.seek(TopicPartition("kp-admin", 1), md.offset)
@@ -217,7 +222,7 @@ def admin_checks():
     err = errno_of(lambda: adm.create_partitions({"kp-admin": NewPartitions(9)},
                                                  validate_only=True))
     expect(err == 0, f"validate-only create partitions: {err}")
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None)
+    c = KafkaConsumer(**CONN, group_id=None)
     parts = c.partitions_for_topic("kp-admin")
     c.close()
     expect(parts == set(range(5)), f"partitions after create_partitions: {parts}")
@@ -251,12 +256,12 @@ def payloads(n, seed):
 
 def round_trip(acks, codec):
     topic = f"kp-rt-{acks}-{codec or 'none'}"
-    adm = KafkaAdminClient(bootstrap_servers=B, request_timeout_ms=15000)
+    adm = KafkaAdminClient(**CONN, request_timeout_ms=15000)
     errs = create_err(adm, [NewTopic(topic, 2, 1)])
     adm.close()
     expect(errs == {topic: 0}, f"create {topic}: {errs}")
     msgs = payloads(2000, hash(topic) & 0xffff)
-    p = KafkaProducer(bootstrap_servers=B, acks=acks, compression_type=codec,
+    p = KafkaProducer(**CONN, acks=acks, compression_type=codec,
                       linger_ms=5, max_request_size=2 * 1024 * 1024)
     t0 = int(time.time() * 1000)
     futs = [p.send(topic, key=k, value=v, headers=h, partition=i % 2)
@@ -275,7 +280,7 @@ def round_trip(acks, codec):
         for part in (0, 1):
             expect(offs[part] == list(range(len(offs[part]))),
                    f"acks={acks}: partition {part} offsets not 0..n-1")
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       enable_auto_commit=False, consumer_timeout_ms=10000,
                       max_partition_fetch_bytes=1 << 20)
     tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
@@ -304,10 +309,10 @@ def round_trip(acks, codec):
 
 def offsets_for_times():
     topic = "kp-times"
-    adm = KafkaAdminClient(bootstrap_servers=B)
+    adm = KafkaAdminClient(**CONN)
     create_err(adm, [NewTopic(topic, 1, 1)])
     adm.close()
-    p = KafkaProducer(bootstrap_servers=B, acks="all", linger_ms=0)
+    p = KafkaProducer(**CONN, acks="all", linger_ms=0)
     base = 1_600_000_000_000
     # ten batches of 50, timestamps 1 s apart inside a batch run
     for i in range(500):
@@ -315,7 +320,7 @@ def offsets_for_times():
         if i % 50 == 49:
             p.flush()
     p.close()
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None)
+    c = KafkaConsumer(**CONN, group_id=None)
     tp = TopicPartition(topic, 0)
     for q, want in ((base - 5, 0), (base, 0), (base + 1, 1), (base + 1000, 1),
                     (base + 123_500, 124), (base + 499_000, 499)):
@@ -333,16 +338,16 @@ def offsets_for_times():
 
 def out_of_range():
     topic = "kp-oor"
-    adm = KafkaAdminClient(bootstrap_servers=B)
+    adm = KafkaAdminClient(**CONN)
     create_err(adm, [NewTopic(topic, 1, 1)])
     adm.close()
-    p = KafkaProducer(bootstrap_servers=B, acks="all")
+    p = KafkaProducer(**CONN, acks="all")
     for i in range(10):
         p.send(topic, value=b"old-%d" % i, partition=0)
     p.close()
     tp = TopicPartition(topic, 0)
 
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       auto_offset_reset="earliest", consumer_timeout_ms=5000)
     c.assign([tp])
     c.seek(tp, 1_000_000)
@@ -351,14 +356,14 @@ def out_of_range():
            f"earliest reset: got offset {m.offset}")
     c.close()
 
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       auto_offset_reset="latest", consumer_timeout_ms=3000)
     c.assign([tp])
     c.seek(tp, 1_000_000)
     got = list(c)   # resets to the end: nothing to read
     expect(got == [] and c.position(tp) == 10,
            f"latest reset: {len(got)} records, position {c.position(tp)}")
-    p = KafkaProducer(bootstrap_servers=B, acks="all")
+    p = KafkaProducer(**CONN, acks="all")
     p.send(topic, value=b"new", partition=0).get(timeout=10)
     p.close()
     c.config["consumer_timeout_ms"] = 5000
@@ -366,7 +371,7 @@ def out_of_range():
     expect(m.offset == 10 and m.value == b"new", f"after latest reset: {m}")
     c.close()
 
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       auto_offset_reset="none")
     c.assign([tp])
     c.seek(tp, 1_000_000)
@@ -384,7 +389,7 @@ def out_of_range():
 
 
 def produce(topic, n):
-    p = KafkaProducer(bootstrap_servers=B, acks="all", linger_ms=5)
+    p = KafkaProducer(**CONN, acks="all", linger_ms=5)
     futs = [p.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=i % 2)
             for i in range(n)]
     p.flush()
@@ -399,7 +404,7 @@ def produce(topic, n):
 
 
 def verify(topic, n):
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       consumer_timeout_ms=10000, enable_auto_commit=False)
     parts = c.partitions_for_topic(topic)
     expect(parts is not None, f"{topic} is gone")

@@ -26,6 +26,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
 B = sys.argv[1]
+# kafka-python probes the broker version on every new client with a 2 s
+# budget; on a loaded 2-core machine the first connection through the tap
+# can take longer, which kafka-python reports as UnrecognizedBrokerVersion.
+# Give the probe more time instead of failing on load.
+CONN = {"bootstrap_servers": B, "api_version_auto_timeout_ms": 15000}
 CONFIGS = {
     "rs-a": {"retention.ms": "86400000", "segment.bytes": "65536",
              "max.message.bytes": "500000", "cleanup.policy": "delete"},
@@ -41,14 +46,14 @@ def die(msg):
 
 
 def setup():
-    adm = KafkaAdminClient(bootstrap_servers=B, request_timeout_ms=15000)
+    adm = KafkaAdminClient(**CONN, request_timeout_ms=15000)
     adm.create_topics([NewTopic(t, PARTS[t], 1, topic_configs=c)
                        for t, c in CONFIGS.items()])
     adm.close()
 
 
 def configs():
-    adm = KafkaAdminClient(bootstrap_servers=B, request_timeout_ms=15000)
+    adm = KafkaAdminClient(**CONN, request_timeout_ms=15000)
     topics = set(adm.list_topics())
     for t, want in CONFIGS.items():
         if t not in topics:
@@ -60,7 +65,7 @@ def configs():
             if got.get(k) != (v, 1):
                 die(f"{t}: {k} = {got.get(k)} after the restart, want ({v!r}, 1)")
     adm.close()
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None)
+    c = KafkaConsumer(**CONN, group_id=None)
     for t, n in PARTS.items():
         parts = c.partitions_for_topic(t)
         if parts != set(range(n)):
@@ -70,7 +75,7 @@ def configs():
 
 
 def producer():
-    return KafkaProducer(bootstrap_servers=B, acks="all", linger_ms=2,
+    return KafkaProducer(**CONN, acks="all", linger_ms=2,
                          retries=0, request_timeout_ms=3000,
                          max_block_ms=3000, reconnect_backoff_max_ms=200)
 
@@ -133,7 +138,7 @@ def verify(path):
     for line in open(path):
         t, p, o, v = line.split()
         acked[(t, int(p), int(o))] = v.encode()
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None,
+    c = KafkaConsumer(**CONN, group_id=None,
                       enable_auto_commit=False, consumer_timeout_ms=8000)
     total = 0
     for t, n in PARTS.items():
@@ -168,7 +173,7 @@ def verify(path):
 
 
 def ends():
-    c = KafkaConsumer(bootstrap_servers=B, group_id=None)
+    c = KafkaConsumer(**CONN, group_id=None)
     for t, n in PARTS.items():
         tps = [TopicPartition(t, x) for x in range(n)]
         for tp, e in sorted(c.end_offsets(tps).items()):
