@@ -218,6 +218,7 @@ struct bench {
 	uint64_t prod_sent_msgs;     /* every phase */
 	uint64_t late;               /* open loop: sends behind schedule */
 	uint64_t fetch_resets;       /* tail fetch overtaken by retention */
+	uint64_t acks0_responses;    /* answers to acks=0 (should be none) */
 	uint64_t kafka_errors;
 	int16_t first_kerr;
 	uint64_t proto_errors;
