@@ -69,6 +69,7 @@ struct bench_opts {
 	char net_set[16][128];       /* DPDK: --net key=value for lib/net */
 	unsigned int n_net_set;
 	double connect_timeout_s;
+	bool test_forge_ack;         /* test hook, see --test-forge-ack */
 };
 
 /* One template batch: pre-encoded once, sent many times by reference. */

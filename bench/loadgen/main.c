@@ -116,7 +116,7 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 	       O_INFL, O_WL, O_ACKS, O_SIZE, O_BATCH, O_COMP, O_TOPIC,
 	       O_TOPICS, O_PARTS, O_NOCREATE, O_RATE, O_DUR, O_WARM, O_COUNT,
 	       O_PRELOAD, O_FMAX, O_TMPL, O_PVER, O_FVER, O_ECHO, O_VERIFY,
-	       O_PROG, O_CDF, O_LABEL, O_BUSY, O_CTO, O_HELP };
+	       O_PROG, O_CDF, O_LABEL, O_BUSY, O_CTO, O_HELP, O_FORGE };
 	static const struct option opts[] = {
 		{ "kernel", no_argument, NULL, O_KERNEL },
 		{ "broker", required_argument, NULL, O_BROKER },
@@ -151,6 +151,9 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 		{ "busy", no_argument, NULL, O_BUSY },
 		{ "connect-timeout", required_argument, NULL, O_CTO },
 		{ "help", no_argument, NULL, O_HELP },
+		/* Test hook: expect one batch that was never sent, so a test
+		 * can show that verification fails when data is missing. */
+		{ "test-forge-ack", no_argument, NULL, O_FORGE },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool broker_given = false;
@@ -304,6 +307,7 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 			o->connect_timeout_s = strtod(optarg, NULL);
 			rc = o->connect_timeout_s > 0 ? 0 : -EINVAL;
 			break;
+		case O_FORGE: o->test_forge_ack = true; break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);

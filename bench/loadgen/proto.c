@@ -1293,6 +1293,18 @@ proto_verify(struct bench *b)
 		return rc;
 	b->v_acked = b->v_read = b->v_missing = b->v_corrupt = b->v_extra = 0;
 	b->v_expired = 0;
+	if (b->o.test_forge_ack && b->ntps > 0 && b->o.acks != 0) {
+		struct tp *tp = &b->tps[0];
+		struct ack *a = realloc(tp->acks, (tp->nacks + 1) * sizeof(*a));
+
+		if (a == NULL)
+			return -ENOMEM;
+		tp->acks = a;
+		tp->cap_acks = tp->nacks + 1;
+		/* Past the log end: it cannot be read back. */
+		tp->acks[tp->nacks].base = tp->off_end + 1000;
+		tp->acks[tp->nacks++].tmpl = 0;
+	}
 	for (unsigned int i = 0; i < b->ntps; i++) {
 		struct tp *tp = &b->tps[i];
 		struct vstate vs = { tp, tp->off_start, 0, false };
