@@ -11,6 +11,9 @@
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 
+#include "fmq_broker.h"
+#include "fmq_ctrl.h"
+#include "fmq_log.h"
 #include "fmq_net.h"
 #include "fmq_util.h"
 
@@ -50,6 +53,7 @@ struct data_lcore {
 	uint16_t port_id, queue_id;
 	bool use_intr;
 	struct fmq_net *net;
+	struct fmq_broker_lcore *broker;
 	/* counters, written only by this lcore */
 	uint64_t busy_cycles, idle_cycles, polls, rx_pkts, sleeps;
 } __rte_cache_aligned;
@@ -62,6 +66,10 @@ struct app {
 	struct data_lcore data[APP_MAX_DATA_LCORES];
 	struct fmq_net *nets[APP_MAX_DATA_LCORES];
 	struct fmq_net_metrics_set net_set;
+	struct fmq_log *log;
+	struct fmq_broker *broker;
+	struct fmq_ctrl *ctrl;
+	char cluster_id[64];
 	atomic_bool quit;
 	atomic_bool healthy;
 	bool adaptive;
@@ -90,8 +98,9 @@ void app_lcore_metrics(struct fmq_metrics_out *out, void *arg);
 /* mgmt.c */
 struct mgmt;
 struct mgmt *mgmt_start(struct app *a, char *err, size_t errlen);
-/* Serve pending HTTP work, waiting at most timeout_us. */
-void mgmt_poll(struct mgmt *m, unsigned int timeout_us);
+/* Serve pending HTTP work, waiting at most timeout_us or until wake_fd
+ * (if >= 0) is readable. */
+void mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd);
 void mgmt_stop(struct mgmt *m);
 
 #endif

@@ -84,6 +84,7 @@ app_data_lcore_main(void *arg)
 		if (nb > 0)
 			fmq_net_rx(d->net, pkts, nb, now);
 		fmq_net_poll(d->net, now);
+		fmq_broker_lcore_poll(d->broker, now);
 		d->polls++;
 		uint64_t t1 = rte_rdtsc();
 		if (nb > 0) {

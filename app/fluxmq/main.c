@@ -21,7 +21,10 @@
 
 #define EXIT_CONFIG 2
 #define MAX_EAL_ARGS 128
-#define CONTROL_TICK_US 5000
+/* The control lcore also answers forwarded requests and runs the
+ * flusher, so it looks at its rings every millisecond. */
+#define CONTROL_TICK_US 1000
+#define MAX_PARTITIONS 100000
 
 static struct app app;
 
@@ -155,6 +158,29 @@ build_eal_args(int uargc, char **uargv, char **out, char *storage,
 	return n;
 }
 
+/* The partition log, the cluster id and the broker's shared state. */
+static int
+setup_storage(struct app *a, char *err, size_t errlen)
+{
+	struct fmq_log_params lp;
+
+	fmq_log_params_from_config(&lp, &a->cfg, a->n_data, MAX_PARTITIONS);
+	lp.register_extmem = true;
+	a->log = fmq_log_create(&lp, err, errlen);
+	if (a->log == NULL)
+		return -errno;
+	fmq_metrics_register(a->metrics, fmq_log_metrics, a->log);
+	if (fmq_ctrl_cluster_id(&a->cfg, a->cluster_id, sizeof(a->cluster_id),
+				err, errlen) < 0)
+		return -EINVAL;
+	a->broker = fmq_broker_create(&a->cfg, a->log, a->n_data,
+				      a->cluster_id, err, errlen);
+	if (a->broker == NULL)
+		return -EINVAL;
+	fmq_metrics_register(a->metrics, fmq_broker_metrics, a->broker);
+	return 0;
+}
+
 /* Parse everything after "--". Returns 0, 1 (exit 0 done), or -1. */
 static int
 parse_app_args(int argc, char **argv, char *err, size_t errlen)
@@ -246,6 +272,10 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 			return -ENOMEM;
 		}
 		a->nets[i] = d->net;
+		d->broker = fmq_broker_lcore_create(a->broker, i, d->net,
+						    a->port.mp, err, errlen);
+		if (d->broker == NULL)
+			return -ENOMEM;
 		i++;
 	}
 	a->net_set.nets = a->nets;
@@ -372,33 +402,61 @@ main(int argc, char **argv)
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, app_port_metrics, &app);
+	rc = setup_storage(&app, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "fluxmq: %s\n", err);
+		rc = 1;
+		goto out_port;
+	}
 	rc = setup_data_lcores(&app, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fluxmq: %s\n", err);
 		rc = 1;
 		goto out_port;
 	}
+	/* Topics, partitions (recovered here), groups; then the first
+	 * metadata snapshot goes to the data lcores. */
+	app.ctrl = fmq_ctrl_create(&app.cfg, app.broker, app.log, app.n_data,
+				   err, sizeof(err));
+	if (app.ctrl == NULL) {
+		fprintf(stderr, "fluxmq: %s\n", err);
+		rc = 1;
+		goto out_port;
+	}
+	fmq_metrics_register(app.metrics, fmq_ctrl_metrics, app.ctrl);
 	for (unsigned int i = 0; i < app.n_data; i++)
 		rte_eal_remote_launch(app_data_lcore_main, &app,
 				      app.data[i].lcore_id);
 
 	/* Control lcore loop. */
 	bool announced = false;
+	uint64_t sleep_us = 0;
 	while (!atomic_load(&app.quit)) {
 		if (!announced && app_port_link_up(&app)) {
 			atomic_store(&app.healthy, true);
 			print_reach(&app);
 			announced = true;
 		}
-		mgmt_poll(app.mgmt, CONTROL_TICK_US);
+		/* Sleeps until HTTP, a forwarded request, or the control
+		 * work's own next deadline. */
+		mgmt_poll(app.mgmt, announced ? sleep_us : CONTROL_TICK_US,
+			  fmq_broker_ctrl_fd(app.broker));
+		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
 	}
 	FMQ_INFO("main", "shutting down");
 	atomic_store(&app.healthy, false);
 	rte_eal_mp_wait_lcore();
 	rc = 0;
 out_port:
-	for (unsigned int i = 0; i < app.n_data; i++)
+	/* Data lcores are stopped: close partitions (flushing them), then
+	 * connections, stacks and the port. */
+	fmq_ctrl_free(app.ctrl);
+	for (unsigned int i = 0; i < app.n_data; i++) {
+		fmq_broker_lcore_free(app.data[i].broker);
 		fmq_net_free(app.data[i].net);
+	}
+	fmq_broker_free(app.broker);
+	fmq_log_free(app.log);
 	app_port_fini(&app);
 	mgmt_stop(app.mgmt);
 out_eal:

@@ -204,20 +204,28 @@ mgmt_start(struct app *a, char *err, size_t errlen)
 }
 
 void
-mgmt_poll(struct mgmt *m, unsigned int timeout_us)
+mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd)
 {
 	fd_set rs, ws, es;
 	MHD_socket maxfd = 0;
 	MHD_UNSIGNED_LONG_LONG to;
-	struct timeval tv = { .tv_sec = 0, .tv_usec = timeout_us };
+	struct timeval tv = { .tv_sec = (time_t)(timeout_us / 1000000),
+			      .tv_usec = (suseconds_t)(timeout_us % 1000000) };
 
 	FD_ZERO(&rs);
 	FD_ZERO(&ws);
 	FD_ZERO(&es);
 	if (MHD_get_fdset(m->d, &rs, &ws, &es, &maxfd) != MHD_YES)
 		return;
-	if (MHD_get_timeout(m->d, &to) == MHD_YES && to * 1000 < timeout_us)
+	if (wake_fd >= 0) {
+		FD_SET(wake_fd, &rs);
+		if (wake_fd > maxfd)
+			maxfd = wake_fd;
+	}
+	if (MHD_get_timeout(m->d, &to) == MHD_YES && to * 1000 < timeout_us) {
+		tv.tv_sec = 0;
 		tv.tv_usec = (suseconds_t)(to * 1000);
+	}
 	if (select(maxfd + 1, &rs, &ws, &es, &tv) < 0 && errno != EINTR)
 		return;
 	MHD_run_from_select(m->d, &rs, &ws, &es);

@@ -3,11 +3,115 @@
 #ifndef FMQ_CTRL_PRIV_H
 #define FMQ_CTRL_PRIV_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fmq_ctrl.h"
+
 /* Kafka error codes from the shared table: FMQ_CTRL_E_<NAME>. */
 enum fmq_ctrl_kerr {
 #define FMQ_KERR(name, code, retriable, msg) FMQ_CTRL_E_##name = code,
 #include "fmq_kafka_err.def"
 #undef FMQ_KERR
 };
+
+#ifdef FMQ_CTRL_INTERNAL
+
+#include "fmq_broker.h"
+#include "fmq_group.h"
+#include "fmq_kafka.h"
+#include "fmq_log.h"
+
+#define CTRL_ARENA_BYTES (16u << 20)
+#define CTRL_FWD_BURST 64
+#define CTRL_PID_BLOCK 1000
+/* Longest control-loop sleep when nothing is pending (log.flush.interval.ms
+ * fsyncs still happen on time: the flusher pass is what checks them). */
+#define CTRL_IDLE_US 20000ull
+/* Extra wait after every data lcore moved to a new snapshot before a
+ * replaced partition is closed: zero-copy fetch data still in flight
+ * keeps its chunk pinned until the client acknowledged it. */
+#define CTRL_CLOSE_GRACE_NS (2000ull * 1000 * 1000)
+
+/* Open partitions of one topic (the registry has names and owners). */
+struct ctrl_topic {
+	char name[FMQ_TOPIC_NAME_MAX + 1];
+	uint32_t nparts;
+	struct fmq_log_part **parts;
+	bool offline;            /* being reopened: not in snapshots */
+	struct ctrl_topic *next; /* hash chain */
+};
+
+/* A partition to close once no data lcore can touch it any more. */
+struct ctrl_deferred {
+	struct ctrl_deferred *next;
+	uint64_t version;        /* snapshot version that dropped it */
+	uint64_t ready_ns;       /* all lcores current since: plus grace */
+	struct fmq_log_part *part;
+	char topic[FMQ_TOPIC_NAME_MAX + 1];
+	bool delete_files;
+	char reopen_topic[FMQ_TOPIC_NAME_MAX + 1]; /* "" unless a reopen */
+};
+
+struct ctrl_stats {
+	uint64_t requests;
+	uint64_t topics_created, topics_deleted, partitions_added;
+	uint64_t config_changes;
+	uint64_t producer_ids;
+	uint64_t snapshots;
+	uint64_t flush_errors;
+	uint64_t retention_deleted;
+	uint64_t malformed;
+};
+
+struct fmq_ctrl {
+	const struct fmq_config *cfg;
+	struct fmq_broker *b;
+	struct fmq_log *log;
+	struct fmq_topics *topics;
+	struct fmq_group *group;
+	unsigned int n_lcores;
+	char dir[FMQ_CFG_STR_MAX + 16];    /* <log dir>/__fluxmq */
+	struct ctrl_topic *hash[1024];
+	struct ctrl_deferred *deferred;
+	struct fmq_kafka_arena arena;
+	int64_t next_pid, pid_limit;
+	uint64_t next_flush_ns;
+	bool flush_busy;
+	int64_t next_retention_ms;
+	struct ctrl_stats st;
+};
+
+/* ctrl_core.c */
+struct ctrl_topic *ctrl_topic_find(struct fmq_ctrl *c, const char *name);
+int ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
+		    uint32_t first_part);
+void ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files);
+void ctrl_reopen_topic(struct fmq_ctrl *c, const char *name);
+int ctrl_publish(struct fmq_ctrl *c);
+int ctrl_respond(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *body);
+void ctrl_close_conn(struct fmq_ctrl *c, struct fmq_bfwd *f);
+int64_t ctrl_alloc_pid(struct fmq_ctrl *c);
+
+/* ctrl_admin.c: topic admin, configs, producer ids, auto-create. Each
+ * takes the decoded request and answers f (or closes it). */
+void ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+
+/* ctrl_groups.c: the group APIs on the coordinator. */
+int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_groups_close(struct fmq_ctrl *c);
+/* true when api is a group API (then f is answered, now or later) */
+bool ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			const struct fmq_kafka_req_hdr *hdr, void *req);
+void ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms);
+void ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name);
+
+#endif /* FMQ_CTRL_INTERNAL */
 
 #endif

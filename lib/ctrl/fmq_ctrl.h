@@ -60,8 +60,15 @@ const struct fmq_tcfg_key *fmq_tcfg_keys(void);
 /** Index of a topic-level key by name, or -1. */
 int fmq_tcfg_find(const char *name);
 
-/** Defaults for every topic-level key. */
+/** The table's built-in default for every topic-level key. */
 void fmq_tcfg_defaults(struct fmq_topic_cfg *c);
+
+/**
+ * Topic defaults from the broker configuration (log.retention.ms ->
+ * retention.ms, message.max.bytes -> max.message.bytes, ...), the way
+ * Kafka derives them.
+ */
+void fmq_tcfg_from_broker(struct fmq_topic_cfg *c, const struct fmq_config *cfg);
 
 /**
  * Set one topic config from its string form.
@@ -70,9 +77,9 @@ void fmq_tcfg_defaults(struct fmq_topic_cfg *c);
 int16_t fmq_tcfg_set(struct fmq_topic_cfg *c, const char *name,
 		     const char *value, char *msg, size_t msglen);
 
-/** Reset one key to its default (IncrementalAlterConfigs DELETE). */
-int16_t fmq_tcfg_unset(struct fmq_topic_cfg *c, const char *name, char *msg,
-		       size_t msglen);
+/** Reset one key to its value in dflt (IncrementalAlterConfigs DELETE). */
+int16_t fmq_tcfg_unset(struct fmq_topic_cfg *c, const struct fmq_topic_cfg *dflt,
+		       const char *name, char *msg, size_t msglen);
 
 /** The string form of key idx's current value. */
 void fmq_tcfg_format(const struct fmq_topic_cfg *c, int idx, char *buf,
@@ -99,10 +106,16 @@ struct fmq_kv {
 /**
  * Open (or create) the registry persisted in dir/topics.meta and check
  * every partition owner against n_lcores (owners past it are reassigned).
+ * dflt (copied; NULL: the table's defaults) is what topics inherit for
+ * keys they do not set.
  * @return the registry, or NULL with errno set and err filled.
  */
 struct fmq_topics *fmq_topics_open(const char *dir, unsigned int n_lcores,
+				   const struct fmq_topic_cfg *dflt,
 				   char *err, size_t errlen);
+
+/** The defaults topics inherit. */
+const struct fmq_topic_cfg *fmq_topics_defaults(const struct fmq_topics *t);
 void fmq_topics_close(struct fmq_topics *t);
 
 /**
@@ -161,6 +174,50 @@ uint64_t fmq_topics_version(const struct fmq_topics *t);
 
 /** Format a topic id as Kafka prints it (base64url, 22 chars). */
 void fmq_topic_id_str(const uint8_t id[16], char out[23]);
+
+/* ------------------------------------------------------------------------
+ * The control lcore
+ * ---------------------------------------------------------------------- */
+
+struct fmq_broker;
+struct fmq_log;
+struct fmq_ctrl;
+
+/**
+ * Read the cluster id from <first log.dirs entry>/meta.properties, or
+ * create the file with a new random id (as Kafka's meta.properties:
+ * version, cluster.id, node.id). A node.id that differs from the file's
+ * is refused.
+ * @return 0 or -errno with err filled.
+ */
+int fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
+			char *err, size_t errlen);
+
+/**
+ * Open the control state: the topic registry, every partition of every
+ * topic (recovering each), the group coordinator; publish the first
+ * metadata snapshot to the broker. Prints progress while recovering.
+ * @return NULL with err filled on failure.
+ */
+struct fmq_ctrl *fmq_ctrl_create(const struct fmq_config *cfg,
+				 struct fmq_broker *b, struct fmq_log *log,
+				 unsigned int n_lcores, char *err,
+				 size_t errlen);
+
+/**
+ * One pass of the control loop: forwarded requests, group timers and
+ * commits, the log flusher, retention, deferred partition closes. Never
+ * blocks; call it with the management poll in between.
+ * @return how long the caller may sleep (microseconds) before the next
+ *   pass if nothing wakes it: 1 ms while the flusher has work, longer idle.
+ */
+uint64_t fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns);
+
+/** Flush and close everything (after the data lcores stopped). */
+void fmq_ctrl_free(struct fmq_ctrl *c);
+
+/** fmq_metrics_fn for the control lcore (arg: the fmq_ctrl). */
+void fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg);
 
 #ifdef __cplusplus
 }

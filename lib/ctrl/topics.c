@@ -22,6 +22,7 @@
 
 struct fmq_topics {
 	char dir[4096];
+	struct fmq_topic_cfg dflt;
 	unsigned int n_lcores;
 	struct fmq_topic **v;        /* sorted by name */
 	size_t n, cap;
@@ -177,18 +178,50 @@ fmq_tcfg_set(struct fmq_topic_cfg *c, const char *name, const char *value,
 }
 
 int16_t
-fmq_tcfg_unset(struct fmq_topic_cfg *c, const char *name, char *msg,
-	       size_t msglen)
+fmq_tcfg_unset(struct fmq_topic_cfg *c, const struct fmq_topic_cfg *dflt,
+	       const char *name, char *msg, size_t msglen)
 {
 	int idx = fmq_tcfg_find(name);
+	char v[64];
 
 	if (idx < 0) {
 		snprintf(msg, msglen, "Unknown topic config name: %s", name);
 		return FMQ_CTRL_E_INVALID_CONFIG;
 	}
-	parse_into(c, idx, tkeys[idx].dflt, msg, msglen);
+	fmq_tcfg_format(dflt, idx, v, sizeof(v));
+	parse_into(c, idx, v, msg, msglen);
 	c->set[idx] = false;
 	return 0;
+}
+
+void
+fmq_tcfg_from_broker(struct fmq_topic_cfg *c, const struct fmq_config *cfg)
+{
+	char msg[512], v[FMQ_CFG_STR_MAX];
+
+	fmq_tcfg_defaults(c);
+#define FROM(idx, fmt, val) \
+	do { \
+		snprintf(v, sizeof(v), fmt, val); \
+		parse_into(c, idx, v, msg, sizeof(msg)); \
+	} while (0)
+	FROM(FMQ_TCFG_IDX_compression_type, "%s", cfg->compression_type);
+	FROM(FMQ_TCFG_IDX_max_message_bytes, "%" PRIu64, cfg->message_max_bytes);
+	FROM(FMQ_TCFG_IDX_message_timestamp_type, "%s",
+	     cfg->message_timestamp_type);
+	FROM(FMQ_TCFG_IDX_retention_ms, "%" PRId64, cfg->log_retention_ms);
+	FROM(FMQ_TCFG_IDX_retention_bytes, "%" PRId64, cfg->log_retention_bytes);
+	FROM(FMQ_TCFG_IDX_segment_bytes, "%" PRIu64, cfg->log_segment_bytes);
+	FROM(FMQ_TCFG_IDX_segment_ms, "%" PRId64, cfg->log_roll_ms);
+	FROM(FMQ_TCFG_IDX_segment_index_bytes, "%" PRIu64,
+	     cfg->log_index_size_max_bytes);
+	FROM(FMQ_TCFG_IDX_index_interval_bytes, "%" PRIu64,
+	     cfg->log_index_interval_bytes);
+	FROM(FMQ_TCFG_IDX_flush_messages, "%" PRIu64,
+	     cfg->log_flush_interval_messages);
+	FROM(FMQ_TCFG_IDX_flush_ms, "%" PRIu64, cfg->log_flush_interval_ms);
+	FROM(FMQ_TCFG_IDX_validation, "%s", cfg->validation);
+#undef FROM
 }
 
 void
@@ -485,7 +518,7 @@ load_line(struct fmq_topics *t, char *line, char *err, size_t errlen,
 			}
 			o = *end == ',' ? end + 1 : end;
 		}
-		fmq_tcfg_defaults(&tp->cfg);
+		tp->cfg = t->dflt;
 		if (fmq_topics_find(t, tp->name) != NULL || insert(t, tp) < 0) {
 			topic_free(tp);
 			goto bad;
@@ -518,9 +551,15 @@ bad:
 	return -EINVAL;
 }
 
+const struct fmq_topic_cfg *
+fmq_topics_defaults(const struct fmq_topics *t)
+{
+	return &t->dflt;
+}
+
 struct fmq_topics *
-fmq_topics_open(const char *dir, unsigned int n_lcores, char *err,
-		size_t errlen)
+fmq_topics_open(const char *dir, unsigned int n_lcores,
+		const struct fmq_topic_cfg *dflt, char *err, size_t errlen)
 {
 	struct fmq_topics *t;
 	char path[4200], line[1024];
@@ -536,6 +575,11 @@ fmq_topics_open(const char *dir, unsigned int n_lcores, char *err,
 	if (t->lcore_load == NULL)
 		goto oom;
 	t->n_lcores = n_lcores;
+	if (dflt != NULL)
+		t->dflt = *dflt;
+	else
+		fmq_tcfg_defaults(&t->dflt);
+	memset(t->dflt.set, 0, sizeof(t->dflt.set));
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		rc = -errno;
@@ -636,10 +680,11 @@ fmq_topics_create(struct fmq_topics *t, const char *name, int32_t nparts,
 			 "reached because only 1 broker(s) are registered.", rf, rf);
 		return FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
 	}
-	fmq_tcfg_defaults(&cfg);
+	cfg = t->dflt;
 	for (size_t i = 0; i < ncfgs; i++) {
 		if (cfgs[i].value == NULL) {
-			e = fmq_tcfg_unset(&cfg, cfgs[i].key, msg, msglen);
+			e = fmq_tcfg_unset(&cfg, &t->dflt, cfgs[i].key, msg,
+					   msglen);
 		} else {
 			e = fmq_tcfg_set(&cfg, cfgs[i].key, cfgs[i].value, msg,
 					 msglen);
@@ -791,7 +836,8 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 			}
 			break;
 		case FMQ_ALTER_DELETE:
-			e = fmq_tcfg_unset(&cfg, ops[k].key, msg, msglen);
+			e = fmq_tcfg_unset(&cfg, &t->dflt, ops[k].key, msg,
+					   msglen);
 			break;
 		case FMQ_ALTER_APPEND:
 		case FMQ_ALTER_SUBTRACT:

@@ -27,10 +27,13 @@ int fmq_kafka__rd_unknown_tag(struct fmq_kafka_reader *sub, uint32_t tag,
 /**
  * Write the unknown tags from index *u on whose number is below `below`
  * (tags go out in ascending order, merged with the known ones).
+ * FMQ_KAFKA__ALL_TAGS writes all that are left, tag 0xffffffff included.
  */
 int fmq_kafka__wr_unknown_tags(struct fmq_kafka_writer *w,
 			       const struct fmq_kafka_tagged *tags, uint32_t n,
-			       uint32_t *u, uint32_t below);
+			       uint32_t *u, uint64_t below);
+
+#define FMQ_KAFKA__ALL_TAGS (UINT64_C(1) << 32)
 
 static inline bool
 fmq_kafka__uuid_zero(const struct fmq_kafka_uuid *u)

@@ -909,7 +909,7 @@ fmq_kafka__rd_unknown_tag(struct fmq_kafka_reader *sub, uint32_t tag,
 int
 fmq_kafka__wr_unknown_tags(struct fmq_kafka_writer *w,
 			   const struct fmq_kafka_tagged *tags, uint32_t n,
-			   uint32_t *u, uint32_t below)
+			   uint32_t *u, uint64_t below)
 {
 	int rc;
 

@@ -50,6 +50,7 @@ mkdir -p "$FMQ_TMP"
 export FMQ_TMP
 FMQ_PID=
 FMQ_PIDS=()
+FMQ_HOT_DIRS=()
 FMQ_CLEANUP=()
 
 pass() { printf 'PASS: %s\n' "$*"; }
@@ -94,11 +95,19 @@ fmq_start() {
 	if [ -n "$FMQ_TAP" ] && ip link show "$FMQ_TAP" >/dev/null 2>&1; then
 		fail "interface $FMQ_TAP already exists: another broker running?"
 	fi
+	# Each broker name gets its own data and hot-pool directories (kept
+	# across restarts of that name, removed at cleanup), so instances
+	# side by side never share a log.
+	FMQ_DATA=${FMQ_DATA_DIR:-$FMQ_TMP/data-$name}
+	FMQ_HOT=${FMQ_HOT_DIR:-/dev/hugepages/fmq-test-$$-$name}
+	FMQ_HOT_DIRS+=("$FMQ_HOT")
 	"$FMQ_BIN" "${FMQ_EAL[@]}" -- \
 		--set "dev.tap.name=$FMQ_TAP" \
 		--set "net.ip=$FMQ_IP/24" \
 		--set "dev.tap.host_ip=$FMQ_HOST_IP/24" \
 		--set "mgmt.listen=$FMQ_MGMT" \
+		--set "log.dirs=$FMQ_DATA" \
+		--set "log.hot.dir=$FMQ_HOT" \
 		"$@" >"$log" 2>&1 </dev/null &
 	FMQ_PID=$!
 	FMQ_PIDS+=("$FMQ_PID")
@@ -176,7 +185,7 @@ fmq_metric() {
 
 # EXIT trap: undo steps (last first), stop leftover brokers, remove the tap.
 fmq_cleanup() {
-	local rc=$? i pid
+	local rc=$? i pid d
 	for ((i = ${#FMQ_CLEANUP[@]} - 1; i >= 0; i--)); do
 		eval "${FMQ_CLEANUP[i]}" || true
 	done
@@ -190,6 +199,10 @@ fmq_cleanup() {
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
+	done
+	# Hot pools hold their hugepages until the file is gone.
+	for d in "${FMQ_HOT_DIRS[@]}"; do
+		case $d in /dev/hugepages/fmq-test-*) rm -rf "$d" ;; esac
 	done
 	if [ ${#FMQ_PIDS[@]} -gt 0 ] && [ -n "$FMQ_TAP" ] &&
 		ip link show "$FMQ_TAP" >/dev/null 2>&1; then

@@ -88,7 +88,7 @@ enc_fmq_kafka_api_versions_req(struct fmq_kafka_writer *w, int16_t v, const stru
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -231,7 +231,7 @@ enc_fmq_kafka_api_versions_resp_api_version(struct fmq_kafka_writer *w, int16_t 
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -344,7 +344,7 @@ enc_fmq_kafka_api_versions_resp_supported_feature_key(struct fmq_kafka_writer *w
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -463,7 +463,7 @@ enc_fmq_kafka_api_versions_resp_finalized_feature_key(struct fmq_kafka_writer *w
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -750,7 +750,7 @@ enc_fmq_kafka_api_versions_resp(struct fmq_kafka_writer *w, int16_t v, const str
 			if ((rc = fmq_kafka_wr_bool(w, o->zk_migration_ready)) < 0)
 				return rc;
 		}
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;

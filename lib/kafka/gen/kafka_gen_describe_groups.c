@@ -101,7 +101,7 @@ enc_fmq_kafka_describe_groups_req(struct fmq_kafka_writer *w, int16_t v, const s
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -267,7 +267,7 @@ enc_fmq_kafka_describe_groups_resp_described_group_member(struct fmq_kafka_write
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -421,7 +421,7 @@ enc_fmq_kafka_describe_groups_resp_described_group(struct fmq_kafka_writer *w, i
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -550,7 +550,7 @@ enc_fmq_kafka_describe_groups_resp(struct fmq_kafka_writer *w, int16_t v, const 
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;

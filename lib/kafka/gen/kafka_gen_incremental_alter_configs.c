@@ -86,7 +86,7 @@ enc_fmq_kafka_incremental_alter_configs_req_alterable_config(struct fmq_kafka_wr
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -208,7 +208,7 @@ enc_fmq_kafka_incremental_alter_configs_req_alter_configs_resource(struct fmq_ka
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -327,7 +327,7 @@ enc_fmq_kafka_incremental_alter_configs_req(struct fmq_kafka_writer *w, int16_t 
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -475,7 +475,7 @@ enc_fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response(str
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -592,7 +592,7 @@ enc_fmq_kafka_incremental_alter_configs_resp(struct fmq_kafka_writer *w, int16_t
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;

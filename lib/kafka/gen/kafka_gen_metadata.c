@@ -83,7 +83,7 @@ enc_fmq_kafka_metadata_req_metadata_request_topic(struct fmq_kafka_writer *w, in
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -221,7 +221,7 @@ enc_fmq_kafka_metadata_req(struct fmq_kafka_writer *w, int16_t v, const struct f
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -382,7 +382,7 @@ enc_fmq_kafka_metadata_resp_metadata_response_broker(struct fmq_kafka_writer *w,
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -572,7 +572,7 @@ enc_fmq_kafka_metadata_resp_metadata_response_partition(struct fmq_kafka_writer 
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -736,7 +736,7 @@ enc_fmq_kafka_metadata_resp_metadata_response_topic(struct fmq_kafka_writer *w, 
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -920,7 +920,7 @@ enc_fmq_kafka_metadata_resp(struct fmq_kafka_writer *w, int16_t v, const struct 
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;

@@ -79,7 +79,7 @@ enc_fmq_kafka_sync_group_req_sync_group_request_assignment(struct fmq_kafka_writ
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -233,7 +233,7 @@ enc_fmq_kafka_sync_group_req(struct fmq_kafka_writer *w, int16_t v, const struct
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;
@@ -405,7 +405,7 @@ enc_fmq_kafka_sync_group_resp(struct fmq_kafka_writer *w, int16_t v, const struc
 
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
-		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, UINT32_MAX)) < 0)
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
 	return 0;

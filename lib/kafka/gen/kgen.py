@@ -775,7 +775,7 @@ def emit_enc(o, msg, s):
             emit_write_field(o, msg, f, "o->" + f.cname, 3)
             o("}", 2)
         o("if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, "
-          "o->n_unknown_tags, &u, UINT32_MAX)) < 0)", 2)
+          "o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)", 2)
         o("return rc;", 3)
         o("}", 1)
     o("return 0;", 1)

@@ -59,7 +59,7 @@ test_create_errors(void)
 	struct fmq_kv range[] = { { "segment.bytes", "10" } };
 
 	rm_registry();
-	t = fmq_topics_open(dir, 1, msg, sizeof(msg));
+	t = fmq_topics_open(dir, 1, NULL, msg, sizeof(msg));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "x", 3, 1, 1, NULL, 0, false, msg,
 					  sizeof(msg), &tp), 0);
@@ -119,7 +119,7 @@ test_persistence_and_owners(void)
 	char v[64];
 
 	rm_registry();
-	t = fmq_topics_open(dir, 2, msg, sizeof(msg));
+	t = fmq_topics_open(dir, 2, NULL, msg, sizeof(msg));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "events", 6, 1, 1, cfgs, 3, false,
 					  msg, sizeof(msg), &tp), 0);
@@ -144,7 +144,7 @@ test_persistence_and_owners(void)
 	fmq_topics_close(t);
 
 	/* Reopen: everything is back. */
-	t = fmq_topics_open(dir, 2, msg, sizeof(msg));
+	t = fmq_topics_open(dir, 2, NULL, msg, sizeof(msg));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(fmq_topics_count(t), 2);
 	tp = fmq_topics_find(t, "events");
@@ -182,7 +182,7 @@ test_persistence_and_owners(void)
 	fmq_topics_close(t);
 
 	/* Fewer data lcores now: every owner moves inside the range. */
-	t = fmq_topics_open(dir, 1, msg, sizeof(msg));
+	t = fmq_topics_open(dir, 1, NULL, msg, sizeof(msg));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	tp = fmq_topics_find(t, "events");
 	for (uint32_t p = 0; p < tp->nparts; p++)
@@ -192,7 +192,7 @@ test_persistence_and_owners(void)
 	CU_ASSERT_EQUAL(fmq_topics_delete(t, "events", msg, sizeof(msg)), 0);
 	CU_ASSERT_EQUAL(fmq_topics_delete(t, "events", msg, sizeof(msg)), UNKNOWN_TOPIC);
 	fmq_topics_close(t);
-	t = fmq_topics_open(dir, 1, msg, sizeof(msg));
+	t = fmq_topics_open(dir, 1, NULL, msg, sizeof(msg));
 	CU_ASSERT_PTR_NULL(fmq_topics_find(t, "events"));
 	CU_ASSERT_EQUAL(fmq_topics_count(t), 1);
 	fmq_topics_close(t);
@@ -209,14 +209,14 @@ test_corrupt_registry(void)
 	fputs("# fluxmq topic registry v1\ntopic ok 00112233445566778899aabbccddeeff 1 2 0,0\n"
 	      "topic broken\n", f);
 	fclose(f);
-	CU_ASSERT_PTR_NULL(fmq_topics_open(dir, 1, msg, sizeof(msg)));
+	CU_ASSERT_PTR_NULL(fmq_topics_open(dir, 1, NULL, msg, sizeof(msg)));
 	char want[300];
 	snprintf(want, sizeof(want), "%s:3: malformed topic registry line", p);
 	CU_ASSERT_STRING_EQUAL(msg, want);
 	f = fopen(p, "w");
 	fputs("hello\n", f);
 	fclose(f);
-	CU_ASSERT_PTR_NULL(fmq_topics_open(dir, 1, msg, sizeof(msg)));
+	CU_ASSERT_PTR_NULL(fmq_topics_open(dir, 1, NULL, msg, sizeof(msg)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "not a FluxMQ topic registry"));
 	rm_registry();
 }

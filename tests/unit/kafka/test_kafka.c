@@ -1078,6 +1078,44 @@ test_apiversions_v3(void)
 	CU_ASSERT_EQUAL(fmq_kafka_rd_left(&r), 0);
 }
 
+
+/* Unknown tags are kept and re-encoded, tag 0xffffffff included (found by
+ * the fuzzer: the final flush used to stop below UINT32_MAX). */
+static void
+test_unknown_tags_reencode(void)
+{
+	/* Heartbeat v4: group "g", generation 7, member "", instance null,
+	 * tags: 3 -> "ab", 0xffffffff -> "x" */
+	static const uint8_t body[] = {
+		2, 'g', 0, 0, 0, 7, 1, 0,
+		2, 3, 2, 'a', 'b', 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 'x',
+	};
+	static uint8_t out[64];
+	struct fmq_kafka_heartbeat_req hb;
+	struct fmq_kafka_piece pc[2];
+	struct fmq_kafka_writer w;
+	struct fmq_kafka_sizer s;
+	struct fmq_kafka_seg seg = { body, sizeof(body) };
+	struct fmq_kafka_reader r;
+
+	fmq_kafka_arena_reset(&arena);
+	fmq_kafka_rd_init(&r, &seg, 1, 0, sizeof(body));
+	CU_ASSERT_EQUAL_FATAL(fmq_kafka_decode_request(12, 4, &r, &arena, &hb),
+			      0);
+	CU_ASSERT_EQUAL(hb.generation_id, 7);
+	CU_ASSERT_EQUAL(hb.group_instance_id.len, -1);
+	CU_ASSERT_EQUAL_FATAL(hb.n_unknown_tags, 2);
+	CU_ASSERT_EQUAL(hb.unknown_tags[1].tag, 0xffffffffu);
+	fmq_kafka_sizer_init(&s, UINT32_MAX);
+	fmq_kafka_size_request(&s, 12, 4, &hb);
+	CU_ASSERT_EQUAL(s.bytes, sizeof(body));
+	fmq_kafka_wr_init(&w, out, sizeof(out), pc, 2);
+	CU_ASSERT_EQUAL(fmq_kafka_encode_request(&w, 12, 4, &hb), 0);
+	CU_ASSERT_EQUAL_FATAL(fmq_kafka_wr_finish(&w), 1);
+	CU_ASSERT_EQUAL(pc[0].len, sizeof(body));
+	CU_ASSERT(memcmp(out, body, sizeof(body)) == 0);
+}
+
 /* ---------------------------------------------------------------------- */
 
 static uint8_t rt_a[BIG], rt_b[BIG], rt_store[1 << 16];
@@ -1397,6 +1435,8 @@ main(void)
 	CU_add_test(s, "ApiVersions KIP-511 fallback bytes",
 		    test_apiversions_fallback);
 	CU_add_test(s, "ApiVersions v3 response header v0", test_apiversions_v3);
+	CU_add_test(s, "unknown tags re-encode (tag 0xffffffff)",
+		    test_unknown_tags_reencode);
 	CU_add_test(s, "codec round trips, every API and version",
 		    test_codec_roundtrip);
 	CU_add_test(s, "arena exhaustion during decode", test_arena_exhaustion);

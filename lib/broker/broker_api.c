@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Request dispatch on the data lcore, and the APIs answered from the
+ * snapshot alone: ApiVersions, Metadata, DescribeCluster. Everything that
+ * changes control state goes to the control lcore as a whole frame.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_malloc.h>
+
+#include "broker_priv.h"
+
+/* Decode the body of the current request into a fresh arena struct. */
+static void *
+decode_body(struct req_ctx *rc, int *st)
+{
+	union fmq_kafka_request *req;
+	int r;
+
+	req = fmq_kafka_arena_alloc(&rc->bl->arena, sizeof(*req));
+	if (req == NULL) {
+		*st = REQ_CLOSE(BROKER_CLOSE_NOMEM);
+		return NULL;
+	}
+	r = fmq_kafka_decode_request(rc->hdr->api_key, rc->hdr->api_version,
+				     &rc->body, &rc->bl->arena, req);
+	if (r == -ENOMEM) {
+		*st = REQ_CLOSE(BROKER_CLOSE_NOMEM);
+		return NULL;
+	}
+	if (r < 0) {
+		*st = REQ_CLOSE(BROKER_CLOSE_MALFORMED);
+		return NULL;
+	}
+	return req;
+}
+
+/* Encode body as the response of the current request and complete it. */
+static int
+respond(struct req_ctx *rc, const void *body)
+{
+	struct rte_mbuf *m = resp_encode(rc->bl, rc->hdr->api_key,
+					 rc->hdr->api_version,
+					 rc->hdr->correlation_id, body, 0);
+
+	if (m == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	conn_complete(rc->bl, rc->k, rc->slot, m);
+	return REQ_DONE;
+}
+
+static int
+api_versions(struct req_ctx *rc)
+{
+	struct fmq_kafka_api_versions_resp resp;
+	struct fmq_kafka_api_versions_resp_api_version *keys;
+	int st = 0;
+
+	if (decode_body(rc, &st) == NULL)
+		return st;
+	keys = fmq_kafka_arena_alloc(&rc->bl->arena,
+				     FMQ_KAFKA_N_APIS * sizeof(*keys));
+	if (keys == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	fmq_kafka_init_response(FMQ_KAFKA_API_API_VERSIONS,
+				rc->hdr->api_version, &resp);
+	fmq_kafka_apiversions_fill(&resp, keys, 0);
+	return respond(rc, &resp);
+}
+
+static bool
+topic_name_legal(const char *p, int32_t len)
+{
+	if (len <= 0 || len > FMQ_BROKER_TOPIC_MAX)
+		return false;
+	if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+		return false;
+	for (int32_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
+bool
+fmq_broker_metadata_wants_create(const struct fmq_broker *b,
+				 const struct fmq_bmeta *m, int16_t version,
+				 const struct fmq_kafka_metadata_req *req)
+{
+	if (!b->auto_create || req->topics_count <= 0)
+		return false;
+	if (version >= 4 && !req->allow_auto_topic_creation)
+		return false;
+	for (int32_t i = 0; i < req->topics_count; i++) {
+		const struct fmq_kafka_str *n = &req->topics[i].name;
+		if (n->len < 0)
+			continue;   /* by topic id: never created */
+		if (topic_name_legal(n->p, n->len) &&
+		    fmq_bmeta_find(m, n->p, (uint32_t)n->len) == NULL)
+			return true;
+	}
+	return false;
+}
+
+static int
+fill_topic(const struct fmq_broker *b, const struct fmq_btopic *t,
+	   struct fmq_kafka_arena *a,
+	   struct fmq_kafka_metadata_resp_metadata_response_topic *out)
+{
+	out->error_code = 0;
+	out->name.p = t->name;
+	out->name.len = t->name_len;
+	memcpy(out->topic_id.b, t->id, 16);
+	out->is_internal = false;
+	out->topic_authorized_operations = INT32_MIN;
+	out->partitions = fmq_kafka_arena_alloc(a, t->nparts *
+						sizeof(*out->partitions));
+	int32_t *node = fmq_kafka_arena_alloc(a, sizeof(*node));
+	if (out->partitions == NULL || node == NULL)
+		return -ENOMEM;
+	*node = b->node_id;
+	out->partitions_count = (int32_t)t->nparts;
+	for (uint32_t p = 0; p < t->nparts; p++) {
+		struct fmq_kafka_metadata_resp_metadata_response_partition *pp =
+			&out->partitions[p];
+		pp->error_code = 0;
+		pp->partition_index = (int32_t)p;
+		pp->leader_id = b->node_id;
+		pp->leader_epoch = t->parts[p].leader_epoch;
+		pp->replica_nodes = node;
+		pp->replica_nodes_count = 1;
+		pp->isr_nodes = node;
+		pp->isr_nodes_count = 1;
+		pp->offline_replicas = NULL;
+		pp->offline_replicas_count = 0;
+	}
+	return 0;
+}
+
+static const struct fmq_btopic *
+find_by_id(const struct fmq_bmeta *m, const struct fmq_kafka_uuid *id)
+{
+	for (uint32_t i = 0; i < m->ntopics; i++)
+		if (memcmp(m->topics[i].id, id->b, 16) == 0)
+			return &m->topics[i];
+	return NULL;
+}
+
+int
+fmq_broker_build_metadata(const struct fmq_broker *b, const struct fmq_bmeta *m,
+			  int16_t version, const struct fmq_kafka_metadata_req *req,
+			  struct fmq_kafka_arena *a,
+			  struct fmq_kafka_metadata_resp *resp)
+{
+	struct fmq_kafka_metadata_resp_metadata_response_broker *br;
+	bool all;
+
+	fmq_kafka_init_response(FMQ_KAFKA_API_METADATA, version, resp);
+	br = fmq_kafka_arena_alloc(a, sizeof(*br));
+	if (br == NULL)
+		return -ENOMEM;
+	br->node_id = b->node_id;
+	br->host = fmq_kafka_str(b->adv_host);
+	br->port = b->adv_port;
+	br->rack = FMQ_KAFKA_STR_NULL;
+	resp->brokers = br;
+	resp->brokers_count = 1;
+	resp->cluster_id = fmq_kafka_str(b->cluster_id);
+	resp->controller_id = b->node_id;
+	resp->cluster_authorized_operations = INT32_MIN;
+	/* v0: an empty list means all topics; v1+: null means all. */
+	all = req->topics_count < 0 || (version == 0 && req->topics_count == 0);
+	if (all) {
+		resp->topics = fmq_kafka_arena_alloc(a, (m->ntopics ? m->ntopics : 1) *
+						     sizeof(*resp->topics));
+		if (resp->topics == NULL)
+			return -ENOMEM;
+		resp->topics_count = (int32_t)m->ntopics;
+		for (uint32_t i = 0; i < m->ntopics; i++)
+			if (fill_topic(b, &m->topics[i], a, &resp->topics[i]) < 0)
+				return -ENOMEM;
+		return 0;
+	}
+	resp->topics_count = req->topics_count;
+	resp->topics = fmq_kafka_arena_alloc(a, (req->topics_count ? req->topics_count : 1) *
+					     sizeof(*resp->topics));
+	if (resp->topics == NULL)
+		return -ENOMEM;
+	for (int32_t i = 0; i < req->topics_count; i++) {
+		const struct fmq_kafka_metadata_req_metadata_request_topic *rt =
+			&req->topics[i];
+		struct fmq_kafka_metadata_resp_metadata_response_topic *ot =
+			&resp->topics[i];
+		const struct fmq_btopic *t;
+
+		if (rt->name.len >= 0)
+			t = fmq_bmeta_find(m, rt->name.p, (uint32_t)rt->name.len);
+		else
+			t = find_by_id(m, &rt->topic_id);
+		if (t != NULL) {
+			if (fill_topic(b, t, a, ot) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		ot->name = rt->name;
+		ot->topic_id = rt->topic_id;
+		ot->partitions = NULL;
+		ot->partitions_count = 0;
+		ot->topic_authorized_operations = INT32_MIN;
+		ot->error_code = (rt->name.len >= 0 &&
+				  !topic_name_legal(rt->name.p, rt->name.len)) ?
+			FMQ_KERR_INVALID_TOPIC_EXCEPTION :
+			rt->name.len >= 0 ? FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION :
+			FMQ_KERR_UNKNOWN_TOPIC_ID;
+	}
+	return 0;
+}
+
+static int
+api_metadata(struct req_ctx *rc)
+{
+	struct fmq_kafka_metadata_req *req;
+	struct fmq_kafka_metadata_resp *resp;
+	int st = 0;
+
+	req = decode_body(rc, &st);
+	if (req == NULL)
+		return st;
+	/* Creating topics is the control lcore's job: it answers. */
+	if (fmq_broker_metadata_wants_create(rc->bl->b, rc->meta,
+					     rc->hdr->api_version, req))
+		return api_forward(rc);
+	resp = fmq_kafka_arena_alloc(&rc->bl->arena, sizeof(*resp));
+	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b, rc->meta,
+			rc->hdr->api_version, req, &rc->bl->arena, resp) < 0)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	for (int32_t i = 0; i < resp->topics_count; i++)
+		count_error(rc->bl, resp->topics[i].error_code);
+	return respond(rc, resp);
+}
+
+static int
+api_describe_cluster(struct req_ctx *rc)
+{
+	struct fmq_kafka_describe_cluster_resp resp;
+	struct fmq_kafka_describe_cluster_resp_describe_cluster_broker br;
+	struct fmq_broker *b = rc->bl->b;
+	int st = 0;
+
+	if (decode_body(rc, &st) == NULL)
+		return st;
+	fmq_kafka_init_response(FMQ_KAFKA_API_DESCRIBE_CLUSTER,
+				rc->hdr->api_version, &resp);
+	br.broker_id = b->node_id;
+	br.host = fmq_kafka_str(b->adv_host);
+	br.port = b->adv_port;
+	br.rack = FMQ_KAFKA_STR_NULL;
+	br.unknown_tags = NULL;
+	br.n_unknown_tags = 0;
+	resp.error_code = 0;
+	resp.error_message = FMQ_KAFKA_STR_NULL;
+	resp.cluster_id = fmq_kafka_str(b->cluster_id);
+	resp.controller_id = b->node_id;
+	resp.brokers = &br;
+	resp.brokers_count = 1;
+	resp.cluster_authorized_operations = INT32_MIN;
+	return respond(rc, &resp);
+}
+
+/* Copy the current frame (header + body, no size prefix) out of the
+ * connection's segments. */
+static int
+copy_frame(struct req_ctx *rc, uint8_t *dst)
+{
+	struct fmq_kafka_reader r;
+
+	if (fmq_kafka_rd_init(&r, rc->bl->segs, rc->nseg, 4,
+			      rc->frame_len - 4) < 0)
+		return -EINVAL;
+	return fmq_kafka_rd_raw(&r, dst, rc->frame_len - 4);
+}
+
+int
+api_forward(struct req_ctx *rc)
+{
+	struct fmq_broker_lcore *bl = rc->bl;
+	struct fmq_bfwd *f;
+
+	if (rte_ring_full(bl->to_ctrl)) {
+		bl->st.fwd_ring_full++;
+		return REQ_RETRY;
+	}
+	f = rte_zmalloc("fmq_fwd", sizeof(*f), 0);
+	if (f == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	f->frame = rte_malloc("fmq_fwd_frame", rc->frame_len, 0);
+	if (f->frame == NULL || copy_frame(rc, f->frame) < 0) {
+		fmq_bfwd_free(f);
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	}
+	f->lcore = (uint16_t)bl->idx;
+	f->conn = rc->k->idx;
+	f->gen = rc->k->gen;
+	f->slot = rc->slot;
+	f->api_key = rc->hdr->api_key;
+	f->api_version = rc->hdr->api_version;
+	f->correlation_id = rc->hdr->correlation_id;
+	f->client_ip = rc->k->client_ip;
+	f->client_port = rc->k->client_port;
+	f->len = rc->frame_len - 4;
+	if (rte_ring_enqueue(bl->to_ctrl, f) != 0) {
+		fmq_bfwd_free(f);
+		bl->st.fwd_ring_full++;
+		return REQ_RETRY;
+	}
+	bl->st.forwarded++;
+	/* Wake the control lcore (control path only: one write). */
+	uint64_t one = 1;
+	ssize_t wr = write(bl->b->wake_fd, &one, sizeof(one));
+	(void)wr;   /* a full counter already means "wake up" */
+	return REQ_PARK;
+}
+
+int
+api_dispatch(struct req_ctx *rc)
+{
+	switch (rc->hdr->api_key) {
+	case FMQ_KAFKA_API_API_VERSIONS:
+		return api_versions(rc);
+	case FMQ_KAFKA_API_METADATA:
+		return api_metadata(rc);
+	case FMQ_KAFKA_API_PRODUCE:
+		return api_produce(rc);
+	case FMQ_KAFKA_API_FETCH:
+		return api_fetch(rc, false, 0);
+	case FMQ_KAFKA_API_LIST_OFFSETS:
+		return api_list_offsets(rc);
+	case FMQ_KAFKA_API_DESCRIBE_CLUSTER:
+		return api_describe_cluster(rc);
+	default:
+		/* Topic admin, configs, groups, producer ids. */
+		return api_forward(rc);
+	}
+}

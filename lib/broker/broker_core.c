@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Broker state, data lcore set-up and poll, the control channel, metrics. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/eventfd.h>
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "broker_priv.h"
+
+/* "PLAINTEXT://host:port" -> host, port. */
+static int
+parse_listener(const char *s, char *host, size_t hostlen, int32_t *port)
+{
+	const char *p = strstr(s, "://");
+	const char *colon;
+	char *end;
+	long x;
+
+	if (p == NULL || strncmp(s, "PLAINTEXT", (size_t)(p - s)) != 0 ||
+	    p - s != 9)
+		return -EINVAL;
+	p += 3;
+	colon = strrchr(p, ':');
+	if (colon == NULL || colon == p || (size_t)(colon - p) >= hostlen)
+		return -EINVAL;
+	x = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || x < 1 || x > 65535)
+		return -EINVAL;
+	memcpy(host, p, (size_t)(colon - p));
+	host[colon - p] = '\0';
+	*port = (int32_t)x;
+	return 0;
+}
+
+struct fmq_broker *
+fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
+		  unsigned int n_lcores, const char *cluster_id, char *err,
+		  size_t errlen)
+{
+	struct fmq_broker *b;
+	char host[64];
+	int32_t port;
+	struct in_addr a;
+
+	if (n_lcores == 0 || n_lcores > BROKER_MAX_LCORES) {
+		snprintf(err, errlen, "broker: %u data lcores (1..%d)", n_lcores,
+			 BROKER_MAX_LCORES);
+		return NULL;
+	}
+	if (parse_listener(cfg->listeners, host, sizeof(host), &port) < 0) {
+		fmq_config_error(cfg, "listeners", err, errlen,
+				 "expected PLAINTEXT://host:port");
+		return NULL;
+	}
+	a.s_addr = cfg->net_ip.addr;
+	if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, inet_ntoa(a)) != 0) {
+		fmq_config_error(cfg, "listeners", err, errlen,
+				 "host must be 0.0.0.0 or net.ip (%s)", inet_ntoa(a));
+		return NULL;
+	}
+	b = rte_zmalloc("fmq_broker", sizeof(*b), RTE_CACHE_LINE_SIZE);
+	if (b == NULL) {
+		snprintf(err, errlen, "broker: out of memory");
+		return NULL;
+	}
+	b->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->wake_fd < 0) {
+		snprintf(err, errlen, "broker: eventfd: %s", strerror(errno));
+		rte_free(b);
+		return NULL;
+	}
+	b->listen_port = (uint16_t)port;
+	if (cfg->advertised_listeners[0] != '\0') {
+		if (parse_listener(cfg->advertised_listeners, b->adv_host,
+				   sizeof(b->adv_host), &b->adv_port) < 0) {
+			fmq_config_error(cfg, "advertised.listeners", err, errlen,
+					 "expected PLAINTEXT://host:port");
+			close(b->wake_fd);
+			rte_free(b);
+			return NULL;
+		}
+	} else {
+		snprintf(b->adv_host, sizeof(b->adv_host), "%s", inet_ntoa(a));
+		b->adv_port = port;
+	}
+	b->log = log;
+	b->n_lcores = n_lcores;
+	b->node_id = (int32_t)cfg->node_id;
+	snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", cluster_id);
+	b->max_request = (uint32_t)RTE_MIN(cfg->socket_request_max_bytes,
+					   (uint64_t)INT32_MAX);
+	b->max_conns = (uint32_t)cfg->broker_max_connections;
+	b->slots = rte_align32pow2((uint32_t)cfg->broker_max_inflight);
+	b->max_waiters = (uint32_t)cfg->broker_max_fetch_waiters;
+	b->frames_per_poll = (uint32_t)cfg->broker_frames_per_poll;
+	b->arena_bytes = cfg->broker_arena_bytes;
+	b->auto_create = cfg->auto_create_topics_enable;
+	fmq_broker_publish(b, fmq_bmeta_alloc(0));
+	if (broker_meta_load(b) == NULL) {
+		close(b->wake_fd);
+		rte_free(b);
+		snprintf(err, errlen, "broker: out of memory");
+		return NULL;
+	}
+	return b;
+}
+
+void
+fmq_broker_free(struct fmq_broker *b)
+{
+	if (b == NULL)
+		return;
+	while (b->old != NULL) {
+		struct fmq_bmeta *m = b->old;
+		b->old = m->next_old;
+		fmq_bmeta_free(m);
+	}
+	fmq_bmeta_free(atomic_load(&b->meta));
+	close(b->wake_fd);
+	rte_free(b);
+}
+
+int
+fmq_broker_ctrl_fd(const struct fmq_broker *b)
+{
+	return b->wake_fd;
+}
+
+int32_t
+fmq_broker_node_id(const struct fmq_broker *b)
+{
+	return b->node_id;
+}
+
+const char *
+fmq_broker_adv_host(const struct fmq_broker *b)
+{
+	return b->adv_host;
+}
+
+int32_t
+fmq_broker_adv_port(const struct fmq_broker *b)
+{
+	return b->adv_port;
+}
+
+const char *
+fmq_broker_cluster_id(const struct fmq_broker *b)
+{
+	return b->cluster_id;
+}
+
+static const struct fmq_tcp_callbacks kafka_cb = {
+	.accepted = conn_accepted,
+	.data = conn_data,
+	.writable = conn_writable,
+	.closed = conn_closed,
+};
+
+struct fmq_broker_lcore *
+fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
+			struct fmq_net *net, struct rte_mempool *mp, char *err,
+			size_t errlen)
+{
+	struct fmq_broker_lcore *bl;
+	char name[RTE_RING_NAMESIZE];
+	int socket = rte_socket_id();
+	void *arena;
+	int rc;
+
+	if (idx >= b->n_lcores) {
+		snprintf(err, errlen, "broker: lcore index %u out of range", idx);
+		return NULL;
+	}
+	bl = rte_zmalloc_socket("fmq_broker_lcore", sizeof(*bl),
+				RTE_CACHE_LINE_SIZE, socket);
+	if (bl == NULL)
+		goto nomem;
+	bl->b = b;
+	bl->idx = idx;
+	bl->net = net;
+	bl->mp = mp;
+	bl->nconns = b->max_conns;
+	bl->conns = rte_zmalloc_socket("fmq_kconn",
+				       bl->nconns * sizeof(*bl->conns),
+				       RTE_CACHE_LINE_SIZE, socket);
+	bl->free_conns = rte_malloc_socket("fmq_kconn_free",
+					   bl->nconns * sizeof(uint32_t), 0,
+					   socket);
+	arena = rte_malloc_socket("fmq_arena", b->arena_bytes, 64, socket);
+	bl->segs = rte_malloc_socket("fmq_segs", BROKER_MAX_SEGS *
+				     sizeof(*bl->segs), 64, socket);
+	bl->seg_mbuf = rte_malloc_socket("fmq_segm", BROKER_MAX_SEGS *
+					 sizeof(*bl->seg_mbuf), 64, socket);
+	bl->seg_off = rte_malloc_socket("fmq_sego", BROKER_MAX_SEGS *
+					sizeof(*bl->seg_off), 64, socket);
+	bl->ranges = rte_malloc_socket("fmq_ranges", BROKER_MAX_RANGES *
+				       sizeof(*bl->ranges), 64, socket);
+	if (bl->conns == NULL || bl->free_conns == NULL || arena == NULL ||
+	    bl->segs == NULL || bl->seg_mbuf == NULL || bl->seg_off == NULL ||
+	    bl->ranges == NULL)
+		goto nomem;
+	fmq_kafka_arena_init(&bl->arena, arena, b->arena_bytes);
+	for (uint32_t i = 0; i < bl->nconns; i++) {
+		bl->conns[i].idx = i;
+		bl->free_conns[i] = bl->nconns - 1 - i;
+	}
+	bl->nfree = bl->nconns;
+	for (uint32_t i = 0; i < BROKER_API_MAX; i++)
+		fmq_hist_init(&bl->st.lat[i]);
+
+	/* Header mbufs for zero-copy fetch: no data room, the external
+	 * buffer's shared info lives in the private area. */
+	snprintf(name, sizeof(name), "fmq_ext_%u", idx);
+	bl->ext_mp = rte_pktmbuf_pool_create(name, 16383, 256,
+		RTE_ALIGN(sizeof(struct rte_mbuf_ext_shared_info), 8), 0, socket);
+	snprintf(name, sizeof(name), "fmq_b2c_%u", idx);
+	bl->to_ctrl = rte_ring_create(name, BROKER_RING_SIZE, socket,
+				      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "fmq_c2b_%u", idx);
+	bl->from_ctrl = rte_ring_create(name, BROKER_RING_SIZE, socket,
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL)
+		goto nomem;
+	rc = fmq_tcp_listen(net, b->listen_port, &kafka_cb, bl);
+	if (rc < 0) {
+		snprintf(err, errlen, "broker: listen on port %u: %s",
+			 b->listen_port, strerror(-rc));
+		fmq_broker_lcore_free(bl);
+		return NULL;
+	}
+	b->lc[idx] = bl;
+	atomic_store(&b->seen[idx].v, b->version);
+	return bl;
+nomem:
+	snprintf(err, errlen, "broker: lcore %u: out of memory (%s)", idx,
+		 rte_strerror(rte_errno));
+	fmq_broker_lcore_free(bl);
+	return NULL;
+}
+
+void
+fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
+{
+	struct fmq_bfwd *f;
+
+	if (bl == NULL)
+		return;
+	fetch_free_waiters(bl);
+	if (bl->conns != NULL)
+		for (uint32_t i = 0; i < bl->nconns; i++)
+			if (bl->conns[i].live)
+				conn_close(bl, &bl->conns[i], BROKER_CLOSE_CTRL);
+	if (bl->from_ctrl != NULL)
+		while (rte_ring_dequeue(bl->from_ctrl, (void **)&f) == 0)
+			fmq_bfwd_free(f);
+	if (bl->to_ctrl != NULL)
+		while (rte_ring_dequeue(bl->to_ctrl, (void **)&f) == 0)
+			fmq_bfwd_free(f);
+	if (bl->b != NULL && bl->b->lc[bl->idx] == bl)
+		bl->b->lc[bl->idx] = NULL;
+	rte_ring_free(bl->to_ctrl);
+	rte_ring_free(bl->from_ctrl);
+	rte_free(bl->arena.base);
+	rte_free(bl->segs);
+	rte_free(bl->seg_mbuf);
+	rte_free(bl->seg_off);
+	rte_free(bl->ranges);
+	rte_free(bl->conns);
+	rte_free(bl->free_conns);
+	/* ext_mp stays: in-flight zero-copy mbufs may still point into it
+	 * until the port has sent them; rte_eal_cleanup releases it. */
+	rte_free(bl);
+}
+
+/* Answers from the control lcore. */
+static void
+drain_ctrl(struct fmq_broker_lcore *bl)
+{
+	struct fmq_bfwd *fw[BROKER_FWD_BURST];
+	unsigned int n = rte_ring_dequeue_burst(bl->from_ctrl, (void **)fw,
+						BROKER_FWD_BURST, NULL);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct fmq_bfwd *f = fw[i];
+		struct kconn *k = conn_lookup(bl, f->conn, f->gen);
+		if (k == NULL) {
+			fmq_bfwd_free(f);
+			continue;
+		}
+		if (f->close) {
+			conn_close(bl, k, BROKER_CLOSE_CTRL);
+		} else if (f->no_response || f->resp == NULL) {
+			conn_complete(bl, k, f->slot, NULL);
+		} else {
+			struct rte_mbuf *m = resp_from_bytes(bl, f->resp,
+							     f->resp_len);
+			if (m == NULL)
+				conn_close(bl, k, BROKER_CLOSE_NOMEM);
+			else
+				conn_complete(bl, k, f->slot, m);
+		}
+		fmq_bfwd_free(f);
+	}
+}
+
+void
+fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
+{
+	struct fmq_broker *b = bl->b;
+
+	bl->now_ns = now_ns;
+	drain_ctrl(bl);
+	conn_work(bl);
+	fetch_poll_waiters(bl);
+	/* Quiescent point: nothing of an older snapshot is held past here. */
+	atomic_store_explicit(&b->seen[bl->idx].v,
+			      broker_meta_load(b)->version,
+			      memory_order_release);
+}
+
+unsigned int
+fmq_broker_ctrl_dequeue(struct fmq_broker *b, struct fmq_bfwd **out,
+			unsigned int n)
+{
+	unsigned int got = 0;
+
+	for (unsigned int i = 0; i < b->n_lcores && got < n; i++) {
+		if (b->lc[i] == NULL)
+			continue;
+		got += rte_ring_dequeue_burst(b->lc[i]->to_ctrl,
+					      (void **)&out[got], n - got, NULL);
+	}
+	return got;
+}
+
+void
+fmq_broker_ctrl_respond(struct fmq_broker *b, struct fmq_bfwd *f)
+{
+	struct fmq_broker_lcore *bl = f->lcore < b->n_lcores ? b->lc[f->lcore]
+							      : NULL;
+
+	if (bl == NULL) {
+		fmq_bfwd_free(f);
+		return;
+	}
+	/* The data lcore drains every poll; a full ring is momentary. */
+	while (rte_ring_enqueue(bl->from_ctrl, f) != 0) {
+		b->ctrl_resp_retries++;
+		rte_pause();
+	}
+}
+
+int
+fmq_bfwd_resp_alloc(struct fmq_bfwd *f, uint32_t len)
+{
+	f->resp = rte_malloc("fmq_fwd_resp", len ? len : 1, 0);
+	if (f->resp == NULL)
+		return -ENOMEM;
+	f->resp_len = len;
+	return 0;
+}
+
+void
+fmq_bfwd_free(struct fmq_bfwd *f)
+{
+	if (f == NULL)
+		return;
+	rte_free(f->frame);
+	rte_free(f->resp);
+	rte_free(f);
+}
+
+/* ------------------------------------------------------------- metrics */
+
+static const char *const close_names[] = {
+#define X(n, h) #n,
+	BROKER_CLOSE_REASONS(X)
+#undef X
+};
+
+void
+fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
+{
+	struct fmq_broker *b = arg;
+	char lbl[160];
+
+#define SUM(field) ({ uint64_t s_ = 0; \
+	for (unsigned int i_ = 0; i_ < b->n_lcores; i_++) \
+		if (b->lc[i_] != NULL) s_ += b->lc[i_]->st.field; \
+	s_; })
+#define PER_LCORE(name, type, help, field) \
+	do { \
+		fmq_metrics_family(out, name, type, help); \
+		for (unsigned int i = 0; i < b->n_lcores; i++) { \
+			if (b->lc[i] == NULL) continue; \
+			snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i); \
+			fmq_metrics_u64(out, name, lbl, b->lc[i]->st.field); \
+		} \
+	} while (0)
+
+	PER_LCORE("fluxmq_kafka_connections_opened_total", "counter",
+		  "Kafka client connections accepted", conns_opened);
+	PER_LCORE("fluxmq_kafka_connections_closed_total", "counter",
+		  "Kafka client connections ended", conns_closed);
+	PER_LCORE("fluxmq_kafka_connections_refused_total", "counter",
+		  "Kafka connections refused: broker.max.connections reached",
+		  conns_refused);
+	fmq_metrics_one(out, "fluxmq_kafka_connections_active", "gauge",
+			"Kafka client connections open now",
+			SUM(conns_opened) - SUM(conns_closed));
+	PER_LCORE("fluxmq_kafka_request_bytes_total", "counter",
+		  "Request bytes received", bytes_in);
+	PER_LCORE("fluxmq_kafka_response_bytes_total", "counter",
+		  "Response bytes queued for sending", bytes_out);
+	PER_LCORE("fluxmq_kafka_produce_batches_total", "counter",
+		  "Record batches appended", produce_batches);
+	PER_LCORE("fluxmq_kafka_produce_bytes_total", "counter",
+		  "Record batch bytes appended", produce_bytes);
+	PER_LCORE("fluxmq_kafka_produce_backpressure_total", "counter",
+		  "Produce requests parked because the hot pool was full",
+		  produce_backpressure);
+	PER_LCORE("fluxmq_kafka_fetch_zero_copy_bytes_total", "counter",
+		  "Fetch bytes sent from the hot pool without copying",
+		  fetch_bytes_zero_copy);
+	PER_LCORE("fluxmq_kafka_fetch_copied_bytes_total", "counter",
+		  "Fetch bytes read from segment files (copied once)",
+		  fetch_bytes_copied);
+	PER_LCORE("fluxmq_kafka_fetch_waits_total", "counter",
+		  "Fetches parked waiting for min_bytes", fetch_waits);
+	PER_LCORE("fluxmq_kafka_fetch_wait_overflow_total", "counter",
+		  "Fetches answered at once because too many were parked",
+		  fetch_wait_overflow);
+	PER_LCORE("fluxmq_kafka_forwarded_total", "counter",
+		  "Requests forwarded to the control lcore", forwarded);
+	PER_LCORE("fluxmq_kafka_forward_ring_full_total", "counter",
+		  "Times the ring to the control lcore was full", fwd_ring_full);
+	PER_LCORE("fluxmq_kafka_linearized_frames_total", "counter",
+		  "Requests too large to keep as mbufs, copied into memory",
+		  linearized_frames);
+	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
+		  "Allocation failures while building responses", nomem);
+
+	fmq_metrics_family(out, "fluxmq_kafka_connection_closes_total",
+			   "counter", "Connections closed by the broker, by reason");
+	for (int r = 0; r < BROKER_CLOSE_MAX; r++) {
+		snprintf(lbl, sizeof(lbl), "reason=\"%s\"", close_names[r]);
+		fmq_metrics_u64(out, "fluxmq_kafka_connection_closes_total",
+				lbl, SUM(close_reason[r]));
+	}
+
+	fmq_metrics_family(out, "fluxmq_kafka_requests_total", "counter",
+			   "Requests by API and version");
+	for (int api = 0; api < BROKER_API_MAX; api++) {
+		const struct fmq_kafka_api_info *ai = fmq_kafka_api_find((int16_t)api);
+		if (ai == NULL)
+			continue;
+		for (int v = 0; v < BROKER_VER_MAX; v++) {
+			uint64_t n = SUM(req[api][v]);
+			if (n == 0)
+				continue;
+			snprintf(lbl, sizeof(lbl), "api=\"%s\",version=\"%d\"",
+				 ai->name, v);
+			fmq_metrics_u64(out, "fluxmq_kafka_requests_total", lbl, n);
+		}
+	}
+	fmq_metrics_family(out, "fluxmq_kafka_errors_total", "counter",
+			   "Error codes returned, by Kafka error name");
+	for (int e = BROKER_ERR_MIN; e <= BROKER_ERR_MAX; e++) {
+		uint64_t n = SUM(err[e - BROKER_ERR_MIN]);
+		if (n == 0)
+			continue;
+		snprintf(lbl, sizeof(lbl), "error=\"%s\"",
+			 fmq_kafka_err_name((int16_t)e));
+		fmq_metrics_u64(out, "fluxmq_kafka_errors_total", lbl, n);
+	}
+	fmq_metrics_family(out, "fluxmq_kafka_request_latency_us", "summary",
+			   "Request latency from frame parsed to response queued, microseconds");
+	for (int api = 0; api < BROKER_API_MAX; api++) {
+		const struct fmq_kafka_api_info *ai = fmq_kafka_api_find((int16_t)api);
+		struct fmq_hist *h;
+		static const double qs[] = { 0.5, 0.99, 0.999 };
+		if (ai == NULL)
+			continue;
+		h = malloc(sizeof(*h));
+		if (h == NULL)
+			return;
+		fmq_hist_init(h);
+		for (unsigned int i = 0; i < b->n_lcores; i++)
+			if (b->lc[i] != NULL)
+				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
+		if (h->count == 0) {
+			free(h);
+			continue;
+		}
+		for (int q = 0; q < 3; q++) {
+			snprintf(lbl, sizeof(lbl), "api=\"%s\",quantile=\"%g\"",
+				 ai->name, qs[q]);
+			fmq_metrics_f64(out, "fluxmq_kafka_request_latency_us", lbl,
+					(double)fmq_hist_quantile(h, qs[q]) / 1000.0);
+		}
+		snprintf(lbl, sizeof(lbl), "api=\"%s\"", ai->name);
+		fmq_metrics_f64(out, "fluxmq_kafka_request_latency_us_sum", lbl,
+				(double)h->sum / 1000.0);
+		fmq_metrics_u64(out, "fluxmq_kafka_request_latency_us_count", lbl,
+				h->count);
+		free(h);
+	}
+	fmq_metrics_one(out, "fluxmq_kafka_metadata_version", "gauge",
+			"Version of the topic metadata snapshot in use",
+			b->version);
+#undef SUM
+#undef PER_LCORE
+}

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Fetch: whole batches from the log, sent without copying while they are in
+ * the hot pool (external-buffer mbufs pinned until sent and acknowledged)
+ * and copied once from segment files otherwise. A fetch that finds fewer
+ * than min_bytes is parked until an append on one of its partitions or
+ * max_wait_ms, then run again.
+ *
+ * Fetch sessions (KIP-227) are not kept: a request for a new session gets
+ * session id 0, which tells the client to keep sending full requests.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <rte_malloc.h>
+
+#include "broker_priv.h"
+#include "broker_zref.h"
+
+#define IOV_BATCH 256
+
+/* Read a durable range into a fresh mbuf chain (one copy, preadv). */
+static struct rte_mbuf *
+read_durable(struct fmq_broker_lcore *bl, const struct fmq_log_range *r)
+{
+	struct rte_mbuf *head = NULL, *tail = NULL;
+	struct iovec iov[IOV_BATCH];
+	struct rte_mbuf *ms[IOV_BATCH];
+	uint64_t pos = r->pos;
+	uint32_t left = r->len, nsegs = 0;
+
+	while (left > 0) {
+		uint32_t n = 0, want = 0;
+		ssize_t got;
+
+		while (n < IOV_BATCH && want < left) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(bl->mp);
+			if (m == NULL)
+				goto fail_batch;
+			uint32_t room = RTE_MIN((uint32_t)rte_pktmbuf_tailroom(m),
+						left - want);
+			ms[n] = m;
+			iov[n].iov_base = rte_pktmbuf_mtod(m, void *);
+			iov[n].iov_len = room;
+			want += room;
+			n++;
+		}
+		got = preadv(r->fd, iov, (int)n, (off_t)pos);
+		if (got != (ssize_t)want)
+			goto fail_batch;
+		for (uint32_t i = 0; i < n; i++) {
+			ms[i]->data_len = (uint16_t)iov[i].iov_len;
+			if (tail != NULL)
+				tail->next = ms[i];
+			else
+				head = ms[i];
+			tail = ms[i];
+			nsegs++;
+		}
+		pos += want;
+		left -= want;
+		continue;
+fail_batch:
+		for (uint32_t i = 0; i < n; i++)
+			rte_pktmbuf_free(ms[i]);
+		rte_pktmbuf_free(head);
+		return NULL;
+	}
+	if (head != NULL) {
+		head->nb_segs = (uint16_t)RTE_MIN(nsegs, (uint32_t)UINT16_MAX);
+		head->pkt_len = r->len;
+	}
+	return head;
+}
+
+static void
+release_ranges(struct fmq_log_range *r, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		fmq_log_range_release(&r[i]);
+}
+
+/* Give back the pins and copies of a response that is not sent. */
+static void
+zrefs_release(struct zref *z, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (z[i].type == ZREF_HOT) {
+			struct fmq_log_range r = { .handle = z[i].handle };
+			fmq_log_range_release(&r);
+		} else if (z[i].type == ZREF_CHAIN) {
+			rte_pktmbuf_free(z[i].chain);
+		}
+		z[i].type = 0;
+	}
+}
+
+static bool
+waiter_wants(const struct fwaiter *w, const struct fmq_broker_lcore *bl)
+{
+	if (bl->nappended == 0)
+		return false;
+	if (bl->nappended > WAITER_KEYS || w->nkeys > WAITER_KEYS)
+		return true;
+	for (uint32_t i = 0; i < w->nkeys; i++)
+		for (uint32_t j = 0; j < bl->nappended; j++)
+			if (w->keys[i] == bl->appended[j])
+				return true;
+	return false;
+}
+
+void
+fetch_note_append(struct fmq_broker_lcore *bl, const void *key)
+{
+	if (bl->waiters == NULL || bl->nappended > WAITER_KEYS)
+		return;
+	for (uint32_t j = 0; j < bl->nappended; j++)
+		if (bl->appended[j] == key)
+			return;
+	if (bl->nappended == WAITER_KEYS)
+		bl->nappended++;    /* too many to track: wake everyone */
+	else
+		bl->appended[bl->nappended++] = key;
+}
+
+/* Park the current request; 0, or -1 when it must be answered now. */
+static int
+park(struct req_ctx *rc, uint64_t deadline_ns, const void *const *keys,
+     uint32_t nkeys)
+{
+	struct fmq_broker_lcore *bl = rc->bl;
+	struct fwaiter *w;
+
+	if (bl->nwaiters >= bl->b->max_waiters) {
+		bl->st.fetch_wait_overflow++;
+		return -1;
+	}
+	w = rte_zmalloc("fmq_fwaiter", sizeof(*w), 0);
+	if (w == NULL)
+		return -1;
+	w->frame = rte_malloc("fmq_fwaiter_frame", rc->frame_len, 0);
+	if (w->frame == NULL) {
+		rte_free(w);
+		return -1;
+	}
+	struct fmq_kafka_reader r;
+	if (fmq_kafka_rd_init(&r, bl->segs, rc->nseg, 4, rc->frame_len - 4) < 0 ||
+	    fmq_kafka_rd_raw(&r, w->frame, rc->frame_len - 4) < 0) {
+		rte_free(w->frame);
+		rte_free(w);
+		return -1;
+	}
+	w->len = rc->frame_len - 4;
+	w->conn = rc->k->idx;
+	w->gen = rc->k->gen;
+	w->slot = rc->slot;
+	w->deadline_ns = deadline_ns;
+	w->nkeys = nkeys;
+	for (uint32_t i = 0; i < nkeys && i < WAITER_KEYS; i++)
+		w->keys[i] = keys[i];
+	w->next = bl->waiters;
+	bl->waiters = w;
+	bl->nwaiters++;
+	bl->st.fetch_waits++;
+	return 0;
+}
+
+int
+api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
+{
+	struct fmq_broker_lcore *bl = rc->bl;
+	union fmq_kafka_request *u;
+	struct fmq_kafka_fetch_req *req;
+	struct fmq_kafka_fetch_resp resp;
+	const void *keys[WAITER_KEYS];
+	uint32_t nkeys = 0, nranges = 0, nz = 0;
+	uint64_t total = 0;
+	int64_t max_bytes;
+	bool any_error = false;
+	struct zref *zrefs = NULL;
+	int r;
+
+	u = fmq_kafka_arena_alloc(&bl->arena, sizeof(*u));
+	if (u == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	r = fmq_kafka_decode_request(FMQ_KAFKA_API_FETCH, rc->hdr->api_version,
+				     &rc->body, &bl->arena, u);
+	if (r < 0)
+		return REQ_CLOSE(r == -ENOMEM ? BROKER_CLOSE_NOMEM :
+				 BROKER_CLOSE_MALFORMED);
+	req = &u->fetch;
+	fmq_kafka_init_response(FMQ_KAFKA_API_FETCH, rc->hdr->api_version,
+				&resp);
+	resp.session_id = 0;
+	if (rc->hdr->api_version >= 7 && req->session_id != 0) {
+		/* We never hand out session ids: this one is unknown. */
+		resp.error_code = FMQ_KERR_FETCH_SESSION_ID_NOT_FOUND;
+		resp.responses_count = 0;
+		resp.responses = NULL;
+		count_error(bl, resp.error_code);
+		goto encode;
+	}
+	max_bytes = rc->hdr->api_version >= 3 && req->max_bytes > 0 ?
+		req->max_bytes : INT32_MAX;
+	zrefs = fmq_kafka_arena_alloc(&bl->arena,
+				      BROKER_MAX_RANGES * sizeof(*zrefs));
+	if (zrefs == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+
+	int32_t nt = RTE_MAX(req->topics_count, 0);
+	resp.responses_count = nt;
+	resp.responses = fmq_kafka_arena_alloc(&bl->arena,
+		(nt ? nt : 1) * sizeof(*resp.responses));
+	if (resp.responses == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	for (int32_t ti = 0; ti < nt; ti++) {
+		const struct fmq_kafka_fetch_req_fetch_topic *qt = &req->topics[ti];
+		struct fmq_kafka_fetch_resp_fetchable_topic_response *ot =
+			&resp.responses[ti];
+		const struct fmq_btopic *t = qt->topic.len > 0 ?
+			fmq_bmeta_find(rc->meta, qt->topic.p,
+				       (uint32_t)qt->topic.len) : NULL;
+		int32_t np = RTE_MAX(qt->partitions_count, 0);
+
+		ot->topic = qt->topic;
+		ot->partitions_count = np;
+		ot->partitions = fmq_kafka_arena_alloc(&bl->arena,
+			(np ? np : 1) * sizeof(*ot->partitions));
+		if (ot->partitions == NULL)
+			goto nomem;
+		for (int32_t pi = 0; pi < np; pi++) {
+			const struct fmq_kafka_fetch_req_fetch_partition *qp =
+				&qt->partitions[pi];
+			struct fmq_kafka_fetch_resp_partition_data *op =
+				&ot->partitions[pi];
+			struct fmq_log_read_result rr;
+			const struct fmq_bpart *bp;
+
+			memset(op, 0, sizeof(*op));
+			op->partition_index = qp->partition;
+			op->high_watermark = -1;
+			op->last_stable_offset = -1;
+			op->log_start_offset = -1;
+			op->diverging_epoch.epoch = -1;
+			op->diverging_epoch.end_offset = -1;
+			op->current_leader.leader_id = -1;
+			op->current_leader.leader_epoch = -1;
+			op->snapshot_id.end_offset = -1;
+			op->snapshot_id.epoch = -1;
+			op->preferred_read_replica = -1;
+			op->records.len = 0;
+			op->aborted_transactions = NULL;
+			op->aborted_transactions_count =
+				rc->hdr->api_version >= 4 ? 0 : -1;
+			if (t == NULL || qp->partition < 0 ||
+			    (uint32_t)qp->partition >= t->nparts) {
+				op->error_code = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+				goto perr;
+			}
+			bp = &t->parts[qp->partition];
+			if (bp->owner != bl->idx || bp->log == NULL) {
+				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
+				goto perr;
+			}
+			if (nkeys < WAITER_KEYS)
+				keys[nkeys] = bp->log;
+			nkeys++;
+			int64_t budget = RTE_MIN((int64_t)qp->partition_max_bytes,
+						 max_bytes - (int64_t)total);
+			if (budget <= 0 && total > 0) {
+				/* The response is full: report offsets only. */
+				struct fmq_log_offsets lo;
+				fmq_log_part_offsets(bp->log, &lo);
+				op->high_watermark = lo.high_watermark;
+				op->last_stable_offset = lo.high_watermark;
+				op->log_start_offset = lo.log_start;
+				continue;
+			}
+			if (budget <= 0)
+				budget = 1;  /* KIP-74: at least one batch */
+			uint32_t first = nranges;
+			if (fmq_log_read(bp->log, qp->fetch_offset, (uint32_t)budget,
+					 &bl->ranges[nranges],
+					 BROKER_MAX_RANGES - nranges, &rr) < 0) {
+				op->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
+				goto perr;
+			}
+			op->high_watermark = rr.high_watermark;
+			op->last_stable_offset = rr.high_watermark;
+			op->log_start_offset = rr.log_start_offset;
+			if (rr.error != 0) {
+				op->error_code = rr.error;
+				goto perr;
+			}
+			nranges += rr.nranges;
+			if (rr.nranges == 0)
+				continue;
+			struct fmq_kafka_iov *iov = fmq_kafka_arena_alloc(
+				&bl->arena, rr.nranges * sizeof(*iov));
+			if (iov == NULL) {
+				release_ranges(&bl->ranges[first], rr.nranges);
+				nranges = first;
+				goto nomem;
+			}
+			for (uint32_t i = 0; i < rr.nranges; i++) {
+				struct fmq_log_range *lr = &bl->ranges[first + i];
+				struct zref *z = &zrefs[nz++];
+				memset(z, 0, sizeof(*z));
+				iov[i].len = lr->len;
+				iov[i].cookie = z;
+				if (lr->addr != NULL) {
+					z->type = ZREF_HOT;
+					z->handle = lr->handle;
+					iov[i].p = lr->addr;
+				} else {
+					z->type = ZREF_CHAIN;
+					z->chain = read_durable(bl, lr);
+					fmq_log_range_release(lr);
+					lr->handle = NULL;
+					if (z->chain == NULL) {
+						op->error_code =
+							FMQ_KERR_KAFKA_STORAGE_ERROR;
+						iov[i].p = NULL;
+						continue;
+					}
+					iov[i].p = rte_pktmbuf_mtod(z->chain,
+								    const void *);
+				}
+			}
+			if (op->error_code != 0) {
+				/* Drop this partition's data, keep the error. */
+				zrefs_release(iov[0].cookie, rr.nranges);
+				goto perr;
+			}
+			fmq_kafka_records_set(&op->records, iov, rr.nranges);
+			total += rr.bytes;
+			continue;
+perr:
+			any_error = true;
+			count_error(bl, op->error_code);
+		}
+	}
+
+	/* Not enough yet: wait for an append or the deadline (Kafka answers
+	 * at once when a partition has an error). */
+	if (!any_error && total < (uint64_t)RTE_MAX(req->min_bytes, 0) &&
+	    req->max_wait_ms > 0) {
+		uint64_t dl = from_waiter ? deadline_ns :
+			bl->now_ns + (uint64_t)req->max_wait_ms * 1000000ull;
+		if (bl->now_ns < dl &&
+		    (from_waiter || park(rc, dl, keys, nkeys) == 0)) {
+			zrefs_release(zrefs, nz);
+			return REQ_PARK;
+		}
+		/* Deadline passed, or no room to park: answer now. */
+	}
+encode:;
+	struct rte_mbuf *m = resp_encode_z(bl, FMQ_KAFKA_API_FETCH,
+					   rc->hdr->api_version,
+					   rc->hdr->correlation_id, &resp,
+					   zrefs, nz);
+	if (m == NULL)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	conn_complete(bl, rc->k, rc->slot, m);
+	return REQ_DONE;
+nomem:
+	zrefs_release(zrefs, nz);
+	return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+}
+
+/* Run parked fetches whose partitions got data or whose time is up. */
+void
+fetch_poll_waiters(struct fmq_broker_lcore *bl)
+{
+	struct fwaiter **pw = &bl->waiters;
+
+	while (*pw != NULL) {
+		struct fwaiter *w = *pw;
+		struct kconn *k = conn_lookup(bl, w->conn, w->gen);
+		bool drop = k == NULL;
+
+		if (!drop && (bl->now_ns >= w->deadline_ns ||
+			      waiter_wants(w, bl))) {
+			struct fmq_kafka_seg seg = { w->frame, w->len };
+			struct fmq_kafka_req_hdr hdr;
+			struct req_ctx rc;
+			int hv, st;
+			int16_t key_ver[2];
+
+			memset(&rc, 0, sizeof(rc));
+			fmq_kafka_arena_reset(&bl->arena);
+			key_ver[0] = (int16_t)(w->frame[0] << 8 | w->frame[1]);
+			key_ver[1] = (int16_t)(w->frame[2] << 8 | w->frame[3]);
+			hv = fmq_kafka_req_hdr_version(key_ver[0], key_ver[1]);
+			if (fmq_kafka_rd_init(&rc.body, &seg, 1, 0, w->len) < 0 ||
+			    fmq_kafka_rd_req_hdr(&rc.body, hv, &bl->arena, &hdr) < 0) {
+				drop = true;
+			} else {
+				rc.bl = bl;
+				rc.k = k;
+				rc.slot = w->slot;
+				rc.hdr = &hdr;
+				rc.frame_len = w->len + 4;
+				rc.nseg = 1;
+				rc.meta = broker_meta_load(bl->b);
+				st = api_fetch(&rc, true, w->deadline_ns);
+				if (st == REQ_PARK) {
+					pw = &w->next;
+					continue;
+				}
+				if (st < 0)
+					conn_close(bl, k, REQ_CLOSE_REASON(st));
+				drop = true;
+			}
+		}
+		if (!drop) {
+			pw = &w->next;
+			continue;
+		}
+		*pw = w->next;
+		bl->nwaiters--;
+		rte_free(w->frame);
+		rte_free(w);
+	}
+	bl->nappended = 0;
+}
+
+void
+fetch_free_waiters(struct fmq_broker_lcore *bl)
+{
+	while (bl->waiters != NULL) {
+		struct fwaiter *w = bl->waiters;
+		bl->waiters = w->next;
+		rte_free(w->frame);
+		rte_free(w);
+	}
+	bl->nwaiters = 0;
+}

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lib/broker internals. Do not include from outside lib/broker. */
+#ifndef FMQ_BROKER_PRIV_H
+#define FMQ_BROKER_PRIV_H
+
+#include <stdatomic.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "fmq_broker.h"
+#include "fmq_kafka.h"
+#include "fmq_log.h"
+#include "fmq_net.h"
+
+#define BROKER_MAX_LCORES 128
+#define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
+#define BROKER_VER_MAX 16
+#define BROKER_ERR_MIN (-1)
+#define BROKER_ERR_MAX 135
+#define BROKER_RING_SIZE 4096
+#define BROKER_MAX_SEGS 65536      /* segments of one frame */
+#define BROKER_LINEAR_FRAME (4u << 20) /* bigger frames are copied out */
+#define BROKER_FWD_BURST 32
+#define BROKER_MAX_RANGES 4096     /* log ranges in one fetch response */
+#define WAITER_KEYS 8
+
+/* Why a connection was closed by us, for /metrics. */
+#define BROKER_CLOSE_REASONS(X) \
+	X(FRAME, "framing error (size, truncated or malformed header)") \
+	X(UNKNOWN_API, "unknown API key") \
+	X(UNSUPPORTED_VERSION, "API version outside the advertised range") \
+	X(MALFORMED, "request body could not be decoded") \
+	X(ACKS0_ERROR, "acks=0 produce failed (Kafka closes to tell the client)") \
+	X(NOMEM, "out of mbufs or memory while answering") \
+	X(CTRL, "the control lcore asked to close")
+
+enum broker_close {
+#define X(n, h) BROKER_CLOSE_##n,
+	BROKER_CLOSE_REASONS(X)
+#undef X
+	BROKER_CLOSE_MAX
+};
+
+enum slot_state { SLOT_FREE = 0, SLOT_WAIT, SLOT_READY };
+
+struct kslot {
+	uint8_t state;
+	int16_t api;
+	uint64_t t0_ns;
+	struct rte_mbuf *resp;   /* READY: the whole response frame */
+};
+
+struct produce_progress;
+
+struct kconn {
+	struct fmq_broker_lcore *bl;
+	fmq_tcp_conn_t tcp;
+	uint32_t idx;
+	uint32_t gen;
+	bool live;
+	bool peer_fin;
+	bool closing;
+	bool paused;
+	bool in_work;
+	bool blocked;            /* send buffer full: wait for writable */
+	bool retry;              /* the first frame waits for the hot pool */
+	uint32_t client_ip;
+	uint16_t client_port;
+	/* unconsumed received bytes: mbuf segments linked by next */
+	struct rte_mbuf *rx_head, *rx_tail;
+	uint32_t rx_off;
+	uint64_t rx_bytes;
+	uint32_t rx_nseg;
+	struct fmq_kafka_framer framer;
+	uint64_t need;
+	/* response slots in request order: [head, tail) */
+	uint32_t head, tail;
+	struct kslot *slots;
+	/* a Produce that met a full hot pool, to resume */
+	struct produce_progress *pp;
+	struct kconn *work_next;
+};
+
+/* A parked Fetch. */
+struct fwaiter {
+	struct fwaiter *next;
+	uint32_t conn, gen, slot;
+	uint64_t deadline_ns;
+	uint8_t *frame;          /* copy of the request (header + body) */
+	uint32_t len;
+	uint32_t nkeys;          /* > WAITER_KEYS: wake on any append */
+	const void *keys[WAITER_KEYS];
+};
+
+/* Per data lcore counters; written by the owning lcore only. */
+struct broker_stats {
+	uint64_t conns_opened, conns_closed, conns_refused;
+	uint64_t close_reason[BROKER_CLOSE_MAX];
+	uint64_t req[BROKER_API_MAX][BROKER_VER_MAX];
+	uint64_t err[BROKER_ERR_MAX - BROKER_ERR_MIN + 1];
+	uint64_t bytes_in, bytes_out;
+	uint64_t produce_batches, produce_bytes, produce_backpressure;
+	uint64_t fetch_bytes_zero_copy, fetch_bytes_copied;
+	uint64_t fetch_waits, fetch_wait_overflow;
+	uint64_t forwarded, fwd_ring_full;
+	uint64_t linearized_frames;
+	uint64_t nomem;
+	struct fmq_hist lat[BROKER_API_MAX];
+};
+
+struct fmq_broker_lcore {
+	struct fmq_broker *b;
+	unsigned int idx;
+	struct fmq_net *net;
+	struct rte_mempool *mp;     /* packet mbufs */
+	struct rte_mempool *ext_mp; /* header mbufs for external buffers */
+	struct rte_ring *to_ctrl, *from_ctrl;
+	struct kconn *conns;
+	uint32_t nconns;
+	uint32_t *free_conns;
+	uint32_t nfree;
+	struct kconn *work_head, *work_tail;
+	struct fwaiter *waiters;
+	uint32_t nwaiters;
+	const void *appended[WAITER_KEYS];
+	uint32_t nappended;         /* > WAITER_KEYS: many */
+	struct fmq_kafka_arena arena;
+	struct fmq_kafka_seg *segs;
+	struct rte_mbuf **seg_mbuf;
+	uint32_t *seg_off;          /* offset of each seg inside its mbuf */
+	struct fmq_log_range *ranges;
+	uint64_t now_ns;
+	struct broker_stats st;
+};
+
+struct fmq_broker {
+	struct fmq_log *log;
+	unsigned int n_lcores;
+	int32_t node_id;
+	char adv_host[64];
+	int32_t adv_port;
+	uint16_t listen_port;
+	char cluster_id[64];
+	uint32_t max_request;
+	uint32_t max_conns;
+	uint32_t slots;             /* power of two >= broker.max.inflight */
+	uint32_t max_waiters;
+	uint32_t frames_per_poll;
+	uint64_t arena_bytes;
+	bool auto_create;
+	_Atomic(struct fmq_bmeta *) meta;
+	uint64_t version;
+	struct fmq_bmeta *old;      /* replaced snapshots, newest first */
+	struct fmq_broker_lcore *lc[BROKER_MAX_LCORES];
+	/* version each lcore last polled with (quiescent state) */
+	struct {
+		_Atomic uint64_t v;
+	} __rte_cache_aligned seen[BROKER_MAX_LCORES];
+	uint64_t ctrl_resp_retries;
+	int wake_fd;                /* eventfd: a request was forwarded */
+};
+
+/* broker_conn.c */
+int conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user);
+void conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user,
+	       struct rte_mbuf *m);
+void conn_writable(struct fmq_net *n, fmq_tcp_conn_t c, void *user);
+void conn_closed(struct fmq_net *n, fmq_tcp_conn_t c, void *user, int reason);
+void conn_work(struct fmq_broker_lcore *bl);
+void conn_close(struct fmq_broker_lcore *bl, struct kconn *k,
+		enum broker_close why);
+struct kconn *conn_lookup(struct fmq_broker_lcore *bl, uint32_t idx,
+			  uint32_t gen);
+/* Complete slot seq of k with a response chain (NULL: no response). */
+void conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
+		   struct rte_mbuf *resp);
+void conn_flush(struct fmq_broker_lcore *bl, struct kconn *k);
+void conn_schedule(struct fmq_broker_lcore *bl, struct kconn *k);
+
+/* broker_resp.c: encode a response body into an mbuf chain. */
+struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,
+			     int16_t version, int32_t corr, const void *body,
+			     uint32_t max_pieces);
+/* Copy a contiguous response frame into an mbuf chain. */
+struct rte_mbuf *resp_from_bytes(struct fmq_broker_lcore *bl,
+				 const uint8_t *p, uint32_t len);
+void count_error(struct fmq_broker_lcore *bl, int16_t code);
+
+/* broker_api.c: requests answered on the data lcore. */
+struct req_ctx {
+	struct fmq_broker_lcore *bl;
+	struct kconn *k;
+	uint32_t slot;
+	const struct fmq_kafka_req_hdr *hdr;
+	struct fmq_kafka_reader body;
+	/* frame position in the connection's segments */
+	uint32_t frame_len;
+	uint32_t nseg;
+	const struct fmq_bmeta *meta;
+};
+
+/*
+ * Handler results: DONE (slot completed or no response), PARK (the slot
+ * stays WAIT and someone completes it later), RETRY (nothing consumed, try
+ * the same frame again later), or a close reason (negative).
+ */
+enum { REQ_DONE = 0, REQ_PARK = 1, REQ_RETRY = 2 };
+#define REQ_CLOSE(reason) (-(int)(reason) - 1)
+#define REQ_CLOSE_REASON(st) ((enum broker_close)(-(st) - 1))
+
+int api_dispatch(struct req_ctx *rc);
+int api_forward(struct req_ctx *rc);
+int api_produce(struct req_ctx *rc);
+int api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns);
+int api_list_offsets(struct req_ctx *rc);
+void fetch_poll_waiters(struct fmq_broker_lcore *bl);
+void fetch_free_waiters(struct fmq_broker_lcore *bl);
+void fetch_note_append(struct fmq_broker_lcore *bl, const void *key);
+
+static inline const struct fmq_bmeta *
+broker_meta_load(const struct fmq_broker *b)
+{
+	return atomic_load_explicit(&((struct fmq_broker *)b)->meta,
+				    memory_order_acquire);
+}
+
+#endif

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file
+ * The Kafka broker on the data lcores: connections on TCP-lite, request
+ * framing, per-connection response ordering, and the data-path APIs
+ * (ApiVersions, Metadata, Produce, Fetch with long-poll, ListOffsets,
+ * DescribeCluster). Control-plane APIs (topic admin, configs, groups,
+ * producer ids, Metadata that auto-creates) are forwarded as whole frames to
+ * the control lcore (lib/ctrl), which answers through the same channel.
+ *
+ * Topic metadata reaches the data lcores as an immutable snapshot
+ * (struct fmq_bmeta) that the control lcore builds and publishes. A data
+ * lcore reads the current snapshot afresh for every request and keeps no
+ * pointer into it across polls; the control lcore frees a replaced snapshot
+ * once every data lcore has polled since (quiescent-state reclamation), so
+ * no lock is taken on the data path.
+ */
+#ifndef FMQ_BROKER_H
+#define FMQ_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fmq_kafka.h"
+#include "fmq_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mempool;
+struct fmq_net;
+struct fmq_log;
+struct fmq_log_part;
+
+#define FMQ_BROKER_TOPIC_MAX 249
+
+/** Compression codecs as Kafka numbers them in batch attributes. */
+enum fmq_bcodec { FMQ_BCODEC_NONE = 0, FMQ_BCODEC_GZIP = 1,
+		  FMQ_BCODEC_SNAPPY = 2, FMQ_BCODEC_LZ4 = 3,
+		  FMQ_BCODEC_ZSTD = 4, FMQ_BCODEC_PRODUCER = 255 };
+
+/** One partition in a snapshot. */
+struct fmq_bpart {
+	struct fmq_log_part *log;  /**< only the owner lcore may use it */
+	uint16_t owner;            /**< data lcore index */
+	int32_t leader_epoch;
+};
+
+/** One topic in a snapshot, with the settings the data path needs. */
+struct fmq_btopic {
+	char name[FMQ_BROKER_TOPIC_MAX + 1];
+	uint16_t name_len;
+	uint8_t id[16];
+	uint32_t nparts;
+	struct fmq_bpart *parts;
+	uint32_t max_message_bytes;
+	bool log_append_time;
+	uint8_t compression;       /**< enum fmq_bcodec; PRODUCER keeps as sent */
+	bool deep_validation;
+};
+
+/** An immutable topic metadata snapshot. */
+struct fmq_bmeta {
+	uint64_t version;
+	uint32_t ntopics;
+	struct fmq_btopic *topics;  /**< sorted by name */
+	uint32_t hash_mask;
+	int32_t *hash;              /**< open addressing: topic index or -1 */
+	struct fmq_bmeta *next_old; /**< reclamation list (control lcore) */
+};
+
+/**
+ * Allocate a snapshot with room for ntopics (topics zeroed, parts NULL).
+ * The control lcore fills topics[] in name order, allocating each
+ * topic's parts with fmq_bmeta_alloc_parts(), then publishes it.
+ * @return NULL on allocation failure.
+ */
+struct fmq_bmeta *fmq_bmeta_alloc(uint32_t ntopics);
+/** Allocate topic i's partition array; 0 or -ENOMEM. */
+int fmq_bmeta_alloc_parts(struct fmq_bmeta *m, uint32_t i, uint32_t nparts);
+/** Free a snapshot that was never published. */
+void fmq_bmeta_free(struct fmq_bmeta *m);
+/** Look a topic up by name (len bytes), or NULL. */
+const struct fmq_btopic *fmq_bmeta_find(const struct fmq_bmeta *m,
+					const char *name, uint32_t len);
+
+struct fmq_broker;
+struct fmq_broker_lcore;
+
+/**
+ * Create the broker's shared state: settings from cfg (node id, listener,
+ * limits), the log, the number of data lcores and the cluster id (the
+ * control lcore persists it). Starts with an empty snapshot.
+ * @return NULL with err filled on failure (a bad listener names the key).
+ */
+struct fmq_broker *fmq_broker_create(const struct fmq_config *cfg,
+				     struct fmq_log *log, unsigned int n_lcores,
+				     const char *cluster_id, char *err,
+				     size_t errlen);
+void fmq_broker_free(struct fmq_broker *b);
+
+/** Node id, advertised host (dotted quad) and port, cluster id. */
+int32_t fmq_broker_node_id(const struct fmq_broker *b);
+const char *fmq_broker_adv_host(const struct fmq_broker *b);
+int32_t fmq_broker_adv_port(const struct fmq_broker *b);
+const char *fmq_broker_cluster_id(const struct fmq_broker *b);
+
+/* ---------------------------------------------------------------- control */
+
+/**
+ * Publish m as the current snapshot (its version is set here). The old one
+ * is freed by fmq_broker_reclaim() once every data lcore has moved on.
+ */
+void fmq_broker_publish(struct fmq_broker *b, struct fmq_bmeta *m);
+/** The current snapshot (control lcore). */
+const struct fmq_bmeta *fmq_broker_meta(const struct fmq_broker *b);
+/**
+ * Free replaced snapshots no data lcore can still be reading.
+ * @return true when none is left waiting.
+ */
+bool fmq_broker_reclaim(struct fmq_broker *b);
+/**
+ * True once every data lcore has polled with the current snapshot (so
+ * nothing it replaced is in use, e.g. a deleted partition).
+ */
+bool fmq_broker_all_current(const struct fmq_broker *b);
+
+/** A request forwarded from a data lcore to the control lcore. */
+struct fmq_bfwd {
+	uint16_t lcore;            /**< origin data lcore */
+	uint32_t conn, gen, slot;  /**< where the answer goes */
+	int16_t api_key;
+	int16_t api_version;
+	int32_t correlation_id;
+	uint32_t client_ip;        /**< network order (group client_host) */
+	uint16_t client_port;
+	uint32_t len;              /**< frame bytes (header + body, no prefix) */
+	uint8_t *frame;
+	uint8_t *resp;             /**< whole response frame incl. size prefix */
+	uint32_t resp_len;
+	bool close;                /**< close the connection instead */
+	bool no_response;          /**< done, nothing to send (acks=0) */
+};
+
+/**
+ * An eventfd the data lcores signal after forwarding a request, so the
+ * control lcore can sleep in poll/select until there is work. The control
+ * lcore reads it to clear it.
+ */
+int fmq_broker_ctrl_fd(const struct fmq_broker *b);
+
+/** Take up to n forwarded requests from all data lcores (control lcore). */
+unsigned int fmq_broker_ctrl_dequeue(struct fmq_broker *b,
+				     struct fmq_bfwd **out, unsigned int n);
+/**
+ * Hand a finished request back to its data lcore: set resp/resp_len
+ * (allocated with fmq_bfwd_resp_alloc), or close, or no_response first.
+ * Consumes f. Retries internally while the ring is full.
+ */
+void fmq_broker_ctrl_respond(struct fmq_broker *b, struct fmq_bfwd *f);
+/** Allocate f->resp of len bytes; 0 or -ENOMEM. */
+int fmq_bfwd_resp_alloc(struct fmq_bfwd *f, uint32_t len);
+/** Free a forwarded request and its buffers. */
+void fmq_bfwd_free(struct fmq_bfwd *f);
+
+/* -------------------------------------------------------------- data lcore */
+
+/**
+ * Per data lcore state; listens on the Kafka port on net. Must be called
+ * on the control lcore before the data lcores start.
+ */
+struct fmq_broker_lcore *fmq_broker_lcore_create(struct fmq_broker *b,
+						 unsigned int idx,
+						 struct fmq_net *net,
+						 struct rte_mempool *mp,
+						 char *err, size_t errlen);
+/** Data lcore loop hook: control answers, parked fetches, pending sends. */
+void fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns);
+void fmq_broker_lcore_free(struct fmq_broker_lcore *bl);
+
+/**
+ * Fill a Metadata response for req at version from snapshot m (the data
+ * lcores answer from the current snapshot; the control lcore after
+ * creating topics). Topics the snapshot lacks get UNKNOWN_TOPIC_OR_PARTITION
+ * (INVALID_TOPIC_EXCEPTION for illegal names). Arrays come from a.
+ * @return 0 or -ENOMEM.
+ */
+int fmq_broker_build_metadata(const struct fmq_broker *b,
+			      const struct fmq_bmeta *m, int16_t version,
+			      const struct fmq_kafka_metadata_req *req,
+			      struct fmq_kafka_arena *a,
+			      struct fmq_kafka_metadata_resp *resp);
+
+/** True when a Metadata request names a topic m lacks that may be
+ * auto-created (legal name, auto-creation allowed by request and config). */
+bool fmq_broker_metadata_wants_create(const struct fmq_broker *b,
+				      const struct fmq_bmeta *m,
+				      int16_t version,
+				      const struct fmq_kafka_metadata_req *req);
+
+/** fmq_metrics_fn for the broker (arg: the broker). */
+void fmq_broker_metrics(struct fmq_metrics_out *out, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMQ_BROKER_H */

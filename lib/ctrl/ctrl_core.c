@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control lcore: opens every partition at start (recovery), publishes
+ * metadata snapshots to the data lcores, answers forwarded requests, runs
+ * the flusher and retention, and closes replaced partitions only once no
+ * data lcore can still be using them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <rte_common.h>
+#include <rte_malloc.h>
+
+#define FMQ_CTRL_INTERNAL
+#include "ctrl_priv.h"
+
+#define PID_FILE "producer_ids"
+
+/* ----------------------------------------------------------- helpers */
+
+/* First entry of the comma-separated log.dirs. */
+static void
+first_log_dir(const struct fmq_config *cfg, char *out, size_t len)
+{
+	size_t n = strcspn(cfg->log_dirs, ",");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, cfg->log_dirs, n);
+	out[n] = '\0';
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char tmp[FMQ_CFG_STR_MAX + 64];
+	size_t l = strlen(path);
+
+	if (l >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, l + 1);
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Write a small file atomically (temp, fsync, rename). */
+static int
+write_atomic(const char *path, const char *text)
+{
+	char tmp[FMQ_CFG_STR_MAX + 80];
+	size_t l = strlen(text);
+	int fd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, l) != (ssize_t)l || fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int
+fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
+		    char *err, size_t errlen)
+{
+	char dir[FMQ_CFG_STR_MAX], path[FMQ_CFG_STR_MAX + 32], line[256];
+	char id[256] = "";
+	long node = -1;
+	FILE *f;
+	int rc;
+
+	first_log_dir(cfg, dir, sizeof(dir));
+	rc = mkdir_p(dir);
+	if (rc < 0) {
+		fmq_config_error(cfg, "log.dirs", err, errlen,
+				 "cannot create %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/meta.properties", dir);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (strncmp(line, "cluster.id=", 11) == 0)
+				snprintf(id, sizeof(id), "%s", line + 11);
+			else if (strncmp(line, "node.id=", 8) == 0)
+				node = strtol(line + 8, NULL, 10);
+		}
+		fclose(f);
+		if (id[0] == '\0') {
+			snprintf(err, errlen, "%s: no cluster.id", path);
+			return -EINVAL;
+		}
+		if (node != cfg->node_id) {
+			snprintf(err, errlen, "%s: node.id=%ld but the "
+				 "configuration says node.id=%" PRId64
+				 " (this log belongs to another node)", path,
+				 node, cfg->node_id);
+			return -EINVAL;
+		}
+		snprintf(out, len, "%s", id);
+		return 0;
+	}
+	uint8_t raw[16];
+	char text[256];
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -EIO;
+	}
+	raw[6] = (uint8_t)((raw[6] & 0x0f) | 0x40);
+	raw[8] = (uint8_t)((raw[8] & 0x3f) | 0x80);
+	fmq_topic_id_str(raw, id);
+	snprintf(text, sizeof(text), "#FluxMQ\nversion=1\ncluster.id=%s\n"
+		 "node.id=%" PRId64 "\n", id, cfg->node_id);
+	rc = write_atomic(path, text);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	snprintf(out, len, "%s", id);
+	return 0;
+}
+
+/* ------------------------------------------------------------- topics */
+
+static unsigned int
+topic_bucket(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h % 1024;
+}
+
+struct ctrl_topic *
+ctrl_topic_find(struct fmq_ctrl *c, const char *name)
+{
+	struct ctrl_topic *t = c->hash[topic_bucket(name)];
+
+	while (t != NULL && strcmp(t->name, name) != 0)
+		t = t->next;
+	return t;
+}
+
+/* Partition parameters: broker defaults, then the topic's settings. */
+static void
+part_params(struct fmq_ctrl *c, const struct fmq_topic *t, int32_t p,
+	    struct fmq_log_part_params *pp, char *dirbuf)
+{
+	const struct fmq_topic_cfg *tc = &t->cfg;
+
+	fmq_log_part_params_from_config(pp, c->cfg, t->name, p, t->owner[p],
+					dirbuf);
+	pp->max_message_bytes = (uint32_t)tc->max_message_bytes;
+	pp->segment_bytes = (uint64_t)RTE_MAX(tc->segment_bytes, 1024);
+	pp->roll_ms = tc->segment_ms;
+	pp->index_interval_bytes = (uint32_t)tc->index_interval_bytes;
+	pp->index_max_bytes = (uint32_t)RTE_MAX(tc->segment_index_bytes, 4096);
+	pp->flush_messages = (uint64_t)tc->flush_messages;
+	pp->flush_ms = (uint64_t)tc->flush_ms;
+	pp->retention_ms = tc->retention_ms;
+	pp->retention_bytes = tc->retention_bytes;
+	pp->log_append_time = tc->message_timestamp_type == 1;
+}
+
+int
+ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
+		uint32_t first_part)
+{
+	struct ctrl_topic *ct = ctrl_topic_find(c, t->name);
+	struct fmq_log_part **parts;
+
+	if (ct == NULL) {
+		ct = calloc(1, sizeof(*ct));
+		if (ct == NULL)
+			return -ENOMEM;
+		snprintf(ct->name, sizeof(ct->name), "%s", t->name);
+		unsigned int bkt = topic_bucket(t->name);
+		ct->next = c->hash[bkt];
+		c->hash[bkt] = ct;
+	}
+	parts = realloc(ct->parts, t->nparts * sizeof(*parts));
+	if (parts == NULL)
+		return -ENOMEM;
+	ct->parts = parts;
+	for (uint32_t p = first_part; p < t->nparts; p++) {
+		struct fmq_log_part_params pp;
+		char dirbuf[FMQ_CFG_STR_MAX];
+
+		part_params(c, t, (int32_t)p, &pp, dirbuf);
+		ct->parts[p] = fmq_log_part_open(c->log, &pp);
+		if (ct->parts[p] == NULL) {
+			int e = errno;
+			FMQ_ERR("ctrl", "open %s-%u in %s: %s", t->name, p,
+				dirbuf, strerror(e));
+			ct->nparts = p;
+			return -e;
+		}
+		ct->nparts = p + 1;
+	}
+	ct->offline = false;
+	return 0;
+}
+
+/* Hand a partition to the deferred list: closed (or deleted) once every
+ * data lcore has moved past the snapshot that still named it. */
+static void
+defer_close(struct fmq_ctrl *c, const char *topic, struct fmq_log_part *part,
+	    bool delete_files, const char *reopen)
+{
+	struct ctrl_deferred *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		FMQ_ERR("ctrl", "out of memory deferring a partition close");
+		return;
+	}
+	d->part = part;
+	snprintf(d->topic, sizeof(d->topic), "%s", topic);
+	d->delete_files = delete_files;
+	d->version = UINT64_MAX;   /* set by the next publish */
+	if (reopen != NULL)
+		snprintf(d->reopen_topic, sizeof(d->reopen_topic), "%s", reopen);
+	d->next = c->deferred;
+	c->deferred = d;
+}
+
+void
+ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files)
+{
+	unsigned int bkt = topic_bucket(name);
+	struct ctrl_topic **pp = &c->hash[bkt];
+
+	while (*pp != NULL && strcmp((*pp)->name, name) != 0)
+		pp = &(*pp)->next;
+	if (*pp == NULL)
+		return;
+	struct ctrl_topic *ct = *pp;
+	*pp = ct->next;
+	for (uint32_t p = 0; p < ct->nparts; p++)
+		if (ct->parts[p] != NULL)
+			defer_close(c, name, ct->parts[p], delete_files, NULL);
+	/* A reopen still pending for it turns into a delete. */
+	for (struct ctrl_deferred *d = c->deferred; d != NULL; d = d->next) {
+		if (strcmp(d->topic, name) != 0)
+			continue;
+		d->reopen_topic[0] = '\0';
+		d->delete_files |= delete_files;
+	}
+	free(ct->parts);
+	free(ct);
+}
+
+void
+ctrl_reopen_topic(struct fmq_ctrl *c, const char *name)
+{
+	struct ctrl_topic *ct = ctrl_topic_find(c, name);
+
+	/* Already going offline: the pending reopen reads the registry
+	 * when it runs, so it picks this change up too. */
+	if (ct == NULL || ct->offline)
+		return;
+	/* Out of the snapshot until its partitions reopen with the new
+	 * settings; clients see NOT_LEADER_OR_FOLLOWER meanwhile and retry.
+	 * The deferred list runs newest first, so partition 0, queued
+	 * first, closes last and carries the reopen. */
+	ct->offline = true;
+	for (uint32_t p = 0; p < ct->nparts; p++) {
+		defer_close(c, name, ct->parts[p], false, p == 0 ? name : NULL);
+		ct->parts[p] = NULL;
+	}
+}
+
+static uint8_t
+codec_of(uint8_t compression_idx)
+{
+	/* producer|uncompressed|gzip|snappy|lz4|zstd */
+	static const uint8_t map[] = { FMQ_BCODEC_PRODUCER, FMQ_BCODEC_NONE,
+				       FMQ_BCODEC_GZIP, FMQ_BCODEC_SNAPPY,
+				       FMQ_BCODEC_LZ4, FMQ_BCODEC_ZSTD };
+	return compression_idx < sizeof(map) ? map[compression_idx] :
+		FMQ_BCODEC_PRODUCER;
+}
+
+int
+ctrl_publish(struct fmq_ctrl *c)
+{
+	size_t n = fmq_topics_count(c->topics);
+	struct fmq_bmeta *m = fmq_bmeta_alloc((uint32_t)n);
+
+	if (m == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct fmq_topic *t = fmq_topics_at(c->topics, i);
+		struct ctrl_topic *ct = ctrl_topic_find(c, t->name);
+		struct fmq_btopic *bt = &m->topics[i];
+
+		if (fmq_bmeta_alloc_parts(m, (uint32_t)i, t->nparts) < 0) {
+			fmq_bmeta_free(m);
+			return -ENOMEM;
+		}
+		snprintf(bt->name, sizeof(bt->name), "%s", t->name);
+		memcpy(bt->id, t->id, 16);
+		bt->max_message_bytes = (uint32_t)t->cfg.max_message_bytes;
+		bt->log_append_time = t->cfg.message_timestamp_type == 1;
+		bt->compression = codec_of(t->cfg.compression_type);
+		bt->deep_validation = t->cfg.validation == 1;
+		for (uint32_t p = 0; p < t->nparts; p++) {
+			bt->parts[p].owner = t->owner[p];
+			bt->parts[p].leader_epoch = 0;
+			bt->parts[p].log = (ct != NULL && !ct->offline &&
+					    p < ct->nparts) ? ct->parts[p] : NULL;
+		}
+	}
+	fmq_broker_publish(c->b, m);
+	/* Partitions dropped before this publish wait for this version. */
+	for (struct ctrl_deferred *d = c->deferred; d != NULL; d = d->next)
+		if (d->version == UINT64_MAX)
+			d->version = m->version;
+	c->st.snapshots++;
+	return 0;
+}
+
+static void
+run_deferred(struct fmq_ctrl *c, uint64_t now_ns)
+{
+	struct ctrl_deferred **pp = &c->deferred;
+	bool current = fmq_broker_all_current(c->b);
+
+	while (*pp != NULL) {
+		struct ctrl_deferred *d = *pp;
+		if (!current || d->version == UINT64_MAX) {
+			pp = &d->next;
+			continue;
+		}
+		if (d->ready_ns == 0) {
+			d->ready_ns = now_ns + CTRL_CLOSE_GRACE_NS;
+			pp = &d->next;
+			continue;
+		}
+		if (now_ns < d->ready_ns) {
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		if (d->delete_files)
+			fmq_log_part_delete(d->part);
+		else
+			fmq_log_part_close(d->part);
+		if (d->reopen_topic[0] != '\0') {
+			const struct fmq_topic *t =
+				fmq_topics_find(c->topics, d->reopen_topic);
+			if (t != NULL && ctrl_open_topic(c, t, 0) == 0)
+				ctrl_publish(c);
+		}
+		free(d);
+	}
+}
+
+/* ------------------------------------------------------- producer ids */
+
+static int
+pid_load(struct fmq_ctrl *c)
+{
+	char path[sizeof(c->dir) + 32], buf[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, PID_FILE);
+	f = fopen(path, "r");
+	c->next_pid = 0;
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL)
+			c->next_pid = strtoll(buf, NULL, 10);
+		fclose(f);
+	}
+	/* The rest of the last block may have been handed out: skip it. */
+	c->pid_limit = c->next_pid;
+	return 0;
+}
+
+int64_t
+ctrl_alloc_pid(struct fmq_ctrl *c)
+{
+	if (c->next_pid >= c->pid_limit) {
+		char path[sizeof(c->dir) + 32], text[64];
+		int64_t limit = c->next_pid + CTRL_PID_BLOCK;
+
+		snprintf(path, sizeof(path), "%s/%s", c->dir, PID_FILE);
+		snprintf(text, sizeof(text), "%" PRId64 "\n", limit);
+		/* Persist the block end first: after a crash ids restart
+		 * past it, so none is ever handed out twice. */
+		if (write_atomic(path, text) < 0)
+			return -1;
+		c->pid_limit = limit;
+	}
+	c->st.producer_ids++;
+	return c->next_pid++;
+}
+
+/* ------------------------------------------------------------ answers */
+
+struct outbuf {
+	uint8_t *chunks[64];
+	uint32_t n;
+};
+
+static int
+out_refill(void *arg, uint8_t **buf, size_t *cap)
+{
+	struct outbuf *o = arg;
+
+	if (o->n == 64)
+		return -ENOBUFS;
+	o->chunks[o->n] = malloc(1 << 20);
+	if (o->chunks[o->n] == NULL)
+		return -ENOMEM;
+	*buf = o->chunks[o->n++];
+	*cap = 1 << 20;
+	return 0;
+}
+
+int
+ctrl_respond(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *body)
+{
+	struct outbuf o = { .n = 0 };
+	struct fmq_kafka_writer w;
+	struct fmq_kafka_piece pieces[128];
+	uint8_t *buf;
+	size_t cap;
+	int n, rc = -ENOMEM;
+
+	(void)c;
+	if (out_refill(&o, &buf, &cap) < 0)
+		goto out;
+	fmq_kafka_wr_init(&w, buf, cap, pieces, 128);
+	fmq_kafka_wr_set_refill(&w, out_refill, &o);
+	rc = fmq_kafka_write_response(&w, f->api_key, f->api_version,
+				      f->correlation_id, body, NULL);
+	n = fmq_kafka_wr_finish(&w);
+	if (rc < 0 || n < 0) {
+		rc = rc < 0 ? rc : n;
+		goto out;
+	}
+	uint64_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += pieces[i].len;
+	rc = fmq_bfwd_resp_alloc(f, (uint32_t)total);
+	if (rc < 0)
+		goto out;
+	uint64_t pos = 0;
+	for (int i = 0; i < n; i++) {
+		memcpy(f->resp + pos, pieces[i].p, pieces[i].len);
+		pos += pieces[i].len;
+	}
+	fmq_broker_ctrl_respond(c->b, f);
+	rc = 0;
+out:
+	for (uint32_t i = 0; i < o.n; i++)
+		free(o.chunks[i]);
+	if (rc < 0) {
+		FMQ_ERR("ctrl", "cannot encode a response to API %d v%d: %s",
+			f->api_key, f->api_version, strerror(-rc));
+		ctrl_close_conn(c, f);
+	}
+	return rc;
+}
+
+void
+ctrl_close_conn(struct fmq_ctrl *c, struct fmq_bfwd *f)
+{
+	rte_free(f->resp);
+	f->resp = NULL;
+	f->close = true;
+	fmq_broker_ctrl_respond(c->b, f);
+}
+
+/* ------------------------------------------------------------- requests */
+
+static void
+handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
+{
+	struct fmq_kafka_seg seg = { f->frame, f->len };
+	struct fmq_kafka_reader r;
+	struct fmq_kafka_req_hdr hdr;
+	union fmq_kafka_request *req;
+	int hv;
+
+	c->st.requests++;
+	fmq_kafka_arena_reset(&c->arena);
+	hv = fmq_kafka_req_hdr_version(f->api_key, f->api_version);
+	req = fmq_kafka_arena_alloc(&c->arena, sizeof(*req));
+	if (req == NULL || hv < 0 ||
+	    fmq_kafka_rd_init(&r, &seg, 1, 0, f->len) < 0 ||
+	    fmq_kafka_rd_req_hdr(&r, hv, &c->arena, &hdr) < 0 ||
+	    fmq_kafka_decode_request(f->api_key, f->api_version, &r, &c->arena,
+				     req) < 0) {
+		c->st.malformed++;
+		ctrl_close_conn(c, f);
+		return;
+	}
+	switch (f->api_key) {
+	case FMQ_KAFKA_API_METADATA:
+		ctrl_metadata(c, f, req);
+		return;
+	case FMQ_KAFKA_API_CREATE_TOPICS:
+		ctrl_create_topics(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DELETE_TOPICS:
+		ctrl_delete_topics(c, f, req);
+		return;
+	case FMQ_KAFKA_API_CREATE_PARTITIONS:
+		ctrl_create_partitions(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DESCRIBE_CONFIGS:
+		ctrl_describe_configs(c, f, req);
+		return;
+	case FMQ_KAFKA_API_INCREMENTAL_ALTER_CONFIGS:
+		ctrl_alter_configs(c, f, req);
+		return;
+	case FMQ_KAFKA_API_INIT_PRODUCER_ID:
+		ctrl_init_producer_id(c, f, req);
+		return;
+	default:
+		if (ctrl_groups_handle(c, f, &hdr, req))
+			return;
+		/* A data lcore forwarded something no one here serves. */
+		c->st.malformed++;
+		ctrl_close_conn(c, f);
+	}
+}
+
+uint64_t
+fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
+{
+	struct fmq_bfwd *fw[CTRL_FWD_BURST];
+	unsigned int n;
+	int64_t now_ms = fmq_wall_ms();
+	uint64_t sleep_us = CTRL_IDLE_US;
+	uint64_t drain;
+
+	if (read(fmq_broker_ctrl_fd(c->b), &drain, sizeof(drain)) < 0)
+		drain = 0;   /* EAGAIN: nothing signalled, the rings may still hold work */
+	n = fmq_broker_ctrl_dequeue(c->b, fw, CTRL_FWD_BURST);
+	for (unsigned int i = 0; i < n; i++)
+		handle(c, fw[i]);
+	if (n == CTRL_FWD_BURST)
+		sleep_us = 0;
+	ctrl_groups_poll(c, now_ms);
+	if (now_ns >= c->next_flush_ns) {
+		/* Write hot data through every millisecond while there is
+		 * some; back off when a pass finds nothing. */
+		int64_t w = fmq_log_flush(c->log, now_ns, false);
+		if (w < 0)
+			c->st.flush_errors++;
+		c->flush_busy = w != 0;
+		c->next_flush_ns = now_ns + (c->flush_busy ? 1000000ull :
+					     CTRL_IDLE_US * 1000ull);
+	}
+	if (c->flush_busy)
+		sleep_us = RTE_MIN(sleep_us, 1000ull);
+	if (now_ms >= c->next_retention_ms) {
+		c->next_retention_ms = now_ms +
+			(int64_t)c->cfg->log_retention_check_interval_ms;
+		int d = fmq_log_retention(c->log, now_ms);
+		if (d > 0)
+			c->st.retention_deleted += (uint64_t)d;
+	}
+	run_deferred(c, now_ns);
+	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL)
+		sleep_us = RTE_MIN(sleep_us, 1000ull);
+	int64_t gt = fmq_group_next_timeout(c->group, now_ms);
+	if (gt >= 0)
+		sleep_us = RTE_MIN(sleep_us, (uint64_t)gt * 1000ull);
+	return sleep_us;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+struct fmq_ctrl *
+fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
+		struct fmq_log *log, unsigned int n_lcores, char *err,
+		size_t errlen)
+{
+	struct fmq_ctrl *c = calloc(1, sizeof(*c));
+	struct fmq_topic_cfg dflt;
+	char dir[FMQ_CFG_STR_MAX];
+	void *arena;
+	int rc;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "ctrl: out of memory");
+		return NULL;
+	}
+	c->cfg = cfg;
+	c->b = b;
+	c->log = log;
+	c->n_lcores = n_lcores;
+	first_log_dir(cfg, dir, sizeof(dir));
+	snprintf(c->dir, sizeof(c->dir), "%s/__fluxmq", dir);
+	rc = mkdir_p(c->dir);
+	if (rc < 0) {
+		fmq_config_error(cfg, "log.dirs", err, errlen,
+				 "cannot create %s: %s", c->dir, strerror(-rc));
+		goto fail;
+	}
+	arena = malloc(CTRL_ARENA_BYTES);
+	if (arena == NULL) {
+		snprintf(err, errlen, "ctrl: out of memory");
+		goto fail;
+	}
+	fmq_kafka_arena_init(&c->arena, arena, CTRL_ARENA_BYTES);
+	fmq_tcfg_from_broker(&dflt, cfg);
+	c->topics = fmq_topics_open(c->dir, n_lcores, &dflt, err, errlen);
+	if (c->topics == NULL)
+		goto fail;
+	pid_load(c);
+
+	/* Recover and open every partition of every topic. */
+	size_t nt = fmq_topics_count(c->topics);
+	uint64_t t0 = fmq_now_ns(), nparts = 0;
+	if (nt > 0)
+		FMQ_INFO("ctrl", "opening %zu topic(s)", nt);
+	for (size_t i = 0; i < nt; i++) {
+		const struct fmq_topic *t = fmq_topics_at(c->topics, i);
+		rc = ctrl_open_topic(c, t, 0);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot open topic %s: %s "
+				 "(see the log above)", t->name, strerror(-rc));
+			goto fail;
+		}
+		nparts += t->nparts;
+		if ((i + 1) % 100 == 0)
+			FMQ_INFO("ctrl", "opened %zu/%zu topics", i + 1, nt);
+	}
+	fmq_log_recovery_done(log);
+	if (nt > 0)
+		FMQ_INFO("ctrl", "opened %zu topic(s), %" PRIu64 " partition(s) "
+			 "in %.1f ms", nt, nparts,
+			 (double)(fmq_now_ns() - t0) / 1e6);
+	if (ctrl_groups_open(c, err, errlen) < 0)
+		goto fail;
+	if (ctrl_publish(c) < 0) {
+		snprintf(err, errlen, "ctrl: out of memory");
+		goto fail;
+	}
+	c->next_retention_ms = fmq_wall_ms() +
+		(int64_t)cfg->log_retention_check_interval_ms;
+	return c;
+fail:
+	fmq_ctrl_free(c);
+	return NULL;
+}
+
+void
+fmq_ctrl_free(struct fmq_ctrl *c)
+{
+	if (c == NULL)
+		return;
+	ctrl_groups_close(c);
+	/* The data lcores are stopped: close everything now. */
+	while (c->deferred != NULL) {
+		struct ctrl_deferred *d = c->deferred;
+		c->deferred = d->next;
+		if (d->delete_files)
+			fmq_log_part_delete(d->part);
+		else
+			fmq_log_part_close(d->part);
+		free(d);
+	}
+	for (int i = 0; i < 1024; i++) {
+		while (c->hash[i] != NULL) {
+			struct ctrl_topic *ct = c->hash[i];
+			c->hash[i] = ct->next;
+			for (uint32_t p = 0; p < ct->nparts; p++)
+				if (ct->parts[p] != NULL)
+					fmq_log_part_close(ct->parts[p]);
+			free(ct->parts);
+			free(ct);
+		}
+	}
+	fmq_topics_close(c->topics);
+	free(c->arena.base);
+	free(c);
+}
+
+void
+fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
+{
+	struct fmq_ctrl *c = arg;
+
+	fmq_metrics_one(out, "fluxmq_ctrl_requests_total", "counter",
+			"Requests handled on the control lcore", c->st.requests);
+	fmq_metrics_one(out, "fluxmq_ctrl_malformed_total", "counter",
+			"Forwarded requests the control lcore could not decode",
+			c->st.malformed);
+	fmq_metrics_one(out, "fluxmq_topics", "gauge", "Topics",
+			fmq_topics_count(c->topics));
+	fmq_metrics_one(out, "fluxmq_topics_created_total", "counter",
+			"Topics created", c->st.topics_created);
+	fmq_metrics_one(out, "fluxmq_topics_deleted_total", "counter",
+			"Topics deleted", c->st.topics_deleted);
+	fmq_metrics_one(out, "fluxmq_partitions_added_total", "counter",
+			"Partitions added by CreatePartitions",
+			c->st.partitions_added);
+	fmq_metrics_one(out, "fluxmq_topic_config_changes_total", "counter",
+			"Topic config changes applied", c->st.config_changes);
+	fmq_metrics_one(out, "fluxmq_producer_ids_total", "counter",
+			"Producer ids handed out", c->st.producer_ids);
+	fmq_metrics_one(out, "fluxmq_metadata_snapshots_total", "counter",
+			"Metadata snapshots published to the data lcores",
+			c->st.snapshots);
+	fmq_metrics_one(out, "fluxmq_flush_errors_total", "counter",
+			"Flusher passes that failed to write", c->st.flush_errors);
+	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
+			"counter", "Segments deleted by retention",
+			c->st.retention_deleted);
+}

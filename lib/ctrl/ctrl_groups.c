@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The group APIs on the control lcore: the coordinator (lib/ctrl/group)
+ * does the protocol; this file owns its life cycle, its clock and its
+ * commits, and maps Kafka requests and responses onto it.
+ */
+#include <errno.h>
+#include <string.h>
+
+#define FMQ_CTRL_INTERNAL
+#include "ctrl_priv.h"
+
+/* High watermark for the lag metrics (any thread may read offsets). */
+static int64_t
+group_hw(const char *topic, int32_t partition, void *arg)
+{
+	struct fmq_ctrl *c = arg;
+	struct ctrl_topic *ct = ctrl_topic_find(c, topic);
+	struct fmq_log_offsets o;
+
+	if (ct == NULL || ct->offline || partition < 0 ||
+	    (uint32_t)partition >= ct->nparts || ct->parts[partition] == NULL)
+		return -1;
+	fmq_log_part_offsets(ct->parts[partition], &o);
+	return o.high_watermark;
+}
+
+void ctrl_groups_emit(void *arg, uint64_t token,
+		      const struct fmq_group_resp *resp);
+
+int
+ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen)
+{
+	struct fmq_group_params p;
+
+	memset(&p, 0, sizeof(p));
+	fmq_group_conf_from_config(&p.conf, c->cfg);
+	p.dir = c->dir;
+	p.emit = ctrl_groups_emit;
+	p.emit_arg = c;
+	p.hw = group_hw;
+	p.hw_arg = c;
+	c->group = fmq_group_create(&p, fmq_wall_ms());
+	if (c->group == NULL) {
+		snprintf(err, errlen, "group coordinator in %s: %s", c->dir,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+void
+ctrl_groups_close(struct fmq_ctrl *c)
+{
+	if (c->group == NULL)
+		return;
+	fmq_group_shutdown(c->group, fmq_wall_ms());
+	fmq_group_destroy(c->group);
+	c->group = NULL;
+}
+
+void
+ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms)
+{
+	fmq_group_tick(c->group, now_ms);
+	/* Group commit: one fdatasync for everything staged this pass. */
+	if (fmq_group_flush_needed(c->group))
+		fmq_group_flush(c->group, now_ms);
+}
+
+void
+ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name)
+{
+	fmq_group_topic_deleted(c->group, name, fmq_wall_ms());
+}
