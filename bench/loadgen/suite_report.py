@@ -108,9 +108,6 @@ class Ceilings:
             cands.append((self.memcpy / per_msg, "memcpy"))
         if self.crc:
             cands.append((self.crc / per_msg, "crc32c"))
-        if d.get("compression") == "lz4" and self.lz4:
-            raw = d.get("msg_bytes", 0) or 1
-            cands.append((self.lz4 / raw, "lz4 (client)"))
         if not cands:
             return None, "-"
         return min(cands)
