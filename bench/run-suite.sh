@@ -196,6 +196,11 @@ start_broker_memif() {
 bench_memif() {    # bench_memif ROW ARGS... (stdout: nothing; records)
 	local row=$1; shift
 	local out rc
+	if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+		record_na fluxmq-memif "$row" "run failed: the broker is not running (see broker-memif.log)"
+		FAILED=1
+		return 0
+	fi
 	out=$("$BENCH" --lcores=0@1 --in-memory --file-prefix=fmqbench --no-pci \
 		--log-level=error \
 		--vdev=net_memif0,role=client,id=0,socket=$SOCK,socket-abstract=no \
