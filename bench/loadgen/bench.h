@@ -129,14 +129,13 @@ struct inflight {
 	uint32_t nmsg;
 	uint64_t t0;                 /* send (or scheduled) time, ns */
 	uint64_t end;                /* echo: cumulative bytes at its end */
-	rpc_fn fn;
-	void *arg;
+	void *arg;                   /* RK_RPC: struct rpc_wait */
 };
 
 struct bconn {
 	unsigned int idx;
-	bool up, closed, writable, fetcher;
-	bool fetch_busy;
+	bool up, closed, writable;
+	bool fetch_busy;             /* its one Fetch is in flight */
 	int close_reason;
 	/* transport state */
 	uint32_t h;                  /* lib/net handle */
@@ -208,7 +207,6 @@ struct bench {
 	unsigned int ntmpl;
 	struct prefix *prefixes;     /* [tp * ntmpl + tmpl] */
 	uint32_t batch_payload;      /* value bytes per batch */
-	uint32_t batch_raw;          /* uncompressed records section bytes */
 	/* negotiated versions */
 	int16_t v_produce, v_fetch, v_metadata, v_create, v_list;
 	bool has_create;

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -684,12 +685,6 @@ on_list_offsets(struct bench *b, struct bconn *c, void *resp, void *arg)
 			const struct fmq_kafka_list_offsets_resp_list_offsets_partition_response *p =
 				&r->topics[i].partitions[j];
 
-			if (getenv("FMQBENCH_DEBUG"))
-				fprintf(stderr, "list_offsets %d %.*s[%d] err %d "
-					"offset %" PRId64 "\n", st->what,
-					r->topics[i].name.len, r->topics[i].name.p,
-					p->partition_index, p->error_code,
-					p->offset);
 
 			if (p->error_code != 0) {
 				kafka_error(b, p->error_code);
@@ -803,7 +798,7 @@ build_prefixes(struct bench *b)
 	return 0;
 }
 
-static void
+static int
 assign(struct bench *b, unsigned int from, unsigned int n, bool fetch)
 {
 	unsigned int per = b->ntps > n ? (b->ntps + n - 1) / n : 1;
@@ -813,6 +808,8 @@ assign(struct bench *b, unsigned int from, unsigned int n, bool fetch)
 		uint32_t *l = calloc(per, sizeof(*l));
 		uint32_t m = 0;
 
+		if (l == NULL)
+			return -ENOMEM;
 		if (b->ntps >= n) {
 			for (unsigned int i = k; i < b->ntps; i += n)
 				l[m++] = i;
@@ -828,6 +825,7 @@ assign(struct bench *b, unsigned int from, unsigned int n, bool fetch)
 			c->producer = true;
 		}
 	}
+	return 0;
 }
 
 int
@@ -935,13 +933,16 @@ proto_setup(struct bench *b)
 		return rc;
 	/* Roles. */
 	if (o->wl == WL_PRODUCE_FETCH) {
-		assign(b, 0, o->conns, false);
-		assign(b, o->conns, o->fetch_conns, true);
+		rc = assign(b, 0, o->conns, false);
+		if (rc == 0)
+			rc = assign(b, o->conns, o->fetch_conns, true);
 	} else {
-		assign(b, 0, b->nconns, false);
-		if (o->wl == WL_FETCH)
-			assign(b, 0, b->nconns, true);
+		rc = assign(b, 0, b->nconns, false);
+		if (rc == 0 && o->wl == WL_FETCH)
+			rc = assign(b, 0, b->nconns, true);
 	}
+	if (rc < 0)
+		return rc;
 	fprintf(stderr, "fluxmq-bench: %u partition(s) ready; produce v%d, "
 		"fetch v%d, metadata v%d; batch %u B (%u records of %u B%s)\n",
 		b->ntps, b->v_produce, b->v_fetch, b->v_metadata, b->tmpl[0].len,
@@ -1287,6 +1288,19 @@ proto_verify(struct bench *b)
 	if (c == NULL)
 		return -ENOTCONN;
 	rc = list_offsets(b, LO_END);
+	/* acks=0: nothing tells us when the broker has appended what we
+	 * sent; give it a moment to catch up before reading back. */
+	for (int tries = 0; rc == 0 && b->o.acks == 0 && tries < 40; tries++) {
+		uint64_t have = 0;
+
+		for (unsigned int i = 0; i < b->ntps; i++)
+			have += (uint64_t)(b->tps[i].off_end - b->tps[i].off_start);
+		if (have >= b->prod_sent_msgs)
+			break;
+		for (uint64_t t = fmq_now_ns() + 50000000ull; fmq_now_ns() < t;)
+			b->x->poll(b, IDLE_WAIT_NS);
+		rc = list_offsets(b, LO_END);
+	}
 	if (rc == 0)
 		rc = list_offsets(b, LO_FIRST);
 	if (rc < 0)
@@ -1457,6 +1471,19 @@ report_json(struct bench *b, FILE *f)
 			b->v_extra, b->v_ok ? "true" : "false");
 	else
 		fprintf(f, ",\"verify\":null");
+	{
+		/* On a shared machine a busy-polling client that gets
+		 * preempted measures the scheduler: say how often it was. */
+		struct rusage ru;
+		double wall = (double)(fmq_now_ns() - b->t_start) / 1e9;
+
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(f, ",\"cpu\":{\"wall_s\":%.3f,\"user_s\":%.3f,"
+			"\"sys_s\":%.3f,\"involuntary_switches\":%ld}", wall,
+			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+			ru.ru_nivcsw);
+	}
 	if (b->x->stats_json != NULL) {
 		fprintf(f, ",\"transport_stats\":{");
 		b->x->stats_json(b, f);

@@ -171,7 +171,6 @@ records_build_templates(struct bench *b)
 		size_t rlen = encode_records(raw, o, t), len;
 		uint8_t *p = batch;
 
-		b->batch_raw = (uint32_t)rlen;
 		if (o->codec == CODEC_LZ4) {
 			rc = lz4_compress(p + BATCH_HDR, cap - BATCH_HDR, raw,
 					  rlen, &len);

@@ -143,6 +143,20 @@ def verified(d):
     return f"**NO**: {v['missing']:,} missing, {v['corrupt']:,} corrupt"
 
 
+def preempt(d):
+    c = d.get("cpu")
+    if not c or not c.get("wall_s"):
+        return "-"
+    return f"{c['involuntary_switches'] / c['wall_s']:,.0f}"
+
+
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ["?"] * 3
+
+
 def report(a):
     runs = load(a.runs)
     c = Ceilings(runs)
@@ -167,6 +181,13 @@ def report(a):
       "TCP-lite on both ends, software checksums)")
     w("- Every FluxMQ Kafka run verifies: each acknowledged message is "
       "fetched back after the run and compared byte for byte.")
+    la = loadavg()
+    w(f"- Load average at the end of the run: {' '.join(la)} on "
+      f"{os.cpu_count()} CPUs. With other work on the machine the "
+      "busy-polling broker and client are preempted (the last column "
+      "counts the client's involuntary context switches per second); "
+      "latency under open-loop load then measures the scheduler. Compare "
+      "runs on an otherwise idle machine.")
     if not a.kafka:
         w("- **The broker's Kafka layer (lib/broker) is not in this build**: "
           "the FluxMQ Kafka rows are n/a; the ceilings and peers are real.")
@@ -191,8 +212,8 @@ def report(a):
       "records); the binding one is named. Latency rows are set beside the "
       "TCP-lite round-trip floor.\n")
     w("## FluxMQ over memif (fluxmq-bench, DPDK)\n")
-    w("| workload | msgs/s | MB/s | requests/s | p50 us | p99 us | p99.9 us | max us | ceiling msgs/s | ratio | verified |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    w("| workload | msgs/s | MB/s | requests/s | p50 us | p99 us | p99.9 us | max us | ceiling msgs/s | ratio | verified | bench preempted /s |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row, title in ROWS:
         d = runs.get(("fluxmq-memif", row))
         if d is None or "na" in d:
@@ -204,7 +225,8 @@ def report(a):
           f"{fmt_int(d['requests_per_s'])} | {fmt_f(lat(d, 'p50'), 2)} | "
           f"{fmt_f(lat(d, 'p99'), 2)} | {fmt_f(lat(d, 'p999'), 2)} | "
           f"{fmt_f(lat(d, 'max'), 1)} | {fmt_int(bound)} ({what}) | "
-          f"{fmt_f(ratio * 100 if ratio is not None else None, 1)} % | {verified(d)} |")
+          f"{fmt_f(ratio * 100 if ratio is not None else None, 1)} % | {verified(d)} | "
+          f"{preempt(d)} |")
         if row == "produce-fetch-100x1000" and d.get("fetch"):
             f = d["fetch"]
             w(f"| ... its fetch side | {fmt_int(f['msgs_per_s'])} | {fmt_f(f['mb_per_s'])} | "
@@ -215,8 +237,8 @@ def report(a):
     w("## Latency under load (open loop, 100 B x 1000/batch, acks=1)\n")
     w("Requests leave on a fixed schedule; latency counts from the scheduled "
       "time, so stalls are not hidden (no coordinated omission).\n")
-    w("| load | target msgs/s | achieved msgs/s | p50 us | p99 us | p99.9 us | max us | late sends | p99 / RTT-floor p99 | verified |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("| load | target msgs/s | achieved msgs/s | p50 us | p99 us | p99.9 us | max us | late sends | p99 / RTT-floor p99 | verified | bench preempted /s |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for row, pct in LAT_ROWS:
         d = runs.get(("fluxmq-memif", row))
         if d is None or "na" in d:
@@ -227,7 +249,7 @@ def report(a):
         w(f"| {pct} % of max | {fmt_int(d['target_msgs_per_s'])} | {fmt_int(d['msgs_per_s'])} | "
           f"{fmt_f(lat(d, 'p50'), 2)} | {fmt_f(p99, 2)} | {fmt_f(lat(d, 'p999'), 2)} | "
           f"{fmt_f(lat(d, 'max'), 1)} | {d.get('late_sends', 0):,} | "
-          f"{fmt_f(rel, 1)}x | {verified(d)} |")
+          f"{fmt_f(rel, 1)}x | {verified(d)} | {preempt(d)} |")
     w("")
     w("## Peers (same message sizes)\n")
     w("rdkafka_performance is built from the example source Debian's "
