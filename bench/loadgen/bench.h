@@ -140,6 +140,9 @@ struct bconn {
 	/* transport state */
 	uint32_t h;                  /* lib/net handle */
 	struct rte_mbuf *rx_head, *rx_tail;
+	struct rte_mbuf *tx_head, *tx_tail;  /* DPDK: written, not yet sent */
+	uint32_t tx_bytes;
+	bool tx_dirty;
 	uint32_t rx_off;             /* consumed bytes of rx_head */
 	uint64_t rx_len;             /* unconsumed bytes */
 	int fd;

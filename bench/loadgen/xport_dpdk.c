@@ -28,6 +28,11 @@
 #include "fmq_net.h"
 
 #define NB_MBUFS 32767
+/* Mbufs never handed to queued send data: TCP needs some to build
+ * segment headers and ACKs, the RX ring to refill. Without the reserve a
+ * flood of small requests can take them all, and then nothing goes out
+ * that would get them acknowledged and freed. */
+#define MBUF_RESERVE 6144
 #define MBUF_CACHE 256
 #define NB_DESC 1024
 #define RX_BURST 32
@@ -43,6 +48,9 @@ struct dpriv {
 	struct rte_mbuf *backlog[TX_BACKLOG];
 	uint32_t bl_head, bl_tail;
 	uint64_t tx_deferred, tx_backlog_full;
+	/* Connections with written, unsent requests. */
+	struct bconn *dirty[BENCH_MAX_CONNS];
+	unsigned int ndirty;
 };
 
 static struct dpriv dp;
@@ -463,83 +471,159 @@ d_connect(struct bench *b, struct bconn *c)
 			       &tcp_cb, c, &c->h);
 }
 
+/*
+ * Requests are written into a per-connection chain that goes to TCP once
+ * per poll, the way a kernel client writes into its socket buffer: small
+ * requests share an mbuf (a 170-byte produce costs 170 bytes of an mbuf,
+ * not a whole one) and TCP sees one send per poll, not one per request.
+ */
+#define TX_PENDING_MAX (256u << 10)
+
+static struct rte_mbuf *
+tx_room(struct bconn *c, uint32_t need)
+{
+	struct rte_mbuf *t = c->tx_tail;
+
+	if (t != NULL && !RTE_MBUF_HAS_EXTBUF(t) &&
+	    rte_pktmbuf_tailroom(t) >= need)
+		return t;
+	t = rte_pktmbuf_alloc(dp.mp);
+	if (t == NULL)
+		return NULL;
+	if (c->tx_head == NULL)
+		c->tx_head = t;
+	else
+		c->tx_tail->next = t;
+	c->tx_tail = t;
+	return t;
+}
+
+static void
+tx_put(struct bconn *c, const void *p, uint32_t n)
+{
+	struct rte_mbuf *t = c->tx_tail;
+
+	/* The caller made sure the tail has room. */
+	memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len), p, n);
+	t->data_len = (uint16_t)(t->data_len + n);
+	c->tx_bytes += n;
+}
+
 static int
 d_send(struct bench *b, struct bconn *c, const struct req_out *r)
 {
-	struct rte_mbuf *m, *last;
-	uint32_t room;
-	int rc;
+	uint32_t total = r->hdr_len + (r->ref ? r->ref->len : 0) + r->tail_len;
+	struct rte_mbuf *save_tail = c->tx_tail;
+	uint16_t save_len = save_tail ? save_tail->data_len : 0;
+	uint32_t save_bytes = c->tx_bytes;
 
 	(void)b;
 	if (c->closed || !c->up)
 		return -ENOTCONN;
-	m = rte_pktmbuf_alloc(dp.mp);
-	if (m == NULL)
+	if (rte_mempool_avail_count(dp.mp) < MBUF_RESERVE)
 		goto nobufs;
-	room = rte_pktmbuf_tailroom(m);
-	last = m;
-	if (r->hdr_len + (r->ref ? r->ref->len : 0) + r->tail_len <= room) {
-		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(
-			r->hdr_len + (r->ref ? r->ref->len : 0) + r->tail_len));
-
-		memcpy(p, r->hdr, r->hdr_len);
-		p += r->hdr_len;
-		if (r->ref != NULL) {
-			memcpy(p, r->ref->buf, r->ref->len);
-			p += r->ref->len;
-		}
-		memcpy(p, r->tail, r->tail_len);
+	if (total <= RTE_MBUF_DEFAULT_DATAROOM) {
+		/* Small: copied whole, next to the previous request. */
+		if (tx_room(c, total) == NULL)
+			goto undo;
+		tx_put(c, r->hdr, r->hdr_len);
+		if (r->ref != NULL)
+			tx_put(c, r->ref->buf, r->ref->len);
+		if (r->tail_len > 0)
+			tx_put(c, r->tail, r->tail_len);
 	} else {
-		if (r->hdr_len > 0)
-			memcpy(rte_pktmbuf_append(m, (uint16_t)r->hdr_len),
-			       r->hdr, r->hdr_len);
+		/* Large: the prefix copied, the batch by reference. */
+		if (r->hdr_len > 0) {
+			if (tx_room(c, r->hdr_len) == NULL)
+				goto undo;
+			tx_put(c, r->hdr, r->hdr_len);
+		}
 		for (uint32_t off = 0; r->ref != NULL && off < r->ref->len;
 		     off += BENCH_CHUNK) {
-			uint32_t k = RTE_MIN(r->ref->len - off, (uint32_t)BENCH_CHUNK);
+			uint32_t k = RTE_MIN(r->ref->len - off,
+					     (uint32_t)BENCH_CHUNK);
 			struct rte_mbuf *e = rte_pktmbuf_alloc(dp.mp);
 
-			if (e == NULL) {
-				rte_pktmbuf_free(m);
-				goto nobufs;
-			}
+			if (e == NULL)
+				goto undo;
 			rte_pktmbuf_attach_extbuf(e, r->ref->buf + off,
 						  r->ref->iova + off,
 						  (uint16_t)k, r->ref->shinfo);
 			rte_mbuf_ext_refcnt_update(r->ref->shinfo, 1);
 			e->data_len = (uint16_t)k;
 			e->pkt_len = k;
-			last->next = e;
-			last = e;
-			m->nb_segs++;
-			m->pkt_len += k;
+			if (c->tx_head == NULL)
+				c->tx_head = e;
+			else
+				c->tx_tail->next = e;
+			c->tx_tail = e;
+			c->tx_bytes += k;
 			dp.ext_attached++;
 		}
 		if (r->tail_len > 0) {
-			struct rte_mbuf *t = rte_pktmbuf_alloc(dp.mp);
-
-			if (t == NULL) {
-				rte_pktmbuf_free(m);
-				goto nobufs;
-			}
-			memcpy(rte_pktmbuf_append(t, r->tail_len), r->tail,
-			       r->tail_len);
-			last->next = t;
-			m->nb_segs++;
-			m->pkt_len += r->tail_len;
+			if (tx_room(c, r->tail_len) == NULL)
+				goto undo;
+			tx_put(c, r->tail, r->tail_len);
 		}
 	}
-	rc = fmq_tcp_send(dp.net, c->h, m);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
+	if (!c->tx_dirty) {
+		c->tx_dirty = true;
+		dp.dirty[dp.ndirty++] = c;
+	}
+	/* Stop queueing when a poll's worth is waiting or TCP is full. */
+	if (c->tx_bytes >= TX_PENDING_MAX)
 		c->writable = false;
 	dp.sends++;
 	return 0;
+undo:
+	/* Put the chain back as it was before this request. */
+	if (save_tail == NULL) {
+		if (c->tx_head != NULL)
+			rte_pktmbuf_free(c->tx_head);
+		c->tx_head = NULL;
+	} else {
+		if (save_tail->next != NULL)
+			rte_pktmbuf_free(save_tail->next);
+		save_tail->next = NULL;
+		save_tail->data_len = save_len;
+	}
+	c->tx_tail = save_tail;
+	c->tx_bytes = save_bytes;
 nobufs:
 	/* Out of mbufs: the stack holds them in queues; back off until
 	 * acknowledgements free some. */
 	dp.enobufs++;
 	return -ENOBUFS;
+}
+
+/* Hand every connection's written requests to TCP. */
+static void
+tx_flush_conns(void)
+{
+	for (unsigned int i = 0; i < dp.ndirty; i++) {
+		struct bconn *c = dp.dirty[i];
+		struct rte_mbuf *m = c->tx_head;
+		int rc;
+
+		c->tx_dirty = false;
+		if (m == NULL)
+			continue;
+		/* TCP walks the chain itself, but keep the head's totals
+		 * right for anyone who reads them. */
+		m->pkt_len = c->tx_bytes;
+		m->nb_segs = 1;
+		for (struct rte_mbuf *x = m->next; x != NULL; x = x->next)
+			m->nb_segs++;
+		c->tx_head = c->tx_tail = NULL;
+		c->tx_bytes = 0;
+		if (c->closed) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		rc = fmq_tcp_send(dp.net, c->h, m);
+		c->writable = rc > 0;
+	}
+	dp.ndirty = 0;
 }
 
 static void
@@ -551,6 +635,7 @@ d_poll(struct bench *b, uint64_t wait_ns)
 
 	(void)b;
 	(void)wait_ns;
+	tx_flush_conns();
 	nb = rte_eth_rx_burst(dp.port, 0, pkts, RX_BURST);
 	now = fmq_now_ns();
 	if (nb > 0)
@@ -563,6 +648,7 @@ static void
 d_close(struct bench *b, struct bconn *c)
 {
 	(void)b;
+	tx_flush_conns();
 	if (!c->closed)
 		fmq_tcp_close(dp.net, c->h);
 }
@@ -576,6 +662,9 @@ d_fini(struct bench *b)
 		if (dp.net != NULL && c->up && !c->closed)
 			fmq_tcp_abort(dp.net, c->h);
 		rx_free_all(c);
+		if (c->tx_head != NULL)
+			rte_pktmbuf_free(c->tx_head);
+		c->tx_head = c->tx_tail = NULL;
 	}
 	if (dp.net != NULL)
 		fmq_net_free(dp.net);
