@@ -214,7 +214,9 @@ bench_memif() {    # bench_memif ROW ARGS... (stdout: nothing; records)
 	fi
 	if [ $rc != 0 ]; then
 		say "FAILED: $row (exit $rc)"; tail -5 "$TMP/bench.log" >&2
-		FAILED=1
+		# The echo rows measure a ceiling of TCP-lite; a failure
+		# there is reported in the table but is not a lost message.
+		case $row in echo-*) ;; *) FAILED=1 ;; esac
 	fi
 	echo "$out"
 }

@@ -386,6 +386,7 @@ d_init(struct bench *b, int argc, char **argv)
 		 * should never be what limits a run. */
 		"net.tcp.snd_buf=8388608", "net.tcp.rcv_buf=8388608",
 		"net.max.connections=1024", "net.tcp.delack_ms=1",
+		"net.tcp.ooo_max=4096",
 	};
 	struct fmq_config cfg;
 	struct fmq_net_conf nc;
