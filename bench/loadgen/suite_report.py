@@ -158,6 +158,7 @@ def loadavg():
 
 
 def report(a):
+    os.makedirs(a.out, exist_ok=True)
     runs = load(a.runs)
     c = Ceilings(runs)
     out = []
@@ -225,7 +226,9 @@ def report(a):
           f"{fmt_int(d['requests_per_s'])} | {fmt_f(lat(d, 'p50'), 2)} | "
           f"{fmt_f(lat(d, 'p99'), 2)} | {fmt_f(lat(d, 'p999'), 2)} | "
           f"{fmt_f(lat(d, 'max'), 1)} | {fmt_int(bound)} ({what}) | "
-          f"{fmt_f(ratio * 100 if ratio is not None else None, 1)} % | {verified(d)} | "
+          f"{fmt_f(ratio * 100 if ratio is not None else None, 1)} %"
+          f"{' (ceiling under-measured: machine busy)' if ratio and ratio > 1 else ''} | "
+          f"{verified(d)} | "
           f"{preempt(d)} |")
         if row == "produce-fetch-100x1000" and d.get("fetch"):
             f = d["fetch"]
@@ -311,7 +314,6 @@ def report(a):
         for line in fr_:
             w(line.rstrip())
     w("```")
-    os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, a.name + ".md")
     with open(path, "w") as fo:
         fo.write("\n".join(out) + "\n")
