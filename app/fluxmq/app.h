@@ -37,7 +37,10 @@ struct port_state {
 	uint16_t port_id;
 	char driver[64];
 	int socket;
-	uint16_t nb_queues;
+	uint16_t nb_queues;        /* RX queues */
+	uint16_t nb_txq;
+	int rxq_of[APP_MAX_DATA_LCORES];  /* RX queue of each data lcore, -1 */
+	bool steer;                /* software steering between data lcores */
 	bool rx_csum, tx_csum, rss, rx_intr, tso_capable;
 	struct rte_ether_addr mac;
 	bool created_tap;        /* the embedded default */
@@ -51,11 +54,18 @@ struct data_lcore {
 	unsigned int idx;        /* 0..n_data-1 */
 	unsigned int lcore_id;
 	uint16_t port_id, queue_id;
+	bool has_rxq;            /* polls an RX queue (else steered input only) */
+	bool tx_direct;          /* owns TX queue queue_id (else hands off) */
+	uint16_t txq;
+	struct rte_ring *steer_in;  /* packets other lcores steered to us */
+	struct rte_ring *tx_in;     /* frames to send for lcores without a TX queue */
+	struct rte_ring *tx_out;    /* where ours go when !tx_direct */
 	bool use_intr;
 	struct fmq_net *net;
 	struct fmq_broker_lcore *broker;
 	/* counters, written only by this lcore */
 	uint64_t busy_cycles, idle_cycles, polls, rx_pkts, sleeps;
+	uint64_t steered_out, steered_in, steer_drops, tx_handed;
 } __rte_cache_aligned;
 
 struct app {
@@ -93,6 +103,7 @@ int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,
 
 /* lcore.c */
 int app_data_lcore_main(void *arg);
+uint16_t app_tx_handoff(void *arg, struct rte_mbuf **pkts, uint16_t n);
 void app_lcore_metrics(struct fmq_metrics_out *out, void *arg);
 
 /* mgmt.c */

@@ -12,7 +12,12 @@
 #include <rte_epoll.h>
 #include <rte_interrupts.h>
 
+#include <rte_arp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+
 #include "app.h"
+#include "steer.h"
 
 #define INTR_WAIT_MS 1
 #define SLEEP_MIN_NS 10000ull
@@ -46,6 +51,88 @@ wait_rx_interrupt(struct data_lcore *d)
 		rte_eth_dev_rx_intr_disable(d->port_id, d->queue_id);
 }
 
+/* TX callback of a data lcore without its own TX queue: the frames go to
+ * the lcore that owns one. A full ring drops them (counted by the stack as
+ * not sent); TCP retransmits. */
+uint16_t
+app_tx_handoff(void *arg, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct data_lcore *d = arg;
+	unsigned int sent = rte_ring_enqueue_burst(d->tx_out, (void **)pkts, n,
+						   NULL);
+
+	d->tx_handed += sent;
+	return (uint16_t)sent;
+}
+
+/* Data lcore owning the flow of m, or -1 for "handle here". */
+static inline int
+steer_owner(struct rte_mbuf *m, unsigned int n)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const void *);
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	uint32_t ihl;
+
+	if (m->data_len < sizeof(*eh) + sizeof(*ip) + 4 ||
+	    eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		return -1;
+	ip = (const struct rte_ipv4_hdr *)(eh + 1);
+	ihl = (ip->version_ihl & 0xf) * 4u;
+	if (ip->next_proto_id != IPPROTO_TCP || ihl < sizeof(*ip) ||
+	    m->data_len < sizeof(*eh) + ihl + 4)
+		return -1;
+	th = (const struct rte_tcp_hdr *)((const char *)ip + ihl);
+	return (int)fmq_steer_lcore(fmq_steer_hash(
+		rte_be_to_cpu_32(ip->src_addr), rte_be_to_cpu_32(ip->dst_addr),
+		rte_be_to_cpu_16(th->src_port), rte_be_to_cpu_16(th->dst_port)),
+		n);
+}
+
+/*
+ * Software steering: keep our flows, pass the others to their lcore's
+ * ring. ARP goes to everyone (each lcore keeps its own cache).
+ * Returns how many of pkts stay here (compacted to the front).
+ */
+static uint16_t
+steer_burst(struct app *a, struct data_lcore *d, struct rte_mbuf **pkts,
+	    uint16_t nb)
+{
+	uint16_t keep = 0;
+
+	for (uint16_t i = 0; i < nb; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const void *);
+		int o = steer_owner(m, a->n_data);
+
+		if (o < 0 || (unsigned int)o == d->idx) {
+			if (m->data_len >= sizeof(*eh) &&
+			    eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+				for (unsigned int l = 0; l < a->n_data; l++) {
+					struct rte_mbuf *c;
+					if (l == d->idx)
+						continue;
+					c = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+					if (c == NULL ||
+					    rte_ring_enqueue(a->data[l].steer_in, c) != 0) {
+						rte_pktmbuf_free(c);
+						d->steer_drops++;
+					}
+				}
+			}
+			pkts[keep++] = m;
+			continue;
+		}
+		if (rte_ring_enqueue(a->data[o].steer_in, m) != 0) {
+			rte_pktmbuf_free(m);
+			d->steer_drops++;
+		} else {
+			d->steered_out++;
+		}
+	}
+	return keep;
+}
+
 int
 app_data_lcore_main(void *arg)
 {
@@ -62,6 +149,8 @@ app_data_lcore_main(void *arg)
 			d = &a->data[i];
 	if (d == NULL)
 		return -1;
+	if (!d->has_rxq)
+		d->use_intr = false;
 	if (d->use_intr &&
 	    rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
 				      RTE_EPOLL_PER_THREAD,
@@ -77,12 +166,38 @@ app_data_lcore_main(void *arg)
 
 	while (!atomic_load_explicit(&a->quit, memory_order_relaxed)) {
 		uint64_t t0 = rte_rdtsc();
-		uint16_t nb = rte_eth_rx_burst(d->port_id, d->queue_id, pkts,
-					       APP_RX_BURST);
-		uint64_t now = fmq_now_ns();
+		uint16_t nb = 0, got = 0;
+		uint64_t now;
 
+		if (d->has_rxq)
+			got = nb = rte_eth_rx_burst(d->port_id, d->queue_id, pkts,
+						    APP_RX_BURST);
+		now = fmq_now_ns();
+		if (a->port.steer) {
+			if (nb > 0)
+				nb = steer_burst(a, d, pkts, nb);
+			if (nb > 0)
+				fmq_net_rx(d->net, pkts, nb, now);
+			nb = (uint16_t)rte_ring_dequeue_burst(d->steer_in,
+				(void **)pkts, APP_RX_BURST, NULL);
+			d->steered_in += nb;
+			got += nb;
+		}
 		if (nb > 0)
 			fmq_net_rx(d->net, pkts, nb, now);
+		if (d->tx_in != NULL) {
+			/* Frames of lcores without a TX queue of their own. */
+			uint16_t nt = (uint16_t)rte_ring_dequeue_burst(d->tx_in,
+				(void **)pkts, APP_RX_BURST, NULL);
+			if (nt > 0) {
+				uint16_t s = rte_eth_tx_burst(d->port_id, d->txq,
+							      pkts, nt);
+				if (s < nt)
+					rte_pktmbuf_free_bulk(&pkts[s], nt - s);
+				got += nt;
+			}
+		}
+		nb = got;
 		fmq_net_poll(d->net, now);
 		fmq_broker_lcore_poll(d->broker, now);
 		d->polls++;
@@ -138,5 +253,13 @@ app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
 	    "Packets received by the lcore", rx_pkts);
 	PER("fluxmq_lcore_sleeps_total", "counter",
 	    "Times the lcore slept while idle (adaptive mode)", sleeps);
+	PER("fluxmq_lcore_steered_out_total", "counter",
+	    "Packets this lcore passed to the lcore owning their flow", steered_out);
+	PER("fluxmq_lcore_steered_in_total", "counter",
+	    "Packets other lcores passed to this one", steered_in);
+	PER("fluxmq_lcore_steer_drops_total", "counter",
+	    "Packets dropped because a steering ring was full", steer_drops);
+	PER("fluxmq_lcore_tx_handed_total", "counter",
+	    "Frames sent through another lcore's TX queue", tx_handed);
 #undef PER
 }

@@ -18,6 +18,7 @@
 #include <rte_launch.h>
 
 #include "app.h"
+#include "steer.h"
 
 #define EXIT_CONFIG 2
 #define MAX_EAL_ARGS 128
@@ -241,6 +242,20 @@ apply_log_level(const struct fmq_config *cfg)
 			fmq_log_set_level((enum fmq_log_level)i);
 }
 
+/* Active opens keep their flow on the opening lcore: the local port is
+ * chosen so the symmetric hash steers the replies back here. */
+static bool
+own_flow(void *arg, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	const struct data_lcore *d = arg;
+
+	return fmq_steer_lcore(fmq_steer_hash(rte_be_to_cpu_32(lip),
+					      rte_be_to_cpu_32(rip),
+					      rte_be_to_cpu_16(lport),
+					      rte_be_to_cpu_16(rport)),
+			       app.n_data) == d->idx;
+}
+
 static int
 setup_data_lcores(struct app *a, char *err, size_t errlen)
 {
@@ -254,7 +269,9 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 	nc.mac = a->port.mac;
 	nc.rx_csum_offload = a->port.rx_csum;
 	nc.tx_csum_offload = a->port.tx_csum;
+	/* Rings first: every lcore may hand packets to every other. */
 	RTE_LCORE_FOREACH_WORKER(lid) {
+		char name[RTE_RING_NAMESIZE];
 		struct data_lcore *d;
 		if (i == a->n_data)
 			break;
@@ -262,15 +279,50 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 		d->idx = i;
 		d->lcore_id = lid;
 		d->port_id = a->port.port_id;
-		d->queue_id = (uint16_t)i;
+		d->has_rxq = a->port.rxq_of[i] >= 0;
+		d->queue_id = d->has_rxq ? (uint16_t)a->port.rxq_of[i] : 0;
+		d->tx_direct = i < a->port.nb_txq;
+		d->txq = (uint16_t)(i % a->port.nb_txq);
+		if (a->port.steer) {
+			snprintf(name, sizeof(name), "fmq_steer_%u", i);
+			d->steer_in = rte_ring_create(name, 4096,
+				(int)rte_lcore_to_socket_id(lid), RING_F_SC_DEQ);
+		}
+		if (d->tx_direct && a->n_data > a->port.nb_txq) {
+			snprintf(name, sizeof(name), "fmq_txin_%u", i);
+			d->tx_in = rte_ring_create(name, 4096,
+				(int)rte_lcore_to_socket_id(lid), RING_F_SC_DEQ);
+		}
+		if ((a->port.steer && d->steer_in == NULL) ||
+		    (d->tx_direct && a->n_data > a->port.nb_txq && d->tx_in == NULL)) {
+			snprintf(err, errlen, "lcore %u: rings: %s", lid,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		i++;
+	}
+	i = 0;
+	RTE_LCORE_FOREACH_WORKER(lid) {
+		struct data_lcore *d;
+		if (i == a->n_data)
+			break;
+		d = &a->data[i];
 		d->use_intr = a->port.rx_intr;
-		d->net = fmq_net_create(&nc, a->port.mp, d->port_id, d->queue_id,
+		/* The stack's queue id names its connections (one per lcore). */
+		d->net = fmq_net_create(&nc, a->port.mp, d->port_id,
+					(uint16_t)i,
 					(int)rte_lcore_to_socket_id(lid));
 		if (d->net == NULL) {
 			snprintf(err, errlen, "lcore %u: stack: %s", lid,
 				 rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
+		if (!d->tx_direct) {
+			d->tx_out = a->data[d->txq].tx_in;
+			fmq_net_set_tx(d->net, app_tx_handoff, d);
+		}
+		if (a->n_data > 1)
+			fmq_tcp_set_port_filter(d->net, own_flow, d);
 		a->nets[i] = d->net;
 		d->broker = fmq_broker_lcore_create(a->broker, i, d->net,
 						    a->port.mp, err, errlen);

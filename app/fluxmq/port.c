@@ -11,6 +11,7 @@
 #include <rte_mbuf.h>
 
 #include "app.h"
+#include "steer.h"
 
 #define APP_MBUF_CACHE 256
 
@@ -202,17 +203,43 @@ app_port_init(struct app *a, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 
-	nq = ps->prof.rx_queues ? (uint16_t)ps->prof.rx_queues :
-		(uint16_t)a->n_data;
-	if (nq < a->n_data || nq > info.max_rx_queues || nq > info.max_tx_queues) {
-		snprintf(err, errlen,
-			 "port %u (%s): %u data lcores need %u queue pairs, the "
-			 "profile gives %u and the port offers %u RX / %u TX",
-			 pid, ps->driver, a->n_data, a->n_data, nq,
-			 info.max_rx_queues, info.max_tx_queues);
+	/* Which data lcores poll the port: fmq_place (those on its NUMA node,
+	 * one queue each, up to what the port and profile allow). */
+	struct fmq_place_in pin = { .n_nodes = rte_socket_count(),
+				    .n_lcores = a->n_data, .n_ports = 1 };
+	struct fmq_place_out pout;
+	unsigned int lid, li = 0;
+	uint16_t maxq = (uint16_t)RTE_MIN(info.max_rx_queues, info.max_tx_queues);
+	if (ps->prof.rx_queues > 0 && ps->prof.rx_queues < maxq)
+		maxq = (uint16_t)ps->prof.rx_queues;
+	RTE_LCORE_FOREACH_WORKER(lid) {
+		if (li == a->n_data)
+			break;
+		pin.lcore_node[li++] = (int)rte_lcore_to_socket_id(lid);
+	}
+	pin.port_node[0] = rte_eth_dev_socket_id(pid);
+	pin.port_max_queues[0] = maxq;
+	pin.hot_pool_bytes = a->cfg.log_hot_pool_bytes;
+	if (fmq_place(&pin, &pout) < 0 || pout.port_nq[0] == 0) {
+		snprintf(err, errlen, "port %u (%s): no data lcore can poll it",
+			 pid, ps->driver);
 		return -EINVAL;
 	}
+	if (pout.port_remote[0])
+		FMQ_WARN("port", "port %u is on NUMA node %d but no data lcore "
+			 "is: lcores on other nodes poll it (slower)", pid,
+			 pin.port_node[0]);
+	nq = (uint16_t)pout.port_nq[0];
+	for (unsigned int i = 0; i < a->n_data; i++)
+		ps->rxq_of[i] = -1;
+	for (uint16_t q = 0; q < nq; q++)
+		ps->rxq_of[pout.port_lcore[0][q]] = q;
 	ps->nb_queues = nq;
+	ps->nb_txq = (uint16_t)RTE_MIN((unsigned int)info.max_tx_queues,
+				       a->n_data);
+	if (ps->prof.rx_queues > 0)
+		ps->nb_txq = (uint16_t)RTE_MIN(ps->nb_txq,
+					       (unsigned int)ps->prof.rx_queues);
 
 	const uint64_t rxc = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
 			     RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
@@ -249,13 +276,16 @@ app_port_init(struct app *a, char *err, size_t errlen)
 	}
 	ps->rx_intr = a->adaptive && ps->prof.rx_intr != TRI_OFF;
 	conf.intr_conf.rxq = ps->rx_intr ? 1 : 0;
-	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
+	rc = rte_eth_dev_configure(pid, nq, ps->nb_txq, &conf);
 	if (rc < 0 && ps->rx_intr && ps->prof.rx_intr == TRI_AUTO) {
 		/* The PMD has no RX interrupts: fall back to timed sleeps. */
 		ps->rx_intr = false;
 		conf.intr_conf.rxq = 0;
-		rc = rte_eth_dev_configure(pid, nq, nq, &conf);
+		rc = rte_eth_dev_configure(pid, nq, ps->nb_txq, &conf);
 	}
+	/* Flows must reach the lcore that owns them: by the NIC's symmetric
+	 * RSS when every data lcore has a queue, else by our own hash. */
+	ps->steer = a->n_data > 1 && (!ps->rss || nq < a->n_data);
 	if (rc < 0) {
 		snprintf(err, errlen, "port %u (%s): configure: %s", pid,
 			 ps->driver, strerror(-rc));
@@ -275,13 +305,16 @@ app_port_init(struct app *a, char *err, size_t errlen)
 			 a->cfg.mbuf_count, ps->socket, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	for (uint16_t q = 0; q < nq; q++) {
+	for (uint16_t q = 0; q < RTE_MAX(nq, ps->nb_txq); q++) {
 		struct rte_eth_rxconf rxq = info.default_rxconf;
 		struct rte_eth_txconf txq = info.default_txconf;
 		rxq.offloads = conf.rxmode.offloads;
 		txq.offloads = conf.txmode.offloads;
-		rc = rte_eth_rx_queue_setup(pid, q, nrxd, ps->socket, &rxq, ps->mp);
-		if (rc == 0)
+		rc = 0;
+		if (q < nq)
+			rc = rte_eth_rx_queue_setup(pid, q, nrxd, ps->socket,
+						    &rxq, ps->mp);
+		if (rc == 0 && q < ps->nb_txq)
 			rc = rte_eth_tx_queue_setup(pid, q, ntxd, ps->socket, &txq);
 		if (rc < 0) {
 			snprintf(err, errlen, "port %u queue %u setup: %s", pid, q,
@@ -316,9 +349,10 @@ app_port_init(struct app *a, char *err, size_t errlen)
 			return rc;
 	}
 	rte_eth_dev_set_link_up(pid);
-	FMQ_INFO("port", "port %u %s: profile %s, %u queue pair(s), rx-csum %s, "
-		 "tx-csum %s, rss %s, rx-interrupts %s, mtu %u, mac "
+	FMQ_INFO("port", "port %u %s: profile %s, %u RX / %u TX queue(s)%s, "
+		 "rx-csum %s, tx-csum %s, rss %s, rx-interrupts %s, mtu %u, mac "
 		 RTE_ETHER_ADDR_PRT_FMT, pid, ps->driver, ps->prof.path, nq,
+		 ps->nb_txq, ps->steer ? ", software steering" : "",
 		 ps->rx_csum ? "hw" : "sw", ps->tx_csum ? "hw" : "sw",
 		 ps->rss ? "symmetric" : "off", ps->rx_intr ? "on" : "off", mtu,
 		 RTE_ETHER_ADDR_BYTES(&ps->mac));

@@ -126,8 +126,8 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 		sl->state = SLOT_FREE;
 	}
 	k->head = k->tail = 0;
-	rte_free(k->pp);
-	k->pp = NULL;
+	xprog_drop(&k->xp);
+	k->waiting = false;
 }
 
 /* Stop using k; the closed callback gives the entry back. */
@@ -186,9 +186,10 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	k->in_work = false;
 	k->blocked = false;
 	k->retry = false;
+	k->waiting = false;
 	k->head = k->tail = 0;
 	k->need = 0;
-	k->pp = NULL;
+	k->xp = NULL;
 	fmq_kafka_framer_init(&k->framer, bl->b->max_request);
 	fmq_tcp_get_addrs(n, c, &lip, &lport, &k->client_ip, &k->client_port);
 	*user = k;
@@ -271,7 +272,7 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		conn_schedule(bl, k);
 	}
 	/* The client is done sending and everything is answered. */
-	if (k->peer_fin && k->head == k->tail && !k->retry &&
+	if (k->peer_fin && k->head == k->tail && !k->retry && !k->waiting &&
 	    (k->rx_bytes < 4 || k->rx_bytes < k->need))
 		conn_shutdown(bl, k);
 }
@@ -330,7 +331,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		uint32_t nseg, seq;
 		int st;
 
-		if (!k->live || k->closing || k->rx_bytes == 0 ||
+		if (!k->live || k->closing || k->waiting || k->rx_bytes == 0 ||
 		    k->rx_bytes < k->need)
 			break;
 		if (budget == 0) {
@@ -394,6 +395,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		rc.body = fr.body;
 		rc.frame_len = fr.frame_len;
 		rc.nseg = nseg;
+		rc.xslot = &k->xp;
 		rc.meta = broker_meta_load(b);
 		st = api_dispatch(&rc);
 		if (st == REQ_RETRY) {
@@ -408,6 +410,14 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 				fmq_tcp_pause_rx(bl->net, k->tcp, true);
 			}
 			more = true;
+			break;
+		}
+		if (st == REQ_WAIT) {
+			/* Other lcores work on its partitions; their last
+			 * answer schedules the connection to run it again. */
+			k->tail--;
+			sl->state = SLOT_FREE;
+			k->waiting = true;
 			break;
 		}
 		k->retry = false;

@@ -102,6 +102,17 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->frames_per_poll = (uint32_t)cfg->broker_frames_per_poll;
 	b->arena_bytes = cfg->broker_arena_bytes;
 	b->auto_create = cfg->auto_create_topics_enable;
+	/* Cross-lcore partition work (one pool for every lcore). */
+	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
+				       64, 0, NULL, NULL, NULL, NULL,
+				       SOCKET_ID_ANY, 0);
+	if (b->xop_mp == NULL) {
+		snprintf(err, errlen, "broker: xop pool: %s",
+			 rte_strerror(rte_errno));
+		close(b->wake_fd);
+		rte_free(b);
+		return NULL;
+	}
 	fmq_broker_publish(b, fmq_bmeta_alloc(0));
 	if (broker_meta_load(b) == NULL) {
 		close(b->wake_fd);
@@ -227,7 +238,10 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	snprintf(name, sizeof(name), "fmq_c2b_%u", idx);
 	bl->from_ctrl = rte_ring_create(name, BROKER_RING_SIZE, socket,
 					RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL)
+	snprintf(name, sizeof(name), "fmq_xin_%u", idx);
+	bl->xin = rte_ring_create(name, 8192, socket, RING_F_SC_DEQ);
+	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
+	    bl->xin == NULL)
 		goto nomem;
 	rc = fmq_tcp_listen(net, b->listen_port, &kafka_cb, bl);
 	if (rc < 0) {
@@ -264,10 +278,21 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	if (bl->to_ctrl != NULL)
 		while (rte_ring_dequeue(bl->to_ctrl, (void **)&f) == 0)
 			fmq_bfwd_free(f);
+	if (bl->xin != NULL) {
+		struct xop *op;
+		while (rte_ring_dequeue(bl->xin, (void **)&op) == 0)
+			rte_mempool_put(bl->b->xop_mp, op);
+	}
+	while (bl->xretry != NULL) {
+		struct xop *op = bl->xretry;
+		bl->xretry = op->next;
+		xop_release(bl, op);
+	}
 	if (bl->b != NULL && bl->b->lc[bl->idx] == bl)
 		bl->b->lc[bl->idx] = NULL;
 	rte_ring_free(bl->to_ctrl);
 	rte_ring_free(bl->from_ctrl);
+	rte_ring_free(bl->xin);
 	rte_free(bl->arena.base);
 	rte_free(bl->segs);
 	rte_free(bl->seg_mbuf);
@@ -318,8 +343,10 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 
 	bl->now_ns = now_ns;
 	drain_ctrl(bl);
+	xop_drain(bl);
 	conn_work(bl);
 	fetch_poll_waiters(bl);
+	xop_broadcast_appends(bl);
 	/* Quiescent point: nothing of an older snapshot is held past here. */
 	atomic_store_explicit(&b->seen[bl->idx].v,
 			      broker_meta_load(b)->version,
@@ -438,6 +465,14 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	PER_LCORE("fluxmq_kafka_fetch_wait_overflow_total", "counter",
 		  "Fetches answered at once because too many were parked",
 		  fetch_wait_overflow);
+	PER_LCORE("fluxmq_kafka_xlcore_sent_total", "counter",
+		  "Partition operations sent to the lcore owning the partition",
+		  xop_sent);
+	PER_LCORE("fluxmq_kafka_xlcore_served_total", "counter",
+		  "Partition operations served for other lcores", xop_served);
+	PER_LCORE("fluxmq_kafka_xlcore_ring_full_total", "counter",
+		  "Times an lcore's partition-operation ring was full (retried)",
+		  xop_ring_full);
 	PER_LCORE("fluxmq_kafka_forwarded_total", "counter",
 		  "Requests forwarded to the control lcore", forwarded);
 	PER_LCORE("fluxmq_kafka_forward_ring_full_total", "counter",

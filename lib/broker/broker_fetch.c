@@ -114,7 +114,7 @@ void
 fetch_note_append(struct fmq_broker_lcore *bl, const void *key)
 {
 	if (bl->waiters == NULL || bl->nappended > WAITER_KEYS)
-		return;
+		return;   /* no one waits here, or already "wake all" */
 	for (uint32_t j = 0; j < bl->nappended; j++)
 		if (bl->appended[j] == key)
 			return;
@@ -161,7 +161,7 @@ park(struct req_ctx *rc, uint64_t deadline_ns, const void *const *keys,
 		w->keys[i] = keys[i];
 	w->next = bl->waiters;
 	bl->waiters = w;
-	bl->nwaiters++;
+	__atomic_store_n(&bl->nwaiters, bl->nwaiters + 1, __ATOMIC_RELAXED);
 	bl->st.fetch_waits++;
 	return 0;
 }
@@ -179,6 +179,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 	int64_t max_bytes;
 	bool any_error = false;
 	struct zref *zrefs = NULL;
+	struct xprog *xp = NULL;
+	uint32_t flat = 0, nflat = 0;
 	int r;
 
 	u = fmq_kafka_arena_alloc(&bl->arena, sizeof(*u));
@@ -209,6 +211,12 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 
 	int32_t nt = RTE_MAX(req->topics_count, 0);
+	for (int32_t ti = 0; ti < nt; ti++)
+		nflat += (uint32_t)RTE_MAX(req->topics[ti].partitions_count, 0);
+	/* A second run after other lcores answered: their results. */
+	if (*rc->xslot != NULL)
+		xp = xprog_get(rc->xslot, rc->hdr->correlation_id,
+			       FMQ_KAFKA_API_FETCH, nflat);
 	resp.responses_count = nt;
 	resp.responses = fmq_kafka_arena_alloc(&bl->arena,
 		(nt ? nt : 1) * sizeof(*resp.responses));
@@ -229,7 +237,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			(np ? np : 1) * sizeof(*ot->partitions));
 		if (ot->partitions == NULL)
 			goto nomem;
-		for (int32_t pi = 0; pi < np; pi++) {
+		for (int32_t pi = 0; pi < np; pi++, flat++) {
 			const struct fmq_kafka_fetch_req_fetch_partition *qp =
 				&qt->partitions[pi];
 			struct fmq_kafka_fetch_resp_partition_data *op =
@@ -259,7 +267,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				goto perr;
 			}
 			bp = &t->parts[qp->partition];
-			if (bp->owner != bl->idx || bp->log == NULL) {
+			if (bp->log == NULL) {
 				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
 				goto perr;
 			}
@@ -268,6 +276,60 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			nkeys++;
 			int64_t budget = RTE_MIN((int64_t)qp->partition_max_bytes,
 						 max_bytes - (int64_t)total);
+			uint32_t first = nranges;
+			if (bp->owner != bl->idx) {
+				/* Another lcore's partition: ask it, then use
+				 * its answer on the next run of this request. */
+				struct xres *xr;
+				if (xp == NULL) {
+					xp = xprog_get(rc->xslot,
+						       rc->hdr->correlation_id,
+						       FMQ_KAFKA_API_FETCH, nflat);
+					if (xp == NULL)
+						goto nomem;
+				}
+				xr = &xp->res[flat];
+				if (xr->state == XS_NONE) {
+					struct xop *x = xop_new(bl, XOP_FETCH, xp,
+								flat, bp->log);
+					if (x == NULL)
+						goto nomem;
+					x->offset = qp->fetch_offset;
+					x->budget = budget <= 0 && total > 0 ? 0 :
+						(uint32_t)RTE_MAX(budget, 1);
+					if (xop_send(bl, bp->owner, x) < 0) {
+						xop_release(bl, x);
+						goto nomem;
+					}
+					xr->state = XS_SENT;
+					xp->outstanding++;
+				}
+				if (xr->state != XS_DONE)
+					continue;   /* answered on the next run */
+				struct xop *x = xr->op;
+				op->high_watermark = xr->hw;
+				op->last_stable_offset = xr->hw;
+				op->log_start_offset = xr->log_start;
+				if (xr->err != 0) {
+					op->error_code = xr->err;
+					goto perr;
+				}
+				rr.nranges = 0;
+				rr.bytes = 0;
+				for (uint32_t i = 0; x != NULL && i < x->nranges &&
+				     first + i < BROKER_MAX_RANGES; i++) {
+					bl->ranges[first + i] = x->ranges[i];
+					rr.bytes += x->ranges[i].len;
+					rr.nranges++;
+					x->ranges[i].handle = NULL; /* ours now */
+				}
+				if (x != NULL)
+					x->nranges = 0;
+				rr.error = 0;
+				rr.high_watermark = xr->hw;
+				rr.log_start_offset = xr->log_start;
+				goto have_ranges;
+			}
 			if (budget <= 0 && total > 0) {
 				/* The response is full: report offsets only. */
 				struct fmq_log_offsets lo;
@@ -279,13 +341,13 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			}
 			if (budget <= 0)
 				budget = 1;  /* KIP-74: at least one batch */
-			uint32_t first = nranges;
 			if (fmq_log_read(bp->log, qp->fetch_offset, (uint32_t)budget,
 					 &bl->ranges[nranges],
 					 BROKER_MAX_RANGES - nranges, &rr) < 0) {
 				op->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				goto perr;
 			}
+have_ranges:
 			op->high_watermark = rr.high_watermark;
 			op->last_stable_offset = rr.high_watermark;
 			op->log_start_offset = rr.log_start_offset;
@@ -342,6 +404,13 @@ perr:
 		}
 	}
 
+	if (xp != NULL && xp->outstanding > 0) {
+		/* Other lcores are reading: run again when they answer. */
+		zrefs_release(zrefs, nz);
+		return from_waiter ? REQ_PARK : REQ_WAIT;
+	}
+	/* Their answers are used up (or were not needed). */
+	xprog_drop(rc->xslot);
 	/* Not enough yet: wait for an append or the deadline (Kafka answers
 	 * at once when a partition has an error). */
 	if (!any_error && total < (uint64_t)RTE_MAX(req->min_bytes, 0) &&
@@ -366,6 +435,7 @@ encode:;
 	return REQ_DONE;
 nomem:
 	zrefs_release(zrefs, nz);
+	xprog_drop(rc->xslot);
 	return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 }
 
@@ -380,7 +450,11 @@ fetch_poll_waiters(struct fmq_broker_lcore *bl)
 		struct kconn *k = conn_lookup(bl, w->conn, w->gen);
 		bool drop = k == NULL;
 
-		if (!drop && (bl->now_ns >= w->deadline_ns ||
+		if (!drop && w->xp != NULL && w->xp->outstanding > 0) {
+			pw = &w->next;   /* other lcores still reading for it */
+			continue;
+		}
+		if (!drop && (w->ready || bl->now_ns >= w->deadline_ns ||
 			      waiter_wants(w, bl))) {
 			struct fmq_kafka_seg seg = { w->frame, w->len };
 			struct fmq_kafka_req_hdr hdr;
@@ -403,6 +477,8 @@ fetch_poll_waiters(struct fmq_broker_lcore *bl)
 				rc.hdr = &hdr;
 				rc.frame_len = w->len + 4;
 				rc.nseg = 1;
+				rc.xslot = &w->xp;
+				w->ready = false;
 				rc.meta = broker_meta_load(bl->b);
 				st = api_fetch(&rc, true, w->deadline_ns);
 				if (st == REQ_PARK) {
@@ -419,7 +495,8 @@ fetch_poll_waiters(struct fmq_broker_lcore *bl)
 			continue;
 		}
 		*pw = w->next;
-		bl->nwaiters--;
+		__atomic_store_n(&bl->nwaiters, bl->nwaiters - 1, __ATOMIC_RELAXED);
+		xprog_drop(&w->xp);
 		rte_free(w->frame);
 		rte_free(w);
 	}
@@ -432,6 +509,7 @@ fetch_free_waiters(struct fmq_broker_lcore *bl)
 	while (bl->waiters != NULL) {
 		struct fwaiter *w = bl->waiters;
 		bl->waiters = w->next;
+		xprog_drop(&w->xp);
 		rte_free(w->frame);
 		rte_free(w);
 	}

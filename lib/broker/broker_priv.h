@@ -51,7 +51,59 @@ struct kslot {
 	struct rte_mbuf *resp;   /* READY: the whole response frame */
 };
 
-struct produce_progress;
+/*
+ * Work on partitions owned by another data lcore travels there as a
+ * struct xop on that lcore's ring and comes back the same way. The request
+ * that sent it waits (its frame stays in the connection, or in its parked
+ * fetch) with a struct xprog that collects one result per partition.
+ */
+#define XOP_MAX_RANGES 16
+enum xop_type { XOP_PRODUCE = 1, XOP_FETCH, XOP_TIME, XOP_APPENDED };
+enum xstate { XS_NONE = 0, XS_PARTIAL, XS_SENT, XS_DONE };
+
+struct xop;
+
+struct xres {
+	uint8_t state;
+	int16_t err;
+	uint64_t pos;             /* produce: bytes appended here so far */
+	int64_t base, append_time, log_start, hw;
+	int64_t off, ts;          /* ListOffsets */
+	struct xop *op;           /* fetch: the answer, holding its ranges */
+	/* produce v8+: deep validation's record index + 1 (0: none) and
+	 * message (static text), for record_errors / error_message. */
+	int32_t rec_index1;
+	const char *msg;
+};
+
+struct xprog {
+	int32_t corr;
+	int16_t api;
+	uint32_t n;
+	uint32_t outstanding;
+	bool orphan;              /* the request is gone: free when answered */
+	struct xres res[];
+};
+
+struct xop {
+	struct xop *next;         /* owner's retry list */
+	uint8_t type;
+	bool done;
+	uint16_t from;
+	struct xprog *xp;
+	uint32_t index;
+	struct fmq_log_part *part;
+	struct rte_mbuf *chain;   /* produce: the batch bytes (indirect mbufs) */
+	uint32_t len;
+	int64_t offset;           /* fetch */
+	uint32_t budget;
+	int64_t ts;               /* ListOffsets by time */
+	uint32_t nkeys;           /* XOP_APPENDED */
+	const void *keys[WAITER_KEYS];
+	struct xres r;
+	uint32_t nranges, bytes;
+	struct fmq_log_range ranges[XOP_MAX_RANGES];
+};
 
 struct kconn {
 	struct fmq_broker_lcore *bl;
@@ -77,8 +129,9 @@ struct kconn {
 	/* response slots in request order: [head, tail) */
 	uint32_t head, tail;
 	struct kslot *slots;
-	/* a Produce that met a full hot pool, to resume */
-	struct produce_progress *pp;
+	/* a request waiting for other lcores or the hot pool, to resume */
+	struct xprog *xp;
+	bool waiting;            /* for other lcores' answers */
 	struct kconn *work_next;
 };
 
@@ -91,6 +144,8 @@ struct fwaiter {
 	uint32_t len;
 	uint32_t nkeys;          /* > WAITER_KEYS: wake on any append */
 	const void *keys[WAITER_KEYS];
+	struct xprog *xp;        /* remote reads of its last run */
+	bool ready;              /* remote reads done: run again */
 };
 
 /* Per data lcore counters; written by the owning lcore only. */
@@ -104,6 +159,7 @@ struct broker_stats {
 	uint64_t fetch_bytes_zero_copy, fetch_bytes_copied;
 	uint64_t fetch_waits, fetch_wait_overflow;
 	uint64_t forwarded, fwd_ring_full;
+	uint64_t xop_sent, xop_served, xop_ring_full;
 	uint64_t linearized_frames;
 	uint64_t nomem;
 	struct fmq_hist lat[BROKER_API_MAX];
@@ -125,6 +181,10 @@ struct fmq_broker_lcore {
 	uint32_t nwaiters;
 	const void *appended[WAITER_KEYS];
 	uint32_t nappended;         /* > WAITER_KEYS: many */
+	const void *own_appended[WAITER_KEYS]; /* ours, told to other lcores */
+	uint32_t nown_appended;
+	struct rte_ring *xin;       /* xops to serve and answers to ours */
+	struct xop *xretry;         /* produce xops waiting for the hot pool */
 	struct fmq_kafka_arena arena;
 	struct fmq_kafka_seg *segs;
 	struct rte_mbuf **seg_mbuf;
@@ -158,6 +218,7 @@ struct fmq_broker {
 		_Atomic uint64_t v;
 	} __rte_cache_aligned seen[BROKER_MAX_LCORES];
 	uint64_t ctrl_resp_retries;
+	struct rte_mempool *xop_mp; /* shared by all data lcores */
 	int wake_fd;                /* eventfd: a request was forwarded */
 };
 
@@ -197,6 +258,7 @@ struct req_ctx {
 	/* frame position in the connection's segments */
 	uint32_t frame_len;
 	uint32_t nseg;
+	struct xprog **xslot;     /* where this request keeps remote progress */
 	const struct fmq_bmeta *meta;
 };
 
@@ -205,9 +267,22 @@ struct req_ctx {
  * stays WAIT and someone completes it later), RETRY (nothing consumed, try
  * the same frame again later), or a close reason (negative).
  */
-enum { REQ_DONE = 0, REQ_PARK = 1, REQ_RETRY = 2 };
+enum { REQ_DONE = 0, REQ_PARK = 1, REQ_RETRY = 2, REQ_WAIT = 3 };
 #define REQ_CLOSE(reason) (-(int)(reason) - 1)
 #define REQ_CLOSE_REASON(st) ((enum broker_close)(-(st) - 1))
+
+/* broker_xlcore.c */
+struct xprog *xprog_get(struct xprog **slot, int32_t corr, int16_t api,
+			uint32_t n);
+void xprog_drop(struct xprog **slot);
+struct xop *xop_new(struct fmq_broker_lcore *bl, uint8_t type,
+		    struct xprog *xp, uint32_t index, struct fmq_log_part *part);
+int xop_send(struct fmq_broker_lcore *bl, uint16_t to, struct xop *op);
+void xop_release(struct fmq_broker_lcore *bl, struct xop *op);
+struct rte_mbuf *xop_chain_of(struct fmq_broker_lcore *bl, uint32_t nseg,
+			      uint64_t abs, uint32_t len);
+void xop_drain(struct fmq_broker_lcore *bl);
+void xop_broadcast_appends(struct fmq_broker_lcore *bl);
 
 int api_dispatch(struct req_ctx *rc);
 int api_forward(struct req_ctx *rc);
@@ -217,6 +292,8 @@ int api_list_offsets(struct req_ctx *rc);
 void fetch_poll_waiters(struct fmq_broker_lcore *bl);
 void fetch_free_waiters(struct fmq_broker_lcore *bl);
 void fetch_note_append(struct fmq_broker_lcore *bl, const void *key);
+/* An append to a partition this lcore owns (also told to other lcores). */
+void note_own_append(struct fmq_broker_lcore *bl, const void *key);
 
 static inline const struct fmq_bmeta *
 broker_meta_load(const struct fmq_broker *b)

@@ -19,22 +19,6 @@
 #define BATCH_HDR 12      /* baseOffset + batchLength */
 #define BATCH_MIN 61      /* an empty v2 batch */
 
-struct pres {
-	int16_t err;
-	bool done;
-	int64_t base;
-	int64_t append_time;
-	int64_t log_start;
-};
-
-struct produce_progress {
-	int32_t corr;
-	uint32_t next;        /* flat index of the partition to resume */
-	uint64_t pos;         /* bytes of its records already appended */
-	uint32_t n;
-	struct pres res[];
-};
-
 /* Absolute offset of (seg, off) from the start of the segments. */
 static uint64_t
 seg_abs(const struct fmq_broker_lcore *bl, uint32_t seg, uint32_t off)
@@ -124,13 +108,14 @@ precheck(struct req_ctx *rc, uint64_t abs, uint32_t len, uint32_t max_bytes,
 }
 
 /*
- * Append one partition's records from byte *pos on. Returns 0 (res set),
- * or -EAGAIN (hot pool full; *pos tells where to resume).
+ * Append one partition's records from byte r->pos on (local partition), or
+ * send them to the owner lcore. Returns 0 (r settled or sent), -EAGAIN (hot
+ * pool full; r->pos says where to resume), -ENOBUFS (owner's ring full).
  */
 static int
 produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 	     const struct fmq_kafka_produce_req_partition_produce_data *pd,
-	     struct pres *res, uint64_t *pos)
+	     struct xprog *xp, uint32_t index, struct xres *r)
 {
 	struct fmq_broker_lcore *bl = rc->bl;
 	const struct fmq_bpart *bp;
@@ -138,40 +123,66 @@ produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 	uint32_t len, nb;
 
 	if (t == NULL || pd->index < 0 || (uint32_t)pd->index >= t->nparts) {
-		res->err = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		r->err = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		r->state = XS_DONE;
 		return 0;
 	}
 	bp = &t->parts[pd->index];
-	if (bp->owner != bl->idx || bp->log == NULL) {
-		res->err = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
+	if (bp->log == NULL) {
+		/* Being reopened with new settings: retriable. */
+		r->err = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
+		r->state = XS_DONE;
 		return 0;
 	}
 	if (pd->records.len <= 0) {
-		res->err = FMQ_KERR_CORRUPT_MESSAGE;
+		r->err = FMQ_KERR_CORRUPT_MESSAGE;
+		r->state = XS_DONE;
 		return 0;
 	}
 	len = (uint32_t)pd->records.len;
 	abs = seg_abs(bl, pd->records.seg, pd->records.off);
-	if (*pos == 0) {
-		res->err = precheck(rc, abs, len, t->max_message_bytes, &nb);
-		if (res->err != 0)
+	if (r->pos == 0) {
+		r->err = precheck(rc, abs, len, t->max_message_bytes, &nb);
+		if (r->err != 0) {
+			r->state = XS_DONE;
 			return 0;
+		}
 	}
-	while (*pos < len) {
+	if (bp->owner != bl->idx) {
+		/* The owner appends every batch of the records, in order,
+		 * from its own references to the received bytes. */
+		struct xop *op;
+		if (xp == NULL)
+			return -ENOMEM;
+		op = xop_new(bl, XOP_PRODUCE, xp, index, bp->log);
+		if (op == NULL)
+			return -ENOBUFS;
+		op->chain = xop_chain_of(bl, rc->nseg, abs, len);
+		op->len = len;
+		if (op->chain == NULL || xop_send(bl, bp->owner, op) < 0) {
+			xop_release(bl, op);
+			return -ENOBUFS;
+		}
+		xp->outstanding++;
+		r->state = XS_SENT;
+		return 0;
+	}
+	while (r->pos < len) {
 		struct fmq_log_append_result ar;
-		struct fmq_kafka_reader r;
+		struct fmq_kafka_reader rd;
 		struct rte_mbuf *m;
 		uint32_t moff, blen;
 		int64_t base;
 		int32_t bl32;
 		int rcode;
 
-		fmq_kafka_rd_init(&r, bl->segs, rc->nseg, abs + *pos, BATCH_HDR);
-		fmq_kafka_rd_i64(&r, &base);
-		fmq_kafka_rd_i32(&r, &bl32);
+		fmq_kafka_rd_init(&rd, bl->segs, rc->nseg, abs + r->pos, BATCH_HDR);
+		fmq_kafka_rd_i64(&rd, &base);
+		fmq_kafka_rd_i32(&rd, &bl32);
 		blen = (uint32_t)bl32 + BATCH_HDR;
-		if (locate(bl, rc->nseg, abs + *pos, &m, &moff) < 0) {
-			res->err = FMQ_KERR_CORRUPT_MESSAGE;
+		if (locate(bl, rc->nseg, abs + r->pos, &m, &moff) < 0) {
+			r->err = FMQ_KERR_CORRUPT_MESSAGE;
+			r->state = XS_DONE;
 			return 0;
 		}
 		/* The append walks m->next; our receive list is linked that
@@ -180,26 +191,30 @@ produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 		rcode = fmq_log_append(bp->log, m, moff, blen, &ar);
 		if (rcode == -EAGAIN) {
 			bl->st.produce_backpressure++;
+			r->state = XS_PARTIAL;
 			return -EAGAIN;
 		}
 		if (rcode < 0) {
 			/* Only the first batch can fail validation here
 			 * (the others were checked above). */
-			res->err = ar.error ? ar.error :
+			r->err = ar.error ? ar.error :
 				FMQ_KERR_KAFKA_STORAGE_ERROR;
+			r->msg = ar.error_message;
+			r->rec_index1 = ar.record_index + 1;
+			r->state = XS_DONE;
 			return 0;
 		}
-		if (!res->done) {
-			res->base = ar.base_offset;
-			res->append_time = ar.log_append_time;
-			res->done = true;
+		if (r->pos == 0) {
+			r->base = ar.base_offset;
+			r->append_time = ar.log_append_time;
 		}
-		res->log_start = ar.log_start_offset;
+		r->log_start = ar.log_start_offset;
 		bl->st.produce_batches++;
 		bl->st.produce_bytes += blen;
-		*pos += blen;
+		r->pos += blen;
 	}
-	fetch_note_append(bl, bp->log);
+	r->state = XS_DONE;
+	note_own_append(bl, bp->log);
 	return 0;
 }
 
@@ -210,10 +225,11 @@ api_produce(struct req_ctx *rc)
 	struct kconn *k = rc->k;
 	union fmq_kafka_request *u;
 	struct fmq_kafka_produce_req *req;
-	struct produce_progress *pp = k->pp;
-	struct pres *res;
+	struct xprog *xp = NULL;
+	struct xres *res;
 	uint32_t n = 0, flat = 0;
 	int16_t all_err = 0;
+	bool remote = false;
 	int r;
 
 	u = fmq_kafka_arena_alloc(&bl->arena, sizeof(*u));
@@ -225,14 +241,28 @@ api_produce(struct req_ctx *rc)
 		return REQ_CLOSE(r == -ENOMEM ? BROKER_CLOSE_NOMEM :
 				 BROKER_CLOSE_MALFORMED);
 	req = &u->produce;
-	for (int32_t i = 0; i < req->topic_data_count; i++)
-		n += (uint32_t)RTE_MAX(req->topic_data[i].partition_data_count, 0);
-	if (pp != NULL && (pp->corr != rc->hdr->correlation_id || pp->n != n)) {
-		rte_free(pp);   /* not the request it was saved for */
-		k->pp = pp = NULL;
+	for (int32_t i = 0; i < req->topic_data_count; i++) {
+		const struct fmq_kafka_produce_req_topic_produce_data *td =
+			&req->topic_data[i];
+		const struct fmq_btopic *t = td->name.len > 0 ?
+			fmq_bmeta_find(rc->meta, td->name.p,
+				       (uint32_t)td->name.len) : NULL;
+		for (int32_t pi = 0; pi < td->partition_data_count; pi++) {
+			int32_t idx = td->partition_data[pi].index;
+			if (t != NULL && idx >= 0 && (uint32_t)idx < t->nparts &&
+			    t->parts[idx].owner != bl->idx)
+				remote = true;
+		}
+		n += (uint32_t)RTE_MAX(td->partition_data_count, 0);
 	}
-	if (pp != NULL) {
-		res = pp->res;
+	/* Results live in an xprog when the request may have to wait (other
+	 * lcores, a full hot pool) or is resuming; else in the arena. */
+	if (*rc->xslot != NULL || remote) {
+		xp = xprog_get(rc->xslot, rc->hdr->correlation_id,
+			       FMQ_KAFKA_API_PRODUCE, n);
+		if (xp == NULL)
+			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+		res = xp->res;
 	} else {
 		res = fmq_kafka_arena_alloc(&bl->arena, (n ? n : 1) * sizeof(*res));
 		if (res == NULL)
@@ -255,36 +285,32 @@ api_produce(struct req_ctx *rc)
 			t = fmq_bmeta_find(rc->meta, td->name.p,
 					   (uint32_t)td->name.len);
 		for (int32_t pi = 0; pi < td->partition_data_count; pi++, flat++) {
-			uint64_t pos = 0;
+			struct xres *x = &res[flat];
 
-			if (pp != NULL && flat < pp->next)
-				continue;   /* done before the pool filled up */
-			if (pp != NULL && flat == pp->next)
-				pos = pp->pos;
-			else
-				memset(&res[flat], 0, sizeof(res[flat]));
+			if (x->state == XS_DONE || x->state == XS_SENT)
+				continue;   /* settled, or in another lcore's hands */
 			if (all_err != 0) {
-				res[flat].err = all_err;
+				x->err = all_err;
+				x->state = XS_DONE;
 				continue;
 			}
-			if (produce_part(rc, t, &td->partition_data[pi],
-					 &res[flat], &pos) == -EAGAIN) {
-				if (pp == NULL) {
-					pp = rte_malloc("fmq_produce_pp",
-							sizeof(*pp) + n * sizeof(*res), 0);
-					if (pp == NULL)
+			r = produce_part(rc, t, &td->partition_data[pi], xp, flat, x);
+			if (r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM) {
+				if (xp == NULL) {
+					/* Keep what was appended so far. */
+					xp = xprog_get(rc->xslot,
+						       rc->hdr->correlation_id,
+						       FMQ_KAFKA_API_PRODUCE, n);
+					if (xp == NULL)
 						return REQ_CLOSE(BROKER_CLOSE_NOMEM);
-					memcpy(pp->res, res, n * sizeof(*res));
-					pp->corr = rc->hdr->correlation_id;
-					pp->n = n;
-					k->pp = pp;
+					memcpy(xp->res, res, n * sizeof(*res));
 				}
-				pp->next = flat;
-				pp->pos = pos;
-				return REQ_RETRY;
+				return xp->outstanding > 0 ? REQ_WAIT : REQ_RETRY;
 			}
 		}
 	}
+	if (xp != NULL && xp->outstanding > 0)
+		return REQ_WAIT;
 
 	/* Every partition answered: build the response. */
 	bool any_err = false;
@@ -293,8 +319,7 @@ api_produce(struct req_ctx *rc)
 		any_err |= res[i].err != 0;
 	}
 	if (req->acks == 0) {
-		rte_free(k->pp);
-		k->pp = NULL;
+		xprog_drop(rc->xslot);
 		/* Kafka closes an acks=0 connection on error: the only way
 		 * the client learns about it. */
 		if (any_err)
@@ -329,7 +354,7 @@ api_produce(struct req_ctx *rc)
 		for (int32_t pi = 0; pi < np; pi++, flat++) {
 			struct fmq_kafka_produce_resp_partition_produce_response *pr =
 				&tr->partition_responses[pi];
-			const struct pres *x = &res[flat];
+			const struct xres *x = &res[flat];
 			pr->index = td->partition_data[pi].index;
 			pr->error_code = x->err;
 			pr->base_offset = x->err ? -1 : x->base;
@@ -338,10 +363,25 @@ api_produce(struct req_ctx *rc)
 			pr->record_errors = NULL;
 			pr->record_errors_count = 0;
 			pr->error_message = FMQ_KAFKA_STR_NULL;
+			/* Deep validation names the record at fault (v8+). */
+			if (x->err != 0 && x->msg != NULL)
+				pr->error_message = fmq_kafka_str(x->msg);
+			if (x->err != 0 && x->rec_index1 > 0) {
+				pr->record_errors = fmq_kafka_arena_alloc(
+					&bl->arena, sizeof(*pr->record_errors));
+				if (pr->record_errors == NULL)
+					return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+				memset(pr->record_errors, 0,
+				       sizeof(*pr->record_errors));
+				pr->record_errors->batch_index =
+					x->rec_index1 - 1;
+				pr->record_errors->batch_index_error_message =
+					pr->error_message;
+				pr->record_errors_count = 1;
+			}
 		}
 	}
-	rte_free(k->pp);
-	k->pp = NULL;
+	xprog_drop(rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_PRODUCE,
 					 rc->hdr->api_version,
 					 rc->hdr->correlation_id, &resp, 0);
@@ -379,6 +419,13 @@ api_list_offsets(struct req_ctx *rc)
 	fmq_kafka_init_response(FMQ_KAFKA_API_LIST_OFFSETS,
 				rc->hdr->api_version, &resp);
 	int32_t nt = RTE_MAX(req->topics_count, 0);
+	uint32_t nflat = 0, flat = 0;
+	struct xprog *xp = NULL;
+	for (int32_t ti = 0; ti < nt; ti++)
+		nflat += (uint32_t)RTE_MAX(req->topics[ti].partitions_count, 0);
+	if (*rc->xslot != NULL)
+		xp = xprog_get(rc->xslot, rc->hdr->correlation_id,
+			       FMQ_KAFKA_API_LIST_OFFSETS, nflat);
 	resp.topics_count = nt;
 	resp.topics = fmq_kafka_arena_alloc(&bl->arena,
 					    (nt ? nt : 1) * sizeof(*resp.topics));
@@ -400,7 +447,7 @@ api_list_offsets(struct req_ctx *rc)
 			(np ? np : 1) * sizeof(*ot->partitions));
 		if (ot->partitions == NULL)
 			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
-		for (int32_t pi = 0; pi < np; pi++) {
+		for (int32_t pi = 0; pi < np; pi++, flat++) {
 			const struct fmq_kafka_list_offsets_req_list_offsets_partition *qp =
 				&qt->partitions[pi];
 			struct fmq_kafka_list_offsets_resp_list_offsets_partition_response *op =
@@ -419,12 +466,46 @@ api_list_offsets(struct req_ctx *rc)
 				goto next;
 			}
 			bp = &t->parts[qp->partition_index];
-			if (bp->owner != bl->idx || bp->log == NULL) {
+			if (bp->log == NULL) {
 				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
 				goto next;
 			}
 			op->leader_epoch = bp->leader_epoch;
+			/* Offsets are safe to read from any lcore. */
 			fmq_log_part_offsets(bp->log, &lo);
+			if (bp->owner != bl->idx && qp->timestamp >= 0) {
+				/* The time index belongs to the owner lcore. */
+				struct xres *xr;
+				if (xp == NULL)
+					xp = xprog_get(rc->xslot,
+						       rc->hdr->correlation_id,
+						       FMQ_KAFKA_API_LIST_OFFSETS,
+						       nflat);
+				if (xp == NULL)
+					return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+				xr = &xp->res[flat];
+				if (xr->state == XS_NONE) {
+					struct xop *x = xop_new(bl, XOP_TIME, xp,
+								flat, bp->log);
+					if (x == NULL)
+						return REQ_RETRY;
+					x->ts = qp->timestamp;
+					if (xop_send(bl, bp->owner, x) < 0) {
+						xop_release(bl, x);
+						return xp->outstanding > 0 ?
+							REQ_WAIT : REQ_RETRY;
+					}
+					xr->state = XS_SENT;
+					xp->outstanding++;
+				}
+				if (xr->state == XS_DONE) {
+					op->error_code = xr->err;
+					op->offset = xr->err ? -1 : xr->off;
+					op->timestamp = xr->err || xr->off < 0 ?
+						-1 : xr->ts;
+				}
+				goto next;
+			}
 			if (qp->timestamp == TS_LATEST) {
 				op->offset = lo.high_watermark;
 			} else if (qp->timestamp == TS_EARLIEST) {
@@ -448,6 +529,9 @@ next:
 			count_error(bl, op->error_code);
 		}
 	}
+	if (xp != NULL && xp->outstanding > 0)
+		return REQ_WAIT;
+	xprog_drop(rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_LIST_OFFSETS,
 					 rc->hdr->api_version,
 					 rc->hdr->correlation_id, &resp, 0);

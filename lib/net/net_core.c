@@ -275,6 +275,9 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "TCP connections not CLOSED (TIME_WAIT included)", tcp_active);
 	PER_LCORE("fluxmq_tcp_connections_time_wait", "gauge",
 		  "TCP connections in TIME_WAIT", tcp_time_wait);
+	PER_LCORE("fluxmq_tcp_time_wait_recycled_total", "counter",
+		  "TIME_WAIT connections ended early because the table was full",
+		  tcp_tw_recycled);
 	PER_LCORE("fluxmq_tcp_passive_opens_total", "counter",
 		  "TCP handshakes completed as server", tcp_passive_opens);
 	PER_LCORE("fluxmq_tcp_active_opens_total", "counter",
@@ -316,6 +319,11 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "RFC 5961 challenge ACKs sent", tcp_challenge_acks);
 	PER_LCORE("fluxmq_tcp_zero_window_probes_total", "counter",
 		  "Zero-window probes sent", tcp_zwp);
+	PER_LCORE("fluxmq_tcp_tail_loss_probes_total", "counter",
+		  "Tail loss probes sent (RFC 8985)", tcp_tlp);
+	PER_LCORE("fluxmq_tcp_spurious_recoveries_total", "counter",
+		  "Fast recoveries undone: the timestamp showed reordering, not loss (RFC 3522)",
+		  tcp_undo);
 	PER_LCORE("fluxmq_tcp_keepalive_probes_total", "counter",
 		  "Keepalive probes sent", tcp_ka_probes);
 	PER_LCORE("fluxmq_tcp_delayed_acks_total", "counter",

@@ -50,6 +50,7 @@ mkdir -p "$FMQ_TMP"
 export FMQ_TMP
 FMQ_PID=
 FMQ_PIDS=()
+FMQ_STARTED=0
 FMQ_HOT_DIRS=()
 FMQ_CLEANUP=()
 
@@ -111,6 +112,7 @@ fmq_start() {
 		"$@" >"$log" 2>&1 </dev/null &
 	FMQ_PID=$!
 	FMQ_PIDS+=("$FMQ_PID")
+	FMQ_STARTED=1
 	for ((i = 0; i < FMQ_START_TIMEOUT * 10; i++)); do
 		if ! fmq_alive "$FMQ_PID"; then
 			code=0
@@ -143,9 +145,11 @@ fmq_stop() {
 	if fmq_alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
+		fmq_forget "$pid"
 		fail "broker (pid $pid) still running 5 s after SIGTERM; killed it"
 	fi
 	wait "$pid" || rc=$?
+	fmq_forget "$pid"
 	return "$rc"
 }
 
@@ -154,7 +158,19 @@ fmq_kill9() {
 	local pid=${FMQ_PID:?fmq_kill9: no broker running}
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	fmq_forget "$pid"
 	FMQ_PID=
+}
+
+# fmq_forget PID: a reaped broker leaves FMQ_PIDS. Its pid is free for
+# reuse (by another test's broker, or any process) and the cleanup trap
+# must never signal it.
+fmq_forget() {
+	local keep=() p
+	for p in "${FMQ_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	FMQ_PIDS=("${keep[@]}")
 }
 
 # fmq_metric NAME [LABELFILTER]: print the value of metric NAME from
@@ -204,7 +220,7 @@ fmq_cleanup() {
 	for d in "${FMQ_HOT_DIRS[@]}"; do
 		case $d in /dev/hugepages/fmq-test-*) rm -rf "$d" ;; esac
 	done
-	if [ ${#FMQ_PIDS[@]} -gt 0 ] && [ -n "$FMQ_TAP" ] &&
+	if [ "$FMQ_STARTED" = 1 ] && [ -n "$FMQ_TAP" ] &&
 		ip link show "$FMQ_TAP" >/dev/null 2>&1; then
 		ip link del "$FMQ_TAP" 2>/dev/null || true
 	fi

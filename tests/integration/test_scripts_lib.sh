@@ -77,7 +77,9 @@ pass "fmq_start waits for /health 200"
 argv=$(cat "$FAKE_ARGV")
 expect=$(printf '%s\n' --file-prefix fmqlibtest -- \
 	--set dev.tap.name= --set net.ip=10.77.0.2/24 --set dev.tap.host_ip=10.77.0.1/24 \
-	--set "mgmt.listen=$FMQ_MGMT" --set lcores.data=2)
+	--set "mgmt.listen=$FMQ_MGMT" \
+	--set "log.dirs=$FMQ_TMP/data-ok" --set "log.hot.dir=/dev/hugepages/fmq-test-$$-ok" \
+	--set lcores.data=2)
 [ "$argv" = "$expect" ] || fail "broker argv was:
 $argv
 expected:

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Flow steering and NUMA placement: pure functions of their inputs, so
+ * the unit tests can drive them with injected topologies and flows.
+ */
+#ifndef FMQ_APP_STEER_H
+#define FMQ_APP_STEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** RETA size the default hardware indirection mirrors. */
+#define FMQ_STEER_RETA 128u
+
+/** The symmetric Toeplitz key: 0x6d5a repeated, 40 bytes. */
+extern const uint8_t fmq_steer_key[40];
+
+/**
+ * Toeplitz hash of an IPv4 TCP/UDP 4-tuple (host byte order) with the
+ * symmetric key: the same value in both directions, and the same value a
+ * NIC computes with that key, so software and hardware steering agree.
+ */
+uint32_t fmq_steer_hash(uint32_t saddr, uint32_t daddr, uint16_t sport,
+			uint16_t dport);
+
+/** Lcore (queue) of a hash among n, as a default-filled RETA maps it. */
+static inline unsigned int
+fmq_steer_lcore(uint32_t hash, unsigned int n)
+{
+	return n <= 1 ? 0 : (hash & (FMQ_STEER_RETA - 1)) % n;
+}
+
+/**
+ * A source port in [lo, hi] whose flow to daddr:dport steers to lcore
+ * `want` of n (active opens keep their replies on their own lcore).
+ * @return the port, or 0 when none in the range does.
+ */
+uint16_t fmq_steer_pick_sport(uint32_t saddr, uint32_t daddr, uint16_t dport,
+			      unsigned int want, unsigned int n, uint16_t lo,
+			      uint16_t hi);
+
+/* ------------------------------------------------------------------------
+ * NUMA placement
+ * ---------------------------------------------------------------------- */
+
+#define FMQ_PLACE_MAX_LCORES 128
+#define FMQ_PLACE_MAX_PORTS 16
+#define FMQ_PLACE_MAX_NODES 8
+
+struct fmq_place_in {
+	unsigned int n_nodes;                    /**< >= 1 */
+	unsigned int n_lcores;                   /**< data lcores */
+	int lcore_node[FMQ_PLACE_MAX_LCORES];    /**< -1: unknown */
+	unsigned int n_ports;
+	int port_node[FMQ_PLACE_MAX_PORTS];      /**< -1: unknown */
+	unsigned int port_max_queues[FMQ_PLACE_MAX_PORTS];
+	uint64_t hot_pool_bytes;                 /**< total, split per node */
+};
+
+struct fmq_place_out {
+	/** node whose memory each data lcore's state, rings and pool use */
+	int lcore_node[FMQ_PLACE_MAX_LCORES];
+	/** data lcores polling each port, queue q served by port_lcore[p][q] */
+	unsigned int port_nq[FMQ_PLACE_MAX_PORTS];
+	uint16_t port_lcore[FMQ_PLACE_MAX_PORTS][FMQ_PLACE_MAX_LCORES];
+	/** warning: no data lcore on the port's node, remote lcores poll it */
+	bool port_remote[FMQ_PLACE_MAX_PORTS];
+	/** fewer queues than lcores: the others get flows by steering */
+	bool port_short[FMQ_PLACE_MAX_PORTS];
+	/** per node: data lcores, mbuf pool needed, share of the hot pool */
+	unsigned int node_lcores[FMQ_PLACE_MAX_NODES];
+	bool node_pool[FMQ_PLACE_MAX_NODES];
+	uint64_t node_hot_bytes[FMQ_PLACE_MAX_NODES];
+};
+
+/**
+ * Decide where everything lives: each port is polled by the data lcores on
+ * its own node (all of them, with a warning, when its node has none), one
+ * queue per polling lcore up to what the port offers; per-lcore state on
+ * the lcore's node; one mbuf pool per node that polls or hosts a port; the
+ * hot pool split between nodes in proportion to their data lcores.
+ * @return 0, or -EINVAL for an impossible input (no lcores, bad counts).
+ */
+int fmq_place(const struct fmq_place_in *in, struct fmq_place_out *out);
+
+#endif
