@@ -34,7 +34,8 @@ enum workload {
 	WL_CEILINGS,    /* memcpy / crc32_iscsi / lz4 rates, no network */
 };
 
-enum codec { CODEC_NONE = 0, CODEC_LZ4 = 3 };
+/* Kafka's codec ids (record batch attributes bits 0-2). */
+enum codec { CODEC_NONE = 0, CODEC_GZIP, CODEC_SNAPPY, CODEC_LZ4, CODEC_ZSTD };
 
 struct bench_opts {
 	enum workload wl;
@@ -188,6 +189,7 @@ struct xport_ops {
 	void (*stats_json)(struct bench *b, FILE *f);
 };
 
+extern const char *const codec_names[];   /* indexed by enum codec */
 extern const struct xport_ops xport_dpdk;
 extern const struct xport_ops xport_kernel;
 

@@ -22,6 +22,8 @@
 
 static struct bench bench;
 
+const char *const codec_names[] = { "none", "gzip", "snappy", "lz4", "zstd" };
+
 static void
 on_signal(int sig)
 {
@@ -50,7 +52,7 @@ usage(FILE *f)
 "  --acks A               0, 1 or -1/all (default 1)\n"
 "  --msg-size B           value bytes per record (default 100)\n"
 "  --batch N              records per batch = per produce request (1000)\n"
-"  --compression C        none | lz4 (default none)\n"
+"  --compression C        none | gzip | snappy | lz4 | zstd (default none)\n"
 "  --topic NAME           topic (prefix when --topics > 1); default a\n"
 "                         fresh name per run: fmqbench-<pid>-<time>\n"
 "  --topics N --partitions N   (default 1 and 1)\n"
@@ -226,12 +228,12 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 			o->batch = (uint32_t)v;
 			break;
 		case O_COMP:
-			if (strcmp(optarg, "none") == 0)
-				o->codec = CODEC_NONE;
-			else if (strcmp(optarg, "lz4") == 0)
-				o->codec = CODEC_LZ4;
-			else
-				rc = -EINVAL;
+			rc = -EINVAL;
+			for (int k = CODEC_NONE; k <= CODEC_ZSTD; k++)
+				if (strcmp(optarg, codec_names[k]) == 0) {
+					o->codec = (enum codec)k;
+					rc = 0;
+				}
 			break;
 		case O_TOPIC:
 			rc = strlen(optarg) < sizeof(o->topic) - 8 ? 0 : -EINVAL;

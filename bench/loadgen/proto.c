@@ -948,9 +948,10 @@ proto_setup(struct bench *b)
 	if (rc < 0)
 		return rc;
 	fprintf(stderr, "fluxmq-bench: %u partition(s) ready; produce v%d, "
-		"fetch v%d, metadata v%d; batch %u B (%u records of %u B%s)\n",
+		"fetch v%d, metadata v%d; batch %u B (%u records of %u B%s%s)\n",
 		b->ntps, b->v_produce, b->v_fetch, b->v_metadata, b->tmpl[0].len,
-		o->batch, o->msg_size, o->codec == CODEC_LZ4 ? ", lz4" : "");
+		o->batch, o->msg_size, o->codec != CODEC_NONE ? ", " : "",
+		o->codec != CODEC_NONE ? codec_names[o->codec] : "");
 	return 0;
 }
 
@@ -1451,7 +1452,7 @@ report_json(struct bench *b, FILE *f)
 		o->wl == WL_ECHO ? o->echo_size : o->msg_size,
 		o->wl == WL_ECHO ? 1 : o->batch,
 		b->ntmpl ? b->tmpl[0].len : 0,
-		o->codec == CODEC_LZ4 ? "lz4" : "none", o->topics,
+		codec_names[o->codec], o->topics,
 		o->partitions, b->nconns, o->inflight, o->rate, o->warmup_s,
 		secs);
 	side_json(f, b, main_side, secs, o->acks != 0 || o->wl != WL_PRODUCE);

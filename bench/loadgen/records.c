@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include <isa-l/crc.h>
-#include <lz4frame.h>
 
 #include "bench.h"
+#include "fmq_codec.h"
 
 #define BATCH_HDR 61
 #define CRC_FROM 21
@@ -134,31 +134,15 @@ records_bound(const struct bench_opts *o)
 	return (size_t)o->batch * (o->msg_size + 32);
 }
 
-static int
-lz4_compress(uint8_t *dst, size_t cap, const uint8_t *src, size_t len,
-	     size_t *out)
-{
-	LZ4F_preferences_t prefs;
-	size_t n;
-
-	/* Kafka's Java reader wants independent 64 KiB blocks. */
-	memset(&prefs, 0, sizeof(prefs));
-	prefs.frameInfo.blockSizeID = LZ4F_max64KB;
-	prefs.frameInfo.blockMode = LZ4F_blockIndependent;
-	n = LZ4F_compressFrame(dst, cap, src, len, &prefs);
-	if (LZ4F_isError(n))
-		return -EINVAL;
-	*out = n;
-	return 0;
-}
-
 int
 records_build_templates(struct bench *b)
 {
 	const struct bench_opts *o = &b->o;
 	size_t rb = records_bound(o);
-	size_t cap = BATCH_HDR + rb + LZ4F_compressFrameBound(rb, NULL) + 64;
+	/* Room for the worst expansion of any codec on incompressible data. */
+	size_t cap = BATCH_HDR + rb + rb / 8 + 4096;
 	uint8_t *raw = malloc(rb), *batch = malloc(cap);
+	struct fmq_codec_ctx *cx = NULL;
 	int64_t ts = fmq_wall_ms();
 	int rc = 0;
 
@@ -166,14 +150,30 @@ records_build_templates(struct bench *b)
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (o->codec != CODEC_NONE) {
+		/* lib/log/codec writes each codec's framing the way Kafka's
+		 * Java client does (LZ4: independent 64 KiB blocks). */
+		struct fmq_codec_limits lim = { 0 };
+
+		lim.max_input = lim.max_output = (uint32_t)(rb < (8u << 20) ?
+							    8u << 20 : rb);
+		cx = fmq_codec_ctx_create(&lim);
+		if (cx == NULL) {
+			rc = -errno;
+			goto out;
+		}
+	}
 	b->batch_payload = o->msg_size * o->batch;
 	for (unsigned int t = 0; t < o->templates; t++) {
 		size_t rlen = encode_records(raw, o, t), len;
 		uint8_t *p = batch;
 
-		if (o->codec == CODEC_LZ4) {
-			rc = lz4_compress(p + BATCH_HDR, cap - BATCH_HDR, raw,
-					  rlen, &len);
+		if (o->codec != CODEC_NONE) {
+			struct fmq_codec_seg seg = { raw, (uint32_t)rlen };
+
+			rc = fmq_codec_compress(cx, (int)o->codec, &seg, 1,
+						p + BATCH_HDR, cap - BATCH_HDR,
+						&len);
 			if (rc < 0)
 				goto out;
 		} else {
@@ -218,6 +218,7 @@ records_build_templates(struct bench *b)
 		b->ntmpl = t + 1;
 	}
 out:
+	fmq_codec_ctx_free(cx);
 	free(raw);
 	free(batch);
 	return rc;

@@ -84,6 +84,7 @@ class Ceilings:
         self.memcpy_cache = c.get("memcpy_256kib_gb_per_s", 0) * 1e9
         self.crc = c.get("crc32_iscsi_gb_per_s", 0) * 1e9
         self.lz4 = c.get("lz4_compress_gb_per_s", 0) * 1e9
+        self.lz4d = c.get("lz4_decompress_gb_per_s", 0) * 1e9
         self.pps64 = runs.get(("machine", "memif-64"), {}).get("pps", 0)
         self.pps1500 = runs.get(("machine", "memif-1500"), {}).get("pps", 0)
         self.memif_bytes = self.pps1500 * TCP_PAYLOAD_PER_1500
@@ -199,7 +200,8 @@ def report(a):
     w(f"| memcpy, one core, 64 MiB (out of cache) | {fmt_f(c.memcpy / 1e9, 2)} GB/s |")
     w(f"| memcpy, one core, 256 KiB (in cache) | {fmt_f(c.memcpy_cache / 1e9, 2)} GB/s |")
     w(f"| crc32_iscsi (ISA-L), one core, 64 MiB | {fmt_f(c.crc / 1e9, 2)} GB/s |")
-    w(f"| LZ4 frame compression of bench records, one core | {fmt_f(c.lz4 / 1e9, 3)} GB/s |")
+    w(f"| LZ4 compression / decompression (lib/log/codec), one core | "
+      f"{fmt_f(c.lz4 / 1e9, 3)} / {fmt_f(c.lz4d / 1e9, 2)} GB/s of uncompressed text |")
     w(f"| memif, dpdk-testpmd txonly -> rxonly, 64 B frames | {fmt_f(c.pps64 / 1e6, 2)} Mpps |")
     w(f"| memif, dpdk-testpmd, 1500 B frames | {fmt_f(c.pps1500 / 1e6, 2)} Mpps "
       f"= {fmt_f(c.memif_bytes / 1e9, 2)} GB/s of TCP payload |")

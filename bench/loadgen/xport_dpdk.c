@@ -5,11 +5,11 @@
  * whatever the EAL arguments give: net_memif in client role for a broker
  * on the same host (the benchmark path), or a NIC for one on another host.
  *
- * Batches go out by reference: each send is a small mbuf with the request
- * prefix (correlation id patched in) chained to external-buffer mbufs over
- * the template batch, so a 100 KiB request costs a few mbuf headers and no
- * copy on our side. Small requests are copied whole into one mbuf instead,
- * which is cheaper than attaching.
+ * Batches go out by reference: a request is its prefix (correlation id
+ * patched in) chained to external-buffer mbufs over the template batch,
+ * so a 100 KiB request costs a few mbuf headers and no copy on our side.
+ * Small requests are copied, several to an mbuf. Each connection's
+ * requests go to TCP once per poll, as one chain.
  *
  * Received data stays in the mbufs lib/net hands us; a response is decoded
  * from a segment list over the chain, never linearized.
