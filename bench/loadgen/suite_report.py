@@ -144,6 +144,15 @@ def verified(d):
     return f"**NO**: {v['missing']:,} missing, {v['corrupt']:,} corrupt"
 
 
+def stack_ratio(c, d):
+    """Wire bytes per second against TCP-lite's own bulk rate (64 KiB echo
+    over the same link): how close a row runs to the network stack."""
+    if not c.echo_bytes or not d.get("records_per_batch"):
+        return "-"
+    wire = d.get("batch_bytes", 0) / d["records_per_batch"]
+    return f"{d['msgs_per_s'] * wire / c.echo_bytes * 100:.0f} %"
+
+
 def preempt(d):
     c = d.get("cpu")
     if not c or not c.get("wall_s"):
@@ -212,11 +221,13 @@ def report(a):
     w("The throughput ceiling of a row is the lowest of: memif payload bytes, "
       "memif packets (one request per packet), single-core memcpy and "
       "crc32c over the bytes each message costs on the wire (batch bytes / "
-      "records); the binding one is named. Latency rows are set beside the "
-      "TCP-lite round-trip floor.\n")
+      "records); the binding one is named. The next column sets the wire "
+      "bytes beside TCP-lite's own bulk rate over the same link (the 64 KiB "
+      "echo), the ceiling of the network stack rather than the machine. "
+      "Latency rows are set beside the TCP-lite round-trip floor.\n")
     w("## FluxMQ over memif (fluxmq-bench, DPDK)\n")
-    w("| workload | msgs/s | MB/s | requests/s | p50 us | p99 us | p99.9 us | max us | ceiling msgs/s | ratio | verified | bench preempted /s |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("| workload | msgs/s | MB/s | requests/s | p50 us | p99 us | p99.9 us | max us | ceiling msgs/s | ratio | wire bytes vs TCP-lite echo | verified | bench preempted /s |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row, title in ROWS:
         d = runs.get(("fluxmq-memif", row))
         if d is None or "na" in d:
@@ -230,6 +241,7 @@ def report(a):
           f"{fmt_f(lat(d, 'max'), 1)} | {fmt_int(bound)} ({what}) | "
           f"{fmt_f(ratio * 100 if ratio is not None else None, 1)} %"
           f"{' (ceiling under-measured: machine busy)' if ratio and ratio > 1 else ''} | "
+          f"{stack_ratio(c, d)} | "
           f"{verified(d)} | "
           f"{preempt(d)} |")
         if row == "produce-fetch-100x1000" and d.get("fetch"):
