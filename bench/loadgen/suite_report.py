@@ -199,6 +199,12 @@ def report(a):
       "counts the client's involuntary context switches per second); "
       "latency under open-loop load then measures the scheduler. Compare "
       "runs on an otherwise idle machine.")
+    rs = runs.get(("machine", "broker-restarts"), {}).get("count", 0)
+    if rs:
+        w(f"- **The broker on memif was restarted {rs} time(s)** after it "
+          "died when a client disconnected (DPDK 22.11's memif server "
+          "crashes if the client leaves while its data lcore polls; see "
+          "docs/benchmarks.md). A run it died under was repeated once.")
     if not a.kafka:
         w("- **The broker's Kafka layer (lib/broker) is not in this build**: "
           "the FluxMQ Kafka rows are n/a; the ceilings and peers are real.")

@@ -657,6 +657,12 @@ d_close(struct bench *b, struct bconn *c)
 static void
 d_fini(struct bench *b)
 {
+	/* Let the last ACKs and FINs go and the broker fall idle before
+	 * memif disconnects: DPDK's memif server can crash when a client
+	 * leaves while it is busy on the rings. */
+	if (dp.net != NULL)
+		for (uint64_t t = fmq_now_ns() + 100000000ull; fmq_now_ns() < t;)
+			d_poll(b, 0);
 	for (unsigned int i = 0; i < b->nconns; i++) {
 		struct bconn *c = &b->conns[i];
 
