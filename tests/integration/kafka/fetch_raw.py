@@ -6,6 +6,9 @@ show us directly.
 
   fetch_raw.py HOST PORT
 
+Produce v7/v9: several topics, partitions and batches in one request with
+per-partition errors (unknown topic/partition, MESSAGE_TOO_LARGE,
+CORRUPT_MESSAGE taking nothing of the partition), INVALID_REQUIRED_ACKS.
 Fetch v5: max_bytes and partition_max_bytes (whole batches, at least one:
 KIP-74), an offset inside a batch, the high watermark, last stable offset
 and log start offset, OFFSET_OUT_OF_RANGE, unknown topic and partition,
@@ -17,9 +20,9 @@ DescribeCluster v0.
 import sys
 import time
 
-from kwire import (Reader, api_versions_v0, batches, connect, frame, hdr1,
-                   hdr2, i8, i16, i32, i64, produce_v7, read_response,
-                   record_batch, s16)
+from kwire import (Reader, api_versions_v0, batches, connect, cstr, frame,
+                   hdr1, hdr2, i8, i16, i32, i64, produce_v7, read_response,
+                   record_batch, s16, uvarint)
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
 TOPIC = "fr"
@@ -56,9 +59,11 @@ def call(s, payload):
     return r[1]
 
 
-def create_topic(s, name, parts):
+def create_topic(s, name, parts, configs=None):
     # CreateTopics v0: topics [name, partitions, rf, assignments[], configs[]], timeout
-    body = i32(1) + s16(name) + i32(parts) + i16(1) + i32(0) + i32(0) + i32(10000)
+    cfg = configs or {}
+    body = i32(1) + s16(name) + i32(parts) + i16(1) + i32(0) + i32(len(cfg)) + \
+        b"".join(s16(k) + s16(v) for k, v in cfg.items()) + i32(10000)
     r = Reader(call(s, frame(hdr1(19, 0, next_corr()) + body)))
     expect(r.i32() == 1 and r.s16() == name, "CreateTopics answer")
     e = r.i16()
@@ -247,6 +252,65 @@ def main():
     e, _, _ = list_offsets(s, 5, -1)
     expect(e == 3, f"partition 5: {e}")
     ok("ListOffsets v1: earliest, latest, by timestamp (exact, between, before, after), unknown partition")
+
+    # --- Produce: several topics, partitions and batches in one request ---------
+    create_topic(s, "fr-small", 1, configs={"max.message.bytes": "1000"})
+    good = record_batch([b"g" * 50] * 2)
+    two = record_batch([b"a"] * 3) + record_batch([b"b"] * 4)
+    bad_second = record_batch([b"c"]) + record_batch([b"d"], corrupt_crc=True)
+    big = record_batch([b"x" * 1500])
+
+    def pdata(p, recs):
+        return i32(p) + i32(len(recs)) + recs
+
+    def tdata(name, parts):
+        return s16(name) + i32(len(parts)) + b"".join(pdata(p, r) for p, r in parts)
+    topics = [tdata(TOPIC, [(0, two), (1, good), (9, good)]),
+              tdata("no-such-topic-fr", [(0, good)]),
+              tdata("fr-small", [(0, big)]),
+              tdata("fr8", [(3, bad_second), (4, good)])]
+    body = s16(None) + i16(-1) + i32(5000) + i32(len(topics)) + b"".join(topics)
+    r = Reader(call(s, frame(hdr1(0, 7, next_corr()) + body)))
+    res = {}
+    for _ in range(r.i32()):
+        name = r.s16()
+        for _ in range(r.i32()):
+            p, e, base = r.i32(), r.i16(), r.i64()
+            r.i64()
+            r.i64()
+            res[(name, p)] = (e, base)
+    want = {(TOPIC, 0): (0, hw), (TOPIC, 1): (0, 10), (TOPIC, 9): (3, -1),
+            ("no-such-topic-fr", 0): (3, -1), ("fr-small", 0): (10, -1),
+            ("fr8", 3): (2, -1), ("fr8", 4): (0, 2 * PER)}
+    expect(res == want, f"multi-topic produce: {res}, want {want}")
+    e, h, _, _, bs, _ = fetch(s, [(0, hw, 1 << 20)])[0]
+    expect([(b[0], b[1]) for b in bs] == [(hw, 2), (hw + 3, 3)],
+           f"two batches of one partition: {[(b[0], b[1]) for b in bs]}")
+    hw += 7
+    h = fetch(s, [(3, 0, 1 << 20)], topic="fr8")[3][1]
+    expect(h == 2 * PER, f"fr8/3 took part of a partition that failed: hw {h}")
+    ok("Produce: 4 topics, 7 partitions in one request: two batches appended in "
+       "order, per-partition UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, and "
+       "CORRUPT_MESSAGE for a bad second batch with nothing of it appended")
+
+    body = s16(None) + i16(2) + i32(5000) + i32(1) + tdata(TOPIC, [(1, good)])
+    r = Reader(call(s, frame(hdr1(0, 7, next_corr()) + body)))
+    r.take(4 + 2 + len(TOPIC) + 4 + 4)
+    e = r.i16()
+    expect(e == 21, f"acks=2: error {e}, want INVALID_REQUIRED_ACKS (21)")
+
+    # Produce v9 (flexible: compact strings and arrays, tagged fields),
+    # which no client here sends; the Java client does.
+    body = cstr(None) + i16(1) + i32(5000) + uvarint(2) + cstr(TOPIC) + \
+        uvarint(2) + i32(1) + uvarint(len(good) + 1) + good + b"\x00" + \
+        b"\x00" + b"\x00"
+    r = Reader(call(s, frame(hdr2(0, 9, next_corr()) + body)))
+    r.tags()
+    expect(r.uvarint() == 2 and r.cstr() == TOPIC and r.uvarint() == 2,
+           "Produce v9 answer layout")
+    p, e, base = r.i32(), r.i16(), r.i64()
+    expect(p == 1 and e == 0 and base == 12, f"Produce v9: partition {p} error {e} base {base}")
+    ok("Produce: acks=2 INVALID_REQUIRED_ACKS; flexible Produce v9 appended")
 
     # --- DescribeCluster v0 (flexible) ----------------------------------------
     r = Reader(call(s, frame(hdr2(60, 0, next_corr()) + b"\x00" + b"\x00")))
