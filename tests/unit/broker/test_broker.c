@@ -546,6 +546,77 @@ test_produce_fetch(void)
 	wb_free(&w);
 }
 
+/* Fetch v5 of partitions 0..n-1 of topic at offset 0. */
+static void
+req_fetch_many(struct wb *w, int32_t corr, const char *topic, int n)
+{
+	size_t st = wb_req(w, 1, 5, corr, 1);
+
+	w32(w, -1);
+	w32(w, 0);
+	w32(w, 1);
+	w32(w, 50 << 20);
+	w8(w, 0);
+	w32(w, 1);
+	wstr(w, topic);
+	w32(w, n);
+	for (int p = 0; p < n; p++) {
+		w32(w, p);
+		w64(w, 0);
+		w64(w, -1);
+		w32(w, 1 << 20);
+	}
+	wb_end(w, st);
+}
+
+static void
+test_many_partitions(void)
+{
+	uint8_t batch[2048];
+	size_t bl;
+	struct kc *c;
+	struct wb w;
+	const uint8_t *b;
+	size_t len;
+
+	create_topic("wide", 200);
+	c = kc_open(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	wb_init(&w);
+	for (int p = 0; p < 200; p++) {
+		int64_t base = -1;
+		bl = kc_batch(batch, sizeof(batch), 2, 30, (uint8_t)p, 1000, true);
+		req_produce(&w, corr_n++, 1, "wide", p, batch, bl);
+		b = call(c, &w, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_EQUAL(produce_result(b, len, &base), 0);
+		CU_ASSERT_EQUAL(base, 0);
+	}
+	/* One fetch over all 200: many small copied pieces (partition
+	 * headers) share each 2 KB writer buffer between the zero-copy
+	 * record pieces. */
+	req_fetch_many(&w, corr_n++, "wide", 200);
+	b = call(c, &w, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT(!kc_closed(c));
+	/* responses[1]: "wide", partitions[200] */
+	size_t p = 4 + 4 + 2 + strlen("wide") + 4;
+	CU_ASSERT_EQUAL_FATAL(rd32(b + p - 4), 200);
+	for (int i = 0; i < 200 && p + 34 <= len; i++) {
+		int32_t nrec;
+		CU_ASSERT_EQUAL(rd32(b + p), i);
+		CU_ASSERT_EQUAL(rd16(b + p + 4), 0);
+		CU_ASSERT_EQUAL(rd64(b + p + 6), 2);
+		p += 4 + 2 + 24 + 4;
+		nrec = rd32(b + p);
+		CU_ASSERT_EQUAL(nrec, (int32_t)bl);
+		p += 4 + (size_t)(nrec > 0 ? nrec : 0);
+	}
+	CU_ASSERT_EQUAL(p, len);
+	kc_close(k, c);
+	wb_free(&w);
+}
+
 static void
 test_long_poll(void)
 {
@@ -755,6 +826,7 @@ main(void)
 	CU_add_test(s, "socket.request.max.bytes: at the limit taken, one more closed at the prefix",
 		    test_size_limit);
 	CU_add_test(s, "produce/fetch: bytes, offsets, watermarks, no mbuf left", test_produce_fetch);
+	CU_add_test(s, "one fetch over 200 partitions", test_many_partitions);
 	CU_add_test(s, "long-poll on a fake clock: woken by an append, or at max_wait", test_long_poll);
 	CU_add_test(s, "acks=0: no answer; an error closes", test_acks0);
 	CU_add_test(s, "fairness: frames.per.poll between connections", test_fairness);
