@@ -16,7 +16,7 @@
 #define MS 1000000ull
 #define LPORT 9092
 
-static struct nt_capture cap;
+static struct nt_capture cap[KB_MAX_LCORES];
 static struct kc clients[KC_MAX_CLIENTS];
 static unsigned int nclients;
 static uint16_t next_port = 40000;
@@ -45,7 +45,7 @@ set(struct kb *k, const char *kv)
 }
 
 int
-kb_start(struct kb *k, const char *const *settings)
+kb_start(struct kb *k, unsigned int nlc, const char *const *settings)
 {
 	struct fmq_log_params lp;
 	struct fmq_net_conf nc = {
@@ -54,7 +54,10 @@ kb_start(struct kb *k, const char *const *settings)
 	char err[512], kv[512], cid[64];
 	static int instance;
 
+	if (nlc == 0 || nlc > KB_MAX_LCORES)
+		return -1;
 	memset(k, 0, sizeof(*k));
+	k->nlc = nlc;
 	memset(clients, 0, sizeof(clients));
 	nclients = 0;
 	snprintf(k->data_dir, sizeof(k->data_dir), "/tmp/fmq-brokertest-%d-%d",
@@ -75,7 +78,7 @@ kb_start(struct kb *k, const char *const *settings)
 		if (set(k, settings[i]) < 0)
 			return -1;
 
-	fmq_log_params_from_config(&lp, &k->cfg, 1, 256);
+	fmq_log_params_from_config(&lp, &k->cfg, nlc, 1024);
 	lp.register_extmem = false;
 	k->log = fmq_log_create(&lp, err, sizeof(err));
 	if (k->log == NULL) {
@@ -86,35 +89,40 @@ kb_start(struct kb *k, const char *const *settings)
 		fprintf(stderr, "cluster id: %s\n", err);
 		return -1;
 	}
-	k->b = fmq_broker_create(&k->cfg, k->log, 1, cid, err, sizeof(err));
+	k->b = fmq_broker_create(&k->cfg, k->log, nlc, cid, err, sizeof(err));
 	if (k->b == NULL) {
 		fprintf(stderr, "fmq_broker_create: %s\n", err);
 		return -1;
 	}
-	k->ctrl = fmq_ctrl_create(&k->cfg, k->b, k->log, 1, err, sizeof(err));
+	k->ctrl = fmq_ctrl_create(&k->cfg, k->b, k->log, nlc, err, sizeof(err));
 	if (k->ctrl == NULL) {
 		fprintf(stderr, "fmq_ctrl_create: %s\n", err);
 		return -1;
 	}
-	k->net = nt_net_create_conf(&cap, &nc);
-	if (k->net == NULL)
-		return -1;
 	k->now = 5000 * MS;
-	fmq_net_poll(k->net, k->now);
-	k->bl = fmq_broker_lcore_create(k->b, 0, k->net, nt_pool, err,
-					sizeof(err));
-	if (k->bl == NULL) {
-		fprintf(stderr, "fmq_broker_lcore_create: %s\n", err);
-		return -1;
+	for (unsigned int i = 0; i < nlc; i++) {
+		k->net[i] = nt_net_create_conf(&cap[i], &nc);
+		if (k->net[i] == NULL)
+			return -1;
+		fmq_net_poll(k->net[i], k->now);
+		k->bl[i] = fmq_broker_lcore_create(k->b, i, k->net[i], nt_pool,
+						   err, sizeof(err));
+		if (k->bl[i] == NULL) {
+			fprintf(stderr, "fmq_broker_lcore_create: %s\n", err);
+			return -1;
+		}
 	}
 	k->metrics = fmq_metrics_create();
 	if (k->metrics == NULL ||
 	    fmq_metrics_register(k->metrics, fmq_broker_metrics, k->b) < 0)
 		return -1;
 	/* The peer is on-link: one IP frame from it teaches ARP. */
-	struct rte_mbuf *m = nt_ipv4_frame(nt_peer_ip, nt_our_ip, 253, "x", 1);
-	fmq_net_rx(k->net, &m, 1, k->now);
-	nt_capture_clear(&cap);
+	for (unsigned int i = 0; i < nlc; i++) {
+		struct rte_mbuf *m = nt_ipv4_frame(nt_peer_ip, nt_our_ip, 253,
+						   "x", 1);
+		fmq_net_rx(k->net[i], &m, 1, k->now);
+		nt_capture_clear(&cap[i]);
+	}
 	kb_pump(k);
 	return 0;
 }
@@ -126,12 +134,14 @@ kb_stop(struct kb *k)
 		free(clients[i].rx);
 	memset(clients, 0, sizeof(clients));
 	nclients = 0;
-	nt_capture_clear(&cap);
 	/* The order of app/fluxmq's shutdown. */
 	fmq_ctrl_free(k->ctrl);
-	fmq_broker_lcore_free(k->bl);
-	fmq_net_free(k->net);
-	nt_capture_clear(&cap);
+	for (unsigned int i = 0; i < k->nlc; i++) {
+		nt_capture_clear(&cap[i]);
+		fmq_broker_lcore_free(k->bl[i]);
+		fmq_net_free(k->net[i]);
+		nt_capture_clear(&cap[i]);
+	}
 	fmq_broker_free(k->b);
 	fmq_log_free(k->log);
 	fmq_metrics_free(k->metrics);
@@ -149,12 +159,12 @@ client_of(uint16_t port)
 }
 
 static void
-inject(struct kb *k, const struct ts_seg *s)
+inject(struct kb *k, const struct kc *c, const struct ts_seg *s)
 {
 	struct rte_mbuf *m = ts_frame(s);
 
 	if (m != NULL)
-		fmq_net_rx(k->net, &m, 1, k->now);
+		fmq_net_rx(k->net[c->lc], &m, 1, k->now);
 }
 
 static struct ts_seg
@@ -186,60 +196,71 @@ rx_append(struct kc *c, const uint8_t *p, size_t n)
 	c->rxlen += n;
 }
 
-/* Take what the stack sent; true if anything was. */
+/* Take what the stacks sent; true if anything was. */
 static bool
 drain(struct kb *k)
 {
 	static struct ts_out o;
-	bool any = cap.n > 0;
+	bool any = false;
 	bool ack[KC_MAX_CLIENTS] = { false };
 
-	for (unsigned int i = 0; i < cap.n; i++) {
-		struct kc *c;
-		if (!ts_parse(cap.pkts[i], &o))
-			continue;
-		c = client_of(o.dport);
-		if (c == NULL)
-			continue;
-		if (o.flags & F_RST) {
-			c->rst = true;
-			continue;
-		}
-		if (o.flags & F_ACK) {
-			if ((int32_t)(o.ack - c->una) > 0)
-				c->una = o.ack;
-			c->wnd = (uint32_t)o.win << c->wscale;
-		}
-		if (o.has_ts)
-			c->ecr = o.tsval;
-		if (o.len > 0) {
-			if (o.seq == c->rcv) {
-				rx_append(c, o.data, o.len);
-				c->rcv += o.len;
+	for (unsigned int l = 0; l < k->nlc; l++) {
+		any |= cap[l].n > 0;
+		for (unsigned int i = 0; i < cap[l].n; i++) {
+			struct kc *c;
+			if (!ts_parse(cap[l].pkts[i], &o))
+				continue;
+			c = client_of(o.dport);
+			if (c == NULL || c->lc != l)
+				continue;
+			if (o.flags & F_RST) {
+				c->rst = true;
+				continue;
 			}
-			ack[c - clients] = true;
+			if (o.flags & F_ACK) {
+				if ((int32_t)(o.ack - c->una) > 0)
+					c->una = o.ack;
+				c->wnd = (uint32_t)o.win << c->wscale;
+			}
+			if (o.has_ts)
+				c->ecr = o.tsval;
+			if (o.len > 0) {
+				if (o.seq == c->rcv) {
+					rx_append(c, o.data, o.len);
+					c->rcv += o.len;
+				}
+				ack[c - clients] = true;
+			}
+			if ((o.flags & F_FIN) && o.seq + o.len == c->rcv) {
+				c->rcv++;
+				c->fin = true;
+				ack[c - clients] = true;
+			}
 		}
-		if ((o.flags & F_FIN) && o.seq + o.len == c->rcv) {
-			c->rcv++;
-			c->fin = true;
-			ack[c - clients] = true;
-		}
+		nt_capture_clear(&cap[l]);
 	}
-	nt_capture_clear(&cap);
 	for (unsigned int i = 0; i < nclients; i++) {
 		if (!ack[i])
 			continue;
 		struct ts_seg s = seg_of(&clients[i], F_ACK, NULL, 0);
-		inject(k, &s);
+		inject(k, &clients[i], &s);
 	}
 	return any;
+}
+
+static void
+net_poll_all(struct kb *k)
+{
+	for (unsigned int i = 0; i < k->nlc; i++)
+		fmq_net_poll(k->net[i], k->now);
 }
 
 void
 kb_one_round(struct kb *k)
 {
-	fmq_broker_lcore_poll(k->bl, k->now);
-	fmq_net_poll(k->net, k->now);
+	for (unsigned int i = 0; i < k->nlc; i++)
+		fmq_broker_lcore_poll(k->bl[i], k->now);
+	net_poll_all(k);
 	drain(k);
 }
 
@@ -250,10 +271,11 @@ kb_pump(struct kb *k)
 
 	for (int i = 0; i < 10000 && quiet < 3; i++) {
 		bool any;
-		fmq_net_poll(k->net, k->now);
-		fmq_broker_lcore_poll(k->bl, k->now);
+		net_poll_all(k);
+		for (unsigned int l = 0; l < k->nlc; l++)
+			fmq_broker_lcore_poll(k->bl[l], k->now);
 		fmq_ctrl_poll(k->ctrl, k->now);
-		fmq_net_poll(k->net, k->now);
+		net_poll_all(k);
 		any = drain(k);
 		quiet = any ? 0 : quiet + 1;
 	}
@@ -294,6 +316,12 @@ kb_metric(struct kb *k, const char *series)
 struct kc *
 kc_open(struct kb *k)
 {
+	return kc_open_on(k, 0);
+}
+
+struct kc *
+kc_open_on(struct kb *k, unsigned int lc)
+{
 	static struct ts_out o;
 	struct kc *c;
 	struct ts_seg s;
@@ -303,6 +331,7 @@ kc_open(struct kb *k)
 	c = &clients[nclients++];
 	memset(c, 0, sizeof(*c));
 	c->used = true;
+	c->lc = lc < k->nlc ? lc : 0;
 	c->port = next_port++;
 	if (next_port > 60000)
 		next_port = 40000;
@@ -315,11 +344,11 @@ kc_open(struct kb *k)
 	s.seq = c->iss;
 	s.win = 64240;
 	ts_opt_linux_syn(&s, c->ts);
-	nt_capture_clear(&cap);
-	inject(k, &s);
-	fmq_net_poll(k->net, k->now);
-	for (unsigned int i = 0; i < cap.n; i++) {
-		if (!ts_parse(cap.pkts[i], &o) || o.dport != c->port)
+	nt_capture_clear(&cap[c->lc]);
+	inject(k, c, &s);
+	fmq_net_poll(k->net[c->lc], k->now);
+	for (unsigned int i = 0; i < cap[c->lc].n; i++) {
+		if (!ts_parse(cap[c->lc].pkts[i], &o) || o.dport != c->port)
 			continue;
 		if (o.flags == (F_SYN | F_ACK)) {
 			c->nxt = c->iss + 1;
@@ -330,11 +359,11 @@ kc_open(struct kb *k)
 			c->ecr = o.tsval;
 		}
 	}
-	nt_capture_clear(&cap);
+	nt_capture_clear(&cap[c->lc]);
 	if (c->nxt == 0)
 		return NULL;
 	s = seg_of(c, F_ACK, NULL, 0);
-	inject(k, &s);
+	inject(k, c, &s);
 	kb_pump(k);
 	return c;
 }
@@ -356,14 +385,14 @@ kc_inject(struct kb *k, struct kc *c, const void *buf, size_t len)
 		if (c->rst)
 			return;
 		struct ts_seg s = seg_of(c, F_ACK | F_PSH, p, n);
-		inject(k, &s);
+		inject(k, c, &s);
 		c->nxt += n;
 		p += n;
 		len -= n;
 		c->ts++;
 		/* Let the broker see (and ack) every few segments. */
 		if (((c->nxt - c->iss) / KC_MSS) % 16 == 0) {
-			fmq_net_poll(k->net, k->now);
+			net_poll_all(k);
 			drain(k);
 		}
 	}
@@ -426,10 +455,25 @@ kc_close(struct kb *k, struct kc *c)
 {
 	if (!c->rst) {
 		struct ts_seg s = seg_of(c, F_ACK | F_FIN, NULL, 0);
-		inject(k, &s);
+		inject(k, c, &s);
 		c->nxt++;
 		kb_pump(k);
 	}
+}
+
+void
+kc_reset(struct kb *k, struct kc *c)
+{
+	struct ts_seg s = seg_of(c, F_RST | F_ACK, NULL, 0);
+
+	inject(k, c, &s);
+	c->rst = true;
+}
+
+void
+kb_poll_lcore(struct kb *k, unsigned int lc)
+{
+	fmq_broker_lcore_poll(k->bl[lc], k->now);
 }
 
 /* ------------------------------------------------------------ building */

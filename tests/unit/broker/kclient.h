@@ -20,6 +20,7 @@
 
 #define KC_MSS 1448          /* 1460 minus the timestamp option */
 #define KC_MAX_CLIENTS 256
+#define KB_MAX_LCORES 2
 
 /* One broker. */
 struct kb {
@@ -27,8 +28,9 @@ struct kb {
 	struct fmq_log *log;
 	struct fmq_broker *b;
 	struct fmq_ctrl *ctrl;
-	struct fmq_net *net;
-	struct fmq_broker_lcore *bl;
+	unsigned int nlc;        /* data lcores */
+	struct fmq_net *net[KB_MAX_LCORES];
+	struct fmq_broker_lcore *bl[KB_MAX_LCORES];
 	struct fmq_metrics *metrics;
 	uint64_t now;            /* fake clock, ns */
 	char data_dir[256];
@@ -38,6 +40,7 @@ struct kb {
 /* One client connection. */
 struct kc {
 	uint16_t port;
+	unsigned int lc;         /* the data lcore (stack) it talks to */
 	uint32_t iss, nxt;       /* our sequence numbers */
 	uint32_t rcv;            /* next byte expected from the broker */
 	uint32_t una;            /* highest ack from the broker */
@@ -56,9 +59,10 @@ struct wb {
 };
 
 /* -- broker ---------------------------------------------------------- */
-/* Start a broker; extra "key=value" settings (NULL-terminated) apply
- * after the test defaults. 0 or -1 (message printed). */
-int kb_start(struct kb *k, const char *const *settings);
+/* Start a broker with nlc data lcores, each behind its own stack (so a
+ * client picks its lcore); extra "key=value" settings (NULL-terminated)
+ * apply after the test defaults. 0 or -1 (message printed). */
+int kb_start(struct kb *k, unsigned int nlc, const char *const *settings);
 void kb_stop(struct kb *k);
 /* Run the stack, the data lcore and the control lcore until quiet. */
 void kb_pump(struct kb *k);
@@ -70,7 +74,8 @@ void kb_one_round(struct kb *k);
 long long kb_metric(struct kb *k, const char *series);
 
 /* -- clients --------------------------------------------------------- */
-struct kc *kc_open(struct kb *k);
+struct kc *kc_open(struct kb *k);            /* on data lcore 0 */
+struct kc *kc_open_on(struct kb *k, unsigned int lc);
 void kc_send(struct kb *k, struct kc *c, const void *buf, size_t len);
 /* Send without pumping (several clients' bytes in one burst). */
 void kc_inject(struct kb *k, struct kc *c, const void *buf, size_t len);
@@ -83,6 +88,10 @@ int kc_wait(struct kb *k, struct kc *c, int32_t *corr, const uint8_t **body,
 	    size_t *len);
 bool kc_closed(struct kc *c);
 void kc_close(struct kb *k, struct kc *c);
+/* The client resets the connection (no pump). */
+void kc_reset(struct kb *k, struct kc *c);
+/* One poll of one data lcore (no TX, no other lcore). */
+void kb_poll_lcore(struct kb *k, unsigned int lc);
 
 /* -- request building ------------------------------------------------ */
 void wb_init(struct wb *w);

@@ -802,8 +802,324 @@ test_half_request_then_gone(void)
 	wb_free(&w);
 }
 
+/* ------------------------------------------------ two data lcores */
+
+#define XN 8   /* partitions of topic "x8", spread over both lcores */
+
+/* One request with a batch for each of the XN partitions. */
+static void
+req_produce_all(struct wb *w, int32_t corr, const char *topic,
+		uint8_t (*batch)[1024], const size_t *bl)
+{
+	size_t st = wb_req(w, 0, 7, corr, 1);
+
+	wstr(w, NULL);
+	w16(w, 1);
+	w32(w, 5000);
+	w32(w, 1);
+	wstr(w, topic);
+	w32(w, XN);
+	for (int p = 0; p < XN; p++) {
+		w32(w, p);
+		w32(w, (int32_t)bl[p]);
+		wraw(w, batch[p], bl[p]);
+	}
+	wb_end(w, st);
+}
+
+static void
+req_fetch_offs(struct wb *w, int32_t corr, const char *topic,
+	       const int64_t *off, int32_t max_wait, int32_t max_bytes)
+{
+	size_t st = wb_req(w, 1, 5, corr, 1);
+
+	w32(w, -1);
+	w32(w, max_wait);
+	w32(w, 1);
+	w32(w, max_bytes);
+	w8(w, 0);
+	w32(w, 1);
+	wstr(w, topic);
+	w32(w, XN);
+	for (int p = 0; p < XN; p++) {
+		w32(w, p);
+		w64(w, off[p]);
+		w64(w, -1);
+		w32(w, 1 << 20);
+	}
+	wb_end(w, st);
+}
+
+static void
+req_fetch_all(struct wb *w, int32_t corr, const char *topic, int64_t off,
+	      int32_t max_wait, int32_t max_bytes)
+{
+	size_t st = wb_req(w, 1, 5, corr, 1);
+
+	w32(w, -1);
+	w32(w, max_wait);
+	w32(w, 1);
+	w32(w, max_bytes);
+	w8(w, 0);
+	w32(w, 1);
+	wstr(w, topic);
+	w32(w, XN);
+	for (int p = 0; p < XN; p++) {
+		w32(w, p);
+		w64(w, off);
+		w64(w, -1);
+		w32(w, 1 << 20);
+	}
+	wb_end(w, st);
+}
+
+/* Per-partition results of a Fetch v5 over XN partitions of a topic whose
+ * name has nl bytes: error, hw, records bytes and pointer. */
+static int
+fetch_all_result(const uint8_t *b, size_t len, size_t nl, struct fres *r)
+{
+	size_t p = 4 + 4 + 2 + nl;
+
+	if (p + 4 > len || rd32(b + p) != XN)
+		return -1;
+	p += 4;
+	for (int i = 0; i < XN; i++) {
+		int32_t na;
+		if (p + 4 + 2 + 24 + 4 > len || rd32(b + p) != i)
+			return -1;
+		r[i].err = rd16(b + p + 4);
+		r[i].hw = rd64(b + p + 6);
+		r[i].lso = rd64(b + p + 14);
+		r[i].log_start = rd64(b + p + 22);
+		p += 30;
+		na = rd32(b + p);
+		p += 4 + (size_t)(na > 0 ? na : 0) * 16;
+		r[i].nrecs = rd32(b + p);
+		r[i].recs = b + p + 4;
+		p += 4 + (size_t)(r[i].nrecs > 0 ? r[i].nrecs : 0);
+		if (p > len)
+			return -1;
+	}
+	return p == len ? 0 : -1;
+}
+
+static uint8_t xb[XN][1024];
+static size_t xbl[XN];
+
+static void
+test_x_produce_fetch(void)
+{
+	struct kc *a, *bc;
+	struct wb w;
+	const uint8_t *b;
+	size_t len;
+	struct fres fr[XN];
+	unsigned int pool0;
+
+	create_topic("x8", XN);
+	kb_pump(k);
+	pool0 = nt_pool_in_use();
+	a = kc_open_on(k, 0);
+	bc = kc_open_on(k, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bc);
+	for (int p = 0; p < XN; p++)
+		xbl[p] = kc_batch(xb[p], sizeof(xb[p]), 3, 20 + 10 * (size_t)p,
+				  (uint8_t)(p * 11), 7000 + p, true);
+	wb_init(&w);
+	/* One request for every partition, once from each lcore. */
+	for (int round = 0; round < 2; round++) {
+		struct kc *c = round ? bc : a;
+		req_produce_all(&w, corr_n++, "x8", xb, xbl);
+		b = call(c, &w, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		/* responses[1]: "x8", partitions[XN]: index, error, base, ... */
+		size_t p = 4 + 2 + 2 + 4;
+		CU_ASSERT_EQUAL_FATAL(rd32(b + p - 4), XN);
+		for (int i = 0; i < XN; i++, p += 4 + 2 + 8 + 8 + 8) {
+			CU_ASSERT_EQUAL(rd32(b + p), i);
+			CU_ASSERT_EQUAL(rd16(b + p + 4), 0);
+			CU_ASSERT_EQUAL(rd64(b + p + 6), 3 * round);
+		}
+	}
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_xlcore_sent_total{lcore=\"0\"}") > 0);
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_xlcore_sent_total{lcore=\"1\"}") > 0);
+	/* Read back from each side: both batches of every partition. */
+	for (int round = 0; round < 2; round++) {
+		req_fetch_all(&w, corr_n++, "x8", 0, 0, 50 << 20);
+		b = call(round ? a : bc, &w, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_EQUAL_FATAL(fetch_all_result(b, len, 2, fr), 0);
+		for (int p = 0; p < XN; p++) {
+			CU_ASSERT_EQUAL(fr[p].err, 0);
+			CU_ASSERT_EQUAL(fr[p].hw, 6);
+			CU_ASSERT_EQUAL_FATAL((size_t)fr[p].nrecs, 2 * xbl[p]);
+			CU_ASSERT_EQUAL(rd64(fr[p].recs), 0);
+			CU_ASSERT_EQUAL(rd64(fr[p].recs + xbl[p]), 3);
+			CU_ASSERT(memcmp(fr[p].recs + 16, xb[p] + 16, xbl[p] - 16) == 0);
+			CU_ASSERT(memcmp(fr[p].recs + xbl[p] + 16, xb[p] + 16,
+					 xbl[p] - 16) == 0);
+		}
+	}
+	/* max_bytes holds over partitions read by both lcores. */
+	req_fetch_all(&w, corr_n++, "x8", 0, 0, (int32_t)(3 * xbl[0] - 1));
+	b = call(bc, &w, &len);
+	CU_ASSERT_EQUAL_FATAL(fetch_all_result(b, len, 2, fr), 0);
+	CU_ASSERT_EQUAL((size_t)fr[0].nrecs, 2 * xbl[0]);
+	for (int p = 1; p < XN; p++)
+		CU_ASSERT_EQUAL(fr[p].nrecs, 0);
+	kc_close(k, a);
+	kc_close(k, bc);
+	kb_advance(k, 5);
+	CU_ASSERT_EQUAL(nt_pool_in_use(), pool0);
+	wb_free(&w);
+}
+
+static void
+test_x_long_poll(void)
+{
+	struct kc *f = kc_open_on(k, 0), *pc = kc_open_on(k, 1);
+	struct wb w;
+	int32_t corr;
+	const uint8_t *b;
+	size_t len;
+	struct fres fr[XN];
+	int64_t hw = 6, ends[XN];
+
+	for (int p = 0; p < XN; p++)
+		ends[p] = hw;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
+	wb_init(&w);
+	/* For each partition (whichever lcore owns it): a fetch parked on
+	 * lcore 0 over all partitions is woken by a produce from lcore 1. */
+	for (int p = 0; p < XN; p++) {
+		uint8_t one[256];
+		size_t ol = kc_batch(one, sizeof(one), 1, 5, 1, 9000, true);
+		int64_t base = -1;
+
+		req_fetch_offs(&w, 7000 + p, "x8", ends, 2000, 50 << 20);
+		kc_send(k, f, w.b, w.n);
+		w.n = 0;
+		kb_advance(k, 50);
+		CU_ASSERT_EQUAL(kc_recv(k, f, &corr, &b, &len), 0);
+		req_produce(&w, corr_n++, 1, "x8", p, one, ol);
+		b = call(pc, &w, &len);
+		CU_ASSERT_EQUAL(produce_result(b, len, &base), 0);
+		CU_ASSERT_EQUAL(base, hw);
+		/* no clock advance: the append itself wakes it */
+		CU_ASSERT_EQUAL_FATAL(kc_recv(k, f, &corr, &b, &len), 1);
+		CU_ASSERT_EQUAL(corr, 7000 + p);
+		CU_ASSERT_EQUAL_FATAL(fetch_all_result(b, len, 2, fr), 0);
+		for (int q = 0; q < XN; q++)
+			CU_ASSERT_EQUAL(fr[q].nrecs > 0, q == p);
+		ends[p] = hw + 1;
+	}
+	/* Every partition now has one more batch at offset hw. */
+	kc_close(k, f);
+	kc_close(k, pc);
+	wb_free(&w);
+}
+
+static void
+test_x_list_offsets(void)
+{
+	struct kc *c = kc_open_on(k, 1);
+	struct wb w;
+	const uint8_t *b;
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	wb_init(&w);
+	/* ListOffsets v1 over every partition: by time (batch p of round 0
+	 * has timestamp 7000 + p), earliest and latest. */
+	const int64_t ts[3] = { -2, -1, 7000 };
+	for (int q = 0; q < 3; q++) {
+		size_t st = wb_req(&w, 2, 1, corr_n++, 1);
+		w32(&w, -1);
+		w32(&w, 1);
+		wstr(&w, "x8");
+		w32(&w, XN);
+		for (int p = 0; p < XN; p++) {
+			w32(&w, p);
+			w64(&w, ts[q] == 7000 ? 7000 + p : ts[q]);
+		}
+		wb_end(&w, st);
+		b = call(c, &w, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		size_t p = 4 + 2 + 2 + 4;
+		for (int i = 0; i < XN; i++, p += 4 + 2 + 8 + 8) {
+			CU_ASSERT_EQUAL(rd32(b + p), i);
+			CU_ASSERT_EQUAL(rd16(b + p + 4), 0);
+			int64_t off = rd64(b + p + 14);
+			CU_ASSERT_EQUAL(off, ts[q] == -1 ? 7 : 0);
+		}
+	}
+	kc_close(k, c);
+	wb_free(&w);
+}
+
+static void
+test_x_client_gone(void)
+{
+	struct wb w;
+	unsigned int pool0;
+
+	kb_pump(k);
+	pool0 = nt_pool_in_use();
+	wb_init(&w);
+	/* The request's lcore asks the other one, then the client resets
+	 * before the answers come back: they must be dropped cleanly. */
+	for (int kind = 0; kind < 2; kind++) {
+		struct kc *c = kc_open_on(k, kind);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+		if (kind == 0)
+			req_fetch_all(&w, corr_n++, "x8", 0, 0, 50 << 20);
+		else
+			req_produce_all(&w, corr_n++, "x8", xb, xbl);
+		kc_inject(k, c, w.b, w.n);
+		w.n = 0;
+		kb_poll_lcore(k, c->lc);       /* sends to the owner */
+		kc_reset(k, c);
+		kb_pump(k);                    /* answers arrive: orphaned */
+	}
+	kb_advance(k, 5);
+	CU_ASSERT_EQUAL(nt_pool_in_use(), pool0);
+	wb_free(&w);
+}
+
+static int
+main_xlcore(void)
+{
+	static const char *const xsettings[] = {
+		"broker.max.inflight=64", NULL,
+	};
+	CU_pSuite s;
+	unsigned int fails;
+
+	if (kb_start(k, 2, xsettings) < 0)
+		return 1;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("broker on two data lcores", NULL, NULL);
+	CU_add_test(s, "produce and fetch over partitions of both lcores, from both",
+		    test_x_produce_fetch);
+	CU_add_test(s, "a parked fetch is woken by an append on the other lcore",
+		    test_x_long_poll);
+	CU_add_test(s, "ListOffsets over both lcores", test_x_list_offsets);
+	CU_add_test(s, "the client resets while the other lcore works for it",
+		    test_x_client_gone);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	kb_stop(k);
+	rte_eal_cleanup();
+	return fails == 0 ? 0 : 1;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
 	unsigned int fails;
@@ -813,7 +1129,9 @@ main(void)
 		return 77;
 	}
 	fmq_log_set_level(FMQ_LOG_ERR);
-	if (kb_start(k, settings) < 0)
+	if (argc > 1 && strcmp(argv[1], "xlcore") == 0)
+		return main_xlcore();
+	if (kb_start(k, 1, settings) < 0)
 		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
