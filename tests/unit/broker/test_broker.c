@@ -1118,6 +1118,121 @@ main_xlcore(void)
 	return fails == 0 ? 0 : 1;
 }
 
+/* --------------------------------------- a hot pool smaller than the data */
+
+#define PN 4                 /* partitions of "pl" */
+#define PREQ 16              /* pipelined requests */
+#define PVAL 250000          /* one record of this many bytes per batch */
+
+static uint8_t pbatch[PN][PVAL + 256];
+static size_t pblen[PN];
+
+static void
+test_pool_backpressure(void)
+{
+	struct kc *c = kc_open_on(k, 0), *m = kc_open_on(k, 1);
+	struct wb w;
+	int32_t corr;
+	const uint8_t *b;
+	size_t len;
+	int got = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	create_topic("pl", PN);
+	for (int p = 0; p < PN; p++)
+		pblen[p] = kc_batch(pbatch[p], sizeof(pbatch[p]), 1, PVAL,
+				    (uint8_t)(p * 7), 1000 + p, true);
+	wb_init(&w);
+	/* 16 requests of four 250 KB batches (16 MB) into a 4 MB pool of
+	 * 1 MB chunks, all in one go: appends stop when the pool is full
+	 * and resume as the flusher frees chunks; nothing is lost or
+	 * reordered, every request is answered in order. */
+	for (int r = 0; r < PREQ; r++) {
+		size_t st = wb_req(&w, 0, 7, 6000 + r, 1);
+		wstr(&w, NULL);
+		w16(&w, -1);
+		w32(&w, 30000);
+		w32(&w, 1);
+		wstr(&w, "pl");
+		w32(&w, PN);
+		for (int p = 0; p < PN; p++) {
+			w32(&w, p);
+			w32(&w, (int32_t)pblen[p]);
+			wraw(&w, pbatch[p], pblen[p]);
+		}
+		wb_end(&w, st);
+	}
+	kc_send(k, c, w.b, w.n);
+	w.n = 0;
+	for (int t = 0; t < 2000 && got < PREQ; t++) {
+		while (got < PREQ && kc_recv(k, c, &corr, &b, &len) == 1) {
+			size_t p = 4 + 2 + 2 + 4;
+			CU_ASSERT_EQUAL(corr, 6000 + got);
+			for (int i = 0; i < PN; i++, p += 4 + 2 + 8 + 8 + 8) {
+				CU_ASSERT_EQUAL(rd16(b + p + 4), 0);
+				CU_ASSERT_EQUAL(rd64(b + p + 6), got);
+			}
+			got++;
+		}
+		if (t % 10 == 0) {
+			/* Another connection is served meanwhile. */
+			req_api_versions(&w, 9999, 0);
+			CU_ASSERT_PTR_NOT_NULL(call(m, &w, &len));
+		}
+		kb_advance(k, 1);
+	}
+	CU_ASSERT_EQUAL(got, PREQ);
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_produce_backpressure_total{lcore=\"0\"}") +
+		  kb_metric(k, "fluxmq_kafka_produce_backpressure_total{lcore=\"1\"}") > 0);
+	/* Everything reads back, batch by batch. */
+	for (int p = 0; p < PN; p++) {
+		for (int64_t off = 0; off < PREQ; off++) {
+			struct fres fr;
+			req_fetch(&w, corr_n++, "pl", p, off, 0, 1, 1);
+			b = call(m, &w, &len);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+			CU_ASSERT_EQUAL_FATAL(fetch_result(b, len, &fr), 0);
+			CU_ASSERT_EQUAL(fr.err, 0);
+			CU_ASSERT_EQUAL(fr.hw, PREQ);
+			CU_ASSERT_EQUAL_FATAL((size_t)fr.nrecs, pblen[p]);
+			CU_ASSERT_EQUAL(rd64(fr.recs), off);
+			CU_ASSERT(memcmp(fr.recs + 16, pbatch[p] + 16,
+					 pblen[p] - 16) == 0);
+		}
+	}
+	kc_close(k, c);
+	kc_close(k, m);
+	wb_free(&w);
+}
+
+static int
+main_pool(void)
+{
+	static const char *const psettings[] = {
+		"log.hot.pool.bytes=4194304", "log.hot.chunk.bytes=1048576",
+		"log.hot.bytes=0", "message.max.bytes=500000",
+		"socket.request.max.bytes=2000000", NULL,
+	};
+	CU_pSuite s;
+	unsigned int fails;
+
+	if (kb_start(k, 2, psettings) < 0)
+		return 1;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("broker with a small hot pool", NULL, NULL);
+	CU_add_test(s, "16 MB into a 4 MB pool: back-pressure, nothing lost, in order",
+		    test_pool_backpressure);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	kb_stop(k);
+	rte_eal_cleanup();
+	return fails == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1131,6 +1246,8 @@ main(int argc, char **argv)
 	fmq_log_set_level(FMQ_LOG_ERR);
 	if (argc > 1 && strcmp(argv[1], "xlcore") == 0)
 		return main_xlcore();
+	if (argc > 1 && strcmp(argv[1], "pool") == 0)
+		return main_pool();
 	if (kb_start(k, 1, settings) < 0)
 		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
