@@ -275,6 +275,65 @@ test_api_versions(void)
 	wb_free(&w);
 }
 
+/* Metadata v4 for one topic; allow: allow_auto_topic_creation. Returns
+ * the topic's error and partition count. */
+static int16_t
+metadata_v4(struct kc *c, const char *topic, bool allow, int32_t *nparts)
+{
+	struct wb w;
+	const uint8_t *b;
+	size_t len, p;
+
+	wb_init(&w);
+	size_t st = wb_req(&w, 3, 4, corr_n++, 1);
+	w32(&w, 1);
+	wstr(&w, topic);
+	w8(&w, allow);
+	wb_end(&w, st);
+	b = call(c, &w, &len);
+	wb_free(&w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	/* throttle, brokers[1]: id, host, port, rack; cluster id,
+	 * controller, topics[1]: error, name, internal, partitions[] */
+	p = 4;
+	CU_ASSERT_EQUAL_FATAL(rd32(b + p), 1);
+	p += 4 + 4;
+	p += 2 + (size_t)rd16(b + p) + 4;
+	p += 2 + (size_t)(rd16(b + p) > 0 ? rd16(b + p) : 0);
+	p += 2 + (size_t)(rd16(b + p) > 0 ? rd16(b + p) : 0);
+	CU_ASSERT_EQUAL(rd32(b + p), 1);      /* controller = this node */
+	p += 4;
+	CU_ASSERT_EQUAL_FATAL(rd32(b + p), 1);
+	p += 4;
+	int16_t e = rd16(b + p);
+	p += 2;
+	p += 2 + (size_t)rd16(b + p) + 1;
+	*nparts = rd32(b + p);
+	return e;
+}
+
+static void
+test_metadata_auto_create(void)
+{
+	struct kc *c = kc_open(k);
+	int32_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	/* v4+ honours allow_auto_topic_creation=false. */
+	CU_ASSERT_EQUAL(metadata_v4(c, "auto-no", false, &n),
+			K_UNKNOWN_TOPIC_OR_PARTITION);
+	CU_ASSERT_EQUAL(metadata_v4(c, "auto-no", false, &n),
+			K_UNKNOWN_TOPIC_OR_PARTITION);
+	/* Allowed: created with num.partitions, leader this node. */
+	CU_ASSERT_EQUAL(metadata_v4(c, "auto-yes", true, &n), 0);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(metadata_v4(c, "auto-yes", false, &n), 0);
+	/* An illegal name is never created. */
+	CU_ASSERT_EQUAL(metadata_v4(c, "bad/name", true, &n), 17);
+	CU_ASSERT_EQUAL(metadata_v4(c, "..", true, &n), 17);
+	kc_close(k, c);
+}
+
 static void
 test_pipelining(void)
 {
@@ -1088,11 +1147,28 @@ test_x_client_gone(void)
 	wb_free(&w);
 }
 
+static void
+test_x_no_auto_create(void)
+{
+	struct kc *c = kc_open_on(k, 1);
+	int32_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(metadata_v4(c, "never", true, &n),
+			K_UNKNOWN_TOPIC_OR_PARTITION);
+	CU_ASSERT_EQUAL(metadata_v4(c, "never", true, &n),
+			K_UNKNOWN_TOPIC_OR_PARTITION);
+	CU_ASSERT_EQUAL(metadata_v4(c, "x8", false, &n), 0);
+	CU_ASSERT_EQUAL(n, XN);
+	kc_close(k, c);
+}
+
 static int
 main_xlcore(void)
 {
 	static const char *const xsettings[] = {
-		"broker.max.inflight=64", NULL,
+		"broker.max.inflight=64", "auto.create.topics.enable=false",
+		NULL,
 	};
 	CU_pSuite s;
 	unsigned int fails;
@@ -1109,6 +1185,8 @@ main_xlcore(void)
 	CU_add_test(s, "ListOffsets over both lcores", test_x_list_offsets);
 	CU_add_test(s, "the client resets while the other lcore works for it",
 		    test_x_client_gone);
+	CU_add_test(s, "auto.create.topics.enable=false: Metadata creates nothing",
+		    test_x_no_auto_create);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
@@ -1255,6 +1333,8 @@ main(int argc, char **argv)
 	s = CU_add_suite("broker", NULL, NULL);
 	CU_add_test(s, "ApiVersions v0-v3 and the KIP-511 fallback", test_api_versions);
 	CU_add_test(s, "100 pipelined requests answered in order", test_pipelining);
+	CU_add_test(s, "Metadata v4: auto-create when allowed, never illegal names",
+		    test_metadata_auto_create);
 	CU_add_test(s, "a request cut at every byte is parsed", test_restartable_parse);
 	CU_add_test(s, "malformed table: closed (counted by reason) or answered; a producer keeps going",
 		    test_malformed_table);
