@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include "broker_priv.h"
@@ -232,7 +233,8 @@ conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 	sl->state = SLOT_READY;
 	sl->resp = resp;
 	if (sl->api >= 0 && sl->api < BROKER_API_MAX)
-		fmq_hist_record(&bl->st.lat[sl->api], bl->now_ns - sl->t0_ns);
+		fmq_hist_record(&bl->st.lat[sl->api],
+				(rte_rdtsc() - sl->t0_tsc) * 1000 / bl->tsc_mhz);
 	conn_flush(bl, k);
 }
 
@@ -370,7 +372,10 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		sl = slot_at(bl, k, seq);
 		sl->state = SLOT_WAIT;
 		sl->api = fr.hdr.api_key;
-		sl->t0_ns = bl->now_ns;
+		/* The TSC, not now_ns: now_ns is read once per poll, and a
+		 * request answered in the poll that parsed it would always
+		 * count as 0 ns. */
+		sl->t0_tsc = rte_rdtsc();
 		sl->resp = NULL;
 		if (fr.reason == FMQ_KAFKA_FR_APIVERSIONS_FALLBACK) {
 			/* KIP-511: tell the client our ranges, keep going. */

@@ -227,6 +227,7 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	bl->nfree = bl->nconns;
 	for (uint32_t i = 0; i < BROKER_API_MAX; i++)
 		fmq_hist_init(&bl->st.lat[i]);
+	bl->tsc_mhz = RTE_MAX(rte_get_tsc_hz() / 1000000, (uint64_t)1);
 
 	/* Header mbufs for zero-copy fetch: no data room, the external
 	 * buffer's shared info lives in the private area. */

@@ -355,6 +355,21 @@ have_ranges:
 				op->error_code = rr.error;
 				goto perr;
 			}
+			/* KIP-74 lets only the first partition with data
+			 * exceed the limits (by its first batch); the log
+			 * always hands out at least one batch, and another
+			 * lcore's answer was sized before earlier partitions
+			 * of this run were known. Past the first, keep only
+			 * the ranges that fit what is left. */
+			while (total > 0 && rr.nranges > 0 &&
+			       rr.bytes > (uint64_t)RTE_MAX(budget, 0)) {
+				struct fmq_log_range *lr =
+					&bl->ranges[first + rr.nranges - 1];
+				rr.bytes -= lr->len;
+				fmq_log_range_release(lr);
+				lr->handle = NULL;
+				rr.nranges--;
+			}
 			nranges += rr.nranges;
 			if (rr.nranges == 0)
 				continue;

@@ -47,7 +47,7 @@ enum slot_state { SLOT_FREE = 0, SLOT_WAIT, SLOT_READY };
 struct kslot {
 	uint8_t state;
 	int16_t api;
-	uint64_t t0_ns;
+	uint64_t t0_tsc;         /* TSC when the request was parsed */
 	struct rte_mbuf *resp;   /* READY: the whole response frame */
 };
 
@@ -191,6 +191,7 @@ struct fmq_broker_lcore {
 	uint32_t *seg_off;          /* offset of each seg inside its mbuf */
 	struct fmq_log_range *ranges;
 	uint64_t now_ns;
+	uint64_t tsc_mhz;           /* TSC ticks per microsecond */
 	struct broker_stats st;
 };
 

@@ -179,11 +179,14 @@ resp_encode_z(struct fmq_broker_lcore *bl, int16_t api, int16_t version,
 			}
 			continue;
 		}
-		/* A copied piece lies in one writer buffer, in order. */
+		/* A copied piece lies in one writer buffer, in order. The
+		 * buffer's end is its buf_len: once its first piece is
+		 * linked, data_len is set and the tailroom no longer reaches
+		 * the later pieces in it. */
 		while (bi < wb->nbufs &&
 		       (pc->p < rte_pktmbuf_mtod(wb->bufs[bi], uint8_t *) ||
-			pc->p >= rte_pktmbuf_mtod(wb->bufs[bi], uint8_t *) +
-				 rte_pktmbuf_tailroom(wb->bufs[bi])))
+			pc->p >= (uint8_t *)wb->bufs[bi]->buf_addr +
+				 wb->bufs[bi]->buf_len))
 			bi++;
 		if (bi == wb->nbufs)
 			goto fail;

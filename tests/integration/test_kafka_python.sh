@@ -5,7 +5,9 @@
 # describe, alter, create partitions, delete, and the error codes clients
 # branch on), produce/consume round trips with acks 0, 1 and all (plain,
 # compressed, idempotent), offsets_for_times, and OFFSET_OUT_OF_RANGE with
-# each auto.offset.reset policy. The checks are in tests/integration/kafka/.
+# each auto.offset.reset policy; then Fetch limits and long-poll, ListOffsets
+# and DescribeCluster on raw sockets. The checks are in
+# tests/integration/kafka/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -26,7 +28,12 @@ timeout 300 /usr/bin/python3 tests/integration/kafka/confluent_client.py "$B" al
 	2>"$FMQ_TMP/confluent.err" ||
 	fail "confluent-kafka checks: $(grep -v '^%' "$FMQ_TMP/confluent.err" | tail -20)"
 
-for api in CreateTopics DeleteTopics CreatePartitions DescribeConfigs IncrementalAlterConfigs InitProducerId ListOffsets; do
+# What clients cannot show: Fetch limits and waits, ListOffsets and
+# DescribeCluster checked byte by byte on raw sockets.
+timeout 120 /usr/bin/python3 tests/integration/kafka/fetch_raw.py "$FMQ_IP" 9092 ||
+	fail "raw Fetch/ListOffsets/DescribeCluster checks"
+
+for api in CreateTopics DeleteTopics CreatePartitions DescribeConfigs IncrementalAlterConfigs InitProducerId ListOffsets DescribeCluster; do
 	n=$(fmq_metric fluxmq_kafka_requests_total "api=\"$api\"") || fail "no $api request counted"
 	[ "$n" -gt 0 ] || fail "$api requests: $n"
 done

@@ -17,7 +17,6 @@ import socket
 import struct
 import sys
 import time
-import zlib
 
 HOST, PORT, MAX_REQ, TOPIC, MGMT = sys.argv[1], int(sys.argv[2]), \
     int(sys.argv[3]), sys.argv[4], sys.argv[5]
@@ -29,133 +28,18 @@ def fail(msg):
     sys.exit(1)
 
 
-# ----------------------------------------------------------------- encoding
-def i8(v): return struct.pack(">b", v)
-def i16(v): return struct.pack(">h", v)
-def i32(v): return struct.pack(">i", v)
-def i64(v): return struct.pack(">q", v)
-def u32(v): return struct.pack(">I", v)
+from kwire import (api_versions_v0, cstr, frame, hdr1, hdr2, i16, i32,
+                   metadata_v1, read_response, record_batch, s16, uvarint)
+from kwire import connect as _connect
+from kwire import produce_v7 as _produce_v7
 
 
-def s16(s):
-    if s is None:
-        return i16(-1)
-    b = s.encode() if isinstance(s, str) else s
-    return i16(len(b)) + b
-
-
-def uvarint(v):
-    out = b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def cstr(s):
-    """compact string"""
-    if s is None:
-        return uvarint(0)
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
-
-
-def hdr1(key, ver, corr, cid="bad-input"):
-    return i16(key) + i16(ver) + i32(corr) + s16(cid)
-
-
-def hdr2(key, ver, corr, cid="bad-input", tags=b"\x00"):
-    return hdr1(key, ver, corr, cid) + tags
-
-
-def frame(payload):
-    return i32(len(payload)) + payload
-
-
-def varint(v):
-    return uvarint((v << 1) ^ (v >> 63))
-
-
-def record_batch(values, corrupt_crc=False):
-    """A magic-2 batch of uncompressed records (no keys, no headers)."""
-    recs = b""
-    for i, v in enumerate(values):
-        body = i8(0) + varint(0) + varint(i) + varint(-1) + \
-            varint(len(v)) + v + varint(0)
-        recs += varint(len(body)) + body
-    now = int(time.time() * 1000)
-    after_crc = i16(0) + i32(len(values) - 1) + i64(now) + i64(now) + \
-        i64(-1) + i16(-1) + i32(-1) + i32(len(values)) + recs
-    crc = crc32c(after_crc)
-    if corrupt_crc:
-        crc ^= 0xDEADBEEF
-    tail = i32(0) + i8(2) + u32(crc) + after_crc
-    return i64(0) + i32(len(tail)) + tail
-
-
-_CRC_TABLE = []
-for n in range(256):
-    c = n
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    _CRC_TABLE.append(c)
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+def connect():
+    return _connect(HOST, PORT)
 
 
 def produce_v7(corr, acks, batch, topic=TOPIC, partition=0):
-    body = s16(None) + i16(acks) + i32(5000) + i32(1) + s16(topic) + \
-        i32(1) + i32(partition) + i32(len(batch)) + batch
-    return frame(hdr1(0, 7, corr) + body)
-
-
-def metadata_v1(corr, topics):
-    body = i32(len(topics)) + b"".join(s16(t) for t in topics)
-    return frame(hdr1(3, 1, corr) + body)
-
-
-def api_versions_v0(corr):
-    return frame(hdr1(18, 0, corr))
-
-
-# ----------------------------------------------------------------- sockets
-def connect():
-    s = socket.create_connection((HOST, PORT), timeout=5)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
-
-
-def read_response(s):
-    """(correlation id, body bytes), or None when the broker closed."""
-    try:
-        h = recv_exact(s, 4)
-        if h is None:
-            return None
-        n = struct.unpack(">i", h)[0]
-        b = recv_exact(s, n)
-        if b is None:
-            return None
-        return struct.unpack(">i", b[:4])[0], b[4:]
-    except (ConnectionResetError, BrokenPipeError):
-        return None
+    return _produce_v7(corr, acks, batch, topic, partition)
 
 
 def expect_closed(s, what, timeout=3.0):
@@ -420,7 +304,7 @@ def main():
             fail(f"request of exactly {MAX_REQ} bytes: corr {corr}")
     case_answer(f"Produce of exactly socket.request.max.bytes ({MAX_REQ})",
                 [big], at_limit)
-    case_close(f"Produce of socket.request.max.bytes + 1", "FRAME",
+    case_close("Produce of socket.request.max.bytes + 1", "FRAME",
                sized_produce(MAX_REQ + 1))
 
     # --- random garbage on many connections at once ---------------------------

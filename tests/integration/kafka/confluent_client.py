@@ -223,6 +223,31 @@ def round_trip(a, acks, codec, idempotent=False):
        f"6000 messages round trip over 3 partitions")
 
 
+def wide_topic(a):
+    """100 partitions: every consumer fetch covers them all in one request."""
+    topic = "ck-wide"
+    r = wait_all(a.create_topics([NewTopic(topic, 100, 1)]))
+    expect(r == {topic: 0}, f"create {topic}: {r}")
+    p = Producer({"bootstrap.servers": B, "acks": "all", "linger.ms": 20})
+    errs = []
+    for i in range(5000):
+        p.produce(topic, key=b"%d" % i, value=b"w%05d" % i, partition=i % 100,
+                  on_delivery=lambda e, m: errs.append(e) if e else None)
+    expect(p.flush(30) == 0 and errs == [], f"{topic}: produce errors {errs[:3]}")
+    c = consumer()
+    c.assign([TopicPartition(topic, x, OFFSET_BEGINNING) for x in range(100)])
+    got = consume(c, 5000)
+    c.close()
+    seen = sorted(int(m.key()) for m in got)
+    expect(seen == list(range(5000)) and
+           all(m.partition() == int(m.key()) % 100 and
+               m.offset() == int(m.key()) // 100 and
+               m.value() == b"w%05d" % int(m.key()) for m in got),
+           f"{topic}: {len(got)} of 5000 back, or misplaced")
+    ok("100 partitions: 5000 messages produced and fetched back (each fetch "
+       "covers all 100 partitions)")
+
+
 def offsets_for_times(a):
     topic = "ck-times"
     wait_all(a.create_topics([NewTopic(topic, 1, 1)]))
@@ -297,6 +322,7 @@ def main():
     round_trip(a, "all", "lz4", idempotent=True)
     for codec in ("gzip", "snappy", "zstd"):
         round_trip(a, "all", codec)
+    wide_topic(a)
     offsets_for_times(a)
     out_of_range(a)
 

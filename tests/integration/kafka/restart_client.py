@@ -18,7 +18,6 @@
         every acknowledged message must be at its offset, and every
         partition's offsets must run 0..end without a hole
 """
-import os
 import sys
 import time
 
