@@ -25,6 +25,7 @@ PACKAGES=(
 	dpdk dpdk-dev libdpdk-dev libisal-dev liblz4-dev libnuma-dev
 	libcunit1-dev libmicrohttpd-dev libzstd-dev libsnappy-dev
 	kcat librdkafka-dev python3 python3-kafka python3-confluent-kafka
+	python3-lz4 python3-snappy python3-zstandard iputils-ping
 	iptables iproute2 curl ethtool gnuplot-nox shellcheck
 )
 

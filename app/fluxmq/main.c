@@ -18,6 +18,7 @@
 #include <rte_launch.h>
 
 #include "app.h"
+#include "steer.h"
 
 #define EXIT_CONFIG 2
 #define MAX_EAL_ARGS 128
@@ -241,6 +242,20 @@ apply_log_level(const struct fmq_config *cfg)
 			fmq_log_set_level((enum fmq_log_level)i);
 }
 
+/* Active opens keep their flow on the opening lcore: the local port is
+ * chosen so the symmetric hash steers the replies back here. */
+static bool
+own_flow(void *arg, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	const struct data_lcore *d = arg;
+
+	return fmq_steer_lcore(fmq_steer_hash(rte_be_to_cpu_32(lip),
+					      rte_be_to_cpu_32(rip),
+					      rte_be_to_cpu_16(lport),
+					      rte_be_to_cpu_16(rport)),
+			       app.n_data) == d->idx;
+}
+
 static int
 setup_data_lcores(struct app *a, char *err, size_t errlen)
 {
@@ -306,6 +321,8 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 			d->tx_out = a->data[d->txq].tx_in;
 			fmq_net_set_tx(d->net, app_tx_handoff, d);
 		}
+		if (a->n_data > 1)
+			fmq_tcp_set_port_filter(d->net, own_flow, d);
 		a->nets[i] = d->net;
 		d->broker = fmq_broker_lcore_create(a->broker, i, d->net,
 						    a->port.mp, err, errlen);

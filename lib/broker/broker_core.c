@@ -380,9 +380,16 @@ fmq_broker_ctrl_respond(struct fmq_broker *b, struct fmq_bfwd *f)
 		fmq_bfwd_free(f);
 		return;
 	}
-	/* The data lcore drains every poll; a full ring is momentary. */
-	while (rte_ring_enqueue(bl->from_ctrl, f) != 0) {
+	/* The data lcore drains every poll, so a full ring is momentary;
+	 * but at shutdown the data lcores are gone: give up after ~100 ms
+	 * (the connection is being torn down anyway). */
+	for (uint64_t t0 = rte_get_timer_cycles();
+	     rte_ring_enqueue(bl->from_ctrl, f) != 0;) {
 		b->ctrl_resp_retries++;
+		if (rte_get_timer_cycles() - t0 > rte_get_timer_hz() / 10) {
+			fmq_bfwd_free(f);
+			return;
+		}
 		rte_pause();
 	}
 }

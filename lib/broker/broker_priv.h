@@ -70,6 +70,10 @@ struct xres {
 	int64_t base, append_time, log_start, hw;
 	int64_t off, ts;          /* ListOffsets */
 	struct xop *op;           /* fetch: the answer, holding its ranges */
+	/* produce v8+: deep validation's record index + 1 (0: none) and
+	 * message (static text), for record_errors / error_message. */
+	int32_t rec_index1;
+	const char *msg;
 };
 
 struct xprog {

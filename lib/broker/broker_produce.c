@@ -199,6 +199,8 @@ produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 			 * (the others were checked above). */
 			r->err = ar.error ? ar.error :
 				FMQ_KERR_KAFKA_STORAGE_ERROR;
+			r->msg = ar.error_message;
+			r->rec_index1 = ar.record_index + 1;
 			r->state = XS_DONE;
 			return 0;
 		}
@@ -361,6 +363,22 @@ api_produce(struct req_ctx *rc)
 			pr->record_errors = NULL;
 			pr->record_errors_count = 0;
 			pr->error_message = FMQ_KAFKA_STR_NULL;
+			/* Deep validation names the record at fault (v8+). */
+			if (x->err != 0 && x->msg != NULL)
+				pr->error_message = fmq_kafka_str(x->msg);
+			if (x->err != 0 && x->rec_index1 > 0) {
+				pr->record_errors = fmq_kafka_arena_alloc(
+					&bl->arena, sizeof(*pr->record_errors));
+				if (pr->record_errors == NULL)
+					return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+				memset(pr->record_errors, 0,
+				       sizeof(*pr->record_errors));
+				pr->record_errors->batch_index =
+					x->rec_index1 - 1;
+				pr->record_errors->batch_index_error_message =
+					pr->error_message;
+				pr->record_errors_count = 1;
+			}
 		}
 	}
 	xprog_drop(rc->xslot);

@@ -189,6 +189,8 @@ xop_serve(struct fmq_broker_lcore *bl, struct xop *op)
 			if (rc < 0) {
 				op->r.err = ar.error ? ar.error :
 					FMQ_KERR_KAFKA_STORAGE_ERROR;
+				op->r.msg = ar.error_message;
+				op->r.rec_index1 = ar.record_index + 1;
 				break;
 			}
 			if (op->offset == 0) {

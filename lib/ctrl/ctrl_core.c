@@ -183,6 +183,13 @@ part_params(struct fmq_ctrl *c, const struct fmq_topic *t, int32_t p,
 	pp->retention_ms = tc->retention_ms;
 	pp->retention_bytes = tc->retention_bytes;
 	pp->log_append_time = tc->message_timestamp_type == 1;
+	/* compression.type producer|uncompressed|gzip|snappy|lz4|zstd as
+	 * the log's codec ids (Kafka's attribute numbers). */
+	static const uint8_t codec[] = { FMQ_LOG_COMPRESSION_PRODUCER, 0, 1,
+					 2, 3, 4 };
+	pp->compression = tc->compression_type < RTE_DIM(codec) ?
+		codec[tc->compression_type] : FMQ_LOG_COMPRESSION_PRODUCER;
+	pp->deep_validation = tc->validation == 1;   /* shallow|deep */
 }
 
 int
@@ -735,4 +742,6 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
 			"counter", "Segments deleted by retention",
 			c->st.retention_deleted);
+	if (c->group != NULL)
+		fmq_group_metrics(out, c->group);
 }

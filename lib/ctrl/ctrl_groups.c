@@ -5,6 +5,8 @@
  * commits, and maps Kafka requests and responses onto it.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FMQ_CTRL_INTERNAL
@@ -25,14 +27,17 @@ group_hw(const char *topic, int32_t partition, void *arg)
 	return o.high_watermark;
 }
 
-void ctrl_groups_emit(void *arg, uint64_t token,
-		      const struct fmq_group_resp *resp);
-
 int
 ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen)
 {
 	struct fmq_group_params p;
+	void *buf = malloc(CTRL_GROUP_ARENA_BYTES);
 
+	if (buf == NULL) {
+		snprintf(err, errlen, "group coordinator: out of memory");
+		return -ENOMEM;
+	}
+	fmq_kafka_arena_init(&c->garena, buf, CTRL_GROUP_ARENA_BYTES);
 	memset(&p, 0, sizeof(p));
 	fmq_group_conf_from_config(&p.conf, c->cfg);
 	p.dir = c->dir;
@@ -52,11 +57,15 @@ ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen)
 void
 ctrl_groups_close(struct fmq_ctrl *c)
 {
-	if (c->group == NULL)
-		return;
-	fmq_group_shutdown(c->group, fmq_wall_ms());
-	fmq_group_destroy(c->group);
-	c->group = NULL;
+	if (c->group != NULL) {
+		/* Shutdown answers parked requests: the emit arena is
+		 * still needed for them. */
+		fmq_group_shutdown(c->group, fmq_wall_ms());
+		fmq_group_destroy(c->group);
+		c->group = NULL;
+	}
+	free(c->garena.base);
+	c->garena.base = NULL;
 }
 
 void

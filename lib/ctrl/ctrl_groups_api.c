@@ -1,21 +1,1252 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the group API mapping lands: group requests are
- * refused by closing the connection (counted as malformed). */
+/*
+ * The Kafka group APIs on the control lcore, mapped onto the coordinator
+ * (lib/ctrl/group): FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+ * LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups,
+ * DeleteGroups and OffsetDelete.
+ *
+ * ctrl_core.c decodes the forwarded frame; ctrl_groups_handle() turns the
+ * decoded request into the coordinator's plain structs and calls it with the
+ * request's struct fmq_bfwd as the token. Every answer, whether emitted
+ * during the call or later (a rebalance completing, a commit made durable by
+ * the next flush), arrives in ctrl_groups_emit(), which builds the Kafka
+ * response for the API version the client used and sends it. FindCoordinator
+ * is answered directly: the coordinator has nothing to park for it.
+ *
+ * Version rules live here, not in the coordinator: which fields a version
+ * carries (the encoder drops the others, but refuses a null where the version
+ * does not allow one), and at which level an error goes (OffsetFetch v0-v1
+ * per partition, v2-v7 top level, v8 per group; LeaveGroup v0-v2 top level,
+ * v3+ per member).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+
 #define FMQ_CTRL_INTERNAL
 #include "ctrl_priv.h"
+
+#define COMP "ctrl"
+
+/* What DescribeGroups v3+ reports when asked for the authorized operations:
+ * with no authorizer, every operation a group supports (Kafka's
+ * AclOperation codes READ 3, DELETE 6, DESCRIBE 8). */
+#define GROUP_ALL_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
+
+/* ------------------------------------------------------------- helpers */
+
+static inline struct fmq_group_str
+gstr(struct fmq_kafka_str s)
+{
+	return (struct fmq_group_str){ .ptr = s.p, .len = s.len < 0 ? -1 :
+				       s.len };
+}
+
+static inline struct fmq_group_bytes
+gbytes(struct fmq_kafka_bytes b)
+{
+	return (struct fmq_group_bytes){ .ptr = b.p, .len = b.len < 0 ? -1 :
+					 b.len };
+}
+
+/* A nullable response field. */
+static inline struct fmq_kafka_str
+kstr(struct fmq_group_str s)
+{
+	if (s.len < 0)
+		return FMQ_KAFKA_STR_NULL;
+	return (struct fmq_kafka_str){ s.len > 0 ? s.ptr : "", s.len };
+}
+
+/* A response field the version does not allow to be null: null is "". */
+static inline struct fmq_kafka_str
+kstr_nn(struct fmq_group_str s)
+{
+	if (s.len <= 0)
+		return FMQ_KAFKA_STR_LIT("");
+	return (struct fmq_kafka_str){ s.ptr, s.len };
+}
+
+/* Bytes fields of group responses are never nullable. */
+static inline struct fmq_kafka_bytes
+kbytes_nn(struct fmq_group_bytes b)
+{
+	if (b.len <= 0 || b.ptr == NULL)
+		return (struct fmq_kafka_bytes){ (const uint8_t *)"", 0 };
+	return (struct fmq_kafka_bytes){ b.ptr, b.len };
+}
+
+static inline bool
+gstr_same(struct fmq_group_str a, struct fmq_group_str b)
+{
+	return a.len == b.len &&
+		(a.len <= 0 || memcmp(a.ptr, b.ptr, (size_t)a.len) == 0);
+}
+
+static inline int32_t
+count(int32_t n)
+{
+	return n < 0 ? 0 : n;
+}
+
+/* Arrays for a request's conversion (the per-request arena). */
+static void *
+ralloc(struct fmq_ctrl *c, size_t n, size_t sz)
+{
+	return fmq_kafka_arena_alloc(&c->arena, (n ? n : 1) * sz);
+}
+
+/* Arrays for a response (the emit arena). */
+static void *
+ealloc(struct fmq_ctrl *c, size_t n, size_t sz)
+{
+	return fmq_kafka_arena_alloc(&c->garena, (n ? n : 1) * sz);
+}
+
+/*
+ * Does the topic partition exist? Kafka answers commits (and offset
+ * deletions) for partitions missing from its metadata with
+ * UNKNOWN_TOPIC_OR_PARTITION before the coordinator sees them. The last
+ * lookup is kept: requests list partitions topic by topic.
+ */
+struct tp_cache {
+	struct fmq_group_str name;
+	const struct fmq_topic *t;
+	bool valid;
+};
+
+static bool
+tp_exists(struct fmq_ctrl *c, struct tp_cache *tc, struct fmq_group_str topic,
+	  int32_t partition)
+{
+	char name[FMQ_TOPIC_NAME_MAX + 1];
+
+	if (!tc->valid || !gstr_same(tc->name, topic)) {
+		tc->valid = true;
+		tc->name = topic;
+		tc->t = NULL;
+		if (topic.len > 0 && topic.len <= FMQ_TOPIC_NAME_MAX) {
+			memcpy(name, topic.ptr, (size_t)topic.len);
+			name[topic.len] = '\0';
+			tc->t = fmq_topics_find(c->topics, name);
+		}
+	}
+	return tc->t != NULL && partition >= 0 &&
+		(uint32_t)partition < tc->t->nparts;
+}
+
+/* Hand a request to the coordinator: answers emitted during the call may
+ * look at the decoded request. A malformed call (the coordinator refuses
+ * it and emits nothing) closes the connection. */
+#define CALL(c, f, req, expr) do {					\
+	int rc_;							\
+	(c)->gcur = (f);						\
+	(c)->gcur_req = (req);						\
+	rc_ = (expr);							\
+	(c)->gcur = NULL;						\
+	(c)->gcur_req = NULL;						\
+	if (rc_ < 0) {							\
+		FMQ_WARN(COMP, "group API %d v%d refused: %s",		\
+			 (f)->api_key, (f)->api_version, strerror(-rc_)); \
+		(c)->st.malformed++;					\
+		ctrl_close_conn((c), (f));				\
+	}								\
+} while (0)
+
+static void
+nomem(struct fmq_ctrl *c, struct fmq_bfwd *f)
+{
+	FMQ_ERR(COMP, "out of request memory for group API %d v%d",
+		f->api_key, f->api_version);
+	ctrl_close_conn(c, f);
+}
+
+/* ------------------------------------------------------- FindCoordinator */
+
+static void
+find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
+		 const struct fmq_kafka_find_coordinator_req *req)
+{
+	struct fmq_kafka_find_coordinator_resp resp;
+	int16_t v = f->api_version;
+	struct fmq_kafka_str host = fmq_kafka_str(fmq_broker_adv_host(c->b));
+	int32_t node = fmq_broker_node_id(c->b);
+	int32_t port = fmq_broker_adv_port(c->b);
+
+	fmq_kafka_init_response(f->api_key, v, &resp);
+	if (v < 4) {
+		int8_t type = v >= 1 ? req->key_type : FMQ_GROUP_COORD_GROUP;
+		int16_t e = fmq_group_find_coordinator(c->group, type,
+						       gstr(req->key));
+
+		resp.error_code = e;
+		/* Kafka puts the error's message here, "NONE" included. */
+		resp.error_message = e == 0 ? FMQ_KAFKA_STR_LIT("NONE") :
+			fmq_kafka_str(fmq_kafka_err_message(e));
+		resp.node_id = e == 0 ? node : -1;
+		resp.host = e == 0 ? host : FMQ_KAFKA_STR_LIT("");
+		resp.port = e == 0 ? port : -1;
+		ctrl_respond(c, f, &resp);
+		return;
+	}
+	int32_t n = count(req->coordinator_keys_count);
+	struct fmq_kafka_find_coordinator_resp_coordinator *co =
+		ralloc(c, (size_t)n, sizeof(*co));
+
+	if (co == NULL) {
+		nomem(c, f);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		int16_t e = fmq_group_find_coordinator(c->group, req->key_type,
+				gstr(req->coordinator_keys[i]));
+
+		co[i].key = req->coordinator_keys[i].len < 0 ?
+			FMQ_KAFKA_STR_LIT("") : req->coordinator_keys[i];
+		co[i].error_code = e;
+		co[i].error_message = e == 0 ? FMQ_KAFKA_STR_NULL :
+			fmq_kafka_str(fmq_kafka_err_message(e));
+		co[i].node_id = e == 0 ? node : -1;
+		co[i].host = e == 0 ? host : FMQ_KAFKA_STR_LIT("");
+		co[i].port = e == 0 ? port : -1;
+	}
+	resp.coordinators = co;
+	resp.coordinators_count = n;
+	ctrl_respond(c, f, &resp);
+}
+
+/* ------------------------------------------------------------- requests */
+
+static void
+join_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	   const struct fmq_kafka_req_hdr *hdr,
+	   const struct fmq_kafka_join_group_req *req)
+{
+	struct fmq_group_join_req jr;
+	struct fmq_group_protocol *protos;
+	int32_t n = count(req->protocols_count);
+	char host[INET_ADDRSTRLEN + 1];
+	struct in_addr ip = { .s_addr = f->client_ip };
+
+	protos = ralloc(c, (size_t)n, sizeof(*protos));
+	if (protos == NULL) {
+		nomem(c, f);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		protos[i].name = gstr(req->protocols[i].name);
+		protos[i].metadata = gbytes(req->protocols[i].metadata);
+	}
+	/* Kafka's client host is the peer address as Java prints it. */
+	host[0] = '/';
+	if (inet_ntop(AF_INET, &ip, host + 1, sizeof(host) - 1) == NULL)
+		host[1] = '\0';
+	memset(&jr, 0, sizeof(jr));
+	jr.version = f->api_version;
+	jr.group_id = gstr(req->group_id);
+	jr.member_id = gstr(req->member_id);
+	jr.group_instance_id = f->api_version >= 5 ?
+		gstr(req->group_instance_id) : FMQ_GROUP_STR_NULL;
+	jr.client_id = hdr->client_id.len < 0 ? FMQ_GROUP_STR("") :
+		gstr(hdr->client_id);
+	jr.client_host = FMQ_GROUP_STR(host);
+	jr.session_timeout_ms = req->session_timeout_ms;
+	/* v0 has no rebalance timeout: the decoder leaves its default -1,
+	 * which the coordinator reads as "the session timeout". */
+	jr.rebalance_timeout_ms = f->api_version >= 1 ?
+		req->rebalance_timeout_ms : -1;
+	jr.protocol_type = gstr(req->protocol_type);
+	jr.protocols = protos;
+	jr.n_protocols = (uint32_t)n;
+	CALL(c, f, req, fmq_group_join(c->group, (uintptr_t)f, &jr,
+				       fmq_wall_ms()));
+}
+
+static void
+sync_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	   const struct fmq_kafka_sync_group_req *req)
+{
+	struct fmq_group_sync_req sr;
+	struct fmq_group_assignment *as;
+	int32_t n = count(req->assignments_count);
+
+	as = ralloc(c, (size_t)n, sizeof(*as));
+	if (as == NULL) {
+		nomem(c, f);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		as[i].member_id = gstr(req->assignments[i].member_id);
+		as[i].assignment = gbytes(req->assignments[i].assignment);
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.version = f->api_version;
+	sr.group_id = gstr(req->group_id);
+	sr.generation_id = req->generation_id;
+	sr.member_id = gstr(req->member_id);
+	sr.group_instance_id = f->api_version >= 3 ?
+		gstr(req->group_instance_id) : FMQ_GROUP_STR_NULL;
+	sr.protocol_type = f->api_version >= 5 ?
+		gstr(req->protocol_type) : FMQ_GROUP_STR_NULL;
+	sr.protocol_name = f->api_version >= 5 ?
+		gstr(req->protocol_name) : FMQ_GROUP_STR_NULL;
+	sr.assignments = as;
+	sr.n_assignments = (uint32_t)n;
+	CALL(c, f, req, fmq_group_sync(c->group, (uintptr_t)f, &sr,
+				       fmq_wall_ms()));
+}
+
+static void
+heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	  const struct fmq_kafka_heartbeat_req *req)
+{
+	struct fmq_group_heartbeat_req hr = {
+		.group_id = gstr(req->group_id),
+		.generation_id = req->generation_id,
+		.member_id = gstr(req->member_id),
+		.group_instance_id = f->api_version >= 3 ?
+			gstr(req->group_instance_id) : FMQ_GROUP_STR_NULL,
+	};
+
+	CALL(c, f, req, fmq_group_heartbeat(c->group, (uintptr_t)f, &hr,
+					    fmq_wall_ms()));
+}
+
+static void
+leave_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	    const struct fmq_kafka_leave_group_req *req)
+{
+	struct fmq_group_leave_req lr;
+	struct fmq_group_leave_member *m;
+	int32_t n = f->api_version >= 3 ? count(req->members_count) : 1;
+
+	m = ralloc(c, (size_t)n, sizeof(*m));
+	if (m == NULL) {
+		nomem(c, f);
+		return;
+	}
+	if (f->api_version < 3) {
+		/* v0-v2: the one member of the connection, never static. */
+		m[0].member_id = gstr(req->member_id);
+		m[0].group_instance_id = FMQ_GROUP_STR_NULL;
+	} else {
+		for (int32_t i = 0; i < n; i++) {
+			m[i].member_id = gstr(req->members[i].member_id);
+			m[i].group_instance_id =
+				gstr(req->members[i].group_instance_id);
+		}
+	}
+	lr.group_id = gstr(req->group_id);
+	lr.members = m;
+	lr.n_members = (uint32_t)n;
+	CALL(c, f, req, fmq_group_leave(c->group, (uintptr_t)f, &lr,
+					fmq_wall_ms()));
+}
+
+static void
+offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	      const struct fmq_kafka_offset_commit_req *req)
+{
+	int16_t v = f->api_version;
+	struct fmq_group_commit_req cr;
+	struct fmq_group_commit_part *parts;
+	struct tp_cache tc = { .valid = false };
+	size_t n = 0, k = 0;
+
+	for (int32_t t = 0; t < req->topics_count; t++)
+		n += (size_t)count(req->topics[t].partitions_count);
+	parts = ralloc(c, n, sizeof(*parts));
+	if (parts == NULL) {
+		nomem(c, f);
+		return;
+	}
+	memset(&cr, 0, sizeof(cr));
+	cr.commit_timestamp = -1;
+	for (int32_t t = 0; t < req->topics_count; t++) {
+		const struct fmq_kafka_offset_commit_req_offset_commit_request_topic
+			*rt = &req->topics[t];
+
+		for (int32_t i = 0; i < count(rt->partitions_count); i++) {
+			const struct fmq_kafka_offset_commit_req_offset_commit_request_partition
+				*rp = &rt->partitions[i];
+			struct fmq_group_commit_part *p = &parts[k++];
+
+			p->topic = gstr(rt->name);
+			p->partition = rp->partition_index;
+			p->offset = rp->committed_offset;
+			p->leader_epoch = v >= 6 ? rp->committed_leader_epoch :
+				-1;
+			p->metadata = gstr(rp->committed_metadata);
+			p->preset_error = tp_exists(c, &tc, p->topic,
+						    p->partition) ? 0 :
+				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+			/* v1 carries a timestamp per partition; the
+			 * coordinator takes one per request: the first
+			 * given (clients set them all alike). */
+			if (v == 1 && cr.commit_timestamp < 0)
+				cr.commit_timestamp = rp->commit_timestamp;
+		}
+	}
+	cr.group_id = gstr(req->group_id);
+	/* v0 has neither generation nor member: a simple consumer. */
+	cr.generation_id = v >= 1 ? req->generation_id_or_member_epoch : -1;
+	cr.member_id = v >= 1 ? gstr(req->member_id) : FMQ_GROUP_STR("");
+	if (cr.member_id.len < 0)
+		cr.member_id = FMQ_GROUP_STR("");
+	cr.group_instance_id = v >= 7 ? gstr(req->group_instance_id) :
+		FMQ_GROUP_STR_NULL;
+	cr.retention_ms = (v >= 2 && v <= 4) ? req->retention_time_ms : -1;
+	cr.parts = parts;
+	cr.n_parts = (uint32_t)n;
+	CALL(c, f, req, fmq_group_offset_commit(c->group, (uintptr_t)f, &cr,
+						fmq_wall_ms()));
+}
+
+/* A requested OffsetFetch topic, whichever version's struct it came in. */
+struct fetch_topic {
+	struct fmq_kafka_str name;
+	const int32_t *parts;
+	int32_t n;
+};
+
+/* One group of an OffsetFetch: its topics flattened into partitions, or
+ * n_parts = -1 for "all" (ntopics -1: null topics, v2+). */
+static int
+fetch_group(struct fmq_ctrl *c, struct fmq_group_fetch_group *g,
+	    struct fmq_kafka_str group_id, const struct fetch_topic *t,
+	    int32_t ntopics)
+{
+	struct fmq_group_tp *tp;
+	size_t n = 0, k = 0;
+
+	g->group_id = gstr(group_id);
+	if (ntopics < 0) {
+		g->parts = NULL;
+		g->n_parts = -1;
+		return 0;
+	}
+	for (int32_t i = 0; i < ntopics; i++)
+		n += (size_t)count(t[i].n);
+	tp = ralloc(c, n, sizeof(*tp));
+	if (tp == NULL)
+		return -ENOMEM;
+	for (int32_t i = 0; i < ntopics; i++)
+		for (int32_t p = 0; p < count(t[i].n); p++) {
+			tp[k].topic = gstr(t[i].name);
+			tp[k].partition = t[i].parts[p];
+			k++;
+		}
+	g->parts = tp;
+	g->n_parts = (int32_t)n;
+	return 0;
+}
+
+/* The two topic layouts (v0-v7, v8 groups) have the same fields. */
+#define FETCH_TOPICS(c, src, nsrc, out) do {				\
+	(out) = ralloc((c), (size_t)count(nsrc), sizeof(*(out)));	\
+	for (int32_t i_ = 0; (out) != NULL && i_ < (nsrc); i_++) {	\
+		(out)[i_].name = (src)[i_].name;			\
+		(out)[i_].parts = (src)[i_].partition_indexes;		\
+		(out)[i_].n = (src)[i_].partition_indexes_count;	\
+	}								\
+} while (0)
+
+static void
+offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	     const struct fmq_kafka_offset_fetch_req *req)
+{
+	int16_t v = f->api_version;
+	struct fmq_group_fetch_req fr;
+	struct fmq_group_fetch_group *g;
+	int32_t n = v >= 8 ? count(req->groups_count) : 1;
+	int rc = 0;
+
+	g = ralloc(c, (size_t)n, sizeof(*g));
+	if (g == NULL) {
+		nomem(c, f);
+		return;
+	}
+	if (v < 8) {
+		struct fetch_topic *t;
+
+		/* Null topics (v2+) ask for every committed partition. */
+		FETCH_TOPICS(c, req->topics, req->topics_count, t);
+		rc = t == NULL ? -ENOMEM : fetch_group(c, &g[0], req->group_id,
+						       t, req->topics_count);
+	} else {
+		for (int32_t i = 0; i < n && rc == 0; i++) {
+			const struct fmq_kafka_offset_fetch_req_offset_fetch_request_group
+				*rg = &req->groups[i];
+			struct fetch_topic *t;
+
+			FETCH_TOPICS(c, rg->topics, rg->topics_count, t);
+			rc = t == NULL ? -ENOMEM : fetch_group(c, &g[i],
+				rg->group_id, t, rg->topics_count);
+		}
+	}
+	if (rc < 0) {
+		nomem(c, f);
+		return;
+	}
+	fr.require_stable = v >= 7 && req->require_stable;
+	fr.groups = g;
+	fr.n_groups = (uint32_t)n;
+	CALL(c, f, req, fmq_group_offset_fetch(c->group, (uintptr_t)f, &fr,
+					       fmq_wall_ms()));
+}
+
+static void
+list_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	    const struct fmq_kafka_list_groups_req *req)
+{
+	struct fmq_group_list_req lr = { .states = NULL, .n_states = 0 };
+	struct fmq_group_str *st = NULL;
+	int32_t n = f->api_version >= 4 ? count(req->states_filter_count) : 0;
+
+	if (n > 0) {
+		st = ralloc(c, (size_t)n, sizeof(*st));
+		if (st == NULL) {
+			nomem(c, f);
+			return;
+		}
+		for (int32_t i = 0; i < n; i++)
+			st[i] = gstr(req->states_filter[i]);
+	}
+	lr.states = st;
+	lr.n_states = (uint32_t)n;
+	CALL(c, f, req, fmq_group_list(c->group, (uintptr_t)f, &lr,
+				       fmq_wall_ms()));
+}
+
+/* The id arrays of DescribeGroups and DeleteGroups. */
+static struct fmq_group_str *
+group_ids(struct fmq_ctrl *c, const struct fmq_kafka_str *ids, int32_t n)
+{
+	struct fmq_group_str *g = ralloc(c, (size_t)count(n), sizeof(*g));
+
+	if (g == NULL)
+		return NULL;
+	for (int32_t i = 0; i < n; i++)
+		g[i] = gstr(ids[i]);
+	return g;
+}
+
+static void
+describe_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
+		const struct fmq_kafka_describe_groups_req *req)
+{
+	struct fmq_group_describe_req dr;
+
+	dr.version = f->api_version;
+	dr.group_ids = group_ids(c, req->groups, req->groups_count);
+	dr.n_groups = (uint32_t)count(req->groups_count);
+	if (dr.group_ids == NULL) {
+		nomem(c, f);
+		return;
+	}
+	CALL(c, f, req, fmq_group_describe(c->group, (uintptr_t)f, &dr,
+					   fmq_wall_ms()));
+}
+
+static void
+delete_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	      const struct fmq_kafka_delete_groups_req *req)
+{
+	struct fmq_group_delete_req dr;
+
+	dr.group_ids = group_ids(c, req->groups_names,
+				 req->groups_names_count);
+	dr.n_groups = (uint32_t)count(req->groups_names_count);
+	if (dr.group_ids == NULL) {
+		nomem(c, f);
+		return;
+	}
+	CALL(c, f, req, fmq_group_delete(c->group, (uintptr_t)f, &dr,
+					 fmq_wall_ms()));
+}
+
+static void
+offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	      const struct fmq_kafka_offset_delete_req *req)
+{
+	struct fmq_group_offset_delete_req dr;
+	struct fmq_group_tp *tp;
+	size_t n = 0, k = 0;
+
+	for (int32_t t = 0; t < req->topics_count; t++)
+		n += (size_t)count(req->topics[t].partitions_count);
+	tp = ralloc(c, n, sizeof(*tp));
+	if (tp == NULL) {
+		nomem(c, f);
+		return;
+	}
+	for (int32_t t = 0; t < req->topics_count; t++)
+		for (int32_t i = 0; i < count(req->topics[t].partitions_count);
+		     i++) {
+			tp[k].topic = gstr(req->topics[t].name);
+			tp[k].partition =
+				req->topics[t].partitions[i].partition_index;
+			k++;
+		}
+	dr.group_id = gstr(req->group_id);
+	dr.parts = tp;
+	dr.n_parts = (uint32_t)n;
+	CALL(c, f, req, fmq_group_offset_delete(c->group, (uintptr_t)f, &dr,
+						fmq_wall_ms()));
+}
 
 bool
 ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		   const struct fmq_kafka_req_hdr *hdr, void *req)
 {
-	(void)c; (void)f; (void)hdr; (void)req;
-	return false;
+	union fmq_kafka_request *r = req;
+
+	switch (f->api_key) {
+	case FMQ_KAFKA_API_FIND_COORDINATOR:
+		find_coordinator(c, f, &r->find_coordinator);
+		return true;
+	case FMQ_KAFKA_API_JOIN_GROUP:
+		join_group(c, f, hdr, &r->join_group);
+		return true;
+	case FMQ_KAFKA_API_SYNC_GROUP:
+		sync_group(c, f, &r->sync_group);
+		return true;
+	case FMQ_KAFKA_API_HEARTBEAT:
+		heartbeat(c, f, &r->heartbeat);
+		return true;
+	case FMQ_KAFKA_API_LEAVE_GROUP:
+		leave_group(c, f, &r->leave_group);
+		return true;
+	case FMQ_KAFKA_API_OFFSET_COMMIT:
+		offset_commit(c, f, &r->offset_commit);
+		return true;
+	case FMQ_KAFKA_API_OFFSET_FETCH:
+		offset_fetch(c, f, &r->offset_fetch);
+		return true;
+	case FMQ_KAFKA_API_LIST_GROUPS:
+		list_groups(c, f, &r->list_groups);
+		return true;
+	case FMQ_KAFKA_API_DESCRIBE_GROUPS:
+		describe_groups(c, f, &r->describe_groups);
+		return true;
+	case FMQ_KAFKA_API_DELETE_GROUPS:
+		delete_groups(c, f, &r->delete_groups);
+		return true;
+	case FMQ_KAFKA_API_OFFSET_DELETE:
+		offset_delete(c, f, &r->offset_delete);
+		return true;
+	default:
+		return false;
+	}
 }
 
-void ctrl_groups_emit(void *arg, uint64_t token,
-		      const struct fmq_group_resp *resp);
-void
-ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *resp)
+/* ------------------------------------------------------------ responses */
+
+/* A per-partition result, flat, in the order it is answered. */
+struct flat_part {
+	struct fmq_group_str topic;
+	int32_t partition;
+	int16_t error;
+	int64_t offset;         /* OffsetFetch only */
+	int32_t leader_epoch;
+	struct fmq_group_str metadata;
+};
+
+/* Number of topic runs in a flat list (consecutive equal names). */
+static uint32_t
+topic_runs(const struct flat_part *p, uint32_t n)
 {
-	(void)arg; (void)token; (void)resp;
+	uint32_t runs = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (i == 0 || !gstr_same(p[i].topic, p[i - 1].topic))
+			runs++;
+	return runs;
+}
+
+/* The partitions of an OffsetCommit or OffsetDelete request, flat, each
+ * with err: for answers the coordinator could not build. */
+static struct flat_part *
+commit_req_flat(struct fmq_ctrl *c, const void *kreq, bool is_delete,
+		int16_t err, uint32_t *np)
+{
+	size_t n = 0, k = 0;
+	struct flat_part *fp;
+
+	*np = 0;
+	if (kreq == NULL)
+		return NULL;
+	if (is_delete) {
+		const struct fmq_kafka_offset_delete_req *r = kreq;
+
+		for (int32_t t = 0; t < r->topics_count; t++)
+			n += (size_t)count(r->topics[t].partitions_count);
+		fp = ealloc(c, n, sizeof(*fp));
+		if (fp == NULL)
+			return NULL;
+		for (int32_t t = 0; t < r->topics_count; t++)
+			for (int32_t i = 0;
+			     i < count(r->topics[t].partitions_count); i++) {
+				fp[k].topic = gstr(r->topics[t].name);
+				fp[k].partition =
+					r->topics[t].partitions[i].partition_index;
+				fp[k++].error = err;
+			}
+	} else {
+		const struct fmq_kafka_offset_commit_req *r = kreq;
+
+		for (int32_t t = 0; t < r->topics_count; t++)
+			n += (size_t)count(r->topics[t].partitions_count);
+		fp = ealloc(c, n, sizeof(*fp));
+		if (fp == NULL)
+			return NULL;
+		for (int32_t t = 0; t < r->topics_count; t++)
+			for (int32_t i = 0;
+			     i < count(r->topics[t].partitions_count); i++) {
+				fp[k].topic = gstr(r->topics[t].name);
+				fp[k].partition =
+					r->topics[t].partitions[i].partition_index;
+				fp[k++].error = err;
+			}
+	}
+	*np = (uint32_t)n;
+	return fp;
+}
+
+static int
+emit_join(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
+	  struct fmq_kafka_join_group_resp *o)
+{
+	const struct fmq_group_join_resp *j = &r->u.join;
+
+	o->error_code = r->error;
+	o->generation_id = j->generation_id;
+	/* Protocol type is new in v7 (nullable); the name is nullable from
+	 * v7 on and "" before. */
+	o->protocol_type = kstr(j->protocol_type);
+	o->protocol_name = v >= 7 ? kstr(j->protocol_name) :
+		kstr_nn(j->protocol_name);
+	o->leader = kstr_nn(j->leader);
+	o->skip_assignment = j->skip_assignment;
+	o->member_id = kstr_nn(j->member_id);
+	o->members_count = (int32_t)j->n_members;
+	if (j->n_members == 0)
+		return 0;
+	o->members = ealloc(c, j->n_members, sizeof(*o->members));
+	if (o->members == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < j->n_members; i++) {
+		o->members[i].member_id = kstr_nn(j->members[i].member_id);
+		o->members[i].group_instance_id =
+			kstr(j->members[i].group_instance_id);
+		o->members[i].metadata = kbytes_nn(j->members[i].metadata);
+	}
+	return 0;
+}
+
+static int
+emit_sync(const struct fmq_group_resp *r, struct fmq_kafka_sync_group_resp *o)
+{
+	o->error_code = r->error;
+	o->protocol_type = kstr(r->u.sync.protocol_type);
+	o->protocol_name = kstr(r->u.sync.protocol_name);
+	o->assignment = kbytes_nn(r->u.sync.assignment);
+	return 0;
+}
+
+static int
+emit_leave(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
+	   struct fmq_kafka_leave_group_resp *o)
+{
+	const struct fmq_group_leave_resp *l = &r->u.leave;
+
+	o->error_code = r->error;
+	if (v < 3) {
+		/* One member, no list: its error is the answer. */
+		if (o->error_code == 0 && l->n_members > 0)
+			o->error_code = l->members[0].error;
+		return 0;
+	}
+	o->members_count = (int32_t)l->n_members;
+	if (l->n_members == 0)
+		return 0;
+	o->members = ealloc(c, l->n_members, sizeof(*o->members));
+	if (o->members == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->n_members; i++) {
+		o->members[i].member_id = kstr_nn(l->members[i].member_id);
+		o->members[i].group_instance_id =
+			kstr(l->members[i].group_instance_id);
+		o->members[i].error_code = l->members[i].error;
+	}
+	return 0;
+}
+
+static int
+emit_commit(struct fmq_ctrl *c, const struct fmq_group_resp *r,
+	    const void *kreq, struct fmq_kafka_offset_commit_resp *o)
+{
+	const struct fmq_group_commit_resp *cr = &r->u.commit;
+	struct fmq_kafka_offset_commit_resp_offset_commit_response_partition *pp;
+	struct fmq_kafka_offset_commit_resp_offset_commit_response_topic *tt;
+	struct flat_part *fp;
+	uint32_t n = cr->n_parts, runs, t = 0;
+
+	if (r->error != 0 && n == 0) {
+		/* The coordinator could not even build the answer: every
+		 * partition of the request gets the error. */
+		fp = commit_req_flat(c, kreq, false, r->error, &n);
+		if (fp == NULL && n > 0)
+			return -ENOMEM;
+	} else {
+		fp = ealloc(c, n, sizeof(*fp));
+		if (fp == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++) {
+			fp[i].topic = cr->parts[i].topic;
+			fp[i].partition = cr->parts[i].partition;
+			fp[i].error = cr->parts[i].error;
+		}
+	}
+	runs = topic_runs(fp, n);
+	tt = ealloc(c, runs, sizeof(*tt));
+	pp = ealloc(c, n, sizeof(*pp));
+	if (tt == NULL || pp == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
+			tt[t].name = kstr_nn(fp[i].topic);
+			tt[t].partitions = &pp[i];
+			t++;
+		}
+		tt[t - 1].partitions_count++;
+		pp[i].partition_index = fp[i].partition;
+		pp[i].error_code = fp[i].error;
+	}
+	o->topics = tt;
+	o->topics_count = (int32_t)runs;
+	return 0;
+}
+
+/* The topics of one OffsetFetch group (v0-v7 and v8 use different element
+ * types with the same fields: filled through the v8 layout for v8, else
+ * the v0-v7 one). */
+static int
+fetch_topics(struct fmq_ctrl *c, bool v8, const struct flat_part *fp,
+	     uint32_t n, void **topics, int32_t *ntopics)
+{
+	uint32_t runs = topic_runs(fp, n), t = 0;
+
+	*ntopics = (int32_t)runs;
+	if (v8) {
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_topics *tt =
+			ealloc(c, runs, sizeof(*tt));
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partitions *pp =
+			ealloc(c, n, sizeof(*pp));
+
+		if (tt == NULL || pp == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++) {
+			if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
+				tt[t].name = kstr_nn(fp[i].topic);
+				tt[t].partitions = &pp[i];
+				t++;
+			}
+			tt[t - 1].partitions_count++;
+			pp[i].partition_index = fp[i].partition;
+			pp[i].committed_offset = fp[i].offset;
+			pp[i].committed_leader_epoch = fp[i].leader_epoch;
+			pp[i].metadata = kstr(fp[i].metadata);
+			pp[i].error_code = fp[i].error;
+		}
+		*topics = tt;
+		return 0;
+	}
+	struct fmq_kafka_offset_fetch_resp_offset_fetch_response_topic *tt =
+		ealloc(c, runs, sizeof(*tt));
+	struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partition *pp =
+		ealloc(c, n, sizeof(*pp));
+
+	if (tt == NULL || pp == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
+			tt[t].name = kstr_nn(fp[i].topic);
+			tt[t].partitions = &pp[i];
+			t++;
+		}
+		tt[t - 1].partitions_count++;
+		pp[i].partition_index = fp[i].partition;
+		pp[i].committed_offset = fp[i].offset;
+		pp[i].committed_leader_epoch = fp[i].leader_epoch;
+		pp[i].metadata = kstr(fp[i].metadata);
+		pp[i].error_code = fp[i].error;
+	}
+	*topics = tt;
+	return 0;
+}
+
+static struct flat_part *
+fetch_flat(struct fmq_ctrl *c, const struct fmq_group_fetch_group_resp *g)
+{
+	struct flat_part *fp = ealloc(c, g->n_parts, sizeof(*fp));
+
+	if (fp == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < g->n_parts; i++) {
+		fp[i].topic = g->parts[i].topic;
+		fp[i].partition = g->parts[i].partition;
+		fp[i].offset = g->parts[i].offset;
+		fp[i].leader_epoch = g->parts[i].leader_epoch;
+		fp[i].metadata = g->parts[i].metadata;
+		fp[i].error = g->parts[i].error;
+	}
+	return fp;
+}
+
+/* v0-v1 have no group-level error: Kafka puts it on every requested
+ * partition (offset -1, metadata ""). */
+static struct flat_part *
+fetch_error_flat(struct fmq_ctrl *c,
+		 const struct fmq_kafka_offset_fetch_req *req, int16_t err,
+		 uint32_t *np)
+{
+	size_t n = 0, k = 0;
+	struct flat_part *fp;
+
+	for (int32_t t = 0; t < req->topics_count; t++)
+		n += (size_t)count(req->topics[t].partition_indexes_count);
+	fp = ealloc(c, n, sizeof(*fp));
+	if (fp == NULL)
+		return NULL;
+	for (int32_t t = 0; t < req->topics_count; t++)
+		for (int32_t i = 0;
+		     i < count(req->topics[t].partition_indexes_count); i++) {
+			fp[k].topic = gstr(req->topics[t].name);
+			fp[k].partition = req->topics[t].partition_indexes[i];
+			fp[k].offset = -1;
+			fp[k].leader_epoch = -1;
+			fp[k].metadata = FMQ_GROUP_STR("");
+			fp[k++].error = err;
+		}
+	*np = (uint32_t)n;
+	return fp;
+}
+
+static int
+emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
+	   const void *kreq, struct fmq_kafka_offset_fetch_resp *o)
+{
+	const struct fmq_kafka_offset_fetch_req *req = kreq;
+	const struct fmq_group_fetch_resp *fr = &r->u.fetch;
+	struct flat_part *fp;
+	uint32_t n;
+
+	if (v >= 8) {
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_group *gg;
+		uint32_t ng = fr->n_groups;
+		bool all_err = r->error != 0 && ng == 0 && req != NULL;
+
+		if (all_err)
+			ng = (uint32_t)count(req->groups_count);
+		gg = ealloc(c, ng, sizeof(*gg));
+		if (gg == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < ng; i++) {
+			void *tt = NULL;
+			int32_t nt = 0;
+
+			if (all_err) {
+				gg[i].group_id = kstr_nn(gstr(
+					req->groups[i].group_id));
+				gg[i].error_code = r->error;
+				continue;
+			}
+			gg[i].group_id = kstr_nn(fr->groups[i].group_id);
+			gg[i].error_code = fr->groups[i].error;
+			if (fr->groups[i].error != 0)
+				continue;
+			fp = fetch_flat(c, &fr->groups[i]);
+			if (fp == NULL || fetch_topics(c, true, fp,
+					fr->groups[i].n_parts, &tt, &nt) < 0)
+				return -ENOMEM;
+			gg[i].topics = tt;
+			gg[i].topics_count = nt;
+		}
+		o->groups = gg;
+		o->groups_count = (int32_t)ng;
+		return 0;
+	}
+	int16_t err = r->error;
+
+	if (err == 0 && fr->n_groups > 0)
+		err = fr->groups[0].error;
+	if (err != 0) {
+		void *tt = NULL;
+		int32_t nt = 0;
+
+		o->error_code = err;
+		if (v >= 2 || req == NULL)
+			return 0;
+		fp = fetch_error_flat(c, req, err, &n);
+		if (fp == NULL || fetch_topics(c, false, fp, n, &tt, &nt) < 0)
+			return -ENOMEM;
+		o->topics = tt;
+		o->topics_count = nt;
+		return 0;
+	}
+	if (fr->n_groups == 0)
+		return 0;
+	void *tt = NULL;
+	int32_t nt = 0;
+
+	fp = fetch_flat(c, &fr->groups[0]);
+	if (fp == NULL || fetch_topics(c, false, fp, fr->groups[0].n_parts,
+				       &tt, &nt) < 0)
+		return -ENOMEM;
+	o->topics = tt;
+	o->topics_count = nt;
+	return 0;
+}
+
+static int
+emit_list(struct fmq_ctrl *c, const struct fmq_group_resp *r,
+	  struct fmq_kafka_list_groups_resp *o)
+{
+	const struct fmq_group_list_resp *l = &r->u.list;
+
+	o->error_code = r->error;
+	o->groups_count = (int32_t)l->n_groups;
+	if (l->n_groups == 0)
+		return 0;
+	o->groups = ealloc(c, l->n_groups, sizeof(*o->groups));
+	if (o->groups == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->n_groups; i++) {
+		o->groups[i].group_id = kstr_nn(l->groups[i].group_id);
+		o->groups[i].protocol_type = kstr_nn(l->groups[i].protocol_type);
+		o->groups[i].group_state = kstr_nn(l->groups[i].state);
+	}
+	return 0;
+}
+
+static int
+emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
+	      const void *kreq, struct fmq_kafka_describe_groups_resp *o)
+{
+	const struct fmq_kafka_describe_groups_req *req = kreq;
+	const struct fmq_group_describe_resp *d = &r->u.describe;
+	bool all_err = r->error != 0 && d->n_groups == 0 && req != NULL;
+	uint32_t ng = all_err ? (uint32_t)count(req->groups_count) :
+		d->n_groups;
+	int32_t ops = (v >= 3 && req != NULL &&
+		       req->include_authorized_operations) ?
+		GROUP_ALL_OPERATIONS : INT32_MIN;
+	struct fmq_kafka_describe_groups_resp_described_group *gg;
+
+	gg = ealloc(c, ng, sizeof(*gg));
+	if (gg == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ng; i++) {
+		const struct fmq_group_described *x;
+
+		gg[i].authorized_operations = ops;
+		if (all_err) {
+			gg[i].error_code = r->error;
+			gg[i].group_id = kstr_nn(gstr(req->groups[i]));
+			gg[i].group_state = FMQ_KAFKA_STR_LIT("");
+			gg[i].protocol_type = FMQ_KAFKA_STR_LIT("");
+			gg[i].protocol_data = FMQ_KAFKA_STR_LIT("");
+			continue;
+		}
+		x = &d->groups[i];
+		gg[i].error_code = x->error;
+		gg[i].group_id = kstr_nn(x->group_id);
+		gg[i].group_state = kstr_nn(x->state);
+		gg[i].protocol_type = kstr_nn(x->protocol_type);
+		gg[i].protocol_data = kstr_nn(x->protocol);
+		gg[i].members_count = (int32_t)x->n_members;
+		if (x->n_members == 0)
+			continue;
+		gg[i].members = ealloc(c, x->n_members, sizeof(*gg[i].members));
+		if (gg[i].members == NULL)
+			return -ENOMEM;
+		for (uint32_t m = 0; m < x->n_members; m++) {
+			const struct fmq_group_described_member *xm =
+				&x->members[m];
+			struct fmq_kafka_describe_groups_resp_described_group_member
+				*om = &gg[i].members[m];
+
+			om->member_id = kstr_nn(xm->member_id);
+			om->group_instance_id = kstr(xm->group_instance_id);
+			om->client_id = kstr_nn(xm->client_id);
+			om->client_host = kstr_nn(xm->client_host);
+			om->member_metadata = kbytes_nn(xm->metadata);
+			om->member_assignment = kbytes_nn(xm->assignment);
+		}
+	}
+	o->groups = gg;
+	o->groups_count = (int32_t)ng;
+	return 0;
+}
+
+static int
+emit_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
+	    const void *kreq, struct fmq_kafka_delete_groups_resp *o)
+{
+	const struct fmq_kafka_delete_groups_req *req = kreq;
+	const struct fmq_group_delete_resp *d = &r->u.del;
+	bool all_err = r->error != 0 && d->n_groups == 0 && req != NULL;
+	uint32_t ng = all_err ? (uint32_t)count(req->groups_names_count) :
+		d->n_groups;
+
+	o->results = ealloc(c, ng, sizeof(*o->results));
+	if (o->results == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ng; i++) {
+		o->results[i].group_id = kstr_nn(all_err ?
+			gstr(req->groups_names[i]) : d->groups[i].group_id);
+		o->results[i].error_code = all_err ? r->error :
+			d->groups[i].error;
+	}
+	o->results_count = (int32_t)ng;
+	return 0;
+}
+
+static int
+emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
+		   struct fmq_kafka_offset_delete_resp *o)
+{
+	const struct fmq_group_offset_delete_resp *d = &r->u.offset_delete;
+	struct fmq_kafka_offset_delete_resp_offset_delete_response_partition *pp;
+	struct fmq_kafka_offset_delete_resp_offset_delete_response_topic *tt;
+	struct tp_cache tc = { .valid = false };
+	struct flat_part *fp;
+	uint32_t n = d->n_parts, runs, t = 0;
+
+	/* A group-level error answers alone, as in Kafka. */
+	o->error_code = r->error;
+	if (r->error != 0)
+		return 0;
+	fp = ealloc(c, n, sizeof(*fp));
+	if (fp == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		fp[i].topic = d->parts[i].topic;
+		fp[i].partition = d->parts[i].partition;
+		/* Kafka refuses partitions missing from its metadata before
+		 * the coordinator sees them; with no offset to delete there,
+		 * the coordinator's own answer would be 0. */
+		fp[i].error = tp_exists(c, &tc, fp[i].topic, fp[i].partition) ?
+			d->parts[i].error :
+			FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	runs = topic_runs(fp, n);
+	tt = ealloc(c, runs, sizeof(*tt));
+	pp = ealloc(c, n, sizeof(*pp));
+	if (tt == NULL || pp == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
+			tt[t].name = kstr_nn(fp[i].topic);
+			tt[t].partitions = &pp[i];
+			t++;
+		}
+		tt[t - 1].partitions_count++;
+		pp[i].partition_index = fp[i].partition;
+		pp[i].error_code = fp[i].error;
+	}
+	o->topics = tt;
+	o->topics_count = (int32_t)runs;
+	return 0;
+}
+
+/* The Kafka API a coordinator answer belongs to. */
+static int16_t
+api_of(enum fmq_group_api api)
+{
+	switch (api) {
+	case FMQ_GROUP_JOIN: return FMQ_KAFKA_API_JOIN_GROUP;
+	case FMQ_GROUP_SYNC: return FMQ_KAFKA_API_SYNC_GROUP;
+	case FMQ_GROUP_HEARTBEAT: return FMQ_KAFKA_API_HEARTBEAT;
+	case FMQ_GROUP_LEAVE: return FMQ_KAFKA_API_LEAVE_GROUP;
+	case FMQ_GROUP_OFFSET_COMMIT: return FMQ_KAFKA_API_OFFSET_COMMIT;
+	case FMQ_GROUP_OFFSET_FETCH: return FMQ_KAFKA_API_OFFSET_FETCH;
+	case FMQ_GROUP_LIST: return FMQ_KAFKA_API_LIST_GROUPS;
+	case FMQ_GROUP_DESCRIBE: return FMQ_KAFKA_API_DESCRIBE_GROUPS;
+	case FMQ_GROUP_DELETE: return FMQ_KAFKA_API_DELETE_GROUPS;
+	case FMQ_GROUP_OFFSET_DELETE: return FMQ_KAFKA_API_OFFSET_DELETE;
+	}
+	return -1;
+}
+
+void
+ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
+{
+	struct fmq_ctrl *c = arg;
+	struct fmq_bfwd *f = (struct fmq_bfwd *)(uintptr_t)token;
+	const void *kreq = c->gcur == f ? c->gcur_req : NULL;
+	union fmq_kafka_response *o;
+	int16_t v = f->api_version;
+	int rc;
+
+	if (api_of(r->api) != f->api_key) {
+		/* A coordinator bug; the client cannot parse a foreign
+		 * answer, so it loses the connection instead. */
+		FMQ_ERR(COMP, "group answer %d for a request of API %d",
+			(int)r->api, f->api_key);
+		ctrl_close_conn(c, f);
+		return;
+	}
+	fmq_kafka_arena_reset(&c->garena);
+	o = ealloc(c, 1, sizeof(*o));
+	if (o == NULL) {
+		ctrl_close_conn(c, f);
+		return;
+	}
+	fmq_kafka_init_response(f->api_key, v, o);
+	switch (r->api) {
+	case FMQ_GROUP_JOIN:
+		rc = emit_join(c, v, r, &o->join_group);
+		break;
+	case FMQ_GROUP_SYNC:
+		rc = emit_sync(r, &o->sync_group);
+		break;
+	case FMQ_GROUP_HEARTBEAT:
+		o->heartbeat.error_code = r->error;
+		rc = 0;
+		break;
+	case FMQ_GROUP_LEAVE:
+		rc = emit_leave(c, v, r, &o->leave_group);
+		break;
+	case FMQ_GROUP_OFFSET_COMMIT:
+		rc = emit_commit(c, r, kreq, &o->offset_commit);
+		break;
+	case FMQ_GROUP_OFFSET_FETCH:
+		rc = emit_fetch(c, v, r, kreq, &o->offset_fetch);
+		break;
+	case FMQ_GROUP_LIST:
+		rc = emit_list(c, r, &o->list_groups);
+		break;
+	case FMQ_GROUP_DESCRIBE:
+		rc = emit_describe(c, v, r, kreq, &o->describe_groups);
+		break;
+	case FMQ_GROUP_DELETE:
+		rc = emit_delete(c, r, kreq, &o->delete_groups);
+		break;
+	case FMQ_GROUP_OFFSET_DELETE:
+		rc = emit_offset_delete(c, r, &o->offset_delete);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	if (rc < 0) {
+		FMQ_ERR(COMP, "cannot build the answer to group API %d v%d: %s",
+			f->api_key, v, strerror(-rc));
+		ctrl_close_conn(c, f);
+		return;
+	}
+	ctrl_respond(c, f, o);
 }

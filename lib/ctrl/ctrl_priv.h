@@ -23,6 +23,7 @@ enum fmq_ctrl_kerr {
 #include "fmq_log.h"
 
 #define CTRL_ARENA_BYTES (16u << 20)
+#define CTRL_GROUP_ARENA_BYTES (16u << 20)
 #define CTRL_FWD_BURST 64
 #define CTRL_PID_BLOCK 1000
 /* Longest control-loop sleep when nothing is pending (log.flush.interval.ms
@@ -75,6 +76,14 @@ struct fmq_ctrl {
 	struct ctrl_topic *hash[1024];
 	struct ctrl_deferred *deferred;
 	struct fmq_kafka_arena arena;
+	/* Group responses are built in the coordinator's emit callback,
+	 * which may run while another request is being handled: they get
+	 * an arena of their own (ctrl_groups.c). */
+	struct fmq_kafka_arena garena;
+	/* The request being handed to the coordinator, and its decoded
+	 * body: an answer emitted during that call may need the request. */
+	const struct fmq_bfwd *gcur;
+	const void *gcur_req;
 	int64_t next_pid, pid_limit;
 	uint64_t next_flush_ns;
 	bool flush_busy;
@@ -111,6 +120,9 @@ bool ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			const struct fmq_kafka_req_hdr *hdr, void *req);
 void ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms);
 void ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name);
+/* ctrl_groups_api.c: the coordinator's emit callback (arg: the ctrl). */
+void ctrl_groups_emit(void *arg, uint64_t token,
+		      const struct fmq_group_resp *resp);
 
 #endif /* FMQ_CTRL_INTERNAL */
 

@@ -18,6 +18,15 @@ fmq_log_params_from_config(struct fmq_log_params *p,
 	p->nb_lcores = nb_lcores;
 	p->max_partitions = max_partitions;
 	p->register_extmem = true;
+	p->codec_max_input = (uint32_t)cfg->message_max_bytes;
+	p->codec_max_output = (uint32_t)RTE_MIN(cfg->log_decompress_max_ratio *
+						cfg->message_max_bytes,
+						(uint64_t)UINT32_MAX >> 1);
+	p->gzip_level = (int)cfg->compression_gzip_level;
+	p->zstd_level = (int)cfg->compression_zstd_level;
+	p->lz4_level = (int)cfg->compression_lz4_level;
+	p->producer_state_max = (uint32_t)cfg->log_producer_state_max;
+	p->producer_expiration_ms = cfg->producer_id_expiration_ms;
 }
 
 /* The n-th comma-separated entry of list, trimmed, into buf. */
@@ -70,6 +79,8 @@ fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
 	pp->retention_bytes = cfg->log_retention_bytes;
 	pp->log_append_time =
 		strcmp(cfg->message_timestamp_type, "LogAppendTime") == 0;
+	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
+	pp->deep_validation = false;
 
 	/* The directory that already holds the partition, else by hash. */
 	while (list_nth(cfg->log_dirs, ndirs, dir_buf, FMQ_CFG_STR_MAX)) {

@@ -13,6 +13,7 @@
 
 #include <rte_ring.h>
 
+#include "fmq_codec.h"
 #include "log_priv.h"
 
 static int
@@ -141,6 +142,25 @@ pool_low(const struct fmq_log *log)
 		rte_ring_count(log->free_ring) < log->nchunks / 8 + 1;
 }
 
+static void
+snap_write_pending(struct fmq_log_part *p)
+{
+	struct ps_snap *s = atomic_exchange_explicit(&p->snap_pending, NULL,
+						     memory_order_acq_rel);
+	int rc;
+
+	if (s == NULL)
+		return;
+	rc = ps_snap_write(p->dir, s);
+	if (rc < 0)
+		FMQ_WARN(LOG_COMP, "%s: producer snapshot at %" PRId64 ": %s "
+			 "(restart replays more of the log)", p->dir,
+			 s->offset, strerror(-rc));
+	else
+		STAT_ADD(p->log->producer_snapshots, 1);
+	free(s);
+}
+
 static int64_t
 part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	   bool release_all)
@@ -174,6 +194,9 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 		p->fl_idx++;
 		p->fl_pos = 0;
 	}
+
+	/* A producer-state snapshot the owner took at a roll. */
+	snap_write_pending(p);
 
 	/* 2. fdatasync per policy. */
 	if (p->unsynced_msgs > 0 &&
@@ -373,6 +396,22 @@ fmq_log_part_close(struct fmq_log_part *p)
 		}
 		release_head(p);
 	}
+	/* The producer state at the end, so a clean restart replays
+	 * nothing. */
+	if (rc == 0) {
+		struct ps_snap *s = ps_serialize(&p->ps,
+			atomic_load(&p->next_offset), fmq_wall_ms());
+		int src = s != NULL ? ps_snap_write(p->dir, s) : -ENOMEM;
+
+		if (src < 0)
+			FMQ_WARN(LOG_COMP, "%s: producer snapshot on close: %s",
+				 p->dir, strerror(-src));
+		else
+			STAT_ADD(log->producer_snapshots, 1);
+		free(s);
+	}
+	free(atomic_exchange(&p->snap_pending, NULL));
+	ps_fini(&p->ps);
 	tail = atomic_load(&p->seg_tail);
 	if (tail > 0)
 		seg_seal(part_seg(p, tail - 1));
@@ -433,7 +472,33 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 		st->crc_failures += STAT_GET(lc->crc_failures);
 		st->backpressure += STAT_GET(lc->backpressure);
 		st->rolls += STAT_GET(lc->rolls);
+		for (int k = 0; k < 5; k++)
+			st->batches_by_codec[k] += STAT_GET(lc->by_codec[k]);
+		st->deep_validated += STAT_GET(lc->deep_validated);
+		st->recompressed += STAT_GET(lc->recompressed);
+		st->recompress_in_bytes += STAT_GET(lc->recompress_in);
+		st->recompress_out_bytes += STAT_GET(lc->recompress_out);
+		st->duplicates += STAT_GET(lc->duplicates);
+		st->out_of_order += STAT_GET(lc->out_of_order);
+		st->invalid_epoch += STAT_GET(lc->invalid_epoch);
+		st->producers_evicted += STAT_GET(lc->producers_evicted);
+		if (lc->codec != NULL) {
+			const struct fmq_codec_stats *cs =
+				fmq_codec_ctx_stats(lc->codec);
+
+			for (int k = 0; k < FMQ_CODEC_COUNT; k++)
+				st->decompress_errors +=
+					__atomic_load_n(&cs->dec_corrupt[k],
+							__ATOMIC_RELAXED) +
+					__atomic_load_n(&cs->dec_too_big[k],
+							__ATOMIC_RELAXED);
+		}
 	}
+	for (uint32_t i = 0; i < log->p.max_partitions; i++)
+		if (log->parts[i] != NULL)
+			st->producers += __atomic_load_n(&log->parts[i]->ps.n,
+							 __ATOMIC_RELAXED);
+	st->producer_snapshots = STAT_GET(log->producer_snapshots);
 	st->recoveries = STAT_GET(log->recoveries);
 	st->recovered_batches = STAT_GET(log->recovered_batches);
 	st->truncated_bytes = STAT_GET(log->truncated_bytes);
@@ -499,4 +564,61 @@ fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_log_hot_pool_hugepages", "gauge",
 			"1 if the hot pool is on hugetlbfs, 0 for the "
 			"ordinary-memory fallback.", log->huge ? 1 : 0);
+
+	fmq_metrics_family(out, "fluxmq_log_batches_total", "counter",
+			   "Batches appended, by the codec they are stored "
+			   "with.");
+	for (int k = 0; k < FMQ_CODEC_COUNT; k++) {
+		char lab[32];
+
+		snprintf(lab, sizeof(lab), "codec=\"%s\"", fmq_codec_name(k));
+		fmq_metrics_u64(out, "fluxmq_log_batches_total", lab,
+				st.batches_by_codec[k]);
+	}
+	fmq_metrics_one(out, "fluxmq_log_deep_validated_total", "counter",
+			"Batches whose records were decompressed and checked "
+			"(validation=deep or recompression).",
+			st.deep_validated);
+	fmq_metrics_one(out, "fluxmq_log_recompressed_total", "counter",
+			"Batches rebuilt by the broker (topic compression.type "
+			"or offset deltas), stored instead of the original.",
+			st.recompressed);
+	fmq_metrics_one(out, "fluxmq_log_recompress_in_bytes_total",
+			"counter", "Bytes of batches before rebuilding.",
+			st.recompress_in_bytes);
+	fmq_metrics_one(out, "fluxmq_log_recompress_out_bytes_total",
+			"counter", "Bytes of rebuilt batches.",
+			st.recompress_out_bytes);
+	fmq_metrics_one(out, "fluxmq_log_decompress_errors_total", "counter",
+			"Compressed record sections that were corrupt or "
+			"expanded past log.decompress.max.ratio.",
+			st.decompress_errors);
+	fmq_metrics_one(out, "fluxmq_log_duplicates_total", "counter",
+			"Idempotent batches answered with their original "
+			"offsets instead of being appended again.",
+			st.duplicates);
+	fmq_metrics_one(out, "fluxmq_log_out_of_order_total", "counter",
+			"Batches refused with OUT_OF_ORDER_SEQUENCE_NUMBER.",
+			st.out_of_order);
+	fmq_metrics_one(out, "fluxmq_log_invalid_epoch_total", "counter",
+			"Batches refused with INVALID_PRODUCER_EPOCH.",
+			st.invalid_epoch);
+	fmq_metrics_one(out, "fluxmq_log_producers", "gauge",
+			"Idempotent producer states held over all partitions.",
+			st.producers);
+	fmq_metrics_one(out, "fluxmq_log_producers_evicted_total", "counter",
+			"Producer states forgotten because a partition's table "
+			"was full.", st.producers_evicted);
+	fmq_metrics_one(out, "fluxmq_log_producer_snapshots_total",
+			"counter", "Producer-state snapshot files written.",
+			st.producer_snapshots);
+	{
+		struct fmq_codec_ctx *ctxs[log->p.nb_lcores];
+		struct fmq_codec_metrics_set set = { ctxs, 0 };
+
+		for (uint32_t i = 0; i < log->p.nb_lcores; i++)
+			if (log->lcores[i].codec != NULL)
+				ctxs[set.n++] = log->lcores[i].codec;
+		fmq_codec_metrics(out, &set);
+	}
 }

@@ -76,7 +76,33 @@ struct fmq_log_params {
 	 * as external-buffer mbufs. Needs an initialised EAL.
 	 */
 	bool register_extmem;
+	/*
+	 * Compression (docs/compression.md). Every data lcore slot gets one
+	 * codec context and one rebuild buffer of the chunk's payload size,
+	 * allocated here; pages are touched only when used.
+	 */
+	/** Snappy gather bound (message.max.bytes); 0: the chunk payload. */
+	uint32_t codec_max_input;
+	/**
+	 * Decompression bound: largest decompressed records section accepted
+	 * by deep validation and recompression (log.decompress.max.ratio x
+	 * message.max.bytes); 0: 16 x the chunk payload, at most 256 MiB.
+	 */
+	uint32_t codec_max_output;
+	int gzip_level;             /**< compression.gzip.level (ISA-L 0..3) */
+	int zstd_level;             /**< compression.zstd.level (1..19; 0: 3) */
+	int lz4_level;              /**< compression.lz4.level (0..12) */
+	/*
+	 * Idempotent producers (docs/storage.md, "Producer state").
+	 */
+	/** Producers remembered per partition; 0: 1024. */
+	uint32_t producer_state_max;
+	/** Idle producers are forgotten after this (ms); 0: one day. */
+	int64_t producer_expiration_ms;
 };
+
+/** fmq_log_part_params.compression: keep batches as the producer sent them. */
+#define FMQ_LOG_COMPRESSION_PRODUCER 255
 
 /** Per-partition parameters: broker defaults merged with topic overrides. */
 struct fmq_log_part_params {
@@ -96,6 +122,19 @@ struct fmq_log_part_params {
 	int64_t retention_ms;       /**< retention.ms, -1: unlimited */
 	int64_t retention_bytes;    /**< retention.bytes, -1: unlimited */
 	bool log_append_time;       /**< message.timestamp.type=LogAppendTime */
+	/**
+	 * compression.type: FMQ_LOG_COMPRESSION_PRODUCER (store as sent) or
+	 * a Kafka codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) that
+	 * every stored batch is rebuilt to when it differs.
+	 */
+	uint8_t compression;
+	/**
+	 * validation=deep: decompress and check every record of every batch
+	 * (INVALID_RECORD / CORRUPT_MESSAGE / MESSAGE_TOO_LARGE). Shallow
+	 * (false) checks framing, CRC and the batch header, and the records
+	 * of uncompressed batches.
+	 */
+	bool deep_validation;
 };
 
 /**
@@ -199,6 +238,20 @@ struct fmq_log_append_result {
 	int64_t last_offset;  /**< offset of the last record */
 	int64_t log_append_time; /**< ms, or -1 (CreateTime topics) */
 	int64_t log_start_offset;
+	/**
+	 * The batch repeats one of the last 5 batches of its idempotent
+	 * producer: nothing was appended, the offsets (and append time) are
+	 * those the original got. The return value is 0.
+	 */
+	bool duplicate;
+	/**
+	 * On INVALID_RECORD / INVALID_TIMESTAMP from deep validation: the
+	 * failing record's index in the batch (Produce v8 batch_index), or -1
+	 * when the batch as a whole failed.
+	 */
+	int32_t record_index;
+	/** Static text for Produce v8 error_message, or NULL. */
+	const char *error_message;
 };
 
 /**
@@ -212,10 +265,24 @@ struct fmq_log_append_result {
  *
  * The chain is not modified or freed.
  *
+ * With deep validation the records are decompressed (bounded) and walked;
+ * with a topic codec (pp.compression) a batch of another codec is rebuilt
+ * with it (CRC recomputed) before it is stored. Batches of idempotent
+ * producers (producerId >= 0) are checked against the partition's
+ * producer state as Kafka's ProducerStateManager does: a repeat of one of
+ * the producer's last 5 batches is not appended again (res->duplicate,
+ * original offsets), an older epoch is INVALID_PRODUCER_EPOCH, a sequence
+ * that does not follow the last one (or a new epoch not starting at 0) is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER; an unknown producer starts at any
+ * sequence.
+ *
  * @return
- *   0 on success; -EBADMSG if the batch was rejected (res->error holds the
- *   Kafka code: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
- *   UNSUPPORTED_FOR_MESSAGE_FORMAT, RECORD_LIST_TOO_LARGE); -EAGAIN if the
+ *   0 on success (also for a duplicate); -EBADMSG if the batch was
+ *   rejected (res->error holds the Kafka code: CORRUPT_MESSAGE,
+ *   MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP,
+ *   UNSUPPORTED_FOR_MESSAGE_FORMAT, UNSUPPORTED_COMPRESSION_TYPE,
+ *   RECORD_LIST_TOO_LARGE, OUT_OF_ORDER_SEQUENCE_NUMBER,
+ *   INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE); -EAGAIN if the
  *   hot pool has no free chunk (the flusher is behind: stop reading from
  *   producers of this partition and retry later; counted); -ENOSPC or
  *   another -errno if a segment could not be rolled (res->error is
@@ -371,12 +438,46 @@ struct fmq_log_stats {
 	uint64_t chunks_free;
 	uint64_t chunks_total;
 	uint64_t segments_deleted;
+	/** Batches appended, by the codec they are stored with. */
+	uint64_t batches_by_codec[5];
+	uint64_t deep_validated;   /**< batches deeply validated */
+	uint64_t recompressed;     /**< batches rebuilt (codec or offsets) */
+	uint64_t recompress_in_bytes;  /**< batch bytes before rebuilding */
+	uint64_t recompress_out_bytes; /**< batch bytes after rebuilding */
+	uint64_t decompress_errors; /**< corrupt or over the bound */
+	uint64_t duplicates;       /**< idempotent repeats not appended */
+	uint64_t out_of_order;     /**< OUT_OF_ORDER_SEQUENCE_NUMBER */
+	uint64_t invalid_epoch;    /**< INVALID_PRODUCER_EPOCH */
+	uint64_t producers;        /**< producer states held (gauge) */
+	uint64_t producers_evicted; /**< forgotten: table full or expired */
+	uint64_t producer_snapshots; /**< snapshot files written */
 };
 
 void fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st);
 
 /** fmq_metrics_fn rendering the log's counters; arg is the fmq_log. */
 void fmq_log_metrics(struct fmq_metrics_out *out, void *arg);
+
+/* ------------------------------------------------------------------------
+ * Idempotent producer state
+ * ---------------------------------------------------------------------- */
+
+/** What a partition remembers of one producer. */
+struct fmq_log_producer_info {
+	int16_t epoch;
+	int32_t last_seq;        /**< last sequence of the newest batch */
+	int64_t last_offset;     /**< last offset of the newest batch */
+	uint32_t nbatches;       /**< batches cached for duplicates (<= 5) */
+};
+
+/**
+ * Look a producer up in a partition's state. Owner lcore, or the control
+ * thread while the owner does not append (tests, tools).
+ *
+ * @return 0 and *info, or -ENOENT.
+ */
+int fmq_log_producer_lookup(const struct fmq_log_part *part, int64_t pid,
+			    struct fmq_log_producer_info *info);
 
 /* ------------------------------------------------------------------------
  * Record batch helpers (pure functions, any thread)

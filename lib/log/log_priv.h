@@ -182,13 +182,19 @@ chunk_unpin(struct chunk *c)
 	atomic_fetch_sub_explicit(&c->state, 1, memory_order_release);
 }
 
-/* Per data lcore: chunk cache and counters (single writer). */
+/* Per data lcore: chunk cache, codec context, rebuild buffer and counters
+ * (single writer). */
 #define LCORE_CACHE_MAX 16
+
+struct fmq_codec_ctx;
 
 struct fmq_log_lcore {
 	uint32_t ncache;
 	uint32_t cache_max;
 	uint32_t cache[LCORE_CACHE_MAX];
+	struct fmq_codec_ctx *codec;   /* deep validation, recompression */
+	uint8_t *rebuild;              /* a rebuilt batch (chunk payload) */
+	uint32_t rebuild_cap;
 	uint64_t appends;
 	uint64_t append_bytes;
 	uint64_t append_records;
@@ -196,6 +202,16 @@ struct fmq_log_lcore {
 	uint64_t crc_failures;
 	uint64_t backpressure;
 	uint64_t rolls;
+	uint64_t by_codec[5];
+	uint64_t deep_validated;
+	uint64_t recompressed;
+	uint64_t recompress_in;
+	uint64_t recompress_out;
+	uint64_t duplicates;
+	uint64_t out_of_order;
+	uint64_t invalid_epoch;
+	uint64_t producers;            /* states held by its partitions */
+	uint64_t producers_evicted;
 } __rte_cache_aligned;
 
 /* Single-writer counter bump that a concurrent reader never sees torn. */
@@ -271,8 +287,77 @@ struct fmq_log {
 	uint64_t flush_lag_bytes;
 	uint64_t flush_lag_messages;
 	uint64_t segments_deleted;
+	uint64_t producer_snapshots;
 	uint32_t rr;                /* pressure reclaim round robin */
 };
+
+/* ------------------------------------------------------------------------
+ * Idempotent producer state (producer.c)
+ * ---------------------------------------------------------------------- */
+
+#define PS_BATCHES 5            /* Kafka's NUM_BATCHES_TO_RETAIN */
+
+/* One cached batch of a producer. */
+struct ps_batch {
+	int32_t first_seq;
+	int32_t last_seq;
+	int64_t first_off;
+	int64_t last_off;
+	int64_t ts;             /* append time (LogAppendTime) or -1 */
+};
+
+struct ps_entry {
+	int64_t pid;
+	int64_t last_ms;        /* wall clock of its last append */
+	uint64_t touch;         /* ps clock of its last append (LRU order) */
+	int16_t epoch;
+	uint8_t nb;             /* cached batches */
+	uint8_t head;           /* index of the oldest */
+	struct ps_batch b[PS_BATCHES];
+};
+
+/* Open addressing over pid (slots hold entry index + 1), entries dense.
+ * Owned by the partition's owner lcore; the control thread touches it
+ * only before the owner starts (recovery) and after it stops (close). */
+struct pstate {
+	struct ps_entry *ent;
+	uint32_t n;
+	uint32_t cap;           /* entries allocated */
+	uint32_t max;           /* log.producer.state.max.producers */
+	uint32_t *slot;
+	uint32_t smask;         /* slots - 1 (2 x cap, power of two) */
+	int64_t expire_ms;
+	uint64_t clock;         /* commits so far */
+};
+
+/* A serialized snapshot handed from the owner to the flusher. */
+struct ps_snap {
+	int64_t offset;         /* state after every batch below it */
+	uint32_t len;
+	uint8_t data[];
+};
+
+/* Header fields of a batch the producer state looks at. */
+struct ps_key {
+	int64_t pid;
+	int16_t epoch;
+	int32_t first_seq;
+	int32_t last_seq;
+	uint16_t attributes;
+};
+
+void ps_key_of(const uint8_t *b, struct ps_key *k);
+int ps_init(struct pstate *ps, uint32_t max, int64_t expire_ms);
+void ps_fini(struct pstate *ps);
+int16_t ps_check(struct pstate *ps, const struct ps_key *k, int64_t now_ms,
+		 const struct ps_batch **dup);
+int ps_commit(struct pstate *ps, const struct ps_key *k, int64_t first_off,
+	      int64_t last_off, int64_t ts, int64_t now_ms, bool replay,
+	      int64_t *evicted);
+struct ps_snap *ps_serialize(const struct pstate *ps, int64_t offset,
+			     int64_t now_ms);
+int ps_snap_write(const char *dir, const struct ps_snap *s);
+int ps_recover(struct fmq_log_part *p);
 
 /* One chunk of a partition's hot list (owner-written, immutable once
  * published). */
@@ -326,6 +411,11 @@ struct fmq_log_part {
 	uint64_t unsynced_since_ns;
 	struct seg *dirty[DIRTY_MAX];
 	uint32_t ndirty;
+
+	/* Idempotent producers (owner), and a snapshot the owner took at a
+	 * roll for the flusher to write (exchanged atomically). */
+	struct pstate ps;
+	struct ps_snap *_Atomic snap_pending;
 };
 
 static inline struct seg *

@@ -15,6 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "fmq_codec.h"
 #include "log_priv.h"
 
 void
@@ -32,6 +33,8 @@ fmq_log_part_params_default(struct fmq_log_part_params *pp)
 	pp->retention_ms = 604800000;
 	pp->retention_bytes = -1;
 	pp->leader_epoch = 0;
+	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
+	pp->deep_validation = false;
 }
 
 static bool
@@ -337,6 +340,9 @@ part_recover(struct fmq_log_part *p)
 			 PRIu64 " batches taken from the hot pool", p->dir,
 			 truncated, batches);
 	}
+	rc = ps_recover(p);
+	if (rc < 0)
+		return rc;
 	next = atomic_load(&part_active_seg(p)->next_offset);
 	atomic_store(&p->next_offset, next);
 	atomic_store(&p->written_off, next);
@@ -437,6 +443,7 @@ fail:
 		for (uint64_t i = 0; i < tail; i++)
 			seg_close(part_seg(p, i));
 	}
+	ps_fini(&p->ps);
 	free(p->segs);
 	free(p->hot);
 	free(p);
@@ -573,15 +580,83 @@ reject(struct fmq_log_part *p, struct fmq_log_append_result *res,
 	return -EBADMSG;
 }
 
+/*
+ * Deep validation and recompression of the batch at b (len bytes, already
+ * checked by batch_validate). Returns a Kafka code (res filled with the
+ * record index and message), and *out = the rebuilt batch in the lcore's
+ * rebuild buffer and *olen its size, or *out = NULL when the batch is
+ * stored as it is.
+ */
+static int16_t
+transform(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
+	  int64_t now_ms, struct fmq_log_append_result *res,
+	  const uint8_t **out, uint32_t *olen)
+{
+	struct fmq_log_lcore *lc = p->lc;
+	struct fmq_codec_seg seg = { .p = b, .len = len };
+	struct fmq_codec_vopts vo = {
+		.compacted = false,
+		.now_ms = now_ms,
+		.ts_diff_max_ms = INT64_MAX,
+		.log_append_time = p->pp.log_append_time,
+		.from_client = true,
+	};
+	struct fmq_codec_vresult vr;
+	int codec = rd_be16(b + RB_ATTRIBUTES) & RB_ATTR_CODEC_MASK;
+	int target = p->pp.compression;
+	uint32_t cap = (uint32_t)RTE_MIN((uint64_t)p->pp.max_message_bytes,
+					 p->pp.segment_bytes);
+	size_t n = 0;
+	int16_t k;
+
+	*out = NULL;
+	if (target == FMQ_LOG_COMPRESSION_PRODUCER || target == codec) {
+		if (!p->pp.deep_validation)
+			return 0;
+		STAT_ADD(lc->deep_validated, 1);
+		k = fmq_codec_batch_validate(lc->codec, &seg, 1, &vo, &vr);
+		if (k != 0)
+			goto fail;
+		/* Kafka rebuilds a compressed batch whose offset deltas are
+		 * not 0..n-1 (old clients) instead of rejecting it. */
+		if (vr.offsets_in_place || codec == 0)
+			return 0;
+		target = codec;
+	} else {
+		STAT_ADD(lc->deep_validated, 1);
+	}
+	cap = RTE_MIN(cap, lc->rebuild_cap);
+	k = fmq_codec_batch_recompress(lc->codec, &seg, 1, target, &vo,
+				       lc->rebuild, cap, &n, &vr);
+	if (k != 0)
+		goto fail;
+	STAT_ADD(lc->recompressed, 1);
+	STAT_ADD(lc->recompress_in, len);
+	STAT_ADD(lc->recompress_out, n);
+	*out = lc->rebuild;
+	*olen = (uint32_t)n;
+	return 0;
+fail:
+	res->record_index = vr.record_index;
+	res->error_message = vr.msg;
+	return k;
+}
+
 static int
 append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 	      uint32_t off, uint32_t len, struct fmq_log_append_result *res)
 {
 	int64_t next = atomic_load_explicit(&p->next_offset,
 					    memory_order_relaxed);
+	uint32_t chunk_cap = p->log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
 	struct seg *s = part_active_seg(p);
+	const struct ps_batch *dup;
+	const uint8_t *rebuilt;
 	struct batch_info bi;
+	struct ps_key pk;
+	int64_t evicted = 0;
 	struct chunk *c;
+	uint32_t rlen = 0;
 	uint64_t size;
 	int64_t now_ms;
 	bool crc_failed;
@@ -594,6 +669,9 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 	res->base_offset = -1;
 	res->last_offset = -1;
 	res->log_append_time = -1;
+	res->duplicate = false;
+	res->record_index = -1;
+	res->error_message = NULL;
 	res->log_start_offset = atomic_load_explicit(&p->log_start,
 						     memory_order_relaxed);
 	if (len < RB_RECORDS)
@@ -624,17 +702,64 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 		return reject(p, res, err, crc_failed);
 	}
 
+	/* Kafka's order (UnifiedLog.append): the records are validated and
+	 * rebuilt first, then the producer state is checked. */
+	err = transform(p, dst, len, now_ms, res, &rebuilt, &rlen);
+	if (err != 0) {
+		chunk_unpin(c);
+		return reject(p, res, err, false);
+	}
+	ps_key_of(dst, &pk);
+	err = ps_check(&p->ps, &pk, now_ms, &dup);
+	if (err != 0) {
+		chunk_unpin(c);
+		if (err == FMQ_LOG_E_OUT_OF_ORDER_SEQUENCE_NUMBER)
+			STAT_ADD(p->lc->out_of_order, 1);
+		else if (err == FMQ_LOG_E_INVALID_PRODUCER_EPOCH)
+			STAT_ADD(p->lc->invalid_epoch, 1);
+		return reject(p, res, err, false);
+	}
+	if (dup != NULL) {
+		/* Answered with what the original got; nothing appended. */
+		chunk_unpin(c);
+		res->duplicate = true;
+		res->records = (uint32_t)bi.count;
+		res->base_offset = dup->first_off;
+		res->last_offset = dup->last_off;
+		res->log_append_time = p->pp.log_append_time ? dup->ts : -1;
+		STAT_ADD(p->lc->duplicates, 1);
+		return 0;
+	}
+
+	/* A rebuilt batch replaces the copy: in place when it is no larger,
+	 * else where the chunk has room for it. */
+	if (rebuilt != NULL) {
+		if (rlen > len && p->cur_fill + rlen > chunk_cap) {
+			chunk_unpin(c);
+			c = get_chunk(p, s, next, rlen);
+			if (c == NULL) {
+				STAT_ADD(p->lc->backpressure, 1);
+				return -EAGAIN;
+			}
+			dst = c->data + p->cur_fill;
+		}
+		memcpy(dst, rebuilt, rlen);
+		len = rlen;
+		batch_peek(dst, &bi);
+	}
+
 	/* Roll if the batch does not fit the segment, an index is full,
 	 * relative offsets would overflow, or the segment is too old. Only
 	 * valid batches roll. The slow path, once per segment: a few system
-	 * calls, and the batch is copied again into a chunk of the new
-	 * segment. */
+	 * calls, a snapshot of the producer state for the flusher to write,
+	 * and the batch is copied again into a chunk of the new segment. */
 	if (size > 0 && (size + len > p->pp.segment_bytes ||
 			 s->idx_n >= s->idx_cap || s->tim_n >= s->tim_cap ||
 			 next + bi.last_delta - s->base > INT32_MAX ||
 			 now_ms - s->created_ms >= p->pp.roll_ms)) {
 		struct chunk *old = c;
 		uint8_t *odst = dst;
+		struct ps_snap *snap;
 
 		rc = part_roll(p, now_ms);
 		if (rc < 0) {
@@ -643,6 +768,10 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 			return rc;
 		}
 		STAT_ADD(p->lc->rolls, 1);
+		snap = ps_serialize(&p->ps, next, now_ms);
+		if (snap != NULL)
+			free(atomic_exchange_explicit(&p->snap_pending, snap,
+						      memory_order_acq_rel));
 		s = part_active_seg(p);
 		size = 0;
 		c = get_chunk(p, s, next, len);
@@ -685,12 +814,21 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 						   memory_order_relaxed) + len,
 			      memory_order_relaxed);
 
+	/* The producer's new batch, for duplicates and sequence checks. A
+	 * failure to grow the table (no memory) only forgets producers. */
+	ps_commit(&p->ps, &pk, next, next + bi.last_delta,
+		  p->pp.log_append_time ? now_ms : -1, now_ms, false,
+		  &evicted);
+	if (evicted > 0)
+		STAT_ADD(p->lc->producers_evicted, (uint64_t)evicted);
+
 	res->records = (uint32_t)bi.count;
 	res->base_offset = next;
 	res->last_offset = next + bi.last_delta;
 	STAT_ADD(p->lc->appends, 1);
 	STAT_ADD(p->lc->append_bytes, len);
 	STAT_ADD(p->lc->append_records, (uint64_t)bi.count);
+	STAT_ADD(p->lc->by_codec[bi.attributes & RB_ATTR_CODEC_MASK], 1);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <rte_memory.h>
 #include <rte_ring.h>
 
+#include "fmq_codec.h"
 #include "log_priv.h"
 
 #ifndef HUGETLBFS_MAGIC
@@ -239,6 +240,59 @@ map_pool(struct fmq_log *log, char *err, size_t errlen)
 	return 0;
 }
 
+/* One codec context and one rebuild buffer per data lcore slot: every
+ * buffer the append path needs for deep validation and recompression is
+ * allocated here, never on the data path. */
+static int
+codec_setup(struct fmq_log *log, char *err, size_t errlen)
+{
+	uint32_t payload = log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
+	struct fmq_codec_limits lim = {
+		.max_input = log->p.codec_max_input,
+		.max_output = log->p.codec_max_output,
+		.gzip_level = log->p.gzip_level,
+		.zstd_level = log->p.zstd_level,
+		.lz4_level = log->p.lz4_level,
+	};
+
+	if (lim.max_input == 0 || lim.max_input > payload)
+		lim.max_input = payload;
+	if (lim.max_output == 0)
+		lim.max_output = 16 * RTE_MIN(payload, 1048588u);
+	if (lim.max_output < payload)
+		lim.max_output = payload;
+	for (uint32_t i = 0; i < log->p.nb_lcores; i++) {
+		struct fmq_log_lcore *lc = &log->lcores[i];
+
+		lc->codec = fmq_codec_ctx_create(&lim);
+		lc->rebuild = malloc(payload);
+		lc->rebuild_cap = payload;
+		if (lc->codec == NULL || lc->rebuild == NULL) {
+			snprintf(err, errlen, "codec context for lcore %u "
+				 "(%u MiB decompression bound, levels gzip %d "
+				 "zstd %d lz4 %d): %s", i, lim.max_output >> 20,
+				 lim.gzip_level, lim.zstd_level, lim.lz4_level,
+				 strerror(lc->codec == NULL ? errno : ENOMEM));
+			return lc->codec == NULL && errno == EINVAL ?
+				-EINVAL : -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void
+codec_teardown(struct fmq_log *log)
+{
+	if (log->lcores == NULL)
+		return;
+	for (uint32_t i = 0; i < log->p.nb_lcores; i++) {
+		fmq_codec_ctx_free(log->lcores[i].codec);
+		free(log->lcores[i].rebuild);
+		log->lcores[i].codec = NULL;
+		log->lcores[i].rebuild = NULL;
+	}
+}
+
 struct fmq_log *
 fmq_log_create(const struct fmq_log_params *p, char *err, size_t errlen)
 {
@@ -293,6 +347,7 @@ fmq_log_create(const struct fmq_log_params *p, char *err, size_t errlen)
 		rc = -ENOMEM;
 		goto fail;
 	}
+	memset(log->lcores, 0, sizeof(struct fmq_log_lcore) * p->nb_lcores);
 	log->free_ring = log->ring_mem;
 	rc = rte_ring_init(log->free_ring, "fmq_log_free", ring_n, 0);
 	if (rc < 0) {
@@ -306,6 +361,9 @@ fmq_log_create(const struct fmq_log_params *p, char *err, size_t errlen)
 		log->lcores[i].cache_max = RTE_MIN(RTE_MAX(m, 1u),
 						   (uint32_t)LCORE_CACHE_MAX);
 	}
+	rc = codec_setup(log, err, errlen);
+	if (rc < 0)
+		goto fail;
 
 	/* Chunks with a valid header hold data that may be newer than the
 	 * durable tier (the process died); keep them for recovery. */
@@ -353,6 +411,7 @@ fmq_log_create(const struct fmq_log_params *p, char *err, size_t errlen)
 fail:
 	if (err[0] != '\0')
 		FMQ_ERR(LOG_COMP, "%s", err);
+	codec_teardown(log);
 	if (log->va != NULL)
 		munmap(log->va, log->len);
 	if (log->pool_fd >= 0)
@@ -375,6 +434,7 @@ fmq_log_free(struct fmq_log *log)
 	for (uint32_t i = 0; i < log->p.max_partitions; i++)
 		if (log->parts[i] != NULL)
 			fmq_log_part_close(log->parts[i]);
+	codec_teardown(log);
 	if (log->extmem)
 		rte_extmem_unregister(log->va, log->len);
 	munmap(log->va, log->len);

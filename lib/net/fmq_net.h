@@ -108,6 +108,7 @@ struct fmq_net_stats {
 	/* TCP */
 	uint64_t tcp_active;        /**< gauge: connections not CLOSED */
 	uint64_t tcp_time_wait;     /**< gauge: of which in TIME_WAIT */
+	uint64_t tcp_tw_recycled;   /**< TIME_WAITs ended early: table full */
 	uint64_t tcp_passive_opens; /**< handshakes completed as server */
 	uint64_t tcp_active_opens;  /**< connect() calls that sent a SYN */
 	uint64_t tcp_refused;       /**< SYNs refused: limits, no memory */
@@ -123,6 +124,8 @@ struct fmq_net_stats {
 	uint64_t tcp_dupacks;       /**< duplicate ACKs received */
 	uint64_t tcp_challenge_acks;/**< RFC 5961 challenge ACKs sent */
 	uint64_t tcp_zwp;           /**< zero-window probes sent */
+	uint64_t tcp_tlp;           /**< tail loss probes sent (RFC 8985) */
+	uint64_t tcp_undo;          /**< spurious recoveries undone (RFC 3522) */
 	uint64_t tcp_ka_probes;     /**< keepalive probes sent */
 	uint64_t tcp_delacks;       /**< ACKs sent by the delayed-ACK timer */
 	uint64_t mbufs_held;        /**< gauge: mbufs held by the stack */
@@ -318,6 +321,18 @@ int fmq_tcp_unlisten(struct fmq_net *n, uint16_t port);
 int fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 		    const struct fmq_tcp_callbacks *cb, void *user,
 		    fmq_tcp_conn_t *out);
+
+/**
+ * Filter for the local ports fmq_tcp_connect picks: return true if a
+ * connection (addresses and ports in network order) would have its replies
+ * delivered to this context's queue, e.g. by computing the port's RSS hash
+ * (symmetric Toeplitz key) with rte_softrss. NULL (the default) takes any
+ * free port.
+ */
+typedef bool (*fmq_tcp_port_fn)(void *arg, uint32_t lip, uint16_t lport,
+				uint32_t rip, uint16_t rport);
+void fmq_tcp_set_port_filter(struct fmq_net *n, fmq_tcp_port_fn fn,
+			     void *arg);
 
 /**
  * Queue an mbuf chain for sending; always consumes m. Segments may be

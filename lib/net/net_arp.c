@@ -32,6 +32,7 @@ arp_release(struct fmq_net *n, struct arp_entry *e, bool count)
 	for (int i = 0; i < e->nhold; i++) {
 		if (count)
 			n->st.drop[FMQ_NET_DROP_ARP_UNRESOLVED]++;
+		n->st.mbufs_held -= e->hold[i]->nb_segs;
 		rte_pktmbuf_free(e->hold[i]);
 	}
 	memset(e, 0, sizeof(*e));
@@ -119,6 +120,7 @@ arp_send_held(struct fmq_net *n, struct arp_entry *e)
 		struct rte_ether_hdr *eh =
 			rte_pktmbuf_mtod(e->hold[i], struct rte_ether_hdr *);
 		rte_ether_addr_copy(&e->mac, &eh->dst_addr);
+		n->st.mbufs_held -= e->hold[i]->nb_segs;
 		net_tx_frame(n, e->hold[i]);
 	}
 	e->nhold = 0;
@@ -232,6 +234,7 @@ net_arp_resolve_and_send(struct fmq_net *n, struct rte_mbuf *m,
 		return;
 	}
 	e->hold[e->nhold++] = m;
+	n->st.mbufs_held += m->nb_segs;
 }
 
 void

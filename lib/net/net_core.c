@@ -85,6 +85,7 @@ fmq_net_free(struct fmq_net *n)
 	net_impair_fini(n);
 	net_arp_flush_all(n);
 	rte_pktmbuf_free_bulk(n->txq, n->ntx);
+	rte_pktmbuf_free_bulk(n->hold, n->nhold);
 	rte_free(n);
 }
 
@@ -124,29 +125,47 @@ net_tx_driver(struct fmq_net *n, struct rte_mbuf **pkts, uint16_t nb)
 {
 	uint16_t sent;
 
-	if (nb == 0)
+	if (nb == 0 && n->nhold == 0)
 		return;
-	for (int attempt = 0;; attempt++) {
+	/* Earlier refused frames go first, so nothing is reordered. */
+	if (n->nhold > 0) {
+		sent = n->tx(n->tx_arg, n->hold, n->nhold);
+		for (uint16_t i = 0; i < sent; i++) {
+			n->st.tx_pkts++;
+			n->st.tx_bytes += n->hold[i]->pkt_len;
+		}
+		if (sent == 0 && ++n->hold_fails >= 8) {
+			/* The driver keeps refusing this one frame (a PMD
+			 * that stops a burst at a frame it cannot take): drop
+			 * it so the rest can go. */
+			n->st.tx_dropped++;
+			rte_pktmbuf_free(n->hold[0]);
+			sent = 1;
+		}
+		if (sent > 0)
+			n->hold_fails = 0;
+		memmove(n->hold, n->hold + sent,
+			(n->nhold - sent) * sizeof(n->hold[0]));
+		n->nhold = (uint16_t)(n->nhold - sent);
+	}
+	sent = 0;
+	if (n->nhold == 0) {
 		sent = n->tx(n->tx_arg, pkts, nb);
 		for (uint16_t i = 0; i < sent; i++) {
 			n->st.tx_pkts++;
 			n->st.tx_bytes += pkts[i]->pkt_len;
 		}
-		if (sent == nb)
-			return;
-		/* Some PMDs (net_tap) stop the burst at the first frame they
-		 * refuse: drop that one and offer the rest once more. */
-		n->st.tx_dropped++;
-		rte_pktmbuf_free(pkts[sent]);
-		pkts += sent + 1;
-		nb = (uint16_t)(nb - sent - 1);
-		if (nb == 0)
-			return;
-		if (attempt == 1)
-			break;
 	}
-	n->st.tx_dropped += nb;
-	rte_pktmbuf_free_bulk(pkts, nb);
+	/* Keep what the ring did not take for the next flush; past the
+	 * hold queue, drop (counted) rather than grow without bound. */
+	uint16_t keep = (uint16_t)RTE_MIN((uint32_t)(nb - sent),
+					  (uint32_t)(NET_TX_HOLD - n->nhold));
+	memcpy(n->hold + n->nhold, pkts + sent, keep * sizeof(pkts[0]));
+	n->nhold = (uint16_t)(n->nhold + keep);
+	if (sent + keep < nb) {
+		n->st.tx_dropped += nb - sent - keep;
+		rte_pktmbuf_free_bulk(pkts + sent + keep, nb - sent - keep);
+	}
 }
 
 void
@@ -154,8 +173,11 @@ net_tx_flush(struct fmq_net *n)
 {
 	uint16_t nb = n->ntx;
 
-	if (nb == 0)
+	if (nb == 0) {
+		if (n->nhold > 0)
+			net_tx_driver(n, n->txq, 0);
 		return;
+	}
 	/* Reset first: the impairment may queue more frames. */
 	n->ntx = 0;
 	if (n->imp != NULL)
@@ -275,6 +297,9 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "TCP connections not CLOSED (TIME_WAIT included)", tcp_active);
 	PER_LCORE("fluxmq_tcp_connections_time_wait", "gauge",
 		  "TCP connections in TIME_WAIT", tcp_time_wait);
+	PER_LCORE("fluxmq_tcp_time_wait_recycled_total", "counter",
+		  "TIME_WAIT connections ended early because the table was full",
+		  tcp_tw_recycled);
 	PER_LCORE("fluxmq_tcp_passive_opens_total", "counter",
 		  "TCP handshakes completed as server", tcp_passive_opens);
 	PER_LCORE("fluxmq_tcp_active_opens_total", "counter",
@@ -316,6 +341,11 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "RFC 5961 challenge ACKs sent", tcp_challenge_acks);
 	PER_LCORE("fluxmq_tcp_zero_window_probes_total", "counter",
 		  "Zero-window probes sent", tcp_zwp);
+	PER_LCORE("fluxmq_tcp_tail_loss_probes_total", "counter",
+		  "Tail loss probes sent (RFC 8985)", tcp_tlp);
+	PER_LCORE("fluxmq_tcp_spurious_recoveries_total", "counter",
+		  "Fast recoveries undone: the timestamp showed reordering, not loss (RFC 3522)",
+		  tcp_undo);
 	PER_LCORE("fluxmq_tcp_keepalive_probes_total", "counter",
 		  "Keepalive probes sent", tcp_ka_probes);
 	PER_LCORE("fluxmq_tcp_delayed_acks_total", "counter",

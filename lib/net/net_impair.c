@@ -216,14 +216,14 @@ impair_burst(struct fmq_net *n, int dir, struct rte_mbuf **pkts, uint16_t nb,
 			d->hold_left = 1 + rnd(im) % 3;
 			d->held_ns = now;
 			n->st.imp_reorder[dir]++;
-			n->st.mbufs_held++;
+			n->st.mbufs_held += m->nb_segs;
 			continue;
 		}
 		out[k++] = m;
 		if (d->held != NULL && --d->hold_left == 0) {
+			n->st.mbufs_held -= d->held->nb_segs;
 			out[k++] = d->held;
 			d->held = NULL;
-			n->st.mbufs_held--;
 		}
 	}
 	return k;
@@ -256,7 +256,7 @@ impair_emit(struct fmq_net *n, int dir, struct rte_mbuf **pkts, uint16_t nb,
 		d->dt[tail] = now + d->cfg.delay_us * 1000ull;
 		d->dcnt++;
 		n->st.imp_delayed[dir]++;
-		n->st.mbufs_held++;
+		n->st.mbufs_held += pkts[i]->nb_segs;
 	}
 }
 
@@ -312,14 +312,15 @@ net_impair_poll(struct fmq_net *n, uint64_t now)
 			struct rte_mbuf *m = d->held;
 
 			d->held = NULL;
-			n->st.mbufs_held--;
+			n->st.mbufs_held -= m->nb_segs;
 			impair_emit(n, dir, &m, 1, now);
 		}
 		while (d->dcnt > 0 && d->dt[d->dhead] <= now) {
-			burst[k++] = d->dq[d->dhead];
+			burst[k] = d->dq[d->dhead];
+			n->st.mbufs_held -= burst[k]->nb_segs;
+			k++;
 			d->dhead = (d->dhead + 1) % IMP_DELAY_Q;
 			d->dcnt--;
-			n->st.mbufs_held--;
 			if (k == IMP_BURST || d->dcnt == 0 ||
 			    d->dt[d->dhead] > now) {
 				if (dir == 0)

@@ -196,7 +196,9 @@ net_l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
 static inline bool
 l4_offload_safe(const struct rte_mbuf *m)
 {
-	for (const struct rte_mbuf *s = m; s->next != NULL; s = s->next)
+	if (m->next == NULL)
+		return true;
+	for (const struct rte_mbuf *s = m; s != NULL; s = s->next)
 		if (s->data_len & 1)
 			return false;
 	return true;

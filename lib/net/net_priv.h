@@ -11,6 +11,7 @@
 #include "fmq_net.h"
 
 #define NET_TX_BURST 64
+#define NET_TX_HOLD 512
 #define ARP_BUCKETS 64        /* power of two */
 #define ARP_WAYS 4
 #define ARP_HOLD 4            /* packets held per unresolved entry */
@@ -44,6 +45,11 @@ struct fmq_net {
 	uint16_t ip_id;
 	uint16_t ntx;
 	struct rte_mbuf *txq[NET_TX_BURST];
+	/* Frames the driver refused, sent first at the next flush (a full TX
+	 * ring is momentary; dropping would cost a retransmission timeout). */
+	uint16_t nhold;
+	uint8_t hold_fails;
+	struct rte_mbuf *hold[NET_TX_HOLD];
 	uint64_t next_arp_scan_ns;
 	fmq_net_l4_fn l4[256];
 	struct fmq_net_stats st;

@@ -226,6 +226,32 @@ fmq_tcp_test_set_iss(struct fmq_net *n, uint32_t iss)
 	n->tcp->test_iss_set = true;
 }
 
+/*
+ * The table is full: end one TIME_WAIT early to make room (what Linux does
+ * past tcp_max_tw_buckets). Only when full, so the scan's cost is paid
+ * instead of refusing a connection; counted.
+ */
+bool
+tcp_tw_recycle(struct fmq_net *n)
+{
+	struct tcp_ctx *t = n->tcp;
+
+	if (n->st.tcp_time_wait == 0)
+		return false;
+	for (uint32_t k = 0; k < t->p.max_conns; k++) {
+		struct tcp_conn *c = &t->conns[t->tw_scan];
+
+		t->tw_scan = t->tw_scan + 1 == t->p.max_conns ? 0 :
+			     t->tw_scan + 1;
+		if (c->state == TCP_TIME_WAIT && !(c->flags & TF_BUSY)) {
+			tcp_conn_free(n, c);
+			n->st.tcp_tw_recycled++;
+			return true;
+		}
+	}
+	return false;
+}
+
 struct tcp_conn *
 tcp_conn_alloc(struct fmq_net *n, const struct tcp_key *k)
 {
@@ -233,7 +259,7 @@ tcp_conn_alloc(struct fmq_net *n, const struct tcp_key *k)
 	struct tcp_conn *c;
 	uint32_t idx;
 
-	if (t->nfree == 0)
+	if (t->nfree == 0 && !tcp_tw_recycle(n))
 		return NULL;
 	idx = t->freelist[t->nfree - 1];
 	if (rte_hash_add_key_data(t->hash, k, (void *)(uintptr_t)idx) < 0)
@@ -337,23 +363,43 @@ tcp_mark_pending(struct fmq_net *n, struct tcp_conn *c)
 	t->pending[t->npending++] = c->idx;
 }
 
+static void tcp_rq_release(struct fmq_net *n, struct tcp_conn *c);
+
 void
 tcp_flush_pending(struct fmq_net *n)
 {
 	struct tcp_ctx *t = n->tcp;
 
-	/* Output may run callbacks (none today) that add entries: loop on
-	 * the live count. */
-	for (uint32_t i = 0; i < t->npending; i++) {
-		struct tcp_conn *c = &t->conns[t->pending[i]];
+	/* Callbacks run from here (held data released after a resume) may
+	 * queue more work: a few rounds, each compacting the list, so a
+	 * connection is on it at most once and it never overflows. */
+	for (int round = 0; round < 4 && t->npending > 0; round++) {
+		uint32_t cnt = t->npending;
 
-		if (!(c->flags & TF_PENDING))
-			continue;
-		c->flags &= ~TF_PENDING;
-		if (c->state != TCP_CLOSED)
+		for (uint32_t i = 0; i < cnt; i++) {
+			struct tcp_conn *c = &t->conns[t->pending[i]];
+
+			if (!(c->flags & TF_PENDING))
+				continue;
+			c->flags &= ~TF_PENDING;
+			if (c->state == TCP_CLOSED)
+				continue;
+			if (c->flags & TF_RQ_RELEASE) {
+				c->flags &= ~TF_RQ_RELEASE;
+				c->flags |= TF_BUSY;
+				tcp_rq_release(n, c);
+				c->flags &= ~TF_BUSY;
+				if (c->flags & TF_DOOMED) {
+					tcp_conn_free(n, c);
+					continue;
+				}
+			}
 			tcp_output(n, c);
+		}
+		memmove(t->pending, t->pending + cnt,
+			(t->npending - cnt) * sizeof(t->pending[0]));
+		t->npending -= cnt;
 	}
-	t->npending = 0;
 }
 
 /* Hand in-order payload to the app (or hold it while paused). */
@@ -512,7 +558,7 @@ fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 
 	if (ip == 0 || port == 0 || cb == NULL || out == NULL)
 		return -EINVAL;
-	if (t->nfree == 0)
+	if (t->nfree == 0 && !tcp_tw_recycle(n))
 		return -ENOSPC;
 	for (unsigned int tries = 0; tries <= TCP_EPH_HI - TCP_EPH_LO;
 	     tries++) {
@@ -525,6 +571,9 @@ fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 		if (listening)
 			continue;
 		k.lport = rte_cpu_to_be_16(lp);
+		if (t->port_ok != NULL &&
+		    !t->port_ok(t->port_ok_arg, k.lip, k.lport, k.rip, k.rport))
+			continue;
 		if (rte_hash_lookup(t->hash, &k) >= 0)
 			continue;
 		c = tcp_conn_alloc(n, &k);
@@ -546,6 +595,13 @@ fmq_tcp_connect(struct fmq_net *n, uint32_t ip, uint16_t port,
 	tcp_mark_pending(n, c);
 	*out = tcp_handle(n, c);
 	return 0;
+}
+
+void
+fmq_tcp_set_port_filter(struct fmq_net *n, fmq_tcp_port_fn fn, void *arg)
+{
+	n->tcp->port_ok = fn;
+	n->tcp->port_ok_arg = arg;
 }
 
 int
@@ -625,8 +681,11 @@ fmq_tcp_close(struct fmq_net *n, fmq_tcp_conn_t h)
 	}
 	switch (c->state) {
 	case TCP_SYN_SENT:
-		/* Nothing sent but a SYN: just forget it. */
-		tcp_done(n, c, 0);
+		/* Only a SYN went out: forget it at the next poll (closed is
+		 * never called from inside an API call). */
+		c->rtx_at = 0;
+		c->end_at = n->tcp->now;
+		tcp_timer_update(n, c);
 		return 0;
 	case TCP_SYN_RCVD:
 	case TCP_ESTABLISHED:
@@ -673,15 +732,9 @@ fmq_tcp_pause_rx(struct fmq_net *n, fmq_tcp_conn_t h, bool pause)
 	if (!(c->flags & TF_RX_PAUSED))
 		return 0;
 	c->flags &= ~TF_RX_PAUSED;
-	c->flags |= TF_BUSY;
-	tcp_rq_release(n, c);
-	c->flags &= ~TF_BUSY;
-	if (c->flags & TF_DOOMED) {
-		tcp_conn_free(n, c);
-		return 0;
-	}
-	/* The window may have opened from zero: tell the peer. */
-	c->flags |= TF_WIN_UPDATE;
+	/* Held data is delivered from the next rx/poll, not from inside
+	 * this call; the window may have opened from zero: tell the peer. */
+	c->flags |= TF_RQ_RELEASE | TF_WIN_UPDATE;
 	tcp_mark_pending(n, c);
 	return 0;
 }

@@ -216,7 +216,7 @@ listen_input(struct fmq_net *n, struct rte_mbuf *m,
 	if (!(s->flags & TH_SYN))
 		return tdrop(n, m, FMQ_NET_DROP_TCP_LISTEN_BAD);
 	/* Limits: refuse new SYNs, leave existing connections alone. */
-	if (t->nfree == 0 || l->syn_rcvd >= t->p.syn_backlog ||
+	if (l->syn_rcvd >= t->p.syn_backlog ||
 	    (c = tcp_conn_alloc(n, k)) == NULL) {
 		n->st.tcp_refused++;
 		return tdrop(n, m, FMQ_NET_DROP_TCP_SYN_REFUSED);
@@ -320,25 +320,50 @@ ack_advance(struct fmq_net *n, struct tcp_conn *c, const struct tcp_seg *s)
 	}
 	c->backoff = 0;
 	c->nrtx = 0;
+	tcp_cc_undo_check(n, c, s);
 	c->snd_una = s->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	tcp_sq_free_acked(n, c, s->ack);
+	if (c->nsb > 0)
+		tcp_sb_trim(c);
 	/* The SYN's sequence number is not data: no window growth for it. */
 	if (c->state != TCP_SYN_SENT && c->state != TCP_SYN_RCVD)
 		tcp_cc_ack(n, c, acked);
-	if (was_recovery && (c->flags & TF_RECOVERY))
-		tcp_retransmit_head(n, c);  /* partial ACK: next hole */
+	if (was_recovery && (c->flags & TF_RECOVERY) &&
+	    !(c->flags & TF_SACK_RECOV))
+		tcp_retransmit_head(n, c);  /* NewReno partial ACK */
 	if (c->snd_una == c->snd_max) {
 		c->rtx_at = 0;
+		c->tlp_at = 0;
 		c->flags &= ~TF_PERSIST;
 	} else {
 		tcp_rto_arm(n, c);
+		tcp_tlp_arm(n, c);
 	}
 	tcp_maybe_writable(n, c);
 	/* Freed send data may reopen a window that memory pressure shut. */
 	if (t->mem_share != UINT32_MAX && c->rcv_adv - c->rcv_nxt < c->rmss)
 		c->flags |= TF_WIN_UPDATE;
+}
+
+/*
+ * A retransmission lost again: during SACK recovery, once the peer SACKs
+ * three segments sent after we resent snd_una, that retransmission is gone
+ * too (the idea of RACK, RFC 8985, on one mark): send the holes again
+ * rather than wait for the RTO.
+ */
+static void
+tcp_lost_retransmit(struct fmq_net *n, struct tcp_conn *c)
+{
+	if (!(c->flags & TF_SACK_RECOV) || c->nsb == 0 || c->rtx_mark == 0)
+		return;
+	if (!seq_geq(c->sb[c->nsb - 1][1], c->rtx_mark + 3u * c->smss))
+		return;
+	c->rtx_mark = 0;
+	c->rtx_next = c->snd_una;
+	c->flags &= ~TF_UNDO_OK;
+	n->st.tcp_retrans_fast++;
 }
 
 /* Deliver in-order payload and whatever it releases from reassembly;
@@ -629,6 +654,21 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 			rte_pktmbuf_free(m);
 			return;
 		}
+		if ((c->flags & TF_SACK) && s->o.nsack > 0) {
+			tcp_sb_update(c, &s->o);
+			tcp_cc_sack_loss(n, c);
+			tcp_lost_retransmit(n, c);
+		}
+		/* The probe (if any) got its answer. */
+		c->flags &= ~TF_TLP_SENT;
+		tcp_tlp_arm(n, c);
+	} else if ((c->flags & TF_SACK) && s->o.nsack > 0 &&
+		   s->ack == c->snd_una && c->snd_una != c->snd_max) {
+		/* A duplicate ACK carrying SACK blocks (window changes and
+		 * data don't matter here, RFC 6675 2). */
+		tcp_sb_update(c, &s->o);
+		tcp_cc_dupack(n, c);
+		tcp_lost_retransmit(n, c);
 	} else if (s->ack == c->snd_una && s->len == 0 &&
 		   !(s->flags & TH_FIN) && c->snd_una != c->snd_max &&
 		   (s->wnd << c->snd_wscale) == c->snd_wnd) {
@@ -818,7 +858,7 @@ tcp_input(struct fmq_net *n, struct rte_mbuf *m,
 	 * order, nothing held, not in recovery, timestamp not older. */
 	if (c->state == TCP_ESTABLISHED &&
 	    (fl & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) == TH_ACK &&
-	    s.seq == c->rcv_nxt && c->ooo_head == NULL &&
+	    s.seq == c->rcv_nxt && c->ooo_head == NULL && s.o.nsack == 0 &&
 	    !(c->flags & (TF_RECOVERY | TF_PERSIST)) &&
 	    (s.wnd << c->snd_wscale) == c->snd_wnd &&
 	    (!(c->flags & TF_TS) ||
@@ -831,6 +871,8 @@ tcp_input(struct fmq_net *n, struct rte_mbuf *m,
 		    seq_leq(s.ack, c->snd_max)) {
 			/* Pure ACK for new data. */
 			ack_advance(n, c, &s);
+			c->flags &= ~TF_TLP_SENT;
+			tcp_tlp_arm(n, c);
 			c->snd_wl1 = s.seq;
 			c->snd_wl2 = s.ack;
 			rte_pktmbuf_free(m);

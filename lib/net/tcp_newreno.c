@@ -22,11 +22,19 @@ tcp_cc_init(struct fmq_net *n, struct tcp_conn *c)
 	c->flags &= ~TF_RECOVERY;
 }
 
-/* Halve on loss: ssthresh = max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)). */
+/* Halve on loss: ssthresh = max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)).
+ * The window before is kept to undo a spurious reduction. */
 static void
-cc_halve(struct tcp_conn *c)
+cc_halve(struct fmq_net *n, struct tcp_conn *c)
 {
 	uint32_t f = flight(c) / 2;
+
+	if (c->flags & TF_TS) {
+		c->prior_cwnd = c->cwnd;
+		c->prior_ssthresh = c->ssthresh;
+		c->recov_ts = tcp_ms(n->tcp->now);
+		c->flags |= TF_UNDO_OK;
+	}
 
 	c->ssthresh = f > 2u * c->smss ? f : 2u * c->smss;
 }
@@ -36,6 +44,18 @@ void
 tcp_cc_ack(struct fmq_net *n, struct tcp_conn *c, uint32_t acked)
 {
 	(void)n;
+	if (c->flags & TF_SACK_RECOV) {
+		/* RFC 6675: cwnd stays at ssthresh for the episode; the
+		 * scoreboard decides what to send. */
+		if (seq_geq(c->snd_una, c->recover)) {
+			c->cwnd = c->ssthresh;
+			c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV);
+			c->dupacks = 0;
+		}
+		if (seq_lt(c->rtx_next, c->snd_una))
+			c->rtx_next = c->snd_una;
+		return;
+	}
 	if (c->flags & TF_RECOVERY) {
 		if (seq_geq(c->snd_una, c->recover)) {
 			/* Full ACK (RFC 6582 3.2 step 3): deflate and leave. */
@@ -75,6 +95,14 @@ bool
 tcp_cc_dupack(struct fmq_net *n, struct tcp_conn *c)
 {
 	n->st.tcp_dupacks++;
+	if (c->flags & TF_SACK_RECOV)
+		return false;
+	if (!(c->flags & TF_RECOVERY) && c->nsb > 0) {
+		/* The peer SACKs: the scoreboard detects loss (RFC 6675). */
+		c->dupacks++;
+		tcp_cc_sack_loss(n, c);
+		return false;
+	}
 	if (c->flags & TF_RECOVERY) {
 		/* Each further duplicate: one segment left the network. */
 		c->cwnd += c->smss;
@@ -90,10 +118,43 @@ tcp_cc_dupack(struct fmq_net *n, struct tcp_conn *c)
 		return false;
 	}
 	c->recover = c->snd_max;
-	cc_halve(c);
+	cc_halve(n, c);
 	c->cwnd = c->ssthresh + 3u * c->smss;
 	c->flags |= TF_RECOVERY;
 	c->flags &= ~TF_RTT_TIMING; /* Karn */
+	n->st.tcp_retrans_fast++;
+	return true;
+}
+
+/*
+ * With a scoreboard: enter loss recovery once three duplicate ACKs came or
+ * more than three segments' worth above a hole is SACKed (RFC 6675
+ * DupThresh). Returns true when recovery starts; the holes are then sent
+ * by tcp_output within cwnd - pipe.
+ */
+bool
+tcp_cc_sack_loss(struct fmq_net *n, struct tcp_conn *c)
+{
+	if ((c->flags & TF_RECOVERY) || c->nsb == 0)
+		return false;
+	/* DupThresh, or the answer to a tail loss probe that shows a hole
+	 * (a short flight never reaches DupThresh). */
+	if (c->dupacks < 3 && c->sb_bytes < 3u * c->smss &&
+	    !(c->flags & TF_TLP_SENT))
+		return false;
+	if (seq_lt(c->snd_una, c->recover)) {
+		/* A hole in data sent before the last reduction: that
+		 * episode (or timeout) already answered for it. Data from
+		 * recover on was sent after it. */
+		return false;
+	}
+	c->recover = c->snd_max;
+	cc_halve(n, c);
+	c->cwnd = c->ssthresh;
+	c->rtx_next = c->snd_una;
+	c->rtx_mark = 0;
+	c->flags |= TF_RECOVERY | TF_SACK_RECOV;
+	c->flags &= ~TF_RTT_TIMING;
 	n->st.tcp_retrans_fast++;
 	return true;
 }
@@ -104,11 +165,16 @@ tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c)
 {
 	(void)n;
 	if (c->backoff == 0 || !(c->flags & TF_RECOVERY))
-		cc_halve(c);
+		cc_halve(n, c);
 	c->cwnd = c->smss;
+	c->flags &= ~TF_UNDO_OK;
 	c->recover = c->snd_max;
-	c->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
+	c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV | TF_RTT_TIMING);
 	c->dupacks = 0;
+	/* A second timeout in a row: the peer may have reneged on what it
+	 * SACKed (RFC 2018 8); resend everything. */
+	if (c->nrtx >= 2)
+		tcp_sb_clear(c);
 }
 
 /* RFC 6298 section 2, in microseconds, G = 1 ms. */
@@ -138,4 +204,33 @@ tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns)
 	c->rto_ms = (uint32_t)(rto / 1000000);
 	if (c->rto_ms == 0)
 		c->rto_ms = 1;
+}
+
+/*
+ * Eifel detection (RFC 3522) for fast recovery: the first ACK for new data
+ * after the retransmission echoes a timestamp. Older than the
+ * retransmission means the original arrived (it was reordered, not lost):
+ * restore the window. Reordering from the network (or net.impair) would
+ * otherwise halve the window each time.
+ */
+void
+tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
+		  const struct tcp_seg *s)
+{
+	if (!(c->flags & TF_UNDO_OK))
+		return;
+	c->flags &= ~TF_UNDO_OK;
+	if (!(c->flags & TF_RECOVERY) || !s->o.has_ts || s->o.tsecr == 0 ||
+	    !seq_lt(s->o.tsecr, c->recov_ts))
+		return;
+	if (c->cwnd < c->prior_cwnd)
+		c->cwnd = c->prior_cwnd;
+	if (c->ssthresh < c->prior_ssthresh)
+		c->ssthresh = c->prior_ssthresh;
+	c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV);
+	c->dupacks = 0;
+	/* The episode did not happen: a real loss in the same window may
+	 * start one. */
+	c->recover = s->ack - 1;
+	n->st.tcp_undo++;
 }

@@ -273,7 +273,15 @@ tcp_send_ack(struct fmq_net *n, struct tcp_conn *c)
 void
 tcp_retransmit_head(struct fmq_net *n, struct tcp_conn *c)
 {
-	uint32_t seq = c->snd_una, len;
+	tcp_retransmit_at(n, c, c->snd_una);
+	tcp_rto_arm(n, c);
+}
+
+/* Resend one segment's worth from seq (already sent once). */
+void
+tcp_retransmit_at(struct fmq_net *n, struct tcp_conn *c, uint32_t seq)
+{
+	uint32_t len;
 	uint8_t fl = TH_ACK;
 
 	if (!seq_lt(seq, c->snd_max))
@@ -291,10 +299,11 @@ tcp_retransmit_head(struct fmq_net *n, struct tcp_conn *c)
 	} else {
 		return;
 	}
+	if (len > c->snd_max - seq)
+		len = c->snd_max - seq;
 	if (send_segment(n, c, seq, fl, len) == 0)
 		n->st.tcp_retrans_bytes += len;
 	c->flags &= ~TF_RTT_TIMING;     /* Karn */
-	tcp_rto_arm(n, c);
 }
 
 /* Keepalive / zero-window probe: an old sequence number makes the peer
@@ -425,14 +434,70 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 
 	wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
 	lim = c->snd_una + wnd;
+	if (c->flags & TF_SACK_RECOV) {
+		/* RFC 6675 recovery: pipe = what is still in the network;
+		 * fill cwnd - pipe with holes first, then new data. */
+		uint32_t flight = c->snd_max - c->snd_una;
+		uint32_t gone = c->sb_bytes + tcp_sb_lost(c, c->rtx_next);
+		uint32_t pipe = flight > gone ? flight - gone : 0;
+		uint32_t hs, hl;
+
+		/* The first hole goes at once on entering recovery,
+		 * whatever pipe says (RFC 6675 5 (3)). */
+		bool first = c->rtx_next == c->snd_una && c->rtx_mark == 0;
+
+		while ((pipe < c->cwnd || first) &&
+		       tcp_sb_hole(c, c->rtx_next, &hs, &hl)) {
+			first = false;
+			uint32_t len = RTE_MIN(hl, seg_room(c));
+			uint8_t fl = TH_ACK;
+
+			if (seq_geq(hs, c->sq_end))
+				break;  /* only the FIN left: the RTO has it */
+			len = RTE_MIN(len, c->sq_end - hs);
+			if (send_segment(n, c, hs, fl, len) < 0)
+				break;
+			if (hs == c->snd_una)
+				c->rtx_mark = c->snd_max;
+			sent = true;
+			n->st.tcp_retrans_bytes += len;
+			c->rtx_next = hs + len;
+			pipe += len;
+		}
+		lim = c->snd_nxt + (c->cwnd > pipe ? c->cwnd - pipe : 0);
+		if (seq_gt(lim, c->snd_una + c->snd_wnd))
+			lim = c->snd_una + c->snd_wnd;
+		if (sent && c->rtx_at == 0)
+			tcp_rto_arm(n, c);
+	}
 	for (;;) {
 		uint32_t len, left;
 		uint8_t fl = TH_ACK;
 
+		if (c->nsb > 0 && seq_lt(c->snd_nxt, c->snd_max)) {
+			/* Going back after a timeout: skip what the peer
+			 * SACKed, stop short of the next SACKed range. */
+			uint32_t hs, hl;
+
+			if (!tcp_sb_hole(c, c->snd_nxt, &hs, &hl)) {
+				uint32_t top = c->sb[c->nsb - 1][1];
+				if (seq_gt(top, c->snd_nxt) &&
+				    seq_leq(top, c->snd_max))
+					c->snd_nxt = top;
+			} else if (hs != c->snd_nxt) {
+				c->snd_nxt = hs;
+			}
+		}
 		if (seq_lt(c->snd_nxt, c->sq_end)) {
 			if (!seq_lt(c->snd_nxt, lim))
 				break;
 			left = c->sq_end - c->snd_nxt;
+			if (c->nsb > 0 && seq_lt(c->snd_nxt, c->snd_max)) {
+				uint32_t hs, hl;
+				if (tcp_sb_hole(c, c->snd_nxt, &hs, &hl) &&
+				    hs == c->snd_nxt && hl < left)
+					left = hl;
+			}
 			len = lim - c->snd_nxt;
 			if (len > left)
 				len = left;
@@ -468,6 +533,7 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 			c->snd_max = c->snd_nxt;
 		if (c->rtx_at == 0 || (c->flags & TF_PERSIST))
 			tcp_rto_arm(n, c);
+		tcp_tlp_arm(n, c);
 	}
 	/* Peer window closed with data waiting and nothing in flight: the
 	 * persist timer probes it (RFC 9293 3.8.6.1). */

@@ -39,6 +39,10 @@ enum tcp_state {
 #define TF_ACTIVE       (1u << 17) /* opened by fmq_tcp_connect */
 #define TF_PEER_FIN     (1u << 18) /* FIN received (rcv_nxt covers it) */
 #define TF_WIN_UPDATE   (1u << 19) /* window opened: tell the peer */
+#define TF_SACK_RECOV   (1u << 20) /* recovery driven by the scoreboard */
+#define TF_TLP_SENT     (1u << 21) /* a tail loss probe is out */
+#define TF_UNDO_OK      (1u << 22) /* recovery may prove spurious (Eifel) */
+#define TF_RQ_RELEASE   (1u << 23) /* resumed: deliver held data */
 
 /* TCP header flag bits (th->tcp_flags). */
 #define TH_FIN RTE_TCP_FIN_FLAG
@@ -58,6 +62,7 @@ enum tcp_state {
 #define TCPOPT_TS 8
 #define TCP_MAX_WSCALE 14
 #define TCP_MAX_SACK 4
+#define TCP_SB_MAX 6             /* SACK scoreboard ranges kept */
 
 /* Timer wheel: ~1 ms ticks (2^20 ns), 4096 slots (~4.3 s horizon; later
  * deadlines park in the farthest slot and are re-filed when it comes). */
@@ -116,8 +121,17 @@ struct tcp_conn {
 	/* Timestamps (RFC 7323). */
 	uint32_t ts_recent;
 	uint64_t ts_recent_ns;
-	/* Congestion control (RFC 5681, 6582). */
+	/* Congestion control (RFC 5681, 6582, 6675). */
 	uint32_t cwnd, ssthresh, recover;
+	/* SACK scoreboard: the peer's SACKed ranges above snd_una, sorted
+	 * and disjoint; rtx_next is where loss recovery resumes. */
+	uint32_t sb[TCP_SB_MAX][2];
+	uint32_t sb_bytes, rtx_next;
+	uint32_t rtx_mark;       /* snd_max when snd_una was last resent */
+	/* Eifel (RFC 3522): window before the last reduction and the
+	 * timestamp of the first retransmission. */
+	uint32_t prior_cwnd, prior_ssthresh, recov_ts;
+	uint8_t nsb;
 	/* RTT (RFC 6298), microseconds. */
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t rtt_seq;
@@ -139,7 +153,7 @@ struct tcp_conn {
 	uint32_t rq_bytes, rq_segs;
 
 	/* Timers (absolute ns, 0 = off) and the wheel entry. */
-	uint64_t rtx_at, delack_at, ka_at, end_at;
+	uint64_t rtx_at, delack_at, ka_at, end_at, tlp_at;
 	uint64_t tw_at;
 	uint64_t last_rx_ns;
 	LIST_ENTRY(tcp_conn) tw_link;
@@ -182,6 +196,9 @@ struct tcp_ctx {
 	uint64_t tw_tick;        /* last processed tick */
 	bool tw_started;
 	uint16_t next_eph;
+	uint32_t tw_scan;        /* where the TIME_WAIT recycler looks next */
+	fmq_tcp_port_fn port_ok; /* connect: does this local port suit us */
+	void *port_ok_arg;
 	uint32_t secret;
 	bool test_iss_set;
 	uint32_t test_iss;
@@ -241,6 +258,7 @@ tcp_ms(uint64_t ns)
 int tcp_init(struct fmq_net *n, int socket);
 void tcp_fini(struct fmq_net *n);
 struct tcp_conn *tcp_conn_alloc(struct fmq_net *n, const struct tcp_key *k);
+bool tcp_tw_recycle(struct fmq_net *n);
 void tcp_conn_free(struct fmq_net *n, struct tcp_conn *c);
 void tcp_set_state(struct fmq_net *n, struct tcp_conn *c, uint8_t st);
 void tcp_notify_closed(struct fmq_net *n, struct tcp_conn *c, int reason);
@@ -263,6 +281,7 @@ void tcp_input(struct fmq_net *n, struct rte_mbuf *m,
 void tcp_output(struct fmq_net *n, struct tcp_conn *c);
 void tcp_send_ack(struct fmq_net *n, struct tcp_conn *c);
 void tcp_retransmit_head(struct fmq_net *n, struct tcp_conn *c);
+void tcp_retransmit_at(struct fmq_net *n, struct tcp_conn *c, uint32_t seq);
 void tcp_send_probe(struct fmq_net *n, struct tcp_conn *c);
 void tcp_send_rst(struct fmq_net *n, struct tcp_conn *c);
 void tcp_send_rst_reply(struct fmq_net *n, const struct rte_ipv4_hdr *ip,
@@ -277,6 +296,7 @@ void tcp_timer_remove(struct fmq_net *n, struct tcp_conn *c);
 void tcp_timers_run(struct fmq_net *n, uint64_t now);
 void tcp_rto_arm(struct fmq_net *n, struct tcp_conn *c);
 uint64_t tcp_rto_ns(const struct fmq_net *n, const struct tcp_conn *c);
+void tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c);
 
 /* tcp_sack.c */
 bool tcp_ooo_insert(struct fmq_net *n, struct tcp_conn *c,
@@ -287,12 +307,21 @@ void tcp_ooo_purge(struct fmq_net *n, struct tcp_conn *c);
 unsigned int tcp_sack_blocks(const struct tcp_conn *c, uint32_t blk[][2],
 			     unsigned int max);
 void tcp_chain_free(struct fmq_net *n, struct rte_mbuf *m);
+void tcp_sb_update(struct tcp_conn *c, const struct tcp_opts *o);
+void tcp_sb_trim(struct tcp_conn *c);
+void tcp_sb_clear(struct tcp_conn *c);
+bool tcp_sb_hole(const struct tcp_conn *c, uint32_t from, uint32_t *start,
+		 uint32_t *len);
+uint32_t tcp_sb_lost(const struct tcp_conn *c, uint32_t from);
 
 /* tcp_newreno.c */
 void tcp_cc_init(struct fmq_net *n, struct tcp_conn *c);
 void tcp_cc_ack(struct fmq_net *n, struct tcp_conn *c, uint32_t acked);
 bool tcp_cc_dupack(struct fmq_net *n, struct tcp_conn *c);
+bool tcp_cc_sack_loss(struct fmq_net *n, struct tcp_conn *c);
 void tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c);
+void tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
+		       const struct tcp_seg *s);
 void tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns);
 
 /* net_impair.c */

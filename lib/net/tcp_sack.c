@@ -9,6 +9,8 @@
  * hash.usr, so no side table is needed and nothing is bounded by a fixed
  * array: the limit is net.tcp.ooo_max segments.
  */
+#include <string.h>
+
 #include "tcp_priv.h"
 
 #define CHAIN_SEQ(m) ((m)->hash.usr)
@@ -267,4 +269,123 @@ tcp_sack_blocks(const struct tcp_conn *c, uint32_t blk[][2],
 		nb++;
 	}
 	return nb;
+}
+
+/* ------------------------------------------------------------------
+ * Sender side: the scoreboard of what the peer reports SACKed (RFC 6675),
+ * used to retransmit only the holes during recovery and to skip SACKed
+ * data after a timeout.
+ * ---------------------------------------------------------------- */
+
+static void
+sb_recount(struct tcp_conn *c)
+{
+	c->sb_bytes = 0;
+	for (unsigned int i = 0; i < c->nsb; i++)
+		c->sb_bytes += c->sb[i][1] - c->sb[i][0];
+}
+
+void
+tcp_sb_clear(struct tcp_conn *c)
+{
+	c->nsb = 0;
+	c->sb_bytes = 0;
+}
+
+/* Forget what snd_una has passed. */
+void
+tcp_sb_trim(struct tcp_conn *c)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < c->nsb; i++) {
+		if (seq_leq(c->sb[i][1], c->snd_una))
+			continue;
+		c->sb[k][0] = seq_max(c->sb[i][0], c->snd_una);
+		c->sb[k][1] = c->sb[i][1];
+		k++;
+	}
+	c->nsb = (uint8_t)k;
+	sb_recount(c);
+}
+
+/* Merge the SACK blocks of an ACK (only sane ones: inside
+ * (snd_una, snd_max]). When full, the highest range is given up: holes
+ * near snd_una matter most. */
+void
+tcp_sb_update(struct tcp_conn *c, const struct tcp_opts *o)
+{
+	for (unsigned int b = 0; b < o->nsack; b++) {
+		uint32_t s = o->sack[b][0], e = o->sack[b][1];
+		unsigned int i, j;
+
+		if (!seq_lt(s, e) || !seq_gt(e, c->snd_una) ||
+		    seq_gt(e, c->snd_max))
+			continue;
+		s = seq_max(s, c->snd_una);
+		/* Absorb every range that touches [s, e). */
+		for (i = 0, j = 0; i < c->nsb; i++) {
+			if (seq_lt(c->sb[i][1], s) || seq_gt(c->sb[i][0], e)) {
+				c->sb[j][0] = c->sb[i][0];
+				c->sb[j][1] = c->sb[i][1];
+				j++;
+				continue;
+			}
+			s = seq_min(s, c->sb[i][0]);
+			e = seq_max(e, c->sb[i][1]);
+		}
+		c->nsb = (uint8_t)j;
+		/* Insert sorted. */
+		for (i = 0; i < c->nsb && seq_lt(c->sb[i][0], s); i++)
+			;
+		if (c->nsb == TCP_SB_MAX) {
+			if (i == TCP_SB_MAX)
+				continue;
+			c->nsb--;
+		}
+		memmove(&c->sb[i + 1], &c->sb[i],
+			(c->nsb - i) * sizeof(c->sb[0]));
+		c->sb[i][0] = s;
+		c->sb[i][1] = e;
+		c->nsb++;
+	}
+	sb_recount(c);
+}
+
+/* First range at or after from that is not SACKed and lies below the
+ * highest SACKed byte (RFC 6675 NextSeg rule 1, with every such hole
+ * deemed lost). */
+bool
+tcp_sb_hole(const struct tcp_conn *c, uint32_t from, uint32_t *start,
+	    uint32_t *len)
+{
+	uint32_t x = seq_max(from, c->snd_una);
+
+	for (unsigned int i = 0; i < c->nsb; i++) {
+		if (seq_geq(x, c->sb[i][1]))
+			continue;
+		if (seq_lt(x, c->sb[i][0])) {
+			*start = x;
+			*len = c->sb[i][0] - x;
+			return true;
+		}
+		x = c->sb[i][1];
+	}
+	return false;
+}
+
+/* Hole bytes at or after from below the highest SACKed byte. */
+uint32_t
+tcp_sb_lost(const struct tcp_conn *c, uint32_t from)
+{
+	uint32_t x = seq_max(from, c->snd_una), lost = 0;
+
+	for (unsigned int i = 0; i < c->nsb; i++) {
+		if (seq_geq(x, c->sb[i][1]))
+			continue;
+		if (seq_lt(x, c->sb[i][0]))
+			lost += c->sb[i][0] - x;
+		x = c->sb[i][1];
+	}
+	return lost;
 }

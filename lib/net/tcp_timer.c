@@ -26,6 +26,8 @@ next_deadline(const struct tcp_conn *c)
 		d = c->ka_at;
 	if (c->end_at != 0 && c->end_at < d)
 		d = c->end_at;
+	if (c->tlp_at != 0 && c->tlp_at < d)
+		d = c->tlp_at;
 	return d == UINT64_MAX ? 0 : d;
 }
 
@@ -103,6 +105,7 @@ rto_expired(struct fmq_net *n, struct tcp_conn *c)
 		return;
 	}
 	c->nrtx++;
+	c->tlp_at = 0;
 	if (c->backoff < 20)
 		c->backoff++;
 	n->st.tcp_retrans_timeout++;
@@ -113,6 +116,46 @@ rto_expired(struct fmq_net *n, struct tcp_conn *c)
 	c->flags &= ~TF_RTT_TIMING;
 	tcp_rto_arm(n, c);
 	tcp_output(n, c);
+}
+
+/*
+ * Tail loss probe (RFC 8985 7): when the last segments of a flight are
+ * lost no duplicate ACK comes and only the RTO (200 ms at least) would
+ * notice. Two smoothed RTTs after the last transmission, resend the
+ * highest segment once; its ACK carries SACK blocks that start recovery.
+ */
+void
+tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
+{
+	uint64_t pto;
+
+	if (!(c->flags & TF_SACK) || (c->flags & (TF_RECOVERY | TF_TLP_SENT)) ||
+	    c->srtt_us == 0 || c->snd_una == c->snd_max) {
+		c->tlp_at = 0;
+		return;
+	}
+	pto = 2ull * c->srtt_us * 1000;
+	if (pto < 10 * 1000000ull)
+		pto = 10 * 1000000ull;
+	if (c->rtx_at != 0 && n->tcp->now + pto >= c->rtx_at) {
+		c->tlp_at = 0;
+		return;
+	}
+	c->tlp_at = n->tcp->now + pto;
+	tcp_timer_update(n, c);
+}
+
+static void
+tlp_expired(struct fmq_net *n, struct tcp_conn *c)
+{
+	uint32_t seq, out = c->snd_max - c->snd_una;
+
+	if (out == 0 || (c->flags & (TF_RECOVERY | TF_TLP_SENT | TF_PERSIST)))
+		return;
+	seq = c->snd_max - (out < c->smss ? out : c->smss);
+	c->flags |= TF_TLP_SENT;
+	n->st.tcp_tlp++;
+	tcp_retransmit_at(n, c, seq);
 }
 
 static void
@@ -175,6 +218,10 @@ conn_timers(struct fmq_net *n, struct tcp_conn *c, uint64_t now)
 			persist_expired(n, c);
 		else
 			rto_expired(n, c);
+	}
+	if (c->tlp_at != 0 && c->tlp_at <= now && !(c->flags & TF_DOOMED)) {
+		c->tlp_at = 0;
+		tlp_expired(n, c);
 	}
 	if (c->delack_at != 0 && c->delack_at <= now &&
 	    !(c->flags & TF_DOOMED)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two data lcores on the tap (software steering, adaptive polling):
-# 8 producers over 16 partitions, 1,000,000 messages, consumed back exactly
-# once and in order per partition; /metrics shows both lcores working and
+# 8 producers over 16 partitions, 1,000,000 messages, consumed back by 4
+# group consumers exactly once and in order per partition; /metrics shows both lcores working and
 # partition operations crossing between them; pipelined requests spanning
 # partitions of both lcores come back in order on one connection.
 set -euo pipefail
@@ -34,27 +34,14 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 printf 'produced %d messages with %d producers in %d ms (%d msg/s)\n' \
 	$((NPROD * PER)) $NPROD "$ms" $((NPROD * PER * 1000 / (ms > 0 ? ms : 1)))
 
-# Four consumers, four partitions each.
-cpids=()
-for c in 0 1 2 3; do
-	args=()
-	for p in $((c * 4)) $((c * 4 + 1)) $((c * 4 + 2)) $((c * 4 + 3)); do
-		args+=(-p "$p")
-	done
-	: >"$FMQ_TMP/out$c.txt"
-	for p in $((c * 4)) $((c * 4 + 1)) $((c * 4 + 2)) $((c * 4 + 3)); do
-		kcat -b "$FMQ_IP:9092" -C -t "$TOPIC" -p "$p" -o beginning -e -q \
-			-f '%p %s\n' >>"$FMQ_TMP/out$c.txt" 2>"$FMQ_TMP/cons$c-$p.err" ||
-			fail "consumer $c partition $p: $(tail -3 "$FMQ_TMP/cons$c-$p.err")"
-	done &
-	cpids+=($!)
-done
-for pid in "${cpids[@]}"; do
-	wait "$pid" || fail "a consumer failed"
-done
-cat "$FMQ_TMP"/out*.txt | /usr/bin/python3 tests/integration/multilcore/check.py \
-	$NPROD $PER || fail "consumed messages do not match"
-pass "1,000,000 messages over 16 partitions on 2 lcores: each once, in order"
+# Four group consumers (one group, synchronous commits).
+/usr/bin/python3 tests/integration/multilcore/group_consume.py "$FMQ_IP:9092" \
+	"$TOPIC" $((NPROD * PER)) >"$FMQ_TMP/out.txt" 2>"$FMQ_TMP/cons.err" ||
+	fail "group consumers: $(tail -5 "$FMQ_TMP/cons.err")"
+tail -1 "$FMQ_TMP/cons.err"
+/usr/bin/python3 tests/integration/multilcore/check.py $NPROD $PER \
+	<"$FMQ_TMP/out.txt" || fail "consumed messages do not match"
+pass "1,000,000 messages over 16 partitions on 2 lcores, 4 group consumers: each once, in order"
 
 for l in 0 1; do
 	rx=$(fmq_metric fluxmq_lcore_rx_packets_total "lcore=\"$l\"")

@@ -105,7 +105,14 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	}
 	fmq_log_part_offsets(part, &o1);
 	fmq_log_stats(flog, &s1);
-	if (rc == 0) {
+	if (rc == 0 && res.duplicate) {
+		/* A retry of one of the producer's last batches: answered
+		 * with its first offsets, nothing appended. */
+		if (verdict != 0 || o1.high_watermark != o0.high_watermark ||
+		    s1.append_bytes != s0.append_bytes ||
+		    res.base_offset >= o0.high_watermark)
+			abort();
+	} else if (rc == 0) {
 		struct fmq_log_range r;
 		struct fmq_log_read_result rr;
 
@@ -121,7 +128,15 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 			abort();
 		fmq_log_range_release(&r);
 	} else if (rc == -EBADMSG) {
-		if (verdict == 0 && res.error != 10 /* MESSAGE_TOO_LARGE */)
+		/* A well-framed batch can still be refused for its size, a
+		 * record the append path checks beyond the framing, or, from an
+		 * idempotent producer, its sequence, epoch or transaction bit.
+		 * Whatever the reason, nothing may be appended (checked below). */
+		if (verdict == 0 && res.error != 10 /* MESSAGE_TOO_LARGE */ &&
+		    res.error != 45 /* OUT_OF_ORDER_SEQUENCE_NUMBER */ &&
+		    res.error != 47 /* INVALID_PRODUCER_EPOCH */ &&
+		    res.error != 48 /* INVALID_TXN_STATE: no transactions */ &&
+		    res.error != 87 /* INVALID_RECORD */)
 			abort();
 		if (verdict != 0 && verdict != res.error)
 			abort();

@@ -8,10 +8,13 @@
         progress (stall) and fails past --max-stall seconds.
   churn --host H --port P --count N [--parallel K]
         N connect / send 1 byte / read it back / close cycles.
+  discard --host H --port 9 --conns N --bytes B
+        N connections send B bytes each to the discard service.
 
 Prints one JSON line with the results; exits 0 on success, 1 on failure.
 """
 import argparse
+import errno
 import hashlib
 import json
 import os
@@ -122,30 +125,107 @@ def run_echo(a):
 
 
 def run_churn(a):
+    """N connect / send 1 byte / read it back / close cycles, --parallel
+    of them in flight at once (non-blocking: a slow handshake delays only
+    its own cycle)."""
+    sel = selectors.DefaultSelector()
     t0 = time.monotonic()
-    done = 0
-    fails = 0
-    while done < a.count:
-        batch = []
-        for _ in range(min(a.parallel, a.count - done)):
-            s = socket.create_connection((a.host, a.port), timeout=10)
-            batch.append(s)
-        for s in batch:
-            s.sendall(b"x")
-        for s in batch:
-            if s.recv(1) != b"x":
-                fails += 1
+    started = done = fails = 0
+    slowest = 0.0
+
+    def start():
+        nonlocal started
+        while True:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            rc = s.connect_ex((a.host, a.port))
+            if rc in (0, errno.EINPROGRESS):
+                break
             s.close()
-        done += len(batch)
+            if rc not in (errno.EADDRNOTAVAIL, errno.EAGAIN):
+                raise OSError(rc, "connect: " + os.strerror(rc))
+            # Local ports all in TIME_WAIT (earlier runs): wait for some.
+            if time.monotonic() - t0 > a.timeout:
+                raise OSError(rc, "no free local port")
+            time.sleep(0.05)
+        sel.register(s, selectors.EVENT_WRITE, {"st": "connect", "t": time.monotonic()})
+        started += 1
+
+    while started < min(a.parallel, a.count):
+        start()
+    while done < a.count:
+        if time.monotonic() - t0 > a.timeout:
+            print(json.dumps({"error": "timeout", "cycles": done}))
+            return 1
+        for key, _ in sel.select(timeout=1.0):
+            s, d = key.fileobj, key.data
+            if d["st"] == "connect":
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    print(json.dumps({"error": "connect: %s" % os.strerror(err), "cycles": done}))
+                    return 1
+                s.send(b"x")
+                d["st"] = "echo"
+                sel.modify(s, selectors.EVENT_READ, d)
+                continue
+            b = s.recv(16)
+            if b != b"x":
+                fails += 1
+            slowest = max(slowest, time.monotonic() - d["t"])
+            sel.unregister(s)
+            s.close()
+            done += 1
+            if started < a.count:
+                start()
     dt = time.monotonic() - t0
     print(json.dumps({"mode": "churn", "cycles": done, "failed": fails,
-                      "seconds": round(dt, 3), "per_sec": round(done / dt, 1)}))
+                      "seconds": round(dt, 3), "per_sec": round(done / dt, 1),
+                      "slowest_cycle_s": round(slowest, 3)}))
     return 0 if fails == 0 else 1
+
+
+def run_discard(a):
+    """--conns connections each send --bytes to the discard service, shut
+    down writing and wait for the server's FIN: goodput into the stack."""
+    src = os.urandom(CHUNK)
+    socks = [socket.create_connection((a.host, a.port), timeout=30) for _ in range(a.conns)]
+    t0 = time.monotonic()
+    left = [a.bytes] * a.conns
+    sel = selectors.DefaultSelector()
+    for i, s in enumerate(socks):
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_WRITE, i)
+    open_n = a.conns
+    while open_n:
+        for key, mask in sel.select(timeout=1.0):
+            i, s = key.data, key.fileobj
+            if mask & selectors.EVENT_WRITE:
+                try:
+                    k = s.send(src[: min(len(src), left[i])])
+                except BlockingIOError:
+                    k = 0
+                left[i] -= k
+                if left[i] == 0:
+                    s.shutdown(socket.SHUT_WR)
+                    sel.modify(s, selectors.EVENT_READ, i)
+            elif mask & selectors.EVENT_READ:
+                if s.recv(65536) == b"":
+                    sel.unregister(s)
+                    s.close()
+                    open_n -= 1
+        if time.monotonic() - t0 > a.timeout:
+            print(json.dumps({"error": "timeout"}))
+            return 1
+    dt = time.monotonic() - t0
+    total = a.conns * a.bytes
+    print(json.dumps({"mode": "discard", "conns": a.conns, "bytes_total": total,
+                      "seconds": round(dt, 3), "MBps": round(total / dt / 1e6, 1)}))
+    return 0
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["echo", "churn"])
+    p.add_argument("mode", choices=["echo", "churn", "discard"])
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=7)
     p.add_argument("--conns", type=int, default=1)
@@ -155,7 +235,8 @@ def main():
     p.add_argument("--max-stall", type=float, default=5.0)
     p.add_argument("--timeout", type=float, default=600.0)
     a = p.parse_args()
-    sys.exit(run_echo(a) if a.mode == "echo" else run_churn(a))
+    sys.exit({"echo": run_echo, "churn": run_churn,
+              "discard": run_discard}[a.mode](a))
 
 
 if __name__ == "__main__":

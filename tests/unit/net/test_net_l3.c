@@ -278,6 +278,7 @@ test_ip_output_arp(void)
 	m = rte_pktmbuf_alloc(nt_pool);
 	memset(rte_pktmbuf_append(m, 10), 1, 10);
 	CU_ASSERT_EQUAL(fmq_net_ip_output(net, m, other, 253, t), 0);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 1);  /* waiting for ARP */
 	fmq_net_poll(net, t);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(cap.pkts[0],
@@ -295,6 +296,7 @@ test_ip_output_arp(void)
 	}
 	CU_ASSERT_EQUAL(cap.n, 3); /* ARP_MAX_RETRIES re-requests */
 	CU_ASSERT_EQUAL(drops(FMQ_NET_DROP_ARP_UNRESOLVED), before + 1);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
 	nt_capture_clear(&cap);
 
 	/* Resolved by an ARP reply: the held packet goes out to that MAC. */

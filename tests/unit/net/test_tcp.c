@@ -553,10 +553,20 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	seq = out(0)->seq;
 	clear();
-	/* RTO is the 200 ms floor (tiny RTT measured in the handshake). */
-	advance(199 * MS);
+	/* Tail loss probe first (2 SRTT, at least 10 ms): the last
+	 * segment again, once (RFC 8985). */
+	advance(9 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
 	advance(3 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, seq);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	clear();
+	/* RTO is the 200 ms floor (tiny RTT measured in the handshake). */
+	advance(185 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	advance(5 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	o = out(0);
 	CU_ASSERT_EQUAL(o->seq, seq);
@@ -719,11 +729,13 @@ test_our_zero_window(void)
 	p.nxt++;
 	CU_ASSERT_EQUAL(cap.n, 1);
 	clear();
-	/* Resume: the held data is delivered and the window reopens. */
+	/* Resume: the held data is delivered (from the next poll, not
+	 * inside the call) and the window reopens. */
 	fmq_tcp_pause_rx(net, p.h, false);
+	CU_ASSERT_EQUAL(app.rxlen, 0);
+	fmq_net_poll(net, now);
 	CU_ASSERT_EQUAL(app.rxlen, 8192);
 	CU_ASSERT(memcmp(app.rx, patbuf(0, 8192), 8192) == 0);
-	fmq_net_poll(net, now);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->win, 8192);
 	clear();
@@ -778,10 +790,12 @@ test_active_close_time_wait(void)
 	CU_ASSERT_EQUAL(o->len, 500);
 	fin = o->seq + 500;
 	clear();
-	/* The FIN retransmits like data. */
+	/* The FIN retransmits like data (tail loss probe, then RTO). */
 	advance(210 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
 	CU_ASSERT(out(0)->flags & F_FIN);
+	CU_ASSERT(out(1)->flags & F_FIN);
+	CU_ASSERT_EQUAL(out(1)->len, 500);
 	clear();
 	peer_ack(&p, fin + 1);
 	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 6 /* FIN_WAIT_2 */);
@@ -916,6 +930,59 @@ test_rst_each_state(void)
 	CU_ASSERT_EQUAL(app.closed, 3);
 	CU_ASSERT_EQUAL(app.naccepted, 3);
 
+	/* FIN_WAIT_2: reset. */
+	open_conn(&p, PEER_PORT + 5, 1);
+	fmq_tcp_close(net, p.h);
+	fmq_net_poll(net, now);
+	uint32_t fin = out(cap.n - 1)->seq;
+	clear();
+	peer_ack(&p, fin + 1);
+	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 6);
+	s = pseg(&p, F_RST, NULL, 0);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(app.closed, 4);
+	CU_ASSERT_EQUAL(app.reason, -ECONNRESET);
+	CU_ASSERT_EQUAL(st()->tcp_active, 0);
+
+	/* CLOSING: a reset ends it too. */
+	open_conn(&p, PEER_PORT + 6, 1);
+	fmq_tcp_close(net, p.h);
+	fmq_net_poll(net, now);
+	clear();
+	s = pseg(&p, F_ACK | F_FIN, NULL, 0);
+	rx_seg(&s);
+	p.nxt++;
+	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 8);
+	clear();
+	s = pseg(&p, F_RST, NULL, 0);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(app.closed, 5);
+	CU_ASSERT_EQUAL(st()->tcp_active, 0);
+
+	/* TIME_WAIT: an exact RST ends it; out of window it is ignored. */
+	open_conn(&p, PEER_PORT + 7, 1);
+	fmq_tcp_close(net, p.h);
+	fmq_net_poll(net, now);
+	fin = out(cap.n - 1)->seq;
+	clear();
+	peer_ack(&p, fin + 1);
+	s = pseg(&p, F_ACK | F_FIN, NULL, 0);
+	rx_seg(&s);
+	p.nxt++;
+	clear();
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 1);
+	s = pseg(&p, F_RST, NULL, 0);
+	s.seq += 5000000;
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 1);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	s = pseg(&p, F_RST, NULL, 0);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 0);
+	CU_ASSERT_EQUAL(st()->tcp_active, 0);
+	CU_ASSERT_EQUAL(app.closed, 6);   /* told once, at TIME_WAIT */
+	app.closed = 3;
+
 	/* LAST_ACK: reset ends it. */
 	app.close_on_eof = true;
 	open_conn(&p, PEER_PORT + 4, 1);
@@ -1039,15 +1106,48 @@ test_seq_wraparound(void)
 	clear();
 	peer_ack(&p, una + 4000);
 	advance(210 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
-	CU_ASSERT_EQUAL(out(0)->seq, una + 4000);
-	check_payload(out(0), 4000);
+	/* Tail loss probe of the last segment, then the RTO's. */
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL(out(0)->seq + out(0)->len, una + 8000);
+	check_payload(out(0), 8000 - out(0)->len);
+	CU_ASSERT_EQUAL(out(1)->seq, una + 4000);
+	check_payload(out(1), 4000);
 	clear();
 	peer_ack(&p, una + 8000);
 	got = (uint32_t)fmq_net_mbufs_held(net);
 	CU_ASSERT_EQUAL(got, 0);
 	advance(1000 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
+}
+
+static bool
+even_ports_only(void *arg, uint32_t lip, uint16_t lport, uint32_t rip,
+		uint16_t rport)
+{
+	(void)arg;
+	(void)lip;
+	(void)rip;
+	(void)rport;
+	return (rte_be_to_cpu_16(lport) & 1) == 0;
+}
+
+static void
+test_connect_port_filter(void)
+{
+	fmq_tcp_conn_t h;
+	uint16_t lport;
+
+	fmq_tcp_set_port_filter(net, even_ports_only, NULL);
+	for (int i = 0; i < 5; i++) {
+		CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 9092, &app_cb,
+						NULL, &h), 0);
+		CU_ASSERT_EQUAL(fmq_tcp_get_addrs(net, h, NULL, &lport, NULL,
+						  NULL), 0);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(lport) & 1, 0);
+		fmq_tcp_abort(net, h);
+	}
+	fmq_net_poll(net, now);
+	clear();
 }
 
 static void
@@ -1095,6 +1195,20 @@ test_active_open(void)
 	CU_ASSERT(out(0)->flags & F_RST);
 	CU_ASSERT_EQUAL(app.closed, 0);  /* abort: no callback */
 	clear();
+
+	/* Closed while connecting: closed(0) from the next poll, not from
+	 * inside fmq_tcp_close. */
+	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 9095, &app_cb, &app,
+					&h), 0);
+	fmq_net_poll(net, now);
+	clear();
+	CU_ASSERT_EQUAL(fmq_tcp_close(net, h), 0);
+	CU_ASSERT_EQUAL(app.closed, 0);
+	advance(2 * MS);
+	CU_ASSERT_EQUAL(app.closed, 1);
+	CU_ASSERT_EQUAL(app.reason, 0);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	app.closed = 0;
 
 	/* Refused: RST|ACK to our SYN. */
 	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 9093, &app_cb, &app,
@@ -1165,6 +1279,27 @@ test_limits(void)
 	fmq_tcp_conn_t h;
 	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 1, &app_cb, NULL, &h),
 			-ENOSPC);
+
+	/* A TIME_WAIT is not a live connection: when the table is full,
+	 * the oldest found is ended early to make room (counted). */
+	fmq_tcp_close(net, p[0].h);
+	fmq_net_poll(net, now);
+	uint32_t fin = out(cap.n - 1)->seq;
+	clear();
+	peer_ack(&p[0], fin + 1);
+	struct ts_seg f = pseg(&p[0], F_ACK | F_FIN, NULL, 0);
+	rx_seg(&f);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 1);
+	clear();
+	/* The two half-open ones are still there; fill the table. */
+	CU_ASSERT_EQUAL(st()->tcp_active, 3);
+	CU_ASSERT_EQUAL(fmq_tcp_connect(net, nt_peer_ip, 1, &app_cb, NULL, &h),
+			0);
+	CU_ASSERT_EQUAL(st()->tcp_tw_recycled, 1);
+	CU_ASSERT_EQUAL(st()->tcp_time_wait, 0);
+	CU_ASSERT_EQUAL(st()->tcp_active, 3);
+	fmq_net_poll(net, now);
+	clear();
 }
 
 static void
@@ -1554,6 +1689,74 @@ test_memory_pressure(void)
 	setup();
 }
 
+
+static void
+test_sack_recovery(void)
+{
+	struct peer p;
+	uint32_t una, blk[2][2];
+	struct ts_seg s;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	/* Segments 1 and 4 lost; the peer SACKs 2-3 and 5-10. */
+	blk[0][0] = una + 1448;
+	blk[0][1] = una + 3 * 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(cap.n, 0);  /* 2 segments SACKed: not yet */
+	blk[0][0] = una + 4 * 1448;
+	blk[0][1] = una + 10 * 1448;
+	blk[1][0] = una + 1448;
+	blk[1][1] = una + 3 * 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 2);
+	rx_seg(&s);
+	/* Recovery (RFC 6675): exactly the two holes, nothing SACKed. */
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), 0);
+	CU_ASSERT_EQUAL(out(1)->seq, una + 3 * 1448);
+	check_payload(out(1), 3 * 1448);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_fast, 1);
+	clear();
+	peer_ack(&p, una + 10 * 1448);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	/* After a timeout, SACKed data is not sent again. */
+	app_send(p.h, 10 * 1448, 4 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 4);
+	una = out(0)->seq;
+	clear();
+	blk[0][0] = una + 1448;
+	blk[0][1] = una + 3 * 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	clear();
+	advance(250 * MS);   /* TLP (last segment), then the RTO */
+	unsigned int rto_frames = 0;
+	for (unsigned int i = 0; i < cap.n; i++) {
+		struct ts_out *o = out(i);
+		CU_ASSERT(o->seq == una || o->seq == una + 3 * 1448);
+		rto_frames++;
+	}
+	CU_ASSERT(rto_frames >= 2);
+	clear();
+	peer_ack(&p, una + 4 * 1448);
+}
+
 /* ------------------------------------------------- malformed segments */
 
 enum { NOCONN, ESTAB };
@@ -1821,6 +2024,7 @@ main(void)
 	CU_add_test(s, "reorder, reassembly, SACK blocks", test_reorder_reassembly);
 	CU_add_test(s, "loss -> RTO retransmit with backoff", test_rto_backoff);
 	CU_add_test(s, "3 dup ACKs -> fast retransmit, NewReno", test_fast_retransmit);
+	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
 	CU_add_test(s, "our zero window, probes answered", test_our_zero_window);
@@ -1832,6 +2036,7 @@ main(void)
 	CU_add_test(s, "TIME_WAIT reuse rules", test_time_wait_reuse);
 	CU_add_test(s, "sequence wrap-around", test_seq_wraparound);
 	CU_add_test(s, "active open, refused, SYN timeout", test_active_open);
+	CU_add_test(s, "connect: local port filter (RSS)", test_connect_port_filter);
 	CU_add_test(s, "limits: max connections, SYN backlog", test_limits);
 	CU_add_test(s, "echo and discard services", test_services);
 	CU_add_test(s, "keepalive", test_keepalive);
