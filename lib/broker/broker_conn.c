@@ -89,15 +89,49 @@ rx_consume(struct kconn *k, uint64_t n)
 		k->rx_tail = NULL;
 }
 
-/* Describe the received bytes as segments for the framer. */
+/*
+ * Bytes the first request needs: its size prefix says, once all 4 bytes
+ * are in; an impossible size needs only the prefix (the framer refuses
+ * it). UINT64_MAX while the prefix is incomplete.
+ */
+static uint64_t
+rx_frame_bytes(const struct fmq_broker_lcore *bl, const struct kconn *k)
+{
+	uint8_t pre[4];
+	uint32_t have = 0, off = k->rx_off;
+	int32_t size;
+
+	for (const struct rte_mbuf *m = k->rx_head; m != NULL && have < 4;
+	     m = m->next) {
+		const uint8_t *p = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+							   off);
+		for (uint32_t i = off; i < m->data_len && have < 4; i++)
+			pre[have++] = *p++;
+		off = 0;
+	}
+	if (have < 4)
+		return UINT64_MAX;
+	size = (int32_t)((uint32_t)pre[0] << 24 | (uint32_t)pre[1] << 16 |
+			 (uint32_t)pre[2] << 8 | pre[3]);
+	if (size < 0 || (uint32_t)size > bl->b->max_request)
+		return 4;
+	return 4 + (uint64_t)size;
+}
+
+/*
+ * Describe the received bytes as segments for the framer, up to the end
+ * of the first request: pipelined requests behind it stay undescribed, so
+ * taking N queued requests costs N, not N times the backlog.
+ */
 static uint32_t
 rx_segments(struct fmq_broker_lcore *bl, struct kconn *k, uint64_t *avail)
 {
+	uint64_t want = rx_frame_bytes(bl, k);
 	uint32_t n = 0, off = k->rx_off;
 	uint64_t bytes = 0;
 
-	for (struct rte_mbuf *m = k->rx_head; m != NULL && n < BROKER_MAX_SEGS;
-	     m = m->next) {
+	for (struct rte_mbuf *m = k->rx_head; m != NULL && n < BROKER_MAX_SEGS &&
+	     bytes < want; m = m->next) {
 		bl->segs[n].p = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
 		bl->segs[n].len = m->data_len - off;
 		bl->seg_mbuf[n] = m;

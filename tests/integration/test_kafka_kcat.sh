@@ -4,7 +4,8 @@
 # messages of 0 B..4 KiB (keys, empty and null keys/values, headers incl.
 # empty and null ones, uncompressed and lz4/zstd batches) plus 200 of up to
 # 900 KiB; consume everything back from the beginning and compare every
-# offset, key, value, header and timestamp; -Q offsets by timestamp.
+# offset, key, value, header and timestamp; again through a consumer group
+# (-G, each offset once, commits honoured); -Q offsets by timestamp.
 # Prints the produce and fetch rates it measured.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -115,6 +116,23 @@ zc=$(fmq_metric fluxmq_kafka_fetch_zero_copy_bytes_total)
 cp=$(fmq_metric fluxmq_kafka_fetch_copied_bytes_total)
 [ "$zc" -gt 0 ] || fail "no fetch byte was sent zero-copy"
 pass "fetch bytes: $((zc / 1048576)) MiB zero-copy from the hot pool, $((cp / 1048576)) MiB copied from segment files"
+
+# --- -G: the same through a consumer group --------------------------------------
+# Every partition from the start, each offset once; the group's commits make
+# a second run of the same group read nothing.
+timeout 300 kcat -b "$B" -G kc-group -X auto.offset.reset=earliest -e -q \
+	-f '%p %o\n' kc >"$FMQ_TMP/group.txt" 2>"$FMQ_TMP/group.err" ||
+	fail "kcat -G: $(tail -3 "$FMQ_TMP/group.err")"
+sort -u -k1,1n -k2,2n "$FMQ_TMP/group.txt" | awk '{ n[$1]++; if ($2 != n[$1] - 1) bad = 1 }
+	END { if (bad || n[0] != 100200 || n[1] != 60000 || n[2] != 40000) {
+		print "partition counts " n[0] " " n[1] " " n[2]; exit 1 } }' ||
+	fail "kcat -G did not read every offset of every partition once"
+[ "$(wc -l <"$FMQ_TMP/group.txt")" -eq 200200 ] || fail "kcat -G read duplicates"
+timeout 120 kcat -b "$B" -G kc-group -X auto.offset.reset=earliest -e -q \
+	-f '%p %o\n' kc >"$FMQ_TMP/group2.txt" 2>"$FMQ_TMP/group2.err" ||
+	fail "kcat -G again: $(tail -3 "$FMQ_TMP/group2.err")"
+[ ! -s "$FMQ_TMP/group2.txt" ] || fail "kcat -G again read $(wc -l <"$FMQ_TMP/group2.txt") messages after committing"
+pass "kcat -G: 200,200 messages once each through a group; a second run starts at the committed offsets"
 
 # --- -Q: offset for a timestamp --------------------------------------------------
 # The first message of D is the first one at or after D's start.

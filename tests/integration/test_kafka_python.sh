@@ -40,6 +40,9 @@ done
 n=$(fmq_metric fluxmq_kafka_errors_total 'error="OFFSET_OUT_OF_RANGE"') ||
 	fail "no OFFSET_OUT_OF_RANGE counted in /metrics"
 pass "admin and offset APIs counted; OFFSET_OUT_OF_RANGE answered $n times"
+closes=$(fmq_metric fluxmq_kafka_connection_closes_total)
+[ "$closes" -eq 0 ] || fail "the broker closed $closes client connections: $(curl -s "http://$FMQ_MGMT/metrics" | grep '^fluxmq_kafka_connection_closes_total' | grep -v ' 0$')"
+pass "no client connection closed by the broker (group consumers included)"
 
 rc=0
 fmq_stop || rc=$?

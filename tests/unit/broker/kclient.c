@@ -326,9 +326,17 @@ kc_open_on(struct kb *k, unsigned int lc)
 	struct kc *c;
 	struct ts_seg s;
 
-	if (nclients == KC_MAX_CLIENTS)
-		return NULL;
-	c = &clients[nclients++];
+	c = NULL;
+	for (unsigned int i = 0; i < nclients; i++)
+		if (!clients[i].used) {
+			c = &clients[i];
+			break;
+		}
+	if (c == NULL) {
+		if (nclients == KC_MAX_CLIENTS)
+			return NULL;
+		c = &clients[nclients++];
+	}
 	memset(c, 0, sizeof(*c));
 	c->used = true;
 	c->lc = lc < k->nlc ? lc : 0;
@@ -468,6 +476,13 @@ kc_reset(struct kb *k, struct kc *c)
 
 	inject(k, c, &s);
 	c->rst = true;
+}
+
+void
+kc_release(struct kc *c)
+{
+	free(c->rx);
+	memset(c, 0, sizeof(*c));
 }
 
 void

@@ -90,6 +90,8 @@ bool kc_closed(struct kc *c);
 void kc_close(struct kb *k, struct kc *c);
 /* The client resets the connection (no pump). */
 void kc_reset(struct kb *k, struct kc *c);
+/* Forget a client whose connection is gone; its slot is reused. */
+void kc_release(struct kc *c);
 /* One poll of one data lcore (no TX, no other lcore). */
 void kb_poll_lcore(struct kb *k, unsigned int lc);
 
