@@ -44,7 +44,7 @@ respond(struct req_ctx *rc, const void *body)
 {
 	struct rte_mbuf *m = resp_encode(rc->bl, rc->hdr->api_key,
 					 rc->hdr->api_version,
-					 rc->hdr->correlation_id, body, 0);
+					 rc->hdr->correlation_id, body);
 
 	if (m == NULL)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);

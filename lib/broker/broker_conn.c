@@ -219,7 +219,6 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	k->closing = false;
 	k->paused = false;
 	k->in_work = false;
-	k->blocked = false;
 	k->retry = false;
 	k->waiting = false;
 	k->head = k->tail = 0;
@@ -282,10 +281,9 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		if (sl->state != SLOT_READY)
 			break;
 		if (sl->resp != NULL) {
-			if (fmq_tcp_send_space(bl->net, k->tcp) <= 0) {
-				k->blocked = true;   /* writable() resumes */
+			/* Full: writable() schedules us again. */
+			if (fmq_tcp_send_space(bl->net, k->tcp) <= 0)
 				break;
-			}
 			bl->st.bytes_out += sl->resp->pkt_len;
 			rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
 			sl->resp = NULL;
@@ -322,7 +320,6 @@ conn_writable(struct fmq_net *n, fmq_tcp_conn_t c, void *user)
 	(void)c;
 	if (k == NULL || !k->live || k->closing)
 		return;
-	k->blocked = false;
 	conn_schedule(k->bl, k);
 }
 
@@ -389,8 +386,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		if (st == FMQ_KAFKA_FRAME_NEED_MORE) {
 			k->need = avail + fr.need;
 			if (nseg >= RX_MAX_SEGS) {
-				bl->st.linearized_frames++;
-				conn_close(bl, k, BROKER_CLOSE_NOMEM);
+				conn_close(bl, k, BROKER_CLOSE_OVERSIZED);
 			}
 			break;
 		}
@@ -415,7 +411,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 			/* KIP-511: tell the client our ranges, keep going. */
 			struct rte_mbuf *m = resp_encode(bl,
 				FMQ_KAFKA_API_API_VERSIONS, -1,
-				fr.hdr.correlation_id, NULL, 0);
+				fr.hdr.correlation_id, NULL);
 			bl->st.bytes_in += fr.frame_len;
 			rx_consume(k, fr.frame_len);
 			if (m == NULL) {

@@ -486,9 +486,6 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Requests forwarded to the control lcore", forwarded);
 	PER_LCORE("fluxmq_kafka_forward_ring_full_total", "counter",
 		  "Times the ring to the control lcore was full", fwd_ring_full);
-	PER_LCORE("fluxmq_kafka_linearized_frames_total", "counter",
-		  "Requests too large to keep as mbufs, copied into memory",
-		  linearized_frames);
 	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
 		  "Allocation failures while building responses", nomem);
 

@@ -20,7 +20,6 @@
 #define BROKER_ERR_MAX 135
 #define BROKER_RING_SIZE 4096
 #define BROKER_MAX_SEGS 65536      /* segments of one frame */
-#define BROKER_LINEAR_FRAME (4u << 20) /* bigger frames are copied out */
 #define BROKER_FWD_BURST 32
 #define BROKER_MAX_RANGES 4096     /* log ranges in one fetch response */
 #define WAITER_KEYS 8
@@ -33,6 +32,7 @@
 	X(MALFORMED, "request body could not be decoded") \
 	X(ACKS0_ERROR, "acks=0 produce failed (Kafka closes to tell the client)") \
 	X(NOMEM, "out of mbufs or memory while answering") \
+	X(OVERSIZED, "request needs more receive segments than a connection may hold") \
 	X(CTRL, "the control lcore asked to close")
 
 enum broker_close {
@@ -115,7 +115,6 @@ struct kconn {
 	bool closing;
 	bool paused;
 	bool in_work;
-	bool blocked;            /* send buffer full: wait for writable */
 	bool retry;              /* the first frame waits for the hot pool */
 	uint32_t client_ip;
 	uint16_t client_port;
@@ -160,7 +159,6 @@ struct broker_stats {
 	uint64_t fetch_waits, fetch_wait_overflow;
 	uint64_t forwarded, fwd_ring_full;
 	uint64_t xop_sent, xop_served, xop_ring_full;
-	uint64_t linearized_frames;
 	uint64_t nomem;
 	struct fmq_hist lat[BROKER_API_MAX];
 };
@@ -242,8 +240,7 @@ void conn_schedule(struct fmq_broker_lcore *bl, struct kconn *k);
 
 /* broker_resp.c: encode a response body into an mbuf chain. */
 struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,
-			     int16_t version, int32_t corr, const void *body,
-			     uint32_t max_pieces);
+			     int16_t version, int32_t corr, const void *body);
 /* Copy a contiguous response frame into an mbuf chain. */
 struct rte_mbuf *resp_from_bytes(struct fmq_broker_lcore *bl,
 				 const uint8_t *p, uint32_t len);

@@ -384,7 +384,7 @@ api_produce(struct req_ctx *rc)
 	xprog_drop(rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_PRODUCE,
 					 rc->hdr->api_version,
-					 rc->hdr->correlation_id, &resp, 0);
+					 rc->hdr->correlation_id, &resp);
 	if (m == NULL)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	conn_complete(bl, k, rc->slot, m);
@@ -534,7 +534,7 @@ next:
 	xprog_drop(rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_LIST_OFFSETS,
 					 rc->hdr->api_version,
-					 rc->hdr->correlation_id, &resp, 0);
+					 rc->hdr->correlation_id, &resp);
 	if (m == NULL)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	conn_complete(bl, rc->k, rc->slot, m);

@@ -234,9 +234,8 @@ fail_nowb:
 
 struct rte_mbuf *
 resp_encode(struct fmq_broker_lcore *bl, int16_t api, int16_t version,
-	    int32_t corr, const void *body, uint32_t max_pieces)
+	    int32_t corr, const void *body)
 {
-	(void)max_pieces;
 	return resp_encode_z(bl, api, version, corr, body, NULL, 0);
 }
 
