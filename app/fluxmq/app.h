@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_epoll.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
@@ -63,6 +64,10 @@ struct data_lcore {
 	bool use_intr;
 	struct fmq_net *net;
 	struct fmq_broker_lcore *broker;
+	/* Ours (the broker lcore's), rung when a ring of ours gets work while
+	 * we sleep; tx_bell: the lcore behind tx_out. */
+	struct fmq_doorbell *bell, *tx_bell;
+	struct rte_epoll_event bell_ev;
 	/* counters, written only by this lcore */
 	uint64_t busy_cycles, idle_cycles, polls, rx_pkts, sleeps;
 	uint64_t steered_out, steered_in, steer_drops, tx_handed;

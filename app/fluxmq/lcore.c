@@ -3,9 +3,14 @@
  * Data lcore poll loop. Busy mode spins. Adaptive mode, after
  * poll.idle.spins empty polls, sleeps on the queue's RX interrupt where the
  * PMD has one (bounded by 1 ms so timers keep running), else in short
- * nanosleeps that double up to poll.idle.max_us.
+ * sleeps that double up to poll.idle.max_us. Either sleep also ends when
+ * the lcore's doorbell rings: another lcore steered it a packet, handed it
+ * a frame to transmit, or sent it partition work or an answer, or the
+ * control lcore answered a forwarded request.
  */
 #include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -22,33 +27,49 @@
 #define INTR_WAIT_MS 1
 #define SLEEP_MIN_NS 10000ull
 
-static void
-sleep_ns(uint64_t ns)
+/* Sleep up to ns or until the doorbell rings; true if it rang. */
+static bool
+wait_bell(struct data_lcore *d, uint64_t ns)
 {
+	struct pollfd p = { .fd = d->bell->fd, .events = POLLIN };
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
 			       .tv_nsec = (long)(ns % 1000000000ull) };
 
-	nanosleep(&ts, NULL);
+	return ppoll(&p, 1, &ts, NULL) == 1 && (p.revents & POLLIN) != 0;
 }
 
 /*
- * Wait for RX or the timeout; returns with interrupts disabled again. Some
- * PMDs (net_tap) signal through the queue's own fd and have no
+ * Wait for RX, the doorbell (in the same per-thread epoll set) or the
+ * timeout; returns with interrupts disabled again and true if the doorbell
+ * fired. Some PMDs (net_tap) signal through the queue's own fd and have no
  * enable/disable op (-ENOTSUP): their event is always armed.
  */
-static void
+static bool
 wait_rx_interrupt(struct data_lcore *d)
 {
-	struct rte_epoll_event ev;
+	struct rte_epoll_event ev[2];
 	int rc = rte_eth_dev_rx_intr_enable(d->port_id, d->queue_id);
+	bool bell = false;
+	int n;
 
-	if (rc < 0 && rc != -ENOTSUP) {
-		sleep_ns(SLEEP_MIN_NS);
-		return;
-	}
-	rte_epoll_wait(RTE_EPOLL_PER_THREAD, &ev, 1, INTR_WAIT_MS);
+	if (rc < 0 && rc != -ENOTSUP)
+		return wait_bell(d, SLEEP_MIN_NS);
+	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, 2, INTR_WAIT_MS);
+	for (int i = 0; i < n; i++)
+		if (ev[i].fd == d->bell->fd)
+			bell = true;
 	if (rc == 0)
 		rte_eth_dev_rx_intr_disable(d->port_id, d->queue_id);
+	return bell;
+}
+
+/* Work another thread put on one of our rings (checked once armed). */
+static bool
+ring_work(const struct data_lcore *d)
+{
+	return (d->steer_in != NULL && !rte_ring_empty(d->steer_in)) ||
+	       (d->tx_in != NULL && !rte_ring_empty(d->tx_in)) ||
+	       fmq_broker_lcore_pending(d->broker);
 }
 
 /* TX callback of a data lcore without its own TX queue: the frames go to
@@ -61,6 +82,8 @@ app_tx_handoff(void *arg, struct rte_mbuf **pkts, uint16_t n)
 	unsigned int sent = rte_ring_enqueue_burst(d->tx_out, (void **)pkts, n,
 						   NULL);
 
+	if (sent > 0)
+		fmq_doorbell_ring(d->tx_bell);
 	d->tx_handed += sent;
 	return (uint16_t)sent;
 }
@@ -99,6 +122,8 @@ steer_burst(struct app *a, struct data_lcore *d, struct rte_mbuf **pkts,
 	    uint16_t nb)
 {
 	uint16_t keep = 0;
+	bool ring[APP_MAX_DATA_LCORES] = { false };
+	bool any = false;
 
 	for (uint16_t i = 0; i < nb; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -117,6 +142,8 @@ steer_burst(struct app *a, struct data_lcore *d, struct rte_mbuf **pkts,
 					    rte_ring_enqueue(a->data[l].steer_in, c) != 0) {
 						rte_pktmbuf_free(c);
 						d->steer_drops++;
+					} else {
+						ring[l] = any = true;
 					}
 				}
 			}
@@ -128,8 +155,13 @@ steer_burst(struct app *a, struct data_lcore *d, struct rte_mbuf **pkts,
 			d->steer_drops++;
 		} else {
 			d->steered_out++;
+			ring[o] = any = true;
 		}
 	}
+	/* Once per burst and target: a fence each, a write if it sleeps. */
+	for (unsigned int l = 0; any && l < a->n_data; l++)
+		if (ring[l])
+			fmq_doorbell_ring(a->data[l].bell);
 	return keep;
 }
 
@@ -157,6 +189,18 @@ app_data_lcore_main(void *arg)
 				      RTE_INTR_EVENT_ADD, NULL) < 0) {
 		FMQ_WARN("lcore", "lcore %u: RX interrupts unavailable, "
 			 "sleeping instead", lid);
+		d->use_intr = false;
+	}
+	d->bell_ev.epdata.event = EPOLLIN;
+	d->bell_ev.epdata.data = d;
+	if (d->use_intr &&
+	    rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, d->bell->fd,
+			  &d->bell_ev) < 0) {
+		FMQ_WARN("lcore", "lcore %u: doorbell not in the epoll set, "
+			 "sleeping instead of waiting for RX interrupts", lid);
+		rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
+					  RTE_EPOLL_PER_THREAD,
+					  RTE_INTR_EVENT_DEL, NULL);
 		d->use_intr = false;
 	}
 	FMQ_INFO("lcore", "data lcore %u polls port %u queue %u (%s)", lid,
@@ -212,14 +256,23 @@ app_data_lcore_main(void *arg)
 		d->idle_cycles += t1 - t0;
 		if (!a->adaptive || ++empty < spins)
 			continue;
+		/* Arm, then look at the rings once more: a sender that
+		 * enqueued before the arm is seen here, one after it rings. */
+		fmq_doorbell_arm(d->bell);
+		if (ring_work(d)) {
+			fmq_doorbell_disarm(d->bell, false);
+			continue;
+		}
 		d->sleeps++;
+		bool rang;
 		if (d->use_intr) {
-			wait_rx_interrupt(d);
+			rang = wait_rx_interrupt(d);
 		} else {
-			sleep_ns(sleep);
+			rang = wait_bell(d, sleep);
 			if (sleep < max_sleep_ns)
 				sleep = RTE_MIN(sleep * 2, max_sleep_ns);
 		}
+		fmq_doorbell_disarm(d->bell, rang);
 		d->idle_cycles += rte_rdtsc() - t1;
 	}
 	return 0;
@@ -262,4 +315,13 @@ app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
 	PER("fluxmq_lcore_tx_handed_total", "counter",
 	    "Frames sent through another lcore's TX queue", tx_handed);
 #undef PER
+	fmq_metrics_family(out, "fluxmq_lcore_doorbell_wakeups_total", "counter",
+			   "Sleeps cut short because another lcore gave this "
+			   "one work");
+	for (unsigned int i = 0; i < a->n_data; i++) {
+		snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i);
+		fmq_metrics_u64(out, "fluxmq_lcore_doorbell_wakeups_total", lbl,
+				__atomic_load_n(&a->data[i].bell->rung,
+						__ATOMIC_RELAXED));
+	}
 }

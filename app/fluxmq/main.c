@@ -325,11 +325,16 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 			fmq_tcp_set_port_filter(d->net, own_flow, d);
 		a->nets[i] = d->net;
 		d->broker = fmq_broker_lcore_create(a->broker, i, d->net,
-						    a->port.mp, err, errlen);
+			a->port.mp, (int)rte_lcore_to_socket_id(lid), err,
+			errlen);
 		if (d->broker == NULL)
 			return -ENOMEM;
+		d->bell = fmq_broker_lcore_doorbell(d->broker);
 		i++;
 	}
+	for (i = 0; i < a->n_data; i++)
+		if (!a->data[i].tx_direct)
+			a->data[i].tx_bell = a->data[a->data[i].txq].bell;
 	a->net_set.nets = a->nets;
 	a->net_set.n = a->n_data;
 	fmq_metrics_register(a->metrics, fmq_net_metrics, &a->net_set);

@@ -161,7 +161,7 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 		sl->state = SLOT_FREE;
 	}
 	k->head = k->tail = 0;
-	xprog_drop(&k->xp);
+	xprog_drop(bl, &k->xp);
 	k->waiting = false;
 }
 

@@ -102,6 +102,7 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->max_waiters = (uint32_t)cfg->broker_max_fetch_waiters;
 	b->frames_per_poll = (uint32_t)cfg->broker_frames_per_poll;
 	b->arena_bytes = cfg->broker_arena_bytes;
+	b->slab_bytes = cfg->broker_slab_bytes;
 	b->auto_create = cfg->auto_create_topics_enable;
 	/* Cross-lcore partition work (one pool for every lcore). */
 	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
@@ -178,12 +179,11 @@ static const struct fmq_tcp_callbacks kafka_cb = {
 
 struct fmq_broker_lcore *
 fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
-			struct fmq_net *net, struct rte_mempool *mp, char *err,
-			size_t errlen)
+			struct fmq_net *net, struct rte_mempool *mp, int socket,
+			char *err, size_t errlen)
 {
 	struct fmq_broker_lcore *bl;
 	char name[RTE_RING_NAMESIZE];
-	int socket = rte_socket_id();
 	void *arena;
 	int rc;
 
@@ -191,10 +191,13 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 		snprintf(err, errlen, "broker: lcore index %u out of range", idx);
 		return NULL;
 	}
+	if (socket == SOCKET_ID_ANY)
+		socket = (int)rte_socket_id();
 	bl = rte_zmalloc_socket("fmq_broker_lcore", sizeof(*bl),
 				RTE_CACHE_LINE_SIZE, socket);
 	if (bl == NULL)
 		goto nomem;
+	bl->bell.fd = -1;
 	bl->b = b;
 	bl->idx = idx;
 	bl->net = net;
@@ -220,6 +223,15 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	    bl->ranges == NULL)
 		goto nomem;
 	fmq_kafka_arena_init(&bl->arena, arena, b->arena_bytes);
+	if (slab_init(&bl->slab, b->slab_bytes, socket) < 0)
+		goto nomem;
+	rc = fmq_doorbell_init(&bl->bell);
+	if (rc < 0) {
+		snprintf(err, errlen, "broker: lcore %u: eventfd: %s", idx,
+			 strerror(-rc));
+		fmq_broker_lcore_free(bl);
+		return NULL;
+	}
 	for (uint32_t i = 0; i < bl->nconns; i++) {
 		bl->conns[i].idx = i;
 		bl->free_conns[i] = bl->nconns - 1 - i;
@@ -295,6 +307,8 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_ring_free(bl->to_ctrl);
 	rte_ring_free(bl->from_ctrl);
 	rte_ring_free(bl->xin);
+	slab_fini(&bl->slab);
+	fmq_doorbell_fini(&bl->bell);
 	rte_free(bl->arena.base);
 	rte_free(bl->segs);
 	rte_free(bl->seg_mbuf);
@@ -336,6 +350,18 @@ drain_ctrl(struct fmq_broker_lcore *bl)
 		}
 		fmq_bfwd_free(f);
 	}
+}
+
+struct fmq_doorbell *
+fmq_broker_lcore_doorbell(struct fmq_broker_lcore *bl)
+{
+	return &bl->bell;
+}
+
+bool
+fmq_broker_lcore_pending(const struct fmq_broker_lcore *bl)
+{
+	return !rte_ring_empty(bl->xin) || !rte_ring_empty(bl->from_ctrl);
 }
 
 void
@@ -392,6 +418,7 @@ fmq_broker_ctrl_respond(struct fmq_broker *b, struct fmq_bfwd *f)
 		}
 		rte_pause();
 	}
+	fmq_doorbell_ring(&bl->bell);
 }
 
 int
@@ -488,6 +515,26 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Times the ring to the control lcore was full", fwd_ring_full);
 	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
 		  "Allocation failures while building responses", nomem);
+
+	fmq_metrics_family(out, "fluxmq_kafka_slab_used_bytes", "gauge",
+			   "Per-lcore slab bytes holding waiting request state");
+	for (unsigned int i = 0; i < b->n_lcores; i++) {
+		if (b->lc[i] == NULL)
+			continue;
+		snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i);
+		fmq_metrics_u64(out, "fluxmq_kafka_slab_used_bytes", lbl,
+				b->lc[i]->slab.used_bytes);
+	}
+	fmq_metrics_family(out, "fluxmq_kafka_slab_heap_allocs_total", "counter",
+			   "Request state taken from the heap: bigger than 64 KiB "
+			   "or broker.slab.bytes exhausted");
+	for (unsigned int i = 0; i < b->n_lcores; i++) {
+		if (b->lc[i] == NULL)
+			continue;
+		snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i);
+		fmq_metrics_u64(out, "fluxmq_kafka_slab_heap_allocs_total", lbl,
+				b->lc[i]->slab.heap_allocs);
+	}
 
 	fmq_metrics_family(out, "fluxmq_kafka_connection_closes_total",
 			   "counter", "Connections closed by the broker, by reason");

@@ -136,19 +136,19 @@ park(struct req_ctx *rc, uint64_t deadline_ns, const void *const *keys,
 		bl->st.fetch_wait_overflow++;
 		return -1;
 	}
-	w = rte_zmalloc("fmq_fwaiter", sizeof(*w), 0);
+	w = slab_zalloc(&bl->slab, sizeof(*w));
 	if (w == NULL)
 		return -1;
-	w->frame = rte_malloc("fmq_fwaiter_frame", rc->frame_len, 0);
+	w->frame = slab_alloc(&bl->slab, rc->frame_len);
 	if (w->frame == NULL) {
-		rte_free(w);
+		slab_free(&bl->slab, w);
 		return -1;
 	}
 	struct fmq_kafka_reader r;
 	if (fmq_kafka_rd_init(&r, bl->segs, rc->nseg, 4, rc->frame_len - 4) < 0 ||
 	    fmq_kafka_rd_raw(&r, w->frame, rc->frame_len - 4) < 0) {
-		rte_free(w->frame);
-		rte_free(w);
+		slab_free(&bl->slab, w->frame);
+		slab_free(&bl->slab, w);
 		return -1;
 	}
 	w->len = rc->frame_len - 4;
@@ -215,8 +215,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 		nflat += (uint32_t)RTE_MAX(req->topics[ti].partitions_count, 0);
 	/* A second run after other lcores answered: their results. */
 	if (*rc->xslot != NULL)
-		xp = xprog_get(rc->xslot, rc->hdr->correlation_id,
-			       FMQ_KAFKA_API_FETCH, nflat);
+		xp = xprog_get(rc, FMQ_KAFKA_API_FETCH, nflat);
 	resp.responses_count = nt;
 	resp.responses = fmq_kafka_arena_alloc(&bl->arena,
 		(nt ? nt : 1) * sizeof(*resp.responses));
@@ -282,9 +281,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				 * its answer on the next run of this request. */
 				struct xres *xr;
 				if (xp == NULL) {
-					xp = xprog_get(rc->xslot,
-						       rc->hdr->correlation_id,
-						       FMQ_KAFKA_API_FETCH, nflat);
+					xp = xprog_get(rc, FMQ_KAFKA_API_FETCH,
+						       nflat);
 					if (xp == NULL)
 						goto nomem;
 				}
@@ -425,7 +423,7 @@ perr:
 		return from_waiter ? REQ_PARK : REQ_WAIT;
 	}
 	/* Their answers are used up (or were not needed). */
-	xprog_drop(rc->xslot);
+	xprog_drop(bl, rc->xslot);
 	/* Not enough yet: wait for an append or the deadline (Kafka answers
 	 * at once when a partition has an error). */
 	if (!any_error && total < (uint64_t)RTE_MAX(req->min_bytes, 0) &&
@@ -450,7 +448,7 @@ encode:;
 	return REQ_DONE;
 nomem:
 	zrefs_release(zrefs, nz);
-	xprog_drop(rc->xslot);
+	xprog_drop(bl, rc->xslot);
 	return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 }
 
@@ -493,6 +491,7 @@ fetch_poll_waiters(struct fmq_broker_lcore *bl)
 				rc.frame_len = w->len + 4;
 				rc.nseg = 1;
 				rc.xslot = &w->xp;
+				rc.waiter = w;
 				w->ready = false;
 				rc.meta = broker_meta_load(bl->b);
 				st = api_fetch(&rc, true, w->deadline_ns);
@@ -511,9 +510,9 @@ fetch_poll_waiters(struct fmq_broker_lcore *bl)
 		}
 		*pw = w->next;
 		__atomic_store_n(&bl->nwaiters, bl->nwaiters - 1, __ATOMIC_RELAXED);
-		xprog_drop(&w->xp);
-		rte_free(w->frame);
-		rte_free(w);
+		xprog_drop(bl, &w->xp);
+		slab_free(&bl->slab, w->frame);
+		slab_free(&bl->slab, w);
 	}
 	bl->nappended = 0;
 }
@@ -524,9 +523,9 @@ fetch_free_waiters(struct fmq_broker_lcore *bl)
 	while (bl->waiters != NULL) {
 		struct fwaiter *w = bl->waiters;
 		bl->waiters = w->next;
-		xprog_drop(&w->xp);
-		rte_free(w->frame);
-		rte_free(w);
+		xprog_drop(bl, &w->xp);
+		slab_free(&bl->slab, w->frame);
+		slab_free(&bl->slab, w);
 	}
 	bl->nwaiters = 0;
 }

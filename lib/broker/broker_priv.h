@@ -77,6 +77,10 @@ struct xres {
 };
 
 struct xprog {
+	/* Who runs the request again once every answer is in: a connection
+	 * (its current request) or a parked fetch. */
+	struct kconn *k;
+	struct fwaiter *w;
 	int32_t corr;
 	int16_t api;
 	uint32_t n;
@@ -147,6 +151,22 @@ struct fwaiter {
 	bool ready;              /* remote reads done: run again */
 };
 
+/* broker_slab.c: per-lcore memory for state that outlives a poll. */
+#define SLAB_CLASSES 10           /* 128 B .. 64 KiB */
+#define SLAB_MIN_BYTES 128u
+struct bslab {
+	void *free[SLAB_CLASSES];
+	uint32_t nfree[SLAB_CLASSES], total[SLAB_CLASSES];
+	void *mem;
+	uint64_t mem_bytes, used_bytes;
+	uint64_t heap_allocs;     /* too big, or every class dry */
+};
+int slab_init(struct bslab *s, uint64_t bytes, int socket);
+void slab_fini(struct bslab *s);
+void *slab_alloc(struct bslab *s, size_t n);
+void *slab_zalloc(struct bslab *s, size_t n);
+void slab_free(struct bslab *s, void *o);
+
 /* Per data lcore counters; written by the owning lcore only. */
 struct broker_stats {
 	uint64_t conns_opened, conns_closed, conns_refused;
@@ -190,6 +210,9 @@ struct fmq_broker_lcore {
 	struct fmq_log_range *ranges;
 	uint64_t now_ns;
 	uint64_t tsc_mhz;           /* TSC ticks per microsecond */
+	struct bslab slab;
+	/* Rung by whoever enqueues on xin or from_ctrl while we sleep. */
+	struct fmq_doorbell bell;
 	struct broker_stats st;
 };
 
@@ -207,6 +230,7 @@ struct fmq_broker {
 	uint32_t max_waiters;
 	uint32_t frames_per_poll;
 	uint64_t arena_bytes;
+	uint64_t slab_bytes;
 	bool auto_create;
 	_Atomic(struct fmq_bmeta *) meta;
 	uint64_t version;
@@ -257,6 +281,7 @@ struct req_ctx {
 	uint32_t frame_len;
 	uint32_t nseg;
 	struct xprog **xslot;     /* where this request keeps remote progress */
+	struct fwaiter *waiter;   /* the parked fetch being run, or NULL */
 	const struct fmq_bmeta *meta;
 };
 
@@ -270,9 +295,8 @@ enum { REQ_DONE = 0, REQ_PARK = 1, REQ_RETRY = 2, REQ_WAIT = 3 };
 #define REQ_CLOSE_REASON(st) ((enum broker_close)(-(st) - 1))
 
 /* broker_xlcore.c */
-struct xprog *xprog_get(struct xprog **slot, int32_t corr, int16_t api,
-			uint32_t n);
-void xprog_drop(struct xprog **slot);
+struct xprog *xprog_get(struct req_ctx *rc, int16_t api, uint32_t n);
+void xprog_drop(struct fmq_broker_lcore *bl, struct xprog **slot);
 struct xop *xop_new(struct fmq_broker_lcore *bl, uint8_t type,
 		    struct xprog *xp, uint32_t index, struct fmq_log_part *part);
 int xop_send(struct fmq_broker_lcore *bl, uint16_t to, struct xop *op);

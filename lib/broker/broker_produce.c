@@ -258,8 +258,7 @@ api_produce(struct req_ctx *rc)
 	/* Results live in an xprog when the request may have to wait (other
 	 * lcores, a full hot pool) or is resuming; else in the arena. */
 	if (*rc->xslot != NULL || remote) {
-		xp = xprog_get(rc->xslot, rc->hdr->correlation_id,
-			       FMQ_KAFKA_API_PRODUCE, n);
+		xp = xprog_get(rc, FMQ_KAFKA_API_PRODUCE, n);
 		if (xp == NULL)
 			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 		res = xp->res;
@@ -298,9 +297,8 @@ api_produce(struct req_ctx *rc)
 			if (r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM) {
 				if (xp == NULL) {
 					/* Keep what was appended so far. */
-					xp = xprog_get(rc->xslot,
-						       rc->hdr->correlation_id,
-						       FMQ_KAFKA_API_PRODUCE, n);
+					xp = xprog_get(rc,
+						FMQ_KAFKA_API_PRODUCE, n);
 					if (xp == NULL)
 						return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 					memcpy(xp->res, res, n * sizeof(*res));
@@ -319,7 +317,7 @@ api_produce(struct req_ctx *rc)
 		any_err |= res[i].err != 0;
 	}
 	if (req->acks == 0) {
-		xprog_drop(rc->xslot);
+		xprog_drop(bl, rc->xslot);
 		/* Kafka closes an acks=0 connection on error: the only way
 		 * the client learns about it. */
 		if (any_err)
@@ -381,7 +379,7 @@ api_produce(struct req_ctx *rc)
 			}
 		}
 	}
-	xprog_drop(rc->xslot);
+	xprog_drop(bl, rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_PRODUCE,
 					 rc->hdr->api_version,
 					 rc->hdr->correlation_id, &resp);
@@ -424,8 +422,7 @@ api_list_offsets(struct req_ctx *rc)
 	for (int32_t ti = 0; ti < nt; ti++)
 		nflat += (uint32_t)RTE_MAX(req->topics[ti].partitions_count, 0);
 	if (*rc->xslot != NULL)
-		xp = xprog_get(rc->xslot, rc->hdr->correlation_id,
-			       FMQ_KAFKA_API_LIST_OFFSETS, nflat);
+		xp = xprog_get(rc, FMQ_KAFKA_API_LIST_OFFSETS, nflat);
 	resp.topics_count = nt;
 	resp.topics = fmq_kafka_arena_alloc(&bl->arena,
 					    (nt ? nt : 1) * sizeof(*resp.topics));
@@ -477,9 +474,7 @@ api_list_offsets(struct req_ctx *rc)
 				/* The time index belongs to the owner lcore. */
 				struct xres *xr;
 				if (xp == NULL)
-					xp = xprog_get(rc->xslot,
-						       rc->hdr->correlation_id,
-						       FMQ_KAFKA_API_LIST_OFFSETS,
+					xp = xprog_get(rc, FMQ_KAFKA_API_LIST_OFFSETS,
 						       nflat);
 				if (xp == NULL)
 					return REQ_CLOSE(BROKER_CLOSE_NOMEM);
@@ -531,7 +526,7 @@ next:
 	}
 	if (xp != NULL && xp->outstanding > 0)
 		return REQ_WAIT;
-	xprog_drop(rc->xslot);
+	xprog_drop(bl, rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_LIST_OFFSETS,
 					 rc->hdr->api_version,
 					 rc->hdr->correlation_id, &resp);

@@ -18,22 +18,28 @@
 #define XOP_BURST 32
 
 struct xprog *
-xprog_get(struct xprog **slot, int32_t corr, int16_t api, uint32_t n)
+xprog_get(struct req_ctx *rc, int16_t api, uint32_t n)
 {
+	struct xprog **slot = rc->xslot;
 	struct xprog *xp = *slot;
+	int32_t corr = rc->hdr->correlation_id;
 
 	if (xp != NULL && xp->corr == corr && xp->api == api && xp->n == n)
 		return xp;
-	xprog_drop(slot);
+	xprog_drop(rc->bl, slot);
 	/* Only requests that cross lcores (or wait for the hot pool) get
-	 * one; the single-lcore path never allocates. */
-	xp = rte_zmalloc("fmq_xprog", sizeof(*xp) + (n ? n : 1) *
-			 sizeof(xp->res[0]), 0);
+	 * one, from the lcore's slab. */
+	xp = slab_zalloc(&rc->bl->slab, sizeof(*xp) + (n ? n : 1) *
+			 sizeof(xp->res[0]));
 	if (xp == NULL)
 		return NULL;
 	xp->corr = corr;
 	xp->api = api;
 	xp->n = n;
+	if (rc->waiter != NULL)
+		xp->w = rc->waiter;
+	else
+		xp->k = rc->k;
 	*slot = xp;
 	return xp;
 }
@@ -50,7 +56,7 @@ xop_free_results(struct xop *op)
 }
 
 void
-xprog_drop(struct xprog **slot)
+xprog_drop(struct fmq_broker_lcore *bl, struct xprog **slot)
 {
 	struct xprog *xp = *slot;
 
@@ -69,7 +75,7 @@ xprog_drop(struct xprog **slot)
 		xop_free_results(op);
 		rte_mempool_put(rte_mempool_from_obj(op), op);
 	}
-	rte_free(xp);
+	slab_free(&bl->slab, xp);
 }
 
 struct xop *
@@ -108,6 +114,7 @@ xop_send(struct fmq_broker_lcore *bl, uint16_t to, struct xop *op)
 		bl->st.xop_ring_full++;
 		return -ENOBUFS;
 	}
+	fmq_doorbell_ring(&dst->bell);
 	bl->st.xop_sent++;
 	return 0;
 }
@@ -249,7 +256,7 @@ xop_answer(struct fmq_broker_lcore *bl, struct xop *op)
 		if (xp->outstanding == 0) {
 			struct xprog *tmp = xp;
 			xp->orphan = false;
-			xprog_drop(&tmp);
+			xprog_drop(bl, &tmp);
 		}
 		xop_release(bl, op);
 		return;
@@ -270,20 +277,16 @@ xop_answer(struct fmq_broker_lcore *bl, struct xop *op)
 	}
 	if (xp->outstanding > 0)
 		return;
-	/* Everything is in: run the request again. */
-	for (uint32_t i = 0; i < bl->nconns; i++) {
-		struct kconn *k = &bl->conns[i];
-		if (k->xp == xp && k->live && !k->closing) {
-			k->waiting = false;
-			conn_schedule(bl, k);
-			return;
-		}
+	/* Everything is in: run the request again. Not an orphan, so its
+	 * holder still points at it. */
+	if (xp->w != NULL) {
+		RTE_ASSERT(xp->w->xp == xp);
+		xp->w->ready = true;
+	} else if (xp->k != NULL && xp->k->xp == xp && xp->k->live &&
+		   !xp->k->closing) {
+		xp->k->waiting = false;
+		conn_schedule(bl, xp->k);
 	}
-	for (struct fwaiter *w = bl->waiters; w != NULL; w = w->next)
-		if (w->xp == xp) {
-			w->ready = true;
-			return;
-		}
 }
 
 void
@@ -359,6 +362,8 @@ xop_broadcast_appends(struct fmq_broker_lcore *bl)
 		       sizeof(op->keys[0]));
 		if (rte_ring_enqueue(o->xin, op) != 0)
 			rte_mempool_put(b->xop_mp, op);
+		else
+			fmq_doorbell_ring(&o->bell);
 	}
 	bl->nown_appended = 0;
 }

@@ -168,16 +168,32 @@ void fmq_bfwd_free(struct fmq_bfwd *f);
 
 /**
  * Per data lcore state; listens on the Kafka port on net. Must be called
- * on the control lcore before the data lcores start.
+ * on the control lcore before the data lcores start. Its memory (rings,
+ * slab, connection table) is placed on socket, the data lcore's NUMA node
+ * (SOCKET_ID_ANY: the caller's).
  */
 struct fmq_broker_lcore *fmq_broker_lcore_create(struct fmq_broker *b,
 						 unsigned int idx,
 						 struct fmq_net *net,
 						 struct rte_mempool *mp,
+						 int socket,
 						 char *err, size_t errlen);
 /** Data lcore loop hook: control answers, parked fetches, pending sends. */
 void fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns);
 void fmq_broker_lcore_free(struct fmq_broker_lcore *bl);
+
+/**
+ * The lcore's doorbell: other lcores and the control lcore ring it after
+ * giving it work over a ring. The loop that polls bl arms it before it
+ * sleeps and waits on its fd (see fmq_doorbell_arm).
+ */
+struct fmq_doorbell *fmq_broker_lcore_doorbell(struct fmq_broker_lcore *bl);
+
+/**
+ * True when work from other lcores waits on bl's rings (checked after
+ * arming the doorbell, before sleeping).
+ */
+bool fmq_broker_lcore_pending(const struct fmq_broker_lcore *bl);
 
 /**
  * Fill a Metadata response for req at version from snapshot m (the data

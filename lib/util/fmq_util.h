@@ -284,6 +284,61 @@ void fmq_hist_merge(struct fmq_hist *dst, const struct fmq_hist *src);
 /** Value at quantile q (0..1); 0 when empty. */
 uint64_t fmq_hist_quantile(const struct fmq_hist *h, double q);
 
+/* ------------------------------------------------------------------------
+ * Doorbell: wakes a thread that sleeps while idle when another thread hands
+ * it work over a ring. The sleeper arms it, checks its rings once more, and
+ * sleeps on the eventfd (with whatever else it waits for); a sender that
+ * just enqueued rings it, which costs a fence and a load unless the target
+ * is asleep, and one write(2) when it is (the sleep is the slow path).
+ * ---------------------------------------------------------------------- */
+
+struct fmq_doorbell {
+	int fd;             /**< eventfd: readable once rung */
+	uint32_t asleep;    /**< 1 from arm until rung or disarmed */
+	uint64_t rung;      /**< times a sender woke the sleeper */
+};
+
+/** Create the eventfd; 0 or -errno. */
+int fmq_doorbell_init(struct fmq_doorbell *db);
+/** Close the eventfd (safe on a zeroed or failed doorbell). */
+void fmq_doorbell_fini(struct fmq_doorbell *db);
+/** Slow half of fmq_doorbell_ring: the write. */
+void fmq_doorbell_signal(struct fmq_doorbell *db);
+
+/**
+ * Sleeper, before sleeping: from here on senders ring. Check the rings
+ * AFTER this (the fence orders the flag before those loads).
+ */
+static inline void
+fmq_doorbell_arm(struct fmq_doorbell *db)
+{
+	__atomic_store_n(&db->asleep, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/**
+ * Sleeper, after waking (or when it decided not to sleep); fired: the
+ * sleep reported db->fd readable. Consumes the eventfd's count when a
+ * sender rang or the fd fired, so the next sleep is not cut short.
+ */
+void fmq_doorbell_disarm(struct fmq_doorbell *db, bool fired);
+
+/**
+ * Sender, after enqueueing work for db's owner (NULL: nothing to do). The
+ * fence orders the enqueue before the flag load; paired with the one in
+ * fmq_doorbell_arm, one of the two sides always sees the other.
+ */
+static inline void
+fmq_doorbell_ring(struct fmq_doorbell *db)
+{
+	if (db == NULL)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&db->asleep, __ATOMIC_RELAXED) != 0 &&
+	    __atomic_exchange_n(&db->asleep, 0, __ATOMIC_ACQ_REL) != 0)
+		fmq_doorbell_signal(db);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,16 @@ pass "both lcores did work; forwarding happened"
 	fail "pipelined requests"
 pass "pipelined requests across both lcores answered in order"
 
+# Both lcores idle (adaptive: asleep), then requests that cross: the owner
+# must be woken by its doorbell, not by its sleep timing out.
+sleep 1
+b0=$(fmq_metric fluxmq_lcore_doorbell_wakeups_total)
+/usr/bin/python3 tests/integration/multilcore/xlat.py "$FMQ_IP" 9092 "$TOPIC" 16 100 ||
+	fail "ListOffsets by time across lcores"
+b1=$(fmq_metric fluxmq_lcore_doorbell_wakeups_total)
+[ "${b1%.*}" -gt "${b0%.*}" ] || fail "no sleeping lcore was woken by its doorbell"
+pass "sleeping lcores woken by their doorbell ($((${b1%.*} - ${b0%.*})) wakeups)"
+
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
 pass "clean shutdown"

@@ -106,7 +106,8 @@ kb_start(struct kb *k, unsigned int nlc, const char *const *settings)
 			return -1;
 		fmq_net_poll(k->net[i], k->now);
 		k->bl[i] = fmq_broker_lcore_create(k->b, i, k->net[i], nt_pool,
-						   err, sizeof(err));
+						   SOCKET_ID_ANY, err,
+						   sizeof(err));
 		if (k->bl[i] == NULL) {
 			fprintf(stderr, "fmq_broker_lcore_create: %s\n", err);
 			return -1;

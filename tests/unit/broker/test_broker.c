@@ -1163,17 +1163,49 @@ test_x_no_auto_create(void)
 	kc_close(k, c);
 }
 
+/* Slab accounting after the suite: nothing waiting holds memory, and
+ * (with a slab) nothing came from the heap; with broker.slab.bytes=0 every
+ * waiting request did, and was counted. */
+static bool xl_noslab;
+
+static void
+test_x_slab(void)
+{
+	uint64_t heap = 0;
+
+	kb_pump(k);
+	for (int l = 0; l < 2; l++) {
+		char s[96];
+		snprintf(s, sizeof(s), "fluxmq_kafka_slab_used_bytes{lcore=\"%d\"}",
+			 l);
+		CU_ASSERT_EQUAL(kb_metric(k, s), 0);
+		snprintf(s, sizeof(s),
+			 "fluxmq_kafka_slab_heap_allocs_total{lcore=\"%d\"}", l);
+		heap += kb_metric(k, s);
+	}
+	if (xl_noslab) {
+		CU_ASSERT(heap > 0);
+	} else {
+		CU_ASSERT_EQUAL(heap, 0);
+	}
+}
+
 static int
-main_xlcore(void)
+main_xlcore(bool noslab)
 {
 	static const char *const xsettings[] = {
 		"broker.max.inflight=64", "auto.create.topics.enable=false",
-		NULL,
+		NULL, NULL,
 	};
+	const char *settings[4];
 	CU_pSuite s;
 	unsigned int fails;
 
-	if (kb_start(k, 2, xsettings) < 0)
+	memcpy(settings, xsettings, sizeof(settings));
+	xl_noslab = noslab;
+	if (noslab)
+		settings[2] = "broker.slab.bytes=0";
+	if (kb_start(k, 2, settings) < 0)
 		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -1187,6 +1219,8 @@ main_xlcore(void)
 		    test_x_client_gone);
 	CU_add_test(s, "auto.create.topics.enable=false: Metadata creates nothing",
 		    test_x_no_auto_create);
+	CU_add_test(s, "request state: slab drained, heap use counted",
+		    test_x_slab);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
@@ -1323,7 +1357,7 @@ main(int argc, char **argv)
 	}
 	fmq_log_set_level(FMQ_LOG_ERR);
 	if (argc > 1 && strcmp(argv[1], "xlcore") == 0)
-		return main_xlcore();
+		return main_xlcore(argc > 2 && strcmp(argv[2], "noslab") == 0);
 	if (argc > 1 && strcmp(argv[1], "pool") == 0)
 		return main_pool();
 	if (kb_start(k, 1, settings) < 0)
