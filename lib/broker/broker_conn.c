@@ -341,6 +341,7 @@ close_reason_of(enum fmq_kafka_frame_reason r)
 static inline void
 count_request(struct fmq_broker_lcore *bl, const struct fmq_kafka_req_hdr *h)
 {
+	bl->st.requests++;
 	if (h->api_key >= 0 && h->api_key < BROKER_API_MAX &&
 	    h->api_version >= 0 && h->api_version < BROKER_VER_MAX)
 		bl->st.req[h->api_key][h->api_version]++;

@@ -479,6 +479,8 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_kafka_connections_active", "gauge",
 			"Kafka client connections open now",
 			SUM(conns_opened) - SUM(conns_closed));
+	PER_LCORE("fluxmq_kafka_lcore_requests_total", "counter",
+		  "Kafka requests parsed by the data lcore", requests);
 	PER_LCORE("fluxmq_kafka_request_bytes_total", "counter",
 		  "Request bytes received", bytes_in);
 	PER_LCORE("fluxmq_kafka_response_bytes_total", "counter",

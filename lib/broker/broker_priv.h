@@ -173,6 +173,7 @@ struct broker_stats {
 	uint64_t close_reason[BROKER_CLOSE_MAX];
 	uint64_t req[BROKER_API_MAX][BROKER_VER_MAX];
 	uint64_t err[BROKER_ERR_MAX - BROKER_ERR_MIN + 1];
+	uint64_t requests;         /* every API, every version */
 	uint64_t bytes_in, bytes_out;
 	uint64_t produce_batches, produce_bytes, produce_backpressure;
 	uint64_t fetch_bytes_zero_copy, fetch_bytes_copied;

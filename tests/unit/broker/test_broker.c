@@ -1003,6 +1003,8 @@ test_x_produce_fetch(void)
 	}
 	CU_ASSERT(kb_metric(k, "fluxmq_kafka_xlcore_sent_total{lcore=\"0\"}") > 0);
 	CU_ASSERT(kb_metric(k, "fluxmq_kafka_xlcore_sent_total{lcore=\"1\"}") > 0);
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_lcore_requests_total{lcore=\"0\"}") >= 1);
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_lcore_requests_total{lcore=\"1\"}") >= 1);
 	/* Read back from each side: both batches of every partition. */
 	for (int round = 0; round < 2; round++) {
 		req_fetch_all(&w, corr_n++, "x8", 0, 0, 50 << 20);
