@@ -465,78 +465,65 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		for (unsigned int i = 0; i < b->n_lcores; i++) { \
 			if (b->lc[i] == NULL) continue; \
 			snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i); \
-			fmq_metrics_u64(out, name, lbl, b->lc[i]->st.field); \
+			fmq_metrics_u64(out, name, lbl, b->lc[i]->field); \
 		} \
 	} while (0)
 
 	PER_LCORE("fluxmq_kafka_connections_opened_total", "counter",
-		  "Kafka client connections accepted", conns_opened);
+		  "Kafka client connections accepted", st.conns_opened);
 	PER_LCORE("fluxmq_kafka_connections_closed_total", "counter",
-		  "Kafka client connections ended", conns_closed);
+		  "Kafka client connections ended", st.conns_closed);
 	PER_LCORE("fluxmq_kafka_connections_refused_total", "counter",
 		  "Kafka connections refused: broker.max.connections reached",
-		  conns_refused);
+		  st.conns_refused);
 	fmq_metrics_one(out, "fluxmq_kafka_connections_active", "gauge",
 			"Kafka client connections open now",
 			SUM(conns_opened) - SUM(conns_closed));
 	PER_LCORE("fluxmq_kafka_lcore_requests_total", "counter",
-		  "Kafka requests parsed by the data lcore", requests);
+		  "Kafka requests parsed by the data lcore", st.requests);
 	PER_LCORE("fluxmq_kafka_request_bytes_total", "counter",
-		  "Request bytes received", bytes_in);
+		  "Request bytes received", st.bytes_in);
 	PER_LCORE("fluxmq_kafka_response_bytes_total", "counter",
-		  "Response bytes queued for sending", bytes_out);
+		  "Response bytes queued for sending", st.bytes_out);
 	PER_LCORE("fluxmq_kafka_produce_batches_total", "counter",
-		  "Record batches appended", produce_batches);
+		  "Record batches appended", st.produce_batches);
 	PER_LCORE("fluxmq_kafka_produce_bytes_total", "counter",
-		  "Record batch bytes appended", produce_bytes);
+		  "Record batch bytes appended", st.produce_bytes);
 	PER_LCORE("fluxmq_kafka_produce_backpressure_total", "counter",
 		  "Produce requests parked because the hot pool was full",
-		  produce_backpressure);
+		  st.produce_backpressure);
 	PER_LCORE("fluxmq_kafka_fetch_zero_copy_bytes_total", "counter",
 		  "Fetch bytes sent from the hot pool without copying",
-		  fetch_bytes_zero_copy);
+		  st.fetch_bytes_zero_copy);
 	PER_LCORE("fluxmq_kafka_fetch_copied_bytes_total", "counter",
 		  "Fetch bytes read from segment files (copied once)",
-		  fetch_bytes_copied);
+		  st.fetch_bytes_copied);
 	PER_LCORE("fluxmq_kafka_fetch_waits_total", "counter",
-		  "Fetches parked waiting for min_bytes", fetch_waits);
+		  "Fetches parked waiting for min_bytes", st.fetch_waits);
 	PER_LCORE("fluxmq_kafka_fetch_wait_overflow_total", "counter",
 		  "Fetches answered at once because too many were parked",
-		  fetch_wait_overflow);
+		  st.fetch_wait_overflow);
 	PER_LCORE("fluxmq_kafka_xlcore_sent_total", "counter",
 		  "Partition operations sent to the lcore owning the partition",
-		  xop_sent);
+		  st.xop_sent);
 	PER_LCORE("fluxmq_kafka_xlcore_served_total", "counter",
-		  "Partition operations served for other lcores", xop_served);
+		  "Partition operations served for other lcores", st.xop_served);
 	PER_LCORE("fluxmq_kafka_xlcore_ring_full_total", "counter",
 		  "Times an lcore's partition-operation ring was full (retried)",
-		  xop_ring_full);
+		  st.xop_ring_full);
 	PER_LCORE("fluxmq_kafka_forwarded_total", "counter",
-		  "Requests forwarded to the control lcore", forwarded);
+		  "Requests forwarded to the control lcore", st.forwarded);
 	PER_LCORE("fluxmq_kafka_forward_ring_full_total", "counter",
-		  "Times the ring to the control lcore was full", fwd_ring_full);
+		  "Times the ring to the control lcore was full", st.fwd_ring_full);
 	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
-		  "Allocation failures while building responses", nomem);
+		  "Allocation failures while building responses", st.nomem);
 
-	fmq_metrics_family(out, "fluxmq_kafka_slab_used_bytes", "gauge",
-			   "Per-lcore slab bytes holding waiting request state");
-	for (unsigned int i = 0; i < b->n_lcores; i++) {
-		if (b->lc[i] == NULL)
-			continue;
-		snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i);
-		fmq_metrics_u64(out, "fluxmq_kafka_slab_used_bytes", lbl,
-				b->lc[i]->slab.used_bytes);
-	}
-	fmq_metrics_family(out, "fluxmq_kafka_slab_heap_allocs_total", "counter",
-			   "Request state taken from the heap: bigger than 64 KiB "
-			   "or broker.slab.bytes exhausted");
-	for (unsigned int i = 0; i < b->n_lcores; i++) {
-		if (b->lc[i] == NULL)
-			continue;
-		snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i);
-		fmq_metrics_u64(out, "fluxmq_kafka_slab_heap_allocs_total", lbl,
-				b->lc[i]->slab.heap_allocs);
-	}
+	PER_LCORE("fluxmq_kafka_slab_used_bytes", "gauge",
+		  "Per-lcore slab bytes holding waiting request state",
+		  slab.used_bytes);
+	PER_LCORE("fluxmq_kafka_slab_heap_allocs_total", "counter",
+		  "Request state taken from the heap: bigger than 64 KiB "
+		  "or broker.slab.bytes exhausted", slab.heap_allocs);
 
 	fmq_metrics_family(out, "fluxmq_kafka_connection_closes_total",
 			   "counter", "Connections closed by the broker, by reason");
