@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <numa.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -169,6 +170,55 @@ want_offload(enum tri t, bool capable, const char *what, bool *out, char *err,
 	return 0;
 }
 
+/*
+ * The NUMA layout placement works on: how many nodes, and each data
+ * lcore's. numa.nodes=0 takes the host's (libnuma's node count, raised to
+ * cover every data lcore's DPDK socket). numa.nodes=N forces N; when the
+ * host does not have N nodes the layout is injected: data lcore i is put
+ * on node i mod N, so a multi-node split can be exercised anywhere.
+ */
+_Static_assert(FMQ_PLACE_MAX_NODES == FMQ_LOG_MAX_NODES,
+	       "placement and the log split over the same nodes");
+
+static void
+numa_layout(struct app *a)
+{
+	unsigned int real = 1, n, lid, li = 0;
+	int sock[APP_MAX_DATA_LCORES];
+	bool inject;
+
+	if (numa_available() >= 0 && numa_max_node() >= 0)
+		real = (unsigned int)numa_max_node() + 1;
+	RTE_LCORE_FOREACH_WORKER(lid) {
+		if (li == a->n_data)
+			break;
+		sock[li] = (int)rte_lcore_to_socket_id(lid);
+		if (sock[li] >= 0 && (unsigned int)sock[li] + 1 > real)
+			real = (unsigned int)sock[li] + 1;
+		li++;
+	}
+	for (; li < a->n_data; li++)
+		sock[li] = 0;
+	n = a->cfg.numa_nodes == 0 ? real : (unsigned int)a->cfg.numa_nodes;
+	inject = a->cfg.numa_nodes != 0 && n != real;
+	if (n > FMQ_PLACE_MAX_NODES) {
+		FMQ_WARN("numa", "%u NUMA nodes; placing over the first %u",
+			 n, FMQ_PLACE_MAX_NODES);
+		n = FMQ_PLACE_MAX_NODES;
+	}
+	a->n_nodes = n;
+	for (unsigned int i = 0; i < a->n_data; i++) {
+		int node = inject ? (int)(i % n) : sock[i];
+
+		a->lcore_node[i] = node >= 0 && (unsigned int)node < n ?
+			node : 0;
+	}
+	if (n > 1)
+		FMQ_INFO("numa", "%u NUMA nodes (%s)", n, inject ?
+			 "numa.nodes forced: data lcore i on node i mod N" :
+			 a->cfg.numa_nodes == 0 ? "detected" : "numa.nodes");
+}
+
 int
 app_port_init(struct app *a, char *err, size_t errlen)
 {
@@ -205,18 +255,15 @@ app_port_init(struct app *a, char *err, size_t errlen)
 
 	/* Which data lcores poll the port: fmq_place (those on its NUMA node,
 	 * one queue each, up to what the port and profile allow). */
-	struct fmq_place_in pin = { .n_nodes = rte_socket_count(),
+	numa_layout(a);
+	struct fmq_place_in pin = { .n_nodes = a->n_nodes,
 				    .n_lcores = a->n_data, .n_ports = 1 };
 	struct fmq_place_out pout;
-	unsigned int lid, li = 0;
 	uint16_t maxq = (uint16_t)RTE_MIN(info.max_rx_queues, info.max_tx_queues);
 	if (ps->prof.rx_queues > 0 && ps->prof.rx_queues < maxq)
 		maxq = (uint16_t)ps->prof.rx_queues;
-	RTE_LCORE_FOREACH_WORKER(lid) {
-		if (li == a->n_data)
-			break;
-		pin.lcore_node[li++] = (int)rte_lcore_to_socket_id(lid);
-	}
+	for (unsigned int i = 0; i < a->n_data; i++)
+		pin.lcore_node[i] = a->lcore_node[i];
 	pin.port_node[0] = rte_eth_dev_socket_id(pid);
 	pin.port_max_queues[0] = maxq;
 	pin.hot_pool_bytes = a->cfg.log_hot_pool_bytes;
@@ -225,6 +272,11 @@ app_port_init(struct app *a, char *err, size_t errlen)
 			 pid, ps->driver);
 		return -EINVAL;
 	}
+	/* The hot pool's split and the node each lcore draws chunks from. */
+	for (unsigned int i = 0; i < a->n_data; i++)
+		a->lcore_node[i] = pout.lcore_node[i];
+	for (unsigned int n = 0; n < FMQ_PLACE_MAX_NODES; n++)
+		a->node_hot_bytes[n] = n < a->n_nodes ? pout.node_hot_bytes[n] : 0;
 	if (pout.port_remote[0])
 		FMQ_WARN("port", "port %u is on NUMA node %d but no data lcore "
 			 "is: lcores on other nodes poll it (slower)", pid,
