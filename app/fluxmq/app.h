@@ -76,6 +76,7 @@ struct app {
 	/* NUMA layout (port.c numa_layout, fmq_place): the hot pool is split
 	 * over n_nodes, each data lcore draws from its node's share. */
 	unsigned int n_nodes;
+	bool numa_injected;      /* numa.nodes forced past the host's */
 	int lcore_node[APP_MAX_DATA_LCORES];
 	uint64_t node_hot_bytes[FMQ_LOG_MAX_NODES];
 	struct data_lcore data[APP_MAX_DATA_LCORES];

@@ -175,7 +175,8 @@ want_offload(enum tri t, bool capable, const char *what, bool *out, char *err,
  * lcore's. numa.nodes=0 takes the host's (libnuma's node count, raised to
  * cover every data lcore's DPDK socket). numa.nodes=N forces N; when the
  * host does not have N nodes the layout is injected: data lcore i is put
- * on node i mod N, so a multi-node split can be exercised anywhere.
+ * on node i mod N, so a multi-node split can be exercised anywhere (the
+ * port then counts as being on no particular node).
  */
 _Static_assert(FMQ_PLACE_MAX_NODES == FMQ_LOG_MAX_NODES,
 	       "placement and the log split over the same nodes");
@@ -207,6 +208,7 @@ numa_layout(struct app *a)
 		n = FMQ_PLACE_MAX_NODES;
 	}
 	a->n_nodes = n;
+	a->numa_injected = inject;
 	for (unsigned int i = 0; i < a->n_data; i++) {
 		int node = inject ? (int)(i % n) : sock[i];
 
@@ -264,7 +266,9 @@ app_port_init(struct app *a, char *err, size_t errlen)
 		maxq = (uint16_t)ps->prof.rx_queues;
 	for (unsigned int i = 0; i < a->n_data; i++)
 		pin.lcore_node[i] = a->lcore_node[i];
-	pin.port_node[0] = rte_eth_dev_socket_id(pid);
+	/* An injected layout's nodes are not where the port is: its queues
+	 * go to every lcore as for a port of unknown node. */
+	pin.port_node[0] = a->numa_injected ? -1 : rte_eth_dev_socket_id(pid);
 	pin.port_max_queues[0] = maxq;
 	pin.hot_pool_bytes = a->cfg.log_hot_pool_bytes;
 	if (fmq_place(&pin, &pout) < 0 || pout.port_nq[0] == 0) {
