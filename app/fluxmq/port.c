@@ -184,39 +184,25 @@ _Static_assert(FMQ_PLACE_MAX_NODES == FMQ_LOG_MAX_NODES,
 static void
 numa_layout(struct app *a)
 {
-	unsigned int real = 1, n, lid, li = 0;
+	unsigned int host = 1, lid, li = 0;
 	int sock[APP_MAX_DATA_LCORES];
 	bool inject;
 
 	if (numa_available() >= 0 && numa_max_node() >= 0)
-		real = (unsigned int)numa_max_node() + 1;
+		host = (unsigned int)numa_max_node() + 1;
 	RTE_LCORE_FOREACH_WORKER(lid) {
 		if (li == a->n_data)
 			break;
-		sock[li] = (int)rte_lcore_to_socket_id(lid);
-		if (sock[li] >= 0 && (unsigned int)sock[li] + 1 > real)
-			real = (unsigned int)sock[li] + 1;
-		li++;
+		sock[li++] = (int)rte_lcore_to_socket_id(lid);
 	}
 	for (; li < a->n_data; li++)
-		sock[li] = 0;
-	n = a->cfg.numa_nodes == 0 ? real : (unsigned int)a->cfg.numa_nodes;
-	inject = a->cfg.numa_nodes != 0 && n != real;
-	if (n > FMQ_PLACE_MAX_NODES) {
-		FMQ_WARN("numa", "%u NUMA nodes; placing over the first %u",
-			 n, FMQ_PLACE_MAX_NODES);
-		n = FMQ_PLACE_MAX_NODES;
-	}
-	a->n_nodes = n;
+		sock[li] = -1;
+	a->n_nodes = fmq_place_nodes(host, sock, a->n_data,
+				     (unsigned int)a->cfg.numa_nodes,
+				     a->lcore_node, &inject);
 	a->numa_injected = inject;
-	for (unsigned int i = 0; i < a->n_data; i++) {
-		int node = inject ? (int)(i % n) : sock[i];
-
-		a->lcore_node[i] = node >= 0 && (unsigned int)node < n ?
-			node : 0;
-	}
-	if (n > 1)
-		FMQ_INFO("numa", "%u NUMA nodes (%s)", n, inject ?
+	if (a->n_nodes > 1)
+		FMQ_INFO("numa", "%u NUMA nodes (%s)", a->n_nodes, inject ?
 			 "numa.nodes forced: data lcore i on node i mod N" :
 			 a->cfg.numa_nodes == 0 ? "detected" : "numa.nodes");
 }
