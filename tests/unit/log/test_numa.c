@@ -290,6 +290,47 @@ test_files_and_placement(void)
 /* Node 1's pool runs dry while the flusher is stalled: its lcore borrows
  * node 0's chunks one at a time (counted), then backs off with -EAGAIN
  * once no node has any; the flusher gives each chunk back to its node. */
+/* On hugetlbfs a bound pool is prefaulted and its pages' nodes checked:
+ * on the node that exists here nothing is misplaced. */
+static void
+test_hugetlbfs(void)
+{
+	const char *huge = tu_hugetlbfs();
+	struct fmq_log_params p = {
+		.hot_chunk_bytes = CHUNK, .nb_lcores = 2, .max_partitions = 4,
+		.nb_nodes = 2, .node_hot_bytes = { 2 * M, 2 * M },
+		.lcore_node = L2.lnode,
+	};
+	struct fmq_log_pool_info pi0, pi1;
+	struct fmq_log *log;
+	char hot[256], err[512];
+
+	if (huge == NULL) {
+		fprintf(stderr, "  (no writable hugetlbfs mount: skipped)\n");
+		return;
+	}
+	snprintf(hot, sizeof(hot), "%s/fmq21-numatest-%d", huge,
+		 (int)getpid());
+	p.hot_dir = hot;
+	log = fmq_log_create(&p, err, sizeof(err));
+	if (log == NULL) {
+		fprintf(stderr, "  hugetlbfs pool: %s\n", err);
+		CU_ASSERT(errno == ENOMEM && strstr(err, "reserve") != NULL);
+		fmq_log_destroy_pool(hot);
+		return;
+	}
+	CU_ASSERT(fmq_log_hot_is_huge(log));
+	CU_ASSERT_EQUAL(fmq_log_hot_pool_info(log, 0, &pi0), 0);
+	CU_ASSERT_EQUAL(fmq_log_hot_pool_info(log, 1, &pi1), 0);
+	CU_ASSERT_EQUAL(pi0.bound, host_has_node(0));
+	CU_ASSERT_EQUAL(pi0.misplaced_pages, 0);
+	CU_ASSERT_EQUAL(pi1.bound, host_has_node(1));
+	CU_ASSERT_EQUAL(pi0.chunks_free, 8);
+	CU_ASSERT_EQUAL(pi1.chunks_free, 8);
+	fmq_log_free(log);
+	CU_ASSERT_EQUAL(fmq_log_destroy_pool(hot), 0);
+}
+
 static void
 test_exhaustion(void)
 {
@@ -581,6 +622,8 @@ main(void)
 	s = CU_add_suite("log-numa", NULL, NULL);
 	CU_add_test(s, "one file per node, chunks from the owner's node",
 		    test_files_and_placement);
+	CU_add_test(s, "hugetlbfs: bound, prefaulted, placement checked",
+		    test_hugetlbfs);
 	CU_add_test(s, "exhaustion: borrow, then -EAGAIN", test_exhaustion);
 	CU_add_test(s, "crash recovery across files, ownership changed",
 		    test_recovery_two_nodes);
