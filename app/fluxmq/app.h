@@ -78,6 +78,12 @@ struct app {
 	struct fmq_metrics *metrics;
 	struct port_state port;
 	unsigned int n_data;
+	/* NUMA layout (port.c numa_layout, fmq_place): the hot pool is split
+	 * over n_nodes, each data lcore draws from its node's share. */
+	unsigned int n_nodes;
+	bool numa_injected;      /* numa.nodes forced past the host's */
+	int lcore_node[APP_MAX_DATA_LCORES];
+	uint64_t node_hot_bytes[FMQ_LOG_MAX_NODES];
 	struct data_lcore data[APP_MAX_DATA_LCORES];
 	struct fmq_net *nets[APP_MAX_DATA_LCORES];
 	struct fmq_net_metrics_set net_set;

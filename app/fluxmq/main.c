@@ -167,6 +167,13 @@ setup_storage(struct app *a, char *err, size_t errlen)
 
 	fmq_log_params_from_config(&lp, &a->cfg, a->n_data, MAX_PARTITIONS);
 	lp.register_extmem = true;
+	/* One node: nb_nodes stays 0, the single "hotpool" of before. */
+	if (a->n_nodes > 1) {
+		lp.nb_nodes = a->n_nodes;
+		memcpy(lp.node_hot_bytes, a->node_hot_bytes,
+		       sizeof(lp.node_hot_bytes));
+		lp.lcore_node = a->lcore_node;
+	}
 	a->log = fmq_log_create(&lp, err, errlen);
 	if (a->log == NULL)
 		return -errno;

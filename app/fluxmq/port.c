@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <numa.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -169,6 +170,43 @@ want_offload(enum tri t, bool capable, const char *what, bool *out, char *err,
 	return 0;
 }
 
+/*
+ * The NUMA layout placement works on: how many nodes, and each data
+ * lcore's. numa.nodes=0 takes the host's (libnuma's node count, raised to
+ * cover every data lcore's DPDK socket). numa.nodes=N forces N; when the
+ * host does not have N nodes the layout is injected: data lcore i is put
+ * on node i mod N, so a multi-node split can be exercised anywhere (the
+ * port then counts as being on no particular node).
+ */
+_Static_assert(FMQ_PLACE_MAX_NODES == FMQ_LOG_MAX_NODES,
+	       "placement and the log split over the same nodes");
+
+static void
+numa_layout(struct app *a)
+{
+	unsigned int host = 1, lid, li = 0;
+	int sock[APP_MAX_DATA_LCORES];
+	bool inject;
+
+	if (numa_available() >= 0 && numa_max_node() >= 0)
+		host = (unsigned int)numa_max_node() + 1;
+	RTE_LCORE_FOREACH_WORKER(lid) {
+		if (li == a->n_data)
+			break;
+		sock[li++] = (int)rte_lcore_to_socket_id(lid);
+	}
+	for (; li < a->n_data; li++)
+		sock[li] = -1;
+	a->n_nodes = fmq_place_nodes(host, sock, a->n_data,
+				     (unsigned int)a->cfg.numa_nodes,
+				     a->lcore_node, &inject);
+	a->numa_injected = inject;
+	if (a->n_nodes > 1)
+		FMQ_INFO("numa", "%u NUMA nodes (%s)", a->n_nodes, inject ?
+			 "numa.nodes forced: data lcore i on node i mod N" :
+			 a->cfg.numa_nodes == 0 ? "detected" : "numa.nodes");
+}
+
 int
 app_port_init(struct app *a, char *err, size_t errlen)
 {
@@ -205,19 +243,18 @@ app_port_init(struct app *a, char *err, size_t errlen)
 
 	/* Which data lcores poll the port: fmq_place (those on its NUMA node,
 	 * one queue each, up to what the port and profile allow). */
-	struct fmq_place_in pin = { .n_nodes = rte_socket_count(),
+	numa_layout(a);
+	struct fmq_place_in pin = { .n_nodes = a->n_nodes,
 				    .n_lcores = a->n_data, .n_ports = 1 };
 	struct fmq_place_out pout;
-	unsigned int lid, li = 0;
 	uint16_t maxq = (uint16_t)RTE_MIN(info.max_rx_queues, info.max_tx_queues);
 	if (ps->prof.rx_queues > 0 && ps->prof.rx_queues < maxq)
 		maxq = (uint16_t)ps->prof.rx_queues;
-	RTE_LCORE_FOREACH_WORKER(lid) {
-		if (li == a->n_data)
-			break;
-		pin.lcore_node[li++] = (int)rte_lcore_to_socket_id(lid);
-	}
-	pin.port_node[0] = rte_eth_dev_socket_id(pid);
+	for (unsigned int i = 0; i < a->n_data; i++)
+		pin.lcore_node[i] = a->lcore_node[i];
+	/* An injected layout's nodes are not where the port is: its queues
+	 * go to every lcore as for a port of unknown node. */
+	pin.port_node[0] = a->numa_injected ? -1 : rte_eth_dev_socket_id(pid);
 	pin.port_max_queues[0] = maxq;
 	pin.hot_pool_bytes = a->cfg.log_hot_pool_bytes;
 	if (fmq_place(&pin, &pout) < 0 || pout.port_nq[0] == 0) {
@@ -225,6 +262,11 @@ app_port_init(struct app *a, char *err, size_t errlen)
 			 pid, ps->driver);
 		return -EINVAL;
 	}
+	/* The hot pool's split and the node each lcore draws chunks from. */
+	for (unsigned int i = 0; i < a->n_data; i++)
+		a->lcore_node[i] = pout.lcore_node[i];
+	for (unsigned int n = 0; n < FMQ_PLACE_MAX_NODES; n++)
+		a->node_hot_bytes[n] = n < a->n_nodes ? pout.node_hot_bytes[n] : 0;
 	if (pout.port_remote[0])
 		FMQ_WARN("port", "port %u is on NUMA node %d but no data lcore "
 			 "is: lcores on other nodes poll it (slower)", pid,

@@ -33,6 +33,29 @@ fmq_steer_pick_sport(uint32_t saddr, uint32_t daddr, uint16_t dport,
 	return 0;
 }
 
+unsigned int
+fmq_place_nodes(unsigned int host_nodes, const int *lcore_socket,
+		unsigned int n_lcores, unsigned int forced, int *lcore_node,
+		bool *injected)
+{
+	unsigned int real = host_nodes > 0 ? host_nodes : 1, n;
+
+	for (unsigned int i = 0; i < n_lcores; i++)
+		if (lcore_socket[i] >= 0 &&
+		    (unsigned int)lcore_socket[i] + 1 > real)
+			real = (unsigned int)lcore_socket[i] + 1;
+	n = forced == 0 ? real : forced;
+	*injected = forced != 0 && n != real;
+	if (n > FMQ_PLACE_MAX_NODES)
+		n = FMQ_PLACE_MAX_NODES;
+	for (unsigned int i = 0; i < n_lcores; i++) {
+		int node = *injected ? (int)(i % n) : lcore_socket[i];
+
+		lcore_node[i] = node >= 0 && (unsigned int)node < n ? node : 0;
+	}
+	return n;
+}
+
 int
 fmq_place(const struct fmq_place_in *in, struct fmq_place_out *out)
 {

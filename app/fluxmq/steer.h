@@ -47,6 +47,19 @@ uint16_t fmq_steer_pick_sport(uint32_t saddr, uint32_t daddr, uint16_t dport,
 #define FMQ_PLACE_MAX_PORTS 16
 #define FMQ_PLACE_MAX_NODES 8
 
+/**
+ * The NUMA topology placement works on. host_nodes: nodes the host has
+ * (libnuma; 0 or 1 when it has no NUMA support); lcore_socket[i]: DPDK
+ * socket of data lcore i (-1: unknown); forced: numa.nodes (0: detect).
+ * Detected, the node count covers every lcore's socket. Forced to N and
+ * the host does not have N nodes, the layout is injected: data lcore i is
+ * on node i mod N (*injected is then true). At most FMQ_PLACE_MAX_NODES.
+ * @return the node count (>= 1); lcore_node[0..n_lcores) is filled.
+ */
+unsigned int fmq_place_nodes(unsigned int host_nodes, const int *lcore_socket,
+			     unsigned int n_lcores, unsigned int forced,
+			     int *lcore_node, bool *injected);
+
 struct fmq_place_in {
 	unsigned int n_nodes;                    /**< >= 1 */
 	unsigned int n_lcores;                   /**< data lcores */

@@ -135,11 +135,13 @@ release_head(struct fmq_log_part *p)
 	atomic_store_explicit(&p->reclaimed, rc + 1, memory_order_release);
 }
 
+/* Is the pool of the chunk at hot-list index i running low? */
 static bool
-pool_low(const struct fmq_log *log)
+hot_low(const struct fmq_log_part *p, uint64_t i)
 {
-	return atomic_load_explicit(&log->pressure, memory_order_relaxed) ||
-		rte_ring_count(log->free_ring) < log->nchunks / 8 + 1;
+	const struct fmq_log *log = p->log;
+
+	return pool_low(log, log->chunks[p->hot[i & p->hot_mask].id].pool);
 }
 
 static void
@@ -170,7 +172,6 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 					     memory_order_acquire);
 	uint64_t keep = p->pp.hot_bytes / log->chunk_bytes;
 	int64_t total = 0, w;
-	bool pressure;
 	int rc;
 
 	/* 1. Write through everything the owner has published. */
@@ -211,15 +212,16 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	}
 
 	/* 3. Recycle written-through chunks: beyond log.hot.bytes, or all of
-	 *    them when the pool runs low. Oldest first, so the live chunks
-	 *    are always a suffix of the hot list. */
-	pressure = release_all || pool_low(log);
+	 *    them when the pool (of the NUMA node) they came from runs low.
+	 *    Oldest first, so the live chunks are always a suffix of the hot
+	 *    list. */
 	while (atomic_load_explicit(&p->reclaimed, memory_order_relaxed) <
 	       p->fl_idx) {
 		uint64_t rcl = atomic_load_explicit(&p->reclaimed,
 						    memory_order_relaxed);
 
-		if (!pressure && p->fl_idx - rcl <= keep)
+		if (!release_all && p->fl_idx - rcl <= keep &&
+		    !hot_low(p, rcl))
 			break;
 		if (!reclaim_head(p))
 			break;
@@ -227,7 +229,7 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	}
 	/* The last chunk too, when nothing else is left and the owner is not
 	 * appending to it this very moment: freeze it, write the rest. */
-	if (pressure && p->fl_idx < tail &&
+	if (p->fl_idx < tail && (release_all || hot_low(p, p->fl_idx)) &&
 	    atomic_load_explicit(&p->reclaimed, memory_order_relaxed) ==
 	    p->fl_idx && reclaim_head(p)) {
 		const struct hot_ent *e = &p->hot[p->fl_idx & p->hot_mask];
@@ -285,9 +287,7 @@ fmq_log_flush(struct fmq_log *log, uint64_t now_ns, bool force)
 	}
 	__atomic_store_n(&log->flush_lag_bytes, lag_b, __ATOMIC_RELAXED);
 	__atomic_store_n(&log->flush_lag_messages, lag_m, __ATOMIC_RELAXED);
-	if (!pool_low(log) || rte_ring_count(log->free_ring) > 0)
-		atomic_store_explicit(&log->pressure, 0,
-				      memory_order_relaxed);
+	pool_pressure_settle(log);
 	return first_err < 0 ? first_err : total;
 }
 
@@ -482,6 +482,7 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 		st->out_of_order += STAT_GET(lc->out_of_order);
 		st->invalid_epoch += STAT_GET(lc->invalid_epoch);
 		st->producers_evicted += STAT_GET(lc->producers_evicted);
+		st->remote_chunks += STAT_GET(lc->remote_chunks);
 		if (lc->codec != NULL) {
 			const struct fmq_codec_stats *cs =
 				fmq_codec_ctx_stats(lc->codec);
@@ -507,8 +508,45 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 	st->flush_lag_bytes = STAT_GET(log->flush_lag_bytes);
 	st->flush_lag_messages = STAT_GET(log->flush_lag_messages);
 	st->segments_deleted = STAT_GET(log->segments_deleted);
-	st->chunks_free = rte_ring_count(log->free_ring);
-	st->chunks_total = log->nchunks;
+	st->chunks_free = pool_free_chunks(log);
+	st->chunks_total = log->nlive;
+	for (uint32_t i = 0; i < log->npools; i++)
+		st->mbind_failures += STAT_GET(log->pools[i].mbind_failures);
+}
+
+/* Per NUMA node: one sample per live pool, labelled with its node. */
+static void
+node_metrics(struct fmq_metrics_out *out, const struct fmq_log *log)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "fluxmq_log_hot_node_chunks", "gauge",
+		  "Chunks in the hot pool of a NUMA node." },
+		{ "fluxmq_log_hot_node_chunks_free", "gauge",
+		  "Free chunks in the ring of a NUMA node's hot pool." },
+		{ "fluxmq_log_hot_node_mbind_failures_total", "counter",
+		  "1 when a node's pool could not be bound to it (mbind "
+		  "failed, or no such node on this host)." },
+		{ "fluxmq_log_hot_node_misplaced_pages", "gauge",
+		  "Hugepages of a node's pool found on another node after "
+		  "binding (the node had too few free hugepages)." },
+	};
+
+	for (size_t f = 0; f < RTE_DIM(fam); f++) {
+		fmq_metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+		for (uint32_t i = 0; i < log->nlive_pools; i++) {
+			const struct hot_pool *hp = &log->pools[i];
+			uint64_t v[] = {
+				hp->nlive, rte_ring_count(hp->free_ring),
+				hp->mbind_failures, hp->misplaced_pages,
+			};
+			char lab[32];
+
+			snprintf(lab, sizeof(lab), "node=\"%d\"", hp->node);
+			fmq_metrics_u64(out, fam[f].name, lab, v[f]);
+		}
+	}
 }
 
 void
@@ -564,6 +602,10 @@ fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_log_hot_pool_hugepages", "gauge",
 			"1 if the hot pool is on hugetlbfs, 0 for the "
 			"ordinary-memory fallback.", log->huge ? 1 : 0);
+	fmq_metrics_one(out, "fluxmq_log_hot_remote_chunks_total", "counter",
+			"Chunks an lcore took from another NUMA node's pool "
+			"because its own node's was empty.", st.remote_chunks);
+	node_metrics(out, log);
 
 	fmq_metrics_family(out, "fluxmq_log_batches_total", "counter",
 			   "Batches appended, by the codec they are stored "

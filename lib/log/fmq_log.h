@@ -6,8 +6,8 @@
  *
  * Objects and the threads that may touch them:
  *
- *  - struct fmq_log: the hot pool (one shared mapping cut into chunks), the
- *    free-chunk ring, one context per data lcore, the partition registry and
+ *  - struct fmq_log: the hot pool (one shared mapping per NUMA node, cut
+ *    into chunks), a free-chunk ring per node, one context per data lcore, the partition registry and
  *    the counters. Created once by the control lcore.
  *  - struct fmq_log_part: one partition. Opened (with recovery), flushed,
  *    and closed by the control thread; appended to and read from only by
@@ -58,10 +58,15 @@ struct fmq_log_part;
 #define FMQ_LOG_BATCH_OVERHEAD 61u
 /** Longest topic name Kafka allows. */
 #define FMQ_LOG_TOPIC_MAX 249u
+/** Most NUMA nodes the hot pool is split over (numa.nodes). */
+#define FMQ_LOG_MAX_NODES 8u
 
 /** Parameters of the hot pool and the log as a whole. */
 struct fmq_log_params {
-	/** Directory of the pool file "hotpool" (log.hot.dir). Created. */
+	/**
+	 * Directory of the pool files (log.hot.dir): "hotpool", and
+	 * "hotpool.node<n>" for nodes n > 0. Created.
+	 */
 	const char *hot_dir;
 	/** Pool size (log.hot.pool.bytes); rounded up to the page size. */
 	uint64_t hot_pool_bytes;
@@ -99,6 +104,27 @@ struct fmq_log_params {
 	uint32_t producer_state_max;
 	/** Idle producers are forgotten after this (ms); 0: one day. */
 	int64_t producer_expiration_ms;
+	/*
+	 * NUMA split (docs/storage.md, "One pool per NUMA node"). With
+	 * nb_nodes 0 or 1 there is one pool file, "hotpool", of
+	 * hot_pool_bytes, with no memory binding: the single-node layout.
+	 */
+	/** Nodes of the layout, 0..FMQ_LOG_MAX_NODES (0 and 1: one pool). */
+	uint32_t nb_nodes;
+	/**
+	 * nb_nodes > 1: bytes of the pool on each node; a node with 0 has no
+	 * pool file. Each is rounded up to whole pages and chunks. Node 0's
+	 * file is "hotpool", node n's "hotpool.node<n>"; each is bound to
+	 * its node with mbind(MPOL_PREFERRED) before its pages are touched.
+	 * hot_pool_bytes is not used then.
+	 */
+	uint64_t node_hot_bytes[FMQ_LOG_MAX_NODES];
+	/**
+	 * NUMA node of each data lcore slot (nb_lcores entries; copied), or
+	 * NULL: all on node 0. An lcore takes chunks from its node's pool,
+	 * and from the others only when that one is empty.
+	 */
+	const int *lcore_node;
 };
 
 /** fmq_log_part_params.compression: keep batches as the producer sent them. */
@@ -161,12 +187,16 @@ void fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
 void fmq_log_part_params_default(struct fmq_log_part_params *pp);
 
 /**
- * Map the hot pool and get the log ready. On hugetlbfs the pages are
+ * Map the hot pool (one file per NUMA node of the layout) and get the log
+ * ready. On hugetlbfs the pages are
  * reserved here: a pool larger than the free hugepages fails with ENOMEM and
  * err says how many pages to reserve. On any other file system the pool is
  * an ordinary shared file mapping (a warning is logged once and
  * fmq_log_hot_is_huge() is false). Chunks found in the file with a valid
- * header are kept for fmq_log_part_open() to recover from.
+ * header are kept for fmq_log_part_open() to recover from, in every pool
+ * file of hot_dir: also those of nodes this layout does not have and past
+ * the end of a file that shrank (both are kept until
+ * fmq_log_recovery_done(), then unmapped and removed or cut).
  *
  * @param err
  *   Receives a one-line reason on failure.
@@ -183,19 +213,47 @@ struct fmq_log *fmq_log_create(const struct fmq_log_params *p,
  */
 void fmq_log_free(struct fmq_log *log);
 
-/** Remove the pool file of a freed log's hot_dir (tests, clean shutdown). */
+/**
+ * Remove the pool files (every node's) of a freed log's hot_dir and the
+ * directory if empty (tests, clean shutdown).
+ */
 int fmq_log_destroy_pool(const char *hot_dir);
 
 /** True when the pool is on hugetlbfs, false for the ordinary fallback. */
 bool fmq_log_hot_is_huge(const struct fmq_log *log);
 
-/** Base address and length of the pool mapping, and its page size. */
+/**
+ * Base address and length of the first pool's mapping (node 0's on a
+ * single-node layout), and the page size. See fmq_log_hot_pool_info for
+ * the others.
+ */
 void fmq_log_hot_region(const struct fmq_log *log, void **va, size_t *len,
 			size_t *page_sz);
 
+/** One NUMA node's hot pool. */
+struct fmq_log_pool_info {
+	const char *path;        /**< the pool file */
+	void *va;                /**< chunks handed out: [va, va + len) */
+	size_t len;
+	uint32_t chunks_total;
+	uint32_t chunks_free;    /**< in its free ring (racy snapshot) */
+	bool bound;              /**< mbind to the node succeeded */
+	uint64_t mbind_failures; /**< 1 when it could not be bound */
+	uint64_t misplaced_pages; /**< hugepages found on another node */
+};
+
+/**
+ * Describe the pool of a NUMA node.
+ * @return 0, or -ENOENT when the node has no pool in this layout.
+ */
+int fmq_log_hot_pool_info(const struct fmq_log *log, uint32_t node,
+			  struct fmq_log_pool_info *info);
+
 /**
  * Declare that every partition that exists on disk has been opened: chunks
- * of the pool that no partition claimed go back to the free ring.
+ * of the pool that no partition claimed go back to the free rings; pool
+ * files of nodes the layout no longer has are removed, and files that
+ * shrank are cut to their new size.
  */
 void fmq_log_recovery_done(struct fmq_log *log);
 
@@ -282,8 +340,9 @@ struct fmq_log_append_result {
  *   MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP,
  *   UNSUPPORTED_FOR_MESSAGE_FORMAT, UNSUPPORTED_COMPRESSION_TYPE,
  *   RECORD_LIST_TOO_LARGE, OUT_OF_ORDER_SEQUENCE_NUMBER,
- *   INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE); -EAGAIN if the
- *   hot pool has no free chunk (the flusher is behind: stop reading from
+ *   INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE); -EAGAIN if no
+ *   node's hot pool has a free chunk (the owner's node first, then the
+ *   others, counted as remote; the flusher is behind: stop reading from
  *   producers of this partition and retry later; counted); -ENOSPC or
  *   another -errno if a segment could not be rolled (res->error is
  *   KAFKA_STORAGE_ERROR).
@@ -435,8 +494,11 @@ struct fmq_log_stats {
 	uint64_t syncs;
 	uint64_t flush_lag_bytes;  /**< at the last flusher pass */
 	uint64_t flush_lag_messages; /**< unsynced offsets, last pass */
-	uint64_t chunks_free;
+	uint64_t chunks_free;      /**< every node's pool */
 	uint64_t chunks_total;
+	/** Chunks an lcore took from another node's pool (its own empty). */
+	uint64_t remote_chunks;
+	uint64_t mbind_failures;   /**< pools left unbound (one per pool) */
 	uint64_t segments_deleted;
 	/** Batches appended, by the codec they are stored with. */
 	uint64_t batches_by_codec[5];

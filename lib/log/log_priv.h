@@ -160,6 +160,7 @@ struct chunk {
 	uint64_t seg_pos;
 	int64_t base_offset;
 	uint32_t id;
+	uint16_t pool;          /* index in fmq_log.pools */
 } __rte_cache_aligned;
 
 static inline bool
@@ -192,6 +193,8 @@ struct fmq_log_lcore {
 	uint32_t ncache;
 	uint32_t cache_max;
 	uint32_t cache[LCORE_CACHE_MAX];
+	uint32_t home;                 /* pool index its chunks come from */
+	int node;                      /* its NUMA node (params) */
 	struct fmq_codec_ctx *codec;   /* deep validation, recompression */
 	uint8_t *rebuild;              /* a rebuilt batch (chunk payload) */
 	uint32_t rebuild_cap;
@@ -212,6 +215,7 @@ struct fmq_log_lcore {
 	uint64_t invalid_epoch;
 	uint64_t producers;            /* states held by its partitions */
 	uint64_t producers_evicted;
+	uint64_t remote_chunks;        /* taken from another node's pool */
 } __rte_cache_aligned;
 
 /* Single-writer counter bump that a concurrent reader never sees torn. */
@@ -255,25 +259,50 @@ struct seg {
  * Log and partition
  * ---------------------------------------------------------------------- */
 
+/* One pool file. Live pools (one per NUMA node that has a share of the
+ * pool) hand out chunks [first, first + nlive); chunks past nlive (the
+ * file was larger last run) and every chunk of a retired pool (a node
+ * this layout no longer has) are read only by recovery, and are unmapped
+ * and cut off by fmq_log_recovery_done. */
+struct hot_pool {
+	char path[PATH_MAX];
+	uint8_t *va;
+	size_t map_len;             /* mapped: live + recovery-only tail */
+	size_t live_len;            /* nlive chunks */
+	int fd;
+	int node;                   /* NUMA node (from the file name) */
+	bool live;
+	bool bound;                 /* mbind succeeded */
+	bool extmem;
+	uint32_t first;             /* global id of its first chunk */
+	uint32_t nchunks;           /* mapped chunks */
+	uint32_t nlive;             /* chunks that go through the ring */
+	struct rte_ring *free_ring; /* live pools only */
+	void *ring_mem;
+	size_t ring_len;
+	uint64_t mbind_failures;
+	uint64_t misplaced_pages;   /* found on another node after binding */
+	_Atomic uint32_t pressure;  /* an owner found this pool empty */
+};
+
+#define LOG_POOLS_MAX (2 * FMQ_LOG_MAX_NODES)
+
 struct fmq_log {
 	struct fmq_log_params p;
 	char hot_dir[PATH_MAX];
-	char pool_path[PATH_MAX];
-	uint8_t *va;
-	size_t len;
 	size_t page_sz;
-	int pool_fd;
 	bool huge;
-	bool extmem;
-	uint32_t nchunks;
+	struct hot_pool pools[LOG_POOLS_MAX];
+	uint32_t npools;            /* live first, then retired */
+	uint32_t nlive_pools;
+	int node_pool[FMQ_LOG_MAX_NODES]; /* live pool of a node, or -1 */
+	uint32_t nchunks;           /* every mapped chunk, all pools */
+	uint32_t nlive;             /* chunks that can be handed out */
 	uint32_t chunk_bytes;
 	struct chunk *chunks;
 	uint8_t *orphan;            /* per chunk: valid header, unclaimed */
 	uint32_t norphans;
-	struct rte_ring *free_ring;
-	void *ring_mem;
 	_Atomic uint64_t seq;
-	_Atomic uint32_t pressure;  /* an owner found the pool empty */
 	_Atomic bool stalled;
 	struct fmq_log_lcore *lcores;
 	struct fmq_log_part **parts;
@@ -434,6 +463,9 @@ part_active_seg(const struct fmq_log_part *p)
 /* pool.c */
 struct chunk *pool_get(struct fmq_log *log, struct fmq_log_lcore *lc);
 void pool_put(struct fmq_log *log, struct chunk *c);
+bool pool_low(const struct fmq_log *log, uint32_t pool);
+void pool_pressure_settle(struct fmq_log *log);
+uint64_t pool_free_chunks(const struct fmq_log *log);
 void chunk_hdr_seal(struct chunk_hdr *h);
 bool chunk_hdr_valid(const struct fmq_log *log, const struct chunk_hdr *h);
 uint64_t topic_hash(const char *topic);
@@ -462,7 +494,5 @@ int seg_read_header(const struct seg *s, uint64_t pos, uint8_t *hdr,
 /* partition.c */
 int part_roll(struct fmq_log_part *p, int64_t now_ms);
 
-/* flush.c */
-void flush_reclaim_pressure(struct fmq_log *log);
 
 #endif /* FMQ_LOG_PRIV_H */

@@ -419,7 +419,7 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 		goto fail;
 	free(bases);
 	seg_cap = rte_align32pow2(RTE_MAX(256u, 2 * nb));
-	hot_cap = rte_align32pow2(RTE_MIN(log->nchunks, 1024u));
+	hot_cap = rte_align32pow2(RTE_MIN(log->nlive, 1024u));
 	p->segs = calloc(seg_cap, sizeof(*p->segs));
 	p->hot = calloc(hot_cap, sizeof(*p->hot));
 	if (p->segs == NULL || p->hot == NULL) {

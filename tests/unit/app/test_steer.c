@@ -59,6 +59,43 @@ test_pick_sport(void)
 }
 
 static void
+test_place_nodes(void)
+{
+	int sock[4] = { 0, 0, 1, 1 }, node[4];
+	bool inj;
+
+	/* Detected: the host's nodes, each lcore on its socket. */
+	CU_ASSERT_EQUAL(fmq_place_nodes(2, sock, 4, 0, node, &inj), 2);
+	CU_ASSERT(!inj);
+	CU_ASSERT(node[0] == 0 && node[1] == 0 && node[2] == 1 &&
+		  node[3] == 1);
+	/* No libnuma support, but DPDK sees socket 1: two nodes. */
+	CU_ASSERT_EQUAL(fmq_place_nodes(0, sock, 4, 0, node, &inj), 2);
+	CU_ASSERT(!inj);
+	/* Forced to what the host has: still the real sockets. */
+	CU_ASSERT_EQUAL(fmq_place_nodes(2, sock, 4, 2, node, &inj), 2);
+	CU_ASSERT(!inj && node[2] == 1 && node[1] == 0);
+	/* Injected on a one-node host: lcore i on node i mod N. */
+	memset(sock, 0, sizeof(sock));
+	CU_ASSERT_EQUAL(fmq_place_nodes(1, sock, 4, 2, node, &inj), 2);
+	CU_ASSERT(inj);
+	CU_ASSERT(node[0] == 0 && node[1] == 1 && node[2] == 0 &&
+		  node[3] == 1);
+	CU_ASSERT_EQUAL(fmq_place_nodes(1, sock, 4, 4, node, &inj), 4);
+	CU_ASSERT(inj && node[3] == 3);
+	/* Forced down to one node on a two-node host: everything on 0. */
+	sock[2] = sock[3] = 1;
+	CU_ASSERT_EQUAL(fmq_place_nodes(2, sock, 4, 1, node, &inj), 1);
+	CU_ASSERT(inj && node[2] == 0 && node[3] == 0);
+	/* Unknown sockets count as node 0; never more than the maximum. */
+	sock[1] = -1;
+	CU_ASSERT_EQUAL(fmq_place_nodes(1, sock, 2, 0, node, &inj), 1);
+	CU_ASSERT(node[1] == 0);
+	CU_ASSERT_EQUAL(fmq_place_nodes(64, sock, 4, 0, node, &inj),
+			FMQ_PLACE_MAX_NODES);
+}
+
+static void
 test_place_single_node(void)
 {
 	struct fmq_place_in in = { .n_nodes = 1, .n_lcores = 2, .n_ports = 1,
@@ -160,6 +197,8 @@ main(void)
 	CU_add_test(s, "hash is symmetric", test_hash_symmetric);
 	CU_add_test(s, "hash spreads flows", test_hash_known_vector);
 	CU_add_test(s, "source port picked for an lcore", test_pick_sport);
+	CU_add_test(s, "placement: node layout (detected, forced, injected)",
+		    test_place_nodes);
 	CU_add_test(s, "placement: one node", test_place_single_node);
 	CU_add_test(s, "placement: two nodes", test_place_two_nodes);
 	CU_add_test(s, "placement: four nodes, uneven", test_place_four_nodes_uneven);
