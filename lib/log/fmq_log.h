@@ -366,14 +366,24 @@ void fmq_log_extbuf_free_cb(void *addr, void *opaque);
  */
 int fmq_log_range_copy(const struct fmq_log_range *r, void *dst);
 
+/** fmq_log_offset_for_time(): ListOffsets MAX_TIMESTAMP (KIP-734). */
+#define FMQ_LOG_TS_MAX (-3)
+
 /**
  * ListOffsets by timestamp: the first offset whose record timestamp is at
  * least ts (exact for uncompressed batches; the batch's base offset for
  * compressed ones), found through the time index. Owner lcore.
  *
+ * With ts = FMQ_LOG_TS_MAX: the record with the largest timestamp, as
+ * Kafka finds it (the earliest of equal ones: first segment, first batch,
+ * first record; the first record of a LogAppendTime batch; compressed
+ * batches are decompressed), and that timestamp. The segments' maximum
+ * timestamps are rebuilt from the .timeindex on open, so this survives a
+ * restart.
+ *
  * @return
- *   0 and *offset (-1 when no record is that new, *ts_found the timestamp),
- *   or -errno.
+ *   0 and *offset (-1 when no record is that new, or the log holds no
+ *   timestamped batch; *ts_found the timestamp), or -errno.
  */
 int fmq_log_offset_for_time(struct fmq_log_part *part, int64_t ts,
 			    int64_t *offset, int64_t *ts_found);
