@@ -190,6 +190,7 @@ struct fmq_broker_lcore {
 	struct fmq_log_range *ranges;
 	uint64_t now_ns;
 	uint64_t tsc_mhz;           /* TSC ticks per microsecond */
+	uint64_t cfg_version;       /* snapshot whose log settings we applied */
 	struct broker_stats st;
 };
 

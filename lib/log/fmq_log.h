@@ -226,6 +226,30 @@ int fmq_log_part_close(struct fmq_log_part *part);
  */
 int fmq_log_part_delete(struct fmq_log_part *part);
 
+/**
+ * Change a partition's settings in place (topic configs altered): taken
+ * from pp are max_message_bytes, segment_bytes, roll_ms,
+ * index_interval_bytes, index_max_bytes, flush_messages, flush_ms,
+ * retention_ms, retention_bytes, log_append_time, compression and
+ * deep_validation; the rest of pp is ignored. The next append uses them
+ * (a smaller segment_bytes or roll_ms rolls then; index_max_bytes sizes
+ * the next segment's indexes); the next flusher and retention passes use
+ * the flush and retention settings. Owner lcore (no lock: the owner is
+ * the only reader of the append settings).
+ *
+ * @return 0, or -EINVAL when pp fails the checks of fmq_log_part_open()
+ *   (nothing changed then).
+ */
+int fmq_log_part_set_config(struct fmq_log_part *part,
+			    const struct fmq_log_part_params *pp);
+
+/**
+ * The partition's current settings (dir is NULL). Owner lcore, or the
+ * control thread for the flush and retention settings.
+ */
+void fmq_log_part_get_config(const struct fmq_log_part *part,
+			     struct fmq_log_part_params *pp);
+
 /* ------------------------------------------------------------------------
  * Append (owner lcore)
  * ---------------------------------------------------------------------- */

@@ -586,7 +586,7 @@ test_deep(void)
 
 
 /* ------------------------------------------------------------------------
- * ListOffsets MAX_TIMESTAMP
+ * Live settings, ListOffsets MAX_TIMESTAMP
  * ---------------------------------------------------------------------- */
 
 /* An uncompressed batch of n records (value "v<i>") with the given record
@@ -732,6 +732,78 @@ test_max_timestamp(void)
 	fmq_log_destroy_pool(hot);
 }
 
+static void
+test_set_config(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log_part_params pp, cur;
+	struct fmq_log_append_result r;
+	struct fmq_log *log = mk_log("setcfg", 0, 0, hot);
+	struct fmq_log_part *p;
+	struct fmq_log_range rg;
+	struct fmq_log_read_result rr;
+	struct fmq_log_stats st0, st1;
+	uint8_t *b = malloc(65536), *m = malloc(65536);
+	uint32_t len;
+
+	CU_ASSERT_FATAL(log != NULL && b != NULL && m != NULL);
+	mk_pp(&pp, "setcfg", dir);
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	len = tb_build(b, 65536, 10, 1000, 1, 1700000000000LL);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	/* max.message.bytes down: the same batch is now too large. */
+	cur = pp;
+	cur.max_message_bytes = 4096;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &cur), 0);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), -EBADMSG);
+	CU_ASSERT_EQUAL(r.error, 10);     /* MESSAGE_TOO_LARGE */
+	/* compression.type=lz4: stored batches are rebuilt with it. */
+	cur.max_message_bytes = 1u << 20;
+	cur.compression = 3;
+	cur.retention_ms = 5;
+	cur.flush_messages = 7;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &cur), 0);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	CU_ASSERT_EQUAL(fmq_log_read(p, r.base_offset, 1, &rg, 1, &rr), 0);
+	CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+	CU_ASSERT_EQUAL(fmq_log_range_copy(&rg, m), 0);
+	CU_ASSERT_EQUAL(m[22] & 7, 3);
+	CU_ASSERT(same_records(m, rg.len, b, len));
+	fmq_log_range_release(&rg);
+	/* Refused settings change nothing. */
+	struct fmq_log_part_params bad = cur;
+	bad.max_message_bytes = 4u << 20;   /* above the 2 MiB chunk */
+	bad.compression = 0;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &bad), -EINVAL);
+	bad = cur;
+	bad.segment_bytes = 100;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &bad), -EINVAL);
+	fmq_log_part_get_config(p, &bad);
+	CU_ASSERT_EQUAL(bad.compression, 3);
+	CU_ASSERT_EQUAL(bad.retention_ms, 5);
+	CU_ASSERT_EQUAL(bad.flush_messages, 7);
+	CU_ASSERT_EQUAL(bad.max_message_bytes, 1u << 20);
+	/* segment.bytes down: the next append rolls. */
+	cur.segment_bytes = 1024;
+	cur.compression = FMQ_LOG_COMPRESSION_PRODUCER;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &cur), 0);
+	fmq_log_stats(log, &st0);
+	len = tb_build(b, 65536, 2, 100, 2, 1700000000000LL);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	fmq_log_stats(log, &st1);
+	CU_ASSERT_EQUAL(st1.rolls, st0.rolls + 1);
+	/* retention.ms=5 applies on the next pass: old segments go. */
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) >= 0);
+	usleep(20000);
+	CU_ASSERT(fmq_log_part_retention(p, fmq_wall_ms()) >= 1);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+	free(b);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -759,6 +831,7 @@ main(void)
 		    test_recompress);
 	CU_add_test(s, "deep validation: corrupt payloads, bombs, records",
 		    test_deep);
+	CU_add_test(s, "settings changed in place", test_set_config);
 	CU_add_test(s, "ListOffsets MAX_TIMESTAMP", test_max_timestamp);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
