@@ -364,12 +364,40 @@ fmq_broker_lcore_pending(const struct fmq_broker_lcore *bl)
 	return !rte_ring_empty(bl->xin) || !rte_ring_empty(bl->from_ctrl);
 }
 
+/* A new snapshot may carry altered topic configs: apply them to the
+ * partitions this lcore owns, before any request of this poll (the
+ * control lcore publishes before it answers the alter). */
+static void
+apply_log_configs(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m)
+{
+	for (uint32_t i = 0; i < m->ntopics; i++) {
+		const struct fmq_btopic *t = &m->topics[i];
+
+		if (!t->has_log_cfg)
+			continue;
+		for (uint32_t p = 0; p < t->nparts; p++) {
+			const struct fmq_bpart *bp = &t->parts[p];
+
+			if (bp->owner != bl->idx || bp->log == NULL)
+				continue;
+			if (fmq_log_part_set_config(bp->log, &t->log_cfg) < 0)
+				FMQ_WARN("broker", "%s-%u: new settings refused "
+					 "by the log; keeping the old ones",
+					 t->name, p);
+		}
+	}
+	bl->cfg_version = m->version;
+}
+
 void
 fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 {
 	struct fmq_broker *b = bl->b;
+	const struct fmq_bmeta *m = broker_meta_load(b);
 
 	bl->now_ns = now_ns;
+	if (m->version != bl->cfg_version)
+		apply_log_configs(bl, m);
 	drain_ctrl(bl);
 	xop_drain(bl);
 	conn_work(bl);

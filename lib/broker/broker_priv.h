@@ -214,6 +214,7 @@ struct fmq_broker_lcore {
 	struct bslab slab;
 	/* Rung by whoever enqueues on xin or from_ctrl while we sleep. */
 	struct fmq_doorbell bell;
+	uint64_t cfg_version;       /* snapshot whose log settings we applied */
 	struct broker_stats st;
 };
 

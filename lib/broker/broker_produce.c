@@ -393,7 +393,7 @@ api_produce(struct req_ctx *rc)
 
 #define TS_LATEST (-1)
 #define TS_EARLIEST (-2)
-#define TS_MAX_TIMESTAMP (-3)
+#define TS_MAX_TIMESTAMP FMQ_LOG_TS_MAX
 
 int
 api_list_offsets(struct req_ctx *rc)
@@ -470,7 +470,8 @@ api_list_offsets(struct req_ctx *rc)
 			op->leader_epoch = bp->leader_epoch;
 			/* Offsets are safe to read from any lcore. */
 			fmq_log_part_offsets(bp->log, &lo);
-			if (bp->owner != bl->idx && qp->timestamp >= 0) {
+			if (bp->owner != bl->idx && (qp->timestamp >= 0 ||
+			    qp->timestamp == TS_MAX_TIMESTAMP)) {
 				/* The time index belongs to the owner lcore. */
 				struct xres *xr;
 				if (xp == NULL)
@@ -505,10 +506,8 @@ api_list_offsets(struct req_ctx *rc)
 				op->offset = lo.high_watermark;
 			} else if (qp->timestamp == TS_EARLIEST) {
 				op->offset = lo.log_start;
-			} else if (qp->timestamp == TS_MAX_TIMESTAMP) {
-				/* Not kept by the log yet: see docs/protocol.md. */
-				op->error_code = FMQ_KERR_UNSUPPORTED_VERSION;
-			} else if (qp->timestamp < 0) {
+			} else if (qp->timestamp < 0 &&
+				   qp->timestamp != TS_MAX_TIMESTAMP) {
 				op->error_code = FMQ_KERR_INVALID_REQUEST;
 			} else {
 				int64_t off, ts;

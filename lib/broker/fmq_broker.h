@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "fmq_kafka.h"
+#include "fmq_log.h"
 #include "fmq_util.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,15 @@ struct fmq_btopic {
 	bool log_append_time;
 	uint8_t compression;       /**< enum fmq_bcodec; PRODUCER keeps as sent */
 	bool deep_validation;
+	/**
+	 * The log settings of the topic's partitions (dir, topic, partition
+	 * and lcore unused). When has_log_cfg, each data lcore hands them to
+	 * fmq_log_part_set_config() for the partitions it owns when it
+	 * first polls with this snapshot: altered topic configs take effect
+	 * in place, with no reopen.
+	 */
+	struct fmq_log_part_params log_cfg;
+	bool has_log_cfg;
 };
 
 /** An immutable topic metadata snapshot. */

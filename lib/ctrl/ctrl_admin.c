@@ -2,7 +2,7 @@
 /*
  * Topic admin on the control lcore: Metadata with auto-creation,
  * CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
- * IncrementalAlterConfigs, and InitProducerId. The registry is changed and
+ * AlterConfigs, IncrementalAlterConfigs, and InitProducerId. The registry is changed and
  * persisted first, partitions opened, then a new snapshot published before
  * the answer goes out, so a client that hears "created" can produce.
  */
@@ -52,6 +52,9 @@ aalloc(struct fmq_ctrl *c, size_t n, size_t sz)
 	return fmq_kafka_arena_alloc(&c->arena, (n ? n : 1) * sz);
 }
 
+static int16_t check_log_limits(const struct fmq_ctrl *c, const char *key,
+				const char *value, char *msg, size_t msglen);
+
 /* Create one topic: registry, partitions, counters. */
 static int16_t
 create_one(struct fmq_ctrl *c, const char *name, int32_t np, int16_t rf,
@@ -61,9 +64,18 @@ create_one(struct fmq_ctrl *c, const char *name, int32_t np, int16_t rf,
 	const struct fmq_topic *t = NULL;
 	int16_t e;
 
+	/* The registry's checks first (Kafka's order), then what the log
+	 * cannot take, then the real thing. */
 	e = fmq_topics_create(c->topics, name, np, rf,
 			      (int32_t)c->cfg->num_partitions, cfgs, ncfgs,
-			      validate_only, msg, msglen, &t);
+			      true, msg, msglen, NULL);
+	for (size_t k = 0; k < ncfgs && e == 0; k++)
+		e = check_log_limits(c, cfgs[k].key, cfgs[k].value, msg,
+				     msglen);
+	if (e == 0 && !validate_only)
+		e = fmq_topics_create(c->topics, name, np, rf,
+				      (int32_t)c->cfg->num_partitions, cfgs,
+				      ncfgs, false, msg, msglen, &t);
 	if (e != 0 || validate_only) {
 		if (out != NULL)
 			*out = NULL;
@@ -154,6 +166,8 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			kv[k].key = cstr(c, rt->configs[k].name);
 			kv[k].value = rt->configs[k].value.len < 0 ? NULL :
 				cstr(c, rt->configs[k].value);
+			if (kv[k].key == NULL)
+				goto nomem;
 		}
 		if (rt->assignments_count > 0) {
 			/* Manual assignment: only this broker can hold them. */
@@ -555,19 +569,203 @@ ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			ops[k].value = r->configs[k].value.len < 0 ? NULL :
 				cstr(c, r->configs[k].value);
 			ops[k].op = r->configs[k].config_operation;
+			if (o->error_code == 0 && ops[k].op == FMQ_ALTER_SET &&
+			    ops[k].key != NULL &&
+			    fmq_topics_find(c->topics, name) != NULL)
+				o->error_code = check_log_limits(c, ops[k].key,
+						ops[k].value, msg, sizeof(msg));
 		}
-		o->error_code = fmq_topics_alter(c->topics, name, ops, (size_t)nc,
-						 req->validate_only, msg,
-						 sizeof(msg));
+		if (o->error_code == 0)
+			o->error_code = fmq_topics_alter(c->topics, name, ops,
+							 (size_t)nc,
+							 req->validate_only,
+							 msg, sizeof(msg));
 		if (o->error_code != 0) {
 			o->error_message = astr(c, msg);
 			continue;
 		}
 		if (!req->validate_only && nc > 0) {
+			/* The snapshot published below carries the new
+			 * settings; each partition's owner applies them in
+			 * place. */
 			c->st.config_changes++;
-			ctrl_reopen_topic(c, name);
 			changed = true;
 		}
+	}
+	if (changed)
+		ctrl_publish(c);
+	ctrl_respond(c, f, &resp);
+	return;
+nomem:
+	if (changed)
+		ctrl_publish(c);
+	ctrl_close_conn(c, f);
+}
+
+/* A topic setting the log cannot take: max.message.bytes above a hot chunk's
+ * payload (a batch is copied into one chunk). The registry would accept it
+ * and every owner refuse it; refuse it here instead. */
+static int16_t
+check_log_limits(const struct fmq_ctrl *c, const char *key, const char *value,
+		 char *msg, size_t msglen)
+{
+	uint64_t cap = c->cfg->log_hot_chunk_bytes - FMQ_LOG_CHUNK_HDR;
+	char *end;
+	long long v;
+
+	if (value == NULL || strcmp(key, "max.message.bytes") != 0)
+		return 0;
+	v = strtoll(value, &end, 10);
+	if (end == value || *end != '\0' || v < 0 || (uint64_t)v <= cap)
+		return 0;   /* malformed: the registry's own message */
+	snprintf(msg, msglen, "Invalid value %s for configuration "
+		 "max.message.bytes: above the hot chunk payload of %" PRIu64
+		 " bytes (log.hot.chunk.bytes minus the chunk header)", value,
+		 cap);
+	return FMQ_CTRL_E_INVALID_CONFIG;
+}
+
+static const char *
+res_type_name(int8_t t)
+{
+	switch (t) {
+	case RES_TOPIC: return "TOPIC";
+	case RES_BROKER: return "BROKER";
+	case 8: return "BROKER_LOGGER";
+	case 16: return "CLIENT_METRICS";
+	default: return "UNKNOWN";
+	}
+}
+
+/* AlterConfigs (API 33) on one resource: the listed configs replace the
+ * resource's whole set; every config not listed (or listed with a null
+ * value, as Kafka's ZkAdminManager filters those out) reverts to its
+ * default. Messages are Kafka's. */
+static int16_t
+replace_configs(struct fmq_ctrl *c, const struct fmq_kafka_alter_configs_req_alter_configs_resource *r,
+		const char *name, bool validate_only, bool *changed, char *msg,
+		size_t msglen)
+{
+	int32_t nc = r->configs_count < 0 ? 0 : r->configs_count;
+	struct fmq_alter *ops;
+	size_t nops = 0;
+	int16_t e;
+
+	if (r->resource_type == RES_BROKER) {
+		char idbuf[32];
+		snprintf(idbuf, sizeof(idbuf), "%d", fmq_broker_node_id(c->b));
+		if (name[0] != '\0' && strcmp(name, idbuf) != 0) {
+			snprintf(msg, msglen, "Unexpected broker id, expected %s, "
+				 "but received %s", idbuf, name);
+			return FMQ_CTRL_E_INVALID_REQUEST;
+		}
+		/* Broker settings come from the configuration file: there is
+		 * no dynamic layer, so only "no dynamic overrides" (an empty
+		 * or all-null set) is a valid replacement. */
+		char names[512];
+		size_t l = 0;
+		for (int32_t k = 0; k < nc; k++) {
+			if (r->configs[k].value.len < 0)
+				continue;
+			l += (size_t)snprintf(names + l, sizeof(names) - l,
+				"%s%.*s", l == 0 ? "" : ", ",
+				(int)r->configs[k].name.len,
+				r->configs[k].name.p);
+			if (l >= sizeof(names))
+				l = sizeof(names) - 1;
+		}
+		if (l == 0)
+			return 0;
+		snprintf(msg, msglen, "Invalid config value for resource "
+			 "ConfigResource(type=BROKER, name='%s'): Cannot update "
+			 "these configs dynamically: Set(%s)", name, names);
+		return FMQ_CTRL_E_INVALID_CONFIG;
+	}
+	if (r->resource_type != RES_TOPIC) {
+		snprintf(msg, msglen, "AlterConfigs is only supported for topics "
+			 "and brokers, but resource type is %s",
+			 res_type_name(r->resource_type));
+		return FMQ_CTRL_E_INVALID_REQUEST;
+	}
+	if (name[0] == '\0') {
+		snprintf(msg, msglen, "Default topic resources are not allowed.");
+		return FMQ_CTRL_E_INVALID_REQUEST;
+	}
+	if (fmq_topics_find(c->topics, name) == NULL) {
+		snprintf(msg, msglen, "The topic '%s' does not exist.", name);
+		return FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	/* Every key back to its default, then the listed ones on top, in
+	 * order (a key listed twice: the last wins, as in Kafka's map). */
+	ops = aalloc(c, (size_t)FMQ_TCFG_N + (size_t)nc, sizeof(*ops));
+	if (ops == NULL)
+		return -1;
+	for (int k = 0; k < FMQ_TCFG_N; k++) {
+		ops[nops].key = fmq_tcfg_keys()[k].name;
+		ops[nops].value = NULL;
+		ops[nops++].op = FMQ_ALTER_DELETE;
+	}
+	for (int32_t k = 0; k < nc; k++) {
+		ops[nops].key = cstr(c, r->configs[k].name);
+		if (ops[nops].key == NULL)
+			return -1;
+		if (r->configs[k].value.len < 0) {
+			ops[nops].value = NULL;
+			ops[nops++].op = FMQ_ALTER_DELETE;
+			continue;
+		}
+		ops[nops].value = cstr(c, r->configs[k].value);
+		if (ops[nops].value == NULL)
+			return -1;
+		e = check_log_limits(c, ops[nops].key, ops[nops].value, msg,
+				     msglen);
+		if (e != 0)
+			return e;
+		ops[nops++].op = FMQ_ALTER_SET;
+	}
+	e = fmq_topics_alter(c->topics, name, ops, nops, validate_only, msg,
+			     msglen);
+	if (e == 0 && !validate_only) {
+		c->st.config_changes++;
+		*changed = true;
+	}
+	return e;
+}
+
+void
+ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+{
+	struct fmq_kafka_alter_configs_req *req = reqp;
+	struct fmq_kafka_alter_configs_resp resp;
+	int32_t n = req->resources_count < 0 ? 0 : req->resources_count;
+	bool changed = false;
+
+	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	resp.responses_count = n;
+	resp.responses = aalloc(c, (size_t)n, sizeof(*resp.responses));
+	if (resp.responses == NULL)
+		goto nomem;
+	for (int32_t i = 0; i < n; i++) {
+		const struct fmq_kafka_alter_configs_req_alter_configs_resource *r =
+			&req->resources[i];
+		struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o =
+			&resp.responses[i];
+		char msg[1024] = "", *name = cstr(c, r->resource_name);
+		int16_t e;
+
+		if (name == NULL)
+			goto nomem;
+		memset(o, 0, sizeof(*o));
+		o->resource_type = r->resource_type;
+		o->resource_name = r->resource_name;
+		o->error_message = FMQ_KAFKA_STR_NULL;
+		e = replace_configs(c, r, name, req->validate_only, &changed, msg,
+				    sizeof(msg));
+		if (e < 0)
+			goto nomem;
+		o->error_code = e;
+		if (e != 0)
+			o->error_message = astr(c, msg);
 	}
 	if (changed)
 		ctrl_publish(c);

@@ -227,7 +227,6 @@ ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		}
 		ct->nparts = p + 1;
 	}
-	ct->offline = false;
 	return 0;
 }
 
@@ -235,7 +234,7 @@ ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
  * data lcore has moved past the snapshot that still named it. */
 static void
 defer_close(struct fmq_ctrl *c, const char *topic, struct fmq_log_part *part,
-	    bool delete_files, const char *reopen)
+	    bool delete_files)
 {
 	struct ctrl_deferred *d = calloc(1, sizeof(*d));
 
@@ -247,8 +246,6 @@ defer_close(struct fmq_ctrl *c, const char *topic, struct fmq_log_part *part,
 	snprintf(d->topic, sizeof(d->topic), "%s", topic);
 	d->delete_files = delete_files;
 	d->version = UINT64_MAX;   /* set by the next publish */
-	if (reopen != NULL)
-		snprintf(d->reopen_topic, sizeof(d->reopen_topic), "%s", reopen);
 	d->next = c->deferred;
 	c->deferred = d;
 }
@@ -267,36 +264,9 @@ ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files)
 	*pp = ct->next;
 	for (uint32_t p = 0; p < ct->nparts; p++)
 		if (ct->parts[p] != NULL)
-			defer_close(c, name, ct->parts[p], delete_files, NULL);
-	/* A reopen still pending for it turns into a delete. */
-	for (struct ctrl_deferred *d = c->deferred; d != NULL; d = d->next) {
-		if (strcmp(d->topic, name) != 0)
-			continue;
-		d->reopen_topic[0] = '\0';
-		d->delete_files |= delete_files;
-	}
+			defer_close(c, name, ct->parts[p], delete_files);
 	free(ct->parts);
 	free(ct);
-}
-
-void
-ctrl_reopen_topic(struct fmq_ctrl *c, const char *name)
-{
-	struct ctrl_topic *ct = ctrl_topic_find(c, name);
-
-	/* Already going offline: the pending reopen reads the registry
-	 * when it runs, so it picks this change up too. */
-	if (ct == NULL || ct->offline)
-		return;
-	/* Out of the snapshot until its partitions reopen with the new
-	 * settings; clients see NOT_LEADER_OR_FOLLOWER meanwhile and retry.
-	 * The deferred list runs newest first, so partition 0, queued
-	 * first, closes last and carries the reopen. */
-	ct->offline = true;
-	for (uint32_t p = 0; p < ct->nparts; p++) {
-		defer_close(c, name, ct->parts[p], false, p == 0 ? name : NULL);
-		ct->parts[p] = NULL;
-	}
 }
 
 static uint8_t
@@ -333,11 +303,20 @@ ctrl_publish(struct fmq_ctrl *c)
 		bt->log_append_time = t->cfg.message_timestamp_type == 1;
 		bt->compression = codec_of(t->cfg.compression_type);
 		bt->deep_validation = t->cfg.validation == 1;
+		if (t->nparts > 0) {
+			/* Altered configs reach the partitions through this:
+			 * each owner applies them in place (no reopen). */
+			char dirbuf[FMQ_CFG_STR_MAX];
+			part_params(c, t, 0, &bt->log_cfg, dirbuf);
+			bt->log_cfg.dir = NULL;
+			bt->log_cfg.topic = NULL;
+			bt->has_log_cfg = true;
+		}
 		for (uint32_t p = 0; p < t->nparts; p++) {
 			bt->parts[p].owner = t->owner[p];
 			bt->parts[p].leader_epoch = 0;
-			bt->parts[p].log = (ct != NULL && !ct->offline &&
-					    p < ct->nparts) ? ct->parts[p] : NULL;
+			bt->parts[p].log = (ct != NULL && p < ct->nparts) ?
+				ct->parts[p] : NULL;
 		}
 	}
 	fmq_broker_publish(c->b, m);
@@ -375,12 +354,6 @@ run_deferred(struct fmq_ctrl *c, uint64_t now_ns)
 			fmq_log_part_delete(d->part);
 		else
 			fmq_log_part_close(d->part);
-		if (d->reopen_topic[0] != '\0') {
-			const struct fmq_topic *t =
-				fmq_topics_find(c->topics, d->reopen_topic);
-			if (t != NULL && ctrl_open_topic(c, t, 0) == 0)
-				ctrl_publish(c);
-		}
 		free(d);
 	}
 }
@@ -541,6 +514,9 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 		return;
 	case FMQ_KAFKA_API_DESCRIBE_CONFIGS:
 		ctrl_describe_configs(c, f, req);
+		return;
+	case FMQ_KAFKA_API_ALTER_CONFIGS:
+		ctrl_legacy_alter_configs(c, f, req);
 		return;
 	case FMQ_KAFKA_API_INCREMENTAL_ALTER_CONFIGS:
 		ctrl_alter_configs(c, f, req);

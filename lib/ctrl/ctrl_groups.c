@@ -20,7 +20,7 @@ group_hw(const char *topic, int32_t partition, void *arg)
 	struct ctrl_topic *ct = ctrl_topic_find(c, topic);
 	struct fmq_log_offsets o;
 
-	if (ct == NULL || ct->offline || partition < 0 ||
+	if (ct == NULL || partition < 0 ||
 	    (uint32_t)partition >= ct->nparts || ct->parts[partition] == NULL)
 		return -1;
 	fmq_log_part_offsets(ct->parts[partition], &o);

@@ -39,7 +39,6 @@ struct ctrl_topic {
 	char name[FMQ_TOPIC_NAME_MAX + 1];
 	uint32_t nparts;
 	struct fmq_log_part **parts;
-	bool offline;            /* being reopened: not in snapshots */
 	struct ctrl_topic *next; /* hash chain */
 };
 
@@ -51,7 +50,6 @@ struct ctrl_deferred {
 	struct fmq_log_part *part;
 	char topic[FMQ_TOPIC_NAME_MAX + 1];
 	bool delete_files;
-	char reopen_topic[FMQ_TOPIC_NAME_MAX + 1]; /* "" unless a reopen */
 };
 
 struct ctrl_stats {
@@ -96,7 +94,6 @@ struct ctrl_topic *ctrl_topic_find(struct fmq_ctrl *c, const char *name);
 int ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		    uint32_t first_part);
 void ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files);
-void ctrl_reopen_topic(struct fmq_ctrl *c, const char *name);
 int ctrl_publish(struct fmq_ctrl *c);
 int ctrl_respond(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *body);
 void ctrl_close_conn(struct fmq_ctrl *c, struct fmq_bfwd *f);
@@ -110,6 +107,8 @@ void ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 
 /* ctrl_groups.c: the group APIs on the coordinator. */

@@ -3,8 +3,12 @@
  * Record batch v2 validation, in the order Kafka's LogValidator and
  * DefaultRecordBatch check it, each failure with the code Kafka returns.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include <isa-l/crc.h>
 
+#include "fmq_codec.h"
 #include "log_priv.h"
 
 uint32_t
@@ -74,10 +78,9 @@ varlong(const uint8_t *p, const uint8_t *end, uint32_t maxb, int64_t *out)
  * must fill the batch. Calls fn(record timestamp delta, offset delta) for
  * each if fn is given (stops early when it returns true). */
 static int
-walk_records(const uint8_t *b, uint32_t size, int32_t count,
-	     bool (*fn)(void *, int64_t, int64_t), void *arg)
+walk_records_in(const uint8_t *p, const uint8_t *end, int32_t count,
+		bool (*fn)(void *, int64_t, int64_t), void *arg)
 {
-	const uint8_t *p = b + RB_RECORDS, *end = b + size;
 	int32_t i;
 
 	for (i = 0; i < count; i++) {
@@ -126,6 +129,13 @@ walk_records(const uint8_t *b, uint32_t size, int32_t count,
 			return 0;
 	}
 	return p == end ? 0 : -1;           /* records left over */
+}
+
+static int
+walk_records(const uint8_t *b, uint32_t size, int32_t count,
+	     bool (*fn)(void *, int64_t, int64_t), void *arg)
+{
+	return walk_records_in(b + RB_RECORDS, b + size, count, fn, arg);
 }
 
 int16_t
@@ -243,5 +253,64 @@ batch_first_ts_at_least(const uint8_t *b, uint32_t size, int64_t ts,
 	}
 	*offset = bi.base_offset + s.found_delta;
 	*ts_found = s.found_ts;
+	return 0;
+}
+
+static bool
+ts_equal_fn(void *arg, int64_t tsd, int64_t od)
+{
+	struct ts_scan *s = arg;
+
+	if (s->base_ts + tsd == s->want) {
+		s->found_delta = od;
+		return true;
+	}
+	return false;
+}
+
+/* Kafka's RecordBatch.offsetOfMaxTimestamp(): the first record whose
+ * timestamp is the batch's maxTimestamp. LogAppendTime batches stamp every
+ * record with it (the first record then); compressed ones are decompressed
+ * with ctx. A batch whose records do not carry its maxTimestamp (Kafka
+ * rewrites maxTimestamp on append, shallow validation here does not)
+ * stands for its last offset, which is what Kafka answered before 3.8. */
+int
+batch_offset_of_max_ts(const uint8_t *b, uint32_t size,
+		       struct fmq_codec_ctx *ctx, int64_t *offset)
+{
+	struct batch_info bi;
+	struct ts_scan s;
+	int codec, rc;
+
+	batch_peek(b, &bi);
+	*offset = bi.base_offset + bi.last_delta;
+	if (bi.attributes & RB_ATTR_TS_LOG_APPEND) {
+		*offset = bi.base_offset;
+		return 0;
+	}
+	s.base_ts = bi.first_ts;
+	s.want = bi.max_ts;
+	s.found_delta = -1;
+	codec = bi.attributes & RB_ATTR_CODEC_MASK;
+	if (codec == 0) {
+		rc = walk_records(b, size, bi.count, ts_equal_fn, &s);
+	} else {
+		const struct fmq_codec_limits *lim = fmq_codec_ctx_limits(ctx);
+		struct fmq_codec_seg seg = { .p = b + RB_RECORDS,
+					     .len = size - RB_RECORDS };
+		size_t n = 0;
+		uint8_t *out = malloc(lim->max_output);
+
+		if (out == NULL)
+			return -ENOMEM;
+		rc = fmq_codec_decompress(ctx, codec, &seg, 1, out,
+					  lim->max_output, &n);
+		if (rc == 0)
+			rc = walk_records_in(out, out + n, bi.count,
+					     ts_equal_fn, &s);
+		free(out);
+	}
+	if (rc == 0 && s.found_delta >= 0)
+		*offset = bi.base_offset + s.found_delta;
 	return 0;
 }

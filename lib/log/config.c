@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The only place lib/log reads struct fmq_config. */
+/* The only place lib/log reads struct fmq_config, and live settings. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,4 +102,55 @@ fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
 			 FMQ_CFG_STR_MAX);
 	}
 	pp->dir = dir_buf;
+}
+
+/* Settings a running partition takes in place (Kafka applies topic config
+ * changes without reopening the log). The owner reads most of them on
+ * every append; the flusher and retention (control thread) read flush.*
+ * and retention.*, so those are stored atomically and read the same way. */
+int
+fmq_log_part_set_config(struct fmq_log_part *p,
+			const struct fmq_log_part_params *pp)
+{
+	uint32_t chunk_cap = p->log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
+
+	if (pp->max_message_bytes < RB_RECORDS ||
+	    pp->max_message_bytes > chunk_cap ||
+	    pp->segment_bytes < 1024 || pp->segment_bytes > INT32_MAX ||
+	    pp->roll_ms <= 0 || pp->index_max_bytes < 4 * TIM_ENTRY)
+		return -EINVAL;
+	/* Owner-only fields: plain stores, read by the next append. A
+	 * smaller segment.bytes or segment.ms rolls at the next append; a
+	 * new segment.index.bytes sizes the next segment's indexes. */
+	p->pp.max_message_bytes = pp->max_message_bytes;
+	p->pp.segment_bytes = pp->segment_bytes;
+	p->pp.roll_ms = pp->roll_ms;
+	p->pp.index_interval_bytes = pp->index_interval_bytes;
+	p->pp.index_max_bytes = pp->index_max_bytes;
+	p->pp.log_append_time = pp->log_append_time;
+	p->pp.compression = pp->compression;
+	p->pp.deep_validation = pp->deep_validation;
+	/* Read by the control thread's next flusher / retention pass. */
+	__atomic_store_n(&p->pp.flush_messages, pp->flush_messages,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pp.flush_ms, pp->flush_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pp.retention_ms, pp->retention_ms,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pp.retention_bytes, pp->retention_bytes,
+			 __ATOMIC_RELAXED);
+	return 0;
+}
+
+void
+fmq_log_part_get_config(const struct fmq_log_part *p,
+			struct fmq_log_part_params *pp)
+{
+	*pp = p->pp;
+	pp->flush_messages = __atomic_load_n(&p->pp.flush_messages,
+					     __ATOMIC_RELAXED);
+	pp->flush_ms = __atomic_load_n(&p->pp.flush_ms, __ATOMIC_RELAXED);
+	pp->retention_ms = __atomic_load_n(&p->pp.retention_ms,
+					   __ATOMIC_RELAXED);
+	pp->retention_bytes = __atomic_load_n(&p->pp.retention_bytes,
+					      __ATOMIC_RELAXED);
 }

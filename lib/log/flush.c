@@ -200,9 +200,12 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	snap_write_pending(p);
 
 	/* 2. fdatasync per policy. */
+	/* flush.* may change under us (fmq_log_part_set_config). */
 	if (p->unsynced_msgs > 0 &&
-	    (force || p->unsynced_msgs >= p->pp.flush_messages ||
-	     now_ns - p->unsynced_since_ns >= p->pp.flush_ms * 1000000ull)) {
+	    (force || p->unsynced_msgs >=
+	     __atomic_load_n(&p->pp.flush_messages, __ATOMIC_RELAXED) ||
+	     now_ns - p->unsynced_since_ns >=
+	     __atomic_load_n(&p->pp.flush_ms, __ATOMIC_RELAXED) * 1000000ull)) {
 		rc = sync_dirty(p);
 		if (rc < 0) {
 			FMQ_ERR(LOG_COMP, "%s: fdatasync: %s", p->dir,
@@ -310,10 +313,14 @@ fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
 					     memory_order_acquire);
 	int64_t synced = atomic_load_explicit(&p->synced_off,
 					      memory_order_acquire);
+	/* retention.* may change under us (fmq_log_part_set_config). */
+	int64_t ret_ms = __atomic_load_n(&p->pp.retention_ms, __ATOMIC_RELAXED);
+	int64_t ret_bytes = __atomic_load_n(&p->pp.retention_bytes,
+					    __ATOMIC_RELAXED);
 	uint64_t total = 0;
 	int n = 0;
 
-	if (p->pp.retention_ms < 0 && p->pp.retention_bytes < 0)
+	if (ret_ms < 0 && ret_bytes < 0)
 		return 0;
 	for (uint64_t i = head; i < tail; i++)
 		total += atomic_load_explicit(&part_seg(p, i)->size,
@@ -329,10 +336,8 @@ fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
 			break;          /* not durable yet: keep */
 		if (ts < 0)
 			ts = s->created_ms;
-		by_time = p->pp.retention_ms >= 0 &&
-			now_ms - ts > p->pp.retention_ms;
-		by_size = p->pp.retention_bytes >= 0 &&
-			total - size >= (uint64_t)p->pp.retention_bytes;
+		by_time = ret_ms >= 0 && now_ms - ts > ret_ms;
+		by_size = ret_bytes >= 0 && total - size >= (uint64_t)ret_bytes;
 		if (!by_time && !by_size)
 			break;
 		if (!atomic_compare_exchange_strong(&s->state, &zero,

@@ -284,6 +284,30 @@ int fmq_log_part_close(struct fmq_log_part *part);
  */
 int fmq_log_part_delete(struct fmq_log_part *part);
 
+/**
+ * Change a partition's settings in place (topic configs altered): taken
+ * from pp are max_message_bytes, segment_bytes, roll_ms,
+ * index_interval_bytes, index_max_bytes, flush_messages, flush_ms,
+ * retention_ms, retention_bytes, log_append_time, compression and
+ * deep_validation; the rest of pp is ignored. The next append uses them
+ * (a smaller segment_bytes or roll_ms rolls then; index_max_bytes sizes
+ * the next segment's indexes); the next flusher and retention passes use
+ * the flush and retention settings. Owner lcore (no lock: the owner is
+ * the only reader of the append settings).
+ *
+ * @return 0, or -EINVAL when pp fails the checks of fmq_log_part_open()
+ *   (nothing changed then).
+ */
+int fmq_log_part_set_config(struct fmq_log_part *part,
+			    const struct fmq_log_part_params *pp);
+
+/**
+ * The partition's current settings (dir is NULL). Owner lcore, or the
+ * control thread for the flush and retention settings.
+ */
+void fmq_log_part_get_config(const struct fmq_log_part *part,
+			     struct fmq_log_part_params *pp);
+
 /* ------------------------------------------------------------------------
  * Append (owner lcore)
  * ---------------------------------------------------------------------- */
@@ -425,14 +449,24 @@ void fmq_log_extbuf_free_cb(void *addr, void *opaque);
  */
 int fmq_log_range_copy(const struct fmq_log_range *r, void *dst);
 
+/** fmq_log_offset_for_time(): ListOffsets MAX_TIMESTAMP (KIP-734). */
+#define FMQ_LOG_TS_MAX (-3)
+
 /**
  * ListOffsets by timestamp: the first offset whose record timestamp is at
  * least ts (exact for uncompressed batches; the batch's base offset for
  * compressed ones), found through the time index. Owner lcore.
  *
+ * With ts = FMQ_LOG_TS_MAX: the record with the largest timestamp, as
+ * Kafka finds it (the earliest of equal ones: first segment, first batch,
+ * first record; the first record of a LogAppendTime batch; compressed
+ * batches are decompressed), and that timestamp. The segments' maximum
+ * timestamps are rebuilt from the .timeindex on open, so this survives a
+ * restart.
+ *
  * @return
- *   0 and *offset (-1 when no record is that new, *ts_found the timestamp),
- *   or -errno.
+ *   0 and *offset (-1 when no record is that new, or the log holds no
+ *   timestamped batch; *ts_found the timestamp), or -errno.
  */
 int fmq_log_offset_for_time(struct fmq_log_part *part, int64_t ts,
 			    int64_t *offset, int64_t *ts_found);

@@ -111,6 +111,9 @@ int16_t batch_validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 uint32_t batch_crc(const uint8_t *b, uint32_t size);
 int batch_first_ts_at_least(const uint8_t *b, uint32_t size, int64_t ts,
 			    int64_t *offset, int64_t *ts_found);
+struct fmq_codec_ctx;
+int batch_offset_of_max_ts(const uint8_t *b, uint32_t size,
+			   struct fmq_codec_ctx *ctx, int64_t *offset);
 
 /* ------------------------------------------------------------------------
  * Hot pool

@@ -1112,10 +1112,77 @@ fmq_log_range_copy(const struct fmq_log_range *r, void *dst)
 	return 0;
 }
 
+/* ListOffsets MAX_TIMESTAMP as Kafka's UnifiedLog does it: the first
+ * segment with the largest maxTimestampSoFar, in it the first batch that
+ * reached it (the segment keeps that batch's last offset), in that batch
+ * the first record carrying it. */
+static int
+offset_for_max_time(struct fmq_log_part *p, int64_t *offset,
+		    int64_t *ts_found)
+{
+	uint64_t head = atomic_load_explicit(&p->seg_head,
+					     memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&p->seg_tail,
+					     memory_order_acquire);
+	int64_t best_ts = -1, best_off = -1;
+	struct fmq_log_range r;
+	struct fmq_log_read_result rr;
+	uint8_t *buf = NULL;
+	const uint8_t *b;
+	int rc;
+
+	*offset = -1;
+	*ts_found = -1;
+	for (uint64_t i = head; i < tail; i++) {
+		struct seg *s = part_seg(p, i);
+		int64_t mts;
+
+		if (!seg_pin(s))
+			continue;
+		mts = atomic_load_explicit(&s->max_ts, memory_order_relaxed);
+		if (mts > best_ts) {
+			best_ts = mts;
+			best_off = s->max_ts_off;
+		}
+		seg_unpin(s);
+	}
+	if (best_ts < 0)
+		return 0;       /* no timestamped batch: -1, as Kafka */
+	rc = fmq_log_read(p, best_off, 1, &r, 1, &rr);
+	if (rc < 0)
+		return rc;
+	if (rr.error != 0 || rr.nranges == 0)
+		return 0;       /* retention took it meanwhile */
+	b = r.addr;
+	if (b == NULL) {
+		buf = malloc(r.len);
+		rc = buf == NULL ? -ENOMEM : fmq_log_range_copy(&r, buf);
+		if (rc < 0) {
+			free(buf);
+			fmq_log_range_release(&r);
+			return rc;
+		}
+		b = buf;
+	}
+	/* LogAppendTime batches were stamped (maxTimestamp rewritten) on
+	 * append, so the stored field is what the segment recorded. */
+	if (r.len >= RB_RECORDS &&
+	    (int64_t)rd_be64(b + RB_MAX_TS) == best_ts) {
+		rc = batch_offset_of_max_ts(b, r.len, p->lc->codec, offset);
+		if (rc == 0)
+			*ts_found = best_ts;
+	}
+	free(buf);
+	fmq_log_range_release(&r);
+	return rc;
+}
+
 int
 fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 			int64_t *ts_found)
 {
+	if (ts == FMQ_LOG_TS_MAX)
+		return offset_for_max_time(p, offset, ts_found);
 	uint64_t head = atomic_load_explicit(&p->seg_head,
 					     memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&p->seg_tail,

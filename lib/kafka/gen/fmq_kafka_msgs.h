@@ -26,6 +26,7 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DELETE_TOPICS = 20,
 	FMQ_KAFKA_API_INIT_PRODUCER_ID = 22,
 	FMQ_KAFKA_API_DESCRIBE_CONFIGS = 32,
+	FMQ_KAFKA_API_ALTER_CONFIGS = 33,
 	FMQ_KAFKA_API_CREATE_PARTITIONS = 37,
 	FMQ_KAFKA_API_DELETE_GROUPS = 42,
 	FMQ_KAFKA_API_INCREMENTAL_ALTER_CONFIGS = 44,
@@ -34,7 +35,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 23
+#define FMQ_KAFKA_N_APIS 24
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -2594,6 +2595,117 @@ int fmq_kafka_describe_configs_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a DescribeConfigsResponse body at version v to s. */
 int fmq_kafka_describe_configs_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_configs_resp *m);
 
+/** AlterableConfig */
+struct fmq_kafka_alter_configs_req_alterable_config {
+	/**
+	 * (v0+) The configuration key name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+, nullable v0+) The value to set for the configuration key.
+	 */
+	struct fmq_kafka_str value;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterConfigsResource */
+struct fmq_kafka_alter_configs_req_alter_configs_resource {
+	/**
+	 * (v0+) The resource type.
+	 */
+	int8_t resource_type;
+	/**
+	 * (v0+) The resource name.
+	 */
+	struct fmq_kafka_str resource_name;
+	/**
+	 * (v0+) The configurations.
+	 */
+	struct fmq_kafka_alter_configs_req_alterable_config *configs;
+	int32_t configs_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterConfigsRequest (API key 33, versions 0-2) */
+struct fmq_kafka_alter_configs_req {
+	/**
+	 * (v0+) The updates for each resource.
+	 */
+	struct fmq_kafka_alter_configs_req_alter_configs_resource *resources;
+	int32_t resources_count;  /**< -1: null */
+	/**
+	 * (v0+) True if we should validate the request, but not change the
+	 * configurations.
+	 */
+	bool validate_only;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterConfigsRequest to its schema default. */
+void fmq_kafka_alter_configs_req_init(struct fmq_kafka_alter_configs_req *m);
+/** Decode a AlterConfigsRequest body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_configs_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_configs_req *m);
+/** Encode a AlterConfigsRequest body at version v. */
+int fmq_kafka_alter_configs_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_configs_req *m);
+/** Add the encoded size of a AlterConfigsRequest body at version v to s. */
+int fmq_kafka_alter_configs_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_configs_req *m);
+
+/** AlterConfigsResourceResponse */
+struct fmq_kafka_alter_configs_resp_alter_configs_resource_response {
+	/**
+	 * (v0+) The resource error code.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The resource error message, or null if there was no
+	 * error.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The resource type.
+	 */
+	int8_t resource_type;
+	/**
+	 * (v0+) The resource name.
+	 */
+	struct fmq_kafka_str resource_name;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterConfigsResponse (API key 33, versions 0-2) */
+struct fmq_kafka_alter_configs_resp {
+	/**
+	 * (v0+) Duration in milliseconds for which the request was throttled due
+	 * to a quota violation, or zero if the request did not violate any quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The responses for each resource.
+	 */
+	struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *responses;
+	int32_t responses_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterConfigsResponse to its schema default. */
+void fmq_kafka_alter_configs_resp_init(struct fmq_kafka_alter_configs_resp *m);
+/** Decode a AlterConfigsResponse body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_configs_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_configs_resp *m);
+/** Encode a AlterConfigsResponse body at version v. */
+int fmq_kafka_alter_configs_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_configs_resp *m);
+/** Add the encoded size of a AlterConfigsResponse body at version v to s. */
+int fmq_kafka_alter_configs_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_configs_resp *m);
+
 /** CreatePartitionsAssignment */
 struct fmq_kafka_create_partitions_req_create_partitions_assignment {
 	/**
@@ -3090,6 +3202,7 @@ union fmq_kafka_request {
 	struct fmq_kafka_delete_topics_req delete_topics;
 	struct fmq_kafka_init_producer_id_req init_producer_id;
 	struct fmq_kafka_describe_configs_req describe_configs;
+	struct fmq_kafka_alter_configs_req alter_configs;
 	struct fmq_kafka_create_partitions_req create_partitions;
 	struct fmq_kafka_delete_groups_req delete_groups;
 	struct fmq_kafka_incremental_alter_configs_req incremental_alter_configs;
@@ -3117,6 +3230,7 @@ union fmq_kafka_response {
 	struct fmq_kafka_delete_topics_resp delete_topics;
 	struct fmq_kafka_init_producer_id_resp init_producer_id;
 	struct fmq_kafka_describe_configs_resp describe_configs;
+	struct fmq_kafka_alter_configs_resp alter_configs;
 	struct fmq_kafka_create_partitions_resp create_partitions;
 	struct fmq_kafka_delete_groups_resp delete_groups;
 	struct fmq_kafka_incremental_alter_configs_resp incremental_alter_configs;

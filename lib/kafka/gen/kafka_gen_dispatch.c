@@ -26,6 +26,7 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 20, 0, 6, 4, "DeleteTopics" },
 	{ 22, 0, 4, 2, "InitProducerId" },
 	{ 32, 0, 4, 4, "DescribeConfigs" },
+	{ 33, 0, 2, 2, "AlterConfigs" },
 	{ 37, 0, 3, 2, "CreatePartitions" },
 	{ 42, 0, 2, 2, "DeleteGroups" },
 	{ 44, 0, 1, 1, "IncrementalAlterConfigs" },
@@ -73,6 +74,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_init_producer_id_req_decode(r, v, a, out);
 	case 32:
 		return fmq_kafka_describe_configs_req_decode(r, v, a, out);
+	case 33:
+		return fmq_kafka_alter_configs_req_decode(r, v, a, out);
 	case 37:
 		return fmq_kafka_create_partitions_req_decode(r, v, a, out);
 	case 42:
@@ -128,6 +131,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_init_producer_id_req_encode(w, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_req_encode(w, v, body);
+	case 33:
+		return fmq_kafka_alter_configs_req_encode(w, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_req_encode(w, v, body);
 	case 42:
@@ -183,6 +188,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_init_producer_id_req_size(s, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_req_size(s, v, body);
+	case 33:
+		return fmq_kafka_alter_configs_req_size(s, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_req_size(s, v, body);
 	case 42:
@@ -258,6 +265,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 32:
 		fmq_kafka_describe_configs_req_init(body);
 		return 0;
+	case 33:
+		fmq_kafka_alter_configs_req_init(body);
+		return 0;
 	case 37:
 		fmq_kafka_create_partitions_req_init(body);
 		return 0;
@@ -318,6 +328,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_init_producer_id_resp_decode(r, v, a, out);
 	case 32:
 		return fmq_kafka_describe_configs_resp_decode(r, v, a, out);
+	case 33:
+		return fmq_kafka_alter_configs_resp_decode(r, v, a, out);
 	case 37:
 		return fmq_kafka_create_partitions_resp_decode(r, v, a, out);
 	case 42:
@@ -373,6 +385,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_init_producer_id_resp_encode(w, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_resp_encode(w, v, body);
+	case 33:
+		return fmq_kafka_alter_configs_resp_encode(w, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_resp_encode(w, v, body);
 	case 42:
@@ -428,6 +442,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_init_producer_id_resp_size(s, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_resp_size(s, v, body);
+	case 33:
+		return fmq_kafka_alter_configs_resp_size(s, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_resp_size(s, v, body);
 	case 42:
@@ -502,6 +518,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 32:
 		fmq_kafka_describe_configs_resp_init(body);
+		return 0;
+	case 33:
+		fmq_kafka_alter_configs_resp_init(body);
 		return 0;
 	case 37:
 		fmq_kafka_create_partitions_resp_init(body);

@@ -41,6 +41,7 @@ APIS = [
     ("DeleteTopics", 20, 0, 6),
     ("InitProducerId", 22, 0, 4),
     ("DescribeConfigs", 32, 0, 4),
+    ("AlterConfigs", 33, 0, 2),
     ("CreatePartitions", 37, 0, 3),
     ("DeleteGroups", 42, 0, 2),
     ("IncrementalAlterConfigs", 44, 0, 1),

@@ -10,8 +10,8 @@
 
 Checks: admin create (configs, validate-only, duplicate, bad name, bad
 config, bad partition count), describe configs, alter (IncrementalAlterConfigs
-sent through kafka-python's own client: kafka-python 2.0.2's alter_configs
-uses AlterConfigs, API 33, which FluxMQ does not serve), create partitions,
+sent through kafka-python's own client, which 2.0.2 lacks; its
+alter_configs, AlterConfigs, is checked by alter_configs.py), create partitions,
 delete; produce/consume round trips with acks 0, 1 and all (keys, headers,
 null values, 0 B..64 KiB values, gzip/lz4/snappy/zstd where importable);
 offsets_for_times; OFFSET_OUT_OF_RANGE with auto_offset_reset earliest,

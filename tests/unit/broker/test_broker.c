@@ -1093,9 +1093,10 @@ test_x_list_offsets(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	wb_init(&w);
 	/* ListOffsets v1 over every partition: by time (batch p of round 0
-	 * has timestamp 7000 + p), earliest and latest. */
-	const int64_t ts[3] = { -2, -1, 7000 };
-	for (int q = 0; q < 3; q++) {
+	 * has timestamp 7000 + p), earliest, latest, and max timestamp (the
+	 * one-record batch at offset 6 stamped 9000, test_x_long_poll). */
+	const int64_t ts[4] = { -2, -1, 7000, -3 };
+	for (int q = 0; q < 4; q++) {
 		size_t st = wb_req(&w, 2, 1, corr_n++, 1);
 		w32(&w, -1);
 		w32(&w, 1);
@@ -1113,7 +1114,9 @@ test_x_list_offsets(void)
 			CU_ASSERT_EQUAL(rd32(b + p), i);
 			CU_ASSERT_EQUAL(rd16(b + p + 4), 0);
 			int64_t off = rd64(b + p + 14);
-			CU_ASSERT_EQUAL(off, ts[q] == -1 ? 7 : 0);
+			CU_ASSERT_EQUAL(off, ts[q] == -1 ? 7 : ts[q] == -3 ? 6 : 0);
+			if (ts[q] == -3)
+				CU_ASSERT_EQUAL(rd64(b + p + 6), 9000);
 		}
 	}
 	kc_close(k, c);

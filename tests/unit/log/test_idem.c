@@ -584,6 +584,226 @@ test_deep(void)
 	free(zeros);
 }
 
+
+/* ------------------------------------------------------------------------
+ * Live settings, ListOffsets MAX_TIMESTAMP
+ * ---------------------------------------------------------------------- */
+
+/* An uncompressed batch of n records (value "v<i>") with the given record
+ * timestamps; maxTimestamp is their maximum unless max_ts >= 0. */
+static uint32_t
+ts_batch(uint8_t *b, const int64_t *ts, int32_t n, int64_t max_ts)
+{
+	uint32_t pos = 61;
+	int64_t mx = ts[0];
+
+	for (int32_t i = 0; i < n; i++) {
+		uint8_t body[64];
+		uint32_t bl = 0;
+
+		if (ts[i] > mx)
+			mx = ts[i];
+		body[bl++] = 0;
+		bl += tb_varint(body + bl, ts[i] - ts[0]);
+		bl += tb_varint(body + bl, i);
+		bl += tb_varint(body + bl, -1);          /* null key */
+		bl += tb_varint(body + bl, 2);
+		body[bl++] = 'v';
+		body[bl++] = (uint8_t)('0' + i % 10);
+		bl += tb_varint(body + bl, 0);           /* no headers */
+		pos += tb_varint(b + pos, bl);
+		memcpy(b + pos, body, bl);
+		pos += bl;
+	}
+	memset(b, 0, 61);
+	tb_be32(b + 8, pos - 12);
+	tb_be32(b + 12, 0xFFFFFFFFu);
+	b[16] = 2;
+	tb_be32(b + 23, (uint32_t)(n - 1));
+	tb_be64(b + 27, (uint64_t)ts[0]);
+	tb_be64(b + 35, (uint64_t)(max_ts >= 0 ? max_ts : mx));
+	tb_be64(b + 43, (uint64_t)-1);
+	tb_be16(b + 51, 0xFFFF);
+	tb_be32(b + 53, 0xFFFFFFFFu);
+	tb_be32(b + 57, (uint32_t)n);
+	tb_fix_crc(b, pos);
+	return pos;
+}
+
+static void
+expect_max(struct fmq_log_part *p, int64_t off, int64_t ts)
+{
+	int64_t o = -2, t = -2;
+
+	CU_ASSERT_EQUAL(fmq_log_offset_for_time(p, FMQ_LOG_TS_MAX, &o, &t), 0);
+	CU_ASSERT_EQUAL(o, off);
+	CU_ASSERT_EQUAL(t, ts);
+	if (o != off || t != ts)
+		fprintf(stderr, "max timestamp: offset %" PRId64 " ts %" PRId64
+			", want %" PRId64 " %" PRId64 "\n", o, t, off, ts);
+}
+
+static void
+test_max_timestamp(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log_part_params pp;
+	struct fmq_log_append_result r;
+	struct fmq_log *log = mk_log("maxts", 0, 0, hot);
+	struct fmq_log_part *p;
+	uint8_t b[4096], z[4096];
+	uint32_t len;
+
+	CU_ASSERT_FATAL(log != NULL);
+	mk_pp(&pp, "maxts", dir);
+	pp.segment_bytes = 1024;   /* a few batches per segment */
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	expect_max(p, -1, -1);     /* empty: unknown, as Kafka */
+
+	static const int64_t t0[] = { 1000, 1001, 1002 };
+	static const int64_t t1[] = { 3000, 7000, 7000, 6500 };
+	len = ts_batch(b, t0, 3, -1);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);            /* 0..2 */
+	len = ts_batch(b, t1, 4, -1);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);            /* 3..6 */
+	expect_max(p, 4, 7000);    /* first record carrying the max */
+	/* Filler across several segments, then a tie: the first one wins. */
+	for (int i = 0; i < 20; i++) {
+		int64_t tf[] = { 2000 + i, 2100 + i, 2050 };
+		len = ts_batch(b, tf, 3, -1);
+		CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	}
+	static const int64_t t2[] = { 7000, 6000 };
+	len = ts_batch(b, t2, 2, -1);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	expect_max(p, 4, 7000);
+	/* A compressed batch: decompressed to find the record. */
+	static const int64_t t3[] = { 8000, 9000, 8500, 9000 };
+	len = ts_batch(b, t3, 4, -1);
+	len = to_codec(z, b, len, 3);
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL(app(p, z, len, &r), 0);
+	int64_t lz4_base = r.base_offset;
+	expect_max(p, lz4_base + 1, 9000);
+	/* A maxTimestamp no record carries (Kafka would have rewritten it):
+	 * the batch's last offset. */
+	static const int64_t t4[] = { 9100, 9200 };
+	len = ts_batch(b, t4, 2, 9500);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	int64_t odd_last = r.last_offset;
+	expect_max(p, odd_last, 9500);
+	/* From the segment files after a restart (.timeindex). */
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) >= 0);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	expect_max(p, odd_last, 9500);
+	/* Smaller timestamps later change nothing; a larger one wins. */
+	static const int64_t t5[] = { 100, 9600, 9600 };
+	len = ts_batch(b, t5, 3, -1);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	expect_max(p, r.base_offset + 1, 9600);
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) >= 0);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	expect_max(p, r.base_offset + 1, 9600);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+
+	/* LogAppendTime: every record carries the append time; the first
+	 * batch stamped with the latest time, its first record. */
+	mk_pp(&pp, "maxts-lat", dir);
+	pp.log_append_time = true;
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	int64_t best_t = -1, best_o = -1;
+	for (int i = 0; i < 50; i++) {
+		len = ts_batch(b, t1, 4, -1);
+		CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+		if (r.log_append_time > best_t) {
+			best_t = r.log_append_time;
+			best_o = r.base_offset;
+		}
+	}
+	expect_max(p, best_o, best_t);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
+static void
+test_set_config(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log_part_params pp, cur;
+	struct fmq_log_append_result r;
+	struct fmq_log *log = mk_log("setcfg", 0, 0, hot);
+	struct fmq_log_part *p;
+	struct fmq_log_range rg;
+	struct fmq_log_read_result rr;
+	struct fmq_log_stats st0, st1;
+	uint8_t *b = malloc(65536), *m = malloc(65536);
+	uint32_t len;
+
+	CU_ASSERT_FATAL(log != NULL && b != NULL && m != NULL);
+	mk_pp(&pp, "setcfg", dir);
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	len = tb_build(b, 65536, 10, 1000, 1, 1700000000000LL);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	/* max.message.bytes down: the same batch is now too large. */
+	cur = pp;
+	cur.max_message_bytes = 4096;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &cur), 0);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), -EBADMSG);
+	CU_ASSERT_EQUAL(r.error, 10);     /* MESSAGE_TOO_LARGE */
+	/* compression.type=lz4: stored batches are rebuilt with it. */
+	cur.max_message_bytes = 1u << 20;
+	cur.compression = 3;
+	cur.retention_ms = 5;
+	cur.flush_messages = 7;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &cur), 0);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	CU_ASSERT_EQUAL(fmq_log_read(p, r.base_offset, 1, &rg, 1, &rr), 0);
+	CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+	CU_ASSERT_EQUAL(fmq_log_range_copy(&rg, m), 0);
+	CU_ASSERT_EQUAL(m[22] & 7, 3);
+	CU_ASSERT(same_records(m, rg.len, b, len));
+	fmq_log_range_release(&rg);
+	/* Refused settings change nothing. */
+	struct fmq_log_part_params bad = cur;
+	bad.max_message_bytes = 4u << 20;   /* above the 2 MiB chunk */
+	bad.compression = 0;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &bad), -EINVAL);
+	bad = cur;
+	bad.segment_bytes = 100;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &bad), -EINVAL);
+	fmq_log_part_get_config(p, &bad);
+	CU_ASSERT_EQUAL(bad.compression, 3);
+	CU_ASSERT_EQUAL(bad.retention_ms, 5);
+	CU_ASSERT_EQUAL(bad.flush_messages, 7);
+	CU_ASSERT_EQUAL(bad.max_message_bytes, 1u << 20);
+	/* segment.bytes down: the next append rolls. */
+	cur.segment_bytes = 1024;
+	cur.compression = FMQ_LOG_COMPRESSION_PRODUCER;
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &cur), 0);
+	fmq_log_stats(log, &st0);
+	len = tb_build(b, 65536, 2, 100, 2, 1700000000000LL);
+	CU_ASSERT_EQUAL(app(p, b, len, &r), 0);
+	fmq_log_stats(log, &st1);
+	CU_ASSERT_EQUAL(st1.rolls, st0.rolls + 1);
+	/* retention.ms=5 applies on the next pass: old segments go. */
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) >= 0);
+	usleep(20000);
+	CU_ASSERT(fmq_log_part_retention(p, fmq_wall_ms()) >= 1);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+	free(b);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -611,6 +831,8 @@ main(void)
 		    test_recompress);
 	CU_add_test(s, "deep validation: corrupt payloads, bombs, records",
 		    test_deep);
+	CU_add_test(s, "settings changed in place", test_set_config);
+	CU_add_test(s, "ListOffsets MAX_TIMESTAMP", test_max_timestamp);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

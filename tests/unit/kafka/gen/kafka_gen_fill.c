@@ -158,6 +158,14 @@ static void kt_init_fmq_kafka_describe_configs_resp_describe_configs_resource_re
 static int fill_fmq_kafka_describe_configs_resp_describe_configs_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_configs_resp_describe_configs_result *o);
 static void kt_init_fmq_kafka_describe_configs_resp_describe_configs_result(struct fmq_kafka_describe_configs_resp_describe_configs_result *o);
 static int fill_fmq_kafka_describe_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_configs_resp *o);
+static int fill_fmq_kafka_alter_configs_req_alterable_config(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_req_alterable_config *o);
+static void kt_init_fmq_kafka_alter_configs_req_alterable_config(struct fmq_kafka_alter_configs_req_alterable_config *o);
+static int fill_fmq_kafka_alter_configs_req_alter_configs_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_req_alter_configs_resource *o);
+static void kt_init_fmq_kafka_alter_configs_req_alter_configs_resource(struct fmq_kafka_alter_configs_req_alter_configs_resource *o);
+static int fill_fmq_kafka_alter_configs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_req *o);
+static int fill_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o);
+static void kt_init_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o);
+static int fill_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp *o);
 static int fill_fmq_kafka_create_partitions_req_create_partitions_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_partitions_req_create_partitions_assignment *o);
 static void kt_init_fmq_kafka_create_partitions_req_create_partitions_assignment(struct fmq_kafka_create_partitions_req_create_partitions_assignment *o);
 static int fill_fmq_kafka_create_partitions_req_create_partitions_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_partitions_req_create_partitions_topic *o);
@@ -686,6 +694,34 @@ kt_init_fmq_kafka_describe_configs_resp_describe_configs_resource_result(struct 
 
 static void
 kt_init_fmq_kafka_describe_configs_resp_describe_configs_result(struct fmq_kafka_describe_configs_resp_describe_configs_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+	o->resource_name.p = "";
+	o->resource_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_configs_req_alterable_config(struct fmq_kafka_alter_configs_req_alterable_config *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+	o->value.p = "";
+	o->value.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_configs_req_alter_configs_resource(struct fmq_kafka_alter_configs_req_alter_configs_resource *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->resource_name.p = "";
+	o->resource_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->error_message.p = "";
@@ -4184,6 +4220,167 @@ fillv_fmq_kafka_describe_configs_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 }
 
 static int
+fill_fmq_kafka_alter_configs_req_alterable_config(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_req_alterable_config *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_configs_req_alterable_config(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->value = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_configs_req_alter_configs_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_req_alter_configs_resource *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_configs_req_alter_configs_resource(o);
+	if (true) {
+		o->resource_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->configs_count = kt_rand_count(g, depth, false);
+		o->configs = NULL;
+		if (o->configs_count > 0) {
+			o->configs = fmq_kafka_arena_alloc(a, (size_t)o->configs_count * sizeof(*o->configs));
+			if (o->configs == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->configs_count; i++) {
+			if (fill_fmq_kafka_alter_configs_req_alterable_config(g, v, a, depth + 1, &o->configs[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_configs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_configs_req_init(o);
+	if (true) {
+		o->resources_count = kt_rand_count(g, depth, false);
+		o->resources = NULL;
+		if (o->resources_count > 0) {
+			o->resources = fmq_kafka_arena_alloc(a, (size_t)o->resources_count * sizeof(*o->resources));
+			if (o->resources == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->resources_count; i++) {
+			if (fill_fmq_kafka_alter_configs_req_alter_configs_resource(g, v, a, depth + 1, &o->resources[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->validate_only = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_configs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_configs_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_configs_resp_alter_configs_resource_response(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->resource_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name = kt_rand_str(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_configs_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->responses_count = kt_rand_count(g, depth, false);
+		o->responses = NULL;
+		if (o->responses_count > 0) {
+			o->responses = fmq_kafka_arena_alloc(a, (size_t)o->responses_count * sizeof(*o->responses));
+			if (o->responses == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->responses_count; i++) {
+			if (fill_fmq_kafka_alter_configs_resp_alter_configs_resource_response(g, v, a, depth + 1, &o->responses[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_configs_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_create_partitions_req_create_partitions_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_partitions_req_create_partitions_assignment *o)
 {
 	const bool flex = v >= 2;
@@ -4905,6 +5102,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 22, 0, 0, 4, "InitProducerIdResponse", sizeof(struct fmq_kafka_init_producer_id_resp), fillv_fmq_kafka_init_producer_id_resp },
 	{ 32, 1, 0, 4, "DescribeConfigsRequest", sizeof(struct fmq_kafka_describe_configs_req), fillv_fmq_kafka_describe_configs_req },
 	{ 32, 0, 0, 4, "DescribeConfigsResponse", sizeof(struct fmq_kafka_describe_configs_resp), fillv_fmq_kafka_describe_configs_resp },
+	{ 33, 1, 0, 2, "AlterConfigsRequest", sizeof(struct fmq_kafka_alter_configs_req), fillv_fmq_kafka_alter_configs_req },
+	{ 33, 0, 0, 2, "AlterConfigsResponse", sizeof(struct fmq_kafka_alter_configs_resp), fillv_fmq_kafka_alter_configs_resp },
 	{ 37, 1, 0, 3, "CreatePartitionsRequest", sizeof(struct fmq_kafka_create_partitions_req), fillv_fmq_kafka_create_partitions_req },
 	{ 37, 0, 0, 3, "CreatePartitionsResponse", sizeof(struct fmq_kafka_create_partitions_resp), fillv_fmq_kafka_create_partitions_resp },
 	{ 42, 1, 0, 2, "DeleteGroupsRequest", sizeof(struct fmq_kafka_delete_groups_req), fillv_fmq_kafka_delete_groups_req },
