@@ -463,6 +463,10 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	PER_LCORE("fluxmq_kafka_produce_backpressure_total", "counter",
 		  "Produce requests parked because the hot pool was full",
 		  produce_backpressure);
+	PER_LCORE("fluxmq_kafka_rx_backlog_pauses_total", "counter",
+		  "Times a connection stopped being read because its received "
+		  "requests piled up unhandled (acks=0 producers faster than "
+		  "the lcore)", rx_backlog_pauses);
 	PER_LCORE("fluxmq_kafka_fetch_zero_copy_bytes_total", "counter",
 		  "Fetch bytes sent from the hot pool without copying",
 		  fetch_bytes_zero_copy);
