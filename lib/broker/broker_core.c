@@ -355,6 +355,19 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 			      memory_order_release);
 }
 
+bool
+fmq_broker_lcore_busy(const struct fmq_broker_lcore *bl)
+{
+	/* The work list holds connections with something to do; those
+	 * retrying an append are requeued every poll until the hot pool
+	 * has room, which is no reason to spin. */
+	for (const struct kconn *k = bl->work_head; k != NULL;
+	     k = k->work_next)
+		if (!k->retry)
+			return true;
+	return false;
+}
+
 unsigned int
 fmq_broker_ctrl_dequeue(struct fmq_broker *b, struct fmq_bfwd **out,
 			unsigned int n)

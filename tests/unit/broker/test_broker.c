@@ -799,6 +799,7 @@ acks0_flood(struct kc *c, const char *topic, int32_t part, int n,
 	size_t bl = kc_batch(batch, sizeof(batch), 1, 100, 3, 1000, true);
 	unsigned int pool0 = nt_pool_in_use(), peak = 0;
 	long long appended0 = batches_appended();
+	bool busy = false;
 	struct wb w;
 	size_t off = 0;
 
@@ -817,6 +818,8 @@ acks0_flood(struct kc *c, const char *topic, int32_t part, int n,
 			off += chunk;
 		}
 		kb_one_round(k);
+		/* Requests left for the next poll: the lcore must not sleep. */
+		busy |= fmq_broker_lcore_busy(k->bl[c->lc]);
 		if (c->wnd < *min_wnd)
 			*min_wnd = c->wnd;
 		if (nt_pool_in_use() > pool0 &&
@@ -830,6 +833,8 @@ acks0_flood(struct kc *c, const char *topic, int32_t part, int n,
 		for (int i = 0; i < 100; i++)
 			kb_one_round(k);
 	kb_pump(k);
+	CU_ASSERT(busy);
+	CU_ASSERT(!fmq_broker_lcore_busy(k->bl[c->lc]));
 	wb_free(&w);
 	return peak;
 }
