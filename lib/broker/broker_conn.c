@@ -308,6 +308,8 @@ conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 void
 conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 {
+	bool was_full = k->tail - k->head >= bl->b->slots;
+
 	while (k->live && !k->closing && k->head != k->tail) {
 		struct kslot *sl = slot_at(bl, k, k->head);
 		int rc;
@@ -338,6 +340,10 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 	    k->tail - k->head < bl->b->slots) {
 		k->paused = false;
 		fmq_tcp_pause_rx(bl->net, k->tcp, false);
+		conn_schedule(bl, k);
+	} else if (was_full && k->tail - k->head < bl->b->slots) {
+		/* Still too far behind to read on, but the requests it
+		 * holds can go now; nothing else would schedule them. */
 		conn_schedule(bl, k);
 	}
 	/* The client is done sending and everything is answered. */

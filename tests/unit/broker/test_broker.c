@@ -959,6 +959,48 @@ test_inflight_limit(void)
 	wb_free(&w);
 }
 
+/*
+ * The in-flight limit and the backlog limit at once: 64 fetches that wait
+ * 100 ms fill every slot, and behind them come more acks=0 produce
+ * requests than the backlog limit lets the broker hold. When the fetches
+ * answer, the freed slots must get the held requests handled (reading
+ * stays paused for the backlog until it is worked off).
+ */
+static void
+test_inflight_and_backlog(void)
+{
+	const int n = 4000;
+	uint8_t batch[256];
+	size_t bl = kc_batch(batch, sizeof(batch), 1, 100, 5, 1000, true);
+	struct kc *c;
+	struct wb w;
+	int32_t corr;
+	const uint8_t *b;
+	size_t len;
+	int got = 0;
+
+	create_topic("slotwait", 1);
+	create_topic("slotflood", 1);
+	c = kc_open(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	wb_init(&w);
+	for (int i = 0; i < 64; i++)
+		req_fetch(&w, 4000 + i, "slotwait", 0, 0, 100, 1, 1 << 20);
+	for (int i = 0; i < n; i++)
+		req_produce(&w, 20000 + i, 0, "slotflood", 0, batch, bl);
+	kc_send(k, c, w.b, w.n);
+	kb_advance(k, 250);
+	while (kc_recv(k, c, &corr, &b, &len) == 1) {
+		CU_ASSERT_EQUAL(corr, 4000 + got);
+		got++;
+	}
+	CU_ASSERT_EQUAL(got, 64);
+	CU_ASSERT(!kc_closed(c));
+	CU_ASSERT_EQUAL(high_watermark(c, "slotflood", 0), n);
+	kc_close(k, c);
+	wb_free(&w);
+}
+
 static void
 test_half_request_then_gone(void)
 {
@@ -1508,6 +1550,8 @@ main(int argc, char **argv)
 		    test_acks0_flood);
 	CU_add_test(s, "fairness: frames.per.poll between connections", test_fairness);
 	CU_add_test(s, "broker.max.inflight: pause and resume, answers in order", test_inflight_limit);
+	CU_add_test(s, "the in-flight limit and the backlog limit at once: freed slots resume the work",
+		    test_inflight_and_backlog);
 	CU_add_test(s, "half a request then the client goes: nothing leaks", test_half_request_then_gone);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
