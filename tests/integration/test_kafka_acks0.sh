@@ -8,8 +8,9 @@
 #    broker must hold it back with the TCP window, not by piling its
 #    requests up: the mbuf pool stays under a quarter in use, no payload is
 #    dropped for memory pressure, and every request sent is appended within
-#    1 s of the client's exit. (Before the fix: three quarters of the pool
-#    in use and 4-5 s to catch up, the lcore asleep with requests queued.)
+#    2 s of the client's exit (0.2-0.5 s measured). (Before the fix: three
+#    quarters of the pool in use and 4-5 s to catch up, the lcore asleep
+#    with requests queued.)
 # 2. confluent-kafka (librdkafka), acks=0, linger.ms=0,
 #    batch.num.messages=1: 200,000 one-record requests, then a consumer
 #    reads every record back, in order (kafka/acks0_client.py).
@@ -65,7 +66,7 @@ printf 'bench: %s one-record requests sent (%s/s); appended %s; %s ms after the 
 	"$appended" "$catchup_ms" "$peak" "$pool" "$pauses"
 [ "$appended" -eq "$sent" ] ||
 	fail "appended $appended of $sent requests 10 s after the client exit"
-[ "$catchup_ms" -le 1000 ] ||
+[ "$catchup_ms" -le 2000 ] ||
 	fail "the broker took $catchup_ms ms after the client exit to append what it had received"
 [ "$peak" -lt $((pool / 4)) ] ||
 	fail "$peak of $pool mbufs in use: received requests piled up in the broker"
