@@ -246,7 +246,9 @@ app_data_lcore_main(void *arg)
 		fmq_broker_lcore_poll(d->broker, now);
 		d->polls++;
 		uint64_t t1 = rte_rdtsc();
-		if (nb > 0) {
+		/* Requests left over from this poll are work too: asleep, the
+		 * lcore would get through one budget per wake-up. */
+		if (nb > 0 || fmq_broker_lcore_busy(d->broker)) {
 			d->rx_pkts += nb;
 			d->busy_cycles += t1 - t0;
 			empty = 0;
@@ -298,7 +300,8 @@ app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
 		} \
 	} while (0)
 	PER("fluxmq_lcore_busy_cycles_total", "counter",
-	    "TSC cycles of polls that found packets", busy_cycles);
+	    "TSC cycles of polls that found packets or left requests to handle",
+	    busy_cycles);
 	PER("fluxmq_lcore_idle_cycles_total", "counter",
 	    "TSC cycles of empty polls and idle sleeps", idle_cycles);
 	PER("fluxmq_lcore_polls_total", "counter", "Poll loop iterations", polls);

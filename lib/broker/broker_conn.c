@@ -22,6 +22,21 @@
  */
 #define RX_MAX_SEGS (BROKER_MAX_SEGS / 2)
 
+/*
+ * Segments of received requests one connection may hold beyond its first
+ * whole request before it stops reading (and resumes at half). Data the
+ * broker holds is outside TCP's receive window: TCP reopens the window as
+ * soon as it hands a segment over. A client that waits for answers is held
+ * back by the response slots, but acks=0 produces no answer, so a producer
+ * faster than this lcore (one record per request: several requests per
+ * segment, broker.frames.per.poll handled per poll) piled its requests up
+ * here until the mbuf pool that every connection shares ran low: windows
+ * clamped and payload dropped on the whole lcore, then seconds to catch
+ * up. Paused, the rest waits in TCP, counted against the window, which
+ * closes. 128 segments is about 180 KB: ample work between two polls.
+ */
+#define RX_BACKLOG_SEGS 128
+
 struct kconn *
 conn_lookup(struct fmq_broker_lcore *bl, uint32_t idx, uint32_t gen)
 {
@@ -116,6 +131,24 @@ rx_frame_bytes(const struct fmq_broker_lcore *bl, const struct kconn *k)
 	if (size < 0 || (uint32_t)size > bl->b->max_request)
 		return 4;
 	return 4 + (uint64_t)size;
+}
+
+/*
+ * More than max segments held, and a whole request first with more behind
+ * it: this connection is behind on requests it already has (out of
+ * budget, or waiting for other lcores or the hot pool), not gathering one
+ * big request (RX_MAX_SEGS bounds that).
+ */
+static bool
+rx_backlog_over(const struct fmq_broker_lcore *bl, const struct kconn *k,
+		uint32_t max)
+{
+	uint64_t first;
+
+	if (k->rx_nseg <= max)
+		return false;
+	first = rx_frame_bytes(bl, k);
+	return first != UINT64_MAX && k->rx_bytes > first;
 }
 
 /*
@@ -220,6 +253,7 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	k->paused = false;
 	k->in_work = false;
 	k->retry = false;
+	k->rx_full = false;
 	k->waiting = false;
 	k->head = k->tail = 0;
 	k->need = 0;
@@ -274,6 +308,8 @@ conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 void
 conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 {
+	bool was_full = k->tail - k->head >= bl->b->slots;
+
 	while (k->live && !k->closing && k->head != k->tail) {
 		struct kslot *sl = slot_at(bl, k, k->head);
 		int rc;
@@ -300,9 +336,14 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 	if (!k->live || k->closing)
 		return;
 	/* Room for more requests again: read on. */
-	if (k->paused && !k->retry && k->tail - k->head < bl->b->slots) {
+	if (k->paused && !k->retry && !k->rx_full &&
+	    k->tail - k->head < bl->b->slots) {
 		k->paused = false;
 		fmq_tcp_pause_rx(bl->net, k->tcp, false);
+		conn_schedule(bl, k);
+	} else if (was_full && k->tail - k->head < bl->b->slots) {
+		/* Still too far behind to read on, but the requests it
+		 * holds can go now; nothing else would schedule them. */
 		conn_schedule(bl, k);
 	}
 	/* The client is done sending and everything is answered. */
@@ -464,6 +505,9 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 			break;
 		}
 	}
+	/* Caught up to half the backlog limit: conn_flush reads on. */
+	if (k->rx_full && !rx_backlog_over(bl, k, RX_BACKLOG_SEGS / 2))
+		k->rx_full = false;
 	conn_flush(bl, k);
 	return more;
 }
@@ -474,8 +518,6 @@ conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user, struct rte_mbuf *m)
 	struct kconn *k = user;
 	struct rte_mbuf *t;
 
-	(void)n;
-	(void)c;
 	if (k == NULL || !k->live || k->closing) {
 		rte_pktmbuf_free(m);
 		return;
@@ -495,6 +537,15 @@ conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user, struct rte_mbuf *m)
 	for (t = m; t->next != NULL; t = t->next)
 		;
 	k->rx_tail = t;
+	/* Too far behind: the rest stays in TCP (and closes its window). */
+	if (!k->rx_full && rx_backlog_over(k->bl, k, RX_BACKLOG_SEGS)) {
+		k->rx_full = true;
+		k->bl->st.rx_backlog_pauses++;
+		if (!k->paused) {
+			k->paused = true;
+			fmq_tcp_pause_rx(n, c, true);
+		}
+	}
 	/* Requests are handled in the lcore's work pass right after this
 	 * burst, so one busy connection cannot starve the others. */
 	if (k->rx_bytes >= k->need)

@@ -409,6 +409,19 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 			      memory_order_release);
 }
 
+bool
+fmq_broker_lcore_busy(const struct fmq_broker_lcore *bl)
+{
+	/* The work list holds connections with something to do; those
+	 * retrying an append are requeued every poll until the hot pool
+	 * has room, which is no reason to spin. */
+	for (const struct kconn *k = bl->work_head; k != NULL;
+	     k = k->work_next)
+		if (!k->retry)
+			return true;
+	return false;
+}
+
 unsigned int
 fmq_broker_ctrl_dequeue(struct fmq_broker *b, struct fmq_bfwd **out,
 			unsigned int n)
@@ -520,6 +533,10 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	PER_LCORE("fluxmq_kafka_produce_backpressure_total", "counter",
 		  "Produce requests parked because the hot pool was full",
 		  st.produce_backpressure);
+	PER_LCORE("fluxmq_kafka_rx_backlog_pauses_total", "counter",
+		  "Times a connection stopped being read because its received "
+		  "requests piled up unhandled (acks=0 producers faster than "
+		  "the lcore)", st.rx_backlog_pauses);
 	PER_LCORE("fluxmq_kafka_fetch_zero_copy_bytes_total", "counter",
 		  "Fetch bytes sent from the hot pool without copying",
 		  st.fetch_bytes_zero_copy);

@@ -120,6 +120,7 @@ struct kconn {
 	bool paused;
 	bool in_work;
 	bool retry;              /* the first frame waits for the hot pool */
+	bool rx_full;            /* paused: requests piled up unhandled */
 	uint32_t client_ip;
 	uint16_t client_port;
 	/* unconsumed received bytes: mbuf segments linked by next */
@@ -176,6 +177,7 @@ struct broker_stats {
 	uint64_t requests;         /* every API, every version */
 	uint64_t bytes_in, bytes_out;
 	uint64_t produce_batches, produce_bytes, produce_backpressure;
+	uint64_t rx_backlog_pauses;
 	uint64_t fetch_bytes_zero_copy, fetch_bytes_copied;
 	uint64_t fetch_waits, fetch_wait_overflow;
 	uint64_t forwarded, fwd_ring_full;

@@ -190,6 +190,16 @@ struct fmq_broker_lcore *fmq_broker_lcore_create(struct fmq_broker *b,
 						 char *err, size_t errlen);
 /** Data lcore loop hook: control answers, parked fetches, pending sends. */
 void fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns);
+/**
+ * True when the last fmq_broker_lcore_poll left requests it could handle
+ * at once (a connection ran out of broker.frames.per.poll, or was resumed
+ * and has data waiting in TCP). An adaptive loop must not count such a
+ * poll as idle: asleep, the lcore would handle one budget per wake-up
+ * while no packet arrives to wake it (a paused client sends nothing).
+ * Connections waiting for the hot pool do not count: they wait for the
+ * flusher.
+ */
+bool fmq_broker_lcore_busy(const struct fmq_broker_lcore *bl);
 void fmq_broker_lcore_free(struct fmq_broker_lcore *bl);
 
 /**

@@ -766,6 +766,128 @@ test_acks0(void)
 	wb_free(&w);
 }
 
+/* Record batches appended, over all data lcores. */
+static long long
+batches_appended(void)
+{
+	long long sum = 0;
+	char series[96];
+
+	for (unsigned int l = 0; l < k->nlc; l++) {
+		snprintf(series, sizeof(series),
+			 "fluxmq_kafka_produce_batches_total{lcore=\"%u\"}", l);
+		sum += kb_metric(k, series);
+	}
+	return sum;
+}
+
+/*
+ * acks=0, one record per request, from a producer faster than the lcore:
+ * each round the client sends what the broker's window allows, up to one
+ * RX burst (32 segments, about 200 requests), and the broker gets one
+ * poll (broker.frames.per.poll = 16 requests), as over memif. No answer
+ * ever holds the client back, so only the window can. Whatever the broker
+ * holds (its unhandled requests and what TCP keeps for it) must stay
+ * bounded, not grow with what was sent, and every record must arrive.
+ * Returns the peak of mbufs held above the start.
+ */
+static unsigned int
+acks0_flood(struct kc *c, const char *topic, int32_t part, int n,
+	    uint32_t *min_wnd)
+{
+	uint8_t batch[256];
+	size_t bl = kc_batch(batch, sizeof(batch), 1, 100, 3, 1000, true);
+	unsigned int pool0 = nt_pool_in_use(), peak = 0;
+	long long appended0 = batches_appended();
+	bool busy = false;
+	struct wb w;
+	size_t off = 0;
+
+	wb_init(&w);
+	for (int i = 0; i < n; i++)
+		req_produce(&w, 10000 + i, 0, topic, part, batch, bl);
+	*min_wnd = UINT32_MAX;
+	for (int round = 0; round < 200000 && off < w.n; round++) {
+		uint32_t inflight = c->nxt - c->una;
+		size_t room = c->wnd > inflight ? c->wnd - inflight : 0;
+		size_t chunk = RTE_MIN(RTE_MIN(room, (size_t)32 * KC_MSS),
+				       w.n - off);
+
+		if (chunk > 0) {
+			kc_inject(k, c, w.b + off, chunk);
+			off += chunk;
+		}
+		kb_one_round(k);
+		/* Requests left for the next poll: the lcore must not sleep. */
+		busy |= fmq_broker_lcore_busy(k->bl[c->lc]);
+		if (c->wnd < *min_wnd)
+			*min_wnd = c->wnd;
+		if (nt_pool_in_use() > pool0 &&
+		    nt_pool_in_use() - pool0 > peak)
+			peak = nt_pool_in_use() - pool0;
+	}
+	CU_ASSERT_EQUAL(off, w.n);
+	/* Let the broker work through what it still holds. */
+	for (int round = 0; round < 200000 &&
+	     batches_appended() < appended0 + n; round += 100)
+		for (int i = 0; i < 100; i++)
+			kb_one_round(k);
+	kb_pump(k);
+	CU_ASSERT(busy);
+	CU_ASSERT(!fmq_broker_lcore_busy(k->bl[c->lc]));
+	wb_free(&w);
+	return peak;
+}
+
+/* High watermark of topic/part seen from c. */
+static int64_t
+high_watermark(struct kc *c, const char *topic, int32_t part)
+{
+	struct wb w;
+	const uint8_t *b;
+	size_t len;
+	struct fres fr;
+
+	wb_init(&w);
+	req_fetch(&w, corr_n++, topic, part, 0, 0, 1, 1);
+	b = call(c, &w, &len);
+	wb_free(&w);
+	if (b == NULL || fetch_result(b, len, &fr) < 0 || fr.err != 0)
+		return -1;
+	return fr.hw;
+}
+
+static void
+test_acks0_flood(void)
+{
+	const int n = 20000;   /* about 3.8 MB, 2,600 full segments */
+	unsigned int pool0, peak;
+	uint32_t min_wnd;
+	struct kc *c;
+
+	create_topic("flood", 1);
+	kb_pump(k);
+	pool0 = nt_pool_in_use();
+	c = kc_open(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	peak = acks0_flood(c, "flood", 0, n, &min_wnd);
+	/* Bounded by the backlog limit (128 segments) plus one receive
+	 * window held in TCP (256 KB: 181 segments), not by the 2,600
+	 * segments sent. Before the fix it held nearly all of them. */
+	CU_ASSERT(peak < 500);
+	if (peak >= 500)
+		fprintf(stderr, "\n  acks=0 flood: %u mbufs held\n", peak);
+	/* The window closed to hold the client back. */
+	CU_ASSERT(min_wnd < 64 * 1024);
+	CU_ASSERT(!kc_closed(c));
+	CU_ASSERT_EQUAL(high_watermark(c, "flood", 0), n);
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_rx_backlog_pauses_total"
+			       "{lcore=\"0\"}") > 0);
+	kc_close(k, c);
+	kb_advance(k, 5);
+	CU_ASSERT_EQUAL(nt_pool_in_use(), pool0);
+}
+
 static void
 test_fairness(void)
 {
@@ -833,6 +955,48 @@ test_inflight_limit(void)
 	}
 	CU_ASSERT_EQUAL(got, 200);
 	CU_ASSERT(!kc_closed(c));
+	kc_close(k, c);
+	wb_free(&w);
+}
+
+/*
+ * The in-flight limit and the backlog limit at once: 64 fetches that wait
+ * 100 ms fill every slot, and behind them come more acks=0 produce
+ * requests than the backlog limit lets the broker hold. When the fetches
+ * answer, the freed slots must get the held requests handled (reading
+ * stays paused for the backlog until it is worked off).
+ */
+static void
+test_inflight_and_backlog(void)
+{
+	const int n = 4000;
+	uint8_t batch[256];
+	size_t bl = kc_batch(batch, sizeof(batch), 1, 100, 5, 1000, true);
+	struct kc *c;
+	struct wb w;
+	int32_t corr;
+	const uint8_t *b;
+	size_t len;
+	int got = 0;
+
+	create_topic("slotwait", 1);
+	create_topic("slotflood", 1);
+	c = kc_open(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	wb_init(&w);
+	for (int i = 0; i < 64; i++)
+		req_fetch(&w, 4000 + i, "slotwait", 0, 0, 100, 1, 1 << 20);
+	for (int i = 0; i < n; i++)
+		req_produce(&w, 20000 + i, 0, "slotflood", 0, batch, bl);
+	kc_send(k, c, w.b, w.n);
+	kb_advance(k, 250);
+	while (kc_recv(k, c, &corr, &b, &len) == 1) {
+		CU_ASSERT_EQUAL(corr, 4000 + got);
+		got++;
+	}
+	CU_ASSERT_EQUAL(got, 64);
+	CU_ASSERT(!kc_closed(c));
+	CU_ASSERT_EQUAL(high_watermark(c, "slotflood", 0), n);
 	kc_close(k, c);
 	wb_free(&w);
 }
@@ -1152,6 +1316,42 @@ test_x_client_gone(void)
 	wb_free(&w);
 }
 
+/*
+ * The acks=0 flood of test_acks0_flood into a partition the other lcore
+ * owns: each request waits for the owner's answer while the client keeps
+ * sending, so requests pile up behind the one in the works.
+ */
+static void
+test_x_acks0_flood(void)
+{
+	const int n = 5000;
+	const struct fmq_bmeta *m;
+	int32_t part = -1;
+	unsigned int peak;
+	uint32_t min_wnd;
+	struct kc *c;
+
+	create_topic("xflood", 4);
+	kb_pump(k);
+	m = fmq_broker_meta(k->b);
+	for (uint32_t t = 0; t < m->ntopics; t++)
+		if (strcmp(m->topics[t].name, "xflood") == 0)
+			for (uint32_t p = 0; p < m->topics[t].nparts && part < 0; p++)
+				if (m->topics[t].parts[p].owner == 1)
+					part = (int32_t)p;
+	CU_ASSERT_FATAL(part >= 0);
+	c = kc_open_on(k, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	peak = acks0_flood(c, "xflood", part, n, &min_wnd);
+	CU_ASSERT(peak < 500);
+	if (peak >= 500)
+		fprintf(stderr, "\n  acks=0 flood: %u mbufs held\n", peak);
+	CU_ASSERT(min_wnd < 64 * 1024);
+	CU_ASSERT(!kc_closed(c));
+	CU_ASSERT_EQUAL(high_watermark(c, "xflood", part), n);
+	kc_close(k, c);
+}
+
 static void
 test_x_no_auto_create(void)
 {
@@ -1222,6 +1422,8 @@ main_xlcore(bool noslab)
 	CU_add_test(s, "ListOffsets over both lcores", test_x_list_offsets);
 	CU_add_test(s, "the client resets while the other lcore works for it",
 		    test_x_client_gone);
+	CU_add_test(s, "acks=0 flood into the other lcore's partition: the window holds the producer back",
+		    test_x_acks0_flood);
 	CU_add_test(s, "auto.create.topics.enable=false: Metadata creates nothing",
 		    test_x_no_auto_create);
 	CU_add_test(s, "request state: slab drained, heap use counted",
@@ -1383,8 +1585,12 @@ main(int argc, char **argv)
 	CU_add_test(s, "one fetch over 200 partitions", test_many_partitions);
 	CU_add_test(s, "long-poll on a fake clock: woken by an append, or at max_wait", test_long_poll);
 	CU_add_test(s, "acks=0: no answer; an error closes", test_acks0);
+	CU_add_test(s, "acks=0, one record per request, faster than the lcore: the window holds the producer back",
+		    test_acks0_flood);
 	CU_add_test(s, "fairness: frames.per.poll between connections", test_fairness);
 	CU_add_test(s, "broker.max.inflight: pause and resume, answers in order", test_inflight_limit);
+	CU_add_test(s, "the in-flight limit and the backlog limit at once: freed slots resume the work",
+		    test_inflight_and_backlog);
 	CU_add_test(s, "half a request then the client goes: nothing leaks", test_half_request_then_gone);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
