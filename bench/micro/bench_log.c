@@ -5,7 +5,11 @@
  * crc32_iscsi rates measured in the same run.
  *
  *   fluxmq-bench-log [-t seconds-per-size] [-r record-value-bytes]
- *                    [-H hot-dir] [-D data-dir]
+ *                    [-s batch-bytes[,batch-bytes...]] [-H hot-dir]
+ *                    [-D data-dir]
+ *
+ * -s picks the batch sizes (default 1024,16384,1048576); the issue 4 row,
+ * 1 MiB batches of 200-byte records, is `-s 1048576 -r 200'.
  *
  * Two figures per size:
  *  - append: the data lcore's cost alone. Appends fill the pool, the clock
@@ -204,8 +208,9 @@ run_size(const char *data, uint32_t size, uint32_t vlen, double secs,
 int
 main(int argc, char **argv)
 {
-	static const uint32_t sizes[] = { 1024, 16384, 1048576 };
-	struct result res[3];
+	uint32_t sizes[8] = { 1024, 16384, 1048576 };
+	unsigned int nsizes = 3;
+	struct result res[8];
 	struct fmq_log_params lp = {
 		.hot_pool_bytes = 128u << 20, .hot_chunk_bytes = 4u << 20,
 		.nb_lcores = 1, .max_partitions = 8,
@@ -217,15 +222,39 @@ main(int argc, char **argv)
 	uint8_t *region;
 	int c;
 
-	while ((c = getopt(argc, argv, "t:r:H:D:")) != -1) {
+	while ((c = getopt(argc, argv, "t:r:s:H:D:")) != -1) {
 		switch (c) {
 		case 't': secs = atof(optarg); break;
 		case 'r': vlen = (uint32_t)atoi(optarg); break;
+		case 's': {
+			char *e = optarg;
+
+			nsizes = 0;
+			while (*e != '\0' && nsizes < sizeof(sizes) / sizeof(sizes[0])) {
+				unsigned long v = strtoul(e, &e, 0);
+
+				if (v < 64 || v > 1048576) {
+					fprintf(stderr, "-s: 64..1048576\n");
+					return 2;
+				}
+				sizes[nsizes++] = (uint32_t)v;
+				if (*e == ',')
+					e++;
+				else if (*e != '\0')
+					break;
+			}
+			if (nsizes == 0 || *e != '\0') {
+				fprintf(stderr, "-s: sizes, comma-separated\n");
+				return 2;
+			}
+			break;
+		}
 		case 'H': snprintf(hot, sizeof(hot), "%s", optarg); break;
 		case 'D': snprintf(data, sizeof(data), "%s", optarg); break;
 		default:
 			fprintf(stderr, "usage: %s [-t s] [-r value-bytes] "
-				"[-H hot-dir] [-D data-dir]\n", argv[0]);
+				"[-s bytes[,bytes...]] [-H hot-dir] "
+				"[-D data-dir]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -255,7 +284,7 @@ main(int argc, char **argv)
 		"%u-byte record values\n", hot,
 		fmq_log_hot_is_huge(g_log) ? "hugetlbfs" : "ordinary memory",
 		data, secs, vlen);
-	for (unsigned int i = 0; i < 3; i++) {
+	for (unsigned int i = 0; i < nsizes; i++) {
 		if (run_size(data, sizes[i], vlen, secs, region, &res[i]) < 0) {
 			fprintf(stderr, "run failed\n");
 			return 1;
@@ -274,7 +303,7 @@ main(int argc, char **argv)
 	printf("{\"bench\": \"log_append\", \"hot_pool\": \"%s\", "
 	       "\"record_value_bytes\": %u, \"results\": [",
 	       fmq_log_hot_is_huge(g_log) ? "hugetlbfs" : "ordinary", vlen);
-	for (unsigned int i = 0; i < 3; i++)
+	for (unsigned int i = 0; i < nsizes; i++)
 		printf("%s{\"batch_bytes\": %u, \"records\": %u, "
 		       "\"append_gbps\": %.3f, \"append_batches_per_s\": %.0f, "
 		       "\"memcpy_gbps\": %.3f, \"crc32_iscsi_gbps\": %.3f, "
