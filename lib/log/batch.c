@@ -313,13 +313,15 @@ batch_src_buf(struct batch_src *s, const void *buf)
 void
 batch_src_chain(struct batch_src *s, const struct rte_mbuf *m, uint32_t off)
 {
-	while (off >= m->data_len) {
+	/* off may be the chain's very end (an empty batch, refused before
+	 * anything is copied): stop at the last segment. */
+	while (off >= m->data_len && m->next != NULL) {
 		off -= m->data_len;
 		m = m->next;
 	}
 	s->m = m;
 	s->p = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
-	s->left = m->data_len - off;
+	s->left = off < m->data_len ? m->data_len - off : 0;
 }
 
 int16_t

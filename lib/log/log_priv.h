@@ -132,7 +132,8 @@ struct batch_src {
 };
 
 void batch_src_buf(struct batch_src *s, const void *buf);
-/* The chain must hold off + the bytes to copy (checked by the caller). */
+/* The chain must hold off + the bytes to copy (checked by the caller);
+ * off may be its end. */
 void batch_src_chain(struct batch_src *s, const struct rte_mbuf *m,
 		     uint32_t off);
 /* Copies len bytes from src to dst (all of them only if the header checks

@@ -469,6 +469,18 @@ test_many_segments(void)
 		m = chain(b, len, 0, seg_rand);
 		CU_ASSERT_FATAL(m != NULL);
 		CU_ASSERT(m->nb_segs >= 500 || len < 15000);
+		/* Nothing left at the chain's end, or a few bytes: refused
+		 * before any copy. */
+		{
+			struct fmq_log_append_result res;
+
+			CU_ASSERT_EQUAL(fmq_log_append(f.p, m, m->pkt_len, 0,
+						       &res), -EBADMSG);
+			CU_ASSERT_EQUAL(res.error, K_CORRUPT_MESSAGE);
+			CU_ASSERT_EQUAL(fmq_log_append(f.p, m, m->pkt_len - 7,
+						       7, &res), -EBADMSG);
+			CU_ASSERT_EQUAL(res.error, K_CORRUPT_MESSAGE);
+		}
 		rte_pktmbuf_free(m);
 		append_expect(&f, b, len, true, seg_rand, 0);
 		/* A flipped bit deep in the chain. */
