@@ -45,8 +45,8 @@ rnd(uint32_t n)
  * i (its length varint) starts, pos[n] the batch end.
  */
 static uint32_t
-build(uint8_t *b, uint32_t cap, int32_t n, const uint32_t *vlen, int32_t lie,
-      uint32_t *pos)
+build2(uint8_t *b, uint32_t cap, int32_t n, const uint32_t *vlen, int32_t lie,
+       bool pad, uint32_t *pos)
 {
 	uint32_t at = 61;
 
@@ -83,6 +83,10 @@ build(uint8_t *b, uint32_t cap, int32_t n, const uint32_t *vlen, int32_t lie,
 		} else {
 			at += tb_varint(b + at, 0);
 		}
+		/* The byte the lying length claims, there after all: a record
+		 * longer than its fields, framing otherwise intact. */
+		if (i == lie && pad)
+			b[at++] = 0;
 	}
 	pos[n] = at;
 	tb_be64(b + 0, 0);
@@ -99,6 +103,59 @@ build(uint8_t *b, uint32_t cap, int32_t n, const uint32_t *vlen, int32_t lie,
 	tb_be32(b + 57, (uint32_t)n);
 	tb_fix_crc(b, at);
 	return at;
+}
+
+static uint32_t
+build(uint8_t *b, uint32_t cap, int32_t n, const uint32_t *vlen, int32_t lie,
+      uint32_t *pos)
+{
+	return build2(b, cap, n, vlen, lie, false, pos);
+}
+
+/* Decode the varint at *at (advancing it). */
+static int64_t
+rd_var(const uint8_t *b, uint32_t *at)
+{
+	uint64_t v = 0;
+
+	for (int sh = 0; sh < 64; sh += 7) {
+		uint8_t c = b[(*at)++];
+
+		v |= (uint64_t)(c & 0x7f) << sh;
+		if (c < 0x80)
+			break;
+	}
+	return (int64_t)((v >> 1) ^ -(v & 1));
+}
+
+/* Where field f of the record at `at' starts: 0 key length, 1 value
+ * length, 2 header count, 3 first header's key length, 4 its value
+ * length (0 if the record has no header). */
+static uint32_t
+field_at(const uint8_t *b, uint32_t at, int f)
+{
+	int64_t v;
+
+	rd_var(b, &at);                 /* length */
+	at++;                           /* attributes */
+	rd_var(b, &at);                 /* timestampDelta */
+	rd_var(b, &at);                 /* offsetDelta */
+	if (f == 0)
+		return at;
+	v = rd_var(b, &at);
+	at += v > 0 ? (uint32_t)v : 0;
+	if (f == 1)
+		return at;
+	v = rd_var(b, &at);
+	at += v > 0 ? (uint32_t)v : 0;
+	if (f == 2)
+		return at;
+	if (rd_var(b, &at) == 0)
+		return 0;
+	if (f == 3)
+		return at;
+	v = rd_var(b, &at);
+	return at + (uint32_t)v;
 }
 
 /* A log with one partition, and what the tests compare. */
@@ -516,9 +573,18 @@ test_differential(void)
 		uint32_t len, block = blocks[rnd(RTE_DIM(blocks))];
 
 		for (int32_t i = 0; i < n; i++)
-			vlen[i] = rnd(5) == 0 ? rnd(2000) : rnd(150);
-		len = build(b, CAP, n, vlen, rnd(4) == 0 ? (int32_t)rnd(n) :
-			    -1, pos);
+			vlen[i] = rnd(5) == 0 ? rnd(2000) :
+				rnd(4) == 0 ? 0 : rnd(150);
+		len = build2(b, CAP, n, vlen, rnd(4) == 0 ? (int32_t)rnd(n) :
+			     -1, rnd(2) == 0, pos);
+		/* A one-byte field of one record set to a small value (-4 to
+		 * 3): every sign and bound check of the record walk. */
+		if (rnd(3) == 0) {
+			uint32_t at = field_at(b, pos[rnd(n)], (int)rnd(5));
+
+			if (at != 0 && at < len && b[at] < 0x80)
+				b[at] = (uint8_t)rnd(8);
+		}
 		/* 0 to 3 mutations; usually the CRC is made right again so
 		 * the record walk is what decides. */
 		for (uint32_t k = rnd(4); k > 0; k--) {
