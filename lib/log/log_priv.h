@@ -115,6 +115,36 @@ struct fmq_codec_ctx;
 int batch_offset_of_max_ts(const uint8_t *b, uint32_t size,
 			   struct fmq_codec_ctx *ctx, int64_t *offset);
 
+/*
+ * The append's fused pass. The batch is copied into the chunk block by
+ * block (BATCH_BLOCK bytes); each block's CRC-32C is computed and the
+ * records whose bytes are all copied are walked while the block is still
+ * in L1/L2, so nothing is read back from memory after the copy. Same
+ * checks, order and codes as batch_validate().
+ */
+#define BATCH_BLOCK (8u << 10)
+
+struct rte_mbuf;
+
+/* Where the batch bytes come from: a flat buffer (m == NULL) or an mbuf
+ * chain; p/left are the rest of the current segment. */
+struct batch_src {
+	const struct rte_mbuf *m;
+	const uint8_t *p;
+	uint32_t left;
+};
+
+void batch_src_buf(struct batch_src *s, const void *buf);
+/* The chain must hold off + the bytes to copy (checked by the caller);
+ * off may be its end. */
+void batch_src_chain(struct batch_src *s, const struct rte_mbuf *m,
+		     uint32_t off);
+/* Copies len bytes from src to dst (all of them only if the header checks
+ * pass) and validates them; dst must have room for len bytes. */
+int16_t batch_copy_validate(uint8_t *dst, struct batch_src *src, uint32_t len,
+			    uint32_t max_bytes, uint32_t block,
+			    struct batch_info *bi, bool *crc_failed);
+
 /* ------------------------------------------------------------------------
  * Hot pool
  * ---------------------------------------------------------------------- */

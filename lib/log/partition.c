@@ -471,36 +471,6 @@ fmq_log_part_offsets(const struct fmq_log_part *part,
  * Append
  * ---------------------------------------------------------------------- */
 
-typedef void (*copy_fn)(uint8_t *dst, const void *src, uint32_t off,
-			uint32_t len);
-
-static void
-copy_buf(uint8_t *dst, const void *src, uint32_t off, uint32_t len)
-{
-	memcpy(dst, (const uint8_t *)src + off, len);
-}
-
-static void
-copy_chain(uint8_t *dst, const void *src, uint32_t off, uint32_t len)
-{
-	const struct rte_mbuf *m = src;
-
-	while (off >= m->data_len) {
-		off -= m->data_len;
-		m = m->next;
-	}
-	while (len > 0) {
-		uint32_t n = RTE_MIN((uint32_t)m->data_len - off, len);
-
-		memcpy(dst, rte_pktmbuf_mtod_offset(m, const uint8_t *,
-							off), n);
-		dst += n;
-		len -= n;
-		off = 0;
-		m = m->next;
-	}
-}
-
 /* Take a fresh chunk for the active segment and publish it in the hot
  * list. Returns with the chunk pinned, or NULL when the pool is dry. */
 static struct chunk *
@@ -643,8 +613,8 @@ fail:
 }
 
 static int
-append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
-	      uint32_t off, uint32_t len, struct fmq_log_append_result *res)
+append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
+	      struct fmq_log_append_result *res)
 {
 	int64_t next = atomic_load_explicit(&p->next_offset,
 					    memory_order_relaxed);
@@ -691,12 +661,12 @@ append_common(struct fmq_log_part *p, copy_fn copy, const void *src,
 		return -EAGAIN;
 	}
 
-	/* Copy once, then validate the contiguous copy. Nothing is visible
-	 * until the fill mark moves, so a rejected batch leaves no trace. */
+	/* Copy once, validating each block as it lands (CRC, header and
+	 * records). The copy goes past the fill mark, and nothing is visible
+	 * until the mark moves, so a rejected batch leaves no trace. */
 	dst = c->data + p->cur_fill;
-	copy(dst, src, off, len);
-	err = batch_validate(dst, len, p->pp.max_message_bytes, &bi,
-			     &crc_failed);
+	err = batch_copy_validate(dst, src, len, p->pp.max_message_bytes,
+				  BATCH_BLOCK, &bi, &crc_failed);
 	if (err != 0) {
 		chunk_unpin(c);
 		return reject(p, res, err, crc_failed);
@@ -836,19 +806,25 @@ int
 fmq_log_append(struct fmq_log_part *part, const struct rte_mbuf *m,
 	       uint32_t off, uint32_t len, struct fmq_log_append_result *res)
 {
+	struct batch_src src;
+
 	if (m == NULL || (uint64_t)off + len > m->pkt_len) {
 		res->error = FMQ_LOG_E_CORRUPT_MESSAGE;
 		res->base_offset = res->last_offset = -1;
 		return -EINVAL;
 	}
-	return append_common(part, copy_chain, m, off, len, res);
+	batch_src_chain(&src, m, off);
+	return append_common(part, &src, len, res);
 }
 
 int
 fmq_log_append_buf(struct fmq_log_part *part, const void *buf, uint32_t len,
 		   struct fmq_log_append_result *res)
 {
-	return append_common(part, copy_buf, buf, 0, len, res);
+	struct batch_src src;
+
+	batch_src_buf(&src, buf);
+	return append_common(part, &src, len, res);
 }
 
 /* ------------------------------------------------------------------------

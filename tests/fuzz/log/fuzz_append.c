@@ -8,6 +8,11 @@
  * Inputs whose first byte is 'F' get their batchLength and CRC repaired
  * first (baseOffset is overwritten by the log anyway), so the fuzzer also
  * reaches the checks behind the CRC.
+ *
+ * The fused copy-and-validate pass is also run directly with a block size
+ * taken from the input's last byte (1 to 256 bytes, so small inputs cross
+ * many block boundaries) and must give batch_validate()'s verdict, CRC
+ * flag included, and an exact copy.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -17,6 +22,7 @@
 #include <unistd.h>
 
 #include "fmq_log.h"
+#include "log_priv.h"
 #include "../../unit/log/tbatch.h"
 #include "../../unit/log/tutil.h"
 
@@ -25,7 +31,7 @@
 static struct fmq_log *flog;
 static struct fmq_log_part *part;
 static char hot[256], data[256];
-static uint8_t *buf, *back;
+static uint8_t *buf, *back, *dst;
 static unsigned long runs;
 
 static void
@@ -70,6 +76,7 @@ setup(void)
 		abort();
 	buf = malloc(MAX_MSG + 64);
 	back = malloc(MAX_MSG + 64);
+	dst = malloc(MAX_MSG + 64);
 	atexit(cleanup);
 }
 
@@ -96,6 +103,21 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		tb_fix_crc(buf, len);
 	}
 	verdict = fmq_log_batch_check(buf, len, MAX_MSG, &records);
+	{
+		struct batch_info bi0, bi1;
+		struct batch_src src;
+		uint32_t block = len > 0 ? 1u + in[size - 1] : 1;
+		bool crc0, crc1;
+		int16_t e0, e1;
+
+		e0 = batch_validate(buf, len, MAX_MSG, &bi0, &crc0);
+		batch_src_buf(&src, buf);
+		e1 = batch_copy_validate(dst, &src, len, MAX_MSG, block, &bi1,
+					 &crc1);
+		if (e0 != verdict || e1 != e0 || crc1 != crc0 ||
+		    (e0 == 0 && memcmp(dst, buf, len) != 0))
+			abort();
+	}
 	fmq_log_part_offsets(part, &o0);
 	fmq_log_stats(flog, &s0);
 	rc = fmq_log_append_buf(part, buf, len, &res);
