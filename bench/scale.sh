@@ -4,7 +4,8 @@
 # ratio to one lcore beside the machine's ceilings from the same run.
 #
 #   bench/scale.sh [--quick] [--max-lcores N] [--poll busy|adaptive|both]
-#                  [--runs FILE] [--no-ceilings] [--out DIR]
+#                  [--workloads "produce fetch cross"] [--runs FILE]
+#                  [--no-ceilings] [--out DIR]
 #
 # N defaults to the CPUs left after one for the client, at least 2: on a
 # 2-CPU host that is 1 and 2 data lcores, and with 2 the second data lcore
@@ -18,6 +19,7 @@
 #   fetch of preloaded 100 B x 1000 batches, own-lcore placement;
 #   produce with cross-lcore placement (every partition owned by another
 #       lcore than its connection's), N > 1 only.
+# --workloads picks some of them (run-suite.sh --quick: produce and cross).
 # The same connections and partitions (2 x max lcores) in every run, so only
 # the broker changes. The broker's own counters (per-lcore batches, partition
 # operations sent to another lcore, packets steered) are read from /metrics
@@ -46,6 +48,7 @@ REPORT=bench/loadgen/suite_report.py
 QUICK=0
 MAXL=
 POLLS=
+WLS="produce fetch cross"
 RUNS=
 CEIL=1
 OUT=
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--max-lcores) MAXL=$2; shift ;;
 	--poll) POLLS=$2; shift ;;
+	--workloads) WLS=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
 	--no-ceilings) CEIL=0 ;;
 	--out) OUT=$2; shift ;;
@@ -219,15 +223,22 @@ for poll in $POLLS; do
 	for n in $(seq 1 "$MAXL"); do
 		say "broker: $n data lcore(s), poll.mode=$poll"
 		start_broker "$n" "$poll" || { FAILED=1; continue; }
-		run_one "$n" "$poll" "scale-produce-$poll-n$n" own \
-			--msg-size 100 --batch 1000 --acks 1 &&
-		run_one "$n" "$poll" "scale-fetch-$poll-n$n" own \
-			--workload fetch --msg-size 100 --batch 1000 \
-			--preload $PRELOAD &&
-		if [ "$n" -gt 1 ]; then
-			run_one "$n" "$poll" "scale-produce-cross-$poll-n$n" cross \
-				--msg-size 100 --batch 1000 --acks 1
-		fi
+		for wl in $WLS; do
+			case $wl in
+			produce)
+				run_one "$n" "$poll" "scale-produce-$poll-n$n" own \
+					--msg-size 100 --batch 1000 --acks 1 ;;
+			fetch)
+				run_one "$n" "$poll" "scale-fetch-$poll-n$n" own \
+					--workload fetch --msg-size 100 --batch 1000 \
+					--preload $PRELOAD ;;
+			cross)
+				[ "$n" -gt 1 ] || continue
+				run_one "$n" "$poll" "scale-produce-cross-$poll-n$n" \
+					cross --msg-size 100 --batch 1000 --acks 1 ;;
+			*) say "unknown workload $wl"; FAILED=1; false ;;
+			esac || break
+		done
 		stop_broker
 	done
 done
