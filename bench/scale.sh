@@ -4,8 +4,8 @@
 # ratio to one lcore beside the machine's ceilings from the same run.
 #
 #   bench/scale.sh [--quick] [--max-lcores N] [--poll busy|adaptive|both]
-#                  [--workloads "produce fetch cross"] [--runs FILE]
-#                  [--no-ceilings] [--out DIR]
+#                  [--workloads "produce fetch cross"] [--repeat R]
+#                  [--runs FILE] [--no-ceilings] [--out DIR]
 #
 # N defaults to the CPUs left after one for the client, at least 2: on a
 # 2-CPU host that is 1 and 2 data lcores, and with 2 the second data lcore
@@ -20,6 +20,9 @@
 #   produce with cross-lcore placement (every partition owned by another
 #       lcore than its connection's), N > 1 only.
 # --workloads picks some of them (run-suite.sh --quick: produce and cross).
+# --repeat R runs the whole sequence R times (rows get -r1..-rR), the lcore
+# counts interleaved, so a shared machine's noise spreads over all of them;
+# the table reports the median and the range.
 # The same connections and partitions (2 x max lcores) in every run, so only
 # the broker changes. The broker's own counters (per-lcore batches, partition
 # operations sent to another lcore, packets steered) are read from /metrics
@@ -49,6 +52,7 @@ QUICK=0
 MAXL=
 POLLS=
 WLS="produce fetch cross"
+REPS=1
 RUNS=
 CEIL=1
 OUT=
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--max-lcores) MAXL=$2; shift ;;
 	--poll) POLLS=$2; shift ;;
 	--workloads) WLS=$2; shift ;;
+	--repeat) REPS=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
 	--no-ceilings) CEIL=0 ;;
 	--out) OUT=$2; shift ;;
@@ -218,28 +223,33 @@ print(format(d["msgs_per_s"], ",.0f"), "msg/s, verified:", d.get("verify", {}).g
 	fi
 }
 
-say "data lcores 1..$MAXL on $NCPU CPUs, poll modes: $POLLS; $CONNS connections and partitions per run; fluxmq-bench on CPU $BENCH_CPU"
-for poll in $POLLS; do
-	for n in $(seq 1 "$MAXL"); do
-		say "broker: $n data lcore(s), poll.mode=$poll"
-		start_broker "$n" "$poll" || { FAILED=1; continue; }
-		for wl in $WLS; do
-			case $wl in
-			produce)
-				run_one "$n" "$poll" "scale-produce-$poll-n$n" own \
-					--msg-size 100 --batch 1000 --acks 1 ;;
-			fetch)
-				run_one "$n" "$poll" "scale-fetch-$poll-n$n" own \
-					--workload fetch --msg-size 100 --batch 1000 \
-					--preload $PRELOAD ;;
-			cross)
-				[ "$n" -gt 1 ] || continue
-				run_one "$n" "$poll" "scale-produce-cross-$poll-n$n" \
-					cross --msg-size 100 --batch 1000 --acks 1 ;;
-			*) say "unknown workload $wl"; FAILED=1; false ;;
-			esac || break
+say "data lcores 1..$MAXL on $NCPU CPUs, poll modes: $POLLS, $REPS time(s); $CONNS connections and partitions per run; fluxmq-bench on CPU $BENCH_CPU"
+for rep in $(seq 1 "$REPS"); do
+	sfx=
+	[ "$REPS" -gt 1 ] && sfx=-r$rep
+	for poll in $POLLS; do
+		for n in $(seq 1 "$MAXL"); do
+			say "broker: $n data lcore(s), poll.mode=$poll${sfx:+, run $rep of $REPS}"
+			start_broker "$n" "$poll" || { FAILED=1; continue; }
+			for wl in $WLS; do
+				case $wl in
+				produce)
+					run_one "$n" "$poll" "scale-produce-$poll-n$n$sfx" \
+						own --msg-size 100 --batch 1000 --acks 1 ;;
+				fetch)
+					run_one "$n" "$poll" "scale-fetch-$poll-n$n$sfx" \
+						own --workload fetch --msg-size 100 \
+						--batch 1000 --preload $PRELOAD ;;
+				cross)
+					[ "$n" -gt 1 ] || continue
+					run_one "$n" "$poll" \
+						"scale-produce-cross-$poll-n$n$sfx" cross \
+						--msg-size 100 --batch 1000 --acks 1 ;;
+				*) say "unknown workload $wl"; FAILED=1; false ;;
+				esac || break
+			done
+			stop_broker
 		done
-		stop_broker
 	done
 done
 

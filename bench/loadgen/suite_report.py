@@ -489,14 +489,24 @@ SCALE_WL = [("produce", "produce 100 B x 1000, acks=1, own lcore"),
 
 
 def scale_rows(runs):
-    """{(poll, wl): {n: d}} of the scaling runs."""
+    """{(poll, wl): {n: [d, ...]}} of the scaling runs (repeats in order)."""
     out = {}
-    for (system, row), d in runs.items():
-        m = re.match(r"scale-(produce-cross|produce|fetch)-(busy|adaptive)-n(\d+)$", row)
+    for (system, row), d in sorted(runs.items()):
+        m = re.match(r"scale-(produce-cross|produce|fetch)-(busy|adaptive)"
+                     r"-n(\d+)(?:-r(\d+))?$", row)
         if system != "fluxmq-memif-scale" or not m:
             continue
-        out.setdefault((m.group(2), m.group(1)), {})[int(m.group(3))] = d
+        out.setdefault((m.group(2), m.group(1)), {}).setdefault(
+            int(m.group(3)), []).append(d)
     return out
+
+
+def median(xs):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2
 
 
 def scale_lines(runs, c):
@@ -505,25 +515,33 @@ def scale_lines(runs, c):
         return []
     out = []
     w = out.append
-    w("| poll | workload | data lcores | msgs/s | vs 1 lcore | ceiling msgs/s | of ceiling | "
-      "work per lcore | cross-lcore partition ops | lcore busy share | "
-      "bench CPU shared | bench preempted /s | verified |")
+    reps = max(len(ds) for by_n in rows.values() for ds in by_n.values())
+    w("| poll | workload | data lcores | msgs/s" +
+      (f" (median of {reps}; range)" if reps > 1 else "") +
+      " | vs 1 lcore | ceiling msgs/s | of ceiling | work per lcore | "
+      "cross-lcore partition ops | lcore busy share | bench CPU shared | "
+      "bench preempted /s | verified |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for poll in ("busy", "adaptive"):
         for wl, title in SCALE_WL:
             by_n = rows.get((poll, wl))
             if not by_n:
                 continue
-            base = rows.get((poll, "produce" if wl == "produce-cross" else wl), {}).get(1)
+            base_ds = rows.get((poll, "produce" if wl == "produce-cross" else wl), {}).get(1, [])
+            base = median([d["msgs_per_s"] for d in base_ds if "na" not in d])
             for n in sorted(by_n):
-                d = by_n[n]
-                sc = d.get("scale", {})
-                if "na" in d:
-                    w(f"| {poll} | {title} | {n} | n/a: {d['na']} ||||||||||")
+                ok = [d for d in by_n[n] if "na" not in d]
+                failed = [d for d in by_n[n] if "na" in d]
+                if not ok:
+                    w(f"| {poll} | {title} | {n} | n/a: {failed[0]['na']} ||||||||||")
                     continue
+                rates = [d["msgs_per_s"] for d in ok]
+                med = median(rates)
+                # The run closest to the median stands for the row.
+                d = min(ok, key=lambda x: abs(x["msgs_per_s"] - med))
+                sc = d.get("scale", {})
                 bound, what = c.bound(d)
-                rel = (d["msgs_per_s"] / base["msgs_per_s"]
-                       if base and "na" not in base and base.get("msgs_per_s") else None)
+                rel = med / base if base else None
                 per = sc.get("per_lcore", {})
                 shared = any(sc.get("lcore_shares_cpu_with_bench", []))
                 if wl == "fetch":
@@ -532,19 +550,27 @@ def scale_lines(runs, c):
                 else:
                     work = " / ".join(f"{x:,} batches"
                                       for x in per.get("produce_batches", []))
-                over = bound and d["msgs_per_s"] > bound
-                w(f"| {poll} | {title} | {n} | {fmt_int(d['msgs_per_s'])} | "
+                over = bound and med > bound
+                rng = (f" ({min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f} M)"
+                       if len(rates) > 1 else "")
+                vok = all((x.get("verify") or {}).get("ok") for x in ok)
+                nread = sum((x.get("verify") or {}).get("read_back", 0) for x in ok)
+                ver = (f"yes ({nread:,} in {len(ok)} run(s))" if vok else
+                       "**NO**") + (f", {len(failed)} failed" if failed else "")
+                w(f"| {poll} | {title} | {n} | {fmt_int(med)}{rng} | "
                   f"{fmt_f(rel, 2) + 'x' if rel else '-'} | "
                   f"{fmt_int(bound)} ({what}) | "
-                  f"{fmt_f(d['msgs_per_s'] / bound * 100 if bound else None, 1)} %"
+                  f"{fmt_f(med / bound * 100 if bound else None, 1)} %"
                   f"{' (ceiling under-measured)' if over else ''} | "
                   f"{work or '-'} | "
                   f"{sum(per.get('xlcore_sent', [])):,} | "
                   f"{' / '.join(f'{x * 100:.0f} %' for x in sc.get('busy_share', []))} | "
-                  f"{'yes' if shared else 'no'} | {preempt(d)} | {verified(d)} |")
+                  f"{'yes' if shared else 'no'} | {preempt(d)} | {ver} |")
     out.append("")
-    out.append("Ratios are to one data lcore in the same poll mode and "
-               "workload (cross-lcore rows: to one lcore's own-lcore produce). "
+    out.append("Ratios are medians against one data lcore's median in the "
+               "same poll mode and workload (cross-lcore rows: against one "
+               "lcore's own-lcore produce). The broker columns come from the "
+               "run closest to the median. "
                "\"Work per lcore\": record batches each lcore appended (as the "
                "partition's owner) or fetch bytes it served, including the "
                "preload and the verification read-back; \"cross-lcore partition "
