@@ -4,7 +4,7 @@
 # ratio to one lcore beside the machine's ceilings from the same run.
 #
 #   bench/scale.sh [--quick] [--max-lcores N] [--poll busy|adaptive|both]
-#                  [--workloads "produce fetch cross"] [--repeat R]
+#                  [--workloads "produce fetch cross steer"] [--repeat R]
 #                  [--runs FILE] [--no-ceilings] [--out DIR]
 #
 # N defaults to the CPUs left after one for the client, at least 2: on a
@@ -18,7 +18,10 @@
 #       owned by the lcore its connection lands on);
 #   fetch of preloaded 100 B x 1000 batches, own-lcore placement;
 #   produce with cross-lcore placement (every partition owned by another
-#       lcore than its connection's), N > 1 only.
+#       lcore than its connection's), N > 1 only;
+#   produce, own lcore, every frame sent on queue 0 (--queue-by first): the
+#       broker's lcore 0 steers the other lcores' flows in software, as on a
+#       port without RSS (N > 1 only).
 # --workloads picks some of them (run-suite.sh --quick: produce and cross).
 # --repeat R runs the whole sequence R times (rows get -r1..-rR), the lcore
 # counts interleaved, so a shared machine's noise spreads over all of them;
@@ -51,7 +54,7 @@ REPORT=bench/loadgen/suite_report.py
 QUICK=0
 MAXL=
 POLLS=
-WLS="produce fetch cross"
+WLS="produce fetch cross steer"
 REPS=1
 RUNS=
 CEIL=1
@@ -245,6 +248,12 @@ for rep in $(seq 1 "$REPS"); do
 					run_one "$n" "$poll" \
 						"scale-produce-cross-$poll-n$n$sfx" cross \
 						--msg-size 100 --batch 1000 --acks 1 ;;
+				steer)
+					[ "$n" -gt 1 ] || continue
+					run_one "$n" "$poll" \
+						"scale-produce-steer-$poll-n$n$sfx" own \
+						--queue-by first --msg-size 100 \
+						--batch 1000 --acks 1 ;;
 				*) say "unknown workload $wl"; FAILED=1; false ;;
 				esac || break
 			done

@@ -485,14 +485,16 @@ def metrics_delta(argv):
 
 SCALE_WL = [("produce", "produce 100 B x 1000, acks=1, own lcore"),
             ("fetch", "fetch 100 B x 1000, own lcore"),
-            ("produce-cross", "produce 100 B x 1000, acks=1, cross lcore")]
+            ("produce-cross", "produce 100 B x 1000, acks=1, cross lcore"),
+            ("produce-steer", "produce as above, own lcore, all sent on queue 0 "
+             "(broker steers in software)")]
 
 
 def scale_rows(runs):
     """{(poll, wl): {n: [d, ...]}} of the scaling runs (repeats in order)."""
     out = {}
     for (system, row), d in sorted(runs.items()):
-        m = re.match(r"scale-(produce-cross|produce|fetch)-(busy|adaptive)"
+        m = re.match(r"scale-(produce-cross|produce-steer|produce|fetch)-(busy|adaptive)"
                      r"-n(\d+)(?:-r(\d+))?$", row)
         if system != "fluxmq-memif-scale" or not m:
             continue
@@ -519,21 +521,22 @@ def scale_lines(runs, c):
     w("| poll | workload | data lcores | msgs/s" +
       (f" (median of {reps}; range)" if reps > 1 else "") +
       " | vs 1 lcore | ceiling msgs/s | of ceiling | work per lcore | "
-      "cross-lcore partition ops | lcore busy share | bench CPU shared | "
+      "cross-lcore partition ops | packets steered | lcore busy share | bench CPU shared | "
       "bench preempted /s | verified |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for poll in ("busy", "adaptive"):
         for wl, title in SCALE_WL:
             by_n = rows.get((poll, wl))
             if not by_n:
                 continue
-            base_ds = rows.get((poll, "produce" if wl == "produce-cross" else wl), {}).get(1, [])
+            base_ds = rows.get((poll, "produce" if wl.startswith("produce") else wl),
+                               {}).get(1, [])
             base = median([d["msgs_per_s"] for d in base_ds if "na" not in d])
             for n in sorted(by_n):
                 ok = [d for d in by_n[n] if "na" not in d]
                 failed = [d for d in by_n[n] if "na" in d]
                 if not ok:
-                    w(f"| {poll} | {title} | {n} | n/a: {failed[0]['na']} ||||||||||")
+                    w(f"| {poll} | {title} | {n} | n/a: {failed[0]['na']} |||||||||||")
                     continue
                 rates = [d["msgs_per_s"] for d in ok]
                 med = median(rates)
@@ -564,19 +567,22 @@ def scale_lines(runs, c):
                   f"{' (ceiling under-measured)' if over else ''} | "
                   f"{work or '-'} | "
                   f"{sum(per.get('xlcore_sent', [])):,} | "
+                  f"{sum(per.get('steered_out', [])):,} | "
                   f"{' / '.join(f'{x * 100:.0f} %' for x in sc.get('busy_share', []))} | "
                   f"{'yes' if shared else 'no'} | {preempt(d)} | {ver} |")
     out.append("")
     out.append("Ratios are medians against one data lcore's median in the "
-               "same poll mode and workload (cross-lcore rows: against one "
-               "lcore's own-lcore produce). The broker columns come from the "
+               "same poll mode and workload (cross-lcore and steering rows: "
+               "against one lcore's own-lcore produce). The broker columns come from the "
                "run closest to the median. "
                "\"Work per lcore\": record batches each lcore appended (as the "
                "partition's owner) or fetch bytes it served, including the "
                "preload and the verification read-back; \"cross-lcore partition "
                "ops\" counts partition operations an lcore sent to the owning "
                "lcore (fluxmq_kafka_xlcore_sent_total), read from the broker's "
-               "/metrics around each run. \"Lcore busy share\": cycles of polls "
+               "/metrics around each run; \"packets steered\": packets an lcore "
+               "passed to the flow's lcore in software "
+               "(fluxmq_lcore_steered_out_total). \"Lcore busy share\": cycles of polls "
                "that found work over all cycles (busy polling spins the rest). "
                "A ceiling below the figure was under-measured on a busy "
                "machine (the memif packet rate moves most).")
