@@ -462,6 +462,7 @@ def metrics_delta(argv):
     ap.add_argument("--placement", default="?")
     ap.add_argument("--bench-cpu", type=int, default=-1)
     ap.add_argument("--ncpu", type=int, default=os.cpu_count())
+    ap.add_argument("--connect-retries", type=int, default=0)
     a = ap.parse_args(argv)
     b, e = prom_per_lcore(a.before), prom_per_lcore(a.after)
     per = {}
@@ -478,6 +479,7 @@ def metrics_delta(argv):
          "lcore_cpu": [i % a.ncpu for i in range(a.lcores)],
          "lcore_shares_cpu_with_bench": shared,
          "per_lcore": per, "busy_share": [round(x, 3) for x in busy],
+         "connect_retries": a.connect_retries,
          "metrics_read": bool(e)}
     print(json.dumps(d))
     return 0
@@ -558,8 +560,11 @@ def scale_lines(runs, c):
                        if len(rates) > 1 else "")
                 vok = all((x.get("verify") or {}).get("ok") for x in ok)
                 nread = sum((x.get("verify") or {}).get("read_back", 0) for x in ok)
+                retried = sum(x.get("scale", {}).get("connect_retries", 0)
+                              for x in by_n[n])
                 ver = (f"yes ({nread:,} in {len(ok)} run(s))" if vok else
-                       "**NO**") + (f", {len(failed)} failed" if failed else "")
+                       "**NO**") + (f", {len(failed)} failed" if failed else "") + \
+                    (f", {retried} connect retry" if retried else "")
                 w(f"| {poll} | {title} | {n} | {fmt_int(med)}{rng} | "
                   f"{fmt_f(rel, 2) + 'x' if rel else '-'} | "
                   f"{fmt_int(bound)} ({what}) | "
