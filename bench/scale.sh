@@ -69,7 +69,7 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=$2; shift ;;
 	--no-ceilings) CEIL=0 ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+	-h|--help) sed -n "2,/^set -uo/p" "$0" | sed "\$d"; exit 0 ;;
 	*) echo "scale: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
