@@ -3,6 +3,7 @@
 # peers', all measured in the same run.
 #
 #   bench/run-suite.sh [--quick] [--out DIR] [--no-peers] [--no-testpmd]
+#                      [--no-scale]
 #
 # 1. Ceilings: single-core memcpy / crc32_iscsi / lz4 (fluxmq-bench
 #    --workload ceilings), memif packet rate with dpdk-testpmd (64 B and
@@ -13,6 +14,9 @@
 #    together; latency at 10/50/90 % of the measured maximum rate.
 #    Every run verifies: each acknowledged message is fetched back and
 #    compared byte for byte.
+#    Data-lcore scaling (bench/scale.sh): produce and fetch with 1..N data
+#    lcores, busy and adaptive polling (--quick: adaptive, produce and
+#    cross-lcore produce only).
 # 3. Peers with the same message sizes: rdkafka_performance (built from the
 #    example librdkafka-dev ships) and fluxmq-bench --kernel, against
 #    FluxMQ through its TAP interface and against librdkafka's mock cluster
@@ -39,6 +43,7 @@ MOCK=$BUILD/bench/loadgen/fluxmq-mock-cluster
 QUICK=0
 PEERS=1
 TESTPMD=1
+SCALE=1
 OUT=
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--no-peers) PEERS=0 ;;
 	--no-testpmd) TESTPMD=0 ;;
+	--no-scale) SCALE=0 ;;
 	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "run-suite: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -303,6 +309,22 @@ if start_broker_memif; then
 	record machine broker-restarts "{\"count\": $BROKER_RESTARTS}"
 else
 	FAILED=1
+fi
+
+# ------------------------------------------------------- data-lcore scaling
+if [ $SCALE = 1 ] && [ $HAVE_KAFKA = 1 ]; then
+	say "data-lcore scaling over memif (bench/scale.sh)"
+	if [ $QUICK = 1 ]; then
+		scale_args=(--quick --poll adaptive --workloads "produce cross")
+	else
+		scale_args=(--poll both)
+	fi
+	# Its table goes to the log; the report renders it from $RUNS.
+	if ! FMQ_BUILD=$BUILD bench/scale.sh "${scale_args[@]}" --runs "$RUNS" \
+		--no-ceilings >"$TMP/scale.out" 2>&1; then
+		FAILED=1
+	fi
+	grep '^\[scale' "$TMP/scale.out" >&2
 fi
 
 # -------------------------------------------------------------------- peers

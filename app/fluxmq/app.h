@@ -17,6 +17,7 @@
 #include "fmq_log.h"
 #include "fmq_net.h"
 #include "fmq_util.h"
+#include "pmd_guard.h"
 
 #define APP_MAX_DATA_LCORES 127
 #define APP_RX_BURST 32
@@ -31,6 +32,7 @@ struct port_profile {
 	uint16_t mtu;
 	enum tri rx_csum, tx_csum, tso, rx_intr;
 	bool rss_symmetric;
+	bool disconnect_guard;  /* bursts survive the PMD unmapping its rings */
 };
 
 /* What bring-up decided for the port. */
@@ -71,6 +73,7 @@ struct data_lcore {
 	/* counters, written only by this lcore */
 	uint64_t busy_cycles, idle_cycles, polls, rx_pkts, sleeps;
 	uint64_t steered_out, steered_in, steer_drops, tx_handed;
+	uint64_t pmd_faults;     /* bursts abandoned by the PMD guard */
 } __rte_cache_aligned;
 
 struct app {
@@ -108,6 +111,7 @@ void app_port_fini(struct app *a);
 bool app_port_link_up(const struct app *a);
 void app_port_metrics(struct fmq_metrics_out *out, void *arg);
 
+
 /* tap_host.c: configure the kernel side of the embedded TAP interface. */
 int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,
 			char *err, size_t errlen);
@@ -115,6 +119,8 @@ int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,
 /* lcore.c */
 int app_data_lcore_main(void *arg);
 uint16_t app_tx_handoff(void *arg, struct rte_mbuf **pkts, uint16_t n);
+/* TX callback of a data lcore with its own TX queue on a guarded port. */
+uint16_t app_tx_guarded(void *arg, struct rte_mbuf **pkts, uint16_t n);
 void app_lcore_metrics(struct fmq_metrics_out *out, void *arg);
 
 /* mgmt.c */

@@ -88,6 +88,16 @@ app_tx_handoff(void *arg, struct rte_mbuf **pkts, uint16_t n)
 	return (uint16_t)sent;
 }
 
+/* TX callback of a data lcore that owns a TX queue on a port whose bursts
+ * run guarded (drivers-config disconnect.guard). */
+uint16_t
+app_tx_guarded(void *arg, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct data_lcore *d = arg;
+
+	return app_guard_tx(d->port_id, d->txq, pkts, n, &d->pmd_faults);
+}
+
 /* Data lcore owning the flow of m, or -1 for "handle here". */
 static inline int
 steer_owner(struct rte_mbuf *m, unsigned int n)
@@ -214,8 +224,11 @@ app_data_lcore_main(void *arg)
 		uint64_t now;
 
 		if (d->has_rxq)
-			got = nb = rte_eth_rx_burst(d->port_id, d->queue_id, pkts,
-						    APP_RX_BURST);
+			got = nb = a->port.prof.disconnect_guard ?
+				app_guard_rx(d->port_id, d->queue_id, pkts,
+					     APP_RX_BURST, &d->pmd_faults) :
+				rte_eth_rx_burst(d->port_id, d->queue_id, pkts,
+						 APP_RX_BURST);
 		now = fmq_now_ns();
 		if (a->port.steer) {
 			if (nb > 0)
@@ -234,8 +247,11 @@ app_data_lcore_main(void *arg)
 			uint16_t nt = (uint16_t)rte_ring_dequeue_burst(d->tx_in,
 				(void **)pkts, APP_RX_BURST, NULL);
 			if (nt > 0) {
-				uint16_t s = rte_eth_tx_burst(d->port_id, d->txq,
-							      pkts, nt);
+				uint16_t s = a->port.prof.disconnect_guard ?
+					app_guard_tx(d->port_id, d->txq, pkts,
+						     nt, &d->pmd_faults) :
+					rte_eth_tx_burst(d->port_id, d->txq,
+							 pkts, nt);
 				if (s < nt)
 					rte_pktmbuf_free_bulk(&pkts[s], nt - s);
 				got += nt;
@@ -317,6 +333,9 @@ app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
 	    "Packets dropped because a steering ring was full", steer_drops);
 	PER("fluxmq_lcore_tx_handed_total", "counter",
 	    "Frames sent through another lcore's TX queue", tx_handed);
+	PER("fluxmq_lcore_pmd_faults_total", "counter",
+	    "Bursts abandoned because the PMD unmapped its rings under them "
+	    "(net_memif peer left; drivers-config disconnect.guard)", pmd_faults);
 #undef PER
 	fmq_metrics_family(out, "fluxmq_lcore_doorbell_wakeups_total", "counter",
 			   "Sleeps cut short because another lcore gave this "

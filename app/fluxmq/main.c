@@ -327,6 +327,8 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 		if (!d->tx_direct) {
 			d->tx_out = a->data[d->txq].tx_in;
 			fmq_net_set_tx(d->net, app_tx_handoff, d);
+		} else if (a->port.prof.disconnect_guard) {
+			fmq_net_set_tx(d->net, app_tx_guarded, d);
 		}
 		if (a->n_data > 1)
 			fmq_tcp_set_port_filter(d->net, own_flow, d);

@@ -91,6 +91,13 @@ profile_kv(void *arg, const char *key, const char *val, const char *src,
 	} else if (strcmp(key, "rx.interrupts") == 0) {
 		if (parse_tri(val, &p->rx_intr) < 0)
 			BAD("expected auto, on or off");
+	} else if (strcmp(key, "disconnect.guard") == 0) {
+		if (strcmp(val, "on") == 0)
+			p->disconnect_guard = true;
+		else if (strcmp(val, "off") == 0)
+			p->disconnect_guard = false;
+		else
+			BAD("expected on or off");
 	} else if (strcmp(key, "rss") == 0) {
 		if (strcmp(val, "off") == 0)
 			p->rss_symmetric = false;
@@ -240,6 +247,14 @@ app_port_init(struct app *a, char *err, size_t errlen)
 	rc = load_profile_for(a, ps->driver, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (ps->prof.disconnect_guard) {
+		rc = app_guard_install(NULL);
+		if (rc < 0) {
+			snprintf(err, errlen, "disconnect.guard: sigaction: %s",
+				 strerror(-rc));
+			return rc;
+		}
+	}
 
 	/* Which data lcores poll the port: fmq_place (those on its NUMA node,
 	 * one queue each, up to what the port and profile allow). */

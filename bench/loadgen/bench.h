@@ -18,6 +18,7 @@
 #include "fmq_util.h"
 
 #define BENCH_MAX_CONNS 256
+#define BENCH_MAX_QUEUES 16           /* DPDK port queue pairs */
 #define BENCH_MAX_INFLIGHT 256       /* per connection, power of two */
 #define BENCH_MAX_TEMPLATES 64
 #define BENCH_MAX_TPS 4096           /* topic-partitions */
@@ -70,6 +71,12 @@ struct bench_opts {
 	char net_set[16][128];       /* DPDK: --net key=value for lib/net */
 	unsigned int n_net_set;
 	double connect_timeout_s;
+	/* DPDK: spreading connections over the broker's data lcores. */
+	uint32_t queues;             /* port queue pairs (memif: = broker's) */
+	uint32_t broker_lcores;      /* broker data lcores to aim at, 0: any */
+	int lcore_shift;             /* connection i -> lcore (i + shift) % n,
+	                              * -1: wherever its port hashes */
+	bool queue_first;            /* send everything on queue 0 */
 	bool test_forge_ack;         /* test hook, see --test-forge-ack */
 };
 

@@ -47,6 +47,20 @@ usage(FILE *f)
 "  --connections N        producing connections (default 1)\n"
 "  --fetch-connections N  produce-fetch: fetching connections (default 1)\n"
 "  --inflight N           requests in flight per connection (default 5)\n"
+"  --queues N             DPDK: port queue pairs (default 1). Over memif\n"
+"                         give exactly the broker's lcores.data: memif\n"
+"                         maps a queue the peer lacks onto ring 0\n"
+"  --broker-lcores N      DPDK: the broker's data lcores (default --queues);\n"
+"                         source ports are chosen so connection i hashes\n"
+"                         (symmetric Toeplitz, as the broker steers) to\n"
+"                         lcore (i + shift) %% N\n"
+"  --lcore-placement P    own (shift 0: connection i uses partitions of\n"
+"                         lcore i %% N on a fresh broker), cross (shift 1:\n"
+"                         every partition on another lcore), any (no\n"
+"                         choice); default own\n"
+"  --queue-by Q           flow (each frame on the queue of its broker\n"
+"                         lcore; default) or first (all on queue 0: the\n"
+"                         broker steers in software)\n"
 "Workload:\n"
 "  --workload W           produce | fetch | produce-fetch | echo | ceilings\n"
 "  --acks A               0, 1 or -1/all (default 1)\n"
@@ -118,7 +132,8 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 	       O_INFL, O_WL, O_ACKS, O_SIZE, O_BATCH, O_COMP, O_TOPIC,
 	       O_TOPICS, O_PARTS, O_NOCREATE, O_RATE, O_DUR, O_WARM, O_COUNT,
 	       O_PRELOAD, O_FMAX, O_TMPL, O_PVER, O_FVER, O_ECHO, O_VERIFY,
-	       O_PROG, O_CDF, O_LABEL, O_BUSY, O_CTO, O_HELP, O_FORGE };
+	       O_PROG, O_CDF, O_LABEL, O_BUSY, O_CTO, O_HELP, O_FORGE,
+	       O_QUEUES, O_BLCORES, O_PLACE, O_QBY };
 	static const struct option opts[] = {
 		{ "kernel", no_argument, NULL, O_KERNEL },
 		{ "broker", required_argument, NULL, O_BROKER },
@@ -156,6 +171,10 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 		/* Test hook: expect one batch that was never sent, so a test
 		 * can show that verification fails when data is missing. */
 		{ "test-forge-ack", no_argument, NULL, O_FORGE },
+		{ "queues", required_argument, NULL, O_QUEUES },
+		{ "broker-lcores", required_argument, NULL, O_BLCORES },
+		{ "lcore-placement", required_argument, NULL, O_PLACE },
+		{ "queue-by", required_argument, NULL, O_QBY },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool broker_given = false;
@@ -310,6 +329,32 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 			rc = o->connect_timeout_s > 0 ? 0 : -EINVAL;
 			break;
 		case O_FORGE: o->test_forge_ack = true; break;
+		case O_QUEUES:
+			rc = parse_u64(optarg, 1, BENCH_MAX_QUEUES, &v);
+			o->queues = (uint32_t)v;
+			break;
+		case O_BLCORES:
+			rc = parse_u64(optarg, 1, 128, &v);
+			o->broker_lcores = (uint32_t)v;
+			break;
+		case O_PLACE:
+			if (strcmp(optarg, "own") == 0)
+				o->lcore_shift = 0;
+			else if (strcmp(optarg, "cross") == 0)
+				o->lcore_shift = 1;
+			else if (strcmp(optarg, "any") == 0)
+				o->lcore_shift = -1;
+			else
+				rc = -EINVAL;
+			break;
+		case O_QBY:
+			if (strcmp(optarg, "flow") == 0)
+				o->queue_first = false;
+			else if (strcmp(optarg, "first") == 0)
+				o->queue_first = true;
+			else
+				rc = -EINVAL;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -350,6 +395,8 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 			"measured to the acknowledgement)\n");
 		return -EINVAL;
 	}
+	if (o->broker_lcores == 0)
+		o->broker_lcores = o->queues;
 	if ((uint64_t)o->topics * o->partitions > BENCH_MAX_TPS) {
 		fprintf(stderr, "fluxmq-bench: at most %d partitions in all\n",
 			BENCH_MAX_TPS);
@@ -383,6 +430,7 @@ defaults(struct bench_opts *o)
 	o->fetch_ver = -1;
 	o->echo_size = 64;
 	o->connect_timeout_s = 10;
+	o->queues = 1;
 }
 
 static int

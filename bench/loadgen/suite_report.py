@@ -9,7 +9,13 @@
       and NAME-throughput.png / NAME-latency.png (gnuplot)
   suite_report.py check --runs FILE
       exit 1 unless every FluxMQ run succeeded and verified
+  suite_report.py metrics-delta BEFORE AFTER --lcores N ...
+      (bench/scale.sh) the broker's per-lcore counters over one run, JSON
+  suite_report.py scale-table --runs FILE [--full]
+      (bench/scale.sh) the data-lcore scaling table in markdown; --full
+      adds the machine, the ceilings and the raw JSON lines
 """
+import re
 import argparse
 import json
 import os
@@ -304,6 +310,15 @@ def report(a):
               f"{fmt_f(d.get('mb_per_s'))} | {fmt_f(lat(d, 'p50'), 1)} | "
               f"{fmt_f(lat(d, 'p99'), 1)} | {fmt_f(rel, 1) + 'x' if rel else '-'} |")
     w("")
+    sl = scale_lines(runs, c)
+    if sl:
+        w("## Data-lcore scaling (bench/scale.sh)\n")
+        w("The same produce and fetch workloads against a broker with 1..N "
+          "data lcores over memif (fluxmq-bench --queues N; connections "
+          "aimed at the broker's lcores by their flow hash). See "
+          "docs/benchmarks.md for the CPU layout.\n")
+        out.extend(sl)
+        w("")
     w("## Targets\n")
     w("| target | required | measured | met |")
     w("|---|---|---|---|")
@@ -407,6 +422,216 @@ plot {", ".join(series)}
     return made
 
 
+# ---------------------------------------------------------------- scaling
+SCALE_METRICS = {
+    "fluxmq_kafka_produce_batches_total": "produce_batches",
+    "fluxmq_kafka_xlcore_sent_total": "xlcore_sent",
+    "fluxmq_kafka_fetch_zero_copy_bytes_total": "fetch_zc_bytes",
+    "fluxmq_kafka_fetch_copied_bytes_total": "fetch_copied_bytes",
+    "fluxmq_kafka_xlcore_served_total": "xlcore_served",
+    "fluxmq_kafka_connections_opened_total": "connections",
+    "fluxmq_lcore_rx_packets_total": "rx_pkts",
+    "fluxmq_lcore_steered_out_total": "steered_out",
+    "fluxmq_lcore_tx_handed_total": "tx_handed",
+    "fluxmq_lcore_busy_cycles_total": "busy_cycles",
+    "fluxmq_lcore_idle_cycles_total": "idle_cycles",
+    "fluxmq_lcore_pmd_faults_total": "pmd_faults",
+}
+
+
+def prom_per_lcore(path):
+    vals = {}
+    try:
+        text = open(path).read()
+    except OSError:
+        return vals
+    for m in re.finditer(r'^(fluxmq_[a-z_]+)\{lcore="(\d+)"\} (\d+)$', text,
+                         re.M):
+        name = SCALE_METRICS.get(m.group(1))
+        if name:
+            vals.setdefault(name, {})[int(m.group(2))] = int(m.group(3))
+    return vals
+
+
+def metrics_delta(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("before")
+    ap.add_argument("after")
+    ap.add_argument("--lcores", type=int, required=True)
+    ap.add_argument("--poll", default="?")
+    ap.add_argument("--placement", default="?")
+    ap.add_argument("--bench-cpu", type=int, default=-1)
+    ap.add_argument("--ncpu", type=int, default=os.cpu_count())
+    ap.add_argument("--connect-retries", type=int, default=0)
+    a = ap.parse_args(argv)
+    b, e = prom_per_lcore(a.before), prom_per_lcore(a.after)
+    per = {}
+    for name in SCALE_METRICS.values():
+        per[name] = [e.get(name, {}).get(i, 0) - b.get(name, {}).get(i, 0)
+                     for i in range(a.lcores)]
+    busy = [bc / (bc + ic) if bc + ic else 0.0
+            for bc, ic in zip(per.pop("busy_cycles"), per.pop("idle_cycles"))]
+    per["fetch_bytes"] = [z + c for z, c in zip(per.pop("fetch_zc_bytes"),
+                                                per.pop("fetch_copied_bytes"))]
+    shared = [((i % a.ncpu) == a.bench_cpu) for i in range(a.lcores)]
+    d = {"lcores": a.lcores, "poll": a.poll, "placement": a.placement,
+         "ncpu": a.ncpu, "bench_cpu": a.bench_cpu,
+         "lcore_cpu": [i % a.ncpu for i in range(a.lcores)],
+         "lcore_shares_cpu_with_bench": shared,
+         "per_lcore": per, "busy_share": [round(x, 3) for x in busy],
+         "connect_retries": a.connect_retries,
+         "metrics_read": bool(e)}
+    print(json.dumps(d))
+    return 0
+
+
+SCALE_WL = [("produce", "produce 100 B x 1000, acks=1, own lcore"),
+            ("fetch", "fetch 100 B x 1000, own lcore"),
+            ("produce-cross", "produce 100 B x 1000, acks=1, cross lcore"),
+            ("produce-steer", "produce as above, own lcore, all sent on queue 0 "
+             "(broker steers in software)")]
+
+
+def scale_rows(runs):
+    """{(poll, wl): {n: [d, ...]}} of the scaling runs (repeats in order)."""
+    out = {}
+    for (system, row), d in sorted(runs.items()):
+        m = re.match(r"scale-(produce-cross|produce-steer|produce|fetch)-(busy|adaptive)"
+                     r"-n(\d+)(?:-r(\d+))?$", row)
+        if system != "fluxmq-memif-scale" or not m:
+            continue
+        out.setdefault((m.group(2), m.group(1)), {}).setdefault(
+            int(m.group(3)), []).append(d)
+    return out
+
+
+def median(xs):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2
+
+
+def scale_lines(runs, c):
+    rows = scale_rows(runs)
+    if not rows:
+        return []
+    out = []
+    w = out.append
+    reps = max(len(ds) for by_n in rows.values() for ds in by_n.values())
+    w("| poll | workload | data lcores | msgs/s" +
+      (f" (median of {reps}; range)" if reps > 1 else "") +
+      " | vs 1 lcore | ceiling msgs/s | of ceiling | work per lcore | "
+      "cross-lcore partition ops | packets steered | lcore busy share | bench CPU shared | "
+      "bench preempted /s | verified |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for poll in ("busy", "adaptive"):
+        for wl, title in SCALE_WL:
+            by_n = rows.get((poll, wl))
+            if not by_n:
+                continue
+            base_ds = rows.get((poll, "produce" if wl.startswith("produce") else wl),
+                               {}).get(1, [])
+            base = median([d["msgs_per_s"] for d in base_ds if "na" not in d])
+            for n in sorted(by_n):
+                ok = [d for d in by_n[n] if "na" not in d]
+                failed = [d for d in by_n[n] if "na" in d]
+                if not ok:
+                    w(f"| {poll} | {title} | {n} | n/a: {failed[0]['na']} |||||||||||")
+                    continue
+                rates = [d["msgs_per_s"] for d in ok]
+                med = median(rates)
+                # The run closest to the median stands for the row.
+                d = min(ok, key=lambda x: abs(x["msgs_per_s"] - med))
+                sc = d.get("scale", {})
+                bound, what = c.bound(d)
+                rel = med / base if base else None
+                per = sc.get("per_lcore", {})
+                shared = any(sc.get("lcore_shares_cpu_with_bench", []))
+                if wl == "fetch":
+                    work = " / ".join(f"{x / 1e6:,.0f} MB"
+                                      for x in per.get("fetch_bytes", []))
+                else:
+                    work = " / ".join(f"{x:,} batches"
+                                      for x in per.get("produce_batches", []))
+                over = bound and med > bound
+                rng = (f" ({min(rates) / 1e6:.2f}-{max(rates) / 1e6:.2f} M)"
+                       if len(rates) > 1 else "")
+                vok = all((x.get("verify") or {}).get("ok") for x in ok)
+                nread = sum((x.get("verify") or {}).get("read_back", 0) for x in ok)
+                retried = sum(x.get("scale", {}).get("connect_retries", 0)
+                              for x in by_n[n])
+                ver = (f"yes ({nread:,} in {len(ok)} run(s))" if vok else
+                       "**NO**") + (f", {len(failed)} failed" if failed else "") + \
+                    (f", {retried} connect retry" if retried else "")
+                w(f"| {poll} | {title} | {n} | {fmt_int(med)}{rng} | "
+                  f"{fmt_f(rel, 2) + 'x' if rel else '-'} | "
+                  f"{fmt_int(bound)} ({what}) | "
+                  f"{fmt_f(med / bound * 100 if bound else None, 1)} %"
+                  f"{' (ceiling under-measured)' if over else ''} | "
+                  f"{work or '-'} | "
+                  f"{sum(per.get('xlcore_sent', [])):,} | "
+                  f"{sum(per.get('steered_out', [])):,} | "
+                  f"{' / '.join(f'{x * 100:.0f} %' for x in sc.get('busy_share', []))} | "
+                  f"{'yes' if shared else 'no'} | {preempt(d)} | {ver} |")
+    out.append("")
+    out.append("Ratios are medians against one data lcore's median in the "
+               "same poll mode and workload (cross-lcore and steering rows: "
+               "against one lcore's own-lcore produce). The broker columns come from the "
+               "run closest to the median. "
+               "\"Work per lcore\": record batches each lcore appended (as the "
+               "partition's owner) or fetch bytes it served, including the "
+               "preload and the verification read-back; \"cross-lcore partition "
+               "ops\" counts partition operations an lcore sent to the owning "
+               "lcore (fluxmq_kafka_xlcore_sent_total), read from the broker's "
+               "/metrics around each run; \"packets steered\": packets an lcore "
+               "passed to the flow's lcore in software "
+               "(fluxmq_lcore_steered_out_total). \"Lcore busy share\": cycles of polls "
+               "that found work over all cycles (busy polling spins the rest). "
+               "A ceiling below the figure was under-measured on a busy "
+               "machine (the memif packet rate moves most).")
+    return out
+
+
+def scale_table(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", required=True)
+    ap.add_argument("--full", action="store_true")
+    a = ap.parse_args(argv)
+    runs = load(a.runs)
+    c = Ceilings(runs)
+    lines = scale_lines(runs, c)
+    if not a.full:
+        print("\n".join(lines))
+        return 0 if lines else 1
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    print("# FluxMQ data-lcore scaling over memif\n")
+    print(f"- Machine: {cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}; "
+          f"load average at the end: {' '.join(loadavg())}")
+    print(f"- Commit {commit or '?'}; bench/scale.sh")
+    print(f"- Ceilings in this run: memcpy {fmt_f(c.memcpy / 1e9, 2)} GB/s, "
+          f"crc32c {fmt_f(c.crc / 1e9, 2)} GB/s (one core), memif "
+          f"{fmt_f(c.pps1500 / 1e6, 2)} Mpps at 1500 B "
+          f"(= {fmt_f(c.memif_bytes / 1e9, 2)} GB/s of TCP payload)\n")
+    print("\n".join(lines))
+    print("\nRaw JSON lines of every run:\n\n```")
+    with open(a.runs) as f:
+        for line in f:
+            print(line.rstrip())
+    print("```")
+    return 0
+
+
 def check(a):
     runs = load(a.runs)
     bad = []
@@ -430,6 +655,10 @@ def check(a):
 
 
 def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "metrics-delta":
+        return metrics_delta(sys.argv[2:])
+    if len(sys.argv) >= 2 and sys.argv[1] == "scale-table":
+        return scale_table(sys.argv[2:])
     if len(sys.argv) >= 4 and sys.argv[1] == "parse-rdkafka":
         print(json.dumps(parse_rdkafka(sys.argv[2], sys.argv[3], sys.stdin.read())))
         return 0

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DPDK transport: the client side of lib/net's TCP-lite (active open) on
- * one port and one queue pair, polled by the main lcore. The port is
- * whatever the EAL arguments give: net_memif in client role for a broker
- * on the same host (the benchmark path), or a NIC for one on another host.
+ * one port, polled by the main lcore. The port is whatever the EAL
+ * arguments give: net_memif in client role for a broker on the same host
+ * (the benchmark path), or a NIC for one on another host.
+ *
+ * A broker with several data lcores: --queues N opens N queue pairs, and
+ * each connection's source port is chosen so that the broker's symmetric
+ * Toeplitz hash (the one its NIC RSS or software steering uses) puts it on
+ * the lcore we aim at. Over memif our TX ring i is the broker's RX queue i,
+ * so each frame goes out on the queue of its broker lcore: the broker gets
+ * every flow on the lcore that owns it, as RSS would deliver it.
  *
  * Batches go out by reference: a request is its prefix (correlation id
  * patched in) chained to external-buffer mbufs over the template batch,
@@ -21,11 +28,14 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 
 #include "bench.h"
 #include "fmq_net.h"
+#include "steer.h"
 
 #define NB_MBUFS 32767
 /* Mbufs never handed to queued send data: TCP needs some to build
@@ -38,16 +48,29 @@
 #define RX_BURST 32
 #define TX_BACKLOG 16384             /* power of two */
 
+/* Frames the driver had no room for, sent on the next poll. */
+struct txq_backlog {
+	struct rte_mbuf *m[TX_BACKLOG];
+	uint32_t head, tail;
+};
+
 struct dpriv {
 	uint16_t port;
+	uint16_t nq;                 /* queue pairs */
 	struct rte_mempool *mp;
 	struct fmq_net *net;
 	bool eal_up, port_up;
 	uint64_t sends, ext_attached, enobufs;
-	/* Frames the driver had no room for, sent on the next poll. */
-	struct rte_mbuf *backlog[TX_BACKLOG];
-	uint32_t bl_head, bl_tail;
+	struct txq_backlog bl[BENCH_MAX_QUEUES];
 	uint64_t tx_deferred, tx_backlog_full;
+	/* Placement on the broker's lcores: the lcore the connection being
+	 * opened aims at (-1: any), the last local port the filter took, and
+	 * per local port the broker lcore its flow hashes to. */
+	int want_lcore;
+	uint16_t last_port;
+	uint8_t lcore_of_port[65536];
+	uint32_t conns_on_lcore[128];
+	uint64_t tx_on_queue[BENCH_MAX_QUEUES], rx_on_queue[BENCH_MAX_QUEUES];
 	/* Connections with written, unsent requests. */
 	struct bconn *dirty[BENCH_MAX_CONNS];
 	unsigned int ndirty;
@@ -259,37 +282,97 @@ static const struct fmq_tcp_callbacks tcp_cb = {
  * ---------------------------------------------------------------------- */
 
 static void
-tx_flush_backlog(void)
+tx_flush_backlog(uint16_t q)
 {
-	while (dp.bl_head != dp.bl_tail) {
-		uint32_t h = dp.bl_head & (TX_BACKLOG - 1);
-		uint32_t n = RTE_MIN(dp.bl_tail - dp.bl_head, TX_BACKLOG - h);
-		uint16_t sent = rte_eth_tx_burst(dp.port, 0, &dp.backlog[h],
+	struct txq_backlog *bl = &dp.bl[q];
+
+	while (bl->head != bl->tail) {
+		uint32_t h = bl->head & (TX_BACKLOG - 1);
+		uint32_t n = RTE_MIN(bl->tail - bl->head, TX_BACKLOG - h);
+		uint16_t sent = rte_eth_tx_burst(dp.port, q, &bl->m[h],
 						 (uint16_t)RTE_MIN(n, 512u));
 
-		dp.bl_head += sent;
+		bl->head += sent;
+		dp.tx_on_queue[q] += sent;
 		if (sent == 0)
 			return;
 	}
 }
 
+/* Send n frames on queue q, in order behind what waits there. Returns how
+ * many were taken (sent or kept); the stack frees the rest. */
 static uint16_t
-tx_cb(void *arg, struct rte_mbuf **pkts, uint16_t n)
+tx_queue(uint16_t q, struct rte_mbuf **pkts, uint16_t n)
 {
+	struct txq_backlog *bl = &dp.bl[q];
 	uint16_t sent = 0, i;
 
-	(void)arg;
-	tx_flush_backlog();
-	if (dp.bl_head == dp.bl_tail)
-		sent = rte_eth_tx_burst(dp.port, 0, pkts, n);
+	tx_flush_backlog(q);
+	if (bl->head == bl->tail) {
+		sent = rte_eth_tx_burst(dp.port, q, pkts, n);
+		dp.tx_on_queue[q] += sent;
+	}
 	for (i = sent; i < n; i++) {
-		if (dp.bl_tail - dp.bl_head == TX_BACKLOG) {
-			/* The stack frees and counts the rest. */
+		if (bl->tail - bl->head == TX_BACKLOG) {
 			dp.tx_backlog_full++;
 			return i;
 		}
-		dp.backlog[dp.bl_tail++ & (TX_BACKLOG - 1)] = pkts[i];
+		bl->m[bl->tail++ & (TX_BACKLOG - 1)] = pkts[i];
 		dp.tx_deferred++;
+	}
+	return n;
+}
+
+/* Queue of a frame: the broker lcore its TCP flow hashes to, from our
+ * local port (the table the port filter filled); anything else (ARP) on
+ * queue 0, which the broker's steering copies to every lcore. */
+static inline uint16_t
+tx_queue_of(const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const void *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eh + 1);
+	const struct rte_tcp_hdr *th;
+
+	if (m->data_len < sizeof(*eh) + sizeof(*ip) + sizeof(*th) ||
+	    eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
+	    ip->next_proto_id != IPPROTO_TCP)
+		return 0;
+	th = (const struct rte_tcp_hdr *)((const uint8_t *)ip +
+		(ip->version_ihl & 0xf) * 4u);
+	return (uint16_t)(dp.lcore_of_port[rte_be_to_cpu_16(th->src_port)] %
+			  dp.nq);
+}
+
+static uint16_t
+tx_cb(void *arg, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rte_mbuf *byq[BENCH_MAX_QUEUES][64];
+
+	(void)arg;
+	if (dp.nq == 1 || g_b->o.queue_first)
+		return tx_queue(0, pkts, n);
+	/* Split by queue, keeping each queue's order, 64 frames at a time.
+	 * Frames a full backlog refuses are freed here and still reported
+	 * taken (the stack's count of unsent frames covers only a tail);
+	 * tx_backlog_full counts them and TCP retransmits. */
+	for (uint16_t base = 0; base < n; base += 64) {
+		uint16_t cnt[BENCH_MAX_QUEUES] = { 0 };
+		uint16_t end = (uint16_t)RTE_MIN(n, base + 64);
+
+		for (uint16_t i = base; i < end; i++) {
+			uint16_t q = tx_queue_of(pkts[i]);
+
+			byq[q][cnt[q]++] = pkts[i];
+		}
+		for (uint16_t q = 0; q < dp.nq; q++) {
+			uint16_t k;
+
+			if (cnt[q] == 0)
+				continue;
+			k = tx_queue(q, byq[q], cnt[q]);
+			if (k < cnt[q])
+				rte_pktmbuf_free_bulk(&byq[q][k], cnt[q] - k);
+		}
 	}
 	return n;
 }
@@ -345,17 +428,28 @@ port_setup(struct bench *b, struct fmq_net_conf *nc)
 			rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	rc = rte_eth_dev_configure(dp.port, 1, 1, &conf);
+	dp.nq = (uint16_t)b->o.queues;
+	if (dp.nq > info.max_rx_queues || dp.nq > info.max_tx_queues) {
+		fprintf(stderr, "fluxmq-bench: port %u (%s) has at most %u/%u "
+			"RX/TX queues, --queues %u\n", dp.port,
+			info.driver_name, info.max_rx_queues,
+			info.max_tx_queues, dp.nq);
+		return -EINVAL;
+	}
+	rc = rte_eth_dev_configure(dp.port, dp.nq, dp.nq, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(dp.port, &nrx, &ntx);
 	rxq = info.default_rxconf;
 	rxq.offloads = conf.rxmode.offloads;
 	txq = info.default_txconf;
 	txq.offloads = conf.txmode.offloads;
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(dp.port, 0, nrx, socket, &rxq, dp.mp);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(dp.port, 0, ntx, socket, &txq);
+	for (uint16_t q = 0; rc == 0 && q < dp.nq; q++) {
+		rc = rte_eth_rx_queue_setup(dp.port, q, nrx, socket, &rxq,
+					    dp.mp);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(dp.port, q, ntx, socket,
+						    &txq);
+	}
 	if (rc == 0)
 		rc = rte_eth_dev_start(dp.port);
 	if (rc < 0) {
@@ -376,6 +470,24 @@ port_setup(struct bench *b, struct fmq_net_conf *nc)
 	fprintf(stderr, "fluxmq-bench: port %u link down after %.0f s (is the "
 		"broker up?)\n", dp.port, b->o.connect_timeout_s);
 	return -ENETDOWN;
+}
+
+/* lib/net asks before it takes a local port for an active open: take it
+ * if the flow hashes to the broker lcore we aim at. The last port taken
+ * is the connection's (lib/net allocates right after a yes). */
+static bool
+port_ok(void *arg, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	unsigned int l = fmq_steer_lcore(fmq_steer_hash(rte_be_to_cpu_32(lip),
+		rte_be_to_cpu_32(rip), rte_be_to_cpu_16(lport),
+		rte_be_to_cpu_16(rport)), g_b->o.broker_lcores);
+
+	(void)arg;
+	if (dp.want_lcore >= 0 && l != (unsigned int)dp.want_lcore)
+		return false;
+	dp.last_port = rte_be_to_cpu_16(lport);
+	dp.lcore_of_port[dp.last_port] = (uint8_t)l;
+	return true;
 }
 
 static int
@@ -428,6 +540,7 @@ d_init(struct bench *b, int argc, char **argv)
 		return -rte_errno;
 	}
 	fmq_net_set_tx(dp.net, tx_cb, NULL);
+	fmq_tcp_set_port_filter(dp.net, port_ok, NULL);
 	fmq_net_send_garp(dp.net, fmq_now_ns());
 	return 0;
 }
@@ -468,8 +581,16 @@ d_tmpl_alloc(struct bench *b, struct tmpl *t, uint32_t len)
 static int
 d_connect(struct bench *b, struct bconn *c)
 {
-	return fmq_tcp_connect(dp.net, b->o.broker_ip, b->o.broker_port,
-			       &tcp_cb, c, &c->h);
+	unsigned int n = b->o.broker_lcores;
+	int rc;
+
+	dp.want_lcore = b->o.lcore_shift < 0 ? -1 :
+		(int)((c->idx + (unsigned int)b->o.lcore_shift) % n);
+	rc = fmq_tcp_connect(dp.net, b->o.broker_ip, b->o.broker_port,
+			     &tcp_cb, c, &c->h);
+	if (rc == 0)
+		dp.conns_on_lcore[dp.lcore_of_port[dp.last_port]]++;
+	return rc;
 }
 
 /*
@@ -637,12 +758,17 @@ d_poll(struct bench *b, uint64_t wait_ns)
 	(void)b;
 	(void)wait_ns;
 	tx_flush_conns();
-	nb = rte_eth_rx_burst(dp.port, 0, pkts, RX_BURST);
 	now = fmq_now_ns();
-	if (nb > 0)
-		fmq_net_rx(dp.net, pkts, nb, now);
+	for (uint16_t q = 0; q < dp.nq; q++) {
+		nb = rte_eth_rx_burst(dp.port, q, pkts, RX_BURST);
+		if (nb > 0) {
+			dp.rx_on_queue[q] += nb;
+			fmq_net_rx(dp.net, pkts, nb, now);
+		}
+	}
 	fmq_net_poll(dp.net, now);
-	tx_flush_backlog();
+	for (uint16_t q = 0; q < dp.nq; q++)
+		tx_flush_backlog(q);
 }
 
 static void
@@ -676,8 +802,10 @@ d_fini(struct bench *b)
 	if (dp.net != NULL)
 		fmq_net_free(dp.net);
 	dp.net = NULL;
-	while (dp.bl_head != dp.bl_tail)
-		rte_pktmbuf_free(dp.backlog[dp.bl_head++ & (TX_BACKLOG - 1)]);
+	for (uint16_t q = 0; q < dp.nq; q++)
+		while (dp.bl[q].head != dp.bl[q].tail)
+			rte_pktmbuf_free(dp.bl[q].m[dp.bl[q].head++ &
+						     (TX_BACKLOG - 1)]);
 	for (unsigned int i = 0; i < b->ntmpl; i++) {
 		rte_free(b->tmpl[i].buf);
 		rte_free(b->tmpl[i].shinfo);
@@ -700,7 +828,6 @@ d_stats_json(struct bench *b, FILE *f)
 	const struct fmq_net_stats *s;
 	uint64_t drops = 0;
 
-	(void)b;
 	if (dp.net == NULL)
 		return;
 	s = fmq_net_stats(dp.net);
@@ -715,6 +842,20 @@ d_stats_json(struct bench *b, FILE *f)
 		s->tx_dropped, drops, s->tcp_retrans_timeout,
 		s->tcp_retrans_fast, s->tcp_dupacks, dp.ext_attached,
 		dp.enobufs, dp.tx_deferred, dp.tx_backlog_full);
+	fprintf(f, ",\"queues\":%u,\"queue_by\":\"%s\",\"broker_lcores\":%u,"
+		"\"lcore_placement\":\"%s\",\"conns_per_broker_lcore\":[",
+		dp.nq, b->o.queue_first ? "first" : "flow", b->o.broker_lcores,
+		b->o.lcore_shift < 0 ? "any" :
+		b->o.lcore_shift == 0 ? "own" : "cross");
+	for (unsigned int l = 0; l < b->o.broker_lcores && l < 128; l++)
+		fprintf(f, "%s%u", l ? "," : "", dp.conns_on_lcore[l]);
+	fprintf(f, "],\"tx_pkts_per_queue\":[");
+	for (uint16_t q = 0; q < dp.nq; q++)
+		fprintf(f, "%s%" PRIu64, q ? "," : "", dp.tx_on_queue[q]);
+	fprintf(f, "],\"rx_pkts_per_queue\":[");
+	for (uint16_t q = 0; q < dp.nq; q++)
+		fprintf(f, "%s%" PRIu64, q ? "," : "", dp.rx_on_queue[q]);
+	fprintf(f, "]");
 	for (int i = 0; i < FMQ_NET_DROP_MAX; i++)
 		if (s->drop[i] != 0)
 			fprintf(f, ",\"rx_drop_%s\":%" PRIu64,

@@ -67,3 +67,53 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 pass "every FluxMQ workload verified: all acknowledged messages read back identical"
+
+# Data-lcore scaling (bench/scale.sh in the quick suite): 1 and 2 data
+# lcores over memif. Verified like the rest, and the placement really
+# happened: with 2 lcores the connections split evenly, both lcores
+# appended, own-lcore produce sent (almost) no partition operation to
+# another lcore, and cross-lcore produce sent every batch across.
+python3 - "$runs" <<'PY' || fail "data-lcore scaling"
+import json, sys
+runs = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    runs[(d["system"], d["row"])] = d
+bad = []
+def get(row):
+    d = runs.get(("fluxmq-memif-scale", row))
+    if d is None or "na" in d:
+        bad.append(f"{row}: did not run ({d and d.get('na')})")
+        return None
+    v = d.get("verify") or {}
+    if not v.get("ok") or v.get("read_back") != v.get("acknowledged"):
+        bad.append(f"{row}: verify {v}")
+    if not d.get("msgs_per_s"):
+        bad.append(f"{row}: no throughput")
+    return d
+get("scale-produce-adaptive-n1")
+for row, cross in (("scale-produce-adaptive-n2", False),
+                   ("scale-produce-cross-adaptive-n2", True)):
+    d = get(row)
+    if d is None:
+        continue
+    ts = d.get("transport_stats", {})
+    per = d.get("scale", {}).get("per_lcore", {})
+    conns = ts.get("conns_per_broker_lcore")
+    if conns != [2, 2]:
+        bad.append(f"{row}: connections per broker lcore {conns}, want [2, 2]")
+    if per.get("connections") != [2, 2]:
+        bad.append(f"{row}: broker saw connections {per.get('connections')}")
+    batches = per.get("produce_batches", [])
+    if len(batches) != 2 or min(batches) == 0:
+        bad.append(f"{row}: batches per lcore {batches}")
+    x = sum(per.get("xlcore_sent", []))
+    if cross and x < 0.9 * sum(batches):
+        bad.append(f"{row}: only {x} cross-lcore ops for {sum(batches)} batches")
+    if not cross and x > 0.1 * sum(batches):
+        bad.append(f"{row}: {x} cross-lcore ops for {sum(batches)} own-lcore batches")
+for b in bad:
+    print("FAIL:", b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+pass "data-lcore scaling: 1 and 2 lcores verified; connections and partitions on the lcores aimed at"
