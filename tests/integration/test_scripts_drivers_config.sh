@@ -17,6 +17,7 @@ declare -A allowed=(
 	[offload.tso]='auto|on|off'
 	[rss]='off|symmetric'
 	[rx.interrupts]='auto|on|off'
+	[disconnect.guard]='on|off'
 )
 errors=0
 err() { printf 'FAIL: %s\n' "$*"; errors=$((errors + 1)); }
@@ -67,7 +68,11 @@ for f in "$dir"/*.conf; do
 	net_af_packet.conf|net_memif.conf)
 		[ "${seen[offload.tx.checksum]:-}" = off ] || err "$f: the PMD has no checksum offload, must be off"
 		[ "${seen[rss]:-}" = off ] || err "$f: the PMD has no RSS, rss must be off"
-		[ "${seen[rx.interrupts]:-}" = off ] || err "$f: the PMD has no RX interrupts" ;;
+		[ "${seen[rx.interrupts]:-}" = off ] || err "$f: the PMD has no RX interrupts"
+		if [ "$(basename "$f")" = net_memif.conf ]; then
+			[ "${seen[disconnect.guard]:-}" = on ] ||
+				err "$f: memif unmaps its rings under a running burst, disconnect.guard must be on"
+		fi ;;
 	net_tap.conf)
 		[ "${seen[rss]:-}" = off ] || err "$f: tap RSS needs the multiq qdisc, rss must be off"
 		[ "${seen[mtu]:-0}" -le 1500 ] || err "$f: tap frames stop at 1522 bytes" ;;
