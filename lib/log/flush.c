@@ -126,6 +126,49 @@ reclaim_head(struct fmq_log_part *p)
 	return true;
 }
 
+/*
+ * A closing partition's chunk that a reader still pins (a zero-copy fetch
+ * mbuf not yet sent or acknowledged): remember it so the flusher gives it
+ * back once the last pin drops, instead of losing it until a restart.
+ * Control lcore only. -ENOMEM: it stays out of the pool.
+ */
+static int
+defer_pinned(struct fmq_log *log, const struct hot_ent *e)
+{
+	if (log->npinned == log->pinned_cap) {
+		uint32_t cap = log->pinned_cap ? log->pinned_cap * 2 : 16;
+		struct pinned_chunk *n = realloc(log->pinned,
+						 cap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		log->pinned = n;
+		log->pinned_cap = cap;
+	}
+	log->pinned[log->npinned].id = e->id;
+	log->pinned[log->npinned].gen = e->gen;
+	log->npinned++;
+	return 0;
+}
+
+/* The flusher's pass over deferred chunks: each unpinned one goes back. */
+static void
+reap_pinned(struct fmq_log *log)
+{
+	for (uint32_t i = 0; i < log->npinned;) {
+		struct chunk *c = &log->chunks[log->pinned[i].id];
+		uint64_t want = (uint64_t)log->pinned[i].gen << 32;
+
+		if (!atomic_compare_exchange_strong_explicit(&c->state, &want,
+				(uint64_t)(log->pinned[i].gen + 1) << 32,
+				memory_order_acq_rel, memory_order_relaxed)) {
+			i++;
+			continue;
+		}
+		pool_put(log, c);
+		log->pinned[i] = log->pinned[--log->npinned];
+	}
+}
+
 static void
 release_head(struct fmq_log_part *p)
 {
@@ -268,6 +311,7 @@ fmq_log_flush(struct fmq_log *log, uint64_t now_ns, bool force)
 	uint64_t lag_b = 0, lag_m = 0;
 	int64_t total = 0, first_err = 0;
 
+	reap_pinned(log);
 	if (atomic_load_explicit(&log->stalled, memory_order_relaxed))
 		return 0;
 	for (uint32_t i = 0; i < log->p.max_partitions; i++) {
@@ -394,12 +438,18 @@ fmq_log_part_close(struct fmq_log_part *p)
 		rc = (int)w;
 	tail = atomic_load(&p->hot_tail);
 	while (atomic_load(&p->reclaimed) < tail) {
-		if (!reclaim_head(p)) {
-			FMQ_ERR(LOG_COMP, "%s: closed with a pinned chunk; "
-				"it stays out of the pool", p->dir);
-			break;
+		uint64_t r = atomic_load(&p->reclaimed);
+
+		if (reclaim_head(p)) {
+			release_head(p);
+			continue;
 		}
-		release_head(p);
+		/* Still being sent: the flusher returns it later. */
+		if (defer_pinned(log, &p->hot[r & p->hot_mask]) < 0)
+			FMQ_ERR(LOG_COMP, "%s: closed with a pinned chunk and "
+				"no memory to track it; it stays out of the "
+				"pool until restart", p->dir);
+		atomic_store(&p->reclaimed, r + 1);
 	}
 	/* The producer state at the end, so a clean restart replays
 	 * nothing. */
@@ -515,6 +565,7 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 	st->segments_deleted = STAT_GET(log->segments_deleted);
 	st->chunks_free = pool_free_chunks(log);
 	st->chunks_total = log->nlive;
+	st->chunks_pinned_closed = log->npinned;
 	for (uint32_t i = 0; i < log->npools; i++)
 		st->mbind_failures += STAT_GET(log->pools[i].mbind_failures);
 }
@@ -604,6 +655,10 @@ fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 			"Free chunks in the hot pool's ring.", st.chunks_free);
 	fmq_metrics_one(out, "fluxmq_log_hot_chunks", "gauge",
 			"Chunks in the hot pool.", st.chunks_total);
+	fmq_metrics_one(out, "fluxmq_log_hot_chunks_pinned_closed", "gauge",
+			"Chunks of closed partitions still being sent; "
+			"returned to the pool when the last reader lets go.",
+			st.chunks_pinned_closed);
 	fmq_metrics_one(out, "fluxmq_log_hot_pool_hugepages", "gauge",
 			"1 if the hot pool is on hugetlbfs, 0 for the "
 			"ordinary-memory fallback.", log->huge ? 1 : 0);

@@ -530,6 +530,8 @@ struct fmq_log_stats {
 	uint64_t flush_lag_messages; /**< unsynced offsets, last pass */
 	uint64_t chunks_free;      /**< every node's pool */
 	uint64_t chunks_total;
+	/** Chunks of closed partitions waiting for their last reader. */
+	uint64_t chunks_pinned_closed;
 	/** Chunks an lcore took from another node's pool (its own empty). */
 	uint64_t remote_chunks;
 	uint64_t mbind_failures;   /**< pools left unbound (one per pool) */

@@ -335,6 +335,12 @@ struct fmq_log {
 	struct chunk *chunks;
 	uint8_t *orphan;            /* per chunk: valid header, unclaimed */
 	uint32_t norphans;
+	/* Chunks of closed partitions still pinned by packets in flight
+	 * (zero-copy fetch): returned by the flusher once unpinned. */
+	struct pinned_chunk {
+		uint32_t id, gen;
+	} *pinned;
+	uint32_t npinned, pinned_cap;
 	_Atomic uint64_t seq;
 	_Atomic bool stalled;
 	struct fmq_log_lcore *lcores;

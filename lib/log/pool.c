@@ -739,6 +739,11 @@ fmq_log_create(const struct fmq_log_params *p, char *err, size_t errlen)
 fail:
 	if (err[0] != '\0')
 		FMQ_ERR(LOG_COMP, "%s", err);
+	if (log->npinned > 0)
+		FMQ_INFO(LOG_COMP, "%u chunks still held by packets in flight "
+			 "at exit; the pool file keeps them for the next start",
+			 log->npinned);
+	free(log->pinned);
 	codec_teardown(log);
 	pools_unmap(log);
 	free(log->parts);
@@ -758,6 +763,11 @@ fmq_log_free(struct fmq_log *log)
 	for (uint32_t i = 0; i < log->p.max_partitions; i++)
 		if (log->parts[i] != NULL)
 			fmq_log_part_close(log->parts[i]);
+	if (log->npinned > 0)
+		FMQ_INFO(LOG_COMP, "%u chunks still held by packets in flight "
+			 "at exit; the pool file keeps them for the next start",
+			 log->npinned);
+	free(log->pinned);
 	codec_teardown(log);
 	pools_unmap(log);
 	free(log->parts);
