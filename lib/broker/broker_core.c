@@ -265,6 +265,7 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 		return NULL;
 	}
 	b->lc[idx] = bl;
+	bl->qver = b->version;
 	atomic_store(&b->seen[idx].v, b->version);
 	return bl;
 nomem:
@@ -403,9 +404,11 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 	conn_work(bl);
 	fetch_poll_waiters(bl);
 	xop_broadcast_appends(bl);
-	/* Quiescent point: nothing of an older snapshot is held past here. */
+	/* Quiescent point: nothing of an older snapshot is held past here,
+	 * but in xops still out (they hold it at their version). */
+	bl->qver = broker_meta_load(b)->version;
 	atomic_store_explicit(&b->seen[bl->idx].v,
-			      broker_meta_load(b)->version,
+			      xver_quiescent(bl, bl->qver),
 			      memory_order_release);
 }
 

@@ -91,6 +91,7 @@ struct xprog {
 
 struct xop {
 	struct xop *next;         /* owner's retry list */
+	uint64_t ver;             /* origin's quiescent version at creation */
 	uint8_t type;
 	bool done;
 	uint16_t from;
@@ -151,6 +152,8 @@ struct fwaiter {
 	struct xprog *xp;        /* remote reads of its last run */
 	bool ready;              /* remote reads done: run again */
 };
+
+#define XVER_SLOTS 8
 
 /* broker_slab.c: per-lcore memory for state that outlives a poll. */
 #define SLAB_CLASSES 10           /* 128 B .. 64 KiB */
@@ -217,6 +220,20 @@ struct fmq_broker_lcore {
 	/* Rung by whoever enqueues on xin or from_ctrl while we sleep. */
 	struct fmq_doorbell bell;
 	uint64_t cfg_version;       /* snapshot whose log settings we applied */
+	/*
+	 * Partition pointers (and pinned segment ranges) travel in xops and
+	 * outlive the poll that made them. While any is out, the lcore's
+	 * quiescent version stays at the oldest one's, so the control lcore
+	 * does not close a partition an xop still names. Ops counted by
+	 * version, oldest first; past XVER_SLOTS versions the newest bucket
+	 * absorbs newer ones (it keeps its older version: conservative).
+	 */
+	uint64_t qver;              /* version published at the last poll end */
+	struct {
+		uint64_t ver;
+		uint32_t n;
+	} xver[XVER_SLOTS];
+	uint32_t nxver;
 	struct broker_stats st;
 };
 
@@ -301,6 +318,8 @@ enum { REQ_DONE = 0, REQ_PARK = 1, REQ_RETRY = 2, REQ_WAIT = 3 };
 /* broker_xlcore.c */
 struct xprog *xprog_get(struct req_ctx *rc, int16_t api, uint32_t n);
 void xprog_drop(struct fmq_broker_lcore *bl, struct xprog **slot);
+/* The version bl may publish as quiescent, given the current one. */
+uint64_t xver_quiescent(const struct fmq_broker_lcore *bl, uint64_t current);
 struct xop *xop_new(struct fmq_broker_lcore *bl, uint8_t type,
 		    struct xprog *xp, uint32_t index, struct fmq_log_part *part);
 int xop_send(struct fmq_broker_lcore *bl, uint16_t to, struct xop *op);

@@ -44,6 +44,48 @@ xprog_get(struct req_ctx *rc, int16_t api, uint32_t n)
 	return xp;
 }
 
+/* An op made here is out: its version holds our quiescent point back. */
+static void
+xver_hold(struct fmq_broker_lcore *bl, struct xop *op)
+{
+	op->ver = bl->qver;
+	if (bl->nxver > 0 && bl->xver[bl->nxver - 1].ver >= op->ver) {
+		bl->xver[bl->nxver - 1].n++;
+		return;
+	}
+	if (bl->nxver == XVER_SLOTS) {
+		bl->xver[XVER_SLOTS - 1].n++;   /* keeps its older version */
+		return;
+	}
+	bl->xver[bl->nxver].ver = op->ver;
+	bl->xver[bl->nxver].n = 1;
+	bl->nxver++;
+}
+
+/* ... and is back for good (answered and used, or never sent). */
+static void
+xver_drop(struct fmq_broker_lcore *bl, const struct xop *op)
+{
+	/* The newest bucket whose version is not above the op's. */
+	for (uint32_t i = bl->nxver; i-- > 0;) {
+		if (bl->xver[i].ver > op->ver)
+			continue;
+		if (--bl->xver[i].n == 0) {
+			memmove(&bl->xver[i], &bl->xver[i + 1],
+				(bl->nxver - i - 1) * sizeof(bl->xver[0]));
+			bl->nxver--;
+		}
+		return;
+	}
+}
+
+uint64_t
+xver_quiescent(const struct fmq_broker_lcore *bl, uint64_t current)
+{
+	return bl->nxver > 0 && bl->xver[0].ver < current ? bl->xver[0].ver :
+		current;
+}
+
 static void
 xop_free_results(struct xop *op)
 {
@@ -73,6 +115,7 @@ xprog_drop(struct fmq_broker_lcore *bl, struct xprog **slot)
 		if (op == NULL)
 			continue;
 		xop_free_results(op);
+		xver_drop(bl, op);
 		rte_mempool_put(rte_mempool_from_obj(op), op);
 	}
 	slab_free(&bl->slab, xp);
@@ -93,6 +136,7 @@ xop_new(struct fmq_broker_lcore *bl, uint8_t type, struct xprog *xp,
 	op->xp = xp;
 	op->index = index;
 	op->part = part;
+	xver_hold(bl, op);
 	return op;
 }
 
@@ -102,6 +146,8 @@ xop_release(struct fmq_broker_lcore *bl, struct xop *op)
 	rte_pktmbuf_free(op->chain);
 	op->chain = NULL;
 	xop_free_results(op);
+	if (op->from == bl->idx)
+		xver_drop(bl, op);
 	rte_mempool_put(bl->b->xop_mp, op);
 }
 

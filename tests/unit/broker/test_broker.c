@@ -17,6 +17,7 @@
 #include <rte_eal.h>
 
 #include "kclient.h"
+#include "broker_priv.h"   /* quiescent versions (white box) */
 #include "net_test_util.h"
 
 #define MAX_REQ 65536
@@ -1287,6 +1288,53 @@ test_x_list_offsets(void)
 	wb_free(&w);
 }
 
+/*
+ * A partition operation out on another lcore holds its origin's quiescent
+ * version back: while lcore 0 waits for lcore 1's answer, a new snapshot
+ * (a topic created) must not let lcore 0 report itself past the one the
+ * operation's partition pointers came from, or the control lcore could
+ * close a partition lcore 1 is about to read.
+ */
+static void
+test_x_quiescent_hold(void)
+{
+	struct kc *a = kc_open_on(k, 0), *c2 = kc_open_on(k, 0);
+	struct wb w, w2;
+	const uint8_t *b;
+	int32_t corr;
+	size_t len;
+	uint64_t v0;
+	long long sent0 = kb_metric(k, "fluxmq_kafka_xlcore_sent_total{lcore=\"0\"}");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	wb_init(&w);
+	wb_init(&w2);
+	req_fetch_all(&w, corr_n++, "x8", 0, 0, 1 << 20);
+	kc_inject(k, a, w.b, w.n);
+	kb_poll_lcore(k, 0);        /* lcore 1 does not poll from here */
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_xlcore_sent_total{lcore=\"0\"}") >
+		  sent0);
+	v0 = k->b->version;
+	req_create_topic(&w2, corr_n++, "xq", 2);
+	kc_inject(k, c2, w2.b, w2.n);
+	for (int i = 0; i < 20; i++) {
+		kb_poll_lcore(k, 0);
+		fmq_ctrl_poll(k->ctrl, k->now);
+	}
+	CU_ASSERT_FATAL(k->b->version > v0);   /* a new snapshot is out */
+	CU_ASSERT(atomic_load(&k->b->seen[0].v) <= v0);
+	/* Lcore 1 answers: lcore 0 catches up, the fetch is answered. */
+	CU_ASSERT_EQUAL(kc_wait(k, a, &corr, &b, &len), 1);
+	kb_pump(k);
+	CU_ASSERT_EQUAL(atomic_load(&k->b->seen[0].v), k->b->version);
+	CU_ASSERT_EQUAL(atomic_load(&k->b->seen[1].v), k->b->version);
+	kc_close(k, a);
+	kc_close(k, c2);
+	wb_free(&w);
+	wb_free(&w2);
+}
+
 static void
 test_x_client_gone(void)
 {
@@ -1420,6 +1468,8 @@ main_xlcore(bool noslab)
 	CU_add_test(s, "a parked fetch is woken by an append on the other lcore",
 		    test_x_long_poll);
 	CU_add_test(s, "ListOffsets over both lcores", test_x_list_offsets);
+	CU_add_test(s, "an operation out holds its origin's quiescent version",
+		    test_x_quiescent_hold);
 	CU_add_test(s, "the client resets while the other lcore works for it",
 		    test_x_client_gone);
 	CU_add_test(s, "acks=0 flood into the other lcore's partition: the window holds the producer back",
