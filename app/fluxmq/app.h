@@ -114,7 +114,7 @@ void app_port_metrics(struct fmq_metrics_out *out, void *arg);
 
 /* tap_host.c: configure the kernel side of the embedded TAP interface. */
 int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,
-			char *err, size_t errlen);
+			uint32_t txqueuelen, char *err, size_t errlen);
 
 /* lcore.c */
 int app_data_lcore_main(void *arg);

@@ -401,6 +401,7 @@ app_port_init(struct app *a, char *err, size_t errlen)
 	rte_eth_macaddr_get(pid, &ps->mac);
 	if (ps->created_tap) {
 		rc = app_tap_host_config(ps->tap_name, &a->cfg.dev_tap_host_ip,
+					 (uint32_t)a->cfg.dev_tap_txqueuelen,
 					 err, errlen);
 		if (rc < 0)
 			return rc;
