@@ -96,9 +96,14 @@ app_guard_install(app_guard_link_fn up)
 	return 0;
 }
 
-uint16_t
-app_guard_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
-	     uint64_t *faults)
+/*
+ * One burst under the guard (tx: rte_eth_tx_burst, else rx). Both
+ * directions share this frame: sigsetjmp's frame must stay live while the
+ * burst runs, so it cannot sit in a helper the burst is called after.
+ */
+static uint16_t
+guarded_burst(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+	      uint64_t *faults, bool tx)
 {
 	uint16_t nb;
 
@@ -106,36 +111,31 @@ app_guard_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
 		return 0;
 	if (sigsetjmp(guard_env, 0) != 0) {
 		(*faults)++;
-		FMQ_WARN("port", "port %u RX queue %u: the PMD faulted in a burst "
-			 "after its link went down (peer left); burst abandoned",
-			 port, q);
-		return 0;
+		FMQ_WARN("port", "port %u %s queue %u: the PMD faulted in a "
+			 "burst after its link went down (peer left); burst "
+			 "abandoned%s", port, tx ? "TX" : "RX", q,
+			 tx ? ", its frames leaked" : "");
+		/* TX: report every frame taken, the PMD may have freed some. */
+		return tx ? n : 0;
 	}
 	guard_port = port;
 	guard_in = 1;
-	nb = rte_eth_rx_burst(port, q, pkts, n);
+	nb = tx ? rte_eth_tx_burst(port, q, pkts, n) :
+		rte_eth_rx_burst(port, q, pkts, n);
 	guard_in = 0;
 	return nb;
+}
+
+uint16_t
+app_guard_rx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+	     uint64_t *faults)
+{
+	return guarded_burst(port, q, pkts, n, faults, false);
 }
 
 uint16_t
 app_guard_tx(uint16_t port, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
 	     uint64_t *faults)
 {
-	uint16_t nb;
-
-	if (!guard_link_up(port))
-		return 0;
-	if (sigsetjmp(guard_env, 0) != 0) {
-		(*faults)++;
-		FMQ_WARN("port", "port %u TX queue %u: the PMD faulted in a burst "
-			 "after its link went down (peer left); %u frames "
-			 "abandoned", port, q, n);
-		return n;
-	}
-	guard_port = port;
-	guard_in = 1;
-	nb = rte_eth_tx_burst(port, q, pkts, n);
-	guard_in = 0;
-	return nb;
+	return guarded_burst(port, q, pkts, n, faults, true);
 }
