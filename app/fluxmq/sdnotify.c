@@ -51,7 +51,8 @@ sd_send(const char *msg)
 {
 	if (sd.fd < 0)
 		return;
-	if (sendto(sd.fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/* Never block the control lcore on a full socket. */
+	if (sendto(sd.fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 		   (const struct sockaddr *)&sd.addr, sd.addr_len) < 0) {
 		if (sd.send_errors++ == 0)
 			FMQ_WARN("sdnotify", "notify socket: %s",
@@ -71,10 +72,11 @@ sd_metrics(struct fmq_metrics_out *out, void *arg)
 			   "Always 1; the labels name the broker's version "
 			   "and source commit");
 	fmq_metrics_u64(out, "fluxmq_build_info", lbl, 1);
-	fmq_metrics_one(out, "fluxmq_systemd_watchdog_interval_seconds",
-			"gauge", "Seconds between watchdog checks (0: the "
-			"service manager asked for no watchdog)",
-			sd.check_ns / 1000000000ull);
+	fmq_metrics_family(out, "fluxmq_systemd_watchdog_interval_seconds",
+			   "gauge", "Seconds between watchdog checks (0: the "
+			   "service manager asked for no watchdog)");
+	fmq_metrics_f64(out, "fluxmq_systemd_watchdog_interval_seconds", NULL,
+			(double)sd.check_ns / 1e9);
 	fmq_metrics_one(out, "fluxmq_systemd_watchdog_pings_total", "counter",
 			"WATCHDOG=1 sent: every data lcore had run its loop "
 			"since the previous check", sd.pings);

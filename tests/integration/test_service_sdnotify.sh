@@ -50,7 +50,10 @@ m=$(fmq_metric fluxmq_systemd_watchdog_pings_total)
 [ "$m" -ge "$w1" ] || fail "fluxmq_systemd_watchdog_pings_total=$m, listener saw $w1"
 [ "$(fmq_metric fluxmq_systemd_watchdog_withheld_total)" -eq 0 ] ||
 	fail "watchdog withheld with every lcore running"
-pass "WATCHDOG=1: $((w1 - w0)) in 3 s, pings_total $m, none withheld"
+iv=$(fmq_metric fluxmq_systemd_watchdog_interval_seconds)
+awk -v v="$iv" 'BEGIN { exit !(v > 0.3 && v < 0.4) }' ||
+	fail "fluxmq_systemd_watchdog_interval_seconds=$iv, want 1/3"
+pass "WATCHDOG=1: $((w1 - w0)) in 3 s, pings_total $m, none withheld, interval $iv s"
 
 # --- a hung data lcore stops the pings ---------------------------------------
 tid=
