@@ -151,9 +151,11 @@ lcores_alive(const struct app *a)
 					     __ATOMIC_RELAXED);
 		if (p == sd.last_polls[i]) {
 			if (sd.stalled_lcore != (int)i)
-				FMQ_WARN("sdnotify", "data lcore %u has not "
-					 "polled for %llu ms: withholding the "
-					 "watchdog", i, (unsigned long long)
+				FMQ_WARN("sdnotify", "data lcore %u (EAL lcore "
+					 "%u) has not polled for %llu ms: "
+					 "withholding the watchdog", i,
+					 a->data[i].lcore_id,
+					 (unsigned long long)
 					 (sd.check_ns / 1000000));
 			sd.stalled_lcore = (int)i;
 			alive = false;

@@ -26,7 +26,8 @@ grep -q '^listening' "$log" || fail "notify listener did not start: $(cat "$FMQ_
 # What systemd's WatchdogSec=1 would set: checks every 1/3 s.
 export NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000
 unset WATCHDOG_PID
-fmq_start sd --set lcores.data=1
+# Two data lcores: one held must stop the pings though the other runs.
+fmq_start sd --set lcores.data=2
 unset NOTIFY_SOCKET WATCHDOG_USEC
 
 # --- READY=1, after /health is 200 ------------------------------------------
@@ -55,14 +56,18 @@ awk -v v="$iv" 'BEGIN { exit !(v > 0.3 && v < 0.4) }' ||
 	fail "fluxmq_systemd_watchdog_interval_seconds=$iv, want 1/3"
 pass "WATCHDOG=1: $((w1 - w0)) in 3 s, pings_total $m, none withheld, interval $iv s"
 
-# --- a hung data lcore stops the pings ---------------------------------------
-tid=
+# --- one hung data lcore stops the pings ---------------------------------------
+# The second data lcore: data lcore 1 runs on the EAL's second worker.
+workers=()
 for t in /proc/"$FMQ_PID"/task/*; do
 	case $(cat "$t/comm" 2>/dev/null) in
-	*worker*) tid=${t##*/}; break ;;
+	rte-worker-* | lcore-worker-*) workers+=("$(cat "$t/comm") ${t##*/}") ;;
 	esac
 done
-[ -n "$tid" ] || fail "no data lcore thread (*worker*) in /proc/$FMQ_PID/task: $(cat /proc/"$FMQ_PID"/task/*/comm | tr '\n' ' ')"
+[ "${#workers[@]}" -eq 2 ] || fail "want 2 data lcore threads in /proc/$FMQ_PID/task, found: ${workers[*]:-none}"
+read -r wname tid < <(printf '%s\n' "${workers[@]}" | sort -t- -k3 -n | tail -n 1)
+eal=${wname##*-}
+p0a=$(fmq_metric fluxmq_lcore_polls_total 'lcore="0"')
 /usr/bin/python3 tests/integration/service/sd_stall.py "$tid" 5 >"$FMQ_TMP/stall.out" 2>&1 &
 spid=$!
 for ((i = 0; i < 30; i++)); do
@@ -77,15 +82,21 @@ s0=$(grep -c 'WATCHDOG=1' "$log" || true)
 sleep 2
 s1=$(grep -c 'WATCHDOG=1' "$log" || true)
 ps1=$(fmq_metric fluxmq_systemd_watchdog_pings_total)
+p0b=$(fmq_metric fluxmq_lcore_polls_total 'lcore="0"')
 wait "$spid" || fail "stall helper: $(cat "$FMQ_TMP/stall.out")"
 [ "$s1" -eq "$s0" ] || fail "$((s1 - s0)) WATCHDOG=1 sent while data lcore thread $tid was held"
 held=$(fmq_metric fluxmq_systemd_watchdog_withheld_total)
 [ "$held" -ge 5 ] || fail "fluxmq_systemd_watchdog_withheld_total=$held after 2 s of a held lcore"
-grep -q "data lcore 0 has not polled" "$FMQ_TMP/sd.log" || fail "no log line naming the stalled lcore"
+grep -q "data lcore 1 (EAL lcore $eal) has not polled" "$FMQ_TMP/sd.log" ||
+	fail "no log line naming the stalled lcore (data lcore 1, EAL lcore $eal): $(grep sdnotify "$FMQ_TMP/sd.log")"
+if grep -q "data lcore 0 .* has not polled" "$FMQ_TMP/sd.log"; then
+	fail "data lcore 0 reported stalled though it ran"
+fi
+[ "$p0b" -gt "$p0a" ] || fail "data lcore 0 did not poll while lcore 1 was held ($p0a -> $p0b)"
 sleep 2
 ps2=$(fmq_metric fluxmq_systemd_watchdog_pings_total)
 [ $((ps2 - ps1)) -ge 2 ] || fail "WATCHDOG=1 did not resume after the lcore was released ($((ps2 - ps1)) in 2 s)"
-pass "lcore thread $tid held: /health still 200, no WATCHDOG=1 for 2 s (withheld $held), resumed after ($((ps2 - ps1)) in 2 s)"
+pass "data lcore 1 ($wname, thread $tid) held, lcore 0 polling ($p0a -> $p0b): /health 200, no WATCHDOG=1 for 2 s (withheld $held), resumed after ($((ps2 - ps1)) in 2 s)"
 
 # --- build info ----------------------------------------------------------------
 ver=$(sed -n "s/^  version: '\(.*\)',$/\1/p" meson.build)
