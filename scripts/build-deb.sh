@@ -31,7 +31,16 @@ if [ ! -f "$bdir/build.ninja" ]; then
 else
 	meson configure "$bdir" --prefix=/usr -Dtests=false >/dev/null
 fi
-ninja -C "$bdir" -j"${FMQ_DEB_JOBS:-2}" >/dev/null
+# Only what gets installed (no micro-benchmarks).
+mapfile -t targets < <(meson introspect "$bdir" --targets |
+	/usr/bin/python3 -c 'import json, os, sys
+b = os.path.abspath(sys.argv[1])
+for t in json.load(sys.stdin):
+    if t["installed"]:
+        for f in t["filename"]:
+            print(os.path.relpath(f, b))' "$bdir")
+[ "${#targets[@]}" -gt 0 ] || die "meson introspect lists no installed targets"
+ninja -C "$bdir" -j"${FMQ_DEB_JOBS:-2}" "${targets[@]}" >/dev/null
 stage=$bdir/stage
 rm -rf "$stage"
 mkdir -p "$stage"
