@@ -26,7 +26,7 @@ PACKAGES=(
 	libcunit1-dev libmicrohttpd-dev libzstd-dev libsnappy-dev
 	kcat librdkafka-dev python3 python3-kafka python3-confluent-kafka
 	python3-lz4 python3-snappy python3-zstandard iputils-ping
-	iptables iproute2 curl ethtool gnuplot-nox shellcheck
+	iptables iproute2 curl ethtool gnuplot-nox shellcheck dpkg-dev python3-yaml
 )
 
 step=0

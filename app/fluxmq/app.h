@@ -131,4 +131,9 @@ struct mgmt *mgmt_start(struct app *a, char *err, size_t errlen);
 void mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd);
 void mgmt_stop(struct mgmt *m);
 
+/* sdnotify.c: systemd notifications (READY, WATCHDOG while every data
+ * lcore runs, STOPPING) and fluxmq_build_info. Control lcore only. */
+void app_sd_tick(struct app *a);
+void app_sd_stopping(struct app *a);
+
 #endif

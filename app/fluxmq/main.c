@@ -508,7 +508,9 @@ main(int argc, char **argv)
 		mgmt_poll(app.mgmt, announced ? sleep_us : CONTROL_TICK_US,
 			  fmq_broker_ctrl_fd(app.broker));
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
+		app_sd_tick(&app);
 	}
+	app_sd_stopping(&app);
 	FMQ_INFO("main", "shutting down");
 	atomic_store(&app.healthy, false);
 	rte_eal_mp_wait_lcore();
