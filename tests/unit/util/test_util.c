@@ -8,9 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "fmq_util.h"
+#include "harness.h"
 
 static char tmpdir[] = "/tmp/fmq-util-XXXXXX";
 
@@ -339,10 +340,10 @@ test_doorbell_no_lost_wakeup(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
@@ -359,12 +360,9 @@ main(void)
 	CU_add_test(s, "doorbell: arm, ring, disarm", test_doorbell_basics);
 	CU_add_test(s, "doorbell: no lost wakeup (2 threads)",
 		    test_doorbell_no_lost_wakeup);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	unlink(write_file("good.properties", ""));
 	unlink(write_file("bad.properties", ""));
 	rmdir(tmpdir);
-	return fails ? 1 : 0;
+	return fails;
 }
