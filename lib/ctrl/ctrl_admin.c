@@ -564,7 +564,7 @@ alter_incremental(struct fmq_ctrl *c, const void *res, const char *name,
 		e = fmq_topics_alter(c->topics, name, ops, (size_t)nc,
 				     validate_only, msg, msglen);
 	if (e == 0 && !validate_only && nc > 0) {
-		/* The snapshot published by alter_resources() carries the
+		/* The snapshot published by alter_configs() carries the
 		 * new settings; each partition's owner applies them in
 		 * place. */
 		c->st.config_changes++;
@@ -708,58 +708,57 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
  * What AlterConfigs and IncrementalAlterConfigs share: one answer per
  * resource (its type and name echoed, the error and message of `one`),
  * one snapshot published if anything changed, the connection closed when
- * out of memory. Their request resources and response elements are
- * different generated types with the same layout up to the configs (both
- * schemas declare the same fields): checked below, then read through the
- * AlterConfigs types.
+ * out of memory. The two APIs' generated request and response types have
+ * the same layout outside the configs (both schemas declare the same
+ * fields): checked here, then both are handled through the AlterConfigs
+ * types.
  */
 typedef int16_t (*alter_one_fn)(struct fmq_ctrl *c, const void *res,
 				const char *name, bool validate_only,
 				bool *changed, char *msg, size_t msglen);
 
-#define SAME_FIELD(a, b, f) \
-	(offsetof(a, f) == offsetof(b, f) && \
-	 sizeof(((a *)0)->f) == sizeof(((b *)0)->f))
-#define ALTER_RES(api) \
-	struct fmq_kafka_##api##_req_alter_configs_resource
-#define ALTER_ANS(api) \
-	struct fmq_kafka_##api##_resp_alter_configs_resource_response
-_Static_assert(SAME_FIELD(ALTER_RES(alter_configs),
-			  ALTER_RES(incremental_alter_configs),
-			  resource_type) &&
-	       SAME_FIELD(ALTER_RES(alter_configs),
-			  ALTER_RES(incremental_alter_configs),
-			  resource_name),
-	       "AlterConfigs resources differ");
-_Static_assert(sizeof(ALTER_ANS(alter_configs)) ==
-	       sizeof(ALTER_ANS(incremental_alter_configs)) &&
-	       SAME_FIELD(ALTER_ANS(alter_configs),
-			  ALTER_ANS(incremental_alter_configs), error_code) &&
-	       SAME_FIELD(ALTER_ANS(alter_configs),
-			  ALTER_ANS(incremental_alter_configs),
-			  error_message) &&
-	       SAME_FIELD(ALTER_ANS(alter_configs),
-			  ALTER_ANS(incremental_alter_configs),
-			  resource_type) &&
-	       SAME_FIELD(ALTER_ANS(alter_configs),
-			  ALTER_ANS(incremental_alter_configs),
-			  resource_name),
-	       "AlterConfigs answers differ");
+#define ALTER_SAME(t, f) _Static_assert( \
+	offsetof(struct fmq_kafka_alter_configs_##t, f) == \
+	offsetof(struct fmq_kafka_incremental_alter_configs_##t, f), \
+	"AlterConfigs layouts differ: " #t "." #f)
+#define ALTER_SIZE(t) _Static_assert( \
+	sizeof(struct fmq_kafka_alter_configs_##t) == \
+	sizeof(struct fmq_kafka_incremental_alter_configs_##t), \
+	"AlterConfigs sizes differ: " #t)
+ALTER_SAME(req, resources);
+ALTER_SAME(req, resources_count);
+ALTER_SAME(req, validate_only);
+ALTER_SIZE(req_alter_configs_resource);
+ALTER_SAME(req_alter_configs_resource, resource_type);
+ALTER_SAME(req_alter_configs_resource, resource_name);
+ALTER_SIZE(resp);
+ALTER_SAME(resp, responses);
+ALTER_SAME(resp, responses_count);
+ALTER_SIZE(resp_alter_configs_resource_response);
+ALTER_SAME(resp_alter_configs_resource_response, error_code);
+ALTER_SAME(resp_alter_configs_resource_response, error_message);
+ALTER_SAME(resp_alter_configs_resource_response, resource_type);
+ALTER_SAME(resp_alter_configs_resource_response, resource_name);
 
 static void
-alter_resources(struct fmq_ctrl *c, struct fmq_bfwd *f, void *resp,
-		void *answers, const void *resources, size_t res_size,
-		int32_t n, bool validate_only, alter_one_fn one)
+alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
+	      alter_one_fn one)
 {
-	ALTER_ANS(alter_configs) *ans = answers;
+	struct fmq_kafka_alter_configs_req *req = reqp;
+	struct fmq_kafka_alter_configs_resp resp;
+	int32_t n = req->resources_count < 0 ? 0 : req->resources_count;
 	bool changed = false;
 
-	if (ans == NULL)
+	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	resp.responses_count = n;
+	resp.responses = aalloc(c, (size_t)n, sizeof(*resp.responses));
+	if (resp.responses == NULL)
 		goto nomem;
 	for (int32_t i = 0; i < n; i++) {
-		const ALTER_RES(alter_configs) *r = (const void *)
-			((const char *)resources + (size_t)i * res_size);
-		ALTER_ANS(alter_configs) *o = &ans[i];
+		const struct fmq_kafka_alter_configs_req_alter_configs_resource *r =
+			&req->resources[i];
+		struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o =
+			&resp.responses[i];
 		char msg[1024] = "", *name = cstr(c, r->resource_name);
 		int16_t e;
 
@@ -769,7 +768,8 @@ alter_resources(struct fmq_ctrl *c, struct fmq_bfwd *f, void *resp,
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
-		e = one(c, r, name, validate_only, &changed, msg, sizeof(msg));
+		e = one(c, r, name, req->validate_only, &changed, msg,
+			sizeof(msg));
 		if (e < 0)
 			goto nomem;
 		o->error_code = e;
@@ -778,7 +778,7 @@ alter_resources(struct fmq_ctrl *c, struct fmq_bfwd *f, void *resp,
 	}
 	if (changed)
 		ctrl_publish(c);
-	ctrl_respond(c, f, resp);
+	ctrl_respond(c, f, &resp);
 	return;
 nomem:
 	if (changed)
@@ -789,31 +789,13 @@ nomem:
 void
 ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 {
-	struct fmq_kafka_incremental_alter_configs_req *req = reqp;
-	struct fmq_kafka_incremental_alter_configs_resp resp;
-	int32_t n = req->resources_count < 0 ? 0 : req->resources_count;
-
-	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
-	resp.responses_count = n;
-	resp.responses = aalloc(c, (size_t)n, sizeof(*resp.responses));
-	alter_resources(c, f, &resp, resp.responses, req->resources,
-			sizeof(*req->resources), n, req->validate_only,
-			alter_incremental);
+	alter_configs(c, f, reqp, alter_incremental);
 }
 
 void
 ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 {
-	struct fmq_kafka_alter_configs_req *req = reqp;
-	struct fmq_kafka_alter_configs_resp resp;
-	int32_t n = req->resources_count < 0 ? 0 : req->resources_count;
-
-	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
-	resp.responses_count = n;
-	resp.responses = aalloc(c, (size_t)n, sizeof(*resp.responses));
-	alter_resources(c, f, &resp, resp.responses, req->resources,
-			sizeof(*req->resources), n, req->validate_only,
-			replace_configs);
+	alter_configs(c, f, reqp, replace_configs);
 }
 
 void
