@@ -6,13 +6,16 @@
 #   sudo scripts/test.sh [--quick]
 #
 # Order: scripts/setup.sh (as root; a plain build otherwise), the CUnit suite
-# (meson test --suite unit), the same suite in a sanitize build (build-asan),
+# (meson test --suite unit: the suites fast and slow), the same suite in a
+# sanitize build (build-asan),
 # every libFuzzer target of a fuzz build (build-fuzz), then every
 # tests/integration/test_*.sh. Each meson test, fuzz target and integration
 # script is one result. Logs go to $FMQ_BUILD/test-logs/.
 #
-#   --quick            skip the sanitize and fuzz builds (for developers;
-#                      CI runs everything)
+#   --quick            run only the fast unit suite (meson test --suite fast:
+#                      each test under a second) and the integration
+#                      scripts; skip the slow unit tests and the sanitize and
+#                      fuzz builds (for developers; CI runs everything)
 #   FMQ_TEST_FILTER    run only results whose name contains this substring;
 #                      names look like unit/unit-util, asan/unit-util,
 #                      fuzz/<target>, integration/test_<name>.sh
@@ -40,6 +43,8 @@ BUILD=${FMQ_BUILD:-build}
 ASAN_BUILD=build-asan
 FUZZ_BUILD=build-fuzz
 FILTER=${FMQ_TEST_FILTER:-}
+UNIT_SUITE=unit
+[ "$QUICK" = 1 ] && UNIT_SUITE=fast
 FUZZ_SECONDS=${FMQ_FUZZ_SECONDS:-30}
 TIMEOUT=${FMQ_TEST_TIMEOUT:-900}
 for v in FUZZ_SECONDS TIMEOUT; do
@@ -128,13 +133,24 @@ configure() {
 	return 1
 }
 
-# meson_suite BUILDDIR PREFIX [meson test args]: run the unit suite of one
-# build and report each test as PREFIX/<name>.
+# suite_tests BUILDDIR SUITE: the names of the meson tests in SUITE (a test
+# is in unit and in one of fast and slow, so `meson test --list` shows
+# decorated names; introspection gives the plain ones).
+suite_tests() {
+	meson introspect "$1" --tests 2>/dev/null | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if any(s.split(":")[-1] == sys.argv[1] for s in t["suite"]):
+        print(t["name"])' "$2"
+}
+
+# meson_suite BUILDDIR PREFIX [meson test args]: run the unit tests of one
+# build ($UNIT_SUITE) and report each test as PREFIX/<name>.
 meson_suite() {
 	local dir=$1 prefix=$2
 	shift 2
 	local names=() sel=() n st dur log t0
-	mapfile -t names < <(meson test -C "$dir" --no-rebuild --suite unit --list 2>/dev/null)
+	mapfile -t names < <(suite_tests "$dir" "$UNIT_SUITE")
 	for n in "${names[@]}"; do
 		matches "$prefix/$n" && sel+=("$n")
 	done
@@ -165,7 +181,8 @@ import json, sys
 path, outdir = sys.argv[1], sys.argv[2]
 for raw in open(path, encoding="utf-8", errors="replace"):
     t = json.loads(raw)
-    name = t["name"].replace("/", "_").replace(" ", "_")
+    # "fluxmq:unit+fast / unit-util" when a test is in several suites
+    name = t["name"].split(" / ")[-1].replace("/", "_").replace(" ", "_")
     with open(f"{outdir}/{name}.log", "w") as f:
         f.write("$ " + " ".join(t.get("command") or []) + "\n")
         f.write(t.get("stdout") or "")
@@ -198,7 +215,7 @@ else
 fi
 
 # --- unit ---------------------------------------------------------------------
-stage "unit suite ($BUILD)"
+stage "unit suite $UNIT_SUITE ($BUILD)"
 meson_suite "$BUILD" unit
 
 # --- sanitize build -----------------------------------------------------------
@@ -206,7 +223,7 @@ if [ "$QUICK" = 1 ]; then
 	stage "sanitize and fuzz builds skipped (--quick)"
 else
 	stage "unit suite with ASan+UBSan ($ASAN_BUILD)"
-	mapfile -t unit_names < <(meson test -C "$BUILD" --no-rebuild --suite unit --list 2>/dev/null)
+	mapfile -t unit_names < <(suite_tests "$BUILD" "$UNIT_SUITE")
 	if any_match "${unit_names[@]/#/asan/}"; then
 		if configure "$ASAN_BUILD" "$LOGS/asan-setup.log" -Dsanitize=true &&
 			build "$ASAN_BUILD" "$LOGS/asan-build.log"; then

@@ -35,7 +35,7 @@
 
 #include "bench.h"
 #include "fmq_net.h"
-#include "steer.h"
+#include "fmq_net_steer.h"
 
 #define NB_MBUFS 32767
 /* Mbufs never handed to queued send data: TCP needs some to build

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -527,79 +528,49 @@ nomem:
 	ctrl_close_conn(c, f);
 }
 
-void
-ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+/* IncrementalAlterConfigs (API 44) on one resource: each listed config is
+ * set, deleted, appended to or subtracted from; the rest is unchanged. */
+static int16_t
+alter_incremental(struct fmq_ctrl *c, const void *res, const char *name,
+		  bool validate_only, bool *changed, char *msg, size_t msglen)
 {
-	struct fmq_kafka_incremental_alter_configs_req *req = reqp;
-	struct fmq_kafka_incremental_alter_configs_resp resp;
-	int32_t n = req->resources_count < 0 ? 0 : req->resources_count;
-	bool changed = false;
+	const struct fmq_kafka_incremental_alter_configs_req_alter_configs_resource *r =
+		res;
+	int32_t nc = r->configs_count < 0 ? 0 : r->configs_count;
+	struct fmq_alter *ops = aalloc(c, (size_t)nc, sizeof(*ops));
+	int16_t e = 0;
 
-	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
-	resp.responses_count = n;
-	resp.responses = aalloc(c, (size_t)n, sizeof(*resp.responses));
-	if (resp.responses == NULL)
-		goto nomem;
-	for (int32_t i = 0; i < n; i++) {
-		const struct fmq_kafka_incremental_alter_configs_req_alter_configs_resource *r =
-			&req->resources[i];
-		struct fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response *o =
-			&resp.responses[i];
-		char msg[512] = "", *name = cstr(c, r->resource_name);
-		int32_t nc = r->configs_count < 0 ? 0 : r->configs_count;
-		struct fmq_alter *ops = aalloc(c, (size_t)nc, sizeof(*ops));
-
-		if (name == NULL || ops == NULL)
-			goto nomem;
-		memset(o, 0, sizeof(*o));
-		o->resource_type = r->resource_type;
-		o->resource_name = r->resource_name;
-		o->error_message = FMQ_KAFKA_STR_NULL;
-		if (r->resource_type != RES_TOPIC) {
-			o->error_code = r->resource_type == RES_BROKER ?
-				FMQ_CTRL_E_INVALID_CONFIG : FMQ_CTRL_E_INVALID_REQUEST;
-			o->error_message = astr(c, r->resource_type == RES_BROKER ?
-				"Broker settings are static in FluxMQ: change "
-				"the configuration file and restart" :
-				"Unsupported resource type");
-			continue;
-		}
-		for (int32_t k = 0; k < nc; k++) {
-			ops[k].key = cstr(c, r->configs[k].name);
-			ops[k].value = r->configs[k].value.len < 0 ? NULL :
-				cstr(c, r->configs[k].value);
-			ops[k].op = r->configs[k].config_operation;
-			if (o->error_code == 0 && ops[k].op == FMQ_ALTER_SET &&
-			    ops[k].key != NULL &&
-			    fmq_topics_find(c->topics, name) != NULL)
-				o->error_code = check_log_limits(c, ops[k].key,
-						ops[k].value, msg, sizeof(msg));
-		}
-		if (o->error_code == 0)
-			o->error_code = fmq_topics_alter(c->topics, name, ops,
-							 (size_t)nc,
-							 req->validate_only,
-							 msg, sizeof(msg));
-		if (o->error_code != 0) {
-			o->error_message = astr(c, msg);
-			continue;
-		}
-		if (!req->validate_only && nc > 0) {
-			/* The snapshot published below carries the new
-			 * settings; each partition's owner applies them in
-			 * place. */
-			c->st.config_changes++;
-			changed = true;
-		}
+	if (ops == NULL)
+		return -1;
+	if (r->resource_type != RES_TOPIC) {
+		snprintf(msg, msglen, "%s", r->resource_type == RES_BROKER ?
+			 "Broker settings are static in FluxMQ: change the "
+			 "configuration file and restart" :
+			 "Unsupported resource type");
+		return r->resource_type == RES_BROKER ?
+			FMQ_CTRL_E_INVALID_CONFIG : FMQ_CTRL_E_INVALID_REQUEST;
 	}
-	if (changed)
-		ctrl_publish(c);
-	ctrl_respond(c, f, &resp);
-	return;
-nomem:
-	if (changed)
-		ctrl_publish(c);
-	ctrl_close_conn(c, f);
+	for (int32_t k = 0; k < nc; k++) {
+		ops[k].key = cstr(c, r->configs[k].name);
+		ops[k].value = r->configs[k].value.len < 0 ? NULL :
+			cstr(c, r->configs[k].value);
+		ops[k].op = r->configs[k].config_operation;
+		if (e == 0 && ops[k].op == FMQ_ALTER_SET && ops[k].key != NULL &&
+		    fmq_topics_find(c->topics, name) != NULL)
+			e = check_log_limits(c, ops[k].key, ops[k].value, msg,
+					     msglen);
+	}
+	if (e == 0)
+		e = fmq_topics_alter(c->topics, name, ops, (size_t)nc,
+				     validate_only, msg, msglen);
+	if (e == 0 && !validate_only && nc > 0) {
+		/* The snapshot published by alter_configs() carries the
+		 * new settings; each partition's owner applies them in
+		 * place. */
+		c->st.config_changes++;
+		*changed = true;
+	}
+	return e;
 }
 
 /* A topic setting the log cannot take: max.message.bytes above a hot chunk's
@@ -642,10 +613,11 @@ res_type_name(int8_t t)
  * value, as Kafka's ZkAdminManager filters those out) reverts to its
  * default. Messages are Kafka's. */
 static int16_t
-replace_configs(struct fmq_ctrl *c, const struct fmq_kafka_alter_configs_req_alter_configs_resource *r,
-		const char *name, bool validate_only, bool *changed, char *msg,
-		size_t msglen)
+replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
+		bool validate_only, bool *changed, char *msg, size_t msglen)
 {
+	const struct fmq_kafka_alter_configs_req_alter_configs_resource *r =
+		res;
 	int32_t nc = r->configs_count < 0 ? 0 : r->configs_count;
 	struct fmq_alter *ops;
 	size_t nops = 0;
@@ -732,8 +704,45 @@ replace_configs(struct fmq_ctrl *c, const struct fmq_kafka_alter_configs_req_alt
 	return e;
 }
 
-void
-ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+/*
+ * What AlterConfigs and IncrementalAlterConfigs share: one answer per
+ * resource (its type and name echoed, the error and message of `one`),
+ * one snapshot published if anything changed, the connection closed when
+ * out of memory. The two APIs' generated request and response types have
+ * the same layout outside the configs (both schemas declare the same
+ * fields): checked here, then both are handled through the AlterConfigs
+ * types.
+ */
+typedef int16_t (*alter_one_fn)(struct fmq_ctrl *c, const void *res,
+				const char *name, bool validate_only,
+				bool *changed, char *msg, size_t msglen);
+
+#define ALTER_SAME(t, f) _Static_assert( \
+	offsetof(struct fmq_kafka_alter_configs_##t, f) == \
+	offsetof(struct fmq_kafka_incremental_alter_configs_##t, f), \
+	"AlterConfigs layouts differ: " #t "." #f)
+#define ALTER_SIZE(t) _Static_assert( \
+	sizeof(struct fmq_kafka_alter_configs_##t) == \
+	sizeof(struct fmq_kafka_incremental_alter_configs_##t), \
+	"AlterConfigs sizes differ: " #t)
+ALTER_SAME(req, resources);
+ALTER_SAME(req, resources_count);
+ALTER_SAME(req, validate_only);
+ALTER_SIZE(req_alter_configs_resource);
+ALTER_SAME(req_alter_configs_resource, resource_type);
+ALTER_SAME(req_alter_configs_resource, resource_name);
+ALTER_SIZE(resp);
+ALTER_SAME(resp, responses);
+ALTER_SAME(resp, responses_count);
+ALTER_SIZE(resp_alter_configs_resource_response);
+ALTER_SAME(resp_alter_configs_resource_response, error_code);
+ALTER_SAME(resp_alter_configs_resource_response, error_message);
+ALTER_SAME(resp_alter_configs_resource_response, resource_type);
+ALTER_SAME(resp_alter_configs_resource_response, resource_name);
+
+static void
+alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
+	      alter_one_fn one)
 {
 	struct fmq_kafka_alter_configs_req *req = reqp;
 	struct fmq_kafka_alter_configs_resp resp;
@@ -759,8 +768,8 @@ ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
-		e = replace_configs(c, r, name, req->validate_only, &changed, msg,
-				    sizeof(msg));
+		e = one(c, r, name, req->validate_only, &changed, msg,
+			sizeof(msg));
 		if (e < 0)
 			goto nomem;
 		o->error_code = e;
@@ -775,6 +784,18 @@ nomem:
 	if (changed)
 		ctrl_publish(c);
 	ctrl_close_conn(c, f);
+}
+
+void
+ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+{
+	alter_configs(c, f, reqp, alter_incremental);
+}
+
+void
+ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+{
+	alter_configs(c, f, reqp, replace_configs);
 }
 
 void

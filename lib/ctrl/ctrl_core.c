@@ -36,28 +36,6 @@ first_log_dir(const struct fmq_config *cfg, char *out, size_t len)
 	out[n] = '\0';
 }
 
-static int
-mkdir_p(const char *path)
-{
-	char tmp[FMQ_CFG_STR_MAX + 64];
-	size_t l = strlen(path);
-
-	if (l >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, l + 1);
-	for (char *p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Write a small file atomically (temp, fsync, rename). */
 static int
 write_atomic(const char *path, const char *text)
@@ -91,7 +69,7 @@ fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 	int rc;
 
 	first_log_dir(cfg, dir, sizeof(dir));
-	rc = mkdir_p(dir);
+	rc = fmq_mkdir_p(dir);
 	if (rc < 0) {
 		fmq_config_error(cfg, "log.dirs", err, errlen,
 				 "cannot create %s: %s", dir, strerror(-rc));
@@ -601,7 +579,7 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 	c->n_lcores = n_lcores;
 	first_log_dir(cfg, dir, sizeof(dir));
 	snprintf(c->dir, sizeof(c->dir), "%s/__fluxmq", dir);
-	rc = mkdir_p(c->dir);
+	rc = fmq_mkdir_p(c->dir);
 	if (rc < 0) {
 		fmq_config_error(cfg, "log.dirs", err, errlen,
 				 "cannot create %s: %s", c->dir, strerror(-rc));

@@ -20,6 +20,8 @@
  * v3+ per member).
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -665,6 +667,75 @@ topic_runs(const struct flat_part *p, uint32_t n)
 	return runs;
 }
 
+/*
+ * Where the response element types keep the fields emit_topics() fills.
+ * The generated types differ per API and version but share field names;
+ * FIELD() refuses at compile time a field of another type.
+ */
+#define NO_FIELD SIZE_MAX
+#define FIELD(T, f, ty) (offsetof(T, f) + 0 * sizeof(char[ \
+	__builtin_types_compatible_p(__typeof__(((T *)0)->f), ty) ? 1 : -1]))
+#define TOPIC_LAYOUT(T, P) \
+	sizeof(T), FIELD(T, name, struct fmq_kafka_str), \
+	FIELD(T, partitions, P *), FIELD(T, partitions_count, int32_t), \
+	sizeof(P), FIELD(P, partition_index, int32_t), \
+	FIELD(P, error_code, int16_t)
+#define OFFSETS_LAYOUT(P) \
+	FIELD(P, committed_offset, int64_t), \
+	FIELD(P, committed_leader_epoch, int32_t), \
+	FIELD(P, metadata, struct fmq_kafka_str)
+
+struct topic_layout {
+	size_t t_size, t_name, t_parts, t_count;
+	size_t p_size, p_index, p_error;
+	size_t p_offset, p_epoch, p_metadata;   /* NO_FIELD: not in the type */
+};
+
+#define PUT(base, off, val) do { \
+	__typeof__(val) v_ = (val); \
+	memcpy((char *)(base) + (off), &v_, sizeof(v_)); \
+} while (0)
+
+/*
+ * The topics array of a response from a flat partition list: one topic per
+ * run of equal names, each pointing at its partitions (in order).
+ */
+static int
+emit_topics(struct fmq_ctrl *c, const struct topic_layout *l,
+	    const struct flat_part *fp, uint32_t n, void **topics,
+	    int32_t *ntopics)
+{
+	uint32_t runs = topic_runs(fp, n);
+	char *tt = ealloc(c, runs, l->t_size);
+	char *pp = ealloc(c, n, l->p_size);
+	char *t = NULL;
+	int32_t cnt = 0;
+
+	if (tt == NULL || pp == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		char *p = pp + (size_t)i * l->p_size;
+
+		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
+			t = t == NULL ? tt : t + l->t_size;
+			PUT(t, l->t_name, kstr_nn(fp[i].topic));
+			PUT(t, l->t_parts, (void *)p);
+			cnt = 0;
+		}
+		PUT(t, l->t_count, ++cnt);
+		PUT(p, l->p_index, fp[i].partition);
+		PUT(p, l->p_error, fp[i].error);
+		if (l->p_offset != NO_FIELD) {
+			PUT(p, l->p_offset, fp[i].offset);
+			PUT(p, l->p_epoch, fp[i].leader_epoch);
+			PUT(p, l->p_metadata, kstr(fp[i].metadata));
+		}
+	}
+	*topics = tt;
+	*ntopics = (int32_t)runs;
+	return 0;
+}
+
 /* The partitions of an OffsetCommit or OffsetDelete request, flat, each
  * with err: for answers the coordinator could not build. */
 static struct flat_part *
@@ -787,11 +858,16 @@ static int
 emit_commit(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 	    const void *kreq, struct fmq_kafka_offset_commit_resp *o)
 {
+	static const struct topic_layout layout = {
+		TOPIC_LAYOUT(
+		struct fmq_kafka_offset_commit_resp_offset_commit_response_topic,
+		struct fmq_kafka_offset_commit_resp_offset_commit_response_partition),
+		NO_FIELD, NO_FIELD, NO_FIELD,
+	};
 	const struct fmq_group_commit_resp *cr = &r->u.commit;
-	struct fmq_kafka_offset_commit_resp_offset_commit_response_partition *pp;
-	struct fmq_kafka_offset_commit_resp_offset_commit_response_topic *tt;
 	struct flat_part *fp;
-	uint32_t n = cr->n_parts, runs, t = 0;
+	uint32_t n = cr->n_parts;
+	void *tt;
 
 	if (r->error != 0 && n == 0) {
 		/* The coordinator could not even build the answer: every
@@ -809,23 +885,9 @@ emit_commit(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			fp[i].error = cr->parts[i].error;
 		}
 	}
-	runs = topic_runs(fp, n);
-	tt = ealloc(c, runs, sizeof(*tt));
-	pp = ealloc(c, n, sizeof(*pp));
-	if (tt == NULL || pp == NULL)
+	if (emit_topics(c, &layout, fp, n, &tt, &o->topics_count) < 0)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
-			tt[t].name = kstr_nn(fp[i].topic);
-			tt[t].partitions = &pp[i];
-			t++;
-		}
-		tt[t - 1].partitions_count++;
-		pp[i].partition_index = fp[i].partition;
-		pp[i].error_code = fp[i].error;
-	}
 	o->topics = tt;
-	o->topics_count = (int32_t)runs;
 	return 0;
 }
 
@@ -836,55 +898,23 @@ static int
 fetch_topics(struct fmq_ctrl *c, bool v8, const struct flat_part *fp,
 	     uint32_t n, void **topics, int32_t *ntopics)
 {
-	uint32_t runs = topic_runs(fp, n), t = 0;
+	static const struct topic_layout layout_v8 = {
+		TOPIC_LAYOUT(
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_topics,
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partitions),
+		OFFSETS_LAYOUT(
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partitions),
+	};
+	static const struct topic_layout layout_v0 = {
+		TOPIC_LAYOUT(
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_topic,
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partition),
+		OFFSETS_LAYOUT(
+		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partition),
+	};
 
-	*ntopics = (int32_t)runs;
-	if (v8) {
-		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_topics *tt =
-			ealloc(c, runs, sizeof(*tt));
-		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partitions *pp =
-			ealloc(c, n, sizeof(*pp));
-
-		if (tt == NULL || pp == NULL)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < n; i++) {
-			if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
-				tt[t].name = kstr_nn(fp[i].topic);
-				tt[t].partitions = &pp[i];
-				t++;
-			}
-			tt[t - 1].partitions_count++;
-			pp[i].partition_index = fp[i].partition;
-			pp[i].committed_offset = fp[i].offset;
-			pp[i].committed_leader_epoch = fp[i].leader_epoch;
-			pp[i].metadata = kstr(fp[i].metadata);
-			pp[i].error_code = fp[i].error;
-		}
-		*topics = tt;
-		return 0;
-	}
-	struct fmq_kafka_offset_fetch_resp_offset_fetch_response_topic *tt =
-		ealloc(c, runs, sizeof(*tt));
-	struct fmq_kafka_offset_fetch_resp_offset_fetch_response_partition *pp =
-		ealloc(c, n, sizeof(*pp));
-
-	if (tt == NULL || pp == NULL)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
-			tt[t].name = kstr_nn(fp[i].topic);
-			tt[t].partitions = &pp[i];
-			t++;
-		}
-		tt[t - 1].partitions_count++;
-		pp[i].partition_index = fp[i].partition;
-		pp[i].committed_offset = fp[i].offset;
-		pp[i].committed_leader_epoch = fp[i].leader_epoch;
-		pp[i].metadata = kstr(fp[i].metadata);
-		pp[i].error_code = fp[i].error;
-	}
-	*topics = tt;
-	return 0;
+	return emit_topics(c, v8 ? &layout_v8 : &layout_v0, fp, n, topics,
+			   ntopics);
 }
 
 static struct flat_part *
@@ -1118,12 +1148,17 @@ static int
 emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 		   struct fmq_kafka_offset_delete_resp *o)
 {
+	static const struct topic_layout layout = {
+		TOPIC_LAYOUT(
+		struct fmq_kafka_offset_delete_resp_offset_delete_response_topic,
+		struct fmq_kafka_offset_delete_resp_offset_delete_response_partition),
+		NO_FIELD, NO_FIELD, NO_FIELD,
+	};
 	const struct fmq_group_offset_delete_resp *d = &r->u.offset_delete;
-	struct fmq_kafka_offset_delete_resp_offset_delete_response_partition *pp;
-	struct fmq_kafka_offset_delete_resp_offset_delete_response_topic *tt;
 	struct tp_cache tc = { .valid = false };
 	struct flat_part *fp;
-	uint32_t n = d->n_parts, runs, t = 0;
+	uint32_t n = d->n_parts;
+	void *tt;
 
 	/* A group-level error answers alone, as in Kafka. */
 	o->error_code = r->error;
@@ -1142,23 +1177,9 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			d->parts[i].error :
 			FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
 	}
-	runs = topic_runs(fp, n);
-	tt = ealloc(c, runs, sizeof(*tt));
-	pp = ealloc(c, n, sizeof(*pp));
-	if (tt == NULL || pp == NULL)
+	if (emit_topics(c, &layout, fp, n, &tt, &o->topics_count) < 0)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
-			tt[t].name = kstr_nn(fp[i].topic);
-			tt[t].partitions = &pp[i];
-			t++;
-		}
-		tt[t - 1].partitions_count++;
-		pp[i].partition_index = fp[i].partition;
-		pp[i].error_code = fp[i].error;
-	}
 	o->topics = tt;
-	o->topics_count = (int32_t)runs;
 	return 0;
 }
 

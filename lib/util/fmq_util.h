@@ -205,6 +205,21 @@ void fmq_log(enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
 	} while (0)
 
 /* ------------------------------------------------------------------------
+ * File system
+ * ---------------------------------------------------------------------- */
+
+/**
+ * Create a directory and its missing parents (mode 0755), as `mkdir -p`.
+ * An existing directory is success (so is an existing file of that name:
+ * the caller's next open or mkdir under it fails instead).
+ *
+ * @return
+ *   0, -EINVAL for an empty path, -ENAMETOOLONG beyond PATH_MAX, or the
+ *   -errno of the mkdir that failed (-ENOTDIR: a file is in the way).
+ */
+int fmq_mkdir_p(const char *path);
+
+/* ------------------------------------------------------------------------
  * Clock
  * ---------------------------------------------------------------------- */
 

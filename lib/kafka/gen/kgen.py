@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """kgen: generate FluxMQ's Kafka message codecs from Kafka's JSON schemas.
 
-Usage: kgen.py SCHEMA_DIR [--lib-out DIR] [--test-out DIR]
+Usage: kgen.py [SCHEMA_DIR] [--lib-out DIR] [--test-out DIR]
 
-SCHEMA_DIR is apache/kafka's clients/src/main/resources/common/message (any
+SCHEMA_DIR (default: lib/kafka/schemas, the checked-in copies) holds
+apache/kafka's clients/src/main/resources/common/message schemas (any
 release whose validVersions cover the ranges in APIS below). The output is
 C: one struct per message and nested struct, and for each message
 _init/_decode/_encode/_size functions, the advertised version table and a
@@ -1236,8 +1237,9 @@ def write(path, text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("schema_dir")
     here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("schema_dir", nargs="?",
+                    default=os.path.join(here, "..", "schemas"))
     ap.add_argument("--lib-out", default=here)
     ap.add_argument("--test-out", default=os.path.join(
         here, "..", "..", "..", "tests", "unit", "kafka", "gen"))

@@ -17,12 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include "pmd_guard.h"
+#include "harness.h"
 
 static uint16_t port;
 static struct rte_mempool *mp;
@@ -177,13 +178,13 @@ test_real_faults_still_crash(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	char *eal[] = { "test_pmd_guard", "--no-huge", "--no-pci",
 			"--no-shconf", "-m", "256", "--log-level=error",
 			"-l", "0", "--no-telemetry", "--vdev=net_null0", NULL };
 	struct rte_eth_conf conf = { 0 };
-	unsigned int failed;
+	int failed;
 	void *page;
 
 	if (rte_eal_init(RTE_DIM(eal) - 1, eal) < 0)
@@ -213,11 +214,8 @@ main(void)
 	CU_add_test(s, "no burst starts on a link that is down",
 		    test_no_burst_on_link_down);
 	CU_add_test(s, "other faults still crash", test_real_faults_still_crash);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	failed = fmq_test_run(argc, argv);
 	rte_eth_dev_stop(port);
 	rte_eal_cleanup();
-	return failed ? 1 : 0;
+	return failed;
 }

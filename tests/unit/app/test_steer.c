@@ -3,9 +3,10 @@
  * 1-, 2- and 4-node topologies. */
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "steer.h"
+#include "harness.h"
 
 static void
 test_hash_symmetric(void)
@@ -186,10 +187,10 @@ test_place_four_nodes_uneven(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -202,9 +203,6 @@ main(void)
 	CU_add_test(s, "placement: one node", test_place_single_node);
 	CU_add_test(s, "placement: two nodes", test_place_two_nodes);
 	CU_add_test(s, "placement: four nodes, uneven", test_place_four_nodes_uneven);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	fails = fmq_test_run(argc, argv);
+	return fails;
 }

@@ -13,12 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <rte_eal.h>
 
 #include "kclient.h"
 #include "broker_priv.h"   /* quiescent versions (white box) */
 #include "net_test_util.h"
+#include "harness.h"
 
 #define MAX_REQ 65536
 #define K_UNKNOWN_TOPIC_OR_PARTITION 3
@@ -1444,7 +1445,7 @@ test_x_slab(void)
 }
 
 static int
-main_xlcore(bool noslab)
+main_xlcore(bool noslab, int argc, char **argv)
 {
 	static const char *const xsettings[] = {
 		"broker.max.inflight=64", "auto.create.topics.enable=false",
@@ -1452,7 +1453,7 @@ main_xlcore(bool noslab)
 	};
 	const char *settings[4];
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	memcpy(settings, xsettings, sizeof(settings));
 	xl_noslab = noslab;
@@ -1478,13 +1479,10 @@ main_xlcore(bool noslab)
 		    test_x_no_auto_create);
 	CU_add_test(s, "request state: slab drained, heap use counted",
 		    test_x_slab);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	kb_stop(k);
 	rte_eal_cleanup();
-	return fails == 0 ? 0 : 1;
+	return fails;
 }
 
 /* --------------------------------------- a hot pool smaller than the data */
@@ -1576,7 +1574,7 @@ test_pool_backpressure(void)
 }
 
 static int
-main_pool(void)
+main_pool(int argc, char **argv)
 {
 	static const char *const psettings[] = {
 		"log.hot.pool.bytes=4194304", "log.hot.chunk.bytes=1048576",
@@ -1584,7 +1582,7 @@ main_pool(void)
 		"socket.request.max.bytes=2000000", NULL,
 	};
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	if (kb_start(k, 2, psettings) < 0)
 		return 1;
@@ -1593,30 +1591,31 @@ main_pool(void)
 	s = CU_add_suite("broker with a small hot pool", NULL, NULL);
 	CU_add_test(s, "16 MB into a 4 MB pool: back-pressure, nothing lost, in order",
 		    test_pool_backpressure);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	kb_stop(k);
 	rte_eal_cleanup();
-	return fails == 0 ? 0 : 1;
+	return fails;
 }
 
 int
 main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	if (nt_eal_init() < 0) {
 		fprintf(stderr, "EAL init failed: skipping\n");
 		return 77;
 	}
 	fmq_log_set_level(FMQ_LOG_ERR);
+	/* A mode word first, then the harness options (argv[0] = the word). */
+	if (argc > 2 && strcmp(argv[1], "xlcore") == 0 &&
+	    strcmp(argv[2], "noslab") == 0)
+		return main_xlcore(true, argc - 2, argv + 2);
 	if (argc > 1 && strcmp(argv[1], "xlcore") == 0)
-		return main_xlcore(argc > 2 && strcmp(argv[2], "noslab") == 0);
+		return main_xlcore(false, argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "pool") == 0)
-		return main_pool();
+		return main_pool(argc - 1, argv + 1);
 	if (kb_start(k, 1, settings) < 0)
 		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1632,7 +1631,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "socket.request.max.bytes: at the limit taken, one more closed at the prefix",
 		    test_size_limit);
 	CU_add_test(s, "produce/fetch: bytes, offsets, watermarks, no mbuf left", test_produce_fetch);
-	CU_add_test(s, "one fetch over 200 partitions", test_many_partitions);
+	fmq_test_slow(CU_add_test(s, "one fetch over 200 partitions",
+				  test_many_partitions));
 	CU_add_test(s, "long-poll on a fake clock: woken by an append, or at max_wait", test_long_poll);
 	CU_add_test(s, "acks=0: no answer; an error closes", test_acks0);
 	CU_add_test(s, "acks=0, one record per request, faster than the lcore: the window holds the producer back",
@@ -1642,11 +1642,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "the in-flight limit and the backlog limit at once: freed slots resume the work",
 		    test_inflight_and_backlog);
 	CU_add_test(s, "half a request then the client goes: nothing leaks", test_half_request_then_gone);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	kb_stop(k);
 	rte_eal_cleanup();
-	return fails == 0 ? 0 : 1;
+	return fails;
 }

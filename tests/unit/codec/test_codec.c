@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "fmq_codec.h"
 #include "codec_test_util.h"
+#include "harness.h"
 
 /* The Kafka codes these tests expect, from the shared table. */
 enum {
@@ -1152,11 +1153,11 @@ test_ctx_args(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct fmq_codec_limits lim = { .gzip_level = 1, .zstd_level = 3 };
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	ctx = fmq_codec_ctx_create(&lim);
 	if (ctx == NULL) {
@@ -1167,21 +1168,21 @@ main(void)
 		return 1;
 	s = CU_add_suite("codec", NULL, NULL);
 	CU_add_test(s, "CRC-32C check value, chained segments", test_crc32c);
-	CU_add_test(s, "context arguments, other levels", test_ctx_args);
+	fmq_test_slow(CU_add_test(s, "context arguments, other levels",
+				  test_ctx_args));
 	CU_add_test(s, "round trips 0 B .. 1 MiB, exact bounds", test_round_trips);
 	CU_add_test(s, "framings from gzip/lz4/zstd CLIs", test_cli_framings);
 	CU_add_test(s, "librdkafka and kafka-python batches", test_client_batches);
 	CU_add_test(s, "snappy: raw vs xerial", test_snappy_framing);
-	CU_add_test(s, "truncated and corrupt input", test_truncated_and_corrupt);
-	CU_add_test(s, "decompression bombs", test_bombs);
+	fmq_test_slow(CU_add_test(s, "truncated and corrupt input",
+				  test_truncated_and_corrupt));
+	fmq_test_slow(CU_add_test(s, "decompression bombs",
+				  test_bombs));
 	CU_add_test(s, "deep validation: Kafka codes", test_deep_validation);
 	CU_add_test(s, "batch checks: Kafka codes", test_batch_checks);
 	CU_add_test(s, "recompression keeps records, CRC", test_recompress);
 	CU_add_test(s, "metrics summed over contexts", test_metrics);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	fmq_codec_ctx_free(ctx);
-	return fails == 0 ? 0 : 1;
+	return fails;
 }

@@ -21,10 +21,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #define FMQ_CTRL_INTERNAL
 #include "ctrl_priv.h"
+#include "harness.h"
 
 /* Kafka error codes (Errors.java). */
 enum {
@@ -1096,10 +1097,10 @@ test_simple_consumer(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int failed;
+	int failed;
 
 	fmq_log_set_level(FMQ_LOG_ERR);
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1117,10 +1118,6 @@ main(void)
 		CU_cleanup_registry();
 		return 1;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() +
-		CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed == 0 ? 0 : 1;
+	failed = fmq_test_run(argc, argv);
+	return failed;
 }

@@ -5,9 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "fmq_ctrl.h"
+#include "harness.h"
 
 /* Kafka error codes used below (Errors.java). */
 enum { INVALID_TOPIC = 17, EXISTS = 36, INVALID_PARTITIONS = 37,
@@ -235,10 +236,10 @@ test_topic_id_string(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -250,11 +251,8 @@ main(void)
 	CU_add_test(s, "persistence, owners, alter, delete", test_persistence_and_owners);
 	CU_add_test(s, "corrupt registry refused with file:line", test_corrupt_registry);
 	CU_add_test(s, "topic id string", test_topic_id_string);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	rm_registry();
 	rmdir(dir);
-	return fails ? 1 : 0;
+	return fails;
 }

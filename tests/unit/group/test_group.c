@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 
 #include "group_test.h"
+#include "harness.h"
 
 typedef char mid_t_[CAP_STR];
 
@@ -1378,7 +1378,7 @@ test_metrics(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
 
@@ -1404,20 +1404,15 @@ main(void)
 	CU_add_test(s, "delete groups", test_delete_groups);
 	CU_add_test(s, "offset delete", test_offset_delete);
 	CU_add_test(s, "list and describe", test_list_describe);
-	CU_add_test(s, "journal crash", test_journal_crash);
-	CU_add_test(s, "journal compaction", test_journal_compaction);
+	fmq_test_slow(CU_add_test(s, "journal crash",
+				  test_journal_crash));
+	fmq_test_slow(CU_add_test(s, "journal compaction",
+				  test_journal_compaction));
 	CU_add_test(s, "retention", test_retention);
 	CU_add_test(s, "generation survives restart",
 		    test_generation_survives_restart);
 	CU_add_test(s, "journal write failure", test_journal_write_failure);
 	CU_add_test(s, "duplicate requests", test_duplicate_requests);
 	CU_add_test(s, "metrics", test_metrics);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	{
-		unsigned int failed = CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return fmq_test_run(argc, argv);
 }

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "fmq_kafka.h"
 #include "kafka_test_rand.h"
 #include "kafka_test_vectors.h"
+#include "harness.h"
 
 #define BIG (1u << 20)
 
@@ -1409,10 +1410,10 @@ test_vectors(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	fmq_kafka_arena_init(&arena, arena_buf, sizeof(arena_buf));
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1442,9 +1443,6 @@ main(void)
 		    test_codec_roundtrip);
 	CU_add_test(s, "arena exhaustion during decode", test_arena_exhaustion);
 	CU_add_test(s, "captured client vectors", test_vectors);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	fails = fmq_test_run(argc, argv);
+	return fails;
 }

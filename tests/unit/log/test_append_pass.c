@@ -10,7 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
@@ -18,6 +18,7 @@
 #include "log_priv.h"
 #include "tbatch.h"
 #include "tutil.h"
+#include "harness.h"
 
 #define K_CORRUPT_MESSAGE 2
 #define K_INVALID_RECORD 87
@@ -638,9 +639,8 @@ main(int argc, char **argv)
 	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-m", "256",
 		"--no-shconf", "--log-level=error", "--no-telemetry", NULL };
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
-	(void)argc;
 	if (rte_eal_init(8, eal_argv) < 0) {
 		fprintf(stderr, "EAL init failed: skipped\n");
 		return 77;
@@ -659,20 +659,17 @@ main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("append-pass", NULL, NULL);
-	CU_add_test(s, "records and varints across block boundaries",
-		    test_block_straddle);
-	CU_add_test(s, "bad CRC / bad record in the last block",
-		    test_last_block_bad);
-	CU_add_test(s, "chains of hundreds of tiny segments",
-		    test_many_segments);
+	fmq_test_slow(CU_add_test(s, "records and varints across block boundaries",
+				  test_block_straddle));
+	fmq_test_slow(CU_add_test(s, "bad CRC / bad record in the last block",
+				  test_last_block_bad));
+	fmq_test_slow(CU_add_test(s, "chains of hundreds of tiny segments",
+				  test_many_segments));
 	CU_add_test(s, "fused verdict equals batch_validate",
 		    test_differential);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	rte_mempool_free(mp);
 	rte_eal_cleanup();
-	return fails ? 1 : 0;
+	return fails;
 }

@@ -9,12 +9,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "fmq_codec.h"
 #include "fmq_log.h"
 #include "tbatch.h"
 #include "tutil.h"
+#include "harness.h"
 
 #define K_MESSAGE_TOO_LARGE 10
 #define K_OUT_OF_ORDER 45
@@ -805,10 +806,10 @@ test_set_config(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	fmq_log_set_level(FMQ_LOG_ERR);
 	snprintf(root, sizeof(root), "%s/fmq-idemtest-%d", tu_data_base(),
@@ -825,21 +826,18 @@ main(void)
 	CU_add_test(s, "producer sequences, duplicates, epochs, wrap",
 		    test_sequences);
 	CU_add_test(s, "producer table full: idlest forgotten", test_eviction);
-	CU_add_test(s, "producer state across reopen: snapshots, replay",
-		    test_snapshots);
-	CU_add_test(s, "recompression: every codec to every codec",
-		    test_recompress);
+	fmq_test_slow(CU_add_test(s, "producer state across reopen: snapshots, replay",
+				  test_snapshots));
+	fmq_test_slow(CU_add_test(s, "recompression: every codec to every codec",
+				  test_recompress));
 	CU_add_test(s, "deep validation: corrupt payloads, bombs, records",
 		    test_deep);
 	CU_add_test(s, "settings changed in place", test_set_config);
 	CU_add_test(s, "ListOffsets MAX_TIMESTAMP", test_max_timestamp);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
 	fmq_codec_ctx_free(cc);
 	free(big);
-	return fails == 0 ? 0 : 1;
+	return fails;
 }

@@ -11,13 +11,14 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
 #include "fmq_log.h"
 #include "tbatch.h"
 #include "tutil.h"
+#include "harness.h"
 
 /* Kafka codes used below (lib/kafka/fmq_kafka_err.def). */
 #define K_OFFSET_OUT_OF_RANGE 1
@@ -1252,9 +1253,8 @@ main(int argc, char **argv)
 		"--no-shconf", "--log-level=error", "--no-telemetry", NULL };
 	struct rlimit rl;
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
-	(void)argc;
 	if (rte_eal_init(8, eal_argv) >= 0)
 		mp = rte_pktmbuf_pool_create("tlog", 511, 0, 0, 2048,
 					     SOCKET_ID_ANY);
@@ -1275,12 +1275,15 @@ main(int argc, char **argv)
 		return 1;
 	s = CU_add_suite("log", NULL, NULL);
 	CU_add_test(s, "crc32c check value", test_crc);
-	CU_add_test(s, "append/read round trip", test_roundtrip);
+	fmq_test_slow(CU_add_test(s, "append/read round trip",
+				  test_roundtrip));
 	CU_add_test(s, "append from an mbuf chain", test_mbuf_chain);
-	CU_add_test(s, "index and time index lookups", test_index);
-	CU_add_test(s, "segment roll (size and time)", test_roll);
-	CU_add_test(s, "retention (bytes, ms, pinned, delete)",
-		    test_retention);
+	fmq_test_slow(CU_add_test(s, "index and time index lookups",
+				  test_index));
+	fmq_test_slow(CU_add_test(s, "segment roll (size and time)",
+				  test_roll));
+	fmq_test_slow(CU_add_test(s, "retention (bytes, ms, pinned, delete)",
+				  test_retention));
 	CU_add_test(s, "every rejection path", test_rejects);
 	CU_add_test(s, "LogAppendTime", test_log_append_time);
 	CU_add_test(s, "recovery: truncated file", test_recovery_truncate);
@@ -1291,18 +1294,15 @@ main(int argc, char **argv)
 	CU_add_test(s, "hot pool kinds and sizing", test_pool_kinds);
 	CU_add_test(s, "close with a pinned chunk: returned after release",
 		    test_close_pinned);
-	CU_add_test(s, "pressure takes back idle tails",
-		    test_pressure_tails);
-	CU_add_test(s, "1000 partitions, 256 MiB pool, stalled flusher",
-		    test_scale);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fmq_test_slow(CU_add_test(s, "pressure takes back idle tails",
+				  test_pressure_tails));
+	fmq_test_slow(CU_add_test(s, "1000 partitions, 256 MiB pool, stalled flusher",
+				  test_scale));
+	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
 	free(big);
 	rte_mempool_free(mp);
 	rte_eal_cleanup();
-	return fails ? 1 : 0;
+	return fails;
 }

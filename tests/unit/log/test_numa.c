@@ -12,12 +12,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <numa.h>
 
 #include "fmq_log.h"
 #include "tbatch.h"
 #include "tutil.h"
+#include "harness.h"
 
 #define K 1024u
 #define M (1024u * 1024u)
@@ -606,10 +607,10 @@ test_odd_layouts(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	fmq_log_set_level(FMQ_LOG_ERR);
 	snprintf(root, sizeof(root), "%s/fmq-numatest-%d", tu_data_base(),
@@ -620,23 +621,20 @@ main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("log-numa", NULL, NULL);
-	CU_add_test(s, "one file per node, chunks from the owner's node",
-		    test_files_and_placement);
+	fmq_test_slow(CU_add_test(s, "one file per node, chunks from the owner's node",
+				  test_files_and_placement));
 	CU_add_test(s, "hugetlbfs: bound, prefaulted, placement checked",
 		    test_hugetlbfs);
 	CU_add_test(s, "exhaustion: borrow, then -EAGAIN", test_exhaustion);
-	CU_add_test(s, "crash recovery across files, ownership changed",
-		    test_recovery_two_nodes);
-	CU_add_test(s, "crash recovery after the node count changed",
-		    test_recovery_node_count);
+	fmq_test_slow(CU_add_test(s, "crash recovery across files, ownership changed",
+				  test_recovery_two_nodes));
+	fmq_test_slow(CU_add_test(s, "crash recovery after the node count changed",
+				  test_recovery_node_count));
 	CU_add_test(s, "nodes without a share, unknown nodes",
 		    test_odd_layouts);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
 	free(big);
-	return fails ? 1 : 0;
+	return fails;
 }

@@ -2,11 +2,12 @@
 /* Ethernet, ARP, IPv4 and ICMP: crafted frames in, emitted frames checked. */
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <rte_arp.h>
 #include <rte_icmp.h>
 
 #include "net_test_util.h"
+#include "harness.h"
 
 static struct nt_capture cap;
 static struct fmq_net *net;
@@ -331,7 +332,7 @@ test_no_leak(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
 
@@ -350,9 +351,6 @@ main(void)
 	CU_add_test(s, "padded frame trimmed", test_padded_frame_trimmed);
 	CU_add_test(s, "IP output resolves ARP, holds, gives up", test_ip_output_arp);
 	CU_add_test(s, "no mbuf leaked", test_no_leak);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned int fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	int fails = fmq_test_run(argc, argv);
+	return fails;
 }

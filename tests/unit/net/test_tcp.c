@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "tcp_script.h"
+#include "harness.h"
 
 #define MS 1000000ull
 #define LPORT 5000
@@ -2006,7 +2007,7 @@ test_config_keys(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
 
@@ -2049,9 +2050,6 @@ main(void)
 	CU_add_test(s, "malformed segments: dropped and counted", test_malformed_table);
 	CU_add_test(s, "metrics", test_metrics_render);
 	CU_add_test(s, "config keys", test_config_keys);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	unsigned int fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	int fails = fmq_test_run(argc, argv);
+	return fails;
 }

@@ -2,15 +2,20 @@
 /* lib/util: configuration parsing and its error messages, histogram,
  * metrics rendering. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "fmq_util.h"
+#include "harness.h"
 
 static char tmpdir[] = "/tmp/fmq-util-XXXXXX";
 
@@ -338,11 +343,41 @@ test_doorbell_no_lost_wakeup(void)
 	fmq_doorbell_fini(&p.bell);
 }
 
+/* fmq_mkdir_p: parents made, an existing directory is fine, a file in the
+ * way and bad paths are refused with their errno. */
+static void
+test_mkdir_p(void)
+{
+	char deep[256], file[256], under_file[300], longp[PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(deep, sizeof(deep), "%s/a/b//c/", tmpdir);
+	CU_ASSERT_EQUAL(fmq_mkdir_p(deep), 0);
+	CU_ASSERT(stat(deep, &st) == 0 && S_ISDIR(st.st_mode));
+	CU_ASSERT_EQUAL(fmq_mkdir_p(deep), 0);          /* exists: fine */
+	snprintf(file, sizeof(file), "%s/a/f", tmpdir);
+	CU_ASSERT_EQUAL(close(open(file, O_CREAT | O_WRONLY, 0644)), 0);
+	snprintf(under_file, sizeof(under_file), "%s/g", file);
+	CU_ASSERT_EQUAL(fmq_mkdir_p(under_file), -ENOTDIR);
+	CU_ASSERT_EQUAL(fmq_mkdir_p(""), -EINVAL);
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	CU_ASSERT_EQUAL(fmq_mkdir_p(longp), -ENAMETOOLONG);
+	unlink(file);
+	snprintf(deep, sizeof(deep), "%s/a/b/c", tmpdir);
+	rmdir(deep);
+	snprintf(deep, sizeof(deep), "%s/a/b", tmpdir);
+	rmdir(deep);
+	snprintf(deep, sizeof(deep), "%s/a", tmpdir);
+	CU_ASSERT_EQUAL(rmdir(deep), 0);                /* nothing else left */
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	CU_pSuite s;
-	unsigned int fails;
+	int fails;
 
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
@@ -359,12 +394,10 @@ main(void)
 	CU_add_test(s, "doorbell: arm, ring, disarm", test_doorbell_basics);
 	CU_add_test(s, "doorbell: no lost wakeup (2 threads)",
 		    test_doorbell_no_lost_wakeup);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	CU_add_test(s, "mkdir -p: parents, existing, errors", test_mkdir_p);
+	fails = fmq_test_run(argc, argv);
 	unlink(write_file("good.properties", ""));
 	unlink(write_file("bad.properties", ""));
 	rmdir(tmpdir);
-	return fails ? 1 : 0;
+	return fails;
 }
