@@ -447,6 +447,16 @@ fmq_config_load_file(struct fmq_config *cfg, const char *path, char *err,
 	return fmq_kv_parse_file(path, config_kv, cfg, err, errlen);
 }
 
+/* Errors reported through fmq_config_error: start-up tells a bad value
+ * (exit 2) from any other failure (exit 1) by this count moving. */
+static unsigned int config_errors;
+
+unsigned int
+fmq_config_error_count(void)
+{
+	return __atomic_load_n(&config_errors, __ATOMIC_RELAXED);
+}
+
 int
 fmq_config_error(const struct fmq_config *cfg, const char *name, char *err,
 		 size_t errlen, const char *fmt, ...)
@@ -454,6 +464,8 @@ fmq_config_error(const struct fmq_config *cfg, const char *name, char *err,
 	const struct fmq_cfg_key *k = fmq_config_find(name);
 	char why[512];
 	va_list ap;
+
+	__atomic_fetch_add(&config_errors, 1, __ATOMIC_RELAXED);
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
