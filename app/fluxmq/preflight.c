@@ -151,11 +151,6 @@ check_constraints(const struct fmq_config *cfg, char *err, size_t errlen)
 			"%" PRIu64 " is less than one chunk "
 			"(log.hot.chunk.bytes=%" PRIu64 ")",
 			cfg->log_hot_pool_bytes, cfg->log_hot_chunk_bytes);
-	if (cfg->net_tcp_rto_min_ms > cfg->net_tcp_rto_max_ms)
-		return fmq_config_error(cfg, "net.tcp.rto_min_ms", err, errlen,
-			"lower bound %" PRIu64 " is above the upper bound "
-			"net.tcp.rto_max_ms=%" PRIu64, cfg->net_tcp_rto_min_ms,
-			cfg->net_tcp_rto_max_ms);
 	if (cfg->group_min_session_timeout_ms >
 	    cfg->group_max_session_timeout_ms)
 		return fmq_config_error(cfg, "group.min.session.timeout.ms",
