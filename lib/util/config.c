@@ -534,7 +534,10 @@ fmq_config_write_doc(FILE *out)
 		"one `key=value` per line, `#` or `!` starts a comment line.\n"
 		"`--set key=value` overrides a key after the file is read.\n"
 		"An unknown key, a malformed value or a missing file stops\n"
-		"start-up with `file:line: key: reason` and exit code 2.\n\n"
+		"start-up with `file:line: key: reason` and exit code 2, and so\n"
+		"does a value that parses but cannot work: a constraint a key's\n"
+		"description states, a directory that cannot be used, or a TAP,\n"
+		"address or directory another running broker holds.\n\n"
 		"| key | type | default | allowed | description |\n"
 		"|---|---|---|---|---|\n");
 	for (size_t i = 0; i < NKEYS; i++) {
