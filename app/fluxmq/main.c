@@ -365,11 +365,26 @@ setup_data_lcores(struct app *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* Exit status of a start-up step that failed: 2 when it named a key. */
+/*
+ * Exit status of a start-up step that failed: 2 when it blamed a key's
+ * value, through fmq_config_error or with a message that starts with the
+ * key's name (lib/log: "log.hot.pool.bytes: ... needs N hugepages"), else 1.
+ */
 static int
-fail_code(unsigned int nerr_before)
+fail_code(unsigned int nerr_before, const char *err)
 {
-	return fmq_config_error_count() != nerr_before ? EXIT_CONFIG : 1;
+	char key[64];
+	size_t n = strcspn(err, ": ");
+
+	if (fmq_config_error_count() != nerr_before)
+		return EXIT_CONFIG;
+	if (err[n] == ':' && n < sizeof(key)) {
+		memcpy(key, err, n);
+		key[n] = '\0';
+		if (fmq_config_find(key) != NULL)
+			return EXIT_CONFIG;
+	}
+	return 1;
 }
 
 static void
@@ -495,20 +510,20 @@ main(int argc, char **argv)
 	rc = app_port_init(&app, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fluxmq: %s\n", err);
-		rc = fail_code(nerr);
+		rc = fail_code(nerr, err);
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, app_port_metrics, &app);
 	rc = setup_storage(&app, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fluxmq: %s\n", err);
-		rc = fail_code(nerr);
+		rc = fail_code(nerr, err);
 		goto out_port;
 	}
 	rc = setup_data_lcores(&app, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fluxmq: %s\n", err);
-		rc = fail_code(nerr);
+		rc = fail_code(nerr, err);
 		goto out_port;
 	}
 	/* Topics, partitions (recovered here), groups; then the first
@@ -517,7 +532,7 @@ main(int argc, char **argv)
 				   err, sizeof(err));
 	if (app.ctrl == NULL) {
 		fprintf(stderr, "fluxmq: %s\n", err);
-		rc = fail_code(nerr);
+		rc = fail_code(nerr, err);
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, fmq_ctrl_metrics, app.ctrl);
