@@ -15,7 +15,7 @@ fmq_require_cmd curl ip
 HOT=/dev/hugepages/fmq-test-$$-cfg
 DATA=$FMQ_TMP/data-cfg
 fmq_on_cleanup "rm -rf '$HOT'"
-fmq_on_cleanup 'ip link del "$FMQ_TAP" 2>/dev/null'
+fmq_on_cleanup "ip link del '$FMQ_TAP' 2>/dev/null"
 
 # bad NAME KEY [overrides...]: must exit 2 within 20 s naming KEY.
 bad() {

@@ -25,7 +25,7 @@ HOT2=/dev/hugepages/fmq-test-$$-second
 DATA2=$FMQ_TMP/data-second
 fmq_on_cleanup "rm -rf '$HOT2'"
 # Should a second instance come up after all (the bug), stop it and its TAP.
-fmq_on_cleanup 'ip link del "$TAP2" 2>/dev/null'
+fmq_on_cleanup "ip link del '$TAP2' 2>/dev/null"
 
 fmq_start first --set num.partitions=2
 B=$FMQ_IP:9092

@@ -26,7 +26,7 @@ timeout 60 kcat -b "$FMQ_IP:9092" -m 45 -L -t fds-many >"$FMQ_TMP/L.txt" 2>&1 ||
 	fail "kcat -L: $(tail -n 3 "$FMQ_TMP/L.txt")"
 grep -q 'topic "fds-many" with 400 partitions' "$FMQ_TMP/L.txt" ||
 	fail "topic not created with 400 partitions: $(grep -m1 topic "$FMQ_TMP/L.txt")"
-fds=$(ls "/proc/$FMQ_PID/fd" | wc -l)
+fds=$(find "/proc/$FMQ_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$fds" -gt 1100 ] || fail "only $fds descriptors open in the broker"
 pass "400 partitions: $fds descriptors open in the broker"
 
