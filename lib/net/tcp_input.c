@@ -536,13 +536,18 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		 * at rcv_nxt; its text is dropped (RFC 9293 3.10.7.4). */
 		if (!ok && rwnd == 0 && s->seq == c->rcv_nxt) {
 			ok = true;
-			if (s->len > 0)
-				n->st.drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW]++;
-			rx_trim_len(m, 0);
-			s->len = 0;
-			s->flags &= (uint8_t)~TH_FIN;
-			s->end = s->seq;
 			c->flags |= TF_ACK_NOW;
+			/* A bare FIN needs no buffer: take it. Dropping it
+			 * kept a peer that closed while pressure shut every
+			 * window (its partial request pinning mbufs) open
+			 * for as long as it retried the FIN. */
+			if (s->len > 0) {
+				n->st.drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW]++;
+				rx_trim_len(m, 0);
+				s->len = 0;
+				s->flags &= (uint8_t)~TH_FIN;
+				s->end = s->seq;
+			}
 		}
 		if (!ok) {
 			if (!(s->flags & TH_RST))
