@@ -18,10 +18,25 @@ wedge_keys() {
 # wedge_run MODE SECONDS [SRC]: the attack and the good client; sets
 # WEDGE_OUT (JSON) and prints it.
 wedge_run() {
+	local sampler
+	: >"$FMQ_TMP/in_use"
+	(
+		while :; do
+			fmq_metric fluxmq_mempool_in_use >>"$FMQ_TMP/in_use" 2>/dev/null || true
+			sleep 0.2
+		done
+	) &
+	sampler=$!
+	fmq_on_cleanup "kill $sampler 2>/dev/null"
 	WEDGE_OUT=$(timeout 100 /usr/bin/python3 tests/integration/kafka/wedge.py \
 		"$FMQ_IP" 9092 "$@" 2>"$FMQ_TMP/wedge.err") ||
-		fail "wedge.py $1: $(tail -5 "$FMQ_TMP/wedge.err")"
+		{ kill "$sampler" 2>/dev/null; fail "wedge.py $1: $(tail -5 "$FMQ_TMP/wedge.err")"; }
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
 	printf '%s\n' "$WEDGE_OUT"
+	printf 'mbufs in use: peak %s of %s during the test\n' \
+		"$(sort -n "$FMQ_TMP/in_use" | tail -1)" \
+		"$(fmq_metric fluxmq_mempool_size 2>/dev/null || echo '?')"
 }
 
 # wedge_get EXPR: a value of WEDGE_OUT (python expression on j).
