@@ -768,6 +768,19 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (s->len > 0 && s->seq == c->rcv_nxt &&
+	    ((c->flags & TF_RX_PAUSED) || c->rq_head != NULL) &&
+	    (c->rq_segs + c->ooo_segs + m->nb_segs) * TCP_MBUF_CHARGE >
+	    t->p.rcv_buf) {
+		/* It would be held for a paused reader, and what is held
+		 * already costs the whole buffer in mbufs: the window we
+		 * advertised (in bytes) cannot shrink, so refuse the text
+		 * here, as Linux does when its receive memory is spent. */
+		n->st.drop[FMQ_NET_DROP_TCP_RCVQ_FULL]++;
+		c->flags |= TF_ACK_NOW;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (s->seq != c->rcv_nxt) {
 		/* Out of order: hold it (zero-copy), ACK at once with SACK
 		 * blocks so the sender sees the hole. */
