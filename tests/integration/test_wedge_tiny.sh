@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Issue 13 case 4: tiny segments must not wedge everyone. 200 connections
-# each send the size prefix of a 1000-byte request, then 60 one-byte
+# each send the size prefix of a 1000-byte request, then 75 one-byte
 # segments of it (TCP_NODELAY, paced), hold them for a while and close.
 # A well-behaved client produces and fetches a record on a new
 # connection every 0.2 s meanwhile and after. Small segments are copied
-# together (one mbuf per connection instead of 60), and a closed
+# together (one mbuf per connection instead of 75), and a closed
 # connection releases everything: mbufs in use return to the baseline.
 # (Before: 14,336 mbufs pinned, every client locked out, still after the
 # sender closed: the peer's FIN was dropped while the window was shut.)

@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """One client must never wedge the broker (issue 13, cases 3-6): an
 attacker on raw sockets next to a well-behaved client that produces a
-record and fetches it back, each round on a new connection, during the
-attack and after it.
+64 KB record and fetches it back every 0.2 s, during the attack and
+after it, on one connection kept while it works (a new one each round
+for the idle-connection attack).
 
   wedge.py HOST PORT MODE SECONDS [SRC_IP]
 
 MODE:
   oversized  one Produce whose size prefix says 20 MB, streamed as fast as
              the broker takes it
-  tiny       200 connections, each a size prefix then 60 one-byte segments
+  tiny       200 connections, each a size prefix then 75 one-byte segments
              of a request never finished
   partial    20 connections, each a 1 MB request but its last byte, held
   idle       connections from SRC_IP (until refused or 300), held idle
@@ -37,16 +38,27 @@ SRC = sys.argv[5] if len(sys.argv) > 5 else None
 TOPIC = "wedge-good"
 ROUND_TIMEOUT = 3.0
 AFTER = 8.0
+PERSIST = MODE != "idle"
 stop = threading.Event()
 attack = {}
 
 
-def produce_fetch(n):
-    """One round on a fresh connection; True when the record came back."""
-    value = b"good-%d-%f" % (n, time.time())
+def good_conn():
     s = socket.create_connection((HOST, PORT), timeout=ROUND_TIMEOUT)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def produce_fetch(n, s=None):
+    """One round: produce a 64 KB record (a request of many segments)
+    and fetch it back, on s or on a fresh connection; True when the
+    record came back."""
+    value = b"good-%d-%f-" % (n, time.time())
+    value += b"v" * (64000 - len(value))
+    own = s is None
+    if own:
+        s = good_conn()
     try:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.sendall(produce_v7(1, 1, record_batch([value]), TOPIC))
         r = read_response(s)
         if r is None:
@@ -66,19 +78,28 @@ def produce_fetch(n):
         r = read_response(s)
         return r is not None and value in r[1]
     finally:
-        s.close()
+        if own:
+            s.close()
 
 
 def good_phase(until):
     st = {"ok": 0, "fail": 0, "max_gap": 0.0}
     last = time.monotonic()
     n = 0
+    s = None
     while time.monotonic() < until:
         n += 1
         try:
-            ok = produce_fetch(n)
+            # A producer keeps its connection (a new one each round when
+            # the attack is on connections themselves).
+            if s is None and PERSIST:
+                s = good_conn()
+            ok = produce_fetch(n, s)
         except OSError:
             ok = False
+        if not ok and s is not None:
+            s.close()
+            s = None
         now = time.monotonic()
         if ok:
             st["ok"] += 1
@@ -88,6 +109,8 @@ def good_phase(until):
             st["fail"] += 1
         time.sleep(0.2)
     st["max_gap"] = round(max(st["max_gap"], time.monotonic() - last), 2)
+    if s is not None:
+        s.close()
     return st
 
 
@@ -158,7 +181,7 @@ def attack_tiny():
         except OSError:
             pass
     sent = 0
-    for i in range(60):
+    for i in range(75):
         for s in socks:
             try:
                 s.send(b"\0")
