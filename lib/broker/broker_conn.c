@@ -227,9 +227,12 @@ rx_admit(struct fmq_broker_lcore *bl, struct kconn *k)
 	if (k->mem_wait)
 		return true;
 	if (k->resv != 0) {
-		/* Segments far beyond what the bytes need: tiny segments
-		 * that could not be copied together. */
-		if (k->rx_nseg > k->resv + k->resv / 2 + 8) {
+		/* Still unfinished, in segments far beyond what its bytes
+		 * need: tiny segments that could not be copied together.
+		 * (Once it is whole, what follows it is pipelined requests,
+		 * which the backlog limit bounds.) */
+		if (k->rx_nseg > k->resv + k->resv / 2 + 8 &&
+		    rx_frame_bytes(bl, k) > k->rx_bytes) {
 			conn_abort(bl, k, BROKER_CLOSE_SEGMENT_ABUSE);
 			return false;
 		}
