@@ -16,9 +16,10 @@
 
 /*
  * Most received segments one connection may hold while a request is still
- * incomplete. Each carries about an MSS, so this bounds a request to
- * roughly 45 MB with the default pool; a bigger one closes the connection
- * (counted) rather than drain the mbuf pool that every connection shares.
+ * incomplete: the framer's segment table. The receive budget below
+ * refuses a request needing more than an eighth of the pool at its size
+ * prefix, long before this (unreachable with the default pool of 16,383
+ * mbufs); it stays as the table's own bound.
  */
 #define RX_MAX_SEGS (BROKER_MAX_SEGS / 2)
 
