@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 fmq_require_root
 fmq_require_cmd curl /usr/bin/python3
 
-wedge_keys
+WEDGE_SET=()   # no key of its own
 fmq_start wedge-tiny "${WEDGE_SET[@]}"
 base=$(fmq_metric fluxmq_mempool_in_use) || fail "no fluxmq_mempool_in_use"
 wedge_run tiny 8
