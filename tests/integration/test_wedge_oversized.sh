@@ -26,6 +26,9 @@ wedge_check_good
 n=$(wedge_reason TOO_LARGE)
 [ "$n" -ge 1 ] || fail "no close counted as TOO_LARGE"
 pass "20 MB request refused after $(wedge_get 'j["attack"]["sent"]') bytes sent, counted ($n)"
+grep -q "closed $FMQ_HOST_IP:[0-9]*: TOO_LARGE" "$FMQ_TMP/wedge-oversized.log" ||
+	fail "the refusal is not in the broker log"
+pass "the refusal is logged"
 wedge_check_mbufs "$base"
 rc=0; fmq_stop || rc=$?; [ "$rc" -eq 0 ] || fail "broker exit status $rc"
 pass "broker stopped cleanly"
