@@ -16,9 +16,10 @@
 
 /*
  * Most received segments one connection may hold while a request is still
- * incomplete. Each carries about an MSS, so this bounds a request to
- * roughly 45 MB with the default pool; a bigger one closes the connection
- * (counted) rather than drain the mbuf pool that every connection shares.
+ * incomplete: the framer's segment table. The receive budget below
+ * refuses a request needing more than an eighth of the pool at its size
+ * prefix, long before this (unreachable with the default pool of 16,383
+ * mbufs); it stays as the table's own bound.
  */
 #define RX_MAX_SEGS (BROKER_MAX_SEGS / 2)
 
@@ -36,6 +37,23 @@
  * closes. 128 segments is about 180 KB: ample work between two polls.
  */
 #define RX_BACKLOG_SEGS 128
+
+/*
+ * Receive budget. An unfinished request reserves, from its size prefix,
+ * one mbuf per RX_BYTES_PER_MBUF bytes (full segments carry 1448 bytes,
+ * small ones are copied together, see rx_append) plus two for the ends.
+ * A request that needs more than a connection may hold of the pool is
+ * refused at its prefix; one that does not fit in what the lcore has left
+ * waits, paused, until others finish. So the pool never fills with
+ * requests that cannot complete, and an admitted one always can.
+ */
+#define RX_BYTES_PER_MBUF 1024
+/* Segments up to this size are copied into the previous mbuf when it has
+ * room, as Linux collapses a queue of small skbs: a one-byte segment
+ * otherwise pins a whole 2 KiB mbuf. */
+#define RX_COLLAPSE_MAX 1024
+/* Scan for idle connections and stalled requests this often. */
+#define SCAN_NS 100000000ull
 
 struct kconn *
 conn_lookup(struct fmq_broker_lcore *bl, uint32_t idx, uint32_t gen)
@@ -67,6 +85,8 @@ rx_free_all(struct kconn *k)
 {
 	struct rte_mbuf *m = k->rx_head;
 
+	k->bl->rx_held -= k->rx_nseg;
+
 	while (m != NULL) {
 		struct rte_mbuf *next = m->next;
 		m->next = NULL;
@@ -96,6 +116,7 @@ rx_consume(struct kconn *k, uint64_t n)
 		k->rx_head = m->next;
 		k->rx_off = 0;
 		k->rx_nseg--;
+		k->bl->rx_held--;
 		m->next = NULL;
 		m->nb_segs = 1;
 		rte_pktmbuf_free_seg(m);
@@ -131,6 +152,112 @@ rx_frame_bytes(const struct fmq_broker_lcore *bl, const struct kconn *k)
 	if (size < 0 || (uint32_t)size > bl->b->max_request)
 		return 4;
 	return 4 + (uint64_t)size;
+}
+
+/* Mbufs the unfinished first request may need; 0 when it is whole or
+ * its size is not known yet. */
+static uint32_t
+rx_estimate(const struct fmq_broker_lcore *bl, const struct kconn *k,
+	    uint64_t *first)
+{
+	*first = rx_frame_bytes(bl, k);
+	if (*first == UINT64_MAX || *first <= k->rx_bytes)
+		return 0;
+	return (uint32_t)(*first / RX_BYTES_PER_MBUF + 2);
+}
+
+static void
+rx_reserve(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t est,
+	   uint64_t first)
+{
+	bl->rx_reserved += est;
+	k->resv = est;
+	/* TCP keeps the window open for the rest, whatever others do. */
+	fmq_tcp_set_rx_reserve(bl->net, k->tcp,
+			       (uint32_t)RTE_MIN(first - k->rx_bytes,
+						 (uint64_t)UINT32_MAX));
+}
+
+/* Admit waiting connections, oldest first, while the budget allows. */
+static void
+rx_wake(struct fmq_broker_lcore *bl)
+{
+	struct kconn *k;
+
+	while ((k = TAILQ_FIRST(&bl->mem_waitq)) != NULL) {
+		uint64_t first;
+		uint32_t est = rx_estimate(bl, k, &first);
+
+		if (est != 0 && bl->rx_reserved + est > bl->rx_budget)
+			break;
+		TAILQ_REMOVE(&bl->mem_waitq, k, mem_link);
+		k->mem_wait = false;
+		if (est != 0)
+			rx_reserve(bl, k, est, first);
+		conn_schedule(bl, k);   /* conn_flush reads on */
+	}
+}
+
+/* The first request is whole (or gone): give its reservation back. */
+static void
+rx_unreserve(struct fmq_broker_lcore *bl, struct kconn *k)
+{
+	if (k->resv == 0)
+		return;
+	bl->rx_reserved -= k->resv;
+	k->resv = 0;
+	fmq_tcp_set_rx_reserve(bl->net, k->tcp, 0);
+	if (!TAILQ_EMPTY(&bl->mem_waitq))
+		rx_wake(bl);
+}
+
+static void conn_abort(struct fmq_broker_lcore *bl, struct kconn *k,
+		       enum broker_close why);
+
+/*
+ * The first request is unfinished: reserve what it needs, refuse it if
+ * it needs more than a connection may hold, or wait for room. Returns
+ * false when the connection was closed.
+ */
+static bool
+rx_admit(struct fmq_broker_lcore *bl, struct kconn *k)
+{
+	uint64_t first;
+	uint32_t est;
+
+	if (k->mem_wait)
+		return true;
+	if (k->resv != 0) {
+		/* Still unfinished, in segments far beyond what its bytes
+		 * need: tiny segments that could not be copied together.
+		 * (Once it is whole, what follows it is pipelined requests,
+		 * which the backlog limit bounds.) */
+		if (k->rx_nseg > k->resv + k->resv / 2 + 8 &&
+		    rx_frame_bytes(bl, k) > k->rx_bytes) {
+			conn_abort(bl, k, BROKER_CLOSE_SEGMENT_ABUSE);
+			return false;
+		}
+		return true;
+	}
+	est = rx_estimate(bl, k, &first);
+	if (est == 0)
+		return true;
+	if (est > bl->rx_conn_max) {
+		conn_abort(bl, k, BROKER_CLOSE_TOO_LARGE);
+		return false;
+	}
+	if (bl->rx_reserved + est > bl->rx_budget) {
+		k->mem_wait = true;
+		TAILQ_INSERT_TAIL(&bl->mem_waitq, k, mem_link);
+		bl->st.rx_mem_waits++;
+		if (!k->paused) {
+			k->paused = true;
+			fmq_tcp_pause_rx(bl->net, k->tcp, true);
+		}
+		return true;
+	}
+	rx_reserve(bl, k, est, first);
+	return true;
 }
 
 /*
@@ -186,7 +313,13 @@ slot_at(const struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq)
 static void
 conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 {
+	if (k->mem_wait) {
+		TAILQ_REMOVE(&bl->mem_waitq, k, mem_link);
+		k->mem_wait = false;
+	}
 	rx_free_all(k);
+	k->partial_since = 0;
+	rx_unreserve(bl, k);
 	for (uint32_t s = k->head; s != k->tail; s++) {
 		struct kslot *sl = slot_at(bl, k, s);
 		rte_pktmbuf_free(sl->resp);
@@ -198,17 +331,85 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 	k->waiting = false;
 }
 
-/* Stop using k; the closed callback gives the entry back. */
 static void
-conn_shutdown(struct fmq_broker_lcore *bl, struct kconn *k)
+per_ip_add(struct fmq_broker_lcore *bl, uint32_t ip, int d)
+{
+	void *v;
+	uintptr_t n = 0;
+
+	if (bl->per_ip == NULL)
+		return;
+	if (rte_hash_lookup_data(bl->per_ip, &ip, &v) >= 0)
+		n = (uintptr_t)v;
+	n += (uintptr_t)(intptr_t)d;
+	if (n == 0)
+		rte_hash_del_key(bl->per_ip, &ip);
+	else
+		rte_hash_add_key_data(bl->per_ip, &ip, (void *)n);
+}
+
+static uintptr_t
+per_ip_count(const struct fmq_broker_lcore *bl, uint32_t ip)
+{
+	void *v;
+
+	if (bl->per_ip == NULL || rte_hash_lookup_data(bl->per_ip, &ip, &v) < 0)
+		return 0;
+	return (uintptr_t)v;
+}
+
+/* The entry is free for the next connection. */
+static void
+conn_free_entry(struct fmq_broker_lcore *bl, struct kconn *k)
+{
+	per_ip_add(bl, k->client_ip, -1);
+	k->live = false;
+	bl->free_conns[bl->nfree++] = k->idx;
+	bl->st.conns_closed++;
+}
+
+/*
+ * Stop using k and give its entry back at once: TCP finishes the close on
+ * its own (the closed callback finds no user). An entry kept until the
+ * peer answered our FIN let peers that never do hold the table.
+ */
+static void
+conn_shutdown(struct fmq_broker_lcore *bl, struct kconn *k, bool rst)
 {
 	if (!k->live || k->closing)
 		return;
 	k->closing = true;
 	k->gen++;   /* answers still on their way are dropped */
 	conn_release_resources(bl, k);
-	if (fmq_tcp_close(bl->net, k->tcp) < 0)
+	fmq_tcp_set_user(bl->net, k->tcp, NULL);
+	if (rst || fmq_tcp_close(bl->net, k->tcp) < 0)
 		fmq_tcp_abort(bl->net, k->tcp);
+	conn_free_entry(bl, k);
+}
+
+/* Closes that protect others are logged, at most one line a second. */
+static void
+conn_log(struct fmq_broker_lcore *bl, struct kconn *k, enum broker_close why)
+{
+	static const char *const names[] = {
+#define X(n, h) #n,
+		BROKER_CLOSE_REASONS(X)
+#undef X
+	};
+	uint32_t ip = rte_be_to_cpu_32(k->client_ip);
+
+	if (why < BROKER_CLOSE_TOO_LARGE)
+		return;
+	if (bl->now_ns - bl->log_ns < 1000000000ull && bl->log_ns != 0) {
+		bl->log_skipped++;
+		return;
+	}
+	bl->log_ns = bl->now_ns;
+	RTE_LOG(WARNING, USER1, "broker: lcore %u: closed %u.%u.%u.%u:%u: %s"
+		" (%u more not logged)\n", bl->idx, ip >> 24, (ip >> 16) & 255,
+		(ip >> 8) & 255, ip & 255, rte_be_to_cpu_16(k->client_port),
+		names[why], bl->log_skipped);
+	bl->log_skipped = 0;
 }
 
 void
@@ -217,7 +418,19 @@ conn_close(struct fmq_broker_lcore *bl, struct kconn *k, enum broker_close why)
 	if (!k->live || k->closing)
 		return;
 	bl->st.close_reason[why]++;
-	conn_shutdown(bl, k);
+	conn_log(bl, k, why);
+	conn_shutdown(bl, k, false);
+}
+
+/* Close with a RST: the peer must stop sending what we will not read. */
+static void
+conn_abort(struct fmq_broker_lcore *bl, struct kconn *k, enum broker_close why)
+{
+	if (!k->live || k->closing)
+		return;
+	bl->st.close_reason[why]++;
+	conn_log(bl, k, why);
+	conn_shutdown(bl, k, true);
 }
 
 int
@@ -228,8 +441,17 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	uint32_t lip;
 	uint16_t lport;
 
+	uint32_t rip;
+	uint16_t rport;
+
 	if (bl->nfree == 0) {
 		bl->st.conns_refused++;
+		return -1;
+	}
+	fmq_tcp_get_addrs(n, c, &lip, &lport, &rip, &rport);
+	if (bl->b->max_per_ip != 0 &&
+	    per_ip_count(bl, rip) >= bl->b->max_per_ip) {
+		bl->st.conns_refused_ip++;
 		return -1;
 	}
 	k = &bl->conns[bl->free_conns[bl->nfree - 1]];
@@ -251,15 +473,22 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	k->peer_fin = false;
 	k->closing = false;
 	k->paused = false;
-	k->in_work = false;
+	/* in_work stays: an entry freed while on the work list is still
+	 * linked there and must not be linked twice. */
 	k->retry = false;
 	k->rx_full = false;
 	k->waiting = false;
+	k->mem_wait = false;
+	k->resv = 0;
+	k->partial_since = 0;
+	k->last_active_ns = bl->now_ns;
 	k->head = k->tail = 0;
 	k->need = 0;
 	k->xp = NULL;
 	fmq_kafka_framer_init(&k->framer, bl->b->max_request);
-	fmq_tcp_get_addrs(n, c, &lip, &lport, &k->client_ip, &k->client_port);
+	k->client_ip = rip;
+	k->client_port = rport;
+	per_ip_add(bl, rip, 1);
 	*user = k;
 	bl->st.conns_opened++;
 	return 0;
@@ -282,9 +511,7 @@ conn_closed(struct fmq_net *n, fmq_tcp_conn_t c, void *user, int reason)
 		k->gen++;
 		conn_release_resources(bl, k);
 	}
-	k->live = false;
-	bl->free_conns[bl->nfree++] = k->idx;
-	bl->st.conns_closed++;
+	conn_free_entry(bl, k);
 }
 
 void
@@ -321,6 +548,7 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 			if (fmq_tcp_send_space(bl->net, k->tcp) <= 0)
 				break;
 			bl->st.bytes_out += sl->resp->pkt_len;
+			k->last_active_ns = bl->now_ns;
 			rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
 			sl->resp = NULL;
 			if (rc < 0) {
@@ -336,7 +564,7 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 	if (!k->live || k->closing)
 		return;
 	/* Room for more requests again: read on. */
-	if (k->paused && !k->retry && !k->rx_full &&
+	if (k->paused && !k->retry && !k->rx_full && !k->mem_wait &&
 	    k->tail - k->head < bl->b->slots) {
 		k->paused = false;
 		fmq_tcp_pause_rx(bl->net, k->tcp, false);
@@ -349,7 +577,7 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 	/* The client is done sending and everything is answered. */
 	if (k->peer_fin && k->head == k->tail && !k->retry && !k->waiting &&
 	    (k->rx_bytes < 4 || k->rx_bytes < k->need))
-		conn_shutdown(bl, k);
+		conn_shutdown(bl, k, false);
 }
 
 void
@@ -386,6 +614,15 @@ count_request(struct fmq_broker_lcore *bl, const struct fmq_kafka_req_hdr *h)
 	if (h->api_key >= 0 && h->api_key < BROKER_API_MAX &&
 	    h->api_version >= 0 && h->api_version < BROKER_VER_MAX)
 		bl->st.req[h->api_key][h->api_version]++;
+}
+
+/* A request was consumed: the next one starts now (if any of it is
+ * here), with a reservation of its own. */
+static void
+rx_next(struct fmq_broker_lcore *bl, struct kconn *k)
+{
+	rx_unreserve(bl, k);
+	k->partial_since = k->rx_bytes != 0 ? bl->now_ns : 0;
 }
 
 /*
@@ -427,9 +664,10 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 					   &bl->arena, &fr);
 		if (st == FMQ_KAFKA_FRAME_NEED_MORE) {
 			k->need = avail + fr.need;
-			if (nseg >= RX_MAX_SEGS) {
+			if (nseg >= RX_MAX_SEGS)
 				conn_close(bl, k, BROKER_CLOSE_OVERSIZED);
-			}
+			else
+				rx_admit(bl, k);
 			break;
 		}
 		if (st == FMQ_KAFKA_FRAME_CLOSE) {
@@ -456,6 +694,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 				fr.hdr.correlation_id, NULL);
 			bl->st.bytes_in += fr.frame_len;
 			rx_consume(k, fr.frame_len);
+			rx_next(bl, k);
 			if (m == NULL) {
 				conn_close(bl, k, BROKER_CLOSE_NOMEM);
 				break;
@@ -500,6 +739,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		k->retry = false;
 		bl->st.bytes_in += fr.frame_len;
 		rx_consume(k, fr.frame_len);
+		rx_next(bl, k);
 		if (st < 0) {
 			conn_close(bl, k, REQ_CLOSE_REASON(st));
 			break;
@@ -512,11 +752,48 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 	return more;
 }
 
+/*
+ * Keep a received chain's segments. Small ones are copied into the last
+ * mbuf when it has room (received mbufs are 2 KiB; a one-byte segment
+ * would pin one each); the rest are linked as they are.
+ */
+static void
+rx_append(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
+{
+	k->rx_bytes += m->pkt_len;
+	while (m != NULL) {
+		struct rte_mbuf *next = m->next;
+		struct rte_mbuf *t = k->rx_tail;
+		uint16_t len = m->data_len;
+
+		m->next = NULL;
+		m->nb_segs = 1;
+		if (t != NULL && len <= RX_COLLAPSE_MAX && RTE_MBUF_DIRECT(t) &&
+		    rte_mbuf_refcnt_read(t) == 1 &&
+		    rte_pktmbuf_tailroom(t) >= len) {
+			memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *,
+						       t->data_len),
+			       rte_pktmbuf_mtod(m, const uint8_t *), len);
+			t->data_len = (uint16_t)(t->data_len + len);
+			rte_pktmbuf_free_seg(m);
+			bl->st.rx_collapsed++;
+		} else {
+			if (t != NULL)
+				t->next = m;
+			else
+				k->rx_head = m;
+			k->rx_tail = m;
+			k->rx_nseg++;
+			bl->rx_held++;
+		}
+		m = next;
+	}
+}
+
 void
 conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user, struct rte_mbuf *m)
 {
 	struct kconn *k = user;
-	struct rte_mbuf *t;
 
 	if (k == NULL || !k->live || k->closing) {
 		rte_pktmbuf_free(m);
@@ -527,16 +804,13 @@ conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user, struct rte_mbuf *m)
 		conn_schedule(k->bl, k);
 		return;
 	}
-	/* Keep the segments; the chain's count and length are ours now. */
-	k->rx_nseg += m->nb_segs;
-	k->rx_bytes += m->pkt_len;
-	if (k->rx_tail != NULL)
-		k->rx_tail->next = m;
-	else
-		k->rx_head = m;
-	for (t = m; t->next != NULL; t = t->next)
-		;
-	k->rx_tail = t;
+	if (k->rx_bytes == 0)
+		k->partial_since = k->bl->now_ns;
+	k->last_active_ns = k->bl->now_ns;
+	rx_append(k->bl, k, m);
+	/* An unfinished request: reserve its mbufs, or refuse, or wait. */
+	if (!rx_admit(k->bl, k))
+		return;
 	/* Too far behind: the rest stays in TCP (and closes its window). */
 	if (!k->rx_full && rx_backlog_over(k->bl, k, RX_BACKLOG_SEGS)) {
 		k->rx_full = true;
@@ -575,5 +849,42 @@ conn_work(struct fmq_broker_lcore *bl)
 		}
 		if (last)
 			break;
+	}
+}
+
+/*
+ * Every SCAN_NS: close connections idle for connections.max.idle.ms (no
+ * byte received, no answer sent, nothing in progress) and reset those
+ * whose first request began more than broker.request.receive.timeout.ms
+ * ago and is still not whole (a slow or stalled sender holding mbufs).
+ */
+void
+conn_timers(struct fmq_broker_lcore *bl)
+{
+	const struct fmq_broker *b = bl->b;
+	uint64_t now = bl->now_ns;
+
+	if (now < bl->next_scan_ns)
+		return;
+	bl->next_scan_ns = now + SCAN_NS;
+	for (uint32_t i = 0; i < bl->nconns; i++) {
+		struct kconn *k = &bl->conns[i];
+
+		if (!k->live || k->closing)
+			continue;
+		if (b->req_timeout_ns != 0 && k->partial_since != 0 &&
+		    now - k->partial_since > b->req_timeout_ns &&
+		    !k->waiting && !k->retry) {
+			uint64_t first = rx_frame_bytes(bl, k);
+
+			if (first == UINT64_MAX || first > k->rx_bytes) {
+				conn_abort(bl, k, BROKER_CLOSE_REQUEST_TIMEOUT);
+				continue;
+			}
+		}
+		if (b->idle_ns != 0 && now - k->last_active_ns > b->idle_ns &&
+		    k->head == k->tail && !k->waiting && !k->retry &&
+		    k->rx_bytes == 0)
+			conn_close(bl, k, BROKER_CLOSE_IDLE);
 	}
 }

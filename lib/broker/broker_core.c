@@ -101,6 +101,9 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->slots = rte_align32pow2((uint32_t)cfg->broker_max_inflight);
 	b->max_waiters = (uint32_t)cfg->broker_max_fetch_waiters;
 	b->frames_per_poll = (uint32_t)cfg->broker_frames_per_poll;
+	b->idle_ns = cfg->connections_max_idle_ms * 1000000ull;
+	b->req_timeout_ns = cfg->broker_request_receive_timeout_ms * 1000000ull;
+	b->max_per_ip = (uint32_t)cfg->max_connections_per_ip;
 	b->arena_bytes = cfg->broker_arena_bytes;
 	b->slab_bytes = cfg->broker_slab_bytes;
 	b->auto_create = cfg->auto_create_topics_enable;
@@ -203,6 +206,12 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	bl->net = net;
 	bl->mp = mp;
 	bl->nconns = b->max_conns;
+	TAILQ_INIT(&bl->mem_waitq);
+	/* The pool is shared by the data lcores: each may let unfinished
+	 * requests hold half of its share, and one request an eighth of
+	 * the pool (refused at its size prefix beyond). */
+	bl->rx_conn_max = mp->size / 8;
+	bl->rx_budget = RTE_MAX(mp->size / 2 / b->n_lcores, bl->rx_conn_max);
 	bl->conns = rte_zmalloc_socket("fmq_kconn",
 				       bl->nconns * sizeof(*bl->conns),
 				       RTE_CACHE_LINE_SIZE, socket);
@@ -231,6 +240,20 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 			 strerror(-rc));
 		fmq_broker_lcore_free(bl);
 		return NULL;
+	}
+	if (b->max_per_ip != 0) {
+		struct rte_hash_parameters hp = {
+			.entries = RTE_MAX(bl->nconns, 8u),
+			.key_len = sizeof(uint32_t),
+			.socket_id = socket,
+			.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+		};
+
+		snprintf(name, sizeof(name), "fmq_perip_%u", idx);
+		hp.name = name;
+		bl->per_ip = rte_hash_create(&hp);
+		if (bl->per_ip == NULL)
+			goto nomem;
 	}
 	for (uint32_t i = 0; i < bl->nconns; i++) {
 		bl->conns[i].idx = i;
@@ -305,6 +328,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	}
 	if (bl->b != NULL && bl->b->lc[bl->idx] == bl)
 		bl->b->lc[bl->idx] = NULL;
+	rte_hash_free(bl->per_ip);
 	rte_ring_free(bl->to_ctrl);
 	rte_ring_free(bl->from_ctrl);
 	rte_ring_free(bl->xin);
@@ -402,6 +426,7 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 	drain_ctrl(bl);
 	xop_drain(bl);
 	conn_work(bl);
+	conn_timers(bl);
 	fetch_poll_waiters(bl);
 	xop_broadcast_appends(bl);
 	/* Quiescent point: nothing of an older snapshot is held past here,
@@ -523,6 +548,23 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_kafka_connections_active", "gauge",
 			"Kafka client connections open now",
 			SUM(conns_opened) - SUM(conns_closed));
+	PER_LCORE("fluxmq_kafka_connections_refused_per_ip_total", "counter",
+		  "Kafka connections refused: max.connections.per.ip reached on the lcore",
+		  st.conns_refused_ip);
+	PER_LCORE("fluxmq_kafka_rx_mbufs_held", "gauge",
+		  "mbufs holding received requests not yet handled", rx_held);
+	PER_LCORE("fluxmq_kafka_rx_mbufs_reserved", "gauge",
+		  "mbufs reserved by unfinished requests (receive budget in use)",
+		  rx_reserved);
+	PER_LCORE("fluxmq_kafka_rx_mbufs_budget", "gauge",
+		  "mbufs unfinished requests of the lcore may reserve",
+		  rx_budget);
+	PER_LCORE("fluxmq_kafka_rx_budget_waits_total", "counter",
+		  "Unfinished requests paused until the receive budget had room",
+		  st.rx_mem_waits);
+	PER_LCORE("fluxmq_kafka_rx_segments_collapsed_total", "counter",
+		  "Small received segments copied into the previous mbuf",
+		  st.rx_collapsed);
 	PER_LCORE("fluxmq_kafka_lcore_requests_total", "counter",
 		  "Kafka requests parsed by the data lcore", st.requests);
 	PER_LCORE("fluxmq_kafka_request_bytes_total", "counter",

@@ -4,7 +4,9 @@
 #define FMQ_BROKER_PRIV_H
 
 #include <stdatomic.h>
+#include <sys/queue.h>
 
+#include <rte_hash.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -33,7 +35,11 @@
 	X(ACKS0_ERROR, "acks=0 produce failed (Kafka closes to tell the client)") \
 	X(NOMEM, "out of mbufs or memory while answering") \
 	X(OVERSIZED, "request needs more receive segments than a connection may hold") \
-	X(CTRL, "the control lcore asked to close")
+	X(CTRL, "the control lcore asked to close") \
+	X(TOO_LARGE, "request larger than one connection may hold of the mbuf pool (refused at its size prefix)") \
+	X(SEGMENT_ABUSE, "unfinished request held in far more mbufs than its bytes need (tiny segments)") \
+	X(REQUEST_TIMEOUT, "request begun but not received whole within broker.request.receive.timeout.ms") \
+	X(IDLE, "no request for connections.max.idle.ms")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -122,6 +128,12 @@ struct kconn {
 	bool in_work;
 	bool retry;              /* the first frame waits for the hot pool */
 	bool rx_full;            /* paused: requests piled up unhandled */
+	bool mem_wait;           /* paused: no room in the lcore's rx budget */
+	uint32_t resv;           /* mbufs reserved for the unfinished first
+				  * request (0: none, or it is whole) */
+	TAILQ_ENTRY(kconn) mem_link; /* on mem_waitq while mem_wait */
+	uint64_t partial_since;  /* ns: first unconsumed byte arrived */
+	uint64_t last_active_ns; /* ns: last byte received or answer sent */
 	uint32_t client_ip;
 	uint16_t client_port;
 	/* unconsumed received bytes: mbuf segments linked by next */
@@ -181,6 +193,9 @@ struct broker_stats {
 	uint64_t bytes_in, bytes_out;
 	uint64_t produce_batches, produce_bytes, produce_backpressure;
 	uint64_t rx_backlog_pauses;
+	uint64_t rx_mem_waits;     /* requests that waited for rx budget */
+	uint64_t rx_collapsed;     /* small segments copied into the tail */
+	uint64_t conns_refused_ip; /* max.connections.per.ip reached */
 	uint64_t fetch_bytes_zero_copy, fetch_bytes_copied;
 	uint64_t fetch_waits, fetch_wait_overflow;
 	uint64_t forwarded, fwd_ring_full;
@@ -234,6 +249,19 @@ struct fmq_broker_lcore {
 		uint32_t n;
 	} xver[XVER_SLOTS];
 	uint32_t nxver;
+	/*
+	 * Receive budget: mbufs of the mbuf pool that unfinished requests
+	 * of this lcore may hold. A request reserves what it needs when
+	 * its size prefix arrives; one that does not fit waits (paused) in
+	 * mem_waitq, so every request admitted can finish.
+	 */
+	uint32_t rx_budget, rx_reserved, rx_conn_max;
+	uint32_t rx_held;           /* mbufs on every connection's rx list */
+	TAILQ_HEAD(, kconn) mem_waitq;
+	uint64_t next_scan_ns;      /* idle / request timeout scan */
+	uint64_t log_ns;            /* rate limit of close messages */
+	uint32_t log_skipped;
+	struct rte_hash *per_ip;    /* client IPv4 -> open connections */
 	struct broker_stats st;
 };
 
@@ -250,6 +278,9 @@ struct fmq_broker {
 	uint32_t slots;             /* power of two >= broker.max.inflight */
 	uint32_t max_waiters;
 	uint32_t frames_per_poll;
+	uint64_t idle_ns;           /* connections.max.idle.ms; 0 off */
+	uint64_t req_timeout_ns;    /* broker.request.receive.timeout.ms */
+	uint32_t max_per_ip;        /* max.connections.per.ip; 0 off */
 	uint64_t arena_bytes;
 	uint64_t slab_bytes;
 	bool auto_create;
@@ -273,6 +304,7 @@ void conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user,
 void conn_writable(struct fmq_net *n, fmq_tcp_conn_t c, void *user);
 void conn_closed(struct fmq_net *n, fmq_tcp_conn_t c, void *user, int reason);
 void conn_work(struct fmq_broker_lcore *bl);
+void conn_timers(struct fmq_broker_lcore *bl);
 void conn_close(struct fmq_broker_lcore *bl, struct kconn *k,
 		enum broker_close why);
 struct kconn *conn_lookup(struct fmq_broker_lcore *bl, uint32_t idx,

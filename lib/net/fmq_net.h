@@ -366,6 +366,16 @@ int fmq_tcp_abort(struct fmq_net *n, fmq_tcp_conn_t c);
  */
 int fmq_tcp_pause_rx(struct fmq_net *n, fmq_tcp_conn_t c, bool pause);
 
+/**
+ * The app holds part of a unit of work (a request begun) and needs bytes
+ * more to finish it: under mbuf-pool pressure the advertised window stays
+ * at least this open (within net.tcp.rcv_buf), so the connection is never
+ * starved of what it needs by others' pressure. 0 clears it. The app
+ * bounds what it reserves in total. 0 or -EINVAL.
+ */
+int fmq_tcp_set_rx_reserve(struct fmq_net *n, fmq_tcp_conn_t c,
+			   uint32_t bytes);
+
 /** Set / get the per-connection opaque pointer. */
 int fmq_tcp_set_user(struct fmq_net *n, fmq_tcp_conn_t c, void *user);
 void *fmq_tcp_get_user(struct fmq_net *n, fmq_tcp_conn_t c);

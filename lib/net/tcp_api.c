@@ -157,6 +157,10 @@ uint32_t
 tcp_conn_bytes(const struct tcp_conn *c)
 {
 	uint32_t b = c->rq_bytes + c->ooo_bytes;
+	uint32_t charge = (c->rq_segs + c->ooo_segs) * TCP_MBUF_CHARGE;
+
+	if (charge > b)
+		b = charge;
 
 	if (c->sq_head != NULL)
 		b += c->sq_end - c->sq_seq;
@@ -736,6 +740,23 @@ fmq_tcp_pause_rx(struct fmq_net *n, fmq_tcp_conn_t h, bool pause)
 	 * this call; the window may have opened from zero: tell the peer. */
 	c->flags |= TF_RQ_RELEASE | TF_WIN_UPDATE;
 	tcp_mark_pending(n, c);
+	return 0;
+}
+
+int
+fmq_tcp_set_rx_reserve(struct fmq_net *n, fmq_tcp_conn_t h, uint32_t bytes)
+{
+	struct tcp_conn *c = conn_get(n, h);
+
+	if (c == NULL)
+		return -EINVAL;
+	if (bytes > c->rx_resv && n->tcp->mem_share != UINT32_MAX &&
+	    c->rcv_adv - c->rcv_nxt < c->rmss) {
+		/* The window may have been shut by pressure: reopen it. */
+		c->flags |= TF_WIN_UPDATE;
+		tcp_mark_pending(n, c);
+	}
+	c->rx_resv = bytes;
 	return 0;
 }
 

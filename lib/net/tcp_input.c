@@ -536,13 +536,18 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		 * at rcv_nxt; its text is dropped (RFC 9293 3.10.7.4). */
 		if (!ok && rwnd == 0 && s->seq == c->rcv_nxt) {
 			ok = true;
-			if (s->len > 0)
-				n->st.drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW]++;
-			rx_trim_len(m, 0);
-			s->len = 0;
-			s->flags &= (uint8_t)~TH_FIN;
-			s->end = s->seq;
 			c->flags |= TF_ACK_NOW;
+			/* A bare FIN needs no buffer: take it. Dropping it
+			 * kept a peer that closed while pressure shut every
+			 * window (its partial request pinning mbufs) open
+			 * for as long as it retried the FIN. */
+			if (s->len > 0) {
+				n->st.drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW]++;
+				rx_trim_len(m, 0);
+				s->len = 0;
+				s->flags &= (uint8_t)~TH_FIN;
+				s->end = s->seq;
+			}
 		}
 		if (!ok) {
 			if (!(s->flags & TH_RST))
@@ -759,6 +764,19 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		/* Pool nearly empty: keep mbufs for RX and ACKs. The sender
 		 * retransmits; our ACK tells it where we are. */
 		n->st.drop[FMQ_NET_DROP_TCP_MEM_PRESSURE]++;
+		c->flags |= TF_ACK_NOW;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (s->len > 0 && s->seq == c->rcv_nxt &&
+	    ((c->flags & TF_RX_PAUSED) || c->rq_head != NULL) &&
+	    (c->rq_segs + c->ooo_segs + m->nb_segs) * TCP_MBUF_CHARGE >
+	    t->p.rcv_buf) {
+		/* It would be held for a paused reader, and what is held
+		 * already costs the whole buffer in mbufs: the window we
+		 * advertised (in bytes) cannot shrink, so refuse the text
+		 * here, as Linux does when its receive memory is spent. */
+		n->st.drop[FMQ_NET_DROP_TCP_RCVQ_FULL]++;
 		c->flags |= TF_ACK_NOW;
 		rte_pktmbuf_free(m);
 		return;

@@ -22,12 +22,20 @@ tcp_rcv_space(const struct fmq_net *n, const struct tcp_conn *c)
 {
 	const struct tcp_ctx *t = n->tcp;
 	uint32_t used = c->rq_bytes + c->ooo_bytes, buf = t->p.rcv_buf;
-	uint32_t space = used >= buf ? 0 : buf - used;
+	uint32_t charge = (c->rq_segs + c->ooo_segs) * TCP_MBUF_CHARGE;
+	uint32_t space;
 
+	if (charge > used)
+		used = charge;
+	space = used >= buf ? 0 : buf - used;
 	if (t->mem_share != UINT32_MAX) {
 		uint32_t own = tcp_conn_bytes(c);
 		uint32_t fair = t->mem_share > own ? t->mem_share - own : 0;
 
+		/* Pressure made by others never starves a connection
+		 * whose app waits for these bytes to finish a request. */
+		if (fair < c->rx_resv)
+			fair = c->rx_resv;
 		if (fair < space)
 			space = fair;
 	}

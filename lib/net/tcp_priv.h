@@ -151,6 +151,10 @@ struct tcp_conn {
 	/* In-order data held while the app paused reading. */
 	struct rte_mbuf *rq_head, *rq_tail;
 	uint32_t rq_bytes, rq_segs;
+	/* Bytes the app still needs to finish what it holds (a request
+	 * begun): the window keeps this much open under pool pressure
+	 * caused by others (fmq_tcp_set_rx_reserve). */
+	uint32_t rx_resv;
 
 	/* Timers (absolute ns, 0 = off) and the wheel entry. */
 	uint64_t rtx_at, delack_at, ka_at, end_at, tlp_at;
@@ -214,6 +218,13 @@ struct tcp_ctx {
 	struct tcp_listener lst[TCP_MAX_LISTENERS];
 	struct tcp_tw_slot wheel[TW_SLOTS];
 };
+
+/*
+ * What one held mbuf costs against the receive window, at least: a
+ * one-byte segment pins a whole 2 KiB mbuf, so bytes alone let a peer
+ * sending tiny segments hold rcv_buf mbufs (Linux charges truesize).
+ */
+#define TCP_MBUF_CHARGE 1024u
 
 /* Wrap-safe sequence comparisons (RFC 9293 3.4). */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }

@@ -1027,6 +1027,73 @@ test_half_request_then_gone(void)
 	wb_free(&w);
 }
 
+/* One-byte segments of a request are copied into one mbuf (each would
+ * pin a 2 KiB mbuf), and the request is still answered. */
+static void
+test_tiny_segments_collapsed(void)
+{
+	char topic[200];
+	struct kc *c;
+	struct wb w;
+	unsigned int pool0, held;
+	long long col0;
+	const uint8_t *body;
+	size_t len;
+	int32_t corr;
+
+	kb_pump(k);
+	pool0 = nt_pool_in_use();
+	col0 = kb_metric(k, "fluxmq_kafka_rx_segments_collapsed_total{lcore=\"0\"}");
+	c = kc_open(k);
+	memset(topic, 't', sizeof(topic) - 1);
+	topic[sizeof(topic) - 1] = '\0';
+	wb_init(&w);
+	req_metadata_v1(&w, 77, topic);
+	for (size_t i = 0; i + 1 < w.n; i++)
+		kc_send(k, c, w.b + i, 1);
+	held = nt_pool_in_use() - pool0;
+	CU_ASSERT(held <= 4);
+	CU_ASSERT(kb_metric(k, "fluxmq_kafka_rx_segments_collapsed_total{lcore=\"0\"}") -
+		  col0 >= (long long)w.n - 4);
+	kc_send(k, c, w.b + w.n - 1, 1);
+	CU_ASSERT_EQUAL(kc_wait(k, c, &corr, &body, &len), 1);
+	CU_ASSERT_EQUAL(corr, 77);
+	kc_close(k, c);
+	kb_advance(k, 5);
+	CU_ASSERT_EQUAL(nt_pool_in_use(), pool0);
+	wb_free(&w);
+}
+
+/* A request begun and not whole within broker.request.receive.timeout.ms
+ * (30 s) resets its connection, counted, and everything is released. */
+static void
+test_request_timeout(void)
+{
+	uint8_t pre[4] = { 0, 0, 0x03, 0xe8 };   /* 1000 bytes */
+	uint8_t part[100];
+	struct kc *c;
+	unsigned int pool0;
+	long long n0;
+	const char *series =
+		"fluxmq_kafka_connection_closes_total{reason=\"REQUEST_TIMEOUT\"}";
+
+	kb_pump(k);
+	pool0 = nt_pool_in_use();
+	n0 = kb_metric(k, series);
+	c = kc_open(k);
+	memset(part, 0, sizeof(part));
+	kc_send(k, c, pre, 4);
+	kc_send(k, c, part, sizeof(part));
+	kb_advance(k, 29000);
+	CU_ASSERT(!kc_closed(c));
+	kb_advance(k, 1500);
+	CU_ASSERT(kc_closed(c));
+	CU_ASSERT_EQUAL(kb_metric(k, series), n0 + 1);
+	kb_advance(k, 5);
+	CU_ASSERT_EQUAL(nt_pool_in_use(), pool0);
+	kc_release(c);
+}
+
 /* ------------------------------------------------ two data lcores */
 
 #define XN 8   /* partitions of topic "x8", spread over both lcores */
@@ -1642,6 +1709,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "the in-flight limit and the backlog limit at once: freed slots resume the work",
 		    test_inflight_and_backlog);
 	CU_add_test(s, "half a request then the client goes: nothing leaks", test_half_request_then_gone);
+	CU_add_test(s, "one-byte segments of a request share an mbuf", test_tiny_segments_collapsed);
+	CU_add_test(s, "a request not whole in 30 s resets its connection", test_request_timeout);
 	fails = fmq_test_run(argc, argv);
 	kb_stop(k);
 	rte_eal_cleanup();

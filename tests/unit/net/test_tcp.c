@@ -742,6 +742,96 @@ test_our_zero_window(void)
 	clear();
 }
 
+/* A bare FIN in a zero window is taken: it needs no buffer. Dropping it
+ * kept a peer that closed during pool pressure (and whatever partial
+ * request it left with the app) alive while it retried the FIN. */
+static void
+test_zero_window_fin(void)
+{
+	struct fmq_net_conf c = base_conf();
+	struct peer p;
+	struct ts_seg s;
+	struct ts_out *o;
+
+	teardown();
+	c.tcp.rcv_buf = 8192;
+	setup_conf(&c);
+	open_conn(&p, PEER_PORT, 1);
+	fmq_tcp_pause_rx(net, p.h, true);
+	for (int i = 0; i < 8; i++)
+		peer_send(&p, 1024);
+	advance(50 * MS);
+	CU_ASSERT_EQUAL_FATAL(out(cap.n - 1)->win, 0);
+	clear();
+	s = pseg(&p, F_ACK | F_FIN, NULL, 0);
+	rx_seg(&s);
+	advance(50 * MS);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	o = out(cap.n - 1);
+	CU_ASSERT_EQUAL(o->ack, p.nxt + 1);
+	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 7 /* CLOSE_WAIT */);
+	clear();
+	/* Data with the FIN in a zero window: neither is taken. */
+	teardown();
+	setup_conf(&c);
+	open_conn(&p, PEER_PORT, 1);
+	fmq_tcp_pause_rx(net, p.h, true);
+	for (int i = 0; i < 8; i++)
+		peer_send(&p, 1024);
+	clear();
+	s = pseg(&p, F_ACK | F_FIN, "x", 1);
+	rx_seg(&s);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(cap.n - 1)->ack, p.nxt);
+	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 4 /* ESTABLISHED */);
+	clear();
+	teardown();
+	setup();
+}
+
+/* Every held mbuf counts at least TCP_MBUF_CHARGE (1 KiB) against the
+ * window: one-byte segments close it after rcv_buf / 1 KiB of them, not
+ * after rcv_buf of them (a 2 KiB mbuf each). */
+static void
+test_tiny_segment_charge(void)
+{
+	struct fmq_net_conf c = base_conf();
+	struct peer p;
+	uint64_t full;
+
+	teardown();
+	c.tcp.rcv_buf = 8192;
+	setup_conf(&c);
+	open_conn(&p, PEER_PORT, 1);
+	fmq_tcp_pause_rx(net, p.h, true);
+	for (int i = 0; i < 8; i++)
+		peer_send(&p, 1);
+	advance(50 * MS);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(cap.n - 1)->ack, p.nxt);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 8);
+	clear();
+	/* The advertised window (bytes) still has room, but the mbufs
+	 * held cost the whole buffer: the ninth is refused, ACKed. */
+	full = st()->drop[FMQ_NET_DROP_TCP_RCVQ_FULL];
+	for (int i = 0; i < 4; i++) {
+		peer_send(&p, 1);
+		p.nxt--;
+	}
+	CU_ASSERT_EQUAL(st()->drop[FMQ_NET_DROP_TCP_RCVQ_FULL], full + 4);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 8);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(cap.n - 1)->ack, p.nxt);
+	clear();
+	fmq_tcp_pause_rx(net, p.h, false);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL(app.rxlen, 8);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
+	clear();
+	teardown();
+	setup();
+}
+
 static void
 test_passive_close(void)
 {
@@ -2020,6 +2110,8 @@ main(int argc, char **argv)
 	s = CU_add_suite_with_setup_and_teardown("tcp", NULL, NULL, setup,
 						teardown);
 	CU_add_test(s, "handshake and options (Linux SYN)", test_handshake_options);
+	CU_add_test(s, "bare FIN taken in a zero window", test_zero_window_fin);
+	CU_add_test(s, "one-byte segments charged 1 KiB each", test_tiny_segment_charge);
 	CU_add_test(s, "data both ways, delayed ACK", test_data_both_ways);
 	CU_add_test(s, "initial window 10, slow start", test_initial_window_slow_start);
 	CU_add_test(s, "reorder, reassembly, SACK blocks", test_reorder_reassembly);
