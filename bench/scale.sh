@@ -196,8 +196,9 @@ metrics() { curl -s --max-time 2 "http://$MGMT/metrics" > "$1" 2>/dev/null; }
 # every thread's stack, the broker log) and prints a summary on stderr
 # (run-suite.sh and test_bench_quick.sh show it): per data lcore, whether
 # its poll loop still turns (polls in the last 2 s), sleeps and packets;
-# and the counters of the run that say where requests stopped
-# (backpressure, hot chunks, cross-lcore rings, TCP timeouts, PMD faults).
+# whether the flusher still writes (flushed bytes, syncs); the counters of
+# the run that say where requests stopped (backpressure, hot chunks,
+# cross-lcore rings, TCP timeouts, PMD faults); every thread's stack.
 diagnose() {
 	local row=$1 dir=$TMP/diag-$1
 	mkdir -p "$dir"
@@ -235,10 +236,13 @@ if not l:
     print("[scale diag] the management endpoint did not answer 2 s later")
 for name in ("fluxmq_lcore_polls_total", "fluxmq_lcore_sleeps_total",
              "fluxmq_lcore_rx_packets_total",
-             "fluxmq_lcore_doorbell_wakeups_total"):
+             "fluxmq_lcore_doorbell_wakeups_total",
+             "fluxmq_log_flushed_bytes_total", "fluxmq_log_syncs_total",
+             "fluxmq_log_appends_total"):
     ks = sorted(fam(l or a, name))
     row = ", ".join("%s %+d run / %+d in 2 s" % (
-        re.sub(r'.*lcore="(\d+)".*', r"lcore \1", k),
+        re.sub(r'.*lcore="(\d+)".*', r"lcore \1", k) if "lcore=" in k
+        else "all",
         a.get(k, 0) - b.get(k, 0), l.get(k, 0) - a.get(k, 0)) for k in ks)
     print("[scale diag] %s: %s" % (name[13:], row or "-"))
 for name in ("fluxmq_kafka_lcore_requests_total",
@@ -272,10 +276,13 @@ for name in ("fluxmq_kafka_lcore_requests_total",
 try:
     st = open(f"{d}/stacks").read()
     for th in re.split(r"\n(?=Thread )", st):
-        if "app_data_lcore_main" in th or "lcore" in th.split("\n")[0]:
+        # Every thread: the data lcores, the control lcore (flusher),
+        # the EAL interrupt thread (memif), mgmt.
+        if th.startswith("Thread "):
             fr = re.findall(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", th)
-            print("[scale diag] %s: %s" % (th.split("\n")[0][:60],
-                                           " < ".join(fr[:8])))
+            name = re.search(r'"([^"]*)"', th.split("\n")[0])
+            print("[scale diag] thread %s: %s" % (
+                name.group(1) if name else "?", " < ".join(fr[:8])))
 except OSError:
     print("[scale diag] no stacks (gdb missing)")
 PY
