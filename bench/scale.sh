@@ -244,7 +244,7 @@ for name in ("fluxmq_lcore_polls_total", "fluxmq_lcore_sleeps_total",
         re.sub(r'.*lcore="(\d+)".*', r"lcore \1", k) if "lcore=" in k
         else "all",
         a.get(k, 0) - b.get(k, 0), l.get(k, 0) - a.get(k, 0)) for k in ks)
-    print("[scale diag] %s: %s" % (name[13:], row or "-"))
+    print("[scale diag] %s: %s" % (name[7:], row or "-"))
 for name in ("fluxmq_kafka_lcore_requests_total",
              "fluxmq_kafka_produce_batches_total",
              "fluxmq_kafka_produce_backpressure_total",
