@@ -175,7 +175,7 @@ else
 fi
 
 # ------------------------------------------------------------ broker on memif
-start_broker_memif() {
+start_broker_memif() {   # start_broker_memif [--set KEY=VALUE ...]
 	rm -f "$SOCK"
 	rm -rf "$HUGEDIR" "$TMP/data"
 	mkdir -p "$TMP/data"
@@ -188,7 +188,7 @@ start_broker_memif() {
 		--set net.services=echo:7,discard:9 --set mgmt.listen=$MGMT \
 		--set log.hot.dir=$HUGEDIR --set log.dirs="$TMP/data" \
 		--set net.tcp.rcv_buf=4194304 --set net.tcp.snd_buf=4194304 \
-		> "$TMP/broker-memif.log" 2>&1 < /dev/null &
+		"$@" > "$TMP/broker-memif.log" 2>&1 < /dev/null &
 	BROKER_PID=$!
 	for _ in $(seq 1 100); do
 		[ -S "$SOCK" ] && grep -q "data lcore" "$TMP/broker-memif.log" && return 0
@@ -306,6 +306,21 @@ if start_broker_memif; then
 	fi
 	# The bench has exited (its connections closed): now the broker.
 	stop_pid "$BROKER_PID"; BROKER_PID=
+	# The same LZ4 workload with validation=shallow (the opt-in that
+	# stores compressed batches unchecked), on a fresh broker: what deep
+	# validation, the default, costs.
+	if [ $HAVE_KAFKA = 1 ]; then
+		say "LZ4 1 MiB batches with validation=shallow (beside deep above)"
+		if start_broker_memif --set validation=shallow; then
+			bench_memif produce-lz4-1m-shallow --msg-size 1024 \
+				--batch 1024 --compression lz4 --duration $DUR \
+				--warmup $WARM $V
+			stop_pid "$BROKER_PID"; BROKER_PID=
+		else
+			record_na fluxmq-memif produce-lz4-1m-shallow "broker did not start"
+			FAILED=1
+		fi
+	fi
 	record machine broker-restarts "{\"count\": $BROKER_RESTARTS}"
 else
 	FAILED=1
@@ -323,8 +338,11 @@ if [ $SCALE = 1 ] && [ $HAVE_KAFKA = 1 ]; then
 	if ! FMQ_BUILD=$BUILD bench/scale.sh "${scale_args[@]}" --runs "$RUNS" \
 		--no-ceilings >"$TMP/scale.out" 2>&1; then
 		FAILED=1
+		# All of it: the client's own lines and the broker diagnosis.
+		grep -v '^|' "$TMP/scale.out" >&2
+	else
+		grep '^\[scale' "$TMP/scale.out" >&2
 	fi
-	grep '^\[scale' "$TMP/scale.out" >&2
 fi
 
 # -------------------------------------------------------------------- peers

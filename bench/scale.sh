@@ -191,6 +191,103 @@ start_broker() {   # start_broker N POLL
 
 metrics() { curl -s --max-time 2 "http://$MGMT/metrics" > "$1" 2>/dev/null; }
 
+# diagnose ROW: after a failed run with the broker still up, name the
+# stuck part. Writes $TMP/diag-ROW/ (metrics before, after and 2 s later,
+# every thread's stack, the broker log) and prints a summary on stderr
+# (run-suite.sh and test_bench_quick.sh show it): per data lcore, whether
+# its poll loop still turns (polls in the last 2 s), sleeps and packets;
+# whether the flusher still writes (flushed bytes, syncs); the counters of
+# the run that say where requests stopped (backpressure, hot chunks,
+# cross-lcore rings, TCP timeouts, PMD faults); every thread's stack.
+diagnose() {
+	local row=$1 dir=$TMP/diag-$1
+	mkdir -p "$dir"
+	cp "$TMP/m0" "$dir/metrics-before" 2>/dev/null
+	cp "$TMP/m1" "$dir/metrics-after" 2>/dev/null
+	sleep 2
+	metrics "$dir/metrics-later"
+	if command -v gdb >/dev/null; then
+		timeout 30 gdb -batch -p "$BROKER_PID" \
+			-ex "thread apply all bt 15" > "$dir/stacks" 2>&1
+	fi
+	cp "$TMP/broker-$N_NOW-$POLL_NOW.log" "$dir/broker.log" 2>/dev/null
+	python3 - "$dir" <<'PY' >&2
+import re, sys
+d = sys.argv[1]
+def load(f):
+    m = {}
+    try:
+        for line in open(f"{d}/{f}"):
+            if line.startswith("#"):
+                continue
+            k, _, v = line.rpartition(" ")
+            try:
+                m[k] = float(v)
+            except ValueError:
+                pass
+    except OSError:
+        pass
+    return m
+b, a, l = load("metrics-before"), load("metrics-after"), load("metrics-later")
+def fam(m, name):
+    return {k: v for k, v in m.items() if k == name or k.startswith(name + "{")}
+print("[scale diag] metrics in %s (before/after the run, 2 s later)" % d)
+if not l:
+    print("[scale diag] the management endpoint did not answer 2 s later")
+for name in ("fluxmq_lcore_polls_total", "fluxmq_lcore_sleeps_total",
+             "fluxmq_lcore_rx_packets_total",
+             "fluxmq_lcore_doorbell_wakeups_total",
+             "fluxmq_log_flushed_bytes_total", "fluxmq_log_syncs_total",
+             "fluxmq_log_appends_total"):
+    ks = sorted(fam(l or a, name))
+    row = ", ".join("%s %+d run / %+d in 2 s" % (
+        re.sub(r'.*lcore="(\d+)".*', r"lcore \1", k) if "lcore=" in k
+        else "all",
+        a.get(k, 0) - b.get(k, 0), l.get(k, 0) - a.get(k, 0)) for k in ks)
+    print("[scale diag] %s: %s" % (name[7:], row or "-"))
+for name in ("fluxmq_kafka_lcore_requests_total",
+             "fluxmq_kafka_produce_batches_total",
+             "fluxmq_kafka_produce_backpressure_total",
+             "fluxmq_log_backpressure_total", "fluxmq_log_hot_chunks_free",
+             "fluxmq_log_flush_lag_bytes",
+             "fluxmq_kafka_xlcore_sent_total",
+             "fluxmq_kafka_xlcore_served_total",
+             "fluxmq_kafka_xlcore_ring_full_total",
+             "fluxmq_kafka_forward_ring_full_total",
+             "fluxmq_kafka_rx_backlog_pauses_total",
+             "fluxmq_kafka_nomem_total", "fluxmq_kafka_connections_active",
+             "fluxmq_tcp_timeouts_total", "fluxmq_tcp_retransmits_timeout_total",
+             "fluxmq_lcore_steer_drops_total", "fluxmq_lcore_pmd_faults_total",
+             "fluxmq_port_rx_missed_total", "fluxmq_port_rx_nombuf_total",
+             "fluxmq_net_rx_dropped_total", "fluxmq_net_tx_dropped_total",
+             "fluxmq_mempool_in_use"):
+    ks = sorted(fam(l or a, name))
+    if not ks:
+        continue
+    gauge = name.endswith(("_free", "_bytes", "_active", "_in_use"))
+    vals = []
+    for k in ks:
+        lab = k[len(name):].strip("{}") or "all"
+        if gauge:
+            vals.append("%s %g" % (lab, l.get(k, a.get(k, 0))))
+        elif l.get(k, 0) != b.get(k, 0) or len(ks) <= 2:
+            vals.append("%s %+d" % (lab, l.get(k, 0) - b.get(k, 0)))
+    print("[scale diag] %s: %s" % (name[7:], ", ".join(vals) or "+0"))
+try:
+    st = open(f"{d}/stacks").read()
+    for th in re.split(r"\n(?=Thread )", st):
+        # Every thread: the data lcores, the control lcore (flusher),
+        # the EAL interrupt thread (memif), mgmt.
+        if th.startswith("Thread "):
+            fr = re.findall(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", th)
+            name = re.search(r'"([^"]*)"', th.split("\n")[0])
+            print("[scale diag] thread %s: %s" % (
+                name.group(1) if name else "?", " < ".join(fr[:8])))
+except OSError:
+    print("[scale diag] no stacks (gdb missing)")
+PY
+}
+
 # run_one N POLL ROW PLACEMENT ARGS...
 # A client that could not connect at all (memif link or TCP not up within
 # 10 s, seen about once in 40 runs with a busy second lcore on the client's
@@ -230,8 +327,9 @@ print(format(d["msgs_per_s"], ",.0f"), "msg/s, verified:", d.get("verify", {}).g
 		python3 -c 'import json,sys; print(json.dumps({"system":"fluxmq-memif-scale","row":sys.argv[1],"na":"run failed (exit "+sys.argv[2]+")","scale":json.loads(sys.argv[3])}))' "$row" "$rc" "$extra" >> "$RUNS"
 	fi
 	if [ $rc != 0 ]; then
-		say "FAILED: $row (exit $rc)"; tail -3 "$TMP/bench.log" >&2
+		say "FAILED: $row (exit $rc)"; tail -8 "$TMP/bench.log" >&2
 		FAILED=1
+		kill -0 "$BROKER_PID" 2>/dev/null && diagnose "$row"
 	fi
 	if ! kill -0 "$BROKER_PID" 2>/dev/null; then
 		say "the broker died during $row"; FAILED=1
@@ -246,6 +344,7 @@ for rep in $(seq 1 "$REPS"); do
 	for poll in $POLLS; do
 		for n in $(seq 1 "$MAXL"); do
 			say "broker: $n data lcore(s), poll.mode=$poll${sfx:+, run $rep of $REPS}"
+			N_NOW=$n POLL_NOW=$poll
 			start_broker "$n" "$poll" || { FAILED=1; continue; }
 			for wl in $WLS; do
 				case $wl in

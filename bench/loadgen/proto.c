@@ -1036,6 +1036,25 @@ inflight_total(const struct bench *b)
 	return n;
 }
 
+/* Which connections (and the broker lcores they were aimed at) hold the
+ * unanswered requests: one dead lcore or queue shows as all of its
+ * connections stuck, the others drained. */
+static void
+report_unanswered(const struct bench *b)
+{
+	for (unsigned int i = 0; i < b->nconns; i++) {
+		const struct bconn *c = &b->conns[i];
+		int l = b->o.lcore_shift < 0 || b->o.broker_lcores == 0 ? -1 :
+			(int)((c->idx + (unsigned int)b->o.lcore_shift) %
+			      b->o.broker_lcores);
+
+		fprintf(stderr, "fluxmq-bench:   connection %u (broker lcore "
+			"%d): %u unanswered, %s\n", i, l,
+			(unsigned int)q_count(c),
+			c->closed ? "closed" : c->up ? "up" : "not up");
+	}
+}
+
 static void
 progress(struct bench *b, uint64_t now)
 {
@@ -1155,6 +1174,7 @@ proto_run(struct bench *b)
 			if (now > drain_deadline) {
 				fprintf(stderr, "fluxmq-bench: %" PRIu64
 					" requests never answered\n", left);
+				report_unanswered(b);
 				b->proto_errors += left;
 				break;
 			}

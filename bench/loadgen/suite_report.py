@@ -126,7 +126,8 @@ ROWS = [
     ("produce-100x1000-acksall", "produce 100 B x 1000/batch, acks=-1"),
     ("produce-100x1", "produce 100 B x 1 per request, acks=1"),
     ("produce-1kx100", "produce 1 KiB x 100/batch, acks=1"),
-    ("produce-lz4-1m", "produce LZ4, 1 MiB batches (1 KiB x 1024)"),
+    ("produce-lz4-1m", "produce LZ4, 1 MiB batches (1 KiB x 1024), validation=deep (default)"),
+    ("produce-lz4-1m-shallow", "produce LZ4, 1 MiB batches, validation=shallow (opt-in, unchecked)"),
     ("fetch-100x1000", "fetch 100 B x 1000/batch (preloaded)"),
     ("produce-fetch-100x1000", "produce + fetch together, 100 B x 1000"),
 ]

@@ -81,7 +81,7 @@ fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
 	pp->log_append_time =
 		strcmp(cfg->message_timestamp_type, "LogAppendTime") == 0;
 	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
-	pp->deep_validation = false;
+	pp->deep_validation = strcmp(cfg->validation, "deep") == 0;
 
 	/* The directory that already holds the partition, else by hash. */
 	while (list_nth(cfg->log_dirs, ndirs, dir_buf, FMQ_CFG_STR_MAX)) {

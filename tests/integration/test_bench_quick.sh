@@ -38,7 +38,7 @@ python3 - "$runs" <<'PY' || fail "verification"
 import json, sys
 want = ["produce-100x1000-acks1", "produce-100x1000-acks0",
         "produce-100x1000-acksall", "produce-100x1", "produce-1kx100",
-        "produce-lz4-1m", "fetch-100x1000", "produce-fetch-100x1000",
+        "produce-lz4-1m", "produce-lz4-1m-shallow", "fetch-100x1000", "produce-fetch-100x1000",
         "latency-10", "latency-50", "latency-90"]
 runs = {}
 for line in open(sys.argv[1]):

@@ -203,8 +203,11 @@ batch_open(struct fmq_codec_ctx *ctx, const struct fmq_codec_seg *segs,
 			return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
 					 "Decompressed records exceed the "
 					 "broker's limit");
+		/* Undecodable under a valid CRC: the batch is corrupt
+		 * (CORRUPT_MESSAGE, Kafka's code for a batch that is
+		 * "otherwise corrupt"; see docs/compression.md). */
 		if (rc < 0)
-			return vres_fail(res, CODEC_KERR_INVALID_RECORD,
+			return vres_fail(res, CODEC_KERR_CORRUPT_MESSAGE,
 					 "Failed to decompress record stream");
 		lin->p = ctx->recs;
 		lin->len = (uint32_t)n;

@@ -288,8 +288,8 @@ int16_t fmq_codec_records_validate(const struct fmq_codec_batch *b,
  * (into the context's buffer, bounded by limits.max_output) and walk every
  * record (fmq_codec_records_validate).
  *
- * @return FMQ_KERR NONE; CORRUPT_MESSAGE (framing, CRC); INVALID_RECORD
- *   (batch checks, records, and compressed data that does not decode);
+ * @return FMQ_KERR NONE; CORRUPT_MESSAGE (framing, CRC, compressed data
+ *   that does not decode); INVALID_RECORD (batch checks, records);
  *   UNSUPPORTED_COMPRESSION_TYPE (codec bits 5-7); MESSAGE_TOO_LARGE
  *   (decompresses beyond limits.max_output); INVALID_TIMESTAMP.
  */

@@ -890,13 +890,14 @@ test_batch_checks(void)
 	o.from_client = true;
 #undef BATCH_CASE
 
-	/* Compressed garbage, and a good frame with a bad records part. */
+	/* Compressed garbage (CORRUPT_MESSAGE: it does not decode), and a
+	 * good frame with a bad records part (INVALID_RECORD). */
 	b2 = bo;
 	b2.attributes = FMQ_CODEC_LZ4;
 	memset(c, 0x5a, 100);
 	s.len = (uint32_t)t_batch(bt, &b2, c, 100);
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_INVALID_RECORD);
+			K_CORRUPT_MESSAGE);
 	CU_ASSERT_EQUAL(compress1(FMQ_CODEC_LZ4, recs, rn - 1, c, sizeof(c),
 				  &cl), 0);
 	s.len = (uint32_t)t_batch(bt, &b2, c, cl);

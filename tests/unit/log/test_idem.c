@@ -21,6 +21,7 @@
 #define K_OUT_OF_ORDER 45
 #define K_INVALID_PRODUCER_EPOCH 47
 #define K_INVALID_TXN_STATE 48
+#define K_CORRUPT_MESSAGE 2
 #define K_INVALID_RECORD 87
 
 static char root[256], shm_root[256];
@@ -537,7 +538,7 @@ test_deep(void)
 		tb_fix_crc(in, ilen);
 		h = hw(p);
 		CU_ASSERT_EQUAL(app(p, in, ilen, &r), -EBADMSG);
-		CU_ASSERT_EQUAL(r.error, K_INVALID_RECORD);
+		CU_ASSERT_EQUAL(r.error, K_CORRUPT_MESSAGE);
 		CU_ASSERT(r.error_message != NULL);
 		CU_ASSERT_EQUAL(hw(p), h);
 		/* Shallow stores it as sent. */
