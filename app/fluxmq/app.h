@@ -99,6 +99,9 @@ struct app {
 	bool adaptive;
 	uint64_t start_ns;
 	struct mgmt *mgmt;
+	int mgmt_fd;             /* bound by app_preflight, served by mgmt */
+	int lock_fd[FMQ_LOG_MAX_NODES + 32];  /* held until exit */
+	unsigned int nlocks;
 };
 
 /* port.c */
@@ -111,6 +114,13 @@ void app_port_fini(struct app *a);
 bool app_port_link_up(const struct app *a);
 void app_port_metrics(struct fmq_metrics_out *out, void *arg);
 
+
+/* preflight.c: before the EAL starts (nothing touched yet). */
+void app_raise_nofile(void);
+/* Key constraints, then claim this instance's TAP name, data-plane
+ * subnet, mgmt.listen, log.dirs and log.hot.dir. A failure is a
+ * configuration error (exit 2): err names the key. */
+int app_preflight(struct app *a, bool embedded, char *err, size_t errlen);
 
 /* tap_host.c: configure the kernel side of the embedded TAP interface. */
 int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,
@@ -125,7 +135,12 @@ void app_lcore_metrics(struct fmq_metrics_out *out, void *arg);
 
 /* mgmt.c */
 struct mgmt;
-struct mgmt *mgmt_start(struct app *a, char *err, size_t errlen);
+/* Bind and listen on mgmt.listen (no SO_REUSEPORT): the socket, or -errno
+ * with err naming the key (the address in use is a configuration error). */
+int mgmt_listen(const struct fmq_config *cfg, char *err, size_t errlen);
+/* Serve the socket mgmt_listen gave (closed on failure and at stop). */
+struct mgmt *mgmt_start(struct app *a, int listen_fd, char *err,
+			size_t errlen);
 /* Serve pending HTTP work, waiting at most timeout_us or until wake_fd
  * (if >= 0) is readable. */
 void mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd);

@@ -1,25 +1,66 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Management endpoint on a kernel socket, served by libmicrohttpd from the
- * control lcore's loop (external select mode: no extra thread). GET /health
- * and GET /metrics; libmicrohttpd answers malformed requests itself (400)
- * and closes the connection.
+ * control lcore's loop: external mode on MHD's own epoll set, which the
+ * loop waits on together with the broker's wake fd. No extra thread, so
+ * the handlers read the control lcore's state without locks, and no
+ * select(), which stops at descriptor 1,023 (a broker with a few hundred
+ * partitions holds more). GET /health and GET /metrics; libmicrohttpd
+ * answers malformed requests itself (400) and closes the connection.
+ *
+ * Connections are bounded (MGMT_MAX_CONNS, each idle at most
+ * MGMT_IDLE_TIMEOUT_S). A connection arriving when all are taken evicts
+ * the one idle the longest (connected, no request in progress), so a
+ * flood of idle connections cannot keep /health out; only when every
+ * connection is inside a request is the newcomer turned away.
  */
 #include <errno.h>
+#include <dirent.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/select.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
 #include "app.h"
 
+#define MGMT_MAX_CONNS 64
+/* MHD's own limit is higher: at its limit it stops accepting and new
+ * connections (health checks too) wait in the kernel's backlog. It
+ * accepts at most 10 in one pass, each evicting one of ours. */
+#define MGMT_MHD_HEADROOM 32
+#define MGMT_IDLE_TIMEOUT_S 5
+#define MGMT_BACKLOG 1024
+/* libmicrohttpd's own messages (accept failures and the like), at most
+ * one per this many seconds, with a count of those left out. */
+#define MGMT_LOG_INTERVAL_NS (10ull * 1000000000ull)
+
+/* One accepted connection. */
+struct mconn {
+	struct mconn *prev, *next;
+	int fd;
+	bool busy;               /* a request is being read or answered */
+	bool evicted;            /* shut down, MHD closes it next pass */
+	bool counted;            /* its failure is already counted */
+	bool ok;                 /* served at least one request */
+	uint64_t idle_since_ns;
+};
+
 struct mgmt {
 	struct MHD_Daemon *d;
 	struct app *a;
+	int epoll_fd;
+	struct mconn head;       /* list of live connections */
+	uint32_t nconns;
 	uint64_t requests, bad_requests, failed;
+	uint64_t accepted, evicted, refused;
+	uint64_t log_last_ns, log_dropped;
 };
 
 static enum MHD_Result
@@ -40,10 +81,29 @@ reply(struct MHD_Connection *c, unsigned int status, const char *type,
 	return ret;
 }
 
+/* Descriptors this process has open (the control lcore, at scrape time). */
+static uint64_t
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	uint64_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	/* Not the one opendir itself holds. */
+	return n > 0 ? n - 1 : 0;
+}
+
 static void
 mgmt_metrics(struct fmq_metrics_out *out, void *arg)
 {
 	struct mgmt *m = arg;
+	struct rlimit rl;
 
 	fmq_metrics_one(out, "fluxmq_mgmt_requests_total", "counter",
 			"HTTP requests served by the management endpoint",
@@ -54,6 +114,36 @@ mgmt_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_mgmt_failed_total", "counter",
 			"Management requests that ended in an error (malformed, "
 			"oversized, timed out or closed early)", m->failed);
+	fmq_metrics_one(out, "fluxmq_mgmt_connections", "gauge",
+			"Open connections to the management endpoint",
+			m->nconns);
+	fmq_metrics_one(out, "fluxmq_mgmt_connections_accepted_total",
+			"counter", "Connections the management endpoint accepted",
+			m->accepted);
+	fmq_metrics_one(out, "fluxmq_mgmt_connections_evicted_total",
+			"counter", "Idle management connections closed to make "
+			"room for a new one (connection limit reached)",
+			m->evicted);
+	fmq_metrics_one(out, "fluxmq_mgmt_connections_refused_total",
+			"counter", "New management connections closed because "
+			"every connection was inside a request", m->refused);
+	fmq_metrics_one(out, "fluxmq_process_open_fds", "gauge",
+			"File descriptors the broker process has open",
+			open_fds());
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		fmq_metrics_one(out, "fluxmq_process_max_fds", "gauge",
+				"Open-file limit of the broker process (soft "
+				"RLIMIT_NOFILE)", rl.rlim_cur == RLIM_INFINITY ?
+				UINT64_MAX : (uint64_t)rl.rlim_cur);
+}
+
+static struct mconn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
 }
 
 /*
@@ -61,28 +151,55 @@ mgmt_metrics(struct fmq_metrics_out *out, void *arg)
  * reach the request callbacks, so a connection that closes without one good
  * request counts as failed, and so does each request that ends in error.
  */
-enum conn_mark { CONN_NONE, CONN_OK, CONN_COUNTED };
-
 static void
 completed(void *cls, struct MHD_Connection *c, void **state,
 	  enum MHD_RequestTerminationCode toe)
 {
 	struct mgmt *m = cls;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	enum conn_mark *mark = ci != NULL ? ci->socket_context : NULL;
+	struct mconn *mc = conn_of(c);
 
 	(void)state;
+	if (mc != NULL) {
+		mc->busy = false;
+		mc->idle_since_ns = fmq_now_ns();
+	}
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-		if (mark != NULL && *mark == CONN_NONE)
-			*mark = CONN_OK;
+		if (mc != NULL)
+			mc->ok = true;
 		return;
 	}
-	if (mark == NULL || *mark != CONN_COUNTED) {
+	if (mc == NULL || !mc->counted) {
 		m->failed++;
-		if (mark != NULL)
-			*mark = CONN_COUNTED;
+		if (mc != NULL)
+			mc->counted = true;
 	}
+}
+
+/* Make room for one more: shut the longest-idle connection down (MHD sees
+ * the end of its stream and closes it), or, when every one is inside a
+ * request, the newcomer. */
+static void
+make_room(struct mgmt *m, struct mconn *newc)
+{
+	struct mconn *victim = NULL;
+
+	for (struct mconn *x = m->head.next; x != &m->head; x = x->next) {
+		if (x == newc || x->busy || x->evicted)
+			continue;
+		if (victim == NULL || x->idle_since_ns < victim->idle_since_ns)
+			victim = x;
+	}
+	if (victim != NULL) {
+		m->evicted++;
+	} else {
+		victim = newc;
+		m->refused++;
+	}
+	victim->evicted = true;
+	/* Not counted as a failed request: the limit did its job. */
+	victim->counted = true;
+	victim->ok = true;
+	shutdown(victim->fd, SHUT_RDWR);
 }
 
 static void
@@ -90,17 +207,42 @@ conn_event(void *cls, struct MHD_Connection *c, void **ctx,
 	   enum MHD_ConnectionNotificationCode ev)
 {
 	struct mgmt *m = cls;
-	enum conn_mark *mark = *ctx;
+	struct mconn *mc = *ctx;
 
-	(void)c;
 	if (ev == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+			MHD_CONNECTION_INFO_CONNECTION_FD);
+		uint32_t live = 0;
+
 		/* Control path only: one small allocation per connection. */
-		*ctx = calloc(1, sizeof(enum conn_mark));
+		mc = calloc(1, sizeof(*mc));
+		*ctx = mc;
+		if (mc == NULL)
+			return;
+		mc->fd = ci != NULL ? ci->connect_fd : -1;
+		mc->idle_since_ns = fmq_now_ns();
+		mc->prev = m->head.prev;
+		mc->next = &m->head;
+		m->head.prev->next = mc;
+		m->head.prev = mc;
+		m->nconns++;
+		m->accepted++;
+		for (struct mconn *x = m->head.next; x != &m->head; x = x->next)
+			live += !x->evicted;
+		if (live > MGMT_MAX_CONNS && mc->fd >= 0)
+			make_room(m, mc);
 		return;
 	}
-	if (mark == NULL || *mark == CONN_NONE)
+	if (mc == NULL) {
 		m->failed++;
-	free(mark);
+		return;
+	}
+	if (!mc->ok && !mc->counted)
+		m->failed++;
+	mc->prev->next = mc->next;
+	mc->next->prev = mc->prev;
+	m->nconns--;
+	free(mc);
 	*ctx = NULL;
 }
 
@@ -116,6 +258,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	(void)upload;
 	/* First call per request: headers only; answer on the second. */
 	if (*state == NULL) {
+		struct mconn *mc = conn_of(c);
+
+		if (mc != NULL)
+			mc->busy = true;
 		*state = &first;
 		return MHD_YES;
 	}
@@ -154,51 +300,117 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		     MHD_RESPMEM_PERSISTENT);
 }
 
+/*
+ * libmicrohttpd's messages are about the endpoint failing (accept errors
+ * such as EMFILE, out of memory): warnings, but never more than one per
+ * MGMT_LOG_INTERVAL_NS so a flood cannot flood the log too.
+ */
 static void
 log_mhd(void *cls, const char *fmt, va_list ap)
 {
+	struct mgmt *m = cls;
+	uint64_t now = fmq_now_ns();
 	char msg[512];
 	size_t l;
 
-	(void)cls;
+	if (m->log_last_ns != 0 && now - m->log_last_ns < MGMT_LOG_INTERVAL_NS) {
+		m->log_dropped++;
+		return;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	l = strlen(msg);
 	if (l > 0 && msg[l - 1] == '\n')
 		msg[l - 1] = '\0';
-	FMQ_DEBUG("mgmt", "%s", msg);
+	if (m->log_dropped > 0)
+		FMQ_WARN("mgmt", "%s (and %" PRIu64 " more messages in the last "
+			 "%llu s)", msg, m->log_dropped,
+			 MGMT_LOG_INTERVAL_NS / 1000000000ull);
+	else
+		FMQ_WARN("mgmt", "%s", msg);
+	m->log_last_ns = now;
+	m->log_dropped = 0;
+}
+
+int
+mgmt_listen(const struct fmq_config *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct in_addr a = { .s_addr = htonl(cfg->mgmt_listen.addr) };
+	int fd, one = 1, e;
+
+	sin.sin_addr.s_addr = htonl(cfg->mgmt_listen.addr);
+	sin.sin_port = htons(cfg->mgmt_listen.port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "mgmt: socket: %s", strerror(e));
+		return -e;
+	}
+	/*
+	 * SO_REUSEADDR only: a restart may bind while the old connections
+	 * sit in TIME_WAIT, but Linux still refuses a second listener on the
+	 * address. Never SO_REUSEPORT, which would let a second broker share
+	 * the port and answer half of the health checks.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, MGMT_BACKLOG) != 0) {
+		e = errno;
+		close(fd);
+		if (e == EADDRINUSE)
+			fmq_config_error(cfg, "mgmt.listen", err, errlen,
+					 "%s:%u is already in use (another "
+					 "broker running?)", inet_ntoa(a),
+					 cfg->mgmt_listen.port);
+		else
+			fmq_config_error(cfg, "mgmt.listen", err, errlen,
+					 "cannot listen on %s:%u: %s",
+					 inet_ntoa(a), cfg->mgmt_listen.port,
+					 strerror(e));
+		return -e;
+	}
+	return fd;
 }
 
 struct mgmt *
-mgmt_start(struct app *a, char *err, size_t errlen)
+mgmt_start(struct app *a, int listen_fd, char *err, size_t errlen)
 {
 	struct mgmt *m = calloc(1, sizeof(*m));
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	const union MHD_DaemonInfo *di;
 
 	if (m == NULL) {
 		snprintf(err, errlen, "mgmt: out of memory");
 		return NULL;
 	}
 	m->a = a;
-	sin.sin_addr.s_addr = htonl(a->cfg.mgmt_listen.addr);
-	sin.sin_port = htons(a->cfg.mgmt_listen.port);
-	m->d = MHD_start_daemon(MHD_USE_ERROR_LOG, a->cfg.mgmt_listen.port,
-				NULL, NULL, handler, m,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	m->head.next = m->head.prev = &m->head;
+	m->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_EPOLL,
+				a->cfg.mgmt_listen.port, NULL, NULL, handler, m,
+				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, m,
+				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+				MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned int)(MGMT_MAX_CONNS + MGMT_MHD_HEADROOM),
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned int)MGMT_IDLE_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, m,
 				MHD_OPTION_NOTIFY_CONNECTION, conn_event, m,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 				MHD_OPTION_END);
 	if (m->d == NULL) {
-		fmq_config_error(&a->cfg, "mgmt.listen", err, errlen,
-				 "cannot listen on port %u (in use?)",
-				 a->cfg.mgmt_listen.port);
+		snprintf(err, errlen, "mgmt: libmicrohttpd did not start "
+			 "(epoll support?)");
+		close(listen_fd);
 		free(m);
 		return NULL;
 	}
+	di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (di == NULL || di->epoll_fd < 0) {
+		snprintf(err, errlen, "mgmt: libmicrohttpd has no epoll set");
+		MHD_stop_daemon(m->d);
+		free(m);
+		return NULL;
+	}
+	m->epoll_fd = di->epoll_fd;
 	fmq_metrics_register(a->metrics, mgmt_metrics, m);
 	return m;
 }
@@ -206,36 +418,21 @@ mgmt_start(struct app *a, char *err, size_t errlen)
 void
 mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd)
 {
-	fd_set rs, ws, es;
-	MHD_socket maxfd = 0;
+	struct pollfd pfd[2] = {
+		{ .fd = m->epoll_fd, .events = POLLIN },
+		{ .fd = wake_fd, .events = POLLIN },
+	};
 	MHD_UNSIGNED_LONG_LONG to;
-	struct timeval tv = { .tv_sec = (time_t)(timeout_us / 1000000),
-			      .tv_usec = (suseconds_t)(timeout_us % 1000000) };
+	struct timespec ts;
 
-	FD_ZERO(&rs);
-	FD_ZERO(&ws);
-	FD_ZERO(&es);
-	if (MHD_get_fdset(m->d, &rs, &ws, &es, &maxfd) != MHD_YES)
-		return;
-	if (wake_fd >= 0) {
-		FD_SET(wake_fd, &rs);
-		if (wake_fd > maxfd)
-			maxfd = wake_fd;
-	}
-	if (MHD_get_timeout(m->d, &to) == MHD_YES && to * 1000 < timeout_us) {
-		tv.tv_sec = 0;
-		tv.tv_usec = (suseconds_t)(to * 1000);
-	}
-	/*
-	 * On any failure, EINTR included, the sets are left as they were
-	 * filled: every connection marked readable, writable and in error.
-	 * libmicrohttpd takes the error bit at its word and closes them, so
-	 * a signal (net_tap's queue signals reach this thread) used to cut
-	 * scrapes off with no response. Just select again next pass.
-	 */
-	if (select(maxfd + 1, &rs, &ws, &es, &tv) < 0)
-		return;
-	MHD_run_from_select(m->d, &rs, &ws, &es);
+	if (MHD_get_timeout(m->d, &to) == MHD_YES && to * 1000 < timeout_us)
+		timeout_us = to * 1000;
+	ts.tv_sec = (time_t)(timeout_us / 1000000);
+	ts.tv_nsec = (long)(timeout_us % 1000000) * 1000;
+	/* EINTR (net_tap's queue signals reach this thread) or a timeout:
+	 * MHD_run still expires idle connections. */
+	(void)ppoll(pfd, wake_fd >= 0 ? 2 : 1, &ts, NULL);
+	MHD_run(m->d);
 }
 
 void

@@ -447,6 +447,16 @@ fmq_config_load_file(struct fmq_config *cfg, const char *path, char *err,
 	return fmq_kv_parse_file(path, config_kv, cfg, err, errlen);
 }
 
+/* Errors reported through fmq_config_error: start-up tells a bad value
+ * (exit 2) from any other failure (exit 1) by this count moving. */
+static unsigned int config_errors;
+
+unsigned int
+fmq_config_error_count(void)
+{
+	return __atomic_load_n(&config_errors, __ATOMIC_RELAXED);
+}
+
 int
 fmq_config_error(const struct fmq_config *cfg, const char *name, char *err,
 		 size_t errlen, const char *fmt, ...)
@@ -454,6 +464,8 @@ fmq_config_error(const struct fmq_config *cfg, const char *name, char *err,
 	const struct fmq_cfg_key *k = fmq_config_find(name);
 	char why[512];
 	va_list ap;
+
+	__atomic_fetch_add(&config_errors, 1, __ATOMIC_RELAXED);
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
@@ -522,7 +534,10 @@ fmq_config_write_doc(FILE *out)
 		"one `key=value` per line, `#` or `!` starts a comment line.\n"
 		"`--set key=value` overrides a key after the file is read.\n"
 		"An unknown key, a malformed value or a missing file stops\n"
-		"start-up with `file:line: key: reason` and exit code 2.\n\n"
+		"start-up with `file:line: key: reason` and exit code 2, and so\n"
+		"does a value that parses but cannot work: a constraint a key's\n"
+		"description states, a directory that cannot be used, or a TAP,\n"
+		"address or directory another running broker holds.\n\n"
 		"| key | type | default | allowed | description |\n"
 		"|---|---|---|---|---|\n");
 	for (size_t i = 0; i < NKEYS; i++) {

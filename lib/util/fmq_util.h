@@ -149,6 +149,10 @@ int fmq_config_error(const struct fmq_config *cfg, const char *name,
 		     char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/** How many errors fmq_config_error has formatted so far (start-up maps a
+ * failed step that reported one to exit status 2). */
+unsigned int fmq_config_error_count(void);
+
 /**
  * Callback for fmq_kv_parse_file: one key=value (both trimmed). Return 0 to
  * go on, or -errno after writing "src:line: key: reason" into err.
