@@ -280,8 +280,18 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	uint64_t tail = atomic_load_explicit(&p->hot_tail,
 					     memory_order_acquire);
 	uint64_t keep = p->pp.hot_bytes / log->chunk_bytes;
+	struct seg *as = part_active_seg(p);
 	int64_t total = 0, w;
 	int rc;
+
+	/* 0. Index blocks ahead of the owner (a hole written through the
+	 *    mapping of a full file system would be a SIGBUS). */
+	rc = seg_index_reserve(as);
+	if (rc < 0) {
+		p->err_op = "index space for";
+		p->err_seg = as->base;
+		return rc;
+	}
 
 	/* 1. Write through everything the owner has published. */
 	while (p->fl_idx < tail) {

@@ -278,6 +278,11 @@ struct seg {
 	uint32_t tim_n;
 	uint32_t idx_cap;
 	uint32_t tim_cap;
+	/* Entries whose file blocks are allocated (fallocate), so writing
+	 * them through the mapping cannot SIGBUS on a full disk; the owner
+	 * adds no entry past them (the index is only sparser). */
+	_Atomic uint32_t idx_room;
+	_Atomic uint32_t tim_room;
 	uint32_t bytes_since_idx;
 	bool sealed;                /* indexes trimmed: no more appends */
 	_Atomic uint64_t size;      /* bytes appended (owner) */
@@ -555,6 +560,7 @@ int seg_open_existing(struct fmq_log_part *p, struct seg *s, int64_t base);
 int seg_recover(struct fmq_log_part *p, struct seg *s, int64_t *next,
 		uint64_t *truncated);
 void seg_seal(struct seg *s);
+int seg_index_reserve(struct seg *s);
 void seg_close(struct seg *s);
 int seg_unlink(const struct fmq_log_part *p, struct seg *s);
 void seg_index_add(struct fmq_log_part *p, struct seg *s, int64_t last_off,

@@ -43,8 +43,9 @@ fill() { dd if=/dev/zero of="$DISK/$1" bs=64k 2>/dev/null || true; }
 
 health_body() { curl -s --max-time 2 "http://$FMQ_MGMT/health" || true; }
 
-# try_start NAME: start as fmq_start does; 0 once healthy (FMQ_PID set), 1
-# if the broker exits first (its status in START_RC).
+# try_start NAME: start as fmq_start does; 0 once up (FMQ_PID set): /health
+# 200, or 503 for an offline log dir only; 1 if the broker exits first
+# (its status in START_RC).
 try_start() {
 	local log=$FMQ_TMP/$1.log i
 	FMQ_HOT_DIRS+=("$FMQ_HOT_DIR")
@@ -66,6 +67,7 @@ try_start() {
 			return 1
 		fi
 		[ "$(fmq_health)" = 200 ] && return 0
+		case $(health_body) in "log dir offline: "*) return 0 ;; esac
 		sleep 0.1
 	done
 	fail "broker '$1' neither healthy nor exited in ${FMQ_START_TIMEOUT}s"
