@@ -445,6 +445,18 @@ print_reach(const struct app *a)
 	fmq_config_format(&a->cfg, (k = fmq_config_find("mgmt.listen")), mgmt,
 			  sizeof(mgmt));
 	*strchr(ip, '/') = '\0';
+	/* log.format=json: every line on stdout and stderr is JSON. */
+	if (fmq_log_is_json()) {
+		if (a->port.created_tap)
+			FMQ_INFO("main", "FluxMQ is up on TAP %s: this host is "
+				 "%s, the broker %s; management http://%s/health",
+				 a->port.tap_name, host, ip, mgmt);
+		else
+			FMQ_INFO("main", "FluxMQ is up on port %u (%s) at %s; "
+				 "management http://%s/health", a->port.port_id,
+				 a->port.driver, ip, mgmt);
+		return;
+	}
 	if (a->port.created_tap)
 		printf("FluxMQ is up on TAP %s: this host is %s, the broker %s "
 		       "(try: ping %s); management http://%s/health\n",
