@@ -235,6 +235,23 @@ FILE *fmq_log_stream(const char *comp, enum fmq_log_level (*level_fn)(void));
 void fmq_log(enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/**
+ * A rate limit for one kind of message that a client can provoke (a
+ * refused request or connection): at most one line per interval, the
+ * next one saying how many were left out. One per thread (no locking):
+ * keep it in per-lcore or control-lcore state, zeroed to start.
+ */
+struct fmq_log_rl {
+	uint64_t last_ns;   /**< when the last line was written, 0: never */
+	uint64_t dropped;   /**< messages left out since */
+};
+
+/** Log like fmq_log unless rl wrote a line less than interval_ns ago;
+ * returns true when it wrote one. */
+bool fmq_log_rl(struct fmq_log_rl *rl, uint64_t interval_ns,
+		enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 #define FMQ_ERR(comp, ...) fmq_log(FMQ_LOG_ERR, comp, __VA_ARGS__)
 #define FMQ_WARN(comp, ...) fmq_log(FMQ_LOG_WARN, comp, __VA_ARGS__)
 #define FMQ_INFO(comp, ...) fmq_log(FMQ_LOG_INFO, comp, __VA_ARGS__)

@@ -6,6 +6,7 @@
  * their lines into one such message.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,6 +122,34 @@ fmq_log(enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	emit(lvl, comp, msg);
+}
+
+bool
+fmq_log_rl(struct fmq_log_rl *rl, uint64_t interval_ns, enum fmq_log_level lvl,
+	   const char *comp, const char *fmt, ...)
+{
+	uint64_t now = fmq_now_ns();
+	char msg[1024];
+	va_list ap;
+
+	if (lvl > cur_level)
+		return false;
+	if (rl->last_ns != 0 && now - rl->last_ns < interval_ns) {
+		rl->dropped++;
+		return false;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (rl->dropped > 0)
+		fmq_log(lvl, comp, "%s (and %" PRIu64 " more like it in the last "
+			"%" PRIu64 " ms)", msg, rl->dropped,
+			(now - rl->last_ns) / 1000000);
+	else
+		emit(lvl, comp, msg);
+	rl->last_ns = now;
+	rl->dropped = 0;
+	return true;
 }
 
 /* ---- a FILE * whose lines become log messages ------------------------ */

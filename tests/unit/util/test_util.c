@@ -519,6 +519,40 @@ iso_at(const char *s)
 }
 
 static void
+log_limited(void)
+{
+	struct fmq_log_rl rl = { 0 };
+	int wrote = 0;
+
+	/* 1000 refusals in a burst: one line, the rest counted. */
+	for (int i = 0; i < 1000; i++)
+		wrote += fmq_log_rl(&rl, 200000000ull, FMQ_LOG_INFO, "test",
+				    "client %d refused", i);
+	CU_ASSERT_EQUAL(wrote, 1);
+	CU_ASSERT_EQUAL(rl.dropped, 999);
+	usleep(250000);
+	CU_ASSERT_TRUE(fmq_log_rl(&rl, 200000000ull, FMQ_LOG_INFO, "test",
+				  "client %d refused", 1000));
+	CU_ASSERT_EQUAL(rl.dropped, 0);
+	/* Below the level: neither written nor counted. */
+	CU_ASSERT_FALSE(fmq_log_rl(&rl, 0, FMQ_LOG_DEBUG, "test", "quiet"));
+}
+
+static void
+test_log_rate_limit(void)
+{
+	const char *out;
+
+	fmq_log_set_level(FMQ_LOG_INFO);
+	out = capture_stderr(log_limited);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " INFO  test: client 0 refused\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " INFO  test: client 1000 refused "
+				      "(and 999 more like it in the last "));
+	CU_ASSERT_PTR_NULL(strstr(out, "client 1 refused"));
+	CU_ASSERT_PTR_NULL(strstr(out, "quiet"));
+}
+
+static void
 test_log_text_and_json(void)
 {
 	const char *out, *l;
@@ -670,6 +704,7 @@ main(int argc, char **argv)
 		    test_aliases_and_precedence);
 	CU_add_test(s, "log lines: ISO 8601, JSON, FILE * stream",
 		    test_log_text_and_json);
+	CU_add_test(s, "rate-limited log lines", test_log_rate_limit);
 	CU_add_test(s, "histogram error below 1%", test_hist_error);
 	CU_add_test(s, "metrics text rendering", test_metrics_render);
 	CU_add_test(s, "doorbell: arm, ring, disarm", test_doorbell_basics);
