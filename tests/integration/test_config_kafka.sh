@@ -55,6 +55,7 @@ run_bad() {
 	[ "$rc" -eq 2 ] || fail "$name: exit status $rc, want 2: $(tail -n 5 "$out" | tr '\n' ' ')"
 }
 fmq_on_cleanup "rm -rf /dev/hugepages/fmq-test-$$-bad"
+# shellcheck disable=SC2016 # expanded when the cleanup runs
 fmq_on_cleanup 'ip link del "$FMQ_TAP" 2>/dev/null'
 
 # --- 1. three errors in one file: all three, then exit 2 -----------------
