@@ -16,6 +16,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_launch.h>
+#include <rte_log.h>
 
 #include "app.h"
 #include "steer.h"
@@ -202,7 +203,12 @@ setup_storage(struct app *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* Parse everything after "--". Returns 0, 1 (exit 0 done), or -1. */
+/*
+ * Parse everything after "--". Returns 0, 1 (exit 0 done), or -1 with err
+ * (a bad option). Every --config is read, then every --set applied, so
+ * --set wins whatever the order; bad lines do not stop the reading: they
+ * wait in the config's list for fmq_config_finish.
+ */
 static int
 parse_app_args(int argc, char **argv, char *err, size_t errlen)
 {
@@ -214,20 +220,18 @@ parse_app_args(int argc, char **argv, char *err, size_t errlen)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, nset = 0;
+	const char *files[argc + 1], *sets[argc + 1];
+	int c, nfiles = 0, nsets = 0;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (fmq_config_load_file(&app.cfg, optarg, err, errlen) < 0)
-				return -1;
+			files[nfiles++] = optarg;
 			break;
 		case 's':
-			if (fmq_config_set(&app.cfg, optarg, "--set", ++nset, err,
-					   errlen) < 0)
-				return -1;
+			sets[nsets++] = optarg;
 			break;
 		case 'D':
 			fmq_config_write_doc(stdout);
@@ -249,7 +253,48 @@ parse_app_args(int argc, char **argv, char *err, size_t errlen)
 			 argv[optind]);
 		return -1;
 	}
+	for (int i = 0; i < nfiles; i++)
+		fmq_config_load_file(&app.cfg, files[i], err, errlen);
+	for (int i = 0; i < nsets; i++)
+		fmq_config_set(&app.cfg, sets[i], "--set", i + 1, err, errlen);
 	return 0;
+}
+
+/* A start-up failure: "fluxmq: reason" on stderr, or a JSON log line. */
+static void
+say_fail(const char *msg)
+{
+	if (fmq_log_is_json())
+		FMQ_ERR("main", "%s", msg);
+	else
+		fprintf(stderr, "fluxmq: %s\n", msg);
+}
+
+/* fmq_config_finish's report: errors as start-up failures, warnings
+ * through the log. */
+static void
+config_report(void *arg, bool is_error, const char *msg)
+{
+	(void)arg;
+	if (is_error)
+		say_fail(msg);
+	else
+		FMQ_WARN("config", "%s", msg);
+}
+
+/* DPDK's log through ours: the level of the message being written. */
+static enum fmq_log_level
+dpdk_level(void)
+{
+	int l = rte_log_cur_msg_loglevel();
+
+	if (l <= (int)RTE_LOG_ERR)
+		return FMQ_LOG_ERR;
+	if (l == (int)RTE_LOG_WARNING)
+		return FMQ_LOG_WARN;
+	if (l <= (int)RTE_LOG_INFO)
+		return FMQ_LOG_INFO;
+	return FMQ_LOG_DEBUG;
 }
 
 static void
@@ -260,6 +305,7 @@ apply_log_level(const struct fmq_config *cfg)
 	for (int i = 0; i < 4; i++)
 		if (strcmp(cfg->log_level, names[i]) == 0)
 			fmq_log_set_level((enum fmq_log_level)i);
+	fmq_log_set_json(strcmp(cfg->log_format, "json") == 0);
 }
 
 /* Active opens keep their flow on the opening lcore: the local port is
@@ -399,6 +445,18 @@ print_reach(const struct app *a)
 	fmq_config_format(&a->cfg, (k = fmq_config_find("mgmt.listen")), mgmt,
 			  sizeof(mgmt));
 	*strchr(ip, '/') = '\0';
+	/* log.format=json: every line on stdout and stderr is JSON. */
+	if (fmq_log_is_json()) {
+		if (a->port.created_tap)
+			FMQ_INFO("main", "FluxMQ is up on TAP %s: this host is "
+				 "%s, the broker %s; management http://%s/health",
+				 a->port.tap_name, host, ip, mgmt);
+		else
+			FMQ_INFO("main", "FluxMQ is up on port %u (%s) at %s; "
+				 "management http://%s/health", a->port.port_id,
+				 a->port.driver, ip, mgmt);
+		return;
+	}
 	if (a->port.created_tap)
 		printf("FluxMQ is up on TAP %s: this host is %s, the broker %s "
 		       "(try: ping %s); management http://%s/health\n",
@@ -442,6 +500,23 @@ main(int argc, char **argv)
 	if (rc > 0)
 		return 0;
 	apply_log_level(&app.cfg);
+	/* Every bad line of every source, then exit 2; warnings go on. */
+	{
+		unsigned int nbad = fmq_config_finish(&app.cfg, config_report,
+						      NULL);
+		if (nbad > 0) {
+			snprintf(err, sizeof(err), "%u configuration error%s",
+				 nbad, nbad > 1 ? "s" : "");
+			say_fail(err);
+			return EXIT_CONFIG;
+		}
+	}
+	/* EAL's own lines too: set before rte_eal_init. */
+	{
+		FILE *dpdk_log = fmq_log_stream("dpdk", dpdk_level);
+		if (dpdk_log != NULL)
+			rte_openlog_stream(dpdk_log);
+	}
 	app_raise_nofile();
 	app.adaptive = strcmp(app.cfg.poll_mode, "adaptive") == 0;
 	app.n_data = (unsigned int)app.cfg.lcores_data;
@@ -450,13 +525,13 @@ main(int argc, char **argv)
 	    strpbrk(app.cfg.dev_tap_name, "/ ,=:") != NULL) {
 		fmq_config_error(&app.cfg, "dev.tap.name", err, sizeof(err),
 				 "must be 1..15 characters without '/', ' ', ',', '=' or ':'");
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		return EXIT_CONFIG;
 	}
 	{
 		struct fmq_net_conf nc;
 		if (fmq_net_conf_from_config(&nc, &app.cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "fluxmq: %s\n", err);
+			say_fail(err);
 			return EXIT_CONFIG;
 		}
 	}
@@ -464,7 +539,7 @@ main(int argc, char **argv)
 	eal_argc = build_eal_args(sep < 0 ? 1 : sep, argv, eal_argv, eal_store,
 				  sizeof(eal_store), &embedded);
 	if (eal_argc < 0) {
-		fprintf(stderr, "fluxmq: too many EAL arguments\n");
+		say_fail("too many EAL arguments");
 		return EXIT_CONFIG;
 	}
 	app.port.created_tap = embedded;
@@ -473,12 +548,13 @@ main(int argc, char **argv)
 	/* Before the EAL creates the TAP and before the log or the hot
 	 * pool is opened: another instance's must stay untouched. */
 	if (app_preflight(&app, embedded, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		return EXIT_CONFIG;
 	}
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		fprintf(stderr, "fluxmq: EAL init failed: %s\n",
-			rte_strerror(rte_errno));
+		snprintf(err, sizeof(err), "EAL init failed: %s",
+			 rte_strerror(rte_errno));
+		say_fail(err);
 		return 1;
 	}
 	app.start_ns = fmq_now_ns();
@@ -486,9 +562,10 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (rte_lcore_count() < app.n_data + 1) {
-		fprintf(stderr, "fluxmq: lcores.data=%u needs %u lcores, EAL has %u "
-			"(check -l/--lcores)\n", app.n_data, app.n_data + 1,
-			rte_lcore_count());
+		snprintf(err, sizeof(err), "lcores.data=%u needs %u lcores, EAL "
+			 "has %u (check -l/--lcores)", app.n_data,
+			 app.n_data + 1, rte_lcore_count());
+		say_fail(err);
 		rc = EXIT_CONFIG;
 		goto out_eal;
 	}
@@ -500,7 +577,7 @@ main(int argc, char **argv)
 	fmq_metrics_register(app.metrics, app_lcore_metrics, &app);
 	app.mgmt = mgmt_start(&app, app.mgmt_fd, err, sizeof(err));
 	if (app.mgmt == NULL) {
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		rc = 1;
 		goto out_eal;
 	}
@@ -509,20 +586,20 @@ main(int argc, char **argv)
 	nerr = fmq_config_error_count();
 	rc = app_port_init(&app, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		rc = fail_code(nerr, err);
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, app_port_metrics, &app);
 	rc = setup_storage(&app, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		rc = fail_code(nerr, err);
 		goto out_port;
 	}
 	rc = setup_data_lcores(&app, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		rc = fail_code(nerr, err);
 		goto out_port;
 	}
@@ -531,7 +608,7 @@ main(int argc, char **argv)
 	app.ctrl = fmq_ctrl_create(&app.cfg, app.broker, app.log, app.n_data,
 				   err, sizeof(err));
 	if (app.ctrl == NULL) {
-		fprintf(stderr, "fluxmq: %s\n", err);
+		say_fail(err);
 		rc = fail_code(nerr, err);
 		goto out_port;
 	}

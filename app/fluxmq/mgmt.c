@@ -279,11 +279,19 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			     "only GET\n", 9, MHD_RESPMEM_PERSISTENT);
 	}
 	if (strcmp(url, "/health") == 0) {
-		if (atomic_load(&m->a->healthy))
-			return reply(c, MHD_HTTP_OK, "text/plain", "ok\n", 3,
+		char why[1024];
+
+		if (!atomic_load(&m->a->healthy))
+			return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				     "text/plain", "starting\n", 9,
 				     MHD_RESPMEM_PERSISTENT);
-		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
-			     "starting\n", 9, MHD_RESPMEM_PERSISTENT);
+		/* A log dir that cannot take writes: 503, one line each. */
+		if (fmq_log_dirs_offline(m->a->log, why, sizeof(why)) > 0)
+			return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				     "text/plain", why, strlen(why),
+				     MHD_RESPMEM_MUST_COPY);
+		return reply(c, MHD_HTTP_OK, "text/plain", "ok\n", 3,
+			     MHD_RESPMEM_PERSISTENT);
 	}
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len;

@@ -148,6 +148,16 @@ produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 			return 0;
 		}
 	}
+	/* Kafka's answer for a partition whose log dir is offline (a full
+	 * or failing disk): retriable, so the producer retries until the
+	 * dir is back. Checked before the first batch only, so a request is
+	 * never half applied by this check. */
+	if (r->pos == 0 && fmq_log_part_offline(bp->log)) {
+		r->err = FMQ_KERR_KAFKA_STORAGE_ERROR;
+		r->msg = "log directory offline (disk full or failing)";
+		r->state = XS_DONE;
+		return 0;
+	}
 	if (bp->owner != bl->idx) {
 		/* The owner appends every batch of the records, in order,
 		 * from its own references to the received bytes. */

@@ -33,24 +33,62 @@ pwrite_all(int fd, const uint8_t *b, size_t n, uint64_t pos)
 	return 0;
 }
 
+/* Back to the last point known written and synced: after a failed
+ * fdatasync the kernel may have dropped the dirty pages it could not write
+ * (and a later fdatasync would not say so), so everything after it is
+ * written again from the hot chunks, which are kept until then. */
+static void
+rewind_to_sync(struct fmq_log_part *p)
+{
+	uint64_t rcl = atomic_load_explicit(&p->reclaimed,
+					    memory_order_relaxed);
+	uint64_t back = 0;
+
+	if (p->sync_idx < rcl) {
+		p->sync_idx = rcl;
+		p->sync_pos = 0;
+	}
+	/* The bytes written again are not new (flush lag). */
+	for (uint64_t i = p->sync_idx; i <= p->fl_idx; i++) {
+		const struct chunk *c = &p->log->chunks[p->hot[i &
+						       p->hot_mask].id];
+		uint32_t end = i == p->fl_idx ? p->fl_pos :
+			__atomic_load_n(&c->hdr->fill, __ATOMIC_ACQUIRE);
+		uint32_t start = i == p->sync_idx ? p->sync_pos : 0;
+
+		if (end > start)
+			back += end - start;
+	}
+	p->wr_bytes -= RTE_MIN(back, p->wr_bytes);
+	p->fl_idx = p->sync_idx;
+	p->fl_pos = p->sync_pos;
+}
+
 static int
 sync_dirty(struct fmq_log_part *p)
 {
-	int rc = 0;
+	for (uint32_t i = 0; i < p->ndirty; i++) {
+		if (fdatasync(p->dirty[i]->fd_log) != 0) {
+			int rc = -errno;
 
-	for (uint32_t i = 0; i < p->ndirty; i++)
-		if (fdatasync(p->dirty[i]->fd_log) != 0 && rc == 0)
-			rc = -errno;
-	p->ndirty = 0;
-	if (rc == 0) {
-		atomic_store_explicit(&p->synced_off,
-				      atomic_load_explicit(&p->written_off,
-							   memory_order_relaxed),
-				      memory_order_release);
-		p->unsynced_msgs = 0;
-		STAT_ADD(p->log->syncs, 1);
+			/* The list is kept: those files are synced again
+			 * once rewritten. */
+			p->err_op = "fdatasync";
+			p->err_seg = p->dirty[i]->base;
+			rewind_to_sync(p);
+			return rc;
+		}
 	}
-	return rc;
+	p->ndirty = 0;
+	p->sync_idx = p->fl_idx;
+	p->sync_pos = p->fl_pos;
+	atomic_store_explicit(&p->synced_off,
+			      atomic_load_explicit(&p->written_off,
+						   memory_order_relaxed),
+			      memory_order_release);
+	p->unsynced_msgs = 0;
+	STAT_ADD(p->log->syncs, 1);
+	return 0;
 }
 
 static int
@@ -69,7 +107,8 @@ mark_dirty(struct fmq_log_part *p, struct seg *s)
 	return 0;
 }
 
-/* Write bytes [from, to) of chunk c through and publish the progress. */
+/* Write bytes [from, to) of chunk c through and publish the progress.
+ * Errors are reported by the caller, once per log dir (dir_error). */
 static int64_t
 write_span(struct fmq_log_part *p, struct chunk *c, uint32_t from,
 	   uint32_t to, uint64_t now_ns)
@@ -82,8 +121,8 @@ write_span(struct fmq_log_part *p, struct chunk *c, uint32_t from,
 	rc = pwrite_all(s->fd_log, c->data + from, to - from,
 			c->seg_pos + from);
 	if (rc < 0) {
-		FMQ_ERR(LOG_COMP, "%s: write segment %" PRId64 ": %s", p->dir,
-			s->base, strerror(-rc));
+		p->err_op = "write";
+		p->err_seg = s->base;
 		return rc;
 	}
 	for (pos = from; pos + RB_RECORDS <= to;) {
@@ -101,7 +140,8 @@ write_span(struct fmq_log_part *p, struct chunk *c, uint32_t from,
 		return rc;
 	atomic_store_explicit(&s->written, c->seg_pos + to,
 			      memory_order_release);
-	if (last >= 0)
+	if (last >= 0 && last + 1 > atomic_load_explicit(&p->written_off,
+							 memory_order_relaxed))
 		atomic_store_explicit(&p->written_off, last + 1,
 				      memory_order_release);
 	p->wr_bytes += to - from;
@@ -118,12 +158,15 @@ reclaim_head(struct fmq_log_part *p)
 	uint64_t want = (uint64_t)e->gen << 32;
 
 	/* (gen, 0 pins) -> (gen + 1, 0): fails if pinned, and from now on
-	 * every pin with the old generation fails. */
-	if (!atomic_compare_exchange_strong_explicit(&c->state, &want,
+	 * every pin with the old generation fails. A chunk frozen by an
+	 * earlier pass whose write failed is already there (nothing but the
+	 * flusher moves a generation, and nothing pins the new one before the
+	 * chunk is back in the pool). */
+	if (atomic_compare_exchange_strong_explicit(&c->state, &want,
 			(uint64_t)(e->gen + 1) << 32, memory_order_acq_rel,
 			memory_order_relaxed))
-		return false;
-	return true;
+		return true;
+	return want == (uint64_t)(e->gen + 1) << 32;
 }
 
 /*
@@ -133,7 +176,7 @@ reclaim_head(struct fmq_log_part *p)
  * Control lcore only. -ENOMEM: it stays out of the pool.
  */
 static int
-defer_pinned(struct fmq_log *log, const struct hot_ent *e)
+defer_pinned(struct fmq_log *log, uint32_t id, uint32_t gen)
 {
 	if (log->npinned == log->pinned_cap) {
 		uint32_t cap = log->pinned_cap ? log->pinned_cap * 2 : 16;
@@ -144,8 +187,8 @@ defer_pinned(struct fmq_log *log, const struct hot_ent *e)
 		log->pinned = n;
 		log->pinned_cap = cap;
 	}
-	log->pinned[log->npinned].id = e->id;
-	log->pinned[log->npinned].gen = e->gen;
+	log->pinned[log->npinned].id = id;
+	log->pinned[log->npinned].gen = gen;
 	log->npinned++;
 	return 0;
 }
@@ -167,6 +210,29 @@ reap_pinned(struct fmq_log *log)
 		pool_put(log, c);
 		log->pinned[i] = log->pinned[--log->npinned];
 	}
+}
+
+/*
+ * A chunk no partition lists any more (recovered, or of a partition that
+ * was not opened) goes back to the pool, or to the deferred list while a
+ * reader still pins it. Control lcore only.
+ */
+void
+chunk_retire(struct fmq_log *log, struct chunk *c)
+{
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_acquire);
+
+	if (ST_PINS(s) == 0 &&
+	    atomic_compare_exchange_strong_explicit(&c->state, &s,
+			(uint64_t)(ST_GEN(s) + 1) << 32, memory_order_acq_rel,
+			memory_order_relaxed)) {
+		pool_put(log, c);
+		return;
+	}
+	if (defer_pinned(log, c->id, ST_GEN(s)) < 0)
+		FMQ_ERR(LOG_COMP, "hot chunk %u is pinned and there is no "
+			"memory to track it; it stays out of the pool until "
+			"restart", c->id);
 }
 
 static void
@@ -214,8 +280,18 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	uint64_t tail = atomic_load_explicit(&p->hot_tail,
 					     memory_order_acquire);
 	uint64_t keep = p->pp.hot_bytes / log->chunk_bytes;
+	struct seg *as = part_active_seg(p);
 	int64_t total = 0, w;
 	int rc;
+
+	/* 0. Index blocks ahead of the owner (a hole written through the
+	 *    mapping of a full file system would be a SIGBUS). */
+	rc = seg_index_reserve(as);
+	if (rc < 0) {
+		p->err_op = "index space for";
+		p->err_seg = as->base;
+		return rc;
+	}
 
 	/* 1. Write through everything the owner has published. */
 	while (p->fl_idx < tail) {
@@ -250,17 +326,16 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	     now_ns - p->unsynced_since_ns >=
 	     __atomic_load_n(&p->pp.flush_ms, __ATOMIC_RELAXED) * 1000000ull)) {
 		rc = sync_dirty(p);
-		if (rc < 0) {
-			FMQ_ERR(LOG_COMP, "%s: fdatasync: %s", p->dir,
-				strerror(-rc));
+		if (rc < 0)
 			return rc;
-		}
 	}
 
-	/* 3. Recycle written-through chunks: beyond log.hot.bytes, or all of
-	 *    them when the pool (of the NUMA node) they came from runs low.
-	 *    Oldest first, so the live chunks are always a suffix of the hot
-	 *    list. */
+	/* 3. Recycle written-through and synced chunks: beyond
+	 *    log.hot.bytes, or all of them when the pool (of the NUMA node)
+	 *    they came from runs low. Oldest first, so the live chunks are
+	 *    always a suffix of the hot list. A chunk is never recycled
+	 *    before its bytes are synced: when one is due and is not yet,
+	 *    the partition is synced now (at most once per pass). */
 	while (atomic_load_explicit(&p->reclaimed, memory_order_relaxed) <
 	       p->fl_idx) {
 		uint64_t rcl = atomic_load_explicit(&p->reclaimed,
@@ -269,12 +344,21 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 		if (!release_all && p->fl_idx - rcl <= keep &&
 		    !hot_low(p, rcl))
 			break;
+		if (rcl >= p->sync_idx) {
+			rc = sync_dirty(p);
+			if (rc < 0)
+				return rc;
+			if (rcl >= p->sync_idx)
+				break;
+		}
 		if (!reclaim_head(p))
 			break;
 		release_head(p);
 	}
 	/* The last chunk too, when nothing else is left and the owner is not
-	 * appending to it this very moment: freeze it, write the rest. */
+	 * appending to it this very moment: freeze it, write and sync the
+	 * rest, then recycle it. On an error it stays frozen (the owner
+	 * moves on to a new chunk) and is retried on the next pass. */
 	if (p->fl_idx < tail && (release_all || hot_low(p, p->fl_idx)) &&
 	    atomic_load_explicit(&p->reclaimed, memory_order_relaxed) ==
 	    p->fl_idx && reclaim_head(p)) {
@@ -286,23 +370,131 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 		if (fill > p->fl_pos) {
 			w = write_span(p, c, p->fl_pos, fill, now_ns);
 			if (w < 0)
-				return w;   /* frozen; retried next pass */
+				return w;
 			total += w;
+			p->fl_pos = fill;
 		}
+		rc = sync_dirty(p);
+		if (rc < 0)
+			return rc;
 		release_head(p);
 		p->fl_idx++;
 		p->fl_pos = 0;
+		p->sync_idx = p->fl_idx;
+		p->sync_pos = 0;
 	}
 	STAT_ADD(log->flushed_bytes, (uint64_t)total);
 	return total;
 }
 
+/* ------------------------------------------------------------------------
+ * Log dirs: offline on a write error, back by themselves
+ * ---------------------------------------------------------------------- */
+
+struct log_dir *
+log_dir_get(struct fmq_log *log, const char *path)
+{
+	struct log_dir *ld;
+
+	for (uint32_t i = 0; i < log->ndirs; i++)
+		if (strcmp(log->dirs[i].path, path) == 0)
+			return &log->dirs[i];
+	if (log->ndirs == LOG_DIRS_MAX ||
+	    strlen(path) >= sizeof(log->dirs[0].path))
+		return NULL;
+	ld = &log->dirs[log->ndirs];
+	memset(ld, 0, sizeof(*ld));
+	snprintf(ld->path, sizeof(ld->path), "%s", path);
+	atomic_init(&ld->offline, false);
+	/* Readers on other threads (metrics, /health) see a whole entry. */
+	__atomic_store_n(&log->ndirs, log->ndirs + 1, __ATOMIC_RELEASE);
+	return ld;
+}
+
+/* A write, fdatasync or index reservation of p failed with rc: the first
+ * error takes the dir offline and is logged; later ones are counted and
+ * recalled every LOG_DIR_REMIND_NS. */
+static void
+dir_error(struct fmq_log_part *p, int rc, uint64_t now_ns)
+{
+	struct log_dir *ld = p->ld;
+	char what[64];
+
+	if (p->err_seg >= 0)
+		snprintf(what, sizeof(what), "%s segment %" PRId64,
+			 p->err_op != NULL ? p->err_op : "write", p->err_seg);
+	else
+		snprintf(what, sizeof(what), "%s",
+			 p->err_op != NULL ? p->err_op : "write");
+	p->err_seg = -1;
+	p->err_op = NULL;
+	STAT_ADD(ld->write_errors, 1);
+	__atomic_store_n(&ld->err, -rc, __ATOMIC_RELAXED);
+	ld->failed = true;
+	if (!atomic_load_explicit(&ld->offline, memory_order_relaxed)) {
+		atomic_store_explicit(&ld->offline, true, memory_order_release);
+		STAT_ADD(ld->offline_total, 1);
+		ld->since_ns = now_ns;
+		ld->backoff_ns = LOG_DIR_BACKOFF_MIN_NS;
+		ld->retry_ns = now_ns + ld->backoff_ns;
+		ld->remind_ns = now_ns + LOG_DIR_REMIND_NS;
+		ld->quiet = 0;
+		FMQ_ERR(LOG_COMP, "log dir %s offline: %s: %s: %s. Produce to "
+			"its partitions is refused (KAFKA_STORAGE_ERROR) and "
+			"unwritten data stays in the hot pool; writes are "
+			"retried every %llu ms at most and the dir comes back "
+			"by itself once they succeed", ld->path, p->dir, what,
+			strerror(-rc), LOG_DIR_BACKOFF_MAX_NS / 1000000);
+		return;
+	}
+	ld->quiet++;
+	if (now_ns >= ld->remind_ns) {
+		FMQ_WARN(LOG_COMP, "log dir %s still offline after %" PRIu64
+			 " s: %s: %s: %s (%" PRIu64 " more errors)", ld->path,
+			 (now_ns - ld->since_ns) / 1000000000, p->dir, what,
+			 strerror(-rc), ld->quiet);
+		ld->remind_ns = now_ns + LOG_DIR_REMIND_NS;
+		ld->quiet = 0;
+	}
+}
+
+/* End of a flusher pass for one dir: a retry that met no error brings it
+ * back; one that failed waits twice as long. */
+static void
+dir_settle(struct log_dir *ld, uint64_t now_ns)
+{
+	bool offline = atomic_load_explicit(&ld->offline,
+					    memory_order_relaxed);
+
+	if (offline && ld->probing && !ld->failed) {
+		atomic_store_explicit(&ld->offline, false,
+				      memory_order_release);
+		FMQ_INFO(LOG_COMP, "log dir %s back online after %.1f s "
+			 "(writes succeed again)", ld->path,
+			 (double)(now_ns - ld->since_ns) / 1e9);
+	} else if (offline && ld->probing) {
+		ld->backoff_ns = RTE_MIN(ld->backoff_ns * 2,
+					 LOG_DIR_BACKOFF_MAX_NS);
+		ld->retry_ns = now_ns + ld->backoff_ns;
+	}
+	ld->probing = false;
+	ld->failed = false;
+}
+
 int64_t
 fmq_log_part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force)
 {
+	int64_t w;
+
 	if (atomic_load_explicit(&p->log->stalled, memory_order_relaxed))
 		return 0;
-	return part_flush(p, now_ns, force, false);
+	w = part_flush(p, now_ns, force, false);
+	if (w < 0) {
+		dir_error(p, (int)w, now_ns);
+		p->ld->probing = false;
+		p->ld->failed = false;
+	}
+	return w;
 }
 
 int64_t
@@ -314,15 +506,30 @@ fmq_log_flush(struct fmq_log *log, uint64_t now_ns, bool force)
 	reap_pinned(log);
 	if (atomic_load_explicit(&log->stalled, memory_order_relaxed))
 		return 0;
+	for (uint32_t i = 0; i < log->ndirs; i++) {
+		struct log_dir *ld = &log->dirs[i];
+
+		ld->probing = atomic_load_explicit(&ld->offline,
+						   memory_order_relaxed) &&
+			now_ns >= ld->retry_ns;
+		ld->failed = false;
+	}
 	for (uint32_t i = 0; i < log->p.max_partitions; i++) {
 		struct fmq_log_part *p = log->parts[i];
-		int64_t w;
+		int64_t w = 0;
 
 		if (p == NULL)
 			continue;
-		w = part_flush(p, now_ns, force, false);
-		if (w < 0 && first_err == 0)
-			first_err = w;
+		/* An offline dir is only retried when its backoff is over. */
+		if (!atomic_load_explicit(&p->ld->offline,
+					  memory_order_relaxed) ||
+		    p->ld->probing)
+			w = part_flush(p, now_ns, force, false);
+		if (w < 0) {
+			dir_error(p, (int)w, now_ns);
+			if (first_err == 0)
+				first_err = w;
+		}
 		if (w > 0)
 			total += w;
 		lag_b += atomic_load_explicit(&p->app_bytes,
@@ -332,10 +539,46 @@ fmq_log_flush(struct fmq_log *log, uint64_t now_ns, bool force)
 			atomic_load_explicit(&p->synced_off,
 					     memory_order_relaxed));
 	}
+	for (uint32_t i = 0; i < log->ndirs; i++)
+		dir_settle(&log->dirs[i], now_ns);
 	__atomic_store_n(&log->flush_lag_bytes, lag_b, __ATOMIC_RELAXED);
 	__atomic_store_n(&log->flush_lag_messages, lag_m, __ATOMIC_RELAXED);
 	pool_pressure_settle(log);
 	return first_err < 0 ? first_err : total;
+}
+
+bool
+fmq_log_part_offline(const struct fmq_log_part *p)
+{
+	return atomic_load_explicit(&p->ld->offline, memory_order_acquire);
+}
+
+int
+fmq_log_dirs_offline(const struct fmq_log *log, char *buf, size_t len)
+{
+	uint32_t n = __atomic_load_n(&log->ndirs, __ATOMIC_ACQUIRE);
+	size_t used = 0;
+	int off = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (uint32_t i = 0; i < n; i++) {
+		const struct log_dir *ld = &log->dirs[i];
+		int k;
+
+		if (!atomic_load_explicit(&ld->offline, memory_order_acquire))
+			continue;
+		off++;
+		if (used >= len)
+			continue;
+		k = snprintf(buf + used, len - used,
+			     "log dir offline: %s: %s\n", ld->path,
+			     strerror(__atomic_load_n(&ld->err,
+						      __ATOMIC_RELAXED)));
+		if (k > 0)
+			used = RTE_MIN(used + (size_t)k, len);
+	}
+	return off;
 }
 
 void
@@ -424,19 +667,45 @@ fmq_log_retention(struct fmq_log *log, int64_t now_ms)
  * Close, delete
  * ---------------------------------------------------------------------- */
 
-int
-fmq_log_part_close(struct fmq_log_part *p)
+/*
+ * Close: everything written through and synced, then every chunk back to
+ * the pool. When that fails (the dir is full or failing), nothing is
+ * given back: the unwritten chunks keep their headers, so the next open
+ * of the partition (this run or the next start) recovers them; discard
+ * is for a partition whose files are deleted anyway.
+ */
+static int
+part_close(struct fmq_log_part *p, bool discard)
 {
 	struct fmq_log *log = p->log;
 	uint64_t tail, i;
 	int64_t w;
 	int rc = 0;
 
-	/* Everything through and synced, then every chunk back. */
 	w = part_flush(p, fmq_now_ns(), true, true);
-	if (w < 0)
+	if (w < 0) {
 		rc = (int)w;
+		dir_error(p, rc, fmq_now_ns());
+	}
 	tail = atomic_load(&p->hot_tail);
+	if (rc < 0 && !discard) {
+		uint32_t kept = 0;
+
+		for (uint64_t r = atomic_load(&p->reclaimed); r < tail; r++) {
+			uint32_t id = p->hot[r & p->hot_mask].id;
+
+			if (!log->orphan[id]) {
+				log->orphan[id] = 1;
+				log->norphans++;
+			}
+			kept++;
+		}
+		atomic_store(&p->reclaimed, tail);
+		FMQ_ERR(LOG_COMP, "%s: closed with data not yet written "
+			"through (%s); its %u hot chunks are kept for the next "
+			"open or start to recover", p->dir, strerror(-rc),
+			kept);
+	}
 	while (atomic_load(&p->reclaimed) < tail) {
 		uint64_t r = atomic_load(&p->reclaimed);
 
@@ -445,7 +714,8 @@ fmq_log_part_close(struct fmq_log_part *p)
 			continue;
 		}
 		/* Still being sent: the flusher returns it later. */
-		if (defer_pinned(log, &p->hot[r & p->hot_mask]) < 0)
+		if (defer_pinned(log, p->hot[r & p->hot_mask].id,
+				 p->hot[r & p->hot_mask].gen) < 0)
 			FMQ_ERR(LOG_COMP, "%s: closed with a pinned chunk and "
 				"no memory to track it; it stays out of the "
 				"pool until restart", p->dir);
@@ -477,7 +747,13 @@ fmq_log_part_close(struct fmq_log_part *p)
 	free(p->segs);
 	free(p->hot);
 	free(p);
-	return rc;
+	return discard ? 0 : rc;
+}
+
+int
+fmq_log_part_close(struct fmq_log_part *p)
+{
+	return part_close(p, false);
 }
 
 int
@@ -489,7 +765,7 @@ fmq_log_part_delete(struct fmq_log_part *p)
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s", p->dir);
-	rc = fmq_log_part_close(p);
+	rc = part_close(p, true);
 	d = opendir(dir);
 	if (d == NULL)
 		return -errno;
@@ -605,6 +881,52 @@ node_metrics(struct fmq_metrics_out *out, const struct fmq_log *log)
 	}
 }
 
+/* Per log.dirs entry (that a partition lives in), labelled dir="...". */
+static void
+dir_metrics(struct fmq_metrics_out *out, const struct fmq_log *log)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "fluxmq_log_dir_offline", "gauge",
+		  "1 while a log dir is offline: a write or fdatasync there "
+		  "failed and no retry has succeeded yet (produce to its "
+		  "partitions answers KAFKA_STORAGE_ERROR)." },
+		{ "fluxmq_log_dir_write_errors_total", "counter",
+		  "Failed writes, fdatasyncs and index reservations in a log "
+		  "dir." },
+		{ "fluxmq_log_dir_offline_transitions_total", "counter",
+		  "Times a log dir went offline." },
+	};
+	uint32_t n = __atomic_load_n(&log->ndirs, __ATOMIC_ACQUIRE);
+
+	for (size_t f = 0; f < RTE_DIM(fam); f++) {
+		fmq_metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct log_dir *ld = &log->dirs[i];
+			uint64_t v[] = {
+				atomic_load(&ld->offline) ? 1 : 0,
+				STAT_GET(ld->write_errors),
+				STAT_GET(ld->offline_total),
+			};
+			char lab[PATH_MAX + 16];
+			size_t k = 0;
+
+			/* Prometheus label value: \\, \" and \n escaped. */
+			k += (size_t)snprintf(lab, sizeof(lab), "dir=\"");
+			for (const char *c = ld->path;
+			     *c != '\0' && k + 4 < sizeof(lab); c++) {
+				if (*c == '\\' || *c == '"' || *c == '\n')
+					lab[k++] = '\\';
+				lab[k++] = *c == '\n' ? 'n' : *c;
+			}
+			lab[k++] = '"';
+			lab[k] = '\0';
+			fmq_metrics_u64(out, fam[f].name, lab, v[f]);
+		}
+	}
+}
+
 void
 fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 {
@@ -666,6 +988,7 @@ fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 			"Chunks an lcore took from another NUMA node's pool "
 			"because its own node's was empty.", st.remote_chunks);
 	node_metrics(out, log);
+	dir_metrics(out, log);
 
 	fmq_metrics_family(out, "fluxmq_log_batches_total", "counter",
 			   "Batches appended, by the codec they are stored "

@@ -390,6 +390,21 @@ struct fmq_log_offsets {
 void fmq_log_part_offsets(const struct fmq_log_part *part,
 			  struct fmq_log_offsets *o);
 
+/**
+ * True while the log.dirs entry of the partition is offline: a write,
+ * fdatasync or index reservation there failed (ENOSPC, EIO, EDQUOT,
+ * EROFS...) and no retry has succeeded yet. Produce must then answer
+ * KAFKA_STORAGE_ERROR. Any thread; one atomic load.
+ */
+bool fmq_log_part_offline(const struct fmq_log_part *part);
+
+/**
+ * Offline log dirs: returns how many, and writes one line per dir
+ * ("log dir offline: <path>: <error>\n") into buf (truncated to len).
+ * Any thread.
+ */
+int fmq_log_dirs_offline(const struct fmq_log *log, char *buf, size_t len);
+
 /* ------------------------------------------------------------------------
  * Read (owner lcore), for zero-copy fetch
  * ---------------------------------------------------------------------- */

@@ -278,6 +278,11 @@ struct seg {
 	uint32_t tim_n;
 	uint32_t idx_cap;
 	uint32_t tim_cap;
+	/* Entries whose file blocks are allocated (fallocate), so writing
+	 * them through the mapping cannot SIGBUS on a full disk; the owner
+	 * adds no entry past them (the index is only sparser). */
+	_Atomic uint32_t idx_room;
+	_Atomic uint32_t tim_room;
 	uint32_t bytes_since_idx;
 	bool sealed;                /* indexes trimmed: no more appends */
 	_Atomic uint64_t size;      /* bytes appended (owner) */
@@ -320,6 +325,34 @@ struct hot_pool {
 
 #define LOG_POOLS_MAX (2 * FMQ_LOG_MAX_NODES)
 
+/*
+ * One entry of log.dirs, as partitions name it. When a write, fdatasync or
+ * index reservation fails in it (ENOSPC, EIO, EDQUOT, EROFS), it goes
+ * offline: produce to its partitions is refused (KAFKA_STORAGE_ERROR), its
+ * hot chunks stay in the pool, and the flusher retries with backoff; the
+ * first pass in which every retried write of the dir succeeds brings it
+ * back. Control thread, except offline (read by any thread).
+ */
+#define LOG_DIRS_MAX 64
+#define LOG_DIR_BACKOFF_MIN_NS (100ull * 1000000)
+#define LOG_DIR_BACKOFF_MAX_NS (2000ull * 1000000)
+#define LOG_DIR_REMIND_NS (30ull * 1000000000)
+
+struct log_dir {
+	char path[PATH_MAX];
+	_Atomic bool offline;
+	bool probing;               /* retried in this flusher pass */
+	bool failed;                /* an error in this pass */
+	int err;                    /* last errno */
+	uint64_t write_errors;      /* every failed write/sync (counter) */
+	uint64_t offline_total;     /* times it went offline (counter) */
+	uint64_t since_ns;          /* offline since */
+	uint64_t retry_ns;          /* next retry */
+	uint64_t backoff_ns;
+	uint64_t remind_ns;         /* next reminder in the log */
+	uint64_t quiet;             /* errors not logged since then */
+};
+
 struct fmq_log {
 	struct fmq_log_params p;
 	char hot_dir[PATH_MAX];
@@ -343,6 +376,8 @@ struct fmq_log {
 	uint32_t npinned, pinned_cap;
 	_Atomic uint64_t seq;
 	_Atomic bool stalled;
+	struct log_dir *dirs;       /* LOG_DIRS_MAX */
+	uint32_t ndirs;
 	struct fmq_log_lcore *lcores;
 	struct fmq_log_part **parts;
 	uint32_t nparts;
@@ -443,6 +478,7 @@ struct fmq_log_part {
 	struct fmq_log_part_params pp;
 	char topic[FMQ_LOG_TOPIC_MAX + 1];
 	char dir[PATH_MAX];         /* <log.dir>/<topic>-<p> */
+	struct log_dir *ld;         /* the log.dirs entry it lives in */
 	uint64_t topic_hash;
 	uint32_t reg_idx;
 
@@ -469,9 +505,16 @@ struct fmq_log_part {
 	_Atomic uint64_t hot_tail;
 	_Atomic uint64_t reclaimed;
 
-	/* Flusher. */
+	/* Flusher. Chunks [reclaimed, sync_idx) and the first sync_pos bytes
+	 * of chunk sync_idx are written and fdatasync'ed: only those may be
+	 * recycled, and a failed fdatasync rewinds the flusher there (the
+	 * kernel may have dropped the pages it could not write). */
 	uint64_t fl_idx;
 	uint32_t fl_pos;
+	uint64_t sync_idx;
+	uint32_t sync_pos;
+	int64_t err_seg;            /* segment of the last failure, or -1 */
+	const char *err_op;         /* "write", "fdatasync", ... */
 	_Atomic int64_t written_off;
 	_Atomic int64_t synced_off;
 	uint64_t wr_bytes;
@@ -517,6 +560,7 @@ int seg_open_existing(struct fmq_log_part *p, struct seg *s, int64_t base);
 int seg_recover(struct fmq_log_part *p, struct seg *s, int64_t *next,
 		uint64_t *truncated);
 void seg_seal(struct seg *s);
+int seg_index_reserve(struct seg *s);
 void seg_close(struct seg *s);
 int seg_unlink(const struct fmq_log_part *p, struct seg *s);
 void seg_index_add(struct fmq_log_part *p, struct seg *s, int64_t last_off,
@@ -532,6 +576,10 @@ int seg_read_header(const struct seg *s, uint64_t pos, uint8_t *hdr,
 
 /* partition.c */
 int part_roll(struct fmq_log_part *p, int64_t now_ms);
+
+/* flush.c */
+void chunk_retire(struct fmq_log *log, struct chunk *c);
+struct log_dir *log_dir_get(struct fmq_log *log, const char *path);
 
 
 #endif /* FMQ_LOG_PRIV_H */

@@ -192,6 +192,8 @@ cmp_orphan(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static bool orphan_of(const struct fmq_log_part *p, uint32_t i);
+
 /* Process crash: batches of this partition that reached the hot pool but
  * not the segment files are validated and written through. */
 static int
@@ -212,10 +214,7 @@ recover_hot(struct fmq_log_part *p, uint64_t *batches)
 	for (uint32_t i = 0; i < log->nchunks && n < log->norphans; i++) {
 		struct chunk_hdr *h = log->chunks[i].hdr;
 
-		if (!log->orphan[i] || h->topic_hash != p->topic_hash ||
-		    h->partition != p->pp.partition ||
-		    h->topic_len != strlen(p->topic) ||
-		    memcmp(h->topic, p->topic, h->topic_len) != 0)
+		if (!orphan_of(p, i))
 			continue;
 		refs[n].base = h->base_offset;
 		refs[n].seq = h->seq;
@@ -256,16 +255,52 @@ recover_hot(struct fmq_log_part *p, uint64_t *batches)
 				break;
 			}
 			rc = seg_append_durable(p, b, &bi);
+			if (rc < 0) {
+				FMQ_ERR(LOG_COMP, "%s: writing offset %" PRId64
+					" from the hot pool: %s; nothing is "
+					"discarded: the hot pool keeps it for "
+					"the next start", p->dir,
+					bi.base_offset, strerror(-rc));
+				break;
+			}
 			next = bi.base_offset + bi.last_delta + 1;
 			pos += bi.size;
 			(*batches)++;
 		}
-		log->orphan[refs[k].id] = 0;
-		log->norphans--;
-		pool_put(log, c);
+		if (rc < 0)
+			break;
 	}
+	/* The chunks go back to the pool only once everything is synced
+	 * (orphans_release), never on a failure. */
 	free(refs);
 	return rc;
+}
+
+static bool
+orphan_of(const struct fmq_log_part *p, uint32_t i)
+{
+	const struct chunk_hdr *h = p->log->chunks[i].hdr;
+
+	return p->log->orphan[i] && h->topic_hash == p->topic_hash &&
+		h->partition == p->pp.partition &&
+		h->topic_len == strlen(p->topic) &&
+		memcmp(h->topic, p->topic, h->topic_len) == 0;
+}
+
+/* The partition is recovered and synced: its hot chunks are not needed
+ * any more. */
+static void
+orphans_release(struct fmq_log_part *p)
+{
+	struct fmq_log *log = p->log;
+
+	for (uint32_t i = 0; i < log->nchunks && log->norphans > 0; i++) {
+		if (!orphan_of(p, i))
+			continue;
+		log->orphan[i] = 0;
+		log->norphans--;
+		chunk_retire(log, &log->chunks[i]);
+	}
 }
 
 static int
@@ -329,9 +364,17 @@ part_recover(struct fmq_log_part *p)
 	if (rc < 0)
 		return rc;
 	tail = atomic_load(&p->seg_tail);
-	for (i = 0; i < tail; i++)
-		if (fdatasync(part_seg(p, i)->fd_log) != 0)
-			return -errno;
+	for (i = 0; i < tail; i++) {
+		if (fdatasync(part_seg(p, i)->fd_log) != 0) {
+			rc = -errno;
+			FMQ_ERR(LOG_COMP, "%s: recovery: fdatasync segment %"
+				PRId64 ": %s; nothing is discarded: the hot "
+				"pool keeps its data for the next start",
+				p->dir, part_seg(p, i)->base, strerror(-rc));
+			return rc;
+		}
+	}
+	orphans_release(p);
 	if (truncated > 0 || batches > 0) {
 		STAT_ADD(log->recoveries, 1);
 		STAT_ADD(log->truncated_bytes, truncated);
@@ -411,6 +454,14 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 		return NULL;
 	}
 	p->topic_hash = topic_hash(p->topic);
+	p->err_seg = -1;
+	p->ld = log_dir_get(log, pp->dir);
+	if (p->ld == NULL) {
+		FMQ_ERR(LOG_COMP, "%s: more than %u log.dirs entries, or one "
+			"too long", p->dir, LOG_DIRS_MAX);
+		rc = -ENOSPC;
+		goto fail;
+	}
 	rc = mkdirs(p->dir);
 	if (rc < 0)
 		goto fail;

@@ -660,8 +660,9 @@ fmq_log_create(const struct fmq_log_params *p, char *err, size_t errlen)
 				    sizeof(struct fmq_log_lcore) *
 				    p->nb_lcores);
 	log->parts = calloc(p->max_partitions, sizeof(*log->parts));
+	log->dirs = calloc(LOG_DIRS_MAX, sizeof(*log->dirs));
 	if (log->chunks == NULL || log->orphan == NULL ||
-	    log->lcores == NULL || log->parts == NULL) {
+	    log->lcores == NULL || log->parts == NULL || log->dirs == NULL) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto fail;
@@ -747,6 +748,7 @@ fail:
 	codec_teardown(log);
 	pools_unmap(log);
 	free(log->parts);
+	free(log->dirs);
 	free(log->lcores);
 	free(log->orphan);
 	free(log->chunks);
@@ -771,6 +773,7 @@ fmq_log_free(struct fmq_log *log)
 	codec_teardown(log);
 	pools_unmap(log);
 	free(log->parts);
+	free(log->dirs);
 	free(log->lcores);
 	free(log->orphan);
 	free(log->chunks);
@@ -878,7 +881,7 @@ fmq_log_recovery_done(struct fmq_log *log)
 		if (!log->orphan[i])
 			continue;
 		log->orphan[i] = 0;
-		pool_put(log, &log->chunks[i]);
+		chunk_retire(log, &log->chunks[i]);
 		n++;
 	}
 	if (n > 0)

@@ -53,6 +53,54 @@ open_index(const struct fmq_log_part *p, struct seg *s, const char *ext,
 	return 0;
 }
 
+/*
+ * The index files are sparse (ftruncate'd to log.index.size.max.bytes) and
+ * written through a shared mapping: a store into a hole of a full file
+ * system is a SIGBUS. So blocks are allocated ahead of the owner, in
+ * INDEX_RESERVE bytes at a time, by the flusher (and best effort when a
+ * segment is created or recovered), and the owner writes only entries
+ * below the reserved mark. A file system without fallocate keeps the old
+ * behaviour (everything counts as reserved).
+ */
+#define INDEX_RESERVE (64u << 10)
+
+static int
+reserve_one(int fd, _Atomic uint32_t *room, uint32_t n, uint32_t cap,
+	    uint32_t esz)
+{
+	uint32_t r = atomic_load_explicit(room, memory_order_relaxed);
+	uint32_t step = INDEX_RESERVE / esz, want;
+
+	if (fd < 0 || r >= cap || (r > n && r - n > step / 2))
+		return 0;
+	want = RTE_MIN(cap, RTE_MAX(r, n) + step);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)r * esz,
+		      (off_t)(want - r) * esz) != 0) {
+		if (errno == EOPNOTSUPP || errno == ENOSYS) {
+			atomic_store_explicit(room, cap, memory_order_release);
+			return 0;
+		}
+		return -errno;
+	}
+	atomic_store_explicit(room, want, memory_order_release);
+	return 0;
+}
+
+/* Keep room for the next entries of both indexes. Control thread (the
+ * flusher, recovery) or the owner when it creates the segment. */
+int
+seg_index_reserve(struct seg *s)
+{
+	int rc = reserve_one(s->fd_idx, &s->idx_room,
+			     __atomic_load_n(&s->idx_n, __ATOMIC_RELAXED),
+			     s->idx_cap, IDX_ENTRY);
+	int rc2 = reserve_one(s->fd_tim, &s->tim_room,
+			      __atomic_load_n(&s->tim_n, __ATOMIC_RELAXED),
+			      s->tim_cap, TIM_ENTRY);
+
+	return rc < 0 ? rc : rc2;
+}
+
 static void
 seg_reset(struct seg *s, int64_t base)
 {
@@ -93,6 +141,8 @@ seg_create(struct fmq_log_part *p, struct seg *s, int64_t base)
 			&s->tim_cap, &s->fd_tim);
 	if (rc < 0)
 		goto fail;
+	/* Best effort: on a full disk the flusher finds out and says so. */
+	(void)seg_index_reserve(s);
 	return 0;
 fail:
 	FMQ_ERR(LOG_COMP, "%s: create segment %" PRId64 ": %s", p->dir, base,
@@ -174,7 +224,8 @@ tim_append(struct seg *s, int64_t ts, int64_t off)
 	if (s->tim_n > 0 &&
 	    (int64_t)rd_be64(s->tim + (s->tim_n - 1) * TIM_ENTRY) >= ts)
 		return;
-	if (s->tim_n >= s->tim_cap)
+	if (s->tim_n >= atomic_load_explicit(&s->tim_room,
+					     memory_order_acquire))
 		return;
 	e = s->tim + s->tim_n * TIM_ENTRY;
 	wr_be64(e, (uint64_t)ts);
@@ -199,6 +250,8 @@ seg_seal(struct seg *s)
 		FMQ_WARN(LOG_COMP, "trim .timeindex: %s", strerror(errno));
 	s->idx_cap = s->idx_n;
 	s->tim_cap = s->tim_n;
+	atomic_store(&s->idx_room, s->idx_n);
+	atomic_store(&s->tim_room, s->tim_n);
 	s->sealed = true;
 }
 
@@ -215,7 +268,8 @@ seg_index_add(struct fmq_log_part *p, struct seg *s, int64_t last_off,
 		s->max_ts_off = last_off;
 	}
 	if (s->bytes_since_idx > p->pp.index_interval_bytes &&
-	    s->idx_n < s->idx_cap) {
+	    s->idx_n < atomic_load_explicit(&s->idx_room,
+					    memory_order_acquire)) {
 		uint8_t *e = s->idx + s->idx_n * IDX_ENTRY;
 
 		wr_be32(e, (uint32_t)(last_off - s->base));
@@ -423,6 +477,11 @@ seg_recover(struct fmq_log_part *p, struct seg *s, int64_t *next,
 	    ftruncate(s->fd_tim, (off_t)s->tim_n * TIM_ENTRY) != 0 ||
 	    ftruncate(s->fd_tim, (off_t)s->tim_cap * TIM_ENTRY) != 0)
 		return -errno;
+	/* The kept entries' blocks are there; room for the rebuilt ones is
+	 * best effort (without it they are skipped: a sparser index). */
+	atomic_store(&s->idx_room, s->idx_n);
+	atomic_store(&s->tim_room, s->tim_n);
+	(void)seg_index_reserve(s);
 
 	/* 2. Validate every batch from there; cut at the first bad one. */
 	while (pos < fsize) {

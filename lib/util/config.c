@@ -22,6 +22,98 @@ static const struct fmq_cfg_key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* A Kafka name for one of our keys (keys/aliases.def). */
+struct alias {
+	const char *name;
+	const char *key;
+	int64_t scale;
+	int rank;
+};
+
+static const struct alias aliases[] = {
+#define FMQ_ALIAS(aname, akey, ascale, arank) \
+	{ .name = aname, .key = akey, .scale = ascale, .rank = arank },
+#include "keys/aliases.def"
+#undef FMQ_ALIAS
+};
+
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
+
+/* Rank of a key's own name: above every alias but broker.id's tie. */
+#define OWN_RANK 100
+
+static const char *const kafka_names[] = {
+#define FMQ_KAFKA_NAME(n) n,
+#include "keys/kafka_names.def"
+#undef FMQ_KAFKA_NAME
+};
+
+#define NKAFKA (sizeof(kafka_names) / sizeof(kafka_names[0]))
+
+/*
+ * Problems found while loading, reported by fmq_config_finish once the
+ * whole command line was read (config.unknown.keys may come last).
+ * Start-up only, single threaded. Past the bound they are counted.
+ */
+enum diag_kind { DIAG_ERROR, DIAG_WARN, DIAG_KAFKA_ONLY };
+
+#define MAX_DIAGS 256
+#define DIAG_LEN 512
+
+static struct {
+	enum diag_kind kind;
+	char msg[DIAG_LEN];
+} diags[MAX_DIAGS];
+static unsigned int n_diags;
+static unsigned int n_dropped[3];
+
+static void
+diag_add(enum diag_kind kind, const char *msg)
+{
+	if (n_diags == MAX_DIAGS) {
+		n_dropped[kind]++;
+		return;
+	}
+	diags[n_diags].kind = kind;
+	snprintf(diags[n_diags].msg, DIAG_LEN, "%s", msg);
+	n_diags++;
+}
+
+static void
+diag_clear(void)
+{
+	n_diags = 0;
+	memset(n_dropped, 0, sizeof(n_dropped));
+}
+
+bool
+fmq_config_is_kafka_key(const char *name)
+{
+	size_t lo = 0, hi = NKAFKA;
+
+	/* The table is sorted (checked by the unit suite). */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(kafka_names[mid], name);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static const struct alias *
+alias_find(const char *name)
+{
+	for (size_t i = 0; i < NALIASES; i++)
+		if (strcmp(aliases[i].name, name) == 0)
+			return &aliases[i];
+	return NULL;
+}
+
 const struct fmq_cfg_key *
 fmq_config_keys(size_t *n)
 {
@@ -305,6 +397,7 @@ fmq_config_defaults(struct fmq_config *cfg)
 	char why[256];
 
 	memset(cfg, 0, sizeof(*cfg));
+	diag_clear();
 	for (size_t i = 0; i < NKEYS; i++) {
 		/* Defaults are verified by the unit suite; a bad one is a bug. */
 		if (parse_value(cfg, &keys[i], keys[i].dflt, why, sizeof(why)) < 0)
@@ -325,24 +418,80 @@ trim(char *s)
 	return s;
 }
 
+/* A value in Kafka's unit scaled to the key's: "2" hours is "7200000"
+ * ms; a negative time (Kafka's "forever") is -1. */
+static int
+scale_value(const char *v, int64_t scale, char *out, size_t outlen,
+	    char *why, size_t wl)
+{
+	int64_t x, y;
+
+	if (parse_i64(v, &x) < 0) {
+		snprintf(why, wl, "invalid value '%s': expected an integer", v);
+		return -EINVAL;
+	}
+	if (x < 0)
+		y = -1;
+	else if (__builtin_mul_overflow(x, scale, &y)) {
+		snprintf(why, wl, "out of range: %s times %" PRId64
+			 " does not fit 64 bits", v, scale);
+		return -EINVAL;
+	}
+	snprintf(out, outlen, "%" PRId64, y);
+	return 0;
+}
+
 static int
 set_kv(struct fmq_config *cfg, const char *key, const char *val,
        const char *src, int lineno, char *err, size_t errlen)
 {
-	char why[384];
+	char why[384], scaled[32];
 	const struct fmq_cfg_key *k = fmq_config_find(key);
+	const struct alias *a = NULL;
+	const char *name;
+	int rank = OWN_RANK;
 
-	if (k == NULL) {
+	if (k != NULL) {
+		name = k->name;
+	} else if ((a = alias_find(key)) != NULL) {
+		k = fmq_config_find(a->key);
+		name = a->name;
+		rank = a->rank;
+	} else if (fmq_config_is_kafka_key(key)) {
+		/* Warning or error: config.unknown.keys decides at the end. */
+		snprintf(why, sizeof(why), "%s:%d: %s", src, lineno, key);
+		diag_add(DIAG_KAFKA_ONLY, why);
+		return 0;
+	} else {
 		snprintf(err, errlen, "%s:%d: %s: unknown key", src, lineno, key);
 		return -EINVAL;
+	}
+	struct fmq_cfg_origin *o = &cfg->origin[k - keys];
+	if (o->src[0] != '\0' && rank < o->rank) {
+		snprintf(err, errlen, "%s:%d: %s: ignored: %s (%s:%d) takes "
+			 "precedence", src, lineno, key, o->name, o->src,
+			 o->line);
+		diag_add(DIAG_WARN, err);
+		err[0] = '\0';
+		return 0;
+	}
+	if (a != NULL && a->scale != 1) {
+		if (scale_value(val, a->scale, scaled, sizeof(scaled), why,
+				sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%d: %s: %s", src, lineno, key,
+				 why);
+			return -EINVAL;
+		}
+		val = scaled;
 	}
 	if (parse_value(cfg, k, val, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s:%d: %s: %s", src, lineno, key, why);
 		return -EINVAL;
 	}
-	struct fmq_cfg_origin *o = &cfg->origin[k - keys];
 	snprintf(o->src, sizeof(o->src), "%s", src);
 	o->line = lineno;
+	o->rank = rank;
+	o->name = name;
 	return 0;
 }
 
@@ -380,57 +529,90 @@ fmq_config_set(struct fmq_config *cfg, const char *kv, const char *origin,
 		return -EINVAL;
 	}
 	strcpy(buf, kv);
-	return set_one(cfg, buf, origin, line, err, errlen);
+	int rc = set_one(cfg, buf, origin, line, err, errlen);
+	if (rc < 0)
+		diag_add(DIAG_ERROR, err);
+	return rc;
 }
 
-int
-fmq_kv_parse_file(const char *path, fmq_kv_fn fn, void *arg, char *err,
-		  size_t errlen)
+/* Read path; keep_going: report each bad line to the diagnostics and
+ * go on (err keeps the first), else stop at the first. */
+static int
+kv_parse(const char *path, fmq_kv_fn fn, void *arg, bool keep_going,
+	 char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[FMQ_CFG_STR_MAX + 256];
-	int lineno = 0, rc = 0;
+	char msg[DIAG_LEN];
+	int lineno = 0, rc = 0, r;
+	bool skipping = false;
 
 	if (f == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "%s:0: (file): cannot open: %s", path,
 			 strerror(errno));
+		if (keep_going)
+			diag_add(DIAG_ERROR, err);
 		return rc;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		size_t l = strlen(line);
+		bool whole = l == 0 || line[l - 1] == '\n' || feof(f);
+
+		/* The rest of a line already reported as too long. */
+		if (skipping) {
+			skipping = !whole;
+			continue;
+		}
 		lineno++;
-		if (l == sizeof(line) - 1 && line[l - 1] != '\n' && !feof(f)) {
-			snprintf(err, errlen, "%s:%d: (line): line too long",
+		msg[0] = '\0';
+		r = 0;
+		if (!whole) {
+			snprintf(msg, sizeof(msg), "%s:%d: (line): line too long",
 				 path, lineno);
-			rc = -EINVAL;
-			break;
+			skipping = true;
+			r = -EINVAL;
+			goto next;
 		}
 		char *s = trim(line);
 		if (s[0] == '\0' || s[0] == '#' || s[0] == '!')
 			continue;
 		char *eq = strchr(s, '=');
 		if (eq == NULL) {
-			snprintf(err, errlen, "%s:%d: %s: expected key=value",
+			snprintf(msg, sizeof(msg), "%s:%d: %s: expected key=value",
 				 path, lineno, s);
-			rc = -EINVAL;
-			break;
+			r = -EINVAL;
+			goto next;
 		}
 		*eq = '\0';
 		char *key = trim(s);
 		if (key[0] == '\0') {
-			snprintf(err, errlen,
+			snprintf(msg, sizeof(msg),
 				 "%s:%d: (empty): missing key before '='",
 				 path, lineno);
-			rc = -EINVAL;
-			break;
+			r = -EINVAL;
+			goto next;
 		}
-		rc = fn(arg, key, trim(eq + 1), path, lineno, err, errlen);
-		if (rc < 0)
-			break;
+		r = fn(arg, key, trim(eq + 1), path, lineno, msg, sizeof(msg));
+next:
+		if (r < 0) {
+			if (rc == 0)
+				snprintf(err, errlen, "%s", msg);
+			rc = r;
+			if (!keep_going)
+				break;
+			diag_add(DIAG_ERROR, msg);
+		}
 	}
 	fclose(f);
 	return rc;
+}
+
+int
+fmq_kv_parse_file(const char *path, fmq_kv_fn fn, void *arg, char *err,
+		  size_t errlen)
+{
+	return kv_parse(path, fn, arg, false, err, errlen);
 }
 
 static int
@@ -444,7 +626,52 @@ int
 fmq_config_load_file(struct fmq_config *cfg, const char *path, char *err,
 		     size_t errlen)
 {
-	return fmq_kv_parse_file(path, config_kv, cfg, err, errlen);
+	return kv_parse(path, config_kv, cfg, true, err, errlen);
+}
+
+unsigned int
+fmq_config_finish(const struct fmq_config *cfg, fmq_cfg_report_fn fn,
+		  void *arg)
+{
+	bool strict = strcmp(cfg->config_unknown_keys, "error") == 0;
+	unsigned int nerr = 0;
+	char msg[DIAG_LEN + 128];
+
+	for (unsigned int i = 0; i < n_diags; i++) {
+		switch (diags[i].kind) {
+		case DIAG_ERROR:
+			fn(arg, true, diags[i].msg);
+			nerr++;
+			break;
+		case DIAG_WARN:
+			fn(arg, false, diags[i].msg);
+			break;
+		case DIAG_KAFKA_ONLY:
+			snprintf(msg, sizeof(msg), "%s: Kafka broker key with "
+				 "no meaning in FluxMQ%s", diags[i].msg,
+				 strict ? " (config.unknown.keys=error)" :
+				 ": ignored");
+			fn(arg, strict, msg);
+			nerr += strict;
+			break;
+		}
+	}
+	if (n_dropped[DIAG_ERROR] + (strict ? n_dropped[DIAG_KAFKA_ONLY] : 0)) {
+		unsigned int more = n_dropped[DIAG_ERROR] +
+			(strict ? n_dropped[DIAG_KAFKA_ONLY] : 0);
+		snprintf(msg, sizeof(msg), "(config): %u more errors not shown",
+			 more);
+		fn(arg, true, msg);
+		nerr += more;
+	}
+	if (n_dropped[DIAG_WARN] + (strict ? 0 : n_dropped[DIAG_KAFKA_ONLY])) {
+		snprintf(msg, sizeof(msg), "(config): %u more warnings not shown",
+			 n_dropped[DIAG_WARN] +
+			 (strict ? 0 : n_dropped[DIAG_KAFKA_ONLY]));
+		fn(arg, false, msg);
+	}
+	diag_clear();
+	return nerr;
 }
 
 /* Errors reported through fmq_config_error: start-up tells a bad value
@@ -530,14 +757,64 @@ fmq_config_write_doc(FILE *out)
 		"# Configuration reference\n\n"
 		"<!-- Generated by `fluxmq --dump-config-doc` from the key table in\n"
 		"     lib/util/keys/*.def. Do not edit by hand. -->\n\n"
-		"FluxMQ reads a server.properties style file (`--config FILE`):\n"
-		"one `key=value` per line, `#` or `!` starts a comment line.\n"
-		"`--set key=value` overrides a key after the file is read.\n"
-		"An unknown key, a malformed value or a missing file stops\n"
-		"start-up with `file:line: key: reason` and exit code 2, and so\n"
-		"does a value that parses but cannot work: a constraint a key's\n"
-		"description states, a directory that cannot be used, or a TAP,\n"
-		"address or directory another running broker holds.\n\n"
+		"FluxMQ reads a server.properties style file (`--config FILE`,\n"
+		"which may be given more than once): one `key=value` per line,\n"
+		"`#` or `!` starts a comment line. `--set key=value` overrides a\n"
+		"key: every `--set` is applied after every `--config`, whatever\n"
+		"their order on the command line.\n\n"
+		"Problems are reported all at once: every bad line of every\n"
+		"source is printed as `file:line: key: reason` (an unknown key, a\n"
+		"malformed value or a missing file), then start-up stops with\n"
+		"exit code 2. So does a value that parses but cannot work: a\n"
+		"constraint a key's description states, a directory that cannot\n"
+		"be used, or a TAP, address or directory another running broker\n"
+		"holds.\n\n"
+		"## Kafka's server.properties\n\n"
+		"A stock Apache Kafka `server.properties` reads without an error\n"
+		"(tests/vectors/config holds Kafka's samples). Two of its values\n"
+		"usually need `--set` to run here: `log.dirs` (a directory this\n"
+		"broker may lock) and `listeners`, which FluxMQ takes as one\n"
+		"`PLAINTEXT://host:port` with host 0.0.0.0 or net.ip (the KRaft\n"
+		"sample's `PLAINTEXT://:9092,CONTROLLER://:9093` is refused at\n"
+		"start-up, exit 2, naming `listeners`).\n"
+		"Kafka's broker keys that FluxMQ implements are read under\n"
+		"Kafka's name: most keys below carry it already, and the names in\n"
+		"the alias table map onto a FluxMQ key, converted to its unit.\n"
+		"Kafka's other documented broker keys (thread counts, socket\n"
+		"buffers, ZooKeeper, KRaft and security settings such as\n"
+		"`process.roles`, `controller.quorum.voters`,\n"
+		"`num.network.threads`, `num.io.threads`,\n"
+		"`socket.send.buffer.bytes`, `offsets.topic.replication.factor`)\n"
+		"have no meaning here: each is accepted with one warning\n"
+		"`file:line: key: Kafka broker key with no meaning in FluxMQ:\n"
+		"ignored`, or is an error under `config.unknown.keys=error`. A\n"
+		"key that is neither FluxMQ's nor Kafka's is always an error\n"
+		"(`unknown key`). The list of Kafka's names is\n"
+		"lib/util/keys/kafka_names.def.\n\n"
+		"When one key is given under several names, the name of highest\n"
+		"precedence wins whatever the order, as in Kafka: the key's own\n"
+		"name first (`log.retention.ms` over `log.retention.minutes` over\n"
+		"`log.retention.hours`, `log.roll.ms` over `log.roll.hours`,\n"
+		"`log.dirs` over `log.dir`); a name of lower precedence is\n"
+		"ignored with a warning naming the one that won. Between names of\n"
+		"equal precedence (`broker.id` and `node.id`, or one name twice)\n"
+		"the last one read wins.\n\n"
+		"| Kafka name | FluxMQ key | value | precedence |\n"
+		"|---|---|---|---|\n");
+	for (size_t i = 0; i < NALIASES; i++) {
+		const struct alias *a = &aliases[i];
+		char conv[64];
+		if (a->scale == 1)
+			snprintf(conv, sizeof(conv), "same");
+		else
+			snprintf(conv, sizeof(conv), "times %" PRId64
+				 " (negative: -1)", a->scale);
+		fprintf(out, "| `%s` | `%s` | %s | %s |\n", a->name, a->key,
+			conv, a->rank >= OWN_RANK ? "same as the key's name" :
+			"below the key's name");
+	}
+	fprintf(out,
+		"\n## Keys\n\n"
 		"| key | type | default | allowed | description |\n"
 		"|---|---|---|---|---|\n");
 	for (size_t i = 0; i < NKEYS; i++) {

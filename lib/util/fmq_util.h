@@ -84,6 +84,8 @@ enum fmq_cfg_idx {
 struct fmq_cfg_origin {
 	char src[128];   /**< "" for the built-in default */
 	int line;
+	int rank;         /**< precedence of the name that set it (aliases) */
+	const char *name; /**< that name: the key's own or a Kafka alias */
 };
 
 /** All broker settings, one field per key of the key table. */
@@ -132,6 +134,26 @@ void fmq_config_defaults(struct fmq_config *cfg);
  */
 int fmq_config_load_file(struct fmq_config *cfg, const char *path,
 			 char *err, size_t errlen);
+
+/**
+ * A problem found while loading: is_error false for a warning. msg is
+ * "src:line: key: reason".
+ */
+typedef void (*fmq_cfg_report_fn)(void *arg, bool is_error, const char *msg);
+
+/**
+ * After every fmq_config_load_file and fmq_config_set of one start-up:
+ * report, in the order they were found, every bad line of every source
+ * (loading does not stop at the first), every name shadowed by one of
+ * higher precedence, and every Kafka broker key that has no meaning here
+ * (a warning, or an error under config.unknown.keys=error). Clears the
+ * list (fmq_config_defaults clears it too). Returns the number of errors.
+ */
+unsigned int fmq_config_finish(const struct fmq_config *cfg,
+			       fmq_cfg_report_fn fn, void *arg);
+
+/** Is name one of Apache Kafka's documented broker keys? */
+bool fmq_config_is_kafka_key(const char *name);
 
 /**
  * Apply one "key=value" override (from --set); origin names it in errors,
@@ -189,15 +211,46 @@ int fmq_parse_ipv4_cidr(const char *s, struct fmq_ipv4_cidr *out);
 int fmq_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ------------------------------------------------------------------------
- * Logging: one line per message to stderr, "LEVEL component: message".
+ * Logging: one line per message to stderr,
+ * "2026-12-07T04:10:21.123+00:00 LEVEL component: message" (ISO 8601, local
+ * time with its UTC offset), or one JSON object per line.
  * ---------------------------------------------------------------------- */
 
 enum fmq_log_level { FMQ_LOG_ERR, FMQ_LOG_WARN, FMQ_LOG_INFO, FMQ_LOG_DEBUG };
 
 void fmq_log_set_level(enum fmq_log_level lvl);
 enum fmq_log_level fmq_log_get_level(void);
+/** One JSON object per line instead of text (log.format=json). */
+void fmq_log_set_json(bool json);
+bool fmq_log_is_json(void);
+
+/**
+ * A stdio stream whose every line becomes one fmq_log message of component
+ * comp, at the level level_fn returns when the line is complete (NULL:
+ * info). For a library that logs to a FILE * (DPDK: rte_openlog_stream).
+ * Unbuffered; a line is assembled per thread, so threads do not mix
+ * their lines. NULL and errno on failure.
+ */
+FILE *fmq_log_stream(const char *comp, enum fmq_log_level (*level_fn)(void));
 void fmq_log(enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/**
+ * A rate limit for one kind of message that a client can provoke (a
+ * refused request or connection): at most one line per interval, the
+ * next one saying how many were left out. One per thread (no locking):
+ * keep it in per-lcore or control-lcore state, zeroed to start.
+ */
+struct fmq_log_rl {
+	uint64_t last_ns;   /**< when the last line was written, 0: never */
+	uint64_t dropped;   /**< messages left out since */
+};
+
+/** Log like fmq_log unless rl wrote a line less than interval_ns ago;
+ * returns true when it wrote one. */
+bool fmq_log_rl(struct fmq_log_rl *rl, uint64_t interval_ns,
+		enum fmq_log_level lvl, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 #define FMQ_ERR(comp, ...) fmq_log(FMQ_LOG_ERR, comp, __VA_ARGS__)
 #define FMQ_WARN(comp, ...) fmq_log(FMQ_LOG_WARN, comp, __VA_ARGS__)

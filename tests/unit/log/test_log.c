@@ -941,6 +941,125 @@ test_recovery_power(void)
 	fmq_log_destroy_pool(hot);
 }
 
+/*
+ * The durable tier stops taking writes (RLIMIT_FSIZE stands in for a full
+ * disk: EFBIG). The dir goes offline, nothing unwritten leaves the hot
+ * pool, retries wait for the backoff and bring it back by themselves; a
+ * close while it is full keeps the chunks, a reopen that cannot write
+ * them is refused and discards nothing, and the next one recovers all.
+ */
+static void
+test_dir_offline(void)
+{
+	char hot[256], dir[256], why[1024], path[600];
+	struct fmq_log_part_params pp;
+	struct fmq_log_append_result res;
+	struct fmq_log *log = mk_log("dfull", 4u << 20, 256u << 10, hot);
+	struct fmq_log_part *p;
+	struct fmq_log_offsets o;
+	struct fmq_log_stats st;
+	struct seq_ctx c = { 0 };
+	struct rlimit old, lim;
+	uint8_t b[8192];
+	uint64_t t;
+	int i = 0;
+
+	CU_ASSERT_FATAL(log != NULL);
+	mk_pp(&pp, "dfull", dir);
+	pp.hot_bytes = 0;           /* recycle as soon as allowed */
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	snprintf(path, sizeof(path), "%s/%020d.log", part_dir(dir, "t", 0), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	for (; i < 100; i++) {
+		uint32_t sz = tb_build(b, sizeof(b), 4, 300, (uint64_t)i, i);
+
+		CU_ASSERT_EQUAL_FATAL(fmq_log_append_buf(p, b, sz, &res), 0);
+	}
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) > 0);
+	CU_ASSERT_FALSE(fmq_log_part_offline(p));
+	CU_ASSERT_EQUAL(fmq_log_dirs_offline(log, why, sizeof(why)), 0);
+
+	/* Room for a few more batches only. */
+	lim = old;
+	lim.rlim_cur = (rlim_t)file_size(path) + 20000;
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	for (; i < 200; i++) {
+		uint32_t sz = tb_build(b, sizeof(b), 4, 300, (uint64_t)i, i);
+
+		CU_ASSERT_EQUAL_FATAL(fmq_log_append_buf(p, b, sz, &res), 0);
+	}
+	t = fmq_now_ns();
+	CU_ASSERT(fmq_log_flush(log, t, true) < 0);
+	CU_ASSERT(fmq_log_part_offline(p));
+	CU_ASSERT_EQUAL(fmq_log_dirs_offline(log, why, sizeof(why)), 1);
+	CU_ASSERT(strstr(why, dir) != NULL);
+	CU_ASSERT(strstr(why, strerror(EFBIG)) != NULL);
+	fmq_log_part_offsets(p, &o);
+	CU_ASSERT_EQUAL(o.high_watermark, 800);
+	CU_ASSERT(o.written < 800);
+	CU_ASSERT(o.synced <= o.written);
+	/* What is not synced is still in the pool, and readable. */
+	fmq_log_stats(log, &st);
+	CU_ASSERT(st.chunks_free < st.chunks_total);
+	CU_ASSERT_EQUAL(tu_read_all(p, 0, big, BIG, seq_cb, &c), 200);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	/* Before the backoff is over the dir is left alone. */
+	CU_ASSERT_EQUAL(fmq_log_flush(log, t + 1000, true), 0);
+	CU_ASSERT(fmq_log_part_offline(p));
+	/* Room again: the next retry writes everything, the dir is back. */
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CU_ASSERT(fmq_log_flush(log, t + 300000000ull, true) > 0);
+	CU_ASSERT_FALSE(fmq_log_part_offline(p));
+	CU_ASSERT_EQUAL(fmq_log_dirs_offline(log, why, sizeof(why)), 0);
+	fmq_log_part_offsets(p, &o);
+	CU_ASSERT_EQUAL(o.written, 800);
+	CU_ASSERT_EQUAL(o.synced, 800);
+
+	/* Full again, then closed: the chunks stay for the next open. */
+	lim.rlim_cur = (rlim_t)file_size(path) + 5000;
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	for (; i < 300; i++) {
+		uint32_t sz = tb_build(b, sizeof(b), 4, 300, (uint64_t)i, i);
+
+		CU_ASSERT_EQUAL_FATAL(fmq_log_append_buf(p, b, sz, &res), 0);
+	}
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) < 0);
+	CU_ASSERT(fmq_log_part_close(p) < 0);
+	/* A reopen that cannot write them is refused, and keeps them. */
+	errno = 0;
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT(p == NULL);
+	CU_ASSERT_EQUAL(errno, EFBIG);
+	if (p != NULL)
+		fmq_log_part_close(p);
+	fmq_log_stats(log, &st);
+	CU_ASSERT(st.chunks_free < st.chunks_total);
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	fmq_log_part_offsets(p, &o);
+	CU_ASSERT_EQUAL(o.high_watermark, 1200);
+	CU_ASSERT_EQUAL(o.synced, 1200);
+	c.i = 0;
+	c.bad = 0;
+	CU_ASSERT_EQUAL(tu_read_all(p, 0, big, BIG, seq_cb, &c), 300);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	fmq_log_stats(log, &st);
+	CU_ASSERT_EQUAL(st.chunks_free, st.chunks_total);
+	/* Appends continue after the recovered end. */
+	{
+		uint32_t sz = tb_build(b, sizeof(b), 4, 300, 300, 300);
+
+		CU_ASSERT_EQUAL(fmq_log_append_buf(p, b, sz, &res), 0);
+		CU_ASSERT_EQUAL(res.base_offset, 1200);
+	}
+	signal(SIGXFSZ, SIG_DFL);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
 /* Pool sizing and the two kinds of memory. */
 static void
 test_pool_kinds(void)
@@ -1291,6 +1410,8 @@ main(int argc, char **argv)
 		    test_recovery_hot);
 	CU_add_test(s, "recovery: power loss (durable only)",
 		    test_recovery_power);
+	CU_add_test(s, "log dir full: offline, back, nothing lost",
+		    test_dir_offline);
 	CU_add_test(s, "hot pool kinds and sizing", test_pool_kinds);
 	CU_add_test(s, "close with a pinned chunk: returned after release",
 		    test_close_pinned);

@@ -250,6 +250,346 @@ test_metrics_render(void)
 	fmq_metrics_free(reg);
 }
 
+/* ---- Kafka names, aliases, all errors in one pass -------------------- */
+
+static const char *vectors_dir = "tests/vectors/config";
+
+struct collected {
+	unsigned int nerr, nwarn;
+	char text[16384];
+};
+
+static void
+collect(void *arg, bool is_error, const char *msg)
+{
+	struct collected *c = arg;
+	size_t l = strlen(c->text);
+
+	if (is_error)
+		c->nerr++;
+	else
+		c->nwarn++;
+	snprintf(c->text + l, sizeof(c->text) - l, "%s %s\n",
+		 is_error ? "E" : "W", msg);
+}
+
+static void
+test_kafka_names_sorted(void)
+{
+	/* Binary search needs it; every alias is a Kafka name. */
+	CU_ASSERT_TRUE(fmq_config_is_kafka_key("process.roles"));
+	CU_ASSERT_TRUE(fmq_config_is_kafka_key("advertised.host.name"));
+	CU_ASSERT_TRUE(fmq_config_is_kafka_key("zookeeper.sync.time.ms"));
+	CU_ASSERT_TRUE(fmq_config_is_kafka_key("num.io.threads"));
+	CU_ASSERT_TRUE(fmq_config_is_kafka_key("log.retention.hours"));
+	CU_ASSERT_FALSE(fmq_config_is_kafka_key("no.such.key"));
+	CU_ASSERT_FALSE(fmq_config_is_kafka_key("lcores.data"));
+	CU_ASSERT_FALSE(fmq_config_is_kafka_key(""));
+}
+
+/* Kafka's own sample files: no error, one warning per Kafka-only key. */
+static void
+expect_sample(const char *name, unsigned int warnings, int64_t node_id)
+{
+	struct fmq_config cfg;
+	struct collected c = { 0 };
+	char path[512], err[512];
+
+	snprintf(path, sizeof(path), "%s/%s", vectors_dir, name);
+	fmq_config_defaults(&cfg);
+	CU_ASSERT_EQUAL(fmq_config_load_file(&cfg, path, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fmq_config_finish(&cfg, collect, &c), 0);
+	CU_ASSERT_EQUAL(c.nerr, 0);
+	CU_ASSERT_EQUAL(c.nwarn, warnings);
+	if (c.nerr != 0 || c.nwarn != warnings)
+		fprintf(stderr, "\n%s:\n%s", name, c.text);
+	CU_ASSERT_EQUAL(cfg.node_id, node_id);
+	CU_ASSERT_EQUAL(cfg.log_retention_ms, 168LL * 3600 * 1000);
+	CU_ASSERT_EQUAL(cfg.log_segment_bytes, 1073741824);
+	CU_ASSERT_EQUAL(cfg.num_partitions, 1);
+	CU_ASSERT_EQUAL(cfg.log_retention_check_interval_ms, 300000);
+}
+
+static void
+test_kafka_samples(void)
+{
+	char want[600];
+	struct fmq_config cfg;
+	struct collected c = { 0 };
+	char path[512], err[512];
+
+	/* KRaft: process.roles, controller.quorum.voters, ... 13 in all. */
+	expect_sample("kafka-kraft-server.properties", 13, 1);
+	/* ZooKeeper mode: broker.id=0 is node.id 0; zookeeper.* warn. */
+	expect_sample("kafka-3-server.properties", 10, 0);
+
+	snprintf(path, sizeof(path), "%s/kafka-kraft-server.properties",
+		 vectors_dir);
+	fmq_config_defaults(&cfg);
+	fmq_config_load_file(&cfg, path, err, sizeof(err));
+	fmq_config_finish(&cfg, collect, &c);
+	snprintf(want, sizeof(want), "W %s:25: process.roles: Kafka broker key "
+		 "with no meaning in FluxMQ: ignored\n", path);
+	CU_ASSERT_EQUAL(strncmp(c.text, want, strlen(want)), 0);
+
+	/* config.unknown.keys=error (given last) turns them into errors. */
+	memset(&c, 0, sizeof(c));
+	fmq_config_defaults(&cfg);
+	fmq_config_load_file(&cfg, path, err, sizeof(err));
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "config.unknown.keys=error",
+				       "--set", 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fmq_config_finish(&cfg, collect, &c), 13);
+	CU_ASSERT_EQUAL(c.nwarn, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(c.text, ":25: process.roles: Kafka broker "
+				      "key with no meaning in FluxMQ "
+				      "(config.unknown.keys=error)"));
+}
+
+/* Every bad line is reported, in order; good lines after them apply. */
+static void
+test_all_errors_one_pass(void)
+{
+	struct fmq_config cfg;
+	struct collected c = { 0 };
+	char err[512], want[2048];
+	const char *p = write_file("three.properties",
+		"no.such.key=1\n"
+		"num.io.threads=8\n"
+		"lcores.data=0\n"
+		"just words\n"
+		"node.id=9\n");
+
+	fmq_config_defaults(&cfg);
+	CU_ASSERT_EQUAL(fmq_config_load_file(&cfg, p, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1: no.such.key: unknown key", p);
+	CU_ASSERT_STRING_EQUAL(err, want);      /* the first one */
+	CU_ASSERT_EQUAL(cfg.node_id, 9);
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "poll.mode=x", "--set", 1, err,
+				       sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(fmq_config_finish(&cfg, collect, &c), 4);
+	snprintf(want, sizeof(want),
+		 "E %s:1: no.such.key: unknown key\n"
+		 "W %s:2: num.io.threads: Kafka broker key with no meaning in "
+		 "FluxMQ: ignored\n"
+		 "E %s:3: lcores.data: out of range: must be 1..127\n"
+		 "E %s:4: just words: expected key=value\n"
+		 "E --set:1: poll.mode: invalid value 'x': must be one of "
+		 "adaptive|busy\n", p, p, p, p);
+	CU_ASSERT_STRING_EQUAL(c.text, want);
+	if (strcmp(c.text, want) != 0)
+		fprintf(stderr, "\n got:\n%swant:\n%s", c.text, want);
+	/* Finish empties the list. */
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL(fmq_config_finish(&cfg, collect, &c), 0);
+	CU_ASSERT_EQUAL(c.nwarn, 0);
+}
+
+static int64_t
+retention_after(const char *text, unsigned int *nwarn, unsigned int *nerr)
+{
+	struct fmq_config cfg;
+	struct collected c = { 0 };
+	char err[512];
+	const char *p = write_file("alias.properties", text);
+
+	fmq_config_defaults(&cfg);
+	fmq_config_load_file(&cfg, p, err, sizeof(err));
+	*nerr = fmq_config_finish(&cfg, collect, &c);
+	*nwarn = c.nwarn;
+	return cfg.log_retention_ms;
+}
+
+static void
+test_aliases_and_precedence(void)
+{
+	struct fmq_config cfg;
+	struct collected c = { 0 };
+	unsigned int w, e;
+	char err[512];
+
+	CU_ASSERT_EQUAL(retention_after("log.retention.hours=2\n", &w, &e),
+			7200000);
+	CU_ASSERT_EQUAL(w + e, 0);
+	CU_ASSERT_EQUAL(retention_after("log.retention.minutes=3\n", &w, &e),
+			180000);
+	/* ms over minutes over hours, whatever the order; each loser warns. */
+	CU_ASSERT_EQUAL(retention_after("log.retention.ms=1000\n"
+					"log.retention.minutes=3\n"
+					"log.retention.hours=2\n", &w, &e), 1000);
+	CU_ASSERT_EQUAL(w, 2);
+	CU_ASSERT_EQUAL(retention_after("log.retention.hours=2\n"
+					"log.retention.minutes=3\n", &w, &e),
+			180000);
+	CU_ASSERT_EQUAL(w, 0);
+	CU_ASSERT_EQUAL(retention_after("log.retention.minutes=3\n"
+					"log.retention.hours=2\n", &w, &e),
+			180000);
+	CU_ASSERT_EQUAL(w, 1);
+	/* Equal names: the last one wins. */
+	CU_ASSERT_EQUAL(retention_after("log.retention.hours=2\n"
+					"log.retention.hours=5\n", &w, &e),
+			18000000);
+	/* Kafka's forever. */
+	CU_ASSERT_EQUAL(retention_after("log.retention.hours=-1\n", &w, &e), -1);
+	CU_ASSERT_EQUAL(e, 0);
+	/* Out of 64 bits, or not a number: an error naming Kafka's key. */
+	retention_after("log.retention.hours=9223372036854775807\n", &w, &e);
+	CU_ASSERT_EQUAL(e, 1);
+	retention_after("log.retention.hours=2h\n", &w, &e);
+	CU_ASSERT_EQUAL(e, 1);
+
+	fmq_config_defaults(&cfg);
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "broker.id=7", "--set", 1, err,
+				       sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.node_id, 7);
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "log.roll.hours=1", "--set", 2, err,
+				       sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.log_roll_ms, 3600000);
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "log.dirs=/b", "--set", 3, err,
+				       sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "log.dir=/a", "--set", 4, err,
+				       sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.log_dirs, "/b");
+	CU_ASSERT_EQUAL(fmq_config_set(&cfg, "broker.id=x", "--set", 5, err,
+				       sizeof(err)), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "--set:5: broker.id: invalid value 'x': "
+			       "expected an integer");
+	CU_ASSERT_EQUAL(fmq_config_finish(&cfg, collect, &c), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "W --set:4: log.dir: ignored: "
+				      "log.dirs (--set:3) takes precedence\n"));
+	/* An error later names the alias that set the key. */
+	fmq_config_error(&cfg, "node.id", err, sizeof(err), "x");
+	CU_ASSERT_STRING_EQUAL(err, "--set:1: node.id: x");
+}
+
+/* ---- logging --------------------------------------------------------- */
+
+/* Run fn with stderr going to a file; return what it wrote (static). */
+static const char *
+capture_stderr(void (*fn)(void))
+{
+	static char out[8192];
+	char path[300];
+	int saved = dup(2), fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", tmpdir);
+	fflush(stderr);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return out;
+}
+
+static enum fmq_log_level
+warn_level(void)
+{
+	return FMQ_LOG_WARN;
+}
+
+static void
+log_some(void)
+{
+	FILE *f = fmq_log_stream("dpdk", warn_level);
+
+	FMQ_INFO("test", "hello \"q\" \\ %d", 42);
+	FMQ_DEBUG("test", "not shown at info");
+	/* A line in pieces, then two lines in one write. */
+	fputs("EAL: Detected ", f);
+	fprintf(f, "%d lcores\n", 2);
+	fputs("EAL: one\nEAL: two\n", f);
+	fclose(f);
+}
+
+/* "2026-12-07T04:10:21.123+00:00" at the start of s. */
+static bool
+iso_at(const char *s)
+{
+	int y, mo, d, h, mi, sec, ms, oh, om;
+	char sign, t;
+
+	return sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d.%3d%c%2d:%2d", &y, &mo, &d,
+		      &t, &h, &mi, &sec, &ms, &sign, &oh, &om) == 11 &&
+	       t == 'T' && (sign == '+' || sign == '-') &&
+	       (s[29] == ' ' || s[29] == '"');
+}
+
+static void
+log_limited(void)
+{
+	struct fmq_log_rl rl = { 0 };
+	int wrote = 0;
+
+	/* 1000 refusals in a burst: one line, the rest counted. */
+	for (int i = 0; i < 1000; i++)
+		wrote += fmq_log_rl(&rl, 200000000ull, FMQ_LOG_INFO, "test",
+				    "client %d refused", i);
+	CU_ASSERT_EQUAL(wrote, 1);
+	CU_ASSERT_EQUAL(rl.dropped, 999);
+	usleep(250000);
+	CU_ASSERT_TRUE(fmq_log_rl(&rl, 200000000ull, FMQ_LOG_INFO, "test",
+				  "client %d refused", 1000));
+	CU_ASSERT_EQUAL(rl.dropped, 0);
+	/* Below the level: neither written nor counted. */
+	CU_ASSERT_FALSE(fmq_log_rl(&rl, 0, FMQ_LOG_DEBUG, "test", "quiet"));
+}
+
+static void
+test_log_rate_limit(void)
+{
+	const char *out;
+
+	fmq_log_set_level(FMQ_LOG_INFO);
+	out = capture_stderr(log_limited);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " INFO  test: client 0 refused\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " INFO  test: client 1000 refused "
+				      "(and 999 more like it in the last "));
+	CU_ASSERT_PTR_NULL(strstr(out, "client 1 refused"));
+	CU_ASSERT_PTR_NULL(strstr(out, "quiet"));
+}
+
+static void
+test_log_text_and_json(void)
+{
+	const char *out, *l;
+
+	fmq_log_set_level(FMQ_LOG_INFO);
+	fmq_log_set_json(false);
+	out = capture_stderr(log_some);
+	/* Four lines, each "ISO LEVEL comp: msg". */
+	l = out;
+	for (int i = 0; i < 4; i++) {
+		CU_ASSERT_TRUE(iso_at(l));
+		l = strchr(l, '\n');
+		CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+		l++;
+	}
+	CU_ASSERT_EQUAL(*l, '\0');
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " INFO  test: hello \"q\" \\ 42\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " WARN  dpdk: EAL: Detected 2 lcores\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " WARN  dpdk: EAL: one\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " WARN  dpdk: EAL: two\n"));
+	CU_ASSERT_PTR_NULL(strstr(out, "not shown"));
+
+	fmq_log_set_json(true);
+	out = capture_stderr(log_some);
+	fmq_log_set_json(false);
+	CU_ASSERT_EQUAL(strncmp(out, "{\"ts\":\"", 7), 0);
+	CU_ASSERT_TRUE(iso_at(out + 7));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\",\"level\":\"INFO\",\"comp\":\"test\","
+				      "\"msg\":\"hello \\\"q\\\" \\\\ 42\"}\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"level\":\"WARN\",\"comp\":\"dpdk\","
+				      "\"msg\":\"EAL: Detected 2 lcores\"}\n"));
+}
+
 static bool
 readable(int fd, int timeout_ms)
 {
@@ -379,6 +719,8 @@ main(int argc, char **argv)
 	CU_pSuite s;
 	int fails;
 
+	if (getenv("FMQ_CONFIG_VECTORS") != NULL)
+		vectors_dir = getenv("FMQ_CONFIG_VECTORS");
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -389,6 +731,14 @@ main(int argc, char **argv)
 	CU_add_test(s, "bad values: exact messages", test_bad_values);
 	CU_add_test(s, "missing file, overlong value", test_missing_file_and_long_value);
 	CU_add_test(s, "configuration doc lists every key", test_doc_lists_every_key);
+	CU_add_test(s, "Kafka's broker key names", test_kafka_names_sorted);
+	CU_add_test(s, "Kafka's sample server.properties", test_kafka_samples);
+	CU_add_test(s, "every error in one pass", test_all_errors_one_pass);
+	CU_add_test(s, "Kafka aliases, units, precedence",
+		    test_aliases_and_precedence);
+	CU_add_test(s, "log lines: ISO 8601, JSON, FILE * stream",
+		    test_log_text_and_json);
+	CU_add_test(s, "rate-limited log lines", test_log_rate_limit);
 	CU_add_test(s, "histogram error below 1%", test_hist_error);
 	CU_add_test(s, "metrics text rendering", test_metrics_render);
 	CU_add_test(s, "doorbell: arm, ring, disarm", test_doorbell_basics);
@@ -398,6 +748,8 @@ main(int argc, char **argv)
 	fails = fmq_test_run(argc, argv);
 	unlink(write_file("good.properties", ""));
 	unlink(write_file("bad.properties", ""));
+	unlink(write_file("three.properties", ""));
+	unlink(write_file("alias.properties", ""));
 	rmdir(tmpdir);
 	return fails;
 }
