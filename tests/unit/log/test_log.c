@@ -967,6 +967,9 @@ test_dir_offline(void)
 	CU_ASSERT_FATAL(log != NULL);
 	mk_pp(&pp, "dfull", dir);
 	pp.hot_bytes = 0;           /* recycle as soon as allowed */
+	/* Small index files, so that a reopen under the limit gets as far
+	 * as writing the hot data (its index files fit). */
+	pp.index_max_bytes = 8192;
 	p = fmq_log_part_open(log, &pp);
 	CU_ASSERT_FATAL(p != NULL);
 	snprintf(path, sizeof(path), "%s/%020d.log", part_dir(dir, "t", 0), 0);
