@@ -54,28 +54,6 @@ topic_ok(const char *t)
 }
 
 static int
-mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, path, n + 1);
-	for (char *s = buf + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int
 cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -462,7 +440,7 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 		rc = -ENOSPC;
 		goto fail;
 	}
-	rc = mkdirs(p->dir);
+	rc = fmq_mkdir_p(p->dir);
 	if (rc < 0)
 		goto fail;
 	rc = list_segments(p->dir, &bases, &nb);

@@ -74,28 +74,6 @@ chunk_hdr_valid(const struct fmq_log *log, const struct chunk_hdr *h)
 	return fill <= log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
 }
 
-static int
-mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, path, n + 1);
-	for (char *s = buf + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Free 2 MiB-or-other hugepages of the size hugetlbfs uses. */
 static long
 hugepages_free(size_t page_sz)
@@ -182,7 +160,7 @@ probe_dir(struct fmq_log *log, char *err, size_t errlen)
 	struct statfs sfs;
 	int rc;
 
-	rc = mkdir_p(log->hot_dir);
+	rc = fmq_mkdir_p(log->hot_dir);
 	if (rc < 0) {
 		snprintf(err, errlen, "log.hot.dir %s: %s", log->hot_dir,
 			 strerror(-rc));
