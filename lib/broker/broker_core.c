@@ -339,6 +339,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_free(bl->seg_mbuf);
 	rte_free(bl->seg_off);
 	rte_free(bl->ranges);
+	rte_free(bl->precheck);
 	rte_free(bl->conns);
 	rte_free(bl->free_conns);
 	/* ext_mp stays: in-flight zero-copy mbufs may still point into it

@@ -262,6 +262,14 @@ struct fmq_broker_lcore {
 	uint64_t log_ns;            /* rate limit of close messages */
 	uint32_t log_skipped;
 	struct rte_hash *per_ip;    /* client IPv4 -> open connections */
+	/*
+	 * Copy buffer for checking each batch of a multi-batch Produce
+	 * before the first is appended: sized to the largest
+	 * max.message.bytes seen, so it is allocated once per lcore (again
+	 * only when a topic's limit grows), never per request.
+	 */
+	uint8_t *precheck;
+	uint32_t precheck_len;
 	struct broker_stats st;
 };
 

@@ -82,9 +82,17 @@ precheck(struct req_ctx *rc, uint64_t abs, uint32_t len, uint32_t max_bytes,
 		return 0;   /* the append itself validates a lone batch whole */
 	/* Several batches: check each fully first (rare; costs a copy). */
 	pos = 0;
-	uint8_t *tmp = rte_malloc("fmq_precheck", max_bytes, 0);
-	if (tmp == NULL)
-		return FMQ_KERR_KAFKA_STORAGE_ERROR;
+	struct fmq_broker_lcore *bl = rc->bl;
+	if (bl->precheck_len < max_bytes) {
+		rte_free(bl->precheck);
+		bl->precheck_len = 0;
+		bl->precheck = rte_malloc_socket("fmq_precheck", max_bytes, 0,
+						 (int)rte_socket_id());
+		if (bl->precheck == NULL)
+			return FMQ_KERR_KAFKA_STORAGE_ERROR;
+		bl->precheck_len = max_bytes;
+	}
+	uint8_t *tmp = bl->precheck;
 	int16_t e = 0;
 	while (pos < len && e == 0) {
 		int64_t base;
@@ -103,7 +111,6 @@ precheck(struct req_ctx *rc, uint64_t abs, uint32_t len, uint32_t max_bytes,
 						max_bytes, &recs);
 		pos += (uint64_t)blen + BATCH_HDR;
 	}
-	rte_free(tmp);
 	return e;
 }
 
