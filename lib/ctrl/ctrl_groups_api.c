@@ -149,8 +149,9 @@ tp_exists(struct fmq_ctrl *c, struct tp_cache *tc, struct fmq_group_str topic,
 	(c)->gcur = NULL;						\
 	(c)->gcur_req = NULL;						\
 	if (rc_ < 0) {							\
-		FMQ_WARN(COMP, "group API %d v%d refused: %s",		\
-			 (f)->api_key, (f)->api_version, strerror(-rc_)); \
+		fmq_log_rl(&(c)->refused_rl, 1000000000ull, FMQ_LOG_INFO, \
+			   COMP, "group API %d v%d refused: %s",	\
+			   (f)->api_key, (f)->api_version, strerror(-rc_)); \
 		(c)->st.malformed++;					\
 		ctrl_close_conn((c), (f));				\
 	}								\

@@ -65,6 +65,8 @@ struct ctrl_stats {
 
 struct fmq_ctrl {
 	const struct fmq_config *cfg;
+	/* Refused group requests are a client's doing: info, 1 line/s. */
+	struct fmq_log_rl refused_rl;
 	struct fmq_broker *b;
 	struct fmq_log *log;
 	struct fmq_topics *topics;
