@@ -88,7 +88,7 @@ struct data_lcore {
 	 * interrupt or doorbell woke us for it), empty = an RX wake that
 	 * found nothing. */
 	uint64_t wakes[APP_WAKE_N], wakes_late, wakes_empty;
-	int rx_fd;               /* the RX queue's interrupt fd, -1 */
+	uint64_t tx_before_sleep;  /* frames flushed on the way to sleep */
 } __rte_cache_aligned;
 
 struct app {

@@ -6,10 +6,14 @@
  * sleeps that double up to poll.idle.max_us. Either sleep also ends when
  * the lcore's doorbell rings: another lcore steered it a packet, handed it
  * a frame to transmit, or sent it partition work or an answer, or the
- * control lcore answered a forwarded request.
+ * control lcore answered a forwarded request. What the last poll queued
+ * goes out before the lcore sleeps, and a net_tap queue's signal is
+ * delivered to the lcore that reads the queue (own_rx_signal).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -73,6 +77,35 @@ wait_rx_interrupt(struct data_lcore *d, bool *bell)
 	if (rc == 0)
 		rte_eth_dev_rx_intr_disable(d->port_id, d->queue_id);
 	return why;
+}
+
+/*
+ * net_tap reads its queue only after its realtime signal (F_SETSIG on the
+ * queue's fd, O_ASYNC) bumped a trigger, and sends that signal to the
+ * process: the kernel hands it to the main thread, the control lcore. The
+ * same packet wakes this lcore's epoll (edge-triggered): when the burst
+ * runs before the control lcore ran the handler, it finds nothing, the
+ * lcore sleeps again, and the packet waits for the 1 ms timeout. Owning
+ * the signal makes this thread run the handler on its way out of the
+ * wait, before its burst: the kernel queues the signal before it wakes
+ * the epoll. It also stops waking the control lcore for every packet.
+ */
+static void
+own_rx_signal(struct data_lcore *d, unsigned int lid)
+{
+	struct f_owner_ex o = { .type = F_OWNER_TID, .pid = rte_sys_gettid() };
+	int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(d->port_id, d->queue_id);
+	int fl;
+
+	if (fd < 0)
+		return;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ASYNC) == 0)
+		return;   /* no signal: a plain interrupt fd (eventfd, vfio) */
+	if (fcntl(fd, F_SETOWN_EX, &o) < 0)
+		FMQ_WARN("lcore", "lcore %u: the RX queue's signal stays with "
+			 "the process (%s): a wake-up may miss its packet",
+			 lid, strerror(errno));
 }
 
 /* Work another thread put on one of our rings (checked once armed). */
@@ -214,6 +247,8 @@ app_data_lcore_main(void *arg)
 			 "sleeping instead", lid);
 		d->use_intr = false;
 	}
+	if (d->use_intr)
+		own_rx_signal(d, lid);
 	d->bell_ev.epdata.event = EPOLLIN;
 	d->bell_ev.epdata.data = d;
 	if (d->use_intr &&
@@ -295,6 +330,13 @@ app_data_lcore_main(void *arg)
 		d->idle_cycles += t1 - t0;
 		if (!a->adaptive || ++empty < spins)
 			continue;
+		/* The broker poll runs after the net poll: what it queued (an
+		 * answer the doorbell woke us for) would otherwise go out only
+		 * after the next sleep, up to INTR_WAIT_MS late. */
+		const struct fmq_net_stats *ns = fmq_net_stats(d->net);
+		uint64_t tx0 = ns->tx_pkts + ns->tx_dropped;
+		fmq_net_poll(d->net, fmq_now_ns());
+		d->tx_before_sleep += ns->tx_pkts + ns->tx_dropped - tx0;
 		/* Arm, then look at the rings once more: a sender that
 		 * enqueued before the arm is seen here, one after it rings. */
 		fmq_doorbell_arm(d->bell);
@@ -363,6 +405,9 @@ app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
 	    "Sleeps that ran to their timeout while packets or ring work "
 	    "waited: no RX interrupt or doorbell woke the lcore for them",
 	    wakes_late);
+	PER("fluxmq_lcore_tx_before_sleep_total", "counter",
+	    "Frames the last poll queued (answers from other lcores or the "
+	    "control lcore) sent just before the lcore slept", tx_before_sleep);
 	PER("fluxmq_lcore_wakeups_empty_total", "counter",
 	    "RX-interrupt wake-ups whose first poll found no packet", wakes_empty);
 #undef PER
