@@ -43,7 +43,9 @@ printf 'pings answered %s/%d; sleeps +%d, rx-interrupt wake-ups +%d (empty +%d),
 	$((late1 - late0))
 [ "${got:-0}" -ge $((NPING - 2)) ] || fail "only ${got:-0}/$NPING pings answered"
 [ $((s1 - s0)) -ge "$NPING" ] || fail "the lcore did not sleep between lone pings"
-[ $((rx1 - rx0)) -ge $((NPING * 3 / 4)) ] ||
+# (A ping that lands while an ARP exchange keeps the lcore polling needs
+# no wake-up: hence half, not all.)
+[ $((rx1 - rx0)) -ge $((NPING / 2)) ] ||
 	fail "lone pings did not wake the lcore on its RX interrupt"
 # An empty wake-up found no packet after the interrupt, a late one found it
 # after the sleep timed out: on the old loop 20-50 % of lone pings did both
