@@ -52,6 +52,15 @@ struct port_state {
 	struct port_profile prof;
 };
 
+/* Why a data lcore's sleep ended. */
+enum app_wake {
+	APP_WAKE_NONE,           /* not asleep, or the wake was accounted */
+	APP_WAKE_RX,             /* the RX queue's interrupt */
+	APP_WAKE_BELL,           /* the doorbell */
+	APP_WAKE_TIMEOUT,        /* the sleep ran out */
+	APP_WAKE_N
+};
+
 /* Per data lcore state, one cache line aligned struct each. */
 struct data_lcore {
 	unsigned int idx;        /* 0..n_data-1 */
@@ -74,6 +83,12 @@ struct data_lcore {
 	uint64_t busy_cycles, idle_cycles, polls, rx_pkts, sleeps;
 	uint64_t steered_out, steered_in, steer_drops, tx_handed;
 	uint64_t pmd_faults;     /* bursts abandoned by the PMD guard */
+	/* Why each sleep ended (enum app_wake), and the first poll after it:
+	 * late = a timeout wake that found packets or ring work (no
+	 * interrupt or doorbell woke us for it), empty = an RX wake that
+	 * found nothing. */
+	uint64_t wakes[APP_WAKE_N], wakes_late, wakes_empty;
+	uint64_t tx_before_sleep;  /* frames flushed on the way to sleep */
 } __rte_cache_aligned;
 
 struct app {

@@ -6,10 +6,14 @@
  * sleeps that double up to poll.idle.max_us. Either sleep also ends when
  * the lcore's doorbell rings: another lcore steered it a packet, handed it
  * a frame to transmit, or sent it partition work or an answer, or the
- * control lcore answered a forwarded request.
+ * control lcore answered a forwarded request. What the last poll queued
+ * goes out before the lcore sleeps, and a net_tap queue's signal is
+ * delivered to the lcore that reads the queue (own_rx_signal).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -27,40 +31,81 @@
 #define INTR_WAIT_MS 1
 #define SLEEP_MIN_NS 10000ull
 
-/* Sleep up to ns or until the doorbell rings; true if it rang. */
-static bool
+/* Sleep up to ns or until the doorbell rings. */
+static enum app_wake
 wait_bell(struct data_lcore *d, uint64_t ns)
 {
 	struct pollfd p = { .fd = d->bell->fd, .events = POLLIN };
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
 			       .tv_nsec = (long)(ns % 1000000000ull) };
 
-	return ppoll(&p, 1, &ts, NULL) == 1 && (p.revents & POLLIN) != 0;
+	return ppoll(&p, 1, &ts, NULL) == 1 && (p.revents & POLLIN) != 0 ?
+	       APP_WAKE_BELL : APP_WAKE_TIMEOUT;
 }
 
 /*
  * Wait for RX, the doorbell (in the same per-thread epoll set) or the
- * timeout; returns with interrupts disabled again and true if the doorbell
- * fired. Some PMDs (net_tap) signal through the queue's own fd and have no
- * enable/disable op (-ENOTSUP): their event is always armed.
+ * timeout; returns with interrupts disabled again, why it woke, and in
+ * *bell whether the doorbell fired. Some PMDs (net_tap) signal through the
+ * queue's own fd and have no enable/disable op (-ENOTSUP): their event is
+ * always armed.
  */
-static bool
-wait_rx_interrupt(struct data_lcore *d)
+static enum app_wake
+wait_rx_interrupt(struct data_lcore *d, bool *bell)
 {
 	struct rte_epoll_event ev[2];
 	int rc = rte_eth_dev_rx_intr_enable(d->port_id, d->queue_id);
-	bool bell = false;
+	enum app_wake why = APP_WAKE_TIMEOUT;
 	int n;
 
-	if (rc < 0 && rc != -ENOTSUP)
-		return wait_bell(d, SLEEP_MIN_NS);
+	*bell = false;
+	if (rc < 0 && rc != -ENOTSUP) {
+		why = wait_bell(d, SLEEP_MIN_NS);
+		*bell = why == APP_WAKE_BELL;
+		return why;
+	}
 	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, 2, INTR_WAIT_MS);
-	for (int i = 0; i < n; i++)
-		if (ev[i].fd == d->bell->fd)
-			bell = true;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].fd == d->bell->fd) {
+			*bell = true;
+			if (why == APP_WAKE_TIMEOUT)
+				why = APP_WAKE_BELL;
+		} else {
+			why = APP_WAKE_RX;
+		}
+	}
 	if (rc == 0)
 		rte_eth_dev_rx_intr_disable(d->port_id, d->queue_id);
-	return bell;
+	return why;
+}
+
+/*
+ * net_tap reads its queue only after its realtime signal (F_SETSIG on the
+ * queue's fd, O_ASYNC) bumped a trigger, and sends that signal to the
+ * process: the kernel hands it to the main thread, the control lcore. The
+ * same packet wakes this lcore's epoll (edge-triggered): when the burst
+ * runs before the control lcore ran the handler, it finds nothing, the
+ * lcore sleeps again, and the packet waits for the 1 ms timeout. Owning
+ * the signal makes this thread run the handler on its way out of the
+ * wait, before its burst: the kernel queues the signal before it wakes
+ * the epoll. It also stops waking the control lcore for every packet.
+ */
+static void
+own_rx_signal(struct data_lcore *d, unsigned int lid)
+{
+	struct f_owner_ex o = { .type = F_OWNER_TID, .pid = rte_sys_gettid() };
+	int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(d->port_id, d->queue_id);
+	int fl;
+
+	if (fd < 0)
+		return;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ASYNC) == 0)
+		return;   /* no signal: a plain interrupt fd (eventfd, vfio) */
+	if (fcntl(fd, F_SETOWN_EX, &o) < 0)
+		FMQ_WARN("lcore", "lcore %u: the RX queue's signal stays with "
+			 "the process (%s): a wake-up may miss its packet",
+			 lid, strerror(errno));
 }
 
 /* Work another thread put on one of our rings (checked once armed). */
@@ -185,6 +230,7 @@ app_data_lcore_main(void *arg)
 	uint64_t spins = a->cfg.poll_idle_spins;
 	uint64_t max_sleep_ns = a->cfg.poll_idle_us * 1000ull;
 	uint64_t empty = 0, sleep = SLEEP_MIN_NS;
+	enum app_wake woke = APP_WAKE_NONE;
 
 	for (unsigned int i = 0; i < a->n_data; i++)
 		if (a->data[i].lcore_id == lid)
@@ -201,6 +247,8 @@ app_data_lcore_main(void *arg)
 			 "sleeping instead", lid);
 		d->use_intr = false;
 	}
+	if (d->use_intr)
+		own_rx_signal(d, lid);
 	d->bell_ev.epdata.event = EPOLLIN;
 	d->bell_ev.epdata.data = d;
 	if (d->use_intr &&
@@ -262,6 +310,14 @@ app_data_lcore_main(void *arg)
 		fmq_broker_lcore_poll(d->broker, now);
 		d->polls++;
 		uint64_t t1 = rte_rdtsc();
+		if (woke != APP_WAKE_NONE) {
+			/* First poll after a sleep: was it woken in time? */
+			if (nb > 0 && woke == APP_WAKE_TIMEOUT)
+				d->wakes_late++;
+			else if (nb == 0 && woke == APP_WAKE_RX)
+				d->wakes_empty++;
+			woke = APP_WAKE_NONE;
+		}
 		/* Requests left over from this poll are work too: asleep, the
 		 * lcore would get through one budget per wake-up. */
 		if (nb > 0 || fmq_broker_lcore_busy(d->broker)) {
@@ -274,6 +330,13 @@ app_data_lcore_main(void *arg)
 		d->idle_cycles += t1 - t0;
 		if (!a->adaptive || ++empty < spins)
 			continue;
+		/* The broker poll runs after the net poll: what it queued (an
+		 * answer the doorbell woke us for) would otherwise go out only
+		 * after the next sleep, up to INTR_WAIT_MS late. */
+		const struct fmq_net_stats *ns = fmq_net_stats(d->net);
+		uint64_t tx0 = ns->tx_pkts + ns->tx_dropped;
+		fmq_net_poll(d->net, fmq_now_ns());
+		d->tx_before_sleep += ns->tx_pkts + ns->tx_dropped - tx0;
 		/* Arm, then look at the rings once more: a sender that
 		 * enqueued before the arm is seen here, one after it rings. */
 		fmq_doorbell_arm(d->bell);
@@ -284,12 +347,14 @@ app_data_lcore_main(void *arg)
 		d->sleeps++;
 		bool rang;
 		if (d->use_intr) {
-			rang = wait_rx_interrupt(d);
+			woke = wait_rx_interrupt(d, &rang);
 		} else {
-			rang = wait_bell(d, sleep);
+			woke = wait_bell(d, sleep);
+			rang = woke == APP_WAKE_BELL;
 			if (sleep < max_sleep_ns)
 				sleep = RTE_MIN(sleep * 2, max_sleep_ns);
 		}
+		d->wakes[woke]++;
 		fmq_doorbell_disarm(d->bell, rang);
 		d->idle_cycles += rte_rdtsc() - t1;
 	}
@@ -336,7 +401,31 @@ app_lcore_metrics(struct fmq_metrics_out *out, void *arg)
 	PER("fluxmq_lcore_pmd_faults_total", "counter",
 	    "Bursts abandoned because the PMD unmapped its rings under them "
 	    "(net_memif peer left; drivers-config disconnect.guard)", pmd_faults);
+	PER("fluxmq_lcore_wakeups_late_total", "counter",
+	    "Sleeps that ran to their timeout while packets or ring work "
+	    "waited: no RX interrupt or doorbell woke the lcore for them",
+	    wakes_late);
+	PER("fluxmq_lcore_tx_before_sleep_total", "counter",
+	    "Frames the last poll queued (answers from other lcores or the "
+	    "control lcore) sent just before the lcore slept", tx_before_sleep);
+	PER("fluxmq_lcore_wakeups_empty_total", "counter",
+	    "RX-interrupt wake-ups whose first poll found no packet", wakes_empty);
 #undef PER
+	fmq_metrics_family(out, "fluxmq_lcore_wakeups_total", "counter",
+			   "Why the lcore's idle sleeps ended: the RX "
+			   "interrupt, its doorbell, or the timeout");
+	for (unsigned int i = 0; i < a->n_data; i++)
+		for (int w = APP_WAKE_RX; w < APP_WAKE_N; w++) {
+			static const char *const why[APP_WAKE_N] = {
+				[APP_WAKE_RX] = "rx_interrupt",
+				[APP_WAKE_BELL] = "doorbell",
+				[APP_WAKE_TIMEOUT] = "timeout",
+			};
+			snprintf(lbl, sizeof(lbl), "lcore=\"%u\",reason=\"%s\"",
+				 i, why[w]);
+			fmq_metrics_u64(out, "fluxmq_lcore_wakeups_total", lbl,
+					a->data[i].wakes[w]);
+		}
 	fmq_metrics_family(out, "fluxmq_lcore_doorbell_wakeups_total", "counter",
 			   "Sleeps cut short because another lcore gave this "
 			   "one work");
