@@ -70,10 +70,12 @@ pass "/ and /dashboard serve the console ($size bytes, no outside asset); /v1/st
 py setup cons-alpha:3 cons-beta:1 cons-group >"$FMQ_TMP/setup.out" 2>&1 ||
 	fail "setup traffic: $(tail -n 5 "$FMQ_TMP/setup.out")"
 cat "$FMQ_TMP/setup.out"
-tj=$(jget /v1/topics '" ".join("%s:%d:%d:%s" % (t["name"], len(t["partitions"]), sum(p["end"] for p in t["partitions"]), all((p["bytes"] or 0) > 0 for p in t["partitions"])) for t in j["topics"])')
+tj=$(jget /v1/topics '" ".join("%s:%d:%d:%s" % (t["name"], len(t["partitions"]), sum(p["end"] for p in t["partitions"]), all((p["bytes"] or 0) > 0 for p in t["partitions"])) for t in j["topics"])') ||
+	fail "/v1/topics: $(body /v1/topics | head -c 300)"
 [ "$tj" = "cons-alpha:3:300:True cons-beta:1:100:True" ] ||
 	fail "/v1/topics: '$tj' (want cons-alpha:3:300:True cons-beta:1:100:True)"
-gj=$(jget /v1/groups '" ".join("%s:%s:%d" % (g["id"], ",".join("%s-%d=%s" % (o["topic"], o["partition"], o["lag"]) for o in sorted(g["offsets"], key=lambda o: o["partition"])), g["lag"]) for g in j["groups"])')
+gj=$(jget /v1/groups '" ".join("%s:%s:%d" % (g["id"], ",".join("%s-%d=%s" % (o["topic"], o["partition"], o["lag"]) for o in sorted(g["offsets"], key=lambda o: o["partition"])), g["lag"]) for g in j["groups"])') ||
+	fail "/v1/groups: $(body /v1/groups | head -c 300)"
 [ "$gj" = "cons-group:cons-alpha-0=50,cons-alpha-1=50,cons-alpha-2=50:150" ] ||
 	fail "/v1/groups: '$gj' (want lag 50 on each of cons-alpha's 3 partitions)"
 pass "/v1/topics: $tj; /v1/groups: $gj"
@@ -114,7 +116,8 @@ done
 rcode=$(code /ready)
 rbody=$(body /ready)
 hcode=$(code /health)
-sready=$(jget /v1/status '"%s %s" % (j["ready"], j["log_dirs"][0]["online"])')
+sready=$(jget /v1/status '"%s %s" % (j["ready"], j["log_dirs"][0]["online"])') ||
+	sready=missing
 [ "$rcode" = 503 ] || fail "/ready with the log dir full: HTTP $rcode '$rbody' (want 503)"
 case $rbody in *"log dir offline: $DISK/data"*) ;; *) fail "/ready does not name the dir: '$rbody'" ;; esac
 [ "$hcode" = 200 ] || fail "/health with the log dir full: HTTP $hcode (want 200: the process works)"
@@ -155,7 +158,8 @@ hcode=$(code /health)
 hbody=$(body /health)
 rcode=$(code /ready)
 stalled=$(fmq_metric fluxmq_lcore_stalled || echo missing)
-slc=$(jget /v1/status '" ".join(str(l["stalled"]) for l in j["lcores"])')
+slc=$(jget /v1/status '" ".join(str(l["stalled"]) for l in j["lcores"])') ||
+	slc=missing
 wait "$spid" || fail "stall helper: $(cat "$FMQ_TMP/stall.out")"
 [ "$hcode" = 503 ] || fail "/health with data lcore 1 held: HTTP $hcode '$hbody' (want 503)"
 case $hbody in *"data lcore 1 (EAL lcore $eal) has not polled"*) ;;
