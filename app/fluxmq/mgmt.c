@@ -315,11 +315,12 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 			return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				     "text/plain", "out of memory\n", 14,
 				     MHD_RESPMEM_PERSISTENT);
-		m->bad_requests++;
-		if (errno == EINVAL)
+		if (errno == EINVAL) {
+			m->bad_requests++;
 			return reply(c, MHD_HTTP_BAD_REQUEST, "text/plain",
 				     "since: milliseconds since the epoch\n",
 				     36, MHD_RESPMEM_PERSISTENT);
+		}
 	}
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len;

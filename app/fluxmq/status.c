@@ -270,7 +270,8 @@ live_reasons(struct app *a, uint64_t now, struct jbuf *why)
 	int n = 0;
 
 	if (!atomic_load(&a->healthy)) {
-		jb_printf(why, "starting\n");
+		jb_printf(why, atomic_load(&a->quit) ? "stopping\n" :
+			  "starting\n");
 		return 1;
 	}
 	live_sample(a, now);
