@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The web console and the health endpoints (issue 19):
 #  - GET / and /dashboard serve the console; /v1/status, /v1/topics,
-#    /v1/groups, /v1/history answer JSON with the documented fields;
+#    /v1/groups, /v1/history answer JSON with the documented fields, and
+#    a group id with a quote, a backslash, a control character and "<b>"
+#    stays valid JSON and shows on the page as text;
 #  - in headless Chromium (DevTools protocol) the page loads without a
 #    console error, shows the topics, partitions and group this test
 #    created, and its messages chart gains points while a producer runs;
@@ -79,6 +81,16 @@ gj=$(jget /v1/groups '" ".join("%s:%s:%d" % (g["id"], ",".join("%s-%d=%s" % (o["
 [ "$gj" = "cons-group:cons-alpha-0=50,cons-alpha-1=50,cons-alpha-2=50:150" ] ||
 	fail "/v1/groups: '$gj' (want lag 50 on each of cons-alpha's 3 partitions)"
 pass "/v1/topics: $tj; /v1/groups: $gj"
+# A group id JSON must escape (quote, backslash, control character).
+odd=$(printf 'odd"id\\\001<b>')
+py commit "$odd" cons-beta 7 >/dev/null 2>&1 || fail "commit for group $odd"
+oj=$(curl -sf "$M/v1/groups" | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print([(g["id"], g["offsets"][0]["lag"]) for g in j["groups"] if g["id"].startswith("odd")] == [(sys.argv[1], 93)])' "$odd") ||
+	fail "/v1/groups is not JSON with an odd group id: $(body /v1/groups | head -c 300)"
+[ "$oj" = True ] || fail "/v1/groups does not show group $(printf '%q' "$odd") with lag 93: $(body /v1/groups | head -c 400)"
+pass "/v1/groups escapes group id $(printf '%q' "$odd")"
 
 # --- the console in headless Chromium ----------------------------------------
 py produce cons-beta 25 >"$FMQ_TMP/produce.out" 2>&1 &
@@ -93,6 +105,7 @@ rm -rf "$prof"
 rc=0
 timeout 90 /usr/bin/python3 tests/integration/mgmt/console_cdp.py "$CHROME" \
 	"$M/" "$shot" "$prof" cons-alpha cons-alpha-2 cons-beta-0 cons-group \
+	'odd"id\' '<b>' \
 	>"$FMQ_TMP/cdp.out" 2>&1 || rc=$?
 cat "$FMQ_TMP/cdp.out"
 [ "$rc" = 0 ] || fail "the console in headless Chromium (exit $rc; chromium log $prof.stderr)"

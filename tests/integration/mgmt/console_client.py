@@ -5,6 +5,8 @@
     console_client.py BOOTSTRAP setup TOPIC:PARTS... GROUP
         create the topics, write 100 messages to every partition, consume
         half of the first topic's in GROUP and commit (so it has lag)
+    console_client.py BOOTSTRAP commit GROUP TOPIC OFFSET
+        commit OFFSET on partition 0 of TOPIC for GROUP (any id)
     console_client.py BOOTSTRAP produce TOPIC SECONDS
         produce to TOPIC for SECONDS at about 500 messages a second
 """
@@ -42,6 +44,14 @@ def setup(bs, args):
           (", ".join("%s (%d partitions)" % x for x in topics), group, first))
 
 
+def commit(bs, group, topic, offset):
+    c = Consumer({"bootstrap.servers": bs, "group.id": group,
+                  "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition(topic, 0, int(offset))],
+             asynchronous=False)
+    c.close()
+
+
 def produce(bs, topic, secs):
     p = Producer({"bootstrap.servers": bs, "acks": "all", "linger.ms": 5})
     end, n = time.time() + float(secs), 0
@@ -59,6 +69,8 @@ if __name__ == "__main__":
     bs, cmd = sys.argv[1], sys.argv[2]
     if cmd == "setup":
         setup(bs, sys.argv[3:])
+    elif cmd == "commit":
+        commit(bs, sys.argv[3], sys.argv[4], sys.argv[5])
     elif cmd == "produce":
         produce(bs, sys.argv[3], sys.argv[4])
     else:
