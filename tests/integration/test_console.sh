@@ -103,6 +103,7 @@ rm -f "$shot"
 prof=$FMQ_TMP/chromium-profile
 rm -rf "$prof"
 rc=0
+# shellcheck disable=SC1003 # a backslash inside the group id, not an escape
 timeout 90 /usr/bin/python3 tests/integration/mgmt/console_cdp.py "$CHROME" \
 	"$M/" "$shot" "$prof" cons-alpha cons-alpha-2 cons-beta-0 cons-group \
 	'odd"id\' '<b>' \
