@@ -12,7 +12,7 @@
 #  - /ready turns 503 naming the log dir while it is offline (a tmpfs
 #    filled up) and back to 200 when space is freed, /health stays 200;
 #  - /health (liveness) turns 503 naming the data lcore whose thread is
-#    held (ptrace) and back to 200 when it runs again.
+#    held (ptrace) for 3 s, and back to 200 when it runs again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -145,6 +145,12 @@ done
 pass "log dir full: /ready 503 '$(printf '%s' "$rbody" | head -n 1)', /health 200; space freed: /ready 200 after $((i / 10)).$((i % 10)) s"
 
 # --- /health while a data lcore is held ------------------------------------------
+# Start from every lcore polling (a loaded machine may have delayed one).
+for ((i = 0; i < 100; i++)); do
+	[ "$(code /health)" = 200 ] && break
+	sleep 0.1
+done
+[ "$(code /health)" = 200 ] || fail "/health before holding an lcore: $(body /health)"
 workers=()
 for t in /proc/"$FMQ_PID"/task/*; do
 	case $(cat "$t/comm" 2>/dev/null) in
@@ -154,7 +160,7 @@ done
 [ "${#workers[@]}" -eq 2 ] || fail "want 2 data lcore threads, found: ${workers[*]:-none}"
 read -r wname tid < <(printf '%s\n' "${workers[@]}" | sort -t- -k3 -n | tail -n 1)
 eal=${wname##*-}
-/usr/bin/python3 tests/integration/service/sd_stall.py "$tid" 3 >"$FMQ_TMP/stall.out" 2>&1 &
+/usr/bin/python3 tests/integration/service/sd_stall.py "$tid" 6 >"$FMQ_TMP/stall.out" 2>&1 &
 spid=$!
 fmq_on_cleanup "kill $spid 2>/dev/null; wait $spid 2>/dev/null"
 for ((i = 0; i < 30; i++)); do
@@ -163,8 +169,9 @@ for ((i = 0; i < 30; i++)); do
 done
 grep -q stopped "$FMQ_TMP/stall.out" || fail "could not stop thread $tid: $(cat "$FMQ_TMP/stall.out")"
 t0=$(date +%s%N)
-for ((i = 0; i < 25; i++)); do
-	[ "$(code /health)" = 503 ] && break
+# 503 naming the held lcore once it has not polled for 3 s.
+for ((i = 0; i < 50; i++)); do
+	case $(body /health) in *"data lcore 1 "*) break ;; esac
 	sleep 0.1
 done
 hlat=$((($(date +%s%N) - t0) / 1000000))
@@ -179,9 +186,10 @@ wait "$spid" || fail "stall helper: $(cat "$FMQ_TMP/stall.out")"
 case $hbody in *"data lcore 1 (EAL lcore $eal) has not polled"*) ;;
 *) fail "/health does not name data lcore 1 (EAL lcore $eal): '$hbody'" ;; esac
 [ "$rcode" = 503 ] || fail "/ready with data lcore 1 held: HTTP $rcode (want 503)"
-[ "$stalled" = 1 ] || fail "fluxmq_lcore_stalled=$stalled with one lcore held"
-[ "$slc" = "False True" ] || fail "/v1/status lcores stalled: '$slc' (want False True)"
-for ((i = 0; i < 30; i++)); do
+# (>= 1 and "* True": on a loaded machine the other lcore may be late too)
+case $stalled in [1-9]*) ;; *) fail "fluxmq_lcore_stalled=$stalled with one lcore held" ;; esac
+case $slc in *" True") ;; *) fail "/v1/status lcores stalled: '$slc' (want data lcore 1 True)" ;; esac
+for ((i = 0; i < 50; i++)); do
 	[ "$(code /health)" = 200 ] && break
 	sleep 0.1
 done

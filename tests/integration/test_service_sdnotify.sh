@@ -79,8 +79,13 @@ grep -q stopped "$FMQ_TMP/stall.out" || fail "could not stop thread $tid: $(cat 
 sleep 0.7
 s0=$(grep -c 'WATCHDOG=1' "$log" || true)
 sleep 2
-# The control lcore still answers, and /health (liveness) names the lcore.
-hb=$(curl -s -w ' %{http_code}' --max-time 2 "http://$FMQ_MGMT/health" || true)
+# The control lcore still answers, and /health (liveness) names the lcore
+# once it has not polled for 3 s (the hold lasts 5).
+for ((i = 0; i < 15; i++)); do
+	hb=$(curl -s -w ' %{http_code}' --max-time 2 "http://$FMQ_MGMT/health" || true)
+	case $hb in *"data lcore 1 "*) break ;; esac
+	sleep 0.1
+done
 case $hb in
 *"data lcore 1 (EAL lcore $eal) has not polled"*" 503") ;;
 *) fail "/health with data lcore 1 held: '$hb' (want 503 naming it)" ;;
