@@ -161,6 +161,24 @@ struct mgmt *mgmt_start(struct app *a, int listen_fd, char *err,
 void mgmt_poll(struct mgmt *m, uint64_t timeout_us, int wake_fd);
 void mgmt_stop(struct mgmt *m);
 
+/* Descriptors the process has open (mgmt.c). */
+uint64_t app_open_fds(void);
+
+/* status.c: liveness, readiness and the console's JSON (control lcore). */
+/* Sample the data lcores' poll counters; one history sample a second. */
+void app_status_tick(struct app *a, uint64_t now_ns);
+/* /health (ready false) or /ready: the number of reasons against (0: ok);
+ * *body (malloc'ed) says "ok"/"ready" or one reason a line; -ENOMEM. */
+int app_status_health(struct app *a, bool ready, char **body, size_t *len);
+/* The JSON of /v1/status, /v1/topics, /v1/groups or /v1/history (since:
+ * the "since" query argument, or NULL), malloc'ed; NULL with errno ENOENT
+ * (no such view), EINVAL (bad argument) or ENOMEM. */
+char *app_status_json(struct app *a, const char *url, const char *since,
+		      size_t *len);
+/* fluxmq_process_resident_memory_bytes, _cpu_seconds_total,
+ * fluxmq_lcore_stalled (arg: the app). */
+void app_status_metrics(struct fmq_metrics_out *out, void *arg);
+
 /* sdnotify.c: systemd notifications (READY, WATCHDOG while every data
  * lcore runs, STOPPING) and fluxmq_build_info. Control lcore only. */
 void app_sd_tick(struct app *a);

@@ -459,11 +459,11 @@ print_reach(const struct app *a)
 	}
 	if (a->port.created_tap)
 		printf("FluxMQ is up on TAP %s: this host is %s, the broker %s "
-		       "(try: ping %s); management http://%s/health\n",
+		       "(try: ping %s); console http://%s/\n",
 		       a->port.tap_name, host, ip, ip, mgmt);
 	else
-		printf("FluxMQ is up on port %u (%s) at %s; management "
-		       "http://%s/health\n", a->port.port_id, a->port.driver, ip,
+		printf("FluxMQ is up on port %u (%s) at %s; console "
+		       "http://%s/\n", a->port.port_id, a->port.driver, ip,
 		       mgmt);
 	fflush(stdout);
 }
@@ -575,6 +575,7 @@ main(int argc, char **argv)
 		goto out_eal;
 	}
 	fmq_metrics_register(app.metrics, app_lcore_metrics, &app);
+	fmq_metrics_register(app.metrics, app_status_metrics, &app);
 	app.mgmt = mgmt_start(&app, app.mgmt_fd, err, sizeof(err));
 	if (app.mgmt == NULL) {
 		say_fail(err);
@@ -632,6 +633,7 @@ main(int argc, char **argv)
 			  fmq_broker_ctrl_fd(app.broker));
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
 		app_sd_tick(&app);
+		app_status_tick(&app, fmq_now_ns());
 	}
 	app_sd_stopping(&app);
 	FMQ_INFO("main", "shutting down");

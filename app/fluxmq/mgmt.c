@@ -5,7 +5,8 @@
  * loop waits on together with the broker's wake fd. No extra thread, so
  * the handlers read the control lcore's state without locks, and no
  * select(), which stops at descriptor 1,023 (a broker with a few hundred
- * partitions holds more). GET /health and GET /metrics; libmicrohttpd
+ * partitions holds more). GET /health, /ready, /metrics, the web
+ * console (/, /dashboard) and its JSON (/v1/..., status.c); libmicrohttpd
  * answers malformed requests itself (400) and closes the connection.
  *
  * Connections are bounded (MGMT_MAX_CONNS, each idle at most
@@ -29,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "app.h"
+#include "console_html.h"
 
 #define MGMT_MAX_CONNS 64
 /* MHD's own limit is higher: at its limit it stops accepting and new
@@ -82,8 +84,8 @@ reply(struct MHD_Connection *c, unsigned int status, const char *type,
 }
 
 /* Descriptors this process has open (the control lcore, at scrape time). */
-static uint64_t
-open_fds(void)
+uint64_t
+app_open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -129,7 +131,7 @@ mgmt_metrics(struct fmq_metrics_out *out, void *arg)
 			"every connection was inside a request", m->refused);
 	fmq_metrics_one(out, "fluxmq_process_open_fds", "gauge",
 			"File descriptors the broker process has open",
-			open_fds());
+			app_open_fds());
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		fmq_metrics_one(out, "fluxmq_process_max_fds", "gauge",
 				"Open-file limit of the broker process (soft "
@@ -278,20 +280,47 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 			     "only GET\n", 9, MHD_RESPMEM_PERSISTENT);
 	}
-	if (strcmp(url, "/health") == 0) {
-		char why[1024];
+	/* Liveness (every data lcore's loop runs) and readiness (live, port
+	 * up, partitions recovered, every log dir online): 200 or 503, one
+	 * reason a line (docs/operations.md). */
+	if (strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0) {
+		char *body;
+		size_t len;
+		int n = app_status_health(m->a, url[1] == 'r', &body, &len);
 
-		if (!atomic_load(&m->a->healthy))
-			return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				     "text/plain", "starting\n", 9,
+		if (n < 0)
+			return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "text/plain", "out of memory\n", 14,
 				     MHD_RESPMEM_PERSISTENT);
-		/* A log dir that cannot take writes: 503, one line each. */
-		if (fmq_log_dirs_offline(m->a->log, why, sizeof(why)) > 0)
-			return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				     "text/plain", why, strlen(why),
-				     MHD_RESPMEM_MUST_COPY);
-		return reply(c, MHD_HTTP_OK, "text/plain", "ok\n", 3,
+		return reply(c, n == 0 ? MHD_HTTP_OK :
+			     MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", body,
+			     len, MHD_RESPMEM_MUST_FREE);
+	}
+	/* The web console: one self-contained page built into the binary. */
+	if (strcmp(url, "/") == 0 || strcmp(url, "/dashboard") == 0)
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8",
+			     (char *)(uintptr_t)fmq_console_html,
+			     sizeof(fmq_console_html) - 1,
 			     MHD_RESPMEM_PERSISTENT);
+	if (strncmp(url, "/v1/", 4) == 0) {
+		size_t len;
+		const char *since = MHD_lookup_connection_value(c,
+			MHD_GET_ARGUMENT_KIND, "since");
+		char *body = app_status_json(m->a, url, since, &len);
+
+		if (body != NULL)
+			return reply(c, MHD_HTTP_OK, "application/json", body,
+				     len, MHD_RESPMEM_MUST_FREE);
+		if (errno == ENOMEM)
+			return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "text/plain", "out of memory\n", 14,
+				     MHD_RESPMEM_PERSISTENT);
+		if (errno == EINVAL) {
+			m->bad_requests++;
+			return reply(c, MHD_HTTP_BAD_REQUEST, "text/plain",
+				     "since: milliseconds since the epoch\n",
+				     36, MHD_RESPMEM_PERSISTENT);
+		}
 	}
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len;

@@ -699,3 +699,44 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);
 }
+
+void
+fmq_ctrl_visit_partitions(struct fmq_ctrl *c, fmq_ctrl_part_fn fn, void *arg)
+{
+	size_t n = fmq_topics_count(c->topics);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct fmq_topic *t = fmq_topics_at(c->topics, i);
+		struct ctrl_topic *ct = ctrl_topic_find(c, t->name);
+
+		for (uint32_t p = 0; p < t->nparts; p++) {
+			struct fmq_log_part_params pp;
+			char dirbuf[FMQ_CFG_STR_MAX];
+
+			fmq_log_part_params_from_config(&pp, c->cfg, t->name,
+							(int32_t)p, t->owner[p],
+							dirbuf);
+			fn(arg, t, p, pp.dir, ct != NULL && p < ct->nparts ?
+			   ct->parts[p] : NULL);
+		}
+	}
+}
+
+void
+fmq_ctrl_counts(const struct fmq_ctrl *c, uint32_t *topics,
+		uint32_t *partitions)
+{
+	size_t n = fmq_topics_count(c->topics);
+	uint32_t np = 0;
+
+	for (size_t i = 0; i < n; i++)
+		np += fmq_topics_at(c->topics, i)->nparts;
+	*topics = (uint32_t)n;
+	*partitions = np;
+}
+
+struct fmq_group *
+fmq_ctrl_groups(struct fmq_ctrl *c)
+{
+	return c->group;
+}

@@ -219,6 +219,33 @@ void fmq_ctrl_free(struct fmq_ctrl *c);
 /** fmq_metrics_fn for the control lcore (arg: the fmq_ctrl). */
 void fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg);
 
+/* ------------------------------------------------------------------------
+ * Read-only views for the management endpoint (control lcore only)
+ * ---------------------------------------------------------------------- */
+
+struct fmq_log_part;
+struct fmq_group;
+
+/**
+ * Called for each partition of each topic, topics in name order: dir is
+ * the log.dirs entry the partition lives in, part its open log (NULL
+ * while it is not open).
+ */
+typedef void (*fmq_ctrl_part_fn)(void *arg, const struct fmq_topic *t,
+				 uint32_t partition, const char *dir,
+				 const struct fmq_log_part *part);
+
+/** Walk every partition. */
+void fmq_ctrl_visit_partitions(struct fmq_ctrl *c, fmq_ctrl_part_fn fn,
+			       void *arg);
+
+/** Number of topics and of partitions. */
+void fmq_ctrl_counts(const struct fmq_ctrl *c, uint32_t *topics,
+		     uint32_t *partitions);
+
+/** The group coordinator (fmq_group_visit), or NULL. */
+struct fmq_group *fmq_ctrl_groups(struct fmq_ctrl *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,7 +5,8 @@
 # confluent-kafka producer (acks=all) records exactly which messages came
 # back without error while the disk fills. Then:
 #  - the log dir goes offline: fluxmq_log_dir_offline 1, write errors
-#    counted, /health 503 naming the dir, the error logged a few times (not
+#    counted, /ready 503 naming the dir (/health stays 200: the process
+#    works), the error logged a few times (not
 #    once per flusher pass); produce is refused (KAFKA_STORAGE_ERROR);
 #  - space freed while running: the dir comes back by itself, produce works;
 #  - full again, SIGTERM: a start while still full is refused or recovers,
@@ -42,6 +43,8 @@ ARGS=(--set log.hot.pool.bytes=33554432 --set log.hot.chunk.bytes=1048576
 fill() { dd if=/dev/zero of="$DISK/$1" bs=64k 2>/dev/null || true; }
 
 health_body() { curl -s --max-time 2 "http://$FMQ_MGMT/health" || true; }
+ready_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$FMQ_MGMT/ready" || true; }
+ready_body() { curl -s --max-time 2 "http://$FMQ_MGMT/ready" || true; }
 
 # try_start NAME: start as fmq_start does; 0 once up (FMQ_PID set): /health
 # 200, or 503 for an offline log dir only; 1 if the broker exits first
@@ -115,8 +118,9 @@ cat "$FMQ_TMP/pa.out"
 na=$(wc -l <"$ACKS")
 off=$(fmq_metric fluxmq_log_dir_offline || echo missing)
 werr=$(fmq_metric fluxmq_log_dir_write_errors_total || echo missing)
-hcode=$(fmq_health)
-hbody=$(health_body)
+hcode=$(ready_code)
+hbody=$(ready_body)
+lcode=$(fmq_health)
 nlog=$(grep -c 'No space left on device' "$FMQ_TMP/df.log" || true)
 echo "disk full: $na acknowledged; offline=$off write_errors=$werr health=$hcode '$hbody' log_lines=$nlog"
 
@@ -127,7 +131,7 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 on=$(fmq_metric fluxmq_log_dir_offline || echo missing)
-hcode2=$(fmq_health)
+hcode2=$(ready_code)
 py produce "$T" 16000 1000 1000 "$ACKS" 20 >"$FMQ_TMP/pb.out" || true
 cat "$FMQ_TMP/pb.out"
 grep -q '^acked=1000 failed=0' "$FMQ_TMP/pb.out" ||
@@ -154,13 +158,14 @@ pass "SIGTERM on a full disk, space freed, restart: every acknowledged message r
 if [ "$werr" = missing ] || [ "$werr" -eq 0 ]; then
 	fail "fluxmq_log_dir_write_errors_total while full: $werr"
 fi
-[ "$hcode" = 503 ] || fail "/health while full: HTTP $hcode (want 503)"
-case $hbody in *"$DISK/data"*) ;; *) fail "/health does not name the dir: '$hbody'" ;; esac
+[ "$hcode" = 503 ] || fail "/ready while full: HTTP $hcode (want 503)"
+case $hbody in *"$DISK/data"*) ;; *) fail "/ready does not name the dir: '$hbody'" ;; esac
+[ "$lcode" = 200 ] || fail "/health while full: HTTP $lcode (want 200: the process works)"
 [ "$nlog" -le 10 ] || fail "'No space left on device' logged $nlog times"
 if [ "$on" != 0 ] || [ "$hcode2" != 200 ]; then
-	fail "after freeing space: offline=$on /health=$hcode2 (want 0, 200)"
+	fail "after freeing space: offline=$on /ready=$hcode2 (want 0, 200)"
 fi
-pass "disk full: offline gauge, write errors, /health 503 naming the dir, $nlog log lines; back online by itself"
+pass "disk full: offline gauge, write errors, /ready 503 naming the dir (/health 200), $nlog log lines; back online by itself"
 
 # --- 4. the disk fills while producing, SIGKILL ---------------------------------
 # The producer starts first (its producer id needs the disk), then the

@@ -577,6 +577,31 @@ void fmq_group_metrics(struct fmq_metrics_out *out, void *arg);
 /** The Kafka name of a group state ("Empty", "Stable", ...). */
 const char *fmq_group_state_name(int state);
 
+/** A group as the management console shows it (control lcore, read-only). */
+struct fmq_group_view {
+	struct fmq_group_str id;
+	const char *state;               /**< fmq_group_state_name */
+	int32_t generation;
+	uint32_t members;
+	struct fmq_group_str protocol_type; /**< len -1: none */
+	struct fmq_group_str protocol;   /**< len -1: none */
+};
+
+/** Called once per group, in creation order. */
+typedef void (*fmq_group_view_fn)(void *arg, const struct fmq_group_view *g);
+/**
+ * Called after a group's fmq_group_view_fn for each of its committed
+ * offsets, with the partition's high watermark (-1: unknown partition).
+ */
+typedef void (*fmq_group_offset_view_fn)(void *arg,
+					 struct fmq_group_str topic,
+					 int32_t partition, int64_t committed,
+					 int64_t high_watermark);
+
+/** Walk every group and its committed offsets (either callback may be NULL). */
+void fmq_group_visit(struct fmq_group *g, fmq_group_view_fn gfn,
+		     fmq_group_offset_view_fn ofn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

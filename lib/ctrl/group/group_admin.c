@@ -449,3 +449,40 @@ fmq_group_metrics(struct fmq_metrics_out *out, void *arg)
 	}
 	free(lb.p);
 }
+
+void
+fmq_group_visit(struct fmq_group *co, fmq_group_view_fn gfn,
+		fmq_group_offset_view_fn ofn, void *arg)
+{
+	struct group *grp;
+
+	TAILQ_FOREACH(grp, &co->glist, link) {
+		struct fmq_group_view v = {
+			.id = { grp->id.ptr, grp->id.len },
+			.state = fmq_group_state_name(grp->state),
+			.generation = grp->generation,
+			.members = grp->n_members,
+			.protocol_type = { grp->protocol_type.ptr,
+					   grp->protocol_type.len },
+			.protocol = { grp->protocol.ptr, grp->protocol.len },
+		};
+		struct hnode *n;
+		uint32_t b;
+
+		if (gfn != NULL)
+			gfn(arg, &v);
+		if (ofn == NULL)
+			continue;
+		HTAB_FOREACH(&grp->offsets, b, n) {
+			struct offset_entry *e =
+				container_of(n, struct offset_entry, hn);
+			struct fmq_group_str t = { e->topic.ptr, e->topic.len };
+
+			if (!e->has_value)
+				continue;
+			ofn(arg, t, e->partition, e->offset,
+			    co->hw != NULL ? co->hw(e->topic.ptr, e->partition,
+						    co->hw_arg) : -1);
+		}
+	}
+}

@@ -5,6 +5,7 @@
  * (commit, fetch, delete, retention) and the journal (crash, torn tail,
  * compaction).
  */
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1377,6 +1378,52 @@ test_metrics(void)
 	t_teardown();
 }
 
+/* What fmq_group_visit reported, as text. */
+static char visit_buf[512];
+
+static void
+visit_group(void *arg, const struct fmq_group_view *g)
+{
+	size_t l = strlen(visit_buf);
+
+	(void)arg;
+	snprintf(visit_buf + l, sizeof(visit_buf) - l, "[%.*s %s gen %d "
+		 "members %u]", (int)g->id.len, g->id.ptr, g->state,
+		 g->generation, g->members);
+}
+
+static void
+visit_offset(void *arg, struct fmq_group_str topic, int32_t partition,
+	     int64_t committed, int64_t hw)
+{
+	size_t l = strlen(visit_buf);
+
+	(void)arg;
+	snprintf(visit_buf + l, sizeof(visit_buf) - l, " %.*s-%d=%" PRId64
+		 "/%" PRId64, (int)topic.len, topic.ptr, partition, committed,
+		 hw);
+}
+
+static void
+test_visit(void)
+{
+	t_setup();
+	t_commit("g1", "", NULL, -1, "t:0=40");
+	t_commit("g2", "", NULL, -1, "u:3=7");
+	flush();
+	t_co->hw = fake_hw;
+	visit_buf[0] = '\0';
+	fmq_group_visit(t_co, visit_group, visit_offset, NULL);
+	CU_ASSERT_STRING_EQUAL(visit_buf, "[g1 Empty gen 0 members 0] t-0=40/100"
+			       "[g2 Empty gen 0 members 0] u-3=7/-1");
+	/* Groups only. */
+	visit_buf[0] = '\0';
+	fmq_group_visit(t_co, visit_group, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(visit_buf, "[g1 Empty gen 0 members 0]"
+			       "[g2 Empty gen 0 members 0]");
+	t_teardown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1414,5 +1461,6 @@ main(int argc, char **argv)
 	CU_add_test(s, "journal write failure", test_journal_write_failure);
 	CU_add_test(s, "duplicate requests", test_duplicate_requests);
 	CU_add_test(s, "metrics", test_metrics);
+	CU_add_test(s, "visit", test_visit);
 	return fmq_test_run(argc, argv);
 }
