@@ -43,6 +43,7 @@ enum tcp_state {
 #define TF_TLP_SENT     (1u << 21) /* a tail loss probe is out */
 #define TF_UNDO_OK      (1u << 22) /* recovery may prove spurious (Eifel) */
 #define TF_RQ_RELEASE   (1u << 23) /* resumed: deliver held data */
+#define TF_REORD        (1u << 24) /* the peer saw reordering (RACK) */
 
 /* TCP header flag bits (th->tcp_flags). */
 #define TH_FIN RTE_TCP_FIN_FLAG
@@ -71,6 +72,12 @@ enum tcp_state {
 #define TCP_MAX_LISTENERS 32
 #define TCP_EPH_LO 32768
 #define TCP_EPH_HI 60999
+/* Tail loss probe timeout floor, and what it adds for a peer that may
+ * delay the ACK of a single segment (RFC 8985 7.2 WCDelAckT: Linux's
+ * delayed ACK is 40 ms at least; 200 ms, the RFC's worst case, would
+ * leave a lone segment to the RTO). */
+#define TCP_TLP_MIN_NS (2 * 1000000ull)
+#define TCP_TLP_DELACK_NS (40 * 1000000ull)
 
 /* Hash key; 8-byte aligned because rte_hash_crc reads it in 8-byte
  * words. pad is always zero. */
@@ -132,8 +139,18 @@ struct tcp_conn {
 	 * timestamp of the first retransmission. */
 	uint32_t prior_cwnd, prior_ssthresh, recov_ts;
 	uint8_t nsb;
-	/* RTT (RFC 6298), microseconds. */
-	uint32_t srtt_us, rttvar_us, rto_ms;
+	/* RACK (RFC 8985): when the reordering window of the lowest hole
+	 * ends (0: no hole waiting). */
+	uint64_t rack_at;
+	/* PRR (RFC 6937): FlightSize at the start of recovery, data
+	 * delivered to the peer and data sent since. */
+	uint32_t prr_fs, prr_delivered, prr_out;
+	/* CUBIC (RFC 9438), see tcp_cubic.c. */
+	uint8_t cc;              /* enum tcp_cc */
+	uint32_t cu_wmax, cu_wlast, cu_west, cu_k_us;
+	uint64_t cu_epoch_ns;
+	/* RTT (RFC 6298), microseconds; min_rtt for RACK's window. */
+	uint32_t srtt_us, rttvar_us, rto_ms, min_rtt_us;
 	uint32_t rtt_seq;
 	uint64_t rtt_ns;
 
@@ -186,8 +203,11 @@ struct tcp_params {
 	uint64_t ka_idle_ns, ka_intvl_ns;
 	uint32_t ka_probes;
 	uint8_t rcv_wscale;      /* what we offer */
+	uint8_t cc;              /* enum tcp_cc */
 	bool sack, ts, ws;
 };
+
+enum tcp_cc { TCP_CC_NEWRENO = 0, TCP_CC_CUBIC };
 
 struct tcp_ctx {
 	struct tcp_params p;
@@ -334,6 +354,19 @@ void tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c);
 void tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
 		       const struct tcp_seg *s);
 void tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns);
+
+/* tcp_rack.c */
+uint64_t tcp_rack_reo_wnd(const struct tcp_conn *c);
+void tcp_rack_detect(struct fmq_net *n, struct tcp_conn *c);
+void tcp_rack_timeout(struct fmq_net *n, struct tcp_conn *c);
+uint32_t tcp_pipe(const struct tcp_conn *c);
+void tcp_prr_start(struct tcp_conn *c);
+void tcp_prr_ack(struct tcp_conn *c, uint32_t delivered);
+
+/* tcp_cubic.c */
+void tcp_cubic_loss(struct tcp_conn *c, uint32_t flight, uint64_t now);
+void tcp_cubic_ack(struct tcp_conn *c, uint32_t acked, uint64_t now);
+void tcp_cubic_reset(struct tcp_conn *c);
 
 /* net_impair.c */
 int net_impair_init(struct fmq_net *n, int socket);
