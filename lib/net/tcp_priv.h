@@ -44,6 +44,7 @@ enum tcp_state {
 #define TF_UNDO_OK      (1u << 22) /* recovery may prove spurious (Eifel) */
 #define TF_RQ_RELEASE   (1u << 23) /* resumed: deliver held data */
 #define TF_REORD        (1u << 24) /* the peer saw reordering (RACK) */
+#define TF_RACK_Q       (1u << 25) /* on the per-poll RACK queue */
 
 /* TCP header flag bits (th->tcp_flags). */
 #define TH_FIN RTE_TCP_FIN_FLAG
@@ -73,11 +74,15 @@ enum tcp_state {
 #define TCP_EPH_LO 32768
 #define TCP_EPH_HI 60999
 /* Tail loss probe timeout floor, and what it adds for a peer that may
- * delay the ACK of a single segment (RFC 8985 7.2 WCDelAckT: Linux's
- * delayed ACK is 40 ms at least; 200 ms, the RFC's worst case, would
- * leave a lone segment to the RTO). */
+ * delay the ACK of a single segment (RFC 8985 7.2 WCDelAckT). 200 ms, the
+ * RFC's worst case, would leave a lone segment to the RTO; 10 ms (the
+ * probe's old floor) risks a spurious probe, which costs one segment:
+ * probes reduce no window. */
 #define TCP_TLP_MIN_NS (2 * 1000000ull)
-#define TCP_TLP_DELACK_NS (40 * 1000000ull)
+#define TCP_TLP_DELACK_NS (10 * 1000000ull)
+/* Connections whose RACK reordering window ends before the next wheel
+ * tick, checked on every poll (the wheel keeps them too). */
+#define TCP_RACK_Q 64
 
 /* Hash key; 8-byte aligned because rte_hash_crc reads it in 8-byte
  * words. pad is always zero. */
@@ -235,6 +240,8 @@ struct tcp_ctx {
 	uint32_t mem_share;
 	bool mem_drop;
 	uint32_t challenges;     /* in the current second */
+	uint32_t rack_q[TCP_RACK_Q];
+	uint32_t nrack;
 	struct tcp_listener lst[TCP_MAX_LISTENERS];
 	struct tcp_tw_slot wheel[TW_SLOTS];
 };
@@ -359,6 +366,7 @@ void tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns);
 uint64_t tcp_rack_reo_wnd(const struct tcp_conn *c);
 void tcp_rack_detect(struct fmq_net *n, struct tcp_conn *c);
 void tcp_rack_timeout(struct fmq_net *n, struct tcp_conn *c);
+void tcp_rack_poll(struct fmq_net *n, uint64_t now);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 void tcp_prr_start(struct tcp_conn *c);
 void tcp_prr_ack(struct tcp_conn *c, uint32_t delivered);

@@ -54,8 +54,49 @@ tcp_rack_detect(struct fmq_net *n, struct tcp_conn *c)
 		return;
 	}
 	if (c->rack_at == 0) {
-		c->rack_at = n->tcp->now + w;
+		struct tcp_ctx *t = n->tcp;
+
+		c->rack_at = t->now + w;
 		tcp_timer_update(n, c);
+		/* The wheel ticks every ms, the window is a quarter RTT:
+		 * the poll loop looks at it sooner. */
+		if (!(c->flags & TF_RACK_Q) && t->nrack < TCP_RACK_Q) {
+			c->flags |= TF_RACK_Q;
+			t->rack_q[t->nrack++] = c->idx;
+		}
+	}
+}
+
+/* Every poll: reordering windows that have passed (few entries: only
+ * connections with a hole seen less than a quarter RTT ago). */
+void
+tcp_rack_poll(struct fmq_net *n, uint64_t now)
+{
+	struct tcp_ctx *t = n->tcp;
+	uint32_t i = 0;
+
+	while (i < t->nrack) {
+		struct tcp_conn *c = &t->conns[t->rack_q[i]];
+
+		if ((c->flags & TF_RACK_Q) && c->rack_at != 0 &&
+		    c->rack_at > now && c->state != TCP_CLOSED) {
+			i++;
+			continue;
+		}
+		t->rack_q[i] = t->rack_q[--t->nrack];
+		if (!(c->flags & TF_RACK_Q))
+			continue;
+		c->flags &= ~TF_RACK_Q;
+		if (c->rack_at == 0 || c->state == TCP_CLOSED ||
+		    (c->flags & (TF_DOOMED | TF_BUSY)))
+			continue;
+		c->flags |= TF_BUSY;
+		tcp_rack_timeout(n, c);
+		c->flags &= ~TF_BUSY;
+		if (c->flags & TF_DOOMED)
+			tcp_conn_free(n, c);
+		else if (c->state != TCP_CLOSED)
+			tcp_timer_update(n, c);
 	}
 }
 

@@ -267,6 +267,9 @@ tcp_timers_run(struct fmq_net *n, uint64_t now)
 	struct tcp_ctx *t = n->tcp;
 	uint64_t target = now >> TW_SHIFT;
 
+	if (t->nrack > 0)
+		tcp_rack_poll(n, now);
+
 	if (!t->tw_started) {
 		t->tw_tick = target;
 		t->tw_started = true;
