@@ -347,7 +347,7 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Loss recoveries started by RACK time-based detection (RFC 8985)",
 		  tcp_rack_loss);
 	PER_LCORE("fluxmq_tcp_spurious_recoveries_total", "counter",
-		  "Fast recoveries undone: the timestamp showed reordering, not loss (RFC 3522)",
+		  "Fast recoveries undone: the timestamp (RFC 3522) or DSACKs (RFC 2883) showed reordering, not loss",
 		  tcp_undo);
 	PER_LCORE("fluxmq_tcp_keepalive_probes_total", "counter",
 		  "Keepalive probes sent", tcp_ka_probes);

@@ -499,7 +499,7 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 {
 	struct tcp_ctx *t = n->tcp;
 	uint32_t rwnd, seglen, prior_una, prior_sb;
-	bool fin;
+	bool fin, dsack;
 
 	/* A retransmitted SYN while our SYN-ACK is unanswered: send the
 	 * SYN-ACK again rather than a bare ACK. */
@@ -658,8 +658,9 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 	}
 	prior_una = c->snd_una;
 	prior_sb = c->sb_bytes;
-	if ((c->flags & TF_SACK) && s->o.nsack > 0 &&
-	    seq_leq(s->o.sack[0][1], s->ack))
+	dsack = (c->flags & TF_SACK) && s->o.nsack > 0 &&
+		seq_leq(s->o.sack[0][1], s->ack);
+	if (dsack)
 		c->flags |= TF_REORD;  /* DSACK (RFC 2883): a duplicate */
 	if (seq_gt(s->ack, c->snd_una)) {
 		/* A hole below SACKed data filled though never resent:
@@ -699,6 +700,8 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		if (tcp_cc_dupack(n, c))
 			tcp_retransmit_head(n, c);
 	}
+	if (dsack && !(c->flags & TF_DOOMED))
+		tcp_cc_dsack(n, c);
 	/* PRR: what this ACK delivered (the one that started recovery
 	 * included) sets what recovery may send. */
 	if (c->flags & TF_SACK_RECOV) {

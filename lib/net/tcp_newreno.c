@@ -34,9 +34,10 @@ cc_halve(struct fmq_net *n, struct tcp_conn *c)
 {
 	uint32_t f = flight(c) / 2;
 
+	c->prior_cwnd = c->cwnd;
+	c->prior_ssthresh = c->ssthresh;
+	c->undo_retrans = 0;
 	if (c->flags & TF_TS) {
-		c->prior_cwnd = c->cwnd;
-		c->prior_ssthresh = c->ssthresh;
 		c->recov_ts = tcp_ms(n->tcp->now);
 		c->flags |= TF_UNDO_OK;
 	}
@@ -175,6 +176,7 @@ tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c)
 		cc_halve(n, c);
 	c->cwnd = c->smss;
 	c->flags &= ~TF_UNDO_OK;
+	c->undo_retrans = 0;     /* a timeout is not undone */
 	c->recover = c->snd_max;
 	c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV | TF_RTT_TIMING);
 	c->dupacks = 0;
@@ -241,5 +243,33 @@ tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
 	/* The episode did not happen: a real loss in the same window may
 	 * start one. */
 	c->recover = s->ack - 1;
+	n->st.tcp_undo++;
+}
+
+/*
+ * A DSACK (RFC 2883) for data below the cumulative ACK: one of our
+ * retransmissions was a duplicate. When every retransmission of the last
+ * reduction is reported so (RFC 2883 section 5, Linux's undo_retrans),
+ * the originals all arrived: the loss was reordering or delay, and the
+ * window before the reduction comes back (as Eifel, for peers without
+ * timestamps or when the echoed timestamp cannot tell).
+ */
+void
+tcp_cc_dsack(struct fmq_net *n, struct tcp_conn *c)
+{
+	if (c->undo_retrans == 0 || --c->undo_retrans > 0)
+		return;
+	if (c->cwnd < c->prior_cwnd)
+		c->cwnd = c->prior_cwnd;
+	if (c->ssthresh < c->prior_ssthresh)
+		c->ssthresh = c->prior_ssthresh;
+	c->flags &= ~TF_UNDO_OK;
+	if (c->cc == TCP_CC_CUBIC)
+		c->cu_epoch_ns = 0;
+	if (c->flags & TF_RECOVERY) {
+		c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV);
+		c->dupacks = 0;
+		c->recover = c->snd_una - 1;
+	}
 	n->st.tcp_undo++;
 }

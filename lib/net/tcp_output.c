@@ -309,8 +309,11 @@ tcp_retransmit_at(struct fmq_net *n, struct tcp_conn *c, uint32_t seq)
 	}
 	if (len > c->snd_max - seq)
 		len = c->snd_max - seq;
-	if (send_segment(n, c, seq, fl, len) == 0)
+	if (send_segment(n, c, seq, fl, len) == 0) {
 		n->st.tcp_retrans_bytes += len;
+		if (c->flags & TF_RECOVERY)
+			c->undo_retrans++;
+	}
 	c->flags &= ~TF_RTT_TIMING;     /* Karn */
 }
 
@@ -469,6 +472,7 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 			n->st.tcp_retrans_bytes += len;
 			c->rtx_next = hs + len;
 			c->prr_out += len;
+			c->undo_retrans++;
 			pipe += len;
 		}
 		lim = c->snd_nxt + (c->cwnd > pipe ? c->cwnd - pipe : 0);

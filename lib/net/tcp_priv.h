@@ -143,6 +143,9 @@ struct tcp_conn {
 	/* Eifel (RFC 3522): window before the last reduction and the
 	 * timestamp of the first retransmission. */
 	uint32_t prior_cwnd, prior_ssthresh, recov_ts;
+	/* DSACK undo (RFC 2883 section 5, as Linux): retransmissions of
+	 * the last reduction not yet reported duplicate by the peer. */
+	uint32_t undo_retrans;
 	uint8_t nsb;
 	/* RACK (RFC 8985): when the reordering window of the lowest hole
 	 * ends (0: no hole waiting). */
@@ -361,6 +364,7 @@ void tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c);
 void tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
 		       const struct tcp_seg *s);
 void tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns);
+void tcp_cc_dsack(struct fmq_net *n, struct tcp_conn *c);
 
 /* tcp_rack.c */
 uint64_t tcp_rack_reo_wnd(const struct tcp_conn *c);

@@ -1973,6 +1973,54 @@ test_tlp_probe(void)
 	peer_ack(&p, top + 1448);
 }
 
+/*
+ * DSACK undo (RFC 2883 section 5): the peer reports the one retransmission
+ * of a recovery as a duplicate, so the original arrived: the window
+ * before the reduction comes back. The peer echoes a fresh timestamp, so
+ * Eifel (RFC 3522) cannot tell: only the DSACK does.
+ */
+static void
+test_dsack_undo(void)
+{
+	struct peer p;
+	uint32_t una, blk[1][2];
+	struct ts_seg s;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	/* Segment 1 late, not lost: SACKs of 2-10 start recovery. */
+	peer_sack(&p, una, una + 1448, una + 10 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(st()->tcp_undo, 0);
+	clear();
+	/* The original arrives, then our retransmission: the ACK for all
+	 * carries a DSACK of segment 1. */
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	blk[0][0] = una;
+	blk[0][1] = una + 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una + 10 * 1448;
+	p.rcv = s.ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_undo, 1);
+	/* The window is the one before the reduction (10 segments, plus
+	 * slow start's growth), not 0.7 of it. */
+	app_send(p.h, 10 * 1448, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT(cap.n >= 10);
+	clear();
+	peer_ack(&p, una + 50 * 1448);
+}
+
 /* ------------------------------------------------- malformed segments */
 
 enum { NOCONN, ESTAB };
@@ -2245,6 +2293,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
 	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "DSACK undo of a spurious recovery (RFC 2883)", test_dsack_undo);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
 	CU_add_test(s, "our zero window, probes answered", test_our_zero_window);
