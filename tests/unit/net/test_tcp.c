@@ -1931,9 +1931,9 @@ test_rack_short_flight(void)
 }
 
 /*
- * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 2 ms, not 10),
- * the probe is new data when there is some the peer's window allows, else
- * the last segment sent.
+ * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 10 ms), the probe
+ * is new data when there is some the peer's window allows, else the last
+ * segment sent.
  */
 static void
 test_tlp_probe(void)
@@ -1947,7 +1947,7 @@ test_tlp_probe(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
 	una = out(0)->seq;
 	clear();
-	advance(3 * MS);
+	advance(12 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->seq, una + 2 * 1448);
 	CU_ASSERT_EQUAL(out(0)->len, 1448);
@@ -1964,7 +1964,7 @@ test_tlp_probe(void)
 	CU_ASSERT_FATAL(cap.n > 0 && cap.n < 40);
 	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
 	clear();
-	advance(3 * MS);
+	advance(12 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->seq, top);
 	check_payload(out(0), top - una);
