@@ -169,28 +169,6 @@ check_constraints(const struct fmq_config *cfg, char *err, size_t errlen)
 }
 
 static int
-mkdir_p(const char *path)
-{
-	char buf[FMQ_CFG_STR_MAX];
-	size_t l = strlen(path);
-
-	if (l == 0 || l >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, l + 1);
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int
 keep_lock(struct app *a, int fd)
 {
 	if (a->nlocks == RTE_DIM(a->lock_fd)) {
@@ -214,7 +192,7 @@ lock_log_dir(struct app *a, const char *dir, char *err, size_t errlen)
 	int fd, rc;
 	ssize_t n;
 
-	rc = mkdir_p(dir);
+	rc = fmq_mkdir_p(dir);
 	if (rc < 0 && rc != -ENOTDIR && rc != -EEXIST)
 		return fmq_config_error(cfg, "log.dirs", err, errlen,
 					"cannot create %s: %s", dir,
@@ -281,35 +259,6 @@ lock_log_dirs(struct app *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* Free hugepages of one size, reserved ones not counted (as lib/log). */
-static long
-free_hugepages(size_t page_sz)
-{
-	char path[128];
-	long fr = -1, resv = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
-		 page_sz / 1024);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld", &fr) != 1)
-		fr = -1;
-	fclose(f);
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB/resv_hugepages",
-		 page_sz / 1024);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &resv) != 1)
-			resv = 0;
-		fclose(f);
-	}
-	return fr < 0 ? -1 : fr - resv;
-}
-
 /*
  * The hot pool's directory, locked; and on hugetlbfs, the pool must fit
  * the free hugepages (plus what our own pool files already hold: a
@@ -328,7 +277,7 @@ lock_hot_dir(struct app *a, char *err, size_t errlen)
 	long fr;
 	int fd, rc;
 
-	rc = mkdir_p(dir);
+	rc = fmq_mkdir_p(dir);
 	if (rc < 0 && rc != -ENOTDIR)
 		return fmq_config_error(cfg, "log.hot.dir", err, errlen,
 					"cannot create %s: %s", dir,
@@ -364,7 +313,7 @@ lock_hot_dir(struct app *a, char *err, size_t errlen)
 	}
 	need = (cfg->log_hot_pool_bytes + (uint64_t)sfs.f_bsize - 1) /
 	       (uint64_t)sfs.f_bsize;
-	fr = free_hugepages((size_t)sfs.f_bsize);
+	fr = fmq_hugepages_free((size_t)sfs.f_bsize);
 	if (fr >= 0 && need > have && need - have > (uint64_t)fr)
 		return fmq_config_error(cfg, "log.hot.pool.bytes", err, errlen,
 			"%" PRIu64 " bytes need %" PRIu64 " more hugepages of "

@@ -74,35 +74,6 @@ chunk_hdr_valid(const struct fmq_log *log, const struct chunk_hdr *h)
 	return fill <= log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
 }
 
-/* Free 2 MiB-or-other hugepages of the size hugetlbfs uses. */
-static long
-hugepages_free(size_t page_sz)
-{
-	char path[128];
-	long free_p = -1, resv = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
-		 page_sz / 1024);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &free_p) != 1)
-			free_p = -1;
-		fclose(f);
-	}
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB/resv_hugepages",
-		 page_sz / 1024);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &resv) != 1)
-			resv = 0;
-		fclose(f);
-	}
-	return free_p < 0 ? -1 : free_p - resv;
-}
-
 static long
 hugepages_total(size_t page_sz)
 {
@@ -317,7 +288,7 @@ map_one(struct fmq_log *log, struct hot_pool *hp, uint64_t want, char *err,
 		 * file already holds (a restart) need no new reservation. */
 		uint64_t have = (uint64_t)st.st_blocks * 512 / log->page_sz;
 		uint64_t need = map_len / log->page_sz;
-		long free_p = hugepages_free(log->page_sz);
+		long free_p = fmq_hugepages_free(log->page_sz);
 
 		if (have > need)
 			have = need;

@@ -276,6 +276,16 @@ bool fmq_log_rl(struct fmq_log_rl *rl, uint64_t interval_ns,
  */
 int fmq_mkdir_p(const char *path);
 
+/**
+ * Hugepages of size page_sz (bytes) that a new mapping can still take:
+ * free_hugepages less resv_hugepages (pages promised to mappings that
+ * have not touched them yet), from sysfs.
+ *
+ * @return
+ *   The count, or -1 when the kernel has no pool of that size.
+ */
+long fmq_hugepages_free(size_t page_sz);
+
 /* ------------------------------------------------------------------------
  * Clock
  * ---------------------------------------------------------------------- */
