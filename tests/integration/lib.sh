@@ -162,6 +162,30 @@ fmq_kill9() {
 	FMQ_PID=
 }
 
+# fmq_run_exit LOG ARGS...: run the broker (ARGS after --) for a start
+# that must end by itself, its output in LOG: wait up to 20 s, then TERM,
+# then KILL. Sets FMQ_RC to its exit status.
+# shellcheck disable=SC2034 # FMQ_RC is read by the calling test
+fmq_run_exit() {
+	local out=$1 pid i
+	shift
+	FMQ_RC=0
+	"$FMQ_BIN" "${FMQ_EAL[@]}" -- "$@" >"$out" 2>&1 </dev/null &
+	pid=$!
+	FMQ_PIDS+=("$pid")
+	for ((i = 0; i < 200; i++)); do
+		fmq_alive "$pid" || break
+		sleep 0.1
+	done
+	if fmq_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		sleep 2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" || FMQ_RC=$?
+	fmq_forget "$pid"
+}
+
 # fmq_forget PID: a reaped broker leaves FMQ_PIDS. Its pid is free for
 # reuse (by another test's broker, or any process) and the cleanup trap
 # must never signal it.

@@ -19,27 +19,15 @@ fmq_on_cleanup "ip link del '$FMQ_TAP' 2>/dev/null"
 
 # bad NAME KEY [overrides...]: must exit 2 within 20 s naming KEY.
 bad() {
-	local name=$1 key=$2 rc=0 out pid i
+	local name=$1 key=$2 rc=0 out
 	shift 2
 	out=$FMQ_TMP/bad-${name// /_}.log
-	"$FMQ_BIN" "${FMQ_EAL[@]}" -- \
+	fmq_run_exit "$out" \
 		--set "dev.tap.name=$FMQ_TAP" --set "net.ip=$FMQ_IP/24" \
 		--set "dev.tap.host_ip=$FMQ_HOST_IP/24" --set "mgmt.listen=$FMQ_MGMT" \
 		--set "log.dirs=$DATA" --set "log.hot.dir=$HOT" \
-		"$@" >"$out" 2>&1 </dev/null &
-	pid=$!
-	FMQ_PIDS+=("$pid")
-	for ((i = 0; i < 200; i++)); do
-		fmq_alive "$pid" || break
-		sleep 0.1
-	done
-	if fmq_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		sleep 2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" || rc=$?
-	fmq_forget "$pid"
+		"$@"
+	rc=$FMQ_RC
 	[ "$rc" -eq 2 ] || fail "$name: exit status $rc, want 2 ($(grep -v '^EAL' "$out" | tail -n 2 | tr '\n' ' '))"
 	grep -q "^fluxmq: .*$key: " "$out" ||
 		fail "$name: no 'fluxmq: ... $key: reason' line: $(tail -n 2 "$out" | tr '\n' ' ')"

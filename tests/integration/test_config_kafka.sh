@@ -30,28 +30,16 @@ OVERRIDES=(--set "listeners=PLAINTEXT://0.0.0.0:9092"
 # run_bad NAME [args after --]: the broker must exit 2 within 20 s; its
 # output is left in $FMQ_TMP/NAME.log.
 run_bad() {
-	local name=$1 rc=0 pid i out
+	local name=$1 rc=0 out
 	shift
 	out=$FMQ_TMP/$name.log
-	"$FMQ_BIN" "${FMQ_EAL[@]}" -- \
+	fmq_run_exit "$out" \
 		--set "dev.tap.name=$FMQ_TAP" --set "net.ip=$FMQ_IP/24" \
 		--set "dev.tap.host_ip=$FMQ_HOST_IP/24" --set "mgmt.listen=$FMQ_MGMT" \
 		--set "log.dirs=$FMQ_TMP/data-bad" \
 		--set "log.hot.dir=/dev/hugepages/fmq-test-$$-bad" \
-		"$@" >"$out" 2>&1 </dev/null &
-	pid=$!
-	FMQ_PIDS+=("$pid")
-	for ((i = 0; i < 200; i++)); do
-		fmq_alive "$pid" || break
-		sleep 0.1
-	done
-	if fmq_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		sleep 2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" || rc=$?
-	fmq_forget "$pid"
+		"$@"
+	rc=$FMQ_RC
 	[ "$rc" -eq 2 ] || fail "$name: exit status $rc, want 2: $(tail -n 5 "$out" | tr '\n' ' ')"
 }
 fmq_on_cleanup "rm -rf /dev/hugepages/fmq-test-$$-bad"

@@ -36,27 +36,15 @@ addr0=$(ip -4 -o addr show dev "$FMQ_TAP" | awk '{print $4}')
 # instance's resources except for the overrides; it must exit 2 within
 # 20 s, print a line naming KEY, and leave the first broker as it was.
 second() {
-	local what=$1 key=$2 rc=0 out pid i
+	local what=$1 key=$2 rc=0 out
 	shift 2
 	out=$FMQ_TMP/second-${what// /_}.log
-	"$FMQ_BIN" "${FMQ_EAL[@]}" -- \
+	fmq_run_exit "$out" \
 		--set "dev.tap.name=$TAP2" --set "net.ip=$IP2/24" \
 		--set "dev.tap.host_ip=$HOST_IP2/24" --set "mgmt.listen=$MGMT2" \
 		--set "log.dirs=$DATA2" --set "log.hot.dir=$HOT2" \
-		"$@" >"$out" 2>&1 </dev/null &
-	pid=$!
-	FMQ_PIDS+=("$pid")
-	for ((i = 0; i < 200; i++)); do
-		fmq_alive "$pid" || break
-		sleep 0.1
-	done
-	if fmq_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		sleep 2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" || rc=$?
-	fmq_forget "$pid"
+		"$@"
+	rc=$FMQ_RC
 	[ "$rc" -eq 2 ] || fail "$what: second instance exit status $rc, want 2 ($(tail -n 3 "$out" | tr '\n' ' '))"
 	grep -q "fluxmq: .*$key: " "$out" ||
 		fail "$what: no message naming $key: $(tail -n 3 "$out" | tr '\n' ' ')"
