@@ -136,6 +136,10 @@ void app_raise_nofile(void);
  * subnet, mgmt.listen, log.dirs and log.hot.dir. A failure is a
  * configuration error (exit 2): err names the key. */
 int app_preflight(struct app *a, bool embedded, char *err, size_t errlen);
+/* What the host must give before the EAL starts (root or the
+ * capabilities, a hugetlbfs mount unless nohuge), with the fix in err:
+ * the EAL would say "Permission denied" or "Cannot allocate memory". */
+int app_check_host(bool nohuge, char *err, size_t errlen);
 
 /* tap_host.c: configure the kernel side of the embedded TAP interface. */
 int app_tap_host_config(const char *ifname, const struct fmq_ipv4_cidr *ip,

@@ -547,6 +547,11 @@ main(int argc, char **argv)
 	       strlen(app.cfg.dev_tap_name) + 1);
 	/* Before the EAL creates the TAP and before the log or the hot
 	 * pool is opened: another instance's must stay untouched. */
+	if (app_check_host(eal_has(eal_argc, eal_argv, (const char *const[]){
+				   "--no-huge", NULL }), err, sizeof(err)) < 0) {
+		say_fail(err);
+		return 1;
+	}
 	if (app_preflight(&app, embedded, err, sizeof(err)) < 0) {
 		say_fail(err);
 		return EXIT_CONFIG;

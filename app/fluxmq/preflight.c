@@ -419,6 +419,64 @@ check_addresses(struct app *a, bool embedded, char *err, size_t errlen)
 	return rc;
 }
 
+/* Bit cap of the effective capability set, from /proc/self/status. */
+static bool
+has_cap(unsigned int cap)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = sscanf(line, "CapEff: %llx", &eff) == 1;
+	fclose(f);
+	return found && cap < 64 && (eff >> cap & 1) != 0;
+}
+
+static bool
+hugetlbfs_mounted(void)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, " hugetlbfs ") != NULL;
+	fclose(f);
+	return found;
+}
+
+#define CAP_NET_ADMIN_BIT 12
+#define CAP_IPC_LOCK_BIT 14
+
+int
+app_check_host(bool nohuge, char *err, size_t errlen)
+{
+	if (geteuid() != 0 &&
+	    (!has_cap(CAP_NET_ADMIN_BIT) || !has_cap(CAP_IPC_LOCK_BIT))) {
+		snprintf(err, errlen, "not running as root: the TAP device "
+			 "needs CAP_NET_ADMIN and hugepage memory "
+			 "CAP_IPC_LOCK; run it with sudo (or grant both "
+			 "capabilities, e.g. AmbientCapabilities= in the "
+			 "systemd unit)");
+		return -EPERM;
+	}
+	if (!nohuge && !hugetlbfs_mounted()) {
+		snprintf(err, errlen, "hugepages are reserved but no "
+			 "hugetlbfs is mounted: mount -t hugetlbfs -o "
+			 "pagesize=2M nodev /dev/hugepages (scripts/setup.sh "
+			 "does it; docs/operations.md, Hugepages), or pass "
+			 "--no-huge to run on ordinary memory");
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int
 app_preflight(struct app *a, bool embedded, char *err, size_t errlen)
 {
