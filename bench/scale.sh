@@ -42,7 +42,9 @@
 # $FMQ_SCALE_SOCK (/tmp/fmq-memif.sock), subnet $FMQ_SCALE_NET (10.88.9),
 # EAL prefixes $FMQ_SCALE_PREFIX* (fmqbench-scale), management
 # $FMQ_SCALE_MGMT (127.0.0.1:18089), hot pool $FMQ_SCALE_HUGEDIR
-# (/dev/hugepages/fmqbench-scale).
+# (/dev/hugepages/fmqbench-scale). $FMQ_SCALE_BROKER_SET: more broker
+# settings, "key=value ..." (each passed as --set; e.g. a smaller
+# log.hot.pool.bytes to run with the hot pool under pressure).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -80,6 +82,8 @@ NET=${FMQ_SCALE_NET:-10.88.9}
 PREFIX=${FMQ_SCALE_PREFIX:-fmqbench-scale}
 MGMT=${FMQ_SCALE_MGMT:-127.0.0.1:18089}
 HUGEDIR=${FMQ_SCALE_HUGEDIR:-/dev/hugepages/fmqbench-scale}
+EXTRA_SET=()
+for kv in ${FMQ_SCALE_BROKER_SET:-}; do EXTRA_SET+=(--set "$kv"); done
 NCPU=$(nproc)
 if [ -z "$MAXL" ]; then
 	MAXL=$((NCPU - 1))
@@ -177,7 +181,7 @@ start_broker() {   # start_broker N POLL
 		--set lcores.data="$n" --set mgmt.listen="$MGMT" \
 		--set log.hot.dir="$HUGEDIR" --set log.hot.pool.bytes=134217728 \
 		--set log.dirs="$TMP/data" --set net.tcp.rcv_buf=4194304 \
-		--set net.tcp.snd_buf=4194304 \
+		--set net.tcp.snd_buf=4194304 "${EXTRA_SET[@]}" \
 		> "$TMP/broker-$n-$poll.log" 2>&1 < /dev/null &
 	BROKER_PID=$!
 	for _ in $(seq 1 100); do

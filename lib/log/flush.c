@@ -279,7 +279,11 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 	struct fmq_log *log = p->log;
 	uint64_t tail = atomic_load_explicit(&p->hot_tail,
 					     memory_order_acquire);
-	uint64_t keep = p->pp.hot_bytes / log->chunk_bytes;
+	/* At most half the hot list: a partition whose list is full gets
+	 * no new chunk, and with the pool not low nothing else would free
+	 * an entry (its produce would wait for ever). */
+	uint64_t keep = RTE_MIN(p->pp.hot_bytes / log->chunk_bytes,
+				(uint64_t)p->hot_mask / 2);
 	struct seg *as = part_active_seg(p);
 	int64_t total = 0, w;
 	int rc;

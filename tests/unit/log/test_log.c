@@ -1145,6 +1145,64 @@ test_pool_kinds(void)
 }
 
 /* 1000 partitions share a 256 MiB pool. */
+/*
+ * A partition that keeps more flushed data (log.hot.bytes) than its hot
+ * list has entries (at most 1024 chunks) while the pool has room: once
+ * the list is full, every append is refused, and the flusher, which only
+ * recycles beyond log.hot.bytes or when the pool runs low, freed nothing
+ * (a produce parked for good). The flusher now keeps at most half the
+ * list, so appends go on after a pass.
+ */
+static void
+test_hot_list_full(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log_part_params pp;
+	struct fmq_log_append_result res;
+	/* 2048 chunks of 64 KiB: a partition's hot list holds 1024. */
+	struct fmq_log *log = mk_log("hlfull", 128u << 20, 64u << 10, hot);
+	struct fmq_log_part *part;
+	struct fmq_log_offsets o;
+	uint8_t *b = malloc(32u << 10);
+	uint32_t sz;
+	long ok = 0, refused = 0;
+
+	CU_ASSERT_FATAL(log != NULL && b != NULL);
+	sz = tb_build(b, 32u << 10, 150, 60, 7, 0);
+	CU_ASSERT_FATAL(sz > (8u << 10));
+	mk_pp(&pp, "hlfull", dir);
+	pp.hot_bytes = 256ull << 20;   /* more than the pool */
+	pp.max_message_bytes = 32u << 10;
+	part = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(part != NULL);
+	/* 96 MiB through a partition that may keep 1024 chunks (64 MiB),
+	 * the flusher running every 64 appends. */
+	for (long i = 0; ok * sz < (96l << 20) && i < 100000; i++) {
+		int rc = fmq_log_append_buf(part, b, sz, &res);
+
+		if (rc == 0)
+			ok++;
+		else if (rc == -EAGAIN)
+			refused++;
+		else
+			CU_FAIL_FATAL("append failed");
+		if (i % 64 == 63 || rc == -EAGAIN)
+			CU_ASSERT_FATAL(fmq_log_flush(log, fmq_now_ns(),
+						      false) >= 0);
+	}
+	printf("\n  hot list: %ld MiB appended, %ld appends refused\n",
+	       (ok * sz) >> 20, refused);
+	CU_ASSERT(ok * sz >= (96l << 20));
+	CU_ASSERT(refused < 100);
+	CU_ASSERT(fmq_log_flush(log, fmq_now_ns(), true) >= 0);
+	fmq_log_part_offsets(part, &o);
+	CU_ASSERT_EQUAL(o.high_watermark, ok * 150);
+	fmq_log_part_close(part);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+	free(b);
+}
+
 static void
 test_scale(void)
 {
@@ -1418,6 +1476,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "hot pool kinds and sizing", test_pool_kinds);
 	CU_add_test(s, "close with a pinned chunk: returned after release",
 		    test_close_pinned);
+	CU_add_test(s, "hot list full, pool not low: the flusher frees it",
+		    test_hot_list_full);
 	fmq_test_slow(CU_add_test(s, "pressure takes back idle tails",
 				  test_pressure_tails));
 	fmq_test_slow(CU_add_test(s, "1000 partitions, 256 MiB pool, stalled flusher",
