@@ -164,5 +164,11 @@ if ! ninja -C "$BUILD" -j "$(nproc)" >"$log" 2>&1; then
 	tail -n 40 "$log" >&2
 	die "build failed (full log: $log)"
 fi
-say "  $(tail -n 1 "$log")"
+# The build's commit id (version.h, vcs_tag) is checked on every run, so
+# ninja never says "no work to do": report whether anything was rebuilt.
+if grep -qE '(Compiling|Linking) ' "$log"; then
+	say "  $(tail -n 1 "$log")"
+else
+	say "  up to date: nothing compiled or linked"
+fi
 say "done: broker at $BUILD/app/fluxmq/fluxmq (run it with scripts/run.sh)"

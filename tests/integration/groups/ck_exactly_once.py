@@ -31,6 +31,7 @@ Each member writes WORKDIR/NAME.log, one event per line:
   N <time>             batch processed, not committed (after SIGUSR1)
   X <time>             closing
 """
+import datetime
 import json
 import os
 import signal
@@ -254,18 +255,15 @@ def run(bootstrap, workdir, procs, broker_log):
     print("c2 killed at %.0f msgs: c1 owns all partitions %.0f ms later "
           "(session timeout %d ms)" % (consumed(workdir, names),
                                        rebalance_kill * 1000, SESSION_MS))
-    # When the coordinator expired c2 (its log line, UTC time of day).
+    # When the coordinator expired c2: its log line starts with an ISO 8601
+    # date and time with the UTC offset.
     t_expired = None
     if broker_log:
         with open(broker_log, errors="replace") as f:
             for line in f:
                 if "session expired" in line and " c2-" in line:
-                    hh, mm, ss = line.split()[0].split(":")
-                    tod = int(hh) * 3600 + int(mm) * 60 + float(ss)
-                    day = t_kill - t_kill % 86400
-                    t_expired = min((day + d * 86400 + tod for d in
-                                     (-1, 0, 1)),
-                                    key=lambda t: abs(t - t_kill))
+                    t_expired = datetime.datetime.fromisoformat(
+                        line.split()[0]).timestamp()
         if t_expired is None:
             sys.exit("the broker log does not say c2's session expired")
         print("c2 expired %.0f ms after the kill; the rebalance then took "
