@@ -186,6 +186,22 @@ fmq_run_exit() {
 	fmq_forget "$pid"
 }
 
+# fmq_last_worker N: the broker must run N data lcore threads; sets
+# FMQ_WORKER (its thread name, e.g. rte-worker-2) and FMQ_WORKER_TID for
+# the highest-numbered one (the last data lcore).
+fmq_last_worker() {
+	local workers=() t
+	for t in /proc/"$FMQ_PID"/task/*; do
+		case $(cat "$t/comm" 2>/dev/null) in
+		rte-worker-* | lcore-worker-*) workers+=("$(cat "$t/comm") ${t##*/}") ;;
+		esac
+	done
+	[ "${#workers[@]}" -eq "$1" ] ||
+		fail "want $1 data lcore threads in /proc/$FMQ_PID/task, found: ${workers[*]:-none}"
+	# shellcheck disable=SC2034 # read by the calling test
+	read -r FMQ_WORKER FMQ_WORKER_TID < <(printf '%s\n' "${workers[@]}" | sort -t- -k3 -n | tail -n 1)
+}
+
 # fmq_forget PID: a reaped broker leaves FMQ_PIDS. Its pid is free for
 # reuse (by another test's broker, or any process) and the cleanup trap
 # must never signal it.

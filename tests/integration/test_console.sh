@@ -151,14 +151,9 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 [ "$(code /health)" = 200 ] || fail "/health before holding an lcore: $(body /health)"
-workers=()
-for t in /proc/"$FMQ_PID"/task/*; do
-	case $(cat "$t/comm" 2>/dev/null) in
-	rte-worker-* | lcore-worker-*) workers+=("$(cat "$t/comm") ${t##*/}") ;;
-	esac
-done
-[ "${#workers[@]}" -eq 2 ] || fail "want 2 data lcore threads, found: ${workers[*]:-none}"
-read -r wname tid < <(printf '%s\n' "${workers[@]}" | sort -t- -k3 -n | tail -n 1)
+fmq_last_worker 2
+wname=$FMQ_WORKER
+tid=$FMQ_WORKER_TID
 eal=${wname##*-}
 /usr/bin/python3 tests/integration/service/sd_stall.py "$tid" 6 >"$FMQ_TMP/stall.out" 2>&1 &
 spid=$!

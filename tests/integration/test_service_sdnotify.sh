@@ -58,14 +58,9 @@ pass "WATCHDOG=1: $((w1 - w0)) in 3 s, pings_total $m, none withheld, interval $
 
 # --- one hung data lcore stops the pings ---------------------------------------
 # The second data lcore: data lcore 1 runs on the EAL's second worker.
-workers=()
-for t in /proc/"$FMQ_PID"/task/*; do
-	case $(cat "$t/comm" 2>/dev/null) in
-	rte-worker-* | lcore-worker-*) workers+=("$(cat "$t/comm") ${t##*/}") ;;
-	esac
-done
-[ "${#workers[@]}" -eq 2 ] || fail "want 2 data lcore threads in /proc/$FMQ_PID/task, found: ${workers[*]:-none}"
-read -r wname tid < <(printf '%s\n' "${workers[@]}" | sort -t- -k3 -n | tail -n 1)
+fmq_last_worker 2
+wname=$FMQ_WORKER
+tid=$FMQ_WORKER_TID
 eal=${wname##*-}
 p0a=$(fmq_metric fluxmq_lcore_polls_total 'lcore="0"')
 /usr/bin/python3 tests/integration/service/sd_stall.py "$tid" 5 >"$FMQ_TMP/stall.out" 2>&1 &
