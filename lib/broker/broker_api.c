@@ -311,6 +311,7 @@ api_forward(struct req_ctx *rc)
 	f->correlation_id = rc->hdr->correlation_id;
 	f->client_ip = rc->k->client_ip;
 	f->client_port = rc->k->client_port;
+	f->principal = rc->k->principal;
 	f->len = rc->frame_len - 4;
 	if (rte_ring_enqueue(bl->to_ctrl, f) != 0) {
 		fmq_bfwd_free(f);

@@ -488,6 +488,8 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	fmq_kafka_framer_init(&k->framer, bl->b->max_request);
 	k->client_ip = rip;
 	k->client_port = rport;
+	fmq_principal_set(&k->principal, FMQ_PRINCIPAL_ANONYMOUS,
+			  sizeof(FMQ_PRINCIPAL_ANONYMOUS) - 1);
 	per_ip_add(bl, rip, 1);
 	*user = k;
 	bl->st.conns_opened++;

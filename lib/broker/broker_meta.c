@@ -60,6 +60,7 @@ fmq_bmeta_free(struct fmq_bmeta *m)
 			free(m->topics[i].parts);
 	free(m->topics);
 	free(m->hash);
+	fmq_sec_snap_put(m->sec);
 	free(m);
 }
 

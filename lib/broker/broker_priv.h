@@ -136,6 +136,7 @@ struct kconn {
 	uint64_t last_active_ns; /* ns: last byte received or answer sent */
 	uint32_t client_ip;
 	uint16_t client_port;
+	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
 	uint32_t rx_off;

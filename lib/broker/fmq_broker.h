@@ -23,6 +23,7 @@
 
 #include "fmq_kafka.h"
 #include "fmq_log.h"
+#include "fmq_sec.h"
 #include "fmq_util.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,9 @@ struct fmq_bmeta {
 	struct fmq_btopic *topics;  /**< sorted by name */
 	uint32_t hash_mask;
 	int32_t *hash;              /**< open addressing: topic index or -1 */
+	/** SASL credentials, ACLs and quotas as of this snapshot (one
+	 * reference, dropped when the snapshot is freed); NULL: none. */
+	struct fmq_sec_snap *sec;
 	struct fmq_bmeta *next_old; /**< reclamation list (control lcore) */
 };
 
@@ -145,6 +149,7 @@ struct fmq_bfwd {
 	int32_t correlation_id;
 	uint32_t client_ip;        /**< network order (group client_host) */
 	uint16_t client_port;
+	struct fmq_principal principal; /**< who sent it (ACL checks) */
 	uint32_t len;              /**< frame bytes (header + body, no prefix) */
 	uint8_t *frame;
 	uint8_t *resp;             /**< whole response frame incl. size prefix */

@@ -297,6 +297,8 @@ ctrl_publish(struct fmq_ctrl *c)
 				ct->parts[p] : NULL;
 		}
 	}
+	m->sec = c->sec;
+	fmq_sec_snap_get(m->sec);
 	fmq_broker_publish(c->b, m);
 	/* Partitions dropped before this publish wait for this version. */
 	for (struct ctrl_deferred *d = c->deferred; d != NULL; d = d->next)
@@ -304,6 +306,14 @@ ctrl_publish(struct fmq_ctrl *c)
 			d->version = m->version;
 	c->st.snapshots++;
 	return 0;
+}
+
+int
+ctrl_sec_publish(struct fmq_ctrl *c, struct fmq_sec_snap *s)
+{
+	fmq_sec_snap_put(c->sec);
+	c->sec = s;
+	return ctrl_publish(c);
 }
 
 static void
@@ -661,6 +671,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 		}
 	}
 	fmq_topics_close(c->topics);
+	fmq_sec_snap_put(c->sec);
 	free(c->arena.base);
 	free(c);
 }

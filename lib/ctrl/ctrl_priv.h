@@ -71,6 +71,9 @@ struct fmq_ctrl {
 	struct fmq_log *log;
 	struct fmq_topics *topics;
 	struct fmq_group *group;
+	/* The current security snapshot (SASL credentials, ACLs, quotas);
+	 * every published metadata snapshot takes a reference. */
+	struct fmq_sec_snap *sec;
 	unsigned int n_lcores;
 	char dir[FMQ_CFG_STR_MAX + 16];    /* <log dir>/__fluxmq */
 	struct ctrl_topic *hash[1024];
@@ -97,6 +100,9 @@ int ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		    uint32_t first_part);
 void ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files);
 int ctrl_publish(struct fmq_ctrl *c);
+/* Make s (its reference is taken over) the current security snapshot and
+ * republish the metadata so the data lcores see it. */
+int ctrl_sec_publish(struct fmq_ctrl *c, struct fmq_sec_snap *s);
 int ctrl_respond(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *body);
 void ctrl_close_conn(struct fmq_ctrl *c, struct fmq_bfwd *f);
 int64_t ctrl_alloc_pid(struct fmq_ctrl *c);

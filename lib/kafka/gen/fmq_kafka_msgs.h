@@ -21,21 +21,30 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_SYNC_GROUP = 14,
 	FMQ_KAFKA_API_DESCRIBE_GROUPS = 15,
 	FMQ_KAFKA_API_LIST_GROUPS = 16,
+	FMQ_KAFKA_API_SASL_HANDSHAKE = 17,
 	FMQ_KAFKA_API_API_VERSIONS = 18,
 	FMQ_KAFKA_API_CREATE_TOPICS = 19,
 	FMQ_KAFKA_API_DELETE_TOPICS = 20,
 	FMQ_KAFKA_API_INIT_PRODUCER_ID = 22,
+	FMQ_KAFKA_API_DESCRIBE_ACLS = 29,
+	FMQ_KAFKA_API_CREATE_ACLS = 30,
+	FMQ_KAFKA_API_DELETE_ACLS = 31,
 	FMQ_KAFKA_API_DESCRIBE_CONFIGS = 32,
 	FMQ_KAFKA_API_ALTER_CONFIGS = 33,
+	FMQ_KAFKA_API_SASL_AUTHENTICATE = 36,
 	FMQ_KAFKA_API_CREATE_PARTITIONS = 37,
 	FMQ_KAFKA_API_DELETE_GROUPS = 42,
 	FMQ_KAFKA_API_INCREMENTAL_ALTER_CONFIGS = 44,
 	FMQ_KAFKA_API_OFFSET_DELETE = 47,
+	FMQ_KAFKA_API_DESCRIBE_CLIENT_QUOTAS = 48,
+	FMQ_KAFKA_API_ALTER_CLIENT_QUOTAS = 49,
+	FMQ_KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
+	FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	FMQ_KAFKA_API_DESCRIBE_CLUSTER = 60,
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 24
+#define FMQ_KAFKA_N_APIS 33
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -1927,6 +1936,45 @@ int fmq_kafka_list_groups_resp_encode(struct fmq_kafka_writer *w, int16_t v, con
 /** Add the encoded size of a ListGroupsResponse body at version v to s. */
 int fmq_kafka_list_groups_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_groups_resp *m);
 
+/** SaslHandshakeRequest (API key 17, versions 0-1) */
+struct fmq_kafka_sasl_handshake_req {
+	/**
+	 * (v0+) The SASL mechanism chosen by the client.
+	 */
+	struct fmq_kafka_str mechanism;
+};
+
+/** Set every field of a SaslHandshakeRequest to its schema default. */
+void fmq_kafka_sasl_handshake_req_init(struct fmq_kafka_sasl_handshake_req *m);
+/** Decode a SaslHandshakeRequest body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_sasl_handshake_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_sasl_handshake_req *m);
+/** Encode a SaslHandshakeRequest body at version v. */
+int fmq_kafka_sasl_handshake_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_sasl_handshake_req *m);
+/** Add the encoded size of a SaslHandshakeRequest body at version v to s. */
+int fmq_kafka_sasl_handshake_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_sasl_handshake_req *m);
+
+/** SaslHandshakeResponse (API key 17, versions 0-1) */
+struct fmq_kafka_sasl_handshake_resp {
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) The mechanisms enabled in the server.
+	 */
+	struct fmq_kafka_str *mechanisms;
+	int32_t mechanisms_count;  /**< -1: null */
+};
+
+/** Set every field of a SaslHandshakeResponse to its schema default. */
+void fmq_kafka_sasl_handshake_resp_init(struct fmq_kafka_sasl_handshake_resp *m);
+/** Decode a SaslHandshakeResponse body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_sasl_handshake_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_sasl_handshake_resp *m);
+/** Encode a SaslHandshakeResponse body at version v. */
+int fmq_kafka_sasl_handshake_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_sasl_handshake_resp *m);
+/** Add the encoded size of a SaslHandshakeResponse body at version v to s. */
+int fmq_kafka_sasl_handshake_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_sasl_handshake_resp *m);
+
 /** ApiVersionsRequest (API key 18, versions 0-3) */
 struct fmq_kafka_api_versions_req {
 	/**
@@ -2422,6 +2470,380 @@ int fmq_kafka_init_producer_id_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a InitProducerIdResponse body at version v to s. */
 int fmq_kafka_init_producer_id_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_init_producer_id_resp *m);
 
+/** DescribeAclsRequest (API key 29, versions 0-3) */
+struct fmq_kafka_describe_acls_req {
+	/**
+	 * (v0+) The resource type.
+	 */
+	int8_t resource_type_filter;
+	/**
+	 * (v0+, nullable v0+) The resource name, or null to match any resource
+	 * name.
+	 */
+	struct fmq_kafka_str resource_name_filter;
+	/**
+	 * (v1+, default 3) The resource pattern to match.
+	 */
+	int8_t pattern_type_filter;
+	/**
+	 * (v0+, nullable v0+) The principal to match, or null to match any
+	 * principal.
+	 */
+	struct fmq_kafka_str principal_filter;
+	/**
+	 * (v0+, nullable v0+) The host to match, or null to match any host.
+	 */
+	struct fmq_kafka_str host_filter;
+	/**
+	 * (v0+) The operation to match.
+	 */
+	int8_t operation;
+	/**
+	 * (v0+) The permission type to match.
+	 */
+	int8_t permission_type;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeAclsRequest to its schema default. */
+void fmq_kafka_describe_acls_req_init(struct fmq_kafka_describe_acls_req *m);
+/** Decode a DescribeAclsRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_acls_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_acls_req *m);
+/** Encode a DescribeAclsRequest body at version v. */
+int fmq_kafka_describe_acls_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_acls_req *m);
+/** Add the encoded size of a DescribeAclsRequest body at version v to s. */
+int fmq_kafka_describe_acls_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_acls_req *m);
+
+/** AclDescription */
+struct fmq_kafka_describe_acls_resp_acl_description {
+	/**
+	 * (v0+) The ACL principal.
+	 */
+	struct fmq_kafka_str principal;
+	/**
+	 * (v0+) The ACL host.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v0+) The ACL operation.
+	 */
+	int8_t operation;
+	/**
+	 * (v0+) The ACL permission type.
+	 */
+	int8_t permission_type;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeAclsResource */
+struct fmq_kafka_describe_acls_resp_describe_acls_resource {
+	/**
+	 * (v0+) The resource type.
+	 */
+	int8_t resource_type;
+	/**
+	 * (v0+) The resource name.
+	 */
+	struct fmq_kafka_str resource_name;
+	/**
+	 * (v1+, default 3) The resource pattern type.
+	 */
+	int8_t pattern_type;
+	/**
+	 * (v0+) The ACLs.
+	 */
+	struct fmq_kafka_describe_acls_resp_acl_description *acls;
+	int32_t acls_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeAclsResponse (API key 29, versions 0-3) */
+struct fmq_kafka_describe_acls_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message, or null if there was no error.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) Each Resource that is referenced in an ACL.
+	 */
+	struct fmq_kafka_describe_acls_resp_describe_acls_resource *resources;
+	int32_t resources_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeAclsResponse to its schema default. */
+void fmq_kafka_describe_acls_resp_init(struct fmq_kafka_describe_acls_resp *m);
+/** Decode a DescribeAclsResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_acls_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_acls_resp *m);
+/** Encode a DescribeAclsResponse body at version v. */
+int fmq_kafka_describe_acls_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_acls_resp *m);
+/** Add the encoded size of a DescribeAclsResponse body at version v to s. */
+int fmq_kafka_describe_acls_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_acls_resp *m);
+
+/** AclCreation */
+struct fmq_kafka_create_acls_req_acl_creation {
+	/**
+	 * (v0+) The type of the resource.
+	 */
+	int8_t resource_type;
+	/**
+	 * (v0+) The resource name for the ACL.
+	 */
+	struct fmq_kafka_str resource_name;
+	/**
+	 * (v1+, default 3) The pattern type for the ACL.
+	 */
+	int8_t resource_pattern_type;
+	/**
+	 * (v0+) The principal for the ACL.
+	 */
+	struct fmq_kafka_str principal;
+	/**
+	 * (v0+) The host for the ACL.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v0+) The operation type for the ACL (read, write, etc.).
+	 */
+	int8_t operation;
+	/**
+	 * (v0+) The permission type for the ACL (allow, deny, etc.).
+	 */
+	int8_t permission_type;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** CreateAclsRequest (API key 30, versions 0-3) */
+struct fmq_kafka_create_acls_req {
+	/**
+	 * (v0+) The ACLs that we want to create.
+	 */
+	struct fmq_kafka_create_acls_req_acl_creation *creations;
+	int32_t creations_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a CreateAclsRequest to its schema default. */
+void fmq_kafka_create_acls_req_init(struct fmq_kafka_create_acls_req *m);
+/** Decode a CreateAclsRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_create_acls_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_create_acls_req *m);
+/** Encode a CreateAclsRequest body at version v. */
+int fmq_kafka_create_acls_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_create_acls_req *m);
+/** Add the encoded size of a CreateAclsRequest body at version v to s. */
+int fmq_kafka_create_acls_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_create_acls_req *m);
+
+/** AclCreationResult */
+struct fmq_kafka_create_acls_resp_acl_creation_result {
+	/**
+	 * (v0+) The result error, or zero if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The result message, or null if there was no error.
+	 */
+	struct fmq_kafka_str error_message;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** CreateAclsResponse (API key 30, versions 0-3) */
+struct fmq_kafka_create_acls_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The results for each ACL creation.
+	 */
+	struct fmq_kafka_create_acls_resp_acl_creation_result *results;
+	int32_t results_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a CreateAclsResponse to its schema default. */
+void fmq_kafka_create_acls_resp_init(struct fmq_kafka_create_acls_resp *m);
+/** Decode a CreateAclsResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_create_acls_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_create_acls_resp *m);
+/** Encode a CreateAclsResponse body at version v. */
+int fmq_kafka_create_acls_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_create_acls_resp *m);
+/** Add the encoded size of a CreateAclsResponse body at version v to s. */
+int fmq_kafka_create_acls_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_create_acls_resp *m);
+
+/** DeleteAclsFilter */
+struct fmq_kafka_delete_acls_req_delete_acls_filter {
+	/**
+	 * (v0+) The resource type.
+	 */
+	int8_t resource_type_filter;
+	/**
+	 * (v0+, nullable v0+) The resource name.
+	 */
+	struct fmq_kafka_str resource_name_filter;
+	/**
+	 * (v1+, default 3) The pattern type.
+	 */
+	int8_t pattern_type_filter;
+	/**
+	 * (v0+, nullable v0+) The principal filter, or null to accept all
+	 * principals.
+	 */
+	struct fmq_kafka_str principal_filter;
+	/**
+	 * (v0+, nullable v0+) The host filter, or null to accept all hosts.
+	 */
+	struct fmq_kafka_str host_filter;
+	/**
+	 * (v0+) The ACL operation.
+	 */
+	int8_t operation;
+	/**
+	 * (v0+) The permission type.
+	 */
+	int8_t permission_type;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteAclsRequest (API key 31, versions 0-3) */
+struct fmq_kafka_delete_acls_req {
+	/**
+	 * (v0+) The filters to use when deleting ACLs.
+	 */
+	struct fmq_kafka_delete_acls_req_delete_acls_filter *filters;
+	int32_t filters_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DeleteAclsRequest to its schema default. */
+void fmq_kafka_delete_acls_req_init(struct fmq_kafka_delete_acls_req *m);
+/** Decode a DeleteAclsRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_delete_acls_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_delete_acls_req *m);
+/** Encode a DeleteAclsRequest body at version v. */
+int fmq_kafka_delete_acls_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_delete_acls_req *m);
+/** Add the encoded size of a DeleteAclsRequest body at version v to s. */
+int fmq_kafka_delete_acls_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_delete_acls_req *m);
+
+/** DeleteAclsMatchingAcl */
+struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl {
+	/**
+	 * (v0+) The deletion error code, or 0 if the deletion succeeded.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The deletion error message, or null if the deletion
+	 * succeeded.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The ACL resource type.
+	 */
+	int8_t resource_type;
+	/**
+	 * (v0+) The ACL resource name.
+	 */
+	struct fmq_kafka_str resource_name;
+	/**
+	 * (v1+, default 3) The ACL resource pattern type.
+	 */
+	int8_t pattern_type;
+	/**
+	 * (v0+) The ACL principal.
+	 */
+	struct fmq_kafka_str principal;
+	/**
+	 * (v0+) The ACL host.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v0+) The ACL operation.
+	 */
+	int8_t operation;
+	/**
+	 * (v0+) The ACL permission type.
+	 */
+	int8_t permission_type;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteAclsFilterResult */
+struct fmq_kafka_delete_acls_resp_delete_acls_filter_result {
+	/**
+	 * (v0+) The error code, or 0 if the filter succeeded.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message, or null if the filter succeeded.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The ACLs which matched this filter.
+	 */
+	struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl *matching_acls;
+	int32_t matching_acls_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteAclsResponse (API key 31, versions 0-3) */
+struct fmq_kafka_delete_acls_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The results for each filter.
+	 */
+	struct fmq_kafka_delete_acls_resp_delete_acls_filter_result *filter_results;
+	int32_t filter_results_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DeleteAclsResponse to its schema default. */
+void fmq_kafka_delete_acls_resp_init(struct fmq_kafka_delete_acls_resp *m);
+/** Decode a DeleteAclsResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_delete_acls_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_delete_acls_resp *m);
+/** Encode a DeleteAclsResponse body at version v. */
+int fmq_kafka_delete_acls_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_delete_acls_resp *m);
+/** Add the encoded size of a DeleteAclsResponse body at version v to s. */
+int fmq_kafka_delete_acls_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_delete_acls_resp *m);
+
 /** DescribeConfigsResource */
 struct fmq_kafka_describe_configs_req_describe_configs_resource {
 	/**
@@ -2705,6 +3127,62 @@ int fmq_kafka_alter_configs_resp_decode(struct fmq_kafka_reader *r, int16_t v, s
 int fmq_kafka_alter_configs_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_configs_resp *m);
 /** Add the encoded size of a AlterConfigsResponse body at version v to s. */
 int fmq_kafka_alter_configs_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_configs_resp *m);
+
+/** SaslAuthenticateRequest (API key 36, versions 0-2) */
+struct fmq_kafka_sasl_authenticate_req {
+	/**
+	 * (v0+) The SASL authentication bytes from the client, as defined by the
+	 * SASL mechanism.
+	 */
+	struct fmq_kafka_bytes auth_bytes;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a SaslAuthenticateRequest to its schema default. */
+void fmq_kafka_sasl_authenticate_req_init(struct fmq_kafka_sasl_authenticate_req *m);
+/** Decode a SaslAuthenticateRequest body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_sasl_authenticate_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_sasl_authenticate_req *m);
+/** Encode a SaslAuthenticateRequest body at version v. */
+int fmq_kafka_sasl_authenticate_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_sasl_authenticate_req *m);
+/** Add the encoded size of a SaslAuthenticateRequest body at version v to s. */
+int fmq_kafka_sasl_authenticate_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_sasl_authenticate_req *m);
+
+/** SaslAuthenticateResponse (API key 36, versions 0-2) */
+struct fmq_kafka_sasl_authenticate_resp {
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message, or null if there was no error.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The SASL authentication bytes from the server, as defined by the
+	 * SASL mechanism.
+	 */
+	struct fmq_kafka_bytes auth_bytes;
+	/**
+	 * (v1+, default 0) Number of milliseconds after which only
+	 * re-authentication over the existing connection to create a new session
+	 * can occur.
+	 */
+	int64_t session_lifetime_ms;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a SaslAuthenticateResponse to its schema default. */
+void fmq_kafka_sasl_authenticate_resp_init(struct fmq_kafka_sasl_authenticate_resp *m);
+/** Decode a SaslAuthenticateResponse body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_sasl_authenticate_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_sasl_authenticate_resp *m);
+/** Encode a SaslAuthenticateResponse body at version v. */
+int fmq_kafka_sasl_authenticate_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_sasl_authenticate_resp *m);
+/** Add the encoded size of a SaslAuthenticateResponse body at version v to s. */
+int fmq_kafka_sasl_authenticate_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_sasl_authenticate_resp *m);
 
 /** CreatePartitionsAssignment */
 struct fmq_kafka_create_partitions_req_create_partitions_assignment {
@@ -3089,6 +3567,499 @@ int fmq_kafka_offset_delete_resp_encode(struct fmq_kafka_writer *w, int16_t v, c
 /** Add the encoded size of a OffsetDeleteResponse body at version v to s. */
 int fmq_kafka_offset_delete_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_delete_resp *m);
 
+/** ComponentData */
+struct fmq_kafka_describe_client_quotas_req_component_data {
+	/**
+	 * (v0+) The entity type that the filter component applies to.
+	 */
+	struct fmq_kafka_str entity_type;
+	/**
+	 * (v0+) How to match the entity {0 = exact name, 1 = default name, 2 = any
+	 * specified name}.
+	 */
+	int8_t match_type;
+	/**
+	 * (v0+, nullable v0+) The string to match against, or null if unused for
+	 * the match type.
+	 */
+	struct fmq_kafka_str match;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeClientQuotasRequest (API key 48, versions 0-1) */
+struct fmq_kafka_describe_client_quotas_req {
+	/**
+	 * (v0+) Filter components to apply to quota entities.
+	 */
+	struct fmq_kafka_describe_client_quotas_req_component_data *components;
+	int32_t components_count;  /**< -1: null */
+	/**
+	 * (v0+) Whether the match is strict, i.e. should exclude entities with
+	 * unspecified entity types.
+	 */
+	bool strict;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeClientQuotasRequest to its schema default. */
+void fmq_kafka_describe_client_quotas_req_init(struct fmq_kafka_describe_client_quotas_req *m);
+/** Decode a DescribeClientQuotasRequest body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_client_quotas_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_client_quotas_req *m);
+/** Encode a DescribeClientQuotasRequest body at version v. */
+int fmq_kafka_describe_client_quotas_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_client_quotas_req *m);
+/** Add the encoded size of a DescribeClientQuotasRequest body at version v to s. */
+int fmq_kafka_describe_client_quotas_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_client_quotas_req *m);
+
+/** EntityData */
+struct fmq_kafka_describe_client_quotas_resp_entity_data {
+	/**
+	 * (v0+) The entity type.
+	 */
+	struct fmq_kafka_str entity_type;
+	/**
+	 * (v0+, nullable v0+) The entity name, or null if the default.
+	 */
+	struct fmq_kafka_str entity_name;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ValueData */
+struct fmq_kafka_describe_client_quotas_resp_value_data {
+	/**
+	 * (v0+) The quota configuration key.
+	 */
+	struct fmq_kafka_str key;
+	/**
+	 * (v0+) The quota configuration value.
+	 */
+	double value;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** EntryData */
+struct fmq_kafka_describe_client_quotas_resp_entry_data {
+	/**
+	 * (v0+) The quota entity description.
+	 */
+	struct fmq_kafka_describe_client_quotas_resp_entity_data *entity;
+	int32_t entity_count;  /**< -1: null */
+	/**
+	 * (v0+) The quota values for the entity.
+	 */
+	struct fmq_kafka_describe_client_quotas_resp_value_data *values;
+	int32_t values_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeClientQuotasResponse (API key 48, versions 0-1) */
+struct fmq_kafka_describe_client_quotas_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The error code, or `0` if the quota description succeeded.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message, or `null` if the quota
+	 * description succeeded.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+, nullable v0+) A result entry.
+	 */
+	struct fmq_kafka_describe_client_quotas_resp_entry_data *entries;
+	int32_t entries_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeClientQuotasResponse to its schema default. */
+void fmq_kafka_describe_client_quotas_resp_init(struct fmq_kafka_describe_client_quotas_resp *m);
+/** Decode a DescribeClientQuotasResponse body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_client_quotas_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_client_quotas_resp *m);
+/** Encode a DescribeClientQuotasResponse body at version v. */
+int fmq_kafka_describe_client_quotas_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_client_quotas_resp *m);
+/** Add the encoded size of a DescribeClientQuotasResponse body at version v to s. */
+int fmq_kafka_describe_client_quotas_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_client_quotas_resp *m);
+
+/** EntityData */
+struct fmq_kafka_alter_client_quotas_req_entity_data {
+	/**
+	 * (v0+) The entity type.
+	 */
+	struct fmq_kafka_str entity_type;
+	/**
+	 * (v0+, nullable v0+) The name of the entity, or null if the default.
+	 */
+	struct fmq_kafka_str entity_name;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** OpData */
+struct fmq_kafka_alter_client_quotas_req_op_data {
+	/**
+	 * (v0+) The quota configuration key.
+	 */
+	struct fmq_kafka_str key;
+	/**
+	 * (v0+) The value to set, otherwise ignored if the value is to be removed.
+	 */
+	double value;
+	/**
+	 * (v0+) Whether the quota configuration value should be removed, otherwise
+	 * set.
+	 */
+	bool remove;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** EntryData */
+struct fmq_kafka_alter_client_quotas_req_entry_data {
+	/**
+	 * (v0+) The quota entity to alter.
+	 */
+	struct fmq_kafka_alter_client_quotas_req_entity_data *entity;
+	int32_t entity_count;  /**< -1: null */
+	/**
+	 * (v0+) An individual quota configuration entry to alter.
+	 */
+	struct fmq_kafka_alter_client_quotas_req_op_data *ops;
+	int32_t ops_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterClientQuotasRequest (API key 49, versions 0-1) */
+struct fmq_kafka_alter_client_quotas_req {
+	/**
+	 * (v0+) The quota configuration entries to alter.
+	 */
+	struct fmq_kafka_alter_client_quotas_req_entry_data *entries;
+	int32_t entries_count;  /**< -1: null */
+	/**
+	 * (v0+) Whether the alteration should be validated, but not performed.
+	 */
+	bool validate_only;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterClientQuotasRequest to its schema default. */
+void fmq_kafka_alter_client_quotas_req_init(struct fmq_kafka_alter_client_quotas_req *m);
+/** Decode a AlterClientQuotasRequest body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_client_quotas_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_client_quotas_req *m);
+/** Encode a AlterClientQuotasRequest body at version v. */
+int fmq_kafka_alter_client_quotas_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_client_quotas_req *m);
+/** Add the encoded size of a AlterClientQuotasRequest body at version v to s. */
+int fmq_kafka_alter_client_quotas_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_client_quotas_req *m);
+
+/** EntityData */
+struct fmq_kafka_alter_client_quotas_resp_entity_data {
+	/**
+	 * (v0+) The entity type.
+	 */
+	struct fmq_kafka_str entity_type;
+	/**
+	 * (v0+, nullable v0+) The name of the entity, or null if the default.
+	 */
+	struct fmq_kafka_str entity_name;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** EntryData */
+struct fmq_kafka_alter_client_quotas_resp_entry_data {
+	/**
+	 * (v0+) The error code, or `0` if the quota alteration succeeded.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message, or `null` if the quota alteration
+	 * succeeded.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The quota entity to alter.
+	 */
+	struct fmq_kafka_alter_client_quotas_resp_entity_data *entity;
+	int32_t entity_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterClientQuotasResponse (API key 49, versions 0-1) */
+struct fmq_kafka_alter_client_quotas_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The quota configuration entries to alter.
+	 */
+	struct fmq_kafka_alter_client_quotas_resp_entry_data *entries;
+	int32_t entries_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterClientQuotasResponse to its schema default. */
+void fmq_kafka_alter_client_quotas_resp_init(struct fmq_kafka_alter_client_quotas_resp *m);
+/** Decode a AlterClientQuotasResponse body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_client_quotas_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_client_quotas_resp *m);
+/** Encode a AlterClientQuotasResponse body at version v. */
+int fmq_kafka_alter_client_quotas_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_client_quotas_resp *m);
+/** Add the encoded size of a AlterClientQuotasResponse body at version v to s. */
+int fmq_kafka_alter_client_quotas_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_client_quotas_resp *m);
+
+/** UserName */
+struct fmq_kafka_describe_user_scram_credentials_req_user_name {
+	/**
+	 * (v0+) The user name.
+	 */
+	struct fmq_kafka_str name;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeUserScramCredentialsRequest (API key 50, versions 0-0) */
+struct fmq_kafka_describe_user_scram_credentials_req {
+	/**
+	 * (v0+, nullable v0+) The users to describe, or null/empty to describe all
+	 * users.
+	 */
+	struct fmq_kafka_describe_user_scram_credentials_req_user_name *users;
+	int32_t users_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeUserScramCredentialsRequest to its schema default. */
+void fmq_kafka_describe_user_scram_credentials_req_init(struct fmq_kafka_describe_user_scram_credentials_req *m);
+/** Decode a DescribeUserScramCredentialsRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_user_scram_credentials_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_user_scram_credentials_req *m);
+/** Encode a DescribeUserScramCredentialsRequest body at version v. */
+int fmq_kafka_describe_user_scram_credentials_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_user_scram_credentials_req *m);
+/** Add the encoded size of a DescribeUserScramCredentialsRequest body at version v to s. */
+int fmq_kafka_describe_user_scram_credentials_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_user_scram_credentials_req *m);
+
+/** CredentialInfo */
+struct fmq_kafka_describe_user_scram_credentials_resp_credential_info {
+	/**
+	 * (v0+) The SCRAM mechanism.
+	 */
+	int8_t mechanism;
+	/**
+	 * (v0+) The number of iterations used in the SCRAM credential.
+	 */
+	int32_t iterations;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeUserScramCredentialsResult */
+struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result {
+	/**
+	 * (v0+) The user name.
+	 */
+	struct fmq_kafka_str user;
+	/**
+	 * (v0+) The user-level error code.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The user-level error message, if any.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The mechanism and related information associated with the user's
+	 * SCRAM credentials.
+	 */
+	struct fmq_kafka_describe_user_scram_credentials_resp_credential_info *credential_infos;
+	int32_t credential_infos_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeUserScramCredentialsResponse (API key 50, versions 0-0) */
+struct fmq_kafka_describe_user_scram_credentials_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The message-level error code, 0 except for user authorization or
+	 * infrastructure issues.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The message-level error message, if any.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The results for descriptions, one per user.
+	 */
+	struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result *results;
+	int32_t results_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeUserScramCredentialsResponse to its schema default. */
+void fmq_kafka_describe_user_scram_credentials_resp_init(struct fmq_kafka_describe_user_scram_credentials_resp *m);
+/** Decode a DescribeUserScramCredentialsResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_user_scram_credentials_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_user_scram_credentials_resp *m);
+/** Encode a DescribeUserScramCredentialsResponse body at version v. */
+int fmq_kafka_describe_user_scram_credentials_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_user_scram_credentials_resp *m);
+/** Add the encoded size of a DescribeUserScramCredentialsResponse body at version v to s. */
+int fmq_kafka_describe_user_scram_credentials_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_user_scram_credentials_resp *m);
+
+/** ScramCredentialDeletion */
+struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion {
+	/**
+	 * (v0+) The user name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The SCRAM mechanism.
+	 */
+	int8_t mechanism;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ScramCredentialUpsertion */
+struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion {
+	/**
+	 * (v0+) The user name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The SCRAM mechanism.
+	 */
+	int8_t mechanism;
+	/**
+	 * (v0+) The number of iterations.
+	 */
+	int32_t iterations;
+	/**
+	 * (v0+) A random salt generated by the client.
+	 */
+	struct fmq_kafka_bytes salt;
+	/**
+	 * (v0+) The salted password.
+	 */
+	struct fmq_kafka_bytes salted_password;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterUserScramCredentialsRequest (API key 51, versions 0-0) */
+struct fmq_kafka_alter_user_scram_credentials_req {
+	/**
+	 * (v0+) The SCRAM credentials to remove.
+	 */
+	struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion *deletions;
+	int32_t deletions_count;  /**< -1: null */
+	/**
+	 * (v0+) The SCRAM credentials to update/insert.
+	 */
+	struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion *upsertions;
+	int32_t upsertions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterUserScramCredentialsRequest to its schema default. */
+void fmq_kafka_alter_user_scram_credentials_req_init(struct fmq_kafka_alter_user_scram_credentials_req *m);
+/** Decode a AlterUserScramCredentialsRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_user_scram_credentials_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_user_scram_credentials_req *m);
+/** Encode a AlterUserScramCredentialsRequest body at version v. */
+int fmq_kafka_alter_user_scram_credentials_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_user_scram_credentials_req *m);
+/** Add the encoded size of a AlterUserScramCredentialsRequest body at version v to s. */
+int fmq_kafka_alter_user_scram_credentials_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_user_scram_credentials_req *m);
+
+/** AlterUserScramCredentialsResult */
+struct fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result {
+	/**
+	 * (v0+) The user name.
+	 */
+	struct fmq_kafka_str user;
+	/**
+	 * (v0+) The error code.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message, if any.
+	 */
+	struct fmq_kafka_str error_message;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterUserScramCredentialsResponse (API key 51, versions 0-0) */
+struct fmq_kafka_alter_user_scram_credentials_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The results for deletions and alterations, one per affected user.
+	 */
+	struct fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result *results;
+	int32_t results_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterUserScramCredentialsResponse to its schema default. */
+void fmq_kafka_alter_user_scram_credentials_resp_init(struct fmq_kafka_alter_user_scram_credentials_resp *m);
+/** Decode a AlterUserScramCredentialsResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_user_scram_credentials_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_user_scram_credentials_resp *m);
+/** Encode a AlterUserScramCredentialsResponse body at version v. */
+int fmq_kafka_alter_user_scram_credentials_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_user_scram_credentials_resp *m);
+/** Add the encoded size of a AlterUserScramCredentialsResponse body at version v to s. */
+int fmq_kafka_alter_user_scram_credentials_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_user_scram_credentials_resp *m);
+
 /** DescribeClusterRequest (API key 60, versions 0-0) */
 struct fmq_kafka_describe_cluster_req {
 	/**
@@ -3197,16 +4168,25 @@ union fmq_kafka_request {
 	struct fmq_kafka_sync_group_req sync_group;
 	struct fmq_kafka_describe_groups_req describe_groups;
 	struct fmq_kafka_list_groups_req list_groups;
+	struct fmq_kafka_sasl_handshake_req sasl_handshake;
 	struct fmq_kafka_api_versions_req api_versions;
 	struct fmq_kafka_create_topics_req create_topics;
 	struct fmq_kafka_delete_topics_req delete_topics;
 	struct fmq_kafka_init_producer_id_req init_producer_id;
+	struct fmq_kafka_describe_acls_req describe_acls;
+	struct fmq_kafka_create_acls_req create_acls;
+	struct fmq_kafka_delete_acls_req delete_acls;
 	struct fmq_kafka_describe_configs_req describe_configs;
 	struct fmq_kafka_alter_configs_req alter_configs;
+	struct fmq_kafka_sasl_authenticate_req sasl_authenticate;
 	struct fmq_kafka_create_partitions_req create_partitions;
 	struct fmq_kafka_delete_groups_req delete_groups;
 	struct fmq_kafka_incremental_alter_configs_req incremental_alter_configs;
 	struct fmq_kafka_offset_delete_req offset_delete;
+	struct fmq_kafka_describe_client_quotas_req describe_client_quotas;
+	struct fmq_kafka_alter_client_quotas_req alter_client_quotas;
+	struct fmq_kafka_describe_user_scram_credentials_req describe_user_scram_credentials;
+	struct fmq_kafka_alter_user_scram_credentials_req alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_req describe_cluster;
 };
 
@@ -3225,16 +4205,25 @@ union fmq_kafka_response {
 	struct fmq_kafka_sync_group_resp sync_group;
 	struct fmq_kafka_describe_groups_resp describe_groups;
 	struct fmq_kafka_list_groups_resp list_groups;
+	struct fmq_kafka_sasl_handshake_resp sasl_handshake;
 	struct fmq_kafka_api_versions_resp api_versions;
 	struct fmq_kafka_create_topics_resp create_topics;
 	struct fmq_kafka_delete_topics_resp delete_topics;
 	struct fmq_kafka_init_producer_id_resp init_producer_id;
+	struct fmq_kafka_describe_acls_resp describe_acls;
+	struct fmq_kafka_create_acls_resp create_acls;
+	struct fmq_kafka_delete_acls_resp delete_acls;
 	struct fmq_kafka_describe_configs_resp describe_configs;
 	struct fmq_kafka_alter_configs_resp alter_configs;
+	struct fmq_kafka_sasl_authenticate_resp sasl_authenticate;
 	struct fmq_kafka_create_partitions_resp create_partitions;
 	struct fmq_kafka_delete_groups_resp delete_groups;
 	struct fmq_kafka_incremental_alter_configs_resp incremental_alter_configs;
 	struct fmq_kafka_offset_delete_resp offset_delete;
+	struct fmq_kafka_describe_client_quotas_resp describe_client_quotas;
+	struct fmq_kafka_alter_client_quotas_resp alter_client_quotas;
+	struct fmq_kafka_describe_user_scram_credentials_resp describe_user_scram_credentials;
+	struct fmq_kafka_alter_user_scram_credentials_resp alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_resp describe_cluster;
 };
 

@@ -21,16 +21,25 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 14, 0, 5, 4, "SyncGroup" },
 	{ 15, 0, 5, 5, "DescribeGroups" },
 	{ 16, 0, 4, 3, "ListGroups" },
+	{ 17, 0, 1, FMQ_KAFKA_NOT_FLEXIBLE, "SaslHandshake" },
 	{ 18, 0, 3, 3, "ApiVersions" },
 	{ 19, 0, 7, 5, "CreateTopics" },
 	{ 20, 0, 6, 4, "DeleteTopics" },
 	{ 22, 0, 4, 2, "InitProducerId" },
+	{ 29, 0, 3, 2, "DescribeAcls" },
+	{ 30, 0, 3, 2, "CreateAcls" },
+	{ 31, 0, 3, 2, "DeleteAcls" },
 	{ 32, 0, 4, 4, "DescribeConfigs" },
 	{ 33, 0, 2, 2, "AlterConfigs" },
+	{ 36, 0, 2, 2, "SaslAuthenticate" },
 	{ 37, 0, 3, 2, "CreatePartitions" },
 	{ 42, 0, 2, 2, "DeleteGroups" },
 	{ 44, 0, 1, 1, "IncrementalAlterConfigs" },
 	{ 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE, "OffsetDelete" },
+	{ 48, 0, 1, 1, "DescribeClientQuotas" },
+	{ 49, 0, 1, 1, "AlterClientQuotas" },
+	{ 50, 0, 0, 0, "DescribeUserScramCredentials" },
+	{ 51, 0, 0, 0, "AlterUserScramCredentials" },
 	{ 60, 0, 0, 0, "DescribeCluster" },
 };
 
@@ -64,6 +73,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_describe_groups_req_decode(r, v, a, out);
 	case 16:
 		return fmq_kafka_list_groups_req_decode(r, v, a, out);
+	case 17:
+		return fmq_kafka_sasl_handshake_req_decode(r, v, a, out);
 	case 18:
 		return fmq_kafka_api_versions_req_decode(r, v, a, out);
 	case 19:
@@ -72,10 +83,18 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_delete_topics_req_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_req_decode(r, v, a, out);
+	case 29:
+		return fmq_kafka_describe_acls_req_decode(r, v, a, out);
+	case 30:
+		return fmq_kafka_create_acls_req_decode(r, v, a, out);
+	case 31:
+		return fmq_kafka_delete_acls_req_decode(r, v, a, out);
 	case 32:
 		return fmq_kafka_describe_configs_req_decode(r, v, a, out);
 	case 33:
 		return fmq_kafka_alter_configs_req_decode(r, v, a, out);
+	case 36:
+		return fmq_kafka_sasl_authenticate_req_decode(r, v, a, out);
 	case 37:
 		return fmq_kafka_create_partitions_req_decode(r, v, a, out);
 	case 42:
@@ -84,6 +103,14 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_incremental_alter_configs_req_decode(r, v, a, out);
 	case 47:
 		return fmq_kafka_offset_delete_req_decode(r, v, a, out);
+	case 48:
+		return fmq_kafka_describe_client_quotas_req_decode(r, v, a, out);
+	case 49:
+		return fmq_kafka_alter_client_quotas_req_decode(r, v, a, out);
+	case 50:
+		return fmq_kafka_describe_user_scram_credentials_req_decode(r, v, a, out);
+	case 51:
+		return fmq_kafka_alter_user_scram_credentials_req_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_req_decode(r, v, a, out);
 	default:
@@ -121,6 +148,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_describe_groups_req_encode(w, v, body);
 	case 16:
 		return fmq_kafka_list_groups_req_encode(w, v, body);
+	case 17:
+		return fmq_kafka_sasl_handshake_req_encode(w, v, body);
 	case 18:
 		return fmq_kafka_api_versions_req_encode(w, v, body);
 	case 19:
@@ -129,10 +158,18 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_delete_topics_req_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_encode(w, v, body);
+	case 29:
+		return fmq_kafka_describe_acls_req_encode(w, v, body);
+	case 30:
+		return fmq_kafka_create_acls_req_encode(w, v, body);
+	case 31:
+		return fmq_kafka_delete_acls_req_encode(w, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_req_encode(w, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_req_encode(w, v, body);
+	case 36:
+		return fmq_kafka_sasl_authenticate_req_encode(w, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_req_encode(w, v, body);
 	case 42:
@@ -141,6 +178,14 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_incremental_alter_configs_req_encode(w, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_req_encode(w, v, body);
+	case 48:
+		return fmq_kafka_describe_client_quotas_req_encode(w, v, body);
+	case 49:
+		return fmq_kafka_alter_client_quotas_req_encode(w, v, body);
+	case 50:
+		return fmq_kafka_describe_user_scram_credentials_req_encode(w, v, body);
+	case 51:
+		return fmq_kafka_alter_user_scram_credentials_req_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_encode(w, v, body);
 	default:
@@ -178,6 +223,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_describe_groups_req_size(s, v, body);
 	case 16:
 		return fmq_kafka_list_groups_req_size(s, v, body);
+	case 17:
+		return fmq_kafka_sasl_handshake_req_size(s, v, body);
 	case 18:
 		return fmq_kafka_api_versions_req_size(s, v, body);
 	case 19:
@@ -186,10 +233,18 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_delete_topics_req_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_size(s, v, body);
+	case 29:
+		return fmq_kafka_describe_acls_req_size(s, v, body);
+	case 30:
+		return fmq_kafka_create_acls_req_size(s, v, body);
+	case 31:
+		return fmq_kafka_delete_acls_req_size(s, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_req_size(s, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_req_size(s, v, body);
+	case 36:
+		return fmq_kafka_sasl_authenticate_req_size(s, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_req_size(s, v, body);
 	case 42:
@@ -198,6 +253,14 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_incremental_alter_configs_req_size(s, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_req_size(s, v, body);
+	case 48:
+		return fmq_kafka_describe_client_quotas_req_size(s, v, body);
+	case 49:
+		return fmq_kafka_alter_client_quotas_req_size(s, v, body);
+	case 50:
+		return fmq_kafka_describe_user_scram_credentials_req_size(s, v, body);
+	case 51:
+		return fmq_kafka_alter_user_scram_credentials_req_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_size(s, v, body);
 	default:
@@ -250,6 +313,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 16:
 		fmq_kafka_list_groups_req_init(body);
 		return 0;
+	case 17:
+		fmq_kafka_sasl_handshake_req_init(body);
+		return 0;
 	case 18:
 		fmq_kafka_api_versions_req_init(body);
 		return 0;
@@ -262,11 +328,23 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 22:
 		fmq_kafka_init_producer_id_req_init(body);
 		return 0;
+	case 29:
+		fmq_kafka_describe_acls_req_init(body);
+		return 0;
+	case 30:
+		fmq_kafka_create_acls_req_init(body);
+		return 0;
+	case 31:
+		fmq_kafka_delete_acls_req_init(body);
+		return 0;
 	case 32:
 		fmq_kafka_describe_configs_req_init(body);
 		return 0;
 	case 33:
 		fmq_kafka_alter_configs_req_init(body);
+		return 0;
+	case 36:
+		fmq_kafka_sasl_authenticate_req_init(body);
 		return 0;
 	case 37:
 		fmq_kafka_create_partitions_req_init(body);
@@ -279,6 +357,18 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 47:
 		fmq_kafka_offset_delete_req_init(body);
+		return 0;
+	case 48:
+		fmq_kafka_describe_client_quotas_req_init(body);
+		return 0;
+	case 49:
+		fmq_kafka_alter_client_quotas_req_init(body);
+		return 0;
+	case 50:
+		fmq_kafka_describe_user_scram_credentials_req_init(body);
+		return 0;
+	case 51:
+		fmq_kafka_alter_user_scram_credentials_req_init(body);
 		return 0;
 	case 60:
 		fmq_kafka_describe_cluster_req_init(body);
@@ -318,6 +408,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_describe_groups_resp_decode(r, v, a, out);
 	case 16:
 		return fmq_kafka_list_groups_resp_decode(r, v, a, out);
+	case 17:
+		return fmq_kafka_sasl_handshake_resp_decode(r, v, a, out);
 	case 18:
 		return fmq_kafka_api_versions_resp_decode(r, v, a, out);
 	case 19:
@@ -326,10 +418,18 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_delete_topics_resp_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_decode(r, v, a, out);
+	case 29:
+		return fmq_kafka_describe_acls_resp_decode(r, v, a, out);
+	case 30:
+		return fmq_kafka_create_acls_resp_decode(r, v, a, out);
+	case 31:
+		return fmq_kafka_delete_acls_resp_decode(r, v, a, out);
 	case 32:
 		return fmq_kafka_describe_configs_resp_decode(r, v, a, out);
 	case 33:
 		return fmq_kafka_alter_configs_resp_decode(r, v, a, out);
+	case 36:
+		return fmq_kafka_sasl_authenticate_resp_decode(r, v, a, out);
 	case 37:
 		return fmq_kafka_create_partitions_resp_decode(r, v, a, out);
 	case 42:
@@ -338,6 +438,14 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_incremental_alter_configs_resp_decode(r, v, a, out);
 	case 47:
 		return fmq_kafka_offset_delete_resp_decode(r, v, a, out);
+	case 48:
+		return fmq_kafka_describe_client_quotas_resp_decode(r, v, a, out);
+	case 49:
+		return fmq_kafka_alter_client_quotas_resp_decode(r, v, a, out);
+	case 50:
+		return fmq_kafka_describe_user_scram_credentials_resp_decode(r, v, a, out);
+	case 51:
+		return fmq_kafka_alter_user_scram_credentials_resp_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_decode(r, v, a, out);
 	default:
@@ -375,6 +483,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_describe_groups_resp_encode(w, v, body);
 	case 16:
 		return fmq_kafka_list_groups_resp_encode(w, v, body);
+	case 17:
+		return fmq_kafka_sasl_handshake_resp_encode(w, v, body);
 	case 18:
 		return fmq_kafka_api_versions_resp_encode(w, v, body);
 	case 19:
@@ -383,10 +493,18 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_delete_topics_resp_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_encode(w, v, body);
+	case 29:
+		return fmq_kafka_describe_acls_resp_encode(w, v, body);
+	case 30:
+		return fmq_kafka_create_acls_resp_encode(w, v, body);
+	case 31:
+		return fmq_kafka_delete_acls_resp_encode(w, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_resp_encode(w, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_resp_encode(w, v, body);
+	case 36:
+		return fmq_kafka_sasl_authenticate_resp_encode(w, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_resp_encode(w, v, body);
 	case 42:
@@ -395,6 +513,14 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_incremental_alter_configs_resp_encode(w, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_resp_encode(w, v, body);
+	case 48:
+		return fmq_kafka_describe_client_quotas_resp_encode(w, v, body);
+	case 49:
+		return fmq_kafka_alter_client_quotas_resp_encode(w, v, body);
+	case 50:
+		return fmq_kafka_describe_user_scram_credentials_resp_encode(w, v, body);
+	case 51:
+		return fmq_kafka_alter_user_scram_credentials_resp_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_encode(w, v, body);
 	default:
@@ -432,6 +558,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_describe_groups_resp_size(s, v, body);
 	case 16:
 		return fmq_kafka_list_groups_resp_size(s, v, body);
+	case 17:
+		return fmq_kafka_sasl_handshake_resp_size(s, v, body);
 	case 18:
 		return fmq_kafka_api_versions_resp_size(s, v, body);
 	case 19:
@@ -440,10 +568,18 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_delete_topics_resp_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_size(s, v, body);
+	case 29:
+		return fmq_kafka_describe_acls_resp_size(s, v, body);
+	case 30:
+		return fmq_kafka_create_acls_resp_size(s, v, body);
+	case 31:
+		return fmq_kafka_delete_acls_resp_size(s, v, body);
 	case 32:
 		return fmq_kafka_describe_configs_resp_size(s, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_resp_size(s, v, body);
+	case 36:
+		return fmq_kafka_sasl_authenticate_resp_size(s, v, body);
 	case 37:
 		return fmq_kafka_create_partitions_resp_size(s, v, body);
 	case 42:
@@ -452,6 +588,14 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_incremental_alter_configs_resp_size(s, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_resp_size(s, v, body);
+	case 48:
+		return fmq_kafka_describe_client_quotas_resp_size(s, v, body);
+	case 49:
+		return fmq_kafka_alter_client_quotas_resp_size(s, v, body);
+	case 50:
+		return fmq_kafka_describe_user_scram_credentials_resp_size(s, v, body);
+	case 51:
+		return fmq_kafka_alter_user_scram_credentials_resp_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_size(s, v, body);
 	default:
@@ -504,6 +648,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 	case 16:
 		fmq_kafka_list_groups_resp_init(body);
 		return 0;
+	case 17:
+		fmq_kafka_sasl_handshake_resp_init(body);
+		return 0;
 	case 18:
 		fmq_kafka_api_versions_resp_init(body);
 		return 0;
@@ -516,11 +663,23 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 	case 22:
 		fmq_kafka_init_producer_id_resp_init(body);
 		return 0;
+	case 29:
+		fmq_kafka_describe_acls_resp_init(body);
+		return 0;
+	case 30:
+		fmq_kafka_create_acls_resp_init(body);
+		return 0;
+	case 31:
+		fmq_kafka_delete_acls_resp_init(body);
+		return 0;
 	case 32:
 		fmq_kafka_describe_configs_resp_init(body);
 		return 0;
 	case 33:
 		fmq_kafka_alter_configs_resp_init(body);
+		return 0;
+	case 36:
+		fmq_kafka_sasl_authenticate_resp_init(body);
 		return 0;
 	case 37:
 		fmq_kafka_create_partitions_resp_init(body);
@@ -533,6 +692,18 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 47:
 		fmq_kafka_offset_delete_resp_init(body);
+		return 0;
+	case 48:
+		fmq_kafka_describe_client_quotas_resp_init(body);
+		return 0;
+	case 49:
+		fmq_kafka_alter_client_quotas_resp_init(body);
+		return 0;
+	case 50:
+		fmq_kafka_describe_user_scram_credentials_resp_init(body);
+		return 0;
+	case 51:
+		fmq_kafka_alter_user_scram_credentials_resp_init(body);
 		return 0;
 	case 60:
 		fmq_kafka_describe_cluster_resp_init(body);

@@ -120,6 +120,8 @@ static int fill_fmq_kafka_list_groups_req(struct kt_rng *g, int16_t v, struct fm
 static int fill_fmq_kafka_list_groups_resp_listed_group(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_groups_resp_listed_group *o);
 static void kt_init_fmq_kafka_list_groups_resp_listed_group(struct fmq_kafka_list_groups_resp_listed_group *o);
 static int fill_fmq_kafka_list_groups_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_groups_resp *o);
+static int fill_fmq_kafka_sasl_handshake_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_handshake_req *o);
+static int fill_fmq_kafka_sasl_handshake_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_handshake_resp *o);
 static int fill_fmq_kafka_api_versions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_api_versions_req *o);
 static int fill_fmq_kafka_api_versions_resp_api_version(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_api_versions_resp_api_version *o);
 static void kt_init_fmq_kafka_api_versions_resp_api_version(struct fmq_kafka_api_versions_resp_api_version *o);
@@ -148,6 +150,26 @@ static void kt_init_fmq_kafka_delete_topics_resp_deletable_topic_result(struct f
 static int fill_fmq_kafka_delete_topics_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_topics_resp *o);
 static int fill_fmq_kafka_init_producer_id_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_req *o);
 static int fill_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_resp *o);
+static int fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o);
+static int fill_fmq_kafka_describe_acls_resp_acl_description(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp_acl_description *o);
+static void kt_init_fmq_kafka_describe_acls_resp_acl_description(struct fmq_kafka_describe_acls_resp_acl_description *o);
+static int fill_fmq_kafka_describe_acls_resp_describe_acls_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp_describe_acls_resource *o);
+static void kt_init_fmq_kafka_describe_acls_resp_describe_acls_resource(struct fmq_kafka_describe_acls_resp_describe_acls_resource *o);
+static int fill_fmq_kafka_describe_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp *o);
+static int fill_fmq_kafka_create_acls_req_acl_creation(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_req_acl_creation *o);
+static void kt_init_fmq_kafka_create_acls_req_acl_creation(struct fmq_kafka_create_acls_req_acl_creation *o);
+static int fill_fmq_kafka_create_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_req *o);
+static int fill_fmq_kafka_create_acls_resp_acl_creation_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_resp_acl_creation_result *o);
+static void kt_init_fmq_kafka_create_acls_resp_acl_creation_result(struct fmq_kafka_create_acls_resp_acl_creation_result *o);
+static int fill_fmq_kafka_create_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_resp *o);
+static int fill_fmq_kafka_delete_acls_req_delete_acls_filter(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_req_delete_acls_filter *o);
+static void kt_init_fmq_kafka_delete_acls_req_delete_acls_filter(struct fmq_kafka_delete_acls_req_delete_acls_filter *o);
+static int fill_fmq_kafka_delete_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_req *o);
+static int fill_fmq_kafka_delete_acls_resp_delete_acls_matching_acl(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl *o);
+static void kt_init_fmq_kafka_delete_acls_resp_delete_acls_matching_acl(struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl *o);
+static int fill_fmq_kafka_delete_acls_resp_delete_acls_filter_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_resp_delete_acls_filter_result *o);
+static void kt_init_fmq_kafka_delete_acls_resp_delete_acls_filter_result(struct fmq_kafka_delete_acls_resp_delete_acls_filter_result *o);
+static int fill_fmq_kafka_delete_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_resp *o);
 static int fill_fmq_kafka_describe_configs_req_describe_configs_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_configs_req_describe_configs_resource *o);
 static void kt_init_fmq_kafka_describe_configs_req_describe_configs_resource(struct fmq_kafka_describe_configs_req_describe_configs_resource *o);
 static int fill_fmq_kafka_describe_configs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_configs_req *o);
@@ -166,6 +188,8 @@ static int fill_fmq_kafka_alter_configs_req(struct kt_rng *g, int16_t v, struct 
 static int fill_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o);
 static void kt_init_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o);
 static int fill_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp *o);
+static int fill_fmq_kafka_sasl_authenticate_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_authenticate_req *o);
+static int fill_fmq_kafka_sasl_authenticate_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_authenticate_resp *o);
 static int fill_fmq_kafka_create_partitions_req_create_partitions_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_partitions_req_create_partitions_assignment *o);
 static void kt_init_fmq_kafka_create_partitions_req_create_partitions_assignment(struct fmq_kafka_create_partitions_req_create_partitions_assignment *o);
 static int fill_fmq_kafka_create_partitions_req_create_partitions_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_partitions_req_create_partitions_topic *o);
@@ -196,6 +220,44 @@ static void kt_init_fmq_kafka_offset_delete_resp_offset_delete_response_partitio
 static int fill_fmq_kafka_offset_delete_resp_offset_delete_response_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_delete_resp_offset_delete_response_topic *o);
 static void kt_init_fmq_kafka_offset_delete_resp_offset_delete_response_topic(struct fmq_kafka_offset_delete_resp_offset_delete_response_topic *o);
 static int fill_fmq_kafka_offset_delete_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_delete_resp *o);
+static int fill_fmq_kafka_describe_client_quotas_req_component_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_req_component_data *o);
+static void kt_init_fmq_kafka_describe_client_quotas_req_component_data(struct fmq_kafka_describe_client_quotas_req_component_data *o);
+static int fill_fmq_kafka_describe_client_quotas_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_req *o);
+static int fill_fmq_kafka_describe_client_quotas_resp_entity_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp_entity_data *o);
+static void kt_init_fmq_kafka_describe_client_quotas_resp_entity_data(struct fmq_kafka_describe_client_quotas_resp_entity_data *o);
+static int fill_fmq_kafka_describe_client_quotas_resp_value_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp_value_data *o);
+static void kt_init_fmq_kafka_describe_client_quotas_resp_value_data(struct fmq_kafka_describe_client_quotas_resp_value_data *o);
+static int fill_fmq_kafka_describe_client_quotas_resp_entry_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp_entry_data *o);
+static void kt_init_fmq_kafka_describe_client_quotas_resp_entry_data(struct fmq_kafka_describe_client_quotas_resp_entry_data *o);
+static int fill_fmq_kafka_describe_client_quotas_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp *o);
+static int fill_fmq_kafka_alter_client_quotas_req_entity_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req_entity_data *o);
+static void kt_init_fmq_kafka_alter_client_quotas_req_entity_data(struct fmq_kafka_alter_client_quotas_req_entity_data *o);
+static int fill_fmq_kafka_alter_client_quotas_req_op_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req_op_data *o);
+static void kt_init_fmq_kafka_alter_client_quotas_req_op_data(struct fmq_kafka_alter_client_quotas_req_op_data *o);
+static int fill_fmq_kafka_alter_client_quotas_req_entry_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req_entry_data *o);
+static void kt_init_fmq_kafka_alter_client_quotas_req_entry_data(struct fmq_kafka_alter_client_quotas_req_entry_data *o);
+static int fill_fmq_kafka_alter_client_quotas_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req *o);
+static int fill_fmq_kafka_alter_client_quotas_resp_entity_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_resp_entity_data *o);
+static void kt_init_fmq_kafka_alter_client_quotas_resp_entity_data(struct fmq_kafka_alter_client_quotas_resp_entity_data *o);
+static int fill_fmq_kafka_alter_client_quotas_resp_entry_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_resp_entry_data *o);
+static void kt_init_fmq_kafka_alter_client_quotas_resp_entry_data(struct fmq_kafka_alter_client_quotas_resp_entry_data *o);
+static int fill_fmq_kafka_alter_client_quotas_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_resp *o);
+static int fill_fmq_kafka_describe_user_scram_credentials_req_user_name(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_req_user_name *o);
+static void kt_init_fmq_kafka_describe_user_scram_credentials_req_user_name(struct fmq_kafka_describe_user_scram_credentials_req_user_name *o);
+static int fill_fmq_kafka_describe_user_scram_credentials_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_req *o);
+static int fill_fmq_kafka_describe_user_scram_credentials_resp_credential_info(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_resp_credential_info *o);
+static void kt_init_fmq_kafka_describe_user_scram_credentials_resp_credential_info(struct fmq_kafka_describe_user_scram_credentials_resp_credential_info *o);
+static int fill_fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result *o);
+static void kt_init_fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result(struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result *o);
+static int fill_fmq_kafka_describe_user_scram_credentials_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_resp *o);
+static int fill_fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion *o);
+static void kt_init_fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion(struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion *o);
+static int fill_fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion *o);
+static void kt_init_fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion(struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion *o);
+static int fill_fmq_kafka_alter_user_scram_credentials_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_req *o);
+static int fill_fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result *o);
+static void kt_init_fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result(struct fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result *o);
+static int fill_fmq_kafka_alter_user_scram_credentials_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_resp *o);
 static int fill_fmq_kafka_describe_cluster_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_req *o);
 static int fill_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static void kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
@@ -662,6 +724,82 @@ kt_init_fmq_kafka_delete_topics_resp_deletable_topic_result(struct fmq_kafka_del
 }
 
 static void
+kt_init_fmq_kafka_describe_acls_resp_acl_description(struct fmq_kafka_describe_acls_resp_acl_description *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->principal.p = "";
+	o->principal.len = 0;
+	o->host.p = "";
+	o->host.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_acls_resp_describe_acls_resource(struct fmq_kafka_describe_acls_resp_describe_acls_resource *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->resource_name.p = "";
+	o->resource_name.len = 0;
+	o->pattern_type = 3;
+}
+
+static void
+kt_init_fmq_kafka_create_acls_req_acl_creation(struct fmq_kafka_create_acls_req_acl_creation *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->resource_name.p = "";
+	o->resource_name.len = 0;
+	o->resource_pattern_type = 3;
+	o->principal.p = "";
+	o->principal.len = 0;
+	o->host.p = "";
+	o->host.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_create_acls_resp_acl_creation_result(struct fmq_kafka_create_acls_resp_acl_creation_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_delete_acls_req_delete_acls_filter(struct fmq_kafka_delete_acls_req_delete_acls_filter *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->resource_name_filter.p = "";
+	o->resource_name_filter.len = 0;
+	o->pattern_type_filter = 3;
+	o->principal_filter.p = "";
+	o->principal_filter.len = 0;
+	o->host_filter.p = "";
+	o->host_filter.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_delete_acls_resp_delete_acls_matching_acl(struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+	o->resource_name.p = "";
+	o->resource_name.len = 0;
+	o->pattern_type = 3;
+	o->principal.p = "";
+	o->principal.len = 0;
+	o->host.p = "";
+	o->host.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_delete_acls_resp_delete_acls_filter_result(struct fmq_kafka_delete_acls_resp_delete_acls_filter_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+}
+
+static void
 kt_init_fmq_kafka_describe_configs_req_describe_configs_resource(struct fmq_kafka_describe_configs_req_describe_configs_resource *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -815,6 +953,132 @@ kt_init_fmq_kafka_offset_delete_resp_offset_delete_response_topic(struct fmq_kaf
 	memset(o, 0, sizeof(*o));
 	o->name.p = "";
 	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_client_quotas_req_component_data(struct fmq_kafka_describe_client_quotas_req_component_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->entity_type.p = "";
+	o->entity_type.len = 0;
+	o->match.p = "";
+	o->match.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_client_quotas_resp_entity_data(struct fmq_kafka_describe_client_quotas_resp_entity_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->entity_type.p = "";
+	o->entity_type.len = 0;
+	o->entity_name.p = "";
+	o->entity_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_client_quotas_resp_value_data(struct fmq_kafka_describe_client_quotas_resp_value_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->key.p = "";
+	o->key.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_client_quotas_resp_entry_data(struct fmq_kafka_describe_client_quotas_resp_entry_data *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_alter_client_quotas_req_entity_data(struct fmq_kafka_alter_client_quotas_req_entity_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->entity_type.p = "";
+	o->entity_type.len = 0;
+	o->entity_name.p = "";
+	o->entity_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_client_quotas_req_op_data(struct fmq_kafka_alter_client_quotas_req_op_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->key.p = "";
+	o->key.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_client_quotas_req_entry_data(struct fmq_kafka_alter_client_quotas_req_entry_data *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_alter_client_quotas_resp_entity_data(struct fmq_kafka_alter_client_quotas_resp_entity_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->entity_type.p = "";
+	o->entity_type.len = 0;
+	o->entity_name.p = "";
+	o->entity_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_client_quotas_resp_entry_data(struct fmq_kafka_alter_client_quotas_resp_entry_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_user_scram_credentials_req_user_name(struct fmq_kafka_describe_user_scram_credentials_req_user_name *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_user_scram_credentials_resp_credential_info(struct fmq_kafka_describe_user_scram_credentials_resp_credential_info *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result(struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->user.p = "";
+	o->user.len = 0;
+	o->error_message.p = "";
+	o->error_message.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion(struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion(struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result(struct fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->user.p = "";
+	o->user.len = 0;
+	o->error_message.p = "";
+	o->error_message.len = 0;
 }
 
 static void
@@ -3342,6 +3606,58 @@ fillv_fmq_kafka_list_groups_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_a
 }
 
 static int
+fill_fmq_kafka_sasl_handshake_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_handshake_req *o)
+{
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_sasl_handshake_req_init(o);
+	if (true) {
+		o->mechanism = kt_rand_str(g, a, false);
+	}
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_sasl_handshake_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_sasl_handshake_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_sasl_handshake_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_handshake_resp *o)
+{
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_sasl_handshake_resp_init(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->mechanisms_count = kt_rand_count(g, depth, false);
+		o->mechanisms = NULL;
+		if (o->mechanisms_count > 0) {
+			o->mechanisms = fmq_kafka_arena_alloc(a, (size_t)o->mechanisms_count * sizeof(*o->mechanisms));
+			if (o->mechanisms == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->mechanisms_count; i++) {
+			o->mechanisms[i] = kt_rand_str(g, a, false);
+		}
+	}
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_sasl_handshake_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_sasl_handshake_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_api_versions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_api_versions_req *o)
 {
 	const bool flex = v >= 3;
@@ -3988,6 +4304,479 @@ fillv_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 }
 
 static int
+fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_acls_req_init(o);
+	if (true) {
+		o->resource_type_filter = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name_filter = kt_rand_str(g, a, true);
+	}
+	if ((v >= 1)) {
+		o->pattern_type_filter = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->principal_filter = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->host_filter = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->operation = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->permission_type = (int8_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_acls_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_acls_resp_acl_description(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp_acl_description *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_acls_resp_acl_description(o);
+	if (true) {
+		o->principal = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->host = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->operation = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->permission_type = (int8_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_acls_resp_describe_acls_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp_describe_acls_resource *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_acls_resp_describe_acls_resource(o);
+	if (true) {
+		o->resource_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name = kt_rand_str(g, a, false);
+	}
+	if ((v >= 1)) {
+		o->pattern_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->acls_count = kt_rand_count(g, depth, false);
+		o->acls = NULL;
+		if (o->acls_count > 0) {
+			o->acls = fmq_kafka_arena_alloc(a, (size_t)o->acls_count * sizeof(*o->acls));
+			if (o->acls == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->acls_count; i++) {
+			if (fill_fmq_kafka_describe_acls_resp_acl_description(g, v, a, depth + 1, &o->acls[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_acls_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->resources_count = kt_rand_count(g, depth, false);
+		o->resources = NULL;
+		if (o->resources_count > 0) {
+			o->resources = fmq_kafka_arena_alloc(a, (size_t)o->resources_count * sizeof(*o->resources));
+			if (o->resources == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->resources_count; i++) {
+			if (fill_fmq_kafka_describe_acls_resp_describe_acls_resource(g, v, a, depth + 1, &o->resources[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_acls_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_create_acls_req_acl_creation(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_req_acl_creation *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_create_acls_req_acl_creation(o);
+	if (true) {
+		o->resource_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name = kt_rand_str(g, a, false);
+	}
+	if ((v >= 1)) {
+		o->resource_pattern_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->principal = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->host = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->operation = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->permission_type = (int8_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_create_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_create_acls_req_init(o);
+	if (true) {
+		o->creations_count = kt_rand_count(g, depth, false);
+		o->creations = NULL;
+		if (o->creations_count > 0) {
+			o->creations = fmq_kafka_arena_alloc(a, (size_t)o->creations_count * sizeof(*o->creations));
+			if (o->creations == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->creations_count; i++) {
+			if (fill_fmq_kafka_create_acls_req_acl_creation(g, v, a, depth + 1, &o->creations[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_create_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_create_acls_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_create_acls_resp_acl_creation_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_resp_acl_creation_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_create_acls_resp_acl_creation_result(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_create_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_acls_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_create_acls_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->results_count = kt_rand_count(g, depth, false);
+		o->results = NULL;
+		if (o->results_count > 0) {
+			o->results = fmq_kafka_arena_alloc(a, (size_t)o->results_count * sizeof(*o->results));
+			if (o->results == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_count; i++) {
+			if (fill_fmq_kafka_create_acls_resp_acl_creation_result(g, v, a, depth + 1, &o->results[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_create_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_create_acls_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_delete_acls_req_delete_acls_filter(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_req_delete_acls_filter *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_acls_req_delete_acls_filter(o);
+	if (true) {
+		o->resource_type_filter = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name_filter = kt_rand_str(g, a, true);
+	}
+	if ((v >= 1)) {
+		o->pattern_type_filter = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->principal_filter = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->host_filter = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->operation = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->permission_type = (int8_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_delete_acls_req_init(o);
+	if (true) {
+		o->filters_count = kt_rand_count(g, depth, false);
+		o->filters = NULL;
+		if (o->filters_count > 0) {
+			o->filters = fmq_kafka_arena_alloc(a, (size_t)o->filters_count * sizeof(*o->filters));
+			if (o->filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->filters_count; i++) {
+			if (fill_fmq_kafka_delete_acls_req_delete_acls_filter(g, v, a, depth + 1, &o->filters[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_delete_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_delete_acls_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_delete_acls_resp_delete_acls_matching_acl(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_acls_resp_delete_acls_matching_acl(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->resource_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->resource_name = kt_rand_str(g, a, false);
+	}
+	if ((v >= 1)) {
+		o->pattern_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->principal = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->host = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->operation = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->permission_type = (int8_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_acls_resp_delete_acls_filter_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_resp_delete_acls_filter_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_acls_resp_delete_acls_filter_result(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->matching_acls_count = kt_rand_count(g, depth, false);
+		o->matching_acls = NULL;
+		if (o->matching_acls_count > 0) {
+			o->matching_acls = fmq_kafka_arena_alloc(a, (size_t)o->matching_acls_count * sizeof(*o->matching_acls));
+			if (o->matching_acls == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->matching_acls_count; i++) {
+			if (fill_fmq_kafka_delete_acls_resp_delete_acls_matching_acl(g, v, a, depth + 1, &o->matching_acls[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_acls_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_delete_acls_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->filter_results_count = kt_rand_count(g, depth, false);
+		o->filter_results = NULL;
+		if (o->filter_results_count > 0) {
+			o->filter_results = fmq_kafka_arena_alloc(a, (size_t)o->filter_results_count * sizeof(*o->filter_results));
+			if (o->filter_results == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->filter_results_count; i++) {
+			if (fill_fmq_kafka_delete_acls_resp_delete_acls_filter_result(g, v, a, depth + 1, &o->filter_results[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_delete_acls_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_delete_acls_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_describe_configs_req_describe_configs_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_configs_req_describe_configs_resource *o)
 {
 	const bool flex = v >= 4;
@@ -4378,6 +5167,65 @@ static int
 fillv_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
 {
 	return fill_fmq_kafka_alter_configs_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_sasl_authenticate_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_authenticate_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_sasl_authenticate_req_init(o);
+	if (true) {
+		o->auth_bytes = kt_rand_bytes(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_sasl_authenticate_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_sasl_authenticate_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_sasl_authenticate_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_authenticate_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_sasl_authenticate_resp_init(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->auth_bytes = kt_rand_bytes(g, a, false);
+	}
+	if ((v >= 1)) {
+		o->session_lifetime_ms = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_sasl_authenticate_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_sasl_authenticate_resp(g, v, a, 0, o);
 }
 
 static int
@@ -4960,6 +5808,743 @@ fillv_fmq_kafka_offset_delete_resp(struct kt_rng *g, int16_t v, struct fmq_kafka
 }
 
 static int
+fill_fmq_kafka_describe_client_quotas_req_component_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_req_component_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_client_quotas_req_component_data(o);
+	if (true) {
+		o->entity_type = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->match_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->match = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_client_quotas_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_req *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_client_quotas_req_init(o);
+	if (true) {
+		o->components_count = kt_rand_count(g, depth, false);
+		o->components = NULL;
+		if (o->components_count > 0) {
+			o->components = fmq_kafka_arena_alloc(a, (size_t)o->components_count * sizeof(*o->components));
+			if (o->components == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->components_count; i++) {
+			if (fill_fmq_kafka_describe_client_quotas_req_component_data(g, v, a, depth + 1, &o->components[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->strict = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_client_quotas_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_client_quotas_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_client_quotas_resp_entity_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp_entity_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_client_quotas_resp_entity_data(o);
+	if (true) {
+		o->entity_type = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->entity_name = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_client_quotas_resp_value_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp_value_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_client_quotas_resp_value_data(o);
+	if (true) {
+		o->key = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->value = (double)(int32_t)kt_rand(g) / 8.0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_client_quotas_resp_entry_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp_entry_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_client_quotas_resp_entry_data(o);
+	if (true) {
+		o->entity_count = kt_rand_count(g, depth, false);
+		o->entity = NULL;
+		if (o->entity_count > 0) {
+			o->entity = fmq_kafka_arena_alloc(a, (size_t)o->entity_count * sizeof(*o->entity));
+			if (o->entity == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->entity_count; i++) {
+			if (fill_fmq_kafka_describe_client_quotas_resp_entity_data(g, v, a, depth + 1, &o->entity[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->values_count = kt_rand_count(g, depth, false);
+		o->values = NULL;
+		if (o->values_count > 0) {
+			o->values = fmq_kafka_arena_alloc(a, (size_t)o->values_count * sizeof(*o->values));
+			if (o->values == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->values_count; i++) {
+			if (fill_fmq_kafka_describe_client_quotas_resp_value_data(g, v, a, depth + 1, &o->values[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_client_quotas_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_client_quotas_resp *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_client_quotas_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->entries_count = kt_rand_count(g, depth, true);
+		o->entries = NULL;
+		if (o->entries_count > 0) {
+			o->entries = fmq_kafka_arena_alloc(a, (size_t)o->entries_count * sizeof(*o->entries));
+			if (o->entries == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->entries_count; i++) {
+			if (fill_fmq_kafka_describe_client_quotas_resp_entry_data(g, v, a, depth + 1, &o->entries[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_client_quotas_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_client_quotas_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_req_entity_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req_entity_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_client_quotas_req_entity_data(o);
+	if (true) {
+		o->entity_type = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->entity_name = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_req_op_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req_op_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_client_quotas_req_op_data(o);
+	if (true) {
+		o->key = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->value = (double)(int32_t)kt_rand(g) / 8.0;
+	}
+	if (true) {
+		o->remove = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_req_entry_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req_entry_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_client_quotas_req_entry_data(o);
+	if (true) {
+		o->entity_count = kt_rand_count(g, depth, false);
+		o->entity = NULL;
+		if (o->entity_count > 0) {
+			o->entity = fmq_kafka_arena_alloc(a, (size_t)o->entity_count * sizeof(*o->entity));
+			if (o->entity == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->entity_count; i++) {
+			if (fill_fmq_kafka_alter_client_quotas_req_entity_data(g, v, a, depth + 1, &o->entity[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->ops_count = kt_rand_count(g, depth, false);
+		o->ops = NULL;
+		if (o->ops_count > 0) {
+			o->ops = fmq_kafka_arena_alloc(a, (size_t)o->ops_count * sizeof(*o->ops));
+			if (o->ops == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->ops_count; i++) {
+			if (fill_fmq_kafka_alter_client_quotas_req_op_data(g, v, a, depth + 1, &o->ops[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_req *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_client_quotas_req_init(o);
+	if (true) {
+		o->entries_count = kt_rand_count(g, depth, false);
+		o->entries = NULL;
+		if (o->entries_count > 0) {
+			o->entries = fmq_kafka_arena_alloc(a, (size_t)o->entries_count * sizeof(*o->entries));
+			if (o->entries == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->entries_count; i++) {
+			if (fill_fmq_kafka_alter_client_quotas_req_entry_data(g, v, a, depth + 1, &o->entries[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->validate_only = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_client_quotas_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_client_quotas_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_resp_entity_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_resp_entity_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_client_quotas_resp_entity_data(o);
+	if (true) {
+		o->entity_type = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->entity_name = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_resp_entry_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_resp_entry_data *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_client_quotas_resp_entry_data(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->entity_count = kt_rand_count(g, depth, false);
+		o->entity = NULL;
+		if (o->entity_count > 0) {
+			o->entity = fmq_kafka_arena_alloc(a, (size_t)o->entity_count * sizeof(*o->entity));
+			if (o->entity == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->entity_count; i++) {
+			if (fill_fmq_kafka_alter_client_quotas_resp_entity_data(g, v, a, depth + 1, &o->entity[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_client_quotas_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_client_quotas_resp *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_client_quotas_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->entries_count = kt_rand_count(g, depth, false);
+		o->entries = NULL;
+		if (o->entries_count > 0) {
+			o->entries = fmq_kafka_arena_alloc(a, (size_t)o->entries_count * sizeof(*o->entries));
+			if (o->entries == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->entries_count; i++) {
+			if (fill_fmq_kafka_alter_client_quotas_resp_entry_data(g, v, a, depth + 1, &o->entries[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_client_quotas_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_client_quotas_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_user_scram_credentials_req_user_name(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_req_user_name *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_user_scram_credentials_req_user_name(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_user_scram_credentials_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_user_scram_credentials_req_init(o);
+	if (true) {
+		o->users_count = kt_rand_count(g, depth, true);
+		o->users = NULL;
+		if (o->users_count > 0) {
+			o->users = fmq_kafka_arena_alloc(a, (size_t)o->users_count * sizeof(*o->users));
+			if (o->users == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->users_count; i++) {
+			if (fill_fmq_kafka_describe_user_scram_credentials_req_user_name(g, v, a, depth + 1, &o->users[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_user_scram_credentials_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_user_scram_credentials_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_user_scram_credentials_resp_credential_info(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_resp_credential_info *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_user_scram_credentials_resp_credential_info(o);
+	if (true) {
+		o->mechanism = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->iterations = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result(o);
+	if (true) {
+		o->user = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->credential_infos_count = kt_rand_count(g, depth, false);
+		o->credential_infos = NULL;
+		if (o->credential_infos_count > 0) {
+			o->credential_infos = fmq_kafka_arena_alloc(a, (size_t)o->credential_infos_count * sizeof(*o->credential_infos));
+			if (o->credential_infos == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->credential_infos_count; i++) {
+			if (fill_fmq_kafka_describe_user_scram_credentials_resp_credential_info(g, v, a, depth + 1, &o->credential_infos[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_user_scram_credentials_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_user_scram_credentials_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_user_scram_credentials_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->results_count = kt_rand_count(g, depth, false);
+		o->results = NULL;
+		if (o->results_count > 0) {
+			o->results = fmq_kafka_arena_alloc(a, (size_t)o->results_count * sizeof(*o->results));
+			if (o->results == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_count; i++) {
+			if (fill_fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result(g, v, a, depth + 1, &o->results[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_user_scram_credentials_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_user_scram_credentials_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->mechanism = (int8_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->mechanism = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->iterations = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->salt = kt_rand_bytes(g, a, false);
+	}
+	if (true) {
+		o->salted_password = kt_rand_bytes(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_user_scram_credentials_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_user_scram_credentials_req_init(o);
+	if (true) {
+		o->deletions_count = kt_rand_count(g, depth, false);
+		o->deletions = NULL;
+		if (o->deletions_count > 0) {
+			o->deletions = fmq_kafka_arena_alloc(a, (size_t)o->deletions_count * sizeof(*o->deletions));
+			if (o->deletions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->deletions_count; i++) {
+			if (fill_fmq_kafka_alter_user_scram_credentials_req_scram_credential_deletion(g, v, a, depth + 1, &o->deletions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->upsertions_count = kt_rand_count(g, depth, false);
+		o->upsertions = NULL;
+		if (o->upsertions_count > 0) {
+			o->upsertions = fmq_kafka_arena_alloc(a, (size_t)o->upsertions_count * sizeof(*o->upsertions));
+			if (o->upsertions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->upsertions_count; i++) {
+			if (fill_fmq_kafka_alter_user_scram_credentials_req_scram_credential_upsertion(g, v, a, depth + 1, &o->upsertions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_user_scram_credentials_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_user_scram_credentials_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result(o);
+	if (true) {
+		o->user = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_user_scram_credentials_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_user_scram_credentials_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_user_scram_credentials_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->results_count = kt_rand_count(g, depth, false);
+		o->results = NULL;
+		if (o->results_count > 0) {
+			o->results = fmq_kafka_arena_alloc(a, (size_t)o->results_count * sizeof(*o->results));
+			if (o->results == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_count; i++) {
+			if (fill_fmq_kafka_alter_user_scram_credentials_resp_alter_user_scram_credentials_result(g, v, a, depth + 1, &o->results[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_user_scram_credentials_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_user_scram_credentials_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_describe_cluster_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_req *o)
 {
 	const bool flex = v >= 0;
@@ -5092,6 +6677,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 15, 0, 0, 5, "DescribeGroupsResponse", sizeof(struct fmq_kafka_describe_groups_resp), fillv_fmq_kafka_describe_groups_resp },
 	{ 16, 1, 0, 4, "ListGroupsRequest", sizeof(struct fmq_kafka_list_groups_req), fillv_fmq_kafka_list_groups_req },
 	{ 16, 0, 0, 4, "ListGroupsResponse", sizeof(struct fmq_kafka_list_groups_resp), fillv_fmq_kafka_list_groups_resp },
+	{ 17, 1, 0, 1, "SaslHandshakeRequest", sizeof(struct fmq_kafka_sasl_handshake_req), fillv_fmq_kafka_sasl_handshake_req },
+	{ 17, 0, 0, 1, "SaslHandshakeResponse", sizeof(struct fmq_kafka_sasl_handshake_resp), fillv_fmq_kafka_sasl_handshake_resp },
 	{ 18, 1, 0, 3, "ApiVersionsRequest", sizeof(struct fmq_kafka_api_versions_req), fillv_fmq_kafka_api_versions_req },
 	{ 18, 0, 0, 3, "ApiVersionsResponse", sizeof(struct fmq_kafka_api_versions_resp), fillv_fmq_kafka_api_versions_resp },
 	{ 19, 1, 0, 7, "CreateTopicsRequest", sizeof(struct fmq_kafka_create_topics_req), fillv_fmq_kafka_create_topics_req },
@@ -5100,10 +6687,18 @@ const struct kt_msg kt_msgs[] = {
 	{ 20, 0, 0, 6, "DeleteTopicsResponse", sizeof(struct fmq_kafka_delete_topics_resp), fillv_fmq_kafka_delete_topics_resp },
 	{ 22, 1, 0, 4, "InitProducerIdRequest", sizeof(struct fmq_kafka_init_producer_id_req), fillv_fmq_kafka_init_producer_id_req },
 	{ 22, 0, 0, 4, "InitProducerIdResponse", sizeof(struct fmq_kafka_init_producer_id_resp), fillv_fmq_kafka_init_producer_id_resp },
+	{ 29, 1, 0, 3, "DescribeAclsRequest", sizeof(struct fmq_kafka_describe_acls_req), fillv_fmq_kafka_describe_acls_req },
+	{ 29, 0, 0, 3, "DescribeAclsResponse", sizeof(struct fmq_kafka_describe_acls_resp), fillv_fmq_kafka_describe_acls_resp },
+	{ 30, 1, 0, 3, "CreateAclsRequest", sizeof(struct fmq_kafka_create_acls_req), fillv_fmq_kafka_create_acls_req },
+	{ 30, 0, 0, 3, "CreateAclsResponse", sizeof(struct fmq_kafka_create_acls_resp), fillv_fmq_kafka_create_acls_resp },
+	{ 31, 1, 0, 3, "DeleteAclsRequest", sizeof(struct fmq_kafka_delete_acls_req), fillv_fmq_kafka_delete_acls_req },
+	{ 31, 0, 0, 3, "DeleteAclsResponse", sizeof(struct fmq_kafka_delete_acls_resp), fillv_fmq_kafka_delete_acls_resp },
 	{ 32, 1, 0, 4, "DescribeConfigsRequest", sizeof(struct fmq_kafka_describe_configs_req), fillv_fmq_kafka_describe_configs_req },
 	{ 32, 0, 0, 4, "DescribeConfigsResponse", sizeof(struct fmq_kafka_describe_configs_resp), fillv_fmq_kafka_describe_configs_resp },
 	{ 33, 1, 0, 2, "AlterConfigsRequest", sizeof(struct fmq_kafka_alter_configs_req), fillv_fmq_kafka_alter_configs_req },
 	{ 33, 0, 0, 2, "AlterConfigsResponse", sizeof(struct fmq_kafka_alter_configs_resp), fillv_fmq_kafka_alter_configs_resp },
+	{ 36, 1, 0, 2, "SaslAuthenticateRequest", sizeof(struct fmq_kafka_sasl_authenticate_req), fillv_fmq_kafka_sasl_authenticate_req },
+	{ 36, 0, 0, 2, "SaslAuthenticateResponse", sizeof(struct fmq_kafka_sasl_authenticate_resp), fillv_fmq_kafka_sasl_authenticate_resp },
 	{ 37, 1, 0, 3, "CreatePartitionsRequest", sizeof(struct fmq_kafka_create_partitions_req), fillv_fmq_kafka_create_partitions_req },
 	{ 37, 0, 0, 3, "CreatePartitionsResponse", sizeof(struct fmq_kafka_create_partitions_resp), fillv_fmq_kafka_create_partitions_resp },
 	{ 42, 1, 0, 2, "DeleteGroupsRequest", sizeof(struct fmq_kafka_delete_groups_req), fillv_fmq_kafka_delete_groups_req },
@@ -5112,6 +6707,14 @@ const struct kt_msg kt_msgs[] = {
 	{ 44, 0, 0, 1, "IncrementalAlterConfigsResponse", sizeof(struct fmq_kafka_incremental_alter_configs_resp), fillv_fmq_kafka_incremental_alter_configs_resp },
 	{ 47, 1, 0, 0, "OffsetDeleteRequest", sizeof(struct fmq_kafka_offset_delete_req), fillv_fmq_kafka_offset_delete_req },
 	{ 47, 0, 0, 0, "OffsetDeleteResponse", sizeof(struct fmq_kafka_offset_delete_resp), fillv_fmq_kafka_offset_delete_resp },
+	{ 48, 1, 0, 1, "DescribeClientQuotasRequest", sizeof(struct fmq_kafka_describe_client_quotas_req), fillv_fmq_kafka_describe_client_quotas_req },
+	{ 48, 0, 0, 1, "DescribeClientQuotasResponse", sizeof(struct fmq_kafka_describe_client_quotas_resp), fillv_fmq_kafka_describe_client_quotas_resp },
+	{ 49, 1, 0, 1, "AlterClientQuotasRequest", sizeof(struct fmq_kafka_alter_client_quotas_req), fillv_fmq_kafka_alter_client_quotas_req },
+	{ 49, 0, 0, 1, "AlterClientQuotasResponse", sizeof(struct fmq_kafka_alter_client_quotas_resp), fillv_fmq_kafka_alter_client_quotas_resp },
+	{ 50, 1, 0, 0, "DescribeUserScramCredentialsRequest", sizeof(struct fmq_kafka_describe_user_scram_credentials_req), fillv_fmq_kafka_describe_user_scram_credentials_req },
+	{ 50, 0, 0, 0, "DescribeUserScramCredentialsResponse", sizeof(struct fmq_kafka_describe_user_scram_credentials_resp), fillv_fmq_kafka_describe_user_scram_credentials_resp },
+	{ 51, 1, 0, 0, "AlterUserScramCredentialsRequest", sizeof(struct fmq_kafka_alter_user_scram_credentials_req), fillv_fmq_kafka_alter_user_scram_credentials_req },
+	{ 51, 0, 0, 0, "AlterUserScramCredentialsResponse", sizeof(struct fmq_kafka_alter_user_scram_credentials_resp), fillv_fmq_kafka_alter_user_scram_credentials_resp },
 	{ 60, 1, 0, 0, "DescribeClusterRequest", sizeof(struct fmq_kafka_describe_cluster_req), fillv_fmq_kafka_describe_cluster_req },
 	{ 60, 0, 0, 0, "DescribeClusterResponse", sizeof(struct fmq_kafka_describe_cluster_resp), fillv_fmq_kafka_describe_cluster_resp },
 };
