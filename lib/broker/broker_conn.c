@@ -317,6 +317,7 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 		TAILQ_REMOVE(&bl->mem_waitq, k, mem_link);
 		k->mem_wait = false;
 	}
+	quota_conn_gone(bl, k);
 	rx_free_all(k);
 	k->partial_since = 0;
 	rx_unreserve(bl, k);
@@ -479,6 +480,7 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	k->rx_full = false;
 	k->waiting = false;
 	k->mem_wait = false;
+	k->muted = false;
 	k->resv = 0;
 	k->partial_since = 0;
 	k->last_active_ns = bl->now_ns;
@@ -567,7 +569,7 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		return;
 	/* Room for more requests again: read on. */
 	if (k->paused && !k->retry && !k->rx_full && !k->mem_wait &&
-	    k->tail - k->head < bl->b->slots) {
+	    !k->muted && k->tail - k->head < bl->b->slots) {
 		k->paused = false;
 		fmq_tcp_pause_rx(bl->net, k->tcp, false);
 		conn_schedule(bl, k);
@@ -646,7 +648,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		int st;
 
 		if (!k->live || k->closing || k->waiting || k->rx_bytes == 0 ||
-		    k->rx_bytes < k->need)
+		    k->rx_bytes < k->need || k->muted)
 			break;
 		if (budget == 0) {
 			more = true;
@@ -716,6 +718,8 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		rc.xslot = &k->xp;
 		rc.meta = broker_meta_load(b);
 		st = api_dispatch(&rc);
+		if (st == REQ_DONE || st == REQ_PARK)
+			quota_request_time(&rc, rte_rdtsc() - sl->t0_tsc);
 		if (st == REQ_RETRY) {
 			/* The hot pool is full: stop reading from this
 			 * producer and run the same frame again next poll

@@ -107,6 +107,9 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->arena_bytes = cfg->broker_arena_bytes;
 	b->slab_bytes = cfg->broker_slab_bytes;
 	b->auto_create = cfg->auto_create_topics_enable;
+	b->qwin.num = (uint32_t)cfg->quota_window_num;
+	b->qwin.size_ms = (int64_t)cfg->quota_window_size_seconds * 1000;
+	b->quota_slots = rte_align32pow2((uint32_t)cfg->quota_entities_per_lcore);
 	/* Cross-lcore partition work (one pool for every lcore). */
 	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
 				       64, 0, NULL, NULL, NULL, NULL,
@@ -207,6 +210,7 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	bl->mp = mp;
 	bl->nconns = b->max_conns;
 	TAILQ_INIT(&bl->mem_waitq);
+	TAILQ_INIT(&bl->muteq);
 	/* The pool is shared by the data lcores: each may let unfinished
 	 * requests hold half of its share, and one request an eighth of
 	 * the pool (refused at its size prefix beyond). */
@@ -234,6 +238,11 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	fmq_kafka_arena_init(&bl->arena, arena, b->arena_bytes);
 	if (slab_init(&bl->slab, b->slab_bytes, socket) < 0)
 		goto nomem;
+	void *qmem = rte_malloc_socket("fmq_quota", b->quota_slots *
+				       sizeof(struct fmq_quota_rate), 64, socket);
+	if (qmem == NULL)
+		goto nomem;
+	fmq_quota_tbl_init(&bl->qtbl, qmem, b->quota_slots);
 	rc = fmq_doorbell_init(&bl->bell);
 	if (rc < 0) {
 		snprintf(err, errlen, "broker: lcore %u: eventfd: %s", idx,
@@ -333,6 +342,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_ring_free(bl->from_ctrl);
 	rte_ring_free(bl->xin);
 	slab_fini(&bl->slab);
+	rte_free(bl->qtbl.r);
 	fmq_doorbell_fini(&bl->bell);
 	rte_free(bl->arena.base);
 	rte_free(bl->segs);
@@ -426,6 +436,7 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 		apply_log_configs(bl, m);
 	drain_ctrl(bl);
 	xop_drain(bl);
+	quota_poll(bl);
 	conn_work(bl);
 	conn_timers(bl);
 	fetch_poll_waiters(bl);
@@ -608,6 +619,31 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Times the ring to the control lcore was full", st.fwd_ring_full);
 	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
 		  "Allocation failures while building responses", st.nomem);
+
+	static const char *const qkeys[] = { "producer_byte_rate",
+		"consumer_byte_rate", "request_percentage" };
+	fmq_metrics_family(out, "fluxmq_quota_throttled_requests_total",
+			   "counter", "Requests throttled by a client quota, by "
+			   "quota key");
+	for (int q = 0; q < 3; q++) {
+		snprintf(lbl, sizeof(lbl), "quota=\"%s\"", qkeys[q]);
+		fmq_metrics_u64(out, "fluxmq_quota_throttled_requests_total",
+				lbl, SUM(quota_throttled[q]));
+	}
+	fmq_metrics_family(out, "fluxmq_quota_throttle_time_ms_total",
+			   "counter", "Throttle time handed out (connections "
+			   "muted), by quota key, milliseconds");
+	for (int q = 0; q < 3; q++) {
+		snprintf(lbl, sizeof(lbl), "quota=\"%s\"", qkeys[q]);
+		fmq_metrics_u64(out, "fluxmq_quota_throttle_time_ms_total",
+				lbl, SUM(quota_throttle_ms[q]));
+	}
+	PER_LCORE("fluxmq_quota_rates", "gauge",
+		  "Client quota rates the lcore measures (entities seen)",
+		  qtbl.used);
+	PER_LCORE("fluxmq_quota_rates_evicted_total", "counter",
+		  "Quota rates pushed out of a full table "
+		  "(quota.entities.per.lcore)", qtbl.evicted);
 
 	PER_LCORE("fluxmq_kafka_slab_used_bytes", "gauge",
 		  "Per-lcore slab bytes holding waiting request state",

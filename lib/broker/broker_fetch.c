@@ -437,6 +437,11 @@ perr:
 		}
 		/* Deadline passed, or no room to park: answer now. */
 	}
+	/* Client quota: the record bytes going out. Kafka sizes the whole
+	 * response and, throttled, sends it empty; FluxMQ sends what it
+	 * read and mutes the connection, so the next fetch waits. */
+	resp.throttle_time_ms = quota_charge(rc, FMQ_QUOTA_FETCH,
+					     (double)total);
 encode:;
 	struct rte_mbuf *m = resp_encode_z(bl, FMQ_KAFKA_API_FETCH,
 					   rc->hdr->api_version,

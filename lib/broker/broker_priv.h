@@ -14,6 +14,7 @@
 #include "fmq_kafka.h"
 #include "fmq_log.h"
 #include "fmq_net.h"
+#include "fmq_quota.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -132,6 +133,9 @@ struct kconn {
 	uint32_t resv;           /* mbufs reserved for the unfinished first
 				  * request (0: none, or it is whole) */
 	TAILQ_ENTRY(kconn) mem_link; /* on mem_waitq while mem_wait */
+	bool muted;              /* paused: throttled by a client quota */
+	uint64_t mute_until_ns;
+	TAILQ_ENTRY(kconn) mute_link; /* on muteq while muted */
 	uint64_t partial_since;  /* ns: first unconsumed byte arrived */
 	uint64_t last_active_ns; /* ns: last byte received or answer sent */
 	uint32_t client_ip;
@@ -202,6 +206,9 @@ struct broker_stats {
 	uint64_t forwarded, fwd_ring_full;
 	uint64_t xop_sent, xop_served, xop_ring_full;
 	uint64_t nomem;
+	/* client quotas, by key (produce, fetch, request time) */
+	uint64_t quota_throttled[FMQ_QUOTA_NKEYS];
+	uint64_t quota_throttle_ms[FMQ_QUOTA_NKEYS];
 	struct fmq_hist lat[BROKER_API_MAX];
 };
 
@@ -271,6 +278,11 @@ struct fmq_broker_lcore {
 	 */
 	uint8_t *precheck;
 	uint32_t precheck_len;
+	/* Client quotas (broker_quota.c): this lcore's rates, and the
+	 * connections muted by a throttle, with the soonest end (0: none). */
+	struct fmq_quota_tbl qtbl;
+	TAILQ_HEAD(, kconn) muteq;
+	uint64_t mute_next_ns;
 	struct broker_stats st;
 };
 
@@ -293,6 +305,8 @@ struct fmq_broker {
 	uint64_t arena_bytes;
 	uint64_t slab_bytes;
 	bool auto_create;
+	struct fmq_quota_win qwin;  /* quota.window.num, .size.seconds */
+	uint32_t quota_slots;       /* quota.entities.per.lcore */
 	_Atomic(struct fmq_bmeta *) meta;
 	uint64_t version;
 	struct fmq_bmeta *old;      /* replaced snapshots, newest first */
@@ -323,6 +337,18 @@ void conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 		   struct rte_mbuf *resp);
 void conn_flush(struct fmq_broker_lcore *bl, struct kconn *k);
 void conn_schedule(struct fmq_broker_lcore *bl, struct kconn *k);
+
+struct req_ctx;
+/* broker_quota.c: client quotas. quota_charge records v for key (enum
+ * fmq_quota_key) of the request's connection and returns its throttle
+ * time in ms, muting the connection that long (0: within quota). */
+int32_t quota_charge(struct req_ctx *rc, int key, double v);
+/* Request time quota: tsc cycles spent handling the request. */
+void quota_request_time(struct req_ctx *rc, uint64_t tsc);
+/* Unmute connections whose throttle time has passed. */
+void quota_poll(struct fmq_broker_lcore *bl);
+/* k is closing: off the mute list. */
+void quota_conn_gone(struct fmq_broker_lcore *bl, struct kconn *k);
 
 /* broker_resp.c: encode a response body into an mbuf chain. */
 struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,

@@ -333,12 +333,16 @@ api_produce(struct req_ctx *rc)
 		count_error(bl, res[i].err);
 		any_err |= res[i].err != 0;
 	}
+	/* Client quota: the request's size, as Kafka records it. */
+	int32_t throttle = quota_charge(rc, FMQ_QUOTA_PRODUCE,
+					(double)rc->frame_len);
 	if (req->acks == 0) {
 		xprog_drop(bl, rc->xslot);
 		/* Kafka closes an acks=0 connection on error: the only way
 		 * the client learns about it. */
 		if (any_err)
 			return REQ_CLOSE(BROKER_CLOSE_ACKS0_ERROR);
+		/* Throttled, it is only muted: there is no answer. */
 		conn_complete(bl, k, rc->slot, NULL);
 		return REQ_DONE;
 	}
@@ -346,6 +350,7 @@ api_produce(struct req_ctx *rc)
 	struct fmq_kafka_produce_resp resp;
 	fmq_kafka_init_response(FMQ_KAFKA_API_PRODUCE, rc->hdr->api_version,
 				&resp);
+	resp.throttle_time_ms = throttle;
 	resp.responses_count = req->topic_data_count;
 	resp.responses = fmq_kafka_arena_alloc(&bl->arena,
 		(req->topic_data_count ? req->topic_data_count : 1) *

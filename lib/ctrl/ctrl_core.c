@@ -512,6 +512,12 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_INIT_PRODUCER_ID:
 		ctrl_init_producer_id(c, f, req);
 		return;
+	case FMQ_KAFKA_API_DESCRIBE_CLIENT_QUOTAS:
+		ctrl_describe_client_quotas(c, f, req);
+		return;
+	case FMQ_KAFKA_API_ALTER_CLIENT_QUOTAS:
+		ctrl_alter_client_quotas(c, f, req);
+		return;
 	default:
 		if (ctrl_groups_handle(c, f, &hdr, req))
 			return;
@@ -631,6 +637,8 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 			 (double)(fmq_now_ns() - t0) / 1e6);
 	if (ctrl_groups_open(c, err, errlen) < 0)
 		goto fail;
+	if (ctrl_quota_load(c, err, errlen) < 0)
+		goto fail;
 	if (ctrl_publish(c) < 0) {
 		snprintf(err, errlen, "ctrl: out of memory");
 		goto fail;
@@ -707,6 +715,7 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
 			"counter", "Segments deleted by retention",
 			c->st.retention_deleted);
+	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);
 }

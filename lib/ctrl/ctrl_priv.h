@@ -61,6 +61,7 @@ struct ctrl_stats {
 	uint64_t flush_errors;
 	uint64_t retention_deleted;
 	uint64_t malformed;
+	uint64_t quota_changes;
 };
 
 struct fmq_ctrl {
@@ -118,6 +119,14 @@ void ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+
+/* ctrl_quota.c: client quotas (APIs 48 and 49) and their file. */
+int ctrl_quota_load(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,
+				 void *req);
+void ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			      void *req);
+void ctrl_quota_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c);
 
 /* ctrl_groups.c: the group APIs on the coordinator. */
 int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);
