@@ -581,10 +581,11 @@ main(int argc, char **argv)
 	}
 	fmq_metrics_register(app.metrics, app_lcore_metrics, &app);
 	fmq_metrics_register(app.metrics, app_status_metrics, &app);
+	nerr = fmq_config_error_count();
 	app.mgmt = mgmt_start(&app, app.mgmt_fd, err, sizeof(err));
 	if (app.mgmt == NULL) {
 		say_fail(err);
-		rc = 1;
+		rc = fail_code(nerr, err);
 		goto out_eal;
 	}
 	/* From here a step that failed on a key's value (it said so with
