@@ -7,9 +7,11 @@ of the installed clients has them: confluent-kafka 1.7.0 and kafka-python
 by side, one of them throttled.
 
   client_quotas.py HOST PORT set CLIENT RATE     alter, check the answers
+  client_quotas.py HOST PORT setfetch CLIENT RATE  consumer_byte_rate
   client_quotas.py HOST PORT describe CLIENT RATE
   client_quotas.py HOST PORT race TOPIC CLIENT RATE SECONDS SKIP
   client_quotas.py HOST PORT solo TOPIC CLIENT RATE SECONDS SKIP
+  client_quotas.py HOST PORT consume TOPIC CLIENT SECONDS SKIP
   client_quotas.py HOST PORT burst TOPIC CLIENT BYTES
 Failures print to stderr and exit 1.
 """
@@ -139,6 +141,13 @@ def describe(host, port, comps, strict=False, version=0):
 
 
 # ---------------------------------------------------------------- checks
+def cmd_set_fetch(host, port, client, rate):
+    res = alter(host, port, [([("client-id", client)],
+                              [("consumer_byte_rate", rate, False)])])
+    if res[0][0] != 0:
+        die(f"consumer_byte_rate: {res}")
+
+
 def cmd_set(host, port, client, rate):
     cid = [("client-id", client)]
     # Refused entries change nothing and say why, each on its own.
@@ -190,12 +199,15 @@ def cmd_describe(host, port, client, rate):
                                  version=ver)
         if err != 0 or got != want:
             die(f"v{ver} exact {client}: {err} {msg} {got}, want {want}")
-    # Any client-id, strict: the same one entity; no filter: all (one).
+    # Any client-id, strict, and no filter at all: it is among them (with
+    # others set by the caller since).
+    def has(got):
+        return all(got.get(k) == v for k, v in want.items())
     err, _, got = describe(host, port, [("client-id", 2, None)], strict=True)
-    if err != 0 or got != want:
+    if err != 0 or not has(got):
         die(f"any client-id: {err} {got}")
     err, _, got = describe(host, port, [], strict=False)
-    if err != 0 or got != want:
+    if err != 0 or not has(got):
         die(f"everything: {err} {got}")
     # strict with a user filter: a client-id entity has no user.
     err, _, got = describe(host, port, [("user", 2, None)], strict=True)
@@ -263,6 +275,32 @@ def cmd_race(host, port, topic, client, rate, seconds, skip, solo=False):
     print(json.dumps(out))
 
 
+def cmd_consume(host, port, topic, client, seconds, skip):
+    """Read topic partition 0 from the start for seconds with client-id
+    client; print its rate from skip seconds on, and throttle callbacks.
+    Small fetches (100 kB) so that one response is a small part of a
+    second's quota."""
+    from confluent_kafka import Consumer, TopicPartition
+    thr = []
+    c = Consumer({"bootstrap.servers": f"{host}:{port}", "client.id": client,
+                  "group.id": client, "enable.auto.commit": False,
+                  "fetch.max.bytes": 100000, "message.max.bytes": 100000,
+                  "max.partition.fetch.bytes": 100000,
+                  "receive.message.max.bytes": 1000000,
+                  "throttle_cb": lambda ev: thr.append(ev.throttle_time)})
+    c.assign([TopicPartition(topic, 0, 0)])
+    stamps = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        for m in c.consume(1000, 0.1):
+            if m.error() is None:
+                stamps.append((time.monotonic(), len(m.value())))
+    c.close()
+    print(json.dumps({"rate": rate_between(t0, stamps, skip, seconds),
+                      "bytes": sum(sz for _, sz in stamps),
+                      "throttle_events": len(thr)}))
+
+
 def cmd_burst(host, port, topic, client, nbytes):
     """Produce nbytes with one client (after a restart: is it throttled?)."""
     from confluent_kafka import Producer
@@ -288,6 +326,8 @@ def main():
     a = sys.argv[4:]
     if cmd == "set":
         cmd_set(host, port, a[0], float(a[1]))
+    elif cmd == "setfetch":
+        cmd_set_fetch(host, port, a[0], float(a[1]))
     elif cmd == "describe":
         cmd_describe(host, port, a[0], float(a[1]))
     elif cmd == "race":
@@ -296,6 +336,8 @@ def main():
     elif cmd == "solo":
         cmd_race(host, port, a[0], a[1], float(a[2]), float(a[3]),
                  float(a[4]), solo=True)
+    elif cmd == "consume":
+        cmd_consume(host, port, a[0], a[1], float(a[2]), float(a[3]))
     elif cmd == "burst":
         cmd_burst(host, port, a[0], a[1], int(a[2]))
     else:
