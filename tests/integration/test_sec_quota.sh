@@ -9,7 +9,8 @@
 # keeps at least 0.3 of the rate it had alone just before (a loose bound:
 # the machine is shared; the figures are printed) and FMQ_QUOTA_FREE_MIN
 # times the quota.
-# A consumer with consumer_byte_rate reads at it within 10 %.
+# A consumer with consumer_byte_rate reads at it within 10 %; a Metadata
+# loop under request_percentage is held back, another client-id's is not.
 # Then a restart: the quota is still described and still throttles.
 #
 # The windows are quota.window.num=2 samples of 1 s so that a short run
@@ -90,6 +91,14 @@ EOF
 n=$(fmq_metric fluxmq_quota_throttled_requests_total 'quota="consumer_byte_rate"')
 [ "$n" -gt 0 ] || fail "no fetch throttled"
 pass "throttled consumer within 10 % of consumer_byte_rate ($n fetches throttled)"
+
+# request_percentage: handling time on the data lcore. 0.01 % of one lcore
+# is 0.1 ms a second: a few Metadata requests, then muted.
+out=$(timeout 60 /usr/bin/python3 "$CQ" "$FMQ_IP" 9092 reqpct hasty 0.01 3 \
+	2>"$FMQ_TMP/reqpct.err") || fail "request_percentage: $(tail -3 "$FMQ_TMP/reqpct.err")"
+n=$(fmq_metric fluxmq_quota_throttled_requests_total 'quota="request_percentage"')
+[ "$n" -gt 0 ] || fail "no request throttled by request_percentage ($out)"
+pass "request_percentage holds a Metadata loop back: $out ($n requests throttled)"
 closes=$(fmq_metric fluxmq_kafka_connection_closes_total)
 [ "$closes" -eq 0 ] || fail "the broker closed $closes client connections"
 rc=0

@@ -13,6 +13,7 @@ by side, one of them throttled.
   client_quotas.py HOST PORT solo TOPIC CLIENT RATE SECONDS SKIP
   client_quotas.py HOST PORT consume TOPIC CLIENT SECONDS SKIP
   client_quotas.py HOST PORT burst TOPIC CLIENT BYTES
+  client_quotas.py HOST PORT reqpct CLIENT PERCENT SECONDS
 Failures print to stderr and exit 1.
 """
 import json
@@ -301,6 +302,36 @@ def cmd_consume(host, port, topic, client, seconds, skip):
                       "throttle_events": len(thr)}))
 
 
+def metadata_loop(host, port, client, seconds):
+    """Metadata v1 requests one after the other for seconds: how many."""
+    s = connect(host, port)
+    body = i32(0)
+    n = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        s.sendall(frame(hdr1(3, 1, n, client) + body))
+        if read_response(s) is None:
+            die(f"{client}: the broker closed the connection")
+        n += 1
+    s.close()
+    return n / seconds
+
+
+def cmd_reqpct(host, port, client, pct, seconds):
+    """request_percentage for client: its Metadata loop is held back
+    (muted), another client-id's is not."""
+    res = alter(host, port, [([("client-id", client)],
+                              [("request_percentage", pct, False)])])
+    if res[0][0] != 0:
+        die(f"request_percentage: {res}")
+    slow = metadata_loop(host, port, client, seconds)
+    free = metadata_loop(host, port, client + "-free", seconds)
+    print(json.dumps({"throttled_per_s": slow, "free_per_s": free}))
+    if not slow * 5 < free:
+        die(f"request_percentage={pct:g}: {slow:.0f} requests/s, "
+            f"{free:.0f}/s without a quota")
+
+
 def cmd_burst(host, port, topic, client, nbytes):
     """Produce nbytes with one client (after a restart: is it throttled?)."""
     from confluent_kafka import Producer
@@ -338,6 +369,8 @@ def main():
                  float(a[4]), solo=True)
     elif cmd == "consume":
         cmd_consume(host, port, a[0], a[1], float(a[2]), float(a[3]))
+    elif cmd == "reqpct":
+        cmd_reqpct(host, port, a[0], float(a[1]), float(a[2]))
     elif cmd == "burst":
         cmd_burst(host, port, a[0], a[1], int(a[2]))
     else:
