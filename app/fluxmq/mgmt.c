@@ -668,9 +668,9 @@ mgmt_start(struct app *a, int listen_fd, char *err, size_t errlen)
 				MHD_OPTION_END);
 	if (m->d == NULL && msec.cert != NULL) {
 		fmq_config_error(&a->cfg, "mgmt.ssl.certificate.location", err,
-				 errlen, "libmicrohttpd refused the certificate "
-				 "or key (%s, %s: do they match? an encrypted "
-				 "key?)", a->cfg.mgmt_ssl_certificate_location,
+				 errlen, "libmicrohttpd refused the "
+				 "certificate or key (%s, %s: do they match? "
+				 "an encrypted key?)", a->cfg.mgmt_ssl_certificate_location,
 				 a->cfg.mgmt_ssl_key_location);
 		close(listen_fd);
 		free(m);

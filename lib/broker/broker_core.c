@@ -72,7 +72,8 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->auto_create = cfg->auto_create_topics_enable;
 	b->qwin.num = (uint32_t)cfg->quota_window_num;
 	b->qwin.size_ms = (int64_t)cfg->quota_window_size_seconds * 1000;
-	b->quota_slots = rte_align32pow2((uint32_t)cfg->quota_entities_per_lcore);
+	b->quota_slots =
+		rte_align32pow2((uint32_t)cfg->quota_entities_per_lcore);
 	/* Cross-lcore partition work (one pool for every lcore). */
 	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
 				       64, 0, NULL, NULL, NULL, NULL,
@@ -202,7 +203,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	if (slab_init(&bl->slab, b->slab_bytes, socket) < 0)
 		goto nomem;
 	void *qmem = rte_malloc_socket("fmq_quota", b->quota_slots *
-				       sizeof(struct fmq_quota_rate), 64, socket);
+				       sizeof(struct fmq_quota_rate), 64,
+				       socket);
 	if (qmem == NULL)
 		goto nomem;
 	fmq_quota_tbl_init(&bl->qtbl, qmem, b->quota_slots);

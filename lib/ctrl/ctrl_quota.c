@@ -124,16 +124,15 @@ ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 	for (int32_t i = 0; i < req->components_count; i++) {
 		const struct fmq_kafka_describe_client_quotas_req_component_data
 			*cd = &req->components[i];
-		int t = fmq_quota_type_parse(cd->entity_type.p,
-					     (size_t)RTE_MAX(cd->entity_type.len,
-							     0));
+		size_t tl = (size_t)RTE_MAX(cd->entity_type.len, 0);
+		int t = fmq_quota_type_parse(cd->entity_type.p, tl);
 
 		if (t < 0) {
 			snprintf(msg, sizeof(msg), "Custom entity type '%.*s' "
 				 "not supported (FluxMQ has user and "
 				 "client-id quotas)",
-				 (int)RTE_MIN(RTE_MAX(cd->entity_type.len, 0),
-					      40), cd->entity_type.p);
+				 (int)RTE_MIN(tl, (size_t)40),
+				 cd->entity_type.p);
 			describe_error(c, f, msg);
 			return;
 		}
@@ -141,7 +140,8 @@ ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 			describe_error(c, f, "Duplicate entity type in filter");
 			return;
 		}
-		if (cd->match_type < MATCH_EXACT || cd->match_type > MATCH_ANY) {
+		if (cd->match_type < MATCH_EXACT ||
+		    cd->match_type > MATCH_ANY) {
 			describe_error(c, f, "Unknown match type");
 			return;
 		}

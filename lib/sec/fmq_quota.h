@@ -127,7 +127,7 @@ struct fmq_quota_rate {
 
 /** Window settings (quota.window.num, quota.window.size.seconds). */
 struct fmq_quota_win {
-	uint32_t num;                    /**< samples, 2..FMQ_QUOTA_MAX_SAMPLES */
+	uint32_t num;          /**< samples, 2..FMQ_QUOTA_MAX_SAMPLES */
 	int64_t size_ms;                 /**< one sample's span */
 };
 
@@ -161,7 +161,7 @@ int64_t fmq_quota_throttle_ms(double rate, double bound, int64_t window_ms,
 struct fmq_quota_tbl {
 	uint32_t mask;                   /**< slots - 1 (power of two) */
 	uint32_t used;                   /**< slots with a tag */
-	uint64_t evicted;                /**< entities that pushed out another */
+	uint64_t evicted;      /**< entities that pushed out another */
 	struct fmq_quota_rate *r;
 };
 

@@ -569,7 +569,8 @@ fmq_quota_db_load(const char *path, struct fmq_quota_db **out, char *err,
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (lineno == 1) {
-			if (strncmp(line, QUOTA_MAGIC, strlen(QUOTA_MAGIC)) != 0) {
+			if (strncmp(line, QUOTA_MAGIC,
+				    strlen(QUOTA_MAGIC)) != 0) {
 				rc = -EINVAL;
 				break;
 			}

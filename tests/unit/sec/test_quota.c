@@ -59,8 +59,9 @@ test_precedence(void)
 	struct fmq_quota_match m;
 
 	for (int drop = 0; drop < 8; drop++) {
-		struct fmq_quota_db *db = fmq_quota_db_new(all + drop,
-							   (uint32_t)(8 - drop));
+		struct fmq_quota_db *db;
+
+		db = fmq_quota_db_new(all + drop, (uint32_t)(8 - drop));
 		CU_ASSERT_FATAL(db != NULL);
 		CU_ASSERT(resolve(db, FMQ_QUOTA_PRODUCE, "alice", "app", &m));
 		CU_ASSERT_EQUAL(m.level, drop + 1);
@@ -266,7 +267,8 @@ test_file_round_trip(void)
 	CU_ASSERT_FATAL(back != NULL);
 	CU_ASSERT_EQUAL(back->n, 3);
 	for (uint32_t i = 0; i < 3 && back->n == 3; i++) {
-		CU_ASSERT_EQUAL(fmq_quota_entity_cmp(&db->e[i], &back->e[i]), 0);
+		CU_ASSERT_EQUAL(fmq_quota_entity_cmp(&db->e[i], &back->e[i]),
+				0);
 		CU_ASSERT_EQUAL(db->e[i].set, back->e[i].set);
 		CU_ASSERT_EQUAL(memcmp(db->e[i].value, back->e[i].value,
 				       sizeof(db->e[i].value)), 0);
