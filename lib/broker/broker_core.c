@@ -498,6 +498,17 @@ static const char *const close_names[] = {
 #undef X
 };
 
+/* Latency of api over every data lcore into h; its count. */
+static uint64_t
+latency_merged(const struct fmq_broker *b, int api, struct fmq_hist *h)
+{
+	fmq_hist_init(h);
+	for (unsigned int i = 0; i < b->n_lcores; i++)
+		if (b->lc[i] != NULL)
+			fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
+	return h->count;
+}
+
 /*
  * Request latency per API as a Prometheus histogram in seconds (Kafka's
  * and Redpanda's dashboards aggregate these across brokers and over any
@@ -523,13 +534,7 @@ metrics_latency_histogram(struct fmq_metrics_out *out,
 		const struct fmq_kafka_api_info *ai =
 			fmq_kafka_api_find((int16_t)api);
 
-		if (ai == NULL)
-			continue;
-		fmq_hist_init(h);
-		for (unsigned int i = 0; i < b->n_lcores; i++)
-			if (b->lc[i] != NULL)
-				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
-		if (h->count == 0)
+		if (ai == NULL || latency_merged(b, api, h) == 0)
 			continue;
 		snprintf(bname, sizeof(bname), "%s_bucket", name);
 		for (unsigned int i = 0; i < RTE_DIM(le); i++) {
@@ -716,11 +721,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		h = malloc(sizeof(*h));
 		if (h == NULL)
 			return;
-		fmq_hist_init(h);
-		for (unsigned int i = 0; i < b->n_lcores; i++)
-			if (b->lc[i] != NULL)
-				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
-		if (h->count == 0) {
+		if (latency_merged(b, api, h) == 0) {
 			free(h);
 			continue;
 		}
