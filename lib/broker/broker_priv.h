@@ -15,6 +15,7 @@
 #include "fmq_log.h"
 #include "fmq_listener.h"
 #include "fmq_net.h"
+#include "fmq_tls.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -40,7 +41,8 @@
 	X(TOO_LARGE, "request larger than one connection may hold of the mbuf pool (refused at its size prefix)") \
 	X(SEGMENT_ABUSE, "unfinished request held in far more mbufs than its bytes need (tiny segments)") \
 	X(REQUEST_TIMEOUT, "request begun but not received whole within broker.request.receive.timeout.ms") \
-	X(IDLE, "no request for connections.max.idle.ms")
+	X(IDLE, "no request for connections.max.idle.ms") \
+	X(TLS, "TLS handshake failed, or a record did not decrypt (a plaintext client on a TLS listener, a refused certificate)")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -140,6 +142,7 @@ struct kconn {
 	uint8_t listener;        /* index in b->ls */
 	uint8_t proto;           /* its enum fmq_sec_proto */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
+	struct fmq_tls *tls;     /* SSL and SASL_SSL listeners, else NULL */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
 	uint32_t rx_off;
@@ -205,7 +208,22 @@ struct broker_stats {
 	uint64_t forwarded, fwd_ring_full;
 	uint64_t xop_sent, xop_served, xop_ring_full;
 	uint64_t nomem;
+	/* TLS (broker_tls.c), by negotiated version */
+	uint64_t tls_hs_ok[FMQ_TLS_NVER], tls_hs_failed;
+	uint64_t tls_bytes_dec[FMQ_TLS_NVER], tls_bytes_enc[FMQ_TLS_NVER];
+	uint64_t tls_hs_ns;        /* CPU time of handshake steps */
 	struct fmq_hist lat[BROKER_API_MAX];
+};
+
+/* broker_tls.c: TLS on a data lcore. */
+struct btls {
+	struct fmq_tls_ctx *ctx;    /* this lcore's reference for new conns */
+	/* A newer context from a reload (the control lcore stores it, the
+	 * lcore takes it at its next TLS accept). */
+	_Atomic(struct fmq_tls_ctx *) next;
+	struct fmq_tls_stage *stage; /* plaintext gathered into records */
+	struct rte_mbuf *out_head, *out_tail; /* ciphertext being built */
+	uint32_t out_len, out_segs;
 };
 
 struct fmq_broker_lcore {
@@ -274,6 +292,7 @@ struct fmq_broker_lcore {
 	 */
 	uint8_t *precheck;
 	uint32_t precheck_len;
+	struct btls tls;
 	struct broker_stats st;
 };
 
@@ -307,6 +326,7 @@ struct fmq_broker {
 	uint64_t ctrl_resp_retries;
 	struct rte_mempool *xop_mp; /* shared by all data lcores */
 	int wake_fd;                /* eventfd: a request was forwarded */
+	struct fmq_tls_ctx *tls_ctx; /* newest TLS context (control lcore) */
 };
 
 /* broker_conn.c */
@@ -326,6 +346,23 @@ void conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 		   struct rte_mbuf *resp);
 void conn_flush(struct fmq_broker_lcore *bl, struct kconn *k);
 void conn_schedule(struct fmq_broker_lcore *bl, struct kconn *k);
+
+/* broker_tls.c */
+int tls_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void tls_lcore_fini(struct fmq_broker_lcore *bl);
+/* A new connection on a TLS listener: its session. 0 or -ENOMEM. */
+int tls_conn_open(struct fmq_broker_lcore *bl, struct kconn *k);
+void tls_conn_free(struct kconn *k);
+/* Received ciphertext (consumed) to plaintext: the chain to append, or
+ * NULL (nothing to append, or the connection was closed). */
+struct rte_mbuf *tls_rx(struct fmq_broker_lcore *bl, struct kconn *k,
+			struct rte_mbuf *m);
+/* Encrypt a response (consumed); the last record waits for tls_tx_end.
+ * 0 or -1 (out of mbufs). */
+int tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m);
+/* Encrypt what is staged and send the ciphertext. 0 or -1. */
+int tls_tx_end(struct fmq_broker_lcore *bl, struct kconn *k);
+void tls_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);
 
 /* broker_resp.c: encode a response body into an mbuf chain. */
 struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,

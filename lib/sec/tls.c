@@ -727,12 +727,13 @@ on_established(struct fmq_tls *s)
 	char dn[DN_MAX], name[FMQ_PRINCIPAL_MAX];
 	int n;
 
-	s->established = true;
 	s->ver = SSL_version(s->ssl) == TLS1_3_VERSION ? FMQ_TLS_V13 :
 		 FMQ_TLS_V12;
 	x = SSL_get0_peer_certificate(s->ssl);
-	if (x == NULL)
+	if (x == NULL) {
+		s->established = true;
 		return 0;
+	}
 	/* Kafka's form is Java's X500Principal RFC 2253 string: most
 	 * specific first, comma separated, UTF-8 kept. */
 	mb = BIO_new(BIO_s_mem());
@@ -755,6 +756,7 @@ on_established(struct fmq_tls *s)
 		return -1;
 	}
 	s->has_peer = true;
+	s->established = true;
 	return 0;
 }
 
