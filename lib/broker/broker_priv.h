@@ -224,6 +224,7 @@ struct btls {
 	struct fmq_tls_stage *stage; /* plaintext gathered into records */
 	struct rte_mbuf *out_head, *out_tail; /* ciphertext being built */
 	uint32_t out_len, out_segs;
+	struct iovec iov[64];       /* received segments, for the session */
 };
 
 struct fmq_broker_lcore {

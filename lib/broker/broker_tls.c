@@ -181,9 +181,17 @@ tls_rx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
 	uint32_t total = 0, nseg = 0;
 	int rc = FMQ_TLS_AGAIN;
 
-	for (struct rte_mbuf *s = m; s != NULL && rc >= 0; s = s->next) {
-		fmq_tls_input(k->tls, rte_pktmbuf_mtod(s, const void *),
-			      s->data_len);
+	for (struct rte_mbuf *s = m; s != NULL && rc >= 0;) {
+		unsigned int n = 0;
+
+		/* Up to 64 segments at once: a record is read in one call,
+		 * not one call per TCP segment. */
+		for (; s != NULL && n < RTE_DIM(bl->tls.iov); s = s->next) {
+			bl->tls.iov[n].iov_base = rte_pktmbuf_mtod(s, void *);
+			bl->tls.iov[n].iov_len = s->data_len;
+			n++;
+		}
+		fmq_tls_inputv(k->tls, bl->tls.iov, n);
 		for (;;) {
 			if (p == NULL) {
 				p = rte_pktmbuf_alloc(bl->mp);

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "fmq_sec.h"
 
@@ -94,7 +95,11 @@ enum {
  * OpenSSL or already decrypted) or an error.
  */
 void fmq_tls_input(struct fmq_tls *s, const void *p, size_t len);
-/** Ciphertext given to fmq_tls_input not taken yet. */
+/** The same over several pieces (the segments of a received chain): the
+ * array and the bytes must stay valid as for fmq_tls_input. */
+void fmq_tls_inputv(struct fmq_tls *s, const struct iovec *iov,
+		    unsigned int n);
+/** Ciphertext given to fmq_tls_input(v) not taken yet. */
 size_t fmq_tls_input_left(const struct fmq_tls *s);
 
 /**

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -43,8 +44,10 @@ struct fmq_tls_ctx {
 struct fmq_tls {
 	SSL *ssl;
 	struct fmq_tls_ctx *ctx;
-	const uint8_t *in;
+	const uint8_t *in;        /* the current piece of input */
 	size_t in_len;
+	const struct iovec *iov;  /* pieces after it */
+	unsigned int niov;
 	fmq_tls_out_fn out;
 	void *out_arg;
 	bool out_failed;
@@ -81,21 +84,36 @@ static int
 bio_read(BIO *b, char *p, int len)
 {
 	struct fmq_tls *s = BIO_get_data(b);
-	size_t n;
+	size_t got = 0;
 
 	BIO_clear_retry_flags(b);
 	if (len <= 0)
 		return 0;
-	if (s->in_len == 0) {
+	/* Across pieces: one call per record, not one per TCP segment. */
+	while (got < (size_t)len) {
+		size_t n;
+
+		if (s->in_len == 0) {
+			if (s->niov == 0)
+				break;
+			s->in = s->iov->iov_base;
+			s->in_len = s->iov->iov_len;
+			s->iov++;
+			s->niov--;
+			continue;
+		}
+		n = MIN_SZ(s->in_len, (size_t)len - got);
+		memcpy(p + got, s->in, n);
+		s->in += n;
+		s->in_len -= n;
+		got += n;
+	}
+	if (got == 0) {
 		/* Empty is "later", never end of file. */
 		BIO_set_retry_read(b);
 		return -1;
 	}
-	n = MIN_SZ(s->in_len, (size_t)len);
-	memcpy(p, s->in, n);
-	s->in += n;
-	s->in_len -= n;
-	return (int)n;
+	return (int)got;
 }
 
 static long
@@ -710,12 +728,27 @@ fmq_tls_input(struct fmq_tls *s, const void *p, size_t len)
 {
 	s->in = p;
 	s->in_len = len;
+	s->iov = NULL;
+	s->niov = 0;
+}
+
+void
+fmq_tls_inputv(struct fmq_tls *s, const struct iovec *iov, unsigned int n)
+{
+	s->in = NULL;
+	s->in_len = 0;
+	s->iov = iov;
+	s->niov = n;
 }
 
 size_t
 fmq_tls_input_left(const struct fmq_tls *s)
 {
-	return s->in_len;
+	size_t n = s->in_len;
+
+	for (unsigned int i = 0; i < s->niov; i++)
+		n += s->iov[i].iov_len;
+	return n;
 }
 
 /* The handshake just finished: version and the peer's principal. */

@@ -170,6 +170,44 @@ test_record_split_everywhere(void)
 	}
 }
 
+/* A record in one-byte pieces given at once (the segments of a chain). */
+static void
+test_record_iovec(void)
+{
+	static const char msg[] = "one record, many segments";
+	struct iovec iov[256];
+	struct tls_pair t;
+	uint8_t *rec;
+	size_t len;
+	int rc;
+
+	CU_ASSERT_FATAL(tls_pair_new(&t, ctx, files.ca, TLS1_3_VERSION,
+				     NULL) == 0);
+	CU_ASSERT_FATAL(tls_pair_handshake(&t, 0) == 0);
+	SSL_write(t.c, msg, sizeof(msg) - 1);
+	SSL_write(t.c, msg, sizeof(msg) - 1);
+	len = tls_pair_take_client(&t, &rec);
+	CU_ASSERT_FATAL(len <= 256);
+	for (size_t i = 0; i < len; i++) {
+		iov[i].iov_base = rec + i;
+		iov[i].iov_len = 1;
+	}
+	fmq_tls_inputv(t.s, iov, (unsigned int)len);
+	CU_ASSERT_EQUAL(fmq_tls_input_left(t.s), len);
+	t.plain_len = 0;
+	while ((rc = fmq_tls_read(t.s, t.plain + t.plain_len,
+				  sizeof(t.plain) - t.plain_len)) > 0)
+		t.plain_len += (size_t)rc;
+	CU_ASSERT_EQUAL(rc, FMQ_TLS_AGAIN);
+	CU_ASSERT_EQUAL(fmq_tls_input_left(t.s), 0);
+	CU_ASSERT_EQUAL(t.plain_len, 2 * (sizeof(msg) - 1));
+	CU_ASSERT(memcmp(t.plain, msg, sizeof(msg) - 1) == 0);
+	CU_ASSERT(memcmp(t.plain + sizeof(msg) - 1, msg,
+			 sizeof(msg) - 1) == 0);
+	free(rec);
+	tls_pair_free(&t);
+}
+
 /* A plaintext Kafka request, an HTTP line and random bytes on the TLS
  * port: refused at once, with an alert where one is due. */
 static void
@@ -557,6 +595,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "handshake one byte at a time", test_handshake_bytewise);
 	CU_add_test(s, "handshake with an RSA key", test_handshake_rsa);
 	CU_add_test(s, "record split at every byte", test_record_split_everywhere);
+	CU_add_test(s, "a record over many pieces", test_record_iovec);
 	CU_add_test(s, "garbage refused", test_garbage_refused);
 	CU_add_test(s, "KeyUpdate answered", test_key_update);
 	CU_add_test(s, "mTLS and principals", test_mtls);
