@@ -178,6 +178,7 @@ tls_rx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
 	struct rte_mbuf *head = NULL, *tail = NULL, *p = NULL;
 	bool was_up = fmq_tls_established(k->tls);
 	uint64_t t0 = was_up ? 0 : rte_rdtsc();
+	uint64_t nomem0 = bl->st.nomem;
 	uint32_t total = 0, nseg = 0;
 	int rc = FMQ_TLS_AGAIN;
 
@@ -219,6 +220,16 @@ tls_rx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
 				p = NULL;
 			}
 		}
+		/* That group is inside OpenSSL or decrypted: its mbufs go
+		 * back to the pool before the next group takes more. */
+		while (m != s) {
+			struct rte_mbuf *next = m->next;
+
+			m->next = NULL;
+			m->nb_segs = 1;
+			rte_pktmbuf_free_seg(m);
+			m = next;
+		}
 	}
 	rte_pktmbuf_free(m);
 	if (p != NULL && p->data_len > 0) {
@@ -237,11 +248,16 @@ tls_rx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
 	/* Handshake flights, alerts, KeyUpdate: out now, before any
 	 * response. */
 	if (tls_out_send(bl, k) < 0 && rc >= 0)
-		rc = FMQ_TLS_ERROR;
+		rc = FMQ_TLS_ERROR;   /* TCP refused it: the peer is gone */
 	if (rc == FMQ_TLS_ERROR) {
+		rte_pktmbuf_free(head);
+		if (bl->st.nomem != nomem0) {
+			/* Out of mbufs, not the peer's fault. */
+			conn_close(bl, k, BROKER_CLOSE_NOMEM);
+			return NULL;
+		}
 		if (!fmq_tls_established(k->tls))
 			bl->st.tls_hs_failed++;
-		rte_pktmbuf_free(head);
 		conn_close(bl, k, BROKER_CLOSE_TLS);
 		return NULL;
 	}
