@@ -10,8 +10,10 @@
 #    a TLS connection opened before goes on;
 #  - SIGHUP with a new broker certificate: that connection stays open on
 #    the old one, a new connection gets the new one;
+#  - a bad keystore at SIGHUP is logged and the old certificate stays;
 #  - ssl.client.auth=required: kcat with a client certificate round trips,
-#    without one it is refused.
+#    without one it is refused; a handshake stalled halfway is reset after
+#    broker.request.receive.timeout.ms.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -132,6 +134,17 @@ esac
 echo again | timeout 20 kcat -b "$TLS" "${KC_TLS[@]}" -P -t tls-kcat ||
 	fail "kcat after SIGHUP"
 pass "after SIGHUP new connections get the new certificate ($subj)"
+# A bad file at SIGHUP: logged, the certificate in use stays.
+cp "$D/broker.pem" "$D/broker.good"
+echo "not a PEM file" >"$D/broker.pem"
+kill -HUP "$FMQ_PID"
+sleep 1
+grep -q "SIGHUP: .*ssl.keystore.location.*the certificates in use stay" "$FMQ_TMP/tls.log" ||
+	fail "a bad keystore at SIGHUP was not reported: $(tail -3 "$FMQ_TMP/tls.log")"
+echo still | timeout 20 kcat -b "$TLS" "${KC_TLS[@]}" -P -t tls-kcat ||
+	fail "kcat after a failed reload"
+cp "$D/broker.good" "$D/broker.pem"
+pass "a bad keystore at SIGHUP is logged, naming the key, and the broker serves on"
 ok=$(fmq_metric fluxmq_tls_handshakes_total 'result="ok"')
 [ "$ok" -ge 5 ] || fail "handshakes counted ok: $ok"
 dec=$(fmq_metric fluxmq_tls_bytes_total 'direction="decrypted"')
@@ -145,7 +158,25 @@ fmq_stop || rc=$?
 
 # mTLS: a certificate from our CA is required.
 fmq_start mtls "${LISTEN[@]}" --set "ssl.keystore.location=$D/broker.pem" \
-	--set "ssl.truststore.location=$D/ca.pem" --set ssl.client.auth=required
+	--set "ssl.truststore.location=$D/ca.pem" --set ssl.client.auth=required \
+	--set broker.request.receive.timeout.ms=2000
+# Half a handshake, then silence: reset once the receive timeout is over.
+t0=$(fmq_metric fluxmq_kafka_connection_closes_total 'reason="REQUEST_TIMEOUT"')
+timeout 10 /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 9093), timeout=8)
+s.sendall(bytes([22, 3, 1, 2, 0, 1, 0, 1, 252, 3, 3]))
+s.settimeout(8)
+t = time.time()
+try:
+    while s.recv(100):
+        pass
+except OSError:
+    pass
+sys.exit(0 if time.time() - t < 7 else 1)' "$FMQ_IP" || fail "a stalled handshake was not ended"
+t1=$(fmq_metric fluxmq_kafka_connection_closes_total 'reason="REQUEST_TIMEOUT"')
+[ "$t1" -gt "$t0" ] || fail "the stalled handshake was not counted as request_timeout"
+pass "a handshake stalled halfway is reset after broker.request.receive.timeout.ms"
 seq 1 50 | timeout 30 kcat -b "$TLS" "${KC_MTLS[@]}" -P -t mtls ||
 	fail "kcat with a client certificate"
 got=$(timeout 30 kcat -b "$TLS" "${KC_MTLS[@]}" -C -t mtls -o beginning -e -q | wc -l) || true
