@@ -381,6 +381,8 @@ conn_shutdown(struct fmq_broker_lcore *bl, struct kconn *k, bool rst)
 		return;
 	k->closing = true;
 	k->gen++;   /* answers still on their way are dropped */
+	if (k->tls != NULL && !rst)
+		tls_conn_close_notify(bl, k);
 	conn_release_resources(bl, k);
 	fmq_tcp_set_user(bl->net, k->tcp, NULL);
 	if (rst || fmq_tcp_close(bl->net, k->tcp) < 0)

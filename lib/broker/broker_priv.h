@@ -354,6 +354,8 @@ void tls_lcore_fini(struct fmq_broker_lcore *bl);
 /* A new connection on a TLS listener: its session. 0 or -ENOMEM. */
 int tls_conn_open(struct fmq_broker_lcore *bl, struct kconn *k);
 void tls_conn_free(struct kconn *k);
+/* An orderly close: close_notify goes out ahead of the FIN. */
+void tls_conn_close_notify(struct fmq_broker_lcore *bl, struct kconn *k);
 /* Received ciphertext (consumed) to plaintext: the chain to append, or
  * NULL (nothing to append, or the connection was closed). */
 struct rte_mbuf *tls_rx(struct fmq_broker_lcore *bl, struct kconn *k,

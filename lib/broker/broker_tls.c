@@ -154,6 +154,14 @@ tls_conn_open(struct fmq_broker_lcore *bl, struct kconn *k)
 }
 
 void
+tls_conn_close_notify(struct fmq_broker_lcore *bl, struct kconn *k)
+{
+	fmq_tls_shutdown(k->tls);
+	if (tls_out_send(bl, k) < 0)
+		tls_out_drop(bl);
+}
+
+void
 tls_conn_free(struct kconn *k)
 {
 	fmq_tls_free(k->tls);

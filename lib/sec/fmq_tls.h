@@ -127,6 +127,10 @@ bool fmq_tls_peer_principal(const struct fmq_tls *s, struct fmq_principal *p);
 /** Why the last FMQ_TLS_ERROR happened (OpenSSL's reason), static text. */
 const char *fmq_tls_last_error(const struct fmq_tls *s);
 
+/** Send close_notify (to the out callback) before the transport closes;
+ * nothing when the handshake never finished. */
+void fmq_tls_shutdown(struct fmq_tls *s);
+
 /**
  * Encrypt len bytes as they are (records of at most FMQ_TLS_RECORD_MAX);
  * the ciphertext goes to the out callback. 0, or -1 (the callback refused

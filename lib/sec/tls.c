@@ -856,6 +856,16 @@ fmq_tls_last_error(const struct fmq_tls *s)
 	return s->err != NULL ? s->err : "none";
 }
 
+void
+fmq_tls_shutdown(struct fmq_tls *s)
+{
+	if (!s->established || s->out_failed)
+		return;
+	ERR_clear_error();
+	SSL_shutdown(s->ssl);   /* sends close_notify; no answer awaited */
+	ERR_clear_error();
+}
+
 int
 fmq_tls_write(struct fmq_tls *s, const void *p, size_t len)
 {

@@ -562,6 +562,36 @@ test_protocols_and_ciphers(void)
 	fmq_tls_ctx_put(c);
 }
 
+/* close_notify both ways. */
+static void
+test_close_notify(void)
+{
+	struct tls_pair t;
+	char b[8];
+	int r;
+
+	CU_ASSERT_FATAL(tls_pair_new(&t, ctx, files.ca, TLS1_3_VERSION,
+				     NULL) == 0);
+	CU_ASSERT_FATAL(tls_pair_handshake(&t, 0) == 0);
+	fmq_tls_shutdown(t.s);
+	CU_ASSERT(t.s_out.len > 0);
+	tls_pair_s2c(&t);
+	r = SSL_read(t.c, b, sizeof(b));
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(SSL_get_error(t.c, r), SSL_ERROR_ZERO_RETURN);
+	tls_pair_free(&t);
+
+	CU_ASSERT_FATAL(tls_pair_new(&t, ctx, files.ca, TLS1_2_VERSION,
+				     NULL) == 0);
+	CU_ASSERT_FATAL(tls_pair_handshake(&t, 0) == 0);
+	SSL_write(t.c, "last", 4);
+	SSL_shutdown(t.c);
+	t.plain_len = 0;
+	CU_ASSERT_EQUAL(tls_pair_c2s(&t, 0), FMQ_TLS_CLOSED);
+	CU_ASSERT_EQUAL(t.plain_len, 4);
+	tls_pair_free(&t);
+}
+
 /* A session keeps the context it started with after a reload. */
 static void
 test_ctx_outlives_reload(void)
@@ -606,6 +636,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "config errors name the key", test_config_errors);
 	CU_add_test(s, "protocols and cipher suites",
 		    test_protocols_and_ciphers);
+	CU_add_test(s, "close_notify", test_close_notify);
 	CU_add_test(s, "context outlives a reload", test_ctx_outlives_reload);
 	return fmq_test_run(argc, argv);
 }
