@@ -178,6 +178,15 @@ tls_established(struct fmq_broker_lcore *bl, struct kconn *k)
 	k->partial_since = k->rx_bytes != 0 ? bl->now_ns : 0;
 	/* SASL, where the listener has it, authenticates over this. */
 	fmq_tls_peer_principal(k->tls, &k->principal);
+	if (fmq_log_get_level() >= FMQ_LOG_DEBUG) {
+		uint32_t ip = rte_be_to_cpu_32(k->client_ip);
+
+		FMQ_DEBUG("tls", "lcore %u: %u.%u.%u.%u:%u: %s, principal %s",
+			  bl->idx, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+			  ip & 255, rte_be_to_cpu_16(k->client_port),
+			  fmq_tls_ver_name(fmq_tls_version(k->tls)),
+			  k->principal.name);
+	}
 }
 
 struct rte_mbuf *

@@ -11,8 +11,10 @@
 #  - SIGHUP with a new broker certificate: that connection stays open on
 #    the old one, a new connection gets the new one;
 #  - a bad keystore at SIGHUP is logged and the old certificate stays;
-#  - ssl.client.auth=required: kcat with a client certificate round trips,
-#    without one it is refused; a handshake stalled halfway is reset after
+#  - ssl.client.auth=required: kcat, confluent-kafka, kafka-python and
+#    KafkaJS with a client certificate round trip (the principal, mapped by
+#    ssl.principal.mapping.rules, is in the debug log), without one kcat is
+#    refused; a handshake stalled halfway is reset after
 #    broker.request.receive.timeout.ms.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -159,7 +161,8 @@ fmq_stop || rc=$?
 # mTLS: a certificate from our CA is required.
 fmq_start mtls "${LISTEN[@]}" --set "ssl.keystore.location=$D/broker.pem" \
 	--set "ssl.truststore.location=$D/ca.pem" --set ssl.client.auth=required \
-	--set broker.request.receive.timeout.ms=2000
+	--set broker.request.receive.timeout.ms=2000 --set log.level=debug \
+	--set "ssl.principal.mapping.rules=RULE:^CN=([^,]*),OU=eng,O=acme$/\$1@eng/,DEFAULT"
 # Half a handshake, then silence: reset once the receive timeout is over.
 t0=$(fmq_metric fluxmq_kafka_connection_closes_total 'reason="REQUEST_TIMEOUT"')
 timeout 10 /usr/bin/python3 -c '
@@ -186,6 +189,20 @@ pass "mTLS: kcat with a client certificate, 50 out and back"
 	"$D/ca.pem" mtls-confluent 50 "$D/client.crt" "$D/client.key" ||
 	fail "confluent-kafka with a client certificate"
 pass "mTLS: confluent-kafka with a client certificate"
+/usr/bin/python3 tests/integration/kafka/tls_clients.py kafka-python "$TLS" \
+	"$D/ca.pem" mtls-kpy 50 "$D/client.crt" "$D/client.key" ||
+	fail "kafka-python with a client certificate"
+pass "mTLS: kafka-python with a client certificate"
+if [ -f tests/integration/node/node_modules/kafkajs/package.json ]; then
+	KAFKAJS_NO_PARTITIONER_WARNING=1 timeout 60 node \
+		tests/integration/kafka/kafkajs_tls.js "$TLS" "$D/ca.pem" \
+		mtls-kafkajs 50 "$D/client.crt" "$D/client.key" ||
+		fail "KafkaJS with a client certificate"
+	pass "mTLS: KafkaJS with a client certificate"
+fi
+grep -q "tls: .*TLSv1.3, principal User:alice@eng$" "$FMQ_TMP/mtls.log" ||
+	fail "no connection with principal User:alice@eng in the log: $(grep -m3 'tls:' "$FMQ_TMP/mtls.log")"
+pass "mTLS: the certificate CN=alice,OU=eng,O=acme maps to User:alice@eng"
 f0=$(fmq_metric fluxmq_tls_handshakes_total 'result="failed"')
 if echo x | timeout 15 kcat -b "$TLS" "${KC_TLS[@]}" -P -t mtls \
 	-X message.timeout.ms=5000 2>"$FMQ_TMP/nocert.err"; then

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// KafkaJS over TLS: node kafkajs_tls.js HOST:PORT CA TOPIC N
+// KafkaJS over TLS: node kafkajs_tls.js HOST:PORT CA TOPIC N [CERT KEY]
 // N records out, the same N read back by a group consumer; exit 1 otherwise.
+// With CERT and KEY the client presents that certificate (mTLS).
 const fs = require('fs');
 const path = require('path');
 const { Kafka, logLevel } = require(path.join(__dirname, '..', 'node',
 	'node_modules', 'kafkajs'));
 
-const [broker, ca, topic, nstr] = process.argv.slice(2);
+const [broker, ca, topic, nstr, cert, key] = process.argv.slice(2);
 const n = parseInt(nstr, 10);
 
 async function main() {
+	const ssl = { ca: [fs.readFileSync(ca, 'utf8')] };
+	if (cert) {
+		ssl.cert = fs.readFileSync(cert, 'utf8');
+		ssl.key = fs.readFileSync(key, 'utf8');
+	}
 	const kafka = new Kafka({ clientId: 'kafkajs-tls', brokers: [broker],
-		ssl: { ca: [fs.readFileSync(ca, 'utf8')] },
-		logLevel: logLevel.ERROR });
+		ssl, logLevel: logLevel.ERROR });
 	const p = kafka.producer();
 	await p.connect();
 	const messages = [];
