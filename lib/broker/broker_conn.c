@@ -502,6 +502,7 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	fmq_principal_set(&k->principal, FMQ_PRINCIPAL_ANONYMOUS,
 			  sizeof(FMQ_PRINCIPAL_ANONYMOUS) - 1);
 	k->tls = NULL;
+	k->tls_off = 0;
 	if (fmq_sec_proto_tls(k->proto)) {
 		if (tls_conn_open(bl, k) < 0) {
 			k->live = false;
@@ -570,17 +571,28 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		if (sl->state != SLOT_READY)
 			break;
 		if (sl->resp != NULL) {
+			int space = fmq_tcp_send_space(bl->net, k->tcp);
+
 			/* Full: writable() schedules us again. */
-			if (fmq_tcp_send_space(bl->net, k->tcp) <= 0)
+			if (space <= 0)
 				break;
-			bl->st.bytes_out += sl->resp->pkt_len;
+			if (k->tls_off == 0)
+				bl->st.bytes_out += sl->resp->pkt_len;
 			k->last_active_ns = bl->now_ns;
-			if (k->tls != NULL)
-				rc = tls_tx(bl, k, sl->resp);
-			else
+			if (k->tls != NULL) {
+				/* Its ciphertext is in pool mbufs (a fetch's
+				 * plaintext is not): no more than TCP may
+				 * queue, the rest when it is writable. */
+				sent = true;
+				rc = tls_tx(bl, k, sl->resp, (uint32_t)space);
+				if (rc == 0)
+					break;
+				if (rc < 0)
+					rte_pktmbuf_free(sl->resp);
+			} else {
 				rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
+			}
 			sl->resp = NULL;
-			sent = true;
 			if (rc < 0) {
 				sl->state = SLOT_FREE;
 				k->head++;

@@ -143,6 +143,7 @@ struct kconn {
 	uint8_t proto;           /* its enum fmq_sec_proto */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
 	struct fmq_tls *tls;     /* SSL and SASL_SSL listeners, else NULL */
+	uint32_t tls_off;        /* bytes of the first response encrypted */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
 	uint32_t rx_off;
@@ -360,9 +361,12 @@ void tls_conn_close_notify(struct fmq_broker_lcore *bl, struct kconn *k);
  * NULL (nothing to append, or the connection was closed). */
 struct rte_mbuf *tls_rx(struct fmq_broker_lcore *bl, struct kconn *k,
 			struct rte_mbuf *m);
-/* Encrypt a response (consumed); the last record waits for tls_tx_end.
- * 0 or -1 (out of mbufs). */
-int tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m);
+/* Encrypt up to max more bytes of a response (from k->tls_off on); the
+ * last record waits for tls_tx_end. 1: all of it is out (m freed), 0:
+ * part is left (k->tls_off says how much went), -1: out of mbufs (m
+ * still the caller's). */
+int tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m,
+	   uint32_t max);
 /* Encrypt what is staged and send the ciphertext. 0 or -1. */
 int tls_tx_end(struct fmq_broker_lcore *bl, struct kconn *k);
 void tls_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);

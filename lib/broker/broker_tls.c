@@ -64,6 +64,8 @@ tls_lcore_fini(struct fmq_broker_lcore *bl)
 	t->stage = NULL;
 }
 
+static int tls_out_send(struct fmq_broker_lcore *bl, struct kconn *k);
+
 /* The session's output callback: append ciphertext to the chain being
  * built, in as few mbufs as their room allows. */
 static int
@@ -73,6 +75,9 @@ tls_out(void *arg, const uint8_t *p, size_t len)
 	struct fmq_broker_lcore *bl = k->bl;
 	struct btls *t = &bl->tls;
 
+	/* One big response is not one huge chain. */
+	if (t->out_len >= TLS_OUT_CHUNK && tls_out_send(bl, k) < 0)
+		return -1;
 	while (len > 0) {
 		struct rte_mbuf *m = t->out_tail;
 		uint16_t room = m != NULL ? rte_pktmbuf_tailroom(m) : 0;
@@ -294,23 +299,39 @@ tls_rx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
 }
 
 int
-tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m)
+tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m,
+       uint32_t max)
 {
 	struct btls *t = &bl->tls;
-	int rc = 0;
+	uint32_t skip = k->tls_off, done = 0;
+	struct rte_mbuf *s = m;
 
-	bl->st.tls_bytes_enc[fmq_tls_version(k->tls)] += m->pkt_len;
-	for (struct rte_mbuf *s = m; s != NULL && rc == 0; s = s->next)
-		rc = fmq_tls_stage_add(k->tls, t->stage,
-				       rte_pktmbuf_mtod(s, const void *),
-				       s->data_len);
+	for (; s != NULL && done < max; s = s->next) {
+		uint32_t n = s->data_len;
+
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		n = RTE_MIN(n - skip, max - done);
+		if (fmq_tls_stage_add(k->tls, t->stage,
+				      rte_pktmbuf_mtod_offset(s, const uint8_t *,
+							      skip), n) < 0) {
+			tls_out_drop(bl);
+			return -1;
+		}
+		done += n;
+		skip = 0;
+	}
+	bl->st.tls_bytes_enc[fmq_tls_version(k->tls)] += done;
+	if (k->tls_off + done < m->pkt_len) {
+		k->tls_off += done;
+		return 0;
+	}
+	k->tls_off = 0;
 	/* The plaintext is copied: segment pins (zero-copy fetch) go now. */
 	rte_pktmbuf_free(m);
-	if (rc == 0 && t->out_len >= TLS_OUT_CHUNK)
-		rc = tls_out_send(bl, k);
-	if (rc < 0)
-		tls_out_drop(bl);
-	return rc;
+	return 1;
 }
 
 int
