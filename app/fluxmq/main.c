@@ -37,6 +37,29 @@ on_signal(int sig)
 	atomic_store(&app.quit, true);
 }
 
+/* SIGHUP: read the TLS key, certificates and CA files again. */
+static atomic_bool hup;
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	atomic_store(&hup, true);
+}
+
+static void
+reload_tls(struct app *a)
+{
+	char err[512];
+
+	if (fmq_broker_tls_reload(a->broker, &a->cfg, err, sizeof(err)) < 0)
+		FMQ_ERR("main", "SIGHUP: %s; the certificates in use stay",
+			err);
+	else
+		FMQ_INFO("main", "SIGHUP: TLS key and certificates read again "
+			 "(new connections use them)");
+}
+
 static void
 usage(FILE *f, const char *prog)
 {
@@ -566,6 +589,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, on_hup);
 	if (rte_lcore_count() < app.n_data + 1) {
 		snprintf(err, sizeof(err), "lcores.data=%u needs %u lcores, EAL "
 			 "has %u (check -l/--lcores)", app.n_data,
@@ -638,6 +662,8 @@ main(int argc, char **argv)
 		 * work's own next deadline. */
 		mgmt_poll(app.mgmt, announced ? sleep_us : CONTROL_TICK_US,
 			  fmq_broker_ctrl_fd(app.broker));
+		if (atomic_exchange(&hup, false))
+			reload_tls(&app);
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
 		app_sd_tick(&app);
 		app_status_tick(&app, fmq_now_ns());

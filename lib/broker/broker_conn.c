@@ -319,6 +319,7 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 	}
 	quota_conn_gone(bl, k);
 	rx_free_all(k);
+	tls_conn_free(k);
 	k->partial_since = 0;
 	rx_unreserve(bl, k);
 	for (uint32_t s = k->head; s != k->tail; s++) {
@@ -381,6 +382,8 @@ conn_shutdown(struct fmq_broker_lcore *bl, struct kconn *k, bool rst)
 		return;
 	k->closing = true;
 	k->gen++;   /* answers still on their way are dropped */
+	if (k->tls != NULL && !rst)
+		tls_conn_close_notify(bl, k);
 	conn_release_resources(bl, k);
 	fmq_tcp_set_user(bl->net, k->tcp, NULL);
 	if (rst || fmq_tcp_close(bl->net, k->tcp) < 0)
@@ -500,6 +503,19 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	}
 	fmq_principal_set(&k->principal, FMQ_PRINCIPAL_ANONYMOUS,
 			  sizeof(FMQ_PRINCIPAL_ANONYMOUS) - 1);
+	k->tls = NULL;
+	k->tls_off = 0;
+	if (fmq_sec_proto_tls(k->proto)) {
+		if (tls_conn_open(bl, k) < 0) {
+			k->live = false;
+			bl->free_conns[bl->nfree++] = k->idx;
+			bl->st.conns_refused++;
+			return -1;
+		}
+		/* The handshake must end within the request receive
+		 * timeout, as a request must (conn_timers). */
+		k->partial_since = bl->now_ns;
+	}
 	per_ip_add(bl, rip, 1);
 	*user = k;
 	bl->st.conns_opened++;
@@ -548,6 +564,7 @@ void
 conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 {
 	bool was_full = k->tail - k->head >= bl->b->slots;
+	bool sent = false;
 
 	while (k->live && !k->closing && k->head != k->tail) {
 		struct kslot *sl = slot_at(bl, k, k->head);
@@ -556,12 +573,27 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		if (sl->state != SLOT_READY)
 			break;
 		if (sl->resp != NULL) {
+			int space = fmq_tcp_send_space(bl->net, k->tcp);
+
 			/* Full: writable() schedules us again. */
-			if (fmq_tcp_send_space(bl->net, k->tcp) <= 0)
+			if (space <= 0)
 				break;
-			bl->st.bytes_out += sl->resp->pkt_len;
+			if (k->tls_off == 0)
+				bl->st.bytes_out += sl->resp->pkt_len;
 			k->last_active_ns = bl->now_ns;
-			rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
+			if (k->tls != NULL) {
+				/* Its ciphertext is in pool mbufs (a fetch's
+				 * plaintext is not): no more than TCP may
+				 * queue, the rest when it is writable. */
+				sent = true;
+				rc = tls_tx(bl, k, sl->resp, (uint32_t)space);
+				if (rc == 0)
+					break;
+				if (rc < 0)
+					rte_pktmbuf_free(sl->resp);
+			} else {
+				rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
+			}
 			sl->resp = NULL;
 			if (rc < 0) {
 				sl->state = SLOT_FREE;
@@ -572,6 +604,12 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		}
 		sl->state = SLOT_FREE;
 		k->head++;
+	}
+	/* TLS: the last record of what was sent, coalesced till now. */
+	if (sent && k->tls != NULL && k->live && !k->closing &&
+	    tls_tx_end(bl, k) < 0) {
+		conn_close(bl, k, BROKER_CLOSE_NOMEM);
+		return;
 	}
 	if (!k->live || k->closing)
 		return;
@@ -818,9 +856,12 @@ conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user, struct rte_mbuf *m)
 		conn_schedule(k->bl, k);
 		return;
 	}
+	k->last_active_ns = k->bl->now_ns;
+	/* TLS: the plaintext joins the chain as received bytes would. */
+	if (k->tls != NULL && (m = tls_rx(k->bl, k, m)) == NULL)
+		return;
 	if (k->rx_bytes == 0)
 		k->partial_since = k->bl->now_ns;
-	k->last_active_ns = k->bl->now_ns;
 	rx_append(k->bl, k, m);
 	/* An unfinished request: reserve its mbufs, or refuse, or wait. */
 	if (!rx_admit(k->bl, k))

@@ -52,6 +52,18 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		return NULL;
 	}
 	b->ls = ls;
+	for (uint32_t i = 0; i < ls.n; i++)
+		if (fmq_sec_proto_tls(ls.l[i].proto)) {
+			/* Key, chain and CA are read now: a bad one stops
+			 * start-up naming its key. */
+			b->tls_ctx = fmq_tls_ctx_create(cfg, err, errlen);
+			if (b->tls_ctx == NULL) {
+				close(b->wake_fd);
+				rte_free(b);
+				return NULL;
+			}
+			break;
+		}
 	snprintf(b->adv_host, sizeof(b->adv_host), "%s", ls.l[0].adv_host);
 	b->adv_port = ls.l[0].adv_port;
 	b->log = log;
@@ -81,12 +93,14 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	if (b->xop_mp == NULL) {
 		snprintf(err, errlen, "broker: xop pool: %s",
 			 rte_strerror(rte_errno));
+		fmq_tls_ctx_put(b->tls_ctx);
 		close(b->wake_fd);
 		rte_free(b);
 		return NULL;
 	}
 	fmq_broker_publish(b, fmq_bmeta_alloc(0));
 	if (broker_meta_load(b) == NULL) {
+		fmq_tls_ctx_put(b->tls_ctx);
 		close(b->wake_fd);
 		rte_free(b);
 		snprintf(err, errlen, "broker: out of memory");
@@ -106,6 +120,7 @@ fmq_broker_free(struct fmq_broker *b)
 		fmq_bmeta_free(m);
 	}
 	fmq_bmeta_free(atomic_load(&b->meta));
+	fmq_tls_ctx_put(b->tls_ctx);
 	close(b->wake_fd);
 	rte_free(b);
 }
@@ -252,7 +267,7 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	snprintf(name, sizeof(name), "fmq_xin_%u", idx);
 	bl->xin = rte_ring_create(name, 8192, socket, RING_F_SC_DEQ);
 	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
-	    bl->xin == NULL)
+	    bl->xin == NULL || tls_lcore_init(bl, socket) < 0)
 		goto nomem;
 	for (uint32_t i = 0; i < b->ls.n; i++) {
 		rc = fmq_tcp_listen(net, b->ls.l[i].port, &kafka_cb, bl);
@@ -303,6 +318,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 		bl->xretry = op->next;
 		xop_release(bl, op);
 	}
+	tls_lcore_fini(bl);
 	if (bl->b != NULL && bl->b->lc[bl->idx] == bl)
 		bl->b->lc[bl->idx] = NULL;
 	rte_hash_free(bl->per_ip);
@@ -742,6 +758,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_kafka_metadata_version", "gauge",
 			"Version of the topic metadata snapshot in use",
 			b->version);
+	tls_metrics(out, b);
 #undef SUM
 #undef PER_LCORE
 }

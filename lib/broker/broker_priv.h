@@ -16,6 +16,7 @@
 #include "fmq_listener.h"
 #include "fmq_net.h"
 #include "fmq_quota.h"
+#include "fmq_tls.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -41,7 +42,8 @@
 	X(TOO_LARGE, "request larger than one connection may hold of the mbuf pool (refused at its size prefix)") \
 	X(SEGMENT_ABUSE, "unfinished request held in far more mbufs than its bytes need (tiny segments)") \
 	X(REQUEST_TIMEOUT, "request begun but not received whole within broker.request.receive.timeout.ms") \
-	X(IDLE, "no request for connections.max.idle.ms")
+	X(IDLE, "no request for connections.max.idle.ms") \
+	X(TLS, "TLS handshake failed, or a record did not decrypt (a plaintext client on a TLS listener, a refused certificate)")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -144,6 +146,8 @@ struct kconn {
 	uint8_t listener;        /* index in b->ls */
 	uint8_t proto;           /* its enum fmq_sec_proto */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
+	struct fmq_tls *tls;     /* SSL and SASL_SSL listeners, else NULL */
+	uint32_t tls_off;        /* bytes of the first response encrypted */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
 	uint32_t rx_off;
@@ -212,7 +216,23 @@ struct broker_stats {
 	/* client quotas, by key (produce, fetch, request time) */
 	uint64_t quota_throttled[FMQ_QUOTA_NKEYS];
 	uint64_t quota_throttle_ms[FMQ_QUOTA_NKEYS];
+	/* TLS (broker_tls.c), by negotiated version */
+	uint64_t tls_hs_ok[FMQ_TLS_NVER], tls_hs_failed;
+	uint64_t tls_bytes_dec[FMQ_TLS_NVER], tls_bytes_enc[FMQ_TLS_NVER];
+	uint64_t tls_hs_ns;        /* CPU time of handshake steps */
 	struct fmq_hist lat[BROKER_API_MAX];
+};
+
+/* broker_tls.c: TLS on a data lcore. */
+struct btls {
+	struct fmq_tls_ctx *ctx;    /* this lcore's reference for new conns */
+	/* A newer context from a reload (the control lcore stores it, the
+	 * lcore takes it at its next TLS accept). */
+	_Atomic(struct fmq_tls_ctx *) next;
+	struct fmq_tls_stage *stage; /* plaintext gathered into records */
+	struct rte_mbuf *out_head, *out_tail; /* ciphertext being built */
+	uint32_t out_len, out_segs;
+	struct iovec iov[64];       /* received segments, for the session */
 };
 
 struct fmq_broker_lcore {
@@ -286,6 +306,7 @@ struct fmq_broker_lcore {
 	struct fmq_quota_tbl qtbl;
 	TAILQ_HEAD(, kconn) muteq;
 	uint64_t mute_next_ns;
+	struct btls tls;
 	struct broker_stats st;
 };
 
@@ -321,6 +342,7 @@ struct fmq_broker {
 	uint64_t ctrl_resp_retries;
 	struct rte_mempool *xop_mp; /* shared by all data lcores */
 	int wake_fd;                /* eventfd: a request was forwarded */
+	struct fmq_tls_ctx *tls_ctx; /* newest TLS context (control lcore) */
 };
 
 /* broker_conn.c */
@@ -352,6 +374,27 @@ void quota_request_time(struct req_ctx *rc, uint64_t tsc);
 void quota_poll(struct fmq_broker_lcore *bl);
 /* k is closing: off the mute list. */
 void quota_conn_gone(struct fmq_broker_lcore *bl, struct kconn *k);
+/* broker_tls.c */
+int tls_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void tls_lcore_fini(struct fmq_broker_lcore *bl);
+/* A new connection on a TLS listener: its session. 0 or -ENOMEM. */
+int tls_conn_open(struct fmq_broker_lcore *bl, struct kconn *k);
+void tls_conn_free(struct kconn *k);
+/* An orderly close: close_notify goes out ahead of the FIN. */
+void tls_conn_close_notify(struct fmq_broker_lcore *bl, struct kconn *k);
+/* Received ciphertext (consumed) to plaintext: the chain to append, or
+ * NULL (nothing to append, or the connection was closed). */
+struct rte_mbuf *tls_rx(struct fmq_broker_lcore *bl, struct kconn *k,
+			struct rte_mbuf *m);
+/* Encrypt up to max more bytes of a response (from k->tls_off on); the
+ * last record waits for tls_tx_end. 1: all of it is out (m freed), 0:
+ * part is left (k->tls_off says how much went), -1: out of mbufs (m
+ * still the caller's). */
+int tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m,
+	   uint32_t max);
+/* Encrypt what is staged and send the ciphertext. 0 or -1. */
+int tls_tx_end(struct fmq_broker_lcore *bl, struct kconn *k);
+void tls_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);
 
 /* broker_resp.c: encode a response body into an mbuf chain. */
 struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,

@@ -250,6 +250,18 @@ bool fmq_broker_metadata_wants_create(const struct fmq_broker *b,
 /** fmq_metrics_fn for the broker (arg: the broker). */
 void fmq_broker_metrics(struct fmq_metrics_out *out, void *arg);
 
+/**
+ * Control lcore (SIGHUP): read the ssl.* keys' files again into a new TLS
+ * context for the connections accepted from now on, on every data lcore;
+ * open sessions keep the context they started with.
+ *
+ * @return
+ *   0 (also when no listener uses TLS), or -EINVAL with err naming the
+ *   key at fault (the old context stays in use).
+ */
+int fmq_broker_tls_reload(struct fmq_broker *b, const struct fmq_config *cfg,
+			  char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
