@@ -132,6 +132,20 @@ struct fmq_scram_db *fmq_scram_db_load(const char *path, char *err,
  */
 int fmq_scram_db_save(const struct fmq_scram_db *db, const char *path);
 
+struct fmq_config;
+/** The credentials file: sasl.credentials.file, or when empty
+ * <first log dir>/__fluxmq/scram-credentials. */
+void fmq_scram_db_path(const struct fmq_config *cfg, char *out, size_t len);
+
+/**
+ * Add the credentials of --add-scram specs to the credentials file (made
+ * with its directory when missing), as `fluxmq --add-scram` does before a
+ * first start. 0, or -1 with a message in err (nothing written).
+ */
+int fmq_scram_add_specs(const struct fmq_config *cfg,
+			const char *const *specs, int n, char *err,
+			size_t errlen);
+
 /**
  * Parse one --add-scram spec, Kafka's storage tool form:
  *   SCRAM-SHA-256=[name=alice,password=alice-secret]

@@ -28,6 +28,7 @@
 #include <openssl/rand.h>
 
 #include "fmq_sasl.h"
+#include "fmq_util.h"
 
 /* -------------------------------------------------------------- crypto */
 
@@ -582,6 +583,92 @@ fmq_scram_parse_spec(const char *spec, char *name, size_t name_cap,
 	}
 	*m = mech;
 	return 0;
+}
+
+void
+fmq_scram_db_path(const struct fmq_config *cfg, char *out, size_t len)
+{
+	size_t n;
+
+	if (cfg->sasl_credentials_file[0] != '\0') {
+		snprintf(out, len, "%s", cfg->sasl_credentials_file);
+		return;
+	}
+	n = strcspn(cfg->log_dirs, ",");
+	snprintf(out, len, "%.*s/__fluxmq/scram-credentials", (int)n,
+		 cfg->log_dirs);
+}
+
+int
+fmq_scram_add_specs(const struct fmq_config *cfg, const char *const *specs,
+		    int n, char *err, size_t errlen)
+{
+	char path[FMQ_CFG_STR_MAX + 64], dir[sizeof(path)];
+	struct fmq_scram_db *db, *ndb;
+	struct fmq_scram_user *v;
+	int rc;
+
+	fmq_scram_db_path(cfg, path, sizeof(path));
+	db = fmq_scram_db_load(path, err, errlen);
+	if (db == NULL)
+		return -1;
+	v = calloc(db->n + (uint32_t)n, sizeof(*v));
+	if (v == NULL) {
+		snprintf(err, errlen, "out of memory");
+		fmq_sec_part_put(&db->part);
+		return -1;
+	}
+	memcpy(v, db->users, sizeof(*v) * db->n);
+	for (int i = 0; i < n; i++) {
+		struct fmq_scram_user *u = &v[db->n + (uint32_t)i];
+		enum fmq_sasl_mech m;
+		struct fmq_scram_cred c;
+
+		if (fmq_scram_parse_spec(specs[i], u->name, sizeof(u->name),
+					 &m, &c, err, errlen) < 0)
+			goto fail;
+		u->name_len = (uint16_t)strlen(u->name);
+		/* Keep the user's other mechanism (file or earlier spec). */
+		for (int j = db->n + i - 1; j >= 0; j--)
+			if (v[j].name_len == u->name_len &&
+			    memcmp(v[j].name, u->name, u->name_len) == 0) {
+				memcpy(u->cred, v[j].cred, sizeof(u->cred));
+				break;
+			}
+		u->cred[fmq_scram_idx(m)] = c;
+	}
+	ndb = fmq_scram_db_new(v, db->n + (uint32_t)n);
+	if (ndb == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (strrchr(dir, '/') != NULL && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0';
+		rc = fmq_mkdir_p(dir);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot create %s: %s", dir,
+				 strerror(-rc));
+			fmq_sec_part_put(&ndb->part);
+			goto fail;
+		}
+	}
+	rc = fmq_scram_db_save(ndb, path);
+	fmq_sec_part_put(&ndb->part);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+			 strerror(-rc));
+		goto fail;
+	}
+	OPENSSL_cleanse(v, sizeof(*v) * (db->n + (uint32_t)n));
+	free(v);
+	fmq_sec_part_put(&db->part);
+	return 0;
+fail:
+	OPENSSL_cleanse(v, sizeof(*v) * (db->n + (uint32_t)n));
+	free(v);
+	fmq_sec_part_put(&db->part);
+	return -1;
 }
 
 /* ------------------------------------------------------------- session */
