@@ -61,6 +61,7 @@ struct ctrl_stats {
 	uint64_t flush_errors;
 	uint64_t retention_deleted;
 	uint64_t malformed;
+	uint64_t scram_changes;
 };
 
 struct fmq_ctrl {
@@ -118,6 +119,11 @@ void ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+
+/* ctrl_scram.c: the SCRAM store, APIs 50 and 51. */
+int ctrl_scram_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 
 /* ctrl_groups.c: the group APIs on the coordinator. */
 int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);
