@@ -151,12 +151,13 @@ find_by_id(const struct fmq_bmeta *m, const struct fmq_kafka_uuid *id)
 }
 
 int
-fmq_broker_build_metadata(const struct fmq_broker *b, const struct fmq_bmeta *m,
-			  int16_t version, const struct fmq_kafka_metadata_req *req,
+fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
+			  const struct fmq_bmeta *m, int16_t version, const struct fmq_kafka_metadata_req *req,
 			  struct fmq_kafka_arena *a,
 			  struct fmq_kafka_metadata_resp *resp)
 {
 	struct fmq_kafka_metadata_resp_metadata_response_broker *br;
+	const struct fmq_listener *l = fmq_broker_listener(b, listener);
 	bool all;
 
 	fmq_kafka_init_response(FMQ_KAFKA_API_METADATA, version, resp);
@@ -164,8 +165,8 @@ fmq_broker_build_metadata(const struct fmq_broker *b, const struct fmq_bmeta *m,
 	if (br == NULL)
 		return -ENOMEM;
 	br->node_id = b->node_id;
-	br->host = fmq_kafka_str(b->adv_host);
-	br->port = b->adv_port;
+	br->host = fmq_kafka_str(l->adv_host);
+	br->port = l->adv_port;
 	br->rack = FMQ_KAFKA_STR_NULL;
 	resp->brokers = br;
 	resp->brokers_count = 1;
@@ -235,7 +236,7 @@ api_metadata(struct req_ctx *rc)
 					     rc->hdr->api_version, req))
 		return api_forward(rc);
 	resp = fmq_kafka_arena_alloc(&rc->bl->arena, sizeof(*resp));
-	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b, rc->meta,
+	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b, rc->k->listener, rc->meta,
 			rc->hdr->api_version, req, &rc->bl->arena, resp) < 0)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	for (int32_t i = 0; i < resp->topics_count; i++)
@@ -249,6 +250,7 @@ api_describe_cluster(struct req_ctx *rc)
 	struct fmq_kafka_describe_cluster_resp resp;
 	struct fmq_kafka_describe_cluster_resp_describe_cluster_broker br;
 	struct fmq_broker *b = rc->bl->b;
+	const struct fmq_listener *l = fmq_broker_listener(b, rc->k->listener);
 	int st = 0;
 
 	if (decode_body(rc, &st) == NULL)
@@ -256,8 +258,8 @@ api_describe_cluster(struct req_ctx *rc)
 	fmq_kafka_init_response(FMQ_KAFKA_API_DESCRIBE_CLUSTER,
 				rc->hdr->api_version, &resp);
 	br.broker_id = b->node_id;
-	br.host = fmq_kafka_str(b->adv_host);
-	br.port = b->adv_port;
+	br.host = fmq_kafka_str(l->adv_host);
+	br.port = l->adv_port;
 	br.rack = FMQ_KAFKA_STR_NULL;
 	br.unknown_tags = NULL;
 	br.n_unknown_tags = 0;
@@ -312,6 +314,7 @@ api_forward(struct req_ctx *rc)
 	f->client_ip = rc->k->client_ip;
 	f->client_port = rc->k->client_port;
 	f->principal = rc->k->principal;
+	f->listener = rc->k->listener;
 	f->len = rc->frame_len - 4;
 	if (rte_ring_enqueue(bl->to_ctrl, f) != 0) {
 		fmq_bfwd_free(f);

@@ -15,39 +15,15 @@
 
 #include "broker_priv.h"
 
-/* "PLAINTEXT://host:port" -> host, port. */
-static int
-parse_listener(const char *s, char *host, size_t hostlen, int32_t *port)
-{
-	const char *p = strstr(s, "://");
-	const char *colon;
-	char *end;
-	long x;
-
-	if (p == NULL || strncmp(s, "PLAINTEXT", (size_t)(p - s)) != 0 ||
-	    p - s != 9)
-		return -EINVAL;
-	p += 3;
-	colon = strrchr(p, ':');
-	if (colon == NULL || colon == p || (size_t)(colon - p) >= hostlen)
-		return -EINVAL;
-	x = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || x < 1 || x > 65535)
-		return -EINVAL;
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	*port = (int32_t)x;
-	return 0;
-}
-
 struct fmq_broker *
 fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		  unsigned int n_lcores, const char *cluster_id, char *err,
 		  size_t errlen)
 {
 	struct fmq_broker *b;
-	char host[64];
-	int32_t port;
+	struct fmq_listeners ls;
+	const char *key;
+	char msg[256];
 	struct in_addr a;
 
 	if (n_lcores == 0 || n_lcores > BROKER_MAX_LCORES) {
@@ -55,15 +31,13 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 			 BROKER_MAX_LCORES);
 		return NULL;
 	}
-	if (parse_listener(cfg->listeners, host, sizeof(host), &port) < 0) {
-		fmq_config_error(cfg, "listeners", err, errlen,
-				 "expected PLAINTEXT://host:port");
-		return NULL;
-	}
 	a.s_addr = cfg->net_ip.addr;
-	if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, inet_ntoa(a)) != 0) {
-		fmq_config_error(cfg, "listeners", err, errlen,
-				 "host must be 0.0.0.0 or net.ip (%s)", inet_ntoa(a));
+	if (fmq_listeners_parse(cfg->listeners,
+				cfg->listener_security_protocol_map,
+				cfg->advertised_listeners,
+				cfg->controller_listener_names, inet_ntoa(a), &ls,
+				&key, msg, sizeof(msg)) < 0) {
+		fmq_config_error(cfg, key, err, errlen, "%s", msg);
 		return NULL;
 	}
 	b = rte_zmalloc("fmq_broker", sizeof(*b), RTE_CACHE_LINE_SIZE);
@@ -77,20 +51,9 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		rte_free(b);
 		return NULL;
 	}
-	b->listen_port = (uint16_t)port;
-	if (cfg->advertised_listeners[0] != '\0') {
-		if (parse_listener(cfg->advertised_listeners, b->adv_host,
-				   sizeof(b->adv_host), &b->adv_port) < 0) {
-			fmq_config_error(cfg, "advertised.listeners", err, errlen,
-					 "expected PLAINTEXT://host:port");
-			close(b->wake_fd);
-			rte_free(b);
-			return NULL;
-		}
-	} else {
-		snprintf(b->adv_host, sizeof(b->adv_host), "%s", inet_ntoa(a));
-		b->adv_port = port;
-	}
+	b->ls = ls;
+	snprintf(b->adv_host, sizeof(b->adv_host), "%s", ls.l[0].adv_host);
+	b->adv_port = ls.l[0].adv_port;
 	b->log = log;
 	b->n_lcores = n_lcores;
 	b->node_id = (int32_t)cfg->node_id;
@@ -155,16 +118,16 @@ fmq_broker_node_id(const struct fmq_broker *b)
 	return b->node_id;
 }
 
-const char *
-fmq_broker_adv_host(const struct fmq_broker *b)
+const struct fmq_listener *
+fmq_broker_listener(const struct fmq_broker *b, uint32_t idx)
 {
-	return b->adv_host;
+	return &b->ls.l[idx < b->ls.n ? idx : 0];
 }
 
-int32_t
-fmq_broker_adv_port(const struct fmq_broker *b)
+const struct fmq_listeners *
+fmq_broker_listeners(const struct fmq_broker *b)
 {
-	return b->adv_port;
+	return &b->ls;
 }
 
 const char *
@@ -280,12 +243,15 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
 	    bl->xin == NULL)
 		goto nomem;
-	rc = fmq_tcp_listen(net, b->listen_port, &kafka_cb, bl);
-	if (rc < 0) {
-		snprintf(err, errlen, "broker: listen on port %u: %s",
-			 b->listen_port, strerror(-rc));
-		fmq_broker_lcore_free(bl);
-		return NULL;
+	for (uint32_t i = 0; i < b->ls.n; i++) {
+		rc = fmq_tcp_listen(net, b->ls.l[i].port, &kafka_cb, bl);
+		if (rc < 0) {
+			snprintf(err, errlen, "broker: listener %s on port "
+				 "%u: %s", b->ls.l[i].name, b->ls.l[i].port,
+				 strerror(-rc));
+			fmq_broker_lcore_free(bl);
+			return NULL;
+		}
 	}
 	b->lc[idx] = bl;
 	bl->qver = b->version;
