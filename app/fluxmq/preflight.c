@@ -108,7 +108,7 @@ check_constraints(const struct fmq_config *cfg, char *err, size_t errlen)
 		for (uint32_t i = 0; i < ls.n; i++)
 			/* Never serve in clear a listener that promises
 			 * more. */
-			if (ls.l[i].proto != FMQ_SEC_PLAINTEXT)
+			if (fmq_sec_proto_tls(ls.l[i].proto))
 				return fmq_config_error(cfg, "listeners", err,
 					errlen, "listener %s: security protocol "
 					"%s is not available yet",

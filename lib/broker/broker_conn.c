@@ -329,6 +329,7 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 	k->head = k->tail = 0;
 	xprog_drop(bl, &k->xp);
 	k->waiting = false;
+	broker_sasl_conn_release(bl, k);
 }
 
 static void
@@ -498,6 +499,7 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	}
 	fmq_principal_set(&k->principal, FMQ_PRINCIPAL_ANONYMOUS,
 			  sizeof(FMQ_PRINCIPAL_ANONYMOUS) - 1);
+	broker_sasl_conn_init(bl, k);
 	per_ip_add(bl, rip, 1);
 	*user = k;
 	bl->st.conns_opened++;
@@ -669,6 +671,38 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		}
 		budget--;
 		nseg = rx_segments(bl, k, &avail);
+		if (unlikely(k->sasl == BSASL_RAW)) {
+			/* After SaslHandshake v0: a raw SASL token. */
+			uint32_t flen;
+
+			seq = k->tail++;
+			sl = slot_at(bl, k, seq);
+			sl->state = SLOT_WAIT;
+			sl->api = FMQ_KAFKA_API_SASL_AUTHENTICATE;
+			sl->t0_tsc = rte_rdtsc();
+			sl->resp = NULL;
+			st = broker_sasl_raw(bl, k, seq, nseg, avail, &flen);
+			if (st == 0) {
+				k->tail--;
+				sl->state = SLOT_FREE;
+				if (nseg >= RX_MAX_SEGS)
+					conn_close(bl, k,
+						   BROKER_CLOSE_OVERSIZED);
+				else
+					rx_admit(bl, k);
+				break;
+			}
+			if (flen > 0) {
+				bl->st.bytes_in += flen;
+				rx_consume(k, flen);
+				rx_next(bl, k);
+			}
+			if (st < 0) {
+				conn_close(bl, k, REQ_CLOSE_REASON(st));
+				break;
+			}
+			continue;
+		}
 		fmq_kafka_arena_reset(&bl->arena);
 		st = fmq_kafka_frame_parse(&k->framer, bl->segs, nseg, avail,
 					   &bl->arena, &fr);
@@ -723,7 +757,11 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		rc.nseg = nseg;
 		rc.xslot = &k->xp;
 		rc.meta = broker_meta_load(b);
-		st = api_dispatch(&rc);
+		st = BSASL_PASS;
+		if (k->sasl != BSASL_OFF)
+			st = broker_sasl_gate(&rc);
+		if (st == BSASL_PASS)
+			st = api_dispatch(&rc);
 		if (st == REQ_RETRY) {
 			/* The hot pool is full: stop reading from this
 			 * producer and run the same frame again next poll

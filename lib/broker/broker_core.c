@@ -70,6 +70,12 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->arena_bytes = cfg->broker_arena_bytes;
 	b->slab_bytes = cfg->broker_slab_bytes;
 	b->auto_create = cfg->auto_create_topics_enable;
+	if (broker_sasl_init(b, cfg, err, errlen) < 0) {
+		broker_sasl_fini(b);
+		close(b->wake_fd);
+		rte_free(b);
+		return NULL;
+	}
 	/* Cross-lcore partition work (one pool for every lcore). */
 	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
 				       64, 0, NULL, NULL, NULL, NULL,
@@ -77,6 +83,7 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	if (b->xop_mp == NULL) {
 		snprintf(err, errlen, "broker: xop pool: %s",
 			 rte_strerror(rte_errno));
+		broker_sasl_fini(b);
 		close(b->wake_fd);
 		rte_free(b);
 		return NULL;
@@ -102,6 +109,7 @@ fmq_broker_free(struct fmq_broker *b)
 		fmq_bmeta_free(m);
 	}
 	fmq_bmeta_free(atomic_load(&b->meta));
+	broker_sasl_fini(b);
 	close(b->wake_fd);
 	rte_free(b);
 }
@@ -196,6 +204,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 		goto nomem;
 	fmq_kafka_arena_init(&bl->arena, arena, b->arena_bytes);
 	if (slab_init(&bl->slab, b->slab_bytes, socket) < 0)
+		goto nomem;
+	if (broker_sasl_lcore_init(bl, socket) < 0)
 		goto nomem;
 	rc = fmq_doorbell_init(&bl->bell);
 	if (rc < 0) {
@@ -305,6 +315,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_free(bl->seg_mbuf);
 	rte_free(bl->seg_off);
 	rte_free(bl->ranges);
+	broker_sasl_lcore_fini(bl);
 	rte_free(bl->precheck);
 	rte_free(bl->conns);
 	rte_free(bl->free_conns);
@@ -589,6 +600,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		fmq_metrics_u64(out, "fluxmq_kafka_connection_closes_total",
 				lbl, SUM(close_reason[r]));
 	}
+	broker_sasl_metrics(out, b);
 
 	fmq_metrics_family(out, "fluxmq_kafka_requests_total", "counter",
 			   "Requests by API and version");

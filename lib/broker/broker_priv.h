@@ -15,6 +15,7 @@
 #include "fmq_log.h"
 #include "fmq_listener.h"
 #include "fmq_net.h"
+#include "fmq_sasl.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -40,7 +41,11 @@
 	X(TOO_LARGE, "request larger than one connection may hold of the mbuf pool (refused at its size prefix)") \
 	X(SEGMENT_ABUSE, "unfinished request held in far more mbufs than its bytes need (tiny segments)") \
 	X(REQUEST_TIMEOUT, "request begun but not received whole within broker.request.receive.timeout.ms") \
-	X(IDLE, "no request for connections.max.idle.ms")
+	X(IDLE, "no request for connections.max.idle.ms") \
+	X(SASL_UNAUTHENTICATED, "request other than ApiVersions, SaslHandshake or SaslAuthenticate before SASL authentication") \
+	X(SASL_FAILED, "SASL authentication failed (or its mechanism is not enabled)") \
+	X(SASL_EXPIRED, "SASL session past its lifetime without re-authentication (KIP-368)") \
+	X(SASL_BUSY, "no free SASL session on the lcore (too many connections authenticating at once)")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -139,6 +144,11 @@ struct kconn {
 	uint16_t client_port;
 	uint8_t listener;        /* index in b->ls */
 	uint8_t proto;           /* its enum fmq_sec_proto */
+	/* SASL (broker_sasl.c): enum bsasl_state, the session while
+	 * authenticating (from the lcore's pool), the session's end. */
+	uint8_t sasl;
+	struct fmq_sasl_sess *sess;
+	uint64_t sasl_expire_ns;  /* 0: does not expire */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
@@ -208,6 +218,18 @@ struct broker_stats {
 	struct fmq_hist lat[BROKER_API_MAX];
 };
 
+/* SASL on one data lcore: a fixed pool of sessions (only connections in
+ * the middle of authenticating hold one) and the counters. */
+#define BSASL_SESSIONS 256
+struct bsasl_lcore {
+	struct fmq_sasl_sess *pool;
+	uint32_t free[BSASL_SESSIONS];
+	uint32_t nfree;
+	uint64_t auth[FMQ_SASL_MECH_MAX][2];   /* [mech][0 ok, 1 failed] */
+	uint64_t reauth;                       /* re-authentications done */
+	uint64_t bad_mech;                     /* handshakes refused */
+};
+
 struct fmq_broker_lcore {
 	struct fmq_broker *b;
 	unsigned int idx;
@@ -274,6 +296,7 @@ struct fmq_broker_lcore {
 	 */
 	uint8_t *precheck;
 	uint32_t precheck_len;
+	struct bsasl_lcore sasl;
 	struct broker_stats st;
 };
 
@@ -282,6 +305,11 @@ struct fmq_broker {
 	unsigned int n_lcores;
 	int32_t node_id;
 	struct fmq_listeners ls;    /* listeners (security protocol, ports) */
+	/* SASL (broker_sasl.c): mechanisms, OAUTHBEARER keys, limits. */
+	struct fmq_sasl_conf sasl_conf;
+	struct fmq_oauth_conf *oauth;
+	uint32_t sasl_max_receive;  /* sasl.server.max.receive.size */
+	uint64_t reauth_ms;         /* connections.max.reauth.ms; 0 off */
 	char adv_host[64];          /* the first listener's, for status */
 	int32_t adv_port;
 	char cluster_id[64];
@@ -349,6 +377,30 @@ struct req_ctx {
 	struct fwaiter *waiter;   /* the parked fetch being run, or NULL */
 	const struct fmq_bmeta *meta;
 };
+
+/* broker_sasl.c: the SASL gate of SASL_PLAINTEXT / SASL_SSL listeners. */
+enum bsasl_state {
+	BSASL_OFF = 0,      /* not a SASL listener */
+	BSASL_HANDSHAKE,    /* ApiVersions or SaslHandshake expected */
+	BSASL_AUTH,         /* SaslHandshake v1 done: SaslAuthenticate */
+	BSASL_RAW,          /* SaslHandshake v0 done: raw length + token */
+	BSASL_DONE,         /* authenticated */
+};
+/* Result of broker_sasl_gate: go on with api_dispatch. */
+#define BSASL_PASS 100
+int broker_sasl_init(struct fmq_broker *b, const struct fmq_config *cfg,
+		     char *err, size_t errlen);
+void broker_sasl_fini(struct fmq_broker *b);
+int broker_sasl_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void broker_sasl_lcore_fini(struct fmq_broker_lcore *bl);
+void broker_sasl_conn_init(struct fmq_broker_lcore *bl, struct kconn *k);
+void broker_sasl_conn_release(struct fmq_broker_lcore *bl, struct kconn *k);
+int broker_sasl_gate(struct req_ctx *rc);
+int broker_sasl_raw(struct fmq_broker_lcore *bl, struct kconn *k,
+		    uint32_t seq, uint32_t nseg, uint64_t avail,
+		    uint32_t *frame_len);
+void broker_sasl_metrics(struct fmq_metrics_out *out,
+			 const struct fmq_broker *b);
 
 /*
  * Handler results: DONE (slot completed or no response), PARK (the slot
