@@ -76,8 +76,11 @@ skip_val(const char *p, const char *e, int depth)
 				p = ws(p, e);
 				if (p >= e || *p != '"')
 					return NULL;
-				p = ws(skip_str(p, e), e);
-				if (p == NULL || p >= e || *p != ':')
+				p = skip_str(p, e);
+				if (p == NULL)
+					return NULL;
+				p = ws(p, e);
+				if (p >= e || *p != ':')
 					return NULL;
 				p++;
 			}
@@ -98,6 +101,19 @@ skip_val(const char *p, const char *e, int depth)
 	       *p != '\n' && *p != '\r' && *p != '\t')
 		p++;
 	return p;
+}
+
+/* Is [p, e) one whole JSON object (claims parsed only when it is)? */
+static bool
+jobject(const char *p, const char *e)
+{
+	const char *q;
+
+	p = ws(p, e);
+	if (p >= e || *p != '{')
+		return false;
+	q = skip_val(p, e, 0);
+	return q != NULL && ws(q, e) == e;
 }
 
 struct jv {
@@ -179,7 +195,9 @@ jnum(const struct jv *v, double *d)
 	memcpy(b, v->p, n);
 	b[n] = '\0';
 	*d = strtod(b, &end);
-	return *end == '\0' ? 0 : -1;
+	/* Seconds since 1970: anything else (and NaN) is refused, so the
+	 * conversion to milliseconds cannot overflow. */
+	return *end == '\0' && *d >= 0 && *d < 1e13 ? 0 : -1;
 }
 
 /* Is word (len) one of the space-separated words of list? */
@@ -529,6 +547,8 @@ fmq_sasl_oauth_step(struct fmq_sasl_sess *s, const struct fmq_oauth_conf *oc,
 	sl = fmq_b64_dec(d2 + 1, (size_t)(te - d2 - 1), sig, sizeof(sig), true);
 	if (hl <= 0 || pl <= 0 || sl < 0)
 		FAIL(s, "bad token encoding");
+	if (!jobject(hdr, hdr + hl) || !jobject(pay, pay + pl))
+		FAIL(s, "token header or claims are not a JSON object");
 	if (jget(hdr, hdr + hl, "alg", &v) != 1 ||
 	    jstr(&v, alg, sizeof(alg)) < 0)
 		FAIL(s, "no alg");

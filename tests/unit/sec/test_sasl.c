@@ -595,6 +595,21 @@ test_oauth_unsecured(void)
 	CU_ASSERT(oauth(&oc, m, n, now, &s) == FMQ_SASL_OK);
 	CU_ASSERT(oauth(&oc, "n,,\x01" "auth=Bearer a.b.c\x01\x01", 25, now,
 			&s) == FMQ_SASL_FAIL);
+	/* Malformed claims: a nested object cut inside a key (found by
+	 * fuzz_sasl), exp out of range, NaN. */
+	static const char *const badc[] = {
+		"{\"sub\":\"alice\",\"exp\":1700003600,\"x\":{\"y",
+		"{\"sub\":\"alice\",\"exp\":1e300}",
+		"{\"sub\":\"alice\",\"exp\":-5}",
+		"{\"sub\":\"alice\",\"exp\":nan}",
+		"{\"sub\":\"alice\",\"exp\":1700003600,\"iat\":1e300}",
+		"{\"sub\":\"al\\u0069ce\",\"exp\":1700003600}",
+		"[1,2]", "", "{", NULL,
+	};
+	for (int i = 0; badc[i] != NULL; i++) {
+		n = oauth_msg(m, sizeof(m), NULL, "none", NULL, badc[i], false);
+		CU_ASSERT(oauth(&oc, m, n, now, &s) == FMQ_SASL_FAIL);
+	}
 	CU_ASSERT(oauth(NULL, m, n, now, &s) == FMQ_SASL_FAIL);
 }
 
