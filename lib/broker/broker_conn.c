@@ -930,6 +930,10 @@ conn_timers(struct fmq_broker_lcore *bl)
 				continue;
 			}
 		}
+		if (k->sess != NULL && now - k->sess_ns > BSASL_EXCHANGE_NS) {
+			conn_close(bl, k, BROKER_CLOSE_SASL_TIMEOUT);
+			continue;
+		}
 		if (b->idle_ns != 0 && now - k->last_active_ns > b->idle_ns &&
 		    k->head == k->tail && !k->waiting && !k->retry &&
 		    k->rx_bytes == 0)

@@ -45,7 +45,8 @@
 	X(SASL_UNAUTHENTICATED, "request other than ApiVersions, SaslHandshake or SaslAuthenticate before SASL authentication") \
 	X(SASL_FAILED, "SASL authentication failed (or its mechanism is not enabled)") \
 	X(SASL_EXPIRED, "SASL session past its lifetime without re-authentication (KIP-368)") \
-	X(SASL_BUSY, "no free SASL session on the lcore (too many connections authenticating at once)")
+	X(SASL_BUSY, "no free SASL session on the lcore (too many connections authenticating at once)") \
+	X(SASL_TIMEOUT, "SASL exchange begun (SaslHandshake) but not finished within 10 s")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -148,6 +149,7 @@ struct kconn {
 	 * authenticating (from the lcore's pool), the session's end. */
 	uint8_t sasl;
 	struct fmq_sasl_sess *sess;
+	uint64_t sess_ns;         /* when sess was taken */
 	uint64_t sasl_expire_ns;  /* 0: does not expire */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
 	/* unconsumed received bytes: mbuf segments linked by next */
@@ -221,6 +223,9 @@ struct broker_stats {
 /* SASL on one data lcore: a fixed pool of sessions (only connections in
  * the middle of authenticating hold one) and the counters. */
 #define BSASL_SESSIONS 256
+/* An exchange holds its session at most this long (a client that sends
+ * SaslHandshake and nothing more must not keep it from others). */
+#define BSASL_EXCHANGE_NS (10ull * 1000 * 1000 * 1000)
 struct bsasl_lcore {
 	struct fmq_sasl_sess *pool;
 	uint32_t free[BSASL_SESSIONS];

@@ -17,6 +17,7 @@
  *    request past it that is not part of a re-authentication closes the
  *    connection; SaslHandshake + SaslAuthenticate on an authenticated
  *    connection start a new session for the same principal.
+ * An exchange must end within 10 s of its SaslHandshake (conn_timers).
  * Credentials come from the metadata snapshot (rc->meta->sec->scram), read
  * with no lock. A session comes from a fixed per-lcore pool and goes back
  * when authentication ends, so only connections in the middle of it hold
@@ -255,6 +256,7 @@ handshake(struct req_ctx *rc)
 			return REQ_CLOSE(BROKER_CLOSE_SASL_BUSY);
 		k->sess = &bl->sasl.pool[bl->sasl.free[--bl->sasl.nfree]];
 	}
+	k->sess_ns = bl->now_ns;
 	fmq_sasl_start(k->sess, (enum fmq_sasl_mech)mech);
 	if (k->sasl != BSASL_DONE)
 		k->sasl = rc->hdr->api_version == 0 ? BSASL_RAW : BSASL_AUTH;

@@ -8,7 +8,8 @@
 # pre-authentication size cap, SaslHandshake v0 raw tokens and an unknown
 # mechanism); users come from fluxmq --add-scram before the start and
 # from AlterUserScramCredentials at run time (and survive a restart); and
-# KafkaJS re-authenticates over a short connections.max.reauth.ms.
+# KafkaJS re-authenticates over a short connections.max.reauth.ms, while
+# an exchange left unfinished loses its session after 10 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -130,6 +131,9 @@ fmq_start sasl "${BROKER_ARGS[@]}" --set connections.max.reauth.ms=2000
 got=$(kc SCRAM-SHA-256 bob bob-secret -C -t bob-topic -o beginning -e -q 2>/dev/null | wc -l) || true
 [ "$got" = 10 ] || fail "bob after a restart read $got of 10"
 pass "bob's credential survived a restart"
+# Meanwhile a client that begins an exchange and goes silent loses it.
+"${PY[@]}" stall "$SB" >"$FMQ_TMP/stall.out" 2>&1 &
+stall=$!
 timeout 90 "${JS[@]}" "$SB" scram-sha-512 alice alice-secret js-reauth 5 6 ||
 	fail "KafkaJS over a 2 s session"
 re=$(fmq_metric fluxmq_sasl_reauthentications_total)
@@ -147,6 +151,11 @@ wait "$kpid" 2>/dev/null || true
 ex=$(fmq_metric fluxmq_kafka_connection_closes_total 'reason="SASL_EXPIRED"')
 [ "${ex%.*}" -ge 1 ] || fail "a librdkafka consumer past its 2 s session was not closed"
 pass "a client that does not re-authenticate is closed past its session ($ex closes)"
+
+wait "$stall" || fail "stalled exchange: $(cat "$FMQ_TMP/stall.out")"
+to=$(fmq_metric fluxmq_kafka_connection_closes_total 'reason="SASL_TIMEOUT"')
+[ "${to%.*}" = 1 ] || fail "SASL_TIMEOUT closes: $to"
+pass "a SASL exchange left unfinished is closed after 10 s ($(cat "$FMQ_TMP/stall.out"))"
 
 [ "$(fmq_health)" = 200 ] || fail "health after the SASL checks"
 rc=0

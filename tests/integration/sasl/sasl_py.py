@@ -7,6 +7,8 @@
   sasl_py.py confluent-bad / kafkapy-bad BROKER MECH USER PASSWORD
                                                   authentication refused
   sasl_py.py unauth BROKER        Metadata before authenticating: closed
+  sasl_py.py stall BROKER         SaslHandshake, then silence: closed
+                                  10 to 13 s later
   sasl_py.py alter BROKER USER PASSWORD NEWUSER NEWPASSWORD MECH ITER
       PLAIN login (raw SaslHandshake v1 + SaslAuthenticate v0), then
       AlterUserScramCredentials (API 51) upserting NEWUSER, and bad
@@ -353,6 +355,25 @@ def cmd_unauth(broker):
     print('unauthenticated requests closed')
 
 
+def cmd_stall(broker):
+    raw = Raw(broker)
+    r = raw.request(17, 1, struct.pack('>h', 13) + b'SCRAM-SHA-256')
+    if r is None or struct.unpack('>h', r[:2])[0] != 0:
+        fail('SaslHandshake SCRAM-SHA-256 refused')
+    t0 = time.time()
+    raw.s.settimeout(20)
+    try:
+        d = raw.s.recv(1)
+    except socket.timeout:
+        fail('a stalled SASL exchange was still open after 20 s')
+    except ConnectionResetError:
+        d = b''
+    dt = time.time() - t0
+    if d or dt < 9.5 or dt > 13:
+        fail('stalled exchange: got %r after %.1f s' % (d, dt))
+    print('stalled exchange closed after %.1f s' % dt)
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -366,6 +387,8 @@ def main():
         confluent_bad(a[1], a[2], a[3], a[4])
     elif c == 'kafkapy-bad':
         kafkapy_bad(a[1], a[2], a[3], a[4])
+    elif c == 'stall':
+        cmd_stall(a[1])
     elif c == 'unauth':
         cmd_unauth(a[1])
     elif c == 'alter':
