@@ -253,6 +253,8 @@ jwk_key(const char *p, const char *e, char *kid, size_t kidcap)
 	struct jv v;
 	char kty[16], a[1024], b[1024];
 	uint8_t x[600], y[600];
+	/* The builder keeps a pointer to the point until _to_param. */
+	uint8_t pt[65];
 	int xl, yl;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
@@ -285,7 +287,6 @@ jwk_key(const char *p, const char *e, char *kid, size_t kidcap)
 			goto out;
 		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
 	} else if (strcmp(kty, "EC") == 0) {
-		uint8_t pt[65];
 		if (jget(p, e, "crv", &v) != 1 || jstr(&v, a, sizeof(a)) < 0 ||
 		    strcmp(a, "P-256") != 0 ||
 		    jget(p, e, "x", &v) != 1 || jstr(&v, a, sizeof(a)) < 0 ||

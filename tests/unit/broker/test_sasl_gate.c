@@ -45,7 +45,8 @@ req(struct kc *c, int16_t key, int16_t ver, const void *body, size_t blen,
 
 	wb_init(&w);
 	size_t st = wb_req(&w, key, ver, 7, 1);
-	wraw(&w, body, blen);
+	if (blen > 0)
+		wraw(&w, body, blen);
 	wb_end(&w, st);
 	kc_send(k, c, w.b, w.n);
 	wb_free(&w);

@@ -593,8 +593,11 @@ test_oauth_unsecured(void)
 	for (size_t k = 0; k < n; k++)
 		CU_ASSERT(oauth(&oc, m, k, now, &s) == FMQ_SASL_FAIL);
 	CU_ASSERT(oauth(&oc, m, n, now, &s) == FMQ_SASL_OK);
-	CU_ASSERT(oauth(&oc, "n,,\x01" "auth=Bearer a.b.c\x01\x01", 25, now,
-			&s) == FMQ_SASL_FAIL);
+	{
+		static const char abc[] = "n,,\x01" "auth=Bearer a.b.c\x01\x01";
+		CU_ASSERT(oauth(&oc, abc, sizeof(abc) - 1, now, &s) ==
+			  FMQ_SASL_FAIL);
+	}
 	/* Malformed claims: a nested object cut inside a key (found by
 	 * fuzz_sasl), exp out of range, NaN. */
 	static const char *const badc[] = {
