@@ -496,6 +496,63 @@ static const char *const close_names[] = {
 #undef X
 };
 
+/* Latency of api over every data lcore into h; its count. */
+static uint64_t
+latency_merged(const struct fmq_broker *b, int api, struct fmq_hist *h)
+{
+	fmq_hist_init(h);
+	for (unsigned int i = 0; i < b->n_lcores; i++)
+		if (b->lc[i] != NULL)
+			fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
+	return h->count;
+}
+
+/*
+ * Request latency per API as a Prometheus histogram in seconds (Kafka's
+ * and Redpanda's dashboards aggregate these across brokers and over any
+ * window with histogram_quantile; the summary above cannot be).
+ */
+static void
+metrics_latency_histogram(struct fmq_metrics_out *out,
+			  const struct fmq_broker *b)
+{
+	static const double le[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+				     0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+				     0.25, 0.5, 1, 2.5, 5, 10 };
+	const char *name = "fluxmq_kafka_request_duration_seconds";
+	char bname[96], lbl[128];
+	struct fmq_hist *h = malloc(sizeof(*h));
+
+	if (h == NULL)
+		return;
+	fmq_metrics_family(out, name, "histogram",
+			   "Request latency from frame parsed to response "
+			   "queued, by API");
+	for (int api = 0; api < BROKER_API_MAX; api++) {
+		const struct fmq_kafka_api_info *ai =
+			fmq_kafka_api_find((int16_t)api);
+
+		if (ai == NULL || latency_merged(b, api, h) == 0)
+			continue;
+		snprintf(bname, sizeof(bname), "%s_bucket", name);
+		for (unsigned int i = 0; i < RTE_DIM(le); i++) {
+			snprintf(lbl, sizeof(lbl), "api=\"%s\",le=\"%g\"",
+				 ai->name, le[i]);
+			fmq_metrics_u64(out, bname, lbl, fmq_hist_count_le(h,
+					(uint64_t)(le[i] * 1e9)));
+		}
+		snprintf(lbl, sizeof(lbl), "api=\"%s\",le=\"+Inf\"",
+			 ai->name);
+		fmq_metrics_u64(out, bname, lbl, h->count);
+		snprintf(lbl, sizeof(lbl), "api=\"%s\"", ai->name);
+		snprintf(bname, sizeof(bname), "%s_sum", name);
+		fmq_metrics_f64(out, bname, lbl, (double)h->sum / 1e9);
+		snprintf(bname, sizeof(bname), "%s_count", name);
+		fmq_metrics_u64(out, bname, lbl, h->count);
+	}
+	free(h);
+}
+
 void
 fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 {
@@ -638,11 +695,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		h = malloc(sizeof(*h));
 		if (h == NULL)
 			return;
-		fmq_hist_init(h);
-		for (unsigned int i = 0; i < b->n_lcores; i++)
-			if (b->lc[i] != NULL)
-				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
-		if (h->count == 0) {
+		if (latency_merged(b, api, h) == 0) {
 			free(h);
 			continue;
 		}
@@ -659,6 +712,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 				h->count);
 		free(h);
 	}
+	metrics_latency_histogram(out, b);
 	fmq_metrics_one(out, "fluxmq_kafka_metadata_version", "gauge",
 			"Version of the topic metadata snapshot in use",
 			b->version);

@@ -41,6 +41,43 @@ out=$(/usr/bin/python3 tests/integration/mgmt/check_metrics.py \
 }
 pass "/metrics: $(printf '%s\n' "$out" | tail -1); the ${#need[@]} families the dashboard and alerts use are there"
 
+# What the test did, as /metrics counts it: 2,000 records into topic mf
+# (two partitions), all read back; the latency histogram counts every
+# Produce and Fetch request.
+/usr/bin/python3 - "$FMQ_TMP/metrics.txt" <<'PY' || fail "per-topic counters or the latency histogram disagree with the traffic"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+s = {}
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for x in f.samples:
+        s.setdefault(x.name, []).append((x.labels, x.value))
+def one(name, **lab):
+    v = [val for l, val in s.get(name, []) if all(l.get(k) == w for k, w in lab.items())]
+    return sum(v), len(v)
+bad = []
+msgs, _ = one("fluxmq_topic_messages_in_total", topic="mf")
+ends, n = one("fluxmq_partition_log_end_offset", topic="mf")
+pin, _ = one("fluxmq_partition_messages_in_total", topic="mf")
+bin_t, _ = one("fluxmq_topic_bytes_in_total", topic="mf")
+bin_p, _ = one("fluxmq_partition_bytes_in_total", topic="mf")
+bout, _ = one("fluxmq_topic_bytes_out_total", topic="mf")
+size, _ = one("fluxmq_topic_size_bytes", topic="mf")
+if msgs != 2000 or pin != 2000: bad.append("messages in: topic %d, partitions %d, want 2000" % (msgs, pin))
+if ends != 2000 or n != 2: bad.append("log end offsets sum %d over %d partitions, want 2000 over 2" % (ends, n))
+if bin_t <= 2000 * 4 or bin_t != bin_p: bad.append("bytes in: topic %d, partitions %d" % (bin_t, bin_p))
+if bout < bin_t: bad.append("bytes out %d < bytes in %d after reading everything" % (bout, bin_t))
+if size != bin_t: bad.append("size %d != bytes appended %d (nothing deleted)" % (size, bin_t))
+for api in ("Produce", "Fetch"):
+    req, _ = one("fluxmq_kafka_requests_total", api=api)
+    cnt, _ = one("fluxmq_kafka_request_duration_seconds_count", api=api)
+    inf, _ = one("fluxmq_kafka_request_duration_seconds_bucket", api=api, le="+Inf")
+    if req == 0 or cnt != req or inf != req: bad.append("%s: %d requests, histogram count %d, +Inf %d" % (api, req, cnt, inf))
+for b in bad: print(b)
+print("topic mf: %d messages, %d bytes in, %d bytes out, %d bytes on disk" % (msgs, bin_t, bout, size))
+sys.exit(1 if bad else 0)
+PY
+pass "per-topic and per-partition counters match the 2,000 records produced and read; latency histogram counts every Produce and Fetch"
+
 rc=0
 fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
