@@ -19,6 +19,7 @@
 #include <rte_log.h>
 
 #include "app.h"
+#include "fmq_sasl.h"
 #include "steer.h"
 
 #define EXIT_CONFIG 2
@@ -29,6 +30,9 @@
 #define MAX_PARTITIONS 100000
 
 static struct app app;
+/* --add-scram specs: credentials written before any start (no DPDK). */
+static const char **add_scram;
+static int n_add_scram;
 
 static void
 on_signal(int sig)
@@ -65,11 +69,16 @@ usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s [EAL options] -- [--config FILE] [--set key=value]...\n"
-		"       %s --dump-config-doc | --version | --help\n\n"
+		"       %s --dump-config-doc | --version | --help\n"
+		"       %s [--config FILE] [--set key=value]... --add-scram "
+		"'SCRAM-SHA-256=[name=alice,password=secret]'...\n\n"
 		"With no port in the EAL options, FluxMQ creates the TAP interface\n"
 		"dev.tap.name (fmq0), takes net.ip (10.77.0.2/24) and gives the\n"
 		"kernel side dev.tap.host_ip (10.77.0.1/24).\n"
-		"Configuration keys: docs/configuration.md.\n", prog, prog);
+		"--add-scram (repeatable; also iterations=N, salt=<base64>)\n"
+		"adds SCRAM credentials to sasl.credentials.file and exits,\n"
+		"without starting DPDK.\n"
+		"Configuration keys: docs/configuration.md.\n", prog, prog, prog);
 }
 
 /* Does the EAL argument list contain one of the given options? */
@@ -239,6 +248,7 @@ parse_app_args(int argc, char **argv, char *err, size_t errlen)
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "dump-config-doc", no_argument, NULL, 'D' },
+		{ "add-scram", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -255,6 +265,16 @@ parse_app_args(int argc, char **argv, char *err, size_t errlen)
 			break;
 		case 's':
 			sets[nsets++] = optarg;
+			break;
+		case 'A':
+			if (add_scram == NULL)
+				add_scram = calloc((size_t)argc,
+						   sizeof(*add_scram));
+			if (add_scram == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			add_scram[n_add_scram++] = optarg;
 			break;
 		case 'D':
 			fmq_config_write_doc(stdout);
@@ -533,6 +553,20 @@ main(int argc, char **argv)
 			say_fail(err);
 			return EXIT_CONFIG;
 		}
+	}
+	if (n_add_scram > 0) {
+		char path[FMQ_CFG_STR_MAX + 64];
+
+		fmq_scram_db_path(&app.cfg, path, sizeof(path));
+		if (fmq_scram_add_specs(&app.cfg, add_scram, n_add_scram, err,
+					sizeof(err)) < 0) {
+			say_fail(err);
+			return EXIT_CONFIG;
+		}
+		printf("fluxmq: %d SCRAM credential%s written to %s\n",
+		       n_add_scram, n_add_scram > 1 ? "s" : "", path);
+		free(add_scram);
+		return 0;
 	}
 	/* EAL's own lines too: set before rte_eal_init. */
 	{

@@ -331,6 +331,7 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 	k->head = k->tail = 0;
 	xprog_drop(bl, &k->xp);
 	k->waiting = false;
+	broker_sasl_conn_release(bl, k);
 }
 
 static void
@@ -516,6 +517,7 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 		 * timeout, as a request must (conn_timers). */
 		k->partial_since = bl->now_ns;
 	}
+	broker_sasl_conn_init(bl, k);
 	per_ip_add(bl, rip, 1);
 	*user = k;
 	bl->st.conns_opened++;
@@ -709,6 +711,38 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		}
 		budget--;
 		nseg = rx_segments(bl, k, &avail);
+		if (unlikely(k->sasl == BSASL_RAW)) {
+			/* After SaslHandshake v0: a raw SASL token. */
+			uint32_t flen;
+
+			seq = k->tail++;
+			sl = slot_at(bl, k, seq);
+			sl->state = SLOT_WAIT;
+			sl->api = FMQ_KAFKA_API_SASL_AUTHENTICATE;
+			sl->t0_tsc = rte_rdtsc();
+			sl->resp = NULL;
+			st = broker_sasl_raw(bl, k, seq, nseg, avail, &flen);
+			if (st == 0) {
+				k->tail--;
+				sl->state = SLOT_FREE;
+				if (nseg >= RX_MAX_SEGS)
+					conn_close(bl, k,
+						   BROKER_CLOSE_OVERSIZED);
+				else
+					rx_admit(bl, k);
+				break;
+			}
+			if (flen > 0) {
+				bl->st.bytes_in += flen;
+				rx_consume(k, flen);
+				rx_next(bl, k);
+			}
+			if (st < 0) {
+				conn_close(bl, k, REQ_CLOSE_REASON(st));
+				break;
+			}
+			continue;
+		}
 		fmq_kafka_arena_reset(&bl->arena);
 		st = fmq_kafka_frame_parse(&k->framer, bl->segs, nseg, avail,
 					   &bl->arena, &fr);
@@ -763,9 +797,15 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		rc.nseg = nseg;
 		rc.xslot = &k->xp;
 		rc.meta = broker_meta_load(b);
-		st = api_dispatch(&rc);
-		if (st == REQ_DONE || st == REQ_PARK)
-			quota_request_time(&rc, rte_rdtsc() - sl->t0_tsc);
+		st = BSASL_PASS;
+		if (k->sasl != BSASL_OFF)
+			st = broker_sasl_gate(&rc);
+		if (st == BSASL_PASS) {
+			st = api_dispatch(&rc);
+			if (st == REQ_DONE || st == REQ_PARK)
+				quota_request_time(&rc, rte_rdtsc() -
+						   sl->t0_tsc);
+		}
 		if (st == REQ_RETRY) {
 			/* The hot pool is full: stop reading from this
 			 * producer and run the same frame again next poll
@@ -936,6 +976,10 @@ conn_timers(struct fmq_broker_lcore *bl)
 				conn_abort(bl, k, BROKER_CLOSE_REQUEST_TIMEOUT);
 				continue;
 			}
+		}
+		if (k->sess != NULL && now - k->sess_ns > BSASL_EXCHANGE_NS) {
+			conn_close(bl, k, BROKER_CLOSE_SASL_TIMEOUT);
+			continue;
 		}
 		if (b->idle_ns != 0 && now - k->last_active_ns > b->idle_ns &&
 		    k->head == k->tail && !k->waiting && !k->retry &&

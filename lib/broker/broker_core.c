@@ -86,6 +86,12 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->qwin.size_ms = (int64_t)cfg->quota_window_size_seconds * 1000;
 	b->quota_slots =
 		rte_align32pow2((uint32_t)cfg->quota_entities_per_lcore);
+	if (broker_sasl_init(b, cfg, err, errlen) < 0) {
+		broker_sasl_fini(b);
+		close(b->wake_fd);
+		rte_free(b);
+		return NULL;
+	}
 	/* Cross-lcore partition work (one pool for every lcore). */
 	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
 				       64, 0, NULL, NULL, NULL, NULL,
@@ -94,6 +100,7 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		snprintf(err, errlen, "broker: xop pool: %s",
 			 rte_strerror(rte_errno));
 		fmq_tls_ctx_put(b->tls_ctx);
+		broker_sasl_fini(b);
 		close(b->wake_fd);
 		rte_free(b);
 		return NULL;
@@ -121,6 +128,7 @@ fmq_broker_free(struct fmq_broker *b)
 	}
 	fmq_bmeta_free(atomic_load(&b->meta));
 	fmq_tls_ctx_put(b->tls_ctx);
+	broker_sasl_fini(b);
 	close(b->wake_fd);
 	rte_free(b);
 }
@@ -223,6 +231,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	if (qmem == NULL)
 		goto nomem;
 	fmq_quota_tbl_init(&bl->qtbl, qmem, b->quota_slots);
+	if (broker_sasl_lcore_init(bl, socket) < 0)
+		goto nomem;
 	rc = fmq_doorbell_init(&bl->bell);
 	if (rc < 0) {
 		snprintf(err, errlen, "broker: lcore %u: eventfd: %s", idx,
@@ -333,6 +343,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_free(bl->seg_mbuf);
 	rte_free(bl->seg_off);
 	rte_free(bl->ranges);
+	broker_sasl_lcore_fini(bl);
 	rte_free(bl->precheck);
 	rte_free(bl->conns);
 	rte_free(bl->free_conns);
@@ -700,6 +711,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		fmq_metrics_u64(out, "fluxmq_kafka_connection_closes_total",
 				lbl, SUM(close_reason[r]));
 	}
+	broker_sasl_metrics(out, b);
 
 	fmq_metrics_family(out, "fluxmq_kafka_requests_total", "counter",
 			   "Requests by API and version");

@@ -17,6 +17,7 @@
 #include "fmq_net.h"
 #include "fmq_quota.h"
 #include "fmq_tls.h"
+#include "fmq_sasl.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -43,7 +44,12 @@
 	X(SEGMENT_ABUSE, "unfinished request held in far more mbufs than its bytes need (tiny segments)") \
 	X(REQUEST_TIMEOUT, "request begun but not received whole within broker.request.receive.timeout.ms") \
 	X(IDLE, "no request for connections.max.idle.ms") \
-	X(TLS, "TLS handshake failed, or a record did not decrypt (a plaintext client on a TLS listener, a refused certificate)")
+	X(TLS, "TLS handshake failed, or a record did not decrypt (a plaintext client on a TLS listener, a refused certificate)") \
+	X(SASL_UNAUTHENTICATED, "request other than ApiVersions, SaslHandshake or SaslAuthenticate before SASL authentication") \
+	X(SASL_FAILED, "SASL authentication failed (or its mechanism is not enabled)") \
+	X(SASL_EXPIRED, "SASL session past its lifetime without re-authentication (KIP-368)") \
+	X(SASL_BUSY, "no free SASL session on the lcore (too many connections authenticating at once)") \
+	X(SASL_TIMEOUT, "SASL exchange begun (SaslHandshake) but not finished within 10 s")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -145,6 +151,12 @@ struct kconn {
 	uint16_t client_port;
 	uint8_t listener;        /* index in b->ls */
 	uint8_t proto;           /* its enum fmq_sec_proto */
+	/* SASL (broker_sasl.c): enum bsasl_state, the session while
+	 * authenticating (from the lcore's pool), the session's end. */
+	uint8_t sasl;
+	struct fmq_sasl_sess *sess;
+	uint64_t sess_ns;         /* when sess was taken */
+	uint64_t sasl_expire_ns;  /* 0: does not expire */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
 	struct fmq_tls *tls;     /* SSL and SASL_SSL listeners, else NULL */
 	uint32_t tls_off;        /* bytes of the first response encrypted */
@@ -235,6 +247,21 @@ struct btls {
 	struct iovec iov[64];       /* received segments, for the session */
 };
 
+/* SASL on one data lcore: a fixed pool of sessions (only connections in
+ * the middle of authenticating hold one) and the counters. */
+#define BSASL_SESSIONS 256
+/* An exchange holds its session at most this long (a client that sends
+ * SaslHandshake and nothing more must not keep it from others). */
+#define BSASL_EXCHANGE_NS (10ull * 1000 * 1000 * 1000)
+struct bsasl_lcore {
+	struct fmq_sasl_sess *pool;
+	uint32_t free[BSASL_SESSIONS];
+	uint32_t nfree;
+	uint64_t auth[FMQ_SASL_MECH_MAX][2];   /* [mech][0 ok, 1 failed] */
+	uint64_t reauth;                       /* re-authentications done */
+	uint64_t bad_mech;                     /* handshakes refused */
+};
+
 struct fmq_broker_lcore {
 	struct fmq_broker *b;
 	unsigned int idx;
@@ -307,6 +334,7 @@ struct fmq_broker_lcore {
 	TAILQ_HEAD(, kconn) muteq;
 	uint64_t mute_next_ns;
 	struct btls tls;
+	struct bsasl_lcore sasl;
 	struct broker_stats st;
 };
 
@@ -315,6 +343,11 @@ struct fmq_broker {
 	unsigned int n_lcores;
 	int32_t node_id;
 	struct fmq_listeners ls;    /* listeners (security protocol, ports) */
+	/* SASL (broker_sasl.c): mechanisms, OAUTHBEARER keys, limits. */
+	struct fmq_sasl_conf sasl_conf;
+	struct fmq_oauth_conf *oauth;
+	uint32_t sasl_max_receive;  /* sasl.server.max.receive.size */
+	uint64_t reauth_ms;         /* connections.max.reauth.ms; 0 off */
 	char adv_host[64];          /* the first listener's, for status */
 	int32_t adv_port;
 	char cluster_id[64];
@@ -418,6 +451,30 @@ struct req_ctx {
 	struct fwaiter *waiter;   /* the parked fetch being run, or NULL */
 	const struct fmq_bmeta *meta;
 };
+
+/* broker_sasl.c: the SASL gate of SASL_PLAINTEXT / SASL_SSL listeners. */
+enum bsasl_state {
+	BSASL_OFF = 0,      /* not a SASL listener */
+	BSASL_HANDSHAKE,    /* ApiVersions or SaslHandshake expected */
+	BSASL_AUTH,         /* SaslHandshake v1 done: SaslAuthenticate */
+	BSASL_RAW,          /* SaslHandshake v0 done: raw length + token */
+	BSASL_DONE,         /* authenticated */
+};
+/* Result of broker_sasl_gate: go on with api_dispatch. */
+#define BSASL_PASS 100
+int broker_sasl_init(struct fmq_broker *b, const struct fmq_config *cfg,
+		     char *err, size_t errlen);
+void broker_sasl_fini(struct fmq_broker *b);
+int broker_sasl_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void broker_sasl_lcore_fini(struct fmq_broker_lcore *bl);
+void broker_sasl_conn_init(struct fmq_broker_lcore *bl, struct kconn *k);
+void broker_sasl_conn_release(struct fmq_broker_lcore *bl, struct kconn *k);
+int broker_sasl_gate(struct req_ctx *rc);
+int broker_sasl_raw(struct fmq_broker_lcore *bl, struct kconn *k,
+		    uint32_t seq, uint32_t nseg, uint64_t avail,
+		    uint32_t *frame_len);
+void broker_sasl_metrics(struct fmq_metrics_out *out,
+			 const struct fmq_broker *b);
 
 /*
  * Handler results: DONE (slot completed or no response), PARK (the slot

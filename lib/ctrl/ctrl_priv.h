@@ -62,6 +62,7 @@ struct ctrl_stats {
 	uint64_t retention_deleted;
 	uint64_t malformed;
 	uint64_t quota_changes;
+	uint64_t scram_changes;
 };
 
 struct fmq_ctrl {
@@ -127,6 +128,10 @@ void ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,
 void ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			      void *req);
 void ctrl_quota_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c);
+/* ctrl_scram.c: the SCRAM store, APIs 50 and 51. */
+int ctrl_scram_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 
 /* ctrl_groups.c: the group APIs on the coordinator. */
 int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);
