@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// KafkaJS 2.2.4 over SASL_PLAINTEXT, for test_sec_sasl.sh.
+// KafkaJS 2.2.4 over SASL_PLAINTEXT (SASL_SSL with FMQ_SASL_CA, a CA
+// file), for test_sec_sasl.sh and test_sec_sasl_ssl.sh.
 //
 //   node sasl_kafkajs.js BROKER MECH USER PASSWORD TOPIC N [SECONDS]
 //
@@ -9,6 +10,7 @@
 // that long (KafkaJS re-authenticates before session_lifetime_ms ends).
 // A PASSWORD of "!bad" expects the login to be refused instead.
 'use strict';
+const fs = require('fs');
 const path = require('path');
 const { Kafka, logLevel } =
 	require(path.join(__dirname, '..', 'node', 'node_modules', 'kafkajs'));
@@ -28,7 +30,9 @@ const sasl = MECH === 'oauthbearer' ?
 	  oauthBearerProvider: async () => ({ value: jwt(USER) }) } :
 	{ mechanism: MECH, username: USER, password: PW === '!bad' ? 'wrong' : PW };
 const kafka = new Kafka({ clientId: 'sasl-test', brokers: [B], sasl,
-	ssl: false, logLevel: logLevel.NOTHING, connectionTimeout: 5000,
+	ssl: process.env.FMQ_SASL_CA ?
+		{ ca: [fs.readFileSync(process.env.FMQ_SASL_CA)] } : false,
+	logLevel: logLevel.NOTHING, connectionTimeout: 5000,
 	authenticationTimeout: 5000,
 	retry: { retries: PW === '!bad' ? 0 : 5 } });
 

@@ -15,7 +15,9 @@
       requests checked for Kafka's errors; DescribeUserScramCredentials
       (API 50) shows the result.
 
-MECH OAUTHBEARER uses an unsecured (alg none) token for USER.
+MECH OAUTHBEARER uses an unsecured (alg none) token for USER. With
+FMQ_SASL_CA set (a CA file), the clients speak SASL_SSL and check the
+broker's certificate against it.
 Exit status 0 when every check held; the reason on stderr otherwise.
 """
 import base64
@@ -26,6 +28,9 @@ import socket
 import struct
 import sys
 import time
+
+
+CA = os.environ.get('FMQ_SASL_CA')
 
 
 def fail(msg):
@@ -47,6 +52,9 @@ def unsecured_jwt(user, life=3600):
 def confluent_conf(broker, mech, user, pw):
     c = {'bootstrap.servers': broker, 'security.protocol': 'SASL_PLAINTEXT',
          'sasl.mechanisms': mech}
+    if CA:
+        c['security.protocol'] = 'SASL_SSL'
+        c['ssl.ca.location'] = CA
     if mech == 'OAUTHBEARER':
         c['enable.sasl.oauthbearer.unsecure.jwt'] = True
         c['sasl.oauthbearer.config'] = 'principal=%s' % user
@@ -110,6 +118,9 @@ class Token(object):
 def kafkapy_conf(broker, mech, user, pw):
     c = {'bootstrap_servers': broker, 'security_protocol': 'SASL_PLAINTEXT',
          'sasl_mechanism': mech, 'api_version_auto_timeout_ms': 10000}
+    if CA:
+        c['security_protocol'] = 'SASL_SSL'
+        c['ssl_cafile'] = CA
     if mech == 'OAUTHBEARER':
         c['sasl_oauth_token_provider'] = Token(user)
     else:
