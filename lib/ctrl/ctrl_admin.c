@@ -103,6 +103,8 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 {
 	struct fmq_kafka_metadata_req *req = reqp;
 	struct fmq_kafka_metadata_resp *resp;
+	struct fmq_bauth auth = { c->sec != NULL ? c->sec->acl : NULL,
+				  &f->principal, f->client_ip, &c->acl_st };
 	bool created = false;
 
 	for (int32_t i = 0; i < req->topics_count; i++) {
@@ -112,6 +114,21 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		name = cstr(c, req->topics[i].name);
 		if (name == NULL || fmq_topics_find(c->topics, name) != NULL ||
 		    fmq_topics_validate_name(name, msg, sizeof(msg)) != 0)
+			continue;
+		/* Kafka: DESCRIBE on the topic, then CREATE on the cluster
+		 * or the topic (else the answer says 29, without creating). */
+		if (auth.db != NULL &&
+		    (!fmq_acl_authorize(auth.db, auth.principal, auth.client_ip,
+					FMQ_ACL_RES_TOPIC, name, strlen(name),
+					FMQ_ACL_OP_DESCRIBE) ||
+		     (!fmq_acl_authorize(auth.db, auth.principal, auth.client_ip,
+					 FMQ_ACL_RES_CLUSTER,
+					 FMQ_ACL_CLUSTER_NAME,
+					 strlen(FMQ_ACL_CLUSTER_NAME),
+					 FMQ_ACL_OP_CREATE) &&
+		      !fmq_acl_authorize(auth.db, auth.principal, auth.client_ip,
+					 FMQ_ACL_RES_TOPIC, name, strlen(name),
+					 FMQ_ACL_OP_CREATE))))
 			continue;
 		if (create_one(c, name, -1, -1, NULL, 0, false, msg, sizeof(msg),
 			       NULL) == 0)
@@ -124,7 +141,8 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	resp = aalloc(c, 1, sizeof(*resp));
 	if (resp == NULL ||
 	    fmq_broker_build_metadata(c->b, fmq_broker_meta(c->b),
-				      f->api_version, req, &c->arena, resp) < 0) {
+				      f->api_version, req, &auth, &c->arena,
+				      resp) < 0) {
 		ctrl_close_conn(c, f);
 		return;
 	}

@@ -17,6 +17,7 @@ enum fmq_ctrl_kerr {
 
 #ifdef FMQ_CTRL_INTERNAL
 
+#include "fmq_acl.h"
 #include "fmq_broker.h"
 #include "fmq_group.h"
 #include "fmq_kafka.h"
@@ -61,6 +62,7 @@ struct ctrl_stats {
 	uint64_t flush_errors;
 	uint64_t retention_deleted;
 	uint64_t malformed;
+	uint64_t acl_changes;
 };
 
 struct fmq_ctrl {
@@ -74,6 +76,10 @@ struct fmq_ctrl {
 	/* The current security snapshot (SASL credentials, ACLs, quotas);
 	 * every published metadata snapshot takes a reference. */
 	struct fmq_sec_snap *sec;
+	/* authorizer.enabled (or a Kafka authorizer.class.name): the ACL
+	 * part of sec is then never NULL (ctrl_acl.c). */
+	bool acl_on;
+	struct fmq_acl_stats acl_st;   /* decisions on the control lcore */
 	unsigned int n_lcores;
 	char dir[FMQ_CFG_STR_MAX + 16];    /* <log dir>/__fluxmq */
 	struct ctrl_topic *hash[1024];
@@ -118,6 +124,26 @@ void ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+
+/* ctrl_acl.c: the authorizer's settings and ACL file (loaded before the
+ * first publish), the ACL APIs, and the checks the other handlers make
+ * with the request's principal and client address. */
+int ctrl_acl_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_create_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+bool ctrl_acl_allow(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		    enum fmq_acl_res res, const char *name, size_t len,
+		    enum fmq_acl_op op);
+bool ctrl_acl_cluster(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		      enum fmq_acl_op op);
+/* Authorized operations bit field (all supported ones with no authorizer). */
+int32_t ctrl_acl_ops(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		     enum fmq_acl_res res, const char *name, size_t len);
+size_t ctrl_acl_count(const struct fmq_ctrl *c);
+#define CTRL_ACL_TOPIC(c, f, name, op) \
+	ctrl_acl_allow((c), (f), FMQ_ACL_RES_TOPIC, (name), strlen(name), \
+		       FMQ_ACL_OP_##op)
 
 /* ctrl_groups.c: the group APIs on the coordinator. */
 int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);

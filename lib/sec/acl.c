@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fmq_acl.h"
+#include "fmq_util.h"
 
 /* What a decision needs of a binding beyond its public fields. */
 struct acl_ent {
@@ -451,6 +452,25 @@ fmq_acl_authorized_ops(const struct fmq_acl_db *db,
 				      (enum fmq_acl_op)op))
 			out |= 1u << op;
 	return (int32_t)out;
+}
+
+void
+fmq_acl_stats_render(struct fmq_metrics_out *out, const char *name,
+		     const char *help, const struct fmq_acl_stats *st)
+{
+	char lbl[96];
+
+	fmq_metrics_family(out, name, "counter", help);
+	for (int op = FMQ_ACL_OP_ALL; op < FMQ_ACL_OP_MAX; op++) {
+		if (st->allowed[op] == 0 && st->denied[op] == 0)
+			continue;
+		snprintf(lbl, sizeof(lbl), "operation=\"%s\",result=\"allowed\"",
+			 op_names[op]);
+		fmq_metrics_u64(out, name, lbl, st->allowed[op]);
+		snprintf(lbl, sizeof(lbl), "operation=\"%s\",result=\"denied\"",
+			 op_names[op]);
+		fmq_metrics_u64(out, name, lbl, st->denied[op]);
+	}
 }
 
 /* ------------------------------------------------------- admin requests */

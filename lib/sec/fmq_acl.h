@@ -172,6 +172,12 @@ fmq_acl_check(const struct fmq_acl_db *db, const struct fmq_principal *p,
 	return ok;
 }
 
+struct fmq_metrics_out;
+/** Render st as the counter family name{operation="READ",result="allowed"}
+ * (operations never decided are left out). */
+void fmq_acl_stats_render(struct fmq_metrics_out *out, const char *name,
+			  const char *help, const struct fmq_acl_stats *st);
+
 /**
  * Kafka's authorized operations bit field (bit n: operation code n) of
  * the operations p may do on the resource, among those Kafka lists for
