@@ -156,6 +156,9 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	struct fmq_kafka_create_topics_resp resp;
 	int32_t n = req->topics_count < 0 ? 0 : req->topics_count;
 	bool created = false;
+	/* Kafka: CREATE on the cluster, else on each topic. */
+	bool cluster_create = n > 0 &&
+		ctrl_acl_cluster(c, f, FMQ_ACL_OP_CREATE);
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	resp.topics_count = n;
@@ -210,6 +213,11 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					 "time.");
 			}
 		}
+		if (e == 0 && !cluster_create &&
+		    !CTRL_ACL_TOPIC(c, f, name, CREATE)) {
+			e = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			snprintf(msg, sizeof(msg), "Authorization failed.");
+		}
 		/* Duplicate names in one request: Kafka fails them all. */
 		for (int32_t j = 0; j < n && e == 0; j++)
 			if (j != i && rt->name.len == req->topics[j].name.len &&
@@ -244,6 +252,14 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		ot->replication_factor = 1;
 		if (t != NULL)
 			memcpy(ot->topic_id.b, t->id, 16);
+		/* The configs only to who may DESCRIBE_CONFIGS them. */
+		if (f->api_version >= 5 &&
+		    !CTRL_ACL_TOPIC(c, f, name, DESCRIBE_CONFIGS)) {
+			ot->topic_config_error_code =
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			ot->configs_count = -1;
+			continue;
+		}
 		ot->configs_count = FMQ_TCFG_N;
 		ot->configs = aalloc(c, FMQ_TCFG_N, sizeof(*ot->configs));
 		if (ot->configs == NULL)
@@ -346,6 +362,10 @@ ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			ctrl_close_conn(c, f);
 			return;
 		}
+		if (!CTRL_ACL_TOPIC(c, f, cname, DELETE)) {
+			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
 		o->error_code = delete_one(c, cname, msg, sizeof(msg));
 		if (o->error_code != 0 && f->api_version >= 5)
 			o->error_message = astr(c, msg);
@@ -386,6 +406,11 @@ ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (name == NULL) {
 			ctrl_close_conn(c, f);
 			return;
+		}
+		if (!CTRL_ACL_TOPIC(c, f, name, ALTER)) {
+			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			o->error_message = astr(c, "Topic authorization failed.");
+			continue;
 		}
 		t = fmq_topics_find(c->topics, name);
 		before = t != NULL ? t->nparts : 0;
@@ -457,6 +482,17 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
+		if ((r->resource_type == RES_TOPIC &&
+		     !CTRL_ACL_TOPIC(c, f, name, DESCRIBE_CONFIGS)) ||
+		    (r->resource_type == RES_BROKER &&
+		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE_CONFIGS))) {
+			o->error_code = r->resource_type == RES_TOPIC ?
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			o->error_message = astr(c, fmq_kafka_err_message(
+				o->error_code));
+			continue;
+		}
 		if (r->resource_type == RES_TOPIC) {
 			const struct fmq_topic *t = fmq_topics_find(c->topics, name);
 			if (t == NULL) {
@@ -786,6 +822,17 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
+		if ((r->resource_type == RES_TOPIC &&
+		     !CTRL_ACL_TOPIC(c, f, name, ALTER_CONFIGS)) ||
+		    (r->resource_type == RES_BROKER &&
+		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER_CONFIGS))) {
+			o->error_code = r->resource_type == RES_TOPIC ?
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			o->error_message = astr(c, fmq_kafka_err_message(
+				o->error_code));
+			continue;
+		}
 		e = one(c, r, name, req->validate_only, &changed, msg,
 			sizeof(msg));
 		if (e < 0)
@@ -828,6 +875,14 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	if (req->transactional_id.len >= 0) {
 		/* No transaction coordinator (docs/protocol.md). */
 		resp.error_code = FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	} else if (c->acl_on && !ctrl_acl_cluster(c, f,
+						  FMQ_ACL_OP_IDEMPOTENT_WRITE) &&
+		   !fmq_acl_authorize_any(c->sec->acl, &f->principal,
+					  f->client_ip, FMQ_ACL_RES_TOPIC,
+					  FMQ_ACL_OP_WRITE)) {
+		/* Idempotence: IDEMPOTENT_WRITE on the cluster or WRITE on
+		 * any topic (Kafka's check). */
+		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
 	} else if (f->api_version >= 3 && req->producer_id >= 0 &&
 		   req->producer_epoch >= 0 && req->producer_epoch < INT16_MAX - 1) {
 		/* KIP-360: an idempotent producer bumps its own epoch. */

@@ -93,6 +93,12 @@ struct fmq_ctrl {
 	 * body: an answer emitted during that call may need the request. */
 	const struct fmq_bfwd *gcur;
 	const void *gcur_req;
+	/* Per requested group, denied by the ACLs (DescribeGroups,
+	 * DeleteGroups, OffsetFetch v8): the coordinator saw only the
+	 * others; the answer puts them back in request order. */
+	const bool *gdenied;
+	/* The request whose answer ctrl_groups_emit is building. */
+	const struct fmq_bfwd *gemit;
 	int64_t next_pid, pid_limit;
 	uint64_t next_flush_ns;
 	bool flush_busy;

@@ -408,6 +408,83 @@ fmq_acl_authorize(const struct fmq_acl_db *db, const struct fmq_principal *p,
 	return !h.any && db->conf.allow_if_no_acl;
 }
 
+/* Does binding i apply to p from ip (principal and host)? */
+static bool
+applies(const struct fmq_acl_db *db, uint32_t i,
+	const struct fmq_principal *p, uint32_t ip)
+{
+	const struct acl_ent *e = &db->e[i];
+
+	if (!e->principal_any && (e->principal_len != p->len ||
+	    memcmp(db->b[i].principal, p->name, p->len) != 0))
+		return false;
+	return e->host_kind == HOST_ANY ||
+		(e->host_kind == HOST_IP && e->host_ip == ip);
+}
+
+/* Is name (a literal, or a prefix when prefix) entirely taken back by a
+ * DENY of op in [lo, hi)? */
+static bool
+denied_by(const struct fmq_acl_db *db, const struct acl_range *r,
+	  const struct fmq_acl_binding *a, const struct fmq_principal *p,
+	  uint32_t ip, enum fmq_acl_op op)
+{
+	size_t alen = strlen(a->name);
+
+	for (uint32_t i = r->lit_lo; i < r->lit_hi; i++) {
+		const struct fmq_acl_binding *d = &db->b[i];
+		if (d->perm != FMQ_ACL_PERM_DENY ||
+		    (d->op != FMQ_ACL_OP_ALL && d->op != op) ||
+		    !applies(db, i, p, ip))
+			continue;
+		if (strcmp(d->name, "*") == 0 ||
+		    (a->pat == FMQ_ACL_PAT_LITERAL &&
+		     strcmp(d->name, a->name) == 0))
+			return true;
+	}
+	for (uint32_t i = r->pre_lo; i < r->pre_hi; i++) {
+		const struct fmq_acl_binding *d = &db->b[i];
+		if (d->perm != FMQ_ACL_PERM_DENY ||
+		    (d->op != FMQ_ACL_OP_ALL && d->op != op) ||
+		    !applies(db, i, p, ip))
+			continue;
+		if (db->e[i].name_len <= alen &&
+		    memcmp(d->name, a->name, db->e[i].name_len) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+fmq_acl_authorize_any(const struct fmq_acl_db *db,
+		      const struct fmq_principal *p, uint32_t client_ip,
+		      enum fmq_acl_res res, enum fmq_acl_op op)
+{
+	const struct acl_range *r;
+	bool any = false;
+
+	if (db == NULL || is_super(db, p))
+		return true;
+	if ((unsigned int)res >= FMQ_ACL_RES_MAX)
+		return false;
+	r = &db->idx[res];
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t lo = pass == 0 ? r->lit_lo : r->pre_lo;
+		uint32_t hi = pass == 0 ? r->lit_hi : r->pre_hi;
+
+		for (uint32_t i = lo; i < hi; i++) {
+			const struct fmq_acl_binding *a = &db->b[i];
+
+			any = true;
+			if (a->perm == FMQ_ACL_PERM_ALLOW && grants(a->op, op) &&
+			    applies(db, i, p, client_ip) &&
+			    !denied_by(db, r, a, p, client_ip, op))
+				return true;
+		}
+	}
+	return !any && db->conf.allow_if_no_acl;
+}
+
 /* The operations Kafka lists for each resource type (authorized
  * operations fields). */
 static uint32_t

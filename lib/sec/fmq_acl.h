@@ -154,6 +154,17 @@ bool fmq_acl_authorize(const struct fmq_acl_db *db,
 		       enum fmq_acl_res res, const char *name, size_t len,
 		       enum fmq_acl_op op);
 
+/**
+ * May p do op on some resource of type res (Kafka's authorizeByResourceType,
+ * e.g. InitProducerId's "WRITE on any topic")? A super user may; a DENY on
+ * every name ("*") denies; then any ALLOW that no DENY on the same literal
+ * name or a covering prefix takes back allows; else allow.everyone.if.no.
+ * acl.found when the type has no ACL at all.
+ */
+bool fmq_acl_authorize_any(const struct fmq_acl_db *db,
+			   const struct fmq_principal *p, uint32_t client_ip,
+			   enum fmq_acl_res res, enum fmq_acl_op op);
+
 /** fmq_acl_authorize, counted in st. */
 static inline bool
 fmq_acl_check(const struct fmq_acl_db *db, const struct fmq_principal *p,

@@ -237,6 +237,30 @@ test_many_literals_index(void)
 }
 
 static void
+test_authorize_any(void)
+{
+	static const struct fmq_acl_binding b[] = {
+		{ T, LIT, OP(WRITE), ALLOW, "orders", "User:alice", "*" },
+		{ T, PRE, OP(ALL), ALLOW, "logs-", "User:bob", "*" },
+		{ T, PRE, OP(WRITE), DENY, "logs", "User:bob", "*" },
+		{ T, LIT, OP(READ), ALLOW, "x", "User:ANONYMOUS", "*" },
+	};
+	struct fmq_acl_db *db = build(b, sizeof(b) / sizeof(b[0]), NULL, true);
+	uint32_t h = ip("10.0.0.1");
+
+	/* alice may WRITE one topic: "WRITE on any topic" holds. */
+	CU_ASSERT_TRUE(fmq_acl_authorize_any(db, &alice, h, T, OP(WRITE)));
+	/* bob's ALLOW ALL on logs- is covered by a DENY WRITE on logs. */
+	CU_ASSERT_FALSE(fmq_acl_authorize_any(db, &bob, h, T, OP(WRITE)));
+	CU_ASSERT_TRUE(fmq_acl_authorize_any(db, &bob, h, T, OP(READ)));
+	/* READ does not grant WRITE; topics have ACLs: no default. */
+	CU_ASSERT_FALSE(fmq_acl_authorize_any(db, &anon, h, T, OP(WRITE)));
+	/* No GROUP ACL at all: allow.everyone.if.no.acl.found. */
+	CU_ASSERT_TRUE(fmq_acl_authorize_any(db, &anon, h, G, OP(READ)));
+	fmq_acl_db_put(db);
+}
+
+static void
 test_validate_and_filters(void)
 {
 	const char *why;
@@ -371,6 +395,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "hosts compared as Kafka prints them",
 		    test_hosts_as_kafka_prints_them);
 	CU_add_test(s, "many literal names: the sorted index", test_many_literals_index);
+	CU_add_test(s, "any resource of a type (InitProducerId)", test_authorize_any);
 	CU_add_test(s, "validation and filters", test_validate_and_filters);
 	CU_add_test(s, "file round trip and malformed files", test_file_round_trip);
 	return fmq_test_run(argc, argv);
