@@ -296,10 +296,10 @@ fmq_broker_build_metadata(const struct fmq_broker *b, const struct fmq_bmeta *m,
 		 * nor created for who may not CREATE. */
 		if ((t != NULL && !auth_topic(auth, t->name, t->name_len,
 					      FMQ_ACL_OP_DESCRIBE)) ||
-		    (t == NULL && legal &&
+		    (t == NULL && rt->name.len >= 0 &&
 		     (!auth_topic(auth, rt->name.p, (size_t)rt->name.len,
 				  FMQ_ACL_OP_DESCRIBE) ||
-		      (auto_create_on(b, version, req) &&
+		      (legal && auto_create_on(b, version, req) &&
 		       !auth_create(auth, rt->name.p,
 				    (size_t)rt->name.len))))) {
 			ot->error_code = FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -149,6 +150,7 @@ tp_exists(struct fmq_ctrl *c, struct tp_cache *tc, struct fmq_group_str topic,
 	(c)->gcur = NULL;						\
 	(c)->gcur_req = NULL;						\
 	if (rc_ < 0) {							\
+		free(gdeny_take((c), (f)));				\
 		fmq_log_rl(&(c)->refused_rl, 1000000000ull, FMQ_LOG_INFO, \
 			   COMP, "group API %d v%d refused: %s",	\
 			   (f)->api_key, (f)->api_version, strerror(-rc_)); \
@@ -210,6 +212,90 @@ deny(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
 	ctrl_groups_emit(c, (uintptr_t)f, &r);
 	c->gcur = NULL;
 	c->gcur_req = NULL;
+}
+
+/* The groups of one request the ACLs kept from the coordinator. */
+struct ctrl_gdeny {
+	struct ctrl_gdeny *next;
+	const struct fmq_bfwd *f;
+	uint32_t n;
+	struct fmq_kafka_str ids[];   /* strings copied after the array */
+};
+
+/* Remember the n ids of f marked in den (none: nothing kept). */
+static int
+gdeny_add(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	  const struct fmq_kafka_str *ids, const bool *den, int32_t n)
+{
+	size_t bytes = 0;
+	uint32_t k = 0;
+	struct ctrl_gdeny *g;
+	char *p;
+
+	for (int32_t i = 0; i < n; i++)
+		if (den[i]) {
+			bytes += (size_t)(ids[i].len > 0 ? ids[i].len : 0);
+			k++;
+		}
+	if (k == 0)
+		return 0;
+	g = malloc(sizeof(*g) + k * sizeof(g->ids[0]) + bytes);
+	if (g == NULL)
+		return -ENOMEM;
+	g->f = f;
+	g->n = k;
+	p = (char *)&g->ids[k];
+	k = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (!den[i])
+			continue;
+		g->ids[k].p = p;
+		g->ids[k].len = ids[i].len;
+		if (ids[i].len > 0) {
+			memcpy(p, ids[i].p, (size_t)ids[i].len);
+			p += ids[i].len;
+		}
+		k++;
+	}
+	g->next = c->gdeny;
+	c->gdeny = g;
+	return 0;
+}
+
+/* Unlink and return f's entry (NULL: none); the caller frees it. */
+static struct ctrl_gdeny *
+gdeny_take(struct fmq_ctrl *c, const struct fmq_bfwd *f)
+{
+	for (struct ctrl_gdeny **pp = &c->gdeny; *pp != NULL;
+	     pp = &(*pp)->next)
+		if ((*pp)->f == f) {
+			struct ctrl_gdeny *g = *pp;
+			*pp = g->next;
+			return g;
+		}
+	return NULL;
+}
+
+/* At shutdown: requests never answered leave their entries. */
+void
+ctrl_groups_forget_denied(struct fmq_ctrl *c)
+{
+	while (c->gdeny != NULL) {
+		struct ctrl_gdeny *g = c->gdeny;
+		c->gdeny = g->next;
+		free(g);
+	}
+}
+
+static bool
+gdeny_has(const struct ctrl_gdeny *g, struct fmq_kafka_str id)
+{
+	for (uint32_t i = 0; g != NULL && i < g->n; i++)
+		if (g->ids[i].len == id.len &&
+		    (id.len <= 0 || memcmp(g->ids[i].p, id.p,
+					   (size_t)id.len) == 0))
+			return true;
+	return false;
 }
 
 /* ------------------------------------------------------- FindCoordinator */
@@ -610,7 +696,16 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	fr.require_stable = v >= 7 && req->require_stable;
 	fr.groups = g;
 	fr.n_groups = (uint32_t)k;
-	c->gdenied = den;
+	if (den != NULL) {
+		struct fmq_kafka_str *ids = ralloc(c, (size_t)n, sizeof(*ids));
+
+		for (int32_t i = 0; ids != NULL && i < n; i++)
+			ids[i] = req->groups[i].group_id;
+		if (ids == NULL || gdeny_add(c, f, ids, den, n) < 0) {
+			nomem(c, f);
+			return;
+		}
+	}
 	if (k == 0 && n > 0) {
 		struct fmq_group_resp r;
 
@@ -626,7 +721,6 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		CALL(c, f, req, fmq_group_offset_fetch(c->group, (uintptr_t)f,
 						       &fr, fmq_wall_ms()));
 	}
-	c->gdenied = NULL;
 }
 
 static void
@@ -704,13 +798,15 @@ describe_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
-	c->gdenied = den;
+	if (gdeny_add(c, f, req->groups, den, req->groups_count) < 0) {
+		nomem(c, f);
+		return;
+	}
 	if (dr.n_groups == 0 && req->groups_count > 0)
 		empty_answer(c, f, req, FMQ_GROUP_DESCRIBE);
 	else
 		CALL(c, f, req, fmq_group_describe(c->group, (uintptr_t)f,
 						   &dr, fmq_wall_ms()));
-	c->gdenied = NULL;
 }
 
 static void
@@ -727,13 +823,16 @@ delete_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
-	c->gdenied = den;
+	if (gdeny_add(c, f, req->groups_names, den,
+		      req->groups_names_count) < 0) {
+		nomem(c, f);
+		return;
+	}
 	if (dr.n_groups == 0 && req->groups_names_count > 0)
 		empty_answer(c, f, req, FMQ_GROUP_DELETE);
 	else
 		CALL(c, f, req, fmq_group_delete(c->group, (uintptr_t)f, &dr,
 						 fmq_wall_ms()));
-	c->gdenied = NULL;
 }
 
 static void
@@ -1161,6 +1260,18 @@ fetch_error_flat(struct fmq_ctrl *c,
 	return fp;
 }
 
+/* Did the v8 request list x's partitions (not "all")? Unknown without
+ * the request: treated as "all" (left out, not named). */
+static bool
+fetch_listed(const struct fmq_kafka_offset_fetch_req *req,
+	     const struct fmq_group_fetch_group_resp *x)
+{
+	for (int32_t i = 0; req != NULL && i < req->groups_count; i++)
+		if (gstr_same(gstr(req->groups[i].group_id), x->group_id))
+			return req->groups[i].topics_count >= 0;
+	return false;
+}
+
 static int
 emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	   const void *kreq, struct fmq_kafka_offset_fetch_resp *o)
@@ -1172,38 +1283,42 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 
 	if (v >= 8) {
 		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_group *gg;
-		uint32_t ng = fr->n_groups, j = 0;
+		const struct ctrl_gdeny *gd = c->gd_cur;
+		uint32_t ng = fr->n_groups, nd = gd != NULL ? gd->n : 0;
 		bool all_err = r->error != 0 && ng == 0 && req != NULL;
-		/* Groups the ACLs kept from the coordinator go back in. */
-		const bool *den = req != NULL ? c->gdenied : NULL;
 
-		if (all_err || den != NULL)
+		if (all_err)
 			ng = (uint32_t)count(req->groups_count);
-		gg = ealloc(c, ng, sizeof(*gg));
+		gg = ealloc(c, ng + nd, sizeof(*gg));
 		if (gg == NULL)
 			return -ENOMEM;
+		/* The groups the ACLs kept from the coordinator, last. */
+		for (uint32_t i = 0; i < nd && !all_err; i++) {
+			gg[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
+			gg[ng + i].error_code =
+				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+		}
 		for (uint32_t i = 0; i < ng; i++) {
 			const struct fmq_group_fetch_group_resp *x;
 			void *tt = NULL;
 			int32_t nt = 0;
 			uint32_t np;
 
-			if (all_err || (den != NULL && den[i])) {
+			if (all_err) {
 				gg[i].group_id = kstr_nn(gstr(
 					req->groups[i].group_id));
-				gg[i].error_code = all_err ? r->error :
-					FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+				gg[i].error_code = gdeny_has(gd,
+					req->groups[i].group_id) ?
+					FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED :
+					r->error;
 				continue;
 			}
-			if (j >= fr->n_groups)
-				return -EINVAL;
-			x = &fr->groups[j++];
+			x = &fr->groups[i];
 			gg[i].group_id = kstr_nn(x->group_id);
 			gg[i].error_code = x->error;
 			if (x->error != 0)
 				continue;
-			fp = fetch_flat(c, x, req != NULL &&
-					req->groups[i].topics_count >= 0, &np);
+			fp = fetch_flat(c, x, fetch_listed(req, x), &np);
 			if (fp == NULL || fetch_topics(c, true, fp, np, &tt,
 						       &nt) < 0)
 				return -ENOMEM;
@@ -1211,7 +1326,7 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			gg[i].topics_count = nt;
 		}
 		o->groups = gg;
-		o->groups_count = (int32_t)ng;
+		o->groups_count = (int32_t)(ng + (all_err ? 0 : nd));
 		return 0;
 	}
 	int16_t err = r->error;
@@ -1286,33 +1401,45 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	const struct fmq_kafka_describe_groups_req *req = kreq;
 	const struct fmq_group_describe_resp *d = &r->u.describe;
 	bool all_err = r->error != 0 && d->n_groups == 0 && req != NULL;
-	const bool *den = req != NULL ? c->gdenied : NULL;
-	uint32_t ng = (all_err || den != NULL) ?
-		(uint32_t)count(req->groups_count) : d->n_groups, j = 0;
+	const struct ctrl_gdeny *gd = c->gd_cur;
+	uint32_t ng = all_err ? (uint32_t)count(req->groups_count) :
+		d->n_groups;
+	uint32_t nd = gd != NULL && !all_err ? gd->n : 0;
 	bool want_ops = v >= 3 && req != NULL &&
 		req->include_authorized_operations;
 	struct fmq_kafka_describe_groups_resp_described_group *gg;
 
 	(void)GROUP_ALL_OPERATIONS;
-	gg = ealloc(c, ng, sizeof(*gg));
+	gg = ealloc(c, ng + nd, sizeof(*gg));
 	if (gg == NULL)
 		return -ENOMEM;
+	/* The groups the ACLs kept from the coordinator, last (Kafka). */
+	for (uint32_t i = 0; i < nd; i++) {
+		struct fmq_kafka_describe_groups_resp_described_group *x =
+			&gg[ng + i];
+
+		x->authorized_operations = INT32_MIN;
+		x->error_code = FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+		x->group_id = kstr_nn(gstr(gd->ids[i]));
+		x->group_state = FMQ_KAFKA_STR_LIT("");
+		x->protocol_type = FMQ_KAFKA_STR_LIT("");
+		x->protocol_data = FMQ_KAFKA_STR_LIT("");
+	}
 	for (uint32_t i = 0; i < ng; i++) {
 		const struct fmq_group_described *x;
 
 		gg[i].authorized_operations = INT32_MIN;
-		if (all_err || (den != NULL && den[i])) {
-			gg[i].error_code = all_err ? r->error :
-				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+		if (all_err) {
+			gg[i].error_code = gdeny_has(gd, req->groups[i]) ?
+				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED :
+				r->error;
 			gg[i].group_id = kstr_nn(gstr(req->groups[i]));
 			gg[i].group_state = FMQ_KAFKA_STR_LIT("");
 			gg[i].protocol_type = FMQ_KAFKA_STR_LIT("");
 			gg[i].protocol_data = FMQ_KAFKA_STR_LIT("");
 			continue;
 		}
-		if (j >= d->n_groups)
-			return -EINVAL;
-		x = &d->groups[j++];
+		x = &d->groups[i];
 		if (want_ops && c->gemit != NULL) {
 			struct fmq_kafka_str id = kstr_nn(x->group_id);
 			gg[i].authorized_operations = ctrl_acl_ops(c, c->gemit,
@@ -1345,7 +1472,7 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 		}
 	}
 	o->groups = gg;
-	o->groups_count = (int32_t)ng;
+	o->groups_count = (int32_t)(ng + nd);
 	return 0;
 }
 
@@ -1356,27 +1483,28 @@ emit_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 	const struct fmq_kafka_delete_groups_req *req = kreq;
 	const struct fmq_group_delete_resp *d = &r->u.del;
 	bool all_err = r->error != 0 && d->n_groups == 0 && req != NULL;
-	const bool *den = req != NULL ? c->gdenied : NULL;
-	uint32_t ng = (all_err || den != NULL) ?
-		(uint32_t)count(req->groups_names_count) : d->n_groups, j = 0;
+	const struct ctrl_gdeny *gd = c->gd_cur;
+	uint32_t ng = all_err ? (uint32_t)count(req->groups_names_count) :
+		d->n_groups;
+	uint32_t nd = gd != NULL && !all_err ? gd->n : 0;
 
-	o->results = ealloc(c, ng, sizeof(*o->results));
+	o->results = ealloc(c, ng + nd, sizeof(*o->results));
 	if (o->results == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ng; i++) {
-		if (all_err || (den != NULL && den[i])) {
-			o->results[i].group_id =
-				kstr_nn(gstr(req->groups_names[i]));
-			o->results[i].error_code = all_err ? r->error :
-				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
-			continue;
-		}
-		if (j >= d->n_groups)
-			return -EINVAL;
-		o->results[i].group_id = kstr_nn(d->groups[j].group_id);
-		o->results[i].error_code = d->groups[j++].error;
+		o->results[i].group_id = kstr_nn(all_err ?
+			gstr(req->groups_names[i]) : d->groups[i].group_id);
+		o->results[i].error_code = !all_err ? d->groups[i].error :
+			gdeny_has(gd, req->groups_names[i]) ?
+			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED : r->error;
 	}
-	o->results_count = (int32_t)ng;
+	/* The groups the ACLs kept from the coordinator, last (Kafka). */
+	for (uint32_t i = 0; i < nd; i++) {
+		o->results[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
+		o->results[ng + i].error_code =
+			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+	}
+	o->results_count = (int32_t)(ng + nd);
 	return 0;
 }
 
@@ -1473,6 +1601,7 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 	struct fmq_ctrl *c = arg;
 	struct fmq_bfwd *f = (struct fmq_bfwd *)(uintptr_t)token;
 	const void *kreq = c->gcur == f ? c->gcur_req : NULL;
+	struct ctrl_gdeny *gd = gdeny_take(c, f);
 	union fmq_kafka_response *o;
 	int16_t v = f->api_version;
 	int rc;
@@ -1482,16 +1611,19 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 		 * answer, so it loses the connection instead. */
 		FMQ_ERR(COMP, "group answer %d for a request of API %d",
 			(int)r->api, f->api_key);
+		free(gd);
 		ctrl_close_conn(c, f);
 		return;
 	}
 	fmq_kafka_arena_reset(&c->garena);
-	c->gemit = f;
 	o = ealloc(c, 1, sizeof(*o));
 	if (o == NULL) {
+		free(gd);
 		ctrl_close_conn(c, f);
 		return;
 	}
+	c->gemit = f;
+	c->gd_cur = gd;
 	fmq_kafka_init_response(f->api_key, v, o);
 	switch (r->api) {
 	case FMQ_GROUP_JOIN:
@@ -1530,6 +1662,8 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 		break;
 	}
 	c->gemit = NULL;
+	c->gd_cur = NULL;
+	free(gd);
 	if (rc < 0) {
 		FMQ_ERR(COMP, "cannot build the answer to group API %d v%d: %s",
 			f->api_key, v, strerror(-rc));

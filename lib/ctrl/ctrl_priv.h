@@ -35,6 +35,8 @@ enum fmq_ctrl_kerr {
  * keeps its chunk pinned until the client acknowledged it. */
 #define CTRL_CLOSE_GRACE_NS (2000ull * 1000 * 1000)
 
+struct ctrl_gdeny;
+
 /* Open partitions of one topic (the registry has names and owners). */
 struct ctrl_topic {
 	char name[FMQ_TOPIC_NAME_MAX + 1];
@@ -93,10 +95,13 @@ struct fmq_ctrl {
 	 * body: an answer emitted during that call may need the request. */
 	const struct fmq_bfwd *gcur;
 	const void *gcur_req;
-	/* Per requested group, denied by the ACLs (DescribeGroups,
-	 * DeleteGroups, OffsetFetch v8): the coordinator saw only the
-	 * others; the answer puts them back in request order. */
-	const bool *gdenied;
+	/* Groups the ACLs kept from the coordinator (DescribeGroups,
+	 * DeleteGroups, OffsetFetch v8), per request until its answer
+	 * (which may come at a later poll): the answer lists them after
+	 * the coordinator's, with GROUP_AUTHORIZATION_FAILED, as Kafka
+	 * does (ctrl_groups_api.c). */
+	struct ctrl_gdeny *gdeny;
+	const struct ctrl_gdeny *gd_cur;   /* the answer being built's */
 	/* The request whose answer ctrl_groups_emit is building. */
 	const struct fmq_bfwd *gemit;
 	int64_t next_pid, pid_limit;
@@ -160,6 +165,7 @@ bool ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 void ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms);
 void ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name);
 /* ctrl_groups_api.c: the coordinator's emit callback (arg: the ctrl). */
+void ctrl_groups_forget_denied(struct fmq_ctrl *c);
 void ctrl_groups_emit(void *arg, uint64_t token,
 		      const struct fmq_group_resp *resp);
 
