@@ -20,9 +20,15 @@ struct acl_ent {
 enum { HOST_ANY, HOST_IP, HOST_NEVER };
 
 /* Per resource type, the bindings [lit_lo, lit_hi) are LITERAL and
- * [pre_lo, pre_hi) PREFIXED, both sorted by name. */
+ * [pre_lo, pre_hi) PREFIXED, both sorted by name. The distinct lengths
+ * of the prefixes (up to ACL_LENS of them) let a decision look each
+ * candidate prefix of a name up by binary search; with more, the
+ * prefixes are scanned. */
+#define ACL_LENS 16
 struct acl_range {
 	uint32_t lit_lo, lit_hi, pre_lo, pre_hi;
+	uint32_t nlens;            /* > ACL_LENS: scan */
+	uint32_t lens[ACL_LENS];
 };
 
 struct fmq_acl_db {
@@ -250,9 +256,18 @@ fmq_acl_db_new(const struct fmq_acl_conf *conf,
 				r->lit_lo = i;
 			r->lit_hi = i + 1;
 		} else if (b->pat == FMQ_ACL_PAT_PREFIXED) {
+			uint32_t l = db->e[i].name_len, k;
+
 			if (r->pre_hi == r->pre_lo)
 				r->pre_lo = i;
 			r->pre_hi = i + 1;
+			for (k = 0; k < r->nlens && k < ACL_LENS; k++)
+				if (r->lens[k] == l)
+					break;
+			if (k == r->nlens && r->nlens < ACL_LENS)
+				r->lens[r->nlens] = l;
+			if (k == r->nlens)
+				r->nlens++;
 		}
 	}
 	return db;
@@ -397,10 +412,28 @@ fmq_acl_authorize(const struct fmq_acl_db *db, const struct fmq_principal *p,
 	literal(db, r, name, len, p, client_ip, op, &h);
 	if (!(len == 1 && name[0] == '*'))
 		literal(db, r, "*", 1, p, client_ip, op, &h);
-	for (uint32_t i = r->pre_lo; i < r->pre_hi && !h.deny; i++)
-		if (db->e[i].name_len <= len &&
-		    memcmp(db->b[i].name, name, db->e[i].name_len) == 0)
-			consider(db, i, p, client_ip, op, &h);
+	if (r->nlens <= ACL_LENS) {
+		/* Each prefix length: the bindings named name's first
+		 * that many bytes. */
+		for (uint32_t k = 0; k < r->nlens && !h.deny; k++) {
+			uint32_t l = r->lens[k], i;
+
+			if (l > len)
+				continue;
+			i = lower_bound(db, r->pre_lo, r->pre_hi, name, l);
+			for (; i < r->pre_hi && !h.deny; i++) {
+				if (name_cmp(db->b[i].name, db->e[i].name_len,
+					     name, l) != 0)
+					break;
+				consider(db, i, p, client_ip, op, &h);
+			}
+		}
+	} else {
+		for (uint32_t i = r->pre_lo; i < r->pre_hi && !h.deny; i++)
+			if (db->e[i].name_len <= len &&
+			    memcmp(db->b[i].name, name, db->e[i].name_len) == 0)
+				consider(db, i, p, client_ip, op, &h);
+	}
 	if (h.deny)
 		return false;
 	if (h.allow)

@@ -189,6 +189,41 @@ test_prefixed_and_wildcards(void)
 	fmq_acl_db_put(db);
 }
 
+/* More distinct prefix lengths than the index keeps: the scan. */
+static void
+test_many_prefix_lengths(void)
+{
+	static char names[24][32];
+	static struct fmq_acl_binding b[24];
+	struct fmq_acl_db *db;
+	char n[40];
+
+	for (int k = 1; k <= 24; k++) {
+		memset(names[k - 1], 'p', (size_t)k);
+		names[k - 1][k] = '\0';
+		b[k - 1] = (struct fmq_acl_binding){ T, PRE,
+			k == 19 ? OP(ALL) : OP(READ), k == 19 ? DENY : ALLOW,
+			names[k - 1], k == 17 ? "User:alice" :
+			k == 19 ? "User:*" : "User:bob", "*" };
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		/* 24 lengths (scan), then 12 of them (binary searches). */
+		db = build(b + (pass ? 12 : 0), pass ? 12 : 24, NULL, false);
+		memset(n, 'p', 18);
+		n[18] = '\0';
+		CU_ASSERT_TRUE(may(db, &alice, "1.1.1.1", T, n, OP(READ)));
+		n[16] = '\0';
+		CU_ASSERT_FALSE(may(db, &alice, "1.1.1.1", T, n, OP(READ)));
+		memset(n, 'p', 30);
+		n[30] = '\0';
+		CU_ASSERT_FALSE(may(db, &alice, "1.1.1.1", T, n, OP(READ)));
+		CU_ASSERT_FALSE(may(db, &bob, "1.1.1.1", T, n, OP(READ)));
+		n[18] = '\0';
+		CU_ASSERT_TRUE(may(db, &bob, "1.1.1.1", T, n, OP(READ)));
+		fmq_acl_db_put(db);
+	}
+}
+
 static void
 test_hosts_as_kafka_prints_them(void)
 {
@@ -392,6 +427,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "implied DESCRIBE and DESCRIBE_CONFIGS", test_implied_describe);
 	CU_add_test(s, "prefixed, wildcard names, principals, hosts",
 		    test_prefixed_and_wildcards);
+	CU_add_test(s, "many prefix lengths: scan and searches",
+		    test_many_prefix_lengths);
 	CU_add_test(s, "hosts compared as Kafka prints them",
 		    test_hosts_as_kafka_prints_them);
 	CU_add_test(s, "many literal names: the sorted index", test_many_literals_index);
