@@ -1663,12 +1663,13 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 	}
 	c->gemit = NULL;
 	c->gd_cur = NULL;
-	free(gd);
 	if (rc < 0) {
 		FMQ_ERR(COMP, "cannot build the answer to group API %d v%d: %s",
 			f->api_key, v, strerror(-rc));
+		free(gd);
 		ctrl_close_conn(c, f);
 		return;
 	}
 	ctrl_respond(c, f, o);
+	free(gd);   /* the answer names the denied groups from it */
 }
