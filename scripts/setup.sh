@@ -27,7 +27,7 @@ PACKAGES=(
 	kcat librdkafka-dev python3 python3-kafka python3-confluent-kafka
 	python3-lz4 python3-snappy python3-zstandard iputils-ping
 	iptables iproute2 curl ethtool gnuplot-nox shellcheck dpkg-dev python3-yaml
-	chromium libssl-dev openssl
+	chromium libssl-dev openssl python3-prometheus-client
 )
 
 step=0

@@ -619,6 +619,7 @@ main(int argc, char **argv)
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, fmq_ctrl_metrics, app.ctrl);
+	app_telemetry_init(&app);
 	for (unsigned int i = 0; i < app.n_data; i++)
 		rte_eal_remote_launch(app_data_lcore_main, &app,
 				      app.data[i].lcore_id);
@@ -639,6 +640,7 @@ main(int argc, char **argv)
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
 		app_sd_tick(&app);
 		app_status_tick(&app, fmq_now_ns());
+		app_telemetry_tick(&app, fmq_now_ns());
 	}
 	app_sd_stopping(&app);
 	FMQ_INFO("main", "shutting down");
@@ -648,6 +650,7 @@ main(int argc, char **argv)
 out_port:
 	/* Data lcores are stopped: close partitions (flushing them), then
 	 * connections, stacks and the port. */
+	app_telemetry_fini();
 	fmq_ctrl_free(app.ctrl);
 	for (unsigned int i = 0; i < app.n_data; i++) {
 		fmq_broker_lcore_free(app.data[i].broker);

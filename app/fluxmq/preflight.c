@@ -84,58 +84,37 @@ app_raise_nofile(void)
 		 (unsigned long long)want);
 }
 
-/* Same grammar as the broker's: PLAINTEXT://host:port. */
-static int
-check_listener(const struct fmq_config *cfg, const char *key, const char *v,
-	       bool bind_side, char *err, size_t errlen)
-{
-	const char *p = strstr(v, "://"), *colon;
-	char host[64], *end;
-	uint32_t a;
-	long port;
-
-	if (p == NULL || p - v != 9 || strncmp(v, "PLAINTEXT", 9) != 0)
-		goto bad;
-	p += 3;
-	colon = strrchr(p, ':');
-	if (colon == NULL || colon == p || (size_t)(colon - p) >= sizeof(host))
-		goto bad;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
-	    port > 65535)
-		goto bad;
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	if (bind_side) {
-		struct in_addr ip = { .s_addr = cfg->net_ip.addr };
-
-		if (fmq_parse_ipv4(host, &a) < 0 ||
-		    (a != 0 && a != cfg->net_ip.addr))
-			return fmq_config_error(cfg, key, err, errlen,
-				"'%s': host must be 0.0.0.0 or net.ip (%s)", v,
-				inet_ntoa(ip));
-	}
-	return 0;
-bad:
-	return fmq_config_error(cfg, key, err, errlen,
-				"'%s': expected PLAINTEXT://host:port "
-				"(port 1..65535)", v);
-}
-
 /* Constraints between keys that the key table's ranges cannot say. */
 static int
 check_constraints(const struct fmq_config *cfg, char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (check_listener(cfg, "listeners", cfg->listeners, true, err,
-			   errlen) < 0)
-		return -EINVAL;
-	if (cfg->advertised_listeners[0] != '\0' &&
-	    check_listener(cfg, "advertised.listeners",
-			   cfg->advertised_listeners, false, err, errlen) < 0)
-		return -EINVAL;
+	{
+		/* The broker parses them again, the same way. */
+		struct in_addr ip = { .s_addr = cfg->net_ip.addr };
+		struct fmq_listeners ls;
+		const char *key;
+		char msg[256];
+
+		if (fmq_listeners_parse(cfg->listeners,
+					cfg->listener_security_protocol_map,
+					cfg->advertised_listeners,
+					cfg->controller_listener_names,
+					inet_ntoa(ip), &ls, &key, msg,
+					sizeof(msg)) < 0)
+			return fmq_config_error(cfg, key, err, errlen, "%s",
+						msg);
+		for (uint32_t i = 0; i < ls.n; i++)
+			/* Never serve in clear a listener that promises
+			 * more. */
+			if (ls.l[i].proto != FMQ_SEC_PLAINTEXT)
+				return fmq_config_error(cfg, "listeners", err,
+					errlen, "listener %s: security protocol "
+					"%s is not available yet",
+					ls.l[i].name,
+					fmq_sec_proto_name(ls.l[i].proto));
+	}
 	if (cfg->log_hot_chunk_bytes <= cfg->message_max_bytes + CHUNK_HDR)
 		return fmq_config_error(cfg, "log.hot.chunk.bytes", err, errlen,
 			"%" PRIu64 " must exceed message.max.bytes (%" PRIu64

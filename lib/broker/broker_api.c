@@ -215,13 +215,15 @@ topic_ops(const struct fmq_bauth *auth, bool want, const char *name,
 }
 
 int
-fmq_broker_build_metadata(const struct fmq_broker *b, const struct fmq_bmeta *m,
-			  int16_t version, const struct fmq_kafka_metadata_req *req,
+fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
+			  const struct fmq_bmeta *m, int16_t version,
+			  const struct fmq_kafka_metadata_req *req,
 			  const struct fmq_bauth *auth,
 			  struct fmq_kafka_arena *a,
 			  struct fmq_kafka_metadata_resp *resp)
 {
 	struct fmq_kafka_metadata_resp_metadata_response_broker *br;
+	const struct fmq_listener *l = fmq_broker_listener(b, listener);
 	bool want_ops = version >= 8 && req->include_topic_authorized_operations;
 	bool all;
 
@@ -230,8 +232,8 @@ fmq_broker_build_metadata(const struct fmq_broker *b, const struct fmq_bmeta *m,
 	if (br == NULL)
 		return -ENOMEM;
 	br->node_id = b->node_id;
-	br->host = fmq_kafka_str(b->adv_host);
-	br->port = b->adv_port;
+	br->host = fmq_kafka_str(l->adv_host);
+	br->port = l->adv_port;
 	br->rack = FMQ_KAFKA_STR_NULL;
 	resp->brokers = br;
 	resp->brokers_count = 1;
@@ -337,9 +339,9 @@ api_metadata(struct req_ctx *rc)
 					     rc->hdr->api_version, req, &auth))
 		return api_forward(rc);
 	resp = fmq_kafka_arena_alloc(&rc->bl->arena, sizeof(*resp));
-	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b, rc->meta,
-			rc->hdr->api_version, req, &auth, &rc->bl->arena,
-			resp) < 0)
+	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b,
+			rc->k->listener, rc->meta, rc->hdr->api_version, req,
+			&auth, &rc->bl->arena, resp) < 0)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	for (int32_t i = 0; i < resp->topics_count; i++)
 		count_error(rc->bl, resp->topics[i].error_code);
@@ -352,6 +354,7 @@ api_describe_cluster(struct req_ctx *rc)
 	struct fmq_kafka_describe_cluster_resp resp;
 	struct fmq_kafka_describe_cluster_resp_describe_cluster_broker br;
 	struct fmq_broker *b = rc->bl->b;
+	const struct fmq_listener *l = fmq_broker_listener(b, rc->k->listener);
 	int st = 0;
 
 	struct fmq_kafka_describe_cluster_req *req = decode_body(rc, &st);
@@ -372,8 +375,8 @@ api_describe_cluster(struct req_ctx *rc)
 		return respond(rc, &resp);
 	}
 	br.broker_id = b->node_id;
-	br.host = fmq_kafka_str(b->adv_host);
-	br.port = b->adv_port;
+	br.host = fmq_kafka_str(l->adv_host);
+	br.port = l->adv_port;
 	br.rack = FMQ_KAFKA_STR_NULL;
 	br.unknown_tags = NULL;
 	br.n_unknown_tags = 0;
@@ -434,6 +437,7 @@ api_forward(struct req_ctx *rc)
 	f->client_ip = rc->k->client_ip;
 	f->client_port = rc->k->client_port;
 	f->principal = rc->k->principal;
+	f->listener = rc->k->listener;
 	f->len = rc->frame_len - 4;
 	if (rte_ring_enqueue(bl->to_ctrl, f) != 0) {
 		fmq_bfwd_free(f);

@@ -488,6 +488,14 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	fmq_kafka_framer_init(&k->framer, bl->b->max_request);
 	k->client_ip = rip;
 	k->client_port = rport;
+	{
+		const struct fmq_listeners *ls = &bl->b->ls;
+		const struct fmq_listener *l =
+			fmq_listeners_by_port(ls, rte_be_to_cpu_16(lport));
+
+		k->listener = l != NULL ? (uint8_t)(l - ls->l) : 0;
+		k->proto = ls->l[k->listener].proto;
+	}
 	fmq_principal_set(&k->principal, FMQ_PRINCIPAL_ANONYMOUS,
 			  sizeof(FMQ_PRINCIPAL_ANONYMOUS) - 1);
 	per_ip_add(bl, rip, 1);

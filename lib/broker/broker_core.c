@@ -15,39 +15,15 @@
 
 #include "broker_priv.h"
 
-/* "PLAINTEXT://host:port" -> host, port. */
-static int
-parse_listener(const char *s, char *host, size_t hostlen, int32_t *port)
-{
-	const char *p = strstr(s, "://");
-	const char *colon;
-	char *end;
-	long x;
-
-	if (p == NULL || strncmp(s, "PLAINTEXT", (size_t)(p - s)) != 0 ||
-	    p - s != 9)
-		return -EINVAL;
-	p += 3;
-	colon = strrchr(p, ':');
-	if (colon == NULL || colon == p || (size_t)(colon - p) >= hostlen)
-		return -EINVAL;
-	x = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || x < 1 || x > 65535)
-		return -EINVAL;
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	*port = (int32_t)x;
-	return 0;
-}
-
 struct fmq_broker *
 fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		  unsigned int n_lcores, const char *cluster_id, char *err,
 		  size_t errlen)
 {
 	struct fmq_broker *b;
-	char host[64];
-	int32_t port;
+	struct fmq_listeners ls;
+	const char *key;
+	char msg[256];
 	struct in_addr a;
 
 	if (n_lcores == 0 || n_lcores > BROKER_MAX_LCORES) {
@@ -55,15 +31,13 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 			 BROKER_MAX_LCORES);
 		return NULL;
 	}
-	if (parse_listener(cfg->listeners, host, sizeof(host), &port) < 0) {
-		fmq_config_error(cfg, "listeners", err, errlen,
-				 "expected PLAINTEXT://host:port");
-		return NULL;
-	}
 	a.s_addr = cfg->net_ip.addr;
-	if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, inet_ntoa(a)) != 0) {
-		fmq_config_error(cfg, "listeners", err, errlen,
-				 "host must be 0.0.0.0 or net.ip (%s)", inet_ntoa(a));
+	if (fmq_listeners_parse(cfg->listeners,
+				cfg->listener_security_protocol_map,
+				cfg->advertised_listeners,
+				cfg->controller_listener_names, inet_ntoa(a), &ls,
+				&key, msg, sizeof(msg)) < 0) {
+		fmq_config_error(cfg, key, err, errlen, "%s", msg);
 		return NULL;
 	}
 	b = rte_zmalloc("fmq_broker", sizeof(*b), RTE_CACHE_LINE_SIZE);
@@ -77,20 +51,9 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		rte_free(b);
 		return NULL;
 	}
-	b->listen_port = (uint16_t)port;
-	if (cfg->advertised_listeners[0] != '\0') {
-		if (parse_listener(cfg->advertised_listeners, b->adv_host,
-				   sizeof(b->adv_host), &b->adv_port) < 0) {
-			fmq_config_error(cfg, "advertised.listeners", err, errlen,
-					 "expected PLAINTEXT://host:port");
-			close(b->wake_fd);
-			rte_free(b);
-			return NULL;
-		}
-	} else {
-		snprintf(b->adv_host, sizeof(b->adv_host), "%s", inet_ntoa(a));
-		b->adv_port = port;
-	}
+	b->ls = ls;
+	snprintf(b->adv_host, sizeof(b->adv_host), "%s", ls.l[0].adv_host);
+	b->adv_port = ls.l[0].adv_port;
 	b->log = log;
 	b->n_lcores = n_lcores;
 	b->node_id = (int32_t)cfg->node_id;
@@ -155,16 +118,16 @@ fmq_broker_node_id(const struct fmq_broker *b)
 	return b->node_id;
 }
 
-const char *
-fmq_broker_adv_host(const struct fmq_broker *b)
+const struct fmq_listener *
+fmq_broker_listener(const struct fmq_broker *b, uint32_t idx)
 {
-	return b->adv_host;
+	return &b->ls.l[idx < b->ls.n ? idx : 0];
 }
 
-int32_t
-fmq_broker_adv_port(const struct fmq_broker *b)
+const struct fmq_listeners *
+fmq_broker_listeners(const struct fmq_broker *b)
 {
-	return b->adv_port;
+	return &b->ls;
 }
 
 const char *
@@ -280,12 +243,15 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
 	    bl->xin == NULL)
 		goto nomem;
-	rc = fmq_tcp_listen(net, b->listen_port, &kafka_cb, bl);
-	if (rc < 0) {
-		snprintf(err, errlen, "broker: listen on port %u: %s",
-			 b->listen_port, strerror(-rc));
-		fmq_broker_lcore_free(bl);
-		return NULL;
+	for (uint32_t i = 0; i < b->ls.n; i++) {
+		rc = fmq_tcp_listen(net, b->ls.l[i].port, &kafka_cb, bl);
+		if (rc < 0) {
+			snprintf(err, errlen, "broker: listener %s on port "
+				 "%u: %s", b->ls.l[i].name, b->ls.l[i].port,
+				 strerror(-rc));
+			fmq_broker_lcore_free(bl);
+			return NULL;
+		}
 	}
 	b->lc[idx] = bl;
 	bl->qver = b->version;
@@ -519,6 +485,63 @@ static const char *const close_names[] = {
 #undef X
 };
 
+/* Latency of api over every data lcore into h; its count. */
+static uint64_t
+latency_merged(const struct fmq_broker *b, int api, struct fmq_hist *h)
+{
+	fmq_hist_init(h);
+	for (unsigned int i = 0; i < b->n_lcores; i++)
+		if (b->lc[i] != NULL)
+			fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
+	return h->count;
+}
+
+/*
+ * Request latency per API as a Prometheus histogram in seconds (Kafka's
+ * and Redpanda's dashboards aggregate these across brokers and over any
+ * window with histogram_quantile; the summary above cannot be).
+ */
+static void
+metrics_latency_histogram(struct fmq_metrics_out *out,
+			  const struct fmq_broker *b)
+{
+	static const double le[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+				     0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+				     0.25, 0.5, 1, 2.5, 5, 10 };
+	const char *name = "fluxmq_kafka_request_duration_seconds";
+	char bname[96], lbl[128];
+	struct fmq_hist *h = malloc(sizeof(*h));
+
+	if (h == NULL)
+		return;
+	fmq_metrics_family(out, name, "histogram",
+			   "Request latency from frame parsed to response "
+			   "queued, by API");
+	for (int api = 0; api < BROKER_API_MAX; api++) {
+		const struct fmq_kafka_api_info *ai =
+			fmq_kafka_api_find((int16_t)api);
+
+		if (ai == NULL || latency_merged(b, api, h) == 0)
+			continue;
+		snprintf(bname, sizeof(bname), "%s_bucket", name);
+		for (unsigned int i = 0; i < RTE_DIM(le); i++) {
+			snprintf(lbl, sizeof(lbl), "api=\"%s\",le=\"%g\"",
+				 ai->name, le[i]);
+			fmq_metrics_u64(out, bname, lbl, fmq_hist_count_le(h,
+					(uint64_t)(le[i] * 1e9)));
+		}
+		snprintf(lbl, sizeof(lbl), "api=\"%s\",le=\"+Inf\"",
+			 ai->name);
+		fmq_metrics_u64(out, bname, lbl, h->count);
+		snprintf(lbl, sizeof(lbl), "api=\"%s\"", ai->name);
+		snprintf(bname, sizeof(bname), "%s_sum", name);
+		fmq_metrics_f64(out, bname, lbl, (double)h->sum / 1e9);
+		snprintf(bname, sizeof(bname), "%s_count", name);
+		fmq_metrics_u64(out, bname, lbl, h->count);
+	}
+	free(h);
+}
+
 void
 fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 {
@@ -675,11 +698,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		h = malloc(sizeof(*h));
 		if (h == NULL)
 			return;
-		fmq_hist_init(h);
-		for (unsigned int i = 0; i < b->n_lcores; i++)
-			if (b->lc[i] != NULL)
-				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
-		if (h->count == 0) {
+		if (latency_merged(b, api, h) == 0) {
 			free(h);
 			continue;
 		}
@@ -696,6 +715,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 				h->count);
 		free(h);
 	}
+	metrics_latency_histogram(out, b);
 	fmq_metrics_one(out, "fluxmq_kafka_metadata_version", "gauge",
 			"Version of the topic metadata snapshot in use",
 			b->version);

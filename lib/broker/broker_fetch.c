@@ -357,6 +357,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				op->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				goto perr;
 			}
+			fmq_log_part_note_read(bp->log, rr.bytes);
 have_ranges:
 			op->high_watermark = rr.high_watermark;
 			op->last_stable_offset = rr.high_watermark;

@@ -13,6 +13,7 @@
 #include "fmq_broker.h"
 #include "fmq_kafka.h"
 #include "fmq_log.h"
+#include "fmq_listener.h"
 #include "fmq_net.h"
 
 #define BROKER_MAX_LCORES 128
@@ -136,6 +137,8 @@ struct kconn {
 	uint64_t last_active_ns; /* ns: last byte received or answer sent */
 	uint32_t client_ip;
 	uint16_t client_port;
+	uint8_t listener;        /* index in b->ls */
+	uint8_t proto;           /* its enum fmq_sec_proto */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
@@ -279,9 +282,9 @@ struct fmq_broker {
 	struct fmq_log *log;
 	unsigned int n_lcores;
 	int32_t node_id;
-	char adv_host[64];
+	struct fmq_listeners ls;    /* listeners (security protocol, ports) */
+	char adv_host[64];          /* the first listener's, for status */
 	int32_t adv_port;
-	uint16_t listen_port;
 	char cluster_id[64];
 	uint32_t max_request;
 	uint32_t max_conns;

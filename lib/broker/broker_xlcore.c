@@ -275,6 +275,7 @@ xop_serve(struct fmq_broker_lcore *bl, struct xop *op)
 			op->r.err = FMQ_KERR_KAFKA_STORAGE_ERROR;
 			return 1;
 		}
+		fmq_log_part_note_read(op->part, rr.bytes);
 		op->r.err = rr.error;
 		op->r.hw = rr.high_watermark;
 		op->r.log_start = rr.log_start_offset;

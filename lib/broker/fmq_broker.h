@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "fmq_kafka.h"
+#include "fmq_listener.h"
 #include "fmq_log.h"
 #include "fmq_acl.h"
 #include "fmq_sec.h"
@@ -115,10 +116,13 @@ struct fmq_broker *fmq_broker_create(const struct fmq_config *cfg,
 				     size_t errlen);
 void fmq_broker_free(struct fmq_broker *b);
 
-/** Node id, advertised host (dotted quad) and port, cluster id. */
+/** Node id, the listeners (with what each advertises), cluster id. */
 int32_t fmq_broker_node_id(const struct fmq_broker *b);
-const char *fmq_broker_adv_host(const struct fmq_broker *b);
-int32_t fmq_broker_adv_port(const struct fmq_broker *b);
+/** Listener idx (out of range: the first); its adv_host and adv_port
+ * are what a client that connected through it is told. */
+const struct fmq_listener *fmq_broker_listener(const struct fmq_broker *b,
+					       uint32_t idx);
+const struct fmq_listeners *fmq_broker_listeners(const struct fmq_broker *b);
 const char *fmq_broker_cluster_id(const struct fmq_broker *b);
 
 /* ---------------------------------------------------------------- control */
@@ -151,6 +155,7 @@ struct fmq_bfwd {
 	uint32_t client_ip;        /**< network order (group client_host) */
 	uint16_t client_port;
 	struct fmq_principal principal; /**< who sent it (ACL checks) */
+	uint8_t listener;          /**< index of the listener it came through */
 	uint32_t len;              /**< frame bytes (header + body, no prefix) */
 	uint8_t *frame;
 	uint8_t *resp;             /**< whole response frame incl. size prefix */
@@ -241,9 +246,11 @@ struct fmq_bauth {
  * asked, those auth may not DESCRIBE are left out; a named one gets
  * TOPIC_AUTHORIZATION_FAILED, as does a missing one it could auto-create
  * but may not CREATE (on the cluster or the topic). Arrays come from a.
+ * The broker is described as listener `listener` advertises it (the one
+ * the client connected through).
  * @return 0 or -ENOMEM.
  */
-int fmq_broker_build_metadata(const struct fmq_broker *b,
+int fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 			      const struct fmq_bmeta *m, int16_t version,
 			      const struct fmq_kafka_metadata_req *req,
 			      const struct fmq_bauth *auth,

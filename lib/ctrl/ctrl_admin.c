@@ -140,7 +140,7 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		ctrl_publish(c);
 	resp = aalloc(c, 1, sizeof(*resp));
 	if (resp == NULL ||
-	    fmq_broker_build_metadata(c->b, fmq_broker_meta(c->b),
+	    fmq_broker_build_metadata(c->b, f->listener, fmq_broker_meta(c->b),
 				      f->api_version, req, &auth, &c->arena,
 				      resp) < 0) {
 		ctrl_close_conn(c, f);

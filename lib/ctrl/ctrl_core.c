@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -687,6 +688,126 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 	free(c);
 }
 
+/* One partition's stats, gathered once per scrape. */
+struct pstat {
+	const char *topic;
+	uint32_t part;
+	bool open;
+	struct fmq_log_part_stats s;
+};
+
+#define PS_FIELD_U64(f) offsetof(struct pstat, s.f)
+
+/* One family per statistic: per topic (summed) and per partition. */
+static const struct {
+	const char *name, *type, *help;
+	size_t off;
+	bool topic_sum;     /* also a per-topic family (name "topic_...") */
+	bool signed64;
+} part_families[] = {
+	{ "messages_in_total", "counter", "Records appended since start",
+	  PS_FIELD_U64(appended_records), true, false },
+	{ "bytes_in_total", "counter",
+	  "Record batch bytes appended since start",
+	  PS_FIELD_U64(appended_bytes), true, false },
+	{ "bytes_out_total", "counter",
+	  "Record batch bytes read for fetches since start (a batch read "
+	  "again after a fetch was cut short counts again)",
+	  PS_FIELD_U64(read_bytes), true, false },
+	{ "size_bytes", "gauge", "Bytes of the log's segments",
+	  PS_FIELD_U64(size_bytes), true, false },
+	{ "log_start_offset", "gauge", "First offset still in the log",
+	  PS_FIELD_U64(log_start), false, true },
+	{ "log_end_offset", "gauge",
+	  "Next offset to be assigned (the high watermark)",
+	  PS_FIELD_U64(log_end), false, true },
+};
+
+static uint64_t
+pstat_get(const struct pstat *p, unsigned int f)
+{
+	const uint8_t *b = (const uint8_t *)p + part_families[f].off;
+
+	if (part_families[f].signed64) {
+		int64_t v;
+
+		memcpy(&v, b, sizeof(v));
+		return v < 0 ? 0 : (uint64_t)v;
+	}
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+/*
+ * Per topic and per partition traffic and size (labels topic, partition),
+ * from the partitions the control lcore opened. Topic names are
+ * [a-zA-Z0-9._-] only, so they need no escaping in a label.
+ */
+static void
+metrics_partitions(struct fmq_metrics_out *out, struct fmq_ctrl *c)
+{
+	size_t nt = fmq_topics_count(c->topics), np = 0, k = 0;
+	struct pstat *ps;
+	char name[96], lbl[FMQ_TOPIC_NAME_MAX + 48];
+
+	for (size_t i = 0; i < nt; i++)
+		np += fmq_topics_at(c->topics, i)->nparts;
+	ps = calloc(np ? np : 1, sizeof(*ps));
+	if (ps == NULL)
+		return;
+	for (size_t i = 0; i < nt; i++) {
+		const struct fmq_topic *t = fmq_topics_at(c->topics, i);
+		struct ctrl_topic *ct = ctrl_topic_find(c, t->name);
+
+		for (uint32_t p = 0; p < t->nparts; p++, k++) {
+			ps[k].topic = t->name;
+			ps[k].part = p;
+			if (ct != NULL && p < ct->nparts &&
+			    ct->parts[p] != NULL) {
+				fmq_log_part_stats(ct->parts[p], &ps[k].s);
+				ps[k].open = true;
+			}
+		}
+	}
+	for (unsigned int f = 0; f < RTE_DIM(part_families); f++) {
+		if (!part_families[f].topic_sum)
+			continue;
+		snprintf(name, sizeof(name), "fluxmq_topic_%s",
+			 part_families[f].name);
+		fmq_metrics_family(out, name, part_families[f].type,
+				   part_families[f].help);
+		for (size_t i = 0; i < np;) {
+			const char *t = ps[i].topic;
+			uint64_t sum = 0;
+
+			for (; i < np && ps[i].topic == t; i++)
+				sum += pstat_get(&ps[i], f);
+			snprintf(lbl, sizeof(lbl), "topic=\"%s\"", t);
+			fmq_metrics_u64(out, name, lbl, sum);
+		}
+	}
+	if (c->cfg->metrics_partition_series) {
+		for (unsigned int f = 0; f < RTE_DIM(part_families); f++) {
+			snprintf(name, sizeof(name), "fluxmq_partition_%s",
+				 part_families[f].name);
+			fmq_metrics_family(out, name, part_families[f].type,
+					   part_families[f].help);
+			for (size_t i = 0; i < np; i++) {
+				if (!ps[i].open)
+					continue;
+				snprintf(lbl, sizeof(lbl), "topic=\"%s\","
+					 "partition=\"%u\"", ps[i].topic,
+					 ps[i].part);
+				fmq_metrics_u64(out, name, lbl,
+						pstat_get(&ps[i], f));
+			}
+		}
+	}
+	free(ps);
+}
+
 void
 fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 {
@@ -727,6 +848,7 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_acl_stats_render(out, "fluxmq_ctrl_acl_decisions_total",
 			     "Authorization decisions on the control lcore, "
 			     "by operation and result", &c->acl_st);
+	metrics_partitions(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);
 }

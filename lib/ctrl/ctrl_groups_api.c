@@ -320,9 +320,10 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 {
 	struct fmq_kafka_find_coordinator_resp resp;
 	int16_t v = f->api_version;
-	struct fmq_kafka_str host = fmq_kafka_str(fmq_broker_adv_host(c->b));
+	const struct fmq_listener *l = fmq_broker_listener(c->b, f->listener);
+	struct fmq_kafka_str host = fmq_kafka_str(l->adv_host);
 	int32_t node = fmq_broker_node_id(c->b);
-	int32_t port = fmq_broker_adv_port(c->b);
+	int32_t port = l->adv_port;
 
 	fmq_kafka_init_response(f->api_key, v, &resp);
 	if (v < 4) {

@@ -390,6 +390,28 @@ struct fmq_log_offsets {
 void fmq_log_part_offsets(const struct fmq_log_part *part,
 			  struct fmq_log_offsets *o);
 
+/** Size and traffic of one partition, for per-partition metrics. */
+struct fmq_log_part_stats {
+	int64_t log_start;         /**< first offset still in the log */
+	int64_t log_end;           /**< next offset to be assigned */
+	uint64_t size_bytes;       /**< bytes of its segments (the log's size) */
+	uint32_t segments;
+	uint64_t appended_bytes;   /**< batch bytes appended since open */
+	uint64_t appended_records; /**< records appended since open */
+	uint64_t read_bytes;       /**< bytes fetched (fmq_log_part_note_read) */
+};
+
+/**
+ * Read a partition's stats. Any thread that may run retention (the
+ * control lcore): the segment ring is walked with atomic loads; values
+ * may be a few appends old.
+ */
+void fmq_log_part_stats(const struct fmq_log_part *part,
+			struct fmq_log_part_stats *s);
+
+/** Owner lcore: count bytes handed to a fetch (consumers or followers). */
+void fmq_log_part_note_read(struct fmq_log_part *part, uint64_t bytes);
+
 /**
  * True while the log.dirs entry of the partition is offline: a write,
  * fdatasync or index reservation there failed (ENOSPC, EIO, EDQUOT,

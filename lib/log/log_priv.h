@@ -497,6 +497,8 @@ struct fmq_log_part {
 	uint32_t cur_gen;
 	uint32_t cur_fill;
 	_Atomic uint64_t app_bytes;    /* appended, for the flush lag */
+	_Atomic uint64_t app_records;  /* records appended since open */
+	_Atomic uint64_t read_bytes;   /* handed to fetches since open */
 
 	/* Hot list: chunks in offset order. The owner adds at tail; the
 	 * flusher recycles from the head (publishing reclaimed). */

@@ -496,6 +496,42 @@ fmq_log_part_offsets(const struct fmq_log_part *part,
 					 memory_order_acquire);
 }
 
+void
+fmq_log_part_stats(const struct fmq_log_part *part,
+		   struct fmq_log_part_stats *s)
+{
+	struct fmq_log_part *p = (struct fmq_log_part *)(uintptr_t)part;
+	uint64_t head = atomic_load_explicit(&p->seg_head,
+					     memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&p->seg_tail,
+					     memory_order_acquire);
+
+	s->log_start = atomic_load_explicit(&p->log_start,
+					    memory_order_acquire);
+	s->log_end = atomic_load_explicit(&p->next_offset,
+					  memory_order_acquire);
+	s->size_bytes = 0;
+	for (uint64_t i = head; i < tail; i++)
+		s->size_bytes += atomic_load_explicit(&part_seg(p, i)->size,
+						      memory_order_relaxed);
+	s->segments = (uint32_t)(tail - head);
+	s->appended_bytes = atomic_load_explicit(&p->app_bytes,
+						 memory_order_relaxed);
+	s->appended_records = atomic_load_explicit(&p->app_records,
+						   memory_order_relaxed);
+	s->read_bytes = atomic_load_explicit(&p->read_bytes,
+					     memory_order_relaxed);
+}
+
+void
+fmq_log_part_note_read(struct fmq_log_part *p, uint64_t bytes)
+{
+	atomic_store_explicit(&p->read_bytes,
+			      atomic_load_explicit(&p->read_bytes,
+						   memory_order_relaxed) + bytes,
+			      memory_order_relaxed);
+}
+
 /* ------------------------------------------------------------------------
  * Append
  * ---------------------------------------------------------------------- */
@@ -811,6 +847,11 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	atomic_store_explicit(&p->app_bytes,
 			      atomic_load_explicit(&p->app_bytes,
 						   memory_order_relaxed) + len,
+			      memory_order_relaxed);
+	atomic_store_explicit(&p->app_records,
+			      atomic_load_explicit(&p->app_records,
+						   memory_order_relaxed) +
+			      (uint64_t)(bi.count > 0 ? bi.count : 0),
 			      memory_order_relaxed);
 
 	/* The producer's new batch, for duplicates and sequence checks. A

@@ -365,6 +365,12 @@ void fmq_hist_record(struct fmq_hist *h, uint64_t v);
 void fmq_hist_merge(struct fmq_hist *dst, const struct fmq_hist *src);
 /** Value at quantile q (0..1); 0 when empty. */
 uint64_t fmq_hist_quantile(const struct fmq_hist *h, double q);
+/**
+ * Values recorded at or below v, for Prometheus buckets (le). Counted by
+ * bucket: the values of v's own bucket (at most v/64 wide) are included.
+ * Monotonic in v; fmq_hist_count_le(h, UINT64_MAX) == h->count.
+ */
+uint64_t fmq_hist_count_le(const struct fmq_hist *h, uint64_t v);
 
 /* ------------------------------------------------------------------------
  * Doorbell: wakes a thread that sleeps while idle when another thread hands

@@ -66,6 +66,17 @@ fmq_hist_merge(struct fmq_hist *dst, const struct fmq_hist *src)
 }
 
 uint64_t
+fmq_hist_count_le(const struct fmq_hist *h, uint64_t v)
+{
+	unsigned int last = bucket_of(v);
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i <= last && i < FMQ_HIST_BUCKETS; i++)
+		n += h->b[i];
+	return n;
+}
+
+uint64_t
 fmq_hist_quantile(const struct fmq_hist *h, double q)
 {
 	if (h->count == 0)

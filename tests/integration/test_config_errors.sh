@@ -37,6 +37,11 @@ bad() {
 
 bad "listeners=garbage" listeners --set listeners=garbage
 bad "listeners on another address" listeners --set listeners=PLAINTEXT://192.0.2.77:9092
+bad "listener name not in the protocol map" listeners --set listeners=PLAINTEXT://:9092,CLIENT://:9094
+bad "protocol map with an unknown protocol" listener.security.protocol.map \
+	--set listeners=CLIENT://:9094 --set listener.security.protocol.map=CLIENT:TLS
+bad "advertised listener with no listener" advertised.listeners \
+	--set advertised.listeners=SSL://broker.example:9093
 
 RO=$FMQ_TMP/ro
 mkdir -p "$RO"

@@ -141,6 +141,8 @@ for line in open(metrics):
     m = re.match(r'(?:# TYPE )?([a-zA-Z_:][a-zA-Z0-9_:]*)', line)
     if m and not line.startswith('# HELP'):
         have.add(m.group(1))
+        if line.startswith('# TYPE ') and line.split()[-1] == 'histogram':
+            have.update(m.group(1) + s for s in ('_bucket', '_sum', '_count'))
 names = re.compile(r'\bfluxmq_[a-z0-9_]+')
 bad = []
 def walk(o, out):

@@ -149,18 +149,19 @@ fmq_broker_node_id(const struct fmq_broker *b)
 	return 7;
 }
 
-const char *
-fmq_broker_adv_host(const struct fmq_broker *b)
+/* Two listeners: requests name the second, which FindCoordinator must
+ * advertise (not the first). */
+const struct fmq_listener *
+fmq_broker_listener(const struct fmq_broker *b, uint32_t idx)
 {
+	static const struct fmq_listener l[2] = {
+		{ .name = "PLAINTEXT", .port = 9093, .adv_host = "10.0.0.3",
+		  .adv_port = 9093 },
+		{ .name = "SASL_SSL", .port = 9092, .adv_host = "10.0.0.2",
+		  .adv_port = 9092 },
+	};
 	(void)b;
-	return "10.0.0.2";
-}
-
-int32_t
-fmq_broker_adv_port(const struct fmq_broker *b)
-{
-	(void)b;
-	return 9092;
+	return &l[idx == 1];
 }
 
 /* --------------------------------------------------------------- harness */
@@ -218,6 +219,7 @@ send_req(int16_t api, int16_t v, void *body)
 	t->f.api_version = v;
 	t->f.correlation_id = next_corr++;
 	t->f.client_ip = inet_addr("10.1.2.3");
+	t->f.listener = 1;
 	t->f.frame = t->frame + 4;
 	t->f.len = len - 4;
 	/* As ctrl_core.c's handle(). */
