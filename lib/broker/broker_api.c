@@ -242,7 +242,10 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 	resp->cluster_authorized_operations = INT32_MIN;
 	if (version >= 8 && version <= 10 &&
 	    req->include_cluster_authorized_operations)
-		resp->cluster_authorized_operations = fmq_acl_authorized_ops(
+		resp->cluster_authorized_operations = !auth_dec(auth,
+			FMQ_ACL_RES_CLUSTER, FMQ_ACL_CLUSTER_NAME,
+			sizeof(FMQ_ACL_CLUSTER_NAME) - 1, FMQ_ACL_OP_DESCRIBE) ?
+			0 : fmq_acl_authorized_ops(
 			auth != NULL ? auth->db : NULL,
 			auth != NULL ? auth->principal : NULL,
 			auth != NULL ? auth->client_ip : 0,
@@ -363,17 +366,6 @@ api_describe_cluster(struct req_ctx *rc)
 		return st;
 	fmq_kafka_init_response(FMQ_KAFKA_API_DESCRIBE_CLUSTER,
 				rc->hdr->api_version, &resp);
-	if (!req_allow_cluster(rc, FMQ_ACL_OP_DESCRIBE)) {
-		resp.error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
-		resp.error_message = FMQ_KAFKA_STR_NULL;
-		resp.cluster_id = fmq_kafka_str(b->cluster_id);
-		resp.controller_id = -1;
-		resp.brokers = NULL;
-		resp.brokers_count = 0;
-		resp.cluster_authorized_operations = INT32_MIN;
-		count_error(rc->bl, resp.error_code);
-		return respond(rc, &resp);
-	}
 	br.broker_id = b->node_id;
 	br.host = fmq_kafka_str(l->adv_host);
 	br.port = l->adv_port;
@@ -386,13 +378,18 @@ api_describe_cluster(struct req_ctx *rc)
 	resp.controller_id = b->node_id;
 	resp.brokers = &br;
 	resp.brokers_count = 1;
-	resp.cluster_authorized_operations =
-		req->include_cluster_authorized_operations ?
-		fmq_acl_authorized_ops(req_acl(rc), &rc->k->principal,
-				       rc->k->client_ip, FMQ_ACL_RES_CLUSTER,
-				       FMQ_ACL_CLUSTER_NAME,
-				       sizeof(FMQ_ACL_CLUSTER_NAME) - 1) :
-		INT32_MIN;
+	/* Kafka answers everyone; who may not DESCRIBE the cluster sees
+	 * no operations (0) when it asks for them. */
+	resp.cluster_authorized_operations = INT32_MIN;
+	if (req->include_cluster_authorized_operations)
+		resp.cluster_authorized_operations =
+			req_allow_cluster(rc, FMQ_ACL_OP_DESCRIBE) ?
+			fmq_acl_authorized_ops(req_acl(rc), &rc->k->principal,
+					       rc->k->client_ip,
+					       FMQ_ACL_RES_CLUSTER,
+					       FMQ_ACL_CLUSTER_NAME,
+					       sizeof(FMQ_ACL_CLUSTER_NAME) - 1) :
+			0;
 	return respond(rc, &resp);
 }
 

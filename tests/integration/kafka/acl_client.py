@@ -174,9 +174,17 @@ def init_producer_id(s):
 
 
 def describe_cluster(s):
-    r = call(s, frame(hdr2(60, 0, nc()) + i8(0) + b"\x00"), flexible=True)
+    """DescribeCluster v0 asking for the authorized operations:
+    (error, cluster_authorized_operations)."""
+    r = call(s, frame(hdr2(60, 0, nc()) + i8(1) + b"\x00"), flexible=True)
     r.i32()
-    return r.i16()
+    e = r.i16()
+    r.cstr(), r.cstr()
+    r.i32()
+    for _ in range(r.uvarint() - 1):
+        r.i32(), r.cstr(), r.i32(), r.cstr()
+        r.tags()
+    return e, r.i32()
 
 
 def find_coordinator(s, group):
@@ -418,7 +426,10 @@ def phase_denied():
          "AlterConfigs sales-eu")
     # InitProducerId: WRITE on some topic (sales-*) is enough.
     want(init_producer_id(s), NONE, "InitProducerId (WRITE on sales-*)")
-    want(describe_cluster(s), CLUSTER_AUTH, "DescribeCluster")
+    # Kafka answers DescribeCluster to everyone: no operations (0) for
+    # who may not DESCRIBE the cluster.
+    expect(describe_cluster(s) == (NONE, 0),
+           f"DescribeCluster: {describe_cluster(s)}")
     ok("topic admin, configs, InitProducerId, DescribeCluster")
 
     # Groups.
@@ -560,6 +571,8 @@ def phase_after():
     want(produce(s, "sales-eu"), TOPIC_AUTH, "produce sales-eu (ACL deleted)")
     want(init_producer_id(s), CLUSTER_AUTH,
          "InitProducerId without WRITE anywhere")
+    expect(describe_cluster(s) == (NONE, 0),
+           f"DescribeCluster: {describe_cluster(s)}")
     md = metadata(s, None)
     expect(sorted(md) == ["acl-t1"], f"Metadata all topics: {sorted(md)}")
     e, nbytes = fetch(s, "acl-t1")
@@ -570,6 +583,9 @@ def phase_after():
 def phase_disabled():
     s = connect(HOST, PORT)
     want(produce(s, "acl-t1"), NONE, "produce acl-t1 with no authorizer")
+    # No authorizer: every cluster operation Kafka lists (bits 5, 7-12).
+    expect(describe_cluster(s) == (NONE, 0x1FA0),
+           f"DescribeCluster: {describe_cluster(s)}")
     from kafka.errors import SecurityDisabledError
     a = admin()
     try:
