@@ -224,7 +224,8 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 {
 	struct fmq_kafka_metadata_resp_metadata_response_broker *br;
 	const struct fmq_listener *l = fmq_broker_listener(b, listener);
-	bool want_ops = version >= 8 && req->include_topic_authorized_operations;
+	bool want_ops = version >= 8 &&
+		req->include_topic_authorized_operations;
 	bool all;
 
 	fmq_kafka_init_response(FMQ_KAFKA_API_METADATA, version, resp);
@@ -383,13 +384,11 @@ api_describe_cluster(struct req_ctx *rc)
 	resp.cluster_authorized_operations = INT32_MIN;
 	if (req->include_cluster_authorized_operations)
 		resp.cluster_authorized_operations =
-			req_allow_cluster(rc, FMQ_ACL_OP_DESCRIBE) ?
+			!req_allow_cluster(rc, FMQ_ACL_OP_DESCRIBE) ? 0 :
 			fmq_acl_authorized_ops(req_acl(rc), &rc->k->principal,
-					       rc->k->client_ip,
-					       FMQ_ACL_RES_CLUSTER,
-					       FMQ_ACL_CLUSTER_NAME,
-					       sizeof(FMQ_ACL_CLUSTER_NAME) - 1) :
-			0;
+				rc->k->client_ip, FMQ_ACL_RES_CLUSTER,
+				FMQ_ACL_CLUSTER_NAME,
+				sizeof(FMQ_ACL_CLUSTER_NAME) - 1);
 	return respond(rc, &resp);
 }
 

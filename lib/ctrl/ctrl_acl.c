@@ -22,6 +22,8 @@
 #include "fmq_acl.h"
 
 #define ACL_FILE "acls"
+/* The generated DeleteAcls response element types. */
+#define DELETE_ACLS_T(x) struct fmq_kafka_delete_acls_resp_delete_acls_##x
 #define MSG_DISABLED "No Authorizer is configured on the broker"
 
 static const char *const kafka_authorizers[] = {
@@ -520,8 +522,7 @@ ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			goto fail;
 		for (size_t k = 0; k < old; k++) {
 			const struct fmq_acl_binding *b = fmq_acl_db_at(db, k);
-			struct fmq_kafka_delete_acls_resp_delete_acls_matching_acl
-				*m;
+			DELETE_ACLS_T(matching_acl) *m;
 
 			if (!fmq_acl_filter_match(&flt, b))
 				continue;
@@ -552,8 +553,8 @@ ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		rc = ndb == NULL ? -ENOMEM : commit(c, ndb);
 		if (rc < 0) {
 			for (int32_t i = 0; i < n; i++) {
-				struct fmq_kafka_delete_acls_resp_delete_acls_filter_result
-					*o = &resp.filter_results[i];
+				DELETE_ACLS_T(filter_result) *o =
+					&resp.filter_results[i];
 				if (o->error_code != 0)
 					continue;
 				o->error_code = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;

@@ -117,18 +117,9 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			continue;
 		/* Kafka: DESCRIBE on the topic, then CREATE on the cluster
 		 * or the topic (else the answer says 29, without creating). */
-		if (auth.db != NULL &&
-		    (!fmq_acl_authorize(auth.db, auth.principal, auth.client_ip,
-					FMQ_ACL_RES_TOPIC, name, strlen(name),
-					FMQ_ACL_OP_DESCRIBE) ||
-		     (!fmq_acl_authorize(auth.db, auth.principal, auth.client_ip,
-					 FMQ_ACL_RES_CLUSTER,
-					 FMQ_ACL_CLUSTER_NAME,
-					 strlen(FMQ_ACL_CLUSTER_NAME),
-					 FMQ_ACL_OP_CREATE) &&
-		      !fmq_acl_authorize(auth.db, auth.principal, auth.client_ip,
-					 FMQ_ACL_RES_TOPIC, name, strlen(name),
-					 FMQ_ACL_OP_CREATE))))
+		if (!CTRL_ACL_TOPIC(c, f, name, DESCRIBE) ||
+		    (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_CREATE) &&
+		     !CTRL_ACL_TOPIC(c, f, name, CREATE)))
 			continue;
 		if (create_one(c, name, -1, -1, NULL, 0, false, msg, sizeof(msg),
 			       NULL) == 0)
@@ -409,7 +400,8 @@ ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		}
 		if (!CTRL_ACL_TOPIC(c, f, name, ALTER)) {
 			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
-			o->error_message = astr(c, "Topic authorization failed.");
+			o->error_message = astr(c, fmq_kafka_err_message(
+				o->error_code));
 			continue;
 		}
 		t = fmq_topics_find(c->topics, name);
@@ -875,8 +867,8 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	if (req->transactional_id.len >= 0) {
 		/* No transaction coordinator (docs/protocol.md). */
 		resp.error_code = FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-	} else if (c->acl_on && !ctrl_acl_cluster(c, f,
-						  FMQ_ACL_OP_IDEMPOTENT_WRITE) &&
+	} else if (c->acl_on &&
+		   !ctrl_acl_cluster(c, f, FMQ_ACL_OP_IDEMPOTENT_WRITE) &&
 		   !fmq_acl_authorize_any(c->sec->acl, &f->principal,
 					  f->client_ip, FMQ_ACL_RES_TOPIC,
 					  FMQ_ACL_OP_WRITE)) {

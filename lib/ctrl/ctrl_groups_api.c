@@ -861,8 +861,9 @@ offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	for (int32_t t = 0; t < req->topics_count; t++)
 		for (int32_t i = 0; i < count(req->topics[t].partitions_count);
 		     i++) {
-			if (i == 0 && !gtopic_ok(c, f, gstr(req->topics[t].name),
-						 FMQ_ACL_OP_READ))
+			if (i == 0 && !gtopic_ok(c, f,
+					gstr(req->topics[t].name),
+					FMQ_ACL_OP_READ))
 				break;
 			tp[k].topic = gstr(req->topics[t].name);
 			tp[k].partition =
@@ -1537,10 +1538,12 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 		if (fp == NULL && n > 0)
 			return -ENOMEM;
 		for (uint32_t i = 0; i < n; i++) {
-			if (c->gemit != NULL &&
-			    (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic) ||
-			     fp[i - 1].error ==
-			     FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED) &&
+			bool first = i == 0 ||
+				!gstr_same(fp[i].topic, fp[i - 1].topic) ||
+				fp[i - 1].error ==
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+
+			if (c->gemit != NULL && first &&
 			    !gtopic_ok(c, c->gemit, fp[i].topic,
 				       FMQ_ACL_OP_READ)) {
 				fp[i].error =

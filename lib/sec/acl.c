@@ -214,7 +214,8 @@ fmq_acl_db_new(const struct fmq_acl_conf *conf,
 		goto fail_rc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *src[3] = { in[i].name, in[i].principal, in[i].host };
+		const char *src[3] = { in[i].name, in[i].principal,
+				       in[i].host };
 		const char *dst[3];
 
 		for (int j = 0; j < 3; j++) {
@@ -340,7 +341,8 @@ grants(uint8_t acl_op, enum fmq_acl_op op)
 	if (acl_op == FMQ_ACL_OP_ALL || acl_op == op)
 		return true;
 	if (op == FMQ_ACL_OP_DESCRIBE)
-		return acl_op == FMQ_ACL_OP_READ || acl_op == FMQ_ACL_OP_WRITE ||
+		return acl_op == FMQ_ACL_OP_READ ||
+			acl_op == FMQ_ACL_OP_WRITE ||
 			acl_op == FMQ_ACL_OP_DELETE ||
 			acl_op == FMQ_ACL_OP_ALTER;
 	return op == FMQ_ACL_OP_DESCRIBE_CONFIGS &&
@@ -509,7 +511,8 @@ fmq_acl_authorize_any(const struct fmq_acl_db *db,
 			const struct fmq_acl_binding *a = &db->b[i];
 
 			any = true;
-			if (a->perm == FMQ_ACL_PERM_ALLOW && grants(a->op, op) &&
+			if (a->perm == FMQ_ACL_PERM_ALLOW &&
+			    grants(a->op, op) &&
 			    applies(db, i, p, client_ip) &&
 			    !denied_by(db, r, a, p, client_ip, op))
 				return true;
@@ -574,11 +577,11 @@ fmq_acl_stats_render(struct fmq_metrics_out *out, const char *name,
 	for (int op = FMQ_ACL_OP_ALL; op < FMQ_ACL_OP_MAX; op++) {
 		if (st->allowed[op] == 0 && st->denied[op] == 0)
 			continue;
-		snprintf(lbl, sizeof(lbl), "operation=\"%s\",result=\"allowed\"",
-			 op_names[op]);
+		snprintf(lbl, sizeof(lbl),
+			 "operation=\"%s\",result=\"allowed\"", op_names[op]);
 		fmq_metrics_u64(out, name, lbl, st->allowed[op]);
-		snprintf(lbl, sizeof(lbl), "operation=\"%s\",result=\"denied\"",
-			 op_names[op]);
+		snprintf(lbl, sizeof(lbl),
+			 "operation=\"%s\",result=\"denied\"", op_names[op]);
 		fmq_metrics_u64(out, name, lbl, st->denied[op]);
 	}
 }

@@ -49,7 +49,7 @@ enum fmq_acl_res {
 enum fmq_acl_pat {
 	FMQ_ACL_PAT_UNKNOWN = 0,
 	FMQ_ACL_PAT_ANY = 1,          /**< filters only: any type, exact name */
-	FMQ_ACL_PAT_MATCH = 2,        /**< filters only: patterns matching name */
+	FMQ_ACL_PAT_MATCH = 2,        /**< filters only: what matches name */
 	FMQ_ACL_PAT_LITERAL = 3,
 	FMQ_ACL_PAT_PREFIXED = 4,
 };
