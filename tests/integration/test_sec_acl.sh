@@ -11,7 +11,8 @@
 #  3. super user: nothing stored or created by denied requests; DeleteAcls.
 #  4. without super.users: what the deleted ACLs allowed is refused.
 #  5. no authorizer: the ACL APIs answer SECURITY_DISABLED.
-#  6. an unknown authorizer.class.name: exit 2 naming the key.
+#  6. an unknown authorizer.class.name, a super.users entry without a
+#     type: exit 2 naming the key.
 # The checks are in tests/integration/kafka/acl_client.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,4 +82,13 @@ fmq_run_exit "$FMQ_TMP/badclass.log" --set "dev.tap.name=$FMQ_TAP" \
 grep -q 'authorizer.class.name' "$FMQ_TMP/badclass.log" ||
 	fail "the error does not name authorizer.class.name: $(tail -3 "$FMQ_TMP/badclass.log")"
 pass "unknown authorizer.class.name refused (exit 2, key named)"
+fmq_run_exit "$FMQ_TMP/badsuper.log" --set "dev.tap.name=$FMQ_TAP" \
+	--set "net.ip=$FMQ_IP/24" --set "dev.tap.host_ip=$FMQ_HOST_IP/24" \
+	--set "mgmt.listen=$FMQ_MGMT" --set "log.dirs=$FMQ_TMP/data-bad" \
+	--set "log.hot.dir=/dev/hugepages/fmq-test-$$-bad" \
+	--set authorizer.enabled=true --set 'super.users=User:admin;bob'
+[ "$FMQ_RC" -eq 2 ] || fail "super.users entry without a type: exit $FMQ_RC, want 2"
+grep -q 'super.users' "$FMQ_TMP/badsuper.log" ||
+	fail "the error does not name super.users: $(tail -3 "$FMQ_TMP/badsuper.log")"
+pass "a super.users entry that is not Type:name refused (exit 2, key named)"
 pass "ACLs: decisions, APIs, persistence, SECURITY_DISABLED"
