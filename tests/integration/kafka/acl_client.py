@@ -106,9 +106,9 @@ def produce(s, topic, partition=0, n=1):
     return r.i16()
 
 
-def fetch(s, topic, partition=0, offset=0):
-    """Fetch v5: (error, number of record bytes)."""
-    body = i32(-1) + i32(0) + i32(1) + i32(1 << 20) + i8(0) + i32(1) + \
+def fetch(s, topic, partition=0, offset=0, replica=-1):
+    """Fetch v5 (replica >= 0: a follower's): (error, record bytes)."""
+    body = i32(replica) + i32(0) + i32(1) + i32(1 << 20) + i8(0) + i32(1) + \
         s16(topic) + i32(1) + i32(partition) + i64(offset) + i64(-1) + \
         i32(1 << 20)
     r = call(s, frame(hdr1(1, 5, nc()) + body))
@@ -405,6 +405,9 @@ def phase_denied():
     expect(nbytes > 0, "fetch acl-t1 returned no records")
     want(fetch(s, "other")[0], TOPIC_AUTH, "fetch other")
     want(fetch(s, "secret")[0], TOPIC_AUTH, "fetch secret")
+    # A follower's fetch needs CLUSTER_ACTION, READ is not enough.
+    want(fetch(s, "acl-t1", replica=2)[0], TOPIC_AUTH,
+         "follower fetch acl-t1 without CLUSTER_ACTION")
     want(list_offsets(s, "acl-t1")[0], NONE, "ListOffsets acl-t1")
     want(list_offsets(s, "other")[0], TOPIC_AUTH, "ListOffsets other")
     ok("Produce, Fetch, ListOffsets")
