@@ -72,12 +72,14 @@ fmq_start acl --set lcores.data=2
 phase disabled
 stop
 
-FMQ_HOT_DIRS+=("/dev/hugepages/fmq-test-$$-bad")
+BADHOT=/dev/hugepages/fmq-test-$$-bad
+FMQ_HOT_DIRS+=("$BADHOT")
 fmq_run_exit "$FMQ_TMP/badclass.log" --set "dev.tap.name=$FMQ_TAP" \
 	--set "net.ip=$FMQ_IP/24" --set "dev.tap.host_ip=$FMQ_HOST_IP/24" \
 	--set "mgmt.listen=$FMQ_MGMT" --set "log.dirs=$FMQ_TMP/data-bad" \
-	--set "log.hot.dir=/dev/hugepages/fmq-test-$$-bad" \
+	--set "log.hot.dir=$BADHOT" \
 	--set authorizer.class.name=com.example.MyAuthorizer
+rm -rf "$BADHOT"   # its hot pool holds hugepages until removed
 [ "$FMQ_RC" -eq 2 ] || fail "unknown authorizer.class.name: exit $FMQ_RC, want 2"
 grep -q 'authorizer.class.name' "$FMQ_TMP/badclass.log" ||
 	fail "the error does not name authorizer.class.name: $(tail -3 "$FMQ_TMP/badclass.log")"
@@ -85,8 +87,9 @@ pass "unknown authorizer.class.name refused (exit 2, key named)"
 fmq_run_exit "$FMQ_TMP/badsuper.log" --set "dev.tap.name=$FMQ_TAP" \
 	--set "net.ip=$FMQ_IP/24" --set "dev.tap.host_ip=$FMQ_HOST_IP/24" \
 	--set "mgmt.listen=$FMQ_MGMT" --set "log.dirs=$FMQ_TMP/data-bad" \
-	--set "log.hot.dir=/dev/hugepages/fmq-test-$$-bad" \
+	--set "log.hot.dir=$BADHOT" \
 	--set authorizer.enabled=true --set 'super.users=User:admin;bob'
+rm -rf "$BADHOT"
 [ "$FMQ_RC" -eq 2 ] || fail "super.users entry without a type: exit $FMQ_RC, want 2"
 grep -q 'super.users' "$FMQ_TMP/badsuper.log" ||
 	fail "the error does not name super.users: $(tail -3 "$FMQ_TMP/badsuper.log")"
