@@ -696,6 +696,20 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	PER_LCORE("fluxmq_quota_rates_evicted_total", "counter",
 		  "Quota rates pushed out of a full table "
 		  "(quota.entities.per.lcore)", qtbl.evicted);
+	{
+		struct fmq_acl_stats acl;
+
+		memset(&acl, 0, sizeof(acl));
+		for (unsigned int i = 0; i < b->n_lcores; i++)
+			for (int op = 0; b->lc[i] != NULL &&
+			     op < FMQ_ACL_OP_MAX; op++) {
+				acl.allowed[op] += b->lc[i]->st.acl.allowed[op];
+				acl.denied[op] += b->lc[i]->st.acl.denied[op];
+			}
+		fmq_acl_stats_render(out, "fluxmq_acl_decisions_total",
+				     "Authorization decisions on the data "
+				     "lcores, by operation and result", &acl);
+	}
 
 	PER_LCORE("fluxmq_kafka_slab_used_bytes", "gauge",
 		  "Per-lcore slab bytes holding waiting request state",

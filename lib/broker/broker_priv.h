@@ -209,6 +209,7 @@ void slab_free(struct bslab *s, void *o);
 
 /* Per data lcore counters; written by the owning lcore only. */
 struct broker_stats {
+	struct fmq_acl_stats acl;   /* authorization decisions */
 	uint64_t conns_opened, conns_closed, conns_refused;
 	uint64_t close_reason[BROKER_CLOSE_MAX];
 	uint64_t req[BROKER_API_MAX][BROKER_VER_MAX];
@@ -475,6 +476,36 @@ int broker_sasl_raw(struct fmq_broker_lcore *bl, struct kconn *k,
 		    uint32_t *frame_len);
 void broker_sasl_metrics(struct fmq_metrics_out *out,
 			 const struct fmq_broker *b);
+/* The ACLs of the request's snapshot (NULL: no authorizer). */
+static inline const struct fmq_acl_db *
+req_acl(const struct req_ctx *rc)
+{
+	return rc->meta->sec != NULL ? rc->meta->sec->acl : NULL;
+}
+
+/* May the connection do op on the resource? Counted per lcore. */
+static inline bool
+req_allow(struct req_ctx *rc, enum fmq_acl_res res, const char *name,
+	  size_t len, enum fmq_acl_op op)
+{
+	return fmq_acl_check(req_acl(rc), &rc->k->principal, rc->k->client_ip,
+			     res, name, len, op, &rc->bl->st.acl);
+}
+
+static inline bool
+req_allow_topic(struct req_ctx *rc, struct fmq_kafka_str name,
+		enum fmq_acl_op op)
+{
+	return req_allow(rc, FMQ_ACL_RES_TOPIC, name.p,
+			 name.len > 0 ? (size_t)name.len : 0, op);
+}
+
+static inline bool
+req_allow_cluster(struct req_ctx *rc, enum fmq_acl_op op)
+{
+	return req_allow(rc, FMQ_ACL_RES_CLUSTER, FMQ_ACL_CLUSTER_NAME,
+			 sizeof(FMQ_ACL_CLUSTER_NAME) - 1, op);
+}
 
 /*
  * Handler results: DONE (slot completed or no response), PARK (the slot

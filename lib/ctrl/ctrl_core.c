@@ -526,6 +526,15 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS:
 		ctrl_alter_scram(c, f, req);
 		return;
+	case FMQ_KAFKA_API_DESCRIBE_ACLS:
+		ctrl_describe_acls(c, f, req);
+		return;
+	case FMQ_KAFKA_API_CREATE_ACLS:
+		ctrl_create_acls(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DELETE_ACLS:
+		ctrl_delete_acls(c, f, req);
+		return;
 	default:
 		if (ctrl_groups_handle(c, f, &hdr, req))
 			return;
@@ -646,7 +655,8 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 	if (ctrl_groups_open(c, err, errlen) < 0)
 		goto fail;
 	if (ctrl_quota_load(c, err, errlen) < 0 ||
-	    ctrl_scram_open(c, err, errlen) < 0)
+	    ctrl_scram_open(c, err, errlen) < 0 ||
+	    ctrl_acl_open(c, err, errlen) < 0)
 		goto fail;
 	if (ctrl_publish(c) < 0) {
 		snprintf(err, errlen, "ctrl: out of memory");
@@ -851,6 +861,15 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
 			"counter", "Segments deleted by retention",
 			c->st.retention_deleted);
+	fmq_metrics_one(out, "fluxmq_acls", "gauge",
+			"ACL bindings in force (authorizer on)",
+			ctrl_acl_count(c));
+	fmq_metrics_one(out, "fluxmq_acl_changes_total", "counter",
+			"CreateAcls/DeleteAcls requests that changed the ACLs",
+			c->st.acl_changes);
+	fmq_acl_stats_render(out, "fluxmq_ctrl_acl_decisions_total",
+			     "Authorization decisions on the control lcore, "
+			     "by operation and result", &c->acl_st);
 	metrics_partitions(out, c);
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)

@@ -154,6 +154,15 @@ ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 		fc[t] = cd;
 	}
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	/* Kafka: DESCRIBE_CONFIGS on the CLUSTER. */
+	if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE_CONFIGS)) {
+		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_message = FMQ_KAFKA_STR_NULL;
+		resp.entries = NULL;
+		resp.entries_count = -1;
+		ctrl_respond(c, f, &resp);
+		return;
+	}
 	resp.error_code = 0;
 	resp.error_message = FMQ_KAFKA_STR_NULL;
 	resp.entries_count = 0;
@@ -340,6 +349,7 @@ ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 	uint32_t n = 0, cap, changed = 0;
 	int32_t ne = RTE_MAX(req->entries_count, 0);
 	char path[FMQ_CFG_STR_MAX + 64];
+	bool authorized = ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER_CONFIGS);
 	int rc;
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
@@ -385,6 +395,12 @@ ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 			memset(&o->entity[j], 0, sizeof(o->entity[j]));
 			o->entity[j].entity_type = en->entity[j].entity_type;
 			o->entity[j].entity_name = en->entity[j].entity_name;
+		}
+		/* Kafka: ALTER_CONFIGS on the CLUSTER, per entry. */
+		if (!authorized) {
+			o->error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			o->error_message = FMQ_KAFKA_STR_NULL;
+			continue;
 		}
 		err = parse_entity(en, &key);
 		if (err == NULL)

@@ -19,19 +19,15 @@
 #include "fmq_sasl.h"
 
 /*
- * Authorization hook: Kafka requires DESCRIBE on the CLUSTER for API 50
- * and ALTER on the CLUSTER for API 51 (CLUSTER_AUTHORIZATION_FAILED
- * otherwise). The ACL helper fills this in; until then every principal
- * may.
+ * Kafka requires DESCRIBE on the CLUSTER for API 50 and ALTER on the
+ * CLUSTER for API 51 (CLUSTER_AUTHORIZATION_FAILED otherwise).
  */
 static bool
 ctrl_scram_cluster_authorized(struct fmq_ctrl *c, const struct fmq_bfwd *f,
 			      bool alter)
 {
-	(void)c;
-	(void)f;
-	(void)alter;
-	return true;
+	return ctrl_acl_cluster(c, f, alter ? FMQ_ACL_OP_ALTER :
+				FMQ_ACL_OP_DESCRIBE);
 }
 
 int

@@ -6,7 +6,10 @@
 # SCRAM-SHA-512 and PLAIN, producing and reading back; a wrong password is
 # refused, and a plaintext SASL client on the SASL_SSL port is closed
 # (counted as a TLS failure) while the SASL_PLAINTEXT listener beside it
-# still serves. The principal is the SASL user, not the TLS peer.
+# still serves. Then ACLs on SASL principals: with the authorizer on and
+# carol a super user, dave (no ACL) is refused; carol grants him WRITE and
+# READ on one topic with kafka-python's create_acls over SASL_SSL, and he
+# produces and consumes there and nowhere else.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -21,13 +24,14 @@ fmq_sec_certs "$D"
 CREDS=$FMQ_TMP/scram-credentials
 "$FMQ_BIN" --add-scram 'SCRAM-SHA-256=[name=carol,password=carol-secret]' \
 	--add-scram 'SCRAM-SHA-512=[name=carol,password=carol-secret]' \
+	--add-scram 'SCRAM-SHA-512=[name=dave,password=dave-secret]' \
 	--set "sasl.credentials.file=$CREDS" >"$FMQ_TMP/add.out" 2>&1 ||
 	fail "--add-scram: $(cat "$FMQ_TMP/add.out")"
 
-fmq_start saslssl \
-	--set "listeners=PLAINTEXT://:9092,SASL_SSL://:9095,SASL_PLAINTEXT://:9094" \
-	--set "ssl.keystore.location=$D/broker.pem" \
-	--set "sasl.credentials.file=$CREDS"
+ARGS=(--set "listeners=PLAINTEXT://:9092,SASL_SSL://:9095,SASL_PLAINTEXT://:9094"
+	--set "ssl.keystore.location=$D/broker.pem"
+	--set "sasl.credentials.file=$CREDS")
+fmq_start saslssl "${ARGS[@]}"
 SB=$FMQ_IP:9095
 PY=(/usr/bin/python3 tests/integration/sasl/sasl_py.py)
 JS=(node tests/integration/sasl/sasl_kafkajs.js)
@@ -87,4 +91,42 @@ timeout 30 kcat -b "$FMQ_IP:9094" -X security.protocol=SASL_PLAINTEXT \
 	fail "the SASL_PLAINTEXT listener beside it no longer answers"
 pass "a plaintext SASL client on the SASL_SSL port is closed (reason TLS); SASL_PLAINTEXT beside it serves"
 
+fmq_stop || fail "broker exit status $?"
+
+# ACLs decided on the SASL user.
+fmq_start saslssl "${ARGS[@]}" --set authorizer.enabled=true \
+	--set super.users=User:carol
+seq 1 5 | kc SCRAM-SHA-512 carol carol-secret -P -t dave-t 2>"$FMQ_TMP/kc.err" ||
+	fail "super user carol cannot produce: $(tail -2 "$FMQ_TMP/kc.err")"
+if seq 1 5 | kc SCRAM-SHA-512 dave dave-secret -P -t dave-t >"$FMQ_TMP/dave.out" 2>&1; then
+	fail "dave produced with no ACL"
+fi
+grep -qi "authoriz" "$FMQ_TMP/dave.out" ||
+	fail "dave's refusal is not an authorization error: $(tail -2 "$FMQ_TMP/dave.out")"
+/usr/bin/python3 - "$SB" "$D/ca.pem" <<'PY' || fail "create_acls over SASL_SSL as carol"
+import sys
+from kafka.admin import (ACL, ACLOperation, ACLPermissionType, KafkaAdminClient,
+                         ResourcePattern, ResourceType)
+from kafka.admin.acl_resource import ACLResourcePatternType
+a = KafkaAdminClient(bootstrap_servers=sys.argv[1], security_protocol="SASL_SSL",
+                     ssl_cafile=sys.argv[2], sasl_mechanism="SCRAM-SHA-512",
+                     sasl_plain_username="carol", sasl_plain_password="carol-secret")
+res = a.create_acls([ACL("User:dave", "*", op, ACLPermissionType.ALLOW,
+                         ResourcePattern(ResourceType.TOPIC, "dave-t",
+                                         ACLResourcePatternType.LITERAL))
+                     for op in (ACLOperation.WRITE, ACLOperation.READ)] +
+                    [ACL("User:dave", "*", ACLOperation.READ, ACLPermissionType.ALLOW,
+                         ResourcePattern(ResourceType.GROUP, "*",
+                                         ACLResourcePatternType.LITERAL))])
+if res["failed"]:
+    sys.exit("create_acls failed: %r" % (res["failed"],))
+PY
+seq 6 10 | kc SCRAM-SHA-512 dave dave-secret -P -t dave-t 2>"$FMQ_TMP/kc.err" ||
+	fail "dave cannot produce after the grant: $(tail -2 "$FMQ_TMP/kc.err")"
+got=$(kc SCRAM-SHA-512 dave dave-secret -C -t dave-t -o beginning -e -q 2>"$FMQ_TMP/kc.err" | wc -l) || true
+[ "$got" = 10 ] || fail "dave read $got of 10 on dave-t: $(tail -2 "$FMQ_TMP/kc.err")"
+if seq 1 3 | kc SCRAM-SHA-512 dave dave-secret -P -t kc-PLAIN >"$FMQ_TMP/dave.out" 2>&1; then
+	fail "dave produced to kc-PLAIN, where he has no ACL"
+fi
+pass "ACLs on SASL principals: dave refused, granted WRITE/READ on dave-t by carol (kafka-python over SASL_SSL), then writes and reads only there"
 fmq_stop || fail "broker exit status $?"
