@@ -3,8 +3,8 @@
 # SASL_SSL (issue 15): SASL inside TLS on one listener, with every client
 # here: kcat (librdkafka), confluent-kafka, kafka-python and KafkaJS, each
 # checking the broker's certificate against the test CA, logging in with
-# SCRAM-SHA-512 and PLAIN, producing and reading back; a wrong password is
-# refused, and a plaintext SASL client on the SASL_SSL port is closed
+# SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, producing and reading back; a
+# wrong password is refused, and a plaintext SASL client on the SASL_SSL port is closed
 # (counted as a TLS failure) while the SASL_PLAINTEXT listener beside it
 # still serves. Then ACLs on SASL principals: with the authorizer on and
 # carol a super user, dave (no ACL) is refused; carol grants him WRITE and
@@ -46,7 +46,7 @@ kc() { # kc MECH USER PASSWORD kcat-args...
 		-X "sasl.username=$u" -X "sasl.password=$pw" "$@"
 }
 
-for m in SCRAM-SHA-512 PLAIN; do
+for m in SCRAM-SHA-512 SCRAM-SHA-256 PLAIN; do
 	jm=$(printf '%s' "$m" | tr '[:upper:]' '[:lower:]')
 	seq 1 25 | kc "$m" carol carol-secret -P -t "kc-$m" 2>"$FMQ_TMP/kc.err" ||
 		fail "kcat $m produce: $(tail -3 "$FMQ_TMP/kc.err")"
