@@ -153,37 +153,16 @@ ctrl_acl_open(struct fmq_ctrl *c, char *err, size_t errlen)
 static int
 save(struct fmq_ctrl *c, const struct fmq_acl_db *db)
 {
-	char path[sizeof(c->dir) + 16], tmp[sizeof(c->dir) + 24];
+	char path[sizeof(c->dir) + 16];
 	char *text = fmq_acl_db_dump(db);
 	size_t len;
-	int fd, rc = 0;
+	int rc;
 
 	if (text == NULL)
 		return -ENOMEM;
 	len = strlen(text);
 	snprintf(path, sizeof(path), "%s/%s", c->dir, ACL_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", c->dir, ACL_FILE);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
-		rc = errno ? -errno : -EIO;
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc == 0) {
-		fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || fsync(fd) != 0)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
-	} else {
-		unlink(tmp);
-	}
-out:
+	rc = fmq_file_replace(path, 0600, text, len);
 	free(text);
 	if (rc < 0)
 		FMQ_ERR("ctrl", "cannot write %s: %s", path, strerror(-rc));

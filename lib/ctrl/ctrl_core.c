@@ -38,28 +38,6 @@ first_log_dir(const struct fmq_config *cfg, char *out, size_t len)
 	out[n] = '\0';
 }
 
-/* Write a small file atomically (temp, fsync, rename). */
-static int
-write_atomic(const char *path, const char *text)
-{
-	char tmp[FMQ_CFG_STR_MAX + 80];
-	size_t l = strlen(text);
-	int fd, rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, l) != (ssize_t)l || fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
 int
 fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 		    char *err, size_t errlen)
@@ -113,7 +91,7 @@ fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 	fmq_topic_id_str(raw, id);
 	snprintf(text, sizeof(text), "#FluxMQ\nversion=1\ncluster.id=%s\n"
 		 "node.id=%" PRId64 "\n", id, cfg->node_id);
-	rc = write_atomic(path, text);
+	rc = fmq_file_replace(path, 0644, text, strlen(text));
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
@@ -380,7 +358,7 @@ ctrl_alloc_pid(struct fmq_ctrl *c)
 		snprintf(text, sizeof(text), "%" PRId64 "\n", limit);
 		/* Persist the block end first: after a crash ids restart
 		 * past it, so none is ever handed out twice. */
-		if (write_atomic(path, text) < 0)
+		if (fmq_file_replace(path, 0644, text, strlen(text)) < 0)
 			return -1;
 		c->pid_limit = limit;
 	}

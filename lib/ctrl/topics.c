@@ -380,15 +380,14 @@ pick_owner(struct fmq_topics *t)
 static int
 save(struct fmq_topics *t)
 {
-	char path[4200], tmp[4200];
+	char path[4200];
 	FILE *f;
-	int fd, rc = 0;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", t->dir, META_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", t->dir, META_FILE);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
+	rc = fmq_file_begin(path, 0644, &f);
+	if (rc < 0)
+		return rc;
 	fprintf(f, "%s\n", META_MAGIC);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct fmq_topic *tp = t->v[i];
@@ -407,22 +406,8 @@ save(struct fmq_topics *t)
 			fprintf(f, "config %s %s %s\n", tp->name, tkeys[k].name, v);
 		}
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc == 0) {
-		fd = open(t->dir, O_RDONLY | O_DIRECTORY);
-		if (fd >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-	}
-	if (rc < 0)
-		unlink(tmp);
-	else
+	rc = fmq_file_commit(f, path);
+	if (rc == 0)
 		t->version++;
 	return rc;
 }

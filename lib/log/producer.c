@@ -516,39 +516,15 @@ snap_path(const char *dir, int64_t off, const char *suffix, char *buf,
 int
 ps_snap_write(const char *dir, const struct ps_snap *s)
 {
-	char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
-	const uint8_t *q = s->data;
-	size_t left = s->len;
+	char path[PATH_MAX + 64];
 	int64_t *offs;
 	uint32_t n;
-	int fd, rc = 0;
+	int rc;
 
-	snap_path(dir, s->offset, ".tmp", tmp, sizeof(tmp));
 	snap_path(dir, s->offset, "", path, sizeof(path));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	while (left > 0) {
-		ssize_t w = write(fd, q, left);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			break;
-		}
-		q += w;
-		left -= (size_t)w;
-	}
-	if (rc == 0 && fdatasync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
+	rc = fmq_file_replace(path, 0644, s->data, s->len);
+	if (rc < 0)
 		return rc;
-	}
 	/* Keep the newest few: an older one is only needed if the log is
 	 * cut below the newest (power loss). */
 	if (list_snaps(dir, &offs, &n) == 0) {

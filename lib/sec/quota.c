@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fmq_quota.h"
+#include "fmq_util.h"
 
 static const char *const key_names[FMQ_QUOTA_NKEYS] = {
 	[FMQ_QUOTA_PRODUCE] = "producer_byte_rate",
@@ -410,15 +411,11 @@ put_side(FILE *f, uint8_t kind, const char *n, uint16_t len)
 int
 fmq_quota_db_save(const struct fmq_quota_db *db, const char *path)
 {
-	char tmp[4200], dir[4200];
 	FILE *f;
-	int fd, rc = 0;
+	int rc = fmq_file_begin(path, 0644, &f);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
+	if (rc < 0)
+		return rc;
 	fprintf(f, "%s\n", QUOTA_MAGIC);
 	for (uint32_t i = 0; db != NULL && i < db->n; i++) {
 		const struct fmq_quota_entity *e = &db->e[i];
@@ -432,24 +429,7 @@ fmq_quota_db_save(const struct fmq_quota_db *db, const char *path)
 					e->value[k]);
 		fputc('\n', f);
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return rc;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return fmq_file_commit(f, path);
 }
 
 static int

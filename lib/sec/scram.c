@@ -350,41 +350,15 @@ fail:
 	return NULL;
 }
 
-static int
-fsync_dir(const char *path)
-{
-	char d[4096];
-	int fd, rc = 0;
-
-	snprintf(d, sizeof(d), "%s", path);
-	fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int
 fmq_scram_db_save(const struct fmq_scram_db *db, const char *path)
 {
-	char tmp[4096], b[3][FMQ_SCRAM_KEY_MAX * 2];
+	char b[3][FMQ_SCRAM_KEY_MAX * 2];
 	FILE *f;
-	int fd, rc = 0;
+	int rc = fmq_file_begin(path, 0600, &f);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	/* An existing temporary keeps its mode through O_CREAT. */
-	if (fchmod(fd, 0600) != 0 || (f = fdopen(fd, "w")) == NULL) {
-		rc = -errno;
-		close(fd);
-		unlink(tmp);
+	if (rc < 0)
 		return rc;
-	}
 	fputs(DB_HEADER, f);
 	for (uint32_t i = 0; db != NULL && i < db->n; i++) {
 		const struct fmq_scram_user *u = &db->users[i];
@@ -403,17 +377,7 @@ fmq_scram_db_save(const struct fmq_scram_db *db, const char *path)
 				b[1], b[2], (int)u->name_len, u->name);
 		}
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return rc;
-	}
-	return fsync_dir(path);
+	return fmq_file_commit(f, path);
 }
 
 /* ------------------------------------------------------ --add-scram spec */

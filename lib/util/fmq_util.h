@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -275,6 +277,21 @@ bool fmq_log_rl(struct fmq_log_rl *rl, uint64_t interval_ns,
  *   -errno of the mkdir that failed (-ENOTDIR: a file is in the way).
  */
 int fmq_mkdir_p(const char *path);
+
+/**
+ * Replace the file at path atomically, so that a crash leaves either the
+ * old content or the new: fmq_file_begin opens "<path>.tmp" for writing
+ * (truncated, with mode, also applied to a temporary left over) into *fp;
+ * fmq_file_commit flushes, fsyncs and closes it, renames it over path and
+ * fsyncs the directory. Both return 0 or -errno, and on failure remove the
+ * temporary (fmq_file_commit closes f in every case).
+ */
+int fmq_file_begin(const char *path, mode_t mode, FILE **fp);
+int fmq_file_commit(FILE *f, const char *path);
+
+/** The same for a buffer: len bytes at buf become path's content. */
+int fmq_file_replace(const char *path, mode_t mode, const void *buf,
+		     size_t len);
 
 /**
  * Hugepages of size page_sz (bytes) that a new mapping can still take:
