@@ -27,8 +27,10 @@
 # CLI): produce and fetch of 16 KiB records, 16 per batch, over each
 # listener for SECONDS, every message verified; beside them the memif
 # ceiling (TCP-lite echo of 64 KiB messages through the broker's echo
-# service) and the share of its data lcore the broker was busy (from
-# /metrics); then 100 SSL connections opened at once: the broker's
+# service); per run, the broker's data lcore's busy share (/metrics) and
+# the Kafka bytes it moved per second of its thread's CPU time (schedstat:
+# what other work took from it left out), the figure set beside the
+# cipher; then 100 SSL connections opened at once: the broker's
 # handshake CPU per data lcore (fluxmq_tls_handshake_seconds_total) and the
 # rate the bench saw them complete. Names, overridable: memif socket
 # $FMQ_TLSB_SOCK (/tmp/fmqbench-tls.sock), subnet $FMQ_TLSB_NET
