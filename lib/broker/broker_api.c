@@ -464,6 +464,10 @@ api_dispatch(struct req_ctx *rc)
 		return api_list_offsets(rc);
 	case FMQ_KAFKA_API_DESCRIBE_CLUSTER:
 		return api_describe_cluster(rc);
+	case FMQ_KAFKA_API_SASL_HANDSHAKE:
+	case FMQ_KAFKA_API_SASL_AUTHENTICATE:
+		/* A SASL listener's gate serves these itself. */
+		return broker_sasl_off(rc);
 	default:
 		/* Topic admin, configs, groups, producer ids. */
 		return api_forward(rc);

@@ -471,6 +471,8 @@ void broker_sasl_lcore_fini(struct fmq_broker_lcore *bl);
 void broker_sasl_conn_init(struct fmq_broker_lcore *bl, struct kconn *k);
 void broker_sasl_conn_release(struct fmq_broker_lcore *bl, struct kconn *k);
 int broker_sasl_gate(struct req_ctx *rc);
+/* SaslHandshake / SaslAuthenticate where the listener has no SASL. */
+int broker_sasl_off(struct req_ctx *rc);
 int broker_sasl_raw(struct fmq_broker_lcore *bl, struct kconn *k,
 		    uint32_t seq, uint32_t nseg, uint64_t avail,
 		    uint32_t *frame_len);

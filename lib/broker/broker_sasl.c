@@ -406,6 +406,38 @@ broker_sasl_gate(struct req_ctx *rc)
 	return REQ_CLOSE(BROKER_CLOSE_SASL_UNAUTHENTICATED);
 }
 
+/*
+ * SaslHandshake or SaslAuthenticate on a listener without SASL: Kafka
+ * answers ILLEGAL_SASL_STATE and keeps the connection.
+ */
+int
+broker_sasl_off(struct req_ctx *rc)
+{
+	int st = 0;
+	void *req = decode(rc, &st);
+
+	if (req == NULL)
+		return st;
+	count_error(rc->bl, FMQ_KERR_ILLEGAL_SASL_STATE);
+	if (rc->hdr->api_key == FMQ_KAFKA_API_SASL_HANDSHAKE) {
+		struct fmq_kafka_sasl_handshake_resp resp;
+
+		fmq_kafka_init_response(FMQ_KAFKA_API_SASL_HANDSHAKE,
+					rc->hdr->api_version, &resp);
+		resp.error_code = FMQ_KERR_ILLEGAL_SASL_STATE;
+		resp.mechanisms_count = 0;
+		return respond(rc, &resp);
+	}
+	struct fmq_kafka_sasl_authenticate_resp resp;
+
+	fmq_kafka_init_response(FMQ_KAFKA_API_SASL_AUTHENTICATE,
+				rc->hdr->api_version, &resp);
+	resp.error_code = FMQ_KERR_ILLEGAL_SASL_STATE;
+	resp.error_message = FMQ_KAFKA_STR_LIT("Unexpected SASL request: this "
+					       "listener has no SASL");
+	return respond(rc, &resp);
+}
+
 int
 broker_sasl_raw(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 		uint32_t nseg, uint64_t avail, uint32_t *frame_len)

@@ -114,6 +114,8 @@ after=$(fmq_metric fluxmq_kafka_connection_closes_total 'reason="SASL_UNAUTHENTI
 timeout 20 kcat -b "$FMQ_IP:9092" -L >/dev/null 2>&1 ||
 	fail "the PLAINTEXT listener beside it no longer answers"
 pass "Metadata before authentication closes the connection (counted); oversized pre-auth frame, v0 raw token and unknown mechanism handled"
+"${PY[@]}" nosasl "$FMQ_IP:9092" || fail "SASL requests on the PLAINTEXT listener"
+pass "SaslHandshake and SaslAuthenticate on the PLAINTEXT listener answer ILLEGAL_SASL_STATE, as Kafka"
 
 # A user added at run time, then used by two clients.
 "${PY[@]}" alter "$SB" alice alice-secret bob bob-secret SCRAM-SHA-256 4096 ||

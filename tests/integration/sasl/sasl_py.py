@@ -7,6 +7,8 @@
   sasl_py.py confluent-bad / kafkapy-bad BROKER MECH USER PASSWORD
                                                   authentication refused
   sasl_py.py unauth BROKER        Metadata before authenticating: closed
+  sasl_py.py nosasl BROKER        SaslHandshake/SaslAuthenticate on a
+                                  PLAINTEXT listener: error 34, kept open
   sasl_py.py stall BROKER         SaslHandshake, then silence: closed
                                   10 to 13 s later
   sasl_py.py alter BROKER USER PASSWORD NEWUSER NEWPASSWORD MECH ITER
@@ -366,6 +368,23 @@ def cmd_unauth(broker):
     print('unauthenticated requests closed')
 
 
+def cmd_nosasl(broker):
+    """SaslHandshake and SaslAuthenticate on a listener without SASL:
+    ILLEGAL_SASL_STATE (34), as Kafka, and the connection stays usable."""
+    raw = Raw(broker)
+    r = raw.request(17, 1, struct.pack('>h', 5) + b'PLAIN')
+    if r is None or struct.unpack('>h', r[:2])[0] != 34:
+        fail('SaslHandshake on a PLAINTEXT listener: want 34, got %r' % r)
+    tok = b'\0nobody\0pw'
+    r = raw.request(36, 0, struct.pack('>i', len(tok)) + tok)
+    if r is None or struct.unpack('>h', r[:2])[0] != 34:
+        fail('SaslAuthenticate on a PLAINTEXT listener: want 34, got %r' % r)
+    r = raw.request(3, 1, struct.pack('>i', -1))
+    if r is None:
+        fail('Metadata after the refused SASL requests: closed')
+    print('SASL requests on a PLAINTEXT listener: ILLEGAL_SASL_STATE')
+
+
 def cmd_stall(broker):
     raw = Raw(broker)
     r = raw.request(17, 1, struct.pack('>h', 13) + b'SCRAM-SHA-256')
@@ -402,6 +421,8 @@ def main():
         cmd_stall(a[1])
     elif c == 'unauth':
         cmd_unauth(a[1])
+    elif c == 'nosasl':
+        cmd_nosasl(a[1])
     elif c == 'alter':
         cmd_alter(a[1], a[2], a[3], a[4], a[5], a[6], int(a[7]))
     else:
