@@ -77,6 +77,11 @@ struct bench_opts {
 	int lcore_shift;             /* connection i -> lcore (i + shift) % n,
 	                              * -1: wherever its port hashes */
 	bool queue_first;            /* send everything on queue 0 */
+	/* security.protocol: SSL runs every connection through TLS (DPDK
+	 * transport only; lib/sec's client sessions) */
+	bool ssl;
+	char ssl_ca[256];            /* CA to verify the broker ("": none) */
+	char ssl_suites[128];        /* TLS 1.3 suites ("": OpenSSL's) */
 	bool test_forge_ack;         /* test hook, see --test-forge-ack */
 };
 
@@ -131,6 +136,8 @@ enum req_kind { RK_RPC = 1, RK_PRODUCE, RK_FETCH, RK_ECHO };
 
 struct bench;
 struct bconn;
+struct fmq_tls;
+struct fmq_tls_stage;
 
 /* Synchronous request: called with the decoded response (pointing into
  * received data valid only during the call). */
@@ -175,6 +182,10 @@ struct bconn {
 	uint32_t *ftps;              /* topic-partitions it fetches */
 	uint32_t nftps;
 	uint64_t echo_sent, echo_rcvd;
+	/* SSL: the session, and plaintext gathered into 16 KiB records
+	 * until the connection's requests go to TCP (once per poll) */
+	struct fmq_tls *tls;
+	struct fmq_tls_stage *stage;
 };
 
 /* A request on its way out: hdr is copied, the batch goes by reference. */
@@ -207,6 +218,7 @@ struct xport_ops {
 
 extern const char *const codec_names[];   /* indexed by enum codec */
 extern const struct xport_ops xport_dpdk;
+extern const struct xport_ops xport_dpdk_ssl;   /* the same, over TLS */
 extern const struct xport_ops xport_kernel;
 
 struct side {

@@ -61,6 +61,13 @@ usage(FILE *f)
 "  --queue-by Q           flow (each frame on the queue of its broker\n"
 "                         lcore; default) or first (all on queue 0: the\n"
 "                         broker steers in software)\n"
+"  --security-protocol P  PLAINTEXT (default) or SSL (DPDK only: TLS over\n"
+"                         TCP-lite, OpenSSL 3 through lib/sec)\n"
+"  --ssl-ca FILE          SSL: PEM CA the broker's certificate must chain\n"
+"                         to; its subjectAltName must hold the broker's\n"
+"                         IP (default: no verification)\n"
+"  --ssl-cipher-suites S  SSL: TLS 1.3 suites, ':'-separated\n"
+"                         (default OpenSSL's)\n"
 "Workload:\n"
 "  --workload W           produce | fetch | produce-fetch | echo | ceilings\n"
 "  --acks A               0, 1 or -1/all (default 1)\n"
@@ -133,7 +140,8 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 	       O_TOPICS, O_PARTS, O_NOCREATE, O_RATE, O_DUR, O_WARM, O_COUNT,
 	       O_PRELOAD, O_FMAX, O_TMPL, O_PVER, O_FVER, O_ECHO, O_VERIFY,
 	       O_PROG, O_CDF, O_LABEL, O_BUSY, O_CTO, O_HELP, O_FORGE,
-	       O_QUEUES, O_BLCORES, O_PLACE, O_QBY };
+	       O_QUEUES, O_BLCORES, O_PLACE, O_QBY, O_SECPROTO, O_SSLCA,
+	       O_SSLSUITES };
 	static const struct option opts[] = {
 		{ "kernel", no_argument, NULL, O_KERNEL },
 		{ "broker", required_argument, NULL, O_BROKER },
@@ -175,6 +183,9 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 		{ "broker-lcores", required_argument, NULL, O_BLCORES },
 		{ "lcore-placement", required_argument, NULL, O_PLACE },
 		{ "queue-by", required_argument, NULL, O_QBY },
+		{ "security-protocol", required_argument, NULL, O_SECPROTO },
+		{ "ssl-ca", required_argument, NULL, O_SSLCA },
+		{ "ssl-cipher-suites", required_argument, NULL, O_SSLSUITES },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool broker_given = false;
@@ -355,6 +366,25 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 			else
 				rc = -EINVAL;
 			break;
+		case O_SECPROTO:
+			if (strcmp(optarg, "PLAINTEXT") == 0)
+				o->ssl = false;
+			else if (strcmp(optarg, "SSL") == 0)
+				o->ssl = true;
+			else
+				rc = -EINVAL;   /* SASL_*: not in the bench */
+			break;
+		case O_SSLCA:
+			rc = strlen(optarg) < sizeof(o->ssl_ca) ? 0 : -EINVAL;
+			if (rc == 0)
+				strcpy(o->ssl_ca, optarg);
+			break;
+		case O_SSLSUITES:
+			rc = strlen(optarg) < sizeof(o->ssl_suites) ? 0 :
+				-EINVAL;
+			if (rc == 0)
+				strcpy(o->ssl_suites, optarg);
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -386,6 +416,11 @@ parse_args(struct bench_opts *o, int argc, char **argv)
 	if (!o->topic_given)
 		snprintf(o->topic, sizeof(o->topic), "fmqbench-%d-%" PRIu64,
 			 (int)getpid(), (uint64_t)fmq_wall_ms() / 1000);
+	if (o->ssl && (o->kernel || o->wl == WL_ECHO)) {
+		fprintf(stderr, "fluxmq-bench: --security-protocol SSL runs "
+			"over the DPDK transport and a Kafka workload\n");
+		return -EINVAL;
+	}
 	if (o->wl == WL_ECHO && o->verify) {
 		fprintf(stderr, "fluxmq-bench: --verify needs a Kafka workload\n");
 		return -EINVAL;
@@ -519,7 +554,8 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	b->x = b->o.kernel ? &xport_kernel : &xport_dpdk;
+	b->x = b->o.kernel ? &xport_kernel :
+		b->o.ssl ? &xport_dpdk_ssl : &xport_dpdk;
 	b->nconns = b->o.conns +
 		(b->o.wl == WL_PRODUCE_FETCH ? b->o.fetch_conns : 0);
 	for (unsigned int i = 0; i < b->nconns; i++) {

@@ -1578,6 +1578,8 @@ report_json(struct bench *b, FILE *f)
 		codec_names[o->codec], o->topics,
 		o->partitions, b->nconns, o->inflight, o->rate, o->warmup_s,
 		secs);
+	fprintf(f, "\"security_protocol\":\"%s\",",
+		o->ssl ? "SSL" : "PLAINTEXT");
 	side_json(f, b, main_side, secs, o->acks != 0 || o->wl != WL_PRODUCE);
 	if (o->wl == WL_PRODUCE_FETCH) {
 		fprintf(f, ",\"fetch\":{");

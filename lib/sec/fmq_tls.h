@@ -62,6 +62,23 @@ const char *fmq_tls_ver_name(enum fmq_tls_ver v);
  */
 struct fmq_tls_ctx *fmq_tls_ctx_create(const struct fmq_config *cfg,
 				       char *err, size_t errlen);
+/**
+ * Build a client context (fluxmq-bench's SSL mode): TLS 1.2 and 1.3,
+ * OpenSSL's default suites unless suites (TLS 1.3 names, ':'-separated)
+ * is given. With ca (a PEM file of CA certificates) the server's chain is
+ * verified against it, and with peer_ip also its subjectAltName IP, as
+ * librdkafka does; with ca NULL or "" nothing is verified.
+ *
+ * Sessions on a client context (fmq_tls_new) open with a ClientHello at
+ * their first fmq_tls_handshake or fmq_tls_read; they carry no principal.
+ *
+ * @return
+ *   The context with one reference, or NULL with err saying why.
+ */
+struct fmq_tls_ctx *fmq_tls_client_ctx_create(const char *ca,
+					      const char *peer_ip,
+					      const char *suites,
+					      char *err, size_t errlen);
 /** Take / drop a reference (atomic: any thread). NULL is allowed. */
 void fmq_tls_ctx_get(struct fmq_tls_ctx *c);
 void fmq_tls_ctx_put(struct fmq_tls_ctx *c);
@@ -73,7 +90,8 @@ void fmq_tls_ctx_put(struct fmq_tls_ctx *c);
 typedef int (*fmq_tls_out_fn)(void *arg, const uint8_t *p, size_t len);
 
 /**
- * A server session on ctx (which it references). NULL when OpenSSL is out
+ * A session on ctx (which it references): a server session on a server
+ * context, a client session on a client context. NULL when OpenSSL is out
  * of memory.
  */
 struct fmq_tls *fmq_tls_new(struct fmq_tls_ctx *ctx, fmq_tls_out_fn out,
@@ -114,6 +132,14 @@ size_t fmq_tls_input_left(const struct fmq_tls *s);
  */
 int fmq_tls_read(struct fmq_tls *s, void *buf, size_t cap);
 
+/**
+ * Advance the handshake without reading application data (a client's
+ * first call sends its ClientHello); what it writes goes to the out
+ * callback. 1: established, FMQ_TLS_AGAIN: it waits for the peer,
+ * FMQ_TLS_ERROR: failed (fmq_tls_last_error says why).
+ */
+int fmq_tls_handshake(struct fmq_tls *s);
+
 /** The handshake is done (after an fmq_tls_read). */
 bool fmq_tls_established(const struct fmq_tls *s);
 /** The version negotiated (valid once established). */
@@ -124,6 +150,8 @@ enum fmq_tls_ver fmq_tls_version(const struct fmq_tls *s);
  * client sent a certificate, false when it sent none (p untouched).
  */
 bool fmq_tls_peer_principal(const struct fmq_tls *s, struct fmq_principal *p);
+/** The negotiated cipher suite's IANA name (valid once established). */
+const char *fmq_tls_cipher(const struct fmq_tls *s);
 /** Why the last FMQ_TLS_ERROR happened (OpenSSL's reason), static text. */
 const char *fmq_tls_last_error(const struct fmq_tls *s);
 

@@ -3,7 +3,8 @@
  * TLS sessions over memory for TCP-lite (see fmq_tls.h): the server
  * context built from the ssl.* keys, a custom BIO over the caller's
  * received bytes and an output callback, and the mapping of a client
- * certificate's DN to a principal (ssl.principal.mapping.rules).
+ * certificate's DN to a principal (ssl.principal.mapping.rules). A client
+ * context (fluxmq-bench's SSL mode) runs the same sessions the other way.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@ struct map_rule {
 struct fmq_tls_ctx {
 	atomic_uint refs;
 	SSL_CTX *ssl;
+	bool client;               /* fmq_tls_client_ctx_create */
 	uint32_t nrules;
 	struct map_rule rules[RULES_MAX];
 };
@@ -650,6 +652,63 @@ fail:
 	return NULL;
 }
 
+struct fmq_tls_ctx *
+fmq_tls_client_ctx_create(const char *ca, const char *peer_ip,
+			  const char *suites, char *err, size_t errlen)
+{
+	struct fmq_tls_ctx *c;
+
+	if (bio_method() == NULL) {
+		snprintf(err, errlen, "tls: out of memory");
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, errlen, "tls: out of memory");
+		return NULL;
+	}
+	atomic_init(&c->refs, 1);
+	c->client = true;
+	ERR_clear_error();
+	c->ssl = SSL_CTX_new(TLS_client_method());
+	if (c->ssl == NULL) {
+		snprintf(err, errlen, "tls: %s", ossl_reason());
+		goto fail;
+	}
+	SSL_CTX_set_options(c->ssl, SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
+	if (suites != NULL && suites[0] != '\0' &&
+	    SSL_CTX_set_ciphersuites(c->ssl, suites) != 1) {
+		snprintf(err, errlen, "tls: cipher suites '%s': %s", suites,
+			 ossl_reason());
+		goto fail;
+	}
+	if (ca != NULL && ca[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(c->ssl, ca, NULL) != 1) {
+			snprintf(err, errlen, "tls: CA certificates '%s': %s",
+				 ca, ossl_reason());
+			goto fail;
+		}
+		if (peer_ip != NULL && peer_ip[0] != '\0' &&
+		    X509_VERIFY_PARAM_set1_ip_asc(
+			    SSL_CTX_get0_param(c->ssl), peer_ip) != 1) {
+			snprintf(err, errlen, "tls: peer address '%s': %s",
+				 peer_ip, ossl_reason());
+			goto fail;
+		}
+		SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	}
+	ERR_clear_error();
+	return c;
+fail:
+	ERR_clear_error();
+	fmq_tls_ctx_put(c);
+	return NULL;
+}
+
 void
 fmq_tls_ctx_get(struct fmq_tls_ctx *c)
 {
@@ -698,7 +757,10 @@ fmq_tls_new(struct fmq_tls_ctx *ctx, fmq_tls_out_fn out, void *arg)
 	}
 	BIO_set_data(b, s);
 	SSL_set_bio(s->ssl, b, b);
-	SSL_set_accept_state(s->ssl);
+	if (ctx->client)
+		SSL_set_connect_state(s->ssl);
+	else
+		SSL_set_accept_state(s->ssl);
 	fmq_tls_ctx_get(ctx);
 	s->ctx = ctx;
 	s->out = out;
@@ -763,7 +825,8 @@ on_established(struct fmq_tls *s)
 	s->ver = SSL_version(s->ssl) == TLS1_3_VERSION ? FMQ_TLS_V13 :
 		 FMQ_TLS_V12;
 	x = SSL_get0_peer_certificate(s->ssl);
-	if (x == NULL) {
+	/* A client's peer is the server: no principal to map. */
+	if (x == NULL || s->ctx->client) {
 		s->established = true;
 		return 0;
 	}
@@ -827,6 +890,54 @@ fmq_tls_read(struct fmq_tls *s, void *buf, size_t cap)
 		ERR_clear_error();
 		return FMQ_TLS_ERROR;
 	}
+}
+
+/* OpenSSL's reason for the failure that just happened. */
+static int
+fail_reason(struct fmq_tls *s)
+{
+	if (s->out_failed) {
+		s->err = "out of buffers for ciphertext";
+	} else {
+		s->err = ERR_reason_error_string(ERR_peek_last_error());
+		if (s->err == NULL)
+			s->err = "TLS failure";
+	}
+	ERR_clear_error();
+	return FMQ_TLS_ERROR;
+}
+
+int
+fmq_tls_handshake(struct fmq_tls *s)
+{
+	int rc;
+
+	if (s->out_failed)
+		return FMQ_TLS_ERROR;
+	if (s->established)
+		return 1;
+	ERR_clear_error();
+	rc = SSL_do_handshake(s->ssl);
+	if (rc == 1) {
+		if (on_established(s) < 0) {
+			SSL_shutdown(s->ssl);
+			return FMQ_TLS_ERROR;
+		}
+		return 1;
+	}
+	if (!s->out_failed &&
+	    SSL_get_error(s->ssl, rc) == SSL_ERROR_WANT_READ)
+		return FMQ_TLS_AGAIN;
+	return fail_reason(s);
+}
+
+const char *
+fmq_tls_cipher(const struct fmq_tls *s)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(s->ssl);
+	const char *n = c != NULL ? SSL_CIPHER_standard_name(c) : NULL;
+
+	return n != NULL ? n : "none";
 }
 
 bool

@@ -612,6 +612,75 @@ test_ctx_outlives_reload(void)
 	tls_pair_free(&t);
 }
 
+/* Hand what one session wrote to the other and let it run (handshake,
+ * or read into buf). Returns the reader's result. */
+static int
+pump(struct tbuf *from, struct fmq_tls *to, char *buf, size_t cap)
+{
+	int rc;
+
+	fmq_tls_input(to, from->p, from->len);
+	rc = buf != NULL ? fmq_tls_read(to, buf, cap) : fmq_tls_handshake(to);
+	if (rc != FMQ_TLS_ERROR)
+		CU_ASSERT_EQUAL(fmq_tls_input_left(to), 0);
+	tbuf_reset(from);
+	return rc;
+}
+
+/* fluxmq-bench's client mode: a client session of lib/sec against a
+ * server session of lib/sec, the server's chain and IP verified. */
+static void
+client_against_server(const char *ip, bool want_ok)
+{
+	struct tbuf co = { 0 }, so = { 0 };
+	struct fmq_tls_ctx *cc;
+	struct fmq_tls *c, *s;
+	char err[256], buf[64];
+	int rc = FMQ_TLS_AGAIN;
+
+	cc = fmq_tls_client_ctx_create(files.ca, ip, "TLS_AES_128_GCM_SHA256",
+				       err, sizeof(err));
+	CU_ASSERT_FATAL(cc != NULL);
+	c = fmq_tls_new(cc, tbuf_out, &co);
+	s = fmq_tls_new(ctx, tbuf_out, &so);
+	fmq_tls_ctx_put(cc);          /* the session keeps its own */
+	CU_ASSERT_FATAL(c != NULL && s != NULL);
+	CU_ASSERT_EQUAL(fmq_tls_handshake(c), FMQ_TLS_AGAIN);
+	CU_ASSERT(co.len > 0);        /* the ClientHello */
+	for (int i = 0; i < 4 && rc == FMQ_TLS_AGAIN; i++) {
+		CU_ASSERT_EQUAL(pump(&co, s, buf, sizeof(buf)), FMQ_TLS_AGAIN);
+		rc = pump(&so, c, NULL, 0);
+	}
+	if (!want_ok) {
+		CU_ASSERT_EQUAL(rc, FMQ_TLS_ERROR);
+		CU_ASSERT(!fmq_tls_established(c));
+		goto out;
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, 1);
+	CU_ASSERT(fmq_tls_established(c));
+	CU_ASSERT_STRING_EQUAL(fmq_tls_cipher(c), "TLS_AES_128_GCM_SHA256");
+	CU_ASSERT_EQUAL(fmq_tls_write(c, "ping", 4), 0);
+	CU_ASSERT_EQUAL(pump(&co, s, buf, sizeof(buf)), 4);
+	CU_ASSERT(memcmp(buf, "ping", 4) == 0);
+	CU_ASSERT(fmq_tls_established(s));
+	CU_ASSERT_EQUAL(fmq_tls_write(s, "pong", 4), 0);
+	CU_ASSERT_EQUAL(pump(&so, c, buf, sizeof(buf)), 4);
+	CU_ASSERT(memcmp(buf, "pong", 4) == 0);
+out:
+	fmq_tls_free(c);
+	fmq_tls_free(s);
+	free(co.p);
+	free(so.p);
+}
+
+static void
+test_client_mode(void)
+{
+	client_against_server("127.0.0.1", true);
+	/* The certificate is for 127.0.0.1: another address is refused. */
+	client_against_server("10.1.2.3", false);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -638,5 +707,6 @@ main(int argc, char **argv)
 		    test_protocols_and_ciphers);
 	CU_add_test(s, "close_notify", test_close_notify);
 	CU_add_test(s, "context outlives a reload", test_ctx_outlives_reload);
+	CU_add_test(s, "client sessions (fluxmq-bench)", test_client_mode);
 	return fmq_test_run(argc, argv);
 }
