@@ -29,6 +29,9 @@ enum fmq_ctrl_kerr {
 /* Longest control-loop sleep when nothing is pending (log.flush.interval.ms
  * fsyncs still happen on time: the flusher pass is what checks them). */
 #define CTRL_IDLE_US 20000ull
+/* Log cleaner: how often an idle cleaner looks for a dirty partition
+ * (Kafka's log.cleaner.backoff.ms is 15 s). */
+#define CTRL_CLEAN_IDLE_MS 1000
 /* Extra wait after every data lcore moved to a new snapshot before a
  * replaced partition is closed: zero-copy fetch data still in flight
  * keeps its chunk pinned until the client acknowledged it. */
@@ -91,6 +94,7 @@ struct fmq_ctrl {
 	uint64_t next_flush_ns;
 	bool flush_busy;
 	int64_t next_retention_ms;
+	int64_t next_clean_ms;
 	struct ctrl_stats st;
 };
 

@@ -37,6 +37,7 @@ enum fmq_tcfg_idx {
 #define FMQ_TC_LONG int64_t
 #define FMQ_TC_ENUM uint8_t  /* index into the "a|b|c" list */
 #define FMQ_TC_BOOL bool
+#define FMQ_TC_DOUBLE double
 
 /** Parsed topic configs; set[] marks the ones the topic overrides. */
 struct fmq_topic_cfg {

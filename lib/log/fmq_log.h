@@ -125,6 +125,9 @@ struct fmq_log_params {
 	 * and from the others only when that one is empty.
 	 */
 	const int *lcore_node;
+	/** Log cleaner offset map (key -> latest offset), 24 bytes a key;
+	 * 0: 16 MiB. Allocated at the first clean. */
+	uint64_t cleaner_map_bytes;
 };
 
 /** fmq_log_part_params.compression: keep batches as the producer sent them. */
@@ -161,7 +164,28 @@ struct fmq_log_part_params {
 	 * of uncompressed batches.
 	 */
 	bool deep_validation;
+	/*
+	 * Compaction (docs/storage.md, "Log compaction"). Read by the
+	 * control thread's retention and cleaner passes.
+	 */
+	/** cleanup.policy: FMQ_LOG_CLEANUP_DELETE and/or _COMPACT. */
+	uint8_t cleanup;
+	/** min.cleanable.dirty.ratio (0..1). */
+	double min_cleanable_ratio;
+	/** min.compaction.lag.ms: newer segments are not cleaned. */
+	int64_t min_compaction_lag_ms;
+	/** max.compaction.lag.ms: older dirty data is cleaned whatever the
+	 * ratio. */
+	int64_t max_compaction_lag_ms;
+	/** delete.retention.ms: how long a tombstone outlives its segment's
+	 * last record before the cleaner removes it. */
+	int64_t delete_retention_ms;
 };
+
+/** fmq_log_part_params.cleanup: retention deletes old segments. */
+#define FMQ_LOG_CLEANUP_DELETE 0x1
+/** fmq_log_part_params.cleanup: the cleaner keeps the last record per key. */
+#define FMQ_LOG_CLEANUP_COMPACT 0x2
 
 /**
  * Fill the log parameters from the broker configuration. hot_dir points
@@ -288,8 +312,10 @@ int fmq_log_part_delete(struct fmq_log_part *part);
  * Change a partition's settings in place (topic configs altered): taken
  * from pp are max_message_bytes, segment_bytes, roll_ms,
  * index_interval_bytes, index_max_bytes, flush_messages, flush_ms,
- * retention_ms, retention_bytes, log_append_time, compression and
- * deep_validation; the rest of pp is ignored. The next append uses them
+ * retention_ms, retention_bytes, log_append_time, compression,
+ * deep_validation and the compaction settings (cleanup,
+ * min_cleanable_ratio, min/max_compaction_lag_ms, delete_retention_ms);
+ * the rest of pp is ignored. The next append uses them
  * (a smaller segment_bytes or roll_ms rolls then; index_max_bytes sizes
  * the next segment's indexes); the next flusher and retention passes use
  * the flush and retention settings. Owner lcore (no lock: the owner is
@@ -546,6 +572,38 @@ int fmq_log_retention(struct fmq_log *log, int64_t now_ms);
 int fmq_log_part_retention(struct fmq_log_part *part, int64_t now_ms);
 
 /* ------------------------------------------------------------------------
+ * Log compaction (control thread)
+ * ---------------------------------------------------------------------- */
+
+/**
+ * One bounded slice of log compaction (docs/storage.md, "Log
+ * compaction"): picks a partition with cleanup.policy=compact whose dirty
+ * ratio reached min.cleanable.dirty.ratio (or whose oldest dirty segment
+ * passed max.compaction.lag.ms), and works on it until about budget bytes
+ * were read (0: 1 MiB). Only closed segments whose bytes are synced and
+ * whose hot chunks left the pool are rewritten; never the active one.
+ *
+ * @return 1 when a round is still under way (call again soon), 0 when
+ *   idle, or -errno of a failed round (abandoned; the log is unchanged).
+ */
+int fmq_log_clean(struct fmq_log *log, int64_t now_ms, uint64_t budget);
+
+/**
+ * Clean one partition now, whatever the other partitions (tests, tools).
+ * @return segments rewritten, 0 if nothing was cleanable, -EBUSY if the
+ *   cleaner is in the middle of another partition, or -errno.
+ */
+int fmq_log_part_clean(struct fmq_log_part *part, int64_t now_ms);
+
+/**
+ * Test hook: stop every later swap after step n (1: cleaned files
+ * written, 2: index files renamed to .swap, 3: log renamed to .swap (the
+ * commit), 4: log renamed into place), leaving the files as a crash
+ * would; the call returns -ECANCELED. 0 turns it off.
+ */
+void fmq_log_clean_crash_at(struct fmq_log *log, int step);
+
+/* ------------------------------------------------------------------------
  * Counters, /metrics
  * ---------------------------------------------------------------------- */
 
@@ -586,6 +644,15 @@ struct fmq_log_stats {
 	uint64_t producers;        /**< producer states held (gauge) */
 	uint64_t producers_evicted; /**< forgotten: table full or expired */
 	uint64_t producer_snapshots; /**< snapshot files written */
+	uint64_t cleaner_runs;       /**< compaction rounds finished */
+	uint64_t cleaner_segments;   /**< segments rewritten */
+	uint64_t cleaner_read_bytes; /**< bytes read by the cleaner */
+	uint64_t cleaner_written_bytes; /**< bytes of cleaned segments */
+	uint64_t cleaner_records_removed; /**< superseded records dropped */
+	uint64_t cleaner_tombstones_removed; /**< expired tombstones dropped */
+	uint64_t cleaner_swap_waits; /**< swaps delayed by a reader */
+	uint64_t cleaner_errors;     /**< rounds abandoned on an error */
+	uint64_t cleaner_ns;         /**< time spent in finished rounds */
 };
 
 void fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st);

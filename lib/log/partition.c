@@ -35,6 +35,11 @@ fmq_log_part_params_default(struct fmq_log_part_params *pp)
 	pp->leader_epoch = 0;
 	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
 	pp->deep_validation = false;
+	pp->cleanup = FMQ_LOG_CLEANUP_DELETE;
+	pp->min_cleanable_ratio = 0.5;
+	pp->min_compaction_lag_ms = 0;
+	pp->max_compaction_lag_ms = INT64_MAX;
+	pp->delete_retention_ms = 86400000;
 }
 
 static bool
@@ -369,6 +374,7 @@ part_recover(struct fmq_log_part *p)
 	atomic_store(&p->written_off, next);
 	atomic_store(&p->synced_off, next);
 	atomic_store(&p->log_start, part_seg(p, 0)->base);
+	cleaner_load_checkpoint(p);
 	return 0;
 }
 
@@ -441,6 +447,10 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 		goto fail;
 	}
 	rc = fmq_mkdir_p(p->dir);
+	if (rc < 0)
+		goto fail;
+	/* A swap of a cleaned segment that a crash interrupted. */
+	rc = cleaner_recover_dir(p->dir);
 	if (rc < 0)
 		goto fail;
 	rc = list_segments(p->dir, &bases, &nb);
@@ -630,7 +640,9 @@ transform(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
 	struct fmq_log_lcore *lc = p->lc;
 	struct fmq_codec_seg seg = { .p = b, .len = len };
 	struct fmq_codec_vopts vo = {
-		.compacted = false,
+		/* Kafka: "Compacted topic cannot accept message without
+		 * key" (INVALID_RECORD). */
+		.compacted = (p->pp.cleanup & FMQ_LOG_CLEANUP_COMPACT) != 0,
 		.now_ms = now_ms,
 		.ts_diff_max_ms = INT64_MAX,
 		.log_append_time = p->pp.log_append_time,

@@ -55,7 +55,9 @@ test_create_errors(void)
 	const struct fmq_topic *tp;
 	struct fmq_kv bad_val[] = { { "retention.ms", "soon" } };
 	struct fmq_kv bad_key[] = { { "no.such.config", "1" } };
-	struct fmq_kv compact[] = { { "cleanup.policy", "compact" } };
+	struct fmq_kv compact[] = { { "cleanup.policy", "compact,delete" },
+				    { "min.cleanable.dirty.ratio", "0.01" } };
+	struct fmq_kv bad_ratio[] = { { "min.cleanable.dirty.ratio", "1.5" } };
 	struct fmq_kv bad_enum[] = { { "compression.type", "brotli" } };
 	struct fmq_kv range[] = { { "segment.bytes", "10" } };
 
@@ -90,8 +92,13 @@ test_create_errors(void)
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, bad_key, 1, false, msg,
 					  sizeof(msg), NULL), INVALID_CONFIG);
 	CU_ASSERT_STRING_EQUAL(msg, "Unknown topic config name: no.such.config");
-	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, compact, 1, false, msg,
-					  sizeof(msg), NULL), INVALID_CONFIG);
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, bad_ratio, 1, false,
+					  msg, sizeof(msg), NULL), INVALID_CONFIG);
+	CU_ASSERT_STRING_EQUAL(msg, "Invalid value 1.5 for configuration "
+			       "min.cleanable.dirty.ratio: Value must be in 0..1");
+	/* Compaction is a policy like any other (validate only). */
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, compact, 2, true, msg,
+					  sizeof(msg), NULL), 0);
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, bad_enum, 1, false, msg,
 					  sizeof(msg), NULL), INVALID_CONFIG);
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, range, 1, false, msg,
