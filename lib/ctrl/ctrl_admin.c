@@ -398,8 +398,12 @@ tcfg_type(int idx)
 {
 	const char *l = fmq_tcfg_keys()[idx].limits;
 
-	if (idx == FMQ_TCFG_IDX_cleanup_policy)
+	if (idx == FMQ_TCFG_IDX_cleanup_policy ||
+	    idx == FMQ_TCFG_IDX_leader_replication_throttled_replicas ||
+	    idx == FMQ_TCFG_IDX_follower_replication_throttled_replicas)
 		return TYPE_LIST;
+	if (strcmp(l, "true|false") == 0 || strcmp(l, "false|true") == 0)
+		return TYPE_BOOLEAN;
 	if (strchr(fmq_tcfg_keys()[idx].dflt, '.') != NULL)
 		return TYPE_DOUBLE;
 	return strchr(l, '|') != NULL || strstr(l, "..") == NULL ?
