@@ -347,6 +347,7 @@ write_checkpoint(struct fmq_log_part *p, int64_t off)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	if (write(fd, line, (size_t)len) != len || fdatasync(fd) != 0)
 		rc = errno ? -errno : -EIO;
 	close(fd);
@@ -1275,4 +1276,84 @@ fmq_log_clean_crash_at(struct fmq_log *log, int step_no)
 	log->cl_crash_at = step_no;
 	if (log->cl != NULL)
 		log->cl->crash_at = step_no;
+}
+
+/* ------------------------------------------------------------------------
+ * DeleteRecords: the log start offset (control thread)
+ * ---------------------------------------------------------------------- */
+
+#define LOG_START_FILE "log-start-offset"
+
+/* <dir>/log-start-offset (Kafka keeps log-start-offset-checkpoint per log
+ * dir): the first offset a DeleteRecords left. Read at open. */
+void
+log_start_load(struct fmq_log_part *p)
+{
+	char path[PATH_MAX + 32];
+	long long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" LOG_START_FILE, p->dir);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%lld", &v) == 1 && v > atomic_load(&p->log_start)) {
+		/* A start past the end (the end was lost with the hot pool
+		 * after a power loss) is the end. */
+		v = RTE_MIN(v, (long long)atomic_load(&p->next_offset));
+		atomic_store(&p->log_start, v);
+	}
+	fclose(f);
+}
+
+int
+fmq_log_part_delete_records(struct fmq_log_part *p, int64_t offset,
+			    int64_t *low)
+{
+	int64_t hw = atomic_load_explicit(&p->next_offset,
+					  memory_order_acquire);
+	int64_t cur = atomic_load_explicit(&p->log_start,
+					   memory_order_acquire);
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], line[32];
+	int fd, len, rc = 0;
+
+	*low = cur;
+	/* Kafka refuses it on a log that is not cleanup.policy=delete
+	 * (POLICY_VIOLATION), before looking at the offset. */
+	if (!(__atomic_load_n(&p->pp.cleanup, __ATOMIC_RELAXED) &
+	      FMQ_LOG_CLEANUP_DELETE))
+		return -EPERM;
+	if (offset == -1)
+		offset = hw;            /* Kafka: -1 is the high watermark */
+	if (offset < 0 || offset > hw)
+		return -ERANGE;
+	if (offset <= cur)
+		return 0;
+	/* Durable before it is visible or acknowledged. */
+	snprintf(path, sizeof(path), "%s/" LOG_START_FILE, p->dir);
+	snprintf(tmp, sizeof(tmp), "%s/" LOG_START_FILE ".tmp", p->dir);
+	len = snprintf(line, sizeof(line), "%" PRId64 "\n", offset);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	if (write(fd, line, (size_t)len) != len || fdatasync(fd) != 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(p->dir);
+	if (rc < 0) {
+		unlink(tmp);
+		FMQ_ERR(LOG_COMP, "%s: DeleteRecords to %" PRId64 ": %s",
+			p->dir, offset, strerror(-rc));
+		return rc;
+	}
+	atomic_store_explicit(&p->log_start, offset, memory_order_release);
+	*low = offset;
+	STAT_ADD(p->log->delete_records, 1);
+	FMQ_INFO(LOG_COMP, "%s: log start moved to %" PRId64
+		 " (DeleteRecords)", p->dir, offset);
+	return 0;
 }

@@ -446,6 +446,12 @@ void fmq_log_part_note_read(struct fmq_log_part *part, uint64_t bytes);
  */
 bool fmq_log_part_offline(const struct fmq_log_part *part);
 
+/** True while the log.dirs entry path is offline (any thread). */
+bool fmq_log_dir_offline(const struct fmq_log *log, const char *path);
+
+/** The log.dirs entry a partition lives in (its directory's parent). */
+const char *fmq_log_part_log_dir(const struct fmq_log_part *part);
+
 /**
  * Offline log dirs: returns how many, and writes one line per dir
  * ("log dir offline: <path>: <error>\n") into buf (truncated to len).
@@ -571,6 +577,26 @@ int fmq_log_retention(struct fmq_log *log, int64_t now_ms);
 /** fmq_log_retention() for one partition. */
 int fmq_log_part_retention(struct fmq_log_part *part, int64_t now_ms);
 
+/**
+ * DeleteRecords: move the partition's log start offset up to offset (-1:
+ * the high watermark). The new start is written to
+ * <partition dir>/log-start-offset (fdatasync, rename, directory fsync)
+ * before it takes effect, so it survives a restart and a SIGKILL.
+ * Fetches below it get OFFSET_OUT_OF_RANGE, ListOffsets earliest returns
+ * it, and the next retention pass deletes the whole segments below it
+ * (whatever the cleanup.policy). An offset at or below the current start
+ * changes nothing. Control thread.
+ *
+ * @param low
+ *   The log start offset afterwards (Kafka's low watermark).
+ * @return 0; -EPERM when the partition's cleanup.policy has no delete
+ *   (POLICY_VIOLATION, as Kafka); -ERANGE when offset is past the high
+ *   watermark or below -1 (OFFSET_OUT_OF_RANGE); or -errno of the failed
+ *   write (KAFKA_STORAGE_ERROR; nothing changed).
+ */
+int fmq_log_part_delete_records(struct fmq_log_part *part, int64_t offset,
+				int64_t *low);
+
 /* ------------------------------------------------------------------------
  * Log compaction (control thread)
  * ---------------------------------------------------------------------- */
@@ -653,6 +679,7 @@ struct fmq_log_stats {
 	uint64_t cleaner_swap_waits; /**< swaps delayed by a reader */
 	uint64_t cleaner_errors;     /**< rounds abandoned on an error */
 	uint64_t cleaner_ns;         /**< time spent in finished rounds */
+	uint64_t delete_records;     /**< log start moves by DeleteRecords */
 };
 
 void fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st);

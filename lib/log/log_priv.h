@@ -421,6 +421,7 @@ struct fmq_log {
 	uint64_t cleaner_swap_waits;
 	uint64_t cleaner_errors;
 	uint64_t cleaner_ns;
+	uint64_t delete_records;
 };
 
 /* ------------------------------------------------------------------------
@@ -616,6 +617,7 @@ int cleaner_recover_dir(const char *dir);
 void cleaner_load_checkpoint(struct fmq_log_part *p);
 void cleaner_forget(struct fmq_log_part *p);
 void cleaner_free(struct fmq_log *log);
+void log_start_load(struct fmq_log_part *p);
 
 /* flush.c */
 int64_t part_release_hot_below(struct fmq_log_part *p, int64_t off);

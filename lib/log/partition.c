@@ -374,6 +374,7 @@ part_recover(struct fmq_log_part *p)
 	atomic_store(&p->written_off, next);
 	atomic_store(&p->synced_off, next);
 	atomic_store(&p->log_start, part_seg(p, 0)->base);
+	log_start_load(p);
 	cleaner_load_checkpoint(p);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * active segment is never touched, gzip batches are rebuilt, a reader
  * holding the old segment keeps reading it, and a crash after each step
  * of the swap reopens into a valid log that lost no latest value.
+ * DeleteRecords moves the log start durably.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -640,6 +641,118 @@ test_crash(void)
 	}
 }
 
+/* Kafka's OFFSET_OUT_OF_RANGE, as fmq_log_read_result.error has it. */
+#define OUT_OF_RANGE 1
+
+/* Read at offset: 0 or OUT_OF_RANGE; pins released. */
+static int
+read_at(struct fmq_log_part *p, int64_t off)
+{
+	struct fmq_log_range rg[4];
+	struct fmq_log_read_result res;
+
+	CU_ASSERT_EQUAL(fmq_log_read(p, off, 1024, rg, 4, &res), 0);
+	for (uint32_t i = 0; i < res.nranges; i++)
+		fmq_log_range_release(&rg[i]);
+	return res.error;
+}
+
+static int64_t
+start_of(struct fmq_log_part *p)
+{
+	struct fmq_log_offsets o;
+
+	fmq_log_part_offsets(p, &o);
+	return o.log_start;
+}
+
+/*
+ * DeleteRecords: refused on a compact-only log (POLICY_VIOLATION), the
+ * offset checked against the high watermark, the log start moved (reads
+ * below it out of range), never moved back, the whole segments below it
+ * deleted by retention whatever retention.ms says, and the start read
+ * back from disk on reopen.
+ */
+static void
+test_delete_records(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log_part_params pp;
+	struct fmq_log_part_stats ps;
+	struct fmq_log_stats st;
+	struct fmq_log *log = mk_log("delrec", hot);
+	struct fmq_log_part *p;
+	int64_t filler, low = -7, end;
+	uint32_t nseg;
+
+	CU_ASSERT_FATAL(log != NULL);
+	mk_pp(&pp, "delrec", dir);
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	filler = fill(log, p, false, fmq_wall_ms());
+	end = filler + 1;
+	CU_ASSERT_EQUAL(start_of(p), 0);
+
+	/* cleanup.policy=compact alone: Kafka refuses. */
+	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, 10, &low), -EPERM);
+	CU_ASSERT_EQUAL(low, 0);
+	CU_ASSERT_EQUAL(start_of(p), 0);
+
+	fmq_log_part_get_config(p, &pp);
+	pp.cleanup = FMQ_LOG_CLEANUP_COMPACT | FMQ_LOG_CLEANUP_DELETE;
+	pp.retention_ms = -1;           /* only the log start deletes */
+	CU_ASSERT_EQUAL(fmq_log_part_set_config(p, &pp), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, end + 1, &low),
+			-ERANGE);
+	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, -2, &low), -ERANGE);
+	CU_ASSERT_EQUAL(start_of(p), 0);
+	CU_ASSERT_EQUAL(read_at(p, 0), 0);
+
+	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, 101, &low), 0);
+	CU_ASSERT_EQUAL(low, 101);
+	CU_ASSERT_EQUAL(start_of(p), 101);
+	CU_ASSERT_EQUAL(read_at(p, 100), OUT_OF_RANGE);
+	CU_ASSERT_EQUAL(read_at(p, 0), OUT_OF_RANGE);
+	CU_ASSERT_EQUAL(read_at(p, 101), 0);
+	/* Never backwards. */
+	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, 50, &low), 0);
+	CU_ASSERT_EQUAL(low, 101);
+	CU_ASSERT_EQUAL(start_of(p), 101);
+
+	/* Retention drops the segments wholly below 101, nothing else. */
+	fmq_log_part_stats(p, &ps);
+	nseg = ps.segments;
+	CU_ASSERT(fmq_log_part_retention(p, fmq_wall_ms()) > 0);
+	fmq_log_part_stats(p, &ps);
+	CU_ASSERT(ps.segments < nseg);
+	CU_ASSERT(ps.segments > 1);
+	CU_ASSERT_EQUAL(start_of(p), 101);
+	CU_ASSERT_EQUAL(read_at(p, 101), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_retention(p, fmq_wall_ms()), 0);
+
+	/* The start survives a reopen, though the first segment that is
+	 * left begins below it. */
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	pp.dir = dir;
+	pp.topic = "c";
+	p = fmq_log_part_open(log, &pp);
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT_EQUAL(start_of(p), 101);
+	CU_ASSERT_EQUAL(read_at(p, 100), OUT_OF_RANGE);
+	CU_ASSERT_EQUAL(hwm(p), end);
+
+	/* -1: up to the high watermark; the log is then empty. */
+	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, -1, &low), 0);
+	CU_ASSERT_EQUAL(low, end);
+	CU_ASSERT_EQUAL(read_at(p, end - 1), OUT_OF_RANGE);
+	fmq_log_stats(log, &st);
+	CU_ASSERT_EQUAL(st.delete_records, 2);
+
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -663,6 +776,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "gzip batches rebuilt", test_compressed);
 	CU_add_test(s, "a reader holding the old segment", test_reader_held);
 	CU_add_test(s, "crash at each step of the swap", test_crash);
+	CU_add_test(s, "DeleteRecords moves the log start", test_delete_records);
 	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
