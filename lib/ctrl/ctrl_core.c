@@ -521,6 +521,12 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_INIT_PRODUCER_ID:
 		ctrl_init_producer_id(c, f, req);
 		return;
+	case FMQ_KAFKA_API_DELETE_RECORDS:
+		ctrl_delete_records(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DESCRIBE_LOG_DIRS:
+		ctrl_describe_log_dirs(c, f, req);
+		return;
 	default:
 		if (ctrl_groups_handle(c, f, &hdr, req))
 			return;

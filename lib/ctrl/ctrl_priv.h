@@ -123,6 +123,11 @@ void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 
+/* ctrl_logs.c: DeleteRecords, DescribeLogDirs. */
+void ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_describe_log_dirs(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			    void *req);
+
 /* ctrl_groups.c: the group APIs on the coordinator. */
 int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);
 void ctrl_groups_close(struct fmq_ctrl *c);
