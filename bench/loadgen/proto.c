@@ -1469,6 +1469,22 @@ proto_verify(struct bench *b)
  * Output
  * ---------------------------------------------------------------------- */
 
+/* "name":{samples, p50, p99, p999, max, mean} in microseconds, or null. */
+static void
+lat_json(FILE *f, const char *name, const struct fmq_hist *h)
+{
+	if (h == NULL || h->count == 0) {
+		fprintf(f, ",\"%s\":null", name);
+		return;
+	}
+	fprintf(f, ",\"%s\":{\"samples\":%" PRIu64 ",\"p50\":%.2f,"
+		"\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f}",
+		name, h->count, fmq_hist_quantile(h, 0.5) / 1e3,
+		fmq_hist_quantile(h, 0.99) / 1e3,
+		fmq_hist_quantile(h, 0.999) / 1e3, (double)h->max / 1e3,
+		(double)h->sum / (double)h->count / 1e3);
+}
+
 static void
 side_json(FILE *f, const struct bench *b, const struct side *s,
 	  double secs, bool lat)
@@ -1479,16 +1495,7 @@ side_json(FILE *f, const struct bench *b, const struct side *s,
 		secs > 0 ? (double)s->bytes / secs / 1e6 : 0.0,
 		secs > 0 ? (double)s->reqs / secs : 0.0, s->errors);
 	(void)b;
-	if (lat && s->lat.count > 0)
-		fprintf(f, ",\"latency_us\":{\"samples\":%" PRIu64 ",\"p50\":%.2f,"
-			"\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f}",
-			s->lat.count, fmq_hist_quantile(&s->lat, 0.5) / 1e3,
-			fmq_hist_quantile(&s->lat, 0.99) / 1e3,
-			fmq_hist_quantile(&s->lat, 0.999) / 1e3,
-			(double)s->lat.max / 1e3,
-			(double)s->lat.sum / (double)s->lat.count / 1e3);
-	else
-		fprintf(f, ",\"latency_us\":null");
+	lat_json(f, "latency_us", lat ? &s->lat : NULL);
 }
 
 /* One line as Kafka's perf tools print it, for a person. */
@@ -1579,17 +1586,7 @@ report_json(struct bench *b, FILE *f)
 	}
 	/* Produce request sent to the batch's first arrival in a fetch:
 	 * the OpenMessaging benchmark's headline figure. */
-	if (b->e2e.count > 0)
-		fprintf(f, ",\"e2e_latency_us\":{\"samples\":%" PRIu64
-			",\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
-			"\"max\":%.2f,\"mean\":%.2f}", b->e2e.count,
-			fmq_hist_quantile(&b->e2e, 0.5) / 1e3,
-			fmq_hist_quantile(&b->e2e, 0.99) / 1e3,
-			fmq_hist_quantile(&b->e2e, 0.999) / 1e3,
-			(double)b->e2e.max / 1e3,
-			(double)b->e2e.sum / (double)b->e2e.count / 1e3);
-	else
-		fprintf(f, ",\"e2e_latency_us\":null");
+	lat_json(f, "e2e_latency_us", &b->e2e);
 	fprintf(f, ",\"late_sends\":%" PRIu64 ",\"fetch_offset_resets\":%"
 		PRIu64 ",\"acks0_responses\":%" PRIu64 ",\"kafka_errors\":%"
 		PRIu64
