@@ -89,6 +89,13 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			memset(op, 0, sizeof(*op));
 			op->partition_index = it->partitions[j].partition_index;
 			op->low_watermark = -1;
+			/* Kafka checks DELETE on the topic before it looks
+			 * the partition up. */
+			if (!CTRL_ACL_TOPIC(c, f, name, DELETE)) {
+				op->error_code =
+					FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 			if (p == NULL) {
 				op->error_code =
 					FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
@@ -96,7 +103,8 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			}
 			rc = fmq_log_part_delete_records(p,
 					it->partitions[j].offset, &low);
-			op->low_watermark = low;
+			/* Kafka: -1 with any error. */
+			op->low_watermark = rc == 0 ? low : -1;
 			op->error_code = rc == 0 ? 0 : rc == -ERANGE ?
 				FMQ_CTRL_E_OFFSET_OUT_OF_RANGE : rc == -EPERM ?
 				FMQ_CTRL_E_POLICY_VIOLATION :
@@ -162,9 +170,18 @@ ctrl_describe_log_dirs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	unsigned int nd = 0;
 	char d[FMQ_CFG_STR_MAX];
 
+	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	/* DESCRIBE on the cluster, as Kafka: without it no log dir, and
+	 * CLUSTER_AUTHORIZATION_FAILED where v3+ has an error code. */
+	if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE)) {
+		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.results_count = 0;
+		resp.results = NULL;
+		ctrl_respond(c, f, &resp);
+		return;
+	}
 	while (dir_nth(c->cfg->log_dirs, nd, d, sizeof(d)))
 		nd++;
-	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	resp.error_code = 0;
 	resp.results_count = (int32_t)nd;
 	resp.results = aalloc(c, nd, sizeof(*resp.results));
