@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # DeleteRecords (API 21) and DescribeLogDirs (API 35) with real clients:
 # librdkafka's rd_kafka_DeleteRecords moves log starts (-1, past the end,
-# a compact-only topic, an unknown partition answer as Kafka does);
-# confluent-kafka's watermarks and consumer see the new start; a fetch
-# below it answers OFFSET_OUT_OF_RANGE. SIGKILL right after: the starts
+# a compact-only topic, an unknown partition answer as Kafka does), and
+# so does KafkaJS's deleteTopicRecords when installed; confluent-kafka's
+# watermarks and consumer see the new start; a fetch below it answers
+# OFFSET_OUT_OF_RANGE. SIGKILL right after: the starts
 # come back and retention deletes the segments below them. DescribeLogDirs
 # v0-v4 reports each partition's size as its .log files' bytes. With the
 # authorizer on: DeleteRecords needs DELETE on the topic, DescribeLogDirs
@@ -41,6 +42,14 @@ n=$(fmq_metric fluxmq_log_delete_records_total) || fail "no fluxmq_log_delete_re
 [ "$(cat "$FMQ_DATA/dr-t-0/log-start-offset")" = 100 ] ||
 	fail "dr-t-0/log-start-offset: $(cat "$FMQ_DATA/dr-t-0/log-start-offset" 2>&1)"
 pass "two log starts moved (/metrics), dr-t-0/log-start-offset holds 100"
+if command -v node >/dev/null 2>&1 &&
+	[ -f tests/integration/node/node_modules/kafkajs/package.json ]; then
+	KAFKAJS_NO_PARTITIONER_WARNING=1 timeout 90 node \
+		tests/integration/kafka/kafkajs_delete_records.js "$FMQ_IP:9092" ||
+		fail "KafkaJS deleteTopicRecords (broker log: $FMQ_TMP/dr.log)"
+else
+	printf 'SKIP: KafkaJS deleteTopicRecords (no node or kafkajs)\n'
+fi
 fmq_kill9
 
 fmq_start dr "${ARGS[@]}"

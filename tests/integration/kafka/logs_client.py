@@ -420,8 +420,12 @@ def check():
 
 
 def logdirs():
-    want_all = {(t, p): disk_size(t, p)
-                for t, p in [(T, 0), (T, 1), (T, 2), (TC, 0), (TA, 0)]}
+    # Every dr-* partition directory (KafkaJS's dr-kjs when it ran).
+    want_all = {}
+    for d in glob.glob(f"{DATA}/dr-*-[0-9]*"):
+        t, p = os.path.basename(d).rsplit("-", 1)
+        want_all[(t, int(p))] = disk_size(t, int(p))
+    expect(len(want_all) >= 5, f"partition dirs {sorted(want_all)}")
     for v in range(5):
         err, res = describe_log_dirs(v, None)
         expect(err in (None, 0), f"v{v}: error {err}")
