@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -193,13 +194,18 @@ ctrl_describe_log_dirs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		struct statvfs vfs;
 		char *path = fmq_kafka_arena_alloc(&c->arena,
 						   FMQ_CFG_STR_MAX);
+		char *abs;
 		int32_t nt = 0;
 
 		if (path == NULL)
 			goto nomem;
 		dir_nth(c->cfg->log_dirs, k, path, FMQ_CFG_STR_MAX);
 		memset(r, 0, sizeof(*r));
-		r->log_dir = fmq_kafka_str(path);
+		/* Kafka answers the absolute path; log.dirs may be relative. */
+		abs = fmq_kafka_arena_alloc(&c->arena, PATH_MAX);
+		r->log_dir = fmq_kafka_str(abs != NULL &&
+					   realpath(path, abs) != NULL ?
+					   abs : path);
 		r->total_bytes = -1;
 		r->usable_bytes = -1;
 		if (statvfs(path, &vfs) == 0) {
