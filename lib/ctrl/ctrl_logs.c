@@ -71,6 +71,7 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		int32_t np = it->partitions_count < 0 ? 0 :
 			it->partitions_count;
 		char *name = cstr(c, it->name);
+		bool allowed;
 
 		memset(ot, 0, sizeof(*ot));
 		ot->name = it->name;
@@ -79,6 +80,9 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					sizeof(*ot->partitions));
 		if (name == NULL || ot->partitions == NULL)
 			goto nomem;
+		/* Kafka checks DELETE on the topic (once per topic) before
+		 * it looks its partitions up. */
+		allowed = CTRL_ACL_TOPIC(c, f, name, DELETE);
 		for (int32_t j = 0; j < np; j++) {
 			struct fmq_kafka_delete_records_resp_delete_records_partition_result
 				*op = &ot->partitions[j];
@@ -90,9 +94,7 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			memset(op, 0, sizeof(*op));
 			op->partition_index = it->partitions[j].partition_index;
 			op->low_watermark = -1;
-			/* Kafka checks DELETE on the topic before it looks
-			 * the partition up. */
-			if (!CTRL_ACL_TOPIC(c, f, name, DELETE)) {
+			if (!allowed) {
 				op->error_code =
 					FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
 				continue;
