@@ -776,7 +776,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "gzip batches rebuilt", test_compressed);
 	CU_add_test(s, "a reader holding the old segment", test_reader_held);
 	CU_add_test(s, "crash at each step of the swap", test_crash);
-	CU_add_test(s, "DeleteRecords moves the log start", test_delete_records);
+	CU_add_test(s, "DeleteRecords moves the log start",
+		    test_delete_records);
 	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
