@@ -1248,6 +1248,11 @@ fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 					     memory_order_acquire);
 	int64_t hw = atomic_load_explicit(&p->next_offset,
 					  memory_order_relaxed);
+	/* Segments below a DeleteRecords start may still be there until
+	 * the next retention pass: never answer below it (Kafka searches
+	 * from the log start offset). */
+	int64_t start = atomic_load_explicit(&p->log_start,
+					     memory_order_acquire);
 	int64_t cur = -1;
 	uint8_t *buf = NULL;
 	uint32_t bufsz = 0;
@@ -1268,6 +1273,8 @@ fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 		}
 		seg_unpin(s);
 	}
+	if (cur >= 0 && cur < start)
+		cur = start;
 	/* Scan batch by batch from the time index entry. */
 	while (cur >= 0 && cur < hw) {
 		struct fmq_log_range r;
@@ -1299,6 +1306,10 @@ fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 		}
 		if (batch_first_ts_at_least(b, r.len, ts, offset,
 					    ts_found) == 0) {
+			/* In the batch that holds the start, a record
+			 * below it stands for the start. */
+			if (*offset < start)
+				*offset = start;
 			fmq_log_range_release(&r);
 			break;
 		}

@@ -382,6 +382,14 @@ def delete():
     expect(low_high(T, 2) == (0, N), f"dr-t/2 {low_high(T, 2)}")
     expect(low_high(TC, 0) == (0, N), f"dr-c/0 {low_high(TC, 0)}")
     ok("ListOffsets earliest (confluent-kafka watermarks) = the new starts")
+    k = ck()
+    c = k.Consumer({"bootstrap.servers": BOOT, "group.id": "dr-ts"})
+    got = c.offsets_for_times([k.TopicPartition(T, 0, 0)], timeout=10)
+    c.close()
+    expect(got[0].offset == 100, f"offsets_for_times(dr-t/0, 0): "
+           f"{got[0].offset}, want the log start 100")
+    ok("ListOffsets by timestamp (offsets_for_times) never answers below "
+       "the start")
     check_start()
     expect(consume_first(T, 0) == 100, "a consumer from the beginning "
            "does not start at 100")

@@ -714,6 +714,14 @@ test_delete_records(void)
 	CU_ASSERT_EQUAL(read_at(p, 100), OUT_OF_RANGE);
 	CU_ASSERT_EQUAL(read_at(p, 0), OUT_OF_RANGE);
 	CU_ASSERT_EQUAL(read_at(p, 101), 0);
+	/* A time lookup never answers below the start (Kafka searches from
+	 * it), though the segments below are still there. */
+	{
+		int64_t off = -7, tsf;
+
+		CU_ASSERT_EQUAL(fmq_log_offset_for_time(p, 0, &off, &tsf), 0);
+		CU_ASSERT_EQUAL(off, 101);
+	}
 	/* Never backwards. */
 	CU_ASSERT_EQUAL(fmq_log_part_delete_records(p, 50, &low), 0);
 	CU_ASSERT_EQUAL(low, 101);
