@@ -592,86 +592,25 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	for (unsigned int i_ = 0; i_ < b->n_lcores; i_++) \
 		if (b->lc[i_] != NULL) s_ += b->lc[i_]->st.field; \
 	s_; })
-#define PER_LCORE(name, type, help, field) \
-	do { \
-		fmq_metrics_family(out, name, type, help); \
-		for (unsigned int i = 0; i < b->n_lcores; i++) { \
-			if (b->lc[i] == NULL) continue; \
-			snprintf(lbl, sizeof(lbl), "lcore=\"%u\"", i); \
-			fmq_metrics_u64(out, name, lbl, b->lc[i]->field); \
-		} \
-	} while (0)
 
-	PER_LCORE("fluxmq_kafka_connections_opened_total", "counter",
-		  "Kafka client connections accepted", st.conns_opened);
-	PER_LCORE("fluxmq_kafka_connections_closed_total", "counter",
-		  "Kafka client connections ended", st.conns_closed);
-	PER_LCORE("fluxmq_kafka_connections_refused_total", "counter",
-		  "Kafka connections refused: broker.max.connections reached",
-		  st.conns_refused);
+	{
+		static const struct fmq_metric_def defs[] = {
+#define X(member, type, name, help) \
+	FMQ_METRIC_DEF(struct fmq_broker_lcore, member, type, name, help),
+#include "broker_metrics.def"
+#undef X
+		};
+		const void *lcs[RTE_MAX_LCORE];
+		unsigned int n = RTE_MIN(b->n_lcores, (unsigned int)RTE_MAX_LCORE);
+
+		for (unsigned int i = 0; i < n; i++)
+			lcs[i] = b->lc[i];
+		fmq_metrics_table_each(out, defs, RTE_DIM(defs), lcs, n,
+				       "lcore");
+	}
 	fmq_metrics_one(out, "fluxmq_kafka_connections_active", "gauge",
 			"Kafka client connections open now",
 			SUM(conns_opened) - SUM(conns_closed));
-	PER_LCORE("fluxmq_kafka_connections_refused_per_ip_total", "counter",
-		  "Kafka connections refused: max.connections.per.ip reached on the lcore",
-		  st.conns_refused_ip);
-	PER_LCORE("fluxmq_kafka_rx_mbufs_held", "gauge",
-		  "mbufs holding received requests not yet handled", rx_held);
-	PER_LCORE("fluxmq_kafka_rx_mbufs_reserved", "gauge",
-		  "mbufs reserved by unfinished requests (receive budget in use)",
-		  rx_reserved);
-	PER_LCORE("fluxmq_kafka_rx_mbufs_budget", "gauge",
-		  "mbufs unfinished requests of the lcore may reserve",
-		  rx_budget);
-	PER_LCORE("fluxmq_kafka_rx_budget_waits_total", "counter",
-		  "Unfinished requests paused until the receive budget had room",
-		  st.rx_mem_waits);
-	PER_LCORE("fluxmq_kafka_rx_segments_collapsed_total", "counter",
-		  "Small received segments copied into the previous mbuf",
-		  st.rx_collapsed);
-	PER_LCORE("fluxmq_kafka_lcore_requests_total", "counter",
-		  "Kafka requests parsed by the data lcore", st.requests);
-	PER_LCORE("fluxmq_kafka_request_bytes_total", "counter",
-		  "Request bytes received", st.bytes_in);
-	PER_LCORE("fluxmq_kafka_response_bytes_total", "counter",
-		  "Response bytes queued for sending", st.bytes_out);
-	PER_LCORE("fluxmq_kafka_produce_batches_total", "counter",
-		  "Record batches appended", st.produce_batches);
-	PER_LCORE("fluxmq_kafka_produce_bytes_total", "counter",
-		  "Record batch bytes appended", st.produce_bytes);
-	PER_LCORE("fluxmq_kafka_produce_backpressure_total", "counter",
-		  "Produce requests parked because the hot pool was full",
-		  st.produce_backpressure);
-	PER_LCORE("fluxmq_kafka_rx_backlog_pauses_total", "counter",
-		  "Times a connection stopped being read because its received "
-		  "requests piled up unhandled (acks=0 producers faster than "
-		  "the lcore)", st.rx_backlog_pauses);
-	PER_LCORE("fluxmq_kafka_fetch_zero_copy_bytes_total", "counter",
-		  "Fetch bytes sent from the hot pool without copying",
-		  st.fetch_bytes_zero_copy);
-	PER_LCORE("fluxmq_kafka_fetch_copied_bytes_total", "counter",
-		  "Fetch bytes read from segment files (copied once)",
-		  st.fetch_bytes_copied);
-	PER_LCORE("fluxmq_kafka_fetch_waits_total", "counter",
-		  "Fetches parked waiting for min_bytes", st.fetch_waits);
-	PER_LCORE("fluxmq_kafka_fetch_wait_overflow_total", "counter",
-		  "Fetches answered at once because too many were parked",
-		  st.fetch_wait_overflow);
-	PER_LCORE("fluxmq_kafka_xlcore_sent_total", "counter",
-		  "Partition operations sent to the lcore owning the partition",
-		  st.xop_sent);
-	PER_LCORE("fluxmq_kafka_xlcore_served_total", "counter",
-		  "Partition operations served for other lcores", st.xop_served);
-	PER_LCORE("fluxmq_kafka_xlcore_ring_full_total", "counter",
-		  "Times an lcore's partition-operation ring was full (retried)",
-		  st.xop_ring_full);
-	PER_LCORE("fluxmq_kafka_forwarded_total", "counter",
-		  "Requests forwarded to the control lcore", st.forwarded);
-	PER_LCORE("fluxmq_kafka_forward_ring_full_total", "counter",
-		  "Times the ring to the control lcore was full", st.fwd_ring_full);
-	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
-		  "Allocation failures while building responses", st.nomem);
-
 	static const char *const qkeys[] = { "producer_byte_rate",
 		"consumer_byte_rate", "request_percentage" };
 	fmq_metrics_family(out, "fluxmq_quota_throttled_requests_total",
@@ -690,12 +629,6 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		fmq_metrics_u64(out, "fluxmq_quota_throttle_time_ms_total",
 				lbl, SUM(quota_throttle_ms[q]));
 	}
-	PER_LCORE("fluxmq_quota_rates", "gauge",
-		  "Client quota rates the lcore measures (entities seen)",
-		  qtbl.used);
-	PER_LCORE("fluxmq_quota_rates_evicted_total", "counter",
-		  "Quota rates pushed out of a full table "
-		  "(quota.entities.per.lcore)", qtbl.evicted);
 	{
 		struct fmq_acl_stats acl;
 
@@ -711,12 +644,6 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 				     "lcores, by operation and result", &acl);
 	}
 
-	PER_LCORE("fluxmq_kafka_slab_used_bytes", "gauge",
-		  "Per-lcore slab bytes holding waiting request state",
-		  slab.used_bytes);
-	PER_LCORE("fluxmq_kafka_slab_heap_allocs_total", "counter",
-		  "Request state taken from the heap: bigger than 64 KiB "
-		  "or broker.slab.bytes exhausted", slab.heap_allocs);
 
 	fmq_metrics_family(out, "fluxmq_kafka_connection_closes_total",
 			   "counter", "Connections closed by the broker, by reason");
@@ -786,5 +713,4 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 			b->version);
 	tls_metrics(out, b);
 #undef SUM
-#undef PER_LCORE
 }

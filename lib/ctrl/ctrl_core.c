@@ -851,45 +851,23 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 {
 	struct fmq_ctrl *c = arg;
 
-	fmq_metrics_one(out, "fluxmq_ctrl_requests_total", "counter",
-			"Requests handled on the control lcore", c->st.requests);
-	fmq_metrics_one(out, "fluxmq_ctrl_malformed_total", "counter",
-			"Forwarded requests the control lcore could not decode",
-			c->st.malformed);
+	static const struct fmq_metric_def defs[] = {
+#define X(field, name, help) \
+	FMQ_METRIC_DEF(struct ctrl_stats, field, "counter", name, help),
+#include "ctrl_metrics.def"
+#undef X
+	};
+
+	fmq_metrics_table(out, defs, RTE_DIM(defs), &c->st);
 	fmq_metrics_one(out, "fluxmq_topics", "gauge", "Topics",
 			fmq_topics_count(c->topics));
-	fmq_metrics_one(out, "fluxmq_topics_created_total", "counter",
-			"Topics created", c->st.topics_created);
-	fmq_metrics_one(out, "fluxmq_topics_deleted_total", "counter",
-			"Topics deleted", c->st.topics_deleted);
-	fmq_metrics_one(out, "fluxmq_partitions_added_total", "counter",
-			"Partitions added by CreatePartitions",
-			c->st.partitions_added);
-	fmq_metrics_one(out, "fluxmq_topic_config_changes_total", "counter",
-			"Topic config changes applied", c->st.config_changes);
-	fmq_metrics_one(out, "fluxmq_producer_ids_total", "counter",
-			"Producer ids handed out", c->st.producer_ids);
-	fmq_metrics_one(out, "fluxmq_metadata_snapshots_total", "counter",
-			"Metadata snapshots published to the data lcores",
-			c->st.snapshots);
-	fmq_metrics_one(out, "fluxmq_flush_errors_total", "counter",
-			"Flusher passes that failed to write", c->st.flush_errors);
-	fmq_metrics_one(out, "fluxmq_scram_credential_changes_total",
-			"counter", "AlterUserScramCredentials requests that "
-			"changed the SCRAM store", c->st.scram_changes);
 	fmq_metrics_one(out, "fluxmq_scram_users", "gauge",
 			"Users with SCRAM credentials",
 			c->sec != NULL && c->sec->scram != NULL ?
 			c->sec->scram->n : 0);
-	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
-			"counter", "Segments deleted by retention",
-			c->st.retention_deleted);
 	fmq_metrics_one(out, "fluxmq_acls", "gauge",
 			"ACL bindings in force (authorizer on)",
 			ctrl_acl_count(c));
-	fmq_metrics_one(out, "fluxmq_acl_changes_total", "counter",
-			"CreateAcls/DeleteAcls requests that changed the ACLs",
-			c->st.acl_changes);
 	fmq_acl_stats_render(out, "fluxmq_ctrl_acl_decisions_total",
 			     "Authorization decisions on the control lcore, "
 			     "by operation and result", &c->acl_st);

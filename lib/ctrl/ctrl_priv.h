@@ -59,17 +59,9 @@ struct ctrl_deferred {
 };
 
 struct ctrl_stats {
-	uint64_t requests;
-	uint64_t topics_created, topics_deleted, partitions_added;
-	uint64_t config_changes;
-	uint64_t producer_ids;
-	uint64_t snapshots;
-	uint64_t flush_errors;
-	uint64_t retention_deleted;
-	uint64_t malformed;
-	uint64_t quota_changes;
-	uint64_t scram_changes;
-	uint64_t acl_changes;
+#define X(field, name, help) uint64_t field;
+#include "ctrl_metrics.def"
+#undef X
 };
 
 struct fmq_ctrl {

@@ -477,7 +477,4 @@ ctrl_quota_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c)
 	fmq_metrics_one(out, "fluxmq_quota_entities", "gauge",
 			"Client quota entities configured (AlterClientQuotas)",
 			db != NULL ? db->n : 0);
-	fmq_metrics_one(out, "fluxmq_quota_changes_total", "counter",
-			"AlterClientQuotas requests that changed quotas",
-			c->st.quota_changes);
 }

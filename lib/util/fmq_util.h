@@ -336,6 +336,43 @@ void fmq_metrics_one(struct fmq_metrics_out *out, const char *name,
 		     const char *type, const char *help, uint64_t v);
 
 /**
+ * A metric read from a struct: an unsigned integer of size bytes (4 or 8)
+ * at byte offset off. Libraries keep their counters in one X-macro table
+ * (a .def file, one line per metric) that declares the struct field and
+ * this definition together; FMQ_METRIC_DEF fills one from a member.
+ */
+struct fmq_metric_def {
+	const char *name;
+	const char *type;            /**< "counter" or "gauge" */
+	const char *help;
+	size_t off;
+	size_t size;
+};
+
+#define FMQ_METRIC_SIZE_(stype, member) sizeof(((stype *)0)->member)
+/* The member's size, refused at compile time unless 4 or 8 bytes. */
+#define FMQ_METRIC_DEF(stype, member, kind, mname, mhelp) \
+	{ (mname), (kind), (mhelp), offsetof(stype, member), \
+	  FMQ_METRIC_SIZE_(stype, member) + 0 * sizeof(char[ \
+		(FMQ_METRIC_SIZE_(stype, member) == 4 || \
+		 FMQ_METRIC_SIZE_(stype, member) == 8) ? 1 : -1]) }
+
+/** One unlabelled series per definition, from the struct at base. */
+void fmq_metrics_table(struct fmq_metrics_out *out,
+		       const struct fmq_metric_def *d, size_t n,
+		       const void *base);
+
+/**
+ * One family per definition with a series per instance, labelled
+ * label="i" (per-lcore counters): bases[i] is instance i's struct (NULL:
+ * skipped).
+ */
+void fmq_metrics_table_each(struct fmq_metrics_out *out,
+			    const struct fmq_metric_def *d, size_t n,
+			    const void *const *bases, unsigned int nbase,
+			    const char *label);
+
+/**
  * Render every registered source. Returns a malloc'd NUL-terminated buffer
  * (caller frees) and its length, or NULL on allocation failure.
  */

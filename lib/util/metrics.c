@@ -125,6 +125,50 @@ fmq_metrics_one(struct fmq_metrics_out *out, const char *name,
 	fmq_metrics_u64(out, name, NULL, v);
 }
 
+static uint64_t
+def_get(const struct fmq_metric_def *d, const void *base)
+{
+	const char *p = (const char *)base + d->off;
+	uint64_t v;
+	uint32_t v32;
+
+	if (d->size == sizeof(v32)) {
+		memcpy(&v32, p, sizeof(v32));
+		return v32;
+	}
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+void
+fmq_metrics_table(struct fmq_metrics_out *out, const struct fmq_metric_def *d,
+		  size_t n, const void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		fmq_metrics_one(out, d[i].name, d[i].type, d[i].help,
+				def_get(&d[i], base));
+}
+
+void
+fmq_metrics_table_each(struct fmq_metrics_out *out,
+		       const struct fmq_metric_def *d, size_t n,
+		       const void *const *bases, unsigned int nbase,
+		       const char *label)
+{
+	char lbl[64];
+
+	for (size_t i = 0; i < n; i++) {
+		fmq_metrics_family(out, d[i].name, d[i].type, d[i].help);
+		for (unsigned int j = 0; j < nbase; j++) {
+			if (bases[j] == NULL)
+				continue;
+			snprintf(lbl, sizeof(lbl), "%s=\"%u\"", label, j);
+			fmq_metrics_u64(out, d[i].name, lbl,
+					def_get(&d[i], bases[j]));
+		}
+	}
+}
+
 char *
 fmq_metrics_render(struct fmq_metrics *reg, size_t *len)
 {

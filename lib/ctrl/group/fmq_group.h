@@ -545,24 +545,10 @@ struct fmq_group_stats {
 	uint64_t groups;                 /**< groups in memory */
 	uint64_t groups_by_state[5];     /**< Empty, PreparingRebalance,
 					  *   CompletingRebalance, Stable, Dead */
-	uint64_t members;
-	uint64_t offsets;                /**< live committed offsets */
-	uint64_t rebalances;             /**< rebalances started */
-	uint64_t rebalances_completed;   /**< leader assignments received */
-	uint64_t members_expired;        /**< session or join timeout */
-	uint64_t commits;                /**< partitions committed durably */
-	uint64_t commit_errors;          /**< partitions refused */
-	uint64_t offsets_expired;        /**< by retention */
-	uint64_t offsets_deleted;        /**< OffsetDelete, DeleteGroups,
-					  *   topic deletion */
-	uint64_t journal_bytes;          /**< current journal file size */
-	uint64_t journal_live_bytes;     /**< of it, records still live */
-	uint64_t journal_fsyncs;
-	uint64_t journal_compactions;
-	uint64_t journal_errors;         /**< failed writes/fsyncs/rewrites */
-	uint64_t journal_truncated_bytes; /**< dropped from a torn tail at open */
-	uint64_t limit_rejections;       /**< group.max.groups, offsets.max.count,
-					  *   group.member.metadata.max.bytes */
+	/* The rest, one line each in group_metrics.def. */
+#define X(field, type, name, help) uint64_t field;
+#include "group_metrics.def"
+#undef X
 };
 
 void fmq_group_get_stats(const struct fmq_group *g, struct fmq_group_stats *st);

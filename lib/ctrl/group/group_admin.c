@@ -2,6 +2,7 @@
 /*
  * ListGroups, DescribeGroups, DeleteGroups and the metrics.
  */
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -353,47 +354,13 @@ fmq_group_metrics(struct fmq_metrics_out *out, void *arg)
 		fmq_metrics_u64(out, "fluxmq_group_groups", labels,
 				st.groups_by_state[s]);
 	}
-	fmq_metrics_one(out, "fluxmq_group_members", "gauge",
-			"Members of all consumer groups.", st.members);
-	fmq_metrics_one(out, "fluxmq_group_offsets", "gauge",
-			"Committed offsets kept (group, topic, partition).",
-			st.offsets);
-	fmq_metrics_one(out, "fluxmq_group_rebalances_total", "counter",
-			"Rebalances started.", st.rebalances);
-	fmq_metrics_one(out, "fluxmq_group_rebalances_completed_total",
-			"counter", "Rebalances completed by the leader's "
-			"assignment.", st.rebalances_completed);
-	fmq_metrics_one(out, "fluxmq_group_members_expired_total", "counter",
-			"Members removed by session, rebalance or sync "
-			"timeout.", st.members_expired);
-	fmq_metrics_one(out, "fluxmq_group_offset_commits_total", "counter",
-			"Partition offsets committed durably.", st.commits);
-	fmq_metrics_one(out, "fluxmq_group_offset_commit_errors_total",
-			"counter", "Partition offsets refused or not made "
-			"durable.", st.commit_errors);
-	fmq_metrics_one(out, "fluxmq_group_offsets_expired_total", "counter",
-			"Offsets removed by offsets.retention.minutes.",
-			st.offsets_expired);
-	fmq_metrics_one(out, "fluxmq_group_offsets_deleted_total", "counter",
-			"Offsets removed by OffsetDelete, DeleteGroups or "
-			"topic deletion.", st.offsets_deleted);
-	fmq_metrics_one(out, "fluxmq_group_journal_bytes", "gauge",
-			"Size of the offset journal file.", st.journal_bytes);
-	fmq_metrics_one(out, "fluxmq_group_journal_live_bytes", "gauge",
-			"Bytes of the offset journal still live.",
-			st.journal_live_bytes);
-	fmq_metrics_one(out, "fluxmq_group_journal_fsyncs_total", "counter",
-			"fdatasync calls on the offset journal.",
-			st.journal_fsyncs);
-	fmq_metrics_one(out, "fluxmq_group_journal_compactions_total",
-			"counter", "Offset journal compactions.",
-			st.journal_compactions);
-	fmq_metrics_one(out, "fluxmq_group_journal_errors_total", "counter",
-			"Failed offset journal writes, syncs or rewrites.",
-			st.journal_errors);
-	fmq_metrics_one(out, "fluxmq_group_limit_rejections_total", "counter",
-			"Requests refused by a group.* or offsets.* limit.",
-			st.limit_rejections);
+	static const struct fmq_metric_def defs[] = {
+#define X(field, type, name, help) \
+	FMQ_METRIC_DEF(struct fmq_group_stats, field, type, name, help),
+#include "group_metrics.def"
+#undef X
+	};
+	fmq_metrics_table(out, defs, sizeof(defs) / sizeof(defs[0]), &st);
 	if (co->hw == NULL)
 		return;
 	fmq_metrics_family(out, "fluxmq_group_consumer_lag", "gauge",

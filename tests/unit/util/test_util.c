@@ -276,6 +276,71 @@ test_metrics_render(void)
 	fmq_metrics_free(reg);
 }
 
+/* A library's X-macro table: 4- and 8-byte members, nested paths. */
+struct tbl_inner {
+	uint32_t gauge32;
+};
+struct tbl_stats {
+	uint64_t hits;
+	struct tbl_inner in;
+	uint64_t big;
+};
+
+static void
+render_table(struct fmq_metrics_out *o, void *arg)
+{
+	static const struct fmq_metric_def defs[] = {
+		FMQ_METRIC_DEF(struct tbl_stats, hits, "counter",
+			       "fluxmq_t_hits_total", "Hits"),
+		FMQ_METRIC_DEF(struct tbl_stats, in.gauge32, "gauge",
+			       "fluxmq_t_level", "Level"),
+		FMQ_METRIC_DEF(struct tbl_stats, big, "counter",
+			       "fluxmq_t_big_total", "Big"),
+	};
+	const struct tbl_stats *st = arg;
+	const void *each[3] = { &st[0], NULL, &st[1] };
+
+	fmq_metrics_table(o, defs, 3, &st[0]);
+	fmq_metrics_table_each(o, defs, 2, each, 3, "lcore");
+}
+
+static void
+test_metrics_table(void)
+{
+	struct fmq_metrics *reg = fmq_metrics_create();
+	struct tbl_stats st[2] = {
+		{ 7, { 4000000000u }, UINT64_MAX },
+		{ 9, { 3 }, 1 },
+	};
+	size_t len;
+	char *txt;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
+	CU_ASSERT_EQUAL(fmq_metrics_register(reg, render_table, st), 0);
+	txt = fmq_metrics_render(reg, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(txt);
+	CU_ASSERT_STRING_EQUAL(txt,
+		"# HELP fluxmq_t_hits_total Hits\n"
+		"# TYPE fluxmq_t_hits_total counter\n"
+		"fluxmq_t_hits_total 7\n"
+		"# HELP fluxmq_t_level Level\n"
+		"# TYPE fluxmq_t_level gauge\n"
+		"fluxmq_t_level 4000000000\n"
+		"# HELP fluxmq_t_big_total Big\n"
+		"# TYPE fluxmq_t_big_total counter\n"
+		"fluxmq_t_big_total 18446744073709551615\n"
+		"# HELP fluxmq_t_hits_total Hits\n"
+		"# TYPE fluxmq_t_hits_total counter\n"
+		"fluxmq_t_hits_total{lcore=\"0\"} 7\n"
+		"fluxmq_t_hits_total{lcore=\"2\"} 9\n"
+		"# HELP fluxmq_t_level Level\n"
+		"# TYPE fluxmq_t_level gauge\n"
+		"fluxmq_t_level{lcore=\"0\"} 4000000000\n"
+		"fluxmq_t_level{lcore=\"2\"} 3\n");
+	free(txt);
+	fmq_metrics_free(reg);
+}
+
 /* ---- Kafka names, aliases, all errors in one pass -------------------- */
 
 static const char *vectors_dir = "tests/vectors/config";
@@ -771,6 +836,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "histogram counts at or below a bound",
 		    test_hist_count_le);
 	CU_add_test(s, "metrics text rendering", test_metrics_render);
+	CU_add_test(s, "metrics from X-macro tables", test_metrics_table);
 	CU_add_test(s, "doorbell: arm, ring, disarm", test_doorbell_basics);
 	CU_add_test(s, "doorbell: no lost wakeup (2 threads)",
 		    test_doorbell_no_lost_wakeup);
