@@ -17,7 +17,8 @@
 
 /* DescribeConfigs sources and types (Kafka's ConfigSource / ConfigType). */
 enum { SRC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
-enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5 };
+enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5,
+       TYPE_DOUBLE = 6, TYPE_LIST = 7 };
 enum { RES_TOPIC = 2, RES_BROKER = 4 };
 
 /* A NUL-terminated copy of a Kafka string in the arena ("" for null). */
@@ -432,6 +433,14 @@ tcfg_type(int idx)
 {
 	const char *l = fmq_tcfg_keys()[idx].limits;
 
+	if (idx == FMQ_TCFG_IDX_cleanup_policy ||
+	    idx == FMQ_TCFG_IDX_leader_replication_throttled_replicas ||
+	    idx == FMQ_TCFG_IDX_follower_replication_throttled_replicas)
+		return TYPE_LIST;
+	if (strcmp(l, "true|false") == 0 || strcmp(l, "false|true") == 0)
+		return TYPE_BOOLEAN;
+	if (strchr(fmq_tcfg_keys()[idx].dflt, '.') != NULL)
+		return TYPE_DOUBLE;
 	return strchr(l, '|') != NULL || strstr(l, "..") == NULL ?
 		TYPE_STRING : TYPE_LONG;
 }

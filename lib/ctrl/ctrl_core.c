@@ -148,6 +148,14 @@ part_params(struct fmq_ctrl *c, const struct fmq_topic *t, int32_t p,
 	pp->compression = tc->compression_type < RTE_DIM(codec) ?
 		codec[tc->compression_type] : FMQ_LOG_COMPRESSION_PRODUCER;
 	pp->deep_validation = tc->validation == 1;   /* shallow|deep */
+	/* cleanup.policy delete|compact|compact,delete|delete,compact */
+	pp->cleanup = tc->cleanup_policy == 0 ? FMQ_LOG_CLEANUP_DELETE :
+		tc->cleanup_policy == 1 ? FMQ_LOG_CLEANUP_COMPACT :
+		FMQ_LOG_CLEANUP_DELETE | FMQ_LOG_CLEANUP_COMPACT;
+	pp->delete_retention_ms = tc->delete_retention_ms;
+	pp->min_cleanable_ratio = tc->min_cleanable_dirty_ratio;
+	pp->min_compaction_lag_ms = tc->min_compaction_lag_ms;
+	pp->max_compaction_lag_ms = tc->max_compaction_lag_ms;
 }
 
 int
@@ -492,6 +500,12 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_INIT_PRODUCER_ID:
 		ctrl_init_producer_id(c, f, req);
 		return;
+	case FMQ_KAFKA_API_DELETE_RECORDS:
+		ctrl_delete_records(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DESCRIBE_LOG_DIRS:
+		ctrl_describe_log_dirs(c, f, req);
+		return;
 	case FMQ_KAFKA_API_DESCRIBE_CLIENT_QUOTAS:
 		ctrl_describe_client_quotas(c, f, req);
 		return;
@@ -557,6 +571,15 @@ fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 		int d = fmq_log_retention(c->log, now_ms);
 		if (d > 0)
 			c->st.retention_deleted += (uint64_t)d;
+	}
+	/* Log compaction in slices of about 1 MiB read (docs/storage.md,
+	 * "Log compaction"): a round under way comes back next loop. */
+	if (now_ms >= c->next_clean_ms) {
+		int k = fmq_log_clean(c->log, now_ms, 0);
+		if (k > 0)
+			sleep_us = 0;
+		else
+			c->next_clean_ms = now_ms + CTRL_CLEAN_IDLE_MS;
 	}
 	run_deferred(c, now_ns);
 	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL)

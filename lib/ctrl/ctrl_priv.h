@@ -30,6 +30,9 @@ enum fmq_ctrl_kerr {
 /* Longest control-loop sleep when nothing is pending (log.flush.interval.ms
  * fsyncs still happen on time: the flusher pass is what checks them). */
 #define CTRL_IDLE_US 20000ull
+/* Log cleaner: how often an idle cleaner looks for a dirty partition
+ * (Kafka's log.cleaner.backoff.ms is 15 s). */
+#define CTRL_CLEAN_IDLE_MS 1000
 /* Extra wait after every data lcore moved to a new snapshot before a
  * replaced partition is closed: zero-copy fetch data still in flight
  * keeps its chunk pinned until the client acknowledged it. */
@@ -102,6 +105,7 @@ struct fmq_ctrl {
 	uint64_t next_flush_ns;
 	bool flush_busy;
 	int64_t next_retention_ms;
+	int64_t next_clean_ms;
 	struct ctrl_stats st;
 };
 
@@ -130,6 +134,10 @@ void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 
+/* ctrl_logs.c: DeleteRecords, DescribeLogDirs. */
+void ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_describe_log_dirs(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			    void *req);
 /* ctrl_quota.c: client quotas (APIs 48 and 49) and their file. */
 int ctrl_quota_load(struct fmq_ctrl *c, char *err, size_t errlen);
 void ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,

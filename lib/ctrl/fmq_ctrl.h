@@ -37,6 +37,12 @@ enum fmq_tcfg_idx {
 #define FMQ_TC_LONG int64_t
 #define FMQ_TC_ENUM uint8_t  /* index into the "a|b|c" list */
 #define FMQ_TC_BOOL bool
+#define FMQ_TC_DOUBLE double
+/** A free-form value (characters A-Z a-z 0-9 : , . * _ -), < 64 bytes. */
+struct fmq_tc_string {
+	char s[64];
+};
+#define FMQ_TC_STRING struct fmq_tc_string
 
 /** Parsed topic configs; set[] marks the ones the topic overrides. */
 struct fmq_topic_cfg {

@@ -39,7 +39,7 @@ static const struct fmq_tcfg_key tkeys[FMQ_TCFG_N] = {
 #undef FMQ_TCFG
 };
 
-enum tc_type { TC_LONG, TC_ENUM, TC_BOOL };
+enum tc_type { TC_LONG, TC_ENUM, TC_BOOL, TC_DOUBLE, TC_STRING };
 
 static const enum tc_type ttypes[FMQ_TCFG_N] = {
 #define FMQ_TCFG(field, kname, type, kdflt, klimits, kdoc) TC_##type,
@@ -117,6 +117,42 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 		*(int64_t *)f = x;
 		return 0;
 	}
+	case TC_STRING: {
+		struct fmq_tc_string *str = f;
+		size_t n = strlen(v);
+
+		if (n >= sizeof(str->s) ||
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789:,.*_-") != n) {
+			snprintf(msg, msglen, "Invalid value %s for configuration "
+				 "%s: at most %zu of A-Z a-z 0-9 : , . * _ -", v,
+				 k->name, sizeof(str->s) - 1);
+			return FMQ_CTRL_E_INVALID_CONFIG;
+		}
+		memcpy(str->s, v, n + 1);
+		return 0;
+	}
+	case TC_DOUBLE: {
+		char *end;
+		double x, lo, hi;
+		errno = 0;
+		x = strtod(v, &end);
+		if (v[0] == '\0' || isspace((unsigned char)v[0]) || *end != '\0' ||
+		    errno != 0 || x != x) {
+			snprintf(msg, msglen, "Invalid value %s for configuration "
+				 "%s: Not a number of type DOUBLE", v, k->name);
+			return FMQ_CTRL_E_INVALID_CONFIG;
+		}
+		lo = strtod(k->limits, NULL);
+		hi = strtod(strstr(k->limits, "..") + 2, NULL);
+		if (x < lo || x > hi) {
+			snprintf(msg, msglen, "Invalid value %s for configuration "
+				 "%s: Value must be in %s", v, k->name, k->limits);
+			return FMQ_CTRL_E_INVALID_CONFIG;
+		}
+		*(double *)f = x;
+		return 0;
+	}
 	case TC_ENUM: {
 		int i = enum_index(k->limits, v);
 		if (i < 0) {
@@ -165,15 +201,11 @@ fmq_tcfg_set(struct fmq_topic_cfg *c, const char *name, const char *value,
 		snprintf(msg, msglen, "Unknown topic config name: %s", name);
 		return FMQ_CTRL_E_INVALID_CONFIG;
 	}
-	if (idx == FMQ_TCFG_IDX_cleanup_policy && strcmp(value, "compact") == 0) {
-		snprintf(msg, msglen, "Invalid value compact for configuration "
-			 "cleanup.policy: log compaction is not supported by "
-			 "FluxMQ (only delete)");
-		return FMQ_CTRL_E_INVALID_CONFIG;
-	}
 	rc = parse_into(c, idx, value, msg, msglen);
+	/* An empty string is its default (and could not be persisted). */
 	if (rc == 0)
-		c->set[idx] = true;
+		c->set[idx] = !(ttypes[idx] == TC_STRING && value[0] == '\0' &&
+				tkeys[idx].dflt[0] == '\0');
 	return rc;
 }
 
@@ -235,6 +267,12 @@ fmq_tcfg_format(const struct fmq_topic_cfg *c, int idx, char *buf, size_t len)
 		return;
 	case TC_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
+		return;
+	case TC_DOUBLE:
+		snprintf(buf, len, "%g", *(const double *)f);
+		return;
+	case TC_STRING:
+		snprintf(buf, len, "%s", ((const struct fmq_tc_string *)f)->s);
 		return;
 	case TC_ENUM: {
 		const char *p = tkeys[idx].limits;

@@ -301,7 +301,7 @@ walk_resume(struct rec_walk *w, const uint8_t *avail)
  */
 static int16_t
 batch_header(const uint8_t *b, uint32_t len, uint32_t max_bytes,
-	     struct batch_info *bi, int16_t *late)
+	     struct batch_info *bi, int16_t *late, bool stored)
 {
 	uint8_t magic;
 	int64_t span;
@@ -333,23 +333,25 @@ batch_header(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 	span = (int64_t)bi->last_delta + 1;
 	if ((bi->attributes & RB_ATTR_CODEC_MASK) > 4)
 		*late = FMQ_LOG_E_CORRUPT_MESSAGE;
-	else if (bi->attributes & RB_ATTR_CONTROL)
+	else if ((bi->attributes & RB_ATTR_CONTROL) && !stored)
 		*late = FMQ_LOG_E_INVALID_RECORD;
-	else if (bi->count <= 0 || bi->last_delta < 0 || span != bi->count)
+	else if (bi->last_delta < 0 ||
+		 (stored ? bi->count < 0 || bi->count > span :
+		  bi->count <= 0 || span != bi->count))
 		*late = FMQ_LOG_E_INVALID_RECORD;
 	else
 		*late = 0;
 	return 0;
 }
 
-int16_t
-batch_validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
-	       struct batch_info *bi, bool *crc_failed)
+static int16_t
+validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
+	 struct batch_info *bi, bool *crc_failed, bool stored)
 {
 	int16_t e, late;
 
 	*crc_failed = false;
-	e = batch_header(b, len, max_bytes, bi, &late);
+	e = batch_header(b, len, max_bytes, bi, &late, stored);
 	if (e != 0)
 		return e;
 	/* 5. CRC-32C of attributes..end. */
@@ -366,6 +368,23 @@ batch_validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 	    walk_records(b, bi->size, bi->count, NULL, NULL) != 0)
 		return FMQ_LOG_E_INVALID_RECORD;
 	return 0;
+}
+
+int16_t
+batch_validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
+	       struct batch_info *bi, bool *crc_failed)
+{
+	return validate(b, len, max_bytes, bi, crc_failed, false);
+}
+
+/* A batch as the log may hold it: also one the cleaner shrank (fewer
+ * records than its offset span, possibly none, as Kafka's cleaner leaves
+ * them) and control batches. Recovery and the cleaner use this. */
+int16_t
+batch_validate_stored(const uint8_t *b, uint32_t len, struct batch_info *bi,
+		      bool *crc_failed)
+{
+	return validate(b, len, UINT32_MAX, bi, crc_failed, true);
 }
 
 /* Copy n bytes from the source cursor, across its segments. */
@@ -428,7 +447,7 @@ batch_copy_validate(uint8_t *dst, struct batch_src *src, uint32_t len,
 	 * there if they fail. */
 	done = RTE_MAX(RTE_MIN(block, len), (uint32_t)RB_RECORDS);
 	src_copy(src, dst, done);
-	e = batch_header(dst, len, max_bytes, bi, &late);
+	e = batch_header(dst, len, max_bytes, bi, &late, false);
 	if (e != 0)
 		return e;
 	/* Step 7 only matters when 5 and 6 pass: a batch that fails step 6
@@ -589,5 +608,45 @@ batch_offset_of_max_ts(const uint8_t *b, uint32_t size,
 	}
 	if (rc == 0 && s.found_delta >= 0)
 		*offset = bi.base_offset + s.found_delta;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Record iteration for the cleaner
+ * ---------------------------------------------------------------------- */
+
+int
+batch_record_next(const uint8_t *p, const uint8_t *end, struct rec_view *rv)
+{
+	int64_t len, v;
+	const uint8_t *q, *rend;
+	uint32_t n;
+
+	n = varlong(p, end, 5, &len);
+	if (n == 0 || len <= 0 || len > end - (p + n))
+		return -1;
+	q = p + n;
+	rend = q + len;
+	rv->rec = p;
+	rv->size = n + (uint32_t)len;
+	q++;                                /* attributes */
+	if ((n = varlong(q, rend, 10, &rv->ts_delta)) == 0)
+		return -1;
+	q += n;
+	if ((n = varlong(q, rend, 5, &v)) == 0)
+		return -1;
+	rv->off_delta = v;
+	q += n;
+	if ((n = varlong(q, rend, 5, &v)) == 0 || v < -1 ||
+	    v > rend - (q + n))
+		return -1;
+	q += n;
+	rv->key = v >= 0 ? q : NULL;
+	rv->key_len = (int32_t)v;
+	q += v > 0 ? v : 0;
+	if ((n = varlong(q, rend, 5, &v)) == 0 || v < -1 ||
+	    v > rend - (q + n))
+		return -1;
+	rv->value_len = (int32_t)v;
 	return 0;
 }

@@ -138,6 +138,16 @@ fmq_log_part_set_config(struct fmq_log_part *p,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&p->pp.retention_bytes, pp->retention_bytes,
 			 __ATOMIC_RELAXED);
+	/* Read by the cleaner (control thread). */
+	__atomic_store_n(&p->pp.cleanup, pp->cleanup, __ATOMIC_RELAXED);
+	__atomic_store(&p->pp.min_cleanable_ratio, &pp->min_cleanable_ratio,
+		       __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pp.min_compaction_lag_ms,
+			 pp->min_compaction_lag_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pp.max_compaction_lag_ms,
+			 pp->max_compaction_lag_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->pp.delete_retention_ms, pp->delete_retention_ms,
+			 __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -153,4 +163,13 @@ fmq_log_part_get_config(const struct fmq_log_part *p,
 					   __ATOMIC_RELAXED);
 	pp->retention_bytes = __atomic_load_n(&p->pp.retention_bytes,
 					      __ATOMIC_RELAXED);
+	pp->cleanup = __atomic_load_n(&p->pp.cleanup, __ATOMIC_RELAXED);
+	__atomic_load(&p->pp.min_cleanable_ratio, &pp->min_cleanable_ratio,
+		      __ATOMIC_RELAXED);
+	pp->min_compaction_lag_ms = __atomic_load_n(
+		&p->pp.min_compaction_lag_ms, __ATOMIC_RELAXED);
+	pp->max_compaction_lag_ms = __atomic_load_n(
+		&p->pp.max_compaction_lag_ms, __ATOMIC_RELAXED);
+	pp->delete_retention_ms = __atomic_load_n(&p->pp.delete_retention_ms,
+						  __ATOMIC_RELAXED);
 }

@@ -244,6 +244,33 @@ release_head(struct fmq_log_part *p)
 	atomic_store_explicit(&p->reclaimed, rc + 1, memory_order_release);
 }
 
+/*
+ * The cleaner's way out of the hot tier: recycle, oldest first, every
+ * written-through, synced, unpinned chunk that lies wholly below off.
+ * Returns the base offset of the oldest chunk still hot (INT64_MAX when
+ * none is). Control thread.
+ */
+int64_t
+part_release_hot_below(struct fmq_log_part *p, int64_t off)
+{
+	uint64_t tail = atomic_load_explicit(&p->hot_tail,
+					     memory_order_acquire);
+
+	for (;;) {
+		uint64_t rcl = atomic_load_explicit(&p->reclaimed,
+						    memory_order_relaxed);
+
+		if (rcl >= tail)
+			return INT64_MAX;
+		if (rcl + 1 >= tail || rcl >= p->fl_idx ||
+		    rcl >= p->sync_idx ||
+		    p->hot[(rcl + 1) & p->hot_mask].base > off ||
+		    !reclaim_head(p))
+			return p->hot[rcl & p->hot_mask].base;
+		release_head(p);
+	}
+}
+
 /* Is the pool of the chunk at hot-list index i running low? */
 static bool
 hot_low(const struct fmq_log_part *p, uint64_t i)
@@ -557,6 +584,22 @@ fmq_log_part_offline(const struct fmq_log_part *p)
 	return atomic_load_explicit(&p->ld->offline, memory_order_acquire);
 }
 
+bool
+fmq_log_dir_offline(const struct fmq_log *log, const char *path)
+{
+	for (uint32_t i = 0; i < log->ndirs; i++)
+		if (strcmp(log->dirs[i].path, path) == 0)
+			return atomic_load_explicit(&log->dirs[i].offline,
+						    memory_order_acquire);
+	return false;
+}
+
+const char *
+fmq_log_part_log_dir(const struct fmq_log_part *p)
+{
+	return p->ld->path;
+}
+
 int
 fmq_log_dirs_offline(const struct fmq_log *log, char *buf, size_t len)
 {
@@ -604,15 +647,22 @@ fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
 					     memory_order_acquire);
 	int64_t synced = atomic_load_explicit(&p->synced_off,
 					      memory_order_acquire);
-	/* retention.* may change under us (fmq_log_part_set_config). */
-	int64_t ret_ms = __atomic_load_n(&p->pp.retention_ms, __ATOMIC_RELAXED);
-	int64_t ret_bytes = __atomic_load_n(&p->pp.retention_bytes,
-					    __ATOMIC_RELAXED);
+	/* Moved up by DeleteRecords (this thread) or by us. */
+	int64_t start = atomic_load_explicit(&p->log_start,
+					     memory_order_acquire);
+	/* retention.* may change under us (fmq_log_part_set_config).
+	 * cleanup.policy=compact alone: segments are never deleted by age
+	 * or size (Kafka's LogManager skips them too), only below the log
+	 * start. */
+	bool del = __atomic_load_n(&p->pp.cleanup, __ATOMIC_RELAXED) &
+		FMQ_LOG_CLEANUP_DELETE;
+	int64_t ret_ms = del ? __atomic_load_n(&p->pp.retention_ms,
+					       __ATOMIC_RELAXED) : -1;
+	int64_t ret_bytes = del ? __atomic_load_n(&p->pp.retention_bytes,
+						  __ATOMIC_RELAXED) : -1;
 	uint64_t total = 0;
 	int n = 0;
 
-	if (ret_ms < 0 && ret_bytes < 0)
-		return 0;
 	for (uint64_t i = head; i < tail; i++)
 		total += atomic_load_explicit(&part_seg(p, i)->size,
 					      memory_order_relaxed);
@@ -621,7 +671,7 @@ fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
 		uint64_t size = atomic_load(&s->size);
 		int64_t ts = atomic_load(&s->max_ts);
 		uint64_t zero = 0;
-		bool by_time, by_size;
+		bool by_time, by_size, by_start;
 
 		if (nx->base > synced)
 			break;          /* not durable yet: keep */
@@ -629,13 +679,17 @@ fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
 			ts = s->created_ms;
 		by_time = ret_ms >= 0 && now_ms - ts > ret_ms;
 		by_size = ret_bytes >= 0 && total - size >= (uint64_t)ret_bytes;
-		if (!by_time && !by_size)
+		by_start = nx->base <= start;
+		if (!by_time && !by_size && !by_start)
 			break;
 		if (!atomic_compare_exchange_strong(&s->state, &zero,
 						    SEG_DEAD))
 			break;          /* a reader holds it */
-		atomic_store_explicit(&p->log_start, nx->base,
-				      memory_order_release);
+		if (nx->base > start) {
+			start = nx->base;
+			atomic_store_explicit(&p->log_start, start,
+					      memory_order_release);
+		}
 		seg_close(s);
 		seg_unlink(p, s);
 		head++;
@@ -644,7 +698,8 @@ fmq_log_part_retention(struct fmq_log_part *p, int64_t now_ms)
 		total -= size;
 		n++;
 		FMQ_DEBUG(LOG_COMP, "%s: retention deleted segment %" PRId64
-			  " (%s)", p->dir, s->base, by_time ? "time" : "size");
+			  " (%s)", p->dir, s->base, by_start ? "log start" :
+			  by_time ? "time" : "size");
 	}
 	STAT_ADD(p->log->segments_deleted, (uint64_t)n);
 	return n;
@@ -686,6 +741,7 @@ part_close(struct fmq_log_part *p, bool discard)
 	int64_t w;
 	int rc = 0;
 
+	cleaner_forget(p);
 	w = part_flush(p, fmq_now_ns(), true, true);
 	if (w < 0) {
 		rc = (int)w;
@@ -835,6 +891,17 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 			st->producers += __atomic_load_n(&log->parts[i]->ps.n,
 							 __ATOMIC_RELAXED);
 	st->producer_snapshots = STAT_GET(log->producer_snapshots);
+	st->cleaner_runs = STAT_GET(log->cleaner_runs);
+	st->cleaner_segments = STAT_GET(log->cleaner_segments);
+	st->cleaner_read_bytes = STAT_GET(log->cleaner_read_bytes);
+	st->cleaner_written_bytes = STAT_GET(log->cleaner_written_bytes);
+	st->cleaner_records_removed = STAT_GET(log->cleaner_records_removed);
+	st->cleaner_tombstones_removed =
+		STAT_GET(log->cleaner_tombstones_removed);
+	st->cleaner_swap_waits = STAT_GET(log->cleaner_swap_waits);
+	st->cleaner_errors = STAT_GET(log->cleaner_errors);
+	st->cleaner_ns = STAT_GET(log->cleaner_ns);
+	st->delete_records = STAT_GET(log->delete_records);
 	st->recoveries = STAT_GET(log->recoveries);
 	st->recovered_batches = STAT_GET(log->recovered_batches);
 	st->truncated_bytes = STAT_GET(log->truncated_bytes);
@@ -1041,6 +1108,35 @@ fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_log_producer_snapshots_total",
 			"counter", "Producer-state snapshot files written.",
 			st.producer_snapshots);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_runs_total", "counter",
+			"Log compaction rounds finished.", st.cleaner_runs);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_segments_total", "counter",
+			"Segments rewritten by the log cleaner.",
+			st.cleaner_segments);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_read_bytes_total",
+			"counter", "Bytes the log cleaner read.",
+			st.cleaner_read_bytes);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_written_bytes_total",
+			"counter", "Bytes of cleaned segments written.",
+			st.cleaner_written_bytes);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_records_removed_total",
+			"counter", "Records dropped because a later record "
+			"has the same key.", st.cleaner_records_removed);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_tombstones_removed_total",
+			"counter", "Tombstones dropped after "
+			"delete.retention.ms.", st.cleaner_tombstones_removed);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_swap_waits_total",
+			"counter", "Cleaner passes that waited for a reader "
+			"to release a segment.", st.cleaner_swap_waits);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_errors_total", "counter",
+			"Compaction rounds abandoned on an error.",
+			st.cleaner_errors);
+	fmq_metrics_one(out, "fluxmq_log_delete_records_total", "counter",
+			"Log start offsets moved by DeleteRecords.",
+			st.delete_records);
+	fmq_metrics_one(out, "fluxmq_log_cleaner_seconds_total", "counter",
+			"Time spent in finished compaction rounds (ns / 1e9, "
+			"floored).", st.cleaner_ns / 1000000000ull);
 	{
 		struct fmq_codec_ctx *ctxs[log->p.nb_lcores];
 		struct fmq_codec_metrics_set set = { ctxs, 0 };

@@ -125,6 +125,9 @@ struct fmq_log_params {
 	 * and from the others only when that one is empty.
 	 */
 	const int *lcore_node;
+	/** Log cleaner offset map (key -> latest offset), 24 bytes a key;
+	 * 0: 16 MiB. Allocated at the first clean. */
+	uint64_t cleaner_map_bytes;
 };
 
 /** fmq_log_part_params.compression: keep batches as the producer sent them. */
@@ -161,7 +164,28 @@ struct fmq_log_part_params {
 	 * of uncompressed batches.
 	 */
 	bool deep_validation;
+	/*
+	 * Compaction (docs/storage.md, "Log compaction"). Read by the
+	 * control thread's retention and cleaner passes.
+	 */
+	/** cleanup.policy: FMQ_LOG_CLEANUP_DELETE and/or _COMPACT. */
+	uint8_t cleanup;
+	/** min.cleanable.dirty.ratio (0..1). */
+	double min_cleanable_ratio;
+	/** min.compaction.lag.ms: newer segments are not cleaned. */
+	int64_t min_compaction_lag_ms;
+	/** max.compaction.lag.ms: older dirty data is cleaned whatever the
+	 * ratio. */
+	int64_t max_compaction_lag_ms;
+	/** delete.retention.ms: how long a tombstone outlives its segment's
+	 * last record before the cleaner removes it. */
+	int64_t delete_retention_ms;
 };
+
+/** fmq_log_part_params.cleanup: retention deletes old segments. */
+#define FMQ_LOG_CLEANUP_DELETE 0x1
+/** fmq_log_part_params.cleanup: the cleaner keeps the last record per key. */
+#define FMQ_LOG_CLEANUP_COMPACT 0x2
 
 /**
  * Fill the log parameters from the broker configuration. hot_dir points
@@ -288,8 +312,10 @@ int fmq_log_part_delete(struct fmq_log_part *part);
  * Change a partition's settings in place (topic configs altered): taken
  * from pp are max_message_bytes, segment_bytes, roll_ms,
  * index_interval_bytes, index_max_bytes, flush_messages, flush_ms,
- * retention_ms, retention_bytes, log_append_time, compression and
- * deep_validation; the rest of pp is ignored. The next append uses them
+ * retention_ms, retention_bytes, log_append_time, compression,
+ * deep_validation and the compaction settings (cleanup,
+ * min_cleanable_ratio, min/max_compaction_lag_ms, delete_retention_ms);
+ * the rest of pp is ignored. The next append uses them
  * (a smaller segment_bytes or roll_ms rolls then; index_max_bytes sizes
  * the next segment's indexes); the next flusher and retention passes use
  * the flush and retention settings. Owner lcore (no lock: the owner is
@@ -420,6 +446,12 @@ void fmq_log_part_note_read(struct fmq_log_part *part, uint64_t bytes);
  */
 bool fmq_log_part_offline(const struct fmq_log_part *part);
 
+/** True while the log.dirs entry path is offline (any thread). */
+bool fmq_log_dir_offline(const struct fmq_log *log, const char *path);
+
+/** The log.dirs entry a partition lives in (its directory's parent). */
+const char *fmq_log_part_log_dir(const struct fmq_log_part *part);
+
 /**
  * Offline log dirs: returns how many, and writes one line per dir
  * ("log dir offline: <path>: <error>\n") into buf (truncated to len).
@@ -545,6 +577,58 @@ int fmq_log_retention(struct fmq_log *log, int64_t now_ms);
 /** fmq_log_retention() for one partition. */
 int fmq_log_part_retention(struct fmq_log_part *part, int64_t now_ms);
 
+/**
+ * DeleteRecords: move the partition's log start offset up to offset (-1:
+ * the high watermark). The new start is written to
+ * <partition dir>/log-start-offset (fdatasync, rename, directory fsync)
+ * before it takes effect, so it survives a restart and a SIGKILL.
+ * Fetches below it get OFFSET_OUT_OF_RANGE, ListOffsets earliest returns
+ * it, and the next retention pass deletes the whole segments below it
+ * (whatever the cleanup.policy). An offset at or below the current start
+ * changes nothing. Control thread.
+ *
+ * @param low
+ *   The log start offset afterwards (Kafka's low watermark).
+ * @return 0; -EPERM when the partition's cleanup.policy has no delete
+ *   (POLICY_VIOLATION, as Kafka); -ERANGE when offset is past the high
+ *   watermark or below -1 (OFFSET_OUT_OF_RANGE); or -errno of the failed
+ *   write (KAFKA_STORAGE_ERROR; nothing changed).
+ */
+int fmq_log_part_delete_records(struct fmq_log_part *part, int64_t offset,
+				int64_t *low);
+
+/* ------------------------------------------------------------------------
+ * Log compaction (control thread)
+ * ---------------------------------------------------------------------- */
+
+/**
+ * One bounded slice of log compaction (docs/storage.md, "Log
+ * compaction"): picks a partition with cleanup.policy=compact whose dirty
+ * ratio reached min.cleanable.dirty.ratio (or whose oldest dirty segment
+ * passed max.compaction.lag.ms), and works on it until about budget bytes
+ * were read (0: 1 MiB). Only closed segments whose bytes are synced and
+ * whose hot chunks left the pool are rewritten; never the active one.
+ *
+ * @return 1 when a round is still under way (call again soon), 0 when
+ *   idle, or -errno of a failed round (abandoned; the log is unchanged).
+ */
+int fmq_log_clean(struct fmq_log *log, int64_t now_ms, uint64_t budget);
+
+/**
+ * Clean one partition now, whatever the other partitions (tests, tools).
+ * @return segments rewritten, 0 if nothing was cleanable, -EBUSY if the
+ *   cleaner is in the middle of another partition, or -errno.
+ */
+int fmq_log_part_clean(struct fmq_log_part *part, int64_t now_ms);
+
+/**
+ * Test hook: stop every later swap after step n (1: cleaned files
+ * written, 2: index files renamed to .swap, 3: log renamed to .swap (the
+ * commit), 4: log renamed into place), leaving the files as a crash
+ * would; the call returns -ECANCELED. 0 turns it off.
+ */
+void fmq_log_clean_crash_at(struct fmq_log *log, int step);
+
 /* ------------------------------------------------------------------------
  * Counters, /metrics
  * ---------------------------------------------------------------------- */
@@ -586,6 +670,16 @@ struct fmq_log_stats {
 	uint64_t producers;        /**< producer states held (gauge) */
 	uint64_t producers_evicted; /**< forgotten: table full or expired */
 	uint64_t producer_snapshots; /**< snapshot files written */
+	uint64_t cleaner_runs;       /**< compaction rounds finished */
+	uint64_t cleaner_segments;   /**< segments rewritten */
+	uint64_t cleaner_read_bytes; /**< bytes read by the cleaner */
+	uint64_t cleaner_written_bytes; /**< bytes of cleaned segments */
+	uint64_t cleaner_records_removed; /**< superseded records dropped */
+	uint64_t cleaner_tombstones_removed; /**< expired tombstones dropped */
+	uint64_t cleaner_swap_waits; /**< swaps delayed by a reader */
+	uint64_t cleaner_errors;     /**< rounds abandoned on an error */
+	uint64_t cleaner_ns;         /**< time spent in finished rounds */
+	uint64_t delete_records;     /**< log start moves by DeleteRecords */
 };
 
 void fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st);

@@ -108,9 +108,26 @@ struct batch_info {
 void batch_peek(const uint8_t *b, struct batch_info *bi);
 int16_t batch_validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 		       struct batch_info *bi, bool *crc_failed);
+int16_t batch_validate_stored(const uint8_t *b, uint32_t len,
+			      struct batch_info *bi, bool *crc_failed);
 uint32_t batch_crc(const uint8_t *b, uint32_t size);
 int batch_first_ts_at_least(const uint8_t *b, uint32_t size, int64_t ts,
 			    int64_t *offset, int64_t *ts_found);
+/* One record of an uncompressed records section (cleaner). */
+struct rec_view {
+	const uint8_t *rec;     /* its length varint */
+	uint32_t size;          /* bytes from rec to the next record */
+	int64_t ts_delta;
+	int64_t off_delta;
+	const uint8_t *key;     /* NULL: null key */
+	int32_t key_len;        /* -1: null */
+	int32_t value_len;      /* -1: null (a tombstone) */
+};
+
+/* Parse the record at p (bounded by end). 0 or -1 if malformed. */
+int batch_record_next(const uint8_t *p, const uint8_t *end,
+		      struct rec_view *rv);
+
 struct fmq_codec_ctx;
 int batch_offset_of_max_ts(const uint8_t *b, uint32_t size,
 			   struct fmq_codec_ctx *ctx, int64_t *offset);
@@ -392,6 +409,19 @@ struct fmq_log {
 	uint64_t segments_deleted;
 	uint64_t producer_snapshots;
 	uint32_t rr;                /* pressure reclaim round robin */
+	/* Log cleaner (cleaner.c; control thread). */
+	struct cleaner *cl;
+	int cl_crash_at;
+	uint64_t cleaner_runs;
+	uint64_t cleaner_segments;
+	uint64_t cleaner_read_bytes;
+	uint64_t cleaner_written_bytes;
+	uint64_t cleaner_records_removed;
+	uint64_t cleaner_tombstones_removed;
+	uint64_t cleaner_swap_waits;
+	uint64_t cleaner_errors;
+	uint64_t cleaner_ns;
+	uint64_t delete_records;
 };
 
 /* ------------------------------------------------------------------------
@@ -529,6 +559,9 @@ struct fmq_log_part {
 	 * roll for the flusher to write (exchanged atomically). */
 	struct pstate ps;
 	struct ps_snap *_Atomic snap_pending;
+
+	/* Log cleaner (control thread): offsets below are clean. */
+	int64_t clean_off;
 };
 
 static inline struct seg *
@@ -579,7 +612,15 @@ int seg_read_header(const struct seg *s, uint64_t pos, uint8_t *hdr,
 /* partition.c */
 int part_roll(struct fmq_log_part *p, int64_t now_ms);
 
+/* cleaner.c */
+int cleaner_recover_dir(const char *dir);
+void cleaner_load_checkpoint(struct fmq_log_part *p);
+void cleaner_forget(struct fmq_log_part *p);
+void cleaner_free(struct fmq_log *log);
+void log_start_load(struct fmq_log_part *p);
+
 /* flush.c */
+int64_t part_release_hot_below(struct fmq_log_part *p, int64_t off);
 void chunk_retire(struct fmq_log *log, struct chunk *c);
 struct log_dir *log_dir_get(struct fmq_log *log, const char *path);
 

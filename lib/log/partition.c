@@ -35,6 +35,11 @@ fmq_log_part_params_default(struct fmq_log_part_params *pp)
 	pp->leader_epoch = 0;
 	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
 	pp->deep_validation = false;
+	pp->cleanup = FMQ_LOG_CLEANUP_DELETE;
+	pp->min_cleanable_ratio = 0.5;
+	pp->min_compaction_lag_ms = 0;
+	pp->max_compaction_lag_ms = INT64_MAX;
+	pp->delete_retention_ms = 86400000;
 }
 
 static bool
@@ -369,6 +374,8 @@ part_recover(struct fmq_log_part *p)
 	atomic_store(&p->written_off, next);
 	atomic_store(&p->synced_off, next);
 	atomic_store(&p->log_start, part_seg(p, 0)->base);
+	log_start_load(p);
+	cleaner_load_checkpoint(p);
 	return 0;
 }
 
@@ -441,6 +448,10 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 		goto fail;
 	}
 	rc = fmq_mkdir_p(p->dir);
+	if (rc < 0)
+		goto fail;
+	/* A swap of a cleaned segment that a crash interrupted. */
+	rc = cleaner_recover_dir(p->dir);
 	if (rc < 0)
 		goto fail;
 	rc = list_segments(p->dir, &bases, &nb);
@@ -630,7 +641,9 @@ transform(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
 	struct fmq_log_lcore *lc = p->lc;
 	struct fmq_codec_seg seg = { .p = b, .len = len };
 	struct fmq_codec_vopts vo = {
-		.compacted = false,
+		/* Kafka: "Compacted topic cannot accept message without
+		 * key" (INVALID_RECORD). */
+		.compacted = (p->pp.cleanup & FMQ_LOG_CLEANUP_COMPACT) != 0,
 		.now_ms = now_ms,
 		.ts_diff_max_ms = INT64_MAX,
 		.log_append_time = p->pp.log_append_time,
@@ -1235,6 +1248,11 @@ fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 					     memory_order_acquire);
 	int64_t hw = atomic_load_explicit(&p->next_offset,
 					  memory_order_relaxed);
+	/* Segments below a DeleteRecords start may still be there until
+	 * the next retention pass: never answer below it (Kafka searches
+	 * from the log start offset). */
+	int64_t start = atomic_load_explicit(&p->log_start,
+					     memory_order_acquire);
 	int64_t cur = -1;
 	uint8_t *buf = NULL;
 	uint32_t bufsz = 0;
@@ -1255,6 +1273,8 @@ fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 		}
 		seg_unpin(s);
 	}
+	if (cur >= 0 && cur < start)
+		cur = start;
 	/* Scan batch by batch from the time index entry. */
 	while (cur >= 0 && cur < hw) {
 		struct fmq_log_range r;
@@ -1286,6 +1306,10 @@ fmq_log_offset_for_time(struct fmq_log_part *p, int64_t ts, int64_t *offset,
 		}
 		if (batch_first_ts_at_least(b, r.len, ts, offset,
 					    ts_found) == 0) {
+			/* In the batch that holds the start, a record
+			 * below it stands for the start. */
+			if (*offset < start)
+				*offset = start;
 			fmq_log_range_release(&r);
 			break;
 		}

@@ -714,6 +714,7 @@ fmq_log_free(struct fmq_log *log)
 	for (uint32_t i = 0; i < log->p.max_partitions; i++)
 		if (log->parts[i] != NULL)
 			fmq_log_part_close(log->parts[i]);
+	cleaner_free(log);
 	if (log->npinned > 0)
 		FMQ_INFO(LOG_COMP, "%u chunks still held by packets in flight "
 			 "at exit; the pool file keeps them for the next start",

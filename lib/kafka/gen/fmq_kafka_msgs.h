@@ -25,12 +25,14 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_API_VERSIONS = 18,
 	FMQ_KAFKA_API_CREATE_TOPICS = 19,
 	FMQ_KAFKA_API_DELETE_TOPICS = 20,
+	FMQ_KAFKA_API_DELETE_RECORDS = 21,
 	FMQ_KAFKA_API_INIT_PRODUCER_ID = 22,
 	FMQ_KAFKA_API_DESCRIBE_ACLS = 29,
 	FMQ_KAFKA_API_CREATE_ACLS = 30,
 	FMQ_KAFKA_API_DELETE_ACLS = 31,
 	FMQ_KAFKA_API_DESCRIBE_CONFIGS = 32,
 	FMQ_KAFKA_API_ALTER_CONFIGS = 33,
+	FMQ_KAFKA_API_DESCRIBE_LOG_DIRS = 35,
 	FMQ_KAFKA_API_SASL_AUTHENTICATE = 36,
 	FMQ_KAFKA_API_CREATE_PARTITIONS = 37,
 	FMQ_KAFKA_API_DELETE_GROUPS = 42,
@@ -44,7 +46,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 33
+#define FMQ_KAFKA_N_APIS 35
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -2398,6 +2400,124 @@ int fmq_kafka_delete_topics_resp_encode(struct fmq_kafka_writer *w, int16_t v, c
 /** Add the encoded size of a DeleteTopicsResponse body at version v to s. */
 int fmq_kafka_delete_topics_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_delete_topics_resp *m);
 
+/** DeleteRecordsPartition */
+struct fmq_kafka_delete_records_req_delete_records_partition {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The deletion offset.
+	 */
+	int64_t offset;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteRecordsTopic */
+struct fmq_kafka_delete_records_req_delete_records_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) Each partition that we want to delete records from.
+	 */
+	struct fmq_kafka_delete_records_req_delete_records_partition *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteRecordsRequest (API key 21, versions 0-2) */
+struct fmq_kafka_delete_records_req {
+	/**
+	 * (v0+) Each topic that we want to delete records from.
+	 */
+	struct fmq_kafka_delete_records_req_delete_records_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/**
+	 * (v0+) How long to wait for the deletion to complete, in milliseconds.
+	 */
+	int32_t timeout_ms;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DeleteRecordsRequest to its schema default. */
+void fmq_kafka_delete_records_req_init(struct fmq_kafka_delete_records_req *m);
+/** Decode a DeleteRecordsRequest body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_delete_records_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_delete_records_req *m);
+/** Encode a DeleteRecordsRequest body at version v. */
+int fmq_kafka_delete_records_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_delete_records_req *m);
+/** Add the encoded size of a DeleteRecordsRequest body at version v to s. */
+int fmq_kafka_delete_records_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_delete_records_req *m);
+
+/** DeleteRecordsPartitionResult */
+struct fmq_kafka_delete_records_resp_delete_records_partition_result {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The partition low water mark.
+	 */
+	int64_t low_watermark;
+	/**
+	 * (v0+) The deletion error code, or 0 if the deletion succeeded.
+	 */
+	int16_t error_code;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteRecordsTopicResult */
+struct fmq_kafka_delete_records_resp_delete_records_topic_result {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) Each partition that we wanted to delete records from.
+	 */
+	struct fmq_kafka_delete_records_resp_delete_records_partition_result *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DeleteRecordsResponse (API key 21, versions 0-2) */
+struct fmq_kafka_delete_records_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) Each topic that we wanted to delete records from.
+	 */
+	struct fmq_kafka_delete_records_resp_delete_records_topic_result *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DeleteRecordsResponse to its schema default. */
+void fmq_kafka_delete_records_resp_init(struct fmq_kafka_delete_records_resp *m);
+/** Decode a DeleteRecordsResponse body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_delete_records_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_delete_records_resp *m);
+/** Encode a DeleteRecordsResponse body at version v. */
+int fmq_kafka_delete_records_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_delete_records_resp *m);
+/** Add the encoded size of a DeleteRecordsResponse body at version v to s. */
+int fmq_kafka_delete_records_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_delete_records_resp *m);
+
 /** InitProducerIdRequest (API key 22, versions 0-4) */
 struct fmq_kafka_init_producer_id_req {
 	/**
@@ -3127,6 +3247,147 @@ int fmq_kafka_alter_configs_resp_decode(struct fmq_kafka_reader *r, int16_t v, s
 int fmq_kafka_alter_configs_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_configs_resp *m);
 /** Add the encoded size of a AlterConfigsResponse body at version v to s. */
 int fmq_kafka_alter_configs_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_configs_resp *m);
+
+/** DescribableLogDirTopic */
+struct fmq_kafka_describe_log_dirs_req_describable_log_dir_topic {
+	/**
+	 * (v0+) The topic name
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+) The partition indexes.
+	 */
+	int32_t *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeLogDirsRequest (API key 35, versions 0-4) */
+struct fmq_kafka_describe_log_dirs_req {
+	/**
+	 * (v0+, nullable v0+) Each topic that we want to describe log directories
+	 * for, or null for all topics.
+	 */
+	struct fmq_kafka_describe_log_dirs_req_describable_log_dir_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeLogDirsRequest to its schema default. */
+void fmq_kafka_describe_log_dirs_req_init(struct fmq_kafka_describe_log_dirs_req *m);
+/** Decode a DescribeLogDirsRequest body at version v (0-4); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_log_dirs_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_log_dirs_req *m);
+/** Encode a DescribeLogDirsRequest body at version v. */
+int fmq_kafka_describe_log_dirs_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_log_dirs_req *m);
+/** Add the encoded size of a DescribeLogDirsRequest body at version v to s. */
+int fmq_kafka_describe_log_dirs_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_log_dirs_req *m);
+
+/** DescribeLogDirsPartition */
+struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The size of the log segments in this partition in bytes.
+	 */
+	int64_t partition_size;
+	/**
+	 * (v0+) The lag of the log's LEO w.r.t. partition's HW (if it is the
+	 * current log for the partition) or current replica's LEO (if it is the
+	 * future log for the partition)
+	 */
+	int64_t offset_lag;
+	/**
+	 * (v0+) True if this log is created by AlterReplicaLogDirsRequest and will
+	 * replace the current log of the replica in the future.
+	 */
+	bool is_future_key;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeLogDirsTopic */
+struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeLogDirsResult */
+struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result {
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) The absolute log directory path.
+	 */
+	struct fmq_kafka_str log_dir;
+	/**
+	 * (v0+) Each topic.
+	 */
+	struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/**
+	 * (v4+, default -1) The total size in bytes of the volume the log
+	 * directory is in.
+	 */
+	int64_t total_bytes;
+	/**
+	 * (v4+, default -1) The usable size in bytes of the volume the log
+	 * directory is in.
+	 */
+	int64_t usable_bytes;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeLogDirsResponse (API key 35, versions 0-4) */
+struct fmq_kafka_describe_log_dirs_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v3+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) The log directories.
+	 */
+	struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result *results;
+	int32_t results_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeLogDirsResponse to its schema default. */
+void fmq_kafka_describe_log_dirs_resp_init(struct fmq_kafka_describe_log_dirs_resp *m);
+/** Decode a DescribeLogDirsResponse body at version v (0-4); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_log_dirs_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_log_dirs_resp *m);
+/** Encode a DescribeLogDirsResponse body at version v. */
+int fmq_kafka_describe_log_dirs_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_log_dirs_resp *m);
+/** Add the encoded size of a DescribeLogDirsResponse body at version v to s. */
+int fmq_kafka_describe_log_dirs_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_log_dirs_resp *m);
 
 /** SaslAuthenticateRequest (API key 36, versions 0-2) */
 struct fmq_kafka_sasl_authenticate_req {
@@ -4172,12 +4433,14 @@ union fmq_kafka_request {
 	struct fmq_kafka_api_versions_req api_versions;
 	struct fmq_kafka_create_topics_req create_topics;
 	struct fmq_kafka_delete_topics_req delete_topics;
+	struct fmq_kafka_delete_records_req delete_records;
 	struct fmq_kafka_init_producer_id_req init_producer_id;
 	struct fmq_kafka_describe_acls_req describe_acls;
 	struct fmq_kafka_create_acls_req create_acls;
 	struct fmq_kafka_delete_acls_req delete_acls;
 	struct fmq_kafka_describe_configs_req describe_configs;
 	struct fmq_kafka_alter_configs_req alter_configs;
+	struct fmq_kafka_describe_log_dirs_req describe_log_dirs;
 	struct fmq_kafka_sasl_authenticate_req sasl_authenticate;
 	struct fmq_kafka_create_partitions_req create_partitions;
 	struct fmq_kafka_delete_groups_req delete_groups;
@@ -4209,12 +4472,14 @@ union fmq_kafka_response {
 	struct fmq_kafka_api_versions_resp api_versions;
 	struct fmq_kafka_create_topics_resp create_topics;
 	struct fmq_kafka_delete_topics_resp delete_topics;
+	struct fmq_kafka_delete_records_resp delete_records;
 	struct fmq_kafka_init_producer_id_resp init_producer_id;
 	struct fmq_kafka_describe_acls_resp describe_acls;
 	struct fmq_kafka_create_acls_resp create_acls;
 	struct fmq_kafka_delete_acls_resp delete_acls;
 	struct fmq_kafka_describe_configs_resp describe_configs;
 	struct fmq_kafka_alter_configs_resp alter_configs;
+	struct fmq_kafka_describe_log_dirs_resp describe_log_dirs;
 	struct fmq_kafka_sasl_authenticate_resp sasl_authenticate;
 	struct fmq_kafka_create_partitions_resp create_partitions;
 	struct fmq_kafka_delete_groups_resp delete_groups;

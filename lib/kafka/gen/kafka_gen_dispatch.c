@@ -25,12 +25,14 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 18, 0, 3, 3, "ApiVersions" },
 	{ 19, 0, 7, 5, "CreateTopics" },
 	{ 20, 0, 6, 4, "DeleteTopics" },
+	{ 21, 0, 2, 2, "DeleteRecords" },
 	{ 22, 0, 4, 2, "InitProducerId" },
 	{ 29, 0, 3, 2, "DescribeAcls" },
 	{ 30, 0, 3, 2, "CreateAcls" },
 	{ 31, 0, 3, 2, "DeleteAcls" },
 	{ 32, 0, 4, 4, "DescribeConfigs" },
 	{ 33, 0, 2, 2, "AlterConfigs" },
+	{ 35, 0, 4, 2, "DescribeLogDirs" },
 	{ 36, 0, 2, 2, "SaslAuthenticate" },
 	{ 37, 0, 3, 2, "CreatePartitions" },
 	{ 42, 0, 2, 2, "DeleteGroups" },
@@ -81,6 +83,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_create_topics_req_decode(r, v, a, out);
 	case 20:
 		return fmq_kafka_delete_topics_req_decode(r, v, a, out);
+	case 21:
+		return fmq_kafka_delete_records_req_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_req_decode(r, v, a, out);
 	case 29:
@@ -93,6 +97,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_describe_configs_req_decode(r, v, a, out);
 	case 33:
 		return fmq_kafka_alter_configs_req_decode(r, v, a, out);
+	case 35:
+		return fmq_kafka_describe_log_dirs_req_decode(r, v, a, out);
 	case 36:
 		return fmq_kafka_sasl_authenticate_req_decode(r, v, a, out);
 	case 37:
@@ -156,6 +162,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_create_topics_req_encode(w, v, body);
 	case 20:
 		return fmq_kafka_delete_topics_req_encode(w, v, body);
+	case 21:
+		return fmq_kafka_delete_records_req_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_encode(w, v, body);
 	case 29:
@@ -168,6 +176,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_describe_configs_req_encode(w, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_req_encode(w, v, body);
+	case 35:
+		return fmq_kafka_describe_log_dirs_req_encode(w, v, body);
 	case 36:
 		return fmq_kafka_sasl_authenticate_req_encode(w, v, body);
 	case 37:
@@ -231,6 +241,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_create_topics_req_size(s, v, body);
 	case 20:
 		return fmq_kafka_delete_topics_req_size(s, v, body);
+	case 21:
+		return fmq_kafka_delete_records_req_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_size(s, v, body);
 	case 29:
@@ -243,6 +255,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_describe_configs_req_size(s, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_req_size(s, v, body);
+	case 35:
+		return fmq_kafka_describe_log_dirs_req_size(s, v, body);
 	case 36:
 		return fmq_kafka_sasl_authenticate_req_size(s, v, body);
 	case 37:
@@ -325,6 +339,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 20:
 		fmq_kafka_delete_topics_req_init(body);
 		return 0;
+	case 21:
+		fmq_kafka_delete_records_req_init(body);
+		return 0;
 	case 22:
 		fmq_kafka_init_producer_id_req_init(body);
 		return 0;
@@ -342,6 +359,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 33:
 		fmq_kafka_alter_configs_req_init(body);
+		return 0;
+	case 35:
+		fmq_kafka_describe_log_dirs_req_init(body);
 		return 0;
 	case 36:
 		fmq_kafka_sasl_authenticate_req_init(body);
@@ -416,6 +436,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_create_topics_resp_decode(r, v, a, out);
 	case 20:
 		return fmq_kafka_delete_topics_resp_decode(r, v, a, out);
+	case 21:
+		return fmq_kafka_delete_records_resp_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_decode(r, v, a, out);
 	case 29:
@@ -428,6 +450,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_describe_configs_resp_decode(r, v, a, out);
 	case 33:
 		return fmq_kafka_alter_configs_resp_decode(r, v, a, out);
+	case 35:
+		return fmq_kafka_describe_log_dirs_resp_decode(r, v, a, out);
 	case 36:
 		return fmq_kafka_sasl_authenticate_resp_decode(r, v, a, out);
 	case 37:
@@ -491,6 +515,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_create_topics_resp_encode(w, v, body);
 	case 20:
 		return fmq_kafka_delete_topics_resp_encode(w, v, body);
+	case 21:
+		return fmq_kafka_delete_records_resp_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_encode(w, v, body);
 	case 29:
@@ -503,6 +529,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_describe_configs_resp_encode(w, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_resp_encode(w, v, body);
+	case 35:
+		return fmq_kafka_describe_log_dirs_resp_encode(w, v, body);
 	case 36:
 		return fmq_kafka_sasl_authenticate_resp_encode(w, v, body);
 	case 37:
@@ -566,6 +594,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_create_topics_resp_size(s, v, body);
 	case 20:
 		return fmq_kafka_delete_topics_resp_size(s, v, body);
+	case 21:
+		return fmq_kafka_delete_records_resp_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_size(s, v, body);
 	case 29:
@@ -578,6 +608,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_describe_configs_resp_size(s, v, body);
 	case 33:
 		return fmq_kafka_alter_configs_resp_size(s, v, body);
+	case 35:
+		return fmq_kafka_describe_log_dirs_resp_size(s, v, body);
 	case 36:
 		return fmq_kafka_sasl_authenticate_resp_size(s, v, body);
 	case 37:
@@ -660,6 +692,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 	case 20:
 		fmq_kafka_delete_topics_resp_init(body);
 		return 0;
+	case 21:
+		fmq_kafka_delete_records_resp_init(body);
+		return 0;
 	case 22:
 		fmq_kafka_init_producer_id_resp_init(body);
 		return 0;
@@ -677,6 +712,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 33:
 		fmq_kafka_alter_configs_resp_init(body);
+		return 0;
+	case 35:
+		fmq_kafka_describe_log_dirs_resp_init(body);
 		return 0;
 	case 36:
 		fmq_kafka_sasl_authenticate_resp_init(body);

@@ -142,7 +142,8 @@ def stage_kp():
             (RT.TOPIC, TOPIC_KP, {"no.such.key": "1"}, 40,
              "Unknown topic config name: no.such.key"),
             (RT.TOPIC, TOPIC_KP, {"retention.ms": "soon"}, 40, None),
-            (RT.TOPIC, TOPIC_KP, {"cleanup.policy": "compact"}, 40, None),
+            (RT.TOPIC, TOPIC_KP, {"cleanup.policy": "shred"}, 40, None),
+            (RT.TOPIC, TOPIC_KP, {"min.cleanable.dirty.ratio": "1.5"}, 40, None),
             (RT.TOPIC, TOPIC_KP, {"max.message.bytes": "8000000"}, 40, None),
             (RT.BROKER, "1", {"log.retention.ms": "5"}, 40,
              "Invalid config value for resource ConfigResource(type=BROKER, "
@@ -161,7 +162,7 @@ def stage_kp():
     e, m = kp_alter(adm, RT.BROKER, "", {})
     expect(e == 0, f"empty default-broker alter: {e} {m}")
     ok("per-resource errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG (unknown key, bad value, "
-       "compact, static broker config), INVALID_REQUEST (other broker id); empty broker set ok")
+       "bad cleanup.policy and ratio, static broker config), INVALID_REQUEST (other broker id); empty broker set ok")
     adm.close()
 
 

@@ -55,7 +55,9 @@ test_create_errors(void)
 	const struct fmq_topic *tp;
 	struct fmq_kv bad_val[] = { { "retention.ms", "soon" } };
 	struct fmq_kv bad_key[] = { { "no.such.config", "1" } };
-	struct fmq_kv compact[] = { { "cleanup.policy", "compact" } };
+	struct fmq_kv compact[] = { { "cleanup.policy", "compact,delete" },
+				    { "min.cleanable.dirty.ratio", "0.01" } };
+	struct fmq_kv bad_ratio[] = { { "min.cleanable.dirty.ratio", "1.5" } };
 	struct fmq_kv bad_enum[] = { { "compression.type", "brotli" } };
 	struct fmq_kv range[] = { { "segment.bytes", "10" } };
 
@@ -90,8 +92,13 @@ test_create_errors(void)
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, bad_key, 1, false, msg,
 					  sizeof(msg), NULL), INVALID_CONFIG);
 	CU_ASSERT_STRING_EQUAL(msg, "Unknown topic config name: no.such.config");
-	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, compact, 1, false, msg,
-					  sizeof(msg), NULL), INVALID_CONFIG);
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, bad_ratio, 1, false,
+					  msg, sizeof(msg), NULL), INVALID_CONFIG);
+	CU_ASSERT_STRING_EQUAL(msg, "Invalid value 1.5 for configuration "
+			       "min.cleanable.dirty.ratio: Value must be in 0..1");
+	/* Compaction is a policy like any other (validate only). */
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, compact, 2, true, msg,
+					  sizeof(msg), NULL), 0);
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, bad_enum, 1, false, msg,
 					  sizeof(msg), NULL), INVALID_CONFIG);
 	CU_ASSERT_EQUAL(fmq_topics_create(t, "y", 1, 1, 1, range, 1, false, msg,
@@ -222,6 +229,86 @@ test_corrupt_registry(void)
 	rm_registry();
 }
 
+/* Every topic config Kafka documents (TopicConfig.java at the schemas'
+ * commit, plus the two replication throttles of LogConfig), with a value
+ * that is not its default: accepted on create, persisted, reloaded. */
+static void
+test_every_kafka_key(void)
+{
+	static const struct fmq_kv all[] = {
+		{ "cleanup.policy", "compact,delete" },
+		{ "compression.gzip.level", "5" },
+		{ "compression.type", "zstd" },
+		{ "compression.zstd.level", "7" },
+		{ "delete.retention.ms", "1000" },
+		{ "file.delete.delay.ms", "1" },
+		{ "flush.messages", "100" },
+		{ "flush.ms", "100" },
+		{ "follower.replication.throttled.replicas", "0:1,1:1" },
+		{ "index.interval.bytes", "8192" },
+		{ "leader.replication.throttled.replicas", "*" },
+		{ "local.retention.bytes", "100" },
+		{ "local.retention.ms", "100" },
+		{ "max.compaction.lag.ms", "60000" },
+		{ "max.message.bytes", "1000" },
+		{ "message.downconversion.enable", "false" },
+		{ "message.format.version", "2.8-IV1" },
+		{ "message.timestamp.after.max.ms", "3600000" },
+		{ "message.timestamp.before.max.ms", "3600000" },
+		{ "message.timestamp.difference.max.ms", "3600000" },
+		{ "message.timestamp.type", "LogAppendTime" },
+		{ "min.cleanable.dirty.ratio", "0.25" },
+		{ "min.compaction.lag.ms", "10" },
+		{ "min.insync.replicas", "1" },
+		{ "preallocate", "true" },
+		{ "remote.log.copy.disable", "true" },
+		{ "remote.log.delete.on.disable", "true" },
+		{ "remote.storage.enable", "false" },
+		{ "retention.bytes", "1048576" },
+		{ "retention.ms", "1000" },
+		{ "segment.bytes", "1048576" },
+		{ "segment.index.bytes", "4096" },
+		{ "segment.jitter.ms", "5" },
+		{ "segment.ms", "1000" },
+		{ "unclean.leader.election.enable", "true" },
+	};
+	const size_t n = sizeof(all) / sizeof(all[0]);
+	struct fmq_kv one;
+	struct fmq_topics *t;
+	const struct fmq_topic *tp;
+	char v[64];
+
+	rm_registry();
+	t = fmq_topics_open(dir, 1, NULL, msg, sizeof(msg));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "allkeys", 1, 1, 1, all,
+					  (int)n, false, msg, sizeof(msg),
+					  &tp), 0);
+	/* Tiered storage cannot be switched on; a list value is checked. */
+	one = (struct fmq_kv){ "remote.storage.enable", "true" };
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "x", 1, 1, 1, &one, 1, true, msg,
+					  sizeof(msg), NULL), INVALID_CONFIG);
+	one = (struct fmq_kv){ "leader.replication.throttled.replicas",
+			       "0:1\nconfig x" };
+	CU_ASSERT_EQUAL(fmq_topics_create(t, "x", 1, 1, 1, &one, 1, true, msg,
+					  sizeof(msg), NULL), INVALID_CONFIG);
+	fmq_topics_close(t);
+	t = fmq_topics_open(dir, 1, NULL, msg, sizeof(msg));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	tp = fmq_topics_find(t, "allkeys");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tp);
+	for (size_t i = 0; i < n; i++) {
+		int k = fmq_tcfg_find(all[i].key);
+
+		CU_ASSERT_FATAL(k >= 0);
+		CU_ASSERT(tp->cfg.set[k]);
+		fmq_tcfg_format(&tp->cfg, k, v, sizeof(v));
+		CU_ASSERT_STRING_EQUAL(v, all[i].value);
+	}
+	CU_ASSERT_EQUAL(FMQ_TCFG_N, (int)n + 1);    /* + validation */
+	fmq_topics_close(t);
+}
+
 static void
 test_topic_id_string(void)
 {
@@ -251,6 +338,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "persistence, owners, alter, delete", test_persistence_and_owners);
 	CU_add_test(s, "corrupt registry refused with file:line", test_corrupt_registry);
 	CU_add_test(s, "topic id string", test_topic_id_string);
+	CU_add_test(s, "every Kafka topic config accepted and kept",
+		    test_every_kafka_key);
 	fails = fmq_test_run(argc, argv);
 	rm_registry();
 	rmdir(dir);

@@ -102,10 +102,10 @@ static const struct {
 	{ 8, 0, 8, 8 }, { 9, 0, 8, 6 }, { 10, 0, 4, 3 }, { 11, 0, 9, 6 },
 	{ 12, 0, 4, 4 }, { 13, 0, 5, 4 }, { 14, 0, 5, 4 }, { 15, 0, 5, 5 },
 	{ 16, 0, 4, 3 }, { 17, 0, 1, FMQ_KAFKA_NOT_FLEXIBLE },
-	{ 18, 0, 3, 3 }, { 19, 0, 7, 5 }, { 20, 0, 6, 4 },
+	{ 18, 0, 3, 3 }, { 19, 0, 7, 5 }, { 20, 0, 6, 4 }, { 21, 0, 2, 2 },
 	{ 22, 0, 4, 2 }, { 29, 0, 3, 2 }, { 30, 0, 3, 2 }, { 31, 0, 3, 2 },
-	{ 32, 0, 4, 4 }, { 33, 0, 2, 2 }, { 36, 0, 2, 2 }, { 37, 0, 3, 2 },
-	{ 42, 0, 2, 2 },
+	{ 32, 0, 4, 4 }, { 33, 0, 2, 2 }, { 35, 0, 4, 2 }, { 36, 0, 2, 2 },
+	{ 37, 0, 3, 2 }, { 42, 0, 2, 2 },
 	{ 44, 0, 1, 1 }, { 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE }, { 48, 0, 1, 1 },
 	{ 49, 0, 1, 1 }, { 50, 0, 0, 0 }, { 51, 0, 0, 0 }, { 60, 0, 0, 0 },
 };
@@ -125,7 +125,7 @@ test_version_table(void)
 		CU_ASSERT_EQUAL(t[i].flexible_min, expect_apis[i].flex);
 		CU_ASSERT_PTR_EQUAL(fmq_kafka_api_find(t[i].api_key), &t[i]);
 	}
-	CU_ASSERT_PTR_NULL(fmq_kafka_api_find(21));
+	CU_ASSERT_PTR_NULL(fmq_kafka_api_find(34));
 	CU_ASSERT_PTR_NULL(fmq_kafka_api_find(-1));
 	CU_ASSERT(fmq_kafka_api_supported(0, 0));
 	CU_ASSERT(!fmq_kafka_api_supported(1, 3));
@@ -884,8 +884,8 @@ static const struct bad_frame bad_frames[] = {
 	{ "header v2 tag count absurd",
 	  { 0, 0, 0, 11, 0, 3, 0, 9, 0, 0, 0, 1, 0, 0, 0x7f }, 15,
 	  FMQ_KAFKA_FRAME_CLOSE, FMQ_KAFKA_FR_HEADER_MALFORMED, 0 },
-	{ "unknown api key 21",
-	  { 0, 0, 0, 10, 0, 21, 0, 0, 0, 0, 0, 1, 0xff, 0xff }, 14,
+	{ "unknown api key 34",
+	  { 0, 0, 0, 10, 0, 34, 0, 0, 0, 0, 0, 1, 0xff, 0xff }, 14,
 	  FMQ_KAFKA_FRAME_CLOSE, FMQ_KAFKA_FR_UNKNOWN_API_KEY, 0 },
 	{ "unknown api key -1",
 	  { 0, 0, 0, 10, 0xff, 0xff, 0, 0, 0, 0, 0, 1, 0xff, 0xff }, 14,
@@ -991,7 +991,7 @@ test_malformed_table(void)
 		union fmq_kafka_request body;
 
 		fmq_kafka_rd_init(&r, &seg, 1, 0, 0);
-		CU_ASSERT_EQUAL(fmq_kafka_decode_request(21, 0, &r, &arena,
+		CU_ASSERT_EQUAL(fmq_kafka_decode_request(34, 0, &r, &arena,
 							 &body), -ENOTSUP);
 		CU_ASSERT_EQUAL(fmq_kafka_decode_request(1, 3, &r, &arena,
 							 &body), -ENOTSUP);

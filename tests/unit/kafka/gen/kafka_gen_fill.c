@@ -148,6 +148,16 @@ static int fill_fmq_kafka_delete_topics_req(struct kt_rng *g, int16_t v, struct 
 static int fill_fmq_kafka_delete_topics_resp_deletable_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_topics_resp_deletable_topic_result *o);
 static void kt_init_fmq_kafka_delete_topics_resp_deletable_topic_result(struct fmq_kafka_delete_topics_resp_deletable_topic_result *o);
 static int fill_fmq_kafka_delete_topics_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_topics_resp *o);
+static int fill_fmq_kafka_delete_records_req_delete_records_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_req_delete_records_partition *o);
+static void kt_init_fmq_kafka_delete_records_req_delete_records_partition(struct fmq_kafka_delete_records_req_delete_records_partition *o);
+static int fill_fmq_kafka_delete_records_req_delete_records_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_req_delete_records_topic *o);
+static void kt_init_fmq_kafka_delete_records_req_delete_records_topic(struct fmq_kafka_delete_records_req_delete_records_topic *o);
+static int fill_fmq_kafka_delete_records_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_req *o);
+static int fill_fmq_kafka_delete_records_resp_delete_records_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp_delete_records_partition_result *o);
+static void kt_init_fmq_kafka_delete_records_resp_delete_records_partition_result(struct fmq_kafka_delete_records_resp_delete_records_partition_result *o);
+static int fill_fmq_kafka_delete_records_resp_delete_records_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp_delete_records_topic_result *o);
+static void kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(struct fmq_kafka_delete_records_resp_delete_records_topic_result *o);
+static int fill_fmq_kafka_delete_records_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp *o);
 static int fill_fmq_kafka_init_producer_id_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_req *o);
 static int fill_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_resp *o);
 static int fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o);
@@ -188,6 +198,16 @@ static int fill_fmq_kafka_alter_configs_req(struct kt_rng *g, int16_t v, struct 
 static int fill_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o);
 static void kt_init_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o);
 static int fill_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_configs_resp *o);
+static int fill_fmq_kafka_describe_log_dirs_req_describable_log_dir_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_req_describable_log_dir_topic *o);
+static void kt_init_fmq_kafka_describe_log_dirs_req_describable_log_dir_topic(struct fmq_kafka_describe_log_dirs_req_describable_log_dir_topic *o);
+static int fill_fmq_kafka_describe_log_dirs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_req *o);
+static int fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition *o);
+static void kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition(struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition *o);
+static int fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic *o);
+static void kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic(struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic *o);
+static int fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result *o);
+static void kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result(struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result *o);
+static int fill_fmq_kafka_describe_log_dirs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp *o);
 static int fill_fmq_kafka_sasl_authenticate_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_authenticate_req *o);
 static int fill_fmq_kafka_sasl_authenticate_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_sasl_authenticate_resp *o);
 static int fill_fmq_kafka_create_partitions_req_create_partitions_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_create_partitions_req_create_partitions_assignment *o);
@@ -724,6 +744,34 @@ kt_init_fmq_kafka_delete_topics_resp_deletable_topic_result(struct fmq_kafka_del
 }
 
 static void
+kt_init_fmq_kafka_delete_records_req_delete_records_partition(struct fmq_kafka_delete_records_req_delete_records_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_delete_records_req_delete_records_topic(struct fmq_kafka_delete_records_req_delete_records_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_delete_records_resp_delete_records_partition_result(struct fmq_kafka_delete_records_resp_delete_records_partition_result *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(struct fmq_kafka_delete_records_resp_delete_records_topic_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
 kt_init_fmq_kafka_describe_acls_resp_acl_description(struct fmq_kafka_describe_acls_resp_acl_description *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -866,6 +914,38 @@ kt_init_fmq_kafka_alter_configs_resp_alter_configs_resource_response(struct fmq_
 	o->error_message.len = 0;
 	o->resource_name.p = "";
 	o->resource_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_log_dirs_req_describable_log_dir_topic(struct fmq_kafka_describe_log_dirs_req_describable_log_dir_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition(struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic(struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result(struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->log_dir.p = "";
+	o->log_dir.len = 0;
+	o->total_bytes = INT64_C(-1);
+	o->usable_bytes = INT64_C(-1);
 }
 
 static void
@@ -4236,6 +4316,193 @@ fillv_fmq_kafka_delete_topics_resp(struct kt_rng *g, int16_t v, struct fmq_kafka
 }
 
 static int
+fill_fmq_kafka_delete_records_req_delete_records_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_req_delete_records_partition *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_records_req_delete_records_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->offset = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_records_req_delete_records_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_req_delete_records_topic *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_records_req_delete_records_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_delete_records_req_delete_records_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_records_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_delete_records_req_init(o);
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_delete_records_req_delete_records_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_delete_records_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_delete_records_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_delete_records_resp_delete_records_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp_delete_records_partition_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_records_resp_delete_records_partition_result(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->low_watermark = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_records_resp_delete_records_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp_delete_records_topic_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_delete_records_resp_delete_records_partition_result(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_delete_records_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_delete_records_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_delete_records_resp_delete_records_topic_result(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_delete_records_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_delete_records_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_init_producer_id_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_req *o)
 {
 	const bool flex = v >= 2;
@@ -5167,6 +5434,214 @@ static int
 fillv_fmq_kafka_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
 {
 	return fill_fmq_kafka_alter_configs_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_log_dirs_req_describable_log_dir_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_req_describable_log_dir_topic *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_log_dirs_req_describable_log_dir_topic(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_log_dirs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_log_dirs_req_init(o);
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, true);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_describe_log_dirs_req_describable_log_dir_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_log_dirs_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_log_dirs_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->partition_size = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->offset_lag = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->is_future_key = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->log_dir = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if ((v >= 4)) {
+		o->total_bytes = (int64_t)kt_rand_int(g);
+	}
+	if ((v >= 4)) {
+		o->usable_bytes = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_log_dirs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_log_dirs_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_log_dirs_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 3)) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->results_count = kt_rand_count(g, depth, false);
+		o->results = NULL;
+		if (o->results_count > 0) {
+			o->results = fmq_kafka_arena_alloc(a, (size_t)o->results_count * sizeof(*o->results));
+			if (o->results == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_count; i++) {
+			if (fill_fmq_kafka_describe_log_dirs_resp_describe_log_dirs_result(g, v, a, depth + 1, &o->results[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_log_dirs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_log_dirs_resp(g, v, a, 0, o);
 }
 
 static int
@@ -6685,6 +7160,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 19, 0, 0, 7, "CreateTopicsResponse", sizeof(struct fmq_kafka_create_topics_resp), fillv_fmq_kafka_create_topics_resp },
 	{ 20, 1, 0, 6, "DeleteTopicsRequest", sizeof(struct fmq_kafka_delete_topics_req), fillv_fmq_kafka_delete_topics_req },
 	{ 20, 0, 0, 6, "DeleteTopicsResponse", sizeof(struct fmq_kafka_delete_topics_resp), fillv_fmq_kafka_delete_topics_resp },
+	{ 21, 1, 0, 2, "DeleteRecordsRequest", sizeof(struct fmq_kafka_delete_records_req), fillv_fmq_kafka_delete_records_req },
+	{ 21, 0, 0, 2, "DeleteRecordsResponse", sizeof(struct fmq_kafka_delete_records_resp), fillv_fmq_kafka_delete_records_resp },
 	{ 22, 1, 0, 4, "InitProducerIdRequest", sizeof(struct fmq_kafka_init_producer_id_req), fillv_fmq_kafka_init_producer_id_req },
 	{ 22, 0, 0, 4, "InitProducerIdResponse", sizeof(struct fmq_kafka_init_producer_id_resp), fillv_fmq_kafka_init_producer_id_resp },
 	{ 29, 1, 0, 3, "DescribeAclsRequest", sizeof(struct fmq_kafka_describe_acls_req), fillv_fmq_kafka_describe_acls_req },
@@ -6697,6 +7174,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 32, 0, 0, 4, "DescribeConfigsResponse", sizeof(struct fmq_kafka_describe_configs_resp), fillv_fmq_kafka_describe_configs_resp },
 	{ 33, 1, 0, 2, "AlterConfigsRequest", sizeof(struct fmq_kafka_alter_configs_req), fillv_fmq_kafka_alter_configs_req },
 	{ 33, 0, 0, 2, "AlterConfigsResponse", sizeof(struct fmq_kafka_alter_configs_resp), fillv_fmq_kafka_alter_configs_resp },
+	{ 35, 1, 0, 4, "DescribeLogDirsRequest", sizeof(struct fmq_kafka_describe_log_dirs_req), fillv_fmq_kafka_describe_log_dirs_req },
+	{ 35, 0, 0, 4, "DescribeLogDirsResponse", sizeof(struct fmq_kafka_describe_log_dirs_resp), fillv_fmq_kafka_describe_log_dirs_resp },
 	{ 36, 1, 0, 2, "SaslAuthenticateRequest", sizeof(struct fmq_kafka_sasl_authenticate_req), fillv_fmq_kafka_sasl_authenticate_req },
 	{ 36, 0, 0, 2, "SaslAuthenticateResponse", sizeof(struct fmq_kafka_sasl_authenticate_resp), fillv_fmq_kafka_sasl_authenticate_resp },
 	{ 37, 1, 0, 3, "CreatePartitionsRequest", sizeof(struct fmq_kafka_create_partitions_req), fillv_fmq_kafka_create_partitions_req },
