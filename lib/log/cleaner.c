@@ -337,23 +337,12 @@ cleaner_load_checkpoint(struct fmq_log_part *p)
 static int
 write_checkpoint(struct fmq_log_part *p, int64_t off)
 {
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
-	char line[32];
-	int fd, len, rc = 0;
+	char path[PATH_MAX + 32], line[32];
+	int len;
 
 	snprintf(path, sizeof(path), "%s/cleaner-offset", p->dir);
-	snprintf(tmp, sizeof(tmp), "%s/cleaner-offset.tmp", p->dir);
 	len = snprintf(line, sizeof(line), "%" PRId64 "\n", off);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (write(fd, line, (size_t)len) != len || fdatasync(fd) != 0)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	return rc;
+	return fmq_file_replace(path, 0644, line, (size_t)len);
 }
 
 /* ------------------------------------------------------------------------
@@ -1314,8 +1303,8 @@ fmq_log_part_delete_records(struct fmq_log_part *p, int64_t offset,
 					  memory_order_acquire);
 	int64_t cur = atomic_load_explicit(&p->log_start,
 					   memory_order_acquire);
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], line[32];
-	int fd, len, rc = 0;
+	char path[PATH_MAX + 32], line[32];
+	int len, rc;
 
 	*low = cur;
 	/* Kafka refuses it on a log that is not cleanup.policy=delete
@@ -1331,21 +1320,9 @@ fmq_log_part_delete_records(struct fmq_log_part *p, int64_t offset,
 		return 0;
 	/* Durable before it is visible or acknowledged. */
 	snprintf(path, sizeof(path), "%s/" LOG_START_FILE, p->dir);
-	snprintf(tmp, sizeof(tmp), "%s/" LOG_START_FILE ".tmp", p->dir);
 	len = snprintf(line, sizeof(line), "%" PRId64 "\n", offset);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (write(fd, line, (size_t)len) != len || fdatasync(fd) != 0)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = fsync_dir(p->dir);
+	rc = fmq_file_replace(path, 0644, line, (size_t)len);
 	if (rc < 0) {
-		unlink(tmp);
 		FMQ_ERR(LOG_COMP, "%s: DeleteRecords to %" PRId64 ": %s",
 			p->dir, offset, strerror(-rc));
 		return rc;
