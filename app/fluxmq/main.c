@@ -635,7 +635,7 @@ main(int argc, char **argv)
 		/* Sleeps until HTTP, a forwarded request, or the control
 		 * work's own next deadline. */
 		mgmt_poll(app.mgmt, announced ? sleep_us : CONTROL_TICK_US,
-			  fmq_broker_ctrl_fd(app.broker));
+			  fmq_ctrl_wake_fd(app.ctrl));
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
 		app_sd_tick(&app);
 		app_status_tick(&app, fmq_now_ns());

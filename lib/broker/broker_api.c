@@ -106,8 +106,55 @@ fmq_broker_metadata_wants_create(const struct fmq_broker *b,
 	return false;
 }
 
+/* A partition in cluster mode: leader, replicas, ISR from the snapshot;
+ * replicas on brokers that are not live are offline, and a partition
+ * without a live leader answers LEADER_NOT_AVAILABLE (clients retry). */
 static int
-fill_topic(const struct fmq_broker *b, const struct fmq_btopic *t,
+cluster_part(const struct fmq_bmeta *m, const struct fmq_bpart *bp,
+	     struct fmq_kafka_arena *a,
+	     struct fmq_kafka_metadata_resp_metadata_response_partition *pp)
+{
+	int32_t *off = fmq_kafka_arena_alloc(a, (bp->nreplicas + 1u) *
+					     sizeof(*off));
+	int32_t noff = 0;
+
+	if (off == NULL)
+		return -ENOMEM;
+	for (uint16_t r = 0; r < bp->nreplicas; r++)
+		if (fmq_bmeta_broker(m, bp->replicas[r]) == NULL)
+			off[noff++] = bp->replicas[r];
+	pp->leader_id = bp->leader >= 0 &&
+		fmq_bmeta_broker(m, bp->leader) != NULL ? bp->leader : -1;
+	pp->error_code = pp->leader_id < 0 ?
+		FMQ_KERR_LEADER_NOT_AVAILABLE : 0;
+	pp->leader_epoch = bp->leader_epoch;
+	pp->replica_nodes = (int32_t *)(uintptr_t)bp->replicas;
+	pp->replica_nodes_count = bp->nreplicas;
+	pp->isr_nodes = (int32_t *)(uintptr_t)bp->isr;
+	pp->isr_nodes_count = bp->nisr;
+	pp->offline_replicas = off;
+	pp->offline_replicas_count = noff;
+	return 0;
+}
+
+/* The endpoint broker br advertises for listener l's name (its first
+ * endpoint when it has none by that name). */
+static void
+cluster_ep(const struct fmq_bbroker *br, const struct fmq_listener *l,
+	   struct fmq_kafka_str *host, int32_t *port)
+{
+	uint32_t e = 0;
+
+	for (uint32_t i = 0; i < br->nep; i++)
+		if (strcmp(br->ep[i].name, l->name) == 0)
+			e = i;
+	*host = fmq_kafka_str(br->ep[e].host);
+	*port = br->ep[e].port;
+}
+
+static int
+fill_topic(const struct fmq_broker *b, const struct fmq_bmeta *m,
+	   const struct fmq_btopic *t,
 	   struct fmq_kafka_arena *a,
 	   struct fmq_kafka_metadata_resp_metadata_response_topic *out)
 {
@@ -127,6 +174,12 @@ fill_topic(const struct fmq_broker *b, const struct fmq_btopic *t,
 	for (uint32_t p = 0; p < t->nparts; p++) {
 		struct fmq_kafka_metadata_resp_metadata_response_partition *pp =
 			&out->partitions[p];
+		if (m->nbrokers > 0) {
+			if (cluster_part(m, &t->parts[p], a, pp) < 0)
+				return -ENOMEM;
+			pp->partition_index = (int32_t)p;
+			continue;
+		}
 		pp->error_code = 0;
 		pp->partition_index = (int32_t)p;
 		pp->leader_id = b->node_id;
@@ -172,6 +225,22 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 	resp->brokers_count = 1;
 	resp->cluster_id = fmq_kafka_str(b->cluster_id);
 	resp->controller_id = b->node_id;
+	if (m->nbrokers > 0) {
+		br = fmq_kafka_arena_alloc(a, m->nbrokers * sizeof(*br));
+		if (br == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < m->nbrokers; i++) {
+			br[i].node_id = m->brokers[i].id;
+			cluster_ep(&m->brokers[i], l, &br[i].host,
+				   &br[i].port);
+			br[i].rack = m->brokers[i].rack[0] != '\0' ?
+				fmq_kafka_str(m->brokers[i].rack) :
+				FMQ_KAFKA_STR_NULL;
+		}
+		resp->brokers = br;
+		resp->brokers_count = (int32_t)m->nbrokers;
+		resp->controller_id = m->controller_id;
+	}
 	resp->cluster_authorized_operations = INT32_MIN;
 	/* v0: an empty list means all topics; v1+: null means all. */
 	all = req->topics_count < 0 || (version == 0 && req->topics_count == 0);
@@ -182,7 +251,7 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 			return -ENOMEM;
 		resp->topics_count = (int32_t)m->ntopics;
 		for (uint32_t i = 0; i < m->ntopics; i++)
-			if (fill_topic(b, &m->topics[i], a, &resp->topics[i]) < 0)
+			if (fill_topic(b, m, &m->topics[i], a, &resp->topics[i]) < 0)
 				return -ENOMEM;
 		return 0;
 	}
@@ -203,7 +272,7 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 		else
 			t = find_by_id(m, &rt->topic_id);
 		if (t != NULL) {
-			if (fill_topic(b, t, a, ot) < 0)
+			if (fill_topic(b, m, t, a, ot) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -270,6 +339,27 @@ api_describe_cluster(struct req_ctx *rc)
 	resp.brokers = &br;
 	resp.brokers_count = 1;
 	resp.cluster_authorized_operations = INT32_MIN;
+	if (rc->meta->nbrokers > 0) {
+		const struct fmq_bmeta *m = rc->meta;
+		struct fmq_kafka_describe_cluster_resp_describe_cluster_broker
+			*all = fmq_kafka_arena_alloc(&rc->bl->arena,
+						     m->nbrokers *
+						     sizeof(*all));
+		if (all == NULL)
+			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+		for (uint32_t i = 0; i < m->nbrokers; i++) {
+			all[i] = br;
+			all[i].broker_id = m->brokers[i].id;
+			cluster_ep(&m->brokers[i], l, &all[i].host,
+				   &all[i].port);
+			all[i].rack = m->brokers[i].rack[0] != '\0' ?
+				fmq_kafka_str(m->brokers[i].rack) :
+				FMQ_KAFKA_STR_NULL;
+		}
+		resp.brokers = all;
+		resp.brokers_count = (int32_t)m->nbrokers;
+		resp.controller_id = m->controller_id;
+	}
 	return respond(rc, &resp);
 }
 

@@ -20,6 +20,7 @@
 
 #define FMQ_CTRL_INTERNAL
 #include "ctrl_priv.h"
+#include "fmq_cluster.h"
 
 #define PID_FILE "producer_ids"
 
@@ -298,6 +299,14 @@ ctrl_publish(struct fmq_ctrl *c)
 				ct->parts[p] : NULL;
 		}
 	}
+	if (ctrl_zk_fill(c, m) < 0) {
+		fmq_bmeta_free(m);
+		return -ENOMEM;
+	}
+	if (m->nbrokers > 0 && ctrl_zk_parts(c, m) < 0) {
+		fmq_bmeta_free(m);
+		return -ENOMEM;
+	}
 	m->sec = c->sec;
 	fmq_sec_snap_get(m->sec);
 	fmq_broker_publish(c->b, m);
@@ -559,6 +568,7 @@ fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 			c->st.retention_deleted += (uint64_t)d;
 	}
 	run_deferred(c, now_ns);
+	sleep_us = RTE_MIN(sleep_us, ctrl_zk_poll(c));
 	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL)
 		sleep_us = RTE_MIN(sleep_us, 1000ull);
 	int64_t gt = fmq_group_next_timeout(c->group, now_ms);
@@ -585,6 +595,8 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 		return NULL;
 	}
 	c->cfg = cfg;
+	c->wake_epfd = -1;
+	c->zk_fd = -1;
 	c->b = b;
 	c->log = log;
 	c->n_lcores = n_lcores;
@@ -632,6 +644,8 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 			 (double)(fmq_now_ns() - t0) / 1e6);
 	if (ctrl_groups_open(c, err, errlen) < 0)
 		goto fail;
+	if (ctrl_zk_open(c, err, errlen) < 0)
+		goto fail;
 	if (ctrl_publish(c) < 0) {
 		snprintf(err, errlen, "ctrl: out of memory");
 		goto fail;
@@ -649,6 +663,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 {
 	if (c == NULL)
 		return;
+	ctrl_zk_close(c);
 	ctrl_groups_close(c);
 	/* The data lcores are stopped: close everything now. */
 	while (c->deferred != NULL) {
@@ -829,6 +844,8 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 			"counter", "Segments deleted by retention",
 			c->st.retention_deleted);
 	metrics_partitions(out, c);
+	if (c->cl != NULL)
+		fmq_cluster_metrics(out, c->cl);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);
 }

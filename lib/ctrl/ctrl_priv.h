@@ -22,6 +22,8 @@ enum fmq_ctrl_kerr {
 #include "fmq_kafka.h"
 #include "fmq_log.h"
 
+struct fmq_cluster;
+
 #define CTRL_ARENA_BYTES (16u << 20)
 #define CTRL_GROUP_ARENA_BYTES (16u << 20)
 #define CTRL_FWD_BURST 64
@@ -92,6 +94,12 @@ struct fmq_ctrl {
 	bool flush_busy;
 	int64_t next_retention_ms;
 	struct ctrl_stats st;
+	/* Cluster mode (ctrl_zk.c): NULL without zookeeper.connect. */
+	struct fmq_cluster *cl;
+	uint64_t cl_version;       /* view version last published */
+	int wake_epfd;             /* broker ctrl fd + ZooKeeper socket */
+	int zk_fd;
+	short zk_events;
 };
 
 /* ctrl_core.c */
@@ -106,6 +114,15 @@ int ctrl_sec_publish(struct fmq_ctrl *c, struct fmq_sec_snap *s);
 int ctrl_respond(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *body);
 void ctrl_close_conn(struct fmq_ctrl *c, struct fmq_bfwd *f);
 int64_t ctrl_alloc_pid(struct fmq_ctrl *c);
+
+/* ctrl_zk.c: the cluster (zookeeper.connect). open: 0 also without it;
+ * poll returns the sleep bound (UINT64_MAX: none); fill puts the live
+ * brokers and the controller into a snapshot being built. */
+int ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_zk_close(struct fmq_ctrl *c);
+uint64_t ctrl_zk_poll(struct fmq_ctrl *c);
+int ctrl_zk_fill(struct fmq_ctrl *c, struct fmq_bmeta *m);
+int ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m);
 
 /* ctrl_admin.c: topic admin, configs, producer ids, auto-create. Each
  * takes the decoded request and answers f (or closes it). */
