@@ -10,6 +10,8 @@
 #include <sys/random.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include "cluster_priv.h"
 
@@ -22,45 +24,59 @@ fmq_cluster_parse_connect(const char *s, char *hosts, size_t hlen,
 			  char *chroot, size_t clen, char *msg, size_t msglen)
 {
 	const char *slash = strchr(s, '/');
-	size_t hl = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	size_t hl = slash != NULL ? (size_t)(slash - s) : strlen(s), n = 0;
 	char buf[FMQ_CLUSTER_CONNECT_MAX];
 
 	if (hl == 0) {
 		snprintf(msg, msglen, "no ZooKeeper server in '%s'", s);
 		return -1;
 	}
-	if (hl >= hlen || hl >= sizeof(buf)) {
+	if (hl >= sizeof(buf)) {
 		snprintf(msg, msglen, "too long");
 		return -1;
 	}
 	memcpy(buf, s, hl);
 	buf[hl] = '\0';
-	/* Each entry: numeric IPv4 ':' port. */
+	/* Each entry host:port. A name is looked up here, once (start-up):
+	 * the client gets numeric addresses and never resolves again. */
 	for (char *save = NULL, *e = strtok_r(buf, ",", &save); e != NULL;
 	     e = strtok_r(NULL, ",", &save)) {
-		char *colon = strrchr(e, ':'), *end;
+		char *colon = strrchr(e, ':'), *end, ip[INET_ADDRSTRLEN];
 		struct in_addr a;
 		long port;
 
+		while (*e == ' ')
+			e++;
 		if (colon == NULL) {
-			snprintf(msg, msglen, "'%s' has no port (ip:port)", e);
+			snprintf(msg, msglen, "'%s' has no port (host:port)", e);
 			return -1;
 		}
 		*colon = '\0';
-		if (inet_pton(AF_INET, e, &a) != 1) {
-			snprintf(msg, msglen, "'%s' is not a numeric IPv4 "
-				 "address (names are not looked up)", e);
-			return -1;
-		}
 		port = strtol(colon + 1, &end, 10);
 		if (*end != '\0' || end == colon + 1 || port < 1 ||
 		    port > 65535) {
 			snprintf(msg, msglen, "bad port '%s'", colon + 1);
 			return -1;
 		}
+		if (inet_pton(AF_INET, e, &a) != 1) {
+			struct addrinfo hint = { .ai_family = AF_INET }, *r;
+			if (getaddrinfo(e, NULL, &hint, &r) != 0 || r == NULL) {
+				snprintf(msg, msglen, "cannot resolve '%s' "
+					 "(IPv4)", e);
+				return -1;
+			}
+			a = ((struct sockaddr_in *)r->ai_addr)->sin_addr;
+			freeaddrinfo(r);
+		}
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		int w = snprintf(hosts + n, hlen - n, "%s%s:%ld", n ? "," : "",
+				 ip, port);
+		if (w < 0 || (size_t)w >= hlen - n) {
+			snprintf(msg, msglen, "too long");
+			return -1;
+		}
+		n += (size_t)w;
 	}
-	memcpy(hosts, s, hl);
-	hosts[hl] = '\0';
 	chroot[0] = '\0';
 	if (slash != NULL) {
 		size_t cl = strlen(slash);

@@ -102,8 +102,9 @@ struct fmq_cluster_stats {
 
 /**
  * Split zookeeper.connect into the host list ("ip:port,ip:port") and the
- * chroot ("" or "/a/b", no trailing slash). Hosts must be numeric IPv4
- * (no name lookups on the control lcore).
+ * chroot ("" or "/a/b", no trailing slash). Host names are resolved here
+ * (IPv4), once: the client is given numeric addresses only and never
+ * looks names up on the control lcore.
  * @return 0, or -1 with msg filled.
  */
 int fmq_cluster_parse_connect(const char *s, char *hosts, size_t hlen,

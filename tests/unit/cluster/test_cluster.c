@@ -39,9 +39,13 @@ test_connect(void)
 		256), 0);
 	CU_ASSERT_STRING_EQUAL(h, "10.0.0.1:2181,10.0.0.2:2182");
 	CU_ASSERT_STRING_EQUAL(c, "/fluxmq/a");
-	CU_ASSERT_EQUAL(fmq_cluster_parse_connect("zk1:2181", h, 256, c, 256,
-						  msg, 256), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "numeric"));
+	CU_ASSERT_EQUAL(fmq_cluster_parse_connect("localhost:2181/k", h, 256,
+						  c, 256, msg, 256), 0);
+	CU_ASSERT_STRING_EQUAL(h, "127.0.0.1:2181");
+	CU_ASSERT_EQUAL(fmq_cluster_parse_connect("no-such-host.invalid:2181",
+						  h, 256, c, 256, msg, 256),
+			-1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "resolve"));
 	CU_ASSERT_EQUAL(fmq_cluster_parse_connect("127.0.0.1", h, 256, c, 256,
 						  msg, 256), -1);
 	CU_ASSERT_EQUAL(fmq_cluster_parse_connect("127.0.0.1:0", h, 256, c,
