@@ -352,6 +352,35 @@ fmq_cluster_broker_parse(const char *json, size_t len,
 	return 0;
 }
 
+int
+fmq_cluster_config_parse(const char *json, struct fmq_cluster_kv *kv, int max)
+{
+	size_t len = strlen(json);
+	const char *end = json + len, *p = cl_json_find(json, len, "config");
+	int n = 0;
+
+	if (p == NULL || *p != '{')
+		return -1;
+	for (p++; p < end && *p != '}';) {
+		while (p < end && (*p == ' ' || *p == ','))
+			p++;
+		if (p < end && *p == '}')
+			break;
+		if (n >= max)
+			return -1;
+		p = cl_json_str(p, end, kv[n].key, sizeof(kv[n].key));
+		if (p == NULL)
+			return -1;
+		while (p < end && (*p == ' ' || *p == ':'))
+			p++;
+		p = cl_json_str(p, end, kv[n].val, sizeof(kv[n].val));
+		if (p == NULL)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
 /* --------------------------------------------------------- assignment */
 
 static int

@@ -20,69 +20,13 @@
 
 #include "cluster_priv.h"
 
-#define CL_PATH_MAX (FMQ_CLUSTER_CONNECT_MAX + 64)
-#define CL_RETRY_MS 500
-#define CL_JSON_MAX 2048
-#define CL_BACKOFF_MS 200
-
-enum cl_kind { OP_IGNORE, OP_REGISTER, OP_REG_CHECK, OP_CHILDREN, OP_BROKER,
-	       OP_CTRL_EXISTS, OP_CTRL_DATA, OP_CTRL_EPOCH, OP_ELECT_EPOCH,
-	       OP_EPOCH_CREATE, OP_ELECT };
-
-struct cl_op {
-	struct fmq_cluster *cl;
-	uint64_t gen;
-	enum cl_kind kind;
-	uint64_t round;
-	int32_t id;
-	int32_t epoch;
-	/* multi */
-	zoo_op_t ops[2];
-	zoo_op_result_t res[2];
-	struct Stat st;
-	char path[CL_PATH_MAX];
-	char data[256];
-};
-
-struct fmq_cluster {
-	struct fmq_cluster_opts o;
-	char hosts[FMQ_CLUSTER_CONNECT_MAX];
-	char chroot[FMQ_CLUSTER_CONNECT_MAX];
-	char reg_json[CL_JSON_MAX];
-	int reg_len;
-	zhandle_t *zh;
-	uint64_t gen;              /* session generation (handle) */
-	bool expired;              /* seen in the watcher; acted on in poll */
-	bool electing;
-	int64_t reg_retry_ms;      /* 0: none pending */
-	int64_t resync_ms;         /* 0: none pending */
-	int64_t conflict_log_ms;
-	int fd;
-	short events;
-	uint64_t next_try_ns;      /* no socket: next connect attempt */
-	uint64_t sleep_us;
-	/* the broker list being read */
-	uint64_t round;
-	uint32_t pending, nread;
-	struct fmq_cluster_broker *rd;
-	int32_t ctrl_epoch_zkv;
-	struct fmq_cluster_view v;
-	struct fmq_cluster_stats st;
-};
-
-static void cl_watcher(zhandle_t *zh, int type, int state, const char *path,
-		       void *ctx);
 static void sync_all(struct fmq_cluster *cl);
 static void read_controller(struct fmq_cluster *cl);
 static void zk_log_init(void);
 
 /* ------------------------------------------------------------ helpers */
 
-static void
-P(const struct fmq_cluster *cl, char *out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
+void
 P(const struct fmq_cluster *cl, char *out, const char *fmt, ...)
 {
 	char rel[CL_PATH_MAX - FMQ_CLUSTER_CONNECT_MAX];
@@ -94,7 +38,7 @@ P(const struct fmq_cluster *cl, char *out, const char *fmt, ...)
 	snprintf(out, CL_PATH_MAX, "%s%s", cl->chroot, rel);
 }
 
-static struct cl_op *
+struct cl_op *
 op_new(struct fmq_cluster *cl, enum cl_kind kind)
 {
 	struct cl_op *op = calloc(1, sizeof(*op));
@@ -110,13 +54,13 @@ op_new(struct fmq_cluster *cl, enum cl_kind kind)
 }
 
 /* The op's session is gone: free it, tell the caller to stop. */
-static bool
+bool
 op_stale(const struct cl_op *op)
 {
 	return op->cl->zh == NULL || op->gen != op->cl->gen;
 }
 
-static bool
+bool
 lost(int rc)
 {
 	/* Outcome unknown or session gone: the next CONNECTED (or the new
@@ -126,7 +70,7 @@ lost(int rc)
 	       rc == ZINVALIDSTATE;
 }
 
-static void
+void
 op_error(struct fmq_cluster *cl, const char *what, const char *path, int rc)
 {
 	if (lost(rc))
@@ -137,7 +81,7 @@ op_error(struct fmq_cluster *cl, const char *what, const char *path, int rc)
 		cl->resync_ms = fmq_wall_ms() + CL_RETRY_MS;
 }
 
-static void
+void
 issued(struct fmq_cluster *cl, struct cl_op *op, const char *what, int rc)
 {
 	if (rc == ZOK)
@@ -146,7 +90,7 @@ issued(struct fmq_cluster *cl, struct cl_op *op, const char *what, int rc)
 	free(op);
 }
 
-static void
+void
 changed(struct fmq_cluster *cl)
 {
 	cl->v.version++;
@@ -217,7 +161,7 @@ on_connected(struct fmq_cluster *cl)
 	sync_all(cl);
 }
 
-static void
+void
 cl_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
 	struct fmq_cluster *cl = ctx;
@@ -254,8 +198,11 @@ cl_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 		return;
 	}
 	P(cl, p, "/controller");
-	if (strcmp(path, p) == 0)
+	if (strcmp(path, p) == 0) {
 		read_controller(cl);
+		return;
+	}
+	cl_topic_event(cl, type, path);
 }
 
 /* ------------------------------------------------------- registration */
@@ -776,6 +723,7 @@ sync_all(struct fmq_cluster *cl)
 		register_broker(cl);
 	read_brokers(cl);
 	read_controller(cl);
+	cl_read_topics(cl);
 }
 
 /* ------------------------------------------------------------- public */
@@ -840,6 +788,7 @@ fmq_cluster_free(struct fmq_cluster *cl)
 		zookeeper_close(zh);
 	}
 	free((void *)(uintptr_t)cl->o.rack);
+	cl_topics_free(cl);
 	free(cl->rd);
 	free(cl);
 }

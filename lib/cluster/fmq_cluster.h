@@ -74,6 +74,23 @@ enum fmq_cluster_sess {
 	FMQ_CLUSTER_SESS_EXPIRED = 2,     /**< expired, a new one is opening */
 };
 
+#define FMQ_CLUSTER_TOPIC_MAX 249
+#define FMQ_CLUSTER_MAX_RF 16
+
+/** A topic as ZooKeeper has it: /brokers/topics/<name>, its partitions'
+ * state znodes and /config/topics/<name>. */
+struct fmq_cluster_topic {
+	char name[FMQ_CLUSTER_TOPIC_MAX + 1];
+	uint8_t id[16];            /**< topic_id (zero when Kafka wrote none) */
+	uint32_t nparts;
+	uint16_t rf;               /**< replicas per partition (the largest) */
+	int32_t *replicas;         /**< nparts * rf, -1 padded */
+	int32_t *leader;           /**< per partition, from its state */
+	int32_t *leader_epoch;
+	int32_t zk_version;        /**< of /brokers/topics/<name> */
+	char *config;              /**< /config/topics JSON, or NULL */
+};
+
 /** The cluster as this broker sees it (control lcore; read-only). */
 struct fmq_cluster_view {
 	uint64_t version;              /**< bumped by every change below */
@@ -87,6 +104,11 @@ struct fmq_cluster_view {
 	int sess;                      /**< enum fmq_cluster_sess */
 	int64_t session_id;
 	int32_t session_timeout_ms;    /**< as negotiated; 0 before */
+	/** Topics by name; topics_synced once the first full read is done
+	 * (before, an absent topic may simply not be read yet). */
+	uint32_t ntopics;
+	struct fmq_cluster_topic *topics;
+	bool topics_synced;
 };
 
 struct fmq_cluster_stats {
@@ -142,6 +164,40 @@ fmq_cluster_broker(const struct fmq_cluster_view *v, int32_t id);
 /** fmq_metrics_fn (arg: the cluster). */
 void fmq_cluster_metrics(struct fmq_metrics_out *out, void *arg);
 
+/** A topic of the view by name, or NULL. */
+const struct fmq_cluster_topic *
+fmq_cluster_topic(const struct fmq_cluster_view *v, const char *name);
+
+/**
+ * Completion of a write: 0, or a Kafka error code (TOPIC_ALREADY_EXISTS,
+ * UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER when the controller epoch
+ * moved, REQUEST_TIMED_OUT when ZooKeeper did not answer: the outcome
+ * is unknown, the next read shows it).
+ */
+typedef void (*fmq_cluster_done_fn)(void *arg, int16_t kerr);
+
+/**
+ * Create a topic in one multi: /brokers/topics/<name> (Kafka's JSON v2
+ * with topic_id), each partition's state znode (leader the first
+ * replica, ISR all replicas, epoch 0), /config/topics/<name> (config:
+ * a JSON object of strings, "" none). As controller (fenced) the multi
+ * checks /controller_epoch's version. replicas: nparts * rf.
+ * @return 0 (done is called later) or a Kafka error code now.
+ */
+int16_t fmq_cluster_create_topic(struct fmq_cluster *cl, const char *name,
+				 const uint8_t id[16], uint32_t nparts,
+				 uint16_t rf, const int32_t *replicas,
+				 const char *config, fmq_cluster_done_fn done,
+				 void *arg);
+/** Delete a topic's znodes (states, partitions, topic, config) at once. */
+int16_t fmq_cluster_delete_topic(struct fmq_cluster *cl, const char *name,
+				 fmq_cluster_done_fn done, void *arg);
+/** Grow a topic to total partitions; replicas of the new ones
+ * ((total - nparts) * rf). The topic znode is set at the version read. */
+int16_t fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
+				   uint32_t total, const int32_t *replicas,
+				   fmq_cluster_done_fn done, void *arg);
+
 /* ------------------------------------------------------------ JSON */
 
 /**
@@ -156,6 +212,17 @@ int fmq_cluster_broker_json(const struct fmq_cluster_opts *o, int64_t now_ms,
 /** Parse a registration (versions 1 to 5). 0, or -1 when malformed. */
 int fmq_cluster_broker_parse(const char *json, size_t len,
 			     struct fmq_cluster_broker *b);
+
+/** One topic config of /config/topics/<name>. */
+struct fmq_cluster_kv {
+	char key[128];
+	char val[256];
+};
+
+/** The "config" object of a /config/topics JSON: up to max pairs;
+ * returns their number (-1 when malformed). */
+int fmq_cluster_config_parse(const char *json, struct fmq_cluster_kv *kv,
+			     int max);
 
 /* ------------------------------------------------------ assignment */
 

@@ -196,6 +196,11 @@ ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		struct fmq_log_part_params pp;
 		char dirbuf[FMQ_CFG_STR_MAX];
 
+		if (c->cl != NULL && !ctrl_zk_hosted(c, t->name, p)) {
+			ct->parts[p] = NULL;    /* another broker's */
+			ct->nparts = p + 1;
+			continue;
+		}
 		part_params(c, t, (int32_t)p, &pp, dirbuf);
 		ct->parts[p] = fmq_log_part_open(c->log, &pp);
 		if (ct->parts[p] == NULL) {
@@ -502,13 +507,22 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 		ctrl_metadata(c, f, req);
 		return;
 	case FMQ_KAFKA_API_CREATE_TOPICS:
-		ctrl_create_topics(c, f, req);
+		if (c->cl != NULL)
+			ctrl_zk_create_topics(c, f, req);
+		else
+			ctrl_create_topics(c, f, req);
 		return;
 	case FMQ_KAFKA_API_DELETE_TOPICS:
-		ctrl_delete_topics(c, f, req);
+		if (c->cl != NULL)
+			ctrl_zk_delete_topics(c, f, req);
+		else
+			ctrl_delete_topics(c, f, req);
 		return;
 	case FMQ_KAFKA_API_CREATE_PARTITIONS:
-		ctrl_create_partitions(c, f, req);
+		if (c->cl != NULL)
+			ctrl_zk_create_partitions(c, f, req);
+		else
+			ctrl_create_partitions(c, f, req);
 		return;
 	case FMQ_KAFKA_API_DESCRIBE_CONFIGS:
 		ctrl_describe_configs(c, f, req);
@@ -619,6 +633,12 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 	if (c->topics == NULL)
 		goto fail;
 	pid_load(c);
+	/* In a cluster: ZooKeeper's topics first, so that only the
+	 * partitions this broker hosts are opened below. */
+	if (ctrl_zk_open(c, err, errlen) < 0)
+		goto fail;
+	if (c->cl != NULL)
+		ctrl_zk_sync(c, false);
 
 	/* Recover and open every partition of every topic. */
 	size_t nt = fmq_topics_count(c->topics);
@@ -644,8 +664,6 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 			 (double)(fmq_now_ns() - t0) / 1e6);
 	if (ctrl_groups_open(c, err, errlen) < 0)
 		goto fail;
-	if (ctrl_zk_open(c, err, errlen) < 0)
-		goto fail;
 	if (ctrl_publish(c) < 0) {
 		snprintf(err, errlen, "ctrl: out of memory");
 		goto fail;
@@ -664,6 +682,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 	if (c == NULL)
 		return;
 	ctrl_zk_close(c);
+	free(c->zk_seen);
 	ctrl_groups_close(c);
 	/* The data lcores are stopped: close everything now. */
 	while (c->deferred != NULL) {

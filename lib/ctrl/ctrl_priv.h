@@ -100,6 +100,11 @@ struct fmq_ctrl {
 	int wake_epfd;             /* broker ctrl fd + ZooKeeper socket */
 	int zk_fd;
 	short zk_events;
+	/* topics ZooKeeper had during this run (a local topic not among
+	 * them is data from before the cluster: never deleted) */
+	char (*zk_seen)[FMQ_TOPIC_NAME_MAX + 1];
+	uint32_t zk_nseen;
+	bool zk_warned;
 };
 
 /* ctrl_core.c */
@@ -123,6 +128,12 @@ void ctrl_zk_close(struct fmq_ctrl *c);
 uint64_t ctrl_zk_poll(struct fmq_ctrl *c);
 int ctrl_zk_fill(struct fmq_ctrl *c, struct fmq_bmeta *m);
 int ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m);
+int ctrl_zk_sync(struct fmq_ctrl *c, bool open);
+bool ctrl_zk_hosted(struct fmq_ctrl *c, const char *topic, uint32_t p);
+void ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_zk_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			       void *req);
 
 /* ctrl_admin.c: topic admin, configs, producer ids, auto-create. Each
  * takes the decoded request and answers f (or closes it). */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 
 #include <rte_common.h>
 
@@ -32,7 +33,7 @@ wait_registered(struct fmq_ctrl *c, uint64_t timeout_ms, char *err,
 		uint64_t us = fmq_cluster_poll(c->cl);
 		const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
 
-		if (v->registered)
+		if (v->registered && v->topics_synced)
 			return 0;
 		if (fmq_now_ns() >= end) {
 			snprintf(err, errlen, "no ZooKeeper session and "
@@ -166,6 +167,7 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 	track_fd(c);
 	if (fmq_cluster_view(c->cl)->version != c->cl_version) {
 		c->cl_version = fmq_cluster_view(c->cl)->version;
+		ctrl_zk_sync(c, true);
 		if (ctrl_publish(c) < 0)
 			c->cl_version--;   /* out of memory: next pass */
 	}
@@ -238,30 +240,712 @@ fmq_ctrl_wake_fd(const struct fmq_ctrl *c)
 	return c->wake_epfd >= 0 ? c->wake_epfd : fmq_broker_ctrl_fd(c->b);
 }
 
+/* ------------------------------------------------------- topics */
+
+static bool
+seen_before(struct fmq_ctrl *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->zk_nseen; i++)
+		if (strcmp(c->zk_seen[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+mark_seen(struct fmq_ctrl *c, const char *name)
+{
+	if (seen_before(c, name))
+		return;
+	char (*n)[FMQ_TOPIC_NAME_MAX + 1] = realloc(c->zk_seen,
+		(c->zk_nseen + 1) * sizeof(*n));
+	if (n == NULL)
+		return;
+	c->zk_seen = n;
+	snprintf(c->zk_seen[c->zk_nseen++], sizeof(*n), "%s", name);
+}
+
+bool
+ctrl_zk_hosted(struct fmq_ctrl *c, const char *topic, uint32_t p)
+{
+	const struct fmq_cluster_topic *t;
+
+	if (c->cl == NULL)
+		return true;
+	t = fmq_cluster_topic(fmq_cluster_view(c->cl), topic);
+	if (t == NULL || p >= t->nparts)
+		return false;
+	for (uint16_t r = 0; r < t->rf; r++)
+		if (t->replicas[(size_t)p * t->rf + r] ==
+		    (int32_t)c->cfg->node_id)
+			return true;
+	return false;
+}
+
 /*
- * Leader, replicas and ISR of every partition in a snapshot being built
- * in cluster mode. Topics are still this broker's own (created here, in
- * its local registry): it leads them alone, replica and ISR itself.
+ * Bring the local registry in line with ZooKeeper's topics: a topic new
+ * there is created here (its configs from /config/topics) and the
+ * partitions this broker hosts are opened; grown partition counts too; a
+ * topic that left ZooKeeper while this broker watched is deleted here
+ * (files too). A local topic ZooKeeper never had in this run (data from
+ * before the cluster) is left alone and not served.
+ */
+int
+ctrl_zk_sync(struct fmq_ctrl *c, bool open)
+{
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	char msg[512];
+	int changes = 0;
+
+	if (!v->topics_synced)
+		return 0;
+	for (uint32_t i = 0; i < v->ntopics; i++) {
+		const struct fmq_cluster_topic *zt = &v->topics[i];
+		const struct fmq_topic *t = fmq_topics_find(c->topics,
+							    zt->name);
+		mark_seen(c, zt->name);
+		if (t == NULL) {
+			struct fmq_cluster_kv kv[64];
+			struct fmq_kv k[64];
+			int n = zt->config != NULL ?
+				fmq_cluster_config_parse(zt->config, kv, 64) : 0;
+			for (int j = 0; j < n; j++) {
+				k[j].key = kv[j].key;
+				k[j].value = kv[j].val;
+			}
+			int16_t e = fmq_topics_create(c->topics, zt->name,
+				(int32_t)zt->nparts, -1,
+				(int32_t)c->cfg->num_partitions, k,
+				n > 0 ? (size_t)n : 0, false, msg,
+				sizeof(msg), &t);
+			if (e != 0) {
+				FMQ_ERR("ctrl", "topic %s from ZooKeeper: %s",
+					zt->name, msg);
+				continue;
+			}
+			c->st.topics_created++;
+			if (open && ctrl_open_topic(c, t, 0) < 0)
+				FMQ_ERR("ctrl", "cannot open topic %s",
+					zt->name);
+			changes++;
+		} else if (t->nparts < zt->nparts) {
+			uint32_t old = t->nparts;
+			if (fmq_topics_add_partitions(c->topics, zt->name,
+						      (int32_t)zt->nparts,
+						      false, msg,
+						      sizeof(msg)) != 0) {
+				FMQ_ERR("ctrl", "topic %s from ZooKeeper: %s",
+					zt->name, msg);
+				continue;
+			}
+			c->st.partitions_added += zt->nparts - old;
+			t = fmq_topics_find(c->topics, zt->name);
+			if (open && ctrl_open_topic(c, t, old) < 0)
+				FMQ_ERR("ctrl", "cannot open topic %s",
+					zt->name);
+			changes++;
+		}
+	}
+	/* Local topics ZooKeeper no longer has. */
+	size_t nt = fmq_topics_count(c->topics);
+	char (*gone)[FMQ_TOPIC_NAME_MAX + 1] = calloc(nt ? nt : 1,
+						      sizeof(*gone));
+	size_t ng = 0;
+	if (gone == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < nt; i++) {
+		const struct fmq_topic *t = fmq_topics_at(c->topics, i);
+		if (fmq_cluster_topic(v, t->name) != NULL)
+			continue;
+		if (seen_before(c, t->name))
+			snprintf(gone[ng++], sizeof(*gone), "%s", t->name);
+		else if (!c->zk_warned)
+			FMQ_WARN("ctrl", "topic %s is in %s but not in "
+				 "ZooKeeper: not served (delete its files or "
+				 "create it again)", t->name, c->dir);
+	}
+	c->zk_warned = true;
+	for (size_t i = 0; i < ng; i++) {
+		if (fmq_topics_delete(c->topics, gone[i], msg,
+				      sizeof(msg)) != 0)
+			continue;
+		ctrl_drop_topic(c, gone[i], true);
+		ctrl_groups_topic_deleted(c, gone[i]);
+		c->st.topics_deleted++;
+		FMQ_INFO("ctrl", "deleted topic %s (gone from ZooKeeper)",
+			 gone[i]);
+		changes++;
+	}
+	free(gone);
+	return changes;
+}
+
+/*
+ * Leader, replicas and ISR of every partition of a snapshot being built,
+ * from ZooKeeper's view; the topic id is ZooKeeper's. A topic ZooKeeper
+ * does not have gets no leader (LEADER_NOT_AVAILABLE).
  */
 int
 ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m)
 {
-	int32_t self = (int32_t)c->cfg->node_id;
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	size_t need = 1, at = 0;
 
-	m->ids = malloc(sizeof(*m->ids));
+	for (uint32_t i = 0; i < m->ntopics; i++) {
+		const struct fmq_cluster_topic *zt =
+			fmq_cluster_topic(v, m->topics[i].name);
+		if (zt != NULL)
+			need += (size_t)zt->nparts * zt->rf;
+	}
+	m->ids = malloc(need * sizeof(*m->ids));
 	if (m->ids == NULL)
 		return -ENOMEM;
-	m->ids[0] = self;
 	for (uint32_t i = 0; i < m->ntopics; i++) {
 		struct fmq_btopic *t = &m->topics[i];
+		const struct fmq_cluster_topic *zt =
+			fmq_cluster_topic(v, t->name);
 
+		if (zt != NULL)
+			memcpy(t->id, zt->id, 16);
 		for (uint32_t p = 0; p < t->nparts; p++) {
-			t->parts[p].leader = self;
-			t->parts[p].nreplicas = 1;
-			t->parts[p].nisr = 1;
-			t->parts[p].replicas = m->ids;
-			t->parts[p].isr = m->ids;
+			struct fmq_bpart *bp = &t->parts[p];
+
+			bp->leader = -1;
+			bp->nreplicas = 0;
+			bp->nisr = 0;
+			bp->replicas = bp->isr = m->ids;
+			if (zt == NULL || p >= zt->nparts)
+				continue;
+			bp->replicas = &m->ids[at];
+			for (uint16_t r = 0; r < zt->rf; r++) {
+				int32_t id = zt->replicas[(size_t)p * zt->rf +
+							  r];
+				if (id >= 0) {
+					m->ids[at++] = id;
+					bp->nreplicas++;
+				}
+			}
+			/* Replication factor 1: the ISR is the replica
+			 * (replication comes with the ISR protocol). */
+			bp->isr = bp->replicas;
+			bp->nisr = bp->nreplicas;
+			bp->leader = zt->leader[p];
+			bp->leader_epoch = zt->leader_epoch[p];
+			/* Only a partition open here is led here. */
+			if (bp->leader != (int32_t)c->cfg->node_id)
+				bp->log = NULL;
 		}
 	}
 	return 0;
+}
+
+/* --------------------------------------------------------- admin */
+
+/* A request waiting for ZooKeeper: one result per topic. */
+struct zk_res {
+	struct zk_req *q;
+	char name[FMQ_TOPIC_NAME_MAX + 1];
+	uint8_t id[16];
+	int16_t err;
+	char msg[320];
+	int32_t nparts;
+	int16_t rf;
+};
+
+struct zk_req {
+	struct fmq_ctrl *c;
+	struct fmq_bfwd *f;
+	int32_t n, pending;
+	struct zk_res r[];
+};
+
+static void zk_req_finish(struct zk_req *q);
+
+static void
+zk_done(void *arg, int16_t kerr)
+{
+	struct zk_res *r = arg;
+
+	r->err = kerr;
+	if (kerr == FMQ_CTRL_E_TOPIC_ALREADY_EXISTS)
+		snprintf(r->msg, sizeof(r->msg), "Topic '%s' already exists.",
+			 r->name);
+	else if (kerr == FMQ_CTRL_E_NOT_CONTROLLER)
+		snprintf(r->msg, sizeof(r->msg), "This broker lost the "
+			 "controller role meanwhile.");
+	else if (kerr == FMQ_CTRL_E_REQUEST_TIMED_OUT)
+		snprintf(r->msg, sizeof(r->msg), "ZooKeeper did not answer: "
+			 "the outcome is unknown (see Metadata).");
+	else if (kerr != 0)
+		snprintf(r->msg, sizeof(r->msg), "ZooKeeper write failed.");
+	if (--r->q->pending == 0)
+		zk_req_finish(r->q);
+}
+
+static struct zk_req *
+zk_req_new(struct fmq_ctrl *c, struct fmq_bfwd *f, int32_t n)
+{
+	struct zk_req *q = calloc(1, sizeof(*q) + (size_t)(n > 0 ? n : 1) *
+				  sizeof(q->r[0]));
+
+	if (q == NULL)
+		return NULL;
+	q->c = c;
+	q->f = f;
+	q->n = n;
+	q->pending = 1;      /* held until every topic is issued */
+	for (int32_t i = 0; i < n; i++)
+		q->r[i].q = q;
+	return q;
+}
+
+static struct fmq_kafka_str
+kstr(const char *s)
+{
+	return s[0] != '\0' ? fmq_kafka_str(s) : FMQ_KAFKA_STR_NULL;
+}
+
+static void
+zk_req_finish(struct zk_req *q)
+{
+	struct fmq_ctrl *c = q->c;
+	struct fmq_bfwd *f = q->f;
+
+	switch (f->api_key) {
+	case FMQ_KAFKA_API_CREATE_TOPICS: {
+		struct fmq_kafka_create_topics_resp resp;
+		struct fmq_kafka_create_topics_resp_creatable_topic_result *o =
+			calloc((size_t)(q->n ? q->n : 1), sizeof(*o));
+		if (o == NULL) {
+			ctrl_close_conn(c, f);
+			break;
+		}
+		fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+		resp.topics = o;
+		resp.topics_count = q->n;
+		for (int32_t i = 0; i < q->n; i++) {
+			o[i].name = fmq_kafka_str(q->r[i].name);
+			memcpy(o[i].topic_id.b, q->r[i].id, 16);
+			o[i].error_code = q->r[i].err;
+			o[i].error_message = kstr(q->r[i].msg);
+			o[i].num_partitions = q->r[i].err ? -1 :
+				q->r[i].nparts;
+			o[i].replication_factor = q->r[i].err ? -1 :
+				q->r[i].rf;
+			o[i].configs_count = -1;
+		}
+		ctrl_respond(c, f, &resp);
+		free(o);
+		break;
+	}
+	case FMQ_KAFKA_API_DELETE_TOPICS: {
+		struct fmq_kafka_delete_topics_resp resp;
+		struct fmq_kafka_delete_topics_resp_deletable_topic_result *o =
+			calloc((size_t)(q->n ? q->n : 1), sizeof(*o));
+		if (o == NULL) {
+			ctrl_close_conn(c, f);
+			break;
+		}
+		fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+		resp.responses = o;
+		resp.responses_count = q->n;
+		for (int32_t i = 0; i < q->n; i++) {
+			o[i].name = kstr(q->r[i].name);
+			memcpy(o[i].topic_id.b, q->r[i].id, 16);
+			o[i].error_code = q->r[i].err;
+			o[i].error_message = kstr(q->r[i].msg);
+		}
+		ctrl_respond(c, f, &resp);
+		free(o);
+		break;
+	}
+	default: {
+		struct fmq_kafka_create_partitions_resp resp;
+		struct fmq_kafka_create_partitions_resp_create_partitions_topic_result
+			*o = calloc((size_t)(q->n ? q->n : 1), sizeof(*o));
+		if (o == NULL) {
+			ctrl_close_conn(c, f);
+			break;
+		}
+		fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+		resp.results = o;
+		resp.results_count = q->n;
+		for (int32_t i = 0; i < q->n; i++) {
+			o[i].name = fmq_kafka_str(q->r[i].name);
+			o[i].error_code = q->r[i].err;
+			o[i].error_message = kstr(q->r[i].msg);
+		}
+		ctrl_respond(c, f, &resp);
+		free(o);
+		break;
+	}
+	}
+	free(q);
+}
+
+static void
+copy_name(char *out, struct fmq_kafka_str s)
+{
+	size_t l = s.len < 0 ? 0 : RTE_MIN((size_t)s.len,
+					   (size_t)FMQ_TOPIC_NAME_MAX);
+	if (l > 0)
+		memcpy(out, s.p, l);
+	out[l] = '\0';
+}
+
+/* Live broker ids and racks for the assignment. */
+static uint32_t
+live(struct fmq_ctrl *c, int32_t *ids, const char **racks)
+{
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < v->nbrokers; i++) {
+		ids[n] = v->brokers[i].id;
+		racks[n++] = v->brokers[i].rack;
+	}
+	return n;
+}
+
+/* Refused on a broker that is not the controller: clients send admin
+ * requests to the controller Metadata names. */
+static bool
+not_controller(struct fmq_ctrl *c, struct zk_req *q)
+{
+	if (fmq_cluster_view(c->cl)->is_controller)
+		return false;
+	for (int32_t i = 0; i < q->n; i++) {
+		q->r[i].err = FMQ_CTRL_E_NOT_CONTROLLER;
+		snprintf(q->r[i].msg, sizeof(q->r[i].msg), "This is not the "
+			 "correct controller for this cluster.");
+	}
+	return true;
+}
+
+static void
+json_escape(char *out, size_t len, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 3 < len; s++) {
+		if (*s == '"' || *s == '\\')
+			out[n++] = '\\';
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+}
+
+/* Create one topic in ZooKeeper from this broker. config: the JSON
+ * object of its configs. */
+static void
+create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
+	     const int32_t *manual, const char *config)
+{
+	int32_t ids[FMQ_CLUSTER_MAX_BROKERS];
+	const char *racks[FMQ_CLUSTER_MAX_BROKERS];
+	uint32_t nb = live(c, ids, racks);
+	int32_t *rep;
+
+	if (rf > 1) {
+		r->err = FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		snprintf(r->msg, sizeof(r->msg), "Replication factor %d: "
+			 "FluxMQ does not replicate yet (1 only).", rf);
+		return;
+	}
+	rep = malloc((size_t)np * sizeof(*rep));
+	if (rep == NULL) {
+		r->err = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+		return;
+	}
+	if (manual != NULL) {
+		memcpy(rep, manual, (size_t)np * sizeof(*rep));
+	} else if (fmq_cluster_assign(ids, racks, nb, (uint32_t)np, 1, 0, -1,
+				      -1, rep) < 0) {
+		free(rep);
+		r->err = FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		snprintf(r->msg, sizeof(r->msg), "No live broker to place "
+			 "the partitions on.");
+		return;
+	}
+	if (getrandom(r->id, sizeof(r->id), 0) != (ssize_t)sizeof(r->id)) {
+		free(rep);
+		r->err = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+		return;
+	}
+	r->id[6] = (uint8_t)((r->id[6] & 0x0f) | 0x40);
+	r->id[8] = (uint8_t)((r->id[8] & 0x3f) | 0x80);
+	r->nparts = np;
+	r->rf = 1;
+	r->q->pending++;
+	int16_t e = fmq_cluster_create_topic(c->cl, r->name, r->id,
+					     (uint32_t)np, 1, rep, config,
+					     zk_done, r);
+	free(rep);
+	if (e != 0) {
+		r->q->pending--;
+		r->err = e;
+		snprintf(r->msg, sizeof(r->msg), "ZooKeeper is not "
+			 "available.");
+	} else {
+		FMQ_INFO("ctrl", "creating topic %s in ZooKeeper: %d "
+			 "partition(s)", r->name, np);
+	}
+}
+
+void
+ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+{
+	struct fmq_kafka_create_topics_req *req = reqp;
+	int32_t n = req->topics_count < 0 ? 0 : req->topics_count;
+	struct zk_req *q = zk_req_new(c, f, n);
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+
+	if (q == NULL) {
+		ctrl_close_conn(c, f);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++)
+		copy_name(q->r[i].name, req->topics[i].name);
+	if (not_controller(c, q))
+		goto out;
+	for (int32_t i = 0; i < n; i++) {
+		const struct fmq_kafka_create_topics_req_creatable_topic *rt =
+			&req->topics[i];
+		struct zk_res *r = &q->r[i];
+		int32_t nc = rt->configs_count < 0 ? 0 : rt->configs_count;
+		struct fmq_kv kv[64];
+		char ks[64][128], vs[64][256];
+		char cfg[4096] = "{";
+		size_t cl = 1;
+		int32_t np = rt->num_partitions;
+		int32_t *manual = NULL;
+
+		if (nc > 64) {
+			r->err = FMQ_CTRL_E_INVALID_CONFIG;
+			snprintf(r->msg, sizeof(r->msg), "Too many configs.");
+			continue;
+		}
+		for (int32_t k = 0; k < nc; k++) {
+			copy_name(ks[k], rt->configs[k].name);
+			kv[k].key = ks[k];
+			kv[k].value = NULL;
+			if (rt->configs[k].value.len >= 0) {
+				size_t l = RTE_MIN((size_t)rt->configs[k]
+						   .value.len, 255u);
+				memcpy(vs[k], rt->configs[k].value.p, l);
+				vs[k][l] = '\0';
+				kv[k].value = vs[k];
+			}
+		}
+		if (fmq_cluster_topic(v, r->name) != NULL) {
+			r->err = FMQ_CTRL_E_TOPIC_ALREADY_EXISTS;
+			snprintf(r->msg, sizeof(r->msg), "Topic '%s' already "
+				 "exists.", r->name);
+			continue;
+		}
+		if (rt->assignments_count > 0) {
+			if (rt->num_partitions != -1 ||
+			    rt->replication_factor != -1) {
+				r->err = FMQ_CTRL_E_INVALID_REQUEST;
+				snprintf(r->msg, sizeof(r->msg), "Both "
+					 "numPartitions or replicationFactor "
+					 "and replicasAssignments were set.");
+				continue;
+			}
+			np = rt->assignments_count;
+			manual = calloc((size_t)np, sizeof(*manual));
+			if (manual == NULL)
+				continue;
+			for (int32_t a = 0; a < np && r->err == 0; a++) {
+				const struct fmq_kafka_create_topics_req_creatable_replica_assignment
+					*as = &rt->assignments[a];
+				if (as->partition_index != a ||
+				    as->broker_ids_count != 1 ||
+				    fmq_cluster_broker(v, as->broker_ids[0])
+				    == NULL) {
+					r->err = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+					snprintf(r->msg, sizeof(r->msg),
+						 "Partition %d: one live "
+						 "broker per partition "
+						 "(replication factor 1).", a);
+					break;
+				}
+				manual[a] = as->broker_ids[0];
+			}
+			if (r->err != 0) {
+				free(manual);
+				continue;
+			}
+		}
+		/* The registry's own checks (name, partitions, configs). */
+		r->err = fmq_topics_create(c->topics, r->name, np, -1,
+					   (int32_t)c->cfg->num_partitions, kv,
+					   (size_t)nc, true, r->msg,
+					   sizeof(r->msg), NULL);
+		if (np == -1)
+			np = (int32_t)c->cfg->num_partitions;
+		for (int32_t k = 0; k < nc && r->err == 0; k++) {
+			char ek[256], ev[512];
+			if (kv[k].value == NULL)
+				continue;
+			json_escape(ek, sizeof(ek), kv[k].key);
+			json_escape(ev, sizeof(ev), kv[k].value);
+			cl += (size_t)snprintf(cfg + cl, sizeof(cfg) - cl,
+					       "%s\"%s\":\"%s\"",
+					       cl > 1 ? "," : "", ek, ev);
+			if (cl >= sizeof(cfg) - 2) {
+				r->err = FMQ_CTRL_E_INVALID_CONFIG;
+				snprintf(r->msg, sizeof(r->msg), "Configs "
+					 "too long.");
+			}
+		}
+		snprintf(cfg + cl, sizeof(cfg) - cl, "}");
+		if (r->err == 0 && !req->validate_only)
+			create_in_zk(c, r, np, rt->replication_factor, manual,
+				     cfg);
+		else if (r->err == 0) {
+			r->nparts = np;
+			r->rf = 1;
+		}
+		free(manual);
+	}
+out:
+	if (--q->pending == 0)
+		zk_req_finish(q);
+}
+
+void
+ctrl_zk_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+{
+	struct fmq_kafka_delete_topics_req *req = reqp;
+	bool by_state = f->api_version >= 6;
+	int32_t n = by_state ? req->topics_count : req->topic_names_count;
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	struct zk_req *q;
+
+	if (n < 0)
+		n = 0;
+	q = zk_req_new(c, f, n);
+	if (q == NULL) {
+		ctrl_close_conn(c, f);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		struct fmq_kafka_str s = by_state ? req->topics[i].name :
+			req->topic_names[i];
+		if (s.len >= 0) {
+			copy_name(q->r[i].name, s);
+			continue;
+		}
+		for (uint32_t k = 0; k < v->ntopics; k++)
+			if (memcmp(v->topics[k].id, req->topics[i].topic_id.b,
+				   16) == 0)
+				snprintf(q->r[i].name, sizeof(q->r[i].name),
+					 "%s", v->topics[k].name);
+		memcpy(q->r[i].id, req->topics[i].topic_id.b, 16);
+	}
+	if (not_controller(c, q))
+		goto out;
+	for (int32_t i = 0; i < n; i++) {
+		struct zk_res *r = &q->r[i];
+		const struct fmq_cluster_topic *t = fmq_cluster_topic(v,
+								      r->name);
+		if (t == NULL) {
+			r->err = r->name[0] == '\0' ?
+				FMQ_CTRL_E_UNKNOWN_TOPIC_ID :
+				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+			continue;
+		}
+		memcpy(r->id, t->id, 16);
+		q->pending++;
+		int16_t e = fmq_cluster_delete_topic(c->cl, r->name, zk_done,
+						     r);
+		if (e != 0) {
+			q->pending--;
+			r->err = e;
+		} else {
+			FMQ_INFO("ctrl", "deleting topic %s in ZooKeeper",
+				 r->name);
+		}
+	}
+out:
+	if (--q->pending == 0)
+		zk_req_finish(q);
+}
+
+void
+ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
+{
+	struct fmq_kafka_create_partitions_req *req = reqp;
+	int32_t n = req->topics_count < 0 ? 0 : req->topics_count;
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	struct zk_req *q = zk_req_new(c, f, n);
+
+	if (q == NULL) {
+		ctrl_close_conn(c, f);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++)
+		copy_name(q->r[i].name, req->topics[i].name);
+	if (not_controller(c, q))
+		goto out;
+	for (int32_t i = 0; i < n; i++) {
+		const struct fmq_kafka_create_partitions_req_create_partitions_topic
+			*rt = &req->topics[i];
+		struct zk_res *r = &q->r[i];
+		const struct fmq_cluster_topic *t = fmq_cluster_topic(v,
+								      r->name);
+		int32_t ids[FMQ_CLUSTER_MAX_BROKERS];
+		const char *racks[FMQ_CLUSTER_MAX_BROKERS];
+		uint32_t nb = live(c, ids, racks);
+
+		if (t == NULL) {
+			r->err = FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+			continue;
+		}
+		if (rt->count <= (int32_t)t->nparts ||
+		    rt->count > FMQ_TOPIC_MAX_PARTITIONS) {
+			r->err = FMQ_CTRL_E_INVALID_PARTITIONS;
+			snprintf(r->msg, sizeof(r->msg), "Topic currently has "
+				 "%u partitions, %d would not be an increase.",
+				 t->nparts, rt->count);
+			continue;
+		}
+		uint32_t add = (uint32_t)rt->count - t->nparts;
+		int32_t *rep = calloc(add, sizeof(*rep) * t->rf);
+		if (rep == NULL) {
+			r->err = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+			continue;
+		}
+		if (rt->assignments_count > 0) {
+			if ((uint32_t)rt->assignments_count != add)
+				r->err = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+			for (uint32_t a = 0; a < add && r->err == 0; a++) {
+				if (rt->assignments[a].broker_ids_count !=
+				    t->rf ||
+				    fmq_cluster_broker(v, rt->assignments[a]
+						       .broker_ids[0]) == NULL)
+					r->err = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+				else
+					memcpy(&rep[a * t->rf],
+					       rt->assignments[a].broker_ids,
+					       t->rf * sizeof(*rep));
+			}
+		} else if (fmq_cluster_assign(ids, racks, nb, add, t->rf,
+					      t->nparts, -1, -1, rep) < 0) {
+			r->err = FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		}
+		if (r->err == 0 && !req->validate_only) {
+			q->pending++;
+			int16_t e = fmq_cluster_add_partitions(c->cl, r->name,
+					(uint32_t)rt->count, rep, zk_done, r);
+			if (e != 0) {
+				q->pending--;
+				r->err = e;
+			}
+		}
+		free(rep);
+	}
+out:
+	if (--q->pending == 0)
+		zk_req_finish(q);
 }
