@@ -171,6 +171,11 @@ uint64_t app_open_fds(void);
 /* status.c: liveness, readiness and the console's JSON (control lcore). */
 /* Sample the data lcores' poll counters; one history sample a second. */
 void app_status_tick(struct app *a, uint64_t now_ns);
+
+/* telemetry.c: /fluxmq/... commands in DPDK telemetry. */
+void app_telemetry_init(struct app *a);
+void app_telemetry_tick(struct app *a, uint64_t now_ns);
+void app_telemetry_fini(void);
 /* /health (ready false) or /ready: the number of reasons against (0: ok);
  * *body (malloc'ed) says "ok"/"ready" or one reason a line; -ENOMEM. */
 int app_status_health(struct app *a, bool ready, char **body, size_t *len);

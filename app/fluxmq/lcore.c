@@ -220,51 +220,19 @@ steer_burst(struct app *a, struct data_lcore *d, struct rte_mbuf **pkts,
 	return keep;
 }
 
-int
-app_data_lcore_main(void *arg)
+/*
+ * The poll loop. guard (drivers-config disconnect.guard: bursts run under
+ * the PMD guard) is a constant in each of the two copies below, so the
+ * choice is made once at start, as l3fwd picks its loop, not per burst.
+ */
+static __rte_always_inline void
+lcore_loop(struct app *a, struct data_lcore *d, const bool guard)
 {
-	struct app *a = arg;
-	unsigned int lid = rte_lcore_id();
-	struct data_lcore *d = NULL;
 	struct rte_mbuf *pkts[APP_RX_BURST];
 	uint64_t spins = a->cfg.poll_idle_spins;
 	uint64_t max_sleep_ns = a->cfg.poll_idle_us * 1000ull;
 	uint64_t empty = 0, sleep = SLEEP_MIN_NS;
 	enum app_wake woke = APP_WAKE_NONE;
-
-	for (unsigned int i = 0; i < a->n_data; i++)
-		if (a->data[i].lcore_id == lid)
-			d = &a->data[i];
-	if (d == NULL)
-		return -1;
-	if (!d->has_rxq)
-		d->use_intr = false;
-	if (d->use_intr &&
-	    rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
-				      RTE_EPOLL_PER_THREAD,
-				      RTE_INTR_EVENT_ADD, NULL) < 0) {
-		FMQ_WARN("lcore", "lcore %u: RX interrupts unavailable, "
-			 "sleeping instead", lid);
-		d->use_intr = false;
-	}
-	if (d->use_intr)
-		own_rx_signal(d, lid);
-	d->bell_ev.epdata.event = EPOLLIN;
-	d->bell_ev.epdata.data = d;
-	if (d->use_intr &&
-	    rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, d->bell->fd,
-			  &d->bell_ev) < 0) {
-		FMQ_WARN("lcore", "lcore %u: doorbell not in the epoll set, "
-			 "sleeping instead of waiting for RX interrupts", lid);
-		rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
-					  RTE_EPOLL_PER_THREAD,
-					  RTE_INTR_EVENT_DEL, NULL);
-		d->use_intr = false;
-	}
-	FMQ_INFO("lcore", "data lcore %u polls port %u queue %u (%s)", lid,
-		 d->port_id, d->queue_id,
-		 !a->adaptive ? "busy" : d->use_intr ? "adaptive, rx interrupts" :
-		 "adaptive, sleeps");
 
 	while (!atomic_load_explicit(&a->quit, memory_order_relaxed)) {
 		uint64_t t0 = rte_rdtsc();
@@ -272,7 +240,7 @@ app_data_lcore_main(void *arg)
 		uint64_t now;
 
 		if (d->has_rxq)
-			got = nb = a->port.prof.disconnect_guard ?
+			got = nb = guard ?
 				app_guard_rx(d->port_id, d->queue_id, pkts,
 					     APP_RX_BURST, &d->pmd_faults) :
 				rte_eth_rx_burst(d->port_id, d->queue_id, pkts,
@@ -295,7 +263,7 @@ app_data_lcore_main(void *arg)
 			uint16_t nt = (uint16_t)rte_ring_dequeue_burst(d->tx_in,
 				(void **)pkts, APP_RX_BURST, NULL);
 			if (nt > 0) {
-				uint16_t s = a->port.prof.disconnect_guard ?
+				uint16_t s = guard ?
 					app_guard_tx(d->port_id, d->txq, pkts,
 						     nt, &d->pmd_faults) :
 					rte_eth_tx_burst(d->port_id, d->txq,
@@ -358,6 +326,65 @@ app_data_lcore_main(void *arg)
 		fmq_doorbell_disarm(d->bell, rang);
 		d->idle_cycles += rte_rdtsc() - t1;
 	}
+}
+
+static __rte_noinline void
+lcore_loop_guarded(struct app *a, struct data_lcore *d)
+{
+	lcore_loop(a, d, true);
+}
+
+static __rte_noinline void
+lcore_loop_plain(struct app *a, struct data_lcore *d)
+{
+	lcore_loop(a, d, false);
+}
+
+int
+app_data_lcore_main(void *arg)
+{
+	struct app *a = arg;
+	unsigned int lid = rte_lcore_id();
+	struct data_lcore *d = NULL;
+
+	for (unsigned int i = 0; i < a->n_data; i++)
+		if (a->data[i].lcore_id == lid)
+			d = &a->data[i];
+	if (d == NULL)
+		return -1;
+	if (!d->has_rxq)
+		d->use_intr = false;
+	if (d->use_intr &&
+	    rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
+				      RTE_EPOLL_PER_THREAD,
+				      RTE_INTR_EVENT_ADD, NULL) < 0) {
+		FMQ_WARN("lcore", "lcore %u: RX interrupts unavailable, "
+			 "sleeping instead", lid);
+		d->use_intr = false;
+	}
+	if (d->use_intr)
+		own_rx_signal(d, lid);
+	d->bell_ev.epdata.event = EPOLLIN;
+	d->bell_ev.epdata.data = d;
+	if (d->use_intr &&
+	    rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, d->bell->fd,
+			  &d->bell_ev) < 0) {
+		FMQ_WARN("lcore", "lcore %u: doorbell not in the epoll set, "
+			 "sleeping instead of waiting for RX interrupts", lid);
+		rte_eth_dev_rx_intr_ctl_q(d->port_id, d->queue_id,
+					  RTE_EPOLL_PER_THREAD,
+					  RTE_INTR_EVENT_DEL, NULL);
+		d->use_intr = false;
+	}
+	FMQ_INFO("lcore", "data lcore %u polls port %u queue %u (%s)", lid,
+		 d->port_id, d->queue_id,
+		 !a->adaptive ? "busy" : d->use_intr ? "adaptive, rx interrupts" :
+		 "adaptive, sleeps");
+
+	if (a->port.prof.disconnect_guard)
+		lcore_loop_guarded(a, d);
+	else
+		lcore_loop_plain(a, d);
 	return 0;
 }
 

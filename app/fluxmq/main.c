@@ -19,6 +19,7 @@
 #include <rte_log.h>
 
 #include "app.h"
+#include "fmq_sasl.h"
 #include "steer.h"
 
 #define EXIT_CONFIG 2
@@ -29,6 +30,9 @@
 #define MAX_PARTITIONS 100000
 
 static struct app app;
+/* --add-scram specs: credentials written before any start (no DPDK). */
+static const char **add_scram;
+static int n_add_scram;
 
 static void
 on_signal(int sig)
@@ -37,16 +41,44 @@ on_signal(int sig)
 	atomic_store(&app.quit, true);
 }
 
+/* SIGHUP: read the TLS key, certificates and CA files again. */
+static atomic_bool hup;
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	atomic_store(&hup, true);
+}
+
+static void
+reload_tls(struct app *a)
+{
+	char err[512];
+
+	if (fmq_broker_tls_reload(a->broker, &a->cfg, err, sizeof(err)) < 0)
+		FMQ_ERR("main", "SIGHUP: %s; the certificates in use stay",
+			err);
+	else
+		FMQ_INFO("main", "SIGHUP: TLS key and certificates read again "
+			 "(new connections use them)");
+}
+
 static void
 usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s [EAL options] -- [--config FILE] [--set key=value]...\n"
-		"       %s --dump-config-doc | --version | --help\n\n"
+		"       %s --dump-config-doc | --version | --help\n"
+		"       %s [--config FILE] [--set key=value]... --add-scram "
+		"'SCRAM-SHA-256=[name=alice,password=secret]'...\n\n"
 		"With no port in the EAL options, FluxMQ creates the TAP interface\n"
 		"dev.tap.name (fmq0), takes net.ip (10.77.0.2/24) and gives the\n"
 		"kernel side dev.tap.host_ip (10.77.0.1/24).\n"
-		"Configuration keys: docs/configuration.md.\n", prog, prog);
+		"--add-scram (repeatable; also iterations=N, salt=<base64>)\n"
+		"adds SCRAM credentials to sasl.credentials.file and exits,\n"
+		"without starting DPDK.\n"
+		"Configuration keys: docs/configuration.md.\n", prog, prog, prog);
 }
 
 /* Does the EAL argument list contain one of the given options? */
@@ -216,6 +248,7 @@ parse_app_args(int argc, char **argv, char *err, size_t errlen)
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "dump-config-doc", no_argument, NULL, 'D' },
+		{ "add-scram", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -232,6 +265,16 @@ parse_app_args(int argc, char **argv, char *err, size_t errlen)
 			break;
 		case 's':
 			sets[nsets++] = optarg;
+			break;
+		case 'A':
+			if (add_scram == NULL)
+				add_scram = calloc((size_t)argc,
+						   sizeof(*add_scram));
+			if (add_scram == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			add_scram[n_add_scram++] = optarg;
 			break;
 		case 'D':
 			fmq_config_write_doc(stdout);
@@ -511,6 +554,20 @@ main(int argc, char **argv)
 			return EXIT_CONFIG;
 		}
 	}
+	if (n_add_scram > 0) {
+		char path[FMQ_CFG_STR_MAX + 64];
+
+		fmq_scram_db_path(&app.cfg, path, sizeof(path));
+		if (fmq_scram_add_specs(&app.cfg, add_scram, n_add_scram, err,
+					sizeof(err)) < 0) {
+			say_fail(err);
+			return EXIT_CONFIG;
+		}
+		printf("fluxmq: %d SCRAM credential%s written to %s\n",
+		       n_add_scram, n_add_scram > 1 ? "s" : "", path);
+		free(add_scram);
+		return 0;
+	}
 	/* EAL's own lines too: set before rte_eal_init. */
 	{
 		FILE *dpdk_log = fmq_log_stream("dpdk", dpdk_level);
@@ -566,6 +623,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, on_hup);
 	if (rte_lcore_count() < app.n_data + 1) {
 		snprintf(err, sizeof(err), "lcores.data=%u needs %u lcores, EAL "
 			 "has %u (check -l/--lcores)", app.n_data,
@@ -581,10 +639,11 @@ main(int argc, char **argv)
 	}
 	fmq_metrics_register(app.metrics, app_lcore_metrics, &app);
 	fmq_metrics_register(app.metrics, app_status_metrics, &app);
+	nerr = fmq_config_error_count();
 	app.mgmt = mgmt_start(&app, app.mgmt_fd, err, sizeof(err));
 	if (app.mgmt == NULL) {
 		say_fail(err);
-		rc = 1;
+		rc = fail_code(nerr, err);
 		goto out_eal;
 	}
 	/* From here a step that failed on a key's value (it said so with
@@ -619,6 +678,7 @@ main(int argc, char **argv)
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, fmq_ctrl_metrics, app.ctrl);
+	app_telemetry_init(&app);
 	for (unsigned int i = 0; i < app.n_data; i++)
 		rte_eal_remote_launch(app_data_lcore_main, &app,
 				      app.data[i].lcore_id);
@@ -636,9 +696,12 @@ main(int argc, char **argv)
 		 * work's own next deadline. */
 		mgmt_poll(app.mgmt, announced ? sleep_us : CONTROL_TICK_US,
 			  fmq_ctrl_wake_fd(app.ctrl));
+		if (atomic_exchange(&hup, false))
+			reload_tls(&app);
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());
 		app_sd_tick(&app);
 		app_status_tick(&app, fmq_now_ns());
+		app_telemetry_tick(&app, fmq_now_ns());
 	}
 	app_sd_stopping(&app);
 	FMQ_INFO("main", "shutting down");
@@ -648,6 +711,7 @@ main(int argc, char **argv)
 out_port:
 	/* Data lcores are stopped: close partitions (flushing them), then
 	 * connections, stacks and the port. */
+	app_telemetry_fini();
 	fmq_ctrl_free(app.ctrl);
 	for (unsigned int i = 0; i < app.n_data; i++) {
 		fmq_broker_lcore_free(app.data[i].broker);

@@ -14,12 +14,22 @@
  * the one idle the longest (connected, no request in progress), so a
  * flood of idle connections cannot keep /health out; only when every
  * connection is inside a request is the newcomer turned away.
+ *
+ * Optional security (docs/security.md, "Management endpoint"): a bearer
+ * token (mgmt.auth.token or mgmt.auth.token.file) that /metrics, /v1/...
+ * and every other route but the probes (/health, /ready) and the static
+ * console page require, compared in constant time; and HTTPS
+ * (mgmt.ssl.certificate.location, mgmt.ssl.key.location) through
+ * libmicrohttpd's GnuTLS support. Both are read at start (mgmt_listen,
+ * so a bad value exits 2 naming its key before anything else starts).
  */
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -42,6 +52,18 @@
 /* libmicrohttpd's own messages (accept failures and the like), at most
  * one per this many seconds, with a count of those left out. */
 #define MGMT_LOG_INTERVAL_NS (10ull * 1000000000ull)
+#define MGMT_TOKEN_MAX 4096
+#define MGMT_PEM_MAX (1u << 20)
+
+/*
+ * The endpoint's token and TLS material, read by mgmt_listen during the
+ * start-up checks and used by mgmt_start (one endpoint per process).
+ */
+static struct {
+	char token[MGMT_TOKEN_MAX + 1];
+	size_t token_len;            /* 0: no token required */
+	char *cert, *key;            /* PEM, NUL-terminated; NULL: HTTP */
+} msec;
 
 /* One accepted connection. */
 struct mconn {
@@ -62,6 +84,7 @@ struct mgmt {
 	uint32_t nconns;
 	uint64_t requests, bad_requests, failed;
 	uint64_t accepted, evicted, refused;
+	uint64_t auth_failures;
 	uint64_t log_last_ns, log_dropped;
 };
 
@@ -129,6 +152,12 @@ mgmt_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_mgmt_connections_refused_total",
 			"counter", "New management connections closed because "
 			"every connection was inside a request", m->refused);
+	fmq_metrics_one(out, "fluxmq_mgmt_auth_failures_total", "counter",
+			"Management requests refused with 401 (no or a wrong "
+			"bearer token)", m->auth_failures);
+	fmq_metrics_one(out, "fluxmq_mgmt_tls", "gauge",
+			"1 when the management endpoint serves HTTPS",
+			msec.cert != NULL);
 	fmq_metrics_one(out, "fluxmq_process_open_fds", "gauge",
 			"File descriptors the broker process has open",
 			app_open_fds());
@@ -248,6 +277,53 @@ conn_event(void *cls, struct MHD_Connection *c, void **ctx,
 	*ctx = NULL;
 }
 
+/* Equal to the token, in a time that depends on the token's length only. */
+static bool
+token_eq(const char *p, size_t n)
+{
+	unsigned char d = n != msec.token_len;
+
+	for (size_t i = 0; i < msec.token_len; i++)
+		d |= (unsigned char)(msec.token[i] ^ (i < n ? p[i] : 0));
+	return d == 0;
+}
+
+static bool
+authorized(struct MHD_Connection *c)
+{
+	const char *h;
+
+	if (msec.token_len == 0)
+		return true;
+	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return token_eq(h, strnlen(h, MGMT_TOKEN_MAX + 1));
+}
+
+static enum MHD_Result
+reply_401(struct MHD_Connection *c)
+{
+	static char body[] = "a bearer token is required "
+		"(Authorization: Bearer <mgmt.auth.token>)\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		sizeof(body) - 1, body, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				"Bearer realm=\"fluxmq\"");
+	ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
 	const char *method, const char *version, const char *upload,
@@ -279,6 +355,15 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		m->bad_requests++;
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 			     "only GET\n", 9, MHD_RESPMEM_PERSISTENT);
+	}
+	/* Probes and the static console page stay open; the rest needs the
+	 * token when one is set. */
+	if (strcmp(url, "/health") != 0 && strcmp(url, "/ready") != 0 &&
+	    strcmp(url, "/") != 0 && strcmp(url, "/dashboard") != 0 &&
+	    !authorized(c)) {
+		m->auth_failures++;
+		m->bad_requests++;
+		return reply_401(c);
 	}
 	/* Liveness (every data lcore's loop runs) and readiness (live, port
 	 * up, partitions recovered, every log dir online): 200 or 503, one
@@ -368,6 +453,146 @@ log_mhd(void *cls, const char *fmt, va_list ap)
 	m->log_dropped = 0;
 }
 
+/* Read a small file whole, NUL-terminated; -errno, -EFBIG past max. */
+static int
+read_small(const char *path, size_t max, char **out, size_t *len)
+{
+	char *buf = malloc(max + 1);
+	size_t n = 0;
+	ssize_t r;
+	int fd, e;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		free(buf);
+		return -e;
+	}
+	while ((r = read(fd, buf + n, max + 1 - n)) > 0) {
+		n += (size_t)r;
+		if (n > max)
+			break;
+	}
+	e = r < 0 ? errno : 0;
+	close(fd);
+	if (e != 0 || n > max) {
+		free(buf);
+		return e != 0 ? -e : -EFBIG;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int
+set_token(const struct fmq_config *cfg, const char *key, const char *t,
+	  size_t n, char *err, size_t errlen)
+{
+	if (n == 0)
+		return fmq_config_error(cfg, key, err, errlen,
+					"the token is empty");
+	if (n > MGMT_TOKEN_MAX)
+		return fmq_config_error(cfg, key, err, errlen, "the token is "
+					"longer than %d bytes", MGMT_TOKEN_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= ' ' || t[i] > '~')
+			return fmq_config_error(cfg, key, err, errlen,
+				"the token must be printable ASCII without "
+				"spaces (byte %zu is not)", i);
+	memcpy(msec.token, t, n);
+	msec.token[n] = '\0';
+	msec.token_len = n;
+	return 0;
+}
+
+static int
+load_pem(const struct fmq_config *cfg, const char *key, const char *path,
+	 const char *what, char **out, char *err, size_t errlen)
+{
+	size_t n;
+	int rc = read_small(path, MGMT_PEM_MAX, out, &n);
+
+	if (rc < 0)
+		return fmq_config_error(cfg, key, err, errlen, "cannot read "
+					"%s: %s", path, strerror(-rc));
+	if (strstr(*out, "-----BEGIN ") == NULL ||
+	    strstr(*out, what) == NULL) {
+		free(*out);
+		*out = NULL;
+		return fmq_config_error(cfg, key, err, errlen, "%s holds no "
+					"PEM %s", path, what);
+	}
+	return 0;
+}
+
+/* The token and TLS settings, checked and read (exit 2 on a bad one). */
+static int
+load_security(const struct fmq_config *cfg, char *err, size_t errlen)
+{
+	bool cert = cfg->mgmt_ssl_certificate_location[0] != '\0';
+	bool key = cfg->mgmt_ssl_key_location[0] != '\0';
+	int rc;
+
+	msec.token_len = 0;
+	if (cfg->mgmt_auth_token[0] != '\0' &&
+	    cfg->mgmt_auth_token_file[0] != '\0')
+		return fmq_config_error(cfg, "mgmt.auth.token.file", err,
+					errlen, "set mgmt.auth.token or "
+					"mgmt.auth.token.file, not both");
+	if (cfg->mgmt_auth_token[0] != '\0') {
+		rc = set_token(cfg, "mgmt.auth.token", cfg->mgmt_auth_token,
+			       strlen(cfg->mgmt_auth_token), err, errlen);
+		if (rc < 0)
+			return rc;
+	} else if (cfg->mgmt_auth_token_file[0] != '\0') {
+		char *t;
+		size_t n;
+
+		rc = read_small(cfg->mgmt_auth_token_file, MGMT_TOKEN_MAX + 2,
+				&t, &n);
+		if (rc < 0)
+			return fmq_config_error(cfg, "mgmt.auth.token.file",
+				err, errlen, "cannot read %s: %s",
+				cfg->mgmt_auth_token_file,
+				rc == -EFBIG ? "longer than one token" :
+				strerror(-rc));
+		/* The first line, its end of line left out. */
+		n = strcspn(t, "\r\n");
+		rc = set_token(cfg, "mgmt.auth.token.file", t, n, err, errlen);
+		memset(t, 0, n);
+		free(t);
+		if (rc < 0)
+			return rc;
+	}
+	if (cert != key)
+		return fmq_config_error(cfg, cert ? "mgmt.ssl.key.location" :
+					"mgmt.ssl.certificate.location", err,
+					errlen, "HTTPS needs both "
+					"mgmt.ssl.certificate.location and "
+					"mgmt.ssl.key.location");
+	if (!cert)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return fmq_config_error(cfg, "mgmt.ssl.certificate.location",
+					err, errlen, "this libmicrohttpd is "
+					"built without TLS");
+	rc = load_pem(cfg, "mgmt.ssl.certificate.location",
+		      cfg->mgmt_ssl_certificate_location, "CERTIFICATE",
+		      &msec.cert, err, errlen);
+	if (rc == 0)
+		rc = load_pem(cfg, "mgmt.ssl.key.location",
+			      cfg->mgmt_ssl_key_location, "PRIVATE KEY",
+			      &msec.key, err, errlen);
+	if (rc < 0) {
+		free(msec.cert);
+		msec.cert = NULL;
+	}
+	return rc;
+}
+
 int
 mgmt_listen(const struct fmq_config *cfg, char *err, size_t errlen)
 {
@@ -375,6 +600,9 @@ mgmt_listen(const struct fmq_config *cfg, char *err, size_t errlen)
 	struct in_addr a = { .s_addr = htonl(cfg->mgmt_listen.addr) };
 	int fd, one = 1, e;
 
+	e = load_security(cfg, err, errlen);
+	if (e < 0)
+		return e;
 	sin.sin_addr.s_addr = htonl(cfg->mgmt_listen.addr);
 	sin.sin_port = htons(cfg->mgmt_listen.port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -421,7 +649,8 @@ mgmt_start(struct app *a, int listen_fd, char *err, size_t errlen)
 	}
 	m->a = a;
 	m->head.next = m->head.prev = &m->head;
-	m->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_EPOLL,
+	m->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_EPOLL |
+				(msec.cert != NULL ? MHD_USE_TLS : 0),
 				a->cfg.mgmt_listen.port, NULL, NULL, handler, m,
 				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, m,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
@@ -432,7 +661,21 @@ mgmt_start(struct app *a, int listen_fd, char *err, size_t errlen)
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, m,
 				MHD_OPTION_NOTIFY_CONNECTION, conn_event, m,
+				/* Last: without TLS they end the list. */
+				msec.cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT :
+				MHD_OPTION_END, msec.cert,
+				MHD_OPTION_HTTPS_MEM_KEY, msec.key,
 				MHD_OPTION_END);
+	if (m->d == NULL && msec.cert != NULL) {
+		fmq_config_error(&a->cfg, "mgmt.ssl.certificate.location", err,
+				 errlen, "libmicrohttpd refused the "
+				 "certificate or key (%s, %s: do they match? "
+				 "an encrypted key?)", a->cfg.mgmt_ssl_certificate_location,
+				 a->cfg.mgmt_ssl_key_location);
+		close(listen_fd);
+		free(m);
+		return NULL;
+	}
 	if (m->d == NULL) {
 		snprintf(err, errlen, "mgmt: libmicrohttpd did not start "
 			 "(epoll support?)");
@@ -479,4 +722,9 @@ mgmt_stop(struct mgmt *m)
 		return;
 	MHD_stop_daemon(m->d);
 	free(m);
+	free(msec.cert);
+	if (msec.key != NULL)
+		memset(msec.key, 0, strlen(msec.key));
+	free(msec.key);
+	msec.cert = msec.key = NULL;
 }

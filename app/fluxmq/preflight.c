@@ -105,15 +105,6 @@ check_constraints(const struct fmq_config *cfg, char *err, size_t errlen)
 					sizeof(msg)) < 0)
 			return fmq_config_error(cfg, key, err, errlen, "%s",
 						msg);
-		for (uint32_t i = 0; i < ls.n; i++)
-			/* Never serve in clear a listener that promises
-			 * more. */
-			if (ls.l[i].proto != FMQ_SEC_PLAINTEXT)
-				return fmq_config_error(cfg, "listeners", err,
-					errlen, "listener %s: security protocol "
-					"%s is not available yet",
-					ls.l[i].name,
-					fmq_sec_proto_name(ls.l[i].proto));
 	}
 	if (cfg->log_hot_chunk_bytes <= cfg->message_max_bytes + CHUNK_HDR)
 		return fmq_config_error(cfg, "log.hot.chunk.bytes", err, errlen,

@@ -103,6 +103,12 @@ struct ack {
 	uint16_t tmpl;
 };
 
+#define E2E_RING 8192              /* batches remembered per partition */
+struct e2e_slot {
+	int64_t base;                /* -1: empty */
+	uint64_t t0;                 /* ns: the produce request was sent */
+};
+
 struct tp {
 	char topic[BENCH_TOPIC_MAX];
 	int32_t partition;
@@ -114,6 +120,9 @@ struct tp {
 	int64_t off_end;             /* log end after the run */
 	int64_t off_first;           /* log start after the run */
 	uint64_t sent_msgs;          /* produced to it (acks=0 verification) */
+	/* produce-fetch: when each acknowledged batch was sent, by base
+	 * offset / batch (a ring), for end-to-end latency at fetch */
+	struct e2e_slot *e2e;
 	struct ack *acks;
 	size_t nacks, cap_acks;
 };
@@ -226,6 +235,9 @@ struct bench {
 	enum phase phase;
 	uint64_t t_start, t_measure, t_end;
 	struct side prod, fetch;
+	/* produce-fetch: a record's send (produce request) to its arrival
+	 * in a fetch response, per batch */
+	struct fmq_hist e2e;
 	uint64_t prod_sent_msgs;     /* every phase */
 	uint64_t late;               /* open loop: sends behind schedule */
 	uint64_t fetch_resets;       /* tail fetch overtaken by retention */
@@ -285,6 +297,8 @@ void proto_on_echo(struct bench *b, struct bconn *c, uint64_t bytes);
 int proto_connect_all(struct bench *b);
 void proto_close_all(struct bench *b);
 void report_json(struct bench *b, FILE *f);
+/* The same run in lines a person reads (as Kafka's perf tools print). */
+void report_summary(struct bench *b, FILE *f);
 
 /* ceilings.c */
 int ceilings_run(FILE *out, double seconds);

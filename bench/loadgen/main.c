@@ -572,6 +572,7 @@ main(int argc, char **argv)
 		status = 1;
 	} else {
 		report_json(b, stdout);
+		report_summary(b, stderr);
 		if (b->o.cdf_path[0] != '\0' &&
 		    write_cdf(b, b->o.cdf_path) < 0)
 			fprintf(stderr, "fluxmq-bench: %s: %s\n",

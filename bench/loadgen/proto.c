@@ -39,11 +39,17 @@ measuring(const struct bench *b)
 
 /* Latency counts for requests sent (or scheduled) inside the window. */
 static inline void
-lat_record(struct bench *b, struct side *s, uint64_t t0, uint64_t now)
+lat_record_h(struct bench *b, struct fmq_hist *h, uint64_t t0, uint64_t now)
 {
 	if (b->phase >= PH_MEASURE && t0 >= b->t_measure &&
 	    (b->t_end == 0 || t0 < b->t_end))
-		fmq_hist_record(&s->lat, now > t0 ? now - t0 : 0);
+		fmq_hist_record(h, now > t0 ? now - t0 : 0);
+}
+
+static inline void
+lat_record(struct bench *b, struct side *s, uint64_t t0, uint64_t now)
+{
+	lat_record_h(b, &s->lat, t0, now);
 }
 
 static void
@@ -275,6 +281,13 @@ on_produce(struct bench *b, struct bconn *c, const struct inflight *e,
 		tp->acks[tp->nacks].tmpl = e->tmpl;
 		tp->nacks++;
 	}
+	if (tp->e2e != NULL && pr->base_offset >= 0) {
+		struct e2e_slot *s = &tp->e2e[(uint64_t)(pr->base_offset /
+			b->o.batch) % E2E_RING];
+
+		s->base = pr->base_offset;
+		s->t0 = e->t0;
+	}
 	b->all_msgs += e->nmsg;
 	if (measuring(b)) {
 		b->prod.msgs += e->nmsg;
@@ -295,6 +308,22 @@ find_tp(struct bench *b, const uint32_t *list, uint32_t n,
 			return tp;
 	}
 	return NULL;
+}
+
+/* A batch first seen by a fetch: its end-to-end latency, if its send is
+ * remembered (acknowledged, and not overwritten in the ring). A batch
+ * read before its produce was acknowledged is not counted: the ack path
+ * records the send after it. */
+static void
+e2e_record(struct bench *b, struct tp *tp, int64_t base, uint64_t now)
+{
+	struct e2e_slot *s = &tp->e2e[(uint64_t)(base / b->o.batch) %
+				      E2E_RING];
+
+	if (s->base != base)
+		return;
+	s->base = -1;
+	lat_record_h(b, &b->e2e, s->t0, now);
 }
 
 static void
@@ -354,6 +383,8 @@ on_fetch(struct bench *b, struct bconn *c, const struct inflight *e,
 						base : tp->fetch_next;
 					msgs += (uint64_t)(last - from + 1);
 					tp->fetch_next = last + 1;
+					if (tp->e2e != NULL)
+						e2e_record(b, tp, base, now);
 				}
 				batch_cursor_skip(&bc, (uint64_t)len);
 			}
@@ -1136,6 +1167,21 @@ proto_run(struct bench *b)
 	memset(&b->fetch, 0, sizeof(b->fetch));
 	fmq_hist_init(&b->prod.lat);
 	fmq_hist_init(&b->fetch.lat);
+	fmq_hist_init(&b->e2e);
+	if (o->wl == WL_PRODUCE_FETCH && o->acks != 0) {
+		for (unsigned int i = 0; i < b->ntps; i++) {
+			struct tp *tp = &b->tps[i];
+
+			tp->e2e = malloc(E2E_RING * sizeof(*tp->e2e));
+			if (tp->e2e == NULL) {
+				fprintf(stderr, "fluxmq-bench: end-to-end "
+					"latency: out of memory\n");
+				return -ENOMEM;
+			}
+			for (unsigned int k = 0; k < E2E_RING; k++)
+				tp->e2e[k].base = -1;
+		}
+	}
 	now = fmq_now_ns();
 	b->t_start = b->last_prog_ns = now;
 	b->last_prog_msgs = b->all_msgs;
@@ -1193,6 +1239,10 @@ proto_run(struct bench *b)
 		}
 	}
 	b->phase = PH_DONE;
+	for (unsigned int i = 0; i < b->ntps; i++) {
+		free(b->tps[i].e2e);
+		b->tps[i].e2e = NULL;
+	}
 	return 0;
 }
 
@@ -1419,6 +1469,22 @@ proto_verify(struct bench *b)
  * Output
  * ---------------------------------------------------------------------- */
 
+/* "name":{samples, p50, p99, p999, max, mean} in microseconds, or null. */
+static void
+lat_json(FILE *f, const char *name, const struct fmq_hist *h)
+{
+	if (h == NULL || h->count == 0) {
+		fprintf(f, ",\"%s\":null", name);
+		return;
+	}
+	fprintf(f, ",\"%s\":{\"samples\":%" PRIu64 ",\"p50\":%.2f,"
+		"\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f}",
+		name, h->count, fmq_hist_quantile(h, 0.5) / 1e3,
+		fmq_hist_quantile(h, 0.99) / 1e3,
+		fmq_hist_quantile(h, 0.999) / 1e3, (double)h->max / 1e3,
+		(double)h->sum / (double)h->count / 1e3);
+}
+
 static void
 side_json(FILE *f, const struct bench *b, const struct side *s,
 	  double secs, bool lat)
@@ -1429,16 +1495,53 @@ side_json(FILE *f, const struct bench *b, const struct side *s,
 		secs > 0 ? (double)s->bytes / secs / 1e6 : 0.0,
 		secs > 0 ? (double)s->reqs / secs : 0.0, s->errors);
 	(void)b;
-	if (lat && s->lat.count > 0)
-		fprintf(f, ",\"latency_us\":{\"samples\":%" PRIu64 ",\"p50\":%.2f,"
-			"\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f}",
-			s->lat.count, fmq_hist_quantile(&s->lat, 0.5) / 1e3,
-			fmq_hist_quantile(&s->lat, 0.99) / 1e3,
-			fmq_hist_quantile(&s->lat, 0.999) / 1e3,
-			(double)s->lat.max / 1e3,
-			(double)s->lat.sum / (double)s->lat.count / 1e3);
-	else
-		fprintf(f, ",\"latency_us\":null");
+	lat_json(f, "latency_us", lat ? &s->lat : NULL);
+}
+
+/* One line as Kafka's perf tools print it, for a person. */
+static void
+side_summary(FILE *f, const char *what, const struct side *s, double secs,
+	     const struct fmq_hist *lat)
+{
+	fprintf(f, "%s: %" PRIu64 " records, %.1f records/sec (%.2f MB/sec)",
+		what, s->msgs, secs > 0 ? (double)s->msgs / secs : 0.0,
+		secs > 0 ? (double)s->bytes / secs / 1e6 : 0.0);
+	if (lat != NULL && lat->count > 0)
+		fprintf(f, ", %.2f ms avg latency, %.2f ms max latency, "
+			"%.2f ms 50th, %.2f ms 95th, %.2f ms 99th, "
+			"%.2f ms 99.9th",
+			(double)lat->sum / (double)lat->count / 1e6,
+			(double)lat->max / 1e6,
+			fmq_hist_quantile(lat, 0.5) / 1e6,
+			fmq_hist_quantile(lat, 0.95) / 1e6,
+			fmq_hist_quantile(lat, 0.99) / 1e6,
+			fmq_hist_quantile(lat, 0.999) / 1e6);
+	fprintf(f, ".\n");
+}
+
+void
+report_summary(struct bench *b, FILE *f)
+{
+	const struct bench_opts *o = &b->o;
+	double secs = b->t_end > b->t_measure ?
+		(double)(b->t_end - b->t_measure) / 1e9 : 0.0;
+
+	if (o->wl == WL_ECHO || o->wl == WL_CEILINGS)
+		return;
+	if (o->wl != WL_FETCH)
+		side_summary(f, "produce", &b->prod, secs,
+			     o->acks != 0 ? &b->prod.lat : NULL);
+	if (o->wl == WL_FETCH || o->wl == WL_PRODUCE_FETCH)
+		side_summary(f, "fetch", &b->fetch, secs, &b->fetch.lat);
+	if (b->e2e.count > 0)
+		fprintf(f, "end-to-end (produce sent to fetched): %.2f ms avg, "
+			"%.2f ms 50th, %.2f ms 99th, %.2f ms 99.9th, %.2f ms "
+			"max, %" PRIu64 " batches.\n",
+			(double)b->e2e.sum / (double)b->e2e.count / 1e6,
+			fmq_hist_quantile(&b->e2e, 0.5) / 1e6,
+			fmq_hist_quantile(&b->e2e, 0.99) / 1e6,
+			fmq_hist_quantile(&b->e2e, 0.999) / 1e6,
+			(double)b->e2e.max / 1e6, b->e2e.count);
 }
 
 static const char *
@@ -1481,6 +1584,9 @@ report_json(struct bench *b, FILE *f)
 		side_json(f, b, &b->fetch, secs, true);
 		fprintf(f, "}");
 	}
+	/* Produce request sent to the batch's first arrival in a fetch:
+	 * the OpenMessaging benchmark's headline figure. */
+	lat_json(f, "e2e_latency_us", &b->e2e);
 	fprintf(f, ",\"late_sends\":%" PRIu64 ",\"fetch_offset_resets\":%"
 		PRIu64 ",\"acks0_responses\":%" PRIu64 ",\"kafka_errors\":%"
 		PRIu64

@@ -263,6 +263,11 @@ def report(a):
               f"{fmt_int(f['requests_per_s'])} | {fmt_f(lat(f, 'p50'), 2)} | "
               f"{fmt_f(lat(f, 'p99'), 2)} | {fmt_f(lat(f, 'p999'), 2)} | "
               f"{fmt_f(lat(f, 'max'), 1)} | | | |")
+        if row == "produce-fetch-100x1000" and d.get("e2e_latency_us"):
+            e = {"latency_us": d["e2e_latency_us"]}
+            w(f"| ... end to end (produce sent to fetched) | | | | "
+              f"{fmt_f(lat(e, 'p50'), 2)} | {fmt_f(lat(e, 'p99'), 2)} | "
+              f"{fmt_f(lat(e, 'p999'), 2)} | {fmt_f(lat(e, 'max'), 1)} | | | |")
     w("")
     w("## Latency under load (open loop, 100 B x 1000/batch, acks=1)\n")
     w("Requests leave on a fixed schedule; latency counts from the scheduled "

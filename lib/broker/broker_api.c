@@ -86,21 +86,70 @@ topic_name_legal(const char *p, int32_t len)
 	return true;
 }
 
+/* May auth do op on the resource? Counted when auth->st. */
+static bool
+auth_dec(const struct fmq_bauth *auth, enum fmq_acl_res res,
+	 const char *name, size_t len, enum fmq_acl_op op)
+{
+	if (auth == NULL || auth->db == NULL)
+		return true;
+	if (auth->st == NULL)
+		return fmq_acl_authorize(auth->db, auth->principal,
+					 auth->client_ip, res, name, len, op);
+	return fmq_acl_check(auth->db, auth->principal, auth->client_ip,
+			     res, name, len, op, auth->st);
+}
+
+static bool
+auth_topic(const struct fmq_bauth *auth, const char *name, size_t len,
+	   enum fmq_acl_op op)
+{
+	return auth_dec(auth, FMQ_ACL_RES_TOPIC, name, len, op);
+}
+
+/* Kafka lets a Metadata auto-create a topic with CREATE on the cluster
+ * or on the topic. */
+static bool
+auth_create(const struct fmq_bauth *auth, const char *name, size_t len)
+{
+	return auth_dec(auth, FMQ_ACL_RES_CLUSTER, FMQ_ACL_CLUSTER_NAME,
+			sizeof(FMQ_ACL_CLUSTER_NAME) - 1, FMQ_ACL_OP_CREATE) ||
+		auth_topic(auth, name, len, FMQ_ACL_OP_CREATE);
+}
+
+/* Would this request auto-create a missing topic (config and request
+ * allowing it)? */
+static bool
+auto_create_on(const struct fmq_broker *b, int16_t version,
+	       const struct fmq_kafka_metadata_req *req)
+{
+	return b->auto_create &&
+		(version < 4 || req->allow_auto_topic_creation);
+}
+
 bool
 fmq_broker_metadata_wants_create(const struct fmq_broker *b,
 				 const struct fmq_bmeta *m, int16_t version,
-				 const struct fmq_kafka_metadata_req *req)
+				 const struct fmq_kafka_metadata_req *req,
+				 const struct fmq_bauth *auth)
 {
-	if (!b->auto_create || req->topics_count <= 0)
+	struct fmq_bauth quiet;
+
+	if (req->topics_count <= 0 || !auto_create_on(b, version, req))
 		return false;
-	if (version >= 4 && !req->allow_auto_topic_creation)
-		return false;
+	/* Decided again when answering: not counted twice. */
+	if (auth != NULL) {
+		quiet = *auth;
+		quiet.st = NULL;
+		auth = &quiet;
+	}
 	for (int32_t i = 0; i < req->topics_count; i++) {
 		const struct fmq_kafka_str *n = &req->topics[i].name;
 		if (n->len < 0)
 			continue;   /* by topic id: never created */
 		if (topic_name_legal(n->p, n->len) &&
-		    fmq_bmeta_find(m, n->p, (uint32_t)n->len) == NULL)
+		    fmq_bmeta_find(m, n->p, (uint32_t)n->len) == NULL &&
+		    auth_topic(auth, n->p, (size_t)n->len, FMQ_ACL_OP_DESCRIBE))
 			return true;
 	}
 	return false;
@@ -155,7 +204,7 @@ cluster_ep(const struct fmq_bbroker *br, const struct fmq_listener *l,
 static int
 fill_topic(const struct fmq_broker *b, const struct fmq_bmeta *m,
 	   const struct fmq_btopic *t,
-	   struct fmq_kafka_arena *a,
+	   struct fmq_kafka_arena *a, int32_t ops,
 	   struct fmq_kafka_metadata_resp_metadata_response_topic *out)
 {
 	out->error_code = 0;
@@ -163,7 +212,7 @@ fill_topic(const struct fmq_broker *b, const struct fmq_bmeta *m,
 	out->name.len = t->name_len;
 	memcpy(out->topic_id.b, t->id, 16);
 	out->is_internal = false;
-	out->topic_authorized_operations = INT32_MIN;
+	out->topic_authorized_operations = ops;
 	out->partitions = fmq_kafka_arena_alloc(a, t->nparts *
 						sizeof(*out->partitions));
 	int32_t *node = fmq_kafka_arena_alloc(a, sizeof(*node));
@@ -203,14 +252,33 @@ find_by_id(const struct fmq_bmeta *m, const struct fmq_kafka_uuid *id)
 	return NULL;
 }
 
+/* The topic's authorized operations when the request asks for them. */
+static int32_t
+topic_ops(const struct fmq_bauth *auth, bool want, const char *name,
+	  size_t len)
+{
+	if (!want)
+		return INT32_MIN;
+	if (auth == NULL)
+		return fmq_acl_authorized_ops(NULL, NULL, 0, FMQ_ACL_RES_TOPIC,
+					      name, len);
+	return fmq_acl_authorized_ops(auth->db, auth->principal,
+				      auth->client_ip, FMQ_ACL_RES_TOPIC,
+				      name, len);
+}
+
 int
 fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
-			  const struct fmq_bmeta *m, int16_t version, const struct fmq_kafka_metadata_req *req,
+			  const struct fmq_bmeta *m, int16_t version,
+			  const struct fmq_kafka_metadata_req *req,
+			  const struct fmq_bauth *auth,
 			  struct fmq_kafka_arena *a,
 			  struct fmq_kafka_metadata_resp *resp)
 {
 	struct fmq_kafka_metadata_resp_metadata_response_broker *br;
 	const struct fmq_listener *l = fmq_broker_listener(b, listener);
+	bool want_ops = version >= 8 &&
+		req->include_topic_authorized_operations;
 	bool all;
 
 	fmq_kafka_init_response(FMQ_KAFKA_API_METADATA, version, resp);
@@ -242,6 +310,17 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 		resp->controller_id = m->controller_id;
 	}
 	resp->cluster_authorized_operations = INT32_MIN;
+	if (version >= 8 && version <= 10 &&
+	    req->include_cluster_authorized_operations)
+		resp->cluster_authorized_operations = !auth_dec(auth,
+			FMQ_ACL_RES_CLUSTER, FMQ_ACL_CLUSTER_NAME,
+			sizeof(FMQ_ACL_CLUSTER_NAME) - 1, FMQ_ACL_OP_DESCRIBE) ?
+			0 : fmq_acl_authorized_ops(
+			auth != NULL ? auth->db : NULL,
+			auth != NULL ? auth->principal : NULL,
+			auth != NULL ? auth->client_ip : 0,
+			FMQ_ACL_RES_CLUSTER, FMQ_ACL_CLUSTER_NAME,
+			sizeof(FMQ_ACL_CLUSTER_NAME) - 1);
 	/* v0: an empty list means all topics; v1+: null means all. */
 	all = req->topics_count < 0 || (version == 0 && req->topics_count == 0);
 	if (all) {
@@ -249,10 +328,19 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 						     sizeof(*resp->topics));
 		if (resp->topics == NULL)
 			return -ENOMEM;
-		resp->topics_count = (int32_t)m->ntopics;
-		for (uint32_t i = 0; i < m->ntopics; i++)
-			if (fill_topic(b, m, &m->topics[i], a, &resp->topics[i]) < 0)
+		resp->topics_count = 0;
+		for (uint32_t i = 0; i < m->ntopics; i++) {
+			const struct fmq_btopic *t = &m->topics[i];
+
+			/* Kafka leaves out what the client may not see. */
+			if (!auth_topic(auth, t->name, t->name_len,
+					FMQ_ACL_OP_DESCRIBE))
+				continue;
+			if (fill_topic(b, m, t, a, topic_ops(auth, want_ops,
+				       t->name, t->name_len),
+				       &resp->topics[resp->topics_count++]) < 0)
 				return -ENOMEM;
+		}
 		return 0;
 	}
 	resp->topics_count = req->topics_count;
@@ -266,23 +354,40 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 		struct fmq_kafka_metadata_resp_metadata_response_topic *ot =
 			&resp->topics[i];
 		const struct fmq_btopic *t;
+		bool legal = rt->name.len >= 0 &&
+			topic_name_legal(rt->name.p, rt->name.len);
 
 		if (rt->name.len >= 0)
 			t = fmq_bmeta_find(m, rt->name.p, (uint32_t)rt->name.len);
 		else
 			t = find_by_id(m, &rt->topic_id);
-		if (t != NULL) {
-			if (fill_topic(b, m, t, a, ot) < 0)
-				return -ENOMEM;
-			continue;
-		}
 		ot->name = rt->name;
 		ot->topic_id = rt->topic_id;
 		ot->partitions = NULL;
 		ot->partitions_count = 0;
+		ot->is_internal = false;
+		ot->topic_authorized_operations = want_ops ? 0 : INT32_MIN;
+		/* Not disclosed, existing or not, to who may not DESCRIBE;
+		 * nor created for who may not CREATE. */
+		if ((t != NULL && !auth_topic(auth, t->name, t->name_len,
+					      FMQ_ACL_OP_DESCRIBE)) ||
+		    (t == NULL && rt->name.len >= 0 &&
+		     (!auth_topic(auth, rt->name.p, (size_t)rt->name.len,
+				  FMQ_ACL_OP_DESCRIBE) ||
+		      (legal && auto_create_on(b, version, req) &&
+		       !auth_create(auth, rt->name.p,
+				    (size_t)rt->name.len))))) {
+			ot->error_code = FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
+		if (t != NULL) {
+			if (fill_topic(b, m, t, a, topic_ops(auth, want_ops,
+				       t->name, t->name_len), ot) < 0)
+				return -ENOMEM;
+			continue;
+		}
 		ot->topic_authorized_operations = INT32_MIN;
-		ot->error_code = (rt->name.len >= 0 &&
-				  !topic_name_legal(rt->name.p, rt->name.len)) ?
+		ot->error_code = (rt->name.len >= 0 && !legal) ?
 			FMQ_KERR_INVALID_TOPIC_EXCEPTION :
 			rt->name.len >= 0 ? FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION :
 			FMQ_KERR_UNKNOWN_TOPIC_ID;
@@ -300,13 +405,16 @@ api_metadata(struct req_ctx *rc)
 	req = decode_body(rc, &st);
 	if (req == NULL)
 		return st;
+	struct fmq_bauth auth = { req_acl(rc), &rc->k->principal,
+				  rc->k->client_ip, &rc->bl->st.acl };
 	/* Creating topics is the control lcore's job: it answers. */
 	if (fmq_broker_metadata_wants_create(rc->bl->b, rc->meta,
-					     rc->hdr->api_version, req))
+					     rc->hdr->api_version, req, &auth))
 		return api_forward(rc);
 	resp = fmq_kafka_arena_alloc(&rc->bl->arena, sizeof(*resp));
-	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b, rc->k->listener, rc->meta,
-			rc->hdr->api_version, req, &rc->bl->arena, resp) < 0)
+	if (resp == NULL || fmq_broker_build_metadata(rc->bl->b,
+			rc->k->listener, rc->meta, rc->hdr->api_version, req,
+			&auth, &rc->bl->arena, resp) < 0)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	for (int32_t i = 0; i < resp->topics_count; i++)
 		count_error(rc->bl, resp->topics[i].error_code);
@@ -322,7 +430,9 @@ api_describe_cluster(struct req_ctx *rc)
 	const struct fmq_listener *l = fmq_broker_listener(b, rc->k->listener);
 	int st = 0;
 
-	if (decode_body(rc, &st) == NULL)
+	struct fmq_kafka_describe_cluster_req *req = decode_body(rc, &st);
+
+	if (req == NULL)
 		return st;
 	fmq_kafka_init_response(FMQ_KAFKA_API_DESCRIBE_CLUSTER,
 				rc->hdr->api_version, &resp);
@@ -338,6 +448,8 @@ api_describe_cluster(struct req_ctx *rc)
 	resp.controller_id = b->node_id;
 	resp.brokers = &br;
 	resp.brokers_count = 1;
+	/* Kafka answers everyone; who may not DESCRIBE the cluster sees
+	 * no operations (0) when it asks for them. */
 	resp.cluster_authorized_operations = INT32_MIN;
 	if (rc->meta->nbrokers > 0) {
 		const struct fmq_bmeta *m = rc->meta;
@@ -360,6 +472,13 @@ api_describe_cluster(struct req_ctx *rc)
 		resp.brokers_count = (int32_t)m->nbrokers;
 		resp.controller_id = m->controller_id;
 	}
+	if (req->include_cluster_authorized_operations)
+		resp.cluster_authorized_operations =
+			!req_allow_cluster(rc, FMQ_ACL_OP_DESCRIBE) ? 0 :
+			fmq_acl_authorized_ops(req_acl(rc), &rc->k->principal,
+				rc->k->client_ip, FMQ_ACL_RES_CLUSTER,
+				FMQ_ACL_CLUSTER_NAME,
+				sizeof(FMQ_ACL_CLUSTER_NAME) - 1);
 	return respond(rc, &resp);
 }
 

@@ -317,7 +317,9 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 		TAILQ_REMOVE(&bl->mem_waitq, k, mem_link);
 		k->mem_wait = false;
 	}
+	quota_conn_gone(bl, k);
 	rx_free_all(k);
+	tls_conn_free(k);
 	k->partial_since = 0;
 	rx_unreserve(bl, k);
 	for (uint32_t s = k->head; s != k->tail; s++) {
@@ -329,6 +331,7 @@ conn_release_resources(struct fmq_broker_lcore *bl, struct kconn *k)
 	k->head = k->tail = 0;
 	xprog_drop(bl, &k->xp);
 	k->waiting = false;
+	broker_sasl_conn_release(bl, k);
 }
 
 static void
@@ -380,6 +383,8 @@ conn_shutdown(struct fmq_broker_lcore *bl, struct kconn *k, bool rst)
 		return;
 	k->closing = true;
 	k->gen++;   /* answers still on their way are dropped */
+	if (k->tls != NULL && !rst)
+		tls_conn_close_notify(bl, k);
 	conn_release_resources(bl, k);
 	fmq_tcp_set_user(bl->net, k->tcp, NULL);
 	if (rst || fmq_tcp_close(bl->net, k->tcp) < 0)
@@ -479,6 +484,7 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	k->rx_full = false;
 	k->waiting = false;
 	k->mem_wait = false;
+	k->muted = false;
 	k->resv = 0;
 	k->partial_since = 0;
 	k->last_active_ns = bl->now_ns;
@@ -498,6 +504,20 @@ conn_accepted(struct fmq_net *n, fmq_tcp_conn_t c, void *arg, void **user)
 	}
 	fmq_principal_set(&k->principal, FMQ_PRINCIPAL_ANONYMOUS,
 			  sizeof(FMQ_PRINCIPAL_ANONYMOUS) - 1);
+	k->tls = NULL;
+	k->tls_off = 0;
+	if (fmq_sec_proto_tls(k->proto)) {
+		if (tls_conn_open(bl, k) < 0) {
+			k->live = false;
+			bl->free_conns[bl->nfree++] = k->idx;
+			bl->st.conns_refused++;
+			return -1;
+		}
+		/* The handshake must end within the request receive
+		 * timeout, as a request must (conn_timers). */
+		k->partial_since = bl->now_ns;
+	}
+	broker_sasl_conn_init(bl, k);
 	per_ip_add(bl, rip, 1);
 	*user = k;
 	bl->st.conns_opened++;
@@ -546,6 +566,7 @@ void
 conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 {
 	bool was_full = k->tail - k->head >= bl->b->slots;
+	bool sent = false;
 
 	while (k->live && !k->closing && k->head != k->tail) {
 		struct kslot *sl = slot_at(bl, k, k->head);
@@ -554,12 +575,27 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		if (sl->state != SLOT_READY)
 			break;
 		if (sl->resp != NULL) {
+			int space = fmq_tcp_send_space(bl->net, k->tcp);
+
 			/* Full: writable() schedules us again. */
-			if (fmq_tcp_send_space(bl->net, k->tcp) <= 0)
+			if (space <= 0)
 				break;
-			bl->st.bytes_out += sl->resp->pkt_len;
+			if (k->tls_off == 0)
+				bl->st.bytes_out += sl->resp->pkt_len;
 			k->last_active_ns = bl->now_ns;
-			rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
+			if (k->tls != NULL) {
+				/* Its ciphertext is in pool mbufs (a fetch's
+				 * plaintext is not): no more than TCP may
+				 * queue, the rest when it is writable. */
+				sent = true;
+				rc = tls_tx(bl, k, sl->resp, (uint32_t)space);
+				if (rc == 0)
+					break;
+				if (rc < 0)
+					rte_pktmbuf_free(sl->resp);
+			} else {
+				rc = fmq_tcp_send(bl->net, k->tcp, sl->resp);
+			}
 			sl->resp = NULL;
 			if (rc < 0) {
 				sl->state = SLOT_FREE;
@@ -571,11 +607,17 @@ conn_flush(struct fmq_broker_lcore *bl, struct kconn *k)
 		sl->state = SLOT_FREE;
 		k->head++;
 	}
+	/* TLS: the last record of what was sent, coalesced till now. */
+	if (sent && k->tls != NULL && k->live && !k->closing &&
+	    tls_tx_end(bl, k) < 0) {
+		conn_close(bl, k, BROKER_CLOSE_NOMEM);
+		return;
+	}
 	if (!k->live || k->closing)
 		return;
 	/* Room for more requests again: read on. */
 	if (k->paused && !k->retry && !k->rx_full && !k->mem_wait &&
-	    k->tail - k->head < bl->b->slots) {
+	    !k->muted && k->tail - k->head < bl->b->slots) {
 		k->paused = false;
 		fmq_tcp_pause_rx(bl->net, k->tcp, false);
 		conn_schedule(bl, k);
@@ -654,7 +696,7 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		int st;
 
 		if (!k->live || k->closing || k->waiting || k->rx_bytes == 0 ||
-		    k->rx_bytes < k->need)
+		    k->rx_bytes < k->need || k->muted)
 			break;
 		if (budget == 0) {
 			more = true;
@@ -669,6 +711,38 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		}
 		budget--;
 		nseg = rx_segments(bl, k, &avail);
+		if (unlikely(k->sasl == BSASL_RAW)) {
+			/* After SaslHandshake v0: a raw SASL token. */
+			uint32_t flen;
+
+			seq = k->tail++;
+			sl = slot_at(bl, k, seq);
+			sl->state = SLOT_WAIT;
+			sl->api = FMQ_KAFKA_API_SASL_AUTHENTICATE;
+			sl->t0_tsc = rte_rdtsc();
+			sl->resp = NULL;
+			st = broker_sasl_raw(bl, k, seq, nseg, avail, &flen);
+			if (st == 0) {
+				k->tail--;
+				sl->state = SLOT_FREE;
+				if (nseg >= RX_MAX_SEGS)
+					conn_close(bl, k,
+						   BROKER_CLOSE_OVERSIZED);
+				else
+					rx_admit(bl, k);
+				break;
+			}
+			if (flen > 0) {
+				bl->st.bytes_in += flen;
+				rx_consume(k, flen);
+				rx_next(bl, k);
+			}
+			if (st < 0) {
+				conn_close(bl, k, REQ_CLOSE_REASON(st));
+				break;
+			}
+			continue;
+		}
 		fmq_kafka_arena_reset(&bl->arena);
 		st = fmq_kafka_frame_parse(&k->framer, bl->segs, nseg, avail,
 					   &bl->arena, &fr);
@@ -723,7 +797,15 @@ conn_process(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t budget)
 		rc.nseg = nseg;
 		rc.xslot = &k->xp;
 		rc.meta = broker_meta_load(b);
-		st = api_dispatch(&rc);
+		st = BSASL_PASS;
+		if (k->sasl != BSASL_OFF)
+			st = broker_sasl_gate(&rc);
+		if (st == BSASL_PASS) {
+			st = api_dispatch(&rc);
+			if (st == REQ_DONE || st == REQ_PARK)
+				quota_request_time(&rc, rte_rdtsc() -
+						   sl->t0_tsc);
+		}
 		if (st == REQ_RETRY) {
 			/* The hot pool is full: stop reading from this
 			 * producer and run the same frame again next poll
@@ -814,9 +896,12 @@ conn_data(struct fmq_net *n, fmq_tcp_conn_t c, void *user, struct rte_mbuf *m)
 		conn_schedule(k->bl, k);
 		return;
 	}
+	k->last_active_ns = k->bl->now_ns;
+	/* TLS: the plaintext joins the chain as received bytes would. */
+	if (k->tls != NULL && (m = tls_rx(k->bl, k, m)) == NULL)
+		return;
 	if (k->rx_bytes == 0)
 		k->partial_since = k->bl->now_ns;
-	k->last_active_ns = k->bl->now_ns;
 	rx_append(k->bl, k, m);
 	/* An unfinished request: reserve its mbufs, or refuse, or wait. */
 	if (!rx_admit(k->bl, k))
@@ -891,6 +976,10 @@ conn_timers(struct fmq_broker_lcore *bl)
 				conn_abort(bl, k, BROKER_CLOSE_REQUEST_TIMEOUT);
 				continue;
 			}
+		}
+		if (k->sess != NULL && now - k->sess_ns > BSASL_EXCHANGE_NS) {
+			conn_close(bl, k, BROKER_CLOSE_SASL_TIMEOUT);
+			continue;
 		}
 		if (b->idle_ns != 0 && now - k->last_active_ns > b->idle_ns &&
 		    k->head == k->tail && !k->waiting && !k->retry &&

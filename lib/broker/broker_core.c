@@ -52,6 +52,18 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 		return NULL;
 	}
 	b->ls = ls;
+	for (uint32_t i = 0; i < ls.n; i++)
+		if (fmq_sec_proto_tls(ls.l[i].proto)) {
+			/* Key, chain and CA are read now: a bad one stops
+			 * start-up naming its key. */
+			b->tls_ctx = fmq_tls_ctx_create(cfg, err, errlen);
+			if (b->tls_ctx == NULL) {
+				close(b->wake_fd);
+				rte_free(b);
+				return NULL;
+			}
+			break;
+		}
 	snprintf(b->adv_host, sizeof(b->adv_host), "%s", ls.l[0].adv_host);
 	b->adv_port = ls.l[0].adv_port;
 	b->log = log;
@@ -70,6 +82,16 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->arena_bytes = cfg->broker_arena_bytes;
 	b->slab_bytes = cfg->broker_slab_bytes;
 	b->auto_create = cfg->auto_create_topics_enable;
+	b->qwin.num = (uint32_t)cfg->quota_window_num;
+	b->qwin.size_ms = (int64_t)cfg->quota_window_size_seconds * 1000;
+	b->quota_slots =
+		rte_align32pow2((uint32_t)cfg->quota_entities_per_lcore);
+	if (broker_sasl_init(b, cfg, err, errlen) < 0) {
+		broker_sasl_fini(b);
+		close(b->wake_fd);
+		rte_free(b);
+		return NULL;
+	}
 	/* Cross-lcore partition work (one pool for every lcore). */
 	b->xop_mp = rte_mempool_create("fmq_xop", 8191, sizeof(struct xop),
 				       64, 0, NULL, NULL, NULL, NULL,
@@ -77,12 +99,15 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	if (b->xop_mp == NULL) {
 		snprintf(err, errlen, "broker: xop pool: %s",
 			 rte_strerror(rte_errno));
+		fmq_tls_ctx_put(b->tls_ctx);
+		broker_sasl_fini(b);
 		close(b->wake_fd);
 		rte_free(b);
 		return NULL;
 	}
 	fmq_broker_publish(b, fmq_bmeta_alloc(0));
 	if (broker_meta_load(b) == NULL) {
+		fmq_tls_ctx_put(b->tls_ctx);
 		close(b->wake_fd);
 		rte_free(b);
 		snprintf(err, errlen, "broker: out of memory");
@@ -102,6 +127,8 @@ fmq_broker_free(struct fmq_broker *b)
 		fmq_bmeta_free(m);
 	}
 	fmq_bmeta_free(atomic_load(&b->meta));
+	fmq_tls_ctx_put(b->tls_ctx);
+	broker_sasl_fini(b);
 	close(b->wake_fd);
 	rte_free(b);
 }
@@ -170,6 +197,7 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	bl->mp = mp;
 	bl->nconns = b->max_conns;
 	TAILQ_INIT(&bl->mem_waitq);
+	TAILQ_INIT(&bl->muteq);
 	/* The pool is shared by the data lcores: each may let unfinished
 	 * requests hold half of its share, and one request an eighth of
 	 * the pool (refused at its size prefix beyond). */
@@ -196,6 +224,14 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 		goto nomem;
 	fmq_kafka_arena_init(&bl->arena, arena, b->arena_bytes);
 	if (slab_init(&bl->slab, b->slab_bytes, socket) < 0)
+		goto nomem;
+	void *qmem = rte_malloc_socket("fmq_quota", b->quota_slots *
+				       sizeof(struct fmq_quota_rate), 64,
+				       socket);
+	if (qmem == NULL)
+		goto nomem;
+	fmq_quota_tbl_init(&bl->qtbl, qmem, b->quota_slots);
+	if (broker_sasl_lcore_init(bl, socket) < 0)
 		goto nomem;
 	rc = fmq_doorbell_init(&bl->bell);
 	if (rc < 0) {
@@ -241,7 +277,7 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	snprintf(name, sizeof(name), "fmq_xin_%u", idx);
 	bl->xin = rte_ring_create(name, 8192, socket, RING_F_SC_DEQ);
 	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
-	    bl->xin == NULL)
+	    bl->xin == NULL || tls_lcore_init(bl, socket) < 0)
 		goto nomem;
 	for (uint32_t i = 0; i < b->ls.n; i++) {
 		rc = fmq_tcp_listen(net, b->ls.l[i].port, &kafka_cb, bl);
@@ -292,6 +328,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 		bl->xretry = op->next;
 		xop_release(bl, op);
 	}
+	tls_lcore_fini(bl);
 	if (bl->b != NULL && bl->b->lc[bl->idx] == bl)
 		bl->b->lc[bl->idx] = NULL;
 	rte_hash_free(bl->per_ip);
@@ -299,12 +336,14 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_ring_free(bl->from_ctrl);
 	rte_ring_free(bl->xin);
 	slab_fini(&bl->slab);
+	rte_free(bl->qtbl.r);
 	fmq_doorbell_fini(&bl->bell);
 	rte_free(bl->arena.base);
 	rte_free(bl->segs);
 	rte_free(bl->seg_mbuf);
 	rte_free(bl->seg_off);
 	rte_free(bl->ranges);
+	broker_sasl_lcore_fini(bl);
 	rte_free(bl->precheck);
 	rte_free(bl->conns);
 	rte_free(bl->free_conns);
@@ -392,6 +431,7 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 		apply_log_configs(bl, m);
 	drain_ctrl(bl);
 	xop_drain(bl);
+	quota_poll(bl);
 	conn_work(bl);
 	conn_timers(bl);
 	fetch_poll_waiters(bl);
@@ -485,6 +525,17 @@ static const char *const close_names[] = {
 #undef X
 };
 
+/* Latency of api over every data lcore into h; its count. */
+static uint64_t
+latency_merged(const struct fmq_broker *b, int api, struct fmq_hist *h)
+{
+	fmq_hist_init(h);
+	for (unsigned int i = 0; i < b->n_lcores; i++)
+		if (b->lc[i] != NULL)
+			fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
+	return h->count;
+}
+
 /*
  * Request latency per API as a Prometheus histogram in seconds (Kafka's
  * and Redpanda's dashboards aggregate these across brokers and over any
@@ -510,13 +561,7 @@ metrics_latency_histogram(struct fmq_metrics_out *out,
 		const struct fmq_kafka_api_info *ai =
 			fmq_kafka_api_find((int16_t)api);
 
-		if (ai == NULL)
-			continue;
-		fmq_hist_init(h);
-		for (unsigned int i = 0; i < b->n_lcores; i++)
-			if (b->lc[i] != NULL)
-				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
-		if (h->count == 0)
+		if (ai == NULL || latency_merged(b, api, h) == 0)
 			continue;
 		snprintf(bname, sizeof(bname), "%s_bucket", name);
 		for (unsigned int i = 0; i < RTE_DIM(le); i++) {
@@ -627,6 +672,45 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	PER_LCORE("fluxmq_kafka_nomem_total", "counter",
 		  "Allocation failures while building responses", st.nomem);
 
+	static const char *const qkeys[] = { "producer_byte_rate",
+		"consumer_byte_rate", "request_percentage" };
+	fmq_metrics_family(out, "fluxmq_quota_throttled_requests_total",
+			   "counter", "Requests throttled by a client quota, by "
+			   "quota key");
+	for (int q = 0; q < 3; q++) {
+		snprintf(lbl, sizeof(lbl), "quota=\"%s\"", qkeys[q]);
+		fmq_metrics_u64(out, "fluxmq_quota_throttled_requests_total",
+				lbl, SUM(quota_throttled[q]));
+	}
+	fmq_metrics_family(out, "fluxmq_quota_throttle_time_ms_total",
+			   "counter", "Throttle time handed out (connections "
+			   "muted), by quota key, milliseconds");
+	for (int q = 0; q < 3; q++) {
+		snprintf(lbl, sizeof(lbl), "quota=\"%s\"", qkeys[q]);
+		fmq_metrics_u64(out, "fluxmq_quota_throttle_time_ms_total",
+				lbl, SUM(quota_throttle_ms[q]));
+	}
+	PER_LCORE("fluxmq_quota_rates", "gauge",
+		  "Client quota rates the lcore measures (entities seen)",
+		  qtbl.used);
+	PER_LCORE("fluxmq_quota_rates_evicted_total", "counter",
+		  "Quota rates pushed out of a full table "
+		  "(quota.entities.per.lcore)", qtbl.evicted);
+	{
+		struct fmq_acl_stats acl;
+
+		memset(&acl, 0, sizeof(acl));
+		for (unsigned int i = 0; i < b->n_lcores; i++)
+			for (int op = 0; b->lc[i] != NULL &&
+			     op < FMQ_ACL_OP_MAX; op++) {
+				acl.allowed[op] += b->lc[i]->st.acl.allowed[op];
+				acl.denied[op] += b->lc[i]->st.acl.denied[op];
+			}
+		fmq_acl_stats_render(out, "fluxmq_acl_decisions_total",
+				     "Authorization decisions on the data "
+				     "lcores, by operation and result", &acl);
+	}
+
 	PER_LCORE("fluxmq_kafka_slab_used_bytes", "gauge",
 		  "Per-lcore slab bytes holding waiting request state",
 		  slab.used_bytes);
@@ -641,6 +725,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		fmq_metrics_u64(out, "fluxmq_kafka_connection_closes_total",
 				lbl, SUM(close_reason[r]));
 	}
+	broker_sasl_metrics(out, b);
 
 	fmq_metrics_family(out, "fluxmq_kafka_requests_total", "counter",
 			   "Requests by API and version");
@@ -678,11 +763,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 		h = malloc(sizeof(*h));
 		if (h == NULL)
 			return;
-		fmq_hist_init(h);
-		for (unsigned int i = 0; i < b->n_lcores; i++)
-			if (b->lc[i] != NULL)
-				fmq_hist_merge(h, &b->lc[i]->st.lat[api]);
-		if (h->count == 0) {
+		if (latency_merged(b, api, h) == 0) {
 			free(h);
 			continue;
 		}
@@ -703,6 +784,7 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_kafka_metadata_version", "gauge",
 			"Version of the topic metadata snapshot in use",
 			b->version);
+	tls_metrics(out, b);
 #undef SUM
 #undef PER_LCORE
 }

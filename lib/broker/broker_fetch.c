@@ -213,6 +213,11 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 	int32_t nt = RTE_MAX(req->topics_count, 0);
 	for (int32_t ti = 0; ti < nt; ti++)
 		nflat += (uint32_t)RTE_MAX(req->topics[ti].partitions_count, 0);
+	/* A follower's fetch needs CLUSTER_ACTION, a consumer's READ on
+	 * each topic (else 29 for its partitions, as Kafka). */
+	bool follower = req->replica_id >= 0;
+	bool cluster_ok = follower && nt > 0 &&
+		req_allow_cluster(rc, FMQ_ACL_OP_CLUSTER_ACTION);
 	/* A second run after other lcores answered: their results. */
 	if (*rc->xslot != NULL)
 		xp = xprog_get(rc, FMQ_KAFKA_API_FETCH, nflat);
@@ -229,6 +234,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			fmq_bmeta_find(rc->meta, qt->topic.p,
 				       (uint32_t)qt->topic.len) : NULL;
 		int32_t np = RTE_MAX(qt->partitions_count, 0);
+		bool allowed = follower ? cluster_ok : np == 0 ||
+			req_allow_topic(rc, qt->topic, FMQ_ACL_OP_READ);
 
 		ot->topic = qt->topic;
 		ot->partitions_count = np;
@@ -260,6 +267,11 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			op->aborted_transactions = NULL;
 			op->aborted_transactions_count =
 				rc->hdr->api_version >= 4 ? 0 : -1;
+			if (!allowed) {
+				op->error_code =
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
+				goto perr;
+			}
 			if (t == NULL || qp->partition < 0 ||
 			    (uint32_t)qp->partition >= t->nparts) {
 				op->error_code = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -438,6 +450,11 @@ perr:
 		}
 		/* Deadline passed, or no room to park: answer now. */
 	}
+	/* Client quota: the record bytes going out. Kafka sizes the whole
+	 * response and, throttled, sends it empty; FluxMQ sends what it
+	 * read and mutes the connection, so the next fetch waits. */
+	resp.throttle_time_ms = quota_charge(rc, FMQ_QUOTA_FETCH,
+					     (double)total);
 encode:;
 	struct rte_mbuf *m = resp_encode_z(bl, FMQ_KAFKA_API_FETCH,
 					   rc->hdr->api_version,

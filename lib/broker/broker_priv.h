@@ -15,6 +15,9 @@
 #include "fmq_log.h"
 #include "fmq_listener.h"
 #include "fmq_net.h"
+#include "fmq_quota.h"
+#include "fmq_tls.h"
+#include "fmq_sasl.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -40,7 +43,13 @@
 	X(TOO_LARGE, "request larger than one connection may hold of the mbuf pool (refused at its size prefix)") \
 	X(SEGMENT_ABUSE, "unfinished request held in far more mbufs than its bytes need (tiny segments)") \
 	X(REQUEST_TIMEOUT, "request begun but not received whole within broker.request.receive.timeout.ms") \
-	X(IDLE, "no request for connections.max.idle.ms")
+	X(IDLE, "no request for connections.max.idle.ms") \
+	X(TLS, "TLS handshake failed, or a record did not decrypt (a plaintext client on a TLS listener, a refused certificate)") \
+	X(SASL_UNAUTHENTICATED, "request other than ApiVersions, SaslHandshake or SaslAuthenticate before SASL authentication") \
+	X(SASL_FAILED, "SASL authentication failed (or its mechanism is not enabled)") \
+	X(SASL_EXPIRED, "SASL session past its lifetime without re-authentication (KIP-368)") \
+	X(SASL_BUSY, "no free SASL session on the lcore (too many connections authenticating at once)") \
+	X(SASL_TIMEOUT, "SASL exchange begun (SaslHandshake) but not finished within 10 s")
 
 enum broker_close {
 #define X(n, h) BROKER_CLOSE_##n,
@@ -133,13 +142,24 @@ struct kconn {
 	uint32_t resv;           /* mbufs reserved for the unfinished first
 				  * request (0: none, or it is whole) */
 	TAILQ_ENTRY(kconn) mem_link; /* on mem_waitq while mem_wait */
+	bool muted;              /* paused: throttled by a client quota */
+	uint64_t mute_until_ns;
+	TAILQ_ENTRY(kconn) mute_link; /* on muteq while muted */
 	uint64_t partial_since;  /* ns: first unconsumed byte arrived */
 	uint64_t last_active_ns; /* ns: last byte received or answer sent */
 	uint32_t client_ip;
 	uint16_t client_port;
 	uint8_t listener;        /* index in b->ls */
 	uint8_t proto;           /* its enum fmq_sec_proto */
+	/* SASL (broker_sasl.c): enum bsasl_state, the session while
+	 * authenticating (from the lcore's pool), the session's end. */
+	uint8_t sasl;
+	struct fmq_sasl_sess *sess;
+	uint64_t sess_ns;         /* when sess was taken */
+	uint64_t sasl_expire_ns;  /* 0: does not expire */
 	struct fmq_principal principal;  /* ANONYMOUS until authenticated */
+	struct fmq_tls *tls;     /* SSL and SASL_SSL listeners, else NULL */
+	uint32_t tls_off;        /* bytes of the first response encrypted */
 	/* unconsumed received bytes: mbuf segments linked by next */
 	struct rte_mbuf *rx_head, *rx_tail;
 	uint32_t rx_off;
@@ -189,6 +209,7 @@ void slab_free(struct bslab *s, void *o);
 
 /* Per data lcore counters; written by the owning lcore only. */
 struct broker_stats {
+	struct fmq_acl_stats acl;   /* authorization decisions */
 	uint64_t conns_opened, conns_closed, conns_refused;
 	uint64_t close_reason[BROKER_CLOSE_MAX];
 	uint64_t req[BROKER_API_MAX][BROKER_VER_MAX];
@@ -205,7 +226,41 @@ struct broker_stats {
 	uint64_t forwarded, fwd_ring_full;
 	uint64_t xop_sent, xop_served, xop_ring_full;
 	uint64_t nomem;
+	/* client quotas, by key (produce, fetch, request time) */
+	uint64_t quota_throttled[FMQ_QUOTA_NKEYS];
+	uint64_t quota_throttle_ms[FMQ_QUOTA_NKEYS];
+	/* TLS (broker_tls.c), by negotiated version */
+	uint64_t tls_hs_ok[FMQ_TLS_NVER], tls_hs_failed;
+	uint64_t tls_bytes_dec[FMQ_TLS_NVER], tls_bytes_enc[FMQ_TLS_NVER];
+	uint64_t tls_hs_ns;        /* CPU time of handshake steps */
 	struct fmq_hist lat[BROKER_API_MAX];
+};
+
+/* broker_tls.c: TLS on a data lcore. */
+struct btls {
+	struct fmq_tls_ctx *ctx;    /* this lcore's reference for new conns */
+	/* A newer context from a reload (the control lcore stores it, the
+	 * lcore takes it at its next TLS accept). */
+	_Atomic(struct fmq_tls_ctx *) next;
+	struct fmq_tls_stage *stage; /* plaintext gathered into records */
+	struct rte_mbuf *out_head, *out_tail; /* ciphertext being built */
+	uint32_t out_len, out_segs;
+	struct iovec iov[64];       /* received segments, for the session */
+};
+
+/* SASL on one data lcore: a fixed pool of sessions (only connections in
+ * the middle of authenticating hold one) and the counters. */
+#define BSASL_SESSIONS 256
+/* An exchange holds its session at most this long (a client that sends
+ * SaslHandshake and nothing more must not keep it from others). */
+#define BSASL_EXCHANGE_NS (10ull * 1000 * 1000 * 1000)
+struct bsasl_lcore {
+	struct fmq_sasl_sess *pool;
+	uint32_t free[BSASL_SESSIONS];
+	uint32_t nfree;
+	uint64_t auth[FMQ_SASL_MECH_MAX][2];   /* [mech][0 ok, 1 failed] */
+	uint64_t reauth;                       /* re-authentications done */
+	uint64_t bad_mech;                     /* handshakes refused */
 };
 
 struct fmq_broker_lcore {
@@ -274,6 +329,13 @@ struct fmq_broker_lcore {
 	 */
 	uint8_t *precheck;
 	uint32_t precheck_len;
+	/* Client quotas (broker_quota.c): this lcore's rates, and the
+	 * connections muted by a throttle, with the soonest end (0: none). */
+	struct fmq_quota_tbl qtbl;
+	TAILQ_HEAD(, kconn) muteq;
+	uint64_t mute_next_ns;
+	struct btls tls;
+	struct bsasl_lcore sasl;
 	struct broker_stats st;
 };
 
@@ -282,6 +344,11 @@ struct fmq_broker {
 	unsigned int n_lcores;
 	int32_t node_id;
 	struct fmq_listeners ls;    /* listeners (security protocol, ports) */
+	/* SASL (broker_sasl.c): mechanisms, OAUTHBEARER keys, limits. */
+	struct fmq_sasl_conf sasl_conf;
+	struct fmq_oauth_conf *oauth;
+	uint32_t sasl_max_receive;  /* sasl.server.max.receive.size */
+	uint64_t reauth_ms;         /* connections.max.reauth.ms; 0 off */
 	char adv_host[64];          /* the first listener's, for status */
 	int32_t adv_port;
 	char cluster_id[64];
@@ -296,6 +363,8 @@ struct fmq_broker {
 	uint64_t arena_bytes;
 	uint64_t slab_bytes;
 	bool auto_create;
+	struct fmq_quota_win qwin;  /* quota.window.num, .size.seconds */
+	uint32_t quota_slots;       /* quota.entities.per.lcore */
 	_Atomic(struct fmq_bmeta *) meta;
 	uint64_t version;
 	struct fmq_bmeta *old;      /* replaced snapshots, newest first */
@@ -307,6 +376,7 @@ struct fmq_broker {
 	uint64_t ctrl_resp_retries;
 	struct rte_mempool *xop_mp; /* shared by all data lcores */
 	int wake_fd;                /* eventfd: a request was forwarded */
+	struct fmq_tls_ctx *tls_ctx; /* newest TLS context (control lcore) */
 };
 
 /* broker_conn.c */
@@ -326,6 +396,39 @@ void conn_complete(struct fmq_broker_lcore *bl, struct kconn *k, uint32_t seq,
 		   struct rte_mbuf *resp);
 void conn_flush(struct fmq_broker_lcore *bl, struct kconn *k);
 void conn_schedule(struct fmq_broker_lcore *bl, struct kconn *k);
+
+struct req_ctx;
+/* broker_quota.c: client quotas. quota_charge records v for key (enum
+ * fmq_quota_key) of the request's connection and returns its throttle
+ * time in ms, muting the connection that long (0: within quota). */
+int32_t quota_charge(struct req_ctx *rc, int key, double v);
+/* Request time quota: tsc cycles spent handling the request. */
+void quota_request_time(struct req_ctx *rc, uint64_t tsc);
+/* Unmute connections whose throttle time has passed. */
+void quota_poll(struct fmq_broker_lcore *bl);
+/* k is closing: off the mute list. */
+void quota_conn_gone(struct fmq_broker_lcore *bl, struct kconn *k);
+/* broker_tls.c */
+int tls_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void tls_lcore_fini(struct fmq_broker_lcore *bl);
+/* A new connection on a TLS listener: its session. 0 or -ENOMEM. */
+int tls_conn_open(struct fmq_broker_lcore *bl, struct kconn *k);
+void tls_conn_free(struct kconn *k);
+/* An orderly close: close_notify goes out ahead of the FIN. */
+void tls_conn_close_notify(struct fmq_broker_lcore *bl, struct kconn *k);
+/* Received ciphertext (consumed) to plaintext: the chain to append, or
+ * NULL (nothing to append, or the connection was closed). */
+struct rte_mbuf *tls_rx(struct fmq_broker_lcore *bl, struct kconn *k,
+			struct rte_mbuf *m);
+/* Encrypt up to max more bytes of a response (from k->tls_off on); the
+ * last record waits for tls_tx_end. 1: all of it is out (m freed), 0:
+ * part is left (k->tls_off says how much went), -1: out of mbufs (m
+ * still the caller's). */
+int tls_tx(struct fmq_broker_lcore *bl, struct kconn *k, struct rte_mbuf *m,
+	   uint32_t max);
+/* Encrypt what is staged and send the ciphertext. 0 or -1. */
+int tls_tx_end(struct fmq_broker_lcore *bl, struct kconn *k);
+void tls_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);
 
 /* broker_resp.c: encode a response body into an mbuf chain. */
 struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,
@@ -349,6 +452,60 @@ struct req_ctx {
 	struct fwaiter *waiter;   /* the parked fetch being run, or NULL */
 	const struct fmq_bmeta *meta;
 };
+
+/* broker_sasl.c: the SASL gate of SASL_PLAINTEXT / SASL_SSL listeners. */
+enum bsasl_state {
+	BSASL_OFF = 0,      /* not a SASL listener */
+	BSASL_HANDSHAKE,    /* ApiVersions or SaslHandshake expected */
+	BSASL_AUTH,         /* SaslHandshake v1 done: SaslAuthenticate */
+	BSASL_RAW,          /* SaslHandshake v0 done: raw length + token */
+	BSASL_DONE,         /* authenticated */
+};
+/* Result of broker_sasl_gate: go on with api_dispatch. */
+#define BSASL_PASS 100
+int broker_sasl_init(struct fmq_broker *b, const struct fmq_config *cfg,
+		     char *err, size_t errlen);
+void broker_sasl_fini(struct fmq_broker *b);
+int broker_sasl_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void broker_sasl_lcore_fini(struct fmq_broker_lcore *bl);
+void broker_sasl_conn_init(struct fmq_broker_lcore *bl, struct kconn *k);
+void broker_sasl_conn_release(struct fmq_broker_lcore *bl, struct kconn *k);
+int broker_sasl_gate(struct req_ctx *rc);
+int broker_sasl_raw(struct fmq_broker_lcore *bl, struct kconn *k,
+		    uint32_t seq, uint32_t nseg, uint64_t avail,
+		    uint32_t *frame_len);
+void broker_sasl_metrics(struct fmq_metrics_out *out,
+			 const struct fmq_broker *b);
+/* The ACLs of the request's snapshot (NULL: no authorizer). */
+static inline const struct fmq_acl_db *
+req_acl(const struct req_ctx *rc)
+{
+	return rc->meta->sec != NULL ? rc->meta->sec->acl : NULL;
+}
+
+/* May the connection do op on the resource? Counted per lcore. */
+static inline bool
+req_allow(struct req_ctx *rc, enum fmq_acl_res res, const char *name,
+	  size_t len, enum fmq_acl_op op)
+{
+	return fmq_acl_check(req_acl(rc), &rc->k->principal, rc->k->client_ip,
+			     res, name, len, op, &rc->bl->st.acl);
+}
+
+static inline bool
+req_allow_topic(struct req_ctx *rc, struct fmq_kafka_str name,
+		enum fmq_acl_op op)
+{
+	return req_allow(rc, FMQ_ACL_RES_TOPIC, name.p,
+			 name.len > 0 ? (size_t)name.len : 0, op);
+}
+
+static inline bool
+req_allow_cluster(struct req_ctx *rc, enum fmq_acl_op op)
+{
+	return req_allow(rc, FMQ_ACL_RES_CLUSTER, FMQ_ACL_CLUSTER_NAME,
+			 sizeof(FMQ_ACL_CLUSTER_NAME) - 1, op);
+}
 
 /*
  * Handler results: DONE (slot completed or no response), PARK (the slot

@@ -297,6 +297,12 @@ api_produce(struct req_ctx *rc)
 			&req->topic_data[ti];
 		const struct fmq_btopic *t = NULL;
 
+		/* WRITE on the topic, checked before anything is stored
+		 * (Kafka: before the topic's existence). */
+		bool denied = td->partition_data_count > 0 &&
+			res[flat].state == XS_NONE && all_err == 0 &&
+			!req_allow_topic(rc, td->name, FMQ_ACL_OP_WRITE);
+
 		if (td->name.len > 0)
 			t = fmq_bmeta_find(rc->meta, td->name.p,
 					   (uint32_t)td->name.len);
@@ -305,8 +311,10 @@ api_produce(struct req_ctx *rc)
 
 			if (x->state == XS_DONE || x->state == XS_SENT)
 				continue;   /* settled, or in another lcore's hands */
-			if (all_err != 0) {
-				x->err = all_err;
+			if (all_err != 0 || denied) {
+				x->err = denied ?
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
+					all_err;
 				x->state = XS_DONE;
 				continue;
 			}
@@ -333,12 +341,16 @@ api_produce(struct req_ctx *rc)
 		count_error(bl, res[i].err);
 		any_err |= res[i].err != 0;
 	}
+	/* Client quota: the request's size, as Kafka records it. */
+	int32_t throttle = quota_charge(rc, FMQ_QUOTA_PRODUCE,
+					(double)rc->frame_len);
 	if (req->acks == 0) {
 		xprog_drop(bl, rc->xslot);
 		/* Kafka closes an acks=0 connection on error: the only way
 		 * the client learns about it. */
 		if (any_err)
 			return REQ_CLOSE(BROKER_CLOSE_ACKS0_ERROR);
+		/* Throttled, it is only muted: there is no answer. */
 		conn_complete(bl, k, rc->slot, NULL);
 		return REQ_DONE;
 	}
@@ -346,6 +358,7 @@ api_produce(struct req_ctx *rc)
 	struct fmq_kafka_produce_resp resp;
 	fmq_kafka_init_response(FMQ_KAFKA_API_PRODUCE, rc->hdr->api_version,
 				&resp);
+	resp.throttle_time_ms = throttle;
 	resp.responses_count = req->topic_data_count;
 	resp.responses = fmq_kafka_arena_alloc(&bl->arena,
 		(req->topic_data_count ? req->topic_data_count : 1) *
@@ -454,6 +467,9 @@ api_list_offsets(struct req_ctx *rc)
 			fmq_bmeta_find(rc->meta, qt->name.p,
 				       (uint32_t)qt->name.len) : NULL;
 		int32_t np = RTE_MAX(qt->partitions_count, 0);
+		/* DESCRIBE on the topic (Kafka's ListOffsets check). */
+		bool allowed = np == 0 ||
+			req_allow_topic(rc, qt->name, FMQ_ACL_OP_DESCRIBE);
 
 		ot->name = qt->name;
 		ot->partitions_count = np;
@@ -474,6 +490,11 @@ api_list_offsets(struct req_ctx *rc)
 			op->offset = -1;
 			op->leader_epoch = 0;
 			op->error_code = 0;
+			if (!allowed) {
+				op->error_code =
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
+				goto next;
+			}
 			if (t == NULL || qp->partition_index < 0 ||
 			    (uint32_t)qp->partition_index >= t->nparts) {
 				op->error_code = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;

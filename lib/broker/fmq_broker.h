@@ -24,6 +24,7 @@
 #include "fmq_kafka.h"
 #include "fmq_listener.h"
 #include "fmq_log.h"
+#include "fmq_acl.h"
 #include "fmq_sec.h"
 #include "fmq_util.h"
 
@@ -254,29 +255,59 @@ struct fmq_doorbell *fmq_broker_lcore_doorbell(struct fmq_broker_lcore *bl);
 bool fmq_broker_lcore_pending(const struct fmq_broker_lcore *bl);
 
 /**
+ * Who asks, for the authorizer: the ACLs in force (NULL: no authorizer,
+ * everything allowed), the principal and client address, and where
+ * decisions are counted.
+ */
+struct fmq_bauth {
+	const struct fmq_acl_db *db;
+	const struct fmq_principal *principal;
+	uint32_t client_ip;            /**< network order */
+	struct fmq_acl_stats *st;
+};
+
+/**
  * Fill a Metadata response for req at version from snapshot m (the data
  * lcores answer from the current snapshot; the control lcore after
  * creating topics). Topics the snapshot lacks get UNKNOWN_TOPIC_OR_PARTITION
- * (INVALID_TOPIC_EXCEPTION for illegal names). Arrays come from a. The
- * broker is described as listener `listener` advertises it (the one the
- * client connected through).
+ * (INVALID_TOPIC_EXCEPTION for illegal names). As Kafka: with all topics
+ * asked, those auth may not DESCRIBE are left out; a named one gets
+ * TOPIC_AUTHORIZATION_FAILED, as does a missing one it could auto-create
+ * but may not CREATE (on the cluster or the topic). Arrays come from a.
+ * The broker is described as listener `listener` advertises it (the one
+ * the client connected through).
  * @return 0 or -ENOMEM.
  */
 int fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 			      const struct fmq_bmeta *m, int16_t version,
 			      const struct fmq_kafka_metadata_req *req,
+			      const struct fmq_bauth *auth,
 			      struct fmq_kafka_arena *a,
 			      struct fmq_kafka_metadata_resp *resp);
 
 /** True when a Metadata request names a topic m lacks that may be
- * auto-created (legal name, auto-creation allowed by request and config). */
+ * auto-created (legal name, auto-creation allowed by request and config,
+ * DESCRIBE allowed to auth). */
 bool fmq_broker_metadata_wants_create(const struct fmq_broker *b,
 				      const struct fmq_bmeta *m,
 				      int16_t version,
-				      const struct fmq_kafka_metadata_req *req);
+				      const struct fmq_kafka_metadata_req *req,
+				      const struct fmq_bauth *auth);
 
 /** fmq_metrics_fn for the broker (arg: the broker). */
 void fmq_broker_metrics(struct fmq_metrics_out *out, void *arg);
+
+/**
+ * Control lcore (SIGHUP): read the ssl.* keys' files again into a new TLS
+ * context for the connections accepted from now on, on every data lcore;
+ * open sessions keep the context they started with.
+ *
+ * @return
+ *   0 (also when no listener uses TLS), or -EINVAL with err naming the
+ *   key at fault (the old context stays in use).
+ */
+int fmq_broker_tls_reload(struct fmq_broker *b, const struct fmq_config *cfg,
+			  char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

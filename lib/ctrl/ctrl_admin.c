@@ -103,6 +103,8 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 {
 	struct fmq_kafka_metadata_req *req = reqp;
 	struct fmq_kafka_metadata_resp *resp;
+	struct fmq_bauth auth = { c->sec != NULL ? c->sec->acl : NULL,
+				  &f->principal, f->client_ip, &c->acl_st };
 	bool created = false;
 
 	for (int32_t i = 0; i < req->topics_count; i++) {
@@ -112,6 +114,12 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		name = cstr(c, req->topics[i].name);
 		if (name == NULL || fmq_topics_find(c->topics, name) != NULL ||
 		    fmq_topics_validate_name(name, msg, sizeof(msg)) != 0)
+			continue;
+		/* Kafka: DESCRIBE on the topic, then CREATE on the cluster
+		 * or the topic (else the answer says 29, without creating). */
+		if (!CTRL_ACL_TOPIC(c, f, name, DESCRIBE) ||
+		    (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_CREATE) &&
+		     !CTRL_ACL_TOPIC(c, f, name, CREATE)))
 			continue;
 		if (create_one(c, name, -1, -1, NULL, 0, false, msg, sizeof(msg),
 			       NULL) == 0)
@@ -124,7 +132,8 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	resp = aalloc(c, 1, sizeof(*resp));
 	if (resp == NULL ||
 	    fmq_broker_build_metadata(c->b, f->listener, fmq_broker_meta(c->b),
-				      f->api_version, req, &c->arena, resp) < 0) {
+				      f->api_version, req, &auth, &c->arena,
+				      resp) < 0) {
 		ctrl_close_conn(c, f);
 		return;
 	}
@@ -138,6 +147,9 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	struct fmq_kafka_create_topics_resp resp;
 	int32_t n = req->topics_count < 0 ? 0 : req->topics_count;
 	bool created = false;
+	/* Kafka: CREATE on the cluster, else on each topic. */
+	bool cluster_create = n > 0 &&
+		ctrl_acl_cluster(c, f, FMQ_ACL_OP_CREATE);
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	resp.topics_count = n;
@@ -192,6 +204,11 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					 "time.");
 			}
 		}
+		if (e == 0 && !cluster_create &&
+		    !CTRL_ACL_TOPIC(c, f, name, CREATE)) {
+			e = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			snprintf(msg, sizeof(msg), "Authorization failed.");
+		}
 		/* Duplicate names in one request: Kafka fails them all. */
 		for (int32_t j = 0; j < n && e == 0; j++)
 			if (j != i && rt->name.len == req->topics[j].name.len &&
@@ -226,6 +243,14 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		ot->replication_factor = 1;
 		if (t != NULL)
 			memcpy(ot->topic_id.b, t->id, 16);
+		/* The configs only to who may DESCRIBE_CONFIGS them. */
+		if (f->api_version >= 5 &&
+		    !CTRL_ACL_TOPIC(c, f, name, DESCRIBE_CONFIGS)) {
+			ot->topic_config_error_code =
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			ot->configs_count = -1;
+			continue;
+		}
 		ot->configs_count = FMQ_TCFG_N;
 		ot->configs = aalloc(c, FMQ_TCFG_N, sizeof(*ot->configs));
 		if (ot->configs == NULL)
@@ -328,6 +353,10 @@ ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			ctrl_close_conn(c, f);
 			return;
 		}
+		if (!CTRL_ACL_TOPIC(c, f, cname, DELETE)) {
+			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
 		o->error_code = delete_one(c, cname, msg, sizeof(msg));
 		if (o->error_code != 0 && f->api_version >= 5)
 			o->error_message = astr(c, msg);
@@ -368,6 +397,12 @@ ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (name == NULL) {
 			ctrl_close_conn(c, f);
 			return;
+		}
+		if (!CTRL_ACL_TOPIC(c, f, name, ALTER)) {
+			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			o->error_message = astr(c, fmq_kafka_err_message(
+				o->error_code));
+			continue;
 		}
 		t = fmq_topics_find(c->topics, name);
 		before = t != NULL ? t->nparts : 0;
@@ -439,6 +474,17 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
+		if ((r->resource_type == RES_TOPIC &&
+		     !CTRL_ACL_TOPIC(c, f, name, DESCRIBE_CONFIGS)) ||
+		    (r->resource_type == RES_BROKER &&
+		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE_CONFIGS))) {
+			o->error_code = r->resource_type == RES_TOPIC ?
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			o->error_message = astr(c, fmq_kafka_err_message(
+				o->error_code));
+			continue;
+		}
 		if (r->resource_type == RES_TOPIC) {
 			const struct fmq_topic *t = fmq_topics_find(c->topics, name);
 			if (t == NULL) {
@@ -768,6 +814,17 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
+		if ((r->resource_type == RES_TOPIC &&
+		     !CTRL_ACL_TOPIC(c, f, name, ALTER_CONFIGS)) ||
+		    (r->resource_type == RES_BROKER &&
+		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER_CONFIGS))) {
+			o->error_code = r->resource_type == RES_TOPIC ?
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			o->error_message = astr(c, fmq_kafka_err_message(
+				o->error_code));
+			continue;
+		}
 		e = one(c, r, name, req->validate_only, &changed, msg,
 			sizeof(msg));
 		if (e < 0)
@@ -810,6 +867,14 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	if (req->transactional_id.len >= 0) {
 		/* No transaction coordinator (docs/protocol.md). */
 		resp.error_code = FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	} else if (c->acl_on &&
+		   !ctrl_acl_cluster(c, f, FMQ_ACL_OP_IDEMPOTENT_WRITE) &&
+		   !fmq_acl_authorize_any(c->sec->acl, &f->principal,
+					  f->client_ip, FMQ_ACL_RES_TOPIC,
+					  FMQ_ACL_OP_WRITE)) {
+		/* Idempotence: IDEMPOTENT_WRITE on the cluster or WRITE on
+		 * any topic (Kafka's check). */
+		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
 	} else if (f->api_version >= 3 && req->producer_id >= 0 &&
 		   req->producer_epoch >= 0 && req->producer_epoch < INT16_MAX - 1) {
 		/* KIP-360: an idempotent producer bumps its own epoch. */

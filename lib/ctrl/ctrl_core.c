@@ -21,6 +21,7 @@
 #define FMQ_CTRL_INTERNAL
 #include "ctrl_priv.h"
 #include "fmq_cluster.h"
+#include "fmq_sasl.h"
 
 #define PID_FILE "producer_ids"
 
@@ -536,6 +537,27 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_INIT_PRODUCER_ID:
 		ctrl_init_producer_id(c, f, req);
 		return;
+	case FMQ_KAFKA_API_DESCRIBE_CLIENT_QUOTAS:
+		ctrl_describe_client_quotas(c, f, req);
+		return;
+	case FMQ_KAFKA_API_ALTER_CLIENT_QUOTAS:
+		ctrl_alter_client_quotas(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+		ctrl_describe_scram(c, f, req);
+		return;
+	case FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS:
+		ctrl_alter_scram(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DESCRIBE_ACLS:
+		ctrl_describe_acls(c, f, req);
+		return;
+	case FMQ_KAFKA_API_CREATE_ACLS:
+		ctrl_create_acls(c, f, req);
+		return;
+	case FMQ_KAFKA_API_DELETE_ACLS:
+		ctrl_delete_acls(c, f, req);
+		return;
 	default:
 		if (ctrl_groups_handle(c, f, &hdr, req))
 			return;
@@ -663,6 +685,10 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 			 "in %.1f ms", nt, nparts,
 			 (double)(fmq_now_ns() - t0) / 1e6);
 	if (ctrl_groups_open(c, err, errlen) < 0)
+		goto fail;
+	if (ctrl_quota_load(c, err, errlen) < 0 ||
+	    ctrl_scram_open(c, err, errlen) < 0 ||
+	    ctrl_acl_open(c, err, errlen) < 0)
 		goto fail;
 	if (ctrl_publish(c) < 0) {
 		snprintf(err, errlen, "ctrl: out of memory");
@@ -859,12 +885,29 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 			c->st.snapshots);
 	fmq_metrics_one(out, "fluxmq_flush_errors_total", "counter",
 			"Flusher passes that failed to write", c->st.flush_errors);
+	fmq_metrics_one(out, "fluxmq_scram_credential_changes_total",
+			"counter", "AlterUserScramCredentials requests that "
+			"changed the SCRAM store", c->st.scram_changes);
+	fmq_metrics_one(out, "fluxmq_scram_users", "gauge",
+			"Users with SCRAM credentials",
+			c->sec != NULL && c->sec->scram != NULL ?
+			c->sec->scram->n : 0);
 	fmq_metrics_one(out, "fluxmq_retention_segments_deleted_total",
 			"counter", "Segments deleted by retention",
 			c->st.retention_deleted);
+	fmq_metrics_one(out, "fluxmq_acls", "gauge",
+			"ACL bindings in force (authorizer on)",
+			ctrl_acl_count(c));
+	fmq_metrics_one(out, "fluxmq_acl_changes_total", "counter",
+			"CreateAcls/DeleteAcls requests that changed the ACLs",
+			c->st.acl_changes);
+	fmq_acl_stats_render(out, "fluxmq_ctrl_acl_decisions_total",
+			     "Authorization decisions on the control lcore, "
+			     "by operation and result", &c->acl_st);
 	metrics_partitions(out, c);
 	if (c->cl != NULL)
 		fmq_cluster_metrics(out, c->cl);
+	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);
 }

@@ -66,6 +66,7 @@ ctrl_groups_close(struct fmq_ctrl *c)
 	}
 	free(c->garena.base);
 	c->garena.base = NULL;
+	ctrl_groups_forget_denied(c);
 }
 
 void

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -149,6 +150,7 @@ tp_exists(struct fmq_ctrl *c, struct tp_cache *tc, struct fmq_group_str topic,
 	(c)->gcur = NULL;						\
 	(c)->gcur_req = NULL;						\
 	if (rc_ < 0) {							\
+		free(gdeny_take((c), (f)));				\
 		fmq_log_rl(&(c)->refused_rl, 1000000000ull, FMQ_LOG_INFO, \
 			   COMP, "group API %d v%d refused: %s",	\
 			   (f)->api_key, (f)->api_version, strerror(-rc_)); \
@@ -165,7 +167,152 @@ nomem(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	ctrl_close_conn(c, f);
 }
 
+/* ------------------------------------------------------------- the ACLs */
+
+static bool
+group_ok(struct fmq_ctrl *c, const struct fmq_bfwd *f, struct fmq_kafka_str g,
+	 enum fmq_acl_op op)
+{
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_GROUP, g.p,
+			      g.len > 0 ? (size_t)g.len : 0, op);
+}
+
+static bool
+gtopic_ok(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	  struct fmq_group_str t, enum fmq_acl_op op)
+{
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_TOPIC, t.ptr,
+			      t.len > 0 ? (size_t)t.len : 0, op);
+}
+
+/* Answer f with the coordinator's error-only answer err (every emit
+ * function turns it into the API's shape, from the request). */
+static void
+deny(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
+     enum fmq_group_api api, int16_t err)
+{
+	struct fmq_group_resp r;
+
+	memset(&r, 0, sizeof(r));
+	r.api = api;
+	r.error = err;
+	if (api == FMQ_GROUP_JOIN) {
+		const struct fmq_kafka_join_group_req *jr = req;
+		r.u.join.generation_id = -1;
+		r.u.join.protocol_type = FMQ_GROUP_STR_NULL;
+		r.u.join.protocol_name = FMQ_GROUP_STR_NULL;
+		r.u.join.leader = FMQ_GROUP_STR("");
+		r.u.join.member_id = gstr(jr->member_id);
+	} else if (api == FMQ_GROUP_SYNC) {
+		r.u.sync.protocol_type = FMQ_GROUP_STR_NULL;
+		r.u.sync.protocol_name = FMQ_GROUP_STR_NULL;
+	}
+	c->gcur = f;
+	c->gcur_req = req;
+	ctrl_groups_emit(c, (uintptr_t)f, &r);
+	c->gcur = NULL;
+	c->gcur_req = NULL;
+}
+
+/* The groups of one request the ACLs kept from the coordinator. */
+struct ctrl_gdeny {
+	struct ctrl_gdeny *next;
+	const struct fmq_bfwd *f;
+	uint32_t n;
+	struct fmq_kafka_str ids[];   /* strings copied after the array */
+};
+
+/* Remember the n ids of f marked in den (none: nothing kept). */
+static int
+gdeny_add(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	  const struct fmq_kafka_str *ids, const bool *den, int32_t n)
+{
+	size_t bytes = 0;
+	uint32_t k = 0;
+	struct ctrl_gdeny *g;
+	char *p;
+
+	for (int32_t i = 0; i < n; i++)
+		if (den[i]) {
+			bytes += (size_t)(ids[i].len > 0 ? ids[i].len : 0);
+			k++;
+		}
+	if (k == 0)
+		return 0;
+	g = malloc(sizeof(*g) + k * sizeof(g->ids[0]) + bytes);
+	if (g == NULL)
+		return -ENOMEM;
+	g->f = f;
+	g->n = k;
+	p = (char *)&g->ids[k];
+	k = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (!den[i])
+			continue;
+		g->ids[k].p = p;
+		g->ids[k].len = ids[i].len;
+		if (ids[i].len > 0) {
+			memcpy(p, ids[i].p, (size_t)ids[i].len);
+			p += ids[i].len;
+		}
+		k++;
+	}
+	g->next = c->gdeny;
+	c->gdeny = g;
+	return 0;
+}
+
+/* Unlink and return f's entry (NULL: none); the caller frees it. */
+static struct ctrl_gdeny *
+gdeny_take(struct fmq_ctrl *c, const struct fmq_bfwd *f)
+{
+	for (struct ctrl_gdeny **pp = &c->gdeny; *pp != NULL;
+	     pp = &(*pp)->next)
+		if ((*pp)->f == f) {
+			struct ctrl_gdeny *g = *pp;
+			*pp = g->next;
+			return g;
+		}
+	return NULL;
+}
+
+/* At shutdown: requests never answered leave their entries. */
+void
+ctrl_groups_forget_denied(struct fmq_ctrl *c)
+{
+	while (c->gdeny != NULL) {
+		struct ctrl_gdeny *g = c->gdeny;
+		c->gdeny = g->next;
+		free(g);
+	}
+}
+
+static bool
+gdeny_has(const struct ctrl_gdeny *g, struct fmq_kafka_str id)
+{
+	for (uint32_t i = 0; g != NULL && i < g->n; i++)
+		if (g->ids[i].len == id.len &&
+		    (id.len <= 0 || memcmp(g->ids[i].p, id.p,
+					   (size_t)id.len) == 0))
+			return true;
+	return false;
+}
+
 /* ------------------------------------------------------- FindCoordinator */
+
+/* Kafka: DESCRIBE on the group (or the transactional id). */
+static int16_t
+find_denied(struct fmq_ctrl *c, const struct fmq_bfwd *f, int8_t type,
+	    struct fmq_kafka_str key)
+{
+	if (type == FMQ_GROUP_COORD_GROUP)
+		return group_ok(c, f, key, FMQ_ACL_OP_DESCRIBE) ? 0 :
+			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_TRANSACTIONAL_ID, key.p,
+			      key.len > 0 ? (size_t)key.len : 0,
+			      FMQ_ACL_OP_DESCRIBE) ? 0 :
+		FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+}
 
 static void
 find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
@@ -181,7 +328,10 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	fmq_kafka_init_response(f->api_key, v, &resp);
 	if (v < 4) {
 		int8_t type = v >= 1 ? req->key_type : FMQ_GROUP_COORD_GROUP;
-		int16_t e = fmq_group_find_coordinator(c->group, type,
+		int16_t e = find_denied(c, f, type, req->key);
+
+		if (e == 0)
+			e = fmq_group_find_coordinator(c->group, type,
 						       gstr(req->key));
 
 		resp.error_code = e;
@@ -203,7 +353,11 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		return;
 	}
 	for (int32_t i = 0; i < n; i++) {
-		int16_t e = fmq_group_find_coordinator(c->group, req->key_type,
+		int16_t e = find_denied(c, f, req->key_type,
+					req->coordinator_keys[i]);
+
+		if (e == 0)
+			e = fmq_group_find_coordinator(c->group, req->key_type,
 				gstr(req->coordinator_keys[i]));
 
 		co[i].key = req->coordinator_keys[i].len < 0 ?
@@ -233,6 +387,11 @@ join_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	char host[INET_ADDRSTRLEN + 1];
 	struct in_addr ip = { .s_addr = f->client_ip };
 
+	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
+		deny(c, f, req, FMQ_GROUP_JOIN,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	protos = ralloc(c, (size_t)n, sizeof(*protos));
 	if (protos == NULL) {
 		nomem(c, f);
@@ -275,6 +434,11 @@ sync_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_group_assignment *as;
 	int32_t n = count(req->assignments_count);
 
+	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
+		deny(c, f, req, FMQ_GROUP_SYNC,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	as = ralloc(c, (size_t)n, sizeof(*as));
 	if (as == NULL) {
 		nomem(c, f);
@@ -313,6 +477,11 @@ heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			gstr(req->group_instance_id) : FMQ_GROUP_STR_NULL,
 	};
 
+	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
+		deny(c, f, req, FMQ_GROUP_HEARTBEAT,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	CALL(c, f, req, fmq_group_heartbeat(c->group, (uintptr_t)f, &hr,
 					    fmq_wall_ms()));
 }
@@ -325,6 +494,11 @@ leave_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_group_leave_member *m;
 	int32_t n = f->api_version >= 3 ? count(req->members_count) : 1;
 
+	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
+		deny(c, f, req, FMQ_GROUP_LEAVE,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	m = ralloc(c, (size_t)n, sizeof(*m));
 	if (m == NULL) {
 		nomem(c, f);
@@ -358,6 +532,11 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct tp_cache tc = { .valid = false };
 	size_t n = 0, k = 0;
 
+	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
+		deny(c, f, req, FMQ_GROUP_OFFSET_COMMIT,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	for (int32_t t = 0; t < req->topics_count; t++)
 		n += (size_t)count(req->topics[t].partitions_count);
 	parts = ralloc(c, n, sizeof(*parts));
@@ -370,6 +549,9 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	for (int32_t t = 0; t < req->topics_count; t++) {
 		const struct fmq_kafka_offset_commit_req_offset_commit_request_topic
 			*rt = &req->topics[t];
+		/* READ on the topic, else 29 for its partitions. */
+		bool topic_ok = count(rt->partitions_count) == 0 ||
+			gtopic_ok(c, f, gstr(rt->name), FMQ_ACL_OP_READ);
 
 		for (int32_t i = 0; i < count(rt->partitions_count); i++) {
 			const struct fmq_kafka_offset_commit_req_offset_commit_request_partition
@@ -382,8 +564,9 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			p->leader_epoch = v >= 6 ? rp->committed_leader_epoch :
 				-1;
 			p->metadata = gstr(rp->committed_metadata);
-			p->preset_error = tp_exists(c, &tc, p->topic,
-						    p->partition) ? 0 :
+			p->preset_error = !topic_ok ?
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
+				tp_exists(c, &tc, p->topic, p->partition) ? 0 :
 				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
 			/* v1 carries a timestamp per partition; the
 			 * coordinator takes one per request: the first
@@ -471,21 +654,39 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	bool *den = NULL;
+	int32_t k = 0;
+
+	if (v < 8 && !group_ok(c, f, req->group_id, FMQ_ACL_OP_DESCRIBE)) {
+		deny(c, f, req, FMQ_GROUP_OFFSET_FETCH,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	if (v < 8) {
 		struct fetch_topic *t;
 
+		k = 1;
 		/* Null topics (v2+) ask for every committed partition. */
 		FETCH_TOPICS(c, req->topics, req->topics_count, t);
 		rc = t == NULL ? -ENOMEM : fetch_group(c, &g[0], req->group_id,
 						       t, req->topics_count);
 	} else {
+		/* DESCRIBE on each group: the coordinator sees only the
+		 * allowed ones (the answer puts the others back). */
+		den = ralloc(c, (size_t)n, sizeof(*den));
+		if (den == NULL)
+			rc = -ENOMEM;
 		for (int32_t i = 0; i < n && rc == 0; i++) {
 			const struct fmq_kafka_offset_fetch_req_offset_fetch_request_group
 				*rg = &req->groups[i];
 			struct fetch_topic *t;
 
+			den[i] = !group_ok(c, f, rg->group_id,
+					   FMQ_ACL_OP_DESCRIBE);
+			if (den[i])
+				continue;
 			FETCH_TOPICS(c, rg->topics, rg->topics_count, t);
-			rc = t == NULL ? -ENOMEM : fetch_group(c, &g[i],
+			rc = t == NULL ? -ENOMEM : fetch_group(c, &g[k++],
 				rg->group_id, t, rg->topics_count);
 		}
 	}
@@ -495,9 +696,32 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	}
 	fr.require_stable = v >= 7 && req->require_stable;
 	fr.groups = g;
-	fr.n_groups = (uint32_t)n;
-	CALL(c, f, req, fmq_group_offset_fetch(c->group, (uintptr_t)f, &fr,
-					       fmq_wall_ms()));
+	fr.n_groups = (uint32_t)k;
+	if (den != NULL) {
+		struct fmq_kafka_str *ids = ralloc(c, (size_t)n, sizeof(*ids));
+
+		for (int32_t i = 0; ids != NULL && i < n; i++)
+			ids[i] = req->groups[i].group_id;
+		if (ids == NULL || gdeny_add(c, f, ids, den, n) < 0) {
+			nomem(c, f);
+			return;
+		}
+	}
+	if (k == 0 && n > 0) {
+		struct fmq_group_resp r;
+
+		/* Every group denied: an empty answer, filled back. */
+		memset(&r, 0, sizeof(r));
+		r.api = FMQ_GROUP_OFFSET_FETCH;
+		c->gcur = f;
+		c->gcur_req = req;
+		ctrl_groups_emit(c, (uintptr_t)f, &r);
+		c->gcur = NULL;
+		c->gcur_req = NULL;
+	} else {
+		CALL(c, f, req, fmq_group_offset_fetch(c->group, (uintptr_t)f,
+						       &fr, fmq_wall_ms()));
+	}
 }
 
 static void
@@ -523,17 +747,42 @@ list_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 				       fmq_wall_ms()));
 }
 
-/* The id arrays of DescribeGroups and DeleteGroups. */
+/* The ids op is allowed on, and which of the request's were denied. */
 static struct fmq_group_str *
-group_ids(struct fmq_ctrl *c, const struct fmq_kafka_str *ids, int32_t n)
+allowed_ids(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	    const struct fmq_kafka_str *ids, int32_t n, enum fmq_acl_op op,
+	    bool **den, uint32_t *nout)
 {
 	struct fmq_group_str *g = ralloc(c, (size_t)count(n), sizeof(*g));
+	uint32_t k = 0;
 
-	if (g == NULL)
+	*den = ralloc(c, (size_t)count(n), sizeof(**den));
+	if (g == NULL || *den == NULL)
 		return NULL;
-	for (int32_t i = 0; i < n; i++)
-		g[i] = gstr(ids[i]);
+	for (int32_t i = 0; i < n; i++) {
+		(*den)[i] = !group_ok(c, f, ids[i], op);
+		if (!(*den)[i])
+			g[k++] = gstr(ids[i]);
+	}
+	*nout = k;
 	return g;
+}
+
+/* An answer with no group in it (all denied), filled back from the
+ * request by the emit function. */
+static void
+empty_answer(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
+	     enum fmq_group_api api)
+{
+	struct fmq_group_resp r;
+
+	memset(&r, 0, sizeof(r));
+	r.api = api;
+	c->gcur = f;
+	c->gcur_req = req;
+	ctrl_groups_emit(c, (uintptr_t)f, &r);
+	c->gcur = NULL;
+	c->gcur_req = NULL;
 }
 
 static void
@@ -541,16 +790,24 @@ describe_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		const struct fmq_kafka_describe_groups_req *req)
 {
 	struct fmq_group_describe_req dr;
+	bool *den;
 
 	dr.version = f->api_version;
-	dr.group_ids = group_ids(c, req->groups, req->groups_count);
-	dr.n_groups = (uint32_t)count(req->groups_count);
+	dr.group_ids = allowed_ids(c, f, req->groups, req->groups_count,
+				   FMQ_ACL_OP_DESCRIBE, &den, &dr.n_groups);
 	if (dr.group_ids == NULL) {
 		nomem(c, f);
 		return;
 	}
-	CALL(c, f, req, fmq_group_describe(c->group, (uintptr_t)f, &dr,
-					   fmq_wall_ms()));
+	if (gdeny_add(c, f, req->groups, den, req->groups_count) < 0) {
+		nomem(c, f);
+		return;
+	}
+	if (dr.n_groups == 0 && req->groups_count > 0)
+		empty_answer(c, f, req, FMQ_GROUP_DESCRIBE);
+	else
+		CALL(c, f, req, fmq_group_describe(c->group, (uintptr_t)f,
+						   &dr, fmq_wall_ms()));
 }
 
 static void
@@ -558,16 +815,25 @@ delete_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	      const struct fmq_kafka_delete_groups_req *req)
 {
 	struct fmq_group_delete_req dr;
+	bool *den;
 
-	dr.group_ids = group_ids(c, req->groups_names,
-				 req->groups_names_count);
-	dr.n_groups = (uint32_t)count(req->groups_names_count);
+	dr.group_ids = allowed_ids(c, f, req->groups_names,
+				   req->groups_names_count, FMQ_ACL_OP_DELETE,
+				   &den, &dr.n_groups);
 	if (dr.group_ids == NULL) {
 		nomem(c, f);
 		return;
 	}
-	CALL(c, f, req, fmq_group_delete(c->group, (uintptr_t)f, &dr,
-					 fmq_wall_ms()));
+	if (gdeny_add(c, f, req->groups_names, den,
+		      req->groups_names_count) < 0) {
+		nomem(c, f);
+		return;
+	}
+	if (dr.n_groups == 0 && req->groups_names_count > 0)
+		empty_answer(c, f, req, FMQ_GROUP_DELETE);
+	else
+		CALL(c, f, req, fmq_group_delete(c->group, (uintptr_t)f, &dr,
+						 fmq_wall_ms()));
 }
 
 static void
@@ -578,6 +844,11 @@ offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_group_tp *tp;
 	size_t n = 0, k = 0;
 
+	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_DELETE)) {
+		deny(c, f, req, FMQ_GROUP_OFFSET_DELETE,
+		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		return;
+	}
 	for (int32_t t = 0; t < req->topics_count; t++)
 		n += (size_t)count(req->topics[t].partitions_count);
 	tp = ralloc(c, n, sizeof(*tp));
@@ -585,9 +856,15 @@ offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	/* READ on each topic: the coordinator sees only those (the
+	 * answer gives the others 29). */
 	for (int32_t t = 0; t < req->topics_count; t++)
 		for (int32_t i = 0; i < count(req->topics[t].partitions_count);
 		     i++) {
+			if (i == 0 && !gtopic_ok(c, f,
+					gstr(req->topics[t].name),
+					FMQ_ACL_OP_READ))
+				break;
 			tp[k].topic = gstr(req->topics[t].name);
 			tp[k].partition =
 				req->topics[t].partitions[i].partition_index;
@@ -595,7 +872,7 @@ offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		}
 	dr.group_id = gstr(req->group_id);
 	dr.parts = tp;
-	dr.n_parts = (uint32_t)n;
+	dr.n_parts = (uint32_t)k;
 	CALL(c, f, req, fmq_group_offset_delete(c->group, (uintptr_t)f, &dr,
 						fmq_wall_ms()));
 }
@@ -919,21 +1196,40 @@ fetch_topics(struct fmq_ctrl *c, bool v8, const struct flat_part *fp,
 			   ntopics);
 }
 
+/* The group's partitions, as Kafka shows them: a topic the client may
+ * not DESCRIBE is left out of an "all" answer, else answered 29 (an
+ * answer emitted later, without the request at hand, leaves it out). */
 static struct flat_part *
-fetch_flat(struct fmq_ctrl *c, const struct fmq_group_fetch_group_resp *g)
+fetch_flat(struct fmq_ctrl *c, const struct fmq_group_fetch_group_resp *g,
+	   bool listed, uint32_t *np)
 {
 	struct flat_part *fp = ealloc(c, g->n_parts, sizeof(*fp));
+	struct fmq_group_str last = FMQ_GROUP_STR_NULL;
+	bool last_ok = true;
+	uint32_t k = 0;
 
 	if (fp == NULL)
 		return NULL;
 	for (uint32_t i = 0; i < g->n_parts; i++) {
-		fp[i].topic = g->parts[i].topic;
-		fp[i].partition = g->parts[i].partition;
-		fp[i].offset = g->parts[i].offset;
-		fp[i].leader_epoch = g->parts[i].leader_epoch;
-		fp[i].metadata = g->parts[i].metadata;
-		fp[i].error = g->parts[i].error;
+		const struct fmq_group_fetch_part *x = &g->parts[i];
+
+		if (i == 0 || !gstr_same(last, x->topic)) {
+			last = x->topic;
+			last_ok = c->gemit == NULL || gtopic_ok(c, c->gemit,
+						x->topic, FMQ_ACL_OP_DESCRIBE);
+		}
+		if (!last_ok && !listed)
+			continue;
+		fp[k].topic = x->topic;
+		fp[k].partition = x->partition;
+		fp[k].offset = last_ok ? x->offset : -1;
+		fp[k].leader_epoch = last_ok ? x->leader_epoch : -1;
+		fp[k].metadata = last_ok ? x->metadata : FMQ_GROUP_STR("");
+		fp[k].error = last_ok ? x->error :
+			FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+		k++;
 	}
+	*np = k;
 	return fp;
 }
 
@@ -966,6 +1262,18 @@ fetch_error_flat(struct fmq_ctrl *c,
 	return fp;
 }
 
+/* Did the v8 request list x's partitions (not "all")? Unknown without
+ * the request: treated as "all" (left out, not named). */
+static bool
+fetch_listed(const struct fmq_kafka_offset_fetch_req *req,
+	     const struct fmq_group_fetch_group_resp *x)
+{
+	for (int32_t i = 0; req != NULL && i < req->groups_count; i++)
+		if (gstr_same(gstr(req->groups[i].group_id), x->group_id))
+			return req->groups[i].topics_count >= 0;
+	return false;
+}
+
 static int
 emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	   const void *kreq, struct fmq_kafka_offset_fetch_resp *o)
@@ -977,37 +1285,50 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 
 	if (v >= 8) {
 		struct fmq_kafka_offset_fetch_resp_offset_fetch_response_group *gg;
-		uint32_t ng = fr->n_groups;
+		const struct ctrl_gdeny *gd = c->gd_cur;
+		uint32_t ng = fr->n_groups, nd = gd != NULL ? gd->n : 0;
 		bool all_err = r->error != 0 && ng == 0 && req != NULL;
 
 		if (all_err)
 			ng = (uint32_t)count(req->groups_count);
-		gg = ealloc(c, ng, sizeof(*gg));
+		gg = ealloc(c, ng + nd, sizeof(*gg));
 		if (gg == NULL)
 			return -ENOMEM;
+		/* The groups the ACLs kept from the coordinator, last. */
+		for (uint32_t i = 0; i < nd && !all_err; i++) {
+			gg[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
+			gg[ng + i].error_code =
+				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+		}
 		for (uint32_t i = 0; i < ng; i++) {
+			const struct fmq_group_fetch_group_resp *x;
 			void *tt = NULL;
 			int32_t nt = 0;
+			uint32_t np;
 
 			if (all_err) {
 				gg[i].group_id = kstr_nn(gstr(
 					req->groups[i].group_id));
-				gg[i].error_code = r->error;
+				gg[i].error_code = gdeny_has(gd,
+					req->groups[i].group_id) ?
+					FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED :
+					r->error;
 				continue;
 			}
-			gg[i].group_id = kstr_nn(fr->groups[i].group_id);
-			gg[i].error_code = fr->groups[i].error;
-			if (fr->groups[i].error != 0)
+			x = &fr->groups[i];
+			gg[i].group_id = kstr_nn(x->group_id);
+			gg[i].error_code = x->error;
+			if (x->error != 0)
 				continue;
-			fp = fetch_flat(c, &fr->groups[i]);
-			if (fp == NULL || fetch_topics(c, true, fp,
-					fr->groups[i].n_parts, &tt, &nt) < 0)
+			fp = fetch_flat(c, x, fetch_listed(req, x), &np);
+			if (fp == NULL || fetch_topics(c, true, fp, np, &tt,
+						       &nt) < 0)
 				return -ENOMEM;
 			gg[i].topics = tt;
 			gg[i].topics_count = nt;
 		}
 		o->groups = gg;
-		o->groups_count = (int32_t)ng;
+		o->groups_count = (int32_t)(ng + (all_err ? 0 : nd));
 		return 0;
 	}
 	int16_t err = r->error;
@@ -1033,9 +1354,9 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	void *tt = NULL;
 	int32_t nt = 0;
 
-	fp = fetch_flat(c, &fr->groups[0]);
-	if (fp == NULL || fetch_topics(c, false, fp, fr->groups[0].n_parts,
-				       &tt, &nt) < 0)
+	fp = fetch_flat(c, &fr->groups[0], req != NULL &&
+			req->topics_count >= 0, &n);
+	if (fp == NULL || fetch_topics(c, false, fp, n, &tt, &nt) < 0)
 		return -ENOMEM;
 	o->topics = tt;
 	o->topics_count = nt;
@@ -1049,16 +1370,28 @@ emit_list(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 	const struct fmq_group_list_resp *l = &r->u.list;
 
 	o->error_code = r->error;
-	o->groups_count = (int32_t)l->n_groups;
+	o->groups_count = 0;
 	if (l->n_groups == 0)
 		return 0;
 	o->groups = ealloc(c, l->n_groups, sizeof(*o->groups));
 	if (o->groups == NULL)
 		return -ENOMEM;
+	/* Kafka: DESCRIBE on the cluster lists every group, else only
+	 * the groups the client may DESCRIBE. */
+	bool all = c->gemit == NULL ||
+		ctrl_acl_cluster(c, c->gemit, FMQ_ACL_OP_DESCRIBE);
 	for (uint32_t i = 0; i < l->n_groups; i++) {
-		o->groups[i].group_id = kstr_nn(l->groups[i].group_id);
-		o->groups[i].protocol_type = kstr_nn(l->groups[i].protocol_type);
-		o->groups[i].group_state = kstr_nn(l->groups[i].state);
+		struct fmq_kafka_list_groups_resp_listed_group *g =
+			&o->groups[o->groups_count];
+
+		if (!all && !group_ok(c, c->gemit,
+				      kstr_nn(l->groups[i].group_id),
+				      FMQ_ACL_OP_DESCRIBE))
+			continue;
+		g->group_id = kstr_nn(l->groups[i].group_id);
+		g->protocol_type = kstr_nn(l->groups[i].protocol_type);
+		g->group_state = kstr_nn(l->groups[i].state);
+		o->groups_count++;
 	}
 	return 0;
 }
@@ -1070,22 +1403,38 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	const struct fmq_kafka_describe_groups_req *req = kreq;
 	const struct fmq_group_describe_resp *d = &r->u.describe;
 	bool all_err = r->error != 0 && d->n_groups == 0 && req != NULL;
+	const struct ctrl_gdeny *gd = c->gd_cur;
 	uint32_t ng = all_err ? (uint32_t)count(req->groups_count) :
 		d->n_groups;
-	int32_t ops = (v >= 3 && req != NULL &&
-		       req->include_authorized_operations) ?
-		GROUP_ALL_OPERATIONS : INT32_MIN;
+	uint32_t nd = gd != NULL && !all_err ? gd->n : 0;
+	bool want_ops = v >= 3 && req != NULL &&
+		req->include_authorized_operations;
 	struct fmq_kafka_describe_groups_resp_described_group *gg;
 
-	gg = ealloc(c, ng, sizeof(*gg));
+	(void)GROUP_ALL_OPERATIONS;
+	gg = ealloc(c, ng + nd, sizeof(*gg));
 	if (gg == NULL)
 		return -ENOMEM;
+	/* The groups the ACLs kept from the coordinator, last (Kafka). */
+	for (uint32_t i = 0; i < nd; i++) {
+		struct fmq_kafka_describe_groups_resp_described_group *x =
+			&gg[ng + i];
+
+		x->authorized_operations = INT32_MIN;
+		x->error_code = FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+		x->group_id = kstr_nn(gstr(gd->ids[i]));
+		x->group_state = FMQ_KAFKA_STR_LIT("");
+		x->protocol_type = FMQ_KAFKA_STR_LIT("");
+		x->protocol_data = FMQ_KAFKA_STR_LIT("");
+	}
 	for (uint32_t i = 0; i < ng; i++) {
 		const struct fmq_group_described *x;
 
-		gg[i].authorized_operations = ops;
+		gg[i].authorized_operations = INT32_MIN;
 		if (all_err) {
-			gg[i].error_code = r->error;
+			gg[i].error_code = gdeny_has(gd, req->groups[i]) ?
+				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED :
+				r->error;
 			gg[i].group_id = kstr_nn(gstr(req->groups[i]));
 			gg[i].group_state = FMQ_KAFKA_STR_LIT("");
 			gg[i].protocol_type = FMQ_KAFKA_STR_LIT("");
@@ -1093,6 +1442,12 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			continue;
 		}
 		x = &d->groups[i];
+		if (want_ops && c->gemit != NULL) {
+			struct fmq_kafka_str id = kstr_nn(x->group_id);
+			gg[i].authorized_operations = ctrl_acl_ops(c, c->gemit,
+				FMQ_ACL_RES_GROUP, id.p,
+				id.len > 0 ? (size_t)id.len : 0);
+		}
 		gg[i].error_code = x->error;
 		gg[i].group_id = kstr_nn(x->group_id);
 		gg[i].group_state = kstr_nn(x->state);
@@ -1119,7 +1474,7 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 		}
 	}
 	o->groups = gg;
-	o->groups_count = (int32_t)ng;
+	o->groups_count = (int32_t)(ng + nd);
 	return 0;
 }
 
@@ -1130,25 +1485,34 @@ emit_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 	const struct fmq_kafka_delete_groups_req *req = kreq;
 	const struct fmq_group_delete_resp *d = &r->u.del;
 	bool all_err = r->error != 0 && d->n_groups == 0 && req != NULL;
+	const struct ctrl_gdeny *gd = c->gd_cur;
 	uint32_t ng = all_err ? (uint32_t)count(req->groups_names_count) :
 		d->n_groups;
+	uint32_t nd = gd != NULL && !all_err ? gd->n : 0;
 
-	o->results = ealloc(c, ng, sizeof(*o->results));
+	o->results = ealloc(c, ng + nd, sizeof(*o->results));
 	if (o->results == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ng; i++) {
 		o->results[i].group_id = kstr_nn(all_err ?
 			gstr(req->groups_names[i]) : d->groups[i].group_id);
-		o->results[i].error_code = all_err ? r->error :
-			d->groups[i].error;
+		o->results[i].error_code = !all_err ? d->groups[i].error :
+			gdeny_has(gd, req->groups_names[i]) ?
+			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED : r->error;
 	}
-	o->results_count = (int32_t)ng;
+	/* The groups the ACLs kept from the coordinator, last (Kafka). */
+	for (uint32_t i = 0; i < nd; i++) {
+		o->results[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
+		o->results[ng + i].error_code =
+			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+	}
+	o->results_count = (int32_t)(ng + nd);
 	return 0;
 }
 
 static int
 emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
-		   struct fmq_kafka_offset_delete_resp *o)
+		   const void *kreq, struct fmq_kafka_offset_delete_resp *o)
 {
 	static const struct topic_layout layout = {
 		TOPIC_LAYOUT(
@@ -1157,15 +1521,45 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 		NO_FIELD, NO_FIELD, NO_FIELD,
 	};
 	const struct fmq_group_offset_delete_resp *d = &r->u.offset_delete;
+	const struct fmq_kafka_offset_delete_req *req = kreq;
 	struct tp_cache tc = { .valid = false };
 	struct flat_part *fp;
-	uint32_t n = d->n_parts;
+	uint32_t n = d->n_parts, j = 0;
 	void *tt;
 
 	/* A group-level error answers alone, as in Kafka. */
 	o->error_code = r->error;
 	if (r->error != 0)
 		return 0;
+	/* Topics the client may not READ never reached the coordinator:
+	 * with the request at hand, they are answered 29 in place. */
+	if (req != NULL) {
+		fp = commit_req_flat(c, kreq, true, 0, &n);
+		if (fp == NULL && n > 0)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++) {
+			bool first = i == 0 ||
+				!gstr_same(fp[i].topic, fp[i - 1].topic) ||
+				fp[i - 1].error ==
+				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+
+			if (c->gemit != NULL && first &&
+			    !gtopic_ok(c, c->gemit, fp[i].topic,
+				       FMQ_ACL_OP_READ)) {
+				fp[i].error =
+					FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
+			if (j >= d->n_parts)
+				return -EINVAL;
+			fp[i].error = tp_exists(c, &tc, fp[i].topic,
+						fp[i].partition) ?
+				d->parts[j].error :
+				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+			j++;
+		}
+		goto encode;
+	}
 	fp = ealloc(c, n, sizeof(*fp));
 	if (fp == NULL)
 		return -ENOMEM;
@@ -1179,6 +1573,7 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			d->parts[i].error :
 			FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
 	}
+encode:
 	if (emit_topics(c, &layout, fp, n, &tt, &o->topics_count) < 0)
 		return -ENOMEM;
 	o->topics = tt;
@@ -1210,6 +1605,7 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 	struct fmq_ctrl *c = arg;
 	struct fmq_bfwd *f = (struct fmq_bfwd *)(uintptr_t)token;
 	const void *kreq = c->gcur == f ? c->gcur_req : NULL;
+	struct ctrl_gdeny *gd = gdeny_take(c, f);
 	union fmq_kafka_response *o;
 	int16_t v = f->api_version;
 	int rc;
@@ -1219,15 +1615,19 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 		 * answer, so it loses the connection instead. */
 		FMQ_ERR(COMP, "group answer %d for a request of API %d",
 			(int)r->api, f->api_key);
+		free(gd);
 		ctrl_close_conn(c, f);
 		return;
 	}
 	fmq_kafka_arena_reset(&c->garena);
 	o = ealloc(c, 1, sizeof(*o));
 	if (o == NULL) {
+		free(gd);
 		ctrl_close_conn(c, f);
 		return;
 	}
+	c->gemit = f;
+	c->gd_cur = gd;
 	fmq_kafka_init_response(f->api_key, v, o);
 	switch (r->api) {
 	case FMQ_GROUP_JOIN:
@@ -1259,17 +1659,21 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 		rc = emit_delete(c, r, kreq, &o->delete_groups);
 		break;
 	case FMQ_GROUP_OFFSET_DELETE:
-		rc = emit_offset_delete(c, r, &o->offset_delete);
+		rc = emit_offset_delete(c, r, kreq, &o->offset_delete);
 		break;
 	default:
 		rc = -EINVAL;
 		break;
 	}
+	c->gemit = NULL;
+	c->gd_cur = NULL;
 	if (rc < 0) {
 		FMQ_ERR(COMP, "cannot build the answer to group API %d v%d: %s",
 			f->api_key, v, strerror(-rc));
+		free(gd);
 		ctrl_close_conn(c, f);
 		return;
 	}
 	ctrl_respond(c, f, o);
+	free(gd);   /* the answer names the denied groups from it */
 }

@@ -17,6 +17,7 @@ enum fmq_ctrl_kerr {
 
 #ifdef FMQ_CTRL_INTERNAL
 
+#include "fmq_acl.h"
 #include "fmq_broker.h"
 #include "fmq_group.h"
 #include "fmq_kafka.h"
@@ -35,6 +36,8 @@ struct fmq_cluster;
  * replaced partition is closed: zero-copy fetch data still in flight
  * keeps its chunk pinned until the client acknowledged it. */
 #define CTRL_CLOSE_GRACE_NS (2000ull * 1000 * 1000)
+
+struct ctrl_gdeny;
 
 /* Open partitions of one topic (the registry has names and owners). */
 struct ctrl_topic {
@@ -63,6 +66,9 @@ struct ctrl_stats {
 	uint64_t flush_errors;
 	uint64_t retention_deleted;
 	uint64_t malformed;
+	uint64_t quota_changes;
+	uint64_t scram_changes;
+	uint64_t acl_changes;
 };
 
 struct fmq_ctrl {
@@ -76,6 +82,10 @@ struct fmq_ctrl {
 	/* The current security snapshot (SASL credentials, ACLs, quotas);
 	 * every published metadata snapshot takes a reference. */
 	struct fmq_sec_snap *sec;
+	/* authorizer.enabled (or a Kafka authorizer.class.name): the ACL
+	 * part of sec is then never NULL (ctrl_acl.c). */
+	bool acl_on;
+	struct fmq_acl_stats acl_st;   /* decisions on the control lcore */
 	unsigned int n_lcores;
 	char dir[FMQ_CFG_STR_MAX + 16];    /* <log dir>/__fluxmq */
 	struct ctrl_topic *hash[1024];
@@ -89,6 +99,15 @@ struct fmq_ctrl {
 	 * body: an answer emitted during that call may need the request. */
 	const struct fmq_bfwd *gcur;
 	const void *gcur_req;
+	/* Groups the ACLs kept from the coordinator (DescribeGroups,
+	 * DeleteGroups, OffsetFetch v8), per request until its answer
+	 * (which may come at a later poll): the answer lists them after
+	 * the coordinator's, with GROUP_AUTHORIZATION_FAILED, as Kafka
+	 * does (ctrl_groups_api.c). */
+	struct ctrl_gdeny *gdeny;
+	const struct ctrl_gdeny *gd_cur;   /* the answer being built's */
+	/* The request whose answer ctrl_groups_emit is building. */
+	const struct fmq_bfwd *gemit;
 	int64_t next_pid, pid_limit;
 	uint64_t next_flush_ns;
 	bool flush_busy;
@@ -147,6 +166,37 @@ void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 
+/* ctrl_quota.c: client quotas (APIs 48 and 49) and their file. */
+int ctrl_quota_load(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,
+				 void *req);
+void ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			      void *req);
+void ctrl_quota_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c);
+/* ctrl_scram.c: the SCRAM store, APIs 50 and 51. */
+int ctrl_scram_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+/* ctrl_acl.c: the authorizer's settings and ACL file (loaded before the
+ * first publish), the ACL APIs, and the checks the other handlers make
+ * with the request's principal and client address. */
+int ctrl_acl_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_describe_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_create_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+bool ctrl_acl_allow(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		    enum fmq_acl_res res, const char *name, size_t len,
+		    enum fmq_acl_op op);
+bool ctrl_acl_cluster(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		      enum fmq_acl_op op);
+/* Authorized operations bit field (all supported ones with no authorizer). */
+int32_t ctrl_acl_ops(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		     enum fmq_acl_res res, const char *name, size_t len);
+size_t ctrl_acl_count(const struct fmq_ctrl *c);
+#define CTRL_ACL_TOPIC(c, f, name, op) \
+	ctrl_acl_allow((c), (f), FMQ_ACL_RES_TOPIC, (name), strlen(name), \
+		       FMQ_ACL_OP_##op)
+
 /* ctrl_groups.c: the group APIs on the coordinator. */
 int ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen);
 void ctrl_groups_close(struct fmq_ctrl *c);
@@ -156,6 +206,7 @@ bool ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 void ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms);
 void ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name);
 /* ctrl_groups_api.c: the coordinator's emit callback (arg: the ctrl). */
+void ctrl_groups_forget_denied(struct fmq_ctrl *c);
 void ctrl_groups_emit(void *arg, uint64_t token,
 		      const struct fmq_group_resp *resp);
 

@@ -14,9 +14,9 @@ u32_or_none(uint64_t v)
 	return v == 0 ? UINT32_MAX : (uint32_t)v;
 }
 
-static int
-tcp_conf_from_config(struct fmq_tcp_conf *t, const struct fmq_config *cfg,
-		     char *err, size_t errlen)
+int
+net_tcp_conf_from_config(struct fmq_tcp_conf *t, const struct fmq_config *cfg,
+			 char *err, size_t errlen)
 {
 	t->max_conns = (uint32_t)cfg->net_max_connections;
 	t->syn_backlog = (uint32_t)cfg->net_tcp_syn_backlog;
@@ -140,7 +140,7 @@ fmq_net_conf_from_config(struct fmq_net_conf *nc, const struct fmq_config *cfg,
 	if (nc->gateway != 0 && ((nc->gateway ^ nc->ip) & mask) != 0)
 		return fmq_config_error(cfg, "net.gateway", err, errlen,
 					"not inside net.ip's subnet");
-	rc = tcp_conf_from_config(&nc->tcp, cfg, err, errlen);
+	rc = net_tcp_conf_from_config(&nc->tcp, cfg, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = services_from_config(nc, cfg, err, errlen);

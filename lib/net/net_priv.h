@@ -61,6 +61,13 @@ struct fmq_net {
 struct tcp_ctx;
 struct net_impair;
 
+/* net_config.c: the TCP settings of a broker configuration (0 in a key that
+ * allows it becomes the field's "none", UINT32_MAX). tcp_api.c reads the
+ * defaults through it too. */
+int net_tcp_conf_from_config(struct fmq_tcp_conf *t,
+			     const struct fmq_config *cfg, char *err,
+			     size_t errlen);
+
 /* Hand one received frame to Ethernet input (after impairment). */
 void net_eth_input(struct fmq_net *n, struct rte_mbuf *m, uint64_t now);
 /* Give frames to the driver, count, free what it refused. */

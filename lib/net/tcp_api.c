@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -42,29 +43,56 @@ or_dflt(uint32_t v, uint32_t d)
 	return v == 0 ? d : v;
 }
 
-static void
+/*
+ * A field left 0 takes the key table's default (lib/util/keys/net.def),
+ * read through the same mapping the broker's configuration goes through:
+ * the defaults have one source. Start-up only.
+ */
+static int
+tcp_defaults(struct fmq_tcp_conf *d)
+{
+	struct fmq_config *cfg = malloc(sizeof(*cfg));
+	char err[128];
+	int rc;
+
+	if (cfg == NULL)
+		return -ENOMEM;
+	fmq_config_defaults(cfg);
+	memset(d, 0, sizeof(*d));
+	rc = net_tcp_conf_from_config(d, cfg, err, sizeof(err));
+	free(cfg);
+	return rc < 0 ? -EINVAL : 0;
+}
+
+static int
 resolve_params(struct tcp_params *p, const struct fmq_tcp_conf *c)
 {
-	/* Defaults here match lib/util/keys/net.def. */
-	p->max_conns = or_dflt(c->max_conns, 16384);
+	struct fmq_tcp_conf d;
+
+	if (tcp_defaults(&d) < 0)
+		return -ENOMEM;
+	p->max_conns = or_dflt(c->max_conns, d.max_conns);
 	if (p->max_conns > 0xffffff)
 		p->max_conns = 0xffffff;
-	p->syn_backlog = or_dflt(c->syn_backlog, 1024);
-	p->rto_min_ns = ms_or(c->rto_min_ms, 200);
-	p->rto_max_ns = ms_or(c->rto_max_ms, 60000);
-	p->rto_init_ns = ms_or(c->rto_init_ms, 1000);
-	p->tw_ns = c->msl_ms == UINT32_MAX ? 0 : 2 * ms_or(c->msl_ms, 30000);
-	p->delack_ns = c->delack_ms == UINT32_MAX ? 0 : ms_or(c->delack_ms, 40);
-	p->rcv_buf = or_dflt(c->rcv_buf, 262144);
-	p->snd_buf = or_dflt(c->snd_buf, 262144);
-	p->init_cwnd = or_dflt(c->init_cwnd, 10);
-	p->ooo_max = c->ooo_max == UINT32_MAX ? 0 : or_dflt(c->ooo_max, 256);
-	p->syn_retries = or_dflt(c->syn_retries, 6);
-	p->retries = or_dflt(c->retries, 15);
+	p->syn_backlog = or_dflt(c->syn_backlog, d.syn_backlog);
+	p->rto_min_ns = ms_or(c->rto_min_ms, d.rto_min_ms);
+	p->rto_max_ns = ms_or(c->rto_max_ms, d.rto_max_ms);
+	p->rto_init_ns = ms_or(c->rto_init_ms, d.rto_init_ms);
+	p->tw_ns = c->msl_ms == UINT32_MAX ? 0 :
+		2 * ms_or(c->msl_ms, d.msl_ms);
+	p->delack_ns = c->delack_ms == UINT32_MAX ? 0 :
+		ms_or(c->delack_ms, d.delack_ms);
+	p->rcv_buf = or_dflt(c->rcv_buf, d.rcv_buf);
+	p->snd_buf = or_dflt(c->snd_buf, d.snd_buf);
+	p->init_cwnd = or_dflt(c->init_cwnd, d.init_cwnd);
+	p->ooo_max = c->ooo_max == UINT32_MAX ? 0 :
+		or_dflt(c->ooo_max, d.ooo_max);
+	p->syn_retries = or_dflt(c->syn_retries, d.syn_retries);
+	p->retries = or_dflt(c->retries, d.retries);
 	p->ka_idle_ns = c->ka_idle_ms == UINT32_MAX ? 0 :
-		ms_or(c->ka_idle_ms, 300000);
-	p->ka_intvl_ns = ms_or(c->ka_intvl_ms, 10000);
-	p->ka_probes = or_dflt(c->ka_probes, 6);
+		ms_or(c->ka_idle_ms, d.ka_idle_ms);
+	p->ka_intvl_ns = ms_or(c->ka_intvl_ms, d.ka_intvl_ms);
+	p->ka_probes = or_dflt(c->ka_probes, d.ka_probes);
 	p->sack = !c->no_sack;
 	p->ts = !c->no_timestamps;
 	p->ws = !c->no_wscale;
@@ -73,6 +101,7 @@ resolve_params(struct tcp_params *p, const struct fmq_tcp_conf *c)
 	while (p->ws && p->rcv_wscale < TCP_MAX_WSCALE &&
 	       (p->rcv_buf >> p->rcv_wscale) > 65535)
 		p->rcv_wscale++;
+	return 0;
 }
 
 int
@@ -86,7 +115,8 @@ tcp_init(struct fmq_net *n, int socket)
 	if (t == NULL)
 		return -ENOMEM;
 	n->tcp = t;
-	resolve_params(&t->p, &n->conf.tcp);
+	if (resolve_params(&t->p, &n->conf.tcp) < 0)
+		return -ENOMEM;
 	t->conns = rte_zmalloc_socket("fmq_tcp_conns",
 			sizeof(*t->conns) * t->p.max_conns,
 			RTE_CACHE_LINE_SIZE, socket);

@@ -59,6 +59,9 @@ for row in want:
         bad.append(f"{row}: errors {d.get('kafka_errors')}/{d.get('protocol_errors')}")
     if not d.get("msgs_per_s"):
         bad.append(f"{row}: no throughput")
+    if row == "produce-fetch-100x1000" and \
+            not (d.get("e2e_latency_us") or {}).get("samples"):
+        bad.append(f"{row}: no end-to-end latency: {d.get('e2e_latency_us')}")
 for k, d in runs.items():
     if k[0] == "fluxmq-tap" and "verify" in d and d["verify"] and not d["verify"]["ok"]:
         bad.append(f"{k}: verify {d['verify']}")

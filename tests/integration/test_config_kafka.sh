@@ -74,8 +74,8 @@ pass "a file with three errors: all three reported as file:line: key: reason, ex
 # --- 2. Kafka-only keys are errors under config.unknown.keys=error --------
 run_bad strict --config "$KRAFT" "${OVERRIDES[@]}" --set config.unknown.keys=error
 n=$(grep -c "^fluxmq: $KRAFT:[0-9]*: .*: Kafka broker key with no meaning in FluxMQ (config.unknown.keys=error)" "$FMQ_TMP/strict.log" || true)
-[ "$n" -eq 13 ] || fail "config.unknown.keys=error: $n errors for Kafka-only keys, want 13: $(head -n 5 "$FMQ_TMP/strict.log")"
-pass "config.unknown.keys=error: the stock file's 13 Kafka-only keys are errors, exit 2"
+[ "$n" -eq 11 ] || fail "config.unknown.keys=error: $n errors for Kafka-only keys, want 11: $(head -n 5 "$FMQ_TMP/strict.log")"
+pass "config.unknown.keys=error: the stock file's 11 Kafka-only keys are errors, exit 2"
 
 # --- 3. the stock file starts ---------------------------------------------
 fmq_start kraft --config "$KRAFT" "${OVERRIDES[@]}"
@@ -86,10 +86,10 @@ grep -Eq "ERROR (config|main)|^fluxmq: " "$LOG" &&
 grep -Eq "^$ISO WARN  config: $KRAFT:25: process.roles: Kafka broker key with no meaning in FluxMQ: ignored$" "$LOG" ||
 	fail "no warning naming process.roles at $KRAFT:25: $(head -n 3 "$LOG")"
 n=$(grep -c "Kafka broker key with no meaning in FluxMQ: ignored" "$LOG" || true)
-[ "$n" -eq 13 ] || fail "$n warnings for Kafka-only keys, want 13"
+[ "$n" -eq 11 ] || fail "$n warnings for Kafka-only keys, want 11"
 # lib.sh's --set log.dirs came before --config on the command line.
 [ -e "$FMQ_DATA/.lock" ] || fail "--set log.dirs=$FMQ_DATA lost to the file's log.dirs"
-pass "Kafka's stock KRaft server.properties starts: 13 warnings, none an error; --set wins over --config"
+pass "Kafka's stock KRaft server.properties starts: 11 warnings, none an error; --set wins over --config"
 
 timeout 60 /usr/bin/python3 - "$FMQ_IP:9092" <<'EOF' || fail "aliases seen by clients (broker log: $LOG)"
 import sys

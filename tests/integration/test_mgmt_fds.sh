@@ -35,7 +35,7 @@ for i in 1 2 3 4 5; do
 	[ "$code" = 200 ] || fail "/health try $i: HTTP $code with $fds descriptors open"
 done
 body=$(curl -sf --max-time 5 "http://$FMQ_MGMT/metrics") || fail "/metrics failed"
-printf '%s\n' "$body" | grep -q '^fluxmq_process_open_fds ' || fail "/metrics incomplete"
+grep -q '^fluxmq_process_open_fds ' <<<"$body" || fail "/metrics incomplete"
 open=$(fmq_metric fluxmq_process_open_fds)
 [ "$open" -gt 1024 ] || fail "fluxmq_process_open_fds=$open"
 pass "/health 200 (5 of 5) and /metrics with $open descriptors open"

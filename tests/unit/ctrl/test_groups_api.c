@@ -105,6 +105,43 @@ ctrl_topic_find(struct fmq_ctrl *c, const char *name)
 	return NULL;
 }
 
+/* The authorizer (ctrl_acl.c): everything allowed except the resource
+ * named by deny_type/deny_name (a test sets them). */
+static int deny_type = -1;
+static const char *deny_name;
+
+bool
+ctrl_acl_allow(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	       enum fmq_acl_res res, const char *name, size_t len,
+	       enum fmq_acl_op op)
+{
+	(void)c;
+	(void)f;
+	(void)op;
+	return !((int)res == deny_type && deny_name != NULL &&
+		 strlen(deny_name) == len && memcmp(deny_name, name, len) == 0);
+}
+
+bool
+ctrl_acl_cluster(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+		 enum fmq_acl_op op)
+{
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_CLUSTER, "kafka-cluster", 13,
+			      op);
+}
+
+int32_t
+ctrl_acl_ops(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	     enum fmq_acl_res res, const char *name, size_t len)
+{
+	(void)c;
+	(void)f;
+	(void)res;
+	(void)name;
+	(void)len;
+	return (1 << 3) | (1 << 6) | (1 << 8);
+}
+
 int32_t
 fmq_broker_node_id(const struct fmq_broker *b)
 {
@@ -1071,6 +1108,110 @@ test_restart_and_shutdown(void)
 	CU_ASSERT_EQUAL_FATAL(ctrl_groups_open(&C, err, sizeof(err)), 0);
 }
 
+/* The ACLs (a fake authorizer: one denied resource): a denied group gets
+ * GROUP_AUTHORIZATION_FAILED without reaching the coordinator, in every
+ * API's shape; in multi-group answers the denied groups come after the
+ * coordinator's (as in Kafka), also when the coordinator answers at a
+ * later poll (DeleteGroups writes its journal first); a denied topic gets
+ * 29 per committed partition. */
+static void
+test_acl_denials(void)
+{
+	const struct cpart parts[] = { { "orders", 0, 5 } };
+	struct tfwd *t;
+
+	deny_type = FMQ_ACL_RES_GROUP;
+	deny_name = "g-deny";
+	CU_ASSERT_EQUAL(heartbeat(0, "g-deny", 1, "m", NULL), 30);
+	t = join(5, "g-deny", "", NULL, "range", 10000);
+	CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+	CU_ASSERT_EQUAL(t->resp.join_group.error_code, 30);
+	CU_ASSERT_EQUAL(t->resp.join_group.generation_id, -1);
+	tf_free(t);
+	t = commit(2, "g-deny", -1, "", parts, 1);
+	CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+	CU_ASSERT_EQUAL(commit_err(t, "orders", 0), 30);
+	tf_free(t);
+	/* Nothing was committed for g-deny: allowed again, its offset
+	 * is still unknown. */
+	deny_name = NULL;
+	t = fetch(3, "g-deny", "orders", (const int32_t[]){ 0 }, 1);
+	CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+	CU_ASSERT_EQUAL(t->resp.offset_fetch.topics[0].partitions[0]
+			.committed_offset, -1);
+	tf_free(t);
+	/* Two groups with offsets; DescribeGroups / DeleteGroups with the
+	 * denied group between them. */
+	t = commit(2, "g-ok1", -1, "", parts, 1);
+	poll_groups();
+	CU_ASSERT_EQUAL(commit_err(t, "orders", 0), 0);
+	tf_free(t);
+	t = commit(2, "g-ok2", -1, "", parts, 1);
+	poll_groups();
+	CU_ASSERT_EQUAL(commit_err(t, "orders", 0), 0);
+	tf_free(t);
+	deny_name = "g-deny";
+	{
+		struct fmq_kafka_describe_groups_req req;
+		struct fmq_kafka_str ids[3] = { FMQ_KAFKA_STR_LIT("g-ok1"),
+						FMQ_KAFKA_STR_LIT("g-deny"),
+						FMQ_KAFKA_STR_LIT("g-ok2") };
+		const struct fmq_kafka_describe_groups_resp *r;
+
+		fmq_kafka_init_request(FMQ_KAFKA_API_DESCRIBE_GROUPS, 5, &req);
+		req.groups = ids;
+		req.groups_count = 3;
+		t = send_req(FMQ_KAFKA_API_DESCRIBE_GROUPS, 5, &req);
+		r = &t->resp.describe_groups;
+		CU_ASSERT_EQUAL_FATAL(r->groups_count, 3);
+		CU_ASSERT_TRUE(str_is(r->groups[0].group_id, "g-ok1"));
+		CU_ASSERT_EQUAL(r->groups[0].error_code, 0);
+		CU_ASSERT_TRUE(str_is(r->groups[1].group_id, "g-ok2"));
+		CU_ASSERT_EQUAL(r->groups[1].error_code, 0);
+		CU_ASSERT_TRUE(str_is(r->groups[2].group_id, "g-deny"));
+		CU_ASSERT_EQUAL(r->groups[2].error_code, 30);
+		tf_free(t);
+	}
+	{
+		struct fmq_kafka_delete_groups_req req;
+		struct fmq_kafka_str ids[2] = { FMQ_KAFKA_STR_LIT("g-deny"),
+						FMQ_KAFKA_STR_LIT("g-ok2") };
+		const struct fmq_kafka_delete_groups_resp *r;
+
+		fmq_kafka_init_request(FMQ_KAFKA_API_DELETE_GROUPS, 2, &req);
+		req.groups_names = ids;
+		req.groups_names_count = 2;
+		t = send_req(FMQ_KAFKA_API_DELETE_GROUPS, 2, &req);
+		poll_groups();
+		CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+		r = &t->resp.delete_groups;
+		CU_ASSERT_EQUAL_FATAL(r->results_count, 2);
+		CU_ASSERT_TRUE(str_is(r->results[0].group_id, "g-ok2"));
+		CU_ASSERT_EQUAL(r->results[0].error_code, 0);
+		CU_ASSERT_TRUE(str_is(r->results[1].group_id, "g-deny"));
+		CU_ASSERT_EQUAL(r->results[1].error_code, 30);
+		tf_free(t);
+		/* Every group denied: the answer is built from the request. */
+		req.groups_names_count = 1;
+		t = send_req(FMQ_KAFKA_API_DELETE_GROUPS, 2, &req);
+		poll_groups();
+		CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+		CU_ASSERT_EQUAL_FATAL(t->resp.delete_groups.results_count, 1);
+		CU_ASSERT_EQUAL(t->resp.delete_groups.results[0].error_code, 30);
+		tf_free(t);
+	}
+	/* A denied topic: 29 for its partitions, the group allowed. */
+	deny_type = FMQ_ACL_RES_TOPIC;
+	deny_name = "orders";
+	t = commit(2, "g-ok1", -1, "", parts, 1);
+	poll_groups();
+	CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+	CU_ASSERT_EQUAL(commit_err(t, "orders", 0), 29);
+	tf_free(t);
+	deny_type = -1;
+	deny_name = NULL;
+}
+
 /* A standalone consumer (generation -1, no member) commits to a group
  * with no members, including v0 and the v1 timestamp. */
 static void
@@ -1116,7 +1257,8 @@ main(int argc, char **argv)
 	    !CU_add_test(s, "static membership", test_static_member) ||
 	    !CU_add_test(s, "session expiry", test_session_expiry) ||
 	    !CU_add_test(s, "restart and shutdown", test_restart_and_shutdown) ||
-	    !CU_add_test(s, "standalone commits", test_simple_consumer)) {
+	    !CU_add_test(s, "standalone commits", test_simple_consumer) ||
+	    !CU_add_test(s, "ACL denials", test_acl_denials)) {
 		CU_cleanup_registry();
 		return 1;
 	}
