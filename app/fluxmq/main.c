@@ -678,6 +678,10 @@ main(int argc, char **argv)
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, fmq_ctrl_metrics, app.ctrl);
+	/* In a cluster the id is ZooKeeper's (it may differ from the one
+	 * read at start-up when this log dir was new). */
+	snprintf(app.cluster_id, sizeof(app.cluster_id), "%s",
+		 fmq_broker_cluster_id(app.broker));
 	app_telemetry_init(&app);
 	for (unsigned int i = 0; i < app.n_data; i++)
 		rte_eal_remote_launch(app_data_lcore_main, &app,

@@ -152,6 +152,9 @@ const struct fmq_listener *fmq_broker_listener(const struct fmq_broker *b,
 					       uint32_t idx);
 const struct fmq_listeners *fmq_broker_listeners(const struct fmq_broker *b);
 const char *fmq_broker_cluster_id(const struct fmq_broker *b);
+/** Replace the cluster id (a cluster's, from ZooKeeper): control lcore,
+ * before the data lcores start. */
+void fmq_broker_set_cluster_id(struct fmq_broker *b, const char *id);
 
 /* ---------------------------------------------------------------- control */
 

@@ -19,7 +19,7 @@
 
 enum cl_kind { OP_IGNORE, OP_REGISTER, OP_REG_CHECK, OP_CHILDREN, OP_BROKER,
 	       OP_CTRL_EXISTS, OP_CTRL_DATA, OP_CTRL_EPOCH, OP_ELECT_EPOCH,
-	       OP_EPOCH_CREATE, OP_ELECT };
+	       OP_EPOCH_CREATE, OP_ELECT, OP_CLUSTER_ID };
 
 struct cl_op {
 	struct fmq_cluster *cl;

@@ -664,6 +664,94 @@ elect(struct fmq_cluster *cl)
 	}
 }
 
+/* ---------------------------------------------------------- cluster id */
+
+static void read_cluster_id(struct fmq_cluster *cl);
+
+static void
+cb_cluster_id_create(int rc, const char *name, const void *data)
+{
+	struct cl_op *op = (struct cl_op *)(uintptr_t)data;
+	struct fmq_cluster *cl = op->cl;
+
+	(void)name;
+	if (op_stale(op))
+		goto out;
+	if (rc == ZOK) {
+		snprintf(cl->v.cluster_id, sizeof(cl->v.cluster_id), "%s",
+			 cl->o.cluster_id);
+		cl->v.cluster_id_known = true;
+		changed(cl);
+		FMQ_INFO("zk", "new cluster: id %s written to %s",
+			 cl->v.cluster_id, op->path);
+	} else if (rc == ZNODEEXISTS) {
+		read_cluster_id(cl);     /* another broker was first */
+	} else {
+		op_error(cl, "create", op->path, rc);
+	}
+out:
+	free(op);
+}
+
+static void
+cb_cluster_id(int rc, const char *val, int len, const struct Stat *st,
+	      const void *data)
+{
+	struct cl_op *op = (struct cl_op *)(uintptr_t)data;
+	struct fmq_cluster *cl = op->cl;
+	char id[sizeof(cl->v.cluster_id)];
+
+	(void)st;
+	if (op_stale(op))
+		goto out;
+	if (rc == ZNONODE) {
+		/* Kafka's getOrGenerateClusterId: the first broker's id. */
+		struct cl_op *c;
+
+		if (cl->o.cluster_id[0] == '\0')
+			goto out;    /* none to offer: another broker's */
+		c = op_new(cl, OP_CLUSTER_ID);
+		if (c == NULL)
+			goto out;
+		snprintf(c->path, sizeof(c->path), "%s", op->path);
+		int n = snprintf(c->data, sizeof(c->data), "{\"version\":\"1\","
+				 "\"id\":\"%s\"}", cl->o.cluster_id);
+		issued(cl, c, "create", zoo_acreate(cl->zh, c->path, c->data,
+				n, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+				cb_cluster_id_create, c));
+		goto out;
+	}
+	if (rc != ZOK || val == NULL) {
+		op_error(cl, "read", op->path, rc);
+		goto out;
+	}
+	if (cl_json_str(cl_json_find(val, (size_t)len, "id"), val + len, id,
+			sizeof(id)) == NULL || id[0] == '\0') {
+		FMQ_ERR("zk", "%s: no readable id in it", op->path);
+		cl->st.op_errors++;
+		goto out;
+	}
+	if (!cl->v.cluster_id_known || strcmp(id, cl->v.cluster_id) != 0) {
+		snprintf(cl->v.cluster_id, sizeof(cl->v.cluster_id), "%s", id);
+		cl->v.cluster_id_known = true;
+		changed(cl);
+	}
+out:
+	free(op);
+}
+
+static void
+read_cluster_id(struct fmq_cluster *cl)
+{
+	struct cl_op *op = op_new(cl, OP_CLUSTER_ID);
+
+	if (op == NULL)
+		return;
+	P(cl, op->path, "/cluster/id");
+	issued(cl, op, "read", zoo_aget(cl->zh, op->path, 0, cb_cluster_id,
+					op));
+}
+
 /* --------------------------------------------------------------- sync */
 
 static void
@@ -702,7 +790,7 @@ sync_all(struct fmq_cluster *cl)
 	static const char *const paths[] = {
 		"/brokers", "/brokers/ids", "/brokers/topics", "/config",
 		"/config/topics", "/config/changes", "/admin",
-		"/admin/delete_topics",
+		"/admin/delete_topics", "/cluster",
 	};
 	char p[CL_PATH_MAX];
 
@@ -719,6 +807,8 @@ sync_all(struct fmq_cluster *cl)
 		P(cl, p, "%s", paths[i]);
 		create_persistent(cl, p);
 	}
+	if (!cl->v.cluster_id_known)
+		read_cluster_id(cl);
 	if (!cl->v.registered)
 		register_broker(cl);
 	read_brokers(cl);

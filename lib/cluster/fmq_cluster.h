@@ -63,6 +63,9 @@ struct fmq_cluster_opts {
 	int32_t node_id;
 	uint32_t session_timeout_ms;
 	const char *rack;             /**< broker.rack, "" none */
+	/** This broker's cluster id (meta.properties): /cluster/id gets it
+	 * when the cluster has none yet. */
+	char cluster_id[32];
 	uint32_t nep;
 	struct fmq_cluster_ep ep[FMQ_CLUSTER_MAX_EP];
 };
@@ -109,6 +112,10 @@ struct fmq_cluster_view {
 	uint32_t ntopics;
 	struct fmq_cluster_topic *topics;
 	bool topics_synced;
+	/** /cluster/id (Kafka's {"version":"1","id":..}), once read or
+	 * created: every broker of the cluster gives clients this one. */
+	char cluster_id[32];
+	bool cluster_id_known;
 };
 
 struct fmq_cluster_stats {

@@ -104,7 +104,6 @@ fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 		return 0;
 	}
 	uint8_t raw[16];
-	char text[256];
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -EIO;
@@ -112,15 +111,28 @@ fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 	raw[6] = (uint8_t)((raw[6] & 0x0f) | 0x40);
 	raw[8] = (uint8_t)((raw[8] & 0x3f) | 0x80);
 	fmq_topic_id_str(raw, id);
+	rc = ctrl_write_meta(cfg, id, err, errlen);
+	if (rc < 0)
+		return rc;
+	snprintf(out, len, "%s", id);
+	return 0;
+}
+
+int
+ctrl_write_meta(const struct fmq_config *cfg, const char *id, char *err,
+		size_t errlen)
+{
+	char dir[FMQ_CFG_STR_MAX], path[FMQ_CFG_STR_MAX + 32], text[256];
+	int rc;
+
+	first_log_dir(cfg, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/meta.properties", dir);
 	snprintf(text, sizeof(text), "#FluxMQ\nversion=1\ncluster.id=%s\n"
 		 "node.id=%" PRId64 "\n", id, cfg->node_id);
 	rc = write_atomic(path, text);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		return rc;
-	}
-	snprintf(out, len, "%s", id);
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------- topics */

@@ -143,6 +143,9 @@ int64_t ctrl_alloc_pid(struct fmq_ctrl *c);
  * poll returns the sleep bound (UINT64_MAX: none); fill puts the live
  * brokers and the controller into a snapshot being built. */
 int ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen);
+/* meta.properties in the first log dir with this cluster id. */
+int ctrl_write_meta(const struct fmq_config *cfg, const char *id, char *err,
+		    size_t errlen);
 void ctrl_zk_close(struct fmq_ctrl *c);
 uint64_t ctrl_zk_poll(struct fmq_ctrl *c);
 int ctrl_zk_fill(struct fmq_ctrl *c, struct fmq_bmeta *m);

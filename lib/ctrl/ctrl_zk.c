@@ -33,7 +33,7 @@ wait_registered(struct fmq_ctrl *c, uint64_t timeout_ms, char *err,
 		uint64_t us = fmq_cluster_poll(c->cl);
 		const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
 
-		if (v->registered && v->topics_synced)
+		if (v->registered && v->topics_synced && v->cluster_id_known)
 			return 0;
 		if (fmq_now_ns() >= end) {
 			snprintf(err, errlen, "no ZooKeeper session and "
@@ -53,6 +53,38 @@ wait_registered(struct fmq_ctrl *c, uint64_t timeout_ms, char *err,
 	}
 }
 
+/*
+ * One cluster id for every broker: ZooKeeper's /cluster/id. A log dir
+ * that holds no topic yet takes it (meta.properties rewritten); one that
+ * holds topics of another cluster is refused, as Kafka refuses it
+ * (InconsistentClusterIdException).
+ */
+static int
+adopt_cluster_id(struct fmq_ctrl *c, char *err, size_t errlen)
+{
+	const char *zid = fmq_cluster_view(c->cl)->cluster_id;
+	const char *mine = fmq_broker_cluster_id(c->b);
+	int rc;
+
+	if (strcmp(zid, mine) == 0)
+		return 0;
+	if (fmq_topics_count(c->topics) > 0) {
+		fmq_config_error(c->cfg, "log.dirs", err, errlen,
+				 "meta.properties says cluster.id=%s but the "
+				 "cluster at %s is %s: this log belongs to "
+				 "another cluster", mine,
+				 c->cfg->zookeeper_connect, zid);
+		return -EINVAL;
+	}
+	rc = ctrl_write_meta(c->cfg, zid, err, errlen);
+	if (rc < 0)
+		return rc;
+	FMQ_INFO("ctrl", "cluster id %s (from ZooKeeper; this log dir had no "
+		 "topic, its meta.properties now says so)", zid);
+	fmq_broker_set_cluster_id(c->b, zid);
+	return 0;
+}
+
 int
 ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen)
 {
@@ -64,6 +96,7 @@ ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen)
 		.session_timeout_ms = (uint32_t)cfg->zookeeper_session_timeout_ms,
 		.rack = cfg->broker_rack,
 	};
+	int rc;
 	char hosts[FMQ_CLUSTER_CONNECT_MAX], chroot[FMQ_CLUSTER_CONNECT_MAX];
 	char msg[256];
 
@@ -98,6 +131,8 @@ ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		return -errno;
 	}
+	snprintf(o.cluster_id, sizeof(o.cluster_id), "%s",
+		 fmq_broker_cluster_id(c->b));
 	c->cl = fmq_cluster_create(&o, msg, sizeof(msg));
 	if (c->cl == NULL) {
 		fmq_config_error(cfg, "zookeeper.connect", err, errlen, "%s",
@@ -114,7 +149,10 @@ ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen)
 	FMQ_INFO("ctrl", "joining the cluster through ZooKeeper %s as broker "
 		 "%" PRId64 " (waiting up to %" PRIu64 " ms)",
 		 cfg->zookeeper_connect, cfg->node_id, ct);
-	return wait_registered(c, ct, err, errlen);
+	rc = wait_registered(c, ct, err, errlen);
+	if (rc < 0)
+		return rc;
+	return adopt_cluster_id(c, err, errlen);
 }
 
 void
