@@ -19,6 +19,10 @@
       admin client, which sends it to the controller.
   cluster_client.py cluster-id BOOT
       the cluster id in BOOT's Metadata answer, one line.
+  cluster_client.py partitions TOPIC BOOT
+      BOOT's Metadata (v5) for TOPIC: "PARTITION LEADER ERROR OFFLINE"
+      per partition (OFFLINE: comma-separated ids, - when none).
+      the cluster id in BOOT's Metadata answer, one line.
 Exits 1 on a failed check with a line saying why.
 """
 import sys
@@ -193,6 +197,33 @@ def cluster_id(boot):
     cl.close()
 
 
+def one_node(boot):
+    from kafka import KafkaClient
+    cl = KafkaClient(bootstrap_servers=boot)
+    node = cl.least_loaded_node()
+    deadline = time.time() + 10
+    while not cl.ready(node):
+        cl.poll(timeout_ms=100)
+        if time.time() > deadline:
+            fail("cannot connect to %s" % boot)
+    return cl, node
+
+
+def partitions(topic, boot):
+    from kafka.protocol.metadata import MetadataRequest
+    cl, node = one_node(boot)
+    f = cl.send(node, MetadataRequest[5]([topic], False))
+    cl.poll(future=f)
+    if not f.succeeded():
+        fail("Metadata from %s: %s" % (boot, f.exception))
+    for t in f.value.topics:
+        for p in sorted(t[3], key=lambda x: x[1]):
+            err, idx, leader, _reps, _isr, off = p
+            print("%d %d %d %s" % (idx, leader, err,
+                                   ",".join(map(str, off)) or "-"))
+    cl.close()
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "confluent":
@@ -207,6 +238,8 @@ def main():
         produce_to(a[1], a[2], int(a[3]), [int(x) for x in a[4:]])
     elif a[0] == "create":
         create(a[1], a[2], int(a[3]))
+    elif a[0] == "partitions":
+        partitions(a[1], a[2])
     elif a[0] == "cluster-id":
         cluster_id(a[1])
     else:
