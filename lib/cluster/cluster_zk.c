@@ -1082,6 +1082,9 @@ fmq_cluster_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_cluster_elections_won_total", "counter",
 			"Controller elections this broker won",
 			cl->st.elections_won);
+	fmq_metrics_one(out, "fluxmq_cluster_producer_id_blocks_total",
+			"counter", "Producer id blocks this broker claimed "
+			"from /latest_producer_id_block", cl->st.pid_blocks);
 	fmq_metrics_one(out, "fluxmq_cluster_metadata_version", "gauge",
 			"Changes seen in the cluster view (brokers, "
 			"controller, session)", v->version);

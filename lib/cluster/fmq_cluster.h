@@ -127,6 +127,7 @@ struct fmq_cluster_stats {
 	uint64_t registration_conflicts; /**< id held by another session */
 	uint64_t elections_won;
 	uint64_t op_errors;          /**< completions with an unexpected error */
+	uint64_t pid_blocks;         /**< producer id blocks claimed */
 };
 
 /**
@@ -204,6 +205,21 @@ int16_t fmq_cluster_delete_topic(struct fmq_cluster *cl, const char *name,
 int16_t fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
 				   uint32_t total, const int32_t *replicas,
 				   fmq_cluster_done_fn done, void *arg);
+
+/** Completion of a producer id claim: 0 with the block [start, end], or
+ * a Kafka error (COORDINATOR_NOT_AVAILABLE: no session or the connection
+ * was lost, the outcome unknown; ask again). */
+typedef void (*fmq_cluster_pid_fn)(void *arg, int16_t kerr, int64_t start,
+				   int64_t end);
+
+/**
+ * Claim the next size producer ids of the cluster from
+ * /latest_producer_id_block (Kafka's JSON, compare-and-set). No id of a
+ * claimed block is ever claimed again, by any broker.
+ * @return 0 (done is called later) or a Kafka error code now.
+ */
+int16_t fmq_cluster_claim_pids(struct fmq_cluster *cl, int64_t size,
+			       fmq_cluster_pid_fn done, void *arg);
 
 /* ------------------------------------------------------------ JSON */
 

@@ -880,6 +880,9 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		/* KIP-360: an idempotent producer bumps its own epoch. */
 		resp.producer_id = req->producer_id;
 		resp.producer_epoch = (int16_t)(req->producer_epoch + 1);
+	} else if (c->cl != NULL) {
+		ctrl_zk_init_pid(c, f);
+		return;
 	} else {
 		int64_t pid = ctrl_alloc_pid(c);
 		if (pid < 0) {

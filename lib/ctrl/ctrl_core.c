@@ -917,8 +917,13 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 			     "Authorization decisions on the control lcore, "
 			     "by operation and result", &c->acl_st);
 	metrics_partitions(out, c);
-	if (c->cl != NULL)
+	if (c->cl != NULL) {
 		fmq_cluster_metrics(out, c->cl);
+		fmq_metrics_one(out, "fluxmq_cluster_not_coordinator_total",
+				"counter", "Group requests answered "
+				"NOT_COORDINATOR (another broker coordinates "
+				"the group)", c->st.not_coordinator);
+	}
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);

@@ -69,6 +69,7 @@ struct ctrl_stats {
 	uint64_t quota_changes;
 	uint64_t scram_changes;
 	uint64_t acl_changes;
+	uint64_t not_coordinator;   /* group requests for another broker */
 };
 
 struct fmq_ctrl {
@@ -109,6 +110,10 @@ struct fmq_ctrl {
 	/* The request whose answer ctrl_groups_emit is building. */
 	const struct fmq_bfwd *gemit;
 	int64_t next_pid, pid_limit;
+	/* In a cluster: InitProducerId requests waiting for a block. */
+	struct fmq_bfwd *pid_wait[64];
+	uint32_t npid_wait;
+	bool pid_claiming;
 	uint64_t next_flush_ns;
 	bool flush_busy;
 	int64_t next_retention_ms;
@@ -152,6 +157,15 @@ int ctrl_zk_fill(struct fmq_ctrl *c, struct fmq_bmeta *m);
 int ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m);
 int ctrl_zk_sync(struct fmq_ctrl *c, bool open);
 bool ctrl_zk_hosted(struct fmq_ctrl *c, const char *topic, uint32_t p);
+/* InitProducerId (a new id) in a cluster: answered now or once a block of
+ * ids is claimed from ZooKeeper. */
+void ctrl_zk_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f);
+/* The broker coordinating group key (its endpoint for listener l in host
+ * and port, which stay valid until the next ctrl_zk_poll); this broker
+ * without a cluster; -1 when no broker is live. */
+int32_t ctrl_zk_coordinator(struct fmq_ctrl *c, const char *key, int32_t len,
+			    const struct fmq_listener *l,
+			    struct fmq_kafka_str *host, int32_t *port);
 void ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_zk_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,

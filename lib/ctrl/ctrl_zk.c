@@ -212,6 +212,121 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 	return us;
 }
 
+/* ----------------------------------------------------- producer ids */
+
+static void
+pid_answer(struct fmq_ctrl *c, struct fmq_bfwd *f, int16_t err, int64_t pid)
+{
+	struct fmq_kafka_init_producer_id_resp resp;
+
+	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	resp.error_code = err;
+	resp.producer_id = err == 0 ? pid : -1;
+	resp.producer_epoch = err == 0 ? 0 : -1;
+	if (err == 0)
+		c->st.producer_ids++;
+	ctrl_respond(c, f, &resp);
+}
+
+static void
+pid_claimed(void *arg, int16_t kerr, int64_t start, int64_t end)
+{
+	struct fmq_ctrl *c = arg;
+	uint32_t n = c->npid_wait;
+
+	c->pid_claiming = false;
+	if (kerr == 0) {
+		c->next_pid = start;
+		c->pid_limit = end + 1;
+		FMQ_INFO("ctrl", "producer ids %" PRId64 "..%" PRId64
+			 " claimed from ZooKeeper", start, end);
+	}
+	c->npid_wait = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (c->next_pid < c->pid_limit)
+			pid_answer(c, c->pid_wait[i], 0, c->next_pid++);
+		else
+			pid_answer(c, c->pid_wait[i], kerr != 0 ? kerr :
+				   FMQ_CTRL_E_COORDINATOR_LOAD_IN_PROGRESS, -1);
+	}
+}
+
+/*
+ * Ids come from the cluster's blocks (/latest_producer_id_block), never
+ * from the local file: a block is claimed when this one runs out, and
+ * the requests that arrive meanwhile wait for it (up to 64; more get the
+ * retriable COORDINATOR_LOAD_IN_PROGRESS). Without ZooKeeper the claim
+ * fails at once: COORDINATOR_NOT_AVAILABLE, the client retries.
+ */
+void
+ctrl_zk_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f)
+{
+	int16_t e;
+
+	if (c->next_pid < c->pid_limit) {
+		pid_answer(c, f, 0, c->next_pid++);
+		return;
+	}
+	if (c->npid_wait == RTE_DIM(c->pid_wait)) {
+		pid_answer(c, f, FMQ_CTRL_E_COORDINATOR_LOAD_IN_PROGRESS, -1);
+		return;
+	}
+	c->pid_wait[c->npid_wait++] = f;
+	if (c->pid_claiming)
+		return;
+	e = fmq_cluster_claim_pids(c->cl, CTRL_PID_BLOCK, pid_claimed, c);
+	if (e != 0)
+		pid_claimed(c, e, -1, -1);
+	else
+		c->pid_claiming = true;
+}
+
+/* Kafka's offsets.topic.num.partitions default. */
+#define OFFSETS_PARTITIONS 50
+
+/*
+ * Kafka's GroupMetadataManager.partitionFor: Utils.abs(groupId.hashCode)
+ * modulo the __consumer_offsets partitions (Java's String.hashCode over
+ * the id's bytes: the same for ASCII ids). That partition goes to the
+ * live brokers in id order, round robin, as a replication factor 1
+ * placement starting at the first broker would put it. Every broker
+ * computes it from the same live list, so all name the same coordinator
+ * once their views agree; when the list changes groups may move (their
+ * members rejoin at the new coordinator).
+ */
+int32_t
+ctrl_zk_coordinator(struct fmq_ctrl *c, const char *key, int32_t len,
+		    const struct fmq_listener *l, struct fmq_kafka_str *host,
+		    int32_t *port)
+{
+	const struct fmq_cluster_view *v;
+	const struct fmq_cluster_broker *br;
+	uint32_t h = 0, e = 0;
+	int32_t jh;
+
+	if (c->cl == NULL) {
+		*host = fmq_kafka_str(l->adv_host);
+		*port = l->adv_port;
+		return (int32_t)c->cfg->node_id;
+	}
+	v = fmq_cluster_view(c->cl);
+	if (v->nbrokers == 0)
+		return -1;
+	for (int32_t i = 0; i < len; i++)
+		h = h * 31u + (uint8_t)key[i];
+	jh = (int32_t)h;
+	jh = jh == INT32_MIN ? 0 : jh < 0 ? -jh : jh;
+	br = &v->brokers[(uint32_t)(jh % OFFSETS_PARTITIONS) % v->nbrokers];
+	if (br->nep == 0)
+		return -1;
+	for (uint32_t i = 0; i < br->nep; i++)
+		if (strcmp(br->ep[i].name, l->name) == 0)
+			e = i;
+	*host = fmq_kafka_str(br->ep[e].host);
+	*port = br->ep[e].port;
+	return br->id;
+}
+
 int
 ctrl_zk_fill(struct fmq_ctrl *c, struct fmq_bmeta *m)
 {

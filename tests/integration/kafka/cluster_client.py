@@ -23,6 +23,21 @@
       BOOT's Metadata (v5) for TOPIC: "PARTITION LEADER ERROR OFFLINE"
       per partition (OFFLINE: comma-separated ids, - when none).
       the cluster id in BOOT's Metadata answer, one line.
+  cluster_client.py coordinators BOOT GROUP...
+      FindCoordinator (v0) for each group sent to BOOT: "GROUP NODE" lines
+      (NODE -1 with the error when there is none).
+  cluster_client.py group TOPIC GROUP N BOOT BOOT BOOT
+      three confluent-kafka consumers of one group, each bootstrapped from
+      its own broker, join and split the topic's partitions; then N
+      messages are produced and the three together read each exactly
+      once, committing; a fourth consumer bootstrapped from each broker in
+      turn sees the group's committed offsets at the partitions' ends.
+  cluster_client.py pids BOOT N
+      N InitProducerId (v0, no transactional id) on one connection to
+      BOOT: the producer ids, one a line (-1 and the error on failure).
+  cluster_client.py not-coordinator BOOT GROUP TOPIC
+      a Heartbeat (v0) and an OffsetFetch (v2) for GROUP sent straight to
+      BOOT: "HEARTBEAT_ERROR OFFSET_FETCH_ERROR", one line.
 Exits 1 on a failed check with a line saying why.
 """
 import sys
@@ -224,6 +239,164 @@ def partitions(topic, boot):
     cl.close()
 
 
+def coordinators(boot, groups):
+    from kafka.protocol.commit import GroupCoordinatorRequest
+    cl, node = one_node(boot)
+    for g in groups:
+        f = cl.send(node, GroupCoordinatorRequest[0](g))
+        cl.poll(future=f)
+        if not f.succeeded():
+            fail("FindCoordinator from %s: %s" % (boot, f.exception))
+        r = f.value
+        print("%s %d%s" % (g, r.coordinator_id if r.error_code == 0 else -1,
+                           "" if r.error_code == 0 else
+                           " error %d" % r.error_code))
+    cl.close()
+
+
+def group(topic, gid, n, boots):
+    import threading
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    lock = threading.Lock()
+    seen = {}
+    dups = []
+    assigned = [set() for _ in boots]
+    stop = threading.Event()
+    errors = []
+
+    def run(i, boot):
+        def on_assign(c, parts):
+            with lock:
+                assigned[i] = set(p.partition for p in parts)
+
+        def on_revoke(c, parts):
+            with lock:
+                assigned[i] = set()
+        try:
+            c = Consumer({"bootstrap.servers": boot, "group.id": gid,
+                          "auto.offset.reset": "earliest",
+                          "enable.auto.commit": True,
+                          "auto.commit.interval.ms": 500,
+                          "session.timeout.ms": 10000,
+                          "heartbeat.interval.ms": 500})
+            c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+            while not stop.is_set():
+                m = c.poll(0.2)
+                if m is None or m.error():
+                    continue
+                v = m.value()
+                with lock:
+                    if v in seen:
+                        dups.append((v, seen[v], i))
+                    seen[v] = i
+            try:
+                c.commit(asynchronous=False)
+            except Exception as e:  # noqa: BLE001
+                # Nothing new since the last automatic commit.
+                if "_NO_OFFSET" not in str(e):
+                    raise
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append("consumer %d: %s" % (i, e))
+
+    ts = [threading.Thread(target=run, args=(i, b))
+          for i, b in enumerate(boots)]
+    for t in ts:
+        t.start()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with lock:
+            a = [set(x) for x in assigned]
+        if all(a) and sum(len(x) for x in a) == 12 and \
+                len(set().union(*a)) == 12:
+            break
+        time.sleep(0.2)
+    else:
+        stop.set()
+        fail("the 3 consumers never split the 12 partitions: %s" % a)
+    p = Producer({"bootstrap.servers": boots[0], "acks": "all"})
+    for k in range(n):
+        p.produce(topic, key=b"g%d" % k, value=b"%s-%d" % (gid.encode(), k))
+    if p.flush(60):
+        stop.set()
+        fail("produce did not complete")
+    end = time.time() + 60
+    while time.time() < end:
+        with lock:
+            if len(seen) >= n or dups:
+                break
+        time.sleep(0.2)
+    time.sleep(1)
+    stop.set()
+    for t in ts:
+        t.join(30)
+    if errors:
+        fail("; ".join(errors))
+    if dups:
+        fail("%d messages read twice, e.g. %r by consumers %d and %d"
+             % (len(dups), dups[0][0], dups[0][1], dups[0][2]))
+    if len(seen) != n:
+        fail("read %d of %d" % (len(seen), n))
+    per = [sum(1 for v in seen.values() if v == i) for i in range(3)]
+    if min(per) == 0:
+        fail("a consumer read nothing: %s" % per)
+    ends = {}
+    c = Consumer({"bootstrap.servers": boots[0], "group.id": "count"})
+    for part in range(12):
+        ends[part] = c.get_watermark_offsets(TopicPartition(topic, part),
+                                             timeout=10)[1]
+    c.close()
+    for boot in boots:
+        c = Consumer({"bootstrap.servers": boot, "group.id": gid})
+        got = c.committed([TopicPartition(topic, q) for q in range(12)],
+                          timeout=20)
+        c.close()
+        bad = [(t.partition, t.offset) for t in got
+               if t.offset != ends[t.partition]]
+        if bad:
+            fail("committed offsets seen via %s differ from the ends %s: "
+                 "%s" % (boot, ends, bad))
+    print("group %s: 3 consumers (one per bootstrap broker) read %d "
+          "messages once (%s each), committed offsets at the ends seen via "
+          "every broker" % (gid, n, "/".join(map(str, per))))
+
+
+def pids(boot, n):
+    import os
+    import struct
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import kwire
+    host, port = boot.rsplit(":", 1)
+    s = kwire.connect(host, int(port))
+    s.settimeout(30)
+    for corr in range(n):
+        s.sendall(kwire.frame(kwire.hdr1(22, 0, corr, "pids") +
+                              kwire.s16(None) + kwire.i32(60000)))
+        r = kwire.read_response(s)
+        if r is None or r[0] != corr:
+            fail("InitProducerId %d from %s: no answer" % (corr, boot))
+        _thr, err, pid, _ep = struct.unpack(">ihqh", r[1][:16])
+        print(pid if err == 0 else "-1 error %d" % err)
+    s.close()
+
+
+def not_coordinator(boot, gid, topic):
+    from kafka.protocol.commit import OffsetFetchRequest
+    from kafka.protocol.group import HeartbeatRequest
+    cl, node = one_node(boot)
+
+    def ask(req):
+        f = cl.send(node, req)
+        cl.poll(future=f)
+        if not f.succeeded():
+            fail("request to %s failed: %s" % (boot, f.exception))
+        return f.value
+    h = ask(HeartbeatRequest[0](gid, 1, "m"))
+    o = ask(OffsetFetchRequest[2](gid, [(topic, [0])]))
+    print("%d %d" % (h.error_code, o.error_code))
+    cl.close()
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "confluent":
@@ -238,6 +411,14 @@ def main():
         produce_to(a[1], a[2], int(a[3]), [int(x) for x in a[4:]])
     elif a[0] == "create":
         create(a[1], a[2], int(a[3]))
+    elif a[0] == "coordinators":
+        coordinators(a[1], a[2:])
+    elif a[0] == "group":
+        group(a[1], a[2], int(a[3]), a[4:7])
+    elif a[0] == "not-coordinator":
+        not_coordinator(a[1], a[2], a[3])
+    elif a[0] == "pids":
+        pids(a[1], int(a[2]))
     elif a[0] == "partitions":
         partitions(a[1], a[2])
     elif a[0] == "cluster-id":
