@@ -5,9 +5,12 @@
 # and DescribeCluster; one controller; SIGKILL of the controller: another
 # takes over within the session timeout, and the killed broker rejoins on
 # restart; a broker paused with SIGSTOP past its session timeout finds its
-# session expired, registers again and serves; a ZooKeeper restart is a
-# connection loss only (same session) and the brokers keep answering while
-# it is down. Prints the failover times measured.
+# session expired, registers again and leads and serves its partitions
+# again; a ZooKeeper restart is a connection loss only (same session):
+# while it is down every broker still answers Metadata and takes writes
+# for the partitions it leads, while CreateTopics and InitProducerId fail
+# with a clear, retriable error; once it is back they work. Prints the
+# failover times measured.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -18,6 +21,9 @@ cd "$(dirname "$0")/../.."
 fmq_require_root
 fmq_require_cmd kcat curl java ethtool
 [ -f /usr/share/java/zookeeper.jar ] || skip "needs zookeeperd (scripts/setup.sh)"
+/usr/bin/python3 -c 'import confluent_kafka, kafka' 2>/dev/null ||
+	skip "needs python3-confluent-kafka and python3-kafka"
+PY=(/usr/bin/python3 tests/integration/kafka/cluster_client.py)
 
 DC=scripts/dev-cluster.sh
 NET=${FMQ_CLUSTER_NET:-10.77.0}
@@ -88,6 +94,12 @@ ep=$(metric "$c" fluxmq_cluster_controller_epoch)
 timeout 10 kcat -b "$NET.11:9092" -L -m 5 2>/dev/null | grep -q "broker $c at .*(controller)" ||
 	fail "Metadata does not name broker $c as controller"
 pass "one controller (broker $c, epoch $ep), named in Metadata"
+timeout 60 "${PY[@]}" create mt "$NET.11:9092" 6 >/dev/null || fail "CreateTopics mt failed"
+led_by() { # led_by ID: partitions of mt led by broker ID, as broker 1..3 agree
+	timeout 15 "${PY[@]}" partitions mt "$NET.$((10 + $2)):9092" 2>/dev/null |
+		awk -v i="$1" '$2 == i { print $1 }' | tr '
+' ' '
+}
 
 # --- SIGKILL of the controller -------------------------------------------------
 t0=$(now_ms)
@@ -131,6 +143,14 @@ t1=$(now_ms)
 [ "$(metric "$v" fluxmq_cluster_broker_epoch)" -gt "$sid" ] || fail "broker epoch did not grow"
 [ "$(kcat_brokers "$v")" = "1 2 3 " ] || fail "broker $v does not serve Metadata after the expiry"
 pass "broker $v paused past its session: expired, registered again $((t1 - t0)) ms after SIGCONT (new broker epoch), serves"
+vp=$(led_by "$v" "$c2")
+[ "$(echo "$vp" | wc -w)" = 2 ] || fail "broker $v leads '$vp' of mt after its expiry, not 2 partitions"
+# shellcheck disable=SC2086
+bad=$(timeout 60 "${PY[@]}" produce-to mt "$NET.$((10 + v)):9092" 100 $vp) || fail "produce failed"
+# shellcheck disable=SC2086
+n=$(timeout 30 "${PY[@]}" count mt "$NET.$((10 + c2)):9092" $vp)
+[ "$bad" = 0 ] && [ "$n" = 200 ] || fail "broker $v after its expiry: $bad writes failed, partitions $vp hold $n"
+pass "broker $v leads its partitions ($vp) again after the expiry: 200 writes taken and read back"
 
 # --- ZooKeeper restart -------------------------------------------------------------
 zkdir=${FMQ_CLUSTER_DIR:-/tmp/fmq-cluster-${FMQ_CLUSTER_BRIDGE:-fmqbr0}}/zk
@@ -143,6 +163,16 @@ for id in 1 2 3; do
 	[ "$(kcat_brokers "$id")" = "1 2 3 " ] || fail "broker $id does not answer Metadata while ZooKeeper is down"
 done
 pass "ZooKeeper down: every broker notices and still answers Metadata with all three"
+# shellcheck disable=SC2086
+bad=$(timeout 60 "${PY[@]}" produce-to mt "$NET.11:9092" 100 $(seq 0 5)) || fail "produce failed"
+n=$(timeout 30 "${PY[@]}" count mt "$NET.12:9092" $(seq 0 5))
+[ "$bad" = 0 ] && [ "$n" = 800 ] || fail "ZooKeeper down: $bad of 600 writes failed, mt holds $n (800 expected)"
+pass "ZooKeeper down: the data path goes on (600 writes over all brokers taken, 800 read back)"
+out=$(timeout 60 "${PY[@]}" create mt2 "$NET.11:9092" 3 2>&1) && fail "CreateTopics worked without ZooKeeper"
+echo "$out" | grep -q "ZooKeeper is not available" || fail "CreateTopics without ZooKeeper: $out"
+[ "$(timeout 20 "${PY[@]}" pids "$NET.11:9092" 1)" = "-1 error 15" ] ||
+	fail "InitProducerId without ZooKeeper did not answer COORDINATOR_NOT_AVAILABLE"
+pass "ZooKeeper down: CreateTopics fails with '${out##*str=}', InitProducerId with COORDINATOR_NOT_AVAILABLE"
 scripts/zk.sh start "$zkdir" "${FMQ_CLUSTER_ZK_PORT:-2181}" >/dev/null
 back() { local id; for id in 1 2 3; do [ "$(metric "$id" fluxmq_zk_session_state)" = 1 ] || return 1; done; }
 wait_for 30 back || fail "brokers did not reconnect to ZooKeeper"
@@ -152,6 +182,10 @@ for id in 1 2 3; do
 done
 wait_for 10 all_see 3 || fail "not all brokers listed after the ZooKeeper restart"
 pass "ZooKeeper restarted: every broker reconnected with its session, all registered"
+timeout 60 "${PY[@]}" create mt2 "$NET.12:9092" 3 >/dev/null || fail "CreateTopics after ZooKeeper came back failed"
+p=$(timeout 20 "${PY[@]}" pids "$NET.13:9092" 1)
+[ "$p" -ge 0 ] 2>/dev/null || fail "InitProducerId after ZooKeeper came back: $p"
+pass "ZooKeeper back: CreateTopics and InitProducerId work again"
 
 $DC down >/dev/null
 pass "dev-cluster.sh down"
