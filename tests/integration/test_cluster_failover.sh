@@ -48,7 +48,7 @@ wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
 }
 running() { $DC status | awk '$1 == "broker" && $8 == "up" { print $2 }'; }
 controller() { # the controller every running broker agrees on
-	local id c= x
+	local id c='' x
 	for id in $(running); do
 		[ "$(metric "$id" fluxmq_cluster_controller_known)" = 1 ] || return 1
 		x=$(metric "$id" fluxmq_cluster_controller_id)
@@ -94,7 +94,7 @@ offline_seen() { # every survivor: v's partitions leader -1, error 5, v offline
 		[ "$(parts fo "$id" | awk '$2 != -1 { print $1 }' | tr '\n' ' ')" = "$oparts" ] || return 1
 	done
 }
-wait_for $((FMQ_CLUSTER_SESSION_MS / 1000 * 3)) offline_seen ||
+wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) offline_seen ||
 	fail "survivors do not show broker $v's partitions offline: $(parts fo "$c" | tr '\n' ',')"
 t1=$(now_ms)
 pass "broker $v killed: its partitions ($vparts) offline on brokers $c and $w after $((t1 - t0)) ms (session timeout $FMQ_CLUSTER_SESSION_MS ms)"
@@ -125,7 +125,7 @@ ep=$(metric "$w" fluxmq_cluster_controller_epoch)
 t0=$(now_ms)
 $DC kill "$c" >/dev/null
 new_controller() { local x; x=$(controller) && [ "$x" != "$c" ]; }
-wait_for $((FMQ_CLUSTER_SESSION_MS / 1000 * 3)) new_controller || fail "no new controller after killing broker $c"
+wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) new_controller || fail "no new controller after killing broker $c"
 t1=$(now_ms)
 c2=$(controller)
 [ "$(metric "$c2" fluxmq_cluster_controller_epoch)" -gt "$ep" ] || fail "controller epoch did not grow"
