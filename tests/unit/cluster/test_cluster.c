@@ -432,6 +432,148 @@ test_controller(void)
 		fmq_cluster_free(cls[i]);
 }
 
+/* ------------------------------------------------ producer id blocks */
+
+struct claims {
+	struct fmq_cluster *cl;
+	int want, got, failed;
+	bool busy;
+	int64_t start[64], end[64];
+};
+
+static void
+claimed(void *arg, int16_t kerr, int64_t start, int64_t end)
+{
+	struct claims *c = arg;
+
+	c->busy = false;
+	if (kerr != 0) {
+		c->failed++;
+		return;
+	}
+	c->start[c->got] = start;
+	c->end[c->got] = end;
+	c->got++;
+}
+
+/* Keep one claim in flight per client until each has its blocks. */
+static int
+c_claims(struct fmq_cluster **cls, void *arg)
+{
+	struct claims *c = arg;
+	int done = 1;
+
+	for (int i = 0; i < 4; i++) {
+		if (cls[i] == NULL)
+			continue;
+		if (c[i].got >= c[i].want)
+			continue;
+		done = 0;
+		if (!c[i].busy &&
+		    fmq_cluster_claim_pids(cls[i], 100, claimed, &c[i]) == 0)
+			c[i].busy = true;
+	}
+	return done;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Three brokers claim at once: the compare-and-set on the znode version
+ * makes their blocks disjoint and contiguous, 0 up. A claim whose
+ * connection goes away mid-way fails (outcome unknown) and the next one,
+ * once ZooKeeper is back, never overlaps anything handed out before. */
+static void
+test_pid_blocks(void)
+{
+	struct fmq_cluster *cls[4] = { mk(1, "/t6", 8000), mk(2, "/t6", 8000),
+				       mk(3, "/t6", 8000), NULL };
+	struct claims c[4];
+	int64_t all[64];
+	int n = 0, want = 3;
+
+	memset(c, 0, sizeof(c));
+	CU_ASSERT_FATAL(pump(cls, 4, 10000, c_nbrokers, &want));
+	for (int i = 0; i < 3; i++)
+		c[i].want = 10;
+	CU_ASSERT_FATAL(pump(cls, 4, 20000, c_claims, c));
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(c[i].failed, 0);
+		for (int k = 0; k < c[i].got; k++) {
+			CU_ASSERT_EQUAL(c[i].end[k] - c[i].start[k], 99);
+			all[n++] = c[i].start[k];
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 30);
+	qsort(all, (size_t)n, sizeof(all[0]), cmp_i64);
+	for (int k = 0; k < n; k++)
+		CU_ASSERT_EQUAL(all[k], (int64_t)k * 100);
+	CU_ASSERT_EQUAL(fmq_cluster_stats(cls[0])->pid_blocks, 10);
+
+	/* ZooKeeper goes away with a claim in flight. */
+	CU_ASSERT_EQUAL_FATAL(fmq_cluster_claim_pids(cls[0], 100, claimed,
+						     &c[0]), 0);
+	c[0].busy = true;
+	c[0].want = c[0].got + 1;
+	CU_ASSERT_EQUAL_FATAL(zk_cmd("stop"), 0);
+	pump(cls, 4, 3000, NULL, NULL);
+	CU_ASSERT_FALSE(c[0].busy);
+	/* Without a session: refused at once. */
+	CU_ASSERT_EQUAL(fmq_cluster_claim_pids(cls[1], 100, claimed, &c[1]),
+			15);
+	CU_ASSERT_EQUAL_FATAL(zk_cmd("start"), 0);
+	CU_ASSERT_FATAL(pump(cls, 4, 15000, c_registered, NULL));
+	c[0].want = c[0].got + 1;
+	CU_ASSERT_FATAL(pump(cls, 4, 10000, c_claims, c));
+	int64_t s = c[0].start[c[0].got - 1];
+	CU_ASSERT(s >= 3000);
+	CU_ASSERT(s % 100 == 0);
+	for (int i = 0; i < 3; i++)
+		fmq_cluster_free(cls[i]);
+}
+
+/* /cluster/id: the first broker's id, taken by the others. */
+static int
+c_ids(struct fmq_cluster **cls, void *arg)
+{
+	(void)arg;
+	return V(cls[0])->cluster_id_known && V(cls[1])->cluster_id_known;
+}
+
+static void
+test_cluster_id(void)
+{
+	struct fmq_cluster *cls[4] = { NULL, NULL, NULL, NULL };
+	struct fmq_cluster_opts o = {
+		.node_id = 1, .session_timeout_ms = 4000, .rack = "",
+		.nep = 1,
+		.ep = { { "PLAINTEXT", "PLAINTEXT", "10.9.0.1", 9001 } },
+	};
+	char conn[256], err[256];
+
+	snprintf(conn, sizeof(conn), "%s/t7", zk_connect);
+	o.connect = conn;
+	snprintf(o.cluster_id, sizeof(o.cluster_id), "first-id");
+	cls[0] = fmq_cluster_create(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(cls[0] != NULL);
+	CU_ASSERT_FATAL(pump(cls, 4, 10000, c_registered, NULL));
+	o.node_id = 2;
+	o.ep[0].port = 9002;
+	snprintf(o.cluster_id, sizeof(o.cluster_id), "second-id");
+	cls[1] = fmq_cluster_create(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(cls[1] != NULL);
+	CU_ASSERT_FATAL(pump(cls, 4, 10000, c_ids, NULL));
+	CU_ASSERT_STRING_EQUAL(V(cls[0])->cluster_id, "first-id");
+	CU_ASSERT_STRING_EQUAL(V(cls[1])->cluster_id, "first-id");
+	fmq_cluster_free(cls[0]);
+	fmq_cluster_free(cls[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -455,5 +597,9 @@ main(int argc, char **argv)
 				  test_fast_restart));
 	fmq_test_slow(CU_add_test(s, "controller failover, epoch + 1",
 				  test_controller));
+	fmq_test_slow(CU_add_test(s, "producer id blocks: CAS, connection loss",
+				  test_pid_blocks));
+	fmq_test_slow(CU_add_test(s, "one cluster id, the first broker's",
+				  test_cluster_id));
 	return fmq_test_run(argc, argv);
 }
