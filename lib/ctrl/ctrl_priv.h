@@ -160,6 +160,10 @@ bool ctrl_zk_hosted(struct fmq_ctrl *c, const char *topic, uint32_t p);
 /* InitProducerId (a new id) in a cluster: answered now or once a block of
  * ids is claimed from ZooKeeper. */
 void ctrl_zk_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f);
+/* Metadata's auto-creation in a cluster: the topic goes to ZooKeeper
+ * (num.partitions over the live brokers), as Kafka's brokers do; every
+ * broker opens it when its watch fires. 0 when the write is issued. */
+int ctrl_zk_auto_create(struct fmq_ctrl *c, const char *name);
 /* The broker coordinating group key (its endpoint for listener l in host
  * and port, which stay valid until the next ctrl_zk_poll); this broker
  * without a cluster; -1 when no broker is live. */

@@ -844,6 +844,58 @@ create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
 	}
 }
 
+struct zk_auto {
+	char name[FMQ_TOPIC_NAME_MAX + 1];
+};
+
+static void
+auto_done(void *arg, int16_t kerr)
+{
+	struct zk_auto *a = arg;
+
+	if (kerr == 0)
+		FMQ_INFO("ctrl", "auto-created topic %s in ZooKeeper", a->name);
+	else if (kerr != FMQ_CTRL_E_TOPIC_ALREADY_EXISTS)
+		FMQ_WARN("ctrl", "auto-create %s in ZooKeeper: error %d",
+			 a->name, kerr);
+	free(a);
+}
+
+int
+ctrl_zk_auto_create(struct fmq_ctrl *c, const char *name)
+{
+	int32_t ids[FMQ_CLUSTER_MAX_BROKERS];
+	const char *racks[FMQ_CLUSTER_MAX_BROKERS];
+	uint32_t nb = live(c, ids, racks);
+	uint32_t np = (uint32_t)c->cfg->num_partitions;
+	uint8_t id[16];
+	struct zk_auto *a;
+	int32_t *rep;
+	int16_t e;
+
+	if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		return -EIO;
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+	rep = malloc(np * sizeof(*rep));
+	a = calloc(1, sizeof(*a));
+	if (rep == NULL || a == NULL ||
+	    fmq_cluster_assign(ids, racks, nb, np, 1, 0, -1, -1, rep) < 0) {
+		free(rep);
+		free(a);
+		return -ENOMEM;
+	}
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	e = fmq_cluster_create_topic(c->cl, name, id, np, 1, rep, "",
+				     auto_done, a);
+	free(rep);
+	if (e != 0) {
+		free(a);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 void
 ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 {

@@ -6,8 +6,10 @@
 # controller spreads over all three (4 leaders each, every broker says
 # the same); kcat, confluent-kafka, kafka-python and KafkaJS produce
 # through one bootstrap broker and read everything back, once, through
-# another; a broker asked for a partition it does not lead answers
-# NOT_LEADER_OR_FOLLOWER to Produce, Fetch and ListOffsets.
+# another; a topic auto-created by a produce through one broker is created
+# in ZooKeeper (every broker lists it); a broker asked for a partition it
+# does not lead answers NOT_LEADER_OR_FOLLOWER to Produce, Fetch and
+# ListOffsets.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -99,6 +101,17 @@ pass "$out"
 total=$(timeout 30 "${PY[@]}" count t12 "$(b 1)" $(seq 0 11)) || fail "count failed"
 [ "$total" = $((N + 2000 * 3)) ] || fail "t12 holds $total messages, $((N + 6000)) were produced"
 pass "t12 holds all $total messages"
+
+# --- auto-creation through any broker goes to ZooKeeper ----------------------------
+seq 1 100 | sed 's/^/auto-/' | timeout 60 kcat -P -b "$(b 2)" -t auto1 -X acks=all 2>"$FMQ_TMP/auto.err" ||
+	fail "kcat produce to a new topic: $(tail -3 "$FMQ_TMP/auto.err")"
+for id in 1 3; do
+	timeout 10 kcat -b "$(b "$id")" -L -t auto1 -m 5 2>/dev/null | grep -q 'partition 0, leader [1-3],' ||
+		fail "broker $id does not know auto1, auto-created through broker 2"
+done
+n=$(timeout 30 kcat -C -b "$(b 3)" -t auto1 -o beginning -e -q 2>/dev/null | grep -c '^auto-' || true)
+[ "$n" = 100 ] || fail "auto1 read via broker 3: $n of 100"
+pass "a topic auto-created by a produce through broker 2 is in ZooKeeper: brokers 1 and 3 list it, 100 messages read via broker 3"
 
 # --- a broker that does not lead a partition refuses it ------------------------------
 out=$(timeout 30 "${PY[@]}" not-leader t12 "$(b 1)") || fail "$out"

@@ -14,9 +14,10 @@
       messages in those partitions (end offset - start), one line.
   cluster_client.py produce-to TOPIC BOOT N PARTITION...
       N messages to each partition (acks=all); prints how many failed.
-  cluster_client.py create TOPIC BOOT PARTITIONS
+  cluster_client.py create TOPIC BOOT PARTITIONS [BROKER]
       CreateTopics (replication factor 1) through BOOT with confluent-kafka's
-      admin client, which sends it to the controller.
+      admin client, which sends it to the controller; with BROKER, every
+      partition on that broker (replica_assignment).
   cluster_client.py cluster-id BOOT
       the cluster id in BOOT's Metadata answer, one line.
   cluster_client.py partitions TOPIC BOOT
@@ -182,10 +183,12 @@ def produce_to(topic, boot, n, parts):
     print(len(bad))
 
 
-def create(topic, boot, parts):
+def create(topic, boot, parts, broker=None):
     from confluent_kafka.admin import AdminClient, NewTopic
     a = AdminClient({"bootstrap.servers": boot})
-    for t, f in a.create_topics([NewTopic(topic, parts, 1)],
+    nt = NewTopic(topic, parts, 1) if broker is None else \
+        NewTopic(topic, parts, -1, replica_assignment=[[broker]] * parts)
+    for t, f in a.create_topics([nt],
                                 request_timeout=30).items():
         try:
             f.result(timeout=40)
@@ -410,7 +413,8 @@ def main():
     elif a[0] == "produce-to":
         produce_to(a[1], a[2], int(a[3]), [int(x) for x in a[4:]])
     elif a[0] == "create":
-        create(a[1], a[2], int(a[3]))
+        create(a[1], a[2], int(a[3]),
+               int(a[4]) if len(a) > 4 else None)
     elif a[0] == "coordinators":
         coordinators(a[1], a[2:])
     elif a[0] == "group":
