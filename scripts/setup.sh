@@ -28,6 +28,7 @@ PACKAGES=(
 	python3-lz4 python3-snappy python3-zstandard iputils-ping
 	iptables iproute2 curl ethtool gnuplot-nox shellcheck dpkg-dev python3-yaml
 	chromium libssl-dev openssl python3-prometheus-client
+	zookeeperd libzookeeper-st-dev
 )
 
 step=0
@@ -88,6 +89,13 @@ if [ "$skip_packages" = 0 ]; then
 		say "  apt-get install ${missing[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends "${missing[@]}"
+	fi
+	# zookeeperd's own service (port 2181 for everyone) stays off: the
+	# cluster scripts run ZooKeeper with their own data dir and port.
+	if command -v systemctl >/dev/null 2>&1 &&
+		systemctl is-enabled zookeeper >/dev/null 2>&1; then
+		say "  disabling the Debian zookeeper service (scripts/zk.sh runs our own)"
+		systemctl disable --now zookeeper >/dev/null 2>&1 || true
 	fi
 fi
 

@@ -678,6 +678,10 @@ main(int argc, char **argv)
 		goto out_port;
 	}
 	fmq_metrics_register(app.metrics, fmq_ctrl_metrics, app.ctrl);
+	/* In a cluster the id is ZooKeeper's (it may differ from the one
+	 * read at start-up when this log dir was new). */
+	snprintf(app.cluster_id, sizeof(app.cluster_id), "%s",
+		 fmq_broker_cluster_id(app.broker));
 	app_telemetry_init(&app);
 	for (unsigned int i = 0; i < app.n_data; i++)
 		rte_eal_remote_launch(app_data_lcore_main, &app,
@@ -695,7 +699,7 @@ main(int argc, char **argv)
 		/* Sleeps until HTTP, a forwarded request, or the control
 		 * work's own next deadline. */
 		mgmt_poll(app.mgmt, announced ? sleep_us : CONTROL_TICK_US,
-			  fmq_broker_ctrl_fd(app.broker));
+			  fmq_ctrl_wake_fd(app.ctrl));
 		if (atomic_exchange(&hup, false))
 			reload_tls(&app);
 		sleep_us = fmq_ctrl_poll(app.ctrl, fmq_now_ns());

@@ -155,8 +155,55 @@ fmq_broker_metadata_wants_create(const struct fmq_broker *b,
 	return false;
 }
 
+/* A partition in cluster mode: leader, replicas, ISR from the snapshot;
+ * replicas on brokers that are not live are offline, and a partition
+ * without a live leader answers LEADER_NOT_AVAILABLE (clients retry). */
 static int
-fill_topic(const struct fmq_broker *b, const struct fmq_btopic *t,
+cluster_part(const struct fmq_bmeta *m, const struct fmq_bpart *bp,
+	     struct fmq_kafka_arena *a,
+	     struct fmq_kafka_metadata_resp_metadata_response_partition *pp)
+{
+	int32_t *off = fmq_kafka_arena_alloc(a, (bp->nreplicas + 1u) *
+					     sizeof(*off));
+	int32_t noff = 0;
+
+	if (off == NULL)
+		return -ENOMEM;
+	for (uint16_t r = 0; r < bp->nreplicas; r++)
+		if (fmq_bmeta_broker(m, bp->replicas[r]) == NULL)
+			off[noff++] = bp->replicas[r];
+	pp->leader_id = bp->leader >= 0 &&
+		fmq_bmeta_broker(m, bp->leader) != NULL ? bp->leader : -1;
+	pp->error_code = pp->leader_id < 0 ?
+		FMQ_KERR_LEADER_NOT_AVAILABLE : 0;
+	pp->leader_epoch = bp->leader_epoch;
+	pp->replica_nodes = (int32_t *)(uintptr_t)bp->replicas;
+	pp->replica_nodes_count = bp->nreplicas;
+	pp->isr_nodes = (int32_t *)(uintptr_t)bp->isr;
+	pp->isr_nodes_count = bp->nisr;
+	pp->offline_replicas = off;
+	pp->offline_replicas_count = noff;
+	return 0;
+}
+
+/* The endpoint broker br advertises for listener l's name (its first
+ * endpoint when it has none by that name). */
+static void
+cluster_ep(const struct fmq_bbroker *br, const struct fmq_listener *l,
+	   struct fmq_kafka_str *host, int32_t *port)
+{
+	uint32_t e = 0;
+
+	for (uint32_t i = 0; i < br->nep; i++)
+		if (strcmp(br->ep[i].name, l->name) == 0)
+			e = i;
+	*host = fmq_kafka_str(br->ep[e].host);
+	*port = br->ep[e].port;
+}
+
+static int
+fill_topic(const struct fmq_broker *b, const struct fmq_bmeta *m,
+	   const struct fmq_btopic *t,
 	   struct fmq_kafka_arena *a, int32_t ops,
 	   struct fmq_kafka_metadata_resp_metadata_response_topic *out)
 {
@@ -176,6 +223,12 @@ fill_topic(const struct fmq_broker *b, const struct fmq_btopic *t,
 	for (uint32_t p = 0; p < t->nparts; p++) {
 		struct fmq_kafka_metadata_resp_metadata_response_partition *pp =
 			&out->partitions[p];
+		if (m->nbrokers > 0) {
+			if (cluster_part(m, &t->parts[p], a, pp) < 0)
+				return -ENOMEM;
+			pp->partition_index = (int32_t)p;
+			continue;
+		}
 		pp->error_code = 0;
 		pp->partition_index = (int32_t)p;
 		pp->leader_id = b->node_id;
@@ -240,6 +293,22 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 	resp->brokers_count = 1;
 	resp->cluster_id = fmq_kafka_str(b->cluster_id);
 	resp->controller_id = b->node_id;
+	if (m->nbrokers > 0) {
+		br = fmq_kafka_arena_alloc(a, m->nbrokers * sizeof(*br));
+		if (br == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < m->nbrokers; i++) {
+			br[i].node_id = m->brokers[i].id;
+			cluster_ep(&m->brokers[i], l, &br[i].host,
+				   &br[i].port);
+			br[i].rack = m->brokers[i].rack[0] != '\0' ?
+				fmq_kafka_str(m->brokers[i].rack) :
+				FMQ_KAFKA_STR_NULL;
+		}
+		resp->brokers = br;
+		resp->brokers_count = (int32_t)m->nbrokers;
+		resp->controller_id = m->controller_id;
+	}
 	resp->cluster_authorized_operations = INT32_MIN;
 	if (version >= 8 && version <= 10 &&
 	    req->include_cluster_authorized_operations)
@@ -267,7 +336,7 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 			if (!auth_topic(auth, t->name, t->name_len,
 					FMQ_ACL_OP_DESCRIBE))
 				continue;
-			if (fill_topic(b, t, a, topic_ops(auth, want_ops,
+			if (fill_topic(b, m, t, a, topic_ops(auth, want_ops,
 				       t->name, t->name_len),
 				       &resp->topics[resp->topics_count++]) < 0)
 				return -ENOMEM;
@@ -312,7 +381,7 @@ fmq_broker_build_metadata(const struct fmq_broker *b, uint32_t listener,
 			continue;
 		}
 		if (t != NULL) {
-			if (fill_topic(b, t, a, topic_ops(auth, want_ops,
+			if (fill_topic(b, m, t, a, topic_ops(auth, want_ops,
 				       t->name, t->name_len), ot) < 0)
 				return -ENOMEM;
 			continue;
@@ -382,6 +451,27 @@ api_describe_cluster(struct req_ctx *rc)
 	/* Kafka answers everyone; who may not DESCRIBE the cluster sees
 	 * no operations (0) when it asks for them. */
 	resp.cluster_authorized_operations = INT32_MIN;
+	if (rc->meta->nbrokers > 0) {
+		const struct fmq_bmeta *m = rc->meta;
+		struct fmq_kafka_describe_cluster_resp_describe_cluster_broker
+			*all = fmq_kafka_arena_alloc(&rc->bl->arena,
+						     m->nbrokers *
+						     sizeof(*all));
+		if (all == NULL)
+			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+		for (uint32_t i = 0; i < m->nbrokers; i++) {
+			all[i] = br;
+			all[i].broker_id = m->brokers[i].id;
+			cluster_ep(&m->brokers[i], l, &all[i].host,
+				   &all[i].port);
+			all[i].rack = m->brokers[i].rack[0] != '\0' ?
+				fmq_kafka_str(m->brokers[i].rack) :
+				FMQ_KAFKA_STR_NULL;
+		}
+		resp.brokers = all;
+		resp.brokers_count = (int32_t)m->nbrokers;
+		resp.controller_id = m->controller_id;
+	}
 	if (req->include_cluster_authorized_operations)
 		resp.cluster_authorized_operations =
 			!req_allow_cluster(rc, FMQ_ACL_OP_DESCRIBE) ? 0 :

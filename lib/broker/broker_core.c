@@ -163,6 +163,12 @@ fmq_broker_cluster_id(const struct fmq_broker *b)
 	return b->cluster_id;
 }
 
+void
+fmq_broker_set_cluster_id(struct fmq_broker *b, const char *id)
+{
+	snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", id);
+}
+
 static const struct fmq_tcp_callbacks kafka_cb = {
 	.accepted = conn_accepted,
 	.data = conn_data,

@@ -50,6 +50,15 @@ fmq_bmeta_alloc_parts(struct fmq_bmeta *m, uint32_t i, uint32_t nparts)
 	return 0;
 }
 
+const struct fmq_bbroker *
+fmq_bmeta_broker(const struct fmq_bmeta *m, int32_t id)
+{
+	for (uint32_t i = 0; i < m->nbrokers; i++)
+		if (m->brokers[i].id == id)
+			return &m->brokers[i];
+	return NULL;
+}
+
 void
 fmq_bmeta_free(struct fmq_bmeta *m)
 {
@@ -60,6 +69,8 @@ fmq_bmeta_free(struct fmq_bmeta *m)
 			free(m->topics[i].parts);
 	free(m->topics);
 	free(m->hash);
+	free(m->brokers);
+	free(m->ids);
 	fmq_sec_snap_put(m->sec);
 	free(m);
 }

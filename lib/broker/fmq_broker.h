@@ -46,9 +46,28 @@ enum fmq_bcodec { FMQ_BCODEC_NONE = 0, FMQ_BCODEC_GZIP = 1,
 
 /** One partition in a snapshot. */
 struct fmq_bpart {
-	struct fmq_log_part *log;  /**< only the owner lcore may use it */
+	struct fmq_log_part *log;  /**< only the owner lcore may use it;
+				    *   NULL: not led here (cluster) */
 	uint16_t owner;            /**< data lcore index */
 	int32_t leader_epoch;
+	/** Cluster mode (fmq_bmeta.nbrokers > 0): the leader's broker id
+	 * (-1: offline), and replicas and ISR pointing into
+	 * fmq_bmeta.ids. Alone: unused, this broker leads everything. */
+	int32_t leader;
+	uint16_t nreplicas, nisr;
+	const int32_t *replicas, *isr;
+};
+
+/** A live broker of the cluster, with its endpoint per listener name. */
+struct fmq_bbroker {
+	int32_t id;
+	char rack[64];             /**< "" none */
+	uint32_t nep;
+	struct {
+		char name[32];
+		char host[64];
+		uint16_t port;
+	} ep[8];
 };
 
 /** One topic in a snapshot, with the settings the data path needs. */
@@ -83,6 +102,12 @@ struct fmq_bmeta {
 	/** SASL credentials, ACLs and quotas as of this snapshot (one
 	 * reference, dropped when the snapshot is freed); NULL: none. */
 	struct fmq_sec_snap *sec;
+	/** Cluster mode (zookeeper.connect): the live brokers by id and the
+	 * controller. 0 brokers: this broker alone, as without a cluster. */
+	uint32_t nbrokers;
+	struct fmq_bbroker *brokers;
+	int32_t controller_id;
+	int32_t *ids;               /**< replicas and ISRs of the parts */
 	struct fmq_bmeta *next_old; /**< reclamation list (control lcore) */
 };
 
@@ -95,6 +120,9 @@ struct fmq_bmeta {
 struct fmq_bmeta *fmq_bmeta_alloc(uint32_t ntopics);
 /** Allocate topic i's partition array; 0 or -ENOMEM. */
 int fmq_bmeta_alloc_parts(struct fmq_bmeta *m, uint32_t i, uint32_t nparts);
+/** The live broker id in m (cluster mode), or NULL. */
+const struct fmq_bbroker *fmq_bmeta_broker(const struct fmq_bmeta *m,
+					   int32_t id);
 /** Free a snapshot that was never published. */
 void fmq_bmeta_free(struct fmq_bmeta *m);
 /** Look a topic up by name (len bytes), or NULL. */
@@ -124,6 +152,9 @@ const struct fmq_listener *fmq_broker_listener(const struct fmq_broker *b,
 					       uint32_t idx);
 const struct fmq_listeners *fmq_broker_listeners(const struct fmq_broker *b);
 const char *fmq_broker_cluster_id(const struct fmq_broker *b);
+/** Replace the cluster id (a cluster's, from ZooKeeper): control lcore,
+ * before the data lcores start. */
+void fmq_broker_set_cluster_id(struct fmq_broker *b, const char *id);
 
 /* ---------------------------------------------------------------- control */
 

@@ -107,6 +107,8 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	struct fmq_bauth auth = { c->sec != NULL ? c->sec->acl : NULL,
 				  &f->principal, f->client_ip, &c->acl_st };
 	bool created = false;
+	bool *zk = req->topics_count > 0 ?
+		aalloc(c, (size_t)req->topics_count, sizeof(*zk)) : NULL;
 
 	for (int32_t i = 0; i < req->topics_count; i++) {
 		char msg[512], *name;
@@ -122,6 +124,12 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		    (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_CREATE) &&
 		     !CTRL_ACL_TOPIC(c, f, name, CREATE)))
 			continue;
+		if (c->cl != NULL) {
+			/* In a cluster: into ZooKeeper, never only here. */
+			if (zk != NULL)
+				zk[i] = ctrl_zk_auto_create(c, name) == 0;
+			continue;
+		}
 		if (create_one(c, name, -1, -1, NULL, 0, false, msg, sizeof(msg),
 			       NULL) == 0)
 			created = true;
@@ -138,6 +146,14 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		ctrl_close_conn(c, f);
 		return;
 	}
+	/* Being created in ZooKeeper: Kafka's answer for a topic just
+	 * auto-created (clients ask again). */
+	for (int32_t i = 0; zk != NULL && i < req->topics_count &&
+	     i < resp->topics_count; i++)
+		if (zk[i] && resp->topics[i].error_code ==
+		    FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION)
+			resp->topics[i].error_code =
+				FMQ_CTRL_E_LEADER_NOT_AVAILABLE;
 	ctrl_respond(c, f, resp);
 }
 
@@ -889,6 +905,9 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		/* KIP-360: an idempotent producer bumps its own epoch. */
 		resp.producer_id = req->producer_id;
 		resp.producer_epoch = (int16_t)(req->producer_epoch + 1);
+	} else if (c->cl != NULL) {
+		ctrl_zk_init_pid(c, f);
+		return;
 	} else {
 		int64_t pid = ctrl_alloc_pid(c);
 		if (pid < 0) {

@@ -20,6 +20,7 @@
 
 #define FMQ_CTRL_INTERNAL
 #include "ctrl_priv.h"
+#include "fmq_cluster.h"
 #include "fmq_sasl.h"
 
 #define PID_FILE "producer_ids"
@@ -81,7 +82,6 @@ fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 		return 0;
 	}
 	uint8_t raw[16];
-	char text[256];
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -EIO;
@@ -89,15 +89,28 @@ fmq_ctrl_cluster_id(const struct fmq_config *cfg, char *out, size_t len,
 	raw[6] = (uint8_t)((raw[6] & 0x0f) | 0x40);
 	raw[8] = (uint8_t)((raw[8] & 0x3f) | 0x80);
 	fmq_topic_id_str(raw, id);
+	rc = ctrl_write_meta(cfg, id, err, errlen);
+	if (rc < 0)
+		return rc;
+	snprintf(out, len, "%s", id);
+	return 0;
+}
+
+int
+ctrl_write_meta(const struct fmq_config *cfg, const char *id, char *err,
+		size_t errlen)
+{
+	char dir[FMQ_CFG_STR_MAX], path[FMQ_CFG_STR_MAX + 32], text[256];
+	int rc;
+
+	first_log_dir(cfg, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/meta.properties", dir);
 	snprintf(text, sizeof(text), "#FluxMQ\nversion=1\ncluster.id=%s\n"
 		 "node.id=%" PRId64 "\n", id, cfg->node_id);
 	rc = fmq_file_replace(path, 0644, text, strlen(text));
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		return rc;
-	}
-	snprintf(out, len, "%s", id);
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------- topics */
@@ -182,6 +195,11 @@ ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		struct fmq_log_part_params pp;
 		char dirbuf[FMQ_CFG_STR_MAX];
 
+		if (c->cl != NULL && !ctrl_zk_hosted(c, t->name, p)) {
+			ct->parts[p] = NULL;    /* another broker's */
+			ct->nparts = p + 1;
+			continue;
+		}
 		part_params(c, t, (int32_t)p, &pp, dirbuf);
 		ct->parts[p] = fmq_log_part_open(c->log, &pp);
 		if (ct->parts[p] == NULL) {
@@ -284,6 +302,14 @@ ctrl_publish(struct fmq_ctrl *c)
 			bt->parts[p].log = (ct != NULL && p < ct->nparts) ?
 				ct->parts[p] : NULL;
 		}
+	}
+	if (ctrl_zk_fill(c, m) < 0) {
+		fmq_bmeta_free(m);
+		return -ENOMEM;
+	}
+	if (m->nbrokers > 0 && ctrl_zk_parts(c, m) < 0) {
+		fmq_bmeta_free(m);
+		return -ENOMEM;
 	}
 	m->sec = c->sec;
 	fmq_sec_snap_get(m->sec);
@@ -480,13 +506,22 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 		ctrl_metadata(c, f, req);
 		return;
 	case FMQ_KAFKA_API_CREATE_TOPICS:
-		ctrl_create_topics(c, f, req);
+		if (c->cl != NULL)
+			ctrl_zk_create_topics(c, f, req);
+		else
+			ctrl_create_topics(c, f, req);
 		return;
 	case FMQ_KAFKA_API_DELETE_TOPICS:
-		ctrl_delete_topics(c, f, req);
+		if (c->cl != NULL)
+			ctrl_zk_delete_topics(c, f, req);
+		else
+			ctrl_delete_topics(c, f, req);
 		return;
 	case FMQ_KAFKA_API_CREATE_PARTITIONS:
-		ctrl_create_partitions(c, f, req);
+		if (c->cl != NULL)
+			ctrl_zk_create_partitions(c, f, req);
+		else
+			ctrl_create_partitions(c, f, req);
 		return;
 	case FMQ_KAFKA_API_DESCRIBE_CONFIGS:
 		ctrl_describe_configs(c, f, req);
@@ -582,6 +617,7 @@ fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 			c->next_clean_ms = now_ms + CTRL_CLEAN_IDLE_MS;
 	}
 	run_deferred(c, now_ns);
+	sleep_us = RTE_MIN(sleep_us, ctrl_zk_poll(c));
 	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL)
 		sleep_us = RTE_MIN(sleep_us, 1000ull);
 	int64_t gt = fmq_group_next_timeout(c->group, now_ms);
@@ -608,6 +644,8 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 		return NULL;
 	}
 	c->cfg = cfg;
+	c->wake_epfd = -1;
+	c->zk_fd = -1;
 	c->b = b;
 	c->log = log;
 	c->n_lcores = n_lcores;
@@ -630,6 +668,12 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 	if (c->topics == NULL)
 		goto fail;
 	pid_load(c);
+	/* In a cluster: ZooKeeper's topics first, so that only the
+	 * partitions this broker hosts are opened below. */
+	if (ctrl_zk_open(c, err, errlen) < 0)
+		goto fail;
+	if (c->cl != NULL)
+		ctrl_zk_sync(c, false);
 
 	/* Recover and open every partition of every topic. */
 	size_t nt = fmq_topics_count(c->topics);
@@ -676,6 +720,8 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 {
 	if (c == NULL)
 		return;
+	ctrl_zk_close(c);
+	free(c->zk_seen);
 	ctrl_groups_close(c);
 	/* The data lcores are stopped: close everything now. */
 	while (c->deferred != NULL) {
@@ -850,6 +896,8 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 			     "Authorization decisions on the control lcore, "
 			     "by operation and result", &c->acl_st);
 	metrics_partitions(out, c);
+	if (c->cl != NULL)
+		fmq_cluster_metrics(out, c->cl);
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);

@@ -314,6 +314,39 @@ find_denied(struct fmq_ctrl *c, const struct fmq_bfwd *f, int8_t type,
 		FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
+/* Who coordinates group key: 0 with its node and endpoint, or
+ * COORDINATOR_NOT_AVAILABLE (a cluster with no live broker known). */
+static int16_t
+coordinator(struct fmq_ctrl *c, const struct fmq_listener *l,
+	    struct fmq_kafka_str key, int32_t *node, struct fmq_kafka_str *host,
+	    int32_t *port)
+{
+	*node = ctrl_zk_coordinator(c, key.p, key.len > 0 ? key.len : 0, l,
+				    host, port);
+	return *node < 0 ? FMQ_CTRL_E_COORDINATOR_NOT_AVAILABLE : 0;
+}
+
+/* In a cluster, a group another broker coordinates: NOT_COORDINATOR (the
+ * client asks FindCoordinator again). True when f was answered. */
+static bool
+not_mine(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
+	 enum fmq_group_api api, struct fmq_kafka_str group)
+{
+	const struct fmq_listener *l;
+	struct fmq_kafka_str host;
+	int32_t port;
+
+	if (c->cl == NULL)
+		return false;
+	l = fmq_broker_listener(c->b, f->listener);
+	if (ctrl_zk_coordinator(c, group.p, group.len > 0 ? group.len : 0, l,
+				&host, &port) == fmq_broker_node_id(c->b))
+		return false;
+	c->st.not_coordinator++;
+	deny(c, f, req, api, FMQ_CTRL_E_NOT_COORDINATOR);
+	return true;
+}
+
 static void
 find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		 const struct fmq_kafka_find_coordinator_req *req)
@@ -321,9 +354,8 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_kafka_find_coordinator_resp resp;
 	int16_t v = f->api_version;
 	const struct fmq_listener *l = fmq_broker_listener(c->b, f->listener);
-	struct fmq_kafka_str host = fmq_kafka_str(l->adv_host);
-	int32_t node = fmq_broker_node_id(c->b);
-	int32_t port = l->adv_port;
+	struct fmq_kafka_str host = FMQ_KAFKA_STR_LIT("");
+	int32_t node = -1, port = -1;
 
 	fmq_kafka_init_response(f->api_key, v, &resp);
 	if (v < 4) {
@@ -333,6 +365,8 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		if (e == 0)
 			e = fmq_group_find_coordinator(c->group, type,
 						       gstr(req->key));
+		if (e == 0)
+			e = coordinator(c, l, req->key, &node, &host, &port);
 
 		resp.error_code = e;
 		/* Kafka puts the error's message here, "NONE" included. */
@@ -359,6 +393,9 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		if (e == 0)
 			e = fmq_group_find_coordinator(c->group, req->key_type,
 				gstr(req->coordinator_keys[i]));
+		if (e == 0)
+			e = coordinator(c, l, req->coordinator_keys[i], &node,
+					&host, &port);
 
 		co[i].key = req->coordinator_keys[i].len < 0 ?
 			FMQ_KAFKA_STR_LIT("") : req->coordinator_keys[i];
@@ -392,6 +429,8 @@ join_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
+	if (not_mine(c, f, req, FMQ_GROUP_JOIN, req->group_id))
+		return;
 	protos = ralloc(c, (size_t)n, sizeof(*protos));
 	if (protos == NULL) {
 		nomem(c, f);
@@ -439,6 +478,8 @@ sync_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
+	if (not_mine(c, f, req, FMQ_GROUP_SYNC, req->group_id))
+		return;
 	as = ralloc(c, (size_t)n, sizeof(*as));
 	if (as == NULL) {
 		nomem(c, f);
@@ -482,6 +523,8 @@ heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
+	if (not_mine(c, f, req, FMQ_GROUP_HEARTBEAT, req->group_id))
+		return;
 	CALL(c, f, req, fmq_group_heartbeat(c->group, (uintptr_t)f, &hr,
 					    fmq_wall_ms()));
 }
@@ -499,6 +542,8 @@ leave_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
+	if (not_mine(c, f, req, FMQ_GROUP_LEAVE, req->group_id))
+		return;
 	m = ralloc(c, (size_t)n, sizeof(*m));
 	if (m == NULL) {
 		nomem(c, f);
@@ -537,6 +582,8 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
+	if (not_mine(c, f, req, FMQ_GROUP_OFFSET_COMMIT, req->group_id))
+		return;
 	for (int32_t t = 0; t < req->topics_count; t++)
 		n += (size_t)count(req->topics[t].partitions_count);
 	parts = ralloc(c, n, sizeof(*parts));
@@ -662,6 +709,9 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
+	if (v < 8 && not_mine(c, f, req, FMQ_GROUP_OFFSET_FETCH,
+			      req->group_id))
+		return;
 	if (v < 8) {
 		struct fetch_topic *t;
 

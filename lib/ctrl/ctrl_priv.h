@@ -23,6 +23,8 @@ enum fmq_ctrl_kerr {
 #include "fmq_kafka.h"
 #include "fmq_log.h"
 
+struct fmq_cluster;
+
 #define CTRL_ARENA_BYTES (16u << 20)
 #define CTRL_GROUP_ARENA_BYTES (16u << 20)
 #define CTRL_FWD_BURST 64
@@ -102,11 +104,26 @@ struct fmq_ctrl {
 	/* The request whose answer ctrl_groups_emit is building. */
 	const struct fmq_bfwd *gemit;
 	int64_t next_pid, pid_limit;
+	/* In a cluster: InitProducerId requests waiting for a block. */
+	struct fmq_bfwd *pid_wait[64];
+	uint32_t npid_wait;
+	bool pid_claiming;
 	uint64_t next_flush_ns;
 	bool flush_busy;
 	int64_t next_retention_ms;
 	int64_t next_clean_ms;
 	struct ctrl_stats st;
+	/* Cluster mode (ctrl_zk.c): NULL without zookeeper.connect. */
+	struct fmq_cluster *cl;
+	uint64_t cl_version;       /* view version last published */
+	int wake_epfd;             /* broker ctrl fd + ZooKeeper socket */
+	int zk_fd;
+	short zk_events;
+	/* topics ZooKeeper had during this run (a local topic not among
+	 * them is data from before the cluster: never deleted) */
+	char (*zk_seen)[FMQ_TOPIC_NAME_MAX + 1];
+	uint32_t zk_nseen;
+	bool zk_warned;
 };
 
 /* ctrl_core.c */
@@ -121,6 +138,37 @@ int ctrl_sec_publish(struct fmq_ctrl *c, struct fmq_sec_snap *s);
 int ctrl_respond(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *body);
 void ctrl_close_conn(struct fmq_ctrl *c, struct fmq_bfwd *f);
 int64_t ctrl_alloc_pid(struct fmq_ctrl *c);
+
+/* ctrl_zk.c: the cluster (zookeeper.connect). open: 0 also without it;
+ * poll returns the sleep bound (UINT64_MAX: none); fill puts the live
+ * brokers and the controller into a snapshot being built. */
+int ctrl_zk_open(struct fmq_ctrl *c, char *err, size_t errlen);
+/* meta.properties in the first log dir with this cluster id. */
+int ctrl_write_meta(const struct fmq_config *cfg, const char *id, char *err,
+		    size_t errlen);
+void ctrl_zk_close(struct fmq_ctrl *c);
+uint64_t ctrl_zk_poll(struct fmq_ctrl *c);
+int ctrl_zk_fill(struct fmq_ctrl *c, struct fmq_bmeta *m);
+int ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m);
+int ctrl_zk_sync(struct fmq_ctrl *c, bool open);
+bool ctrl_zk_hosted(struct fmq_ctrl *c, const char *topic, uint32_t p);
+/* InitProducerId (a new id) in a cluster: answered now or once a block of
+ * ids is claimed from ZooKeeper. */
+void ctrl_zk_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f);
+/* Metadata's auto-creation in a cluster: the topic goes to ZooKeeper
+ * (num.partitions over the live brokers), as Kafka's brokers do; every
+ * broker opens it when its watch fires. 0 when the write is issued. */
+int ctrl_zk_auto_create(struct fmq_ctrl *c, const char *name);
+/* The broker coordinating group key (its endpoint for listener l in host
+ * and port, which stay valid until the next ctrl_zk_poll); this broker
+ * without a cluster; -1 when no broker is live. */
+int32_t ctrl_zk_coordinator(struct fmq_ctrl *c, const char *key, int32_t len,
+			    const struct fmq_listener *l,
+			    struct fmq_kafka_str *host, int32_t *port);
+void ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_zk_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			       void *req);
 
 /* ctrl_admin.c: topic admin, configs, producer ids, auto-create. Each
  * takes the decoded request and answers f (or closes it). */

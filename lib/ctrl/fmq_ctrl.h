@@ -219,6 +219,14 @@ struct fmq_ctrl *fmq_ctrl_create(const struct fmq_config *cfg,
  */
 uint64_t fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns);
 
+/**
+ * The descriptor the control loop sleeps on between passes (readable
+ * when a data lcore forwarded work, or, in a cluster, when ZooKeeper's
+ * socket needs attention): the broker's eventfd alone without
+ * zookeeper.connect.
+ */
+int fmq_ctrl_wake_fd(const struct fmq_ctrl *c);
+
 /** Flush and close everything (after the data lcores stopped). */
 void fmq_ctrl_free(struct fmq_ctrl *c);
 

@@ -149,6 +149,19 @@ fmq_broker_node_id(const struct fmq_broker *b)
 	return 7;
 }
 
+/* ctrl_zk.c without a cluster (c->cl stays NULL here): this broker. */
+int32_t
+ctrl_zk_coordinator(struct fmq_ctrl *c, const char *key, int32_t len,
+		    const struct fmq_listener *l, struct fmq_kafka_str *host,
+		    int32_t *port)
+{
+	(void)key;
+	(void)len;
+	*host = fmq_kafka_str(l->adv_host);
+	*port = l->adv_port;
+	return fmq_broker_node_id(c->b);
+}
+
 /* Two listeners: requests name the second, which FindCoordinator must
  * advertise (not the first). */
 const struct fmq_listener *

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file
+ * A FluxMQ cluster through ZooKeeper, with Kafka's znodes and JSON (so
+ * zkCli and Kafka's tools read them): membership (an ephemeral
+ * /brokers/ids/<id>), the live broker list (a watch on /brokers/ids) and
+ * the admin controller (/controller fenced by /controller_epoch).
+ *
+ * It runs on the control lcore with libzookeeper_st, the C client without
+ * threads: fmq_cluster_poll() drives its I/O, and the caller sleeps on
+ * fmq_cluster_fd() between passes. Completions and watches run inside
+ * fmq_cluster_poll(). Nothing here blocks except fmq_cluster_free()
+ * (zookeeper_close flushes). Every path is under the chroot of
+ * zookeeper.connect, which is created if missing.
+ *
+ * The C client's pitfalls it handles: watches fire once and are re-armed
+ * by every read they trigger; a connection loss keeps the session (the
+ * client reconnects, and every read and the registration are redone,
+ * since a lost request's outcome is unknown); a session expiry is only
+ * learnt on reconnecting and needs a new handle, a new registration and a
+ * fresh read of everything; a broker restarted while its old session is
+ * still alive finds its id taken and retries until that session expires.
+ */
+#ifndef FMQ_CLUSTER_H
+#define FMQ_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmq_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FMQ_CLUSTER_MAX_BROKERS 256
+#define FMQ_CLUSTER_MAX_EP 8
+#define FMQ_CLUSTER_HOST_MAX 64
+#define FMQ_CLUSTER_RACK_MAX 64
+#define FMQ_CLUSTER_CONNECT_MAX 256
+
+/** One endpoint of a broker: Kafka's "NAME://host:port". */
+struct fmq_cluster_ep {
+	char name[32];      /**< listener name, e.g. PLAINTEXT */
+	char proto[16];     /**< security protocol, e.g. PLAINTEXT */
+	char host[FMQ_CLUSTER_HOST_MAX];
+	uint16_t port;
+};
+
+/** A live broker as registered in /brokers/ids/<id>. */
+struct fmq_cluster_broker {
+	int32_t id;
+	char rack[FMQ_CLUSTER_RACK_MAX];    /**< "" when none */
+	int64_t epoch;                      /**< czxid of its registration */
+	uint32_t nep;
+	struct fmq_cluster_ep ep[FMQ_CLUSTER_MAX_EP];
+};
+
+/** What this broker registers and how it connects. */
+struct fmq_cluster_opts {
+	const char *connect;          /**< zookeeper.connect */
+	int32_t node_id;
+	uint32_t session_timeout_ms;
+	const char *rack;             /**< broker.rack, "" none */
+	/** This broker's cluster id (meta.properties): /cluster/id gets it
+	 * when the cluster has none yet. */
+	char cluster_id[32];
+	uint32_t nep;
+	struct fmq_cluster_ep ep[FMQ_CLUSTER_MAX_EP];
+};
+
+/** Session states for /metrics (fluxmq_zk_session_state). */
+enum fmq_cluster_sess {
+	FMQ_CLUSTER_SESS_CONNECTING = 0,  /**< no session yet, or reconnecting */
+	FMQ_CLUSTER_SESS_CONNECTED = 1,
+	FMQ_CLUSTER_SESS_EXPIRED = 2,     /**< expired, a new one is opening */
+};
+
+#define FMQ_CLUSTER_TOPIC_MAX 249
+#define FMQ_CLUSTER_MAX_RF 16
+
+/** A topic as ZooKeeper has it: /brokers/topics/<name>, its partitions'
+ * state znodes and /config/topics/<name>. */
+struct fmq_cluster_topic {
+	char name[FMQ_CLUSTER_TOPIC_MAX + 1];
+	uint8_t id[16];            /**< topic_id (zero when Kafka wrote none) */
+	uint32_t nparts;
+	uint16_t rf;               /**< replicas per partition (the largest) */
+	int32_t *replicas;         /**< nparts * rf, -1 padded */
+	int32_t *leader;           /**< per partition, from its state */
+	int32_t *leader_epoch;
+	int32_t zk_version;        /**< of /brokers/topics/<name> */
+	char *config;              /**< /config/topics JSON, or NULL */
+};
+
+/** The cluster as this broker sees it (control lcore; read-only). */
+struct fmq_cluster_view {
+	uint64_t version;              /**< bumped by every change below */
+	uint32_t nbrokers;
+	struct fmq_cluster_broker brokers[FMQ_CLUSTER_MAX_BROKERS]; /**< by id */
+	int32_t controller_id;         /**< -1: none known */
+	int32_t controller_epoch;      /**< -1: unknown */
+	bool is_controller;            /**< this broker holds /controller */
+	bool registered;               /**< /brokers/ids/<self> is ours */
+	int64_t broker_epoch;          /**< czxid of our registration */
+	int sess;                      /**< enum fmq_cluster_sess */
+	int64_t session_id;
+	int32_t session_timeout_ms;    /**< as negotiated; 0 before */
+	/** Topics by name; topics_synced once the first full read is done
+	 * (before, an absent topic may simply not be read yet). */
+	uint32_t ntopics;
+	struct fmq_cluster_topic *topics;
+	bool topics_synced;
+	/** /cluster/id (Kafka's {"version":"1","id":..}), once read or
+	 * created: every broker of the cluster gives clients this one. */
+	char cluster_id[32];
+	bool cluster_id_known;
+};
+
+struct fmq_cluster_stats {
+	uint64_t sessions;           /**< sessions established */
+	uint64_t expirations;        /**< sessions found expired */
+	uint64_t connection_losses;  /**< connected -> disconnected */
+	uint64_t watch_events;
+	uint64_t registrations;
+	uint64_t registration_conflicts; /**< id held by another session */
+	uint64_t elections_won;
+	uint64_t op_errors;          /**< completions with an unexpected error */
+	uint64_t pid_blocks;         /**< producer id blocks claimed */
+};
+
+/**
+ * Split zookeeper.connect into the host list ("ip:port,ip:port") and the
+ * chroot ("" or "/a/b", no trailing slash). Host names are resolved here
+ * (IPv4), once: the client is given numeric addresses only and never
+ * looks names up on the control lcore.
+ * @return 0, or -1 with msg filled.
+ */
+int fmq_cluster_parse_connect(const char *s, char *hosts, size_t hlen,
+			      char *chroot, size_t clen, char *msg,
+			      size_t msglen);
+
+struct fmq_cluster;
+
+/** Start connecting (returns at once). NULL with err filled on failure. */
+struct fmq_cluster *fmq_cluster_create(const struct fmq_cluster_opts *o,
+				       char *err, size_t errlen);
+/** Close the session (its ephemeral znodes go at once) and free. */
+void fmq_cluster_free(struct fmq_cluster *cl);
+
+/**
+ * One pass: I/O that is ready, completions, watches, retries, a new
+ * session after an expiry. Never blocks.
+ * @return the longest the caller may sleep (microseconds) before the next
+ *   pass unless fmq_cluster_fd() becomes ready.
+ */
+uint64_t fmq_cluster_poll(struct fmq_cluster *cl);
+
+/**
+ * The client's socket and the poll events it waits for (POLLIN/POLLOUT),
+ * as of the last pass; -1 while it has none. It changes on reconnects.
+ */
+int fmq_cluster_fd(const struct fmq_cluster *cl, short *events);
+
+const struct fmq_cluster_view *fmq_cluster_view(const struct fmq_cluster *cl);
+const struct fmq_cluster_stats *fmq_cluster_stats(const struct fmq_cluster *cl);
+/** The live broker id, or NULL. */
+const struct fmq_cluster_broker *
+fmq_cluster_broker(const struct fmq_cluster_view *v, int32_t id);
+
+/** fmq_metrics_fn (arg: the cluster). */
+void fmq_cluster_metrics(struct fmq_metrics_out *out, void *arg);
+
+/** A topic of the view by name, or NULL. */
+const struct fmq_cluster_topic *
+fmq_cluster_topic(const struct fmq_cluster_view *v, const char *name);
+
+/**
+ * Completion of a write: 0, or a Kafka error code (TOPIC_ALREADY_EXISTS,
+ * UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER when the controller epoch
+ * moved, REQUEST_TIMED_OUT when ZooKeeper did not answer: the outcome
+ * is unknown, the next read shows it).
+ */
+typedef void (*fmq_cluster_done_fn)(void *arg, int16_t kerr);
+
+/**
+ * Create a topic in one multi: /brokers/topics/<name> (Kafka's JSON v2
+ * with topic_id), each partition's state znode (leader the first
+ * replica, ISR all replicas, epoch 0), /config/topics/<name> (config:
+ * a JSON object of strings, "" none). As controller (fenced) the multi
+ * checks /controller_epoch's version. replicas: nparts * rf.
+ * @return 0 (done is called later) or a Kafka error code now.
+ */
+int16_t fmq_cluster_create_topic(struct fmq_cluster *cl, const char *name,
+				 const uint8_t id[16], uint32_t nparts,
+				 uint16_t rf, const int32_t *replicas,
+				 const char *config, fmq_cluster_done_fn done,
+				 void *arg);
+/** Delete a topic's znodes (states, partitions, topic, config) at once. */
+int16_t fmq_cluster_delete_topic(struct fmq_cluster *cl, const char *name,
+				 fmq_cluster_done_fn done, void *arg);
+/** Grow a topic to total partitions; replicas of the new ones
+ * ((total - nparts) * rf). The topic znode is set at the version read. */
+int16_t fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
+				   uint32_t total, const int32_t *replicas,
+				   fmq_cluster_done_fn done, void *arg);
+
+/** Completion of a producer id claim: 0 with the block [start, end], or
+ * a Kafka error (COORDINATOR_NOT_AVAILABLE: no session or the connection
+ * was lost, the outcome unknown; ask again). */
+typedef void (*fmq_cluster_pid_fn)(void *arg, int16_t kerr, int64_t start,
+				   int64_t end);
+
+/**
+ * Claim the next size producer ids of the cluster from
+ * /latest_producer_id_block (Kafka's JSON, compare-and-set). No id of a
+ * claimed block is ever claimed again, by any broker.
+ * @return 0 (done is called later) or a Kafka error code now.
+ */
+int16_t fmq_cluster_claim_pids(struct fmq_cluster *cl, int64_t size,
+			       fmq_cluster_pid_fn done, void *arg);
+
+/* ------------------------------------------------------------ JSON */
+
+/**
+ * Kafka's broker registration, JSON version 5: host and port of the
+ * PLAINTEXT endpoint (null and -1 without one), jmx_port -1, timestamp,
+ * endpoints, listener_security_protocol_map, rack (left out when empty),
+ * features {}.
+ * @return the length written, or -1 if it does not fit.
+ */
+int fmq_cluster_broker_json(const struct fmq_cluster_opts *o, int64_t now_ms,
+			    char *out, size_t len);
+/** Parse a registration (versions 1 to 5). 0, or -1 when malformed. */
+int fmq_cluster_broker_parse(const char *json, size_t len,
+			     struct fmq_cluster_broker *b);
+
+/** One topic config of /config/topics/<name>. */
+struct fmq_cluster_kv {
+	char key[128];
+	char val[256];
+};
+
+/** The "config" object of a /config/topics JSON: up to max pairs;
+ * returns their number (-1 when malformed). */
+int fmq_cluster_config_parse(const char *json, struct fmq_cluster_kv *kv,
+			     int max);
+
+/* ------------------------------------------------------ assignment */
+
+/**
+ * Kafka's replica assignment for new partitions (AdminUtils
+ * assignReplicasToBrokers): brokers (ids, racks) in any order; racks are
+ * used when every broker has one. Partitions first_part..first_part+n-1
+ * get rf replicas each, out[(p - first_part) * rf + r]. start_index and
+ * shift are Kafka's random starting points (-1: random).
+ * @return 0, or -1 when rf exceeds the number of brokers (or is < 1).
+ */
+int fmq_cluster_assign(const int32_t *ids, const char *const *racks,
+		       uint32_t nbrokers, uint32_t nparts, uint32_t rf,
+		       uint32_t first_part, int start_index, int shift,
+		       int32_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMQ_CLUSTER_H */
