@@ -22,7 +22,10 @@ FMQ_BUILD=$FMQ_BUILD bench/run-suite.sh --quick --out "$OUT" >"$FMQ_TMP/suite.lo
 secs=$(( $(date +%s) - t0 ))
 cat "$FMQ_TMP/suite.log"
 [ $rc = 0 ] || fail "run-suite.sh --quick exited $rc"
-[ $secs -lt 180 ] || fail "quick suite took $secs s (limit 180)"
+# A hang guard, not a speed target (those live in the bench's figures):
+# about 2 minutes on a quiet 2-core machine, 7 while other work shares
+# the cores.
+[ $secs -lt 600 ] || fail "quick suite took $secs s (hang guard 600)"
 pass "run-suite.sh --quick finished in $secs s"
 
 md=$(ls "$OUT"/*.md)
