@@ -17,9 +17,8 @@
 #include <zookeeper/zookeeper.h>
 
 #include "cluster_priv.h"
+#include "fmq_kerr.h"
 
-#define KERR_COORDINATOR_NOT_AVAILABLE 15
-#define KERR_REQUEST_TIMED_OUT 7
 #define PID_RETRIES 20
 
 struct pid_claim {
@@ -54,13 +53,13 @@ static void
 pid_retry(struct pid_claim *pc, int rc)
 {
 	if (lost(rc) || pid_stale(pc)) {
-		pid_finish(pc, KERR_COORDINATOR_NOT_AVAILABLE);
+		pid_finish(pc, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
 	if (++pc->tries > PID_RETRIES) {
 		FMQ_WARN("zk", "%s: gave up after %d tries (%s)", pc->path,
 			 pc->tries, zerror(rc));
-		pid_finish(pc, KERR_REQUEST_TIMED_OUT);
+		pid_finish(pc, FMQ_KERR_REQUEST_TIMED_OUT);
 		return;
 	}
 	pid_read(pc);
@@ -132,7 +131,7 @@ cb_pid_read(int rc, const char *val, int len, const struct Stat *st,
 	int n;
 
 	if (pid_stale(pc)) {
-		pid_finish(pc, KERR_COORDINATOR_NOT_AVAILABLE);
+		pid_finish(pc, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
 	if (rc == ZNONODE) {
@@ -154,7 +153,7 @@ cb_pid_read(int rc, const char *val, int len, const struct Stat *st,
 		FMQ_ERR("zk", "%s: unreadable or exhausted block (%.*s)",
 			pc->path, len, val);
 		cl->st.op_errors++;
-		pid_finish(pc, KERR_COORDINATOR_NOT_AVAILABLE);
+		pid_finish(pc, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
 	pc->start = end + 1;
@@ -181,12 +180,12 @@ fmq_cluster_claim_pids(struct fmq_cluster *cl, int64_t size,
 	struct pid_claim *pc;
 
 	if (cl->zh == NULL || cl->v.sess != FMQ_CLUSTER_SESS_CONNECTED)
-		return KERR_COORDINATOR_NOT_AVAILABLE;
+		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	if (size < 1)
-		return KERR_REQUEST_TIMED_OUT;
+		return FMQ_KERR_REQUEST_TIMED_OUT;
 	pc = calloc(1, sizeof(*pc));
 	if (pc == NULL)
-		return KERR_COORDINATOR_NOT_AVAILABLE;
+		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	pc->cl = cl;
 	pc->gen = cl->gen;
 	pc->size = size;

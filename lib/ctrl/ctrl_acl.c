@@ -264,14 +264,14 @@ ctrl_describe_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	resp.resources_count = 0;
 	if (!c->acl_on) {
-		resp.error_code = FMQ_CTRL_E_SECURITY_DISABLED;
+		resp.error_code = FMQ_KERR_SECURITY_DISABLED;
 		resp.error_message = FMQ_KAFKA_STR_LIT(MSG_DISABLED);
 		goto answer;
 	}
 	if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE)) {
-		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 		resp.error_message = fmq_kafka_str(fmq_kafka_err_message(
-			FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED));
+			FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED));
 		goto answer;
 	}
 	flt.res = (uint8_t)req->resource_type_filter;
@@ -284,7 +284,7 @@ ctrl_describe_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	if (nomem)
 		goto fail;
 	if (!filter_ok(&flt) || req->resource_type_filter < 0) {
-		resp.error_code = FMQ_CTRL_E_INVALID_REQUEST;
+		resp.error_code = FMQ_KERR_INVALID_REQUEST;
 		resp.error_message = FMQ_KAFKA_STR_LIT(
 			"The filter must not contain UNKNOWN elements");
 		goto answer;
@@ -361,10 +361,10 @@ ctrl_create_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	if (resp.results == NULL || all == NULL)
 		goto fail;
 	if (!c->acl_on) {
-		all_err = FMQ_CTRL_E_SECURITY_DISABLED;
+		all_err = FMQ_KERR_SECURITY_DISABLED;
 		all_msg = MSG_DISABLED;
 	} else if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER)) {
-		all_err = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		all_err = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 		all_msg = fmq_kafka_err_message(all_err);
 	}
 	for (size_t i = 0; i < old; i++)
@@ -400,7 +400,7 @@ ctrl_create_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			    rc->permission_type < 0 ||
 			    rc->resource_pattern_type < 0)
 				why = "Unknown code";
-			o->error_code = FMQ_CTRL_E_INVALID_REQUEST;
+			o->error_code = FMQ_KERR_INVALID_REQUEST;
 			o->error_message = fmq_kafka_str(why);
 			continue;
 		}
@@ -419,7 +419,7 @@ ctrl_create_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				if (resp.results[i].error_code != 0)
 					continue;
 				resp.results[i].error_code =
-					FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+					FMQ_KERR_UNKNOWN_SERVER_ERROR;
 				resp.results[i].error_message =
 					FMQ_KAFKA_STR_LIT("Could not store the "
 						"ACLs (see the broker log)");
@@ -460,10 +460,10 @@ ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		goto fail;
 	memset(gone, 0, old + 1);
 	if (!c->acl_on) {
-		all_err = FMQ_CTRL_E_SECURITY_DISABLED;
+		all_err = FMQ_KERR_SECURITY_DISABLED;
 		all_msg = MSG_DISABLED;
 	} else if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER)) {
-		all_err = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		all_err = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 		all_msg = fmq_kafka_err_message(all_err);
 	}
 	for (int32_t i = 0; i < n; i++) {
@@ -490,7 +490,7 @@ ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (nomem)
 			goto fail;
 		if (!filter_ok(&flt) || rf->resource_type_filter < 0) {
-			o->error_code = FMQ_CTRL_E_INVALID_REQUEST;
+			o->error_code = FMQ_KERR_INVALID_REQUEST;
 			o->error_message = FMQ_KAFKA_STR_LIT(
 				"Filters contain UNKNOWN elements");
 			continue;
@@ -536,7 +536,7 @@ ctrl_delete_acls(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					&resp.filter_results[i];
 				if (o->error_code != 0)
 					continue;
-				o->error_code = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+				o->error_code = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 				o->error_message = FMQ_KAFKA_STR_LIT(
 					"Could not store the ACLs (see the "
 					"broker log)");

@@ -89,7 +89,7 @@ create_one(struct fmq_ctrl *c, const char *name, int32_t np, int16_t rf,
 		fmq_topics_delete(c->topics, name, msg, msglen);
 		snprintf(msg, msglen, "Could not create the partition logs of "
 			 "'%s' (see the broker log)", name);
-		return FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+		return FMQ_KERR_KAFKA_STORAGE_ERROR;
 	}
 	c->st.topics_created++;
 	FMQ_INFO("ctrl", "created topic %s with %u partition(s)", name,
@@ -151,9 +151,9 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	for (int32_t i = 0; zk != NULL && i < req->topics_count &&
 	     i < resp->topics_count; i++)
 		if (zk[i] && resp->topics[i].error_code ==
-		    FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION)
+		    FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION)
 			resp->topics[i].error_code =
-				FMQ_CTRL_E_LEADER_NOT_AVAILABLE;
+				FMQ_KERR_LEADER_NOT_AVAILABLE;
 	ctrl_respond(c, f, resp);
 }
 
@@ -205,7 +205,8 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				for (int32_t r = 0; r < rt->assignments[a].broker_ids_count; r++)
 					if (rt->assignments[a].broker_ids[r] !=
 					    fmq_broker_node_id(c->b)) {
-						e = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+						e =
+						FMQ_KERR_INVALID_REPLICA_ASSIGNMENT;
 						snprintf(msg, sizeof(msg), "Replica "
 							 "assignment names broker %d; "
 							 "only %d exists.",
@@ -214,7 +215,7 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					}
 			if (e == 0 && (rt->num_partitions != -1 ||
 				       rt->replication_factor != -1)) {
-				e = FMQ_CTRL_E_INVALID_REQUEST;
+				e = FMQ_KERR_INVALID_REQUEST;
 				snprintf(msg, sizeof(msg), "Both numPartitions or "
 					 "replicationFactor and replicasAssignments "
 					 "were set. Both cannot be used at the same "
@@ -223,7 +224,7 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		}
 		if (e == 0 && !cluster_create &&
 		    !CTRL_ACL_TOPIC(c, f, name, CREATE)) {
-			e = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			e = FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 			snprintf(msg, sizeof(msg), "Authorization failed.");
 		}
 		/* Duplicate names in one request: Kafka fails them all. */
@@ -232,7 +233,7 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			    rt->name.len > 0 &&
 			    memcmp(rt->name.p, req->topics[j].name.p,
 				   (size_t)rt->name.len) == 0) {
-				e = FMQ_CTRL_E_INVALID_REQUEST;
+				e = FMQ_KERR_INVALID_REQUEST;
 				snprintf(msg, sizeof(msg), "Create topics request "
 					 "from client contains multiple topics "
 					 "with the same name");
@@ -264,7 +265,7 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (f->api_version >= 5 &&
 		    !CTRL_ACL_TOPIC(c, f, name, DESCRIBE_CONFIGS)) {
 			ot->topic_config_error_code =
-				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 			ot->configs_count = -1;
 			continue;
 		}
@@ -353,7 +354,7 @@ ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			o->topic_id = req->topics[i].topic_id;
 			if (t == NULL) {
 				o->name = FMQ_KAFKA_STR_NULL;
-				o->error_code = FMQ_CTRL_E_UNKNOWN_TOPIC_ID;
+				o->error_code = FMQ_KERR_UNKNOWN_TOPIC_ID;
 				continue;
 			}
 			cname = cstr(c, fmq_kafka_str(t->name));
@@ -371,7 +372,7 @@ ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			return;
 		}
 		if (!CTRL_ACL_TOPIC(c, f, cname, DELETE)) {
-			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			o->error_code = FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 			continue;
 		}
 		o->error_code = delete_one(c, cname, msg, sizeof(msg));
@@ -416,7 +417,7 @@ ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			return;
 		}
 		if (!CTRL_ACL_TOPIC(c, f, name, ALTER)) {
-			o->error_code = FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			o->error_code = FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 			o->error_message = astr(c, fmq_kafka_err_message(
 				o->error_code));
 			continue;
@@ -428,7 +429,7 @@ ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (o->error_code == 0 && !req->validate_only) {
 			t = fmq_topics_find(c->topics, name);
 			if (ctrl_open_topic(c, t, before) < 0) {
-				o->error_code = FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+				o->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				snprintf(msg, sizeof(msg), "Could not create the "
 					 "new partition logs (see the broker log)");
 			} else {
@@ -504,8 +505,8 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		    (r->resource_type == RES_BROKER &&
 		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE_CONFIGS))) {
 			o->error_code = r->resource_type == RES_TOPIC ?
-				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
-				FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 			o->error_message = astr(c, fmq_kafka_err_message(
 				o->error_code));
 			continue;
@@ -513,7 +514,8 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (r->resource_type == RES_TOPIC) {
 			const struct fmq_topic *t = fmq_topics_find(c->topics, name);
 			if (t == NULL) {
-				o->error_code = FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+				o->error_code =
+					FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				o->error_message = astr(c, "Topic does not exist");
 				continue;
 			}
@@ -557,7 +559,7 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			const struct fmq_cfg_key *keys = fmq_config_keys(&nk);
 			snprintf(idbuf, sizeof(idbuf), "%d", fmq_broker_node_id(c->b));
 			if (name[0] != '\0' && strcmp(name, idbuf) != 0) {
-				o->error_code = FMQ_CTRL_E_INVALID_REQUEST;
+				o->error_code = FMQ_KERR_INVALID_REQUEST;
 				o->error_message = astr(c, "Unexpected broker id");
 				continue;
 			}
@@ -589,7 +591,7 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				e->synonyms_count = 0;
 			}
 		} else {
-			o->error_code = FMQ_CTRL_E_INVALID_REQUEST;
+			o->error_code = FMQ_KERR_INVALID_REQUEST;
 			o->error_message = astr(c, "Unsupported resource type");
 		}
 	}
@@ -619,7 +621,7 @@ alter_incremental(struct fmq_ctrl *c, const void *res, const char *name,
 			 "configuration file and restart" :
 			 "Unsupported resource type");
 		return r->resource_type == RES_BROKER ?
-			FMQ_CTRL_E_INVALID_CONFIG : FMQ_CTRL_E_INVALID_REQUEST;
+			FMQ_KERR_INVALID_CONFIG : FMQ_KERR_INVALID_REQUEST;
 	}
 	for (int32_t k = 0; k < nc; k++) {
 		ops[k].key = cstr(c, r->configs[k].name);
@@ -664,7 +666,7 @@ check_log_limits(const struct fmq_ctrl *c, const char *key, const char *value,
 		 "max.message.bytes: above the hot chunk payload of %" PRIu64
 		 " bytes (log.hot.chunk.bytes minus the chunk header)", value,
 		 cap);
-	return FMQ_CTRL_E_INVALID_CONFIG;
+	return FMQ_KERR_INVALID_CONFIG;
 }
 
 static const char *
@@ -700,7 +702,7 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
 		if (name[0] != '\0' && strcmp(name, idbuf) != 0) {
 			snprintf(msg, msglen, "Unexpected broker id, expected %s, "
 				 "but received %s", idbuf, name);
-			return FMQ_CTRL_E_INVALID_REQUEST;
+			return FMQ_KERR_INVALID_REQUEST;
 		}
 		/* Broker settings come from the configuration file: there is
 		 * no dynamic layer, so only "no dynamic overrides" (an empty
@@ -722,21 +724,21 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
 		snprintf(msg, msglen, "Invalid config value for resource "
 			 "ConfigResource(type=BROKER, name='%s'): Cannot update "
 			 "these configs dynamically: Set(%s)", name, names);
-		return FMQ_CTRL_E_INVALID_CONFIG;
+		return FMQ_KERR_INVALID_CONFIG;
 	}
 	if (r->resource_type != RES_TOPIC) {
 		snprintf(msg, msglen, "AlterConfigs is only supported for topics "
 			 "and brokers, but resource type is %s",
 			 res_type_name(r->resource_type));
-		return FMQ_CTRL_E_INVALID_REQUEST;
+		return FMQ_KERR_INVALID_REQUEST;
 	}
 	if (name[0] == '\0') {
 		snprintf(msg, msglen, "Default topic resources are not allowed.");
-		return FMQ_CTRL_E_INVALID_REQUEST;
+		return FMQ_KERR_INVALID_REQUEST;
 	}
 	if (fmq_topics_find(c->topics, name) == NULL) {
 		snprintf(msg, msglen, "The topic '%s' does not exist.", name);
-		return FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+		return FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
 	/* Every key back to its default, then the listed ones on top, in
 	 * order (a key listed twice: the last wins, as in Kafka's map). */
@@ -844,8 +846,8 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 		    (r->resource_type == RES_BROKER &&
 		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER_CONFIGS))) {
 			o->error_code = r->resource_type == RES_TOPIC ?
-				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
-				FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 			o->error_message = astr(c, fmq_kafka_err_message(
 				o->error_code));
 			continue;
@@ -891,7 +893,8 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	resp.producer_epoch = -1;
 	if (req->transactional_id.len >= 0) {
 		/* No transaction coordinator (docs/protocol.md). */
-		resp.error_code = FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		resp.error_code =
+			FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	} else if (c->acl_on &&
 		   !ctrl_acl_cluster(c, f, FMQ_ACL_OP_IDEMPOTENT_WRITE) &&
 		   !fmq_acl_authorize_any(c->sec->acl, &f->principal,
@@ -899,7 +902,7 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					  FMQ_ACL_OP_WRITE)) {
 		/* Idempotence: IDEMPOTENT_WRITE on the cluster or WRITE on
 		 * any topic (Kafka's check). */
-		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 	} else if (f->api_version >= 3 && req->producer_id >= 0 &&
 		   req->producer_epoch >= 0 && req->producer_epoch < INT16_MAX - 1) {
 		/* KIP-360: an idempotent producer bumps its own epoch. */
@@ -911,7 +914,7 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	} else {
 		int64_t pid = ctrl_alloc_pid(c);
 		if (pid < 0) {
-			resp.error_code = FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+			resp.error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 		} else {
 			resp.producer_id = pid;
 			resp.producer_epoch = 0;

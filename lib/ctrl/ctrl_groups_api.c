@@ -307,11 +307,11 @@ find_denied(struct fmq_ctrl *c, const struct fmq_bfwd *f, int8_t type,
 {
 	if (type == FMQ_GROUP_COORD_GROUP)
 		return group_ok(c, f, key, FMQ_ACL_OP_DESCRIBE) ? 0 :
-			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+			FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
 	return ctrl_acl_allow(c, f, FMQ_ACL_RES_TRANSACTIONAL_ID, key.p,
 			      key.len > 0 ? (size_t)key.len : 0,
 			      FMQ_ACL_OP_DESCRIBE) ? 0 :
-		FMQ_CTRL_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
 /* Who coordinates group key: 0 with its node and endpoint, or
@@ -323,7 +323,7 @@ coordinator(struct fmq_ctrl *c, const struct fmq_listener *l,
 {
 	*node = ctrl_zk_coordinator(c, key.p, key.len > 0 ? key.len : 0, l,
 				    host, port);
-	return *node < 0 ? FMQ_CTRL_E_COORDINATOR_NOT_AVAILABLE : 0;
+	return *node < 0 ? FMQ_KERR_COORDINATOR_NOT_AVAILABLE : 0;
 }
 
 /* In a cluster, a group another broker coordinates: NOT_COORDINATOR (the
@@ -343,7 +343,7 @@ not_mine(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
 				&host, &port) == fmq_broker_node_id(c->b))
 		return false;
 	c->st.not_coordinator++;
-	deny(c, f, req, api, FMQ_CTRL_E_NOT_COORDINATOR);
+	deny(c, f, req, api, FMQ_KERR_NOT_COORDINATOR);
 	return true;
 }
 
@@ -426,7 +426,7 @@ join_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
 		deny(c, f, req, FMQ_GROUP_JOIN,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	if (not_mine(c, f, req, FMQ_GROUP_JOIN, req->group_id))
@@ -475,7 +475,7 @@ sync_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
 		deny(c, f, req, FMQ_GROUP_SYNC,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	if (not_mine(c, f, req, FMQ_GROUP_SYNC, req->group_id))
@@ -520,7 +520,7 @@ heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
 		deny(c, f, req, FMQ_GROUP_HEARTBEAT,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	if (not_mine(c, f, req, FMQ_GROUP_HEARTBEAT, req->group_id))
@@ -539,7 +539,7 @@ leave_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
 		deny(c, f, req, FMQ_GROUP_LEAVE,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	if (not_mine(c, f, req, FMQ_GROUP_LEAVE, req->group_id))
@@ -579,7 +579,7 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
 		deny(c, f, req, FMQ_GROUP_OFFSET_COMMIT,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	if (not_mine(c, f, req, FMQ_GROUP_OFFSET_COMMIT, req->group_id))
@@ -612,9 +612,9 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 				-1;
 			p->metadata = gstr(rp->committed_metadata);
 			p->preset_error = !topic_ok ?
-				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED :
+				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
 				tp_exists(c, &tc, p->topic, p->partition) ? 0 :
-				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+				FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			/* v1 carries a timestamp per partition; the
 			 * coordinator takes one per request: the first
 			 * given (clients set them all alike). */
@@ -706,7 +706,7 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (v < 8 && !group_ok(c, f, req->group_id, FMQ_ACL_OP_DESCRIBE)) {
 		deny(c, f, req, FMQ_GROUP_OFFSET_FETCH,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	if (v < 8 && not_mine(c, f, req, FMQ_GROUP_OFFSET_FETCH,
@@ -896,7 +896,7 @@ offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_DELETE)) {
 		deny(c, f, req, FMQ_GROUP_OFFSET_DELETE,
-		     FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED);
+		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
 		return;
 	}
 	for (int32_t t = 0; t < req->topics_count; t++)
@@ -1276,7 +1276,7 @@ fetch_flat(struct fmq_ctrl *c, const struct fmq_group_fetch_group_resp *g,
 		fp[k].leader_epoch = last_ok ? x->leader_epoch : -1;
 		fp[k].metadata = last_ok ? x->metadata : FMQ_GROUP_STR("");
 		fp[k].error = last_ok ? x->error :
-			FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+			FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 		k++;
 	}
 	*np = k;
@@ -1348,7 +1348,7 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 		for (uint32_t i = 0; i < nd && !all_err; i++) {
 			gg[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
 			gg[ng + i].error_code =
-				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+				FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
 		}
 		for (uint32_t i = 0; i < ng; i++) {
 			const struct fmq_group_fetch_group_resp *x;
@@ -1361,7 +1361,7 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 					req->groups[i].group_id));
 				gg[i].error_code = gdeny_has(gd,
 					req->groups[i].group_id) ?
-					FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED :
+					FMQ_KERR_GROUP_AUTHORIZATION_FAILED :
 					r->error;
 				continue;
 			}
@@ -1471,7 +1471,7 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			&gg[ng + i];
 
 		x->authorized_operations = INT32_MIN;
-		x->error_code = FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+		x->error_code = FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
 		x->group_id = kstr_nn(gstr(gd->ids[i]));
 		x->group_state = FMQ_KAFKA_STR_LIT("");
 		x->protocol_type = FMQ_KAFKA_STR_LIT("");
@@ -1483,7 +1483,7 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 		gg[i].authorized_operations = INT32_MIN;
 		if (all_err) {
 			gg[i].error_code = gdeny_has(gd, req->groups[i]) ?
-				FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED :
+				FMQ_KERR_GROUP_AUTHORIZATION_FAILED :
 				r->error;
 			gg[i].group_id = kstr_nn(gstr(req->groups[i]));
 			gg[i].group_state = FMQ_KAFKA_STR_LIT("");
@@ -1548,13 +1548,13 @@ emit_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			gstr(req->groups_names[i]) : d->groups[i].group_id);
 		o->results[i].error_code = !all_err ? d->groups[i].error :
 			gdeny_has(gd, req->groups_names[i]) ?
-			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED : r->error;
+			FMQ_KERR_GROUP_AUTHORIZATION_FAILED : r->error;
 	}
 	/* The groups the ACLs kept from the coordinator, last (Kafka). */
 	for (uint32_t i = 0; i < nd; i++) {
 		o->results[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
 		o->results[ng + i].error_code =
-			FMQ_CTRL_E_GROUP_AUTHORIZATION_FAILED;
+			FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
 	}
 	o->results_count = (int32_t)(ng + nd);
 	return 0;
@@ -1591,13 +1591,13 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			bool first = i == 0 ||
 				!gstr_same(fp[i].topic, fp[i - 1].topic) ||
 				fp[i - 1].error ==
-				FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 
 			if (c->gemit != NULL && first &&
 			    !gtopic_ok(c, c->gemit, fp[i].topic,
 				       FMQ_ACL_OP_READ)) {
 				fp[i].error =
-					FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;
 			}
 			if (j >= d->n_parts)
@@ -1605,7 +1605,7 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			fp[i].error = tp_exists(c, &tc, fp[i].topic,
 						fp[i].partition) ?
 				d->parts[j].error :
-				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+				FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			j++;
 		}
 		goto encode;
@@ -1621,7 +1621,7 @@ emit_offset_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 		 * the coordinator's own answer would be 0. */
 		fp[i].error = tp_exists(c, &tc, fp[i].topic, fp[i].partition) ?
 			d->parts[i].error :
-			FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+			FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
 encode:
 	if (emit_topics(c, &layout, fp, n, &tt, &o->topics_count) < 0)

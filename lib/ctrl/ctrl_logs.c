@@ -96,12 +96,12 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			op->low_watermark = -1;
 			if (!allowed) {
 				op->error_code =
-					FMQ_CTRL_E_TOPIC_AUTHORIZATION_FAILED;
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;
 			}
 			if (p == NULL) {
 				op->error_code =
-					FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+					FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
 			rc = fmq_log_part_delete_records(p,
@@ -109,9 +109,9 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			/* Kafka: -1 with any error. */
 			op->low_watermark = rc == 0 ? low : -1;
 			op->error_code = rc == 0 ? 0 : rc == -ERANGE ?
-				FMQ_CTRL_E_OFFSET_OUT_OF_RANGE : rc == -EPERM ?
-				FMQ_CTRL_E_POLICY_VIOLATION :
-				FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+				FMQ_KERR_OFFSET_OUT_OF_RANGE : rc == -EPERM ?
+				FMQ_KERR_POLICY_VIOLATION :
+				FMQ_KERR_KAFKA_STORAGE_ERROR;
 		}
 	}
 	ctrl_respond(c, f, &resp);
@@ -177,7 +177,7 @@ ctrl_describe_log_dirs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	/* DESCRIBE on the cluster, as Kafka: without it no log dir, and
 	 * CLUSTER_AUTHORIZATION_FAILED where v3+ has an error code. */
 	if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE)) {
-		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 		resp.results_count = 0;
 		resp.results = NULL;
 		ctrl_respond(c, f, &resp);
@@ -217,7 +217,7 @@ ctrl_describe_log_dirs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		/* An offline dir: Kafka answers KAFKA_STORAGE_ERROR and no
 		 * topics for it. */
 		if (fmq_log_dir_offline(c->log, path)) {
-			r->error_code = FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+			r->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 			r->topics_count = 0;
 			r->topics = NULL;
 			continue;

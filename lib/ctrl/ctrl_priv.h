@@ -8,12 +8,7 @@
 
 #include "fmq_ctrl.h"
 
-/* Kafka error codes from the shared table: FMQ_CTRL_E_<NAME>. */
-enum fmq_ctrl_kerr {
-#define FMQ_KERR(name, code, retriable, msg) FMQ_CTRL_E_##name = code,
-#include "fmq_kafka_err.def"
-#undef FMQ_KERR
-};
+#include "fmq_kerr.h"
 
 #ifdef FMQ_CTRL_INTERNAL
 

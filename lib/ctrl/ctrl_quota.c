@@ -95,7 +95,7 @@ describe_error(struct fmq_ctrl *c, struct fmq_bfwd *f, const char *msg)
 	struct fmq_kafka_describe_client_quotas_resp resp;
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
-	resp.error_code = FMQ_CTRL_E_INVALID_REQUEST;
+	resp.error_code = FMQ_KERR_INVALID_REQUEST;
 	resp.error_message = fmq_kafka_str(msg);
 	resp.entries = NULL;
 	resp.entries_count = -1;
@@ -156,7 +156,7 @@ ctrl_describe_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	/* Kafka: DESCRIBE_CONFIGS on the CLUSTER. */
 	if (!ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE_CONFIGS)) {
-		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 		resp.error_message = FMQ_KAFKA_STR_NULL;
 		resp.entries = NULL;
 		resp.entries_count = -1;
@@ -398,7 +398,7 @@ ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 		}
 		/* Kafka: ALTER_CONFIGS on the CLUSTER, per entry. */
 		if (!authorized) {
-			o->error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			o->error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 			o->error_message = FMQ_KAFKA_STR_NULL;
 			continue;
 		}
@@ -409,7 +409,7 @@ ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 		    apply_ops(en, &key, v, &n) < 0)
 			err = "Too many quota entities";
 		if (err != NULL) {
-			o->error_code = FMQ_CTRL_E_INVALID_REQUEST;
+			o->error_code = FMQ_KERR_INVALID_REQUEST;
 			o->error_message = fmq_kafka_str(err);
 			continue;
 		}
@@ -460,7 +460,7 @@ ctrl_alter_client_quotas(struct fmq_ctrl *c, struct fmq_bfwd *f, void *rq)
 			if (resp.entries[i].error_code != 0)
 				continue;
 			resp.entries[i].error_code =
-				FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+				FMQ_KERR_UNKNOWN_SERVER_ERROR;
 			resp.entries[i].error_message =
 				fmq_kafka_str("The quota change could not be "
 					      "saved (see the broker log)");

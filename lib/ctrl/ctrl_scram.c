@@ -121,7 +121,7 @@ ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	if (!ctrl_scram_cluster_authorized(c, f, false)) {
-		resp.error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 		resp.results_count = 0;
 		ctrl_respond(c, f, &resp);
 		return;
@@ -158,7 +158,7 @@ ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				dup = true;
 		if (dup) {
 			resp.results[i].error_code =
-				FMQ_CTRL_E_DUPLICATE_RESOURCE;
+				FMQ_KERR_DUPLICATE_RESOURCE;
 			resp.results[i].error_message = kstr(
 				"Cannot describe SCRAM credentials for the "
 				"same user twice in a single request");
@@ -168,7 +168,7 @@ ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 						     (size_t)name.len) : NULL;
 		if (u == NULL) {
 			resp.results[i].error_code =
-				FMQ_CTRL_E_RESOURCE_NOT_FOUND;
+				FMQ_KERR_RESOURCE_NOT_FOUND;
 			resp.results[i].error_message = kstr(
 				"Attempt to describe a user credential that "
 				"does not exist");
@@ -197,16 +197,16 @@ check_op(const struct fmq_scram_db *db, const struct scram_op *op,
 
 	if (op->name.len <= 0) {
 		*msg = "Username must not be empty";
-		return FMQ_CTRL_E_UNACCEPTABLE_CREDENTIAL;
+		return FMQ_KERR_UNACCEPTABLE_CREDENTIAL;
 	}
 	if (m < 0) {
 		*msg = "Unknown SCRAM mechanism";
-		return FMQ_CTRL_E_UNSUPPORTED_SASL_MECHANISM;
+		return FMQ_KERR_UNSUPPORTED_SASL_MECHANISM;
 	}
 	if (op->name.len > FMQ_SCRAM_NAME_MAX ||
 	    memchr(op->name.p, '\n', (size_t)op->name.len) != NULL) {
 		*msg = "User name too long or not one line";
-		return FMQ_CTRL_E_UNACCEPTABLE_CREDENTIAL;
+		return FMQ_KERR_UNACCEPTABLE_CREDENTIAL;
 	}
 	if (op->del) {
 		const struct fmq_scram_user *u = fmq_scram_db_find(db,
@@ -214,26 +214,26 @@ check_op(const struct fmq_scram_db *db, const struct scram_op *op,
 		if (u == NULL || !u->cred[fmq_scram_idx(m)].set) {
 			*msg = "Attempt to delete a user credential that does "
 				"not exist";
-			return FMQ_CTRL_E_RESOURCE_NOT_FOUND;
+			return FMQ_KERR_RESOURCE_NOT_FOUND;
 		}
 		return 0;
 	}
 	if (op->up->iterations < FMQ_SCRAM_ITER_MIN) {
 		*msg = "Too few iterations";
-		return FMQ_CTRL_E_UNACCEPTABLE_CREDENTIAL;
+		return FMQ_KERR_UNACCEPTABLE_CREDENTIAL;
 	}
 	if (op->up->iterations > FMQ_SCRAM_ITER_MAX) {
 		*msg = "Too many iterations";
-		return FMQ_CTRL_E_UNACCEPTABLE_CREDENTIAL;
+		return FMQ_KERR_UNACCEPTABLE_CREDENTIAL;
 	}
 	if (op->up->salt.len <= 0 || op->up->salt.len > FMQ_SCRAM_SALT_MAX) {
 		*msg = "Salt must be 1..64 bytes";
-		return FMQ_CTRL_E_UNACCEPTABLE_CREDENTIAL;
+		return FMQ_KERR_UNACCEPTABLE_CREDENTIAL;
 	}
 	if (op->up->salted_password.len !=
 	    (int32_t)fmq_scram_hlen((enum fmq_sasl_mech)m)) {
 		*msg = "Salted password has the wrong length";
-		return FMQ_CTRL_E_UNACCEPTABLE_CREDENTIAL;
+		return FMQ_KERR_UNACCEPTABLE_CREDENTIAL;
 	}
 	return 0;
 }
@@ -306,7 +306,7 @@ ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		r->user = ops[i].name;
 		r->error_message = FMQ_KAFKA_STR_NULL;
 		if (!authorized) {
-			r->error_code = FMQ_CTRL_E_CLUSTER_AUTHORIZATION_FAILED;
+			r->error_code = FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
 			continue;
 		}
 		for (uint32_t j = i; j < nops && e == 0; j++) {
@@ -316,7 +316,7 @@ ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				if (str_eq(ops[k].name, ops[i].name) &&
 				    ops[k].mech == ops[j].mech &&
 				    kafka_mech(ops[j].mech) >= 0) {
-					e = FMQ_CTRL_E_DUPLICATE_RESOURCE;
+					e = FMQ_KERR_DUPLICATE_RESOURCE;
 					msg = "A user credential cannot be "
 						"altered twice in the same "
 						"request";
@@ -348,7 +348,7 @@ ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					ops[j].up->salted_password.p,
 					(size_t)ops[j].up->salted_password.len)
 				   < 0) {
-				r->error_code = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+				r->error_code = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 				continue;
 			}
 			changed = true;
@@ -378,7 +378,7 @@ ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			for (uint32_t i = 0; i < nres; i++)
 				if (resp.results[i].error_code == 0) {
 					resp.results[i].error_code =
-						FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+						FMQ_KERR_UNKNOWN_SERVER_ERROR;
 					resp.results[i].error_message = kstr(
 						"Cannot persist the "
 						"credentials");

@@ -247,7 +247,7 @@ pid_claimed(void *arg, int16_t kerr, int64_t start, int64_t end)
 			pid_answer(c, c->pid_wait[i], 0, c->next_pid++);
 		else
 			pid_answer(c, c->pid_wait[i], kerr != 0 ? kerr :
-				   FMQ_CTRL_E_COORDINATOR_LOAD_IN_PROGRESS, -1);
+				   FMQ_KERR_COORDINATOR_LOAD_IN_PROGRESS, -1);
 	}
 }
 
@@ -268,7 +268,7 @@ ctrl_zk_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f)
 		return;
 	}
 	if (c->npid_wait == RTE_DIM(c->pid_wait)) {
-		pid_answer(c, f, FMQ_CTRL_E_COORDINATOR_LOAD_IN_PROGRESS, -1);
+		pid_answer(c, f, FMQ_KERR_COORDINATOR_LOAD_IN_PROGRESS, -1);
 		return;
 	}
 	c->pid_wait[c->npid_wait++] = f;
@@ -619,13 +619,13 @@ zk_done(void *arg, int16_t kerr)
 	struct zk_res *r = arg;
 
 	r->err = kerr;
-	if (kerr == FMQ_CTRL_E_TOPIC_ALREADY_EXISTS)
+	if (kerr == FMQ_KERR_TOPIC_ALREADY_EXISTS)
 		snprintf(r->msg, sizeof(r->msg), "Topic '%s' already exists.",
 			 r->name);
-	else if (kerr == FMQ_CTRL_E_NOT_CONTROLLER)
+	else if (kerr == FMQ_KERR_NOT_CONTROLLER)
 		snprintf(r->msg, sizeof(r->msg), "This broker lost the "
 			 "controller role meanwhile.");
-	else if (kerr == FMQ_CTRL_E_REQUEST_TIMED_OUT)
+	else if (kerr == FMQ_KERR_REQUEST_TIMED_OUT)
 		snprintf(r->msg, sizeof(r->msg), "ZooKeeper did not answer: "
 			 "the outcome is unknown (see Metadata).");
 	else if (kerr != 0)
@@ -767,7 +767,7 @@ not_controller(struct fmq_ctrl *c, struct zk_req *q)
 	if (fmq_cluster_view(c->cl)->is_controller)
 		return false;
 	for (int32_t i = 0; i < q->n; i++) {
-		q->r[i].err = FMQ_CTRL_E_NOT_CONTROLLER;
+		q->r[i].err = FMQ_KERR_NOT_CONTROLLER;
 		snprintf(q->r[i].msg, sizeof(q->r[i].msg), "This is not the "
 			 "correct controller for this cluster.");
 	}
@@ -799,14 +799,14 @@ create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
 	int32_t *rep;
 
 	if (rf > 1) {
-		r->err = FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		r->err = FMQ_KERR_INVALID_REPLICATION_FACTOR;
 		snprintf(r->msg, sizeof(r->msg), "Replication factor %d: "
 			 "FluxMQ does not replicate yet (1 only).", rf);
 		return;
 	}
 	rep = malloc((size_t)np * sizeof(*rep));
 	if (rep == NULL) {
-		r->err = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+		r->err = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		return;
 	}
 	if (manual != NULL) {
@@ -814,14 +814,14 @@ create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
 	} else if (fmq_cluster_assign(ids, racks, nb, (uint32_t)np, 1, 0, -1,
 				      -1, rep) < 0) {
 		free(rep);
-		r->err = FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		r->err = FMQ_KERR_INVALID_REPLICATION_FACTOR;
 		snprintf(r->msg, sizeof(r->msg), "No live broker to place "
 			 "the partitions on.");
 		return;
 	}
 	if (getrandom(r->id, sizeof(r->id), 0) != (ssize_t)sizeof(r->id)) {
 		free(rep);
-		r->err = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+		r->err = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		return;
 	}
 	r->id[6] = (uint8_t)((r->id[6] & 0x0f) | 0x40);
@@ -855,7 +855,7 @@ auto_done(void *arg, int16_t kerr)
 
 	if (kerr == 0)
 		FMQ_INFO("ctrl", "auto-created topic %s in ZooKeeper", a->name);
-	else if (kerr != FMQ_CTRL_E_TOPIC_ALREADY_EXISTS)
+	else if (kerr != FMQ_KERR_TOPIC_ALREADY_EXISTS)
 		FMQ_WARN("ctrl", "auto-create %s in ZooKeeper: error %d",
 			 a->name, kerr);
 	free(a);
@@ -925,7 +925,7 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		int32_t *manual = NULL;
 
 		if (nc > 64) {
-			r->err = FMQ_CTRL_E_INVALID_CONFIG;
+			r->err = FMQ_KERR_INVALID_CONFIG;
 			snprintf(r->msg, sizeof(r->msg), "Too many configs.");
 			continue;
 		}
@@ -942,7 +942,7 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			}
 		}
 		if (fmq_cluster_topic(v, r->name) != NULL) {
-			r->err = FMQ_CTRL_E_TOPIC_ALREADY_EXISTS;
+			r->err = FMQ_KERR_TOPIC_ALREADY_EXISTS;
 			snprintf(r->msg, sizeof(r->msg), "Topic '%s' already "
 				 "exists.", r->name);
 			continue;
@@ -950,7 +950,7 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (rt->assignments_count > 0) {
 			if (rt->num_partitions != -1 ||
 			    rt->replication_factor != -1) {
-				r->err = FMQ_CTRL_E_INVALID_REQUEST;
+				r->err = FMQ_KERR_INVALID_REQUEST;
 				snprintf(r->msg, sizeof(r->msg), "Both "
 					 "numPartitions or replicationFactor "
 					 "and replicasAssignments were set.");
@@ -967,7 +967,8 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				    as->broker_ids_count != 1 ||
 				    fmq_cluster_broker(v, as->broker_ids[0])
 				    == NULL) {
-					r->err = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+					r->err =
+					FMQ_KERR_INVALID_REPLICA_ASSIGNMENT;
 					snprintf(r->msg, sizeof(r->msg),
 						 "Partition %d: one live "
 						 "broker per partition "
@@ -998,7 +999,7 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 					       "%s\"%s\":\"%s\"",
 					       cl > 1 ? "," : "", ek, ev);
 			if (cl >= sizeof(cfg) - 2) {
-				r->err = FMQ_CTRL_E_INVALID_CONFIG;
+				r->err = FMQ_KERR_INVALID_CONFIG;
 				snprintf(r->msg, sizeof(r->msg), "Configs "
 					 "too long.");
 			}
@@ -1056,8 +1057,8 @@ ctrl_zk_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 								      r->name);
 		if (t == NULL) {
 			r->err = r->name[0] == '\0' ?
-				FMQ_CTRL_E_UNKNOWN_TOPIC_ID :
-				FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+				FMQ_KERR_UNKNOWN_TOPIC_ID :
+				FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
 		memcpy(r->id, t->id, 16);
@@ -1104,12 +1105,12 @@ ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		uint32_t nb = live(c, ids, racks);
 
 		if (t == NULL) {
-			r->err = FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+			r->err = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
 		if (rt->count <= (int32_t)t->nparts ||
 		    rt->count > FMQ_TOPIC_MAX_PARTITIONS) {
-			r->err = FMQ_CTRL_E_INVALID_PARTITIONS;
+			r->err = FMQ_KERR_INVALID_PARTITIONS;
 			snprintf(r->msg, sizeof(r->msg), "Topic currently has "
 				 "%u partitions, %d would not be an increase.",
 				 t->nparts, rt->count);
@@ -1118,18 +1119,19 @@ ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		uint32_t add = (uint32_t)rt->count - t->nparts;
 		int32_t *rep = calloc(add, sizeof(*rep) * t->rf);
 		if (rep == NULL) {
-			r->err = FMQ_CTRL_E_UNKNOWN_SERVER_ERROR;
+			r->err = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 			continue;
 		}
 		if (rt->assignments_count > 0) {
 			if ((uint32_t)rt->assignments_count != add)
-				r->err = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+				r->err = FMQ_KERR_INVALID_REPLICA_ASSIGNMENT;
 			for (uint32_t a = 0; a < add && r->err == 0; a++) {
 				if (rt->assignments[a].broker_ids_count !=
 				    t->rf ||
 				    fmq_cluster_broker(v, rt->assignments[a]
 						       .broker_ids[0]) == NULL)
-					r->err = FMQ_CTRL_E_INVALID_REPLICA_ASSIGNMENT;
+					r->err =
+					FMQ_KERR_INVALID_REPLICA_ASSIGNMENT;
 				else
 					memcpy(&rep[a * t->rf],
 					       rt->assignments[a].broker_ids,
@@ -1137,7 +1139,7 @@ ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			}
 		} else if (fmq_cluster_assign(ids, racks, nb, add, t->rf,
 					      t->nparts, -1, -1, rep) < 0) {
-			r->err = FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+			r->err = FMQ_KERR_INVALID_REPLICATION_FACTOR;
 		}
 		if (r->err == 0 && !req->validate_only) {
 			q->pending++;

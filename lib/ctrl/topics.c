@@ -104,7 +104,7 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 		    errno != 0) {
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: Not a number of type LONG", v, k->name);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		const char *dots = strstr(k->limits, "..");
 		lo = strtoll(k->limits, NULL, 10);
@@ -112,7 +112,7 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 		if (x < lo || x > hi) {
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: Value must be in %s", v, k->name, k->limits);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		*(int64_t *)f = x;
 		return 0;
@@ -127,7 +127,7 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: at most %zu of A-Z a-z 0-9 : , . * _ -", v,
 				 k->name, sizeof(str->s) - 1);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		memcpy(str->s, v, n + 1);
 		return 0;
@@ -141,14 +141,14 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 		    errno != 0 || x != x) {
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: Not a number of type DOUBLE", v, k->name);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		lo = strtod(k->limits, NULL);
 		hi = strtod(strstr(k->limits, "..") + 2, NULL);
 		if (x < lo || x > hi) {
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: Value must be in %s", v, k->name, k->limits);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		*(double *)f = x;
 		return 0;
@@ -159,7 +159,7 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: String must be one of: %s", v, k->name,
 				 k->limits);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		*(uint8_t *)f = (uint8_t)i;
 		return 0;
@@ -173,11 +173,11 @@ parse_into(struct fmq_topic_cfg *c, int idx, const char *v, char *msg,
 			snprintf(msg, msglen, "Invalid value %s for configuration "
 				 "%s: Expected value to be either true or false",
 				 v, k->name);
-			return FMQ_CTRL_E_INVALID_CONFIG;
+			return FMQ_KERR_INVALID_CONFIG;
 		}
 		return 0;
 	}
-	return FMQ_CTRL_E_INVALID_CONFIG;
+	return FMQ_KERR_INVALID_CONFIG;
 }
 
 void
@@ -199,7 +199,7 @@ fmq_tcfg_set(struct fmq_topic_cfg *c, const char *name, const char *value,
 
 	if (idx < 0) {
 		snprintf(msg, msglen, "Unknown topic config name: %s", name);
-		return FMQ_CTRL_E_INVALID_CONFIG;
+		return FMQ_KERR_INVALID_CONFIG;
 	}
 	rc = parse_into(c, idx, value, msg, msglen);
 	/* An empty string is its default (and could not be persisted). */
@@ -218,7 +218,7 @@ fmq_tcfg_unset(struct fmq_topic_cfg *c, const struct fmq_topic_cfg *dflt,
 
 	if (idx < 0) {
 		snprintf(msg, msglen, "Unknown topic config name: %s", name);
-		return FMQ_CTRL_E_INVALID_CONFIG;
+		return FMQ_KERR_INVALID_CONFIG;
 	}
 	fmq_tcfg_format(dflt, idx, v, sizeof(v));
 	parse_into(c, idx, v, msg, msglen);
@@ -302,17 +302,17 @@ fmq_topics_validate_name(const char *name, char *msg, size_t msglen)
 
 	if (l == 0) {
 		snprintf(msg, msglen, "Topic name is illegal, it can't be empty");
-		return FMQ_CTRL_E_INVALID_TOPIC_EXCEPTION;
+		return FMQ_KERR_INVALID_TOPIC_EXCEPTION;
 	}
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
 		snprintf(msg, msglen, "Topic name cannot be \".\" or \"..\"");
-		return FMQ_CTRL_E_INVALID_TOPIC_EXCEPTION;
+		return FMQ_KERR_INVALID_TOPIC_EXCEPTION;
 	}
 	if (l > FMQ_TOPIC_NAME_MAX) {
 		snprintf(msg, msglen, "Topic name is illegal, it can't be longer "
 			 "than %d characters, topic name: %.40s...",
 			 FMQ_TOPIC_NAME_MAX, name);
-		return FMQ_CTRL_E_INVALID_TOPIC_EXCEPTION;
+		return FMQ_KERR_INVALID_TOPIC_EXCEPTION;
 	}
 	for (size_t i = 0; i < l; i++) {
 		unsigned char ch = (unsigned char)name[i];
@@ -320,7 +320,7 @@ fmq_topics_validate_name(const char *name, char *msg, size_t msglen)
 			snprintf(msg, msglen, "Topic name \"%.249s\" is illegal, it "
 				 "contains a character other than ASCII "
 				 "alphanumerics, '.', '_' and '-'", name);
-			return FMQ_CTRL_E_INVALID_TOPIC_EXCEPTION;
+			return FMQ_KERR_INVALID_TOPIC_EXCEPTION;
 		}
 	}
 	return 0;
@@ -672,36 +672,36 @@ fmq_topics_create(struct fmq_topics *t, const char *name, int32_t nparts,
 		return e;
 	if (fmq_topics_find(t, name) != NULL) {
 		snprintf(msg, msglen, "Topic '%s' already exists.", name);
-		return FMQ_CTRL_E_TOPIC_ALREADY_EXISTS;
+		return FMQ_KERR_TOPIC_ALREADY_EXISTS;
 	}
 	for (size_t i = 0; i < t->n; i++)
 		if (collides(t->v[i]->name, name)) {
 			snprintf(msg, msglen, "Topic '%s' collides with existing "
 				 "topic: %s", name, t->v[i]->name);
-			return FMQ_CTRL_E_INVALID_TOPIC_EXCEPTION;
+			return FMQ_KERR_INVALID_TOPIC_EXCEPTION;
 		}
 	if (nparts == -1)
 		nparts = default_parts;
 	if (nparts <= 0) {
 		snprintf(msg, msglen, "Number of partitions was set to an invalid "
 			 "non-positive value.");
-		return FMQ_CTRL_E_INVALID_PARTITIONS;
+		return FMQ_KERR_INVALID_PARTITIONS;
 	}
 	if (nparts > FMQ_TOPIC_MAX_PARTITIONS) {
 		snprintf(msg, msglen, "Number of partitions %d is above the "
 			 "limit of %d.", nparts, FMQ_TOPIC_MAX_PARTITIONS);
-		return FMQ_CTRL_E_INVALID_PARTITIONS;
+		return FMQ_KERR_INVALID_PARTITIONS;
 	}
 	if (rf != -1 && rf <= 0) {
 		snprintf(msg, msglen, "Replication factor must be larger than 0, "
 			 "or -1 to use the default value.");
-		return FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		return FMQ_KERR_INVALID_REPLICATION_FACTOR;
 	}
 	if (rf > 1) {
 		snprintf(msg, msglen, "Unable to replicate the partition %d "
 			 "time(s): The target replication factor of %d cannot be "
 			 "reached because only 1 broker(s) are registered.", rf, rf);
-		return FMQ_CTRL_E_INVALID_REPLICATION_FACTOR;
+		return FMQ_KERR_INVALID_REPLICATION_FACTOR;
 	}
 	cfg = t->dflt;
 	for (size_t i = 0; i < ncfgs; i++) {
@@ -752,7 +752,7 @@ fmq_topics_create(struct fmq_topics *t, const char *name, int32_t nparts,
 storage:
 	snprintf(msg, msglen, "Could not persist the topic registry in %s",
 		 t->dir);
-	return FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+	return FMQ_KERR_KAFKA_STORAGE_ERROR;
 }
 
 int16_t
@@ -766,7 +766,7 @@ fmq_topics_delete(struct fmq_topics *t, const char *name, char *msg,
 	if (i >= t->n || strcmp(t->v[i]->name, name) != 0) {
 		snprintf(msg, msglen, "This server does not host this "
 			 "topic-partition.");
-		return FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+		return FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
 	tp = t->v[i];
 	for (uint32_t p = 0; p < tp->nparts; p++)
@@ -778,7 +778,7 @@ fmq_topics_delete(struct fmq_topics *t, const char *name, char *msg,
 	if (save(t) < 0) {
 		snprintf(msg, msglen, "Could not persist the topic registry in %s",
 			 t->dir);
-		return FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+		return FMQ_KERR_KAFKA_STORAGE_ERROR;
 	}
 	return 0;
 }
@@ -795,18 +795,18 @@ fmq_topics_add_partitions(struct fmq_topics *t, const char *name,
 	msg[0] = '\0';
 	if (i >= t->n || strcmp(t->v[i]->name, name) != 0) {
 		snprintf(msg, msglen, "Topic '%s' does not exist.", name);
-		return FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+		return FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
 	tp = t->v[i];
 	if (total <= (int32_t)tp->nparts) {
 		snprintf(msg, msglen, "Topic currently has %u partitions, %d "
 			 "would not be an increase.", tp->nparts, total);
-		return FMQ_CTRL_E_INVALID_PARTITIONS;
+		return FMQ_KERR_INVALID_PARTITIONS;
 	}
 	if (total > FMQ_TOPIC_MAX_PARTITIONS) {
 		snprintf(msg, msglen, "Number of partitions %d is above the "
 			 "limit of %d.", total, FMQ_TOPIC_MAX_PARTITIONS);
-		return FMQ_CTRL_E_INVALID_PARTITIONS;
+		return FMQ_KERR_INVALID_PARTITIONS;
 	}
 	if (validate_only)
 		return 0;
@@ -828,7 +828,7 @@ fmq_topics_add_partitions(struct fmq_topics *t, const char *name,
 storage:
 	snprintf(msg, msglen, "Could not persist the topic registry in %s",
 		 t->dir);
-	return FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+	return FMQ_KERR_KAFKA_STORAGE_ERROR;
 }
 
 int16_t
@@ -843,7 +843,7 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 	msg[0] = '\0';
 	if (i >= t->n || strcmp(t->v[i]->name, name) != 0) {
 		snprintf(msg, msglen, "Topic '%s' does not exist.", name);
-		return FMQ_CTRL_E_UNKNOWN_TOPIC_OR_PARTITION;
+		return FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
 	cfg = t->v[i]->cfg;
 	for (size_t k = 0; k < nops && e == 0; k++) {
@@ -852,7 +852,7 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 			if (ops[k].value == NULL) {
 				snprintf(msg, msglen, "Null value not supported "
 					 "for topic configs: %s", ops[k].key);
-				e = FMQ_CTRL_E_INVALID_CONFIG;
+				e = FMQ_KERR_INVALID_CONFIG;
 			} else {
 				e = fmq_tcfg_set(&cfg, ops[k].key, ops[k].value,
 						 msg, msglen);
@@ -868,12 +868,12 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 			snprintf(msg, msglen, "Config value append/subtract is "
 				 "not supported for %s: it is not a list",
 				 ops[k].key);
-			e = FMQ_CTRL_E_INVALID_CONFIG;
+			e = FMQ_KERR_INVALID_CONFIG;
 			break;
 		default:
 			snprintf(msg, msglen, "Unknown alter operation %d",
 				 ops[k].op);
-			e = FMQ_CTRL_E_INVALID_REQUEST;
+			e = FMQ_KERR_INVALID_REQUEST;
 		}
 	}
 	if (e != 0 || validate_only)
@@ -884,7 +884,7 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 		t->v[i]->cfg = old;
 		snprintf(msg, msglen, "Could not persist the topic registry in %s",
 			 t->dir);
-		return FMQ_CTRL_E_KAFKA_STORAGE_ERROR;
+		return FMQ_KERR_KAFKA_STORAGE_ERROR;
 	}
 	return 0;
 }

@@ -51,12 +51,8 @@ extern "C" {
  * Kafka error codes
  * ---------------------------------------------------------------------- */
 
-/** Kafka protocol error codes (Errors.java numbering), FMQ_KERR_<NAME>. */
-enum fmq_kerr {
-#define FMQ_KERR(name, code, retriable, msg) FMQ_KERR_##name = (code),
-#include "fmq_kafka_err.def"
-#undef FMQ_KERR
-};
+/** Kafka protocol error codes: enum fmq_kerr, FMQ_KERR_<NAME>. */
+#include "fmq_kerr.h"
 
 /** Name of a Kafka error code ("UNSUPPORTED_VERSION"), or "UNKNOWN_CODE". */
 const char *fmq_kafka_err_name(int16_t code);

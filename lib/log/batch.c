@@ -308,37 +308,37 @@ batch_header(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 
 	/* 1. Enough bytes for the size fields and the fixed header. */
 	if (len < RB_RECORDS)
-		return FMQ_LOG_E_CORRUPT_MESSAGE;
+		return FMQ_KERR_CORRUPT_MESSAGE;
 	/* 2. The format: only magic 2 is served (v0/v1 are Kafka 4's
 	 *    UNSUPPORTED_FOR_MESSAGE_FORMAT, anything else is garbage). */
 	magic = b[RB_MAGIC];
 	if (magic < 2)
-		return FMQ_LOG_E_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+		return FMQ_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
 	if (magic != 2)
-		return FMQ_LOG_E_CORRUPT_MESSAGE;
+		return FMQ_KERR_CORRUPT_MESSAGE;
 	batch_peek(b, bi);
 	/* 3. batchLength must describe exactly the bytes given: shorter is a
 	 *    truncated batch, longer means several batches, which Produce v3+
 	 *    does not allow. */
 	if (rd_be32(b + RB_LENGTH) > UINT32_MAX - RB_LOG_OVERHEAD ||
 	    bi->size < RB_RECORDS || bi->size > len)
-		return FMQ_LOG_E_CORRUPT_MESSAGE;
+		return FMQ_KERR_CORRUPT_MESSAGE;
 	if (bi->size < len)
-		return FMQ_LOG_E_INVALID_RECORD;
+		return FMQ_KERR_INVALID_RECORD;
 	/* 4. Size limit (message.max.bytes). */
 	if (bi->size > max_bytes)
-		return FMQ_LOG_E_MESSAGE_TOO_LARGE;
+		return FMQ_KERR_MESSAGE_TOO_LARGE;
 	/* 6. Header consistency (LogValidator.validateBatch), reported after
 	 *    the CRC. */
 	span = (int64_t)bi->last_delta + 1;
 	if ((bi->attributes & RB_ATTR_CODEC_MASK) > 4)
-		*late = FMQ_LOG_E_CORRUPT_MESSAGE;
+		*late = FMQ_KERR_CORRUPT_MESSAGE;
 	else if ((bi->attributes & RB_ATTR_CONTROL) && !stored)
-		*late = FMQ_LOG_E_INVALID_RECORD;
+		*late = FMQ_KERR_INVALID_RECORD;
 	else if (bi->last_delta < 0 ||
 		 (stored ? bi->count < 0 || bi->count > span :
 		  bi->count <= 0 || span != bi->count))
-		*late = FMQ_LOG_E_INVALID_RECORD;
+		*late = FMQ_KERR_INVALID_RECORD;
 	else
 		*late = 0;
 	return 0;
@@ -357,7 +357,7 @@ validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 	/* 5. CRC-32C of attributes..end. */
 	if (batch_crc(b, bi->size) != rd_be32(b + RB_CRC)) {
 		*crc_failed = true;
-		return FMQ_LOG_E_CORRUPT_MESSAGE;
+		return FMQ_KERR_CORRUPT_MESSAGE;
 	}
 	/* 6. Header consistency. */
 	if (late != 0)
@@ -366,7 +366,7 @@ validate(const uint8_t *b, uint32_t len, uint32_t max_bytes,
 	 *    exactly `count' of them. Compressed batches are stored as sent. */
 	if ((bi->attributes & RB_ATTR_CODEC_MASK) == 0 &&
 	    walk_records(b, bi->size, bi->count, NULL, NULL) != 0)
-		return FMQ_LOG_E_INVALID_RECORD;
+		return FMQ_KERR_INVALID_RECORD;
 	return 0;
 }
 
@@ -442,7 +442,7 @@ batch_copy_validate(uint8_t *dst, struct batch_src *src, uint32_t len,
 
 	*crc_failed = false;
 	if (len < RB_RECORDS)
-		return FMQ_LOG_E_CORRUPT_MESSAGE;
+		return FMQ_KERR_CORRUPT_MESSAGE;
 	/* Steps 1-4 need only the header: copy the first block and stop
 	 * there if they fail. */
 	done = RTE_MAX(RTE_MIN(block, len), (uint32_t)RB_RECORDS);
@@ -474,14 +474,14 @@ batch_copy_validate(uint8_t *dst, struct batch_src *src, uint32_t len,
 	/* 5. CRC-32C of attributes..end. */
 	if ((crc ^ 0xFFFFFFFFu) != rd_be32(dst + RB_CRC)) {
 		*crc_failed = true;
-		return FMQ_LOG_E_CORRUPT_MESSAGE;
+		return FMQ_KERR_CORRUPT_MESSAGE;
 	}
 	/* 6. Header consistency. */
 	if (late != 0)
 		return late;
 	/* 7. Uncompressed records: all walked, none bad, none left over. */
 	if (walk && (w.bad || w.left != 0 || w.p != w.end))
-		return FMQ_LOG_E_INVALID_RECORD;
+		return FMQ_KERR_INVALID_RECORD;
 	return 0;
 }
 

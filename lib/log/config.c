@@ -140,8 +140,13 @@ fmq_log_part_set_config(struct fmq_log_part *p,
 			 __ATOMIC_RELAXED);
 	/* Read by the cleaner (control thread). */
 	__atomic_store_n(&p->pp.cleanup, pp->cleanup, __ATOMIC_RELAXED);
-	__atomic_store(&p->pp.min_cleanable_ratio, &pp->min_cleanable_ratio,
-		       __ATOMIC_RELAXED);
+	{
+		/* clang wants a non-const source for the generic store. */
+		double ratio = pp->min_cleanable_ratio;
+
+		__atomic_store(&p->pp.min_cleanable_ratio, &ratio,
+			       __ATOMIC_RELAXED);
+	}
 	__atomic_store_n(&p->pp.min_compaction_lag_ms,
 			 pp->min_compaction_lag_ms, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->pp.max_compaction_lag_ms,

@@ -32,7 +32,7 @@
  *
  * Error contract: int functions return 0 or -errno; constructors return
  * NULL and set errno. Kafka error codes are int16_t values (the numbers of
- * lib/kafka/fmq_kafka_err.def) reported in the result structs, never mixed
+ * lib/util/fmq_kafka_err.def) reported in the result structs, never mixed
  * with errno.
  */
 #ifndef FMQ_LOG_H

@@ -18,13 +18,7 @@
 
 #define LOG_COMP "log"
 
-/* Kafka error codes from the shared table; lib/kafka's enum fmq_kerr has
- * the same numbers, we only avoid depending on its header here. */
-enum fmq_log_kerr {
-#define FMQ_KERR(n, c, r, m) FMQ_LOG_E_##n = c,
-#include "fmq_kafka_err.def"
-#undef FMQ_KERR
-};
+#include "fmq_kerr.h"
 
 /* Record batch v2 field offsets (all big-endian). */
 #define RB_BASE_OFFSET 0

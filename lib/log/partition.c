@@ -723,11 +723,11 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	res->log_start_offset = atomic_load_explicit(&p->log_start,
 						     memory_order_relaxed);
 	if (len < RB_RECORDS)
-		return reject(p, res, FMQ_LOG_E_CORRUPT_MESSAGE, false);
+		return reject(p, res, FMQ_KERR_CORRUPT_MESSAGE, false);
 	if (len > p->pp.max_message_bytes)
-		return reject(p, res, FMQ_LOG_E_MESSAGE_TOO_LARGE, false);
+		return reject(p, res, FMQ_KERR_MESSAGE_TOO_LARGE, false);
 	if (len > p->pp.segment_bytes)
-		return reject(p, res, FMQ_LOG_E_RECORD_LIST_TOO_LARGE, false);
+		return reject(p, res, FMQ_KERR_RECORD_LIST_TOO_LARGE, false);
 
 	/* The current chunk, if the flusher has not recycled it and the
 	 * batch fits; else a new one (an empty chunk is invisible). */
@@ -761,9 +761,9 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	err = ps_check(&p->ps, &pk, now_ms, &dup);
 	if (err != 0) {
 		chunk_unpin(c);
-		if (err == FMQ_LOG_E_OUT_OF_ORDER_SEQUENCE_NUMBER)
+		if (err == FMQ_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER)
 			STAT_ADD(p->lc->out_of_order, 1);
-		else if (err == FMQ_LOG_E_INVALID_PRODUCER_EPOCH)
+		else if (err == FMQ_KERR_INVALID_PRODUCER_EPOCH)
 			STAT_ADD(p->lc->invalid_epoch, 1);
 		return reject(p, res, err, false);
 	}
@@ -812,7 +812,7 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 		rc = part_roll(p, now_ms);
 		if (rc < 0) {
 			chunk_unpin(c);
-			res->error = FMQ_LOG_E_KAFKA_STORAGE_ERROR;
+			res->error = FMQ_KERR_KAFKA_STORAGE_ERROR;
 			return rc;
 		}
 		STAT_ADD(p->lc->rolls, 1);
@@ -892,7 +892,7 @@ fmq_log_append(struct fmq_log_part *part, const struct rte_mbuf *m,
 	struct batch_src src;
 
 	if (m == NULL || (uint64_t)off + len > m->pkt_len) {
-		res->error = FMQ_LOG_E_CORRUPT_MESSAGE;
+		res->error = FMQ_KERR_CORRUPT_MESSAGE;
 		res->base_offset = res->last_offset = -1;
 		return -EINVAL;
 	}
@@ -1089,7 +1089,7 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 	res->high_watermark = hw;
 	res->log_start_offset = start;
 	if (offset < start || offset > hw) {
-		res->error = FMQ_LOG_E_OFFSET_OUT_OF_RANGE;
+		res->error = FMQ_KERR_OFFSET_OUT_OF_RANGE;
 		return 0;
 	}
 	while (cur < hw && res->nranges < nmax &&
@@ -1105,7 +1105,7 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 		if (rc == -1) {
 			rc = 0;
 			if (first)
-				res->error = FMQ_LOG_E_OFFSET_OUT_OF_RANGE;
+				res->error = FMQ_KERR_OFFSET_OUT_OF_RANGE;
 			break;
 		}
 		if (rc <= 0)

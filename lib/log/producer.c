@@ -256,12 +256,12 @@ ps_check(struct pstate *ps, const struct ps_key *k, int64_t now_ms,
 		return 0;       /* not an idempotent producer */
 	/* LogValidator.validateBatch for client batches. */
 	if (k->first_seq < 0)
-		return FMQ_LOG_E_INVALID_RECORD;
+		return FMQ_KERR_INVALID_RECORD;
 	/* No transaction coordinator: Produce with a transactional id is
 	 * refused by the broker; a transactional batch without one has no
 	 * transaction to belong to. */
 	if (k->attributes & RB_ATTR_TXN)
-		return FMQ_LOG_E_INVALID_TXN_STATE;
+		return FMQ_KERR_INVALID_TXN_STATE;
 	e = ps_find(ps, k->pid);
 	if (e < 0)
 		return 0;       /* unknown producer: any sequence */
@@ -279,12 +279,12 @@ ps_check(struct pstate *ps, const struct ps_key *k, int64_t now_ms,
 			}
 		}
 		return in_sequence(ps_newest(x)->last_seq, k->first_seq) ? 0 :
-			FMQ_LOG_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
+			FMQ_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
 	}
 	if (k->epoch < x->epoch)
-		return FMQ_LOG_E_INVALID_PRODUCER_EPOCH;
+		return FMQ_KERR_INVALID_PRODUCER_EPOCH;
 	/* A new epoch restarts the sequence. */
-	return k->first_seq == 0 ? 0 : FMQ_LOG_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
+	return k->first_seq == 0 ? 0 : FMQ_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
 }
 
 int

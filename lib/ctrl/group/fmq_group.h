@@ -27,7 +27,7 @@
  * must not call back into this library.
  *
  * Error codes in responses are Kafka error codes (int16_t, as numbered by
- * lib/kafka/fmq_kafka_err.def). Int functions return 0 or -errno.
+ * lib/util/fmq_kafka_err.def). Int functions return 0 or -errno.
  */
 #ifndef FMQ_GROUP_H
 #define FMQ_GROUP_H

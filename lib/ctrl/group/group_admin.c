@@ -61,13 +61,13 @@ fmq_group_list(struct fmq_group *co, uint64_t token,
 	memset(&r, 0, sizeof(r));
 	r.api = FMQ_GROUP_LIST;
 	if (!co->active) {
-		r.error = KERR_COORDINATOR_NOT_AVAILABLE;
+		r.error = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		emit(co, token, &r);
 		return 0;
 	}
 	l = calloc(co->n_groups + 1, sizeof(*l));
 	if (l == NULL) {
-		r.error = KERR_UNKNOWN_SERVER_ERROR;
+		r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		emit(co, token, &r);
 		return 0;
 	}
@@ -118,14 +118,14 @@ fmq_group_describe(struct fmq_group *co, uint64_t token,
 		d[i].protocol_type = cstr("");
 		d[i].protocol = cstr("");
 		d[i].error = validate_group_id(co, req->group_ids[i], true);
-		if (d[i].error != KERR_NONE)
+		if (d[i].error != FMQ_KERR_NONE)
 			continue;
 		grp = group_find(co, req->group_ids[i]);
 		if (grp == NULL) {
 			/* Kafka's DeadGroup summary; v6+ also says so. */
 			d[i].state = cstr("Dead");
 			if (req->version >= 6)
-				d[i].error = KERR_GROUP_ID_NOT_FOUND;
+				d[i].error = FMQ_KERR_GROUP_ID_NOT_FOUND;
 			continue;
 		}
 		grps[i] = grp;
@@ -185,7 +185,7 @@ fmq_group_describe(struct fmq_group *co, uint64_t token,
 oom:
 	free(d);
 	free(grps);
-	r.error = KERR_UNKNOWN_SERVER_ERROR;
+	r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 	emit(co, token, &r);
 	return 0;
 }
@@ -217,7 +217,7 @@ fmq_group_delete(struct fmq_group *co, uint64_t token,
 
 		memset(&r, 0, sizeof(r));
 		r.api = FMQ_GROUP_DELETE;
-		r.error = KERR_UNKNOWN_SERVER_ERROR;
+		r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		emit(co, token, &r);
 		return 0;
 	}
@@ -248,15 +248,15 @@ fmq_group_delete(struct fmq_group *co, uint64_t token,
 			continue;
 		}
 		d[i].error = validate_group_id(co, id, true);
-		if (d[i].error != KERR_NONE)
+		if (d[i].error != FMQ_KERR_NONE)
 			continue;
 		grp = group_find(co, id);
 		if (grp == NULL || grp->state == GS_DEAD) {
-			d[i].error = KERR_GROUP_ID_NOT_FOUND;
+			d[i].error = FMQ_KERR_GROUP_ID_NOT_FOUND;
 			continue;
 		}
 		if (grp->state != GS_EMPTY) {
-			d[i].error = KERR_NON_EMPTY_GROUP;
+			d[i].error = FMQ_KERR_NON_EMPTY_GROUP;
 			continue;
 		}
 		uint32_t before = co->n_offsets;
@@ -266,7 +266,7 @@ fmq_group_delete(struct fmq_group *co, uint64_t token,
 		/* One tombstone covers the group and all its offsets. */
 		group_tombstone(co, grp);
 		group_free(co, grp);
-		d[i].error = KERR_NONE;
+		d[i].error = FMQ_KERR_NONE;
 		deleted++;
 	}
 	w->resp.u.del.groups = d;

@@ -637,7 +637,7 @@ fmq_group_shutdown(struct fmq_group *g, int64_t now_ms)
 		return -EINVAL;
 	rc = fmq_group_flush(g, now_ms);
 	TAILQ_FOREACH(grp, &g->glist, link)
-		group_unload(g, grp, KERR_NOT_COORDINATOR);
+		group_unload(g, grp, FMQ_KERR_NOT_COORDINATOR);
 	g->active = false;
 	return rc;
 }
@@ -773,7 +773,7 @@ answer_waiters(struct fmq_group *co, int rc)
 				if (rc == 0) {
 					apply_staged(co, s);
 				} else {
-					pe[i].error = KERR_NOT_COORDINATOR;
+					pe[i].error = FMQ_KERR_NOT_COORDINATOR;
 					co->st.commit_errors++;
 				}
 				entry_release(co, s->entry);
@@ -783,8 +783,8 @@ answer_waiters(struct fmq_group *co, int rc)
 				w->resp.u.del.groups;
 
 			for (uint32_t i = 0; i < w->resp.u.del.n_groups; i++)
-				if (d[i].error == KERR_NONE)
-					d[i].error = KERR_NOT_COORDINATOR;
+				if (d[i].error == FMQ_KERR_NONE)
+					d[i].error = FMQ_KERR_NOT_COORDINATOR;
 		} else if (rc != 0 && w->api == FMQ_GROUP_OFFSET_DELETE) {
 			struct fmq_group_part_error *pe =
 				(struct fmq_group_part_error *)
@@ -792,8 +792,8 @@ answer_waiters(struct fmq_group *co, int rc)
 
 			for (uint32_t i = 0; i < w->resp.u.offset_delete.n_parts;
 			     i++)
-				if (pe[i].error == KERR_NONE)
-					pe[i].error = KERR_NOT_COORDINATOR;
+				if (pe[i].error == FMQ_KERR_NONE)
+					pe[i].error = FMQ_KERR_NOT_COORDINATOR;
 		}
 		emit(co, w->token, &w->resp);
 		free(w);
@@ -867,11 +867,11 @@ fmq_group_find_coordinator(const struct fmq_group *g, int8_t key_type,
 {
 	(void)key;
 	if (key_type == FMQ_GROUP_COORD_GROUP)
-		return (g != NULL && g->active) ? KERR_NONE :
-			KERR_COORDINATOR_NOT_AVAILABLE;
+		return (g != NULL && g->active) ? FMQ_KERR_NONE :
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	if (key_type == FMQ_GROUP_COORD_TRANSACTION)
-		return KERR_COORDINATOR_NOT_AVAILABLE;
-	return KERR_INVALID_REQUEST;
+		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+	return FMQ_KERR_INVALID_REQUEST;
 }
 
 void

@@ -128,21 +128,22 @@ validate_commit(struct fmq_group *co, struct group *grp,
 		const struct fmq_group_commit_req *req)
 {
 	if (grp->state == GS_DEAD)
-		return KERR_COORDINATOR_NOT_AVAILABLE;
+		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	if (req->generation_id < 0 && grp->state == GS_EMPTY)
-		return KERR_NONE;   /* admin client or manual assignment */
+		return FMQ_KERR_NONE;   /* admin client or manual assignment */
 	if (req->generation_id >= 0 || req->member_id.len > 0 ||
 	    req->group_instance_id.len >= 0) {
 		int16_t err = validate_current_member(co, grp, req->member_id,
 						      req->group_instance_id);
 
-		if (err != KERR_NONE)
+		if (err != FMQ_KERR_NONE)
 			return err;
 		return req->generation_id != grp->generation ?
-			KERR_ILLEGAL_GENERATION : KERR_NONE;
+			FMQ_KERR_ILLEGAL_GENERATION : FMQ_KERR_NONE;
 	}
 	/* A non-empty group takes commits from its members only. */
-	return grp->state != GS_EMPTY ? KERR_UNKNOWN_MEMBER_ID : KERR_NONE;
+	return grp->state != GS_EMPTY ? FMQ_KERR_UNKNOWN_MEMBER_ID :
+		FMQ_KERR_NONE;
 }
 
 static struct waiter *
@@ -204,7 +205,7 @@ commit_fail_all(struct fmq_group *co, struct waiter *w,
 		(struct fmq_group_part_error *)w->resp.u.commit.parts;
 
 	for (uint32_t i = 0; i < req->n_parts; i++) {
-		pe[i].error = req->parts[i].preset_error != KERR_NONE ?
+		pe[i].error = req->parts[i].preset_error != FMQ_KERR_NONE ?
 			req->parts[i].preset_error : err;
 		co->st.commit_errors++;
 	}
@@ -234,7 +235,7 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 		 * partition with this error. */
 		memset(&r, 0, sizeof(r));
 		r.api = FMQ_GROUP_OFFSET_COMMIT;
-		r.error = KERR_UNKNOWN_SERVER_ERROR;
+		r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		emit(co, token, &r);
 		return 0;
 	}
@@ -246,7 +247,7 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 		return 0;
 	}
 	err = validate_group_id(co, req->group_id, true);
-	if (err != KERR_NONE) {
+	if (err != FMQ_KERR_NONE) {
 		commit_fail_all(co, w, req, err);
 		return 0;
 	}
@@ -255,23 +256,25 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 		if (req->generation_id >= 0) {
 			/* A member of a generation this coordinator does not
 			 * know. */
-			commit_fail_all(co, w, req, KERR_ILLEGAL_GENERATION);
+			commit_fail_all(co, w, req,
+					FMQ_KERR_ILLEGAL_GENERATION);
 			return 0;
 		}
 		if (co->n_groups >= co->conf.max_groups) {
 			co->st.limit_rejections++;
 			commit_fail_all(co, w, req,
-					KERR_COORDINATOR_NOT_AVAILABLE);
+					FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 			return 0;
 		}
 		grp = group_create(co, req->group_id, now);
 		if (grp == NULL) {
-			commit_fail_all(co, w, req, KERR_UNKNOWN_SERVER_ERROR);
+			commit_fail_all(co, w, req,
+					FMQ_KERR_UNKNOWN_SERVER_ERROR);
 			return 0;
 		}
 	}
 	err = validate_commit(co, grp, req);
-	if (err == KERR_NONE) {
+	if (err == FMQ_KERR_NONE) {
 		switch (grp->state) {
 		case GS_EMPTY:
 			break;
@@ -304,14 +307,14 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 		case GS_COMPLETING:
 			/* Valid member and generation, but the assignment is
 			 * not known yet. */
-			err = KERR_REBALANCE_IN_PROGRESS;
+			err = FMQ_KERR_REBALANCE_IN_PROGRESS;
 			break;
 		default:
-			err = KERR_COORDINATOR_NOT_AVAILABLE;
+			err = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 			break;
 		}
 	}
-	if (err != KERR_NONE) {
+	if (err != FMQ_KERR_NONE) {
 		commit_fail_all(co, w, req, err);
 		return 0;
 	}
@@ -325,18 +328,18 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 		struct jrec r;
 		bool limit;
 
-		if (p->preset_error != KERR_NONE) {
+		if (p->preset_error != FMQ_KERR_NONE) {
 			pe[i].error = p->preset_error;
 			co->st.commit_errors++;
 			continue;
 		}
 		if (p->metadata.len > (int32_t)co->conf.offset_metadata_max_bytes) {
-			pe[i].error = KERR_OFFSET_METADATA_TOO_LARGE;
+			pe[i].error = FMQ_KERR_OFFSET_METADATA_TOO_LARGE;
 			co->st.commit_errors++;
 			continue;
 		}
 		if (p->topic.len < 0 || p->topic.len > KSTR_MAX) {
-			pe[i].error = KERR_INVALID_TOPIC_EXCEPTION;
+			pe[i].error = FMQ_KERR_INVALID_TOPIC_EXCEPTION;
 			co->st.commit_errors++;
 			continue;
 		}
@@ -344,8 +347,8 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 		if (e == NULL) {
 			if (limit)
 				co->st.limit_rejections++;
-			pe[i].error = limit ? KERR_INVALID_COMMIT_OFFSET_SIZE :
-				KERR_UNKNOWN_SERVER_ERROR;
+			pe[i].error = limit ? FMQ_KERR_INVALID_COMMIT_OFFSET_SIZE :
+				FMQ_KERR_UNKNOWN_SERVER_ERROR;
 			co->st.commit_errors++;
 			continue;
 		}
@@ -402,11 +405,11 @@ fill_part(struct fmq_group_fetch_part *fp, const struct offset_entry *e,
 	fp->leader_epoch = -1;
 	fp->metadata.ptr = "";
 	fp->metadata.len = 0;
-	fp->error = KERR_NONE;
+	fp->error = FMQ_KERR_NONE;
 	if (e == NULL)
 		return;
 	if (require_stable && e->n_staged > 0) {
-		fp->error = KERR_UNSTABLE_OFFSET_COMMIT;
+		fp->error = FMQ_KERR_UNSTABLE_OFFSET_COMMIT;
 		return;
 	}
 	if (!e->has_value)
@@ -446,7 +449,7 @@ fmq_group_offset_fetch(struct fmq_group *co, uint64_t token,
 		}
 		gr[i].group_id = fg->group_id;
 		gr[i].error = validate_group_id(co, fg->group_id, true);
-		if (gr[i].error != KERR_NONE)
+		if (gr[i].error != FMQ_KERR_NONE)
 			continue;
 		grps[i] = group_find(co, fg->group_id);
 		if (fg->n_parts >= 0)
@@ -462,7 +465,7 @@ fmq_group_offset_fetch(struct fmq_group *co, uint64_t token,
 		struct group *grp = grps[i];
 
 		gr[i].parts = &parts[k];
-		if (gr[i].error != KERR_NONE)
+		if (gr[i].error != FMQ_KERR_NONE)
 			continue;
 		if (fg->n_parts >= 0) {
 			for (int32_t p = 0; p < fg->n_parts; p++) {
@@ -507,7 +510,7 @@ fmq_group_offset_fetch(struct fmq_group *co, uint64_t token,
 oom:
 	free(grps);
 	free(gr);
-	r.error = KERR_UNKNOWN_SERVER_ERROR;
+	r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 	emit(co, token, &r);
 	return 0;
 }
@@ -541,7 +544,7 @@ fmq_group_offset_delete(struct fmq_group *co, uint64_t token,
 
 		memset(&r, 0, sizeof(r));
 		r.api = FMQ_GROUP_OFFSET_DELETE;
-		r.error = KERR_UNKNOWN_SERVER_ERROR;
+		r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		emit(co, token, &r);
 		return 0;
 	}
@@ -550,17 +553,17 @@ fmq_group_offset_delete(struct fmq_group *co, uint64_t token,
 	w->resp.api = FMQ_GROUP_OFFSET_DELETE;
 	pe = (struct fmq_group_part_error *)(w + 1);
 	w->resp.error = validate_group_id(co, req->group_id, false);
-	if (w->resp.error != KERR_NONE)
+	if (w->resp.error != FMQ_KERR_NONE)
 		goto now;
 	grp = group_find(co, req->group_id);
 	if (grp == NULL || grp->state == GS_DEAD) {
-		w->resp.error = KERR_GROUP_ID_NOT_FOUND;
+		w->resp.error = FMQ_KERR_GROUP_ID_NOT_FOUND;
 		goto now;
 	}
 	consumer = grp->protocol_type.len > 0 &&
 		strcmp(grp->protocol_type.ptr, "consumer") == 0;
 	if (grp->state != GS_EMPTY && !consumer) {
-		w->resp.error = KERR_NON_EMPTY_GROUP;
+		w->resp.error = FMQ_KERR_NON_EMPTY_GROUP;
 		goto now;
 	}
 	sp = (char *)(pe + req->n_parts);
@@ -576,9 +579,9 @@ fmq_group_offset_delete(struct fmq_group *co, uint64_t token,
 		pe[i].topic.len = tp->topic.len < 0 ? -1 : tl;
 		pe[i].partition = tp->partition;
 		if (grp->state != GS_EMPTY && group_is_subscribed(grp, sp)) {
-			pe[i].error = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+			pe[i].error = FMQ_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
 		} else {
-			pe[i].error = KERR_NONE;
+			pe[i].error = FMQ_KERR_NONE;
 			e = offset_find(co, grp, tp->topic, tp->partition);
 			if (e != NULL) {
 				offset_remove(co, e, true);

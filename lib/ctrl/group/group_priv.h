@@ -13,12 +13,7 @@
 
 #include "fmq_group.h"
 
-/* Kafka error codes, named from the shared X-macro table. */
-enum group_kerr {
-#define FMQ_KERR(name, code, retriable, msg) KERR_##name = code,
-#include "fmq_kafka_err.def"
-#undef FMQ_KERR
-};
+#include "fmq_kerr.h"
 
 /* Group states; the order is the one of fmq_group_stats.groups_by_state. */
 enum gstate {

@@ -37,10 +37,10 @@ validate_group_id(const struct fmq_group *co, struct fmq_group_str id,
 	/* Kafka: OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups
 	 * accept the empty group id; the others need a real one. */
 	if (id.len < 0 || (id.len == 0 && !empty_ok) || id.len > KSTR_MAX)
-		return KERR_INVALID_GROUP_ID;
+		return FMQ_KERR_INVALID_GROUP_ID;
 	if (!co->active)
-		return KERR_COORDINATOR_NOT_AVAILABLE;
-	return KERR_NONE;
+		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+	return FMQ_KERR_NONE;
 }
 
 /* ------------------------------------------------------------------------
@@ -654,8 +654,9 @@ member_remove(struct fmq_group *co, struct group *grp, struct member *m,
 	      bool answer)
 {
 	if (answer) {
-		invoke_join_error(co, grp, m, empty_str, KERR_UNKNOWN_MEMBER_ID);
-		invoke_sync_error(co, m, KERR_UNKNOWN_MEMBER_ID);
+		invoke_join_error(co, grp, m, empty_str,
+				  FMQ_KERR_UNKNOWN_MEMBER_ID);
+		invoke_sync_error(co, m, FMQ_KERR_UNKNOWN_MEMBER_ID);
 	}
 	if (m->awaiting_join)
 		grp->n_awaiting_join--;
@@ -708,7 +709,7 @@ member_await_join(struct fmq_group *co, struct group *grp, struct member *m,
 {
 	if (m->awaiting_join)
 		send_join_error(co, m->join_token, gstr_view(&m->id),
-				KERR_REBALANCE_IN_PROGRESS);
+				FMQ_KERR_REBALANCE_IN_PROGRESS);
 	else
 		grp->n_awaiting_join++;
 	m->awaiting_join = true;
@@ -831,7 +832,7 @@ prepare_rebalance(struct fmq_group *co, struct group *grp, int64_t now)
 	int32_t rto = group_rebalance_timeout(grp);
 
 	if (grp->state == GS_COMPLETING)
-		reset_and_propagate_error(co, grp, KERR_REBALANCE_IN_PROGRESS,
+		reset_and_propagate_error(co, grp, FMQ_KERR_REBALANCE_IN_PROGRESS,
 					  now);
 	remove_sync_expiration(co, grp);
 	if (grp->state == GS_EMPTY) {
@@ -1012,13 +1013,13 @@ validate_current_member(struct fmq_group *co, struct group *grp,
 		struct member *s = static_find(co, grp, iid);
 
 		if (s == NULL)
-			return KERR_UNKNOWN_MEMBER_ID;
+			return FMQ_KERR_UNKNOWN_MEMBER_ID;
 		if (!gstr_eq(&s->id, mid))
-			return KERR_FENCED_INSTANCE_ID;
+			return FMQ_KERR_FENCED_INSTANCE_ID;
 	}
 	if (member_find(co, grp, mid) == NULL)
-		return KERR_UNKNOWN_MEMBER_ID;
-	return KERR_NONE;
+		return FMQ_KERR_UNKNOWN_MEMBER_ID;
+	return FMQ_KERR_NONE;
 }
 
 /* ------------------------------------------------------------------------
@@ -1059,7 +1060,8 @@ join_add_new(struct join_ctx *c, struct gstr *id)
 	return;
 fail:
 	gstr_clear(&pt);
-	send_join_error(c->co, c->token, empty_str, KERR_UNKNOWN_SERVER_ERROR);
+	send_join_error(c->co, c->token, empty_str,
+			FMQ_KERR_UNKNOWN_SERVER_ERROR);
 }
 
 static void
@@ -1073,13 +1075,13 @@ join_static_replace(struct join_ctx *c, struct member *m, struct gstr *new_id)
 
 	if (protos_reserve(grp, c->n_protos) < 0) {
 		send_join_error(co, c->token, empty_str,
-				KERR_UNKNOWN_SERVER_ERROR);
+				FMQ_KERR_UNKNOWN_SERVER_ERROR);
 		return;
 	}
 	/* Fence the old incarnation's parked requests right away. */
 	invoke_join_error(co, grp, m, gstr_view(&old_id),
-			  KERR_FENCED_INSTANCE_ID);
-	invoke_sync_error(co, m, KERR_FENCED_INSTANCE_ID);
+			  FMQ_KERR_FENCED_INSTANCE_ID);
+	invoke_sync_error(co, m, FMQ_KERR_FENCED_INSTANCE_ID);
 	htab_remove(&grp->members, &m->hn);
 	m->id = *new_id;
 	new_id->ptr = NULL;
@@ -1090,7 +1092,7 @@ join_static_replace(struct join_ctx *c, struct member *m, struct gstr *new_id)
 	if (member_update(co, grp, m, c->protos, c->n_protos, c->rebalance_ms,
 			  c->req->session_timeout_ms, c->token, c->v9) < 0) {
 		send_join_error(co, c->token, empty_str,
-				KERR_UNKNOWN_SERVER_ERROR);
+				FMQ_KERR_UNKNOWN_SERVER_ERROR);
 		gstr_clear(&old_id);
 		return;
 	}
@@ -1144,19 +1146,19 @@ join_new_member(struct join_ctx *c)
 
 	if (grp->state == GS_DEAD) {
 		send_join_error(co, c->token, empty_str,
-				KERR_COORDINATOR_NOT_AVAILABLE);
+				FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
 	if (!supports_protocols(grp, req->protocol_type, c->protos,
 				c->n_protos)) {
 		send_join_error(co, c->token, empty_str,
-				KERR_INCONSISTENT_GROUP_PROTOCOL);
+				FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 		return;
 	}
 	if (gen_member_id(co, &id, is_static ? req->group_instance_id :
 			  req->client_id) < 0) {
 		send_join_error(co, c->token, empty_str,
-				KERR_UNKNOWN_SERVER_ERROR);
+				FMQ_KERR_UNKNOWN_SERVER_ERROR);
 		return;
 	}
 	if (is_static) {
@@ -1175,14 +1177,14 @@ join_new_member(struct join_ctx *c)
 
 		if (grp->n_pending >= co->conf.max_size) {
 			send_join_error(co, c->token, empty_str,
-					KERR_GROUP_MAX_SIZE_REACHED);
+					FMQ_KERR_GROUP_MAX_SIZE_REACHED);
 			goto out;
 		}
 		p = calloc(1, sizeof(*p));
 		if (p == NULL || timers_reserve(co, 1) < 0) {
 			free(p);
 			send_join_error(co, c->token, empty_str,
-					KERR_UNKNOWN_SERVER_ERROR);
+					FMQ_KERR_UNKNOWN_SERVER_ERROR);
 			goto out;
 		}
 		p->grp = grp;
@@ -1196,7 +1198,7 @@ join_new_member(struct join_ctx *c)
 		grp->n_pending++;
 		timer_arm(co, &p->timer, c->now + req->session_timeout_ms);
 		send_join_error(co, c->token, gstr_view(&p->id),
-				KERR_MEMBER_ID_REQUIRED);
+				FMQ_KERR_MEMBER_ID_REQUIRED);
 	} else {
 		join_add_new(c, &id);
 	}
@@ -1216,13 +1218,13 @@ join_current_member(struct join_ctx *c)
 
 	if (grp->state == GS_DEAD) {
 		send_join_error(co, c->token, req->member_id,
-				KERR_COORDINATOR_NOT_AVAILABLE);
+				FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 		return;
 	}
 	if (!supports_protocols(grp, req->protocol_type, c->protos,
 				c->n_protos)) {
 		send_join_error(co, c->token, req->member_id,
-				KERR_INCONSISTENT_GROUP_PROTOCOL);
+				FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 		return;
 	}
 	p = pending_find(co, grp, req->member_id);
@@ -1233,12 +1235,12 @@ join_current_member(struct join_ctx *c)
 			/* Pending ids are only handed to dynamic members;
 			 * Kafka raises IllegalStateException here. */
 			send_join_error(co, c->token, req->member_id,
-					KERR_UNKNOWN_SERVER_ERROR);
+					FMQ_KERR_UNKNOWN_SERVER_ERROR);
 			return;
 		}
 		if (gstr_set(&id, req->member_id) < 0) {
 			send_join_error(co, c->token, req->member_id,
-					KERR_UNKNOWN_SERVER_ERROR);
+					FMQ_KERR_UNKNOWN_SERVER_ERROR);
 			return;
 		}
 		join_add_new(c, &id);
@@ -1247,7 +1249,7 @@ join_current_member(struct join_ctx *c)
 	}
 	err = validate_current_member(co, grp, req->member_id,
 				      req->group_instance_id);
-	if (err != KERR_NONE) {
+	if (err != FMQ_KERR_NONE) {
 		send_join_error(co, c->token, req->member_id, err);
 		return;
 	}
@@ -1276,13 +1278,13 @@ join_current_member(struct join_ctx *c)
 		break;
 	default:
 		send_join_error(co, c->token, req->member_id,
-				KERR_UNKNOWN_MEMBER_ID);
+				FMQ_KERR_UNKNOWN_MEMBER_ID);
 		return;
 	}
 	if (member_update(co, grp, m, c->protos, c->n_protos, c->rebalance_ms,
 			  req->session_timeout_ms, c->token, c->v9) < 0) {
 		send_join_error(co, c->token, req->member_id,
-				KERR_UNKNOWN_SERVER_ERROR);
+				FMQ_KERR_UNKNOWN_SERVER_ERROR);
 		return;
 	}
 	c->protos = NULL;
@@ -1324,14 +1326,14 @@ fmq_group_join(struct fmq_group *co, uint64_t token,
 		return -EINVAL;
 	co->last_now = now;
 	err = validate_group_id(co, req->group_id, false);
-	if (err != KERR_NONE) {
+	if (err != FMQ_KERR_NONE) {
 		send_join_error(co, token, req->member_id, err);
 		return 0;
 	}
 	if (req->session_timeout_ms < co->conf.min_session_timeout_ms ||
 	    req->session_timeout_ms > co->conf.max_session_timeout_ms) {
 		send_join_error(co, token, req->member_id,
-				KERR_INVALID_SESSION_TIMEOUT);
+				FMQ_KERR_INVALID_SESSION_TIMEOUT);
 		return 0;
 	}
 	/* Kafka strings are at most 32767 bytes; the journal relies on it. */
@@ -1348,7 +1350,8 @@ fmq_group_join(struct fmq_group *co, uint64_t token,
 				   req->protocols[i].metadata.len : 0) + 16;
 	if (bytes > co->conf.member_metadata_max_bytes) {
 		co->st.limit_rejections++;
-		send_join_error(co, token, req->member_id, KERR_INVALID_REQUEST);
+		send_join_error(co, token, req->member_id,
+				FMQ_KERR_INVALID_REQUEST);
 		return 0;
 	}
 	memset(&c, 0, sizeof(c));
@@ -1365,25 +1368,25 @@ fmq_group_join(struct fmq_group *co, uint64_t token,
 	if (c.grp == NULL) {
 		if (!unknown) {
 			send_join_error(co, token, req->member_id,
-					KERR_UNKNOWN_MEMBER_ID);
+					FMQ_KERR_UNKNOWN_MEMBER_ID);
 			return 0;
 		}
 		if (co->n_groups >= co->conf.max_groups) {
 			co->st.limit_rejections++;
 			send_join_error(co, token, req->member_id,
-					KERR_COORDINATOR_NOT_AVAILABLE);
+					FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 			return 0;
 		}
 		c.grp = group_create(co, req->group_id, now);
 		if (c.grp == NULL) {
 			send_join_error(co, token, req->member_id,
-					KERR_UNKNOWN_SERVER_ERROR);
+					FMQ_KERR_UNKNOWN_SERVER_ERROR);
 			return 0;
 		}
 	}
 	if (protos_copy(req, &c.protos) < 0) {
 		send_join_error(co, token, req->member_id,
-				KERR_UNKNOWN_SERVER_ERROR);
+				FMQ_KERR_UNKNOWN_SERVER_ERROR);
 		return 0;
 	}
 	c.n_protos = req->n_protocols;
@@ -1397,7 +1400,7 @@ fmq_group_join(struct fmq_group *co, uint64_t token,
 		if (p != NULL)
 			pending_free(co, p);
 		send_join_error(co, token, empty_str,
-				KERR_GROUP_MAX_SIZE_REACHED);
+				FMQ_KERR_GROUP_MAX_SIZE_REACHED);
 	} else if (unknown) {
 		join_new_member(&c);
 	} else {
@@ -1487,7 +1490,7 @@ leader_assign(struct fmq_group *co, struct group *grp,
 
 	if (stage_assignments(co, grp, req, &na) < 0) {
 		/* As Kafka does when storing the assignment fails. */
-		reset_and_propagate_error(co, grp, KERR_UNKNOWN_SERVER_ERROR,
+		reset_and_propagate_error(co, grp, FMQ_KERR_UNKNOWN_SERVER_ERROR,
 					  now);
 		maybe_prepare_rebalance(co, grp, now);
 		return;
@@ -1524,56 +1527,57 @@ fmq_group_sync(struct fmq_group *co, uint64_t token,
 		return -EINVAL;
 	co->last_now = now;
 	err = validate_group_id(co, req->group_id, false);
-	if (err == KERR_NONE && req->version >= 5 &&
+	if (err == FMQ_KERR_NONE && req->version >= 5 &&
 	    (req->protocol_type.len < 0 || req->protocol_name.len < 0))
-		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
-	for (uint32_t i = 0; err == KERR_NONE && i < req->n_assignments; i++) {
+		err = FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL;
+	for (uint32_t i = 0; err == FMQ_KERR_NONE && i < req->n_assignments;
+	     i++) {
 		if (req->assignments[i].assignment.len >
 		    (int32_t)co->conf.member_metadata_max_bytes) {
 			co->st.limit_rejections++;
-			err = KERR_INVALID_REQUEST;
+			err = FMQ_KERR_INVALID_REQUEST;
 		}
 	}
-	if (err != KERR_NONE) {
+	if (err != FMQ_KERR_NONE) {
 		send_sync_error(co, token, err);
 		return 0;
 	}
 	grp = group_find(co, req->group_id);
 	if (grp == NULL) {
-		send_sync_error(co, token, KERR_UNKNOWN_MEMBER_ID);
+		send_sync_error(co, token, FMQ_KERR_UNKNOWN_MEMBER_ID);
 		return 0;
 	}
 	if (grp->state == GS_DEAD)
-		err = KERR_COORDINATOR_NOT_AVAILABLE;
+		err = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	else
 		err = validate_current_member(co, grp, req->member_id,
 					      req->group_instance_id);
-	if (err == KERR_NONE && req->generation_id != grp->generation)
-		err = KERR_ILLEGAL_GENERATION;
-	if (err == KERR_NONE && req->protocol_type.len >= 0 &&
+	if (err == FMQ_KERR_NONE && req->generation_id != grp->generation)
+		err = FMQ_KERR_ILLEGAL_GENERATION;
+	if (err == FMQ_KERR_NONE && req->protocol_type.len >= 0 &&
 	    (grp->protocol_type.len < 0 ||
 	     !gstr_eq(&grp->protocol_type, req->protocol_type)))
-		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
-	if (err == KERR_NONE && req->protocol_name.len >= 0 &&
+		err = FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (err == FMQ_KERR_NONE && req->protocol_name.len >= 0 &&
 	    (grp->protocol.len < 0 ||
 	     !gstr_eq(&grp->protocol, req->protocol_name)))
-		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
-	if (err != KERR_NONE) {
+		err = FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (err != FMQ_KERR_NONE) {
 		send_sync_error(co, token, err);
 		return 0;
 	}
 	m = member_find(co, grp, req->member_id);
 	switch (grp->state) {
 	case GS_EMPTY:
-		send_sync_error(co, token, KERR_UNKNOWN_MEMBER_ID);
+		send_sync_error(co, token, FMQ_KERR_UNKNOWN_MEMBER_ID);
 		break;
 	case GS_PREPARING:
-		send_sync_error(co, token, KERR_REBALANCE_IN_PROGRESS);
+		send_sync_error(co, token, FMQ_KERR_REBALANCE_IN_PROGRESS);
 		break;
 	case GS_COMPLETING:
 		/* A duplicate SyncGroup replaces the parked one; answer the
 		 * first rather than drop it (Kafka drops it). */
-		invoke_sync_error(co, m, KERR_REBALANCE_IN_PROGRESS);
+		invoke_sync_error(co, m, FMQ_KERR_REBALANCE_IN_PROGRESS);
 		m->awaiting_sync = true;
 		m->sync_token = token;
 		remove_pending_sync(co, grp, m);
@@ -1586,7 +1590,7 @@ fmq_group_sync(struct fmq_group *co, uint64_t token,
 		member_heartbeat(co, m, now);
 		break;
 	default:
-		send_sync_error(co, token, KERR_COORDINATOR_NOT_AVAILABLE);
+		send_sync_error(co, token, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 		break;
 	}
 	return 0;
@@ -1608,37 +1612,37 @@ fmq_group_heartbeat(struct fmq_group *co, uint64_t token,
 		return -EINVAL;
 	co->last_now = now;
 	err = validate_group_id(co, req->group_id, false);
-	if (err != KERR_NONE)
+	if (err != FMQ_KERR_NONE)
 		goto out;
 	grp = group_find(co, req->group_id);
 	if (grp == NULL) {
-		err = KERR_UNKNOWN_MEMBER_ID;
+		err = FMQ_KERR_UNKNOWN_MEMBER_ID;
 		goto out;
 	}
 	if (grp->state == GS_DEAD) {
-		err = KERR_COORDINATOR_NOT_AVAILABLE;
+		err = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		goto out;
 	}
 	err = validate_current_member(co, grp, req->member_id,
 				      req->group_instance_id);
-	if (err == KERR_NONE && req->generation_id != grp->generation)
-		err = KERR_ILLEGAL_GENERATION;
-	if (err != KERR_NONE)
+	if (err == FMQ_KERR_NONE && req->generation_id != grp->generation)
+		err = FMQ_KERR_ILLEGAL_GENERATION;
+	if (err != FMQ_KERR_NONE)
 		goto out;
 	m = member_find(co, grp, req->member_id);
 	switch (grp->state) {
 	case GS_EMPTY:
-		err = KERR_UNKNOWN_MEMBER_ID;
+		err = FMQ_KERR_UNKNOWN_MEMBER_ID;
 		break;
 	case GS_PREPARING:
 		member_heartbeat(co, m, now);
-		err = KERR_REBALANCE_IN_PROGRESS;
+		err = FMQ_KERR_REBALANCE_IN_PROGRESS;
 		break;
 	default:
 		/* CompletingRebalance too: members may heartbeat between
 		 * their JoinGroup answer and SyncGroup. */
 		member_heartbeat(co, m, now);
-		err = KERR_NONE;
+		err = FMQ_KERR_NONE;
 		break;
 	}
 out:
@@ -1662,21 +1666,21 @@ fmq_group_leave(struct fmq_group *co, uint64_t token,
 	memset(&r, 0, sizeof(r));
 	r.api = FMQ_GROUP_LEAVE;
 	err = validate_group_id(co, req->group_id, false);
-	if (err != KERR_NONE) {
+	if (err != FMQ_KERR_NONE) {
 		r.error = err;
 		emit(co, token, &r);
 		return 0;
 	}
 	grp = group_find(co, req->group_id);
 	if (grp != NULL && grp->state == GS_DEAD) {
-		r.error = KERR_COORDINATOR_NOT_AVAILABLE;
+		r.error = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		emit(co, token, &r);
 		return 0;
 	}
 	if (req->n_members > 0) {
 		res = calloc(req->n_members, sizeof(*res));
 		if (res == NULL) {
-			r.error = KERR_UNKNOWN_SERVER_ERROR;
+			r.error = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 			emit(co, token, &r);
 			return 0;
 		}
@@ -1689,33 +1693,33 @@ fmq_group_leave(struct fmq_group *co, uint64_t token,
 		res[i].member_id = lm->member_id;
 		res[i].group_instance_id = lm->group_instance_id;
 		if (grp == NULL) {
-			res[i].error = KERR_UNKNOWN_MEMBER_ID;
+			res[i].error = FMQ_KERR_UNKNOWN_MEMBER_ID;
 			continue;
 		}
 		if (lm->member_id.len <= 0) {
 			/* Administrative removal by group.instance.id. */
 			m = static_find(co, grp, lm->group_instance_id);
 			if (m == NULL) {
-				res[i].error = KERR_UNKNOWN_MEMBER_ID;
+				res[i].error = FMQ_KERR_UNKNOWN_MEMBER_ID;
 				continue;
 			}
 		} else if ((p = pending_find(co, grp, lm->member_id)) != NULL) {
 			pending_free(co, p);
 			if (grp->state == GS_PREPARING)
 				maybe_complete_join(co, grp, now);
-			res[i].error = KERR_NONE;
+			res[i].error = FMQ_KERR_NONE;
 			continue;
 		} else {
 			res[i].error = validate_current_member(co, grp,
 				lm->member_id, lm->group_instance_id);
-			if (res[i].error != KERR_NONE)
+			if (res[i].error != FMQ_KERR_NONE)
 				continue;
 			m = member_find(co, grp, lm->member_id);
 		}
 		FMQ_DEBUG(COMP, "group %s: member %s leaves", grp->id.ptr,
 			  m->id.ptr);
 		remove_member_and_update(co, grp, m, now);
-		res[i].error = KERR_NONE;
+		res[i].error = FMQ_KERR_NONE;
 	}
 	r.u.leave.members = res;
 	r.u.leave.n_members = req->n_members;

@@ -78,7 +78,7 @@ fmq_codec_crc32c(const struct fmq_codec_seg *segs, unsigned int nsegs,
 static void
 vres_reset(struct fmq_codec_vresult *res)
 {
-	res->kerr = CODEC_KERR_NONE;
+	res->kerr = FMQ_KERR_NONE;
 	res->record_index = -1;
 	res->msg = NULL;
 	res->offsets_in_place = true;
@@ -107,25 +107,25 @@ batch_frame(struct fmq_codec_ctx *ctx, const struct fmq_codec_seg *segs,
 	*total = n;
 	if (n < FMQ_CODEC_BATCH_HDR_LEN ||
 	    fmq_codec_batch_parse(segs, nsegs, b) < 0)
-		return vres_fail(res, CODEC_KERR_CORRUPT_MESSAGE,
+		return vres_fail(res, FMQ_KERR_CORRUPT_MESSAGE,
 				 "Record batch is corrupt (the size is "
 				 "smaller than the minimum allowed overhead)");
 	if (b->batch_length < 0 ||
 	    (size_t)b->batch_length + FMQ_CODEC_BATCH_LOG_OVERHEAD != n)
-		return vres_fail(res, CODEC_KERR_CORRUPT_MESSAGE,
+		return vres_fail(res, FMQ_KERR_CORRUPT_MESSAGE,
 				 "Record batch is corrupt (batchLength does "
 				 "not match the bytes of the batch)");
 	if (b->magic != 2)
-		return vres_fail(res, CODEC_KERR_CORRUPT_MESSAGE,
+		return vres_fail(res, FMQ_KERR_CORRUPT_MESSAGE,
 				 "Record batch magic is not 2");
 	if (fmq_codec_crc32c(segs, nsegs, FMQ_CODEC_BATCH_CRC_START) !=
 	    b->crc) {
 		ctx->st.crc_errors++;
-		return vres_fail(res, CODEC_KERR_CORRUPT_MESSAGE,
+		return vres_fail(res, FMQ_KERR_CORRUPT_MESSAGE,
 				 "Record is corrupt (stored crc does not "
 				 "match the computed crc)");
 	}
-	return CODEC_KERR_NONE;
+	return FMQ_KERR_NONE;
 }
 
 int16_t
@@ -145,24 +145,24 @@ batch_client_checks(const struct fmq_codec_batch *b,
 		    struct fmq_codec_vresult *res)
 {
 	if ((int64_t)b->last_offset_delta + 1 <= 0)
-		return vres_fail(res, CODEC_KERR_INVALID_RECORD,
+		return vres_fail(res, FMQ_KERR_INVALID_RECORD,
 				 "Batch has an invalid offset range");
 	if (b->count <= 0)
-		return vres_fail(res, CODEC_KERR_INVALID_RECORD,
+		return vres_fail(res, FMQ_KERR_INVALID_RECORD,
 				 "Invalid reported count for record batch");
 	if ((int64_t)b->last_offset_delta + 1 != b->count)
-		return vres_fail(res, CODEC_KERR_INVALID_RECORD,
+		return vres_fail(res, FMQ_KERR_INVALID_RECORD,
 				 "Inconsistent batch offset range and count "
 				 "of records");
 	if (b->attributes & FMQ_CODEC_ATTR_CONTROL)
-		return vres_fail(res, CODEC_KERR_INVALID_RECORD,
+		return vres_fail(res, FMQ_KERR_INVALID_RECORD,
 				 "Clients are not allowed to write control "
 				 "records");
 	if (b->producer_id > -1 && b->base_sequence < 0)
-		return vres_fail(res, CODEC_KERR_INVALID_RECORD,
+		return vres_fail(res, FMQ_KERR_INVALID_RECORD,
 				 "Invalid sequence number in record batch "
 				 "with producerId");
-	return CODEC_KERR_NONE;
+	return FMQ_KERR_NONE;
 }
 
 /*
@@ -183,15 +183,15 @@ batch_open(struct fmq_codec_ctx *ctx, const struct fmq_codec_seg *segs,
 
 	vres_reset(res);
 	k = batch_frame(ctx, segs, nsegs, b, &total, res);
-	if (k != CODEC_KERR_NONE)
+	if (k != FMQ_KERR_NONE)
 		return k;
 	codec = b->attributes & FMQ_CODEC_ATTR_CODEC_MASK;
 	if (codec >= FMQ_CODEC_COUNT)
-		return vres_fail(res, CODEC_KERR_UNSUPPORTED_COMPRESSION_TYPE,
+		return vres_fail(res, FMQ_KERR_UNSUPPORTED_COMPRESSION_TYPE,
 				 "Unknown compression type id");
 	if (o != NULL && o->from_client) {
 		k = batch_client_checks(b, res);
-		if (k != CODEC_KERR_NONE)
+		if (k != FMQ_KERR_NONE)
 			return k;
 	}
 	if (codec == FMQ_CODEC_NONE) {
@@ -200,14 +200,14 @@ batch_open(struct fmq_codec_ctx *ctx, const struct fmq_codec_seg *segs,
 		rc = codec_decompress(ctx, codec, &cin, ctx->recs,
 				      ctx->lim.max_output, &n);
 		if (rc == -ENOSPC || rc == -EMSGSIZE)
-			return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
+			return vres_fail(res, FMQ_KERR_MESSAGE_TOO_LARGE,
 					 "Decompressed records exceed the "
 					 "broker's limit");
 		/* Undecodable under a valid CRC: the batch is corrupt
 		 * (CORRUPT_MESSAGE, Kafka's code for a batch that is
 		 * "otherwise corrupt"; see docs/compression.md). */
 		if (rc < 0)
-			return vres_fail(res, CODEC_KERR_CORRUPT_MESSAGE,
+			return vres_fail(res, FMQ_KERR_CORRUPT_MESSAGE,
 					 "Failed to decompress record stream");
 		lin->p = ctx->recs;
 		lin->len = (uint32_t)n;
@@ -236,7 +236,7 @@ fmq_codec_batch_validate(struct fmq_codec_ctx *ctx,
 		res = &tmp;
 	ctx->st.batches_validated++;
 	k = batch_open(ctx, segs, nsegs, o, &b, &rin, &lin, res);
-	if (k != CODEC_KERR_NONE)
+	if (k != FMQ_KERR_NONE)
 		ctx->st.batches_invalid++;
 	return k;
 }
@@ -261,11 +261,11 @@ fmq_codec_batch_recompress(struct fmq_codec_ctx *ctx,
 	if (res == NULL)
 		res = &tmp;
 	if (codec < 0 || codec >= FMQ_CODEC_COUNT)
-		return vres_fail(res, CODEC_KERR_UNSUPPORTED_COMPRESSION_TYPE,
+		return vres_fail(res, FMQ_KERR_UNSUPPORTED_COMPRESSION_TYPE,
 				 "Unknown target compression type");
 	ctx->st.batches_validated++;
 	k = batch_open(ctx, segs, nsegs, o, &b, &rin, &lin, res);
-	if (k != CODEC_KERR_NONE) {
+	if (k != FMQ_KERR_NONE) {
 		ctx->st.batches_invalid++;
 		return k;
 	}
@@ -278,7 +278,7 @@ fmq_codec_batch_recompress(struct fmq_codec_ctx *ctx,
 		if (rin.segs != &lin) {
 			if (rlen > ctx->lim.max_output)
 				return vres_fail(res,
-					CODEC_KERR_MESSAGE_TOO_LARGE,
+					FMQ_KERR_MESSAGE_TOO_LARGE,
 					"Records exceed the broker's limit");
 			codec_segs_copy(rin.segs, rin.nsegs, rin.skip,
 					ctx->recs, rlen);
@@ -287,7 +287,7 @@ fmq_codec_batch_recompress(struct fmq_codec_ctx *ctx,
 						  ctx->recs2,
 						  ctx->lim.max_output);
 		if (w < 0)
-			return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
+			return vres_fail(res, FMQ_KERR_MESSAGE_TOO_LARGE,
 					 "Rebuilt records exceed the broker's "
 					 "limit");
 		lin.p = ctx->recs2;
@@ -299,12 +299,12 @@ fmq_codec_batch_recompress(struct fmq_codec_ctx *ctx,
 	}
 
 	if (out_cap < FMQ_CODEC_BATCH_HDR_LEN)
-		return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
+		return vres_fail(res, FMQ_KERR_MESSAGE_TOO_LARGE,
 				 "Rebuilt batch exceeds the size limit");
 	codec_segs_copy(segs, nsegs, 0, out, FMQ_CODEC_BATCH_HDR_LEN);
 	if (codec == FMQ_CODEC_NONE) {
 		if (rlen > out_cap - FMQ_CODEC_BATCH_HDR_LEN)
-			return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
+			return vres_fail(res, FMQ_KERR_MESSAGE_TOO_LARGE,
 					 "Rebuilt batch exceeds the size "
 					 "limit");
 		codec_segs_copy(rin.segs, rin.nsegs, rin.skip,
@@ -315,16 +315,16 @@ fmq_codec_batch_recompress(struct fmq_codec_ctx *ctx,
 				    out + FMQ_CODEC_BATCH_HDR_LEN,
 				    out_cap - FMQ_CODEC_BATCH_HDR_LEN, &clen);
 		if (rc == -ENOSPC)
-			return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
+			return vres_fail(res, FMQ_KERR_MESSAGE_TOO_LARGE,
 					 "Rebuilt batch exceeds the size "
 					 "limit");
 		if (rc < 0)
-			return vres_fail(res, CODEC_KERR_UNKNOWN_SERVER_ERROR,
+			return vres_fail(res, FMQ_KERR_UNKNOWN_SERVER_ERROR,
 					 "Compression failed");
 	}
 	total = FMQ_CODEC_BATCH_HDR_LEN + clen;
 	if (total - FMQ_CODEC_BATCH_LOG_OVERHEAD > INT32_MAX)
-		return vres_fail(res, CODEC_KERR_MESSAGE_TOO_LARGE,
+		return vres_fail(res, FMQ_KERR_MESSAGE_TOO_LARGE,
 				 "Rebuilt batch exceeds the size limit");
 
 	attr = (uint16_t)((b.attributes & ~FMQ_CODEC_ATTR_CODEC_MASK) |
@@ -343,5 +343,5 @@ fmq_codec_batch_recompress(struct fmq_codec_ctx *ctx,
 	}
 	ctx->st.batches_recompressed++;
 	*out_len = total;
-	return CODEC_KERR_NONE;
+	return FMQ_KERR_NONE;
 }

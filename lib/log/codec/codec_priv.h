@@ -19,12 +19,7 @@
 
 #include "fmq_codec.h"
 
-/* Kafka error codes, from the shared table (no hand-typed numbers). */
-enum codec_kerr {
-#define FMQ_KERR(name, code, retriable, msg) CODEC_KERR_##name = (code),
-#include "fmq_kafka_err.def"
-#undef FMQ_KERR
-};
+#include "fmq_kerr.h"
 
 /* Java's SnappyOutputStream (xerial) stream header and block size. */
 #define CODEC_XERIAL_HDR_LEN 16

@@ -15,7 +15,7 @@
  *  - codec-level functions (fmq_codec_compress/decompress) return 0 or a
  *    negative errno;
  *  - batch-level functions return an int16_t Kafka error code, one of the
- *    FMQ_KERR_* values of lib/kafka/fmq_kafka_err.def (0 = NONE).
+ *    FMQ_KERR_* values of lib/util/fmq_kafka_err.def (0 = NONE).
  *
  * Output is always bounded by a capacity the caller gives: data that would
  * expand beyond it is an error (-ENOSPC / MESSAGE_TOO_LARGE), never a

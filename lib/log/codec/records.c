@@ -166,7 +166,7 @@ struct walk_err {
 };
 
 #define STRUCT_ERR(e, i, m) do { (e)->msg = (m); (e)->index = (i); \
-	return CODEC_KERR_INVALID_RECORD; } while (0)
+	return FMQ_KERR_INVALID_RECORD; } while (0)
 
 /*
  * Skip a bytes field of length len inside a record whose body ends `end`
@@ -303,10 +303,10 @@ walk(const struct fmq_codec_batch *b, const struct codec_in *in,
 		STRUCT_ERR(e, -1, "Incorrect declared batch size, records "
 			   "still remaining in file");
 	if (ts_err)
-		return CODEC_KERR_INVALID_TIMESTAMP;
+		return FMQ_KERR_INVALID_TIMESTAMP;
 	if (rec_err)
-		return CODEC_KERR_INVALID_RECORD;
-	return CODEC_KERR_NONE;
+		return FMQ_KERR_INVALID_RECORD;
+	return FMQ_KERR_NONE;
 }
 
 int16_t
@@ -323,8 +323,8 @@ codec_records_validate(const struct fmq_codec_batch *b,
 	res->max_timestamp = -1;
 	k = walk(b, in, o, res, &e);
 	res->kerr = k;
-	res->record_index = k == CODEC_KERR_NONE ? -1 : e.index;
-	res->msg = k == CODEC_KERR_NONE ? NULL : e.msg;
+	res->record_index = k == FMQ_KERR_NONE ? -1 : e.index;
+	res->msg = k == FMQ_KERR_NONE ? NULL : e.msg;
 	return k;
 }
 

@@ -14,12 +14,7 @@
 #include "codec_test_util.h"
 #include "harness.h"
 
-/* The Kafka codes these tests expect, from the shared table. */
-enum {
-#define FMQ_KERR(name, code, retriable, msg) K_##name = (code),
-#include "fmq_kafka_err.def"
-#undef FMQ_KERR
-};
+#include "fmq_kerr.h"
 
 #define MIB (1u << 20)
 
@@ -280,8 +275,8 @@ test_client_batches(void)
 		CU_ASSERT_EQUAL(b.count, 1000);
 		CU_ASSERT_EQUAL(b.last_offset_delta, 999);
 		k = fmq_codec_batch_validate(ctx, &whole, 1, &o, &res);
-		CU_ASSERT_EQUAL(k, K_NONE);
-		if (k != K_NONE)
+		CU_ASSERT_EQUAL(k, FMQ_KERR_NONE);
+		if (k != FMQ_KERR_NONE)
 			fprintf(stderr, "%s: %d %s (record %d)\n", files[i], k,
 				res.msg, res.record_index);
 		CU_ASSERT_EQUAL(res.records, 1000);
@@ -289,7 +284,7 @@ test_client_batches(void)
 		/* The same, in 1-byte segments (every field straddles). */
 		k = fmq_codec_batch_validate(ctx, segs, cut(bt, n, 1, segs,
 							     200000), &o, &res);
-		CU_ASSERT_EQUAL(k, K_NONE);
+		CU_ASSERT_EQUAL(k, FMQ_KERR_NONE);
 		CU_ASSERT_EQUAL(res.records, 1000);
 		/* Decoded records match the spec field by field. */
 		codec = b.attributes & 7;
@@ -309,9 +304,9 @@ test_client_batches(void)
 		bt[n / 2] ^= 0x10;
 		CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &whole, 1, &o,
 							 &res),
-				K_CORRUPT_MESSAGE);
+				FMQ_KERR_CORRUPT_MESSAGE);
 		CU_ASSERT_EQUAL(fmq_codec_batch_check_crc(ctx, &whole, 1),
-				K_CORRUPT_MESSAGE);
+				FMQ_KERR_CORRUPT_MESSAGE);
 		free(bt);
 	}
 	free(d);
@@ -488,7 +483,7 @@ test_bombs(void)
 		s.len = (uint32_t)t_batch(bt, &bo, c, cl);
 		CU_ASSERT_EQUAL(fmq_codec_batch_validate(small, &s, 1, NULL,
 							 &res),
-				K_MESSAGE_TOO_LARGE);
+				FMQ_KERR_MESSAGE_TOO_LARGE);
 		CU_ASSERT_EQUAL(fmq_codec_ctx_stats(small)->dec_too_big[
 					FMQ_CODEC_ZSTD], 1);
 		fmq_codec_ctx_free(small);
@@ -546,7 +541,7 @@ check(const struct vcase *vc, int16_t got, const struct fmq_codec_vresult *r)
 			got, r->msg ? r->msg : "-", vc->want);
 	if (vc->want_index != -2)
 		CU_ASSERT_EQUAL(r->record_index, vc->want_index);
-	if (got != K_NONE)
+	if (got != FMQ_KERR_NONE)
 		CU_ASSERT_PTR_NOT_NULL(r->msg);
 }
 
@@ -561,7 +556,7 @@ test_deep_validation(void)
 
 	n = three_records(p, 0, 1, 2);
 	{
-		struct vcase vc = { "valid", K_NONE, -1 };
+		struct vcase vc = { "valid", FMQ_KERR_NONE, -1 };
 
 		k = validate_recs(p, n, 3, 0, &o, &r);
 		check(&vc, k, &r);
@@ -577,7 +572,7 @@ test_deep_validation(void)
 		};
 		struct fmq_codec_batch b = { .magic = 2, .count = 1 };
 		struct fmq_codec_seg segs[256];
-		struct vcase vc = { "skip to the end over segments", K_NONE,
+		struct vcase vc = { "skip to the end over segments", FMQ_KERR_NONE,
 				    -1 };
 		unsigned int i;
 
@@ -589,36 +584,36 @@ test_deep_validation(void)
 		check(&vc, fmq_codec_records_validate(&b, segs, (unsigned)m,
 						      &o, &r), &r);
 		segs[m - 1].len = 0;   /* and one byte short of it */
-		vc.want = K_INVALID_RECORD;
+		vc.want = FMQ_KERR_INVALID_RECORD;
 		vc.want_index = 0;
 		check(&vc, fmq_codec_records_validate(&b, segs, (unsigned)m,
 						      &o, &r), &r);
 	}
 	{
-		struct vcase vc = { "count above records", K_INVALID_RECORD, 3 };
+		struct vcase vc = { "count above records", FMQ_KERR_INVALID_RECORD, 3 };
 
 		check(&vc, validate_recs(p, n, 4, 0, &o, &r), &r);
 	}
 	{
-		struct vcase vc = { "count below records", K_INVALID_RECORD, -1 };
+		struct vcase vc = { "count below records", FMQ_KERR_INVALID_RECORD, -1 };
 
 		check(&vc, validate_recs(p, n, 2, 0, &o, &r), &r);
 	}
 	{
-		struct vcase vc = { "negative count", K_INVALID_RECORD, -2 };
+		struct vcase vc = { "negative count", FMQ_KERR_INVALID_RECORD, -2 };
 
 		check(&vc, validate_recs(p, n, -1, 0, &o, &r), &r);
 	}
 	{
 		/* Kafka rebuilds rather than rejects (old clients). */
-		struct vcase vc = { "offset deltas out of order", K_NONE, -1 };
+		struct vcase vc = { "offset deltas out of order", FMQ_KERR_NONE, -1 };
 
 		m = three_records(q, 0, 2, 1);
 		check(&vc, validate_recs(q, m, 3, 0, &o, &r), &r);
 		CU_ASSERT_FALSE(r.offsets_in_place);
 	}
 	{
-		struct vcase vc = { "trailing byte", K_INVALID_RECORD, -1 };
+		struct vcase vc = { "trailing byte", FMQ_KERR_INVALID_RECORD, -1 };
 
 		memcpy(q, p, n);
 		q[n] = 0;
@@ -629,27 +624,27 @@ test_deep_validation(void)
 
 		/* Every truncation point fails, none crashes. */
 		for (cut_at = 0; cut_at < n; cut_at++) {
-			struct vcase vc = { "truncated", K_INVALID_RECORD, -2 };
+			struct vcase vc = { "truncated", FMQ_KERR_INVALID_RECORD, -2 };
 
 			check(&vc, validate_recs(p, cut_at, 3, 0, &o, &r), &r);
 		}
 	}
 	{
-		struct vcase vc = { "length one too big", K_INVALID_RECORD, 0 };
+		struct vcase vc = { "length one too big", FMQ_KERR_INVALID_RECORD, 0 };
 
 		memcpy(q, p, n);
 		q[0]++;
 		check(&vc, validate_recs(q, n, 3, 0, &o, &r), &r);
 	}
 	{
-		struct vcase vc = { "length one too small", K_INVALID_RECORD, 0 };
+		struct vcase vc = { "length one too small", FMQ_KERR_INVALID_RECORD, 0 };
 
 		memcpy(q, p, n);
 		q[0]--;
 		check(&vc, validate_recs(q, n, 3, 0, &o, &r), &r);
 	}
 	{
-		struct vcase vc = { "negative record length", K_INVALID_RECORD,
+		struct vcase vc = { "negative record length", FMQ_KERR_INVALID_RECORD,
 				    0 };
 
 		memcpy(q, p, n);
@@ -658,7 +653,7 @@ test_deep_validation(void)
 	}
 	{
 		/* Record 0: len, attr, ts 0, off 0, key len 1 at byte 4. */
-		struct vcase vc = { "key length -2", K_INVALID_RECORD, 0 };
+		struct vcase vc = { "key length -2", FMQ_KERR_INVALID_RECORD, 0 };
 
 		memcpy(q, p, n);
 		CU_ASSERT_EQUAL(q[4], 0x02);
@@ -667,7 +662,7 @@ test_deep_validation(void)
 	}
 	{
 		struct vcase vc = { "key longer than the record",
-				    K_INVALID_RECORD, 0 };
+				    FMQ_KERR_INVALID_RECORD, 0 };
 
 		memcpy(q, p, n);
 		q[4] = 0x40;   /* 32 */
@@ -676,7 +671,7 @@ test_deep_validation(void)
 	{
 		uint8_t h[1] = { 'v' };
 		struct t_hdr hh = { "", h, 1 };
-		struct vcase vc = { "empty header key is fine", K_NONE, -1 };
+		struct vcase vc = { "empty header key is fine", FMQ_KERR_NONE, -1 };
 
 		m = t_record(q, 0, 0, "a", 1, "b", 1, &hh, 1);
 		check(&vc, validate_recs(q, m, 1, 0, &o, &r), &r);
@@ -685,7 +680,7 @@ test_deep_validation(void)
 		/* Hand-made: header count -1. */
 		uint8_t b[16];
 		size_t l = 0;
-		struct vcase vc = { "negative header count", K_INVALID_RECORD,
+		struct vcase vc = { "negative header count", FMQ_KERR_INVALID_RECORD,
 				    0 };
 
 		b[l++] = 0;              /* length, patched */
@@ -712,13 +707,13 @@ test_deep_validation(void)
 
 		b[7] = 0;                /* key "" */
 		vc.name = "null header value is fine";
-		vc.want = K_NONE;
+		vc.want = FMQ_KERR_NONE;
 		vc.want_index = -1;
 		check(&vc, validate_recs(b, l, 1, 0, &o, &r), &r);
 
 		b[8] = 3;                /* value -2 */
 		vc.name = "header value -2";
-		vc.want = K_INVALID_RECORD;
+		vc.want = FMQ_KERR_INVALID_RECORD;
 		vc.want_index = 0;
 		check(&vc, validate_recs(b, l, 1, 0, &o, &r), &r);
 	}
@@ -727,7 +722,7 @@ test_deep_validation(void)
 		uint8_t b[32];
 		size_t l = 0;
 		int i;
-		struct vcase vc = { "6-byte varint", K_INVALID_RECORD, 0 };
+		struct vcase vc = { "6-byte varint", FMQ_KERR_INVALID_RECORD, 0 };
 
 		b[l++] = 0;
 		b[l++] = 0;
@@ -770,14 +765,14 @@ test_deep_validation(void)
 		b[l++] = 0;
 		b[0] = (uint8_t)((l - 1) << 1);
 		vc.name = "5-byte varint";
-		vc.want = K_NONE;
+		vc.want = FMQ_KERR_NONE;
 		vc.want_index = -1;
 		check(&vc, validate_recs(b, l, 1, 0, &o, &r), &r);
 	}
 	{
 		/* Huge record length claim: no read past the end. */
 		uint8_t b[8] = { 0xfe, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0 };
-		struct vcase vc = { "absurd record length", K_INVALID_RECORD,
+		struct vcase vc = { "absurd record length", FMQ_KERR_INVALID_RECORD,
 				    0 };
 
 		check(&vc, validate_recs(b, 8, 1, 0, &o, &r), &r);
@@ -789,7 +784,7 @@ test_deep_validation(void)
 	{
 		struct fmq_codec_vopts oc = o;
 		struct vcase vc = { "compacted topic, null key",
-				    K_INVALID_RECORD, 1 };
+				    FMQ_KERR_INVALID_RECORD, 1 };
 
 		oc.compacted = true;
 		check(&vc, validate_recs(p, n, 3, 0, &oc, &r), &r);
@@ -797,7 +792,7 @@ test_deep_validation(void)
 	{
 		struct fmq_codec_vopts ot = o;
 		struct vcase vc = { "timestamp out of range",
-				    K_INVALID_TIMESTAMP, 2 };
+				    FMQ_KERR_INVALID_TIMESTAMP, 2 };
 
 		/* Records at 1000, 1005, 1009; now 1004, max diff 4. */
 		ot.now_ms = 1004;
@@ -805,7 +800,7 @@ test_deep_validation(void)
 		check(&vc, validate_recs(p, n, 3, 0, &ot, &r), &r);
 		ot.ts_diff_max_ms = 5;
 		vc.name = "timestamps in range";
-		vc.want = K_NONE;
+		vc.want = FMQ_KERR_NONE;
 		vc.want_index = -1;
 		check(&vc, validate_recs(p, n, 3, 0, &ot, &r), &r);
 		/* A structural error after a timestamp error wins (Java
@@ -814,14 +809,14 @@ test_deep_validation(void)
 		memcpy(q, p, n);
 		q[n] = 0;
 		vc.name = "structure beats timestamp";
-		vc.want = K_INVALID_RECORD;
+		vc.want = FMQ_KERR_INVALID_RECORD;
 		vc.want_index = -1;
 		check(&vc, validate_recs(q, n + 1, 3, 0, &ot, &r), &r);
 		/* LogAppendTime set by a producer. */
 		ot = o;
 		ot.from_client = true;
 		vc.name = "producer set LogAppendTime";
-		vc.want = K_INVALID_TIMESTAMP;
+		vc.want = FMQ_KERR_INVALID_TIMESTAMP;
 		vc.want_index = 0;
 		check(&vc, validate_recs(p, n, 3, FMQ_CODEC_ATTR_LOG_APPEND_TIME,
 					 &ot, &r), &r);
@@ -847,27 +842,27 @@ test_batch_checks(void)
 	struct t_batch_opts b2;
 
 	s.len = (uint32_t)t_batch(bt, &bo, recs, rn);
-	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), K_NONE);
+	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), FMQ_KERR_NONE);
 
 	/* Framing. */
 	s.len = 60;
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_CORRUPT_MESSAGE);
+			FMQ_KERR_CORRUPT_MESSAGE);
 	s.len = (uint32_t)(61 + rn - 1);
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_CORRUPT_MESSAGE);
+			FMQ_KERR_CORRUPT_MESSAGE);
 	s.len = (uint32_t)(61 + rn);
 	bt[16] = 1;
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_CORRUPT_MESSAGE);
+			FMQ_KERR_CORRUPT_MESSAGE);
 	bt[16] = 2;
 	/* baseOffset and partitionLeaderEpoch are outside the CRC. */
 	bt[3] ^= 0xff;
 	bt[13] ^= 0xff;
-	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), K_NONE);
+	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), FMQ_KERR_NONE);
 	bt[30] ^= 1;
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_CORRUPT_MESSAGE);
+			FMQ_KERR_CORRUPT_MESSAGE);
 
 	/* Client batch checks (LogValidator.validateBatch). */
 #define BATCH_CASE(field, value, want) do {				\
@@ -877,16 +872,16 @@ test_batch_checks(void)
 		CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), \
 				want);					\
 	} while (0)
-	BATCH_CASE(count, 0, K_INVALID_RECORD);
-	BATCH_CASE(last_offset_delta, 3, K_INVALID_RECORD);
-	BATCH_CASE(last_offset_delta, -1, K_INVALID_RECORD);
-	BATCH_CASE(attributes, FMQ_CODEC_ATTR_CONTROL, K_INVALID_RECORD);
-	BATCH_CASE(producer_id, 7, K_INVALID_RECORD);   /* seq -1 */
-	BATCH_CASE(attributes, 6, K_UNSUPPORTED_COMPRESSION_TYPE);
-	BATCH_CASE(attributes, FMQ_CODEC_ATTR_TRANSACTIONAL, K_NONE);
+	BATCH_CASE(count, 0, FMQ_KERR_INVALID_RECORD);
+	BATCH_CASE(last_offset_delta, 3, FMQ_KERR_INVALID_RECORD);
+	BATCH_CASE(last_offset_delta, -1, FMQ_KERR_INVALID_RECORD);
+	BATCH_CASE(attributes, FMQ_CODEC_ATTR_CONTROL, FMQ_KERR_INVALID_RECORD);
+	BATCH_CASE(producer_id, 7, FMQ_KERR_INVALID_RECORD);   /* seq -1 */
+	BATCH_CASE(attributes, 6, FMQ_KERR_UNSUPPORTED_COMPRESSION_TYPE);
+	BATCH_CASE(attributes, FMQ_CODEC_ATTR_TRANSACTIONAL, FMQ_KERR_NONE);
 	/* Not from a client: count 0 and control batches pass. */
 	o.from_client = false;
-	BATCH_CASE(attributes, FMQ_CODEC_ATTR_CONTROL, K_NONE);
+	BATCH_CASE(attributes, FMQ_CODEC_ATTR_CONTROL, FMQ_KERR_NONE);
 	o.from_client = true;
 #undef BATCH_CASE
 
@@ -897,12 +892,12 @@ test_batch_checks(void)
 	memset(c, 0x5a, 100);
 	s.len = (uint32_t)t_batch(bt, &b2, c, 100);
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_CORRUPT_MESSAGE);
+			FMQ_KERR_CORRUPT_MESSAGE);
 	CU_ASSERT_EQUAL(compress1(FMQ_CODEC_LZ4, recs, rn - 1, c, sizeof(c),
 				  &cl), 0);
 	s.len = (uint32_t)t_batch(bt, &b2, c, cl);
 	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r),
-			K_INVALID_RECORD);
+			FMQ_KERR_INVALID_RECORD);
 	CU_ASSERT_EQUAL(r.record_index, 2);
 }
 
@@ -933,7 +928,7 @@ check_rebuilt(const uint8_t *src, size_t sn, const uint8_t *out, size_t on,
 	CU_ASSERT_EQUAL(memcmp(out + 23, src + 23, 61 - 23), 0);
 	/* CRC against the independent bitwise implementation. */
 	CU_ASSERT_EQUAL(t_get_be32(out + 17), t_crc32c(out + 21, on - 21));
-	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), K_NONE);
+	CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1, &o, &r), FMQ_KERR_NONE);
 	CU_ASSERT_EQUAL(r.records, count);
 	CU_ASSERT(r.offsets_in_place);
 	if (codec == FMQ_CODEC_NONE) {
@@ -977,8 +972,8 @@ test_recompress(void)
 							   4096),
 						       t, NULL, out, cap, &on,
 						       &r);
-			CU_ASSERT_EQUAL(k, K_NONE);
-			if (k != K_NONE) {
+			CU_ASSERT_EQUAL(k, FMQ_KERR_NONE);
+			if (k != FMQ_KERR_NONE) {
 				fprintf(stderr, "%s -> %s: %d %s\n", files[i],
 					fmq_codec_name(t), k, r.msg);
 				continue;
@@ -991,8 +986,8 @@ test_recompress(void)
 					ctx, segs, cut(bt, n, 1500, segs, 4096),
 					t, NULL, out, on - 1, &on2, &r);
 
-				CU_ASSERT_EQUAL(k2, K_MESSAGE_TOO_LARGE);
-				if (k2 != K_MESSAGE_TOO_LARGE)
+				CU_ASSERT_EQUAL(k2, FMQ_KERR_MESSAGE_TOO_LARGE);
+				if (k2 != FMQ_KERR_MESSAGE_TOO_LARGE)
 					fprintf(stderr, "%s -> %s in %zu: %d\n",
 						files[i], fmq_codec_name(t),
 						on - 1, k2);
@@ -1027,16 +1022,16 @@ test_recompress(void)
 			s.len = (uint32_t)t_batch(bt, &bo, c, cl);
 			CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1,
 								 NULL, &r),
-					K_NONE);
+					FMQ_KERR_NONE);
 			CU_ASSERT_FALSE(r.offsets_in_place);
 			CU_ASSERT_EQUAL(fmq_codec_batch_recompress(ctx, &s, 1,
 					FMQ_CODEC_NONE, NULL, out, cap, &on,
-					&r), K_NONE);
+					&r), FMQ_KERR_NONE);
 			s.p = out;
 			s.len = (uint32_t)on;
 			CU_ASSERT_EQUAL(fmq_codec_batch_validate(ctx, &s, 1,
 								 NULL, &r),
-					K_NONE);
+					FMQ_KERR_NONE);
 			CU_ASSERT(r.offsets_in_place);
 			CU_ASSERT_EQUAL(r.records, 3);
 			s.p = bt;
@@ -1051,7 +1046,7 @@ test_recompress(void)
 		bt[100] ^= 1;
 		CU_ASSERT_EQUAL(fmq_codec_batch_recompress(ctx, &w, 1,
 				FMQ_CODEC_GZIP, NULL, out, cap, &on, NULL),
-				K_CORRUPT_MESSAGE);
+				FMQ_KERR_CORRUPT_MESSAGE);
 		free(bt);
 	}
 	free(out);

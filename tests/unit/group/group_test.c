@@ -419,7 +419,7 @@ t_join_new(const char *gid, const char *protocols, char *mid_out)
 	const struct cap *c = t_resp(tok);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	CU_ASSERT_EQUAL(c->error, KERR_MEMBER_ID_REQUIRED);
+	CU_ASSERT_EQUAL(c->error, FMQ_KERR_MEMBER_ID_REQUIRED);
 	strcpy(mid_out, c->member_id);
 	return t_join(gid, mid_out, NULL, 5, "consumer", protocols, 10000,
 		      30000);

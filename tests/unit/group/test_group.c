@@ -145,13 +145,13 @@ test_single_member(void)
 
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g1", mid, NULL, 1)), 0);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g1", mid, NULL, 2)),
-			KERR_ILLEGAL_GENERATION);
+			FMQ_KERR_ILLEGAL_GENERATION);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g1", "nobody", NULL, 1)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("nogroup", mid, NULL, 1)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("", mid, NULL, 1)),
-			KERR_INVALID_GROUP_ID);
+			FMQ_KERR_INVALID_GROUP_ID);
 	/* A follower-style rejoin of the only (leader) member rebalances. */
 	j = t_join("g1", mid, NULL, 3, "consumer", "range:m1", 10000, 30000);
 	c = t_resp(j);
@@ -207,7 +207,7 @@ test_three_members(void)
 	CU_ASSERT_STRING_EQUAL(t_resp(t_sync("g", m[2], NULL, 1,
 					     NULL))->assignment, "Z");
 	CU_ASSERT_EQUAL(err_of(t_sync("g", m[2], NULL, 0, NULL)),
-			KERR_ILLEGAL_GENERATION);
+			FMQ_KERR_ILLEGAL_GENERATION);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[2], NULL, 1)), 0);
 	{
 		struct fmq_group_stats st;
@@ -231,18 +231,18 @@ test_member_id_required(void)
 	t_setup();
 	j = t_join("g", "", NULL, 4, "consumer", "range", 10000, 30000);
 	c = t_resp(j);
-	CU_ASSERT_EQUAL(c->error, KERR_MEMBER_ID_REQUIRED);
+	CU_ASSERT_EQUAL(c->error, FMQ_KERR_MEMBER_ID_REQUIRED);
 	CU_ASSERT_EQUAL(c->generation, -1);
 	CU_ASSERT(strlen(c->member_id) > 7);
 	strcpy(pid, c->member_id);
 	/* An id the coordinator never handed out. */
 	CU_ASSERT_EQUAL(err_of(t_join("g", "made-up", NULL, 4, "consumer",
 				      "range", 10000, 30000)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	/* A member id for a group that does not exist. */
 	CU_ASSERT_EQUAL(err_of(t_join("nogroup", "x", NULL, 4, "consumer",
 				      "range", 10000, 30000)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	j = t_join("g", pid, NULL, 4, "consumer", "range", 10000, 30000);
 	t_tick(0);
 	c = t_resp(j);
@@ -269,7 +269,7 @@ test_member_id_required(void)
 	t_tick(10001);
 	CU_ASSERT_EQUAL(err_of(t_join("g2", pid, NULL, 4, "consumer", "range",
 				      10000, 30000)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	t_teardown();
 }
 
@@ -288,12 +288,12 @@ test_protocol_selection(void)
 	/* Nothing in common with the group. */
 	j[3] = t_join("g", "", NULL, 3, "consumer", "sticky", 10000, 30000);
 	c = t_resp(j[3]);
-	CU_ASSERT_EQUAL(c->error, KERR_INCONSISTENT_GROUP_PROTOCOL);
+	CU_ASSERT_EQUAL(c->error, FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 	CU_ASSERT_STRING_EQUAL(c->member_id, "");
 	/* Another protocol type. */
 	CU_ASSERT_EQUAL(err_of(t_join("g", "", NULL, 3, "connect", "rr",
 				      10000, 30000)),
-			KERR_INCONSISTENT_GROUP_PROTOCOL);
+			FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 	t_tick(0);
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_STRING_EQUAL(R(j[i])->protocol_name, "rr");
@@ -308,10 +308,10 @@ test_protocol_selection(void)
 	/* The first member needs a protocol type and a protocol. */
 	CU_ASSERT_EQUAL(err_of(t_join("e", "", NULL, 3, "", "rr", 10000,
 				      30000)),
-			KERR_INCONSISTENT_GROUP_PROTOCOL);
+			FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 	CU_ASSERT_EQUAL(err_of(t_join("e", "", NULL, 3, "consumer", "", 10000,
 				      30000)),
-			KERR_INCONSISTENT_GROUP_PROTOCOL);
+			FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 	t_teardown();
 }
 
@@ -329,9 +329,9 @@ test_rebalance_on_join(void)
 	CU_ASSERT_STRING_EQUAL(state_of("g"), "PreparingRebalance");
 	/* Members learn about the rebalance from their heartbeat... */
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[0], NULL, 1)),
-			KERR_REBALANCE_IN_PROGRESS);
+			FMQ_KERR_REBALANCE_IN_PROGRESS);
 	CU_ASSERT_EQUAL(err_of(t_sync("g", m[0], NULL, 1, NULL)),
-			KERR_REBALANCE_IN_PROGRESS);
+			FMQ_KERR_REBALANCE_IN_PROGRESS);
 	/* ...and may still commit for the old generation. */
 	cm = t_commit("g", m[0], NULL, 1, "t:0=10");
 	flush();
@@ -367,9 +367,9 @@ test_leave(void)
 	CU_ASSERT_EQUAL(c->error, 0);
 	CU_ASSERT_EQUAL(c->n_items, 3);
 	CU_ASSERT_EQUAL(c->item_errors[0], 0);
-	CU_ASSERT_EQUAL(c->item_errors[1], KERR_UNKNOWN_MEMBER_ID);
+	CU_ASSERT_EQUAL(c->item_errors[1], FMQ_KERR_UNKNOWN_MEMBER_ID);
 	/* An instance id that is not the member's: unknown. */
-	CU_ASSERT_EQUAL(c->item_errors[2], KERR_UNKNOWN_MEMBER_ID);
+	CU_ASSERT_EQUAL(c->item_errors[2], FMQ_KERR_UNKNOWN_MEMBER_ID);
 	CU_ASSERT_STRING_EQUAL(state_of("g"), "PreparingRebalance");
 	j0 = t_join("g", m[0], NULL, 3, "consumer", "range", 10000, 30000);
 	j2 = t_join("g", m[2], NULL, 3, "consumer", "range", 10000, 30000);
@@ -382,12 +382,12 @@ test_leave(void)
 	CU_ASSERT_PTR_NULL(t_resp(s1));
 	snprintf(who, sizeof(who), "%s/-", m[0]);
 	CU_ASSERT_EQUAL(R(t_leave("g", who))->item_errors[0], 0);
-	CU_ASSERT_EQUAL(err_of(s1), KERR_REBALANCE_IN_PROGRESS);
+	CU_ASSERT_EQUAL(err_of(s1), FMQ_KERR_REBALANCE_IN_PROGRESS);
 	/* Unknown group: per-member UNKNOWN_MEMBER_ID. */
 	c = t_resp(t_leave("nogroup", "a/-"));
 	CU_ASSERT_EQUAL(c->error, 0);
-	CU_ASSERT_EQUAL(c->item_errors[0], KERR_UNKNOWN_MEMBER_ID);
-	CU_ASSERT_EQUAL(err_of(t_leave("", "a/-")), KERR_INVALID_GROUP_ID);
+	CU_ASSERT_EQUAL(c->item_errors[0], FMQ_KERR_UNKNOWN_MEMBER_ID);
+	CU_ASSERT_EQUAL(err_of(t_leave("", "a/-")), FMQ_KERR_INVALID_GROUP_ID);
 	t_teardown();
 }
 
@@ -410,9 +410,9 @@ test_session_expiry(void)
 	CU_ASSERT_EQUAL(st.members_expired, 1);
 	CU_ASSERT_EQUAL(st.members, 1);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[1], NULL, 1)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[0], NULL, 1)),
-			KERR_REBALANCE_IN_PROGRESS);
+			FMQ_KERR_REBALANCE_IN_PROGRESS);
 	j = t_join("g", m[0], NULL, 3, "consumer", "range", 10000, 30000);
 	CU_ASSERT_EQUAL(R(j)->generation, 2);
 	CU_ASSERT_EQUAL(R(j)->n_members, 1);
@@ -432,7 +432,7 @@ test_rebalance_timeout(void)
 		t_tick(5000);
 		/* Alive but not rejoining. */
 		CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[1], NULL, 1)),
-				KERR_REBALANCE_IN_PROGRESS);
+				FMQ_KERR_REBALANCE_IN_PROGRESS);
 	}
 	t_tick(4999);
 	CU_ASSERT_PTR_NULL(t_resp(j));
@@ -440,7 +440,7 @@ test_rebalance_timeout(void)
 	CU_ASSERT_EQUAL(R(j)->generation, 2);
 	CU_ASSERT_EQUAL(R(j)->n_members, 1);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[1], NULL, 1)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	t_teardown();
 }
 
@@ -466,9 +466,9 @@ test_sync_timeout(void)
 	}
 	CU_ASSERT_PTR_NULL(t_resp(s1));
 	t_tick(2000);  /* rebalance timeout after the join completed */
-	CU_ASSERT_EQUAL(err_of(s1), KERR_REBALANCE_IN_PROGRESS);
+	CU_ASSERT_EQUAL(err_of(s1), FMQ_KERR_REBALANCE_IN_PROGRESS);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m[0], NULL, 1)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	j = t_join("g", m[1], NULL, 3, "consumer", "range", 30000, 20000);
 	CU_ASSERT_EQUAL(R(j)->generation, 2);
 	CU_ASSERT_STRING_EQUAL(R(j)->leader, m[1]);
@@ -548,12 +548,12 @@ test_static_membership(void)
 					     NULL))->assignment, "B");
 	/* The old incarnation is fenced. */
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m2, "i2", 1)),
-			KERR_FENCED_INSTANCE_ID);
+			FMQ_KERR_FENCED_INSTANCE_ID);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m2, NULL, 1)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	CU_ASSERT_EQUAL(t_resp(t_commit("g", m2, "i2", 1,
 					"t:0=1"))->item_errors[0],
-			KERR_FENCED_INSTANCE_ID);
+			FMQ_KERR_FENCED_INSTANCE_ID);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m2b, "i2", 1)), 0);
 
 	/* The leader restarts with v5: it is told the old leader id so it
@@ -581,7 +581,7 @@ test_static_membership(void)
 	CU_ASSERT_PTR_NULL(t_resp(jold));
 	CU_ASSERT_STRING_EQUAL(state_of("g"), "PreparingRebalance");
 	j = t_join("g", "", "i2", 5, "consumer", "range:y", 10000, 30000);
-	CU_ASSERT_EQUAL(err_of(jold), KERR_FENCED_INSTANCE_ID);
+	CU_ASSERT_EQUAL(err_of(jold), FMQ_KERR_FENCED_INSTANCE_ID);
 	CU_ASSERT_PTR_NULL(t_resp(j));
 	lj = t_join("g", m1, "i1", 5, "consumer", "range:x", 10000, 30000);
 	CU_ASSERT_EQUAL(R(lj)->generation, 2);
@@ -600,15 +600,15 @@ test_static_membership(void)
 	CU_ASSERT_EQUAL(R(lj)->generation, 3);
 	CU_ASSERT_EQUAL(R(lj)->n_members, 2);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m2b, "i2", 2)),
-			KERR_ILLEGAL_GENERATION);
+			FMQ_KERR_ILLEGAL_GENERATION);
 
 	/* Administrative removal by instance id. */
 	c = t_resp(t_leave("g", "/i2"));
 	CU_ASSERT_EQUAL(c->item_errors[0], 0);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", m2b, "i2", 3)),
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	c = t_resp(t_leave("g", "/i2"));
-	CU_ASSERT_EQUAL(c->item_errors[0], KERR_UNKNOWN_MEMBER_ID);
+	CU_ASSERT_EQUAL(c->item_errors[0], FMQ_KERR_UNKNOWN_MEMBER_ID);
 	t_teardown();
 }
 
@@ -627,16 +627,16 @@ test_limits_and_validation(void)
 	stable_group("g", 2, m, "range");
 	CU_ASSERT_EQUAL(err_of(t_join("g", "", NULL, 3, "consumer", "range",
 				      10000, 30000)),
-			KERR_GROUP_MAX_SIZE_REACHED);
+			FMQ_KERR_GROUP_MAX_SIZE_REACHED);
 	CU_ASSERT_EQUAL(err_of(t_join("g", "", NULL, 3, "consumer", "range",
 				      5999, 30000)),
-			KERR_INVALID_SESSION_TIMEOUT);
+			FMQ_KERR_INVALID_SESSION_TIMEOUT);
 	CU_ASSERT_EQUAL(err_of(t_join("g", "", NULL, 3, "consumer", "range",
 				      1800001, 30000)),
-			KERR_INVALID_SESSION_TIMEOUT);
+			FMQ_KERR_INVALID_SESSION_TIMEOUT);
 	CU_ASSERT_EQUAL(err_of(t_join("", "", NULL, 3, "consumer", "range",
 				      10000, 30000)),
-			KERR_INVALID_GROUP_ID);
+			FMQ_KERR_INVALID_GROUP_ID);
 	/* SyncGroup v5 checks the protocol type and name. */
 	memset(&sr, 0, sizeof(sr));
 	sr.version = 5;
@@ -648,12 +648,12 @@ test_limits_and_validation(void)
 	sr.protocol_name = FMQ_GROUP_STR("range");
 	tok = t_token();
 	fmq_group_sync(t_co, tok, &sr, t_now);
-	CU_ASSERT_EQUAL(err_of(tok), KERR_INCONSISTENT_GROUP_PROTOCOL);
+	CU_ASSERT_EQUAL(err_of(tok), FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 	sr.protocol_type = FMQ_GROUP_STR("consumer");
 	sr.protocol_name = FMQ_GROUP_STR("roundrobin");
 	tok = t_token();
 	fmq_group_sync(t_co, tok, &sr, t_now);
-	CU_ASSERT_EQUAL(err_of(tok), KERR_INCONSISTENT_GROUP_PROTOCOL);
+	CU_ASSERT_EQUAL(err_of(tok), FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
 	sr.protocol_name = FMQ_GROUP_STR("range");
 	tok = t_token();
 	fmq_group_sync(t_co, tok, &sr, t_now);
@@ -664,18 +664,18 @@ test_limits_and_validation(void)
 	t_join("g3", "", NULL, 3, "consumer", "range", 10000, 30000);
 	CU_ASSERT_EQUAL(err_of(t_join("g4", "", NULL, 3, "consumer", "range",
 				      10000, 30000)),
-			KERR_COORDINATOR_NOT_AVAILABLE);
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 	CU_ASSERT_EQUAL(t_resp(t_commit("g5", "", NULL, -1,
 					"t:0=1"))->item_errors[0],
-			KERR_COORDINATOR_NOT_AVAILABLE);
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 	CU_ASSERT_EQUAL(fmq_group_find_coordinator(t_co, 0,
 						   FMQ_GROUP_STR("g")), 0);
 	CU_ASSERT_EQUAL(fmq_group_find_coordinator(t_co, 1,
 						   FMQ_GROUP_STR("tx")),
-			KERR_COORDINATOR_NOT_AVAILABLE);
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 	CU_ASSERT_EQUAL(fmq_group_find_coordinator(t_co, 7,
 						   FMQ_GROUP_STR("g")),
-			KERR_INVALID_REQUEST);
+			FMQ_KERR_INVALID_REQUEST);
 	t_teardown();
 }
 
@@ -691,12 +691,12 @@ test_shutdown(void)
 	j = t_join("g", "", NULL, 3, "consumer", "range", 10000, 30000);
 	CU_ASSERT_PTR_NULL(t_resp(j));
 	CU_ASSERT_EQUAL(fmq_group_shutdown(t_co, t_now), 0);
-	CU_ASSERT_EQUAL(err_of(j), KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(err_of(j), FMQ_KERR_NOT_COORDINATOR);
 	CU_ASSERT_EQUAL(err_of(t_heartbeat("g", "x", NULL, 1)),
-			KERR_COORDINATOR_NOT_AVAILABLE);
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 	CU_ASSERT_EQUAL(fmq_group_find_coordinator(t_co, 0,
 						   FMQ_GROUP_STR("g")),
-			KERR_COORDINATOR_NOT_AVAILABLE);
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 	t_teardown();
 }
 
@@ -728,24 +728,24 @@ test_commit_validation(void)
 
 	CU_ASSERT_EQUAL(t_resp(t_commit("g", m[0], NULL, 0,
 					"t:0=1"))->item_errors[0],
-			KERR_ILLEGAL_GENERATION);
+			FMQ_KERR_ILLEGAL_GENERATION);
 	CU_ASSERT_EQUAL(t_resp(t_commit("g", "stranger", NULL, 1,
 					"t:0=1"))->item_errors[0],
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	/* Outside group management, but the group has members. */
 	CU_ASSERT_EQUAL(t_resp(t_commit("g", "", NULL, -1,
 					"t:0=1"))->item_errors[0],
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 	/* A generation for a group nobody knows. */
 	CU_ASSERT_EQUAL(t_resp(t_commit("nope", "x", NULL, 3,
 					"t:0=1"))->item_errors[0],
-			KERR_ILLEGAL_GENERATION);
+			FMQ_KERR_ILLEGAL_GENERATION);
 	/* CompletingRebalance: a valid member of the new generation. */
 	j = t_join("g", m[0], NULL, 3, "consumer", "range", 10000, 30000);
 	CU_ASSERT_EQUAL(R(j)->generation, 2);
 	CU_ASSERT_EQUAL(t_resp(t_commit("g", m[0], NULL, 2,
 					"t:0=1"))->item_errors[0],
-			KERR_REBALANCE_IN_PROGRESS);
+			FMQ_KERR_REBALANCE_IN_PROGRESS);
 	CU_ASSERT_EQUAL(t_committed("g", "t", 0), 42);
 
 	/* A group without members takes generation -1 commits. */
@@ -757,7 +757,7 @@ test_commit_validation(void)
 	/* ... and member ids it does not know are still refused. */
 	CU_ASSERT_EQUAL(t_resp(t_commit("simple", "ghost", NULL, 1,
 					"t:0=6"))->item_errors[0],
-			KERR_UNKNOWN_MEMBER_ID);
+			FMQ_KERR_UNKNOWN_MEMBER_ID);
 
 	/* Per partition: preset errors and metadata too large. */
 	{
@@ -778,7 +778,7 @@ test_commit_validation(void)
 		}
 		cp[1].metadata.ptr = big;
 		cp[1].metadata.len = sizeof(big);
-		cp[2].preset_error = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		cp[2].preset_error = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
 		req.group_id = FMQ_GROUP_STR("simple");
 		req.generation_id = -1;
 		req.member_id = FMQ_GROUP_STR("");
@@ -792,9 +792,9 @@ test_commit_validation(void)
 		c = t_resp(tok);
 		CU_ASSERT_EQUAL(c->item_errors[0], 0);
 		CU_ASSERT_EQUAL(c->item_errors[1],
-				KERR_OFFSET_METADATA_TOO_LARGE);
+				FMQ_KERR_OFFSET_METADATA_TOO_LARGE);
 		CU_ASSERT_EQUAL(c->item_errors[2],
-				KERR_UNKNOWN_TOPIC_OR_PARTITION);
+				FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION);
 		CU_ASSERT_EQUAL(t_committed("simple", "t", 10), 100);
 		CU_ASSERT_EQUAL(t_committed("simple", "t", 11), -1);
 		CU_ASSERT_EQUAL(t_committed("simple", "t", 12), -1);
@@ -849,7 +849,7 @@ test_offset_fetch(void)
 	cm = t_commit("s", "", NULL, -1, "t:0=50");
 	c = t_resp(t_fetch("s", "t:0;t:1", true));
 	CU_ASSERT_EQUAL(c->groups[0].parts[0].error,
-			KERR_UNSTABLE_OFFSET_COMMIT);
+			FMQ_KERR_UNSTABLE_OFFSET_COMMIT);
 	CU_ASSERT_EQUAL(c->groups[0].parts[0].offset, -1);
 	CU_ASSERT_EQUAL(c->groups[0].parts[1].error, 0);
 	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 5);
@@ -876,15 +876,15 @@ test_delete_groups(void)
 	c = t_resp(d);
 	CU_ASSERT_EQUAL(c->n_items, 4);
 	CU_ASSERT_EQUAL(c->item_errors[0], 0);
-	CU_ASSERT_EQUAL(c->item_errors[1], KERR_NON_EMPTY_GROUP);
-	CU_ASSERT_EQUAL(c->item_errors[2], KERR_GROUP_ID_NOT_FOUND);
+	CU_ASSERT_EQUAL(c->item_errors[1], FMQ_KERR_NON_EMPTY_GROUP);
+	CU_ASSERT_EQUAL(c->item_errors[2], FMQ_KERR_GROUP_ID_NOT_FOUND);
 	CU_ASSERT_EQUAL(c->item_errors[3], 0);
 	CU_ASSERT_EQUAL(t_committed("simple", "t", 0), -1);
 	CU_ASSERT_STRING_EQUAL(state_of("simple"), "Dead");
 	/* Nothing deleted: answered at once. */
 	c = t_resp(t_delete("nope"));
 	CU_ASSERT_PTR_NOT_NULL(c);
-	CU_ASSERT_EQUAL(c->item_errors[0], KERR_GROUP_ID_NOT_FOUND);
+	CU_ASSERT_EQUAL(c->item_errors[0], FMQ_KERR_GROUP_ID_NOT_FOUND);
 	/* The deletion survives a restart. */
 	t_reopen();
 	CU_ASSERT_EQUAL(t_committed("simple", "t", 0), -1);
@@ -910,7 +910,7 @@ test_offset_delete(void)
 	c = t_resp(d);
 	CU_ASSERT_EQUAL(c->error, 0);
 	CU_ASSERT_EQUAL(c->n_items, 3);
-	CU_ASSERT_EQUAL(c->item_errors[0], KERR_GROUP_SUBSCRIBED_TO_TOPIC);
+	CU_ASSERT_EQUAL(c->item_errors[0], FMQ_KERR_GROUP_SUBSCRIBED_TO_TOPIC);
 	CU_ASSERT_EQUAL(c->item_errors[1], 0);
 	CU_ASSERT_EQUAL(c->item_errors[2], 0);
 	CU_ASSERT_EQUAL(t_committed("cg", "t", 0), 1);
@@ -919,12 +919,12 @@ test_offset_delete(void)
 	j = t_join("connect", "", NULL, 3, "connect", "v1", 10000, 30000);
 	t_tick(0);
 	c = t_resp(t_offset_delete("connect", "t:0"));
-	CU_ASSERT_EQUAL(c->error, KERR_NON_EMPTY_GROUP);
+	CU_ASSERT_EQUAL(c->error, FMQ_KERR_NON_EMPTY_GROUP);
 	CU_ASSERT_EQUAL(c->n_items, 0);
 	CU_ASSERT_EQUAL(R(t_offset_delete("nope", "t:0"))->error,
-			KERR_GROUP_ID_NOT_FOUND);
+			FMQ_KERR_GROUP_ID_NOT_FOUND);
 	CU_ASSERT_EQUAL(R(t_offset_delete("", "t:0"))->error,
-			KERR_INVALID_GROUP_ID);
+			FMQ_KERR_INVALID_GROUP_ID);
 	/* Once the member left, everything may go. */
 	{
 		char who[CAP_STR + 4];
@@ -1274,8 +1274,8 @@ test_journal_write_failure(void)
 	close(fd);
 	bad = t_commit("s", "", NULL, -1, "t:0=2;t:1=2");
 	CU_ASSERT(fmq_group_flush(t_co, t_now) < 0);
-	CU_ASSERT_EQUAL(R(bad)->item_errors[0], KERR_NOT_COORDINATOR);
-	CU_ASSERT_EQUAL(R(bad)->item_errors[1], KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(R(bad)->item_errors[0], FMQ_KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(R(bad)->item_errors[1], FMQ_KERR_NOT_COORDINATOR);
 	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 1);
 	CU_ASSERT_EQUAL(t_committed("s", "t", 1), -1);
 	fmq_group_get_stats(t_co, &st);
@@ -1309,7 +1309,7 @@ test_journal_write_failure(void)
 		memset(longname, 'a', sizeof(longname));
 		fmq_group_offset_commit(t_co, tok, &req, t_now);
 		CU_ASSERT_EQUAL(R(tok)->item_errors[0],
-				KERR_INVALID_TOPIC_EXCEPTION);
+				FMQ_KERR_INVALID_TOPIC_EXCEPTION);
 	}
 	t_teardown();
 }
@@ -1326,13 +1326,13 @@ test_duplicate_requests(void)
 	 * answered (Kafka would drop it), the second completes normally. */
 	j1 = t_join("g", m[1], NULL, 3, "consumer", "range:new", 10000, 30000);
 	j2 = t_join("g", m[1], NULL, 3, "consumer", "range:new", 10000, 30000);
-	CU_ASSERT_EQUAL(err_of(j1), KERR_REBALANCE_IN_PROGRESS);
+	CU_ASSERT_EQUAL(err_of(j1), FMQ_KERR_REBALANCE_IN_PROGRESS);
 	CU_ASSERT_PTR_NULL(t_resp(j2));
 	t_join("g", m[0], NULL, 3, "consumer", "range", 10000, 30000);
 	CU_ASSERT_EQUAL(R(j2)->generation, 2);
 	s1 = t_sync("g", m[1], NULL, 2, NULL);
 	s2 = t_sync("g", m[1], NULL, 2, NULL);
-	CU_ASSERT_EQUAL(err_of(s1), KERR_REBALANCE_IN_PROGRESS);
+	CU_ASSERT_EQUAL(err_of(s1), FMQ_KERR_REBALANCE_IN_PROGRESS);
 	CU_ASSERT_PTR_NULL(t_resp(s2));
 	t_sync("g", m[0], NULL, 2, NULL);
 	CU_ASSERT_EQUAL(err_of(s2), 0);

@@ -20,12 +20,7 @@
 #include "tutil.h"
 #include "harness.h"
 
-/* Kafka codes used below (lib/kafka/fmq_kafka_err.def). */
-#define K_OFFSET_OUT_OF_RANGE 1
-#define K_CORRUPT_MESSAGE 2
-#define K_MESSAGE_TOO_LARGE 10
-#define K_UNSUPPORTED_FOR_MESSAGE_FORMAT 43
-#define K_INVALID_RECORD 87
+#include "fmq_kerr.h"
 
 static struct rte_mempool *mp;
 static char root[256];      /* data dirs of this run */
@@ -171,7 +166,7 @@ test_roundtrip(void)
 		CU_ASSERT_EQUAL(r.len, c.sizes[10]);   /* at least one batch */
 		fmq_log_range_release(&r);
 		CU_ASSERT_EQUAL(fmq_log_read(p, expect + 1, 1, &r, 1, &rr), 0);
-		CU_ASSERT_EQUAL(rr.error, K_OFFSET_OUT_OF_RANGE);
+		CU_ASSERT_EQUAL(rr.error, FMQ_KERR_OFFSET_OUT_OF_RANGE);
 		CU_ASSERT_EQUAL(fmq_log_read(p, expect, 1, &r, 1, &rr), 0);
 		CU_ASSERT_EQUAL(rr.error, 0);
 		CU_ASSERT_EQUAL(rr.nranges, 0);
@@ -259,7 +254,7 @@ test_mbuf_chain(void)
 	/* A corrupt byte deep in the chain. */
 	*rte_pktmbuf_mtod_offset(head->next->next->next, uint8_t *, 5) ^= 1;
 	CU_ASSERT_EQUAL(fmq_log_append(p, head, 37, size, &res), -EBADMSG);
-	CU_ASSERT_EQUAL(res.error, K_CORRUPT_MESSAGE);
+	CU_ASSERT_EQUAL(res.error, FMQ_KERR_CORRUPT_MESSAGE);
 	rte_pktmbuf_free(head);
 
 	CU_ASSERT_EQUAL(fmq_log_read(p, 0, 1 << 20, &r, 1, &rr), 0);
@@ -539,7 +534,7 @@ test_retention(void)
 	fmq_log_part_offsets(p, &o);
 	CU_ASSERT(o.log_start > 0);
 	CU_ASSERT_EQUAL(fmq_log_read(p, 0, 1, &r, 1, &rr), 0);
-	CU_ASSERT_EQUAL(rr.error, K_OFFSET_OUT_OF_RANGE);
+	CU_ASSERT_EQUAL(rr.error, FMQ_KERR_OFFSET_OUT_OF_RANGE);
 	CU_ASSERT_EQUAL(fmq_log_read(p, o.log_start, 1, &r, 1, &rr), 0);
 	CU_ASSERT_EQUAL(rr.nranges, 1);
 	fmq_log_range_release(&r);
@@ -609,71 +604,71 @@ test_rejects(void)
 	for (uint32_t i = 17; i < sz; i++) {
 		memcpy(m, b, sz);
 		m[i] ^= 0x10;
-		expect_reject(p, m, sz, K_CORRUPT_MESSAGE);
+		expect_reject(p, m, sz, FMQ_KERR_CORRUPT_MESSAGE);
 		flips++;
 	}
 	fmq_log_stats(log, &st);
 	CU_ASSERT_EQUAL(st.crc_failures, flips);
 	/* Truncated batch: fewer bytes than batchLength says. */
-	expect_reject(p, b, sz - 1, K_CORRUPT_MESSAGE);
-	expect_reject(p, b, 60, K_CORRUPT_MESSAGE);
-	expect_reject(p, b, 10, K_CORRUPT_MESSAGE);
+	expect_reject(p, b, sz - 1, FMQ_KERR_CORRUPT_MESSAGE);
+	expect_reject(p, b, 60, FMQ_KERR_CORRUPT_MESSAGE);
+	expect_reject(p, b, 10, FMQ_KERR_CORRUPT_MESSAGE);
 	/* batchLength shorter than the header. */
 	memcpy(m, b, sz);
 	tb_be32(m + 8, 20);
-	expect_reject(p, m, sz, K_CORRUPT_MESSAGE);
+	expect_reject(p, m, sz, FMQ_KERR_CORRUPT_MESSAGE);
 	/* Extra bytes after the batch (a second batch). */
 	memcpy(m, b, sz);
 	memcpy(m + sz, b, sz);
-	expect_reject(p, m, 2 * sz, K_INVALID_RECORD);
+	expect_reject(p, m, 2 * sz, FMQ_KERR_INVALID_RECORD);
 	/* Wrong magic. */
 	memcpy(m, b, sz);
 	m[16] = 1;
-	expect_reject(p, m, sz, K_UNSUPPORTED_FOR_MESSAGE_FORMAT);
+	expect_reject(p, m, sz, FMQ_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT);
 	m[16] = 0;
-	expect_reject(p, m, sz, K_UNSUPPORTED_FOR_MESSAGE_FORMAT);
+	expect_reject(p, m, sz, FMQ_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT);
 	m[16] = 3;
-	expect_reject(p, m, sz, K_CORRUPT_MESSAGE);
+	expect_reject(p, m, sz, FMQ_KERR_CORRUPT_MESSAGE);
 	/* Record count lies (CRC made valid again). */
 	memcpy(m, b, sz);
 	tb_be32(m + 57, 6);
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_INVALID_RECORD);
+	expect_reject(p, m, sz, FMQ_KERR_INVALID_RECORD);
 	memcpy(m, b, sz);
 	tb_be32(m + 57, 6);
 	tb_be32(m + 23, 5);
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_INVALID_RECORD);  /* fewer records there */
+	expect_reject(p, m, sz, FMQ_KERR_INVALID_RECORD);  /* fewer records there */
 	memcpy(m, b, sz);
 	tb_be32(m + 57, 4);
 	tb_be32(m + 23, 3);
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_INVALID_RECORD);  /* records left over */
+	expect_reject(p, m, sz, FMQ_KERR_INVALID_RECORD);  /* records left over */
 	memcpy(m, b, sz);
 	tb_be32(m + 57, 0);
 	tb_be32(m + 23, (uint32_t)-1);
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_INVALID_RECORD);
+	expect_reject(p, m, sz, FMQ_KERR_INVALID_RECORD);
 	/* First record's length varint lies. */
 	memcpy(m, b, sz);
 	m[61] += 2;
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_INVALID_RECORD);
+	expect_reject(p, m, sz, FMQ_KERR_INVALID_RECORD);
 	/* Control batch from a client; unknown codec. */
 	memcpy(m, b, sz);
 	m[22] |= 0x20;
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_INVALID_RECORD);
+	expect_reject(p, m, sz, FMQ_KERR_INVALID_RECORD);
 	memcpy(m, b, sz);
 	m[22] |= 0x07;
 	tb_fix_crc(m, sz);
-	expect_reject(p, m, sz, K_CORRUPT_MESSAGE);
+	expect_reject(p, m, sz, FMQ_KERR_CORRUPT_MESSAGE);
 	/* Too large for message.max.bytes. */
 	{
 		uint32_t bigsz = tb_build(m, 65536, 30, 1000, 3, 0);
 
 		CU_ASSERT(bigsz > 20000);
-		expect_reject(p, m, bigsz, K_MESSAGE_TOO_LARGE);
+		expect_reject(p, m, bigsz, FMQ_KERR_MESSAGE_TOO_LARGE);
 	}
 
 	/* Nothing of all that reached the log: the file is empty, and the
