@@ -90,6 +90,19 @@ issued(struct fmq_cluster *cl, struct cl_op *op, const char *what, int rc)
 	free(op);
 }
 
+/* Read the znode at path (no watch) with a new op of kind; cb gets it. */
+static void
+op_read(struct fmq_cluster *cl, enum cl_kind kind, const char *path,
+	data_completion_t cb)
+{
+	struct cl_op *op = op_new(cl, kind);
+
+	if (op == NULL)
+		return;
+	snprintf(op->path, sizeof(op->path), "%s", path);
+	issued(cl, op, "read", zoo_aget(cl->zh, op->path, 0, cb, op));
+}
+
 void
 changed(struct fmq_cluster *cl)
 {
@@ -271,12 +284,7 @@ cb_register(int rc, const char *name, const struct Stat *st, const void *data)
 			 st->czxid);
 		read_controller(cl);
 	} else if (rc == ZNODEEXISTS) {
-		struct cl_op *chk = op_new(cl, OP_REG_CHECK);
-		if (chk != NULL) {
-			snprintf(chk->path, sizeof(chk->path), "%s", op->path);
-			issued(cl, chk, "read", zoo_aget(cl->zh, chk->path, 0,
-					cb_reg_check, chk));
-		}
+		op_read(cl, OP_REG_CHECK, op->path, cb_reg_check);
 	} else {
 		op_error(cl, "create", op->path, rc);
 	}
@@ -481,11 +489,11 @@ cb_ctrl_data(int rc, const char *val, int len, const struct Stat *st,
 	}
 	set_controller(cl, (int32_t)id, id == cl->o.node_id &&
 		       st->ephemeralOwner == cl->v.session_id);
-	struct cl_op *e = op_new(cl, OP_CTRL_EPOCH);
-	if (e != NULL) {
-		P(cl, e->path, "/controller_epoch");
-		issued(cl, e, "read", zoo_aget(cl->zh, e->path, 0, cb_epoch,
-					       e));
+	{
+		char path[CL_PATH_MAX];
+
+		P(cl, path, "/controller_epoch");
+		op_read(cl, OP_CTRL_EPOCH, path, cb_epoch);
 	}
 out:
 	free(op);
@@ -505,12 +513,7 @@ cb_ctrl_exists(int rc, const struct Stat *st, const void *data)
 		if (cl->v.registered)
 			elect(cl);
 	} else if (rc == ZOK) {
-		struct cl_op *d = op_new(cl, OP_CTRL_DATA);
-		if (d != NULL) {
-			snprintf(d->path, sizeof(d->path), "%s", op->path);
-			issued(cl, d, "read", zoo_aget(cl->zh, d->path, 0,
-						       cb_ctrl_data, d));
-		}
+		op_read(cl, OP_CTRL_DATA, op->path, cb_ctrl_data);
 	} else {
 		op_error(cl, "watch", op->path, rc);
 	}
@@ -743,13 +746,10 @@ out:
 static void
 read_cluster_id(struct fmq_cluster *cl)
 {
-	struct cl_op *op = op_new(cl, OP_CLUSTER_ID);
+	char path[CL_PATH_MAX];
 
-	if (op == NULL)
-		return;
-	P(cl, op->path, "/cluster/id");
-	issued(cl, op, "read", zoo_aget(cl->zh, op->path, 0, cb_cluster_id,
-					op));
+	P(cl, path, "/cluster/id");
+	op_read(cl, OP_CLUSTER_ID, path, cb_cluster_id);
 }
 
 /* --------------------------------------------------------------- sync */
