@@ -21,9 +21,8 @@ enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5,
        TYPE_DOUBLE = 6, TYPE_LIST = 7 };
 enum { RES_TOPIC = 2, RES_BROKER = 4 };
 
-/* A NUL-terminated copy of a Kafka string in the arena ("" for null). */
-static char *
-cstr(struct fmq_ctrl *c, struct fmq_kafka_str s)
+char *
+ctrl_cstr(struct fmq_ctrl *c, struct fmq_kafka_str s)
 {
 	int32_t n = s.len < 0 ? 0 : s.len;
 	char *p = fmq_kafka_arena_alloc(&c->arena, (size_t)n + 1);
@@ -114,7 +113,7 @@ ctrl_metadata(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		char msg[512], *name;
 		if (req->topics[i].name.len < 0)
 			continue;
-		name = cstr(c, req->topics[i].name);
+		name = ctrl_cstr(c, req->topics[i].name);
 		if (name == NULL || fmq_topics_find(c->topics, name) != NULL ||
 		    fmq_topics_validate_name(name, msg, sizeof(msg)) != 0)
 			continue;
@@ -179,7 +178,7 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		struct fmq_kafka_create_topics_resp_creatable_topic_result *ot =
 			&resp.topics[i];
 		const struct fmq_topic *t = NULL;
-		char msg[512] = "", *name = cstr(c, rt->name);
+		char msg[512] = "", *name = ctrl_cstr(c, rt->name);
 		int32_t nc = rt->configs_count < 0 ? 0 : rt->configs_count;
 		struct fmq_kv *kv = aalloc(c, (size_t)nc, sizeof(*kv));
 		int16_t e = 0;
@@ -193,9 +192,9 @@ ctrl_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		ot->configs_count = -1;
 		ot->error_message = FMQ_KAFKA_STR_NULL;
 		for (int32_t k = 0; k < nc; k++) {
-			kv[k].key = cstr(c, rt->configs[k].name);
+			kv[k].key = ctrl_cstr(c, rt->configs[k].name);
 			kv[k].value = rt->configs[k].value.len < 0 ? NULL :
-				cstr(c, rt->configs[k].value);
+				ctrl_cstr(c, rt->configs[k].value);
 			if (kv[k].key == NULL)
 				goto nomem;
 		}
@@ -357,10 +356,10 @@ ctrl_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				o->error_code = FMQ_KERR_UNKNOWN_TOPIC_ID;
 				continue;
 			}
-			cname = cstr(c, fmq_kafka_str(t->name));
+			cname = ctrl_cstr(c, fmq_kafka_str(t->name));
 			o->name = fmq_kafka_str(cname);
 		} else {
-			cname = cstr(c, name);
+			cname = ctrl_cstr(c, name);
 			o->name = name;
 			const struct fmq_topic *t = cname ?
 				fmq_topics_find(c->topics, cname) : NULL;
@@ -405,7 +404,7 @@ ctrl_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			&req->topics[i];
 		struct fmq_kafka_create_partitions_resp_create_partitions_topic_result *o =
 			&resp.results[i];
-		char msg[512] = "", *name = cstr(c, rt->name);
+		char msg[512] = "", *name = ctrl_cstr(c, rt->name);
 		const struct fmq_topic *t;
 		uint32_t before;
 
@@ -492,7 +491,7 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			&req->resources[i];
 		struct fmq_kafka_describe_configs_resp_describe_configs_result *o =
 			&resp.results[i];
-		char *name = cstr(c, r->resource_name);
+		char *name = ctrl_cstr(c, r->resource_name);
 
 		if (name == NULL)
 			goto nomem;
@@ -624,9 +623,9 @@ alter_incremental(struct fmq_ctrl *c, const void *res, const char *name,
 			FMQ_KERR_INVALID_CONFIG : FMQ_KERR_INVALID_REQUEST;
 	}
 	for (int32_t k = 0; k < nc; k++) {
-		ops[k].key = cstr(c, r->configs[k].name);
+		ops[k].key = ctrl_cstr(c, r->configs[k].name);
 		ops[k].value = r->configs[k].value.len < 0 ? NULL :
-			cstr(c, r->configs[k].value);
+			ctrl_cstr(c, r->configs[k].value);
 		ops[k].op = r->configs[k].config_operation;
 		if (e == 0 && ops[k].op == FMQ_ALTER_SET && ops[k].key != NULL &&
 		    fmq_topics_find(c->topics, name) != NULL)
@@ -751,7 +750,7 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
 		ops[nops++].op = FMQ_ALTER_DELETE;
 	}
 	for (int32_t k = 0; k < nc; k++) {
-		ops[nops].key = cstr(c, r->configs[k].name);
+		ops[nops].key = ctrl_cstr(c, r->configs[k].name);
 		if (ops[nops].key == NULL)
 			return -1;
 		if (r->configs[k].value.len < 0) {
@@ -759,7 +758,7 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
 			ops[nops++].op = FMQ_ALTER_DELETE;
 			continue;
 		}
-		ops[nops].value = cstr(c, r->configs[k].value);
+		ops[nops].value = ctrl_cstr(c, r->configs[k].value);
 		if (ops[nops].value == NULL)
 			return -1;
 		e = check_log_limits(c, ops[nops].key, ops[nops].value, msg,
@@ -832,7 +831,7 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 			&req->resources[i];
 		struct fmq_kafka_alter_configs_resp_alter_configs_resource_response *o =
 			&resp.responses[i];
-		char msg[1024] = "", *name = cstr(c, r->resource_name);
+		char msg[1024] = "", *name = ctrl_cstr(c, r->resource_name);
 		int16_t e;
 
 		if (name == NULL)

@@ -27,20 +27,6 @@ aalloc(struct fmq_ctrl *c, size_t n, size_t sz)
 	return fmq_kafka_arena_alloc(&c->arena, (n ? n : 1) * sz);
 }
 
-static char *
-cstr(struct fmq_ctrl *c, struct fmq_kafka_str s)
-{
-	int32_t n = s.len < 0 ? 0 : s.len;
-	char *p = fmq_kafka_arena_alloc(&c->arena, (size_t)n + 1);
-
-	if (p == NULL)
-		return NULL;
-	if (n > 0)
-		memcpy(p, s.p, (size_t)n);
-	p[n] = '\0';
-	return p;
-}
-
 static struct fmq_log_part *
 part_of(struct fmq_ctrl *c, const char *topic, int32_t p)
 {
@@ -70,7 +56,7 @@ ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			*ot = &resp.topics[i];
 		int32_t np = it->partitions_count < 0 ? 0 :
 			it->partitions_count;
-		char *name = cstr(c, it->name);
+		char *name = ctrl_cstr(c, it->name);
 		bool allowed;
 
 		memset(ot, 0, sizeof(*ot));

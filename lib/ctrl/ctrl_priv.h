@@ -192,6 +192,9 @@ void ctrl_quota_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c);
 int ctrl_scram_open(struct fmq_ctrl *c, char *err, size_t errlen);
 void ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+/* ctrl_admin.c: a NUL-terminated copy of a Kafka string in the arena ("" for
+ * null); NULL when the arena is full. */
+char *ctrl_cstr(struct fmq_ctrl *c, struct fmq_kafka_str s);
 /* ctrl_acl.c: the authorizer's settings and ACL file (loaded before the
  * first publish), the ACL APIs, and the checks the other handlers make
  * with the request's principal and client address. */
