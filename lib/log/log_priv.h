@@ -6,6 +6,7 @@
 #define FMQ_LOG_PRIV_H
 
 #include <limits.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -496,7 +497,18 @@ struct hot_ent {
 
 #define DIRTY_MAX 4
 
+/*
+ * One partition's log, in three sections by writer so that the owner
+ * lcore's appends and the flusher's progress never share a cache line
+ * (each section starts on its own line; partition_open allocates the
+ * struct cache-aligned):
+ *  - set at open, read by all;
+ *  - written by the owner lcore (appends, fetch accounting, producers);
+ *  - written by the control thread (flusher, retention, DeleteRecords,
+ *    the cleaner).
+ */
 struct fmq_log_part {
+	/* ---- set at open, read-mostly ---- */
 	struct fmq_log *log;
 	struct fmq_log_lcore *lc;
 	struct fmq_log_part_params pp;
@@ -505,32 +517,36 @@ struct fmq_log_part {
 	struct log_dir *ld;         /* the log.dirs entry it lives in */
 	uint64_t topic_hash;
 	uint32_t reg_idx;
-
 	/* Segment ring: the owner adds at tail, retention (control) retires
 	 * at head. Slots are embedded so a retired one stays valid memory
 	 * until the owner reuses it (the owner is the only one that pins). */
 	struct seg *segs;
 	uint32_t seg_mask;
-	_Atomic uint64_t seg_head;
-	_Atomic uint64_t seg_tail;
-	_Atomic int64_t log_start;
+	/* Hot list: chunks in offset order. The owner adds at tail; the
+	 * flusher recycles from the head (publishing reclaimed). */
+	struct hot_ent *hot;
+	uint32_t hot_mask;
 
-	/* Owner. */
-	_Atomic int64_t next_offset;   /* the high watermark */
+	/* ---- owner lcore ---- */
+	alignas(RTE_CACHE_LINE_SIZE) _Atomic int64_t next_offset; /* high
+							 * watermark */
 	struct chunk *cur;             /* append target, or NULL */
 	uint32_t cur_gen;
 	uint32_t cur_fill;
 	_Atomic uint64_t app_bytes;    /* appended, for the flush lag */
 	_Atomic uint64_t app_records;  /* records appended since open */
 	_Atomic uint64_t read_bytes;   /* handed to fetches since open */
-
-	/* Hot list: chunks in offset order. The owner adds at tail; the
-	 * flusher recycles from the head (publishing reclaimed). */
-	struct hot_ent *hot;
-	uint32_t hot_mask;
 	_Atomic uint64_t hot_tail;
-	_Atomic uint64_t reclaimed;
+	_Atomic uint64_t seg_tail;
+	/* Idempotent producers (owner), and a snapshot the owner took at a
+	 * roll for the flusher to write (exchanged atomically). */
+	struct pstate ps;
+	struct ps_snap *_Atomic snap_pending;
 
+	/* ---- control thread: flusher, retention, cleaner ---- */
+	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t reclaimed;
+	_Atomic uint64_t seg_head;
+	_Atomic int64_t log_start;
 	/* Flusher. Chunks [reclaimed, sync_idx) and the first sync_pos bytes
 	 * of chunk sync_idx are written and fdatasync'ed: only those may be
 	 * recycled, and a failed fdatasync rewinds the flusher there (the
@@ -548,13 +564,7 @@ struct fmq_log_part {
 	uint64_t unsynced_since_ns;
 	struct seg *dirty[DIRTY_MAX];
 	uint32_t ndirty;
-
-	/* Idempotent producers (owner), and a snapshot the owner took at a
-	 * roll for the flusher to write (exchanged atomically). */
-	struct pstate ps;
-	struct ps_snap *_Atomic snap_pending;
-
-	/* Log cleaner (control thread): offsets below are clean. */
+	/* Log cleaner: offsets below are clean. */
 	int64_t clean_off;
 };
 

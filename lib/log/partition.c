@@ -421,11 +421,15 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 		errno = ENOSPC;
 		return NULL;
 	}
-	p = calloc(1, sizeof(*p));
+	/* Cache-aligned, so the struct's sections (log_priv.h) are on
+	 * lines of their own. */
+	p = aligned_alloc(RTE_CACHE_LINE_SIZE,
+			  RTE_ALIGN_CEIL(sizeof(*p), RTE_CACHE_LINE_SIZE));
 	if (p == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	memset(p, 0, sizeof(*p));
 	p->log = log;
 	p->lc = &log->lcores[pp->lcore];
 	p->pp = *pp;
