@@ -554,7 +554,7 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	seq = out(0)->seq;
 	clear();
-	/* Tail loss probe first (2 SRTT, at least 10 ms): the last
+	/* Tail loss probe first (one segment out: 2 SRTT + 10 ms): the last
 	 * segment again, once (RFC 8985). */
 	advance(9 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
@@ -1848,6 +1848,179 @@ test_sack_recovery(void)
 	peer_ack(&p, una + 4 * 1448);
 }
 
+/* Peer ACK at ack with one SACK block [s, e). */
+static void
+peer_sack(struct peer *p, uint32_t ack, uint32_t s0, uint32_t e0)
+{
+	uint32_t blk[1][2] = { { s0, e0 } };
+	struct ts_seg s = pseg(p, F_ACK, NULL, 0);
+
+	s.ack = ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+}
+
+/*
+ * RACK (RFC 8985): with few segments in flight three duplicate ACKs never
+ * come. One SACK above a hole is enough: the hole goes once the
+ * reordering window (min_RTT / 4) has passed, not at the tail loss probe
+ * (which would resend the last segment) nor at the RTO.
+ */
+static void
+test_rack_short_flight(void)
+{
+	struct peer p;
+	uint32_t una;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 4 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 4);
+	una = out(0)->seq;
+	clear();
+	/* Segment 1 lost; the peer SACKs segment 2. */
+	peer_sack(&p, una, una + 1448, una + 2 * 1448);
+	CU_ASSERT_EQUAL(cap.n, 0);   /* within the reordering window */
+	/* min_RTT / 4 (125 us here) later, not at the next 1 ms tick. */
+	now += 200000;
+	fmq_net_poll(net, now);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), 0);
+	CU_ASSERT_EQUAL(st()->tcp_rack_loss, 1);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 0);
+	for (unsigned int i = 1; i < cap.n; i++)
+		CU_ASSERT_NOT_EQUAL(out(i)->seq, una);
+	clear();
+	/* The rest arrives; the retransmission fills the hole. */
+	peer_sack(&p, una, una + 1448, una + 4 * 1448);
+	peer_ack(&p, una + 4 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
+
+	/* A retransmission lost again: data sent after it is SACKed, so
+	 * it goes once more without waiting for the RTO. (A new
+	 * connection: initial window 10.) */
+	open_conn(&p, PEER_PORT + 1, 1);
+	app_send(p.h, 0, 8 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 8);
+	una = out(0)->seq;
+	clear();
+	peer_sack(&p, una, una + 1448, una + 4 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);     /* DupThresh met: at once */
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	clear();
+	/* The resent segment is lost too; segments 5-8 (sent before it)
+	 * then 9, sent after it, are SACKed. */
+	app_send(p.h, 8 * 1448, 1448);
+	fmq_net_poll(net, now);
+	peer_sack(&p, una, una + 1448, una + 8 * 1448);
+	clear();
+	peer_sack(&p, una, una + 1448, una + 9 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	check_payload(out(0), 0);
+	clear();
+	peer_ack(&p, una + 9 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+}
+
+/*
+ * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 10 ms), the probe
+ * is new data when there is some the peer's window allows, else the last
+ * segment sent.
+ */
+static void
+test_tlp_probe(void)
+{
+	struct peer p;
+	uint32_t una, top;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 3 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
+	una = out(0)->seq;
+	clear();
+	advance(12 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una + 2 * 1448);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	clear();
+	advance(20 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);   /* one probe per flight */
+	p.ecr = (uint32_t)(now / MS);    /* echo a fresh timestamp */
+	peer_ack(&p, una + 3 * 1448);
+	clear();
+	/* More than cwnd queued: the probe is the first unsent segment. */
+	app_send(p.h, 3 * 1448, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_FATAL(cap.n > 0 && cap.n < 40);
+	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
+	clear();
+	advance(12 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, top);
+	check_payload(out(0), top - una);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	clear();
+	peer_ack(&p, top + 1448);
+}
+
+/*
+ * DSACK undo (RFC 2883 section 5): the peer reports the one retransmission
+ * of a recovery as a duplicate, so the original arrived: the window
+ * before the reduction comes back. The peer echoes a fresh timestamp, so
+ * Eifel (RFC 3522) cannot tell: only the DSACK does.
+ */
+static void
+test_dsack_undo(void)
+{
+	struct peer p;
+	uint32_t una, blk[1][2];
+	struct ts_seg s;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	/* Segment 1 late, not lost: SACKs of 2-10 start recovery. */
+	peer_sack(&p, una, una + 1448, una + 10 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(st()->tcp_undo, 0);
+	clear();
+	/* The original arrives, then our retransmission: the ACK for all
+	 * carries a DSACK of segment 1. */
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	blk[0][0] = una;
+	blk[0][1] = una + 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una + 10 * 1448;
+	p.rcv = s.ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_undo, 1);
+	/* The window is the one before the reduction (10 segments, plus
+	 * slow start's growth), not 0.7 of it. */
+	app_send(p.h, 10 * 1448, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT(cap.n >= 10);
+	clear();
+	peer_ack(&p, una + 50 * 1448);
+}
+
 /* ------------------------------------------------- malformed segments */
 
 enum { NOCONN, ESTAB };
@@ -2118,6 +2291,9 @@ main(int argc, char **argv)
 	CU_add_test(s, "loss -> RTO retransmit with backoff", test_rto_backoff);
 	CU_add_test(s, "3 dup ACKs -> fast retransmit, NewReno", test_fast_retransmit);
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
+	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
+	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "DSACK undo of a spurious recovery (RFC 2883)", test_dsack_undo);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
 	CU_add_test(s, "our zero window, probes answered", test_our_zero_window);
