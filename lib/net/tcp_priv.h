@@ -336,6 +336,7 @@ void tcp_sq_purge(struct fmq_net *n, struct tcp_conn *c);
 
 /* tcp_timer.c */
 void tcp_timer_update(struct fmq_net *n, struct tcp_conn *c);
+void tcp_conn_unbusy(struct fmq_net *n, struct tcp_conn *c);
 void tcp_timer_remove(struct fmq_net *n, struct tcp_conn *c);
 void tcp_timers_run(struct fmq_net *n, uint64_t now);
 void tcp_rto_arm(struct fmq_net *n, struct tcp_conn *c);

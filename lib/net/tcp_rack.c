@@ -92,11 +92,7 @@ tcp_rack_poll(struct fmq_net *n, uint64_t now)
 			continue;
 		c->flags |= TF_BUSY;
 		tcp_rack_timeout(n, c);
-		c->flags &= ~TF_BUSY;
-		if (c->flags & TF_DOOMED)
-			tcp_conn_free(n, c);
-		else if (c->state != TCP_CLOSED)
-			tcp_timer_update(n, c);
+		tcp_conn_unbusy(n, c);
 	}
 }
 

@@ -254,6 +254,14 @@ conn_timers(struct fmq_net *n, struct tcp_conn *c, uint64_t now)
 	}
 	if (c->ka_at != 0 && c->ka_at <= now && !(c->flags & TF_DOOMED))
 		keepalive_expired(n, c);
+	tcp_conn_unbusy(n, c);
+}
+
+/* End of a timer's work on c: free it if it was doomed meanwhile, else
+ * re-arm its earliest deadline. */
+void
+tcp_conn_unbusy(struct fmq_net *n, struct tcp_conn *c)
+{
 	c->flags &= ~TF_BUSY;
 	if (c->flags & TF_DOOMED)
 		tcp_conn_free(n, c);
