@@ -525,10 +525,18 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		bool ok;
 		uint32_t wend = c->rcv_nxt + rwnd;
 
+		/* A bare ACK may sit at the right edge itself: a peer that
+		 * filled the window sends its ACKs at SND.NXT = our edge,
+		 * and when the flight's first segment was lost (or dropped
+		 * under memory pressure) rcv_nxt stays behind. RFC 9293's
+		 * strict "< RCV.NXT + RCV.WND" then threw away every ACK for
+		 * our data until the peer's own RTO filled the hole: both
+		 * senders stalled for seconds. Linux and BSD take it. */
 		if (seglen == 0)
 			ok = rwnd == 0 ? s->seq == c->rcv_nxt :
 				(seq_geq(s->seq, c->rcv_nxt) &&
-				 seq_lt(s->seq, wend));
+				 (seq_lt(s->seq, wend) ||
+				  (s->seq == wend && !(s->flags & TH_RST))));
 		else
 			ok = rwnd != 0 &&
 				((seq_geq(s->seq, c->rcv_nxt) &&

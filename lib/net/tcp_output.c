@@ -270,10 +270,15 @@ send_segment(struct fmq_net *n, struct tcp_conn *c, uint32_t seq,
 	return 0;
 }
 
+/* A bare ACK carries snd_max, the next new byte, as BSD and Linux send
+ * it: after a timeout snd_nxt has gone back to snd_una, and an ACK
+ * numbered there lies below the peer's RCV.NXT, where Linux drops it as
+ * an old segment (its ACK and window unread). */
 void
 tcp_send_ack(struct fmq_net *n, struct tcp_conn *c)
 {
-	send_segment(n, c, c->snd_nxt, TH_ACK, 0);
+	send_segment(n, c, seq_gt(c->snd_max, c->snd_nxt) ? c->snd_max :
+		     c->snd_nxt, TH_ACK, 0);
 }
 
 /* Resend the oldest unacknowledged segment (fast retransmit, NewReno

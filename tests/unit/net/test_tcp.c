@@ -742,6 +742,104 @@ test_our_zero_window(void)
 	clear();
 }
 
+/*
+ * The stall of 200 echo connections (one connection silent for 5 s and
+ * more): the peer filled our window to the byte and the flight's first
+ * segment was lost (or dropped under pool pressure), so rcv_nxt stayed
+ * behind and every bare ACK the peer sent for our data carried SEQ =
+ * its SND.NXT = our right edge. RFC 9293's strict "< RCV.NXT + RCV.WND"
+ * threw each one away (answered by a duplicate ACK): our sender never
+ * saw its data acknowledged and went to the RTO, again and again, until
+ * the peer's own RTO filled the hole. Linux and BSD take such an ACK.
+ */
+static void
+test_ack_at_right_edge(void)
+{
+	struct fmq_net_conf c = base_conf();
+	struct peer p;
+	uint32_t una, edge;
+	uint64_t oow;
+
+	teardown();
+	c.tcp.rcv_buf = 8192;
+	setup_conf(&c);
+	open_conn(&p, PEER_PORT, 1);
+	edge = p.nxt + 8192;          /* what our SYN-ACK and ACKs offered */
+	app_send(p.h, 0, 2 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	una = out(0)->seq;
+	clear();
+	/* The peer's first 1448 bytes are lost; the rest fills the window
+	 * exactly. Each out-of-order segment is answered at once. */
+	p.nxt += 1448;
+	while (p.nxt != edge) {
+		uint32_t len = edge - p.nxt < 1448 ? edge - p.nxt : 1448;
+
+		peer_send(&p, len);
+	}
+	CU_ASSERT(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(cap.n - 1)->ack, edge - 8192);
+	clear();
+	/* Its bare ACK for our two segments sits at the right edge. */
+	oow = st()->drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW];
+	peer_ack(&p, una + 2 * 1448);
+	CU_ASSERT_EQUAL(st()->drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW], oow);
+	/* Taken: nothing of ours is resent, by TLP or RTO. */
+	advance(1000 * MS);
+	for (unsigned int i = 0; i < cap.n; i++)
+		CU_ASSERT_EQUAL(out(i)->len, 0);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 0);
+	clear();
+	/* The hole is filled: everything is delivered in order. */
+	p.nxt = edge - 8192;
+	peer_send(&p, 1448);
+	CU_ASSERT_EQUAL(app.rxlen, 8192);
+	CU_ASSERT(memcmp(app.rx, patbuf(0, 8192), 8192) == 0);
+	clear();
+}
+
+/*
+ * Our bare ACKs carry snd_max, not snd_nxt: after a timeout snd_nxt is
+ * back at snd_una, below the peer's RCV.NXT once the peer has our data
+ * but its ACKs were lost; Linux drops a segment that old as out of
+ * window (its ACK field unread), so it never learnt what we received.
+ */
+static void
+test_ack_seq_after_rto(void)
+{
+	struct peer p;
+	uint32_t una;
+	struct ts_out *o;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 3 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
+	una = out(0)->seq;
+	clear();
+	/* No ACK comes back: the probe, then the RTO resends the first
+	 * segment only (cwnd one segment). */
+	advance(250 * MS);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 1);
+	clear();
+	/* The peer sends data: our ACK for it is numbered at the highest
+	 * byte we sent. */
+	peer_send(&p, 100);
+	peer_send(&p, 100);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	o = out(0);
+	CU_ASSERT_EQUAL(o->len, 0);
+	CU_ASSERT_EQUAL(o->ack, p.nxt);
+	CU_ASSERT_EQUAL(o->seq, una + 3 * 1448);
+	clear();
+	peer_ack(&p, una + 3 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
+}
+
 /* A bare FIN in a zero window is taken: it needs no buffer. Dropping it
  * kept a peer that closed during pool pressure (and whatever partial
  * request it left with the app) alive while it retried the FIN. */
@@ -2297,6 +2395,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
 	CU_add_test(s, "our zero window, probes answered", test_our_zero_window);
+	CU_add_test(s, "a bare ACK at our right edge is taken", test_ack_at_right_edge);
+	CU_add_test(s, "bare ACKs carry snd_max after a timeout", test_ack_seq_after_rto);
 	CU_add_test(s, "passive close (CLOSE_WAIT, LAST_ACK)", test_passive_close);
 	CU_add_test(s, "active close, FIN retransmit, TIME_WAIT", test_active_close_time_wait);
 	CU_add_test(s, "simultaneous close (CLOSING)", test_simultaneous_close);
