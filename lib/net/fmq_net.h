@@ -50,6 +50,14 @@ struct fmq_tcp_conf {
 	uint32_t ka_idle_ms;      /**< UINT32_MAX: keepalive off */
 	uint32_t ka_intvl_ms, ka_probes;
 	bool no_sack, no_timestamps, no_wscale;
+	uint8_t congestion;       /**< enum fmq_tcp_cc; 0: CUBIC */
+};
+
+/** Congestion control (net.tcp.congestion). */
+enum fmq_tcp_cc {
+	FMQ_TCP_CC_DEFAULT = 0,   /**< CUBIC */
+	FMQ_TCP_CC_CUBIC,
+	FMQ_TCP_CC_NEWRENO,
 };
 
 /** Impairment of one direction (fractions 0..1). */
@@ -125,6 +133,7 @@ struct fmq_net_stats {
 	uint64_t tcp_challenge_acks;/**< RFC 5961 challenge ACKs sent */
 	uint64_t tcp_zwp;           /**< zero-window probes sent */
 	uint64_t tcp_tlp;           /**< tail loss probes sent (RFC 8985) */
+	uint64_t tcp_rack_loss;     /**< recoveries started by RACK */
 	uint64_t tcp_undo;          /**< spurious recoveries undone (RFC 3522) */
 	uint64_t tcp_ka_probes;     /**< keepalive probes sent */
 	uint64_t tcp_delacks;       /**< ACKs sent by the delayed-ACK timer */

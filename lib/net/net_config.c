@@ -37,6 +37,8 @@ net_tcp_conf_from_config(struct fmq_tcp_conf *t, const struct fmq_config *cfg,
 	t->no_sack = !cfg->net_tcp_sack;
 	t->no_timestamps = !cfg->net_tcp_timestamps;
 	t->no_wscale = !cfg->net_tcp_wscale;
+	t->congestion = strcmp(cfg->net_tcp_congestion, "newreno") == 0 ?
+		FMQ_TCP_CC_NEWRENO : FMQ_TCP_CC_CUBIC;
 	if (cfg->net_tcp_rto_min_ms > cfg->net_tcp_rto_max_ms)
 		return fmq_config_error(cfg, "net.tcp.rto_min_ms", err, errlen,
 					"larger than net.tcp.rto_max_ms");

@@ -343,8 +343,11 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Zero-window probes sent", tcp_zwp);
 	PER_LCORE("fluxmq_tcp_tail_loss_probes_total", "counter",
 		  "Tail loss probes sent (RFC 8985)", tcp_tlp);
+	PER_LCORE("fluxmq_tcp_rack_recoveries_total", "counter",
+		  "Loss recoveries started by RACK time-based detection (RFC 8985)",
+		  tcp_rack_loss);
 	PER_LCORE("fluxmq_tcp_spurious_recoveries_total", "counter",
-		  "Fast recoveries undone: the timestamp showed reordering, not loss (RFC 3522)",
+		  "Fast recoveries undone: the timestamp (RFC 3522) or DSACKs (RFC 2883) showed reordering, not loss",
 		  tcp_undo);
 	PER_LCORE("fluxmq_tcp_keepalive_probes_total", "counter",
 		  "Keepalive probes sent", tcp_ka_probes);

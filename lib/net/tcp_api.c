@@ -96,6 +96,8 @@ resolve_params(struct tcp_params *p, const struct fmq_tcp_conf *c)
 	p->sack = !c->no_sack;
 	p->ts = !c->no_timestamps;
 	p->ws = !c->no_wscale;
+	p->cc = c->congestion == FMQ_TCP_CC_NEWRENO ? TCP_CC_NEWRENO :
+		TCP_CC_CUBIC;
 	/* Smallest shift that lets the whole buffer be advertised. */
 	p->rcv_wscale = 0;
 	while (p->ws && p->rcv_wscale < TCP_MAX_WSCALE &&

@@ -348,17 +348,20 @@ ack_advance(struct fmq_net *n, struct tcp_conn *c, const struct tcp_seg *s)
 }
 
 /*
- * A retransmission lost again: during SACK recovery, once the peer SACKs
- * three segments sent after we resent snd_una, that retransmission is gone
- * too (the idea of RACK, RFC 8985, on one mark): send the holes again
+ * A retransmission lost again (RACK, RFC 8985 6.2, on one mark): during
+ * SACK recovery, once the peer SACKs data sent after we resent snd_una
+ * (beyond the reordering window: three segments once the peer has shown
+ * reordering), that retransmission is gone too: send the holes again
  * rather than wait for the RTO.
  */
 static void
 tcp_lost_retransmit(struct fmq_net *n, struct tcp_conn *c)
 {
+	uint32_t thr = (c->flags & TF_REORD) ? 3u * c->smss : 1;
+
 	if (!(c->flags & TF_SACK_RECOV) || c->nsb == 0 || c->rtx_mark == 0)
 		return;
-	if (!seq_geq(c->sb[c->nsb - 1][1], c->rtx_mark + 3u * c->smss))
+	if (!seq_geq(c->sb[c->nsb - 1][1], c->rtx_mark + thr))
 		return;
 	c->rtx_mark = 0;
 	c->rtx_next = c->snd_una;
@@ -495,8 +498,8 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 	   struct tcp_seg *s)
 {
 	struct tcp_ctx *t = n->tcp;
-	uint32_t rwnd, seglen;
-	bool fin;
+	uint32_t rwnd, seglen, prior_una, prior_sb;
+	bool fin, dsack;
 
 	/* A retransmitted SYN while our SYN-ACK is unanswered: send the
 	 * SYN-ACK again rather than a bare ACK. */
@@ -522,10 +525,18 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		bool ok;
 		uint32_t wend = c->rcv_nxt + rwnd;
 
+		/* A bare ACK may sit at the right edge itself: a peer that
+		 * filled the window sends its ACKs at SND.NXT = our edge,
+		 * and when the flight's first segment was lost (or dropped
+		 * under memory pressure) rcv_nxt stays behind. RFC 9293's
+		 * strict "< RCV.NXT + RCV.WND" then threw away every ACK for
+		 * our data until the peer's own RTO filled the hole: both
+		 * senders stalled for seconds. Linux and BSD take it. */
 		if (seglen == 0)
 			ok = rwnd == 0 ? s->seq == c->rcv_nxt :
 				(seq_geq(s->seq, c->rcv_nxt) &&
-				 seq_lt(s->seq, wend));
+				 (seq_lt(s->seq, wend) ||
+				  (s->seq == wend && !(s->flags & TH_RST))));
 		else
 			ok = rwnd != 0 &&
 				((seq_geq(s->seq, c->rcv_nxt) &&
@@ -653,7 +664,19 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		challenge_ack(n, c);
 		return tdrop(n, m, FMQ_NET_DROP_TCP_BAD_ACK);
 	}
+	prior_una = c->snd_una;
+	prior_sb = c->sb_bytes;
+	dsack = (c->flags & TF_SACK) && s->o.nsack > 0 &&
+		seq_leq(s->o.sack[0][1], s->ack);
+	if (dsack)
+		c->flags |= TF_REORD;  /* DSACK (RFC 2883): a duplicate */
 	if (seq_gt(s->ack, c->snd_una)) {
+		/* A hole below SACKed data filled though never resent:
+		 * the network reorders (RFC 8985 6.2 step 2). */
+		if (c->nsb > 0 && seq_lt(c->snd_una, c->sb[0][0]) &&
+		    seq_gt(s->ack, c->snd_una) && c->nrtx == 0 &&
+		    !(c->flags & (TF_RECOVERY | TF_TLP_SENT)))
+			c->flags |= TF_REORD;
 		ack_advance(n, c, s);
 		if (c->flags & TF_DOOMED) {
 			rte_pktmbuf_free(m);
@@ -661,8 +684,10 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		}
 		if ((c->flags & TF_SACK) && s->o.nsack > 0) {
 			tcp_sb_update(c, &s->o);
-			tcp_cc_sack_loss(n, c);
+			tcp_rack_detect(n, c);
 			tcp_lost_retransmit(n, c);
+		} else if (c->nsb == 0) {
+			c->rack_at = 0;
 		}
 		/* The probe (if any) got its answer. */
 		c->flags &= ~TF_TLP_SENT;
@@ -673,6 +698,7 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		 * data don't matter here, RFC 6675 2). */
 		tcp_sb_update(c, &s->o);
 		tcp_cc_dupack(n, c);
+		tcp_rack_detect(n, c);
 		tcp_lost_retransmit(n, c);
 	} else if (s->ack == c->snd_una && s->len == 0 &&
 		   !(s->flags & TH_FIN) && c->snd_una != c->snd_max &&
@@ -681,6 +707,16 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		 * fast retransmit of the segment at snd_una. */
 		if (tcp_cc_dupack(n, c))
 			tcp_retransmit_head(n, c);
+	}
+	if (dsack && !(c->flags & TF_DOOMED))
+		tcp_cc_dsack(n, c);
+	/* PRR: what this ACK delivered (the one that started recovery
+	 * included) sets what recovery may send. */
+	if (c->flags & TF_SACK_RECOV) {
+		int64_t d = (int64_t)(c->snd_una - prior_una) +
+			    c->sb_bytes - prior_sb;
+
+		tcp_prr_ack(c, d > 0 ? (uint32_t)d : 0);
 	}
 	/* Send window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
 	if (seq_lt(c->snd_wl1, s->seq) ||

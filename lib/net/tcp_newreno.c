@@ -3,6 +3,9 @@
  * Congestion control: slow start and congestion avoidance (RFC 5681),
  * initial window of net.tcp.init_cwnd segments (RFC 6928), fast retransmit
  * and NewReno fast recovery (RFC 6582). RTT estimation per RFC 6298.
+ * With SACK, recovery is entered by RACK (tcp_rack.c) and paced by PRR;
+ * net.tcp.congestion=cubic grows and cuts the window per RFC 9438
+ * (tcp_cubic.c) instead of by halves and one segment per RTT.
  */
 #include "tcp_priv.h"
 
@@ -20,6 +23,8 @@ tcp_cc_init(struct fmq_net *n, struct tcp_conn *c)
 	c->dupacks = 0;
 	c->recover = c->iss;
 	c->flags &= ~TF_RECOVERY;
+	c->cc = n->tcp->p.cc;
+	tcp_cubic_reset(c);
 }
 
 /* Halve on loss: ssthresh = max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)).
@@ -29,13 +34,18 @@ cc_halve(struct fmq_net *n, struct tcp_conn *c)
 {
 	uint32_t f = flight(c) / 2;
 
+	c->prior_cwnd = c->cwnd;
+	c->prior_ssthresh = c->ssthresh;
+	c->undo_retrans = 0;
 	if (c->flags & TF_TS) {
-		c->prior_cwnd = c->cwnd;
-		c->prior_ssthresh = c->ssthresh;
 		c->recov_ts = tcp_ms(n->tcp->now);
 		c->flags |= TF_UNDO_OK;
 	}
 
+	if (c->cc == TCP_CC_CUBIC) {
+		tcp_cubic_loss(c, flight(c), n->tcp->now);
+		return;
+	}
 	c->ssthresh = f > 2u * c->smss ? f : 2u * c->smss;
 }
 
@@ -43,7 +53,6 @@ cc_halve(struct fmq_net *n, struct tcp_conn *c)
 void
 tcp_cc_ack(struct fmq_net *n, struct tcp_conn *c, uint32_t acked)
 {
-	(void)n;
 	if (c->flags & TF_SACK_RECOV) {
 		/* RFC 6675: cwnd stays at ssthresh for the episode; the
 		 * scoreboard decides what to send. */
@@ -78,6 +87,8 @@ tcp_cc_ack(struct fmq_net *n, struct tcp_conn *c, uint32_t acked)
 	if (c->cwnd < c->ssthresh) {
 		/* Slow start, ABC with L = 2 SMSS (RFC 3465). */
 		c->cwnd += acked < 2u * c->smss ? acked : 2u * c->smss;
+	} else if (c->cc == TCP_CC_CUBIC) {
+		tcp_cubic_ack(c, acked, n->tcp->now);
 	} else {
 		/* Congestion avoidance: about one SMSS per RTT. */
 		uint32_t inc = (uint32_t)((uint64_t)c->smss * c->smss / c->cwnd);
@@ -98,9 +109,9 @@ tcp_cc_dupack(struct fmq_net *n, struct tcp_conn *c)
 	if (c->flags & TF_SACK_RECOV)
 		return false;
 	if (!(c->flags & TF_RECOVERY) && c->nsb > 0) {
-		/* The peer SACKs: the scoreboard detects loss (RFC 6675). */
+		/* The peer SACKs: RACK detects loss from the scoreboard
+		 * (tcp_rack_detect, called by the input path). */
 		c->dupacks++;
-		tcp_cc_sack_loss(n, c);
 		return false;
 	}
 	if (c->flags & TF_RECOVERY) {
@@ -127,20 +138,15 @@ tcp_cc_dupack(struct fmq_net *n, struct tcp_conn *c)
 }
 
 /*
- * With a scoreboard: enter loss recovery once three duplicate ACKs came or
- * more than three segments' worth above a hole is SACKed (RFC 6675
- * DupThresh). Returns true when recovery starts; the holes are then sent
- * by tcp_output within cwnd - pipe.
+ * With a scoreboard: enter loss recovery, RACK (tcp_rack.c) having found
+ * the hole below SACKed data lost. Returns true when recovery starts; the
+ * holes are then sent by tcp_output within cwnd - pipe, cwnd set by PRR
+ * on each ACK.
  */
 bool
 tcp_cc_sack_loss(struct fmq_net *n, struct tcp_conn *c)
 {
 	if ((c->flags & TF_RECOVERY) || c->nsb == 0)
-		return false;
-	/* DupThresh, or the answer to a tail loss probe that shows a hole
-	 * (a short flight never reaches DupThresh). */
-	if (c->dupacks < 3 && c->sb_bytes < 3u * c->smss &&
-	    !(c->flags & TF_TLP_SENT))
 		return false;
 	if (seq_lt(c->snd_una, c->recover)) {
 		/* A hole in data sent before the last reduction: that
@@ -150,10 +156,12 @@ tcp_cc_sack_loss(struct fmq_net *n, struct tcp_conn *c)
 	}
 	c->recover = c->snd_max;
 	cc_halve(n, c);
-	c->cwnd = c->ssthresh;
 	c->rtx_next = c->snd_una;
 	c->rtx_mark = 0;
 	c->flags |= TF_RECOVERY | TF_SACK_RECOV;
+	c->rack_at = 0;
+	tcp_prr_start(c);
+	tcp_prr_ack(c, 0);
 	c->flags &= ~TF_RTT_TIMING;
 	n->st.tcp_retrans_fast++;
 	return true;
@@ -168,6 +176,7 @@ tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c)
 		cc_halve(n, c);
 	c->cwnd = c->smss;
 	c->flags &= ~TF_UNDO_OK;
+	c->undo_retrans = 0;     /* a timeout is not undone */
 	c->recover = c->snd_max;
 	c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV | TF_RTT_TIMING);
 	c->dupacks = 0;
@@ -186,6 +195,8 @@ tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns)
 
 	if (r == 0)
 		r = 1;
+	if (c->min_rtt_us == 0 || r < c->min_rtt_us)
+		c->min_rtt_us = r;
 	if (c->srtt_us == 0) {
 		c->srtt_us = r;
 		c->rttvar_us = r / 2;
@@ -232,5 +243,33 @@ tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
 	/* The episode did not happen: a real loss in the same window may
 	 * start one. */
 	c->recover = s->ack - 1;
+	n->st.tcp_undo++;
+}
+
+/*
+ * A DSACK (RFC 2883) for data below the cumulative ACK: one of our
+ * retransmissions was a duplicate. When every retransmission of the last
+ * reduction is reported so (RFC 2883 section 5, Linux's undo_retrans),
+ * the originals all arrived: the loss was reordering or delay, and the
+ * window before the reduction comes back (as Eifel, for peers without
+ * timestamps or when the echoed timestamp cannot tell).
+ */
+void
+tcp_cc_dsack(struct fmq_net *n, struct tcp_conn *c)
+{
+	if (c->undo_retrans == 0 || --c->undo_retrans > 0)
+		return;
+	if (c->cwnd < c->prior_cwnd)
+		c->cwnd = c->prior_cwnd;
+	if (c->ssthresh < c->prior_ssthresh)
+		c->ssthresh = c->prior_ssthresh;
+	c->flags &= ~TF_UNDO_OK;
+	if (c->cc == TCP_CC_CUBIC)
+		c->cu_epoch_ns = 0;
+	if (c->flags & TF_RECOVERY) {
+		c->flags &= ~(TF_RECOVERY | TF_SACK_RECOV);
+		c->dupacks = 0;
+		c->recover = c->snd_una - 1;
+	}
 	n->st.tcp_undo++;
 }

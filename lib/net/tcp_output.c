@@ -270,10 +270,15 @@ send_segment(struct fmq_net *n, struct tcp_conn *c, uint32_t seq,
 	return 0;
 }
 
+/* A bare ACK carries snd_max, the next new byte, as BSD and Linux send
+ * it: after a timeout snd_nxt has gone back to snd_una, and an ACK
+ * numbered there lies below the peer's RCV.NXT, where Linux drops it as
+ * an old segment (its ACK and window unread). */
 void
 tcp_send_ack(struct fmq_net *n, struct tcp_conn *c)
 {
-	send_segment(n, c, c->snd_nxt, TH_ACK, 0);
+	send_segment(n, c, seq_gt(c->snd_max, c->snd_nxt) ? c->snd_max :
+		     c->snd_nxt, TH_ACK, 0);
 }
 
 /* Resend the oldest unacknowledged segment (fast retransmit, NewReno
@@ -309,8 +314,11 @@ tcp_retransmit_at(struct fmq_net *n, struct tcp_conn *c, uint32_t seq)
 	}
 	if (len > c->snd_max - seq)
 		len = c->snd_max - seq;
-	if (send_segment(n, c, seq, fl, len) == 0)
+	if (send_segment(n, c, seq, fl, len) == 0) {
 		n->st.tcp_retrans_bytes += len;
+		if (c->flags & TF_RECOVERY)
+			c->undo_retrans++;
+	}
 	c->flags &= ~TF_RTT_TIMING;     /* Karn */
 }
 
@@ -445,9 +453,7 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 	if (c->flags & TF_SACK_RECOV) {
 		/* RFC 6675 recovery: pipe = what is still in the network;
 		 * fill cwnd - pipe with holes first, then new data. */
-		uint32_t flight = c->snd_max - c->snd_una;
-		uint32_t gone = c->sb_bytes + tcp_sb_lost(c, c->rtx_next);
-		uint32_t pipe = flight > gone ? flight - gone : 0;
+		uint32_t pipe = tcp_pipe(c);
 		uint32_t hs, hl;
 
 		/* The first hole goes at once on entering recovery,
@@ -470,6 +476,8 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 			sent = true;
 			n->st.tcp_retrans_bytes += len;
 			c->rtx_next = hs + len;
+			c->prr_out += len;
+			c->undo_retrans++;
 			pipe += len;
 		}
 		lim = c->snd_nxt + (c->cwnd > pipe ? c->cwnd - pipe : 0);
@@ -526,6 +534,8 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 		if (send_segment(n, c, c->snd_nxt, fl, len) < 0)
 			break;
 		sent = true;
+		if (c->flags & TF_SACK_RECOV)
+			c->prr_out += len;
 		if (seq_lt(c->snd_nxt, c->snd_max)) {
 			n->st.tcp_retrans_bytes += len;
 		} else {

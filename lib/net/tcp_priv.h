@@ -43,6 +43,8 @@ enum tcp_state {
 #define TF_TLP_SENT     (1u << 21) /* a tail loss probe is out */
 #define TF_UNDO_OK      (1u << 22) /* recovery may prove spurious (Eifel) */
 #define TF_RQ_RELEASE   (1u << 23) /* resumed: deliver held data */
+#define TF_REORD        (1u << 24) /* the peer saw reordering (RACK) */
+#define TF_RACK_Q       (1u << 25) /* on the per-poll RACK queue */
 
 /* TCP header flag bits (th->tcp_flags). */
 #define TH_FIN RTE_TCP_FIN_FLAG
@@ -71,6 +73,19 @@ enum tcp_state {
 #define TCP_MAX_LISTENERS 32
 #define TCP_EPH_LO 32768
 #define TCP_EPH_HI 60999
+/* Tail loss probe timeout floor (as before RACK: 2 ms made probes that
+ * peers' delayed ACKs turned spurious by the thousand with 200 echo
+ * connections on a loaded tap, and 5 s stalls followed), and what it adds
+ * for a peer that may delay the ACK of a single segment (RFC 8985 7.2
+ * WCDelAckT). 200 ms, the
+ * RFC's worst case, would leave a lone segment to the RTO; 10 ms (the
+ * probe's old floor) risks a spurious probe, which costs one segment:
+ * probes reduce no window. */
+#define TCP_TLP_MIN_NS (10 * 1000000ull)
+#define TCP_TLP_DELACK_NS (10 * 1000000ull)
+/* Connections whose RACK reordering window ends before the next wheel
+ * tick, checked on every poll (the wheel keeps them too). */
+#define TCP_RACK_Q 64
 
 /* Hash key; 8-byte aligned because rte_hash_crc reads it in 8-byte
  * words. pad is always zero. */
@@ -131,9 +146,22 @@ struct tcp_conn {
 	/* Eifel (RFC 3522): window before the last reduction and the
 	 * timestamp of the first retransmission. */
 	uint32_t prior_cwnd, prior_ssthresh, recov_ts;
+	/* DSACK undo (RFC 2883 section 5, as Linux): retransmissions of
+	 * the last reduction not yet reported duplicate by the peer. */
+	uint32_t undo_retrans;
 	uint8_t nsb;
-	/* RTT (RFC 6298), microseconds. */
-	uint32_t srtt_us, rttvar_us, rto_ms;
+	/* RACK (RFC 8985): when the reordering window of the lowest hole
+	 * ends (0: no hole waiting). */
+	uint64_t rack_at;
+	/* PRR (RFC 6937): FlightSize at the start of recovery, data
+	 * delivered to the peer and data sent since. */
+	uint32_t prr_fs, prr_delivered, prr_out;
+	/* CUBIC (RFC 9438), see tcp_cubic.c. */
+	uint8_t cc;              /* enum tcp_cc */
+	uint32_t cu_wmax, cu_wlast, cu_west, cu_k_us;
+	uint64_t cu_epoch_ns;
+	/* RTT (RFC 6298), microseconds; min_rtt for RACK's window. */
+	uint32_t srtt_us, rttvar_us, rto_ms, min_rtt_us;
 	uint32_t rtt_seq;
 	uint64_t rtt_ns;
 
@@ -186,8 +214,11 @@ struct tcp_params {
 	uint64_t ka_idle_ns, ka_intvl_ns;
 	uint32_t ka_probes;
 	uint8_t rcv_wscale;      /* what we offer */
+	uint8_t cc;              /* enum tcp_cc */
 	bool sack, ts, ws;
 };
+
+enum tcp_cc { TCP_CC_NEWRENO = 0, TCP_CC_CUBIC };
 
 struct tcp_ctx {
 	struct tcp_params p;
@@ -215,6 +246,8 @@ struct tcp_ctx {
 	uint32_t mem_share;
 	bool mem_drop;
 	uint32_t challenges;     /* in the current second */
+	uint32_t rack_q[TCP_RACK_Q];
+	uint32_t nrack;
 	struct tcp_listener lst[TCP_MAX_LISTENERS];
 	struct tcp_tw_slot wheel[TW_SLOTS];
 };
@@ -303,6 +336,7 @@ void tcp_sq_purge(struct fmq_net *n, struct tcp_conn *c);
 
 /* tcp_timer.c */
 void tcp_timer_update(struct fmq_net *n, struct tcp_conn *c);
+void tcp_conn_unbusy(struct fmq_net *n, struct tcp_conn *c);
 void tcp_timer_remove(struct fmq_net *n, struct tcp_conn *c);
 void tcp_timers_run(struct fmq_net *n, uint64_t now);
 void tcp_rto_arm(struct fmq_net *n, struct tcp_conn *c);
@@ -334,6 +368,21 @@ void tcp_cc_timeout(struct fmq_net *n, struct tcp_conn *c);
 void tcp_cc_undo_check(struct fmq_net *n, struct tcp_conn *c,
 		       const struct tcp_seg *s);
 void tcp_rtt_sample(struct fmq_net *n, struct tcp_conn *c, uint64_t rtt_ns);
+void tcp_cc_dsack(struct fmq_net *n, struct tcp_conn *c);
+
+/* tcp_rack.c */
+uint64_t tcp_rack_reo_wnd(const struct tcp_conn *c);
+void tcp_rack_detect(struct fmq_net *n, struct tcp_conn *c);
+void tcp_rack_timeout(struct fmq_net *n, struct tcp_conn *c);
+void tcp_rack_poll(struct fmq_net *n, uint64_t now);
+uint32_t tcp_pipe(const struct tcp_conn *c);
+void tcp_prr_start(struct tcp_conn *c);
+void tcp_prr_ack(struct tcp_conn *c, uint32_t delivered);
+
+/* tcp_cubic.c */
+void tcp_cubic_loss(struct tcp_conn *c, uint32_t flight, uint64_t now);
+void tcp_cubic_ack(struct tcp_conn *c, uint32_t acked, uint64_t now);
+void tcp_cubic_reset(struct tcp_conn *c);
 
 /* net_impair.c */
 int net_impair_init(struct fmq_net *n, int socket);

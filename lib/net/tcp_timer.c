@@ -28,6 +28,8 @@ next_deadline(const struct tcp_conn *c)
 		d = c->end_at;
 	if (c->tlp_at != 0 && c->tlp_at < d)
 		d = c->tlp_at;
+	if (c->rack_at != 0 && c->rack_at < d)
+		d = c->rack_at;
 	return d == UINT64_MAX ? 0 : d;
 }
 
@@ -120,23 +122,29 @@ rto_expired(struct fmq_net *n, struct tcp_conn *c)
 
 /*
  * Tail loss probe (RFC 8985 7): when the last segments of a flight are
- * lost no duplicate ACK comes and only the RTO (200 ms at least) would
- * notice. Two smoothed RTTs after the last transmission, resend the
- * highest segment once; its ACK carries SACK blocks that start recovery.
+ * lost no ACK comes that shows a hole, and only the RTO (200 ms at least)
+ * would notice. PTO = 2 SRTT (7.2), plus the peer's worst delayed ACK
+ * when one segment is out (its ACK may be held), at least 2 ms (two
+ * ticks, as Linux), never past the RTO. The probe is a new segment when
+ * the peer's window allows, else the last one (7.3); its ACK's SACK
+ * blocks show RACK the holes.
  */
 void
 tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
 {
 	uint64_t pto;
+	uint32_t out = c->snd_max - c->snd_una;
 
 	if (!(c->flags & TF_SACK) || (c->flags & (TF_RECOVERY | TF_TLP_SENT)) ||
-	    c->srtt_us == 0 || c->snd_una == c->snd_max) {
+	    c->srtt_us == 0 || out == 0) {
 		c->tlp_at = 0;
 		return;
 	}
 	pto = 2ull * c->srtt_us * 1000;
-	if (pto < 10 * 1000000ull)
-		pto = 10 * 1000000ull;
+	if (out <= c->smss)
+		pto += TCP_TLP_DELACK_NS;
+	if (pto < TCP_TLP_MIN_NS)
+		pto = TCP_TLP_MIN_NS;
 	if (c->rtx_at != 0 && n->tcp->now + pto >= c->rtx_at) {
 		c->tlp_at = 0;
 		return;
@@ -152,9 +160,20 @@ tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 
 	if (out == 0 || (c->flags & (TF_RECOVERY | TF_TLP_SENT | TF_PERSIST)))
 		return;
-	seq = c->snd_max - (out < c->smss ? out : c->smss);
 	c->flags |= TF_TLP_SENT;
 	n->st.tcp_tlp++;
+	if (c->snd_nxt == c->snd_max && seq_lt(c->snd_nxt, c->sq_end) &&
+	    seq_lt(c->snd_nxt, c->snd_una + c->snd_wnd)) {
+		/* New data: one segment past cwnd (7.3). */
+		uint32_t before = c->snd_max, cw = c->cwnd;
+
+		c->cwnd = out + c->smss;
+		tcp_output(n, c);
+		c->cwnd = cw;
+		if (seq_gt(c->snd_max, before))
+			return;
+	}
+	seq = c->snd_max - (out < c->smss ? out : c->smss);
 	tcp_retransmit_at(n, c, seq);
 }
 
@@ -219,6 +238,8 @@ conn_timers(struct fmq_net *n, struct tcp_conn *c, uint64_t now)
 		else
 			rto_expired(n, c);
 	}
+	if (c->rack_at != 0 && c->rack_at <= now && !(c->flags & TF_DOOMED))
+		tcp_rack_timeout(n, c);
 	if (c->tlp_at != 0 && c->tlp_at <= now && !(c->flags & TF_DOOMED)) {
 		c->tlp_at = 0;
 		tlp_expired(n, c);
@@ -233,6 +254,14 @@ conn_timers(struct fmq_net *n, struct tcp_conn *c, uint64_t now)
 	}
 	if (c->ka_at != 0 && c->ka_at <= now && !(c->flags & TF_DOOMED))
 		keepalive_expired(n, c);
+	tcp_conn_unbusy(n, c);
+}
+
+/* End of a timer's work on c: free it if it was doomed meanwhile, else
+ * re-arm its earliest deadline. */
+void
+tcp_conn_unbusy(struct fmq_net *n, struct tcp_conn *c)
+{
 	c->flags &= ~TF_BUSY;
 	if (c->flags & TF_DOOMED)
 		tcp_conn_free(n, c);
@@ -245,6 +274,9 @@ tcp_timers_run(struct fmq_net *n, uint64_t now)
 {
 	struct tcp_ctx *t = n->tcp;
 	uint64_t target = now >> TW_SHIFT;
+
+	if (t->nrack > 0)
+		tcp_rack_poll(n, now);
 
 	if (!t->tw_started) {
 		t->tw_tick = target;

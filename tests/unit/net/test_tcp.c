@@ -554,7 +554,7 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	seq = out(0)->seq;
 	clear();
-	/* Tail loss probe first (2 SRTT, at least 10 ms): the last
+	/* Tail loss probe first (one segment out: 2 SRTT + 10 ms): the last
 	 * segment again, once (RFC 8985). */
 	advance(9 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
@@ -740,6 +740,104 @@ test_our_zero_window(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->win, 8192);
 	clear();
+}
+
+/*
+ * The stall of 200 echo connections (one connection silent for 5 s and
+ * more): the peer filled our window to the byte and the flight's first
+ * segment was lost (or dropped under pool pressure), so rcv_nxt stayed
+ * behind and every bare ACK the peer sent for our data carried SEQ =
+ * its SND.NXT = our right edge. RFC 9293's strict "< RCV.NXT + RCV.WND"
+ * threw each one away (answered by a duplicate ACK): our sender never
+ * saw its data acknowledged and went to the RTO, again and again, until
+ * the peer's own RTO filled the hole. Linux and BSD take such an ACK.
+ */
+static void
+test_ack_at_right_edge(void)
+{
+	struct fmq_net_conf c = base_conf();
+	struct peer p;
+	uint32_t una, edge;
+	uint64_t oow;
+
+	teardown();
+	c.tcp.rcv_buf = 8192;
+	setup_conf(&c);
+	open_conn(&p, PEER_PORT, 1);
+	edge = p.nxt + 8192;          /* what our SYN-ACK and ACKs offered */
+	app_send(p.h, 0, 2 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	una = out(0)->seq;
+	clear();
+	/* The peer's first 1448 bytes are lost; the rest fills the window
+	 * exactly. Each out-of-order segment is answered at once. */
+	p.nxt += 1448;
+	while (p.nxt != edge) {
+		uint32_t len = edge - p.nxt < 1448 ? edge - p.nxt : 1448;
+
+		peer_send(&p, len);
+	}
+	CU_ASSERT(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(cap.n - 1)->ack, edge - 8192);
+	clear();
+	/* Its bare ACK for our two segments sits at the right edge. */
+	oow = st()->drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW];
+	peer_ack(&p, una + 2 * 1448);
+	CU_ASSERT_EQUAL(st()->drop[FMQ_NET_DROP_TCP_OUT_OF_WINDOW], oow);
+	/* Taken: nothing of ours is resent, by TLP or RTO. */
+	advance(1000 * MS);
+	for (unsigned int i = 0; i < cap.n; i++)
+		CU_ASSERT_EQUAL(out(i)->len, 0);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 0);
+	clear();
+	/* The hole is filled: everything is delivered in order. */
+	p.nxt = edge - 8192;
+	peer_send(&p, 1448);
+	CU_ASSERT_EQUAL(app.rxlen, 8192);
+	CU_ASSERT(memcmp(app.rx, patbuf(0, 8192), 8192) == 0);
+	clear();
+}
+
+/*
+ * Our bare ACKs carry snd_max, not snd_nxt: after a timeout snd_nxt is
+ * back at snd_una, below the peer's RCV.NXT once the peer has our data
+ * but its ACKs were lost; Linux drops a segment that old as out of
+ * window (its ACK field unread), so it never learnt what we received.
+ */
+static void
+test_ack_seq_after_rto(void)
+{
+	struct peer p;
+	uint32_t una;
+	struct ts_out *o;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 3 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
+	una = out(0)->seq;
+	clear();
+	/* No ACK comes back: the probe, then the RTO resends the first
+	 * segment only (cwnd one segment). */
+	advance(250 * MS);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 1);
+	clear();
+	/* The peer sends data: our ACK for it is numbered at the highest
+	 * byte we sent. */
+	peer_send(&p, 100);
+	peer_send(&p, 100);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	o = out(0);
+	CU_ASSERT_EQUAL(o->len, 0);
+	CU_ASSERT_EQUAL(o->ack, p.nxt);
+	CU_ASSERT_EQUAL(o->seq, una + 3 * 1448);
+	clear();
+	peer_ack(&p, una + 3 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
 }
 
 /* A bare FIN in a zero window is taken: it needs no buffer. Dropping it
@@ -1848,6 +1946,179 @@ test_sack_recovery(void)
 	peer_ack(&p, una + 4 * 1448);
 }
 
+/* Peer ACK at ack with one SACK block [s, e). */
+static void
+peer_sack(struct peer *p, uint32_t ack, uint32_t s0, uint32_t e0)
+{
+	uint32_t blk[1][2] = { { s0, e0 } };
+	struct ts_seg s = pseg(p, F_ACK, NULL, 0);
+
+	s.ack = ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+}
+
+/*
+ * RACK (RFC 8985): with few segments in flight three duplicate ACKs never
+ * come. One SACK above a hole is enough: the hole goes once the
+ * reordering window (min_RTT / 4) has passed, not at the tail loss probe
+ * (which would resend the last segment) nor at the RTO.
+ */
+static void
+test_rack_short_flight(void)
+{
+	struct peer p;
+	uint32_t una;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 4 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 4);
+	una = out(0)->seq;
+	clear();
+	/* Segment 1 lost; the peer SACKs segment 2. */
+	peer_sack(&p, una, una + 1448, una + 2 * 1448);
+	CU_ASSERT_EQUAL(cap.n, 0);   /* within the reordering window */
+	/* min_RTT / 4 (125 us here) later, not at the next 1 ms tick. */
+	now += 200000;
+	fmq_net_poll(net, now);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), 0);
+	CU_ASSERT_EQUAL(st()->tcp_rack_loss, 1);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 0);
+	for (unsigned int i = 1; i < cap.n; i++)
+		CU_ASSERT_NOT_EQUAL(out(i)->seq, una);
+	clear();
+	/* The rest arrives; the retransmission fills the hole. */
+	peer_sack(&p, una, una + 1448, una + 4 * 1448);
+	peer_ack(&p, una + 4 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	CU_ASSERT_EQUAL(fmq_net_mbufs_held(net), 0);
+
+	/* A retransmission lost again: data sent after it is SACKed, so
+	 * it goes once more without waiting for the RTO. (A new
+	 * connection: initial window 10.) */
+	open_conn(&p, PEER_PORT + 1, 1);
+	app_send(p.h, 0, 8 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 8);
+	una = out(0)->seq;
+	clear();
+	peer_sack(&p, una, una + 1448, una + 4 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);     /* DupThresh met: at once */
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	clear();
+	/* The resent segment is lost too; segments 5-8 (sent before it)
+	 * then 9, sent after it, are SACKed. */
+	app_send(p.h, 8 * 1448, 1448);
+	fmq_net_poll(net, now);
+	peer_sack(&p, una, una + 1448, una + 8 * 1448);
+	clear();
+	peer_sack(&p, una, una + 1448, una + 9 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	check_payload(out(0), 0);
+	clear();
+	peer_ack(&p, una + 9 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+}
+
+/*
+ * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 10 ms), the probe
+ * is new data when there is some the peer's window allows, else the last
+ * segment sent.
+ */
+static void
+test_tlp_probe(void)
+{
+	struct peer p;
+	uint32_t una, top;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 3 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
+	una = out(0)->seq;
+	clear();
+	advance(12 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una + 2 * 1448);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	clear();
+	advance(20 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);   /* one probe per flight */
+	p.ecr = (uint32_t)(now / MS);    /* echo a fresh timestamp */
+	peer_ack(&p, una + 3 * 1448);
+	clear();
+	/* More than cwnd queued: the probe is the first unsent segment. */
+	app_send(p.h, 3 * 1448, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_FATAL(cap.n > 0 && cap.n < 40);
+	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
+	clear();
+	advance(12 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, top);
+	check_payload(out(0), top - una);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	clear();
+	peer_ack(&p, top + 1448);
+}
+
+/*
+ * DSACK undo (RFC 2883 section 5): the peer reports the one retransmission
+ * of a recovery as a duplicate, so the original arrived: the window
+ * before the reduction comes back. The peer echoes a fresh timestamp, so
+ * Eifel (RFC 3522) cannot tell: only the DSACK does.
+ */
+static void
+test_dsack_undo(void)
+{
+	struct peer p;
+	uint32_t una, blk[1][2];
+	struct ts_seg s;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	/* Segment 1 late, not lost: SACKs of 2-10 start recovery. */
+	peer_sack(&p, una, una + 1448, una + 10 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(st()->tcp_undo, 0);
+	clear();
+	/* The original arrives, then our retransmission: the ACK for all
+	 * carries a DSACK of segment 1. */
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	blk[0][0] = una;
+	blk[0][1] = una + 1448;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = una + 10 * 1448;
+	p.rcv = s.ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_EQUAL(st()->tcp_undo, 1);
+	/* The window is the one before the reduction (10 segments, plus
+	 * slow start's growth), not 0.7 of it. */
+	app_send(p.h, 10 * 1448, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT(cap.n >= 10);
+	clear();
+	peer_ack(&p, una + 50 * 1448);
+}
+
 /* ------------------------------------------------- malformed segments */
 
 enum { NOCONN, ESTAB };
@@ -2118,9 +2389,14 @@ main(int argc, char **argv)
 	CU_add_test(s, "loss -> RTO retransmit with backoff", test_rto_backoff);
 	CU_add_test(s, "3 dup ACKs -> fast retransmit, NewReno", test_fast_retransmit);
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
+	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
+	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "DSACK undo of a spurious recovery (RFC 2883)", test_dsack_undo);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
 	CU_add_test(s, "our zero window, probes answered", test_our_zero_window);
+	CU_add_test(s, "a bare ACK at our right edge is taken", test_ack_at_right_edge);
+	CU_add_test(s, "bare ACKs carry snd_max after a timeout", test_ack_seq_after_rto);
 	CU_add_test(s, "passive close (CLOSE_WAIT, LAST_ACK)", test_passive_close);
 	CU_add_test(s, "active close, FIN retransmit, TIME_WAIT", test_active_close_time_wait);
 	CU_add_test(s, "simultaneous close (CLOSING)", test_simultaneous_close);
