@@ -1001,63 +1001,20 @@ dir_metrics(struct fmq_metrics_out *out, const struct fmq_log *log)
 void
 fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 {
+	static const struct fmq_metric_def defs[] = {
+#define X(field, type, name, help) \
+	FMQ_METRIC_DEF(struct fmq_log_stats, field, type, name, help),
+#include "log_metrics.def"
+#undef X
+	};
 	const struct fmq_log *log = arg;
 	struct fmq_log_stats st;
 
 	fmq_log_stats(log, &st);
-	fmq_metrics_one(out, "fluxmq_log_appends_total", "counter",
-			"Record batches appended.", st.appends);
-	fmq_metrics_one(out, "fluxmq_log_append_bytes_total", "counter",
-			"Bytes of record batches appended.", st.append_bytes);
-	fmq_metrics_one(out, "fluxmq_log_append_records_total", "counter",
-			"Records appended.", st.append_records);
-	fmq_metrics_one(out, "fluxmq_log_rejects_total", "counter",
-			"Batches rejected by validation.", st.rejects);
-	fmq_metrics_one(out, "fluxmq_log_crc_failures_total", "counter",
-			"Batches rejected for a CRC-32C mismatch.",
-			st.crc_failures);
-	fmq_metrics_one(out, "fluxmq_log_backpressure_total", "counter",
-			"Appends refused because the hot pool had no free "
-			"chunk (retried later, nothing dropped).",
-			st.backpressure);
-	fmq_metrics_one(out, "fluxmq_log_segment_rolls_total", "counter",
-			"Segments rolled.", st.rolls);
-	fmq_metrics_one(out, "fluxmq_log_recoveries_total", "counter",
-			"Partitions that needed recovery at open.",
-			st.recoveries);
-	fmq_metrics_one(out, "fluxmq_log_recovered_batches_total", "counter",
-			"Batches recovered from the hot pool after a crash.",
-			st.recovered_batches);
-	fmq_metrics_one(out, "fluxmq_log_truncated_bytes_total", "counter",
-			"Bytes cut from segment files by recovery.",
-			st.truncated_bytes);
-	fmq_metrics_one(out, "fluxmq_log_flushed_bytes_total", "counter",
-			"Bytes written through to segment files.",
-			st.flushed_bytes);
-	fmq_metrics_one(out, "fluxmq_log_syncs_total", "counter",
-			"fdatasync calls by the flusher.", st.syncs);
-	fmq_metrics_one(out, "fluxmq_log_flush_lag_bytes", "gauge",
-			"Bytes appended but not yet written through.",
-			st.flush_lag_bytes);
-	fmq_metrics_one(out, "fluxmq_log_flush_lag_messages", "gauge",
-			"Offsets appended but not yet fdatasync'ed.",
-			st.flush_lag_messages);
-	fmq_metrics_one(out, "fluxmq_log_segments_deleted_total", "counter",
-			"Segments deleted by retention.", st.segments_deleted);
-	fmq_metrics_one(out, "fluxmq_log_hot_chunks_free", "gauge",
-			"Free chunks in the hot pool's ring.", st.chunks_free);
-	fmq_metrics_one(out, "fluxmq_log_hot_chunks", "gauge",
-			"Chunks in the hot pool.", st.chunks_total);
-	fmq_metrics_one(out, "fluxmq_log_hot_chunks_pinned_closed", "gauge",
-			"Chunks of closed partitions still being sent; "
-			"returned to the pool when the last reader lets go.",
-			st.chunks_pinned_closed);
+	fmq_metrics_table(out, defs, RTE_DIM(defs), &st);
 	fmq_metrics_one(out, "fluxmq_log_hot_pool_hugepages", "gauge",
 			"1 if the hot pool is on hugetlbfs, 0 for the "
 			"ordinary-memory fallback.", log->huge ? 1 : 0);
-	fmq_metrics_one(out, "fluxmq_log_hot_remote_chunks_total", "counter",
-			"Chunks an lcore took from another NUMA node's pool "
-			"because its own node's was empty.", st.remote_chunks);
 	node_metrics(out, log);
 	dir_metrics(out, log);
 
@@ -1071,69 +1028,6 @@ fmq_log_metrics(struct fmq_metrics_out *out, void *arg)
 		fmq_metrics_u64(out, "fluxmq_log_batches_total", lab,
 				st.batches_by_codec[k]);
 	}
-	fmq_metrics_one(out, "fluxmq_log_deep_validated_total", "counter",
-			"Batches whose records were decompressed and checked "
-			"(validation=deep or recompression).",
-			st.deep_validated);
-	fmq_metrics_one(out, "fluxmq_log_recompressed_total", "counter",
-			"Batches rebuilt by the broker (topic compression.type "
-			"or offset deltas), stored instead of the original.",
-			st.recompressed);
-	fmq_metrics_one(out, "fluxmq_log_recompress_in_bytes_total",
-			"counter", "Bytes of batches before rebuilding.",
-			st.recompress_in_bytes);
-	fmq_metrics_one(out, "fluxmq_log_recompress_out_bytes_total",
-			"counter", "Bytes of rebuilt batches.",
-			st.recompress_out_bytes);
-	fmq_metrics_one(out, "fluxmq_log_decompress_errors_total", "counter",
-			"Compressed record sections that were corrupt or "
-			"expanded past log.decompress.max.ratio.",
-			st.decompress_errors);
-	fmq_metrics_one(out, "fluxmq_log_duplicates_total", "counter",
-			"Idempotent batches answered with their original "
-			"offsets instead of being appended again.",
-			st.duplicates);
-	fmq_metrics_one(out, "fluxmq_log_out_of_order_total", "counter",
-			"Batches refused with OUT_OF_ORDER_SEQUENCE_NUMBER.",
-			st.out_of_order);
-	fmq_metrics_one(out, "fluxmq_log_invalid_epoch_total", "counter",
-			"Batches refused with INVALID_PRODUCER_EPOCH.",
-			st.invalid_epoch);
-	fmq_metrics_one(out, "fluxmq_log_producers", "gauge",
-			"Idempotent producer states held over all partitions.",
-			st.producers);
-	fmq_metrics_one(out, "fluxmq_log_producers_evicted_total", "counter",
-			"Producer states forgotten because a partition's table "
-			"was full.", st.producers_evicted);
-	fmq_metrics_one(out, "fluxmq_log_producer_snapshots_total",
-			"counter", "Producer-state snapshot files written.",
-			st.producer_snapshots);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_runs_total", "counter",
-			"Log compaction rounds finished.", st.cleaner_runs);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_segments_total", "counter",
-			"Segments rewritten by the log cleaner.",
-			st.cleaner_segments);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_read_bytes_total",
-			"counter", "Bytes the log cleaner read.",
-			st.cleaner_read_bytes);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_written_bytes_total",
-			"counter", "Bytes of cleaned segments written.",
-			st.cleaner_written_bytes);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_records_removed_total",
-			"counter", "Records dropped because a later record "
-			"has the same key.", st.cleaner_records_removed);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_tombstones_removed_total",
-			"counter", "Tombstones dropped after "
-			"delete.retention.ms.", st.cleaner_tombstones_removed);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_swap_waits_total",
-			"counter", "Cleaner passes that waited for a reader "
-			"to release a segment.", st.cleaner_swap_waits);
-	fmq_metrics_one(out, "fluxmq_log_cleaner_errors_total", "counter",
-			"Compaction rounds abandoned on an error.",
-			st.cleaner_errors);
-	fmq_metrics_one(out, "fluxmq_log_delete_records_total", "counter",
-			"Log start offsets moved by DeleteRecords.",
-			st.delete_records);
 	fmq_metrics_one(out, "fluxmq_log_cleaner_seconds_total", "counter",
 			"Time spent in finished compaction rounds (ns / 1e9, "
 			"floored).", st.cleaner_ns / 1000000000ull);

@@ -635,51 +635,14 @@ void fmq_log_clean_crash_at(struct fmq_log *log, int step);
 
 /** Totals over every lcore (readers may see values a few updates old). */
 struct fmq_log_stats {
-	uint64_t appends;
-	uint64_t append_bytes;
-	uint64_t append_records;
-	uint64_t rejects;
-	uint64_t crc_failures;
-	uint64_t backpressure;   /**< appends refused with -EAGAIN */
-	uint64_t rolls;
-	uint64_t recoveries;     /**< partitions opened with recovery work */
-	uint64_t recovered_batches; /**< hot-pool batches written through */
-	uint64_t truncated_bytes;
-	uint64_t flushed_bytes;
-	uint64_t syncs;
-	uint64_t flush_lag_bytes;  /**< at the last flusher pass */
-	uint64_t flush_lag_messages; /**< unsynced offsets, last pass */
-	uint64_t chunks_free;      /**< every node's pool */
-	uint64_t chunks_total;
-	/** Chunks of closed partitions waiting for their last reader. */
-	uint64_t chunks_pinned_closed;
-	/** Chunks an lcore took from another node's pool (its own empty). */
-	uint64_t remote_chunks;
 	uint64_t mbind_failures;   /**< pools left unbound (one per pool) */
-	uint64_t segments_deleted;
 	/** Batches appended, by the codec they are stored with. */
 	uint64_t batches_by_codec[5];
-	uint64_t deep_validated;   /**< batches deeply validated */
-	uint64_t recompressed;     /**< batches rebuilt (codec or offsets) */
-	uint64_t recompress_in_bytes;  /**< batch bytes before rebuilding */
-	uint64_t recompress_out_bytes; /**< batch bytes after rebuilding */
-	uint64_t decompress_errors; /**< corrupt or over the bound */
-	uint64_t duplicates;       /**< idempotent repeats not appended */
-	uint64_t out_of_order;     /**< OUT_OF_ORDER_SEQUENCE_NUMBER */
-	uint64_t invalid_epoch;    /**< INVALID_PRODUCER_EPOCH */
-	uint64_t producers;        /**< producer states held (gauge) */
-	uint64_t producers_evicted; /**< forgotten: table full or expired */
-	uint64_t producer_snapshots; /**< snapshot files written */
-	uint64_t cleaner_runs;       /**< compaction rounds finished */
-	uint64_t cleaner_segments;   /**< segments rewritten */
-	uint64_t cleaner_read_bytes; /**< bytes read by the cleaner */
-	uint64_t cleaner_written_bytes; /**< bytes of cleaned segments */
-	uint64_t cleaner_records_removed; /**< superseded records dropped */
-	uint64_t cleaner_tombstones_removed; /**< expired tombstones dropped */
-	uint64_t cleaner_swap_waits; /**< swaps delayed by a reader */
-	uint64_t cleaner_errors;     /**< rounds abandoned on an error */
 	uint64_t cleaner_ns;         /**< time spent in finished rounds */
-	uint64_t delete_records;     /**< log start moves by DeleteRecords */
+	/* The rest, one line each in log_metrics.def. */
+#define X(field, type, name, help) uint64_t field;
+#include "log_metrics.def"
+#undef X
 };
 
 void fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st);
