@@ -520,6 +520,7 @@ main(int argc, char **argv)
 	int sep = -1, eal_argc, rc;
 	unsigned int nerr;
 	bool embedded;
+	FILE *dpdk_log;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -568,12 +569,11 @@ main(int argc, char **argv)
 		free(add_scram);
 		return 0;
 	}
-	/* EAL's own lines too: set before rte_eal_init. */
-	{
-		FILE *dpdk_log = fmq_log_stream("dpdk", dpdk_level);
-		if (dpdk_log != NULL)
-			rte_openlog_stream(dpdk_log);
-	}
+	/* EAL's own lines too: set before rte_eal_init. Closed after
+	 * rte_eal_cleanup, when no lcore is left to write to it. */
+	dpdk_log = fmq_log_stream("dpdk", dpdk_level);
+	if (dpdk_log != NULL)
+		rte_openlog_stream(dpdk_log);
 	app_raise_nofile();
 	app.adaptive = strcmp(app.cfg.poll_mode, "adaptive") == 0;
 	app.n_data = (unsigned int)app.cfg.lcores_data;
@@ -728,5 +728,9 @@ out_port:
 out_eal:
 	fmq_metrics_free(app.metrics);
 	rte_eal_cleanup();
+	if (dpdk_log != NULL) {
+		rte_openlog_stream(NULL);
+		fclose(dpdk_log);
+	}
 	return rc;
 }
