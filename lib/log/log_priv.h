@@ -615,6 +615,9 @@ int seg_read_header(const struct seg *s, uint64_t pos, uint8_t *hdr,
 
 /* partition.c */
 int part_roll(struct fmq_log_part *p, int64_t now_ms);
+/* recovery.c (control thread, at open) */
+int list_segments(const char *dir, int64_t **bases, uint32_t *n);
+int part_recover(struct fmq_log_part *p);
 
 /* cleaner.c */
 int cleaner_recover_dir(const char *dir);
