@@ -178,7 +178,9 @@ cmd=${1:-}
 case $cmd in
 up)
 	need_root up
-	[ $# -ge 1 ] && [[ $1 =~ ^[1-9][0-9]?$ ]] || usage
+	if [ $# -lt 1 ] || ! [[ $1 =~ ^[1-9][0-9]?$ ]]; then
+		usage
+	fi
 	n=$1
 	shift
 	if [ $# -gt 0 ]; then
