@@ -729,18 +729,6 @@ fmq_acl_db_dump(const struct fmq_acl_db *db)
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Unescape the token at *p (up to a space or the line's end) in place;
  * returns its start, or NULL when malformed. */
 static char *
@@ -757,7 +745,7 @@ unesc_token(char **p)
 	}
 	while (*s != '\0' && *s != ' ') {
 		if (*s == '%') {
-			int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
+			int h = fmq_sec_hexval(s[1]), l = h < 0 ? -1 : fmq_sec_hexval(s[2]);
 			if (l < 0 || (h == 0 && l == 0))
 				return NULL;
 			*o++ = (char)(h * 16 + l);

@@ -98,4 +98,18 @@ void fmq_sec_snap_put(struct fmq_sec_snap *s);
 void fmq_sec_part_get(struct fmq_sec_part *p);
 void fmq_sec_part_put(struct fmq_sec_part *p);
 
+/** The value of a hexadecimal digit, or -1 (the ACL and quota files
+ * percent-encode names). */
+static inline int
+fmq_sec_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 #endif

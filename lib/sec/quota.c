@@ -432,18 +432,6 @@ fmq_quota_db_save(const struct fmq_quota_db *db, const char *path)
 	return fmq_file_commit(f, path);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* One side from a token: "-", "*" or "=name" (percent-encoded). */
 static int
 get_side(const char *tok, uint8_t *kind, char *out, uint16_t *len)
@@ -472,8 +460,8 @@ get_side(const char *tok, uint8_t *kind, char *out, uint16_t *len)
 			out[n++] = *p;
 			continue;
 		}
-		hi = hexval(p[1]);
-		lo = hi < 0 ? -1 : hexval(p[2]);
+		hi = fmq_sec_hexval(p[1]);
+		lo = hi < 0 ? -1 : fmq_sec_hexval(p[2]);
 		if (lo < 0)
 			return -1;
 		out[n++] = (char)(hi << 4 | lo);
