@@ -14,8 +14,8 @@
 #include "broker_priv.h"
 
 /* Decode the body of the current request into a fresh arena struct. */
-static void *
-decode_body(struct req_ctx *rc, int *st)
+void *
+api_decode_body(struct req_ctx *rc, int *st)
 {
 	union fmq_kafka_request *req;
 	int r;
@@ -39,8 +39,8 @@ decode_body(struct req_ctx *rc, int *st)
 }
 
 /* Encode body as the response of the current request and complete it. */
-static int
-respond(struct req_ctx *rc, const void *body)
+int
+api_respond(struct req_ctx *rc, const void *body)
 {
 	struct rte_mbuf *m = resp_encode(rc->bl, rc->hdr->api_key,
 					 rc->hdr->api_version,
@@ -59,7 +59,7 @@ api_versions(struct req_ctx *rc)
 	struct fmq_kafka_api_versions_resp_api_version *keys;
 	int st = 0;
 
-	if (decode_body(rc, &st) == NULL)
+	if (api_decode_body(rc, &st) == NULL)
 		return st;
 	keys = fmq_kafka_arena_alloc(&rc->bl->arena,
 				     FMQ_KAFKA_N_APIS * sizeof(*keys));
@@ -68,7 +68,7 @@ api_versions(struct req_ctx *rc)
 	fmq_kafka_init_response(FMQ_KAFKA_API_API_VERSIONS,
 				rc->hdr->api_version, &resp);
 	fmq_kafka_apiversions_fill(&resp, keys, 0);
-	return respond(rc, &resp);
+	return api_respond(rc, &resp);
 }
 
 static bool
@@ -402,7 +402,7 @@ api_metadata(struct req_ctx *rc)
 	struct fmq_kafka_metadata_resp *resp;
 	int st = 0;
 
-	req = decode_body(rc, &st);
+	req = api_decode_body(rc, &st);
 	if (req == NULL)
 		return st;
 	struct fmq_bauth auth = { req_acl(rc), &rc->k->principal,
@@ -418,7 +418,7 @@ api_metadata(struct req_ctx *rc)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	for (int32_t i = 0; i < resp->topics_count; i++)
 		count_error(rc->bl, resp->topics[i].error_code);
-	return respond(rc, resp);
+	return api_respond(rc, resp);
 }
 
 static int
@@ -430,7 +430,7 @@ api_describe_cluster(struct req_ctx *rc)
 	const struct fmq_listener *l = fmq_broker_listener(b, rc->k->listener);
 	int st = 0;
 
-	struct fmq_kafka_describe_cluster_req *req = decode_body(rc, &st);
+	struct fmq_kafka_describe_cluster_req *req = api_decode_body(rc, &st);
 
 	if (req == NULL)
 		return st;
@@ -479,7 +479,7 @@ api_describe_cluster(struct req_ctx *rc)
 				rc->k->client_ip, FMQ_ACL_RES_CLUSTER,
 				FMQ_ACL_CLUSTER_NAME,
 				sizeof(FMQ_ACL_CLUSTER_NAME) - 1);
-	return respond(rc, &resp);
+	return api_respond(rc, &resp);
 }
 
 /* Copy the current frame (header + body, no size prefix) out of the

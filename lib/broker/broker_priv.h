@@ -470,6 +470,10 @@ int broker_sasl_lcore_init(struct fmq_broker_lcore *bl, int socket);
 void broker_sasl_lcore_fini(struct fmq_broker_lcore *bl);
 void broker_sasl_conn_init(struct fmq_broker_lcore *bl, struct kconn *k);
 void broker_sasl_conn_release(struct fmq_broker_lcore *bl, struct kconn *k);
+/* broker_api.c: decode the current request's body into the arena (NULL
+ * with *st set to the close reason), and answer it with body. */
+void *api_decode_body(struct req_ctx *rc, int *st);
+int api_respond(struct req_ctx *rc, const void *body);
 int broker_sasl_gate(struct req_ctx *rc);
 /* SaslHandshake / SaslAuthenticate where the listener has no SASL. */
 int broker_sasl_off(struct req_ctx *rc);

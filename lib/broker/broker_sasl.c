@@ -182,40 +182,6 @@ broker_sasl_conn_release(struct fmq_broker_lcore *bl, struct kconn *k)
 
 /* ---------------------------------------------------------- requests */
 
-static void *
-decode(struct req_ctx *rc, int *st)
-{
-	union fmq_kafka_request *req;
-	int r;
-
-	req = fmq_kafka_arena_alloc(&rc->bl->arena, sizeof(*req));
-	if (req == NULL) {
-		*st = REQ_CLOSE(BROKER_CLOSE_NOMEM);
-		return NULL;
-	}
-	r = fmq_kafka_decode_request(rc->hdr->api_key, rc->hdr->api_version,
-				     &rc->body, &rc->bl->arena, req);
-	if (r < 0) {
-		*st = REQ_CLOSE(r == -ENOMEM ? BROKER_CLOSE_NOMEM :
-				BROKER_CLOSE_MALFORMED);
-		return NULL;
-	}
-	return req;
-}
-
-static int
-respond(struct req_ctx *rc, const void *body)
-{
-	struct rte_mbuf *m = resp_encode(rc->bl, rc->hdr->api_key,
-					 rc->hdr->api_version,
-					 rc->hdr->correlation_id, body);
-
-	if (m == NULL)
-		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
-	conn_complete(rc->bl, rc->k, rc->slot, m);
-	return REQ_DONE;
-}
-
 static int
 handshake(struct req_ctx *rc)
 {
@@ -227,7 +193,7 @@ handshake(struct req_ctx *rc)
 	struct fmq_kafka_str names[FMQ_SASL_MECH_MAX];
 	int st = 0, mech, n = 0, rr;
 
-	req = decode(rc, &st);
+	req = api_decode_body(rc, &st);
 	if (req == NULL)
 		return st;
 	for (int i = 0; i < FMQ_SASL_MECH_MAX; i++)
@@ -248,7 +214,7 @@ handshake(struct req_ctx *rc)
 		bl->sasl.bad_mech++;
 		count_error(bl, FMQ_KERR_UNSUPPORTED_SASL_MECHANISM);
 		resp.error_code = FMQ_KERR_UNSUPPORTED_SASL_MECHANISM;
-		rr = respond(rc, &resp);
+		rr = api_respond(rc, &resp);
 		return rr < 0 ? rr : REQ_CLOSE(BROKER_CLOSE_SASL_FAILED);
 	}
 	if (k->sess == NULL) {
@@ -260,7 +226,7 @@ handshake(struct req_ctx *rc)
 	fmq_sasl_start(k->sess, (enum fmq_sasl_mech)mech);
 	if (k->sasl != BSASL_DONE)
 		k->sasl = rc->hdr->api_version == 0 ? BSASL_RAW : BSASL_AUTH;
-	return respond(rc, &resp);
+	return api_respond(rc, &resp);
 }
 
 /* The session's end, for SaslAuthenticate v1+ and the expiry check: the
@@ -333,7 +299,7 @@ authenticate(struct req_ctx *rc)
 	int64_t life = 0;
 	char msg[160];
 
-	req = decode(rc, &st);
+	req = api_decode_body(rc, &st);
 	if (req == NULL)
 		return st;
 	fmq_kafka_init_response(FMQ_KAFKA_API_SASL_AUTHENTICATE,
@@ -344,7 +310,7 @@ authenticate(struct req_ctx *rc)
 		resp.error_code = FMQ_KERR_ILLEGAL_SASL_STATE;
 		resp.error_message = FMQ_KAFKA_STR_LIT(
 			"SaslAuthenticate before SaslHandshake");
-		rr = respond(rc, &resp);
+		rr = api_respond(rc, &resp);
 		return rr < 0 ? rr : REQ_CLOSE(BROKER_CLOSE_SASL_FAILED);
 	}
 	r = step(bl, k, rc->meta, req->auth_bytes.p,
@@ -360,13 +326,13 @@ authenticate(struct req_ctx *rc)
 			 "authentication due to invalid credentials with SASL "
 			 "mechanism %s", fmq_sasl_mech_name(mech));
 		resp.error_message = fmq_kafka_str(msg);
-		rr = respond(rc, &resp);
+		rr = api_respond(rc, &resp);
 		return rr < 0 ? rr : REQ_CLOSE(BROKER_CLOSE_SASL_FAILED);
 	}
 	resp.auth_bytes.p = k->sess->out;
 	resp.auth_bytes.len = k->sess->out_len;
 	resp.session_lifetime_ms = life;
-	rr = respond(rc, &resp);
+	rr = api_respond(rc, &resp);
 	if (r == FMQ_SASL_OK)
 		sess_put(bl, k);
 	return rr;
@@ -414,7 +380,7 @@ int
 broker_sasl_off(struct req_ctx *rc)
 {
 	int st = 0;
-	void *req = decode(rc, &st);
+	void *req = api_decode_body(rc, &st);
 
 	if (req == NULL)
 		return st;
@@ -426,7 +392,7 @@ broker_sasl_off(struct req_ctx *rc)
 					rc->hdr->api_version, &resp);
 		resp.error_code = FMQ_KERR_ILLEGAL_SASL_STATE;
 		resp.mechanisms_count = 0;
-		return respond(rc, &resp);
+		return api_respond(rc, &resp);
 	}
 	struct fmq_kafka_sasl_authenticate_resp resp;
 
@@ -435,7 +401,7 @@ broker_sasl_off(struct req_ctx *rc)
 	resp.error_code = FMQ_KERR_ILLEGAL_SASL_STATE;
 	resp.error_message = FMQ_KAFKA_STR_LIT("Unexpected SASL request: this "
 					       "listener has no SASL");
-	return respond(rc, &resp);
+	return api_respond(rc, &resp);
 }
 
 int
