@@ -263,6 +263,11 @@ struct bsasl_lcore {
 	uint64_t bad_mech;                     /* handshakes refused */
 };
 
+/*
+ * One data lcore's broker state, allocated cache-aligned on its socket.
+ * Written by that lcore only, except bell (below) and tls.next (a TLS
+ * reload, rare); other threads reach it through rings.
+ */
 struct fmq_broker_lcore {
 	struct fmq_broker *b;
 	unsigned int idx;
@@ -291,8 +296,6 @@ struct fmq_broker_lcore {
 	uint64_t now_ns;
 	uint64_t tsc_mhz;           /* TSC ticks per microsecond */
 	struct bslab slab;
-	/* Rung by whoever enqueues on xin or from_ctrl while we sleep. */
-	struct fmq_doorbell bell;
 	uint64_t cfg_version;       /* snapshot whose log settings we applied */
 	/*
 	 * Partition pointers (and pinned segment ranges) travel in xops and
@@ -336,7 +339,16 @@ struct fmq_broker_lcore {
 	uint64_t mute_next_ns;
 	struct btls tls;
 	struct bsasl_lcore sasl;
-	struct broker_stats st;
+	/*
+	 * Rung by whoever enqueues on xin or from_ctrl while we sleep: every
+	 * other lcore reads (and may swap) bell.asleep on each enqueue, so it
+	 * has a cache line of its own, apart from the fields this lcore
+	 * writes every poll (now_ns, qver, the counters below).
+	 */
+	struct fmq_doorbell bell __rte_cache_aligned;
+	/* Written by this lcore only; the control lcore reads them for
+	 * /metrics. */
+	struct broker_stats st __rte_cache_aligned;
 };
 
 struct fmq_broker {

@@ -35,6 +35,13 @@ struct arp_entry {
 struct tcp_ctx;
 struct net_impair;
 
+/*
+ * One data lcore's network stack (with its tcp_ctx and connection table),
+ * allocated cache-aligned on the lcore's socket. Only the owning lcore
+ * writes any of it: packets steered from other lcores arrive through the
+ * app's rings, never by a store here, so no field needs a line of its
+ * own. The control lcore reads st for /metrics.
+ */
 struct fmq_net {
 	struct fmq_net_conf conf;
 	uint32_t netmask;            /* network order */
