@@ -29,7 +29,7 @@ extern "C" {
 /** Index of each topic-level config: FMQ_TCFG_IDX_<field>. */
 enum fmq_tcfg_idx {
 #define FMQ_TCFG(field, name, type, dflt, limits, doc) FMQ_TCFG_IDX_##field,
-#include "topic_cfg.def"
+#include "keys/topic.def"
 #undef FMQ_TCFG
 	FMQ_TCFG_N
 };
@@ -47,7 +47,7 @@ struct fmq_tc_string {
 /** Parsed topic configs; set[] marks the ones the topic overrides. */
 struct fmq_topic_cfg {
 #define FMQ_TCFG(field, name, type, dflt, limits, doc) FMQ_TC_##type field;
-#include "topic_cfg.def"
+#include "keys/topic.def"
 #undef FMQ_TCFG
 	bool set[FMQ_TCFG_N];
 };

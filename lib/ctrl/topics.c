@@ -35,7 +35,7 @@ struct fmq_topics {
 static const struct fmq_tcfg_key tkeys[FMQ_TCFG_N] = {
 #define FMQ_TCFG(field, kname, type, kdflt, klimits, kdoc) \
 	{ .name = kname, .dflt = kdflt, .limits = klimits, .doc = kdoc },
-#include "topic_cfg.def"
+#include "keys/topic.def"
 #undef FMQ_TCFG
 };
 
@@ -43,14 +43,14 @@ enum tc_type { TC_LONG, TC_ENUM, TC_BOOL, TC_DOUBLE, TC_STRING };
 
 static const enum tc_type ttypes[FMQ_TCFG_N] = {
 #define FMQ_TCFG(field, kname, type, kdflt, klimits, kdoc) TC_##type,
-#include "topic_cfg.def"
+#include "keys/topic.def"
 #undef FMQ_TCFG
 };
 
 static const size_t toffsets[FMQ_TCFG_N] = {
 #define FMQ_TCFG(field, kname, type, kdflt, klimits, kdoc) \
 	offsetof(struct fmq_topic_cfg, field),
-#include "topic_cfg.def"
+#include "keys/topic.def"
 #undef FMQ_TCFG
 };
 

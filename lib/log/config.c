@@ -2,6 +2,7 @@
 /* The only place lib/log reads struct fmq_config, and live settings. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -54,20 +55,27 @@ list_nth(const char *list, unsigned int n, char *buf, size_t len)
 	return true;
 }
 
-void
-fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
-				const struct fmq_config *cfg,
-				const char *topic, int32_t partition,
-				uint32_t lcore, char *dir_buf)
-{
-	char path[PATH_MAX + 300];
-	unsigned int ndirs = 0;
-	struct stat st;
+/*
+ * Topic-level defaults (cleanup.policy and the compaction keys), read from
+ * the topic key table: a partition opened through the control lcore gets
+ * its topic's values instead (ctrl_core.c), one opened directly (tests,
+ * tools) these.
+ */
+enum {
+#define FMQ_TCFG(field, name, type, dflt, limits, doc) TD_##field,
+#include "keys/topic.def"
+#undef FMQ_TCFG
+};
+static const char *const tcfg_dflt[] = {
+#define FMQ_TCFG(field, name, type, dflt, limits, doc) dflt,
+#include "keys/topic.def"
+#undef FMQ_TCFG
+};
 
-	fmq_log_part_params_default(pp);
-	pp->topic = topic;
-	pp->partition = partition;
-	pp->lcore = lcore;
+/* The broker keys a partition takes (message.max.bytes, log.*, validation). */
+static void
+part_from_broker(struct fmq_log_part_params *pp, const struct fmq_config *cfg)
+{
 	pp->max_message_bytes = (uint32_t)cfg->message_max_bytes;
 	pp->segment_bytes = cfg->log_segment_bytes;
 	pp->roll_ms = cfg->log_roll_ms;
@@ -82,6 +90,55 @@ fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
 		strcmp(cfg->message_timestamp_type, "LogAppendTime") == 0;
 	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
 	pp->deep_validation = strcmp(cfg->validation, "deep") == 0;
+}
+
+static void
+part_from_topic_defaults(struct fmq_log_part_params *pp)
+{
+	const char *pol = tcfg_dflt[TD_cleanup_policy];
+
+	pp->cleanup = (strstr(pol, "delete") != NULL ?
+		       FMQ_LOG_CLEANUP_DELETE : 0) |
+		      (strstr(pol, "compact") != NULL ?
+		       FMQ_LOG_CLEANUP_COMPACT : 0);
+	pp->min_cleanable_ratio =
+		strtod(tcfg_dflt[TD_min_cleanable_dirty_ratio], NULL);
+	pp->min_compaction_lag_ms =
+		strtoll(tcfg_dflt[TD_min_compaction_lag_ms], NULL, 10);
+	pp->max_compaction_lag_ms =
+		strtoll(tcfg_dflt[TD_max_compaction_lag_ms], NULL, 10);
+	pp->delete_retention_ms =
+		strtoll(tcfg_dflt[TD_delete_retention_ms], NULL, 10);
+}
+
+void
+fmq_log_part_params_default(struct fmq_log_part_params *pp)
+{
+	/* About 20 KiB; tests and tools, not the broker's open path. */
+	struct fmq_config cfg;
+
+	memset(pp, 0, sizeof(*pp));
+	fmq_config_defaults(&cfg);
+	part_from_broker(pp, &cfg);
+	part_from_topic_defaults(pp);
+}
+
+void
+fmq_log_part_params_from_config(struct fmq_log_part_params *pp,
+				const struct fmq_config *cfg,
+				const char *topic, int32_t partition,
+				uint32_t lcore, char *dir_buf)
+{
+	char path[PATH_MAX + 300];
+	unsigned int ndirs = 0;
+	struct stat st;
+
+	memset(pp, 0, sizeof(*pp));
+	part_from_topic_defaults(pp);
+	pp->topic = topic;
+	pp->partition = partition;
+	pp->lcore = lcore;
+	part_from_broker(pp, cfg);
 
 	/* The directory that already holds the partition, else by hash. */
 	while (list_nth(cfg->log_dirs, ndirs, dir_buf, FMQ_CFG_STR_MAX)) {

@@ -18,30 +18,6 @@
 #include "fmq_codec.h"
 #include "log_priv.h"
 
-void
-fmq_log_part_params_default(struct fmq_log_part_params *pp)
-{
-	memset(pp, 0, sizeof(*pp));
-	pp->max_message_bytes = 1048588;
-	pp->segment_bytes = 1073741824;
-	pp->roll_ms = 604800000;
-	pp->index_interval_bytes = 4096;
-	pp->index_max_bytes = 10485760;
-	pp->hot_bytes = 8388608;
-	pp->flush_messages = INT64_MAX;
-	pp->flush_ms = 1000;
-	pp->retention_ms = 604800000;
-	pp->retention_bytes = -1;
-	pp->leader_epoch = 0;
-	pp->compression = FMQ_LOG_COMPRESSION_PRODUCER;
-	pp->deep_validation = false;
-	pp->cleanup = FMQ_LOG_CLEANUP_DELETE;
-	pp->min_cleanable_ratio = 0.5;
-	pp->min_compaction_lag_ms = 0;
-	pp->max_compaction_lag_ms = INT64_MAX;
-	pp->delete_retention_ms = 86400000;
-}
-
 static bool
 topic_ok(const char *t)
 {

@@ -524,6 +524,7 @@ test_deep(void)
 	CU_ASSERT_FATAL(p != NULL);
 	mk_pp(&pp, "shallow", dir);
 	pp.partition = 1;
+	pp.deep_validation = false;	/* the default is deep, as Kafka */
 	shallow = fmq_log_part_open(log, &pp);
 	CU_ASSERT_FATAL(shallow != NULL);
 	for (int c = 1; c <= 4; c++) {
