@@ -368,6 +368,10 @@ drain_ctrl(struct fmq_broker_lcore *bl)
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct fmq_bfwd *f = fw[i];
+		if (f->marker != NULL) {
+			txn_marker(bl, f);
+			continue;
+		}
 		struct kconn *k = conn_lookup(bl, f->conn, f->gen);
 		if (k == NULL) {
 			fmq_bfwd_free(f);
@@ -436,6 +440,8 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 	if (m->version != bl->cfg_version)
 		apply_log_configs(bl, m);
 	drain_ctrl(bl);
+	if (bl->txn_retry != NULL)
+		txn_retry(bl);
 	xop_drain(bl);
 	quota_poll(bl);
 	conn_work(bl);
@@ -520,6 +526,7 @@ fmq_bfwd_free(struct fmq_bfwd *f)
 		return;
 	rte_free(f->frame);
 	rte_free(f->resp);
+	rte_free(f->marker);
 	rte_free(f);
 }
 

@@ -1654,6 +1654,9 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 {
 	struct fmq_ctrl *c = arg;
 	struct fmq_bfwd *f = (struct fmq_bfwd *)(uintptr_t)token;
+
+	if (f == NULL)
+		return;   /* a committed transaction's offsets (ctrl_txn.c) */
 	const void *kreq = c->gcur == f ? c->gcur_req : NULL;
 	struct ctrl_gdeny *gd = gdeny_take(c, f);
 	union fmq_kafka_response *o;

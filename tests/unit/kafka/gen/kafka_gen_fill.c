@@ -160,6 +160,28 @@ static void kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(st
 static int fill_fmq_kafka_delete_records_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp *o);
 static int fill_fmq_kafka_init_producer_id_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_req *o);
 static int fill_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_resp *o);
+static int fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o);
+static void kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o);
+static int fill_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req *o);
+static int fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o);
+static void kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o);
+static int fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o);
+static void kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o);
+static int fill_fmq_kafka_add_partitions_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp *o);
+static int fill_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_req *o);
+static int fill_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_resp *o);
+static int fill_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_req *o);
+static int fill_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_resp *o);
+static int fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o);
+static void kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o);
+static int fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o);
+static void kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o);
+static int fill_fmq_kafka_txn_offset_commit_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req *o);
+static int fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o);
+static void kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o);
+static int fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o);
+static void kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o);
+static int fill_fmq_kafka_txn_offset_commit_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp *o);
 static int fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o);
 static int fill_fmq_kafka_describe_acls_resp_acl_description(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp_acl_description *o);
 static void kt_init_fmq_kafka_describe_acls_resp_acl_description(struct fmq_kafka_describe_acls_resp_acl_description *o);
@@ -765,6 +787,59 @@ kt_init_fmq_kafka_delete_records_resp_delete_records_partition_result(struct fmq
 
 static void
 kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(struct fmq_kafka_delete_records_resp_delete_records_topic_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->committed_leader_epoch = -1;
+	o->committed_metadata.p = "";
+	o->committed_metadata.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->name.p = "";
@@ -4571,6 +4646,505 @@ fillv_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 }
 
 static int
+fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_partitions_to_txn_req_init(o);
+	if (true) {
+		o->v3_and_below_transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->v3_and_below_producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->v3_and_below_producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->v3_and_below_topics_count = kt_rand_count(g, depth, false);
+		o->v3_and_below_topics = NULL;
+		if (o->v3_and_below_topics_count > 0) {
+			o->v3_and_below_topics = fmq_kafka_arena_alloc(a, (size_t)o->v3_and_below_topics_count * sizeof(*o->v3_and_below_topics));
+			if (o->v3_and_below_topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->v3_and_below_topics_count; i++) {
+			if (fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(g, v, a, depth + 1, &o->v3_and_below_topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_partitions_to_txn_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->partition_error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->results_by_partition_count = kt_rand_count(g, depth, false);
+		o->results_by_partition = NULL;
+		if (o->results_by_partition_count > 0) {
+			o->results_by_partition = fmq_kafka_arena_alloc(a, (size_t)o->results_by_partition_count * sizeof(*o->results_by_partition));
+			if (o->results_by_partition == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_by_partition_count; i++) {
+			if (fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(g, v, a, depth + 1, &o->results_by_partition[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_partitions_to_txn_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->results_by_topic_v3_and_below_count = kt_rand_count(g, depth, false);
+		o->results_by_topic_v3_and_below = NULL;
+		if (o->results_by_topic_v3_and_below_count > 0) {
+			o->results_by_topic_v3_and_below = fmq_kafka_arena_alloc(a, (size_t)o->results_by_topic_v3_and_below_count * sizeof(*o->results_by_topic_v3_and_below));
+			if (o->results_by_topic_v3_and_below == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_by_topic_v3_and_below_count; i++) {
+			if (fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(g, v, a, depth + 1, &o->results_by_topic_v3_and_below[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_partitions_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_partitions_to_txn_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_offsets_to_txn_req_init(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->group_id = kt_rand_str(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_offsets_to_txn_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_offsets_to_txn_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_offsets_to_txn_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_end_txn_req_init(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->committed = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_end_txn_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_end_txn_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_end_txn_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->committed_offset = (int64_t)kt_rand_int(g);
+	}
+	if ((v >= 2)) {
+		o->committed_leader_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->committed_metadata = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_txn_offset_commit_req_init(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->group_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if ((v >= 3)) {
+		o->generation_id = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 3)) {
+		o->member_id = kt_rand_str(g, a, false);
+	}
+	if ((v >= 3)) {
+		o->group_instance_id = kt_rand_str(g, a, (v >= 3));
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_txn_offset_commit_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_txn_offset_commit_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_txn_offset_commit_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_txn_offset_commit_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_txn_offset_commit_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o)
 {
 	const bool flex = v >= 2;
@@ -7164,6 +7738,14 @@ const struct kt_msg kt_msgs[] = {
 	{ 21, 0, 0, 2, "DeleteRecordsResponse", sizeof(struct fmq_kafka_delete_records_resp), fillv_fmq_kafka_delete_records_resp },
 	{ 22, 1, 0, 4, "InitProducerIdRequest", sizeof(struct fmq_kafka_init_producer_id_req), fillv_fmq_kafka_init_producer_id_req },
 	{ 22, 0, 0, 4, "InitProducerIdResponse", sizeof(struct fmq_kafka_init_producer_id_resp), fillv_fmq_kafka_init_producer_id_resp },
+	{ 24, 1, 0, 3, "AddPartitionsToTxnRequest", sizeof(struct fmq_kafka_add_partitions_to_txn_req), fillv_fmq_kafka_add_partitions_to_txn_req },
+	{ 24, 0, 0, 3, "AddPartitionsToTxnResponse", sizeof(struct fmq_kafka_add_partitions_to_txn_resp), fillv_fmq_kafka_add_partitions_to_txn_resp },
+	{ 25, 1, 0, 3, "AddOffsetsToTxnRequest", sizeof(struct fmq_kafka_add_offsets_to_txn_req), fillv_fmq_kafka_add_offsets_to_txn_req },
+	{ 25, 0, 0, 3, "AddOffsetsToTxnResponse", sizeof(struct fmq_kafka_add_offsets_to_txn_resp), fillv_fmq_kafka_add_offsets_to_txn_resp },
+	{ 26, 1, 0, 3, "EndTxnRequest", sizeof(struct fmq_kafka_end_txn_req), fillv_fmq_kafka_end_txn_req },
+	{ 26, 0, 0, 3, "EndTxnResponse", sizeof(struct fmq_kafka_end_txn_resp), fillv_fmq_kafka_end_txn_resp },
+	{ 28, 1, 0, 3, "TxnOffsetCommitRequest", sizeof(struct fmq_kafka_txn_offset_commit_req), fillv_fmq_kafka_txn_offset_commit_req },
+	{ 28, 0, 0, 3, "TxnOffsetCommitResponse", sizeof(struct fmq_kafka_txn_offset_commit_resp), fillv_fmq_kafka_txn_offset_commit_resp },
 	{ 29, 1, 0, 3, "DescribeAclsRequest", sizeof(struct fmq_kafka_describe_acls_req), fillv_fmq_kafka_describe_acls_req },
 	{ 29, 0, 0, 3, "DescribeAclsResponse", sizeof(struct fmq_kafka_describe_acls_resp), fillv_fmq_kafka_describe_acls_resp },
 	{ 30, 1, 0, 3, "CreateAclsRequest", sizeof(struct fmq_kafka_create_acls_req), fillv_fmq_kafka_create_acls_req },
