@@ -116,7 +116,8 @@ struct ctrl_txns {
 	int fd;
 	uint64_t file_bytes, live_bytes;
 	bool recovered;      /* start-up markers sent */
-	int64_t next_tick_ms;
+	int64_t next_tick_ms;    /* marker retries */
+	int64_t next_expire_ms;  /* timeouts */
 	/* scratch record */
 	uint8_t *buf;
 	size_t cap, len;
@@ -1337,9 +1338,11 @@ ctrl_txn_poll(struct fmq_ctrl *c, int64_t now_ms)
 	}
 	if (now_ms < x->next_tick_ms)
 		return;
-	x->next_tick_ms = now_ms + RTE_MIN((int64_t)
-		c->cfg->transaction_abort_timed_out_transaction_cleanup_interval_ms,
-		(int64_t)RETRY_MS);
+	x->next_tick_ms = now_ms + RETRY_MS;
+	bool expire = now_ms >= x->next_expire_ms;
+	if (expire)
+		x->next_expire_ms = now_ms + (int64_t)
+		c->cfg->transaction_abort_timed_out_transaction_cleanup_interval_ms;
 	for (struct txn *t = x->list; t != NULL; t = t->next) {
 		if (t->retry_ms != 0 && now_ms >= t->retry_ms) {
 			t->retry_ms = 0;
@@ -1347,7 +1350,7 @@ ctrl_txn_poll(struct fmq_ctrl *c, int64_t now_ms)
 			if (t->inflight == 0 && t->retry_ms == 0)
 				complete(c, t, now_ms);
 		}
-		if (t->state == TS_ONGOING &&
+		if (expire && t->state == TS_ONGOING &&
 		    now_ms - t->start_ms > t->timeout_ms) {
 			/* Abandoned: fence the producer, abort. */
 			FMQ_INFO(COMP, "%s: transaction timed out after %d ms; "

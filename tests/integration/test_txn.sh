@@ -35,7 +35,8 @@ run() {   # run NAME TIMEOUT CMD...: its output, fail with its tail
 	grep -q '^RESULT ok' "$out" || fail "$name: no RESULT ok"
 }
 
-fmq_start txn --set lcores.data=2
+fmq_start txn --set lcores.data=2 --set transaction.max.timeout.ms=60000 \
+	--set transaction.abort.timed.out.transaction.cleanup.interval.ms=500
 run ck_txn 90 "$PY" tests/integration/txn/ck_txn.py "$B" txn-ck
 pass "confluent-kafka: commit/abort interleaved, read_committed exact, LSO"
 
@@ -43,6 +44,36 @@ c=$(fmq_metric fluxmq_transactions_committed_total)
 a=$(fmq_metric fluxmq_transactions_aborted_total)
 [ "$c" -ge 4 ] && [ "$a" -ge 2 ] || fail "metrics: committed=$c aborted=$a"
 pass "metrics: $c committed, $a aborted"
+
+run ck_ctp 90 "$PY" tests/integration/txn/ck_ctp.py "$B"
+pass "consume-transform-produce with send_offsets_to_transaction: exactly once"
+
+run ck_timeout 60 "$PY" tests/integration/txn/ck_timeout.py "$B" 60000
+t=$(fmq_metric fluxmq_transactions_timed_out_total)
+[ "$t" -ge 1 ] || fail "fluxmq_transactions_timed_out_total=$t"
+pass "transaction.timeout.ms: refused above the maximum, abandoned one aborted"
+
+# --- SIGKILL mid-transaction -----------------------------------------------
+out=$FMQ_TMP/ck_kill_open.out
+"$PY" tests/integration/txn/ck_kill.py "$B" open >"$out" 2>&1 &
+cpid=$!
+fmq_on_cleanup "kill $cpid 2>/dev/null || true"
+for ((i = 0; i < 300; i++)); do
+	grep -q '^OPEN' "$out" && break
+	kill -0 "$cpid" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q '^OPEN' "$out" || { sed 's/^/    | /' "$out" >&2; fail "no open transaction"; }
+fmq_kill9
+kill -KILL "$cpid" 2>/dev/null || true
+wait "$cpid" 2>/dev/null || true
+pass "broker and client SIGKILLed with a transaction open"
+fmq_start txn --set lcores.data=2 \
+	--set transaction.abort.timed.out.transaction.cleanup.interval.ms=500
+run ck_kill 90 "$PY" tests/integration/txn/ck_kill.py "$B" check
+r=$(fmq_metric fluxmq_transactions_recovered_total)
+[ "$r" -ge 1 ] || fail "fluxmq_transactions_recovered_total=$r"
+pass "restart: the open transaction aborted, read_committed not stuck"
 
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
