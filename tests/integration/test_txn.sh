@@ -45,6 +45,14 @@ a=$(fmq_metric fluxmq_transactions_aborted_total)
 [ "$c" -ge 4 ] && [ "$a" -ge 2 ] || fail "metrics: committed=$c aborted=$a"
 pass "metrics: $c committed, $a aborted"
 
+if command -v node >/dev/null &&
+	[ -f tests/integration/node/node_modules/kafkajs/package.json ]; then
+	KAFKAJS_NO_PARTITIONER_WARNING=1 run kafkajs 90 node tests/integration/txn/kafkajs_txn.js "$B"
+	pass "KafkaJS: commit/abort interleaved, read_committed exact, sendOffsets"
+else
+	printf 'SKIP: KafkaJS not installed (npm ci in tests/integration/node)\n'
+fi
+
 run ck_ctp 90 "$PY" tests/integration/txn/ck_ctp.py "$B"
 pass "consume-transform-produce with send_offsets_to_transaction: exactly once"
 
