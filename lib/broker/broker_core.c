@@ -321,6 +321,10 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	if (bl->from_ctrl != NULL)
 		while (rte_ring_dequeue(bl->from_ctrl, (void **)&f) == 0)
 			fmq_bfwd_free(f);
+	while ((f = bl->txn_retry) != NULL) {
+		bl->txn_retry = f->marker->retry_next;
+		fmq_bfwd_free(f);
+	}
 	if (bl->to_ctrl != NULL)
 		while (rte_ring_dequeue(bl->to_ctrl, (void **)&f) == 0)
 			fmq_bfwd_free(f);

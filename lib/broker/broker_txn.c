@@ -73,6 +73,20 @@ marker_run(struct fmq_broker_lcore *bl, struct fmq_bfwd *f)
 void
 txn_marker(struct fmq_broker_lcore *bl, struct fmq_bfwd *f)
 {
+	if (f->marker->wake) {
+		const struct fmq_btxn_marker *mk = f->marker;
+		const struct fmq_bmeta *m = broker_meta_load(bl->b);
+		const struct fmq_btopic *t = fmq_bmeta_find(m, mk->topic,
+			(uint32_t)strlen(mk->topic));
+
+		if (t != NULL && mk->partition >= 0 &&
+		    (uint32_t)mk->partition < t->nparts &&
+		    t->parts[mk->partition].log == mk->log &&
+		    t->parts[mk->partition].owner == bl->idx)
+			note_own_append(bl, mk->log);
+		fmq_bfwd_free(f);
+		return;
+	}
 	f->marker->retry_next = NULL;
 	f->marker->offset = -1;
 	f->marker->rc = 0;

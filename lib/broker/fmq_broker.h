@@ -214,6 +214,9 @@ struct fmq_btxn_marker {
 	bool commit;
 	int32_t coord_epoch;
 	int64_t first_off;            /**< the transaction's first offset */
+	/** No marker: the LSO moved, wake the fetches parked on the
+	 * partition (nothing comes back). */
+	bool wake;
 	uint64_t cookie;              /**< the coordinator's */
 	/* Answer. */
 	int rc;                       /**< 0, or -errno (-ENOENT: gone) */

@@ -365,6 +365,11 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		if (e == 0)
 			e = fmq_group_find_coordinator(c->group, type,
 						       gstr(req->key));
+		if (e == 0 && type == FMQ_GROUP_COORD_TRANSACTION &&
+		    c->cl != NULL)
+			/* Transactions are served on one node only
+			 * (docs/protocol.md, "Transactions"). */
+			e = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		if (e == 0)
 			e = coordinator(c, l, req->key, &node, &host, &port);
 
@@ -393,6 +398,9 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		if (e == 0)
 			e = fmq_group_find_coordinator(c->group, req->key_type,
 				gstr(req->coordinator_keys[i]));
+		if (e == 0 && req->key_type == FMQ_GROUP_COORD_TRANSACTION &&
+		    c->cl != NULL)
+			e = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		if (e == 0)
 			e = coordinator(c, l, req->coordinator_keys[i], &node,
 					&host, &port);

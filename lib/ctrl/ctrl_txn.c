@@ -716,6 +716,33 @@ txn_live(struct ctrl_txns *x, const struct txn *t)
 	return false;
 }
 
+/* The LSO of a partition moved up: its owner wakes the read_committed
+ * fetches parked there (they woke at the marker, a moment too early). */
+static void
+send_wake(struct fmq_ctrl *c, const char *topic, int32_t part)
+{
+	const struct fmq_bpart *bp = bpart_of(c, topic, part);
+	struct fmq_bfwd *f;
+
+	if (bp == NULL)
+		return;
+	f = rte_zmalloc("fmq_txn_fwd", sizeof(*f), 0);
+	if (f != NULL)
+		f->marker = rte_zmalloc("fmq_txn_marker", sizeof(*f->marker),
+					0);
+	if (f == NULL || f->marker == NULL) {
+		fmq_bfwd_free(f);
+		return;   /* they wake at max_wait_ms */
+	}
+	f->lcore = bp->owner;
+	f->api_key = -1;
+	snprintf(f->marker->topic, sizeof(f->marker->topic), "%s", topic);
+	f->marker->partition = part;
+	f->marker->log = bp->log;
+	f->marker->wake = true;
+	fmq_broker_ctrl_respond(c->b, f);
+}
+
 /* Every marker written: the offsets of a commit become visible, the
  * transaction is complete, the LSO bounds lift. */
 static void
@@ -758,8 +785,10 @@ complete(struct fmq_ctrl *c, struct txn *t, int64_t now_ms)
 	if (j_txn(c, t) < 0)
 		FMQ_WARN(COMP, "%s: completion not journalled; the markers "
 			 "are written again after a restart", t->tid);
-	for (uint32_t i = 0; i < t->nparts; i++)
+	for (uint32_t i = 0; i < t->nparts; i++) {
 		publish_bound(c, t->parts[i].topic, t->parts[i].part);
+		send_wake(c, t->parts[i].topic, t->parts[i].part);
+	}
 }
 
 void
@@ -840,6 +869,22 @@ find_kstr(struct fmq_ctrl *c, struct fmq_kafka_str s)
 	return s.len > 0 ? txn_find(c->txn, s.p, (size_t)s.len) : NULL;
 }
 
+/* Kafka's ACL checks (all true with the authorizer off). */
+static bool
+tid_ok(struct fmq_ctrl *c, const struct fmq_bfwd *f, struct fmq_kafka_str s)
+{
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_TRANSACTIONAL_ID, s.p,
+			      s.len > 0 ? (size_t)s.len : 0, FMQ_ACL_OP_WRITE);
+}
+
+static bool
+group_read_ok(struct fmq_ctrl *c, const struct fmq_bfwd *f,
+	      struct fmq_kafka_str s)
+{
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_GROUP, s.p,
+			      s.len > 0 ? (size_t)s.len : 0, FMQ_ACL_OP_READ);
+}
+
 /* Kafka's checks of a transactional request's producer. */
 static int16_t
 check_producer(const struct txn *t, int64_t pid, int16_t epoch)
@@ -878,6 +923,10 @@ ctrl_txn_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	resp.producer_epoch = -1;
 	if (req->transactional_id.len == 0) {
 		resp.error_code = FMQ_KERR_INVALID_REQUEST;
+		goto out;
+	}
+	if (!tid_ok(c, f, req->transactional_id)) {
+		resp.error_code = FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 		goto out;
 	}
 	if (c->cl != NULL || c->txn == NULL) {
@@ -967,10 +1016,12 @@ add_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_kafka_add_partitions_to_txn_resp resp;
 	int32_t nt = RTE_MAX(req->v3_and_below_topics_count, 0);
 	struct txn *t = find_kstr(c, req->v3_and_below_transactional_id);
-	int16_t err = check_producer(t, req->v3_and_below_producer_id,
-				     req->v3_and_below_producer_epoch);
+	int16_t err = !tid_ok(c, f, req->v3_and_below_transactional_id) ?
+		FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED :
+		check_producer(t, req->v3_and_below_producer_id,
+			       req->v3_and_below_producer_epoch);
 	int64_t now_ms = fmq_wall_ms();
-	bool unknown = false;
+	bool unknown = false, denied = false;
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	resp.results_by_topic_v3_and_below_count = nt;
@@ -986,6 +1037,8 @@ add_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			*it = &req->v3_and_below_topics[i];
 		char *name = ctrl_cstr(c, it->name);
 
+		if (name != NULL && !CTRL_ACL_TOPIC(c, f, name, WRITE))
+			denied = true;
 		for (int32_t j = 0; name != NULL &&
 		     j < RTE_MAX(it->partitions_count, 0); j++)
 			if (log_of(c, name, it->partitions[j]) == NULL)
@@ -998,6 +1051,9 @@ add_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			*ot = &resp.results_by_topic_v3_and_below[i];
 		int32_t np = RTE_MAX(it->partitions_count, 0);
 		char *name = ctrl_cstr(c, it->name);
+
+		bool deny_this = name != NULL && err == 0 &&
+			!CTRL_ACL_TOPIC(c, f, name, WRITE);
 
 		memset(ot, 0, sizeof(*ot));
 		ot->name = it->name;
@@ -1015,6 +1071,10 @@ add_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			memset(&ot->results_by_partition[j], 0,
 			       sizeof(ot->results_by_partition[j]));
 			ot->results_by_partition[j].partition_index = pi;
+			if (e == 0 && denied)
+				e = deny_this ?
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
+					FMQ_KERR_OPERATION_NOT_ATTEMPTED;
 			if (e == 0 && unknown)
 				e = lp == NULL ?
 					FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION :
@@ -1033,7 +1093,7 @@ add_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			ot->results_by_partition[j].partition_error_code = e;
 		}
 	}
-	if (err == 0 && !unknown && t != NULL) {
+	if (err == 0 && !unknown && !denied && t != NULL) {
 		t->update_ms = now_ms;
 		if (j_txn(c, t) < 0) {
 			for (int32_t i = 0; i < nt; i++)
@@ -1058,7 +1118,11 @@ add_offsets(struct fmq_ctrl *c, struct fmq_bfwd *f,
 {
 	struct fmq_kafka_add_offsets_to_txn_resp resp;
 	struct txn *t = find_kstr(c, req->transactional_id);
-	int16_t err = check_producer(t, req->producer_id, req->producer_epoch);
+	int16_t err = !tid_ok(c, f, req->transactional_id) ?
+		FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED :
+		!group_read_ok(c, f, req->group_id) ?
+		FMQ_KERR_GROUP_AUTHORIZATION_FAILED :
+		check_producer(t, req->producer_id, req->producer_epoch);
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
 	if (err == 0 && req->group_id.len <= 0)
@@ -1123,7 +1187,9 @@ txn_offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 {
 	struct fmq_kafka_txn_offset_commit_resp resp;
 	struct txn *t = find_kstr(c, req->transactional_id);
-	int16_t err = check_producer(t, req->producer_id, req->producer_epoch);
+	int16_t err = !group_read_ok(c, f, req->group_id) ?
+		FMQ_KERR_GROUP_AUTHORIZATION_FAILED :
+		check_producer(t, req->producer_id, req->producer_epoch);
 	int32_t nt = RTE_MAX(req->topics_count, 0);
 	char *group = ctrl_cstr(c, req->group_id);
 
@@ -1162,6 +1228,8 @@ txn_offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 
 			memset(&ot->partitions[j], 0, sizeof(ot->partitions[j]));
 			ot->partitions[j].partition_index = ip->partition_index;
+			if (e == 0 && !CTRL_ACL_TOPIC(c, f, name, READ))
+				e = FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
 			if (e == 0 && log_of(c, name, ip->partition_index) ==
 			    NULL)
 				e = FMQ_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -1195,7 +1263,9 @@ end_txn(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	int16_t err;
 
 	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
-	if (t == NULL || t->pid != req->producer_id)
+	if (!tid_ok(c, f, req->transactional_id))
+		err = FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	else if (t == NULL || t->pid != req->producer_id)
 		err = FMQ_KERR_INVALID_PRODUCER_ID_MAPPING;
 	else if (req->producer_epoch != t->epoch)
 		err = FMQ_KERR_PRODUCER_FENCED;
