@@ -1287,6 +1287,162 @@ end_txn(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	ctrl_respond(c, f, &resp);
 }
 
+static struct fmq_kafka_str
+kstr(const char *s)
+{
+	return (struct fmq_kafka_str){ .p = s, .len = (int32_t)strlen(s) };
+}
+
+static bool
+tid_describe_ok(struct fmq_ctrl *c, const struct fmq_bfwd *f, const char *s)
+{
+	return ctrl_acl_allow(c, f, FMQ_ACL_RES_TRANSACTIONAL_ID, s, strlen(s),
+			      FMQ_ACL_OP_DESCRIBE);
+}
+
+/* DescribeTransactions (65): one id each, as the coordinator sees it. */
+static void
+describe_txns(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	      const struct fmq_kafka_describe_transactions_req *req)
+{
+	struct fmq_kafka_describe_transactions_resp resp;
+	int32_t n = RTE_MAX(req->transactional_ids_count, 0);
+
+	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	resp.transaction_states_count = n;
+	resp.transaction_states = fmq_kafka_arena_alloc(&c->arena,
+		(size_t)(n ? n : 1) * sizeof(*resp.transaction_states));
+	if (resp.transaction_states == NULL)
+		goto nomem;
+	for (int32_t i = 0; i < n; i++) {
+		struct fmq_kafka_describe_transactions_resp_transaction_state *o =
+			&resp.transaction_states[i];
+		char *id = ctrl_cstr(c, req->transactional_ids[i]);
+		struct txn *t = id == NULL ? NULL :
+			txn_find(c->txn, id, strlen(id));
+
+		if (id == NULL)
+			goto nomem;
+		memset(o, 0, sizeof(*o));
+		o->transactional_id = req->transactional_ids[i];
+		o->transaction_state = kstr("");
+		o->producer_id = -1;
+		o->producer_epoch = -1;
+		o->transaction_timeout_ms = 0;
+		o->transaction_start_time_ms = -1;
+		if (!tid_describe_ok(c, f, id)) {
+			o->error_code =
+				FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+			continue;
+		}
+		if (t == NULL) {
+			o->error_code = FMQ_KERR_TRANSACTIONAL_ID_NOT_FOUND;
+			continue;
+		}
+		o->transaction_state = kstr(ctrl_txn_state_name(t->state));
+		o->producer_id = t->pid;
+		o->producer_epoch = t->epoch;
+		o->transaction_timeout_ms = t->timeout_ms;
+		o->transaction_start_time_ms = open_state(t->state) ?
+			t->start_ms : -1;
+		/* Its partitions, grouped by topic. */
+		uint32_t np = open_state(t->state) ? t->nparts : 0;
+		o->topics = fmq_kafka_arena_alloc(&c->arena,
+			(size_t)(np ? np : 1) * sizeof(*o->topics));
+		if (o->topics == NULL)
+			goto nomem;
+		o->topics_count = 0;
+		for (uint32_t k = 0; k < np; k++) {
+			struct fmq_kafka_describe_transactions_resp_topic_data
+				*td = NULL;
+			const struct tpart *tp = &t->parts[k];
+
+			for (int32_t j = 0; j < o->topics_count; j++)
+				if (strcmp(o->topics[j].topic.p, tp->topic) == 0)
+					td = &o->topics[j];
+			if (td == NULL) {
+				td = &o->topics[o->topics_count++];
+				memset(td, 0, sizeof(*td));
+				td->topic = kstr(tp->topic);
+				td->partitions = fmq_kafka_arena_alloc(
+					&c->arena, np * sizeof(int32_t));
+				if (td->partitions == NULL)
+					goto nomem;
+			}
+			td->partitions[td->partitions_count++] = tp->part;
+		}
+	}
+	ctrl_respond(c, f, &resp);
+	return;
+nomem:
+	ctrl_close_conn(c, f);
+}
+
+/* ListTransactions (66): ids this principal may describe, filtered. */
+static void
+list_txns(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	  const struct fmq_kafka_list_transactions_req *req)
+{
+	struct fmq_kafka_list_transactions_resp resp;
+	int32_t ns = RTE_MAX(req->state_filters_count, 0);
+	int32_t np = RTE_MAX(req->producer_id_filters_count, 0);
+	int64_t now_ms = fmq_wall_ms();
+	uint32_t n = 0;
+
+	fmq_kafka_init_response(f->api_key, f->api_version, &resp);
+	resp.unknown_state_filters = fmq_kafka_arena_alloc(&c->arena,
+		(size_t)(ns ? ns : 1) * sizeof(*resp.unknown_state_filters));
+	resp.transaction_states = fmq_kafka_arena_alloc(&c->arena,
+		(size_t)(c->txn->n ? c->txn->n : 1) *
+		sizeof(*resp.transaction_states));
+	if (resp.unknown_state_filters == NULL ||
+	    resp.transaction_states == NULL)
+		goto nomem;
+	resp.unknown_state_filters_count = 0;
+	for (int32_t i = 0; i < ns; i++) {
+		bool known = false;
+
+		for (size_t s = 0; s < RTE_DIM(state_names); s++)
+			known = known || (req->state_filters[i].len ==
+				(int32_t)strlen(state_names[s]) &&
+				memcmp(req->state_filters[i].p, state_names[s],
+				       strlen(state_names[s])) == 0);
+		if (!known)
+			resp.unknown_state_filters[
+				resp.unknown_state_filters_count++] =
+				req->state_filters[i];
+	}
+	for (struct txn *t = c->txn->list; t != NULL; t = t->next) {
+		const char *st = ctrl_txn_state_name(t->state);
+		bool ok = ns == 0, pok = np == 0;
+
+		for (int32_t i = 0; i < ns && !ok; i++)
+			ok = req->state_filters[i].len == (int32_t)strlen(st) &&
+				memcmp(req->state_filters[i].p, st,
+				       strlen(st)) == 0;
+		for (int32_t i = 0; i < np && !pok; i++)
+			pok = req->producer_id_filters[i] == t->pid;
+		if (!ok || !pok || !tid_describe_ok(c, f, t->tid))
+			continue;
+		/* v1 (KIP-994): running at least duration_filter ms. */
+		if (f->api_version >= 1 && req->duration_filter >= 0 &&
+		    (!open_state(t->state) ||
+		     now_ms - t->start_ms < req->duration_filter))
+			continue;
+		resp.transaction_states[n].transactional_id = kstr(t->tid);
+		resp.transaction_states[n].producer_id = t->pid;
+		resp.transaction_states[n].transaction_state = kstr(st);
+		resp.transaction_states[n].unknown_tags = NULL;
+		resp.transaction_states[n].n_unknown_tags = 0;
+		n++;
+	}
+	resp.transaction_states_count = (int32_t)n;
+	ctrl_respond(c, f, &resp);
+	return;
+nomem:
+	ctrl_close_conn(c, f);
+}
+
 bool
 ctrl_txn_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req)
 {
@@ -1308,6 +1464,14 @@ ctrl_txn_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req)
 	case FMQ_KAFKA_API_TXN_OFFSET_COMMIT:
 		if (ok)
 			txn_offset_commit(c, f, req);
+		break;
+	case FMQ_KAFKA_API_DESCRIBE_TRANSACTIONS:
+		if (ok)
+			describe_txns(c, f, req);
+		break;
+	case FMQ_KAFKA_API_LIST_TRANSACTIONS:
+		if (ok)
+			list_txns(c, f, req);
 		break;
 	default:
 		return false;

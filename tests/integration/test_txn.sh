@@ -10,7 +10,9 @@
 #  3. confluent-kafka consume-transform-produce with
 #     send_offsets_to_transaction: every input record once in the output,
 #     the group's offsets visible only after the commit.
-#  4. SIGKILL of the broker mid-transaction: at restart the open
+#  4. DescribeTransactions / ListTransactions (raw requests: no client
+#     here has them) against an open, then committed, transaction.
+#  5. SIGKILL of the broker mid-transaction: at restart the open
 #     transaction is aborted, read_committed consumers are not stuck, the
 #     aborted records stay hidden (the aborted index survives), and the
 #     producer's next init_transactions works.
@@ -40,9 +42,12 @@ fmq_start txn --set lcores.data=2 --set transaction.max.timeout.ms=60000 \
 run ck_txn 90 "$PY" tests/integration/txn/ck_txn.py "$B" txn-ck
 pass "confluent-kafka: commit/abort interleaved, read_committed exact, LSO"
 
+run raw_describe 60 "$PY" tests/integration/txn/raw_describe.py "$FMQ_IP" 9092 txn-ck
+pass "DescribeTransactions and ListTransactions (raw protocol)"
+
 c=$(fmq_metric fluxmq_transactions_committed_total)
 a=$(fmq_metric fluxmq_transactions_aborted_total)
-[ "$c" -ge 4 ] && [ "$a" -ge 2 ] || fail "metrics: committed=$c aborted=$a"
+[ "$c" -ge 5 ] && [ "$a" -ge 2 ] || fail "metrics: committed=$c aborted=$a"
 pass "metrics: $c committed, $a aborted"
 
 if command -v node >/dev/null &&

@@ -47,10 +47,12 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	FMQ_KAFKA_API_DESCRIBE_CLUSTER = 60,
+	FMQ_KAFKA_API_DESCRIBE_TRANSACTIONS = 65,
+	FMQ_KAFKA_API_LIST_TRANSACTIONS = 66,
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 39
+#define FMQ_KAFKA_N_APIS 41
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -4787,6 +4789,205 @@ int fmq_kafka_describe_cluster_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a DescribeClusterResponse body at version v to s. */
 int fmq_kafka_describe_cluster_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_cluster_resp *m);
 
+/** DescribeTransactionsRequest (API key 65, versions 0-0) */
+struct fmq_kafka_describe_transactions_req {
+	/**
+	 * (v0+) Array of transactionalIds to include in describe results. If
+	 * empty, then no results will be returned.
+	 */
+	struct fmq_kafka_str *transactional_ids;
+	int32_t transactional_ids_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeTransactionsRequest to its schema default. */
+void fmq_kafka_describe_transactions_req_init(struct fmq_kafka_describe_transactions_req *m);
+/** Decode a DescribeTransactionsRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_transactions_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_transactions_req *m);
+/** Encode a DescribeTransactionsRequest body at version v. */
+int fmq_kafka_describe_transactions_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_transactions_req *m);
+/** Add the encoded size of a DescribeTransactionsRequest body at version v to s. */
+int fmq_kafka_describe_transactions_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_transactions_req *m);
+
+/** TopicData */
+struct fmq_kafka_describe_transactions_resp_topic_data {
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+)
+	 */
+	int32_t *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TransactionState */
+struct fmq_kafka_describe_transactions_resp_transaction_state {
+	/**
+	 * (v0+)
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str transaction_state;
+	/**
+	 * (v0+)
+	 */
+	int32_t transaction_timeout_ms;
+	/**
+	 * (v0+)
+	 */
+	int64_t transaction_start_time_ms;
+	/**
+	 * (v0+)
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+)
+	 */
+	int16_t producer_epoch;
+	/**
+	 * (v0+) The set of partitions included in the current transaction (if
+	 * active). When a transaction is preparing to commit or abort, this will
+	 * include only partitions which do not have markers.
+	 */
+	struct fmq_kafka_describe_transactions_resp_topic_data *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeTransactionsResponse (API key 65, versions 0-0) */
+struct fmq_kafka_describe_transactions_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_transactions_resp_transaction_state *transaction_states;
+	int32_t transaction_states_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeTransactionsResponse to its schema default. */
+void fmq_kafka_describe_transactions_resp_init(struct fmq_kafka_describe_transactions_resp *m);
+/** Decode a DescribeTransactionsResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_transactions_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_transactions_resp *m);
+/** Encode a DescribeTransactionsResponse body at version v. */
+int fmq_kafka_describe_transactions_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_transactions_resp *m);
+/** Add the encoded size of a DescribeTransactionsResponse body at version v to s. */
+int fmq_kafka_describe_transactions_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_transactions_resp *m);
+
+/** ListTransactionsRequest (API key 66, versions 0-1) */
+struct fmq_kafka_list_transactions_req {
+	/**
+	 * (v0+) The transaction states to filter by: if empty, all transactions
+	 * are returned; if non-empty, then only transactions matching one of the
+	 * filtered states will be returned
+	 */
+	struct fmq_kafka_str *state_filters;
+	int32_t state_filters_count;  /**< -1: null */
+	/**
+	 * (v0+) The producerIds to filter by: if empty, all transactions will be
+	 * returned; if non-empty, only transactions which match one of the
+	 * filtered producerIds will be returned
+	 */
+	int64_t *producer_id_filters;
+	int32_t producer_id_filters_count;  /**< -1: null */
+	/**
+	 * (v1+, default -1) Duration (in millis) to filter by: if < 0, all
+	 * transactions will be returned; otherwise, only transactions running
+	 * longer than this duration will be returned
+	 */
+	int64_t duration_filter;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ListTransactionsRequest to its schema default. */
+void fmq_kafka_list_transactions_req_init(struct fmq_kafka_list_transactions_req *m);
+/** Decode a ListTransactionsRequest body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_list_transactions_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_transactions_req *m);
+/** Encode a ListTransactionsRequest body at version v. */
+int fmq_kafka_list_transactions_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_transactions_req *m);
+/** Add the encoded size of a ListTransactionsRequest body at version v to s. */
+int fmq_kafka_list_transactions_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_transactions_req *m);
+
+/** TransactionState */
+struct fmq_kafka_list_transactions_resp_transaction_state {
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+)
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) The current transaction state of the producer
+	 */
+	struct fmq_kafka_str transaction_state;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ListTransactionsResponse (API key 66, versions 0-1) */
+struct fmq_kafka_list_transactions_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+)
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) Set of state filters provided in the request which were unknown to
+	 * the transaction coordinator
+	 */
+	struct fmq_kafka_str *unknown_state_filters;
+	int32_t unknown_state_filters_count;  /**< -1: null */
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_list_transactions_resp_transaction_state *transaction_states;
+	int32_t transaction_states_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ListTransactionsResponse to its schema default. */
+void fmq_kafka_list_transactions_resp_init(struct fmq_kafka_list_transactions_resp *m);
+/** Decode a ListTransactionsResponse body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_list_transactions_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_transactions_resp *m);
+/** Encode a ListTransactionsResponse body at version v. */
+int fmq_kafka_list_transactions_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_transactions_resp *m);
+/** Add the encoded size of a ListTransactionsResponse body at version v to s. */
+int fmq_kafka_list_transactions_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_transactions_resp *m);
+
 /** Any request body. */
 union fmq_kafka_request {
 	struct fmq_kafka_produce_req produce;
@@ -4828,6 +5029,8 @@ union fmq_kafka_request {
 	struct fmq_kafka_describe_user_scram_credentials_req describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_req alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_req describe_cluster;
+	struct fmq_kafka_describe_transactions_req describe_transactions;
+	struct fmq_kafka_list_transactions_req list_transactions;
 };
 
 /** Any response body. */
@@ -4871,6 +5074,8 @@ union fmq_kafka_response {
 	struct fmq_kafka_describe_user_scram_credentials_resp describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_resp alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_resp describe_cluster;
+	struct fmq_kafka_describe_transactions_resp describe_transactions;
+	struct fmq_kafka_list_transactions_resp list_transactions;
 };
 
 #endif /* FMQ_KAFKA_MSGS_H */

@@ -47,6 +47,8 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 50, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ 51, 0, 0, 0, "AlterUserScramCredentials" },
 	{ 60, 0, 0, 0, "DescribeCluster" },
+	{ 65, 0, 0, 0, "DescribeTransactions" },
+	{ 66, 0, 1, 0, "ListTransactions" },
 };
 
 int
@@ -131,6 +133,10 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_alter_user_scram_credentials_req_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_req_decode(r, v, a, out);
+	case 65:
+		return fmq_kafka_describe_transactions_req_decode(r, v, a, out);
+	case 66:
+		return fmq_kafka_list_transactions_req_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -218,6 +224,10 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_alter_user_scram_credentials_req_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_encode(w, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_req_encode(w, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_req_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -305,6 +315,10 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_alter_user_scram_credentials_req_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_size(s, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_req_size(s, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_req_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -433,6 +447,12 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 60:
 		fmq_kafka_describe_cluster_req_init(body);
 		return 0;
+	case 65:
+		fmq_kafka_describe_transactions_req_init(body);
+		return 0;
+	case 66:
+		fmq_kafka_list_transactions_req_init(body);
+		return 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -520,6 +540,10 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_alter_user_scram_credentials_resp_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_decode(r, v, a, out);
+	case 65:
+		return fmq_kafka_describe_transactions_resp_decode(r, v, a, out);
+	case 66:
+		return fmq_kafka_list_transactions_resp_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -607,6 +631,10 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_alter_user_scram_credentials_resp_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_encode(w, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_resp_encode(w, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_resp_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -694,6 +722,10 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_alter_user_scram_credentials_resp_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_size(s, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_resp_size(s, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_resp_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -821,6 +853,12 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 60:
 		fmq_kafka_describe_cluster_resp_init(body);
+		return 0;
+	case 65:
+		fmq_kafka_describe_transactions_resp_init(body);
+		return 0;
+	case 66:
+		fmq_kafka_list_transactions_resp_init(body);
 		return 0;
 	default:
 		return -ENOTSUP;

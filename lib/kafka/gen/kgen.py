@@ -63,6 +63,8 @@ APIS = [
     ("DescribeUserScramCredentials", 50, 0, 0),
     ("AlterUserScramCredentials", 51, 0, 0),
     ("DescribeCluster", 60, 0, 0),
+    ("DescribeTransactions", 65, 0, 0),
+    ("ListTransactions", 66, 0, 1),
 ]
 
 VMAX = 0x7FFF

@@ -109,6 +109,7 @@ static const struct {
 	{ 37, 0, 3, 2 }, { 42, 0, 2, 2 },
 	{ 44, 0, 1, 1 }, { 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE }, { 48, 0, 1, 1 },
 	{ 49, 0, 1, 1 }, { 50, 0, 0, 0 }, { 51, 0, 0, 0 }, { 60, 0, 0, 0 },
+	{ 65, 0, 0, 0 }, { 66, 0, 1, 0 },
 };
 #define N_EXPECT (sizeof(expect_apis) / sizeof(expect_apis[0]))
 
@@ -1027,7 +1028,8 @@ test_apiversions_fallback(void)
 		expect[n++] = 0; expect[n++] = (uint8_t)expect_apis[i].min;
 		expect[n++] = 0; expect[n++] = (uint8_t)expect_apis[i].max;
 	}
-	expect[0] = 0; expect[1] = 0; expect[2] = 0;
+	expect[0] = 0; expect[1] = 0;
+	expect[2] = (uint8_t)((n - 4) >> 8);
 	expect[3] = (uint8_t)(n - 4);
 	CU_ASSERT_EQUAL(pc[0].len, n);
 	CU_ASSERT(memcmp(out, expect, n) == 0);

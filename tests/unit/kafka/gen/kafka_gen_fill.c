@@ -304,6 +304,16 @@ static int fill_fmq_kafka_describe_cluster_req(struct kt_rng *g, int16_t v, stru
 static int fill_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static void kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static int fill_fmq_kafka_describe_cluster_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp *o);
+static int fill_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_req *o);
+static int fill_fmq_kafka_describe_transactions_resp_topic_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_topic_data *o);
+static void kt_init_fmq_kafka_describe_transactions_resp_topic_data(struct fmq_kafka_describe_transactions_resp_topic_data *o);
+static int fill_fmq_kafka_describe_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_transaction_state *o);
+static void kt_init_fmq_kafka_describe_transactions_resp_transaction_state(struct fmq_kafka_describe_transactions_resp_transaction_state *o);
+static int fill_fmq_kafka_describe_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp *o);
+static int fill_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_req *o);
+static int fill_fmq_kafka_list_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp_transaction_state *o);
+static void kt_init_fmq_kafka_list_transactions_resp_transaction_state(struct fmq_kafka_list_transactions_resp_transaction_state *o);
+static int fill_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp *o);
 
 static void
 kt_init_fmq_kafka_produce_req_partition_produce_data(struct fmq_kafka_produce_req_partition_produce_data *o)
@@ -1243,6 +1253,34 @@ kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka
 	o->host.p = "";
 	o->host.len = 0;
 	o->rack = FMQ_KAFKA_STR_NULL;
+}
+
+static void
+kt_init_fmq_kafka_describe_transactions_resp_topic_data(struct fmq_kafka_describe_transactions_resp_topic_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_transactions_resp_transaction_state(struct fmq_kafka_describe_transactions_resp_transaction_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->transactional_id.p = "";
+	o->transactional_id.len = 0;
+	o->transaction_state.p = "";
+	o->transaction_state.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_list_transactions_resp_transaction_state(struct fmq_kafka_list_transactions_resp_transaction_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->transactional_id.p = "";
+	o->transactional_id.len = 0;
+	o->transaction_state.p = "";
+	o->transaction_state.len = 0;
 }
 
 static int
@@ -7699,6 +7737,286 @@ fillv_fmq_kafka_describe_cluster_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 	return fill_fmq_kafka_describe_cluster_resp(g, v, a, 0, o);
 }
 
+static int
+fill_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_transactions_req_init(o);
+	if (true) {
+		o->transactional_ids_count = kt_rand_count(g, depth, false);
+		o->transactional_ids = NULL;
+		if (o->transactional_ids_count > 0) {
+			o->transactional_ids = fmq_kafka_arena_alloc(a, (size_t)o->transactional_ids_count * sizeof(*o->transactional_ids));
+			if (o->transactional_ids == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->transactional_ids_count; i++) {
+			o->transactional_ids[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_transactions_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_transactions_resp_topic_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_topic_data *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_transactions_resp_topic_data(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_transaction_state *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_transactions_resp_transaction_state(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->transaction_state = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->transaction_timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_start_time_ms = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_describe_transactions_resp_topic_data(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_transactions_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_states_count = kt_rand_count(g, depth, false);
+		o->transaction_states = NULL;
+		if (o->transaction_states_count > 0) {
+			o->transaction_states = fmq_kafka_arena_alloc(a, (size_t)o->transaction_states_count * sizeof(*o->transaction_states));
+			if (o->transaction_states == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->transaction_states_count; i++) {
+			if (fill_fmq_kafka_describe_transactions_resp_transaction_state(g, v, a, depth + 1, &o->transaction_states[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_transactions_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_list_transactions_req_init(o);
+	if (true) {
+		o->state_filters_count = kt_rand_count(g, depth, false);
+		o->state_filters = NULL;
+		if (o->state_filters_count > 0) {
+			o->state_filters = fmq_kafka_arena_alloc(a, (size_t)o->state_filters_count * sizeof(*o->state_filters));
+			if (o->state_filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->state_filters_count; i++) {
+			o->state_filters[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (true) {
+		o->producer_id_filters_count = kt_rand_count(g, depth, false);
+		o->producer_id_filters = NULL;
+		if (o->producer_id_filters_count > 0) {
+			o->producer_id_filters = fmq_kafka_arena_alloc(a, (size_t)o->producer_id_filters_count * sizeof(*o->producer_id_filters));
+			if (o->producer_id_filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->producer_id_filters_count; i++) {
+			o->producer_id_filters[i] = (int64_t)kt_rand_int(g);
+		}
+	}
+	if ((v >= 1)) {
+		o->duration_filter = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_list_transactions_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_list_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp_transaction_state *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_list_transactions_resp_transaction_state(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_state = kt_rand_str(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_list_transactions_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->unknown_state_filters_count = kt_rand_count(g, depth, false);
+		o->unknown_state_filters = NULL;
+		if (o->unknown_state_filters_count > 0) {
+			o->unknown_state_filters = fmq_kafka_arena_alloc(a, (size_t)o->unknown_state_filters_count * sizeof(*o->unknown_state_filters));
+			if (o->unknown_state_filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->unknown_state_filters_count; i++) {
+			o->unknown_state_filters[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (true) {
+		o->transaction_states_count = kt_rand_count(g, depth, false);
+		o->transaction_states = NULL;
+		if (o->transaction_states_count > 0) {
+			o->transaction_states = fmq_kafka_arena_alloc(a, (size_t)o->transaction_states_count * sizeof(*o->transaction_states));
+			if (o->transaction_states == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->transaction_states_count; i++) {
+			if (fill_fmq_kafka_list_transactions_resp_transaction_state(g, v, a, depth + 1, &o->transaction_states[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_list_transactions_resp(g, v, a, 0, o);
+}
+
 const struct kt_msg kt_msgs[] = {
 	{ 0, 1, 0, 9, "ProduceRequest", sizeof(struct fmq_kafka_produce_req), fillv_fmq_kafka_produce_req },
 	{ 0, 0, 0, 9, "ProduceResponse", sizeof(struct fmq_kafka_produce_resp), fillv_fmq_kafka_produce_resp },
@@ -7778,5 +8096,9 @@ const struct kt_msg kt_msgs[] = {
 	{ 51, 0, 0, 0, "AlterUserScramCredentialsResponse", sizeof(struct fmq_kafka_alter_user_scram_credentials_resp), fillv_fmq_kafka_alter_user_scram_credentials_resp },
 	{ 60, 1, 0, 0, "DescribeClusterRequest", sizeof(struct fmq_kafka_describe_cluster_req), fillv_fmq_kafka_describe_cluster_req },
 	{ 60, 0, 0, 0, "DescribeClusterResponse", sizeof(struct fmq_kafka_describe_cluster_resp), fillv_fmq_kafka_describe_cluster_resp },
+	{ 65, 1, 0, 0, "DescribeTransactionsRequest", sizeof(struct fmq_kafka_describe_transactions_req), fillv_fmq_kafka_describe_transactions_req },
+	{ 65, 0, 0, 0, "DescribeTransactionsResponse", sizeof(struct fmq_kafka_describe_transactions_resp), fillv_fmq_kafka_describe_transactions_resp },
+	{ 66, 1, 0, 1, "ListTransactionsRequest", sizeof(struct fmq_kafka_list_transactions_req), fillv_fmq_kafka_list_transactions_req },
+	{ 66, 0, 0, 1, "ListTransactionsResponse", sizeof(struct fmq_kafka_list_transactions_resp), fillv_fmq_kafka_list_transactions_resp },
 };
 const size_t kt_nmsgs = sizeof(kt_msgs) / sizeof(kt_msgs[0]);
