@@ -765,6 +765,7 @@ struct pstat {
 	uint32_t part;
 	bool open;
 	struct fmq_log_part_stats s;
+	int64_t lso_lag;    /* high watermark - LSO (open transactions) */
 };
 
 #define PS_FIELD_U64(f) offsetof(struct pstat, s.f)
@@ -792,6 +793,10 @@ static const struct {
 	{ "log_end_offset", "gauge",
 	  "Next offset to be assigned (the high watermark)",
 	  PS_FIELD_U64(log_end), false, true },
+	{ "lso_lag", "gauge",
+	  "Offsets between the last stable offset and the high watermark "
+	  "(held back from read_committed by open transactions)",
+	  offsetof(struct pstat, lso_lag), true, true },
 };
 
 static uint64_t
@@ -838,6 +843,8 @@ metrics_partitions(struct fmq_metrics_out *out, struct fmq_ctrl *c)
 			if (ct != NULL && p < ct->nparts &&
 			    ct->parts[p] != NULL) {
 				fmq_log_part_stats(ct->parts[p], &ps[k].s);
+				ps[k].lso_lag = ps[k].s.log_end -
+					fmq_log_part_lso(ct->parts[p]);
 				ps[k].open = true;
 			}
 		}

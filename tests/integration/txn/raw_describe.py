@@ -4,15 +4,31 @@
 socket (none of the clients here implements them), against a transaction
 a confluent-kafka producer holds open, then commits.
 
-usage: raw_describe.py HOST PORT TOPIC"""
+The topic's LSO lag metric is non-zero while the transaction is open
+and 0 after its commit.
+
+usage: raw_describe.py HOST PORT TOPIC MGMT"""
+import re
 import socket
 import struct
 import sys
 import time
+import urllib.request
 
 from confluent_kafka import Producer
 
-HOST, PORT, TOPIC = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+HOST, PORT, TOPIC, MGMT = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
+                           sys.argv[4])
+
+
+def lso_lag():
+    body = urllib.request.urlopen("http://%s/metrics" % MGMT,
+                                  timeout=5).read().decode()
+    m = re.search(r'^fluxmq_topic_lso_lag\{topic="%s"\} (\d+)' %
+                  re.escape(TOPIC), body, re.M)
+    if m is None:
+        die("no fluxmq_topic_lso_lag for %s" % TOPIC)
+    return int(m.group(1))
 
 
 def die(msg):
@@ -153,6 +169,9 @@ _, _, txns = list_txns([], duration=3600000)
 if "raw-1" in txns:
     die("ListTransactions: raw-1 listed as running for an hour")
 print("ListTransactions: state filter, unknown filter, duration filter")
+lag = lso_lag()
+if lag < 2:
+    die("fluxmq_topic_lso_lag=%d with 2 records open" % lag)
 p.commit_transaction(30)
 deadline = time.time() + 10
 while describe(["raw-1"])["raw-1"]["state"] != "CompleteCommit":
@@ -162,5 +181,9 @@ while describe(["raw-1"])["raw-1"]["state"] != "CompleteCommit":
 err, _, txns = list_txns(["Ongoing"])
 if "raw-1" in txns:
     die("ListTransactions: raw-1 still Ongoing after the commit")
-print("after the commit: CompleteCommit, no longer Ongoing")
+lag = lso_lag()
+if lag != 0:
+    die("fluxmq_topic_lso_lag=%d after the commit" % lag)
+print("after the commit: CompleteCommit, no longer Ongoing; LSO lag "
+      "metric 2+ while open, 0 after")
 print("RESULT ok")
