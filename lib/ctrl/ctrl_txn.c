@@ -143,7 +143,8 @@ put(struct ctrl_txns *x, const void *p, size_t n)
 		x->buf = b;
 		x->cap = cap;
 	}
-	memcpy(x->buf + x->len, p, n);
+	if (n > 0)
+		memcpy(x->buf + x->len, p, n);
 	x->len += n;
 }
 
@@ -1505,7 +1506,8 @@ ctrl_txn_open(struct fmq_ctrl *c, char *err, size_t errlen)
 	/* The aborted transactions index of every partition, in marker
 	 * order; those of partitions gone (or recreated: past their end)
 	 * are dropped at the compaction below. */
-	qsort(x->ab, x->nab, sizeof(*x->ab), ab_cmp);
+	if (x->nab > 1)
+		qsort(x->ab, x->nab, sizeof(*x->ab), ab_cmp);
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < x->nab; i++) {
 		struct fmq_log_part *lp = log_of(c, x->ab[i].topic,
