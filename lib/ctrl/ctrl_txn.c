@@ -443,6 +443,22 @@ j_compact(struct fmq_ctrl *c)
 	memcpy(img + ilen + 8, x->buf, x->len); ilen += 8 + x->len; \
 	x->len = 0; } while (0)
 
+	/* Entries of partitions gone, or below their log start, are no
+	 * longer needed by any reader. */
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < x->nab; i++) {
+		struct fmq_log_part *lp = log_of(c, x->ab[i].topic,
+						 x->ab[i].part);
+		struct fmq_log_offsets lo;
+
+		if (lp == NULL)
+			continue;
+		fmq_log_part_offsets(lp, &lo);
+		if (x->ab[i].a.last < lo.log_start)
+			continue;
+		x->ab[keep++] = x->ab[i];
+	}
+	x->nab = keep;
 	img = malloc(4096);
 	if (img == NULL)
 		return -ENOMEM;
@@ -970,22 +986,20 @@ ctrl_txn_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			resp.error_code = FMQ_KERR_PRODUCER_FENCED;
 			goto out;
 		}
-		if (t->epoch >= INT16_MAX - 1) {
+		if (t->state != TS_ONGOING && t->epoch >= INT16_MAX - 1) {
+			/* Epochs exhausted: the id moves to a new producer
+			 * id (an ongoing transaction is aborted first). */
 			int64_t pid = ctrl_alloc_pid(c);
 
 			if (pid < 0) {
 				resp.error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				goto out;
 			}
-			if (t->state == TS_ONGOING) {
-				/* the old id's transaction first */
-				t->epoch++;
-			} else {
-				t->pid = pid;
-				t->epoch = -1;
-			}
+			t->pid = pid;
+			t->epoch = -1;
 		}
-		t->epoch++;
+		if (t->epoch < INT16_MAX)
+			t->epoch++;
 		if (t->state == TS_ONGOING) {
 			/* A new instance fences the old one and aborts its
 			 * transaction; it retries until that is done. */
@@ -1097,10 +1111,16 @@ add_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	if (err == 0 && !unknown && !denied && t != NULL) {
 		t->update_ms = now_ms;
 		if (j_txn(c, t) < 0) {
-			for (int32_t i = 0; i < nt; i++)
-				for (int32_t j = 0; j < resp.results_by_topic_v3_and_below[i].results_by_partition_count; j++)
-					resp.results_by_topic_v3_and_below[i].results_by_partition[j].partition_error_code =
-						FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+			for (int32_t i = 0; i < nt; i++) {
+				struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result
+					*ot = &resp.results_by_topic_v3_and_below[i];
+
+				for (int32_t j = 0;
+				     j < ot->results_by_partition_count; j++)
+					ot->results_by_partition[j]
+						.partition_error_code =
+					FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+			}
 		}
 		/* Before the answer: the producer's first batch lands at or
 		 * after the bound. */
@@ -1534,7 +1554,8 @@ ctrl_txn_open(struct fmq_ctrl *c, char *err, size_t errlen)
 	for (struct txn *t = x->list; t != NULL; t = t->next) {
 		t->update_ms = now_ms;
 		if (t->state == TS_ONGOING) {
-			t->epoch++;
+			if (t->epoch < INT16_MAX)
+				t->epoch++;
 			t->state = TS_PREP_ABORT;
 		}
 		for (uint32_t i = 0; i < t->nparts; i++)
@@ -1591,10 +1612,13 @@ ctrl_txn_poll(struct fmq_ctrl *c, int64_t now_ms)
 			/* Abandoned: fence the producer, abort. */
 			FMQ_INFO(COMP, "%s: transaction timed out after %d ms; "
 				 "aborting", t->tid, t->timeout_ms);
+			int16_t e0 = t->epoch;
+
 			c->st.txn_timed_out++;
-			t->epoch++;
+			if (t->epoch < INT16_MAX)
+				t->epoch++;
 			if (prepare(c, t, false, now_ms) < 0) {
-				t->epoch--;
+				t->epoch = e0;
 				t->state = TS_ONGOING;
 			}
 		}
