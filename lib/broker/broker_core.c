@@ -321,6 +321,10 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	if (bl->from_ctrl != NULL)
 		while (rte_ring_dequeue(bl->from_ctrl, (void **)&f) == 0)
 			fmq_bfwd_free(f);
+	while ((f = bl->txn_retry) != NULL) {
+		bl->txn_retry = f->marker->retry_next;
+		fmq_bfwd_free(f);
+	}
 	if (bl->to_ctrl != NULL)
 		while (rte_ring_dequeue(bl->to_ctrl, (void **)&f) == 0)
 			fmq_bfwd_free(f);
@@ -368,6 +372,10 @@ drain_ctrl(struct fmq_broker_lcore *bl)
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct fmq_bfwd *f = fw[i];
+		if (f->marker != NULL) {
+			txn_marker(bl, f);
+			continue;
+		}
 		struct kconn *k = conn_lookup(bl, f->conn, f->gen);
 		if (k == NULL) {
 			fmq_bfwd_free(f);
@@ -436,6 +444,8 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 	if (m->version != bl->cfg_version)
 		apply_log_configs(bl, m);
 	drain_ctrl(bl);
+	if (bl->txn_retry != NULL)
+		txn_retry(bl);
 	xop_drain(bl);
 	quota_poll(bl);
 	conn_work(bl);
@@ -520,6 +530,7 @@ fmq_bfwd_free(struct fmq_bfwd *f)
 		return;
 	rte_free(f->frame);
 	rte_free(f->resp);
+	rte_free(f->marker);
 	rte_free(f);
 }
 

@@ -305,6 +305,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 					if (x == NULL)
 						goto nomem;
 					x->offset = qp->fetch_offset;
+					x->upto = txn_fetch_upto(bp->log,
+						req->isolation_level);
 					x->budget = budget <= 0 && total > 0 ? 0 :
 						(uint32_t)RTE_MAX(budget, 1);
 					if (xop_send(bl, bp->owner, x) < 0) {
@@ -318,7 +320,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 					continue;   /* answered on the next run */
 				struct xop *x = xr->op;
 				op->high_watermark = xr->hw;
-				op->last_stable_offset = xr->hw;
+				op->last_stable_offset = RTE_MIN(xr->hw,
+					fmq_log_part_lso(bp->log));
 				op->log_start_offset = xr->log_start;
 				if (xr->err != 0) {
 					op->error_code = xr->err;
@@ -345,22 +348,26 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				struct fmq_log_offsets lo;
 				fmq_log_part_offsets(bp->log, &lo);
 				op->high_watermark = lo.high_watermark;
-				op->last_stable_offset = lo.high_watermark;
+				op->last_stable_offset =
+					fmq_log_part_lso(bp->log);
 				op->log_start_offset = lo.log_start;
 				continue;
 			}
 			if (budget <= 0)
 				budget = 1;  /* KIP-74: at least one batch */
-			if (fmq_log_read(bp->log, qp->fetch_offset, (uint32_t)budget,
-					 &bl->ranges[nranges],
-					 BROKER_MAX_RANGES - nranges, &rr) < 0) {
+			if (fmq_log_read_upto(bp->log, qp->fetch_offset,
+					(uint32_t)budget, txn_fetch_upto(bp->log,
+						req->isolation_level),
+					&bl->ranges[nranges],
+					BROKER_MAX_RANGES - nranges, &rr) < 0) {
 				op->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				goto perr;
 			}
 			fmq_log_part_note_read(bp->log, rr.bytes);
 have_ranges:
 			op->high_watermark = rr.high_watermark;
-			op->last_stable_offset = rr.high_watermark;
+			op->last_stable_offset = RTE_MIN(rr.high_watermark,
+				fmq_log_part_lso(bp->log));
 			op->log_start_offset = rr.log_start_offset;
 			if (rr.error != 0) {
 				op->error_code = rr.error;
@@ -384,6 +391,11 @@ have_ranges:
 			nranges += rr.nranges;
 			if (rr.nranges == 0)
 				continue;
+			if (req->isolation_level == 1 &&
+			    txn_fetch_aborted(rc, bp->log, qp->fetch_offset,
+				bl->ranges[first + rr.nranges - 1].next_offset,
+				op) < 0)
+				goto nomem;
 			struct fmq_kafka_iov *iov = fmq_kafka_arena_alloc(
 				&bl->arena, rr.nranges * sizeof(*iov));
 			if (iov == NULL) {

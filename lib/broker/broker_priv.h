@@ -117,6 +117,7 @@ struct xop {
 	struct rte_mbuf *chain;   /* produce: the batch bytes (indirect mbufs) */
 	uint32_t len;
 	int64_t offset;           /* fetch */
+	int64_t upto;             /* fetch: stop before (read_committed) */
 	uint32_t budget;
 	int64_t ts;               /* ListOffsets by time */
 	uint32_t nkeys;           /* XOP_APPENDED */
@@ -215,6 +216,8 @@ struct broker_stats {
 	uint64_t req[BROKER_API_MAX][BROKER_VER_MAX];
 	uint64_t err[BROKER_ERR_MAX - BROKER_ERR_MIN + 1];
 	uint64_t requests;         /* every API, every version */
+	uint64_t txn_markers;      /* transaction markers appended */
+	uint64_t txn_aborted_sent; /* aborted txns in read_committed fetches */
 	uint64_t bytes_in, bytes_out;
 	uint64_t produce_batches, produce_bytes, produce_backpressure;
 	uint64_t rx_backlog_pauses;
@@ -270,6 +273,7 @@ struct bsasl_lcore {
  */
 struct fmq_broker_lcore {
 	struct fmq_broker *b;
+	struct fmq_bfwd *txn_retry;  /* markers to append again (broker_txn.c) */
 	unsigned int idx;
 	struct fmq_net *net;
 	struct rte_mempool *mp;     /* packet mbufs */
@@ -558,6 +562,14 @@ void fetch_free_waiters(struct fmq_broker_lcore *bl);
 void fetch_note_append(struct fmq_broker_lcore *bl, const void *key);
 /* An append to a partition this lcore owns (also told to other lcores). */
 void note_own_append(struct fmq_broker_lcore *bl, const void *key);
+
+/* broker_txn.c */
+void txn_marker(struct fmq_broker_lcore *bl, struct fmq_bfwd *f);
+void txn_retry(struct fmq_broker_lcore *bl);
+int64_t txn_fetch_upto(const struct fmq_log_part *log, int8_t isolation);
+int txn_fetch_aborted(struct req_ctx *rc, const struct fmq_log_part *log,
+		      int64_t from, int64_t to,
+		      struct fmq_kafka_fetch_resp_partition_data *op);
 
 static inline const struct fmq_bmeta *
 broker_meta_load(const struct fmq_broker *b)

@@ -289,7 +289,12 @@ api_produce(struct req_ctx *rc)
 		all_err = FMQ_KERR_INVALID_REQUIRED_ACKS;
 	else if (rc->hdr->api_version < 3)
 		all_err = FMQ_KERR_UNSUPPORTED_VERSION; /* magic 0/1 formats */
-	else if (req->transactional_id.len >= 0)
+	else if (req->transactional_id.len >= 0 &&
+		 !req_allow(rc, FMQ_ACL_RES_TRANSACTIONAL_ID,
+			    req->transactional_id.p,
+			    (size_t)req->transactional_id.len,
+			    FMQ_ACL_OP_WRITE))
+		/* Kafka: WRITE on the transactional id (ACLs on). */
 		all_err = FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 
 	for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
@@ -541,7 +546,10 @@ api_list_offsets(struct req_ctx *rc)
 				goto next;
 			}
 			if (qp->timestamp == TS_LATEST) {
-				op->offset = lo.high_watermark;
+				/* read_committed: the last stable offset. */
+				op->offset = req->isolation_level == 1 ?
+					fmq_log_part_lso(bp->log) :
+					lo.high_watermark;
 			} else if (qp->timestamp == TS_EARLIEST) {
 				op->offset = lo.log_start;
 			} else if (qp->timestamp < 0 &&

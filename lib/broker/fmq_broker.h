@@ -193,6 +193,34 @@ struct fmq_bfwd {
 	uint32_t resp_len;
 	bool close;                /**< close the connection instead */
 	bool no_response;          /**< done, nothing to send (acks=0) */
+	/** Not a request: a transaction marker for the owner lcore. */
+	struct fmq_btxn_marker *marker;
+};
+
+/**
+ * A transaction marker the coordinator (control lcore) has the owner lcore
+ * of a partition append (broker_txn.c): sent in a struct fmq_bfwd whose
+ * marker is set, with lcore = the owner, through
+ * fmq_broker_ctrl_respond(); it comes back, answered, through
+ * fmq_broker_ctrl_dequeue().
+ */
+struct fmq_btxn_marker {
+	struct fmq_bfwd *retry_next;  /**< owner's retry list */
+	char topic[256];
+	int32_t partition;
+	const struct fmq_log_part *log; /**< expected partition */
+	int64_t pid;
+	int16_t epoch;
+	bool commit;
+	int32_t coord_epoch;
+	int64_t first_off;            /**< the transaction's first offset */
+	/** No marker: the LSO moved, wake the fetches parked on the
+	 * partition (nothing comes back). */
+	bool wake;
+	uint64_t cookie;              /**< the coordinator's */
+	/* Answer. */
+	int rc;                       /**< 0, or -errno (-ENOENT: gone) */
+	int64_t offset;               /**< the marker's offset */
 };
 
 /**

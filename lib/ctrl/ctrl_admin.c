@@ -891,9 +891,8 @@ ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	resp.producer_id = -1;
 	resp.producer_epoch = -1;
 	if (req->transactional_id.len >= 0) {
-		/* No transaction coordinator (docs/protocol.md). */
-		resp.error_code =
-			FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		ctrl_txn_init_pid(c, f, reqp);
+		return;
 	} else if (c->acl_on &&
 		   !ctrl_acl_cluster(c, f, FMQ_ACL_OP_IDEMPOTENT_WRITE) &&
 		   !fmq_acl_authorize_any(c->sec->acl, &f->principal,

@@ -488,6 +488,10 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	union fmq_kafka_request *req;
 	int hv;
 
+	if (f->marker != NULL) {
+		ctrl_txn_marker_done(c, f);
+		return;
+	}
 	c->st.requests++;
 	fmq_kafka_arena_reset(&c->arena);
 	hv = fmq_kafka_req_hdr_version(f->api_key, f->api_version);
@@ -563,6 +567,8 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 		ctrl_delete_acls(c, f, req);
 		return;
 	default:
+		if (ctrl_txn_handle(c, f, req))
+			return;
 		if (ctrl_groups_handle(c, f, &hdr, req))
 			return;
 		/* A data lcore forwarded something no one here serves. */
@@ -588,6 +594,7 @@ fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 	if (n == CTRL_FWD_BURST)
 		sleep_us = 0;
 	ctrl_groups_poll(c, now_ms);
+	ctrl_txn_poll(c, now_ms);
 	if (now_ns >= c->next_flush_ns) {
 		/* Write hot data through every millisecond while there is
 		 * some; back off when a pass finds nothing. */
@@ -697,7 +704,8 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 		FMQ_INFO("ctrl", "opened %zu topic(s), %" PRIu64 " partition(s) "
 			 "in %.1f ms", nt, nparts,
 			 (double)(fmq_now_ns() - t0) / 1e6);
-	if (ctrl_groups_open(c, err, errlen) < 0)
+	if (ctrl_groups_open(c, err, errlen) < 0 ||
+	    ctrl_txn_open(c, err, errlen) < 0)
 		goto fail;
 	if (ctrl_quota_load(c, err, errlen) < 0 ||
 	    ctrl_scram_open(c, err, errlen) < 0 ||
@@ -722,6 +730,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 		return;
 	ctrl_zk_close(c);
 	free(c->zk_seen);
+	ctrl_txn_close(c);
 	ctrl_groups_close(c);
 	/* The data lcores are stopped: close everything now. */
 	while (c->deferred != NULL) {
@@ -756,6 +765,7 @@ struct pstat {
 	uint32_t part;
 	bool open;
 	struct fmq_log_part_stats s;
+	int64_t lso_lag;    /* high watermark - LSO (open transactions) */
 };
 
 #define PS_FIELD_U64(f) offsetof(struct pstat, s.f)
@@ -783,6 +793,10 @@ static const struct {
 	{ "log_end_offset", "gauge",
 	  "Next offset to be assigned (the high watermark)",
 	  PS_FIELD_U64(log_end), false, true },
+	{ "lso_lag", "gauge",
+	  "Offsets between the last stable offset and the high watermark "
+	  "(held back from read_committed by open transactions)",
+	  offsetof(struct pstat, lso_lag), true, true },
 };
 
 static uint64_t
@@ -829,6 +843,8 @@ metrics_partitions(struct fmq_metrics_out *out, struct fmq_ctrl *c)
 			if (ct != NULL && p < ct->nparts &&
 			    ct->parts[p] != NULL) {
 				fmq_log_part_stats(ct->parts[p], &ps[k].s);
+				ps[k].lso_lag = ps[k].s.log_end -
+					fmq_log_part_lso(ct->parts[p]);
 				ps[k].open = true;
 			}
 		}
@@ -883,6 +899,7 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	};
 
 	fmq_metrics_table(out, defs, RTE_DIM(defs), &c->st);
+	ctrl_txn_metrics(out, c);
 	fmq_metrics_one(out, "fluxmq_topics", "gauge", "Topics",
 			fmq_topics_count(c->topics));
 	fmq_metrics_one(out, "fluxmq_scram_users", "gauge",

@@ -365,6 +365,11 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		if (e == 0)
 			e = fmq_group_find_coordinator(c->group, type,
 						       gstr(req->key));
+		if (e == 0 && type == FMQ_GROUP_COORD_TRANSACTION &&
+		    c->cl != NULL)
+			/* Transactions are served on one node only
+			 * (docs/protocol.md, "Transactions"). */
+			e = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		if (e == 0)
 			e = coordinator(c, l, req->key, &node, &host, &port);
 
@@ -393,6 +398,9 @@ find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		if (e == 0)
 			e = fmq_group_find_coordinator(c->group, req->key_type,
 				gstr(req->coordinator_keys[i]));
+		if (e == 0 && req->key_type == FMQ_GROUP_COORD_TRANSACTION &&
+		    c->cl != NULL)
+			e = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 		if (e == 0)
 			e = coordinator(c, l, req->coordinator_keys[i], &node,
 					&host, &port);
@@ -1654,6 +1662,9 @@ ctrl_groups_emit(void *arg, uint64_t token, const struct fmq_group_resp *r)
 {
 	struct fmq_ctrl *c = arg;
 	struct fmq_bfwd *f = (struct fmq_bfwd *)(uintptr_t)token;
+
+	if (f == NULL)
+		return;   /* a committed transaction's offsets (ctrl_txn.c) */
 	const void *kreq = c->gcur == f ? c->gcur_req : NULL;
 	struct ctrl_gdeny *gd = gdeny_take(c, f);
 	union fmq_kafka_response *o;

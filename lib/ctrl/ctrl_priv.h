@@ -119,6 +119,8 @@ struct fmq_ctrl {
 	char (*zk_seen)[FMQ_TOPIC_NAME_MAX + 1];
 	uint32_t zk_nseen;
 	bool zk_warned;
+	/* The transaction coordinator (ctrl_txn.c). */
+	struct ctrl_txns *txn;
 };
 
 /* ctrl_core.c */
@@ -176,6 +178,18 @@ void ctrl_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_legacy_alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			       void *req);
 void ctrl_init_producer_id(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+
+/* ctrl_txn.c: the transaction coordinator. handle: the transactional
+ * APIs (false: not one of them); marker_done: a marker's answer from its
+ * owner lcore. */
+int ctrl_txn_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_txn_close(struct fmq_ctrl *c);
+void ctrl_txn_poll(struct fmq_ctrl *c, int64_t now_ms);
+void ctrl_txn_init_pid(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+bool ctrl_txn_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+void ctrl_txn_marker_done(struct fmq_ctrl *c, struct fmq_bfwd *f);
+void ctrl_txn_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c);
+const char *ctrl_txn_state_name(int s);
 
 /* ctrl_logs.c: DeleteRecords, DescribeLogDirs. */
 void ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);

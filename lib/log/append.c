@@ -203,9 +203,9 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	uint32_t chunk_cap = p->log->chunk_bytes - FMQ_LOG_CHUNK_HDR;
 	struct seg *s = part_active_seg(p);
 	const struct ps_batch *dup;
-	const uint8_t *rebuilt;
 	struct batch_info bi;
 	struct ps_key pk;
+	const uint8_t *rebuilt = NULL;
 	int64_t evicted = 0;
 	struct chunk *c;
 	uint32_t rlen = 0;
@@ -256,12 +256,15 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 
 	/* Kafka's order (UnifiedLog.append): the records are validated and
 	 * rebuilt first, then the producer state is checked. */
-	err = transform(p, dst, len, now_ms, res, &rebuilt, &rlen);
+	err = src->control ? 0 :
+		transform(p, dst, len, now_ms, res, &rebuilt, &rlen);
 	if (err != 0) {
 		chunk_unpin(c);
 		return reject(p, res, err, false);
 	}
 	ps_key_of(dst, &pk);
+	if (src->control)
+		pk.pid = -1;    /* a marker: no sequence (txn.c) */
 	err = ps_check(&p->ps, &pk, now_ms, &dup);
 	if (err != 0) {
 		chunk_unpin(c);
@@ -411,5 +414,17 @@ fmq_log_append_buf(struct fmq_log_part *part, const void *buf, uint32_t len,
 	struct batch_src src;
 
 	batch_src_buf(&src, buf);
+	return append_common(part, &src, len, res);
+}
+
+/* A control batch the broker built (txn.c): not a client's. */
+int
+log_append_control(struct fmq_log_part *part, const void *buf, uint32_t len,
+		   struct fmq_log_append_result *res)
+{
+	struct batch_src src;
+
+	batch_src_buf(&src, buf);
+	src.control = true;
 	return append_common(part, &src, len, res);
 }

@@ -414,6 +414,7 @@ batch_src_buf(struct batch_src *s, const void *buf)
 	s->m = NULL;
 	s->p = buf;
 	s->left = UINT32_MAX;
+	s->control = false;
 }
 
 void
@@ -428,6 +429,7 @@ batch_src_chain(struct batch_src *s, const struct rte_mbuf *m, uint32_t off)
 	s->m = m;
 	s->p = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
 	s->left = off < m->data_len ? m->data_len - off : 0;
+	s->control = false;
 }
 
 int16_t
@@ -447,7 +449,7 @@ batch_copy_validate(uint8_t *dst, struct batch_src *src, uint32_t len,
 	 * there if they fail. */
 	done = RTE_MAX(RTE_MIN(block, len), (uint32_t)RB_RECORDS);
 	src_copy(src, dst, done);
-	e = batch_header(dst, len, max_bytes, bi, &late, false);
+	e = batch_header(dst, len, max_bytes, bi, &late, src->control);
 	if (e != 0)
 		return e;
 	/* Step 7 only matters when 5 and 6 pass: a batch that fails step 6

@@ -797,6 +797,7 @@ part_close(struct fmq_log_part *p, bool discard)
 	}
 	free(atomic_exchange(&p->snap_pending, NULL));
 	ps_fini(&p->ps);
+	txn_fini(p);
 	tail = atomic_load(&p->seg_tail);
 	if (tail > 0)
 		seg_seal(part_seg(p, tail - 1));

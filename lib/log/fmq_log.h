@@ -672,6 +672,64 @@ int fmq_log_producer_lookup(const struct fmq_log_part *part, int64_t pid,
 			    struct fmq_log_producer_info *info);
 
 /* ------------------------------------------------------------------------
+ * Transactions (txn.c; docs/architecture.md, "Transactions")
+ * ---------------------------------------------------------------------- */
+
+/** An aborted transaction of one producer in a partition: its records
+ * lie in [first, last), last is its abort marker's offset. */
+struct fmq_log_aborted {
+	int64_t pid;
+	int64_t first;
+	int64_t last;
+};
+
+/**
+ * Append a transaction marker (a control batch: attributes transactional
+ * and control, one record, key version 0 and type 0 abort / 1 commit,
+ * value version 0 and the coordinator epoch) for producer pid/epoch.
+ * An abort also enters (pid, first_off, marker offset) in the aborted
+ * index. Owner lcore. Returns as fmq_log_append_buf() (-EAGAIN: retry).
+ */
+int fmq_log_txn_marker(struct fmq_log_part *part, int64_t pid, int16_t epoch,
+		       bool commit, int32_t coord_epoch, int64_t first_off,
+		       struct fmq_log_append_result *res);
+
+/**
+ * Set the first offset of the oldest transaction still open on the
+ * partition (-1: none); the LSO is min(it, high watermark). Written by
+ * one thread (the transaction coordinator on the control lcore).
+ */
+void fmq_log_txn_set_open(struct fmq_log_part *part, int64_t first);
+
+/** The last stable offset (any thread). */
+int64_t fmq_log_part_lso(const struct fmq_log_part *part);
+
+/**
+ * The aborted transactions that overlap [from, to): at most max of them,
+ * oldest first, into out. Any thread. Returns how many there were (may
+ * exceed max: then only the first max are stored).
+ */
+uint32_t fmq_log_txn_aborted(const struct fmq_log_part *part, int64_t from,
+			     int64_t to, struct fmq_log_aborted *out,
+			     uint32_t max);
+
+/**
+ * Enter an aborted transaction known from elsewhere (the coordinator's
+ * journal at start-up), in marker offset order, before any marker is
+ * appended to the partition. 0 or -ENOMEM.
+ */
+int fmq_log_txn_restore(struct fmq_log_part *part,
+			const struct fmq_log_aborted *a);
+
+/**
+ * fmq_log_read() that stops before offset upto (read_committed: the LSO).
+ */
+int fmq_log_read_upto(struct fmq_log_part *part, int64_t offset,
+		      uint32_t max_bytes, int64_t upto,
+		      struct fmq_log_range *ranges, uint32_t nmax,
+		      struct fmq_log_read_result *res);
+
+/* ------------------------------------------------------------------------
  * Record batch helpers (pure functions, any thread)
  * ---------------------------------------------------------------------- */
 

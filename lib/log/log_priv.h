@@ -144,6 +144,7 @@ struct batch_src {
 	const struct rte_mbuf *m;
 	const uint8_t *p;
 	uint32_t left;
+	bool control;   /* the broker's own control batch (txn.c) */
 };
 
 void batch_src_buf(struct batch_src *s, const void *buf);
@@ -566,6 +567,15 @@ struct fmq_log_part {
 	uint32_t ndirty;
 	/* Log cleaner: offsets below are clean. */
 	int64_t clean_off;
+
+	/* ---- transactions (txn.c) ---- */
+	/* First offset of the oldest open transaction + 1, 0: none
+	 * (control thread writes; the LSO for every reader). */
+	alignas(RTE_CACHE_LINE_SIZE) _Atomic int64_t txn_open1;
+	/* Aborted transactions index, in marker offset order: the owner
+	 * appends (marker), any lcore reads (read_committed Fetch). */
+	struct txn_aidx *_Atomic aidx;
+	_Atomic uint32_t aidx_n;
 };
 
 static inline struct seg *
@@ -580,6 +590,16 @@ part_active_seg(const struct fmq_log_part *p)
 	return part_seg(p, atomic_load_explicit(&p->seg_tail,
 						memory_order_relaxed) - 1);
 }
+
+/* txn.c */
+struct txn_aidx {
+	struct txn_aidx *older;   /* retired arrays, freed at close */
+	uint32_t cap;
+	struct fmq_log_aborted e[];
+};
+void txn_fini(struct fmq_log_part *p);
+int log_append_control(struct fmq_log_part *part, const void *buf,
+		       uint32_t len, struct fmq_log_append_result *res);
 
 /* pool.c */
 struct chunk *pool_get(struct fmq_log *log, struct fmq_log_lcore *lc);

@@ -284,8 +284,8 @@ read_hot(struct fmq_log_part *p, int64_t off, int64_t hw, uint32_t budget,
 /* Durable: whole batches from the segment file. 1 with a range, 0 if
  * nothing readable yet, -1 if the offset fell to retention, -EIO. */
 static int
-read_durable(struct fmq_log_part *p, int64_t off, uint32_t budget,
-	     bool first, struct fmq_log_range *r)
+read_durable(struct fmq_log_part *p, int64_t off, int64_t upto,
+	     uint32_t budget, bool first, struct fmq_log_range *r)
 {
 	uint64_t lo, hi, limit, pos;
 	uint8_t hdr[RB_RECORDS];
@@ -330,7 +330,7 @@ read_durable(struct fmq_log_part *p, int64_t off, uint32_t budget,
 			break;
 		pos += bi.size;
 	}
-	while (pos + len < limit) {
+	while (pos + len < limit && next < upto) {
 		struct batch_info bi;
 
 		rc = seg_read_header(s, pos + len, hdr, limit);
@@ -368,8 +368,18 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 	     struct fmq_log_range *ranges, uint32_t nmax,
 	     struct fmq_log_read_result *res)
 {
+	return fmq_log_read_upto(p, offset, max_bytes, INT64_MAX, ranges, nmax,
+				 res);
+}
+
+int
+fmq_log_read_upto(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
+		  int64_t upto, struct fmq_log_range *ranges, uint32_t nmax,
+		  struct fmq_log_read_result *res)
+{
 	int64_t hw = atomic_load_explicit(&p->next_offset,
 					  memory_order_relaxed);
+	int64_t lim = RTE_MIN(hw, upto);
 	int64_t start = atomic_load_explicit(&p->log_start,
 					     memory_order_acquire);
 	int64_t cur = offset;
@@ -384,16 +394,16 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 		res->error = FMQ_KERR_OFFSET_OUT_OF_RANGE;
 		return 0;
 	}
-	while (cur < hw && res->nranges < nmax &&
+	while (cur < lim && res->nranges < nmax &&
 	       (res->bytes < max_bytes || res->nranges == 0)) {
 		struct fmq_log_range *r = &ranges[res->nranges];
 		uint32_t budget = max_bytes > res->bytes ?
 			max_bytes - res->bytes : 0;
 		bool first = res->nranges == 0;
 
-		rc = read_hot(p, cur, hw, budget, first, r);
+		rc = read_hot(p, cur, lim, budget, first, r);
 		if (rc == 0)
-			rc = read_durable(p, cur, budget, first, r);
+			rc = read_durable(p, cur, lim, budget, first, r);
 		if (rc == -1) {
 			rc = 0;
 			if (first)

@@ -257,11 +257,6 @@ ps_check(struct pstate *ps, const struct ps_key *k, int64_t now_ms,
 	/* LogValidator.validateBatch for client batches. */
 	if (k->first_seq < 0)
 		return FMQ_KERR_INVALID_RECORD;
-	/* No transaction coordinator: Produce with a transactional id is
-	 * refused by the broker; a transactional batch without one has no
-	 * transaction to belong to. */
-	if (k->attributes & RB_ATTR_TXN)
-		return FMQ_KERR_INVALID_TXN_STATE;
 	e = ps_find(ps, k->pid);
 	if (e < 0)
 		return 0;       /* unknown producer: any sequence */

@@ -190,6 +190,9 @@ struct fmq_group_commit_req {
 	int64_t commit_timestamp;                /**< v1; -1: now */
 	const struct fmq_group_commit_part *parts;
 	uint32_t n_parts;
+	/** A committed transaction's offsets (TxnOffsetCommit): applied
+	 * without the member and generation checks, as Kafka does. */
+	bool transactional;
 };
 
 /** A topic partition. */

@@ -870,7 +870,10 @@ fmq_group_find_coordinator(const struct fmq_group *g, int8_t key_type,
 		return (g != NULL && g->active) ? FMQ_KERR_NONE :
 			FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	if (key_type == FMQ_GROUP_COORD_TRANSACTION)
-		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+		/* The transaction coordinator (lib/ctrl/ctrl_txn.c) runs
+		 * beside the group coordinator on the control lcore. */
+		return (g != NULL && g->active) ? FMQ_KERR_NONE :
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	return FMQ_KERR_INVALID_REQUEST;
 }
 

@@ -273,8 +273,10 @@ fmq_group_offset_commit(struct fmq_group *co, uint64_t token,
 			return 0;
 		}
 	}
-	err = validate_commit(co, grp, req);
-	if (err == FMQ_KERR_NONE) {
+	err = req->transactional ? (grp->state == GS_DEAD ?
+		FMQ_KERR_COORDINATOR_NOT_AVAILABLE : FMQ_KERR_NONE) :
+		validate_commit(co, grp, req);
+	if (err == FMQ_KERR_NONE && !req->transactional) {
 		switch (grp->state) {
 		case GS_EMPTY:
 			break;

@@ -27,6 +27,10 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DELETE_TOPICS = 20,
 	FMQ_KAFKA_API_DELETE_RECORDS = 21,
 	FMQ_KAFKA_API_INIT_PRODUCER_ID = 22,
+	FMQ_KAFKA_API_ADD_PARTITIONS_TO_TXN = 24,
+	FMQ_KAFKA_API_ADD_OFFSETS_TO_TXN = 25,
+	FMQ_KAFKA_API_END_TXN = 26,
+	FMQ_KAFKA_API_TXN_OFFSET_COMMIT = 28,
 	FMQ_KAFKA_API_DESCRIBE_ACLS = 29,
 	FMQ_KAFKA_API_CREATE_ACLS = 30,
 	FMQ_KAFKA_API_DELETE_ACLS = 31,
@@ -43,10 +47,12 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	FMQ_KAFKA_API_DESCRIBE_CLUSTER = 60,
+	FMQ_KAFKA_API_DESCRIBE_TRANSACTIONS = 65,
+	FMQ_KAFKA_API_LIST_TRANSACTIONS = 66,
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 35
+#define FMQ_KAFKA_N_APIS 41
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -2590,6 +2596,375 @@ int fmq_kafka_init_producer_id_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a InitProducerIdResponse body at version v to s. */
 int fmq_kafka_init_producer_id_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_init_producer_id_resp *m);
 
+/** AddPartitionsToTxnTopic */
+struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic {
+	/**
+	 * (v0+) The name of the topic.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The partition indexes to add to the transaction
+	 */
+	int32_t *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AddPartitionsToTxnRequest (API key 24, versions 0-3) */
+struct fmq_kafka_add_partitions_to_txn_req {
+	/**
+	 * (v0-3) The transactional id corresponding to the transaction.
+	 */
+	struct fmq_kafka_str v3_and_below_transactional_id;
+	/**
+	 * (v0-3) Current producer id in use by the transactional id.
+	 */
+	int64_t v3_and_below_producer_id;
+	/**
+	 * (v0-3) Current epoch associated with the producer id.
+	 */
+	int16_t v3_and_below_producer_epoch;
+	/**
+	 * (v0-3) The partitions to add to the transaction.
+	 */
+	struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *v3_and_below_topics;
+	int32_t v3_and_below_topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AddPartitionsToTxnRequest to its schema default. */
+void fmq_kafka_add_partitions_to_txn_req_init(struct fmq_kafka_add_partitions_to_txn_req *m);
+/** Decode a AddPartitionsToTxnRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_add_partitions_to_txn_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_add_partitions_to_txn_req *m);
+/** Encode a AddPartitionsToTxnRequest body at version v. */
+int fmq_kafka_add_partitions_to_txn_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_add_partitions_to_txn_req *m);
+/** Add the encoded size of a AddPartitionsToTxnRequest body at version v to s. */
+int fmq_kafka_add_partitions_to_txn_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_add_partitions_to_txn_req *m);
+
+/** AddPartitionsToTxnPartitionResult */
+struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result {
+	/**
+	 * (v0+) The partition indexes.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The response error code.
+	 */
+	int16_t partition_error_code;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AddPartitionsToTxnTopicResult */
+struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The results for each partition
+	 */
+	struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *results_by_partition;
+	int32_t results_by_partition_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AddPartitionsToTxnResponse (API key 24, versions 0-3) */
+struct fmq_kafka_add_partitions_to_txn_resp {
+	/**
+	 * (v0+) Duration in milliseconds for which the request was throttled due
+	 * to a quota violation, or zero if the request did not violate any quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0-3) The results for each topic.
+	 */
+	struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *results_by_topic_v3_and_below;
+	int32_t results_by_topic_v3_and_below_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AddPartitionsToTxnResponse to its schema default. */
+void fmq_kafka_add_partitions_to_txn_resp_init(struct fmq_kafka_add_partitions_to_txn_resp *m);
+/** Decode a AddPartitionsToTxnResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_add_partitions_to_txn_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_add_partitions_to_txn_resp *m);
+/** Encode a AddPartitionsToTxnResponse body at version v. */
+int fmq_kafka_add_partitions_to_txn_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_add_partitions_to_txn_resp *m);
+/** Add the encoded size of a AddPartitionsToTxnResponse body at version v to s. */
+int fmq_kafka_add_partitions_to_txn_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_add_partitions_to_txn_resp *m);
+
+/** AddOffsetsToTxnRequest (API key 25, versions 0-3) */
+struct fmq_kafka_add_offsets_to_txn_req {
+	/**
+	 * (v0+) The transactional id corresponding to the transaction.
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+) Current producer id in use by the transactional id.
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) Current epoch associated with the producer id.
+	 */
+	int16_t producer_epoch;
+	/**
+	 * (v0+) The unique group identifier.
+	 */
+	struct fmq_kafka_str group_id;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AddOffsetsToTxnRequest to its schema default. */
+void fmq_kafka_add_offsets_to_txn_req_init(struct fmq_kafka_add_offsets_to_txn_req *m);
+/** Decode a AddOffsetsToTxnRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_add_offsets_to_txn_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_add_offsets_to_txn_req *m);
+/** Encode a AddOffsetsToTxnRequest body at version v. */
+int fmq_kafka_add_offsets_to_txn_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_add_offsets_to_txn_req *m);
+/** Add the encoded size of a AddOffsetsToTxnRequest body at version v to s. */
+int fmq_kafka_add_offsets_to_txn_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_add_offsets_to_txn_req *m);
+
+/** AddOffsetsToTxnResponse (API key 25, versions 0-3) */
+struct fmq_kafka_add_offsets_to_txn_resp {
+	/**
+	 * (v0+) Duration in milliseconds for which the request was throttled due
+	 * to a quota violation, or zero if the request did not violate any quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The response error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AddOffsetsToTxnResponse to its schema default. */
+void fmq_kafka_add_offsets_to_txn_resp_init(struct fmq_kafka_add_offsets_to_txn_resp *m);
+/** Decode a AddOffsetsToTxnResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_add_offsets_to_txn_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_add_offsets_to_txn_resp *m);
+/** Encode a AddOffsetsToTxnResponse body at version v. */
+int fmq_kafka_add_offsets_to_txn_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_add_offsets_to_txn_resp *m);
+/** Add the encoded size of a AddOffsetsToTxnResponse body at version v to s. */
+int fmq_kafka_add_offsets_to_txn_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_add_offsets_to_txn_resp *m);
+
+/** EndTxnRequest (API key 26, versions 0-3) */
+struct fmq_kafka_end_txn_req {
+	/**
+	 * (v0+) The ID of the transaction to end.
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+) The producer ID.
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) The current epoch associated with the producer.
+	 */
+	int16_t producer_epoch;
+	/**
+	 * (v0+) True if the transaction was committed, false if it was aborted.
+	 */
+	bool committed;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a EndTxnRequest to its schema default. */
+void fmq_kafka_end_txn_req_init(struct fmq_kafka_end_txn_req *m);
+/** Decode a EndTxnRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_end_txn_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_end_txn_req *m);
+/** Encode a EndTxnRequest body at version v. */
+int fmq_kafka_end_txn_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_end_txn_req *m);
+/** Add the encoded size of a EndTxnRequest body at version v to s. */
+int fmq_kafka_end_txn_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_end_txn_req *m);
+
+/** EndTxnResponse (API key 26, versions 0-3) */
+struct fmq_kafka_end_txn_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a EndTxnResponse to its schema default. */
+void fmq_kafka_end_txn_resp_init(struct fmq_kafka_end_txn_resp *m);
+/** Decode a EndTxnResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_end_txn_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_end_txn_resp *m);
+/** Encode a EndTxnResponse body at version v. */
+int fmq_kafka_end_txn_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_end_txn_resp *m);
+/** Add the encoded size of a EndTxnResponse body at version v to s. */
+int fmq_kafka_end_txn_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_end_txn_resp *m);
+
+/** TxnOffsetCommitRequestPartition */
+struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition {
+	/**
+	 * (v0+) The index of the partition within the topic.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The message offset to be committed.
+	 */
+	int64_t committed_offset;
+	/**
+	 * (v2+, default -1) The leader epoch of the last consumed record.
+	 */
+	int32_t committed_leader_epoch;
+	/**
+	 * (v0+, nullable v0+) Any associated metadata the client wants to keep.
+	 */
+	struct fmq_kafka_str committed_metadata;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TxnOffsetCommitRequestTopic */
+struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The partitions inside the topic that we want to commit offsets
+	 * for.
+	 */
+	struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TxnOffsetCommitRequest (API key 28, versions 0-3) */
+struct fmq_kafka_txn_offset_commit_req {
+	/**
+	 * (v0+) The ID of the transaction.
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+) The ID of the group.
+	 */
+	struct fmq_kafka_str group_id;
+	/**
+	 * (v0+) The current producer ID in use by the transactional ID.
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) The current epoch associated with the producer ID.
+	 */
+	int16_t producer_epoch;
+	/**
+	 * (v3+, default -1) The generation of the consumer.
+	 */
+	int32_t generation_id;
+	/**
+	 * (v3+, default ) The member ID assigned by the group coordinator.
+	 */
+	struct fmq_kafka_str member_id;
+	/**
+	 * (v3+, nullable v3+, default null) The unique identifier of the consumer
+	 * instance provided by end user.
+	 */
+	struct fmq_kafka_str group_instance_id;
+	/**
+	 * (v0+) Each topic that we want to commit offsets for.
+	 */
+	struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a TxnOffsetCommitRequest to its schema default. */
+void fmq_kafka_txn_offset_commit_req_init(struct fmq_kafka_txn_offset_commit_req *m);
+/** Decode a TxnOffsetCommitRequest body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_txn_offset_commit_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_txn_offset_commit_req *m);
+/** Encode a TxnOffsetCommitRequest body at version v. */
+int fmq_kafka_txn_offset_commit_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_txn_offset_commit_req *m);
+/** Add the encoded size of a TxnOffsetCommitRequest body at version v to s. */
+int fmq_kafka_txn_offset_commit_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_txn_offset_commit_req *m);
+
+/** TxnOffsetCommitResponsePartition */
+struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TxnOffsetCommitResponseTopic */
+struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The responses for each partition in the topic.
+	 */
+	struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TxnOffsetCommitResponse (API key 28, versions 0-3) */
+struct fmq_kafka_txn_offset_commit_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The responses for each topic.
+	 */
+	struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a TxnOffsetCommitResponse to its schema default. */
+void fmq_kafka_txn_offset_commit_resp_init(struct fmq_kafka_txn_offset_commit_resp *m);
+/** Decode a TxnOffsetCommitResponse body at version v (0-3); see fmq_kafka_decode_request(). */
+int fmq_kafka_txn_offset_commit_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_txn_offset_commit_resp *m);
+/** Encode a TxnOffsetCommitResponse body at version v. */
+int fmq_kafka_txn_offset_commit_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_txn_offset_commit_resp *m);
+/** Add the encoded size of a TxnOffsetCommitResponse body at version v to s. */
+int fmq_kafka_txn_offset_commit_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_txn_offset_commit_resp *m);
+
 /** DescribeAclsRequest (API key 29, versions 0-3) */
 struct fmq_kafka_describe_acls_req {
 	/**
@@ -4414,6 +4789,205 @@ int fmq_kafka_describe_cluster_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a DescribeClusterResponse body at version v to s. */
 int fmq_kafka_describe_cluster_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_cluster_resp *m);
 
+/** DescribeTransactionsRequest (API key 65, versions 0-0) */
+struct fmq_kafka_describe_transactions_req {
+	/**
+	 * (v0+) Array of transactionalIds to include in describe results. If
+	 * empty, then no results will be returned.
+	 */
+	struct fmq_kafka_str *transactional_ids;
+	int32_t transactional_ids_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeTransactionsRequest to its schema default. */
+void fmq_kafka_describe_transactions_req_init(struct fmq_kafka_describe_transactions_req *m);
+/** Decode a DescribeTransactionsRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_transactions_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_transactions_req *m);
+/** Encode a DescribeTransactionsRequest body at version v. */
+int fmq_kafka_describe_transactions_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_transactions_req *m);
+/** Add the encoded size of a DescribeTransactionsRequest body at version v to s. */
+int fmq_kafka_describe_transactions_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_transactions_req *m);
+
+/** TopicData */
+struct fmq_kafka_describe_transactions_resp_topic_data {
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+)
+	 */
+	int32_t *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TransactionState */
+struct fmq_kafka_describe_transactions_resp_transaction_state {
+	/**
+	 * (v0+)
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str transaction_state;
+	/**
+	 * (v0+)
+	 */
+	int32_t transaction_timeout_ms;
+	/**
+	 * (v0+)
+	 */
+	int64_t transaction_start_time_ms;
+	/**
+	 * (v0+)
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+)
+	 */
+	int16_t producer_epoch;
+	/**
+	 * (v0+) The set of partitions included in the current transaction (if
+	 * active). When a transaction is preparing to commit or abort, this will
+	 * include only partitions which do not have markers.
+	 */
+	struct fmq_kafka_describe_transactions_resp_topic_data *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeTransactionsResponse (API key 65, versions 0-0) */
+struct fmq_kafka_describe_transactions_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_transactions_resp_transaction_state *transaction_states;
+	int32_t transaction_states_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeTransactionsResponse to its schema default. */
+void fmq_kafka_describe_transactions_resp_init(struct fmq_kafka_describe_transactions_resp *m);
+/** Decode a DescribeTransactionsResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_transactions_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_transactions_resp *m);
+/** Encode a DescribeTransactionsResponse body at version v. */
+int fmq_kafka_describe_transactions_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_transactions_resp *m);
+/** Add the encoded size of a DescribeTransactionsResponse body at version v to s. */
+int fmq_kafka_describe_transactions_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_transactions_resp *m);
+
+/** ListTransactionsRequest (API key 66, versions 0-1) */
+struct fmq_kafka_list_transactions_req {
+	/**
+	 * (v0+) The transaction states to filter by: if empty, all transactions
+	 * are returned; if non-empty, then only transactions matching one of the
+	 * filtered states will be returned
+	 */
+	struct fmq_kafka_str *state_filters;
+	int32_t state_filters_count;  /**< -1: null */
+	/**
+	 * (v0+) The producerIds to filter by: if empty, all transactions will be
+	 * returned; if non-empty, only transactions which match one of the
+	 * filtered producerIds will be returned
+	 */
+	int64_t *producer_id_filters;
+	int32_t producer_id_filters_count;  /**< -1: null */
+	/**
+	 * (v1+, default -1) Duration (in millis) to filter by: if < 0, all
+	 * transactions will be returned; otherwise, only transactions running
+	 * longer than this duration will be returned
+	 */
+	int64_t duration_filter;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ListTransactionsRequest to its schema default. */
+void fmq_kafka_list_transactions_req_init(struct fmq_kafka_list_transactions_req *m);
+/** Decode a ListTransactionsRequest body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_list_transactions_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_transactions_req *m);
+/** Encode a ListTransactionsRequest body at version v. */
+int fmq_kafka_list_transactions_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_transactions_req *m);
+/** Add the encoded size of a ListTransactionsRequest body at version v to s. */
+int fmq_kafka_list_transactions_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_transactions_req *m);
+
+/** TransactionState */
+struct fmq_kafka_list_transactions_resp_transaction_state {
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_str transactional_id;
+	/**
+	 * (v0+)
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) The current transaction state of the producer
+	 */
+	struct fmq_kafka_str transaction_state;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ListTransactionsResponse (API key 66, versions 0-1) */
+struct fmq_kafka_list_transactions_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+)
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) Set of state filters provided in the request which were unknown to
+	 * the transaction coordinator
+	 */
+	struct fmq_kafka_str *unknown_state_filters;
+	int32_t unknown_state_filters_count;  /**< -1: null */
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_list_transactions_resp_transaction_state *transaction_states;
+	int32_t transaction_states_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ListTransactionsResponse to its schema default. */
+void fmq_kafka_list_transactions_resp_init(struct fmq_kafka_list_transactions_resp *m);
+/** Decode a ListTransactionsResponse body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_list_transactions_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_transactions_resp *m);
+/** Encode a ListTransactionsResponse body at version v. */
+int fmq_kafka_list_transactions_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_transactions_resp *m);
+/** Add the encoded size of a ListTransactionsResponse body at version v to s. */
+int fmq_kafka_list_transactions_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_transactions_resp *m);
+
 /** Any request body. */
 union fmq_kafka_request {
 	struct fmq_kafka_produce_req produce;
@@ -4435,6 +5009,10 @@ union fmq_kafka_request {
 	struct fmq_kafka_delete_topics_req delete_topics;
 	struct fmq_kafka_delete_records_req delete_records;
 	struct fmq_kafka_init_producer_id_req init_producer_id;
+	struct fmq_kafka_add_partitions_to_txn_req add_partitions_to_txn;
+	struct fmq_kafka_add_offsets_to_txn_req add_offsets_to_txn;
+	struct fmq_kafka_end_txn_req end_txn;
+	struct fmq_kafka_txn_offset_commit_req txn_offset_commit;
 	struct fmq_kafka_describe_acls_req describe_acls;
 	struct fmq_kafka_create_acls_req create_acls;
 	struct fmq_kafka_delete_acls_req delete_acls;
@@ -4451,6 +5029,8 @@ union fmq_kafka_request {
 	struct fmq_kafka_describe_user_scram_credentials_req describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_req alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_req describe_cluster;
+	struct fmq_kafka_describe_transactions_req describe_transactions;
+	struct fmq_kafka_list_transactions_req list_transactions;
 };
 
 /** Any response body. */
@@ -4474,6 +5054,10 @@ union fmq_kafka_response {
 	struct fmq_kafka_delete_topics_resp delete_topics;
 	struct fmq_kafka_delete_records_resp delete_records;
 	struct fmq_kafka_init_producer_id_resp init_producer_id;
+	struct fmq_kafka_add_partitions_to_txn_resp add_partitions_to_txn;
+	struct fmq_kafka_add_offsets_to_txn_resp add_offsets_to_txn;
+	struct fmq_kafka_end_txn_resp end_txn;
+	struct fmq_kafka_txn_offset_commit_resp txn_offset_commit;
 	struct fmq_kafka_describe_acls_resp describe_acls;
 	struct fmq_kafka_create_acls_resp create_acls;
 	struct fmq_kafka_delete_acls_resp delete_acls;
@@ -4490,6 +5074,8 @@ union fmq_kafka_response {
 	struct fmq_kafka_describe_user_scram_credentials_resp describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_resp alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_resp describe_cluster;
+	struct fmq_kafka_describe_transactions_resp describe_transactions;
+	struct fmq_kafka_list_transactions_resp list_transactions;
 };
 
 #endif /* FMQ_KAFKA_MSGS_H */

@@ -27,6 +27,10 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 20, 0, 6, 4, "DeleteTopics" },
 	{ 21, 0, 2, 2, "DeleteRecords" },
 	{ 22, 0, 4, 2, "InitProducerId" },
+	{ 24, 0, 3, 3, "AddPartitionsToTxn" },
+	{ 25, 0, 3, 3, "AddOffsetsToTxn" },
+	{ 26, 0, 3, 3, "EndTxn" },
+	{ 28, 0, 3, 3, "TxnOffsetCommit" },
 	{ 29, 0, 3, 2, "DescribeAcls" },
 	{ 30, 0, 3, 2, "CreateAcls" },
 	{ 31, 0, 3, 2, "DeleteAcls" },
@@ -43,6 +47,8 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 50, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ 51, 0, 0, 0, "AlterUserScramCredentials" },
 	{ 60, 0, 0, 0, "DescribeCluster" },
+	{ 65, 0, 0, 0, "DescribeTransactions" },
+	{ 66, 0, 1, 0, "ListTransactions" },
 };
 
 int
@@ -87,6 +93,14 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_delete_records_req_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_req_decode(r, v, a, out);
+	case 24:
+		return fmq_kafka_add_partitions_to_txn_req_decode(r, v, a, out);
+	case 25:
+		return fmq_kafka_add_offsets_to_txn_req_decode(r, v, a, out);
+	case 26:
+		return fmq_kafka_end_txn_req_decode(r, v, a, out);
+	case 28:
+		return fmq_kafka_txn_offset_commit_req_decode(r, v, a, out);
 	case 29:
 		return fmq_kafka_describe_acls_req_decode(r, v, a, out);
 	case 30:
@@ -119,6 +133,10 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_alter_user_scram_credentials_req_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_req_decode(r, v, a, out);
+	case 65:
+		return fmq_kafka_describe_transactions_req_decode(r, v, a, out);
+	case 66:
+		return fmq_kafka_list_transactions_req_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -166,6 +184,14 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_delete_records_req_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_encode(w, v, body);
+	case 24:
+		return fmq_kafka_add_partitions_to_txn_req_encode(w, v, body);
+	case 25:
+		return fmq_kafka_add_offsets_to_txn_req_encode(w, v, body);
+	case 26:
+		return fmq_kafka_end_txn_req_encode(w, v, body);
+	case 28:
+		return fmq_kafka_txn_offset_commit_req_encode(w, v, body);
 	case 29:
 		return fmq_kafka_describe_acls_req_encode(w, v, body);
 	case 30:
@@ -198,6 +224,10 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_alter_user_scram_credentials_req_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_encode(w, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_req_encode(w, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_req_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -245,6 +275,14 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_delete_records_req_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_size(s, v, body);
+	case 24:
+		return fmq_kafka_add_partitions_to_txn_req_size(s, v, body);
+	case 25:
+		return fmq_kafka_add_offsets_to_txn_req_size(s, v, body);
+	case 26:
+		return fmq_kafka_end_txn_req_size(s, v, body);
+	case 28:
+		return fmq_kafka_txn_offset_commit_req_size(s, v, body);
 	case 29:
 		return fmq_kafka_describe_acls_req_size(s, v, body);
 	case 30:
@@ -277,6 +315,10 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_alter_user_scram_credentials_req_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_size(s, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_req_size(s, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_req_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -345,6 +387,18 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 22:
 		fmq_kafka_init_producer_id_req_init(body);
 		return 0;
+	case 24:
+		fmq_kafka_add_partitions_to_txn_req_init(body);
+		return 0;
+	case 25:
+		fmq_kafka_add_offsets_to_txn_req_init(body);
+		return 0;
+	case 26:
+		fmq_kafka_end_txn_req_init(body);
+		return 0;
+	case 28:
+		fmq_kafka_txn_offset_commit_req_init(body);
+		return 0;
 	case 29:
 		fmq_kafka_describe_acls_req_init(body);
 		return 0;
@@ -393,6 +447,12 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 60:
 		fmq_kafka_describe_cluster_req_init(body);
 		return 0;
+	case 65:
+		fmq_kafka_describe_transactions_req_init(body);
+		return 0;
+	case 66:
+		fmq_kafka_list_transactions_req_init(body);
+		return 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -440,6 +500,14 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_delete_records_resp_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_decode(r, v, a, out);
+	case 24:
+		return fmq_kafka_add_partitions_to_txn_resp_decode(r, v, a, out);
+	case 25:
+		return fmq_kafka_add_offsets_to_txn_resp_decode(r, v, a, out);
+	case 26:
+		return fmq_kafka_end_txn_resp_decode(r, v, a, out);
+	case 28:
+		return fmq_kafka_txn_offset_commit_resp_decode(r, v, a, out);
 	case 29:
 		return fmq_kafka_describe_acls_resp_decode(r, v, a, out);
 	case 30:
@@ -472,6 +540,10 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_alter_user_scram_credentials_resp_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_decode(r, v, a, out);
+	case 65:
+		return fmq_kafka_describe_transactions_resp_decode(r, v, a, out);
+	case 66:
+		return fmq_kafka_list_transactions_resp_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -519,6 +591,14 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_delete_records_resp_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_encode(w, v, body);
+	case 24:
+		return fmq_kafka_add_partitions_to_txn_resp_encode(w, v, body);
+	case 25:
+		return fmq_kafka_add_offsets_to_txn_resp_encode(w, v, body);
+	case 26:
+		return fmq_kafka_end_txn_resp_encode(w, v, body);
+	case 28:
+		return fmq_kafka_txn_offset_commit_resp_encode(w, v, body);
 	case 29:
 		return fmq_kafka_describe_acls_resp_encode(w, v, body);
 	case 30:
@@ -551,6 +631,10 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_alter_user_scram_credentials_resp_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_encode(w, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_resp_encode(w, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_resp_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -598,6 +682,14 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_delete_records_resp_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_size(s, v, body);
+	case 24:
+		return fmq_kafka_add_partitions_to_txn_resp_size(s, v, body);
+	case 25:
+		return fmq_kafka_add_offsets_to_txn_resp_size(s, v, body);
+	case 26:
+		return fmq_kafka_end_txn_resp_size(s, v, body);
+	case 28:
+		return fmq_kafka_txn_offset_commit_resp_size(s, v, body);
 	case 29:
 		return fmq_kafka_describe_acls_resp_size(s, v, body);
 	case 30:
@@ -630,6 +722,10 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_alter_user_scram_credentials_resp_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_size(s, v, body);
+	case 65:
+		return fmq_kafka_describe_transactions_resp_size(s, v, body);
+	case 66:
+		return fmq_kafka_list_transactions_resp_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -698,6 +794,18 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 	case 22:
 		fmq_kafka_init_producer_id_resp_init(body);
 		return 0;
+	case 24:
+		fmq_kafka_add_partitions_to_txn_resp_init(body);
+		return 0;
+	case 25:
+		fmq_kafka_add_offsets_to_txn_resp_init(body);
+		return 0;
+	case 26:
+		fmq_kafka_end_txn_resp_init(body);
+		return 0;
+	case 28:
+		fmq_kafka_txn_offset_commit_resp_init(body);
+		return 0;
 	case 29:
 		fmq_kafka_describe_acls_resp_init(body);
 		return 0;
@@ -745,6 +853,12 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 60:
 		fmq_kafka_describe_cluster_resp_init(body);
+		return 0;
+	case 65:
+		fmq_kafka_describe_transactions_resp_init(body);
+		return 0;
+	case 66:
+		fmq_kafka_list_transactions_resp_init(body);
 		return 0;
 	default:
 		return -ENOTSUP;

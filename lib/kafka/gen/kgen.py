@@ -43,6 +43,10 @@ APIS = [
     ("DeleteTopics", 20, 0, 6),
     ("DeleteRecords", 21, 0, 2),
     ("InitProducerId", 22, 0, 4),
+    ("AddPartitionsToTxn", 24, 0, 3),
+    ("AddOffsetsToTxn", 25, 0, 3),
+    ("EndTxn", 26, 0, 3),
+    ("TxnOffsetCommit", 28, 0, 3),
     ("DescribeAcls", 29, 0, 3),
     ("CreateAcls", 30, 0, 3),
     ("DeleteAcls", 31, 0, 3),
@@ -59,6 +63,8 @@ APIS = [
     ("DescribeUserScramCredentials", 50, 0, 0),
     ("AlterUserScramCredentials", 51, 0, 0),
     ("DescribeCluster", 60, 0, 0),
+    ("DescribeTransactions", 65, 0, 0),
+    ("ListTransactions", 66, 0, 1),
 ]
 
 VMAX = 0x7FFF

@@ -571,14 +571,13 @@ test_find_coordinator(void)
 		CU_ASSERT_EQUAL(t->resp.find_coordinator.port, 9092);
 		tf_free(t);
 	}
-	/* Transaction keys: no transaction coordinator here. */
+	/* Transaction keys: this node coordinates them too. */
 	fmq_kafka_init_request(FMQ_KAFKA_API_FIND_COORDINATOR, 2, &req);
 	req.key = FMQ_KAFKA_STR_LIT("txn");
 	req.key_type = 1;
 	t = send_req(FMQ_KAFKA_API_FIND_COORDINATOR, 2, &req);
-	CU_ASSERT_EQUAL(t->resp.find_coordinator.error_code,
-			E_COORD_NOT_AVAILABLE);
-	CU_ASSERT_EQUAL(t->resp.find_coordinator.node_id, -1);
+	CU_ASSERT_EQUAL(t->resp.find_coordinator.error_code, 0);
+	CU_ASSERT_EQUAL(t->resp.find_coordinator.node_id, 7);
 	tf_free(t);
 	/* v4 batches keys. */
 	fmq_kafka_init_request(FMQ_KAFKA_API_FIND_COORDINATOR, 4, &req);

@@ -103,11 +103,13 @@ static const struct {
 	{ 12, 0, 4, 4 }, { 13, 0, 5, 4 }, { 14, 0, 5, 4 }, { 15, 0, 5, 5 },
 	{ 16, 0, 4, 3 }, { 17, 0, 1, FMQ_KAFKA_NOT_FLEXIBLE },
 	{ 18, 0, 3, 3 }, { 19, 0, 7, 5 }, { 20, 0, 6, 4 }, { 21, 0, 2, 2 },
-	{ 22, 0, 4, 2 }, { 29, 0, 3, 2 }, { 30, 0, 3, 2 }, { 31, 0, 3, 2 },
+	{ 22, 0, 4, 2 }, { 24, 0, 3, 3 }, { 25, 0, 3, 3 }, { 26, 0, 3, 3 },
+	{ 28, 0, 3, 3 }, { 29, 0, 3, 2 }, { 30, 0, 3, 2 }, { 31, 0, 3, 2 },
 	{ 32, 0, 4, 4 }, { 33, 0, 2, 2 }, { 35, 0, 4, 2 }, { 36, 0, 2, 2 },
 	{ 37, 0, 3, 2 }, { 42, 0, 2, 2 },
 	{ 44, 0, 1, 1 }, { 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE }, { 48, 0, 1, 1 },
 	{ 49, 0, 1, 1 }, { 50, 0, 0, 0 }, { 51, 0, 0, 0 }, { 60, 0, 0, 0 },
+	{ 65, 0, 0, 0 }, { 66, 0, 1, 0 },
 };
 #define N_EXPECT (sizeof(expect_apis) / sizeof(expect_apis[0]))
 
@@ -1026,7 +1028,8 @@ test_apiversions_fallback(void)
 		expect[n++] = 0; expect[n++] = (uint8_t)expect_apis[i].min;
 		expect[n++] = 0; expect[n++] = (uint8_t)expect_apis[i].max;
 	}
-	expect[0] = 0; expect[1] = 0; expect[2] = 0;
+	expect[0] = 0; expect[1] = 0;
+	expect[2] = (uint8_t)((n - 4) >> 8);
 	expect[3] = (uint8_t)(n - 4);
 	CU_ASSERT_EQUAL(pc[0].len, n);
 	CU_ASSERT(memcmp(out, expect, n) == 0);

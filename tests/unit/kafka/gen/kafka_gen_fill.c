@@ -160,6 +160,28 @@ static void kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(st
 static int fill_fmq_kafka_delete_records_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp *o);
 static int fill_fmq_kafka_init_producer_id_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_req *o);
 static int fill_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_resp *o);
+static int fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o);
+static void kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o);
+static int fill_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req *o);
+static int fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o);
+static void kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o);
+static int fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o);
+static void kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o);
+static int fill_fmq_kafka_add_partitions_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp *o);
+static int fill_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_req *o);
+static int fill_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_resp *o);
+static int fill_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_req *o);
+static int fill_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_resp *o);
+static int fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o);
+static void kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o);
+static int fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o);
+static void kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o);
+static int fill_fmq_kafka_txn_offset_commit_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req *o);
+static int fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o);
+static void kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o);
+static int fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o);
+static void kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o);
+static int fill_fmq_kafka_txn_offset_commit_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp *o);
 static int fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o);
 static int fill_fmq_kafka_describe_acls_resp_acl_description(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_resp_acl_description *o);
 static void kt_init_fmq_kafka_describe_acls_resp_acl_description(struct fmq_kafka_describe_acls_resp_acl_description *o);
@@ -282,6 +304,16 @@ static int fill_fmq_kafka_describe_cluster_req(struct kt_rng *g, int16_t v, stru
 static int fill_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static void kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static int fill_fmq_kafka_describe_cluster_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp *o);
+static int fill_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_req *o);
+static int fill_fmq_kafka_describe_transactions_resp_topic_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_topic_data *o);
+static void kt_init_fmq_kafka_describe_transactions_resp_topic_data(struct fmq_kafka_describe_transactions_resp_topic_data *o);
+static int fill_fmq_kafka_describe_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_transaction_state *o);
+static void kt_init_fmq_kafka_describe_transactions_resp_transaction_state(struct fmq_kafka_describe_transactions_resp_transaction_state *o);
+static int fill_fmq_kafka_describe_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp *o);
+static int fill_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_req *o);
+static int fill_fmq_kafka_list_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp_transaction_state *o);
+static void kt_init_fmq_kafka_list_transactions_resp_transaction_state(struct fmq_kafka_list_transactions_resp_transaction_state *o);
+static int fill_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp *o);
 
 static void
 kt_init_fmq_kafka_produce_req_partition_produce_data(struct fmq_kafka_produce_req_partition_produce_data *o)
@@ -772,6 +804,59 @@ kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(struct fmq_kaf
 }
 
 static void
+kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->committed_leader_epoch = -1;
+	o->committed_metadata.p = "";
+	o->committed_metadata.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
 kt_init_fmq_kafka_describe_acls_resp_acl_description(struct fmq_kafka_describe_acls_resp_acl_description *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -1168,6 +1253,34 @@ kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka
 	o->host.p = "";
 	o->host.len = 0;
 	o->rack = FMQ_KAFKA_STR_NULL;
+}
+
+static void
+kt_init_fmq_kafka_describe_transactions_resp_topic_data(struct fmq_kafka_describe_transactions_resp_topic_data *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_transactions_resp_transaction_state(struct fmq_kafka_describe_transactions_resp_transaction_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->transactional_id.p = "";
+	o->transactional_id.len = 0;
+	o->transaction_state.p = "";
+	o->transaction_state.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_list_transactions_resp_transaction_state(struct fmq_kafka_list_transactions_resp_transaction_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->transactional_id.p = "";
+	o->transactional_id.len = 0;
+	o->transaction_state.p = "";
+	o->transaction_state.len = 0;
 }
 
 static int
@@ -4571,6 +4684,505 @@ fillv_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 }
 
 static int
+fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_partitions_to_txn_req_init(o);
+	if (true) {
+		o->v3_and_below_transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->v3_and_below_producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->v3_and_below_producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->v3_and_below_topics_count = kt_rand_count(g, depth, false);
+		o->v3_and_below_topics = NULL;
+		if (o->v3_and_below_topics_count > 0) {
+			o->v3_and_below_topics = fmq_kafka_arena_alloc(a, (size_t)o->v3_and_below_topics_count * sizeof(*o->v3_and_below_topics));
+			if (o->v3_and_below_topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->v3_and_below_topics_count; i++) {
+			if (fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(g, v, a, depth + 1, &o->v3_and_below_topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_partitions_to_txn_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->partition_error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->results_by_partition_count = kt_rand_count(g, depth, false);
+		o->results_by_partition = NULL;
+		if (o->results_by_partition_count > 0) {
+			o->results_by_partition = fmq_kafka_arena_alloc(a, (size_t)o->results_by_partition_count * sizeof(*o->results_by_partition));
+			if (o->results_by_partition == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_by_partition_count; i++) {
+			if (fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result(g, v, a, depth + 1, &o->results_by_partition[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_add_partitions_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_partitions_to_txn_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->results_by_topic_v3_and_below_count = kt_rand_count(g, depth, false);
+		o->results_by_topic_v3_and_below = NULL;
+		if (o->results_by_topic_v3_and_below_count > 0) {
+			o->results_by_topic_v3_and_below = fmq_kafka_arena_alloc(a, (size_t)o->results_by_topic_v3_and_below_count * sizeof(*o->results_by_topic_v3_and_below));
+			if (o->results_by_topic_v3_and_below == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->results_by_topic_v3_and_below_count; i++) {
+			if (fill_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(g, v, a, depth + 1, &o->results_by_topic_v3_and_below[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_partitions_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_partitions_to_txn_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_offsets_to_txn_req_init(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->group_id = kt_rand_str(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_offsets_to_txn_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_add_offsets_to_txn_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_add_offsets_to_txn_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_end_txn_req_init(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->committed = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_end_txn_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_end_txn_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_end_txn_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->committed_offset = (int64_t)kt_rand_int(g);
+	}
+	if ((v >= 2)) {
+		o->committed_leader_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->committed_metadata = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_txn_offset_commit_req_init(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->group_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if ((v >= 3)) {
+		o->generation_id = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 3)) {
+		o->member_id = kt_rand_str(g, a, false);
+	}
+	if ((v >= 3)) {
+		o->group_instance_id = kt_rand_str(g, a, (v >= 3));
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_txn_offset_commit_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_txn_offset_commit_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_txn_offset_commit_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_resp *o)
+{
+	const bool flex = v >= 3;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_txn_offset_commit_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_txn_offset_commit_resp_txn_offset_commit_response_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_txn_offset_commit_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_txn_offset_commit_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_describe_acls_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_acls_req *o)
 {
 	const bool flex = v >= 2;
@@ -7125,6 +7737,286 @@ fillv_fmq_kafka_describe_cluster_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 	return fill_fmq_kafka_describe_cluster_resp(g, v, a, 0, o);
 }
 
+static int
+fill_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_transactions_req_init(o);
+	if (true) {
+		o->transactional_ids_count = kt_rand_count(g, depth, false);
+		o->transactional_ids = NULL;
+		if (o->transactional_ids_count > 0) {
+			o->transactional_ids = fmq_kafka_arena_alloc(a, (size_t)o->transactional_ids_count * sizeof(*o->transactional_ids));
+			if (o->transactional_ids == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->transactional_ids_count; i++) {
+			o->transactional_ids[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_transactions_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_transactions_resp_topic_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_topic_data *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_transactions_resp_topic_data(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_transaction_state *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_transactions_resp_transaction_state(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->transaction_state = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->transaction_timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_start_time_ms = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_describe_transactions_resp_topic_data(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_transactions_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_states_count = kt_rand_count(g, depth, false);
+		o->transaction_states = NULL;
+		if (o->transaction_states_count > 0) {
+			o->transaction_states = fmq_kafka_arena_alloc(a, (size_t)o->transaction_states_count * sizeof(*o->transaction_states));
+			if (o->transaction_states == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->transaction_states_count; i++) {
+			if (fill_fmq_kafka_describe_transactions_resp_transaction_state(g, v, a, depth + 1, &o->transaction_states[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_transactions_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_list_transactions_req_init(o);
+	if (true) {
+		o->state_filters_count = kt_rand_count(g, depth, false);
+		o->state_filters = NULL;
+		if (o->state_filters_count > 0) {
+			o->state_filters = fmq_kafka_arena_alloc(a, (size_t)o->state_filters_count * sizeof(*o->state_filters));
+			if (o->state_filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->state_filters_count; i++) {
+			o->state_filters[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (true) {
+		o->producer_id_filters_count = kt_rand_count(g, depth, false);
+		o->producer_id_filters = NULL;
+		if (o->producer_id_filters_count > 0) {
+			o->producer_id_filters = fmq_kafka_arena_alloc(a, (size_t)o->producer_id_filters_count * sizeof(*o->producer_id_filters));
+			if (o->producer_id_filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->producer_id_filters_count; i++) {
+			o->producer_id_filters[i] = (int64_t)kt_rand_int(g);
+		}
+	}
+	if ((v >= 1)) {
+		o->duration_filter = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_list_transactions_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_list_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp_transaction_state *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_list_transactions_resp_transaction_state(o);
+	if (true) {
+		o->transactional_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_state = kt_rand_str(g, a, false);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_list_transactions_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->unknown_state_filters_count = kt_rand_count(g, depth, false);
+		o->unknown_state_filters = NULL;
+		if (o->unknown_state_filters_count > 0) {
+			o->unknown_state_filters = fmq_kafka_arena_alloc(a, (size_t)o->unknown_state_filters_count * sizeof(*o->unknown_state_filters));
+			if (o->unknown_state_filters == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->unknown_state_filters_count; i++) {
+			o->unknown_state_filters[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (true) {
+		o->transaction_states_count = kt_rand_count(g, depth, false);
+		o->transaction_states = NULL;
+		if (o->transaction_states_count > 0) {
+			o->transaction_states = fmq_kafka_arena_alloc(a, (size_t)o->transaction_states_count * sizeof(*o->transaction_states));
+			if (o->transaction_states == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->transaction_states_count; i++) {
+			if (fill_fmq_kafka_list_transactions_resp_transaction_state(g, v, a, depth + 1, &o->transaction_states[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_list_transactions_resp(g, v, a, 0, o);
+}
+
 const struct kt_msg kt_msgs[] = {
 	{ 0, 1, 0, 9, "ProduceRequest", sizeof(struct fmq_kafka_produce_req), fillv_fmq_kafka_produce_req },
 	{ 0, 0, 0, 9, "ProduceResponse", sizeof(struct fmq_kafka_produce_resp), fillv_fmq_kafka_produce_resp },
@@ -7164,6 +8056,14 @@ const struct kt_msg kt_msgs[] = {
 	{ 21, 0, 0, 2, "DeleteRecordsResponse", sizeof(struct fmq_kafka_delete_records_resp), fillv_fmq_kafka_delete_records_resp },
 	{ 22, 1, 0, 4, "InitProducerIdRequest", sizeof(struct fmq_kafka_init_producer_id_req), fillv_fmq_kafka_init_producer_id_req },
 	{ 22, 0, 0, 4, "InitProducerIdResponse", sizeof(struct fmq_kafka_init_producer_id_resp), fillv_fmq_kafka_init_producer_id_resp },
+	{ 24, 1, 0, 3, "AddPartitionsToTxnRequest", sizeof(struct fmq_kafka_add_partitions_to_txn_req), fillv_fmq_kafka_add_partitions_to_txn_req },
+	{ 24, 0, 0, 3, "AddPartitionsToTxnResponse", sizeof(struct fmq_kafka_add_partitions_to_txn_resp), fillv_fmq_kafka_add_partitions_to_txn_resp },
+	{ 25, 1, 0, 3, "AddOffsetsToTxnRequest", sizeof(struct fmq_kafka_add_offsets_to_txn_req), fillv_fmq_kafka_add_offsets_to_txn_req },
+	{ 25, 0, 0, 3, "AddOffsetsToTxnResponse", sizeof(struct fmq_kafka_add_offsets_to_txn_resp), fillv_fmq_kafka_add_offsets_to_txn_resp },
+	{ 26, 1, 0, 3, "EndTxnRequest", sizeof(struct fmq_kafka_end_txn_req), fillv_fmq_kafka_end_txn_req },
+	{ 26, 0, 0, 3, "EndTxnResponse", sizeof(struct fmq_kafka_end_txn_resp), fillv_fmq_kafka_end_txn_resp },
+	{ 28, 1, 0, 3, "TxnOffsetCommitRequest", sizeof(struct fmq_kafka_txn_offset_commit_req), fillv_fmq_kafka_txn_offset_commit_req },
+	{ 28, 0, 0, 3, "TxnOffsetCommitResponse", sizeof(struct fmq_kafka_txn_offset_commit_resp), fillv_fmq_kafka_txn_offset_commit_resp },
 	{ 29, 1, 0, 3, "DescribeAclsRequest", sizeof(struct fmq_kafka_describe_acls_req), fillv_fmq_kafka_describe_acls_req },
 	{ 29, 0, 0, 3, "DescribeAclsResponse", sizeof(struct fmq_kafka_describe_acls_resp), fillv_fmq_kafka_describe_acls_resp },
 	{ 30, 1, 0, 3, "CreateAclsRequest", sizeof(struct fmq_kafka_create_acls_req), fillv_fmq_kafka_create_acls_req },
@@ -7196,5 +8096,9 @@ const struct kt_msg kt_msgs[] = {
 	{ 51, 0, 0, 0, "AlterUserScramCredentialsResponse", sizeof(struct fmq_kafka_alter_user_scram_credentials_resp), fillv_fmq_kafka_alter_user_scram_credentials_resp },
 	{ 60, 1, 0, 0, "DescribeClusterRequest", sizeof(struct fmq_kafka_describe_cluster_req), fillv_fmq_kafka_describe_cluster_req },
 	{ 60, 0, 0, 0, "DescribeClusterResponse", sizeof(struct fmq_kafka_describe_cluster_resp), fillv_fmq_kafka_describe_cluster_resp },
+	{ 65, 1, 0, 0, "DescribeTransactionsRequest", sizeof(struct fmq_kafka_describe_transactions_req), fillv_fmq_kafka_describe_transactions_req },
+	{ 65, 0, 0, 0, "DescribeTransactionsResponse", sizeof(struct fmq_kafka_describe_transactions_resp), fillv_fmq_kafka_describe_transactions_resp },
+	{ 66, 1, 0, 1, "ListTransactionsRequest", sizeof(struct fmq_kafka_list_transactions_req), fillv_fmq_kafka_list_transactions_req },
+	{ 66, 0, 0, 1, "ListTransactionsResponse", sizeof(struct fmq_kafka_list_transactions_resp), fillv_fmq_kafka_list_transactions_resp },
 };
 const size_t kt_nmsgs = sizeof(kt_msgs) / sizeof(kt_msgs[0]);

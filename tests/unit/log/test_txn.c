@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lib/log/txn.c: transaction markers (the control batch's bytes), the last
+ * stable offset, reads that stop at it, and the aborted transactions index
+ * (ranges, growth, restore).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include <CUnit/CUnit.h>
+
+#include "fmq_log.h"
+#include "tbatch.h"
+#include "tutil.h"
+#include "harness.h"
+
+static char root[256], shm_root[256];
+
+static struct fmq_log *
+mk_log(const char *name, char *hot)
+{
+	struct fmq_log_params p = {
+		.hot_pool_bytes = 16u << 20, .hot_chunk_bytes = 2u << 20,
+		.nb_lcores = 1, .max_partitions = 16,
+	};
+	char err[512];
+	struct fmq_log *log;
+
+	snprintf(hot, 256, "%s/%s", shm_root, name);
+	p.hot_dir = hot;
+	log = fmq_log_create(&p, err, sizeof(err));
+	if (log == NULL)
+		fprintf(stderr, "fmq_log_create: %s\n", err);
+	return log;
+}
+
+static struct fmq_log_part *
+mk_part(struct fmq_log *log, const char *name, char *dir)
+{
+	struct fmq_log_part_params pp;
+
+	fmq_log_part_params_default(&pp);
+	snprintf(dir, 256, "%s/%s", root, name);
+	pp.dir = dir;
+	pp.topic = "t";
+	pp.max_message_bytes = 1u << 20;
+	return fmq_log_part_open(log, &pp);
+}
+
+/* A batch of n records of producer pid (transactional if txn). */
+static int64_t
+produce(struct fmq_log_part *p, int32_t n, int64_t pid, int32_t seq, bool txn)
+{
+	static uint8_t b[65536];
+	struct fmq_log_append_result r;
+	uint32_t len = tb_build(b, sizeof(b), n, 20, (uint64_t)seq,
+				1700000000000LL);
+
+	tb_be64(b + 43, (uint64_t)pid);
+	tb_be16(b + 51, 0);
+	tb_be32(b + 53, (uint32_t)(pid < 0 ? -1 : seq));
+	if (txn)
+		tb_be16(b + 21, 0x10);
+	tb_fix_crc(b, len);
+	CU_ASSERT_EQUAL_FATAL(fmq_log_append_buf(p, b, len, &r), 0);
+	return r.base_offset;
+}
+
+static int64_t
+hw(struct fmq_log_part *p)
+{
+	struct fmq_log_offsets o;
+
+	fmq_log_part_offsets(p, &o);
+	return o.high_watermark;
+}
+
+static uint16_t
+be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void
+test_marker_lso(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log *log = mk_log("marker", hot);
+	struct fmq_log_part *p;
+	struct fmq_log_append_result r;
+	struct fmq_log_range rg[8];
+	struct fmq_log_read_result rr;
+	uint8_t buf[256];
+	int64_t first, m;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	p = mk_part(log, "marker", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	produce(p, 3, -1, 0, false);                 /* 0-2 plain */
+	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 3);
+	/* A transaction opens at 3 (the coordinator's bound). */
+	fmq_log_txn_set_open(p, hw(p));
+	first = produce(p, 2, 7, 0, true);           /* 3-4 txn */
+	produce(p, 2, -1, 0, false);                 /* 5-6 plain */
+	CU_ASSERT_EQUAL(first, 3);
+	CU_ASSERT_EQUAL(hw(p), 7);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 3);
+	/* read_committed stops before the LSO; read_uncommitted does not. */
+	CU_ASSERT_EQUAL(fmq_log_read_upto(p, 0, 1 << 20, fmq_log_part_lso(p),
+					  rg, 8, &rr), 0);
+	CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+	CU_ASSERT_EQUAL(rg[0].next_offset, 3);
+	fmq_log_range_release(&rg[0]);
+	CU_ASSERT_EQUAL(fmq_log_read_upto(p, 3, 1 << 20, 3, rg, 8, &rr), 0);
+	CU_ASSERT_EQUAL(rr.nranges, 0);
+	CU_ASSERT_EQUAL(rr.error, 0);
+	CU_ASSERT_EQUAL(fmq_log_read(p, 3, 1 << 20, rg, 8, &rr), 0);
+	CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+	CU_ASSERT_EQUAL(rg[0].next_offset, 7);
+	fmq_log_range_release(&rg[0]);
+
+	/* The commit marker: one control batch of the producer. */
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(p, 7, 0, true, 5, first, &r), 0);
+	m = r.base_offset;
+	CU_ASSERT_EQUAL(m, 7);
+	CU_ASSERT_EQUAL(hw(p), 8);
+	CU_ASSERT_EQUAL(fmq_log_read(p, m, 1 << 20, rg, 8, &rr), 0);
+	CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+	CU_ASSERT_EQUAL_FATAL(rg[0].len, 78);
+	CU_ASSERT_EQUAL(fmq_log_range_copy(&rg[0], buf), 0);
+	fmq_log_range_release(&rg[0]);
+	CU_ASSERT_EQUAL(fmq_log_batch_check(buf, 78, 1 << 20, NULL),
+			87 /* INVALID_RECORD: clients may not send one */);
+	CU_ASSERT_EQUAL(be16(buf + 21), 0x30);        /* txn | control */
+	CU_ASSERT_EQUAL(buf[43 + 7], 7);              /* producer id */
+	CU_ASSERT_EQUAL(buf[61 + 4], 8);              /* key length 4 */
+	CU_ASSERT_EQUAL(be16(buf + 61 + 5), 0);       /* key version */
+	CU_ASSERT_EQUAL(be16(buf + 61 + 7), 1);       /* COMMIT */
+	CU_ASSERT_EQUAL(buf[61 + 9], 12);             /* value length 6 */
+	CU_ASSERT_EQUAL(buf[61 + 15], 5);             /* coordinator epoch */
+	/* A commit leaves no index entry; lifting the bound frees the LSO. */
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, 0, INT64_MAX, NULL, 0), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 3);
+	fmq_log_txn_set_open(p, -1);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 8);
+	/* The producer's sequence goes on after its marker. */
+	produce(p, 1, 7, 2, true);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
+static void
+test_aborted_index(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log *log = mk_log("abort", hot);
+	struct fmq_log_part *p;
+	struct fmq_log_append_result r;
+	struct fmq_log_aborted a[4], *all;
+	int64_t first[200], mark[200];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	p = mk_part(log, "abort", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	/* 200 aborted transactions of two producers: the index grows past
+	 * its first array several times. */
+	for (int i = 0; i < 200; i++) {
+		int64_t pid = 100 + (i & 1);
+
+		first[i] = produce(p, 2, pid, 2 * (i / 2), true);
+		produce(p, 1, -1, 0, false);
+		CU_ASSERT_EQUAL(fmq_log_txn_marker(p, pid, 0, false, 0,
+						   first[i], &r), 0);
+		mark[i] = r.base_offset;
+		CU_ASSERT_EQUAL(mark[i], first[i] + 3);
+	}
+	all = calloc(256, sizeof(*all));
+	CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(p, 0, INT64_MAX, all, 256),
+			      200);
+	for (int i = 0; i < 200; i++) {
+		CU_ASSERT_EQUAL(all[i].pid, 100 + (i & 1));
+		CU_ASSERT_EQUAL(all[i].first, first[i]);
+		CU_ASSERT_EQUAL(all[i].last, mark[i]);
+	}
+	free(all);
+	/* [from, to) overlap: a fetch from inside transaction 10 up to the
+	 * start of transaction 12 needs 10 and 11. */
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, first[10] + 1, first[12], a, 4),
+			2);
+	CU_ASSERT_EQUAL(a[0].first, first[10]);
+	CU_ASSERT_EQUAL(a[1].first, first[11]);
+	/* Exactly at a marker: still that transaction's (last >= from). */
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, mark[5], mark[5] + 1, a, 4), 1);
+	CU_ASSERT_EQUAL(a[0].last, mark[5]);
+	/* Past every marker, or before the first: none. */
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, mark[199] + 1, INT64_MAX, a, 4),
+			0);
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, 0, first[0], a, 4), 0);
+	/* More than asked for: the count, the first ones stored. */
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, 0, INT64_MAX, a, 2), 200);
+	CU_ASSERT_EQUAL(a[1].first, first[1]);
+	/* A first offset past the marker (cannot be) is clamped. */
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(p, 9, 0, false, 0, INT64_MAX, &r),
+			0);
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, r.base_offset, INT64_MAX, a, 4),
+			1);
+	CU_ASSERT_EQUAL(a[0].first, r.base_offset);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+
+	/* Reopened: the index is the coordinator's to enter again. */
+	p = mk_part(log, "abort", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, 0, INT64_MAX, a, 4), 0);
+	CU_ASSERT_EQUAL(hw(p), mark[199] + 2);
+	for (int i = 0; i < 20; i++) {
+		struct fmq_log_aborted e = { 100 + (i & 1), first[i], mark[i] };
+
+		CU_ASSERT_EQUAL(fmq_log_txn_restore(p, &e), 0);
+	}
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, mark[18], INT64_MAX, a, 4), 2);
+	CU_ASSERT_EQUAL(a[0].last, mark[18]);
+	CU_ASSERT_EQUAL(a[1].last, mark[19]);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
+int
+main(int argc, char **argv)
+{
+	CU_pSuite s;
+	int fails;
+
+	fmq_log_set_level(FMQ_LOG_ERR);
+	snprintf(root, sizeof(root), "%s/fmq-txntest-%d", tu_data_base(),
+		 (int)getpid());
+	snprintf(shm_root, sizeof(shm_root), "%s/fmq-txntest-%d",
+		 tu_shm_base(), (int)getpid());
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("log-txn", NULL, NULL);
+	CU_add_test(s, "markers, the LSO, reads up to it", test_marker_lso);
+	CU_add_test(s, "aborted transactions index: ranges, growth, restore",
+		    test_aborted_index);
+	fails = fmq_test_run(argc, argv);
+	tu_rm_rf(root);
+	tu_rm_rf(shm_root);
+	return fails;
+}
