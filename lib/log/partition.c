@@ -308,7 +308,7 @@ read_hot(struct fmq_log_part *p, int64_t off, int64_t hw, uint32_t budget,
 /* Durable: whole batches from the segment file. 1 with a range, 0 if
  * nothing readable yet, -1 if the offset fell to retention, -EIO. */
 static int
-read_durable(struct fmq_log_part *p, int64_t off, uint32_t budget,
+read_durable(struct fmq_log_part *p, int64_t off, int64_t hw, uint32_t budget,
 	     bool first, struct fmq_log_range *r)
 {
 	uint64_t lo, hi, limit, pos;
@@ -364,6 +364,7 @@ read_durable(struct fmq_log_part *p, int64_t off, uint32_t budget,
 			goto eio;
 		batch_peek(hdr, &bi);
 		if (bi.size < RB_RECORDS || pos + len + bi.size > limit ||
+		    bi.base_offset >= hw ||
 		    (len + bi.size > budget && !(first && len == 0)))
 			break;
 		if (len == 0)
@@ -392,8 +393,18 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 	     struct fmq_log_range *ranges, uint32_t nmax,
 	     struct fmq_log_read_result *res)
 {
-	int64_t hw = atomic_load_explicit(&p->next_offset,
-					  memory_order_relaxed);
+	return fmq_log_read_upto(p, offset, INT64_MAX, max_bytes, ranges,
+				 nmax, res);
+}
+
+int
+fmq_log_read_upto(struct fmq_log_part *p, int64_t offset, int64_t upto,
+		  uint32_t max_bytes, struct fmq_log_range *ranges,
+		  uint32_t nmax, struct fmq_log_read_result *res)
+{
+	int64_t end = atomic_load_explicit(&p->next_offset,
+					   memory_order_relaxed);
+	int64_t hw = RTE_MIN(end, upto);
 	int64_t start = atomic_load_explicit(&p->log_start,
 					     memory_order_acquire);
 	int64_t cur = offset;
@@ -404,7 +415,7 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 	res->bytes = 0;
 	res->high_watermark = hw;
 	res->log_start_offset = start;
-	if (offset < start || offset > hw) {
+	if (offset < start || offset > end) {
 		res->error = FMQ_KERR_OFFSET_OUT_OF_RANGE;
 		return 0;
 	}
@@ -417,7 +428,7 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 
 		rc = read_hot(p, cur, hw, budget, first, r);
 		if (rc == 0)
-			rc = read_durable(p, cur, budget, first, r);
+			rc = read_durable(p, cur, hw, budget, first, r);
 		if (rc == -1) {
 			rc = 0;
 			if (first)
