@@ -282,6 +282,18 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
 				goto perr;
 			}
+			/* Replicated: epochs, a follower's position, and
+			 * consumers bounded by the high watermark. */
+			int64_t upto = INT64_MAX;
+			if (bp->repl != NULL) {
+				op->error_code = repl_leader_fetch(bl, bp,
+					req->replica_id,
+					rc->hdr->api_version >= 9 ?
+					qp->current_leader_epoch : -1,
+					qp->fetch_offset, &upto);
+				if (op->error_code != 0)
+					goto perr;
+			}
 			if (nkeys < WAITER_KEYS)
 				keys[nkeys] = bp->log;
 			nkeys++;
@@ -305,6 +317,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 					if (x == NULL)
 						goto nomem;
 					x->offset = qp->fetch_offset;
+					x->bounded = upto != INT64_MAX;
+					x->upto = upto;
 					x->budget = budget <= 0 && total > 0 ? 0 :
 						(uint32_t)RTE_MAX(budget, 1);
 					if (xop_send(bl, bp->owner, x) < 0) {
@@ -344,23 +358,26 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				/* The response is full: report offsets only. */
 				struct fmq_log_offsets lo;
 				fmq_log_part_offsets(bp->log, &lo);
-				op->high_watermark = lo.high_watermark;
-				op->last_stable_offset = lo.high_watermark;
+				op->high_watermark = repl_hw(bp,
+							     lo.high_watermark);
+				op->last_stable_offset = op->high_watermark;
 				op->log_start_offset = lo.log_start;
 				continue;
 			}
 			if (budget <= 0)
 				budget = 1;  /* KIP-74: at least one batch */
-			if (fmq_log_read(bp->log, qp->fetch_offset, (uint32_t)budget,
-					 &bl->ranges[nranges],
-					 BROKER_MAX_RANGES - nranges, &rr) < 0) {
+			if (fmq_log_read_upto(bp->log, qp->fetch_offset, upto,
+					      (uint32_t)budget,
+					      &bl->ranges[nranges],
+					      BROKER_MAX_RANGES - nranges,
+					      &rr) < 0) {
 				op->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				goto perr;
 			}
 			fmq_log_part_note_read(bp->log, rr.bytes);
 have_ranges:
-			op->high_watermark = rr.high_watermark;
-			op->last_stable_offset = rr.high_watermark;
+			op->high_watermark = repl_hw(bp, rr.high_watermark);
+			op->last_stable_offset = op->high_watermark;
 			op->log_start_offset = rr.log_start_offset;
 			if (rr.error != 0) {
 				op->error_code = rr.error;

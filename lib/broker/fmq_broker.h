@@ -76,6 +76,10 @@ struct fmq_brepl {
 	/** Leader epoch the data path last acted under (-1: none). */
 	_Atomic int32_t epoch;
 	_Atomic int32_t min_isr;       /**< min.insync.replicas */
+	_Atomic int32_t nisr;          /**< ISR size of the last snapshot */
+	/** Set by the follower's fetcher when its fetch offset is past
+	 * the leader's log end; the control lcore then cuts the log. */
+	_Atomic int32_t want_truncate;
 	/** Follower: the log end it must cut back to before fetching
 	 * again (set by the control lcore while the partition is being
 	 * truncated; -1 none). */

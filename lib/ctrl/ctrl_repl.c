@@ -336,6 +336,9 @@ ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 		if (atomic_load(&x->r.truncating) >= 0)
 			continue;
 		int32_t leader = t->leader[p];
+		if (atomic_exchange(&x->r.want_truncate, 0) != 0 &&
+		    leader != x->r.self)
+			truncate_start(c, x);
 		if (leader < 0 || !fmq_cluster_live(v, leader)) {
 			elect_pass(c, x, v, t, p);
 			continue;

@@ -547,6 +547,7 @@ repl_attach(struct fmq_ctrl *c, const struct fmq_btopic *t, uint32_t p,
 	if (ft != NULL)
 		atomic_store(&bp->repl->min_isr,
 			     (int32_t)ft->cfg.min_insync_replicas);
+	atomic_store(&bp->repl->nisr, (int32_t)bp->nisr);
 	if (bp->leader != (int32_t)c->cfg->node_id)
 		bp->flog = bp->log;
 }
