@@ -8,7 +8,7 @@ compared with what the surviving brokers hand back.
       CreateTopics through BOOT (the admin client finds the controller).
   repl_checker.py produce TOPIC BOOTS SECONDS ACKFILE [STOPFILE]
       an idempotent confluent-kafka producer (acks=all) writes unique
-      values "v<n>" for SECONDS (or until STOPFILE exists); each
+      values "r<pid>-<n>" for SECONDS (or until STOPFILE exists); each
       acknowledged write goes to ACKFILE as "value partition offset",
       each failed one as "value FAILED error". Prints "sent acked failed".
   repl_checker.py check TOPIC BOOTS ACKFILE
@@ -48,11 +48,14 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     p = Producer({"bootstrap.servers": boots, "acks": "all",
                   "enable.idempotence": True, "linger.ms": 2,
                   "message.timeout.ms": 60000,
-                  "request.timeout.ms": 10000,
+                  "request.timeout.ms": 5000,
+                  "socket.timeout.ms": 4000,
                   "metadata.max.age.ms": 1000,
                   "topic.metadata.refresh.interval.ms": 1000,
-                  "retry.backoff.ms": 100})
-    out = open(ackfile, "w")
+                  "retry.backoff.ms": 100,
+                  **({"debug": os.environ["RK_DEBUG"]}
+                     if os.environ.get("RK_DEBUG") else {})})
+    out = open(ackfile, "w", buffering=1)
     st = {"acked": 0, "failed": 0}
 
     def done(err, msg):
@@ -65,12 +68,13 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
             out.write("%s %d %d\n" % (v, msg.partition(), msg.offset()))
 
     end = time.time() + float(seconds)
+    run = b"r%d" % os.getpid()
     n = 0
     while time.time() < end:
         if stopfile and os.path.exists(stopfile):
             break
         try:
-            p.produce(topic, value=b"v%d" % n, on_delivery=done)
+            p.produce(topic, value=b"%s-%d" % (run, n), on_delivery=done)
             n += 1
         except BufferError:
             p.poll(0.05)
