@@ -141,7 +141,7 @@ void ctrl_defer_truncate(struct fmq_ctrl *c, const char *topic, uint32_t p,
 struct fmq_brepl;
 struct fmq_brepl *ctrl_repl_get(struct fmq_ctrl *c, const char *topic,
 				uint32_t p, const int32_t *replicas,
-				uint16_t n);
+				uint16_t n, const char *dir);
 bool ctrl_repl_truncating(struct fmq_ctrl *c, const char *topic, uint32_t p);
 void ctrl_repl_truncated(struct fmq_ctrl *c, const char *topic, uint32_t p,
 			 const char *dir, int64_t to);

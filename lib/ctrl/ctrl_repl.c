@@ -41,14 +41,19 @@
 struct crepl {
 	struct crepl *next;
 	struct fmq_brepl r;          /* shared with the data lcores */
+	char dir[PATH_MAX];          /* its log dir (checkpoint file) */
 	int32_t epoch_seen;          /* leader epoch last acted on */
 	bool cas_pending;
 	bool lead;                   /* led here at the last pass */
 	uint64_t next_isr_ns;
 };
 
+#define CKPT_FILE "replication-offset-checkpoint"
+#define CKPT_INTERVAL_NS (5000ull * 1000 * 1000)
+
 struct ctrl_repl {
 	struct crepl *head;
+	uint64_t next_ckpt_ns;
 	uint64_t isr_shrinks, isr_expands, elections, elections_lost;
 	uint64_t truncations;
 	uint64_t cas_failed;
@@ -75,9 +80,93 @@ crepl_find(struct fmq_ctrl *c, const char *topic, uint32_t p)
 	return NULL;
 }
 
+/*
+ * Kafka's replication-offset-checkpoint in each log dir: "0", the count,
+ * then "topic partition hw" lines. The HW it holds is at most the real
+ * one (written every few seconds), so a replica that starts again cuts
+ * its log there: what lies past it may never have been committed.
+ */
+static int64_t
+ckpt_read(const char *dir, const char *topic, uint32_t p)
+{
+	char path[PATH_MAX + 64], t[FMQ_TOPIC_NAME_MAX + 1];
+	unsigned int part;
+	long long off;
+	int64_t hw = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CKPT_FILE);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%*d %*d") != 0) {
+		fclose(f);
+		return 0;
+	}
+	while (fscanf(f, "%249s %u %lld", t, &part, &off) == 3)
+		if (part == p && strcmp(t, topic) == 0 && off >= 0)
+			hw = (int64_t)off;
+	fclose(f);
+	return hw;
+}
+
+static void
+ckpt_write(struct fmq_ctrl *c)
+{
+	struct ctrl_repl *cr = c->repl;
+
+	/* One file per log dir, each written whole (atomic replace). */
+	for (struct crepl *x = cr->head; x != NULL; x = x->next) {
+		bool first = true;
+		if (x->dir[0] == '\0')
+			continue;
+		for (struct crepl *y = cr->head; y != x; y = y->next)
+			if (strcmp(y->dir, x->dir) == 0)
+				first = false;
+		if (!first)
+			continue;
+		size_t cap = 4096, len = 0, n = 0;
+		char *buf = malloc(cap), *nb;
+		if (buf == NULL)
+			return;
+		for (struct crepl *y = x; y != NULL; y = y->next) {
+			if (strcmp(y->dir, x->dir) != 0 ||
+			    atomic_load(&y->r.truncating) >= 0)
+				continue;
+			if (cap - len < FMQ_TOPIC_NAME_MAX + 64) {
+				nb = realloc(buf, cap * 2);
+				if (nb == NULL)
+					break;
+				buf = nb;
+				cap *= 2;
+			}
+			len += (size_t)snprintf(buf + len, cap - len,
+						"%s %u %" PRId64 "\n", y->r.topic,
+						y->r.part,
+						atomic_load(&y->r.hw));
+			n++;
+		}
+		char head[32], path[PATH_MAX + 64];
+		int hl = snprintf(head, sizeof(head), "0\n%zu\n", n);
+		char *all = malloc(len + (size_t)hl);
+		if (all != NULL) {
+			memcpy(all, head, (size_t)hl);
+			memcpy(all + hl, buf, len);
+			snprintf(path, sizeof(path), "%s/%s", x->dir,
+				 CKPT_FILE);
+			if (fmq_file_replace(path, 0644, all,
+					     len + (size_t)hl) < 0)
+				FMQ_WARN("ctrl", "%s: %s", path,
+					 strerror(errno));
+		}
+		free(all);
+		free(buf);
+	}
+}
+
 struct fmq_brepl *
 ctrl_repl_get(struct fmq_ctrl *c, const char *topic, uint32_t p,
-	      const int32_t *replicas, uint16_t n)
+	      const int32_t *replicas, uint16_t n, const char *dir)
 {
 	struct ctrl_repl *cr = repl_of(c);
 	struct crepl *x = crepl_find(c, topic, p);
@@ -92,7 +181,8 @@ ctrl_repl_get(struct fmq_ctrl *c, const char *topic, uint32_t p,
 	snprintf(x->r.topic, sizeof(x->r.topic), "%s", topic);
 	x->r.part = p;
 	x->r.self = (int32_t)c->cfg->node_id;
-	atomic_store(&x->r.hw, 0);
+	snprintf(x->dir, sizeof(x->dir), "%s", dir != NULL ? dir : "");
+	atomic_store(&x->r.hw, dir != NULL ? ckpt_read(dir, topic, p) : 0);
 	atomic_store(&x->r.epoch, -1);
 	atomic_store(&x->r.min_isr, 1);
 	atomic_store(&x->r.truncating, -1);
@@ -324,6 +414,10 @@ ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 	if (c->cl == NULL || cr == NULL)
 		return UINT64_MAX;
 	v = fmq_cluster_view(c->cl);
+	if (now_ns >= cr->next_ckpt_ns) {
+		cr->next_ckpt_ns = now_ns + CKPT_INTERVAL_NS;
+		ckpt_write(c);
+	}
 	if (v->sess != FMQ_CLUSTER_SESS_CONNECTED || !v->registered)
 		return 100000;
 	for (struct crepl *x = cr->head; x != NULL; x = x->next) {
@@ -349,10 +443,11 @@ ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 			isr_pass(c, x, v, t, p, now_ns);
 			continue;
 		}
-		/* Following: a leader epoch newer than the one seen while
-		 * running means a new leader; the first one seen (start-up)
-		 * keeps the log as it is. */
-		if (x->epoch_seen >= 0 && t->leader_epoch[p] > x->epoch_seen)
+		/* Following: a leader epoch newer than the one seen means a
+		 * new leader, and the first one seen (start-up) a log that
+		 * may hold what was never committed: cut back to the HW
+		 * (checkpointed, at start-up). */
+		if (x->epoch_seen < 0 || t->leader_epoch[p] > x->epoch_seen)
 			truncate_start(c, x);
 		x->lead = false;
 		x->epoch_seen = t->leader_epoch[p];

@@ -541,7 +541,8 @@ repl_attach(struct fmq_ctrl *c, const struct fmq_btopic *t, uint32_t p,
 {
 	const struct fmq_topic *ft = fmq_topics_find(c->topics, t->name);
 
-	bp->repl = ctrl_repl_get(c, t->name, p, bp->replicas, bp->nreplicas);
+	bp->repl = ctrl_repl_get(c, t->name, p, bp->replicas, bp->nreplicas,
+				 fmq_log_part_log_dir(bp->log));
 	if (bp->repl == NULL)
 		return;
 	if (ft != NULL)
