@@ -292,8 +292,11 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 	x->next_isr_ns = now_ns + lag_ns / 2;
 	for (uint16_t i = 0; i < t->rf && isr[i] >= 0; i++) {
 		const struct fmq_brepl_peer *pe = peer_of(&x->r, isr[i]);
+		/* Signed: a data lcore may have stored a time later than
+		 * this pass's now. */
 		if (isr[i] != x->r.self && pe != NULL &&
-		    now_ns - atomic_load(&pe->caught_up_ns) > lag_ns) {
+		    (int64_t)(now_ns - atomic_load(&pe->caught_up_ns)) >
+		    (int64_t)lag_ns) {
 			shrink = true;
 			continue;
 		}
@@ -308,7 +311,8 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 			continue;
 		int64_t leo = atomic_load(&pe->leo);
 		if (leo >= 0 && leo >= hw &&
-		    now_ns - atomic_load(&pe->caught_up_ns) <= lag_ns) {
+		    (int64_t)(now_ns - atomic_load(&pe->caught_up_ns)) <=
+		    (int64_t)lag_ns) {
 			nisr[n++] = rep[i];
 			expand = true;
 		}
@@ -438,6 +442,17 @@ ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 			continue;
 		}
 		if (leader == x->r.self) {
+			if (!x->lead || x->epoch_seen != t->leader_epoch[p]) {
+				/* A new leadership: every follower gets a
+				 * full lag to show up (the data lcore resets
+				 * them too when it sees the snapshot). */
+				for (uint16_t k = 0; k < x->r.npeers; k++)
+					atomic_store(&x->r.peer[k].caught_up_ns,
+						     now_ns);
+				x->next_isr_ns = now_ns +
+					c->cfg->replica_lag_time_max_ms *
+					500000ull;
+			}
 			x->lead = true;
 			x->epoch_seen = t->leader_epoch[p];
 			isr_pass(c, x, v, t, p, now_ns);
