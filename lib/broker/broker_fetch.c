@@ -414,13 +414,18 @@ have_ranges:
 				memset(z, 0, sizeof(*z));
 				iov[i].len = lr->len;
 				iov[i].cookie = z;
-				if (lr->addr != NULL) {
+				/* A follower's data is copied: its fetch holds
+				 * nothing of the hot pool while it travels. */
+				if (lr->addr != NULL && !follower) {
 					z->type = ZREF_HOT;
 					z->handle = lr->handle;
 					iov[i].p = lr->addr;
 				} else {
 					z->type = ZREF_CHAIN;
-					z->chain = read_durable(bl, lr);
+					z->chain = lr->addr != NULL ?
+						resp_from_bytes(bl, lr->addr,
+								lr->len) :
+						read_durable(bl, lr);
 					fmq_log_range_release(lr);
 					lr->handle = NULL;
 					if (z->chain == NULL) {

@@ -4,8 +4,10 @@
 workload: every value written is unique; what the producer was told is
 compared with what the surviving brokers hand back.
 
-  repl_checker.py create TOPIC BOOT PARTITIONS RF MIN_ISR
-      CreateTopics through BOOT (the admin client finds the controller).
+  repl_checker.py create TOPIC BOOT PARTITIONS RF MIN_ISR [LEADER]
+      CreateTopics through BOOT (the admin client finds the controller);
+      with LEADER (of brokers 1-3), every partition led by it
+      (replica_assignment).
   repl_checker.py produce TOPIC BOOTS SECONDS ACKFILE [STOPFILE]
       an idempotent confluent-kafka producer (acks=all) writes unique
       values "r<pid>-<n>" for SECONDS (or until STOPFILE exists); each
@@ -31,13 +33,19 @@ def fail(msg):
     sys.exit(1)
 
 
-def create(topic, boot, parts, rf, min_isr):
+def create(topic, boot, parts, rf, min_isr, leader=None):
     from confluent_kafka.admin import AdminClient, NewTopic
     a = AdminClient({"bootstrap.servers": boot})
-    f = a.create_topics([NewTopic(topic, num_partitions=int(parts),
-                                  replication_factor=int(rf),
-                                  config={"min.insync.replicas": min_isr})],
-                        operation_timeout=30)
+    cfg = {"min.insync.replicas": min_isr}
+    if leader is None:
+        nt = NewTopic(topic, num_partitions=int(parts),
+                      replication_factor=int(rf), config=cfg)
+    else:
+        ids = [int(leader)] + [i for i in (1, 2, 3) if i != int(leader)]
+        nt = NewTopic(topic, num_partitions=int(parts),
+                      replica_assignment=[ids[:int(rf)]] * int(parts),
+                      config=cfg)
+    f = a.create_topics([nt], operation_timeout=30)
     for _, fut in f.items():
         fut.result(timeout=60)
     print("created")
