@@ -9,6 +9,9 @@
 #   survivors: acknowledged, read, lost (must be 0), duplicated (0),
 #   inconsistent offsets (0). Prints the failover time (kill -> the
 #   survivors name a new leader).
+# - Both followers of partition 0 killed: the leader drops them from the
+#   ISR after replica.lag.time.max.ms and acks=all writes get
+#   NOT_ENOUGH_REPLICAS (min.insync.replicas=2); one back, they succeed.
 # - A follower stopped, its log cut by hand (the last half of its
 #   segment file), and restarted re-syncs: its segment files become the
 #   leader's byte for byte, and it is back in the ISR.
@@ -125,3 +128,22 @@ same() {
 wait_for 40 same || fail "follower $f's log is not the leader's: $(ls -l "$ldir" "$pdir")"
 wait_for 40 back_in_isr "$f" || fail "broker $f did not rejoin the ISR: $(leader_of 0 "$nl")"
 pass "follower $f re-synced: its segment files are the leader's ($nl) byte for byte, back in the ISR"
+
+# --- min.insync.replicas: the ISR shrinks to the leader, acks=all refused -------
+x=$(leader_of 0 "$nl")
+[ "${x%% *}" = "$nl" ] || fail "partition 0 moved: $x"
+o1=$((nl % 3 + 1))
+o2=$((o1 % 3 + 1))
+$DC kill "$o1" >/dev/null
+$DC kill "$o2" >/dev/null
+alone() { local x; x=$(leader_of 0 "$nl") && [ "${x#* }" = "$nl" ]; }
+wait_for 30 alone || fail "the ISR did not shrink to the leader: $(leader_of 0 "$nl")"
+r=$(timeout 30 "${PY[@]}" produce-one "$T" "$(b "$nl")" 0)
+[ "$r" = NOT_ENOUGH_REPLICAS ] || fail "acks=all with the ISR at 1 of min 2: $r"
+sh=$(metric "$nl" fluxmq_replica_isr_shrinks_total)
+[ "$sh" -ge 1 ] || fail "no ISR shrink counted on broker $nl"
+$DC start "$o1" >/dev/null || fail "restart of broker $o1 failed"
+wait_for 40 back_in_isr "$o1" || fail "broker $o1 did not rejoin the ISR: $(leader_of 0 "$nl")"
+r=$(timeout 30 "${PY[@]}" produce-one "$T" "$(b "$nl")" 0)
+[ "$r" = OK ] || fail "acks=all with 2 in sync: $r"
+pass "followers $o1 and $o2 killed: ISR shrank to $nl ($sh shrinks), acks=all answered NOT_ENOUGH_REPLICAS; $o1 back in the ISR, acks=all OK"

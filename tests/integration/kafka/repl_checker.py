@@ -20,6 +20,9 @@ compared with what the surviving brokers hand back.
       inconsistent: read at another offset than acknowledged, or two
       values at one offset). Exits 1 unless lost, duplicated and
       inconsistent are 0.
+  repl_checker.py produce-one TOPIC BOOT PARTITION
+      one acks=all write (no retries, 10 s) to the partition: prints "OK"
+      or the error's name (e.g. NOT_ENOUGH_REPLICAS).
   repl_checker.py leader TOPIC BOOT PARTITION
       "LEADER ISR" of the partition in BOOT's Metadata (ISR comma-joined).
 """
@@ -146,6 +149,17 @@ def check(topic, boots, ackfile):
         sys.exit(1)
 
 
+def produce_one(topic, boot, part):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": boot, "acks": "all", "retries": 0,
+                  "message.timeout.ms": 10000})
+    res = []
+    p.produce(topic, value=b"one", partition=int(part),
+              on_delivery=lambda e, m: res.append(e.name() if e else "OK"))
+    p.flush(15)
+    print(res[0] if res else "NO_ANSWER")
+
+
 def leader(topic, boot, part):
     from confluent_kafka.admin import AdminClient
     a = AdminClient({"bootstrap.servers": boot})
@@ -164,6 +178,8 @@ def main():
         produce(*a)
     elif cmd == "check":
         check(*a)
+    elif cmd == "produce-one":
+        produce_one(*a)
     elif cmd == "leader":
         leader(*a)
     else:
