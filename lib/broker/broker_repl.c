@@ -233,17 +233,21 @@ repl_produce_park(struct req_ctx *rc,
 			    (uint32_t)idx >= t->nparts)
 				continue;
 			const struct fmq_bpart *bp = &t->parts[idx];
-			if (bp->repl != NULL && bp->log != NULL)
+			struct fmq_log_offsets lo;
+			if (bp->repl == NULL || bp->log == NULL)
+				continue;
+			fmq_log_part_offsets(bp->log, &lo);
+			if (atomic_load(&bp->repl->hw) < lo.high_watermark)
 				wait = true;
 		}
 	}
 	if (!wait)
-		return REQ_DONE;
+		return REQ_DONE;     /* every HW covers it already */
 	if (L->npw >= bl->b->max_waiters)
-		return REQ_DONE;     /* cannot park: answered as acks=1 */
+		goto no_room;
 	w = slab_zalloc(&bl->slab, sizeof(*w));
 	if (w == NULL)
-		return REQ_DONE;
+		goto no_room;
 	w->names = slab_alloc(&bl->slab, (nt ? nt : 1) * sizeof(*w->names));
 	w->counts = slab_alloc(&bl->slab, (nt ? nt : 1) * sizeof(*w->counts));
 	w->p = slab_zalloc(&bl->slab, n * sizeof(*w->p));
@@ -252,7 +256,7 @@ repl_produce_park(struct req_ctx *rc,
 		slab_free(&bl->slab, w->counts);
 		slab_free(&bl->slab, w->p);
 		slab_free(&bl->slab, w);
-		return REQ_DONE;
+		goto no_room;
 	}
 	w->conn = rc->k->idx;
 	w->gen = rc->k->gen;
@@ -302,6 +306,28 @@ repl_produce_park(struct req_ctx *rc,
 	L->npw++;
 	L->st.acks_all_parked++;
 	return REQ_PARK;
+no_room:
+	/* Cannot wait: never acknowledge what the HW does not cover yet
+	 * (retriable; an idempotent retry finds its batch appended). */
+	flat = 0;
+	for (uint32_t ti = 0; ti < nt; ti++) {
+		const struct fmq_kafka_produce_req_topic_produce_data *td =
+			&req->topic_data[ti];
+		const struct fmq_btopic *t = td->name.len > 0 ?
+			fmq_bmeta_find(rc->meta, td->name.p,
+				       (uint32_t)td->name.len) : NULL;
+		for (int32_t pi = 0; pi < td->partition_data_count;
+		     pi++, flat++) {
+			int32_t idx = td->partition_data[pi].index;
+			if (res[flat].err != 0 || t == NULL || idx < 0 ||
+			    (uint32_t)idx >= t->nparts ||
+			    t->parts[idx].repl == NULL)
+				continue;
+			res[flat].err = FMQ_KERR_REQUEST_TIMED_OUT;
+			L->st.acks_all_timeouts++;
+		}
+	}
+	return REQ_DONE;
 }
 
 /* Answer a parked produce (every partition settled). */
@@ -672,7 +698,7 @@ rf_send(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 			continue;
 		qt->topic = fmq_kafka_str(t->name);
 		qt->partitions = fmq_kafka_arena_alloc(&L->arena,
-						       n * sizeof(*qt->partitions));
+			n * sizeof(*qt->partitions));
 		if (qt->partitions == NULL)
 			return 0;
 		qt->partitions_count = 0;

@@ -141,9 +141,8 @@ ckpt_write(struct fmq_ctrl *c)
 				cap *= 2;
 			}
 			len += (size_t)snprintf(buf + len, cap - len,
-						"%s %u %" PRId64 "\n", y->r.topic,
-						y->r.part,
-						atomic_load(&y->r.hw));
+				"%s %u %" PRId64 "\n", y->r.topic, y->r.part,
+				atomic_load(&y->r.hw));
 			n++;
 		}
 		char head[32], path[PATH_MAX + 64];
@@ -547,14 +546,15 @@ ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 	if (c->cl == NULL)
 		return;
 	if (cr != NULL) {
-		fmq_metrics_family(out, "fluxmq_replica_follower_lag_messages",
-				   "gauge", "Leader: messages its followers are "
-				   "behind its log end (summed over them, as of "
-				   "their last Fetch), per partition");
+		fmq_metrics_family(out,
+			"fluxmq_replica_follower_lag_messages", "gauge",
+			"Leader: messages its followers are behind its log "
+			"end (summed over them, as of their last Fetch), per "
+			"partition");
 		metrics_parts(c, out, 0, &under);
 		fmq_metrics_family(out, "fluxmq_replica_high_watermark",
-				   "gauge", "Leader: the high watermark of each "
-				   "replicated partition led here");
+			"gauge", "Leader: the high watermark of each "
+			"replicated partition led here");
 		metrics_parts(c, out, 1, NULL);
 		elections = cr->elections;
 		shrinks = cr->isr_shrinks;

@@ -83,7 +83,8 @@ read_all(struct fmq_log_part *p, int64_t upto, uint8_t *out, uint32_t cap)
 	    rr.error != 0)
 		return UINT32_MAX;
 	for (uint32_t i = 0; i < rr.nranges; i++) {
-		if (n + r[i].len <= cap && fmq_log_range_copy(&r[i], out + n) == 0)
+		if (n + r[i].len <= cap &&
+		    fmq_log_range_copy(&r[i], out + n) == 0)
 			n += r[i].len;
 		fmq_log_range_release(&r[i]);
 	}
@@ -167,7 +168,8 @@ test_follower(void)
 	CU_ASSERT_EQUAL(r.base_offset, ends[2]);
 
 	/* Reads bounded by a high watermark: whole batches before it. */
-	CU_ASSERT_EQUAL(fmq_log_read_upto(f, 0, ends[0], 1 << 20, rg, 4, &rr), 0);
+	CU_ASSERT_EQUAL(fmq_log_read_upto(f, 0, ends[0], 1 << 20, rg, 4,
+					  &rr), 0);
 	CU_ASSERT_EQUAL(rr.error, 0);
 	CU_ASSERT_EQUAL(rr.high_watermark, ends[0]);
 	CU_ASSERT_EQUAL(rr.nranges, 1);
