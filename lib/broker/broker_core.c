@@ -75,6 +75,10 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->max_conns = (uint32_t)cfg->broker_max_connections;
 	b->slots = rte_align32pow2((uint32_t)cfg->broker_max_inflight);
 	b->max_waiters = (uint32_t)cfg->broker_max_fetch_waiters;
+	b->repl_backoff_ns = cfg->replica_fetch_backoff_ms * 1000000ull;
+	b->repl_part_bytes = cfg->replica_fetch_max_bytes;
+	b->repl_resp_bytes = cfg->replica_fetch_response_max_bytes;
+	b->repl_wait_ms = cfg->replica_fetch_wait_max_ms;
 	b->frames_per_poll = (uint32_t)cfg->broker_frames_per_poll;
 	b->idle_ns = cfg->connections_max_idle_ms * 1000000ull;
 	b->req_timeout_ns = cfg->broker_request_receive_timeout_ms * 1000000ull;
@@ -283,7 +287,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	snprintf(name, sizeof(name), "fmq_xin_%u", idx);
 	bl->xin = rte_ring_create(name, 8192, socket, RING_F_SC_DEQ);
 	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
-	    bl->xin == NULL || tls_lcore_init(bl, socket) < 0)
+	    bl->xin == NULL || tls_lcore_init(bl, socket) < 0 ||
+	    repl_lcore_init(bl) < 0)
 		goto nomem;
 	for (uint32_t i = 0; i < b->ls.n; i++) {
 		rc = fmq_tcp_listen(net, b->ls.l[i].port, &kafka_cb, bl);
@@ -314,6 +319,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	if (bl == NULL)
 		return;
 	fetch_free_waiters(bl);
+	repl_lcore_fini(bl);
 	if (bl->conns != NULL)
 		for (uint32_t i = 0; i < bl->nconns; i++)
 			if (bl->conns[i].live)
@@ -451,6 +457,7 @@ fmq_broker_lcore_poll(struct fmq_broker_lcore *bl, uint64_t now_ns)
 	conn_work(bl);
 	conn_timers(bl);
 	fetch_poll_waiters(bl);
+	repl_poll(bl);
 	xop_broadcast_appends(bl);
 	/* Quiescent point: nothing of an older snapshot is held past here,
 	 * but in xops still out (they hold it at their version). */
@@ -729,5 +736,6 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 			"Version of the topic metadata snapshot in use",
 			b->version);
 	tls_metrics(out, b);
+	repl_metrics(out, b);
 #undef SUM
 }

@@ -282,6 +282,21 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
 				goto perr;
 			}
+			/* Replicated: epochs, a follower's position, and
+			 * consumers bounded by the high watermark. */
+			int64_t upto = INT64_MAX;
+			if (bp->repl != NULL) {
+				op->error_code = repl_leader_fetch(bl, bp,
+					req->replica_id,
+					rc->hdr->api_version >= 9 ?
+					qp->current_leader_epoch : -1,
+					qp->fetch_offset, &upto);
+				if (op->error_code != 0)
+					goto perr;
+			}
+			/* read_committed: no further than the LSO. */
+			upto = RTE_MIN(upto, txn_fetch_upto(bp->log,
+						req->isolation_level));
 			if (nkeys < WAITER_KEYS)
 				keys[nkeys] = bp->log;
 			nkeys++;
@@ -305,8 +320,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 					if (x == NULL)
 						goto nomem;
 					x->offset = qp->fetch_offset;
-					x->upto = txn_fetch_upto(bp->log,
-						req->isolation_level);
+					x->upto = upto;
 					x->budget = budget <= 0 && total > 0 ? 0 :
 						(uint32_t)RTE_MAX(budget, 1);
 					if (xop_send(bl, bp->owner, x) < 0) {
@@ -319,8 +333,9 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				if (xr->state != XS_DONE)
 					continue;   /* answered on the next run */
 				struct xop *x = xr->op;
-				op->high_watermark = xr->hw;
-				op->last_stable_offset = RTE_MIN(xr->hw,
+				op->high_watermark = repl_hw(bp, xr->hw);
+				op->last_stable_offset = RTE_MIN(
+					op->high_watermark,
 					fmq_log_part_lso(bp->log));
 				op->log_start_offset = xr->log_start;
 				if (xr->err != 0) {
@@ -347,26 +362,28 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				/* The response is full: report offsets only. */
 				struct fmq_log_offsets lo;
 				fmq_log_part_offsets(bp->log, &lo);
-				op->high_watermark = lo.high_watermark;
-				op->last_stable_offset =
-					fmq_log_part_lso(bp->log);
+				op->high_watermark = repl_hw(bp,
+							     lo.high_watermark);
+				op->last_stable_offset = RTE_MIN(
+					op->high_watermark,
+					fmq_log_part_lso(bp->log));
 				op->log_start_offset = lo.log_start;
 				continue;
 			}
 			if (budget <= 0)
 				budget = 1;  /* KIP-74: at least one batch */
-			if (fmq_log_read_upto(bp->log, qp->fetch_offset,
-					(uint32_t)budget, txn_fetch_upto(bp->log,
-						req->isolation_level),
-					&bl->ranges[nranges],
-					BROKER_MAX_RANGES - nranges, &rr) < 0) {
+			if (fmq_log_read_upto(bp->log, qp->fetch_offset, upto,
+					      (uint32_t)budget,
+					      &bl->ranges[nranges],
+					      BROKER_MAX_RANGES - nranges,
+					      &rr) < 0) {
 				op->error_code = FMQ_KERR_KAFKA_STORAGE_ERROR;
 				goto perr;
 			}
 			fmq_log_part_note_read(bp->log, rr.bytes);
 have_ranges:
-			op->high_watermark = rr.high_watermark;
-			op->last_stable_offset = RTE_MIN(rr.high_watermark,
+			op->high_watermark = repl_hw(bp, rr.high_watermark);
+			op->last_stable_offset = RTE_MIN(op->high_watermark,
 				fmq_log_part_lso(bp->log));
 			op->log_start_offset = rr.log_start_offset;
 			if (rr.error != 0) {
@@ -409,13 +426,18 @@ have_ranges:
 				memset(z, 0, sizeof(*z));
 				iov[i].len = lr->len;
 				iov[i].cookie = z;
-				if (lr->addr != NULL) {
+				/* A follower's data is copied: its fetch holds
+				 * nothing of the hot pool while it travels. */
+				if (lr->addr != NULL && !follower) {
 					z->type = ZREF_HOT;
 					z->handle = lr->handle;
 					iov[i].p = lr->addr;
 				} else {
 					z->type = ZREF_CHAIN;
-					z->chain = read_durable(bl, lr);
+					z->chain = lr->addr != NULL ?
+						resp_from_bytes(bl, lr->addr,
+								lr->len) :
+						read_durable(bl, lr);
 					fmq_log_range_release(lr);
 					lr->handle = NULL;
 					if (z->chain == NULL) {

@@ -117,15 +117,40 @@ struct xop {
 	struct rte_mbuf *chain;   /* produce: the batch bytes (indirect mbufs) */
 	uint32_t len;
 	int64_t offset;           /* fetch */
-	int64_t upto;             /* fetch: stop before (read_committed) */
 	uint32_t budget;
 	int64_t ts;               /* ListOffsets by time */
+	int64_t upto;             /* fetch: read no batch from here on: the
+	                           * HW for consumers, the LSO for
+	                           * read_committed, INT64_MAX */
 	uint32_t nkeys;           /* XOP_APPENDED */
 	const void *keys[WAITER_KEYS];
 	struct xres r;
 	uint32_t nranges, bytes;
 	struct fmq_log_range ranges[XOP_MAX_RANGES];
 };
+
+/* broker_repl.c: replication counters per data lcore. */
+#define BREPL_MAX_LEADERS 32
+#define BREPL_STATS(X) \
+	X(fetches, "fluxmq_replica_fetch_requests_total", "Fetch requests sent to leaders by this broker's followers") \
+	X(fetch_errors, "fluxmq_replica_fetch_errors_total", "Follower fetches that failed (error answer, malformed or oversized response)") \
+	X(fetch_timeouts, "fluxmq_replica_fetch_timeouts_total", "Follower fetches unanswered in time (connection reset)") \
+	X(out_of_range, "fluxmq_replica_fetch_out_of_range_total", "Follower fetch offsets past the leader's log end (the log is cut back to its high watermark)") \
+	X(connects, "fluxmq_replica_connects_total", "Follower connections to leaders established") \
+	X(disconnects, "fluxmq_replica_disconnects_total", "Follower connections to leaders closed") \
+	X(append_backpressure, "fluxmq_replica_append_backpressure_total", "Follower appends deferred: hot pool full") \
+	X(append_errors, "fluxmq_replica_append_errors_total", "Leader batches a follower refused (CRC, framing, offset not at its log end)") \
+	X(acks_all_parked, "fluxmq_replica_acks_all_waits_total", "acks=all produce requests that waited for the high watermark") \
+	X(acks_all_done, "fluxmq_replica_acks_all_answered_total", "acks=all produce requests answered after waiting") \
+	X(acks_all_timeouts, "fluxmq_replica_acks_all_timeouts_total", "Partitions of acks=all requests answered REQUEST_TIMED_OUT") \
+	X(acks_all_after_append, "fluxmq_replica_acks_all_not_enough_after_append_total", "Partitions answered NOT_ENOUGH_REPLICAS_AFTER_APPEND") \
+	X(acks_all_not_leader, "fluxmq_replica_acks_all_not_leader_total", "Partitions of waiting acks=all requests whose leadership moved (NOT_LEADER_OR_FOLLOWER)")
+struct brepl_stats {
+#define X(f, n, h) uint64_t f;
+	BREPL_STATS(X)
+#undef X
+};
+struct brepl_lc;
 
 struct kconn {
 	struct fmq_broker_lcore *bl;
@@ -343,6 +368,7 @@ struct fmq_broker_lcore {
 	uint64_t mute_next_ns;
 	struct btls tls;
 	struct bsasl_lcore sasl;
+	struct brepl_lc *repl;      /* broker_repl.c */
 	/*
 	 * Rung by whoever enqueues on xin or from_ctrl while we sleep: every
 	 * other lcore reads (and may swap) bell.asleep on each enqueue, so it
@@ -393,6 +419,9 @@ struct fmq_broker {
 	struct rte_mempool *xop_mp; /* shared by all data lcores */
 	int wake_fd;                /* eventfd: a request was forwarded */
 	struct fmq_tls_ctx *tls_ctx; /* newest TLS context (control lcore) */
+	/* Replication (broker_repl.c): replica.fetch.* */
+	uint64_t repl_backoff_ns;
+	uint64_t repl_part_bytes, repl_resp_bytes, repl_wait_ms;
 };
 
 /* broker_conn.c */
@@ -570,6 +599,29 @@ int64_t txn_fetch_upto(const struct fmq_log_part *log, int8_t isolation);
 int txn_fetch_aborted(struct req_ctx *rc, const struct fmq_log_part *log,
 		      int64_t from, int64_t to,
 		      struct fmq_kafka_fetch_resp_partition_data *op);
+/* broker_repl.c: replication (issue 17). */
+int repl_lcore_init(struct fmq_broker_lcore *bl);
+void repl_lcore_fini(struct fmq_broker_lcore *bl);
+void repl_poll(struct fmq_broker_lcore *bl);
+void repl_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);
+/* Leader: move the HW to the min LEO over the ISR; true if it moved. */
+bool repl_advance(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp);
+/* The HW consumers see (leo when the partition is not replicated). */
+int64_t repl_hw(const struct fmq_bpart *bp, int64_t leo);
+/* A Fetch of a replicated partition led here: epochs checked, a
+ * follower's position recorded; *upto bounds the read (the HW for
+ * consumers). 0 or a Kafka error for the partition. */
+int16_t repl_leader_fetch(struct fmq_broker_lcore *bl,
+			  const struct fmq_bpart *bp, int32_t replica_id,
+			  int32_t cur_epoch, int64_t offset, int64_t *upto);
+/* acks=all: NOT_ENOUGH_REPLICAS when the ISR is below min.insync. */
+int16_t repl_produce_check(const struct fmq_bpart *bp);
+/* acks=all after the appends: REQ_PARK (answered by the purgatory) or
+ * REQ_DONE (nothing to wait for: answer now). */
+struct fmq_kafka_produce_req;
+int repl_produce_park(struct req_ctx *rc,
+		      const struct fmq_kafka_produce_req *req,
+		      struct xres *res, uint32_t n, int32_t throttle);
 
 static inline const struct fmq_bmeta *
 broker_meta_load(const struct fmq_broker *b)

@@ -323,6 +323,16 @@ api_produce(struct req_ctx *rc)
 				x->state = XS_DONE;
 				continue;
 			}
+			/* acks=all to a replicated partition: enough
+			 * in-sync replicas before anything is appended. */
+			if (req->acks == -1 && x->state == XS_NONE &&
+			    t != NULL && td->partition_data[pi].index >= 0 &&
+			    (uint32_t)td->partition_data[pi].index <
+			    t->nparts && (x->err = repl_produce_check(
+				&t->parts[td->partition_data[pi].index])) != 0) {
+				x->state = XS_DONE;
+				continue;
+			}
 			r = produce_part(rc, t, &td->partition_data[pi], xp, flat, x);
 			if (r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM) {
 				if (xp == NULL) {
@@ -360,6 +370,12 @@ api_produce(struct req_ctx *rc)
 		return REQ_DONE;
 	}
 
+	/* acks=all: wait (parked) until the HW covers the appends. */
+	if (req->acks == -1 &&
+	    repl_produce_park(rc, req, res, n, throttle) == REQ_PARK) {
+		xprog_drop(bl, rc->xslot);
+		return REQ_PARK;
+	}
 	struct fmq_kafka_produce_resp resp;
 	fmq_kafka_init_response(FMQ_KAFKA_API_PRODUCE, rc->hdr->api_version,
 				&resp);
@@ -546,10 +562,15 @@ api_list_offsets(struct req_ctx *rc)
 				goto next;
 			}
 			if (qp->timestamp == TS_LATEST) {
-				/* read_committed: the last stable offset. */
-				op->offset = req->isolation_level == 1 ?
-					fmq_log_part_lso(bp->log) :
-					lo.high_watermark;
+				/* Consumers: the HW (replica_id -1), and
+				 * read_committed the LSO below it. */
+				op->offset = req->replica_id >= 0 ?
+					lo.high_watermark :
+					repl_hw(bp, lo.high_watermark);
+				if (req->replica_id < 0 &&
+				    req->isolation_level == 1)
+					op->offset = RTE_MIN(op->offset,
+						fmq_log_part_lso(bp->log));
 			} else if (qp->timestamp == TS_EARLIEST) {
 				op->offset = lo.log_start;
 			} else if (qp->timestamp < 0 &&

@@ -270,9 +270,9 @@ xop_serve(struct fmq_broker_lcore *bl, struct xop *op)
 			op->r.log_start = lo.log_start;
 			return 1;
 		}
-		if (fmq_log_read_upto(op->part, op->offset, op->budget,
-				      op->upto, op->ranges, XOP_MAX_RANGES,
-				      &rr) < 0) {
+		if (fmq_log_read_upto(op->part, op->offset, op->upto,
+				      op->budget, op->ranges,
+				      XOP_MAX_RANGES, &rr) < 0) {
 			op->r.err = FMQ_KERR_KAFKA_STORAGE_ERROR;
 			return 1;
 		}

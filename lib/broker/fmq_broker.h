@@ -18,6 +18,7 @@
 #ifndef FMQ_BROKER_H
 #define FMQ_BROKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,9 +46,59 @@ enum fmq_bcodec { FMQ_BCODEC_NONE = 0, FMQ_BCODEC_GZIP = 1,
 		  FMQ_BCODEC_ZSTD = 4, FMQ_BCODEC_PRODUCER = 255 };
 
 /** One partition in a snapshot. */
+/** Replication (cluster, replication factor > 1): the most replicas. */
+#define FMQ_BREPL_MAX 16
+
+/** What the leader knows of one follower (written by whichever data
+ * lcore serves its Fetch, read by the owner and the control lcore). */
+struct fmq_brepl_peer {
+	int32_t id;
+	_Atomic int64_t leo;           /**< its fetch offset; -1 unknown */
+	_Atomic uint64_t caught_up_ns; /**< Kafka's lastCaughtUpTime */
+	_Atomic int64_t prev_leo;      /**< leader LEO at its last fetch */
+	_Atomic uint64_t prev_fetch_ns;
+};
+
+/**
+ * Replication state of one partition hosted here with replication
+ * factor > 1. Allocated by the control lcore when the partition is
+ * opened and kept for the run (its address stays valid across
+ * snapshots, so parked requests may hold it). Data lcores read and
+ * write it with atomics only.
+ */
+struct fmq_brepl {
+	char topic[FMQ_BROKER_TOPIC_MAX + 1];
+	uint32_t part;
+	int32_t self;
+	/** Leader: the high watermark (min LEO over the ISR). Follower:
+	 * min(leader's HW, own LEO). Only grows within one leadership. */
+	_Atomic int64_t hw;
+	/** Leader epoch the data path last acted under (-1: none). */
+	_Atomic int32_t epoch;
+	_Atomic int32_t min_isr;       /**< min.insync.replicas */
+	_Atomic int32_t nisr;          /**< ISR size of the last snapshot */
+	/** Set by the follower's fetcher when its fetch offset is past
+	 * the leader's log end; the control lcore then cuts the log. */
+	_Atomic int32_t want_truncate;
+	/** Follower: the log end it must cut back to before fetching
+	 * again (set by the control lcore while the partition is being
+	 * truncated; -1 none). */
+	_Atomic int64_t truncating;
+	uint16_t npeers;
+	struct fmq_brepl_peer peer[FMQ_BREPL_MAX];
+	/* Counters for /metrics (plain: one writer each). */
+	_Atomic uint64_t follower_appends, follower_bytes;
+	_Atomic uint64_t hw_moves;
+};
+
 struct fmq_bpart {
 	struct fmq_log_part *log;  /**< only the owner lcore may use it;
 				    *   NULL: not led here (cluster) */
+	/** Replicated partition this broker follows: its log (the owner
+	 * lcore appends the leader's batches); NULL otherwise. */
+	struct fmq_log_part *flog;
+	/** Replication state (replication factor > 1), or NULL. */
+	struct fmq_brepl *repl;
 	uint16_t owner;            /**< data lcore index */
 	int32_t leader_epoch;
 	/** Cluster mode (fmq_bmeta.nbrokers > 0): the leader's broker id

@@ -77,8 +77,11 @@ topic_clear(struct fmq_cluster_topic *t)
 	free(t->replicas);
 	free(t->leader);
 	free(t->leader_epoch);
+	free(t->isr);
+	free(t->state_version);
 	free(t->config);
 	t->replicas = t->leader = t->leader_epoch = NULL;
+	t->isr = t->state_version = NULL;
 	t->config = NULL;
 }
 
@@ -199,10 +202,16 @@ parse_topic(const char *j, size_t len, struct fmq_cluster_topic *t)
 	t->replicas = malloc((size_t)np * rf * sizeof(int32_t));
 	t->leader = malloc(np * sizeof(int32_t));
 	t->leader_epoch = calloc(np, sizeof(int32_t));
-	if (t->replicas == NULL || t->leader == NULL || t->leader_epoch == NULL)
+	t->isr = malloc((size_t)np * rf * sizeof(int32_t));
+	t->state_version = malloc(np * sizeof(int32_t));
+	if (t->replicas == NULL || t->leader == NULL ||
+	    t->leader_epoch == NULL || t->isr == NULL ||
+	    t->state_version == NULL)
 		return -1;
 	for (size_t i = 0; i < (size_t)np * rf; i++)
 		t->replicas[i] = -1;
+	for (uint32_t i = 0; i < np; i++)
+		t->state_version[i] = -1;
 	for (const char *q = p + 1; q < end && *q != '}';) {
 		while (q < end && (*q == ' ' || *q == ','))
 			q++;
@@ -219,6 +228,9 @@ parse_topic(const char *j, size_t len, struct fmq_cluster_topic *t)
 			return -1;
 		memcpy(&t->replicas[(size_t)part * rf], tmp,
 		       (size_t)n * sizeof(int32_t));
+		/* Until its state is read: ISR = the replicas. */
+		memcpy(&t->isr[(size_t)part * rf], &t->replicas[(size_t)part * rf],
+		       rf * sizeof(int32_t));
 		t->leader[part] = tmp[0];
 		while (q < end && *q != ']')
 			q++;
@@ -241,17 +253,10 @@ cb_part_state(int rc, const char *val, int len, const struct Stat *st,
 	struct fmq_cluster *cl = op->cl;
 	struct cl_trd *rd = op->ptr;
 	bool stale = op_stale(op) || rd->gen != cl->gen;
-	int64_t v;
 
-	(void)st;
 	if (!stale && rc == ZOK && val != NULL) {
-		const char *end = val + len;
-		if (cl_json_int(cl_json_find(val, (size_t)len, "leader"), end,
-				&v) == 0)
-			rd->t.leader[op->id] = (int32_t)v;
-		if (cl_json_int(cl_json_find(val, (size_t)len, "leader_epoch"),
-				end, &v) == 0)
-			rd->t.leader_epoch[op->id] = (int32_t)v;
+		cl_state_parse(&rd->t, (uint32_t)op->id, val, (size_t)len,
+			       st->version);
 	} else if (!stale && rc != ZNONODE) {
 		op_error(cl, "read", op->path, rc);
 	}
@@ -333,8 +338,9 @@ cb_topic_data(int rc, const char *val, int len, const struct Stat *st,
 			s->id = (int32_t)p;
 			P(cl, s->path, "/brokers/topics/%s/partitions/%u/state",
 			  rd->t.name, p);
-			if (zoo_aget(cl->zh, s->path, 0, cb_part_state, s) ==
-			    ZOK)
+			/* Watched: leaders and ISRs change there. */
+			if (zoo_awget(cl->zh, s->path, cl_watcher, cl,
+				      cb_part_state, s) == ZOK)
 				rd->pending++;
 			else
 				free(s);
@@ -444,9 +450,13 @@ cl_topic_event(struct fmq_cluster *cl, int type, const char *path)
 			list_topics(cl, false);
 		return;
 	}
-	if (strncmp(path, root, rl) != 0 || path[rl] != '/' ||
-	    strchr(path + rl + 1, '/') != NULL)
+	if (strncmp(path, root, rl) != 0 || path[rl] != '/')
 		return;
+	if (strchr(path + rl + 1, '/') != NULL) {
+		if (type == ZOO_CHANGED_EVENT)
+			cl_state_event(cl, path + rl + 1);
+		return;
+	}
 	if (type == ZOO_CHANGED_EVENT)
 		read_topic(cl, path + rl + 1, false);
 }

@@ -90,6 +90,11 @@ struct fmq_cluster_topic {
 	int32_t *replicas;         /**< nparts * rf, -1 padded */
 	int32_t *leader;           /**< per partition, from its state */
 	int32_t *leader_epoch;
+	/** Per partition, from its state znode: the ISR (rf entries, -1
+	 * padded) and the znode's version (the "partition epoch" that a
+	 * compare-and-set checks; -1 unread). */
+	int32_t *isr;
+	int32_t *state_version;
 	int32_t zk_version;        /**< of /brokers/topics/<name> */
 	char *config;              /**< /config/topics JSON, or NULL */
 };
@@ -220,6 +225,30 @@ typedef void (*fmq_cluster_pid_fn)(void *arg, int16_t kerr, int64_t start,
  */
 int16_t fmq_cluster_claim_pids(struct fmq_cluster *cl, int64_t size,
 			       fmq_cluster_pid_fn done, void *arg);
+
+/**
+ * Completion of fmq_cluster_set_state: 0 (written, version is the
+ * znode's new version), 1 (BADVERSION: someone else changed it first;
+ * the watch brings the new state), -1 (no session, connection lost: the
+ * outcome is unknown, the watch tells).
+ */
+typedef void (*fmq_cluster_state_fn)(void *arg, int rc, int32_t version);
+
+/**
+ * Compare-and-set a partition's state znode
+ * (/brokers/topics/<t>/partitions/<p>/state, Kafka's JSON version 1) to
+ * leader, leader_epoch and isr at the znode version read (the partition
+ * epoch). Exactly one of concurrent writers at one version wins. The
+ * view is updated at once on success (the watch confirms it).
+ * @return 0 (done is called later) or -1 (no session, unknown topic).
+ */
+int fmq_cluster_set_state(struct fmq_cluster *cl, const char *topic,
+			  uint32_t p, int32_t leader, int32_t leader_epoch,
+			  const int32_t *isr, uint32_t nisr, int32_t version,
+			  fmq_cluster_state_fn done, void *arg);
+
+/** True when the broker id is live (registered) in the view. */
+bool fmq_cluster_live(const struct fmq_cluster_view *v, int32_t id);
 
 /* ------------------------------------------------------------ JSON */
 

@@ -214,6 +214,28 @@ ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 	return 0;
 }
 
+int
+ctrl_open_one(struct fmq_ctrl *c, const struct fmq_topic *t, uint32_t p)
+{
+	struct ctrl_topic *ct = ctrl_topic_find(c, t->name);
+	struct fmq_log_part_params pp;
+	char dirbuf[FMQ_CFG_STR_MAX];
+
+	if (ct == NULL || p >= ct->nparts || p >= t->nparts)
+		return -ENOENT;
+	if (ct->parts[p] != NULL)
+		return 0;
+	part_params(c, t, (int32_t)p, &pp, dirbuf);
+	ct->parts[p] = fmq_log_part_open(c->log, &pp);
+	if (ct->parts[p] == NULL) {
+		int e = errno;
+		FMQ_ERR("ctrl", "open %s-%u in %s: %s", t->name, p, dirbuf,
+			strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 /* Hand a partition to the deferred list: closed (or deleted) once every
  * data lcore has moved past the snapshot that still named it. */
 static void
@@ -229,9 +251,29 @@ defer_close(struct fmq_ctrl *c, const char *topic, struct fmq_log_part *part,
 	d->part = part;
 	snprintf(d->topic, sizeof(d->topic), "%s", topic);
 	d->delete_files = delete_files;
+	d->truncate_to = -1;
 	d->version = UINT64_MAX;   /* set by the next publish */
 	d->next = c->deferred;
 	c->deferred = d;
+}
+
+void
+ctrl_defer_truncate(struct fmq_ctrl *c, const char *topic, uint32_t p,
+		    int64_t offset)
+{
+	struct ctrl_topic *ct = ctrl_topic_find(c, topic);
+	struct fmq_log_part *part;
+
+	if (ct == NULL || p >= ct->nparts || ct->parts[p] == NULL)
+		return;
+	part = ct->parts[p];
+	ct->parts[p] = NULL;
+	defer_close(c, topic, part, false);
+	c->deferred->truncate_to = offset;
+	c->deferred->partition = p;
+	snprintf(c->deferred->dir, sizeof(c->deferred->dir), "%s/%s-%u",
+		 fmq_log_part_log_dir(part), topic, p);
+	(void)ctrl_publish(c);
 }
 
 void
@@ -356,6 +398,9 @@ run_deferred(struct fmq_ctrl *c, uint64_t now_ns)
 			fmq_log_part_delete(d->part);
 		else
 			fmq_log_part_close(d->part);
+		if (d->truncate_to >= 0)
+			ctrl_repl_truncated(c, d->topic, d->partition, d->dir,
+					    d->truncate_to);
 		free(d);
 	}
 }
@@ -729,6 +774,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 	if (c == NULL)
 		return;
 	ctrl_zk_close(c);
+	ctrl_repl_free(c);
 	free(c->zk_seen);
 	ctrl_txn_close(c);
 	ctrl_groups_close(c);
@@ -740,6 +786,9 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 			fmq_log_part_delete(d->part);
 		else
 			fmq_log_part_close(d->part);
+		if (d->truncate_to >= 0)
+			ctrl_repl_truncated(c, d->topic, d->partition, d->dir,
+					    d->truncate_to);
 		free(d);
 	}
 	for (int i = 0; i < 1024; i++) {
@@ -915,6 +964,7 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	metrics_partitions(out, c);
 	if (c->cl != NULL)
 		fmq_cluster_metrics(out, c->cl);
+	ctrl_repl_metrics(c, out);
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);

@@ -3,6 +3,7 @@
 #ifndef FMQ_CTRL_PRIV_H
 #define FMQ_CTRL_PRIV_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +54,11 @@ struct ctrl_deferred {
 	struct fmq_log_part *part;
 	char topic[FMQ_TOPIC_NAME_MAX + 1];
 	bool delete_files;
+	/* Replication: after the close, cut the files at truncate_to (>= 0)
+	 * and reopen partition (ctrl_repl_truncated). */
+	int64_t truncate_to;
+	uint32_t partition;
+	char dir[PATH_MAX];
 };
 
 struct ctrl_stats {
@@ -121,10 +127,30 @@ struct fmq_ctrl {
 	bool zk_warned;
 	/* The transaction coordinator (ctrl_txn.c). */
 	struct ctrl_txns *txn;
+	/* Replication (ctrl_repl.c): NULL until a replicated partition. */
+	struct ctrl_repl *repl;
 };
 
 /* ctrl_core.c */
 struct ctrl_topic *ctrl_topic_find(struct fmq_ctrl *c, const char *name);
+/* Open partition p of an open topic if it is closed. */
+int ctrl_open_one(struct fmq_ctrl *c, const struct fmq_topic *t, uint32_t p);
+/* Close partition p of topic once no lcore holds it, cut its files at
+ * offset and reopen it (replication). */
+void ctrl_defer_truncate(struct fmq_ctrl *c, const char *topic, uint32_t p,
+			 int64_t offset);
+/* ctrl_repl.c: replication on the control lcore. */
+struct fmq_brepl;
+struct fmq_brepl *ctrl_repl_get(struct fmq_ctrl *c, const char *topic,
+				uint32_t p, const int32_t *replicas,
+				uint16_t n, const char *dir);
+bool ctrl_repl_truncating(struct fmq_ctrl *c, const char *topic, uint32_t p);
+void ctrl_repl_truncated(struct fmq_ctrl *c, const char *topic, uint32_t p,
+			 const char *dir, int64_t to);
+void ctrl_repl_request_truncate(struct fmq_ctrl *c, struct fmq_brepl *r);
+uint64_t ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns);
+void ctrl_repl_free(struct fmq_ctrl *c);
+void ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out);
 int ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		    uint32_t first_part);
 void ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files);

@@ -209,6 +209,7 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 		if (ctrl_publish(c) < 0)
 			c->cl_version--;   /* out of memory: next pass */
 	}
+	us = RTE_MIN(us, ctrl_repl_poll(c, fmq_now_ns()));
 	return us;
 }
 
@@ -532,6 +533,26 @@ ctrl_zk_sync(struct fmq_ctrl *c, bool open)
 	return changes;
 }
 
+/* A replicated partition open here: its shared replication state, and
+ * its log as the follower's when another broker leads. */
+static void
+repl_attach(struct fmq_ctrl *c, const struct fmq_btopic *t, uint32_t p,
+	    struct fmq_bpart *bp)
+{
+	const struct fmq_topic *ft = fmq_topics_find(c->topics, t->name);
+
+	bp->repl = ctrl_repl_get(c, t->name, p, bp->replicas, bp->nreplicas,
+				 fmq_log_part_log_dir(bp->log));
+	if (bp->repl == NULL)
+		return;
+	if (ft != NULL)
+		atomic_store(&bp->repl->min_isr,
+			     (int32_t)ft->cfg.min_insync_replicas);
+	atomic_store(&bp->repl->nisr, (int32_t)bp->nisr);
+	if (bp->leader != (int32_t)c->cfg->node_id)
+		bp->flog = bp->log;
+}
+
 /*
  * Leader, replicas and ISR of every partition of a snapshot being built,
  * from ZooKeeper's view; the topic id is ZooKeeper's. A topic ZooKeeper
@@ -547,7 +568,7 @@ ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m)
 		const struct fmq_cluster_topic *zt =
 			fmq_cluster_topic(v, m->topics[i].name);
 		if (zt != NULL)
-			need += (size_t)zt->nparts * zt->rf;
+			need += (size_t)zt->nparts * zt->rf * 2;
 	}
 	m->ids = malloc(need * sizeof(*m->ids));
 	if (m->ids == NULL)
@@ -577,12 +598,25 @@ ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m)
 					bp->nreplicas++;
 				}
 			}
-			/* Replication factor 1: the ISR is the replica
-			 * (replication comes with the ISR protocol). */
 			bp->isr = bp->replicas;
 			bp->nisr = bp->nreplicas;
 			bp->leader = zt->leader[p];
 			bp->leader_epoch = zt->leader_epoch[p];
+			if (bp->nreplicas > 1 && zt->isr != NULL) {
+				/* The ISR as its state znode says. */
+				bp->isr = &m->ids[at];
+				bp->nisr = 0;
+				for (uint16_t r = 0; r < zt->rf; r++) {
+					int32_t id = zt->isr[(size_t)p *
+							     zt->rf + r];
+					if (id >= 0) {
+						m->ids[at++] = id;
+						bp->nisr++;
+					}
+				}
+				if (bp->log != NULL)
+					repl_attach(c, t, p, bp);
+			}
 			/* Only a partition open here is led here. */
 			if (bp->leader != (int32_t)c->cfg->node_id)
 				bp->log = NULL;
@@ -798,21 +832,26 @@ create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
 	uint32_t nb = live(c, ids, racks);
 	int32_t *rep;
 
-	if (rf > 1) {
+	if (rf == -1)
+		rf = (int16_t)c->cfg->default_replication_factor;
+	if (manual == NULL && (rf < 1 || rf > FMQ_CLUSTER_MAX_RF ||
+			       (uint32_t)rf > nb)) {
 		r->err = FMQ_KERR_INVALID_REPLICATION_FACTOR;
-		snprintf(r->msg, sizeof(r->msg), "Replication factor %d: "
-			 "FluxMQ does not replicate yet (1 only).", rf);
+		snprintf(r->msg, sizeof(r->msg), "Unable to replicate the "
+			 "partition %d time(s): The target replication factor "
+			 "of %d cannot be reached because only %u broker(s) "
+			 "are registered.", rf, rf, nb);
 		return;
 	}
-	rep = malloc((size_t)np * sizeof(*rep));
+	rep = malloc((size_t)np * (size_t)rf * sizeof(*rep));
 	if (rep == NULL) {
 		r->err = FMQ_KERR_UNKNOWN_SERVER_ERROR;
 		return;
 	}
 	if (manual != NULL) {
-		memcpy(rep, manual, (size_t)np * sizeof(*rep));
-	} else if (fmq_cluster_assign(ids, racks, nb, (uint32_t)np, 1, 0, -1,
-				      -1, rep) < 0) {
+		memcpy(rep, manual, (size_t)np * (size_t)rf * sizeof(*rep));
+	} else if (fmq_cluster_assign(ids, racks, nb, (uint32_t)np,
+				      (uint32_t)rf, 0, -1, -1, rep) < 0) {
 		free(rep);
 		r->err = FMQ_KERR_INVALID_REPLICATION_FACTOR;
 		snprintf(r->msg, sizeof(r->msg), "No live broker to place "
@@ -827,11 +866,11 @@ create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
 	r->id[6] = (uint8_t)((r->id[6] & 0x0f) | 0x40);
 	r->id[8] = (uint8_t)((r->id[8] & 0x3f) | 0x80);
 	r->nparts = np;
-	r->rf = 1;
+	r->rf = rf;
 	r->q->pending++;
 	int16_t e = fmq_cluster_create_topic(c->cl, r->name, r->id,
-					     (uint32_t)np, 1, rep, config,
-					     zk_done, r);
+					     (uint32_t)np, (uint16_t)rf, rep,
+					     config, zk_done, r);
 	free(rep);
 	if (e != 0) {
 		r->q->pending--;
@@ -840,7 +879,8 @@ create_in_zk(struct fmq_ctrl *c, struct zk_res *r, int32_t np, int16_t rf,
 			 "available.");
 	} else {
 		FMQ_INFO("ctrl", "creating topic %s in ZooKeeper: %d "
-			 "partition(s)", r->name, np);
+			 "partition(s), replication factor %d", r->name, np,
+			 rf);
 	}
 }
 
@@ -877,17 +917,18 @@ ctrl_zk_auto_create(struct fmq_ctrl *c, const char *name)
 		return -EIO;
 	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
 	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
-	rep = malloc(np * sizeof(*rep));
+	uint32_t rf = (uint32_t)c->cfg->default_replication_factor;
+	rep = malloc(np * rf * sizeof(*rep));
 	a = calloc(1, sizeof(*a));
 	if (rep == NULL || a == NULL ||
-	    fmq_cluster_assign(ids, racks, nb, np, 1, 0, -1, -1, rep) < 0) {
+	    fmq_cluster_assign(ids, racks, nb, np, rf, 0, -1, -1, rep) < 0) {
 		free(rep);
 		free(a);
 		return -ENOMEM;
 	}
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	e = fmq_cluster_create_topic(c->cl, name, id, np, 1, rep, "",
-				     auto_done, a);
+	e = fmq_cluster_create_topic(c->cl, name, id, np, (uint16_t)rf, rep,
+				     "", auto_done, a);
 	free(rep);
 	if (e != 0) {
 		free(a);
@@ -922,6 +963,7 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		char cfg[4096] = "{";
 		size_t cl = 1;
 		int32_t np = rt->num_partitions;
+		int16_t rf = rt->replication_factor;
 		int32_t *manual = NULL;
 
 		if (nc > 64) {
@@ -957,25 +999,40 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				continue;
 			}
 			np = rt->assignments_count;
-			manual = calloc((size_t)np, sizeof(*manual));
-			if (manual == NULL)
+			rf = rt->assignments[0].broker_ids_count;
+			manual = rf > 0 && rf <= FMQ_CLUSTER_MAX_RF ?
+				calloc((size_t)np * (size_t)rf,
+				       sizeof(*manual)) : NULL;
+			if (manual == NULL) {
+				r->err = FMQ_KERR_INVALID_REPLICA_ASSIGNMENT;
+				snprintf(r->msg, sizeof(r->msg), "Between 1 "
+					 "and %d replicas per partition.",
+					 FMQ_CLUSTER_MAX_RF);
 				continue;
+			}
 			for (int32_t a = 0; a < np && r->err == 0; a++) {
 				const struct fmq_kafka_create_topics_req_creatable_replica_assignment
 					*as = &rt->assignments[a];
-				if (as->partition_index != a ||
-				    as->broker_ids_count != 1 ||
-				    fmq_cluster_broker(v, as->broker_ids[0])
-				    == NULL) {
+				bool ok = as->partition_index == a &&
+					as->broker_ids_count == rf;
+				for (int32_t x = 0; ok && x < rf; x++) {
+					ok = fmq_cluster_broker(v,
+						as->broker_ids[x]) != NULL;
+					for (int32_t y = 0; ok && y < x; y++)
+						ok = as->broker_ids[y] !=
+							as->broker_ids[x];
+					manual[(size_t)a * (size_t)rf + x] =
+						as->broker_ids[x];
+				}
+				if (!ok) {
 					r->err =
 					FMQ_KERR_INVALID_REPLICA_ASSIGNMENT;
 					snprintf(r->msg, sizeof(r->msg),
-						 "Partition %d: one live "
-						 "broker per partition "
-						 "(replication factor 1).", a);
+						 "Partition %d: %d distinct "
+						 "live brokers expected.", a,
+						 rf);
 					break;
 				}
-				manual[a] = as->broker_ids[0];
 			}
 			if (r->err != 0) {
 				free(manual);
@@ -1006,11 +1063,11 @@ ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		}
 		snprintf(cfg + cl, sizeof(cfg) - cl, "}");
 		if (r->err == 0 && !req->validate_only)
-			create_in_zk(c, r, np, rt->replication_factor, manual,
-				     cfg);
+			create_in_zk(c, r, np, rf, manual, cfg);
 		else if (r->err == 0) {
 			r->nparts = np;
-			r->rf = 1;
+			r->rf = rf == -1 ? (int16_t)
+				c->cfg->default_replication_factor : rf;
 		}
 		free(manual);
 	}

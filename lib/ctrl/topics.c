@@ -253,6 +253,8 @@ fmq_tcfg_from_broker(struct fmq_topic_cfg *c, const struct fmq_config *cfg)
 	     cfg->log_flush_interval_messages);
 	FROM(FMQ_TCFG_IDX_flush_ms, "%" PRIu64, cfg->log_flush_interval_ms);
 	FROM(FMQ_TCFG_IDX_validation, "%s", cfg->validation);
+	FROM(FMQ_TCFG_IDX_min_insync_replicas, "%" PRIu64,
+	     cfg->min_insync_replicas);
 #undef FROM
 }
 

@@ -196,7 +196,7 @@ fail:
 
 static int
 append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
-	      struct fmq_log_append_result *res)
+	      bool follower, struct fmq_log_append_result *res)
 {
 	int64_t next = atomic_load_explicit(&p->next_offset,
 					    memory_order_relaxed);
@@ -254,6 +254,21 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 		return reject(p, res, err, crc_failed);
 	}
 
+	/* A follower keeps the leader's batch as it is, at the leader's
+	 * offsets: it must start where this log ends. */
+	if (follower) {
+		int64_t base = (int64_t)rd_be64(dst + RB_BASE_OFFSET);
+		if (base != next) {
+			chunk_unpin(c);
+			res->error = FMQ_KERR_OFFSET_OUT_OF_RANGE;
+			return -ERANGE;
+		}
+		bi.base_offset = base;
+		rebuilt = NULL;
+		ps_key_of(dst, &pk);
+		dup = NULL;
+		goto place;
+	}
 	/* Kafka's order (UnifiedLog.append): the records are validated and
 	 * rebuilt first, then the producer state is checked. */
 	err = src->control ? 0 :
@@ -303,6 +318,7 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 		batch_peek(dst, &bi);
 	}
 
+place:
 	/* Roll if the batch does not fit the segment, an index is full,
 	 * relative offsets would overflow, or the segment is too old. Only
 	 * valid batches roll. The slow path, once per segment: a few system
@@ -340,10 +356,15 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 		chunk_unpin(old);
 	}
 
-	/* Offsets: baseOffset and partitionLeaderEpoch are outside the CRC. */
-	wr_be64(dst + RB_BASE_OFFSET, (uint64_t)next);
-	wr_be32(dst + RB_LEADER_EPOCH, (uint32_t)p->pp.leader_epoch);
-	if (p->pp.log_append_time) {
+	/* Offsets: baseOffset and partitionLeaderEpoch are outside the CRC
+	 * (a follower's batch has the leader's already). */
+	if (!follower)
+		wr_be64(dst + RB_BASE_OFFSET, (uint64_t)next);
+	if (!follower)
+		wr_be32(dst + RB_LEADER_EPOCH, (uint32_t)p->pp.leader_epoch);
+	if (follower && p->pp.log_append_time)
+		res->log_append_time = bi.max_ts;
+	if (!follower && p->pp.log_append_time) {
 		wr_be16(dst + RB_ATTRIBUTES,
 			bi.attributes | RB_ATTR_TS_LOG_APPEND);
 		wr_be64(dst + RB_MAX_TS, (uint64_t)now_ms);
@@ -377,8 +398,8 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	/* The producer's new batch, for duplicates and sequence checks. A
 	 * failure to grow the table (no memory) only forgets producers. */
 	ps_commit(&p->ps, &pk, next, next + bi.last_delta,
-		  p->pp.log_append_time ? now_ms : -1, now_ms, false,
-		  &evicted);
+		  p->pp.log_append_time ? res->log_append_time : -1, now_ms,
+		  false, &evicted);
 	if (evicted > 0)
 		STAT_ADD(p->lc->producers_evicted, (uint64_t)evicted);
 
@@ -404,7 +425,7 @@ fmq_log_append(struct fmq_log_part *part, const struct rte_mbuf *m,
 		return -EINVAL;
 	}
 	batch_src_chain(&src, m, off);
-	return append_common(part, &src, len, res);
+	return append_common(part, &src, len, false, res);
 }
 
 int
@@ -414,7 +435,26 @@ fmq_log_append_buf(struct fmq_log_part *part, const void *buf, uint32_t len,
 	struct batch_src src;
 
 	batch_src_buf(&src, buf);
-	return append_common(part, &src, len, res);
+	return append_common(part, &src, len, false, res);
+}
+
+int
+fmq_log_append_follower(struct fmq_log_part *part, const void *buf,
+			uint32_t len, struct fmq_log_append_result *res)
+{
+	struct batch_src src;
+
+	batch_src_buf(&src, buf);
+	/* The leader's stored batch: its control batches (markers) and
+	 * compacted counts are checked as stored batches are. */
+	src.control = true;
+	return append_common(part, &src, len, true, res);
+}
+
+void
+fmq_log_part_set_leader_epoch(struct fmq_log_part *part, int32_t epoch)
+{
+	part->pp.leader_epoch = epoch;
 }
 
 /* A control batch the broker built (txn.c): not a client's. */
@@ -426,5 +466,5 @@ log_append_control(struct fmq_log_part *part, const void *buf, uint32_t len,
 
 	batch_src_buf(&src, buf);
 	src.control = true;
-	return append_common(part, &src, len, res);
+	return append_common(part, &src, len, false, res);
 }

@@ -405,6 +405,34 @@ int fmq_log_append(struct fmq_log_part *part, const struct rte_mbuf *m,
 int fmq_log_append_buf(struct fmq_log_part *part, const void *buf,
 		       uint32_t len, struct fmq_log_append_result *res);
 
+/**
+ * Append one batch as a follower (replication): the leader's batch is
+ * kept byte for byte (baseOffset, partitionLeaderEpoch, timestamps and
+ * CRC as the leader wrote them; the CRC and framing are checked as for
+ * fmq_log_append) and must start at this log's end offset. The
+ * producer state learns the batch (so this replica can lead with it)
+ * but does not judge it: the leader did.
+ * @return 0; -ERANGE (res->error OFFSET_OUT_OF_RANGE) when the batch's
+ *   base offset is not the log end; the codes of fmq_log_append().
+ */
+int fmq_log_append_follower(struct fmq_log_part *part, const void *buf,
+			    uint32_t len, struct fmq_log_append_result *res);
+
+/** The partitionLeaderEpoch that appends write from now on (owner
+ * lcore): the leader epoch this broker leads the partition under. */
+void fmq_log_part_set_leader_epoch(struct fmq_log_part *part, int32_t epoch);
+
+/**
+ * Truncate a closed partition's directory (dir: <log dir>/<topic>-<p>)
+ * so that the log ends before offset: segments starting at or after it
+ * are removed, the one holding it is cut before the first batch whose
+ * last offset is at or past it (a batch is never split), producer
+ * snapshots past the new end are removed; the next
+ * fmq_log_part_open() rebuilds the indexes. Control thread.
+ * @return the new log end offset (<= offset), or -errno.
+ */
+int64_t fmq_log_dir_truncate(const char *dir, int64_t offset);
+
 /** Offsets of a partition (owner lcore; other threads see recent values). */
 struct fmq_log_offsets {
 	int64_t log_start;   /**< first offset still in the log */
@@ -499,6 +527,19 @@ struct fmq_log_read_result {
 int fmq_log_read(struct fmq_log_part *part, int64_t offset,
 		 uint32_t max_bytes, struct fmq_log_range *ranges,
 		 uint32_t nmax, struct fmq_log_read_result *res);
+
+/**
+ * fmq_log_read() that stops before batches starting at or after upto:
+ * a replicated partition's high watermark (consumers read no further),
+ * and for read_committed also the last stable offset, whichever is lower.
+ * res->high_watermark stays the log end: the caller knows which bound it
+ * gave. An offset past the log end is still OFFSET_OUT_OF_RANGE; one
+ * between upto and the log end reads nothing.
+ */
+int fmq_log_read_upto(struct fmq_log_part *part, int64_t offset,
+		      int64_t upto, uint32_t max_bytes,
+		      struct fmq_log_range *ranges, uint32_t nmax,
+		      struct fmq_log_read_result *res);
 
 /** Drop the pin of a range from fmq_log_read(). Any lcore or thread. */
 void fmq_log_range_release(const struct fmq_log_range *r);
@@ -720,14 +761,6 @@ uint32_t fmq_log_txn_aborted(const struct fmq_log_part *part, int64_t from,
  */
 int fmq_log_txn_restore(struct fmq_log_part *part,
 			const struct fmq_log_aborted *a);
-
-/**
- * fmq_log_read() that stops before offset upto (read_committed: the LSO).
- */
-int fmq_log_read_upto(struct fmq_log_part *part, int64_t offset,
-		      uint32_t max_bytes, int64_t upto,
-		      struct fmq_log_range *ranges, uint32_t nmax,
-		      struct fmq_log_read_result *res);
 
 /* ------------------------------------------------------------------------
  * Record batch helpers (pure functions, any thread)

@@ -340,6 +340,7 @@ read_durable(struct fmq_log_part *p, int64_t off, int64_t upto,
 			goto eio;
 		batch_peek(hdr, &bi);
 		if (bi.size < RB_RECORDS || pos + len + bi.size > limit ||
+		    bi.base_offset >= upto ||
 		    (len + bi.size > budget && !(first && len == 0)))
 			break;
 		if (len == 0)
@@ -368,14 +369,14 @@ fmq_log_read(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
 	     struct fmq_log_range *ranges, uint32_t nmax,
 	     struct fmq_log_read_result *res)
 {
-	return fmq_log_read_upto(p, offset, max_bytes, INT64_MAX, ranges, nmax,
-				 res);
+	return fmq_log_read_upto(p, offset, INT64_MAX, max_bytes, ranges,
+				 nmax, res);
 }
 
 int
-fmq_log_read_upto(struct fmq_log_part *p, int64_t offset, uint32_t max_bytes,
-		  int64_t upto, struct fmq_log_range *ranges, uint32_t nmax,
-		  struct fmq_log_read_result *res)
+fmq_log_read_upto(struct fmq_log_part *p, int64_t offset, int64_t upto,
+		  uint32_t max_bytes, struct fmq_log_range *ranges,
+		  uint32_t nmax, struct fmq_log_read_result *res)
 {
 	int64_t hw = atomic_load_explicit(&p->next_offset,
 					  memory_order_relaxed);

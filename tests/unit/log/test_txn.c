@@ -107,12 +107,12 @@ test_marker_lso(void)
 	CU_ASSERT_EQUAL(hw(p), 7);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 3);
 	/* read_committed stops before the LSO; read_uncommitted does not. */
-	CU_ASSERT_EQUAL(fmq_log_read_upto(p, 0, 1 << 20, fmq_log_part_lso(p),
+	CU_ASSERT_EQUAL(fmq_log_read_upto(p, 0, fmq_log_part_lso(p), 1 << 20,
 					  rg, 8, &rr), 0);
 	CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
 	CU_ASSERT_EQUAL(rg[0].next_offset, 3);
 	fmq_log_range_release(&rg[0]);
-	CU_ASSERT_EQUAL(fmq_log_read_upto(p, 3, 1 << 20, 3, rg, 8, &rr), 0);
+	CU_ASSERT_EQUAL(fmq_log_read_upto(p, 3, 3, 1 << 20, rg, 8, &rr), 0);
 	CU_ASSERT_EQUAL(rr.nranges, 0);
 	CU_ASSERT_EQUAL(rr.error, 0);
 	CU_ASSERT_EQUAL(fmq_log_read(p, 3, 1 << 20, rg, 8, &rr), 0);

@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""A checker for replication (issue 17), in the spirit of Jepsen's Kafka
+workload: every value written is unique; what the producer was told is
+compared with what the surviving brokers hand back.
+
+  repl_checker.py create TOPIC BOOT PARTITIONS RF MIN_ISR [LEADER]
+      CreateTopics through BOOT (the admin client finds the controller);
+      with LEADER (of brokers 1-3), every partition led by it
+      (replica_assignment).
+  repl_checker.py produce TOPIC BOOTS SECONDS ACKFILE [STOPFILE]
+      an idempotent confluent-kafka producer (acks=all) writes unique
+      values "r<pid>-<n>" for SECONDS (or until STOPFILE exists); each
+      acknowledged write goes to ACKFILE as "value partition offset",
+      each failed one as "value FAILED error". Prints "sent acked failed".
+  repl_checker.py check TOPIC BOOTS ACKFILE
+      reads every partition from the beginning to its end and prints
+      "acknowledged N read M lost L duplicated D inconsistent I" (lost:
+      acknowledged, never read; duplicated: one value at two offsets;
+      inconsistent: read at another offset than acknowledged, or two
+      values at one offset). Exits 1 unless lost, duplicated and
+      inconsistent are 0.
+  repl_checker.py produce-one TOPIC BOOT PARTITION
+      one acks=all write (no retries, 10 s) to the partition: prints "OK"
+      or the error's name (e.g. NOT_ENOUGH_REPLICAS).
+  repl_checker.py leader TOPIC BOOT PARTITION
+      "LEADER ISR" of the partition in BOOT's Metadata (ISR comma-joined).
+"""
+import os
+import sys
+import time
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def create(topic, boot, parts, rf, min_isr, leader=None):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": boot})
+    cfg = {"min.insync.replicas": min_isr}
+    if leader is None:
+        nt = NewTopic(topic, num_partitions=int(parts),
+                      replication_factor=int(rf), config=cfg)
+    else:
+        ids = [int(leader)] + [i for i in (1, 2, 3) if i != int(leader)]
+        nt = NewTopic(topic, num_partitions=int(parts),
+                      replica_assignment=[ids[:int(rf)]] * int(parts),
+                      config=cfg)
+    f = a.create_topics([nt], operation_timeout=30)
+    for _, fut in f.items():
+        fut.result(timeout=60)
+    print("created")
+
+
+def produce(topic, boots, seconds, ackfile, stopfile=None):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": boots, "acks": "all",
+                  "enable.idempotence": True, "linger.ms": 2,
+                  "message.timeout.ms": 60000,
+                  "request.timeout.ms": 5000,
+                  "socket.timeout.ms": 4000,
+                  "metadata.max.age.ms": 1000,
+                  "topic.metadata.refresh.interval.ms": 1000,
+                  "retry.backoff.ms": 100,
+                  **({"debug": os.environ["RK_DEBUG"]}
+                     if os.environ.get("RK_DEBUG") else {})})
+    out = open(ackfile, "w", buffering=1)
+    st = {"acked": 0, "failed": 0}
+
+    def done(err, msg):
+        v = msg.value().decode()
+        if err is not None:
+            st["failed"] += 1
+            out.write("%s FAILED %s\n" % (v, err.name()))
+        else:
+            st["acked"] += 1
+            out.write("%s %d %d\n" % (v, msg.partition(), msg.offset()))
+
+    end = time.time() + float(seconds)
+    run = b"r%d" % os.getpid()
+    n = 0
+    while time.time() < end:
+        if stopfile and os.path.exists(stopfile):
+            break
+        try:
+            p.produce(topic, value=b"%s-%d" % (run, n), on_delivery=done)
+            n += 1
+        except BufferError:
+            p.poll(0.05)
+            continue
+        p.poll(0)
+        if n % 50 == 0:
+            time.sleep(0.005)
+    left = p.flush(90)
+    out.close()
+    print("%d %d %d" % (n, st["acked"], st["failed"] + left))
+
+
+def check(topic, boots, ackfile):
+    from confluent_kafka import Consumer, TopicPartition
+    acked = {}
+    for line in open(ackfile):
+        f = line.split()
+        if len(f) == 3 and f[1] != "FAILED":
+            acked[f[0]] = (int(f[1]), int(f[2]))
+    c = Consumer({"bootstrap.servers": boots, "group.id": "chk-%d" % os.getpid(),
+                  "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest",
+                  "enable.partition.eof": True})
+    md = c.list_topics(topic, timeout=30)
+    parts = sorted(md.topics[topic].partitions)
+    ends = {}
+    for p in parts:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p),
+                                         timeout=30)
+        ends[p] = hi
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    seen = {}           # value -> [(p, off)]
+    at = {}             # (p, off) -> value
+    eof = set(p for p in parts if ends[p] == 0)
+    deadline = time.time() + 60
+    while len(eof) < len(parts) and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == -191:     # _PARTITION_EOF
+                if m.offset() >= ends[m.partition()]:
+                    eof.add(m.partition())
+            continue
+        v = m.value().decode()
+        seen.setdefault(v, []).append((m.partition(), m.offset()))
+        at.setdefault((m.partition(), m.offset()), set()).add(v)
+    c.close()
+    lost = [v for v in acked if v not in seen]
+    dup = [v for v, l in seen.items() if len(l) > 1]
+    inc = [v for v, po in acked.items() if v in seen and po not in seen[v]]
+    inc += [k for k, vs in at.items() if len(vs) > 1]
+    print("acknowledged %d read %d lost %d duplicated %d inconsistent %d"
+          % (len(acked), len(seen), len(lost), len(dup), len(inc)))
+    if lost:
+        print("lost (first 10): %s" % " ".join(
+            "%s@%d:%d" % (v, acked[v][0], acked[v][1]) for v in lost[:10]))
+    if len(eof) < len(parts):
+        fail("did not reach the end of every partition: %s" % ends)
+    if lost or dup or inc:
+        sys.exit(1)
+
+
+def produce_one(topic, boot, part):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": boot, "acks": "all", "retries": 0,
+                  "message.timeout.ms": 10000})
+    res = []
+    p.produce(topic, value=b"one", partition=int(part),
+              on_delivery=lambda e, m: res.append(e.name() if e else "OK"))
+    p.flush(15)
+    print(res[0] if res else "NO_ANSWER")
+
+
+def leader(topic, boot, part):
+    from confluent_kafka.admin import AdminClient
+    a = AdminClient({"bootstrap.servers": boot})
+    md = a.list_topics(topic, timeout=10)
+    p = md.topics[topic].partitions[int(part)]
+    print("%d %s" % (p.leader, ",".join(str(i) for i in p.isrs)))
+
+
+def main():
+    if len(sys.argv) < 2:
+        fail(__doc__)
+    cmd, a = sys.argv[1], sys.argv[2:]
+    if cmd == "create":
+        create(*a)
+    elif cmd == "produce":
+        produce(*a)
+    elif cmd == "check":
+        check(*a)
+    elif cmd == "produce-one":
+        produce_one(*a)
+    elif cmd == "leader":
+        leader(*a)
+    else:
+        fail("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
