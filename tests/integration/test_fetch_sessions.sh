@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Fetch sessions (KIP-227): full and incremental fetches, forgotten
-# partitions, epochs and their errors, a parked incremental fetch, and the
+# partitions, epochs and their errors, a parked incremental fetch (on two
+# data lcores, partitions of both in one session), and the
 # cache's eviction rules, checked on raw sockets
 # (tests/integration/kafka/fetch_sessions.py: no client installed here uses
 # sessions); the fetch session metrics; and kcat (librdkafka) and KafkaJS,
@@ -15,7 +16,10 @@ fmq_require_cmd curl kcat /usr/bin/python3
 PY=tests/integration/kafka/fetch_sessions.py
 metric() { fmq_metric "$1" || fail "no $1 in /metrics"; }
 
-fmq_start fs
+# Two data lcores: a session's partitions live on both (other lcores'
+# partitions are read through the cross-lcore ring, a parked incremental
+# fetch runs again from its frame).
+fmq_start fs --set lcores.data=2
 timeout 90 /usr/bin/python3 "$PY" "$FMQ_IP" 9092 main ||
 	fail "fetch sessions (broker log: $FMQ_TMP/fs.log)"
 n=$(metric fluxmq_kafka_fetch_incremental_total)
@@ -26,7 +30,9 @@ created=$(metric fluxmq_kafka_fetch_sessions_created_total)
 [ "$created" -eq 3 ] || fail "sessions created $created, want 3"
 n=$(metric fluxmq_kafka_fetch_sessions)
 [ "$n" -eq 0 ] || fail "sessions open at the end: $n, want 0"
-pass "metrics: incremental fetches, omitted partitions, 3 sessions made, none left"
+n=$(metric fluxmq_kafka_xlcore_sent_total)
+[ "$n" -gt 0 ] || fail "no partition of another lcore was fetched"
+pass "metrics: incremental fetches, omitted partitions, 3 sessions made, none left; $n cross-lcore reads"
 
 # librdkafka (Fetch v11, session 0 epoch -1) consumes as before, no session.
 printf 'a\nb\nc\n' | timeout 30 kcat -b "$FMQ_IP:9092" -P -t fs-kcat ||
