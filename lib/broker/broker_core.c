@@ -90,6 +90,9 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->qwin.size_ms = (int64_t)cfg->quota_window_size_seconds * 1000;
 	b->quota_slots =
 		rte_align32pow2((uint32_t)cfg->quota_entities_per_lcore);
+	/* Kafka 3.8+ shares the slots out among its cache's shards. */
+	b->fsess_slots = (uint32_t)((cfg->max_incremental_fetch_session_cache_slots +
+				     n_lcores - 1) / RTE_MAX(n_lcores, 1u));
 	if (broker_sasl_init(b, cfg, err, errlen) < 0) {
 		broker_sasl_fini(b);
 		close(b->wake_fd);
@@ -241,7 +244,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	if (qmem == NULL)
 		goto nomem;
 	fmq_quota_tbl_init(&bl->qtbl, qmem, b->quota_slots);
-	if (broker_sasl_lcore_init(bl, socket) < 0)
+	if (broker_sasl_lcore_init(bl, socket) < 0 ||
+	    fsess_lcore_init(bl, socket) < 0)
 		goto nomem;
 	rc = fmq_doorbell_init(&bl->bell);
 	if (rc < 0) {
@@ -351,6 +355,7 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_ring_free(bl->to_ctrl);
 	rte_ring_free(bl->from_ctrl);
 	rte_ring_free(bl->xin);
+	fsess_lcore_fini(bl);
 	slab_fini(&bl->slab);
 	rte_free(bl->qtbl.r);
 	fmq_doorbell_fini(&bl->bell);

@@ -6,8 +6,9 @@
  * than min_bytes is parked until an append on one of its partitions or
  * max_wait_ms, then run again.
  *
- * Fetch sessions (KIP-227) are not kept: a request for a new session gets
- * session id 0, which tells the client to keep sending full requests.
+ * Fetch sessions (KIP-227) are broker_fsess.c's: an incremental request
+ * is rewritten to its session's partitions before the run, and the
+ * answer trimmed to what changed after it.
  */
 #include <errno.h>
 #include <string.h>
@@ -173,6 +174,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 	union fmq_kafka_request *u;
 	struct fmq_kafka_fetch_req *req;
 	struct fmq_kafka_fetch_resp resp;
+	struct fsess_ctx fc;
 	const void *keys[WAITER_KEYS];
 	uint32_t nkeys = 0, nranges = 0, nz = 0;
 	uint64_t total = 0;
@@ -195,12 +197,14 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 	fmq_kafka_init_response(FMQ_KAFKA_API_FETCH, rc->hdr->api_version,
 				&resp);
 	resp.session_id = 0;
-	if (rc->hdr->api_version >= 7 && req->session_id != 0) {
-		/* We never hand out session ids: this one is unknown. */
-		resp.error_code = FMQ_KERR_FETCH_SESSION_ID_NOT_FOUND;
+	if (fsess_begin(rc, req, &fc) < 0)
+		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+	if (fc.err != 0) {
+		resp.error_code = fc.err;
 		resp.responses_count = 0;
 		resp.responses = NULL;
 		count_error(bl, resp.error_code);
+		xprog_drop(bl, rc->xslot);
 		goto encode;
 	}
 	max_bytes = rc->hdr->api_version >= 3 && req->max_bytes > 0 ?
@@ -489,6 +493,7 @@ perr:
 	 * read and mutes the connection, so the next fetch waits. */
 	resp.throttle_time_ms = quota_charge(rc, FMQ_QUOTA_FETCH,
 					     (double)total);
+	fsess_end(rc, &fc, &resp);
 encode:;
 	struct rte_mbuf *m = resp_encode_z(bl, FMQ_KAFKA_API_FETCH,
 					   rc->hdr->api_version,

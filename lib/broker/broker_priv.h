@@ -18,6 +18,7 @@
 #include "fmq_quota.h"
 #include "fmq_tls.h"
 #include "fmq_sasl.h"
+#include "broker_fsess.h"
 
 #define BROKER_MAX_LCORES 128
 #define BROKER_API_MAX 64          /* api keys we count (ours are < 64) */
@@ -369,6 +370,7 @@ struct fmq_broker_lcore {
 	struct btls tls;
 	struct bsasl_lcore sasl;
 	struct brepl_lc *repl;      /* broker_repl.c */
+	struct fsess_cache fsess;   /* fetch sessions (broker_fsess.c) */
 	/*
 	 * Rung by whoever enqueues on xin or from_ctrl while we sleep: every
 	 * other lcore reads (and may swap) bell.asleep on each enqueue, so it
@@ -407,6 +409,7 @@ struct fmq_broker {
 	bool auto_create;
 	struct fmq_quota_win qwin;  /* quota.window.num, .size.seconds */
 	uint32_t quota_slots;       /* quota.entities.per.lcore */
+	uint32_t fsess_slots;       /* fetch sessions per data lcore */
 	_Atomic(struct fmq_bmeta *) meta;
 	uint64_t version;
 	struct fmq_bmeta *old;      /* replaced snapshots, newest first */
@@ -589,6 +592,17 @@ int api_list_offsets(struct req_ctx *rc);
 void fetch_poll_waiters(struct fmq_broker_lcore *bl);
 void fetch_free_waiters(struct fmq_broker_lcore *bl);
 void fetch_note_append(struct fmq_broker_lcore *bl, const void *key);
+/* broker_fsess.c: fetch sessions (KIP-227). */
+int fsess_lcore_init(struct fmq_broker_lcore *bl, int socket);
+void fsess_lcore_fini(struct fmq_broker_lcore *bl);
+/* Before a Fetch v7+ is run: its session context; an incremental request
+ * is rewritten to the session's partitions. 0, or -ENOMEM. */
+int fsess_begin(struct req_ctx *rc, struct fmq_kafka_fetch_req *req,
+		struct fsess_ctx *fc);
+/* The answer is final: create or update the session, and leave out of an
+ * incremental answer the partitions that did not change. */
+void fsess_end(struct req_ctx *rc, struct fsess_ctx *fc,
+	       struct fmq_kafka_fetch_resp *resp);
 /* An append to a partition this lcore owns (also told to other lcores). */
 void note_own_append(struct fmq_broker_lcore *bl, const void *key);
 

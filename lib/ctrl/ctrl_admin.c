@@ -16,7 +16,8 @@
 #include "ctrl_priv.h"
 
 /* DescribeConfigs sources and types (Kafka's ConfigSource / ConfigType). */
-enum { SRC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
+enum { SRC_TOPIC = 1, SRC_DYNAMIC_BROKER = 2, SRC_DYNAMIC_DEFAULT = 3,
+       SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
 enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5,
        TYPE_DOUBLE = 6, TYPE_LIST = 7 };
 enum { RES_TOPIC = 2, RES_BROKER = 4 };
@@ -556,8 +557,11 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			char idbuf[32];
 			size_t nk;
 			const struct fmq_cfg_key *keys = fmq_config_keys(&nk);
+			/* Name "": the cluster defaults set dynamically, only
+			 * (Kafka's currentDynamicDefaultConfigs). */
+			bool dflt_only = name[0] == '\0';
 			snprintf(idbuf, sizeof(idbuf), "%d", fmq_broker_node_id(c->b));
-			if (name[0] != '\0' && strcmp(name, idbuf) != 0) {
+			if (!dflt_only && strcmp(name, idbuf) != 0) {
 				o->error_code = FMQ_KERR_INVALID_REQUEST;
 				o->error_message = astr(c, "Unexpected broker id");
 				continue;
@@ -567,18 +571,29 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				goto nomem;
 			for (size_t k = 0; k < nk; k++) {
 				struct fmq_kafka_describe_configs_resp_describe_configs_resource_result *e;
-				char val[FMQ_CFG_STR_MAX];
-				if (!wanted(r, keys[k].name))
+				char val[FMQ_CFG_STR_MAX], sval[FMQ_CFG_STR_MAX];
+				const char *dv = ctrl_dyn_get(c, 0, keys[k].name);
+				const char *bv = ctrl_dyn_get(c, 1, keys[k].name);
+				if (!wanted(r, keys[k].name) ||
+				    (dflt_only && dv == NULL))
 					continue;
 				e = &o->configs[o->configs_count++];
 				memset(e, 0, sizeof(*e));
 				fmq_config_format(c->cfg, &keys[k], val, sizeof(val));
+				fmq_config_format(ctrl_dyn_static(c), &keys[k],
+						  sval, sizeof(sval));
 				e->name = fmq_kafka_str(keys[k].name);
-				e->value = astr(c, val);
-				/* Broker settings come from the file: read-only. */
-				e->read_only = true;
-				e->is_default = strcmp(val, keys[k].dflt) == 0;
-				e->config_source = e->is_default ? SRC_DEFAULT :
+				e->value = astr(c, dflt_only ? dv : val);
+				/* Kafka's dynamic keys can change at run time;
+				 * the rest come from the file. */
+				e->read_only = !ctrl_dyn_key(keys[k].name);
+				e->is_default = !dflt_only && bv == NULL &&
+					dv == NULL &&
+					strcmp(sval, keys[k].dflt) == 0;
+				e->config_source = dflt_only ? SRC_DYNAMIC_DEFAULT :
+					bv != NULL ? SRC_DYNAMIC_BROKER :
+					dv != NULL ? SRC_DYNAMIC_DEFAULT :
+					e->is_default ? SRC_DEFAULT :
 					SRC_STATIC_BROKER;
 				e->is_sensitive = false;
 				e->config_type = keys[k].type == FMQ_CFG_BOOL ?
@@ -588,6 +603,27 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				e->documentation = req->include_documentation ?
 					fmq_kafka_str(keys[k].doc) : FMQ_KAFKA_STR_NULL;
 				e->synonyms_count = 0;
+				if (!req->include_synonyms || v < 1)
+					continue;
+				/* Every layer that holds the key, the one in
+				 * force first (Kafka's synonyms order). */
+				e->synonyms = aalloc(c, 4, sizeof(*e->synonyms));
+				if (e->synonyms == NULL)
+					goto nomem;
+#define SYN(val_, src_) do { \
+		e->synonyms[e->synonyms_count].name = e->name; \
+		e->synonyms[e->synonyms_count].value = astr(c, val_); \
+		e->synonyms[e->synonyms_count++].source = (src_); \
+	} while (0)
+				if (bv != NULL && !dflt_only)
+					SYN(bv, SRC_DYNAMIC_BROKER);
+				if (dv != NULL)
+					SYN(dv, SRC_DYNAMIC_DEFAULT);
+				if (!dflt_only && strcmp(sval, keys[k].dflt) != 0)
+					SYN(sval, SRC_STATIC_BROKER);
+				if (!dflt_only)
+					SYN(keys[k].dflt, SRC_DEFAULT);
+#undef SYN
 			}
 		} else {
 			o->error_code = FMQ_KERR_INVALID_REQUEST;
@@ -614,13 +650,23 @@ alter_incremental(struct fmq_ctrl *c, const void *res, const char *name,
 
 	if (ops == NULL)
 		return -1;
+	if (r->resource_type == RES_BROKER) {
+		for (int32_t k = 0; k < nc; k++) {
+			ops[k].key = ctrl_cstr(c, r->configs[k].name);
+			ops[k].value = r->configs[k].value.len < 0 ? NULL :
+				ctrl_cstr(c, r->configs[k].value);
+			ops[k].op = r->configs[k].config_operation;
+			if (ops[k].key == NULL ||
+			    (r->configs[k].value.len >= 0 &&
+			     ops[k].value == NULL))
+				return -1;
+		}
+		return ctrl_dyn_alter(c, name, ops, (size_t)nc, false,
+				      validate_only, changed, msg, msglen);
+	}
 	if (r->resource_type != RES_TOPIC) {
-		snprintf(msg, msglen, "%s", r->resource_type == RES_BROKER ?
-			 "Broker settings are static in FluxMQ: change the "
-			 "configuration file and restart" :
-			 "Unsupported resource type");
-		return r->resource_type == RES_BROKER ?
-			FMQ_KERR_INVALID_CONFIG : FMQ_KERR_INVALID_REQUEST;
+		snprintf(msg, msglen, "Unsupported resource type");
+		return FMQ_KERR_INVALID_REQUEST;
 	}
 	for (int32_t k = 0; k < nc; k++) {
 		ops[k].key = ctrl_cstr(c, r->configs[k].name);
@@ -696,34 +742,23 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
 	int16_t e;
 
 	if (r->resource_type == RES_BROKER) {
-		char idbuf[32];
-		snprintf(idbuf, sizeof(idbuf), "%d", fmq_broker_node_id(c->b));
-		if (name[0] != '\0' && strcmp(name, idbuf) != 0) {
-			snprintf(msg, msglen, "Unexpected broker id, expected %s, "
-				 "but received %s", idbuf, name);
-			return FMQ_KERR_INVALID_REQUEST;
-		}
-		/* Broker settings come from the configuration file: there is
-		 * no dynamic layer, so only "no dynamic overrides" (an empty
-		 * or all-null set) is a valid replacement. */
-		char names[512];
-		size_t l = 0;
+		/* The listed configs replace the layer named (null values
+		 * are left out, as Kafka does). */
+		ops = aalloc(c, (size_t)(nc ? nc : 1), sizeof(*ops));
+		if (ops == NULL)
+			return -1;
 		for (int32_t k = 0; k < nc; k++) {
-			if (r->configs[k].value.len < 0)
-				continue;
-			l += (size_t)snprintf(names + l, sizeof(names) - l,
-				"%s%.*s", l == 0 ? "" : ", ",
-				(int)r->configs[k].name.len,
-				r->configs[k].name.p);
-			if (l >= sizeof(names))
-				l = sizeof(names) - 1;
+			ops[k].key = ctrl_cstr(c, r->configs[k].name);
+			ops[k].value = r->configs[k].value.len < 0 ? NULL :
+				ctrl_cstr(c, r->configs[k].value);
+			ops[k].op = FMQ_ALTER_SET;
+			if (ops[k].key == NULL ||
+			    (r->configs[k].value.len >= 0 &&
+			     ops[k].value == NULL))
+				return -1;
 		}
-		if (l == 0)
-			return 0;
-		snprintf(msg, msglen, "Invalid config value for resource "
-			 "ConfigResource(type=BROKER, name='%s'): Cannot update "
-			 "these configs dynamically: Set(%s)", name, names);
-		return FMQ_KERR_INVALID_CONFIG;
+		return ctrl_dyn_alter(c, name, ops, (size_t)nc, true,
+				      validate_only, changed, msg, msglen);
 	}
 	if (r->resource_type != RES_TOPIC) {
 		snprintf(msg, msglen, "AlterConfigs is only supported for topics "

@@ -715,7 +715,9 @@ fmq_ctrl_create(const struct fmq_config *cfg, struct fmq_broker *b,
 		goto fail;
 	}
 	fmq_kafka_arena_init(&c->arena, arena, CTRL_ARENA_BYTES);
-	fmq_tcfg_from_broker(&dflt, cfg);
+	if (ctrl_dyn_open(c, err, errlen) < 0)
+		goto fail;
+	fmq_tcfg_from_broker(&dflt, c->cfg);
 	c->topics = fmq_topics_open(c->dir, n_lcores, &dflt, err, errlen);
 	if (c->topics == NULL)
 		goto fail;
@@ -805,6 +807,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 	fmq_topics_close(c->topics);
 	fmq_sec_snap_put(c->sec);
 	free(c->arena.base);
+	ctrl_dyn_free(c);
 	free(c);
 }
 

@@ -67,8 +67,12 @@ struct ctrl_stats {
 #undef X
 };
 
+struct ctrl_dyn;
 struct fmq_ctrl {
+	/* The effective configuration: the file's under the dynamic broker
+	 * configs (ctrl_dyncfg.c, which owns both). */
 	const struct fmq_config *cfg;
+	struct ctrl_dyn *dyn;
 	/* Refused group requests are a client's doing: info, 1 line/s. */
 	struct fmq_log_rl refused_rl;
 	struct fmq_broker *b;
@@ -130,6 +134,24 @@ struct fmq_ctrl {
 	/* Replication (ctrl_repl.c): NULL until a replicated partition. */
 	struct ctrl_repl *repl;
 };
+
+/* ctrl_dyncfg.c: dynamic broker configs. open makes c->cfg the
+ * effective configuration; alter applies ops to the cluster default
+ * (name "") or this broker's layer (its id), replace: AlterConfigs' full
+ * replacement; 0, a Kafka error with msg, or -1 out of memory. */
+int ctrl_dyn_open(struct fmq_ctrl *c, char *err, size_t errlen);
+void ctrl_dyn_free(struct fmq_ctrl *c);
+int16_t ctrl_dyn_alter(struct fmq_ctrl *c, const char *name,
+		       const struct fmq_alter *ops, size_t nops, bool replace,
+		       bool validate_only, bool *changed, char *msg,
+		       size_t msglen);
+/* Kafka lets name change at run time (and FluxMQ has it). */
+bool ctrl_dyn_key(const char *name);
+/* Its value in a layer (0 cluster default, 1 this broker), or NULL. */
+const char *ctrl_dyn_get(const struct fmq_ctrl *c, int scope,
+			 const char *name);
+/* The configuration file's values. */
+const struct fmq_config *ctrl_dyn_static(const struct fmq_ctrl *c);
 
 /* ctrl_core.c */
 struct ctrl_topic *ctrl_topic_find(struct fmq_ctrl *c, const char *name);

@@ -163,6 +163,11 @@ struct fmq_alter {
 };
 
 /** Apply all alterations or none. */
+/* New broker defaults (dynamic broker configs): every topic key not set
+ * on the topic takes its new default. Nothing is written: the registry
+ * keeps only what topics set. */
+void fmq_topics_set_defaults(struct fmq_topics *t,
+			     const struct fmq_topic_cfg *dflt);
 int16_t fmq_topics_alter(struct fmq_topics *t, const char *name,
 			 const struct fmq_alter *ops, size_t nops,
 			 bool validate_only, char *msg, size_t msglen);

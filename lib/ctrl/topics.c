@@ -890,3 +890,17 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 	}
 	return 0;
 }
+
+void
+fmq_topics_set_defaults(struct fmq_topics *t, const struct fmq_topic_cfg *dflt)
+{
+	char msg[256];
+
+	t->dflt = *dflt;
+	memset(t->dflt.set, 0, sizeof(t->dflt.set));
+	for (size_t i = 0; i < t->n; i++)
+		for (int k = 0; k < FMQ_TCFG_N; k++)
+			if (!t->v[i]->cfg.set[k])
+				fmq_tcfg_unset(&t->v[i]->cfg, &t->dflt,
+					       tkeys[k].name, msg, sizeof(msg));
+}

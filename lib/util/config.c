@@ -825,3 +825,10 @@ fmq_config_write_doc(FILE *out)
 			k->limits[0] ? k->limits : "", k->doc);
 	}
 }
+
+int
+fmq_config_parse(struct fmq_config *cfg, const struct fmq_cfg_key *k,
+		 const char *v, char *why, size_t wl)
+{
+	return parse_value(cfg, k, v, why, wl);
+}

@@ -196,6 +196,12 @@ int fmq_kv_parse_file(const char *path, fmq_kv_fn fn, void *arg, char *err,
 /** Find a key by name, or NULL. */
 const struct fmq_cfg_key *fmq_config_find(const char *name);
 
+/** Parse v into k's field of cfg at run time (dynamic broker configs): no
+ * precedence, no start-up diagnostics. 0, or -EINVAL with the reason in
+ * why. */
+int fmq_config_parse(struct fmq_config *cfg, const struct fmq_cfg_key *k,
+		     const char *v, char *why, size_t wl);
+
 /** Format a key's current value into buf (as the parser would accept it). */
 int fmq_config_format(const struct fmq_config *cfg,
 		      const struct fmq_cfg_key *k, char *buf, size_t len);

@@ -145,10 +145,10 @@ def stage_kp():
             (RT.TOPIC, TOPIC_KP, {"cleanup.policy": "shred"}, 40, None),
             (RT.TOPIC, TOPIC_KP, {"min.cleanable.dirty.ratio": "1.5"}, 40, None),
             (RT.TOPIC, TOPIC_KP, {"max.message.bytes": "8000000"}, 40, None),
-            (RT.BROKER, "1", {"log.retention.ms": "5"}, 40,
+            (RT.BROKER, "1", {"log.dirs": "/tmp/x"}, 40,
              "Invalid config value for resource ConfigResource(type=BROKER, "
              "name='1'): Cannot update these configs dynamically: "
-             "Set(log.retention.ms)"),
+             "Set(log.dirs)"),
             (RT.BROKER, "7", {}, 42,
              "Unexpected broker id, expected 1, but received 7")]:
         e, m = kp_alter(adm, rtype, name, cfg)

@@ -35,6 +35,7 @@ static const char *const settings[] = {
 	"broker.max.inflight=64",
 	"broker.frames.per.poll=16",
 	"num.partitions=1",
+	"max.incremental.fetch.session.cache.slots=2",
 	NULL,
 };
 
@@ -729,6 +730,96 @@ test_long_poll(void)
 	produce_one(p, "lp", 1, 5);
 	kc_close(k, p);
 	wb_free(&w);
+}
+
+/* Fetch v7 of partition 0 of topic (none: no partition) in a session. */
+static void
+req_fetch_sess(struct wb *w, int32_t corr, const char *topic, int32_t sid,
+	       int32_t epoch)
+{
+	size_t st = wb_req(w, 1, 7, corr, 1);
+
+	w32(w, -1);
+	w32(w, 0);
+	w32(w, 0);
+	w32(w, 50 << 20);
+	w8(w, 0);
+	w32(w, sid);
+	w32(w, epoch);
+	if (topic != NULL) {
+		w32(w, 1);
+		wstr(w, topic);
+		w32(w, 1);
+		w32(w, 0);
+		w64(w, 0);
+		w64(w, -1);
+		w32(w, 1 << 20);
+	} else {
+		w32(w, 0);
+	}
+	w32(w, 0);
+	wb_end(w, st);
+}
+
+/* A Fetch v7: its top-level error, and the session id in *sid. */
+static int16_t
+fetch_sess(struct kc *c, const char *topic, int32_t sid, int32_t epoch,
+	   int32_t *out)
+{
+	struct wb w;
+	const uint8_t *b;
+	size_t len;
+	int16_t e = -999;
+
+	wb_init(&w);
+	req_fetch_sess(&w, corr_n++, topic, sid, epoch);
+	b = call(c, &w, &len);
+	if (b != NULL && len >= 10) {
+		e = rd16(b + 4);
+		*out = rd32(b + 6);
+	}
+	wb_free(&w);
+	return e;
+}
+
+/*
+ * The session cache's time rules on a fake clock (two slots): a full
+ * cache refuses a consumer's session while the others are young; one
+ * unused for 2 minutes is evicted by the next new session (the least
+ * recently used), the session used meanwhile stays.
+ */
+static void
+test_fetch_session_eviction(void)
+{
+	struct kc *c;
+	int32_t a = 0, b = 0, x = 0, d = 0;
+
+	create_topic("fsx", 1);
+	c = kc_open(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(fetch_sess(c, "fsx", 0, 0, &a), 0);
+	CU_ASSERT_EQUAL(fetch_sess(c, "fsx", 0, 0, &b), 0);
+	CU_ASSERT(a != 0 && b != 0 && a != b);
+	CU_ASSERT_EQUAL(fetch_sess(c, "fsx", 0, 0, &x), 0);
+	CU_ASSERT_EQUAL(x, 0);            /* full, both young */
+	kb_advance(k, 100000);
+	CU_ASSERT_EQUAL(fetch_sess(c, NULL, a, 1, &x), 0);   /* a used */
+	CU_ASSERT_EQUAL(x, a);
+	kb_advance(k, 21000);             /* b unused for 121 s */
+	CU_ASSERT_EQUAL(fetch_sess(c, "fsx", 0, 0, &d), 0);
+	CU_ASSERT(d != 0 && d != a && d != b);
+	CU_ASSERT_EQUAL(fetch_sess(c, NULL, b, 1, &x),
+			FMQ_KERR_FETCH_SESSION_ID_NOT_FOUND);
+	CU_ASSERT_EQUAL(fetch_sess(c, NULL, a, 2, &x), 0);
+	CU_ASSERT_EQUAL(x, a);
+	CU_ASSERT_EQUAL(kb_metric(k, "fluxmq_kafka_fetch_session_evictions_total"
+				  "{lcore=\"0\"}"), 1);
+	/* Close both (epoch -1): the cache is empty again. */
+	CU_ASSERT_EQUAL(fetch_sess(c, NULL, a, -1, &x), 0);
+	CU_ASSERT_EQUAL(fetch_sess(c, NULL, d, -1, &x), 0);
+	CU_ASSERT_EQUAL(kb_metric(k, "fluxmq_kafka_fetch_sessions"
+				  "{lcore=\"0\"}"), 0);
+	kc_close(k, c);
 }
 
 static void
@@ -1746,6 +1837,8 @@ main(int argc, char **argv)
 	fmq_test_slow(CU_add_test(s, "one fetch over 200 partitions",
 				  test_many_partitions));
 	CU_add_test(s, "long-poll on a fake clock: woken by an append, or at max_wait", test_long_poll);
+	CU_add_test(s, "fetch sessions: a stale session is evicted after 2 minutes, a young one is not",
+		    test_fetch_session_eviction);
 	CU_add_test(s, "acks=0: no answer; an error closes", test_acks0);
 	CU_add_test(s, "acks=0, one record per request, faster than the lcore: the window holds the producer back",
 		    test_acks0_flood);
