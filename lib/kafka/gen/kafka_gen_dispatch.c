@@ -43,6 +43,8 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 50, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ 51, 0, 0, 0, "AlterUserScramCredentials" },
 	{ 60, 0, 0, 0, "DescribeCluster" },
+	{ 68, 0, 1, 0, "ConsumerGroupHeartbeat" },
+	{ 69, 0, 0, 0, "ConsumerGroupDescribe" },
 };
 
 int
@@ -119,6 +121,10 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_alter_user_scram_credentials_req_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_req_decode(r, v, a, out);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_req_decode(r, v, a, out);
+	case 69:
+		return fmq_kafka_consumer_group_describe_req_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -198,6 +204,10 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_alter_user_scram_credentials_req_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_encode(w, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_req_encode(w, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_req_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -277,6 +287,10 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_alter_user_scram_credentials_req_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_size(s, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_req_size(s, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_req_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -393,6 +407,12 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 60:
 		fmq_kafka_describe_cluster_req_init(body);
 		return 0;
+	case 68:
+		fmq_kafka_consumer_group_heartbeat_req_init(body);
+		return 0;
+	case 69:
+		fmq_kafka_consumer_group_describe_req_init(body);
+		return 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -472,6 +492,10 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_alter_user_scram_credentials_resp_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_decode(r, v, a, out);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_resp_decode(r, v, a, out);
+	case 69:
+		return fmq_kafka_consumer_group_describe_resp_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -551,6 +575,10 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_alter_user_scram_credentials_resp_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_encode(w, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_resp_encode(w, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_resp_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -630,6 +658,10 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_alter_user_scram_credentials_resp_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_size(s, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_resp_size(s, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_resp_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -745,6 +777,12 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 60:
 		fmq_kafka_describe_cluster_resp_init(body);
+		return 0;
+	case 68:
+		fmq_kafka_consumer_group_heartbeat_resp_init(body);
+		return 0;
+	case 69:
+		fmq_kafka_consumer_group_describe_resp_init(body);
 		return 0;
 	default:
 		return -ENOTSUP;

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The consumer group protocol (KIP-848: ConsumerGroupHeartbeat and
+# ConsumerGroupDescribe) with raw requests (tests/integration/groups/
+# kip848.py), since no installed client speaks it: two and three members,
+# uniform and range, revocation before reassignment (no partition ever held
+# by two members), leave, fencing, invalid joins, static members, describe,
+# ListGroups, OffsetCommit with the member epoch, a classic JoinGroup
+# refused; then session expiry. /metrics must count what happened.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/integration/lib.sh
+fmq_require_root
+fmq_require_cmd curl
+/usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
+	skip "confluent-kafka-python is not installed"
+PY=/usr/bin/python3
+
+fmq_start kip848 --set group.consumer.session.timeout.ms=3000 \
+	--set group.consumer.heartbeat.interval.ms=500
+
+"$PY" - "$FMQ_IP:9092" <<'PY' || fail "creating topics k6 and k3"
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+a = AdminClient({"bootstrap.servers": sys.argv[1]})
+for t, f in a.create_topics([NewTopic("k6", 6, 1), NewTopic("k3", 3, 1)]).items():
+    f.result(10)
+PY
+
+HB_MS=500 timeout 60 "$PY" tests/integration/groups/kip848.py "$FMQ_IP" 9092 main ||
+	fail "consumer group protocol scenarios (above)"
+timeout 60 "$PY" tests/integration/groups/kip848.py "$FMQ_IP" 9092 expire ||
+	fail "session expiry (above)"
+
+m() { fmq_metric "$1" || echo missing; }
+hb=$(m fluxmq_group_consumer_heartbeats_total)
+exp=$(m fluxmq_group_consumer_members_expired_total)
+reb=$(m fluxmq_group_consumer_rebalances_total)
+grp=$(m fluxmq_group_consumer_protocol_groups)
+mem=$(m fluxmq_group_consumer_protocol_members)
+fen=$(m fluxmq_group_consumer_fenced_total)
+lv=$(m fluxmq_group_consumer_leaves_total)
+echo "metrics: heartbeats=$hb expired=$exp rebalances=$reb groups=$grp members=$mem fenced=$fen leaves=$lv"
+[ "$hb" != missing ] && [ "$hb" -gt 30 ] || fail "heartbeats counter $hb"
+# Every member still in a group when the expiry scenario starts (g1: 2,
+# g-range: 2, g-uni: 2, g-static: 1, g-exp: 1) expires; g-exp keeps A.
+[ "$exp" = 8 ] || fail "members expired $exp, expected 8"
+[ "$mem" = 1 ] || fail "members $mem, expected 1"
+[ "$reb" != missing ] && [ "$reb" -ge 8 ] || fail "rebalances $reb"
+[ "$grp" = 5 ] || fail "consumer-protocol groups $grp, expected 5"
+[ "$fen" = 2 ] || fail "fenced answers $fen, expected 2"
+[ "$lv" = 1 ] || fail "leaves $lv, expected 1"
+pass "/metrics: heartbeats, rebalances, groups, members, fenced, leaves, expiry"
+
+rc=0
+fmq_stop || rc=$?
+[ "$rc" -eq 0 ] || fail "broker exit status $rc"
+pass "broker stopped cleanly"
