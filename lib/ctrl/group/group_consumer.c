@@ -89,6 +89,9 @@ struct cgroup {
 	uint32_t n_topics, cap_topics;
 	uint64_t meta_sig;
 	const char *assignor;
+	char **names;              /* rebuild_names() */
+	uint32_t n_names;
+	bool names_dirty;
 };
 
 static const char *const assignors[] = { "uniform", "range" };
@@ -269,27 +272,33 @@ ctopic_by_id(const struct cgroup *cg, const uint8_t id[16])
 	return -1;
 }
 
-static void
-ctopic_lookup(struct fmq_group *co, struct ctopic *t)
+/* The registry's id and partition count of name; false: no such topic. */
+static bool
+topic_lookup(struct fmq_group *co, const char *name, uint8_t id[16],
+	     int32_t *nparts)
 {
 	uint32_t np = 0;
 
-	memset(t->id, 0, 16);
-	t->nparts = -1;
-	if (co->topic != NULL &&
-	    co->topic(co->topic_arg, t->name, t->id, &np) == 0)
-		t->nparts = np > INT32_MAX ? INT32_MAX : (int32_t)np;
+	if (co->topic == NULL || co->topic(co->topic_arg, name, id, &np) != 0)
+		return false;
+	*nparts = np > INT32_MAX ? INT32_MAX : (int32_t)np;
+	return true;
 }
 
-/* The index of name in the table, added (and looked up) when new. */
+/*
+ * Add an existing topic to the table (only topics that exist get an
+ * entry, so the table grows with the topics, not with what members name).
+ * The index, or -ENOENT, -ENOMEM.
+ */
 static int32_t
-ctopic_intern(struct fmq_group *co, struct cgroup *cg, const char *name)
+ctopic_add(struct fmq_group *co, struct cgroup *cg, const char *name)
 {
-	int32_t i = ctopic_find(cg, name);
+	uint8_t id[16];
+	int32_t np;
 	struct ctopic *t;
 
-	if (i >= 0)
-		return i;
+	if (!topic_lookup(co, name, id, &np))
+		return -ENOENT;
 	if (cg->n_topics == cg->cap_topics) {
 		uint32_t cap = cg->cap_topics ? cg->cap_topics * 2 : 8;
 		struct ctopic *v = realloc(cg->topics, cap * sizeof(*v));
@@ -304,8 +313,55 @@ ctopic_intern(struct fmq_group *co, struct cgroup *cg, const char *name)
 	t->name = strdup(name);
 	if (t->name == NULL)
 		return -ENOMEM;
-	ctopic_lookup(co, t);
+	memcpy(t->id, id, 16);
+	t->nparts = np;
 	return (int32_t)cg->n_topics++;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The union of the members' subscriptions, sorted (pointers into the
+ * members' own lists: rebuilt whenever one of those changes). */
+static int
+rebuild_names(struct cgroup *cg)
+{
+	const struct cmember *m;
+	uint32_t n = 0, k = 0;
+	char **v;
+
+	TAILQ_FOREACH(m, &cg->members, link)
+		n += m->n_subs;
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	TAILQ_FOREACH(m, &cg->members, link)
+		for (uint32_t i = 0; i < m->n_subs; i++)
+			v[k++] = m->subs[i];
+	qsort(v, k, sizeof(*v), cmp_str);
+	if (k > 1) {
+		uint32_t u = 0;
+
+		for (uint32_t i = 1; i < k; i++)
+			if (strcmp(v[i], v[u]) != 0)
+				v[++u] = v[i];
+		k = u + 1;
+	}
+	free(cg->names);
+	cg->names = v;
+	cg->n_names = k;
+	cg->names_dirty = false;
+	return 0;
+}
+
+static bool
+names_have(const struct cgroup *cg, const char *name)
+{
+	return bsearch(&name, cg->names, cg->n_names, sizeof(*cg->names),
+		       cmp_str) != NULL;
 }
 
 static bool
@@ -347,12 +403,14 @@ pick_assignor(const struct cgroup *cg)
  * topic recreated under the same name gets a new index (its partitions are
  * other partitions). Returns the signature of what the assignor sees.
  */
-static uint64_t
-refresh_metadata(struct fmq_group *co, struct cgroup *cg)
+static int
+refresh_metadata(struct fmq_group *co, struct cgroup *cg, uint64_t *sigp)
 {
 	uint64_t sig = 1469598103934665603ULL;
 	uint32_t n = cg->n_topics;
 
+	if (cg->names_dirty && rebuild_names(cg) < 0)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ctopic *t = &cg->topics[i];
 		uint8_t id[16];
@@ -360,33 +418,36 @@ refresh_metadata(struct fmq_group *co, struct cgroup *cg)
 
 		if (t->name == NULL)
 			continue;
-		memcpy(id, t->id, 16);
-		np = t->nparts;
-		ctopic_lookup(co, t);
-		if (np >= 0 && t->nparts >= 0 && memcmp(id, t->id, 16) != 0) {
-			/* Recreated: retire this entry, intern anew. */
-			char *name = t->name;
-			int32_t k;
-
-			t->name = NULL;
-			t->nparts = -1;
-			k = ctopic_intern(co, cg, name);
-			free(name);
-			(void)k;   /* out of memory: it stays unknown */
+		if (!topic_lookup(co, t->name, id, &np)) {
+			t->nparts = -1;      /* deleted; its id is kept */
+			continue;
 		}
+		if (memcmp(id, t->id, 16) == 0) {
+			t->nparts = np;
+			continue;
+		}
+		/* Recreated: other partitions. Retire the entry (its id
+		 * stays for answers naming its partitions) and add anew. */
+		char *name = t->name;
+
+		t->name = NULL;
+		t->nparts = -1;
+		if (ctopic_add(co, cg, name) == -ENOMEM) {
+			free(name);
+			return -ENOMEM;
+		}
+		free(name);
 	}
+	/* Subscribed topics that have appeared since. */
+	for (uint32_t i = 0; i < cg->n_names; i++)
+		if (ctopic_find(cg, cg->names[i]) < 0 &&
+		    ctopic_add(co, cg, cg->names[i]) == -ENOMEM)
+			return -ENOMEM;
 	for (uint32_t i = 0; i < cg->n_topics; i++) {
 		struct ctopic *t = &cg->topics[i];
-		const struct cmember *m;
 
-		t->used = false;
-		if (t->name == NULL)
-			continue;
-		TAILQ_FOREACH(m, &cg->members, link)
-			if (msub(m, t->name)) {
-				t->used = true;
-				break;
-			}
+		t->used = t->name != NULL && t->nparts >= 0 &&
+			names_have(cg, t->name);
 		if (!t->used)
 			continue;
 		sig = (sig ^ hash_bytes(i, t->id, 16)) * 1099511628211ULL;
@@ -395,7 +456,8 @@ refresh_metadata(struct fmq_group *co, struct cgroup *cg)
 		sig = (sig ^ i) * 1099511628211ULL;
 	}
 	sig ^= pick_assignor(cg) == assignors[1] ? 0x5a5a : 0;
-	return sig;
+	*sigp = sig;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -766,6 +828,7 @@ cmember_remove(struct fmq_group *co, struct cmember *m, bool bump,
 	TAILQ_REMOVE(&cg->members, m, link);
 	cg->n_members--;
 	co->st.consumer_members--;
+	cg->names_dirty = true;
 	cmember_free(co, m);
 	if (bump)
 		cg->group_epoch++;
@@ -789,6 +852,7 @@ cgroup_free(struct fmq_group *co, struct group *grp)
 	for (uint32_t i = 0; i < cg->n_topics; i++)
 		free(cg->topics[i].name);
 	free(cg->topics);
+	free(cg->names);
 	free(cg);
 	grp->cg = NULL;
 	co->st.consumer_groups--;
@@ -867,12 +931,6 @@ cmember_insert(struct fmq_group *co, struct group *grp, struct cmember *m,
 	co->st.consumer_members++;
 	if (grp->state == GS_EMPTY)
 		group_transition(co, grp, GS_STABLE, now);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Set m's subscription; *changed tells whether it differs. */
@@ -1071,6 +1129,8 @@ hb_leave(struct fmq_group *co, const struct fmq_group_cheartbeat_req *q,
 	if (q->member_epoch == EPOCH_LEAVE_STATIC) {
 		/* Gone for now: it keeps its partitions until it comes back
 		 * (epoch 0, same instance id) or its session expires. */
+		if (m->epoch != EPOCH_LEAVE_STATIC)
+			m->prev_epoch = m->epoch;   /* restored on return */
 		m->epoch = EPOCH_LEAVE_STATIC;
 		timer_cancel(co, &m->rebal);
 		timer_arm(co, &m->session,
@@ -1359,13 +1419,12 @@ fmq_group_consumer_heartbeat(struct fmq_group *co,
 		if (set_subs(m, q->subscribed, (uint32_t)q->n_subscribed,
 			     &changed) < 0)
 			goto nomem;
-		for (uint32_t i = 0; i < m->n_subs; i++)
-			if (ctopic_intern(co, cg, m->subs[i]) < 0)
-				goto nomem;
+		cg->names_dirty = true;
 	}
 	if (m->epoch == EPOCH_LEAVE_STATIC)
 		m->epoch = m->prev_epoch;   /* back before it was replaced */
-	sig = refresh_metadata(co, cg);
+	if (refresh_metadata(co, cg, &sig) < 0)
+		goto nomem;
 	if (joined || changed || sig != cg->meta_sig) {
 		cg->group_epoch++;
 		cg->meta_sig = sig;

@@ -87,6 +87,8 @@ setup(void)
 	co = fmq_group_create(&p, now);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(co);
 	topics[0].nparts = 6;
+	topics[0].exists = true;
+	topics[0].id[1] = 0;
 	topics[3].exists = false;
 }
 
@@ -580,6 +582,70 @@ test_metadata_change(void)
 	hb(&a, "g", NULL, NULL, true);
 	CU_ASSERT_EQUAL(desc("g")->group_epoch, e + 2);
 	CU_ASSERT_EQUAL(a.n, 10);
+	/* t6 deleted: its partitions are revoked. */
+	topics[0].exists = false;
+	hb(&a, "g", NULL, NULL, true);
+	CU_ASSERT_EQUAL(desc("g")->group_epoch, e + 3);
+	CU_ASSERT_STRING_EQUAL(held(&a), "gone:0 gone:1");
+	hb(&a, "g", NULL, NULL, true);
+	CU_ASSERT_STRING_EQUAL(desc("g")->state, "Stable");
+	/* Recreated under a new id: other partitions, new topic id. */
+	topics[0].exists = true;
+	topics[0].id[1] = 1;
+	hb(&a, "g", NULL, NULL, true);
+	CU_ASSERT_EQUAL(desc("g")->group_epoch, e + 4);
+	CU_ASSERT_EQUAL(a.n, 10);
+	CU_ASSERT_TRUE(holds(&a, 0, 7));
+	teardown();
+}
+
+/* A static member leaves with -2, keeps its partitions, comes back. */
+static void
+test_static_rejoin(void)
+{
+	struct fmq_group_cheartbeat_req q;
+	struct fmq_group_cheartbeat_resp r;
+	struct fmq_group_str subs = FMQ_GROUP_STR("t3");
+	char id[64];
+	int32_t e;
+
+	setup();
+	memset(&q, 0, sizeof(q));
+	q.group_id = FMQ_GROUP_STR("g");
+	q.member_id = FMQ_GROUP_STR("");
+	q.instance_id = FMQ_GROUP_STR("i1");
+	q.rack_id = FMQ_GROUP_STR_NULL;
+	q.regex = FMQ_GROUP_STR_NULL;
+	q.server_assignor = FMQ_GROUP_STR_NULL;
+	q.rebalance_timeout_ms = 1000;
+	q.subscribed = &subs;
+	q.n_subscribed = 1;
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	CU_ASSERT_EQUAL_FATAL(r.error, 0);
+	CU_ASSERT_EQUAL(r.n_assignment, 1);
+	snprintf(id, sizeof(id), "%.*s", r.member_id.len, r.member_id.ptr);
+	e = r.member_epoch;
+	q.member_id = FMQ_GROUP_STR(id);
+	q.member_epoch = -2;
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	CU_ASSERT_EQUAL(r.error, 0);
+	CU_ASSERT_EQUAL(r.member_epoch, -2);
+	CU_ASSERT_EQUAL(desc("g")->group_epoch, e);   /* no rebalance */
+	/* The same member comes back: its epoch and partitions. */
+	q.member_epoch = 0;
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	CU_ASSERT_EQUAL(r.error, 0);
+	CU_ASSERT_EQUAL(r.member_epoch, e);
+	CU_ASSERT_TRUE(r.has_assignment);
+	CU_ASSERT_EQUAL(r.n_assignment, 1);
+	CU_ASSERT_EQUAL(r.assignment[0].n_parts, 3);
+	CU_ASSERT_EQUAL(desc("g")->group_epoch, e);
+	/* Past the session while gone: removed. */
+	q.member_epoch = -2;
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	now += 45001;
+	fmq_group_tick(co, now);
+	CU_ASSERT_EQUAL(desc("g")->n_members, 0);
 	teardown();
 }
 
@@ -697,6 +763,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "leave and session expiry", test_leave_and_expiry);
 	CU_add_test(s, "rebalance timeout", test_rebalance_timeout);
 	CU_add_test(s, "metadata change", test_metadata_change);
+	CU_add_test(s, "static member leaves and returns", test_static_rejoin);
 	CU_add_test(s, "invalid heartbeats and describe",
 		    test_invalid_and_describe);
 	CU_add_test(s, "offset commit with the member epoch",
