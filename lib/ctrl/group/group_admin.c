@@ -441,6 +441,8 @@ fmq_group_visit(struct fmq_group *co, fmq_group_view_fn gfn,
 		struct hnode *n;
 		uint32_t b;
 
+		if (grp->cg != NULL)
+			cgroup_view(grp, &v);
 		if (gfn != NULL)
 			gfn(arg, &v);
 		if (ofn == NULL)

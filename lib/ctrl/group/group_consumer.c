@@ -995,6 +995,16 @@ cgroup_state_name(const struct group *grp)
 	return "Stable";
 }
 
+void
+cgroup_view(const struct group *grp, struct fmq_group_view *v)
+{
+	v->state = cgroup_state_name(grp);
+	v->generation = grp->cg->group_epoch;
+	v->members = grp->cg->n_members;
+	v->protocol_type = cview("consumer");
+	v->protocol = cview(grp->cg->assignor);
+}
+
 /* ------------------------------------------------------------------------
  * OffsetCommit from a consumer-protocol group
  * ---------------------------------------------------------------------- */

@@ -409,6 +409,9 @@ void consumer_free_answers(struct fmq_group *co);
 int16_t cgroup_validate_commit(struct fmq_group *co, struct group *grp,
 			       const struct fmq_group_commit_req *req);
 const char *cgroup_state_name(const struct group *grp);
+/* The console's view of a consumer-protocol group: its KIP-848 state, the
+ * group epoch as generation, protocol type "consumer", the assignor. */
+void cgroup_view(const struct group *grp, struct fmq_group_view *v);
 
 /* group_offsets.c */
 struct offset_entry *offset_find(struct fmq_group *co, struct group *grp,

@@ -312,6 +312,18 @@ settle(struct tm **ms, size_t n, const char *gid)
 
 /* ------------------------------------------------------------ tests */
 
+static char view_buf[256];
+
+static void
+view_cb(void *arg, const struct fmq_group_view *v)
+{
+	(void)arg;
+	snprintf(view_buf, sizeof(view_buf), "%.*s %s %d %u %.*s %.*s",
+		 v->id.len, v->id.ptr, v->state, v->generation, v->members,
+		 v->protocol_type.len, v->protocol_type.ptr, v->protocol.len,
+		 v->protocol.ptr);
+}
+
 static void
 test_join_alone(void)
 {
@@ -329,6 +341,9 @@ test_join_alone(void)
 	hb(&a, "g", NULL, NULL, false);
 	CU_ASSERT_EQUAL(a.err, 0);
 	CU_ASSERT_FALSE(a.got_assignment);
+	/* The management console's view. */
+	fmq_group_visit(co, view_cb, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(view_buf, "g Stable 1 1 consumer uniform");
 	teardown();
 }
 
