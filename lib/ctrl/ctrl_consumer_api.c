@@ -80,6 +80,27 @@ ctrl_consumer_topic(void *arg, const char *name, uint8_t id[16],
 	return 0;
 }
 
+/* The topics, for regex subscriptions. */
+const char *
+ctrl_consumer_topic_at(void *arg, size_t i)
+{
+	struct fmq_ctrl *c = arg;
+	const struct fmq_topic *t;
+
+	if (i >= fmq_topics_count(c->topics))
+		return NULL;
+	t = fmq_topics_at(c->topics, i);
+	return t != NULL ? t->name : "";
+}
+
+uint64_t
+ctrl_consumer_topics_version(void *arg)
+{
+	struct fmq_ctrl *c = arg;
+
+	return fmq_topics_version(c->topics);
+}
+
 /* In a cluster, a group another broker coordinates. */
 static bool
 not_mine(struct fmq_ctrl *c, const struct fmq_bfwd *f, struct fmq_kafka_str g)
@@ -328,7 +349,7 @@ ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			xm->subscribed_topic_names = subs;
 			xm->subscribed_topic_names_count =
 				(int32_t)ym->n_subscribed;
-			xm->subscribed_topic_regex = FMQ_KAFKA_STR_NULL;
+			xm->subscribed_topic_regex = ks(ym->regex);
 		}
 	}
 	o.groups = g;

@@ -417,6 +417,11 @@ struct fmq_group_params {
 	 * NULL: every topic is unknown (such groups get no partitions). */
 	int (*topic)(void *arg, const char *name, uint8_t id[16],
 		     uint32_t *nparts);
+	/** For regex subscriptions: the i-th topic name (NULL past the
+	 * last), and a number that changes whenever the set of topics does.
+	 * Both take topic_arg; NULL: no topic matches a regex. */
+	const char *(*topic_at)(void *arg, size_t i);
+	uint64_t (*topics_version)(void *arg);
 	void *topic_arg;
 };
 
@@ -624,7 +629,7 @@ struct fmq_group_cheartbeat_req {
 	int32_t rebalance_timeout_ms;            /**< -1: unchanged */
 	const struct fmq_group_str *subscribed;
 	int32_t n_subscribed;                    /**< -1: null */
-	struct fmq_group_str regex;              /**< v1; not supported */
+	struct fmq_group_str regex;              /**< v1; "" drops it */
 	struct fmq_group_str server_assignor;
 	const struct fmq_group_ctp *owned;
 	int32_t n_owned;                         /**< -1: null */
@@ -656,8 +661,9 @@ struct fmq_group_cmember_desc {
 	int32_t member_epoch;
 	struct fmq_group_str client_id;
 	struct fmq_group_str client_host;
-	const struct fmq_group_str *subscribed;
+	const struct fmq_group_str *subscribed;  /**< the names it sent */
 	uint32_t n_subscribed;
+	struct fmq_group_str regex;              /**< null: none */
 	const struct fmq_group_ctp *assigned;
 	uint32_t n_assigned;
 	const struct fmq_group_ctp *target;

@@ -26,6 +26,7 @@
  * (committed offsets are durable as for classic groups).
  */
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,8 +70,14 @@ struct cmember {
 	int32_t prev_epoch;
 	enum cstate state;
 	int32_t rebalance_timeout_ms;
-	char **subs;               /* sorted, unique */
+	char **subs;               /* sorted, unique: named + regex matches */
 	uint32_t n_subs;
+	char **named;              /* the names it sent, sorted, unique */
+	uint32_t n_named;
+	struct gstr regex;         /* len -1: none */
+	regex_t re;                /* compiled regex, when has_re */
+	bool has_re;
+	uint64_t re_version;       /* topics version of the last match */
 	struct pset assigned;      /* owned, given to the member */
 	struct pset revoking;      /* owned, the member must give up */
 	struct pset target;
@@ -805,6 +812,12 @@ cmember_free(struct fmq_group *co, struct cmember *m)
 	for (uint32_t i = 0; i < m->n_subs; i++)
 		free(m->subs[i]);
 	free(m->subs);
+	for (uint32_t i = 0; i < m->n_named; i++)
+		free(m->named[i]);
+	free(m->named);
+	if (m->has_re)
+		regfree(&m->re);
+	gstr_clear(&m->regex);
 	gstr_clear(&m->id);
 	gstr_clear(&m->instance_id);
 	gstr_clear(&m->rack_id);
@@ -911,6 +924,7 @@ cmember_new(struct fmq_group *co, struct group *grp)
 	m->client_id.len = -1;
 	m->client_host.len = -1;
 	m->assignor.len = -1;
+	m->regex.len = -1;
 	m->state = CM_STABLE;
 	timer_init(&m->session, T_CSESSION);
 	timer_init(&m->rebal, T_CREBAL);
@@ -933,10 +947,35 @@ cmember_insert(struct fmq_group *co, struct group *grp, struct cmember *m,
 		group_transition(co, grp, GS_STABLE, now);
 }
 
-/* Set m's subscription; *changed tells whether it differs. */
+/* Sort v[0..*n) and drop (and free) duplicates. */
+static void
+sort_unique(char **v, uint32_t *n)
+{
+	uint32_t k = *n, u = 0;
+
+	qsort(v, k, sizeof(*v), cmp_str);
+	if (k <= 1)
+		return;
+	for (uint32_t i = 1; i < k; i++) {
+		if (strcmp(v[i], v[u]) == 0)
+			free(v[i]);
+		else
+			v[++u] = v[i];
+	}
+	*n = u + 1;
+}
+
+static void
+free_list(char **v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Set the topic names m subscribes to by name. */
 static int
-set_subs(struct cmember *m, const struct fmq_group_str *s, uint32_t n,
-	 bool *changed)
+set_named(struct cmember *m, const struct fmq_group_str *s, uint32_t n)
 {
 	char **v = calloc(n ? n : 1, sizeof(*v));
 	uint32_t k = 0;
@@ -948,34 +987,88 @@ set_subs(struct cmember *m, const struct fmq_group_str *s, uint32_t n,
 			continue;
 		v[k] = strndup(s[i].ptr, (size_t)s[i].len);
 		if (v[k] == NULL) {
-			while (k > 0)
-				free(v[--k]);
-			free(v);
+			free_list(v, k);
 			return -ENOMEM;
 		}
 		k++;
 	}
-	qsort(v, k, sizeof(*v), cmp_str);
-	if (k > 1) {
-		uint32_t u = 0;
+	sort_unique(v, &k);
+	free_list(m->named, m->n_named);
+	m->named = v;
+	m->n_named = k;
+	return 0;
+}
 
-		for (uint32_t i = 1; i < k; i++) {
-			if (strcmp(v[i], v[u]) == 0)
-				free(v[i]);
-			else
-				v[++u] = v[i];
-		}
-		k = u + 1;
+/*
+ * Recompute m's effective subscription: its names and, with a regex, every
+ * topic whose whole name matches it (redone when the topics change).
+ * *changed: it differs from before.
+ */
+static int
+resolve_subs(struct fmq_group *co, struct cmember *m, bool force,
+	     bool *changed)
+{
+	uint64_t ver = co->topics_version != NULL ?
+		co->topics_version(co->topic_arg) : 0;
+	uint32_t n = 0, cap, k = 0;
+	const char *name;
+	char **v;
+
+	*changed = false;
+	if (!force && (!m->has_re || ver == m->re_version))
+		return 0;
+	if (m->has_re && co->topic_at != NULL)
+		while (co->topic_at(co->topic_arg, n) != NULL)
+			n++;
+	cap = m->n_named + n;
+	v = calloc(cap ? cap : 1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m->n_named; i++)
+		if ((v[k++] = strdup(m->named[i])) == NULL)
+			goto nomem;
+	for (uint32_t i = 0; m->has_re && i < n; i++) {
+		name = co->topic_at(co->topic_arg, i);
+		if (name == NULL || name[0] == '\0' ||
+		    regexec(&m->re, name, 0, NULL, 0) != 0)
+			continue;
+		if ((v[k++] = strdup(name)) == NULL)
+			goto nomem;
 	}
+	sort_unique(v, &k);
+	m->re_version = ver;
 	*changed = k != m->n_subs;
 	for (uint32_t i = 0; i < k && !*changed; i++)
 		*changed = strcmp(v[i], m->subs[i]) != 0;
-	for (uint32_t i = 0; i < m->n_subs; i++)
-		free(m->subs[i]);
-	free(m->subs);
+	if (!*changed) {
+		/* Keep the old strings: the group's name union points at
+		 * them. */
+		free_list(v, k);
+		return 0;
+	}
+	free_list(m->subs, m->n_subs);
 	m->subs = v;
 	m->n_subs = k;
 	return 0;
+nomem:
+	free_list(v, k);
+	return -ENOMEM;
+}
+
+/* Compile a subscription regex as a whole-name match (Kafka's RE2J
+ * matches(); here POSIX extended syntax). */
+static int
+compile_regex(struct fmq_group_str rx, regex_t *re)
+{
+	char *pat = malloc((size_t)rx.len + 5);
+	int rc;
+
+	if (pat == NULL)
+		return -ENOMEM;
+	snprintf(pat, (size_t)rx.len + 5, "^(%.*s)$", rx.len, rx.ptr);
+	rc = regcomp(re, pat, REG_EXTENDED | REG_NOSUB);
+	free(pat);
+	return rc == 0 ? 0 : -EINVAL;
 }
 
 const char *
@@ -1101,9 +1194,6 @@ hb_invalid(const struct fmq_group_cheartbeat_req *q)
 	}
 	if (q->member_epoch == EPOCH_LEAVE_STATIC && q->instance_id.len < 0)
 		return "InstanceId can't be null.";
-	if (q->regex.len >= 0)
-		return "SubscribedTopicRegex is not supported by FluxMQ: "
-			"subscribe to topic names.";
 	return NULL;
 }
 
@@ -1313,6 +1403,17 @@ hb_member(struct fmq_group *co, struct group *grp,
 		m->n_subs = old->n_subs;
 		old->subs = NULL;
 		old->n_subs = 0;
+		m->named = old->named;
+		m->n_named = old->n_named;
+		old->named = NULL;
+		old->n_named = 0;
+		m->regex = old->regex;
+		old->regex.ptr = NULL;
+		old->regex.len = -1;
+		m->re = old->re;
+		m->has_re = old->has_re;
+		m->re_version = old->re_version;
+		old->has_re = false;
 		m->assigned = old->assigned;
 		m->revoking = old->revoking;
 		m->target = old->target;
@@ -1333,42 +1434,21 @@ hb_member(struct fmq_group *co, struct group *grp,
 	return 0;
 }
 
-int
-fmq_group_consumer_heartbeat(struct fmq_group *co,
-			     const struct fmq_group_cheartbeat_req *q,
-			     struct fmq_group_cheartbeat_resp *r, int64_t now)
+/* The heartbeat of a member at epoch >= 0; re: its new compiled regex or
+ * NULL, *re_taken set when the member keeps it. */
+static int
+consumer_heartbeat(struct fmq_group *co,
+		   const struct fmq_group_cheartbeat_req *q,
+		   struct fmq_group_cheartbeat_resp *r, int64_t now,
+		   regex_t *re, bool *re_taken)
 {
 	struct pset owned = { 0 }, before = { 0 };
 	struct group *grp;
 	struct cgroup *cg;
 	struct cmember *m;
-	const char *bad;
-	bool joined, changed = false, unknown = false;
+	bool joined, changed = false, unknown = false, resub = false;
 	uint64_t sig;
 
-	if (co == NULL || q == NULL || r == NULL ||
-	    (q->subscribed == NULL && q->n_subscribed > 0) ||
-	    (q->owned == NULL && q->n_owned > 0))
-		return -EINVAL;
-	for (int32_t i = 0; i < q->n_owned; i++)
-		if (q->owned[i].parts == NULL && q->owned[i].n_parts > 0)
-			return -EINVAL;
-	consumer_free_answers(co);
-	co->last_now = now;
-	co->st.consumer_heartbeats++;
-	if (!co->active)
-		return hb_error(co, r, FMQ_KERR_COORDINATOR_NOT_AVAILABLE,
-				NULL);
-	bad = hb_invalid(q);
-	if (bad != NULL)
-		return hb_error(co, r, FMQ_KERR_INVALID_REQUEST, "%s", bad);
-	if (q->server_assignor.len >= 0 && !known_assignor(q->server_assignor))
-		return hb_error(co, r, FMQ_KERR_UNSUPPORTED_ASSIGNOR,
-				"ServerAssignor %.*s is not supported. "
-				"Supported assignors: uniform, range.",
-				q->server_assignor.len, q->server_assignor.ptr);
-	if (q->member_epoch < 0)
-		return hb_leave(co, q, r, now);
 	grp = group_find(co, q->group_id);
 	if (grp == NULL) {
 		if (q->member_epoch != 0)
@@ -1426,11 +1506,29 @@ fmq_group_consumer_heartbeat(struct fmq_group *co,
 	if (q->rebalance_timeout_ms >= 0)
 		m->rebalance_timeout_ms = q->rebalance_timeout_ms;
 	if (q->n_subscribed >= 0) {
-		if (set_subs(m, q->subscribed, (uint32_t)q->n_subscribed,
-			     &changed) < 0)
+		if (set_named(m, q->subscribed, (uint32_t)q->n_subscribed) < 0)
 			goto nomem;
-		cg->names_dirty = true;
+		resub = true;
 	}
+	if (q->regex.len >= 0 && !gstr_eq(&m->regex, q->regex)) {
+		/* A new regex (compiled above); "" drops it. */
+		if (m->has_re)
+			regfree(&m->re);
+		m->has_re = re != NULL;
+		if (re != NULL) {
+			m->re = *re;
+			*re_taken = true;
+		}
+		if (set_str(&m->regex, q->regex) < 0)
+			goto nomem;
+		if (q->regex.len == 0)
+			gstr_clear(&m->regex);
+		resub = true;
+	}
+	if (resolve_subs(co, m, resub, &changed) < 0)
+		goto nomem;
+	if (changed)
+		cg->names_dirty = true;
 	if (m->epoch == EPOCH_LEAVE_STATIC)
 		m->epoch = m->prev_epoch;   /* back before it was replaced */
 	if (refresh_metadata(co, cg, &sig) < 0)
@@ -1479,6 +1577,55 @@ nomem:
 	return hb_error(co, r, FMQ_KERR_UNKNOWN_SERVER_ERROR, NULL);
 }
 
+int
+fmq_group_consumer_heartbeat(struct fmq_group *co,
+			     const struct fmq_group_cheartbeat_req *q,
+			     struct fmq_group_cheartbeat_resp *r, int64_t now)
+{
+	const char *bad;
+	bool taken = false;
+	regex_t re;
+	int rc;
+
+	if (co == NULL || q == NULL || r == NULL ||
+	    (q->subscribed == NULL && q->n_subscribed > 0) ||
+	    (q->owned == NULL && q->n_owned > 0))
+		return -EINVAL;
+	for (int32_t i = 0; i < q->n_owned; i++)
+		if (q->owned[i].parts == NULL && q->owned[i].n_parts > 0)
+			return -EINVAL;
+	consumer_free_answers(co);
+	co->last_now = now;
+	co->st.consumer_heartbeats++;
+	if (!co->active)
+		return hb_error(co, r, FMQ_KERR_COORDINATOR_NOT_AVAILABLE,
+				NULL);
+	bad = hb_invalid(q);
+	if (bad != NULL)
+		return hb_error(co, r, FMQ_KERR_INVALID_REQUEST, "%s", bad);
+	if (q->server_assignor.len >= 0 && !known_assignor(q->server_assignor))
+		return hb_error(co, r, FMQ_KERR_UNSUPPORTED_ASSIGNOR,
+				"ServerAssignor %.*s is not supported. "
+				"Supported assignors: uniform, range.",
+				q->server_assignor.len, q->server_assignor.ptr);
+	if (q->member_epoch < 0)
+		return hb_leave(co, q, r, now);
+	if (q->regex.len <= 0)
+		return consumer_heartbeat(co, q, r, now, NULL, &taken);
+	rc = compile_regex(q->regex, &re);
+	if (rc == -ENOMEM)
+		return hb_error(co, r, FMQ_KERR_UNKNOWN_SERVER_ERROR, NULL);
+	if (rc < 0)
+		return hb_error(co, r, FMQ_KERR_INVALID_REGULAR_EXPRESSION,
+				"SubscribedTopicRegex %.*s is not a valid "
+				"regular expression.", q->regex.len,
+				q->regex.ptr);
+	rc = consumer_heartbeat(co, q, r, now, &re, &taken);
+	if (!taken)
+		regfree(&re);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------
  * ConsumerGroupDescribe
  * ---------------------------------------------------------------------- */
@@ -1487,12 +1634,13 @@ static int
 describe_member(struct fmq_group *co, const struct cgroup *cg,
 		const struct cmember *m, struct fmq_group_cmember_desc *d)
 {
-	struct fmq_group_str *subs = aalloc(co, m->n_subs, sizeof(*subs));
+	struct fmq_group_str *subs = aalloc(co, m->n_named, sizeof(*subs));
 
 	if (subs == NULL)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < m->n_subs; i++)
-		subs[i] = cview(m->subs[i]);
+	for (uint32_t i = 0; i < m->n_named; i++)
+		subs[i] = cview(m->named[i]);
+	d->regex = gstr_view(&m->regex);
 	d->member_id = gstr_view(&m->id);
 	d->instance_id = gstr_view(&m->instance_id);
 	d->rack_id = gstr_view(&m->rack_id);
@@ -1502,7 +1650,7 @@ describe_member(struct fmq_group *co, const struct cgroup *cg,
 	d->client_host = m->client_host.len < 0 ? cview("") :
 		gstr_view(&m->client_host);
 	d->subscribed = subs;
-	d->n_subscribed = m->n_subs;
+	d->n_subscribed = m->n_named;
 	if (pset_answer(co, cg, &m->assigned, &d->assigned,
 			&d->n_assigned) < 0 ||
 	    pset_answer(co, cg, &m->target, &d->target, &d->n_target) < 0)

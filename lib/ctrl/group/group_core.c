@@ -581,6 +581,8 @@ fmq_group_create(const struct fmq_group_params *p, int64_t now_ms)
 	co->hw = p->hw;
 	co->hw_arg = p->hw_arg;
 	co->topic = p->topic;
+	co->topic_at = p->topic_at;
+	co->topics_version = p->topics_version;
 	co->topic_arg = p->topic_arg;
 	co->j.fd = -1;
 	co->j.dirfd = -1;

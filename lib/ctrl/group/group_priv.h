@@ -363,6 +363,8 @@ struct fmq_group {
 	 * fmq_group_consumer_* call (freed by the next one). */
 	int (*topic)(void *arg, const char *name, uint8_t id[16],
 		     uint32_t *nparts);
+	const char *(*topic_at)(void *arg, size_t i);
+	uint64_t (*topics_version)(void *arg);
 	void *topic_arg;
 	void **cans;
 	uint32_t n_cans, cap_cans;

@@ -35,6 +35,7 @@ INVALID_REQUEST = 42
 UNSUPPORTED_ASSIGNOR = 112
 INCONSISTENT_GROUP_PROTOCOL = 23
 ILLEGAL_GENERATION = 22
+INVALID_REGULAR_EXPRESSION = 128
 
 CORR = [0]
 
@@ -465,6 +466,23 @@ def main():
         fail("static rejoin did not take over the partitions: %r" % r)
     ok("static member: UNRELEASED_INSTANCE_ID while held; after epoch -2 "
        "a new member with that instance id takes its partitions")
+
+    # v1: a client-made member id and a regex subscription.
+    rx = connect(HOST, PORT)
+    r = heartbeat(rx, "g-rx", "rx-member-1", 0, rebalance_ms=30000,
+                  owned=[], ver=1, regex="(")
+    if r["error"] != INVALID_REGULAR_EXPRESSION:
+        fail("invalid regex: error %d" % r["error"])
+    r = heartbeat(rx, "g-rx", "rx-member-1", 0, rebalance_ms=30000,
+                  owned=[], ver=1, regex="k[0-9]")
+    if r["error"] != 0 or r["member_id"] != "rx-member-1" or \
+            r["assignment"] != k6 | k3:
+        fail("regex k[0-9]: %r" % r)
+    d = describe(admin, ["g-rx"])[0]
+    if d["members"][0]["regex"] != "k[0-9]" or d["members"][0]["subs"]:
+        fail("describe regex member: %r" % d["members"][0])
+    ok("v1: client-made member id; regex subscription k[0-9] gets k6 and "
+       "k3 (INVALID_REGULAR_EXPRESSION for a bad one)")
 
 
 def expire():

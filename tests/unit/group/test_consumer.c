@@ -49,6 +49,27 @@ topic_fn(void *arg, const char *name, uint8_t id[16], uint32_t *nparts)
 	return -1;
 }
 
+static uint64_t tver = 1;
+
+static const char *
+topic_at(void *arg, size_t i)
+{
+	size_t k = 0;
+
+	(void)arg;
+	for (size_t t = 0; t < 4; t++)
+		if (topics[t].exists && k++ == i)
+			return topics[t].name;
+	return NULL;
+}
+
+static uint64_t
+topics_version(void *arg)
+{
+	(void)arg;
+	return tver;
+}
+
 static const char *
 topic_name(const uint8_t id[16])
 {
@@ -84,6 +105,8 @@ setup(void)
 	p.dir = dir;
 	p.emit = emit_cb;
 	p.topic = topic_fn;
+	p.topic_at = topic_at;
+	p.topics_version = topics_version;
 	co = fmq_group_create(&p, now);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(co);
 	topics[0].nparts = 6;
@@ -614,6 +637,59 @@ test_metadata_change(void)
 	teardown();
 }
 
+/* A regex subscription: whole-name matches, followed as topics change. */
+static void
+test_regex(void)
+{
+	struct fmq_group_cheartbeat_req q;
+	struct fmq_group_cheartbeat_resp r;
+	const struct fmq_group_cgroup_desc *d;
+	uint32_t n;
+	char id[64];
+
+	setup();
+	memset(&q, 0, sizeof(q));
+	q.version = 1;
+	q.group_id = FMQ_GROUP_STR("g");
+	q.member_id = FMQ_GROUP_STR("rx-1");
+	q.instance_id = FMQ_GROUP_STR_NULL;
+	q.rack_id = FMQ_GROUP_STR_NULL;
+	q.server_assignor = FMQ_GROUP_STR_NULL;
+	q.rebalance_timeout_ms = 1000;
+	q.n_subscribed = -1;
+	q.regex = FMQ_GROUP_STR("(");
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	CU_ASSERT_EQUAL(r.error, FMQ_KERR_INVALID_REGULAR_EXPRESSION);
+	q.regex = FMQ_GROUP_STR("t[0-9]");   /* whole name: not "t6x" */
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	CU_ASSERT_EQUAL_FATAL(r.error, 0);
+	n = 0;
+	for (uint32_t i = 0; i < r.n_assignment; i++)
+		n += r.assignment[i].n_parts;
+	CU_ASSERT_EQUAL(n, 6 + 3 + 8);
+	snprintf(id, sizeof(id), "%.*s", r.member_id.len, r.member_id.ptr);
+	d = desc("g");
+	CU_ASSERT_EQUAL(d->members[0].n_subscribed, 0);
+	CU_ASSERT_EQUAL(d->members[0].regex.len, 6);
+	/* t8 is deleted: the next heartbeat drops it. */
+	topics[2].exists = false;
+	tver++;
+	q.member_epoch = r.member_epoch;
+	q.regex = FMQ_GROUP_STR_NULL;
+	q.rebalance_timeout_ms = -1;
+	q.n_owned = -1;
+	fmq_group_consumer_heartbeat(co, &q, &r, now);
+	CU_ASSERT_EQUAL(r.error, 0);
+	CU_ASSERT_TRUE(r.has_assignment);
+	n = 0;
+	for (uint32_t i = 0; i < r.n_assignment; i++)
+		n += r.assignment[i].n_parts;
+	CU_ASSERT_EQUAL(n, 6 + 3);
+	topics[2].exists = true;
+	tver++;
+	teardown();
+}
+
 /* A static member leaves with -2, keeps its partitions, comes back. */
 static void
 test_static_rejoin(void)
@@ -779,6 +855,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "rebalance timeout", test_rebalance_timeout);
 	CU_add_test(s, "metadata change", test_metadata_change);
 	CU_add_test(s, "static member leaves and returns", test_static_rejoin);
+	CU_add_test(s, "regex subscription", test_regex);
 	CU_add_test(s, "invalid heartbeats and describe",
 		    test_invalid_and_describe);
 	CU_add_test(s, "offset commit with the member epoch",
