@@ -45,6 +45,10 @@ ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen)
 	p.emit_arg = c;
 	p.hw = group_hw;
 	p.hw_arg = c;
+	p.topic = ctrl_consumer_topic;
+	p.topic_at = ctrl_consumer_topic_at;
+	p.topics_version = ctrl_consumer_topics_version;
+	p.topic_arg = c;
 	c->group = fmq_group_create(&p, fmq_wall_ms());
 	if (c->group == NULL) {
 		snprintf(err, errlen, "group coordinator in %s: %s", c->dir,

@@ -975,6 +975,13 @@ ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	case FMQ_KAFKA_API_OFFSET_DELETE:
 		offset_delete(c, f, &r->offset_delete);
 		return true;
+	case FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT:
+		ctrl_consumer_heartbeat(c, f, hdr,
+					&r->consumer_group_heartbeat);
+		return true;
+	case FMQ_KAFKA_API_CONSUMER_GROUP_DESCRIBE:
+		ctrl_consumer_describe(c, f, &r->consumer_group_describe);
+		return true;
 	default:
 		return false;
 	}

@@ -289,6 +289,16 @@ void ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name);
 void ctrl_groups_forget_denied(struct fmq_ctrl *c);
 void ctrl_groups_emit(void *arg, uint64_t token,
 		      const struct fmq_group_resp *resp);
+/* ctrl_consumer_api.c: the consumer group protocol (KIP-848). */
+int ctrl_consumer_topic(void *arg, const char *name, uint8_t id[16],
+			uint32_t *nparts);
+const char *ctrl_consumer_topic_at(void *arg, size_t i);
+uint64_t ctrl_consumer_topics_version(void *arg);
+void ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	const struct fmq_kafka_req_hdr *hdr,
+	const struct fmq_kafka_consumer_group_heartbeat_req *req);
+void ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
+	const struct fmq_kafka_consumer_group_describe_req *req);
 
 #endif /* FMQ_CTRL_INTERNAL */
 

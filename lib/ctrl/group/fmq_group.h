@@ -74,6 +74,8 @@ struct fmq_group_conf {
 	uint32_t offsets_max_count;          /**< offsets.max.count */
 	uint64_t journal_compact_min_bytes;  /**< offsets.journal.compact.min.bytes */
 	uint32_t journal_compact_factor;     /**< offsets.journal.compact.factor */
+	int64_t consumer_heartbeat_interval_ms; /**< group.consumer.heartbeat.interval.ms */
+	int64_t consumer_session_timeout_ms; /**< group.consumer.session.timeout.ms */
 };
 
 /** Fill conf from the broker configuration. */
@@ -413,6 +415,17 @@ struct fmq_group_params {
 	void *emit_arg;
 	fmq_group_hw_fn hw;       /**< may be NULL: no lag metrics */
 	void *hw_arg;
+	/** Topic metadata for the consumer group protocol (KIP-848): 0 with
+	 * the topic's id and partition count, or -1 when it does not exist.
+	 * NULL: every topic is unknown (such groups get no partitions). */
+	int (*topic)(void *arg, const char *name, uint8_t id[16],
+		     uint32_t *nparts);
+	/** For regex subscriptions: the i-th topic name (NULL past the
+	 * last), and a number that changes whenever the set of topics does.
+	 * Both take topic_arg; NULL: no topic matches a regex. */
+	const char *(*topic_at)(void *arg, size_t i);
+	uint64_t (*topics_version)(void *arg);
+	void *topic_arg;
 };
 
 struct fmq_group;
@@ -590,6 +603,95 @@ typedef void (*fmq_group_offset_view_fn)(void *arg,
 /** Walk every group and its committed offsets (either callback may be NULL). */
 void fmq_group_visit(struct fmq_group *g, fmq_group_view_fn gfn,
 		     fmq_group_offset_view_fn ofn, void *arg);
+
+/* ------------------------------------------------------------------------
+ * The consumer group protocol (KIP-848): ConsumerGroupHeartbeat (API 68)
+ * and ConsumerGroupDescribe (API 69). Both are answered during the call,
+ * in *resp / *out, which point into memory of the coordinator that stays
+ * valid until the next fmq_group_consumer_* call (the emit callback is not
+ * used). A group is classic or consumer, never both: see docs/groups.md.
+ * ---------------------------------------------------------------------- */
+
+/** The partitions of one topic, named by topic id. */
+struct fmq_group_ctp {
+	uint8_t topic_id[16];
+	struct fmq_group_str topic;              /**< answers only */
+	const int32_t *parts;
+	uint32_t n_parts;
+};
+
+/** ConsumerGroupHeartbeat v0-v1. Nullable fields: null means unchanged. */
+struct fmq_group_cheartbeat_req {
+	int16_t version;                         /**< v1+: client member ids */
+	struct fmq_group_str group_id;
+	struct fmq_group_str member_id;
+	int32_t member_epoch;                    /**< 0 join, -1 leave, -2
+						  *   static leave */
+	struct fmq_group_str instance_id;
+	struct fmq_group_str rack_id;
+	int32_t rebalance_timeout_ms;            /**< -1: unchanged */
+	const struct fmq_group_str *subscribed;
+	int32_t n_subscribed;                    /**< -1: null */
+	struct fmq_group_str regex;              /**< v1; "" drops it */
+	struct fmq_group_str server_assignor;
+	const struct fmq_group_ctp *owned;
+	int32_t n_owned;                         /**< -1: null */
+	struct fmq_group_str client_id;          /**< request header */
+	struct fmq_group_str client_host;        /**< "/a.b.c.d" */
+};
+
+struct fmq_group_cheartbeat_resp {
+	int16_t error;
+	const char *error_message;               /**< NULL: none */
+	struct fmq_group_str member_id;          /**< null with an error */
+	int32_t member_epoch;
+	int32_t heartbeat_interval_ms;
+	bool has_assignment;                     /**< false: null */
+	const struct fmq_group_ctp *assignment;
+	uint32_t n_assignment;
+};
+
+/** 0, or -EINVAL for a malformed call (NULL arrays with counts). */
+int fmq_group_consumer_heartbeat(struct fmq_group *g,
+				 const struct fmq_group_cheartbeat_req *req,
+				 struct fmq_group_cheartbeat_resp *resp,
+				 int64_t now_ms);
+
+struct fmq_group_cmember_desc {
+	struct fmq_group_str member_id;
+	struct fmq_group_str instance_id;
+	struct fmq_group_str rack_id;
+	int32_t member_epoch;
+	struct fmq_group_str client_id;
+	struct fmq_group_str client_host;
+	const struct fmq_group_str *subscribed;  /**< the names it sent */
+	uint32_t n_subscribed;
+	struct fmq_group_str regex;              /**< null: none */
+	const struct fmq_group_ctp *assigned;
+	uint32_t n_assigned;
+	const struct fmq_group_ctp *target;
+	uint32_t n_target;
+};
+
+struct fmq_group_cgroup_desc {
+	int16_t error;
+	const char *error_message;               /**< NULL: none */
+	struct fmq_group_str group_id;
+	const char *state;                       /**< "Empty", "Assigning",
+						  *   "Reconciling", "Stable" or
+						  *   "Dead" */
+	int32_t group_epoch;
+	int32_t assignment_epoch;
+	const char *assignor;
+	const struct fmq_group_cmember_desc *members;
+	uint32_t n_members;
+};
+
+/** ConsumerGroupDescribe v0: *out gets one entry per id, in order. */
+int fmq_group_consumer_describe(struct fmq_group *g,
+				const struct fmq_group_str *ids, uint32_t n,
+				const struct fmq_group_cgroup_desc **out,
+				int64_t now_ms);
 
 #ifdef __cplusplus
 }

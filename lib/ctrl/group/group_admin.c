@@ -77,6 +77,10 @@ fmq_group_list(struct fmq_group *co, uint64_t token,
 		l[n].group_id = gstr_view(&grp->id);
 		l[n].protocol_type = type_or_empty(grp);
 		l[n].state = cstr(fmq_group_state_name(grp->state));
+		if (grp->cg != NULL) {
+			l[n].protocol_type = cstr("consumer");
+			l[n].state = cstr(cgroup_state_name(grp));
+		}
 		n++;
 	}
 	r.u.list.groups = l;
@@ -121,8 +125,9 @@ fmq_group_describe(struct fmq_group *co, uint64_t token,
 		if (d[i].error != FMQ_KERR_NONE)
 			continue;
 		grp = group_find(co, req->group_ids[i]);
-		if (grp == NULL) {
-			/* Kafka's DeadGroup summary; v6+ also says so. */
+		if (grp == NULL || grp->cg != NULL) {
+			/* Kafka's DeadGroup summary; v6+ also says so. Kafka
+			 * answers the same for a consumer-protocol group. */
 			d[i].state = cstr("Dead");
 			if (req->version >= 6)
 				d[i].error = FMQ_KERR_GROUP_ID_NOT_FOUND;
@@ -436,6 +441,8 @@ fmq_group_visit(struct fmq_group *co, fmq_group_view_fn gfn,
 		struct hnode *n;
 		uint32_t b;
 
+		if (grp->cg != NULL)
+			cgroup_view(grp, &v);
 		if (gfn != NULL)
 			gfn(arg, &v);
 		if (ofn == NULL)

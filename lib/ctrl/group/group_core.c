@@ -45,6 +45,9 @@ fmq_group_conf_from_config(struct fmq_group_conf *c,
 	c->offsets_max_count = clamp_u32(cfg->offsets_max_count);
 	c->journal_compact_min_bytes = cfg->offsets_journal_compact_min_bytes;
 	c->journal_compact_factor = clamp_u32(cfg->offsets_journal_compact_factor);
+	c->consumer_heartbeat_interval_ms =
+		cfg->group_consumer_heartbeat_interval_ms;
+	c->consumer_session_timeout_ms = cfg->group_consumer_session_timeout_ms;
 }
 
 void
@@ -68,6 +71,8 @@ fmq_group_conf_defaults(struct fmq_group_conf *c)
 		c->offsets_max_count = 1000000;
 		c->journal_compact_min_bytes = 1048576;
 		c->journal_compact_factor = 4;
+		c->consumer_heartbeat_interval_ms = 5000;
+		c->consumer_session_timeout_ms = 45000;
 		return;
 	}
 	fmq_config_defaults(cfg);
@@ -344,6 +349,10 @@ timer_fire(struct fmq_group *co, struct gtimer *t, int64_t now)
 		sync_timer_fired(co, container_of(t, struct group, sync_timer),
 				 now);
 		break;
+	case T_CSESSION:
+	case T_CREBAL:
+		cmember_timer_fired(co, t, now);
+		break;
 	}
 }
 
@@ -434,6 +443,8 @@ group_free(struct fmq_group *co, struct group *grp)
 		member_free(co, m);
 	while ((p = TAILQ_FIRST(&grp->plist)) != NULL)
 		pending_free(co, p);
+	if (grp->cg != NULL)
+		cgroup_free(co, grp);
 	offsets_remove_all(co, grp, false);
 	timer_cancel(co, &grp->join_timer);
 	timer_cancel(co, &grp->sync_timer);
@@ -569,6 +580,10 @@ fmq_group_create(const struct fmq_group_params *p, int64_t now_ms)
 	co->emit_arg = p->emit_arg;
 	co->hw = p->hw;
 	co->hw_arg = p->hw_arg;
+	co->topic = p->topic;
+	co->topic_at = p->topic_at;
+	co->topics_version = p->topics_version;
+	co->topic_arg = p->topic_arg;
 	co->j.fd = -1;
 	co->j.dirfd = -1;
 	TAILQ_INIT(&co->glist);
@@ -671,6 +686,8 @@ fmq_group_destroy(struct fmq_group *g)
 		group_free(g, grp);
 	journal_close(&g->j);
 	htab_free(&g->groups);
+	consumer_free_answers(g);
+	free(g->cans);
 	free(g->heap);
 	free(g->scratch);
 	free(g);

@@ -129,6 +129,8 @@ validate_commit(struct fmq_group *co, struct group *grp,
 {
 	if (grp->state == GS_DEAD)
 		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+	if (grp->cg != NULL)
+		return cgroup_validate_commit(co, grp, req);
 	if (req->generation_id < 0 && grp->state == GS_EMPTY)
 		return FMQ_KERR_NONE;   /* admin client or manual assignment */
 	if (req->generation_id >= 0 || req->member_id.len > 0 ||

@@ -109,6 +109,8 @@ enum gtimer_kind {
 	T_PENDING,   /* MEMBER_ID_REQUIRED member that did not rejoin */
 	T_JOIN,      /* DelayedJoin / InitialDelayedJoin */
 	T_SYNC,      /* DelayedSync: members that never sent SyncGroup */
+	T_CSESSION,  /* consumer protocol: member session expiry */
+	T_CREBAL,    /* consumer protocol: revocation not acknowledged */
 };
 
 #define GTIMER_OFF UINT32_MAX
@@ -237,6 +239,8 @@ struct group {
 	uint32_t n_offsets;        /* entries, with or without a value */
 	bool persisted;            /* has a live GROUP record */
 	uint32_t rec_size;         /* its size */
+	struct cgroup *cg;         /* consumer protocol (KIP-848); NULL:
+				    * classic (group_consumer.c) */
 };
 
 TAILQ_HEAD(group_list, group);
@@ -355,6 +359,15 @@ struct fmq_group {
 	 * completing rebalance never allocates. */
 	struct fmq_group_join_member *scratch;
 	uint32_t scratch_cap;
+	/* Consumer protocol: topic metadata, and the answers of the last
+	 * fmq_group_consumer_* call (freed by the next one). */
+	int (*topic)(void *arg, const char *name, uint8_t id[16],
+		     uint32_t *nparts);
+	const char *(*topic_at)(void *arg, size_t i);
+	uint64_t (*topics_version)(void *arg);
+	void *topic_arg;
+	void **cans;
+	uint32_t n_cans, cap_cans;
 	struct fmq_group_stats st;
 };
 
@@ -387,6 +400,20 @@ int16_t validate_current_member(struct fmq_group *co, struct group *grp,
 void member_heartbeat(struct fmq_group *co, struct member *m, int64_t now);
 int16_t validate_group_id(const struct fmq_group *co, struct fmq_group_str id,
 			  bool empty_ok);
+
+/* group_consumer.c */
+struct cmember;
+void cmember_timer_fired(struct fmq_group *co, struct gtimer *t, int64_t now);
+void cgroup_free(struct fmq_group *co, struct group *grp);
+void consumer_free_answers(struct fmq_group *co);
+/* OffsetCommit from a consumer-protocol group: the member epoch is the
+ * generation. */
+int16_t cgroup_validate_commit(struct fmq_group *co, struct group *grp,
+			       const struct fmq_group_commit_req *req);
+const char *cgroup_state_name(const struct group *grp);
+/* The console's view of a consumer-protocol group: its KIP-848 state, the
+ * group epoch as generation, protocol type "consumer", the assignor. */
+void cgroup_view(const struct group *grp, struct fmq_group_view *v);
 
 /* group_offsets.c */
 struct offset_entry *offset_find(struct fmq_group *co, struct group *grp,

@@ -1365,6 +1365,17 @@ fmq_group_join(struct fmq_group *co, uint64_t token,
 		req->session_timeout_ms : req->rebalance_timeout_ms;
 	unknown = req->member_id.len <= 0;
 	c.grp = group_find(co, req->group_id);
+	if (c.grp != NULL && c.grp->cg != NULL) {
+		/* A consumer-protocol group (KIP-848): Kafka without online
+		 * migration refuses classic members while it has members,
+		 * and turns an empty one into a classic group. */
+		if (c.grp->state != GS_EMPTY) {
+			send_join_error(co, token, req->member_id,
+					FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
+			return 0;
+		}
+		cgroup_free(co, c.grp);
+	}
 	if (c.grp == NULL) {
 		if (!unknown) {
 			send_join_error(co, token, req->member_id,

@@ -49,6 +49,8 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 60, 0, 0, 0, "DescribeCluster" },
 	{ 65, 0, 0, 0, "DescribeTransactions" },
 	{ 66, 0, 1, 0, "ListTransactions" },
+	{ 68, 0, 1, 0, "ConsumerGroupHeartbeat" },
+	{ 69, 0, 0, 0, "ConsumerGroupDescribe" },
 };
 
 int
@@ -137,6 +139,10 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_describe_transactions_req_decode(r, v, a, out);
 	case 66:
 		return fmq_kafka_list_transactions_req_decode(r, v, a, out);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_req_decode(r, v, a, out);
+	case 69:
+		return fmq_kafka_consumer_group_describe_req_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -228,6 +234,10 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_describe_transactions_req_encode(w, v, body);
 	case 66:
 		return fmq_kafka_list_transactions_req_encode(w, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_req_encode(w, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_req_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -319,6 +329,10 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_describe_transactions_req_size(s, v, body);
 	case 66:
 		return fmq_kafka_list_transactions_req_size(s, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_req_size(s, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_req_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -453,6 +467,12 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 66:
 		fmq_kafka_list_transactions_req_init(body);
 		return 0;
+	case 68:
+		fmq_kafka_consumer_group_heartbeat_req_init(body);
+		return 0;
+	case 69:
+		fmq_kafka_consumer_group_describe_req_init(body);
+		return 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -544,6 +564,10 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_describe_transactions_resp_decode(r, v, a, out);
 	case 66:
 		return fmq_kafka_list_transactions_resp_decode(r, v, a, out);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_resp_decode(r, v, a, out);
+	case 69:
+		return fmq_kafka_consumer_group_describe_resp_decode(r, v, a, out);
 	default:
 		return -ENOTSUP;
 	}
@@ -635,6 +659,10 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_describe_transactions_resp_encode(w, v, body);
 	case 66:
 		return fmq_kafka_list_transactions_resp_encode(w, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_resp_encode(w, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_resp_encode(w, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -726,6 +754,10 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_describe_transactions_resp_size(s, v, body);
 	case 66:
 		return fmq_kafka_list_transactions_resp_size(s, v, body);
+	case 68:
+		return fmq_kafka_consumer_group_heartbeat_resp_size(s, v, body);
+	case 69:
+		return fmq_kafka_consumer_group_describe_resp_size(s, v, body);
 	default:
 		return -ENOTSUP;
 	}
@@ -859,6 +891,12 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 66:
 		fmq_kafka_list_transactions_resp_init(body);
+		return 0;
+	case 68:
+		fmq_kafka_consumer_group_heartbeat_resp_init(body);
+		return 0;
+	case 69:
+		fmq_kafka_consumer_group_describe_resp_init(body);
 		return 0;
 	default:
 		return -ENOTSUP;

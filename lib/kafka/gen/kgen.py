@@ -65,6 +65,8 @@ APIS = [
     ("DescribeCluster", 60, 0, 0),
     ("DescribeTransactions", 65, 0, 0),
     ("ListTransactions", 66, 0, 1),
+    ("ConsumerGroupHeartbeat", 68, 0, 1),
+    ("ConsumerGroupDescribe", 69, 0, 0),
 ]
 
 VMAX = 0x7FFF
@@ -164,6 +166,11 @@ class Field:
                                          d.get("versions"))
         elif "fields" in d:
             die("%s.%s: fields on a scalar" % (msg.name, self.name))
+        # A nullable struct (not an array element) is preceded on the wire
+        # by an int8 marker, -1 for null; C keeps it as <name>_present.
+        self.nullable_struct = (self.struct is not None and
+                                not self.is_array and
+                                self.nullable is not None)
 
 
 class Struct:
@@ -196,6 +203,11 @@ class Struct:
             names.add(f.cname)
             if f.is_array:
                 names.add(f.cname + "_count")
+            if f.nullable_struct:
+                if f.cname + "_present" in names:
+                    die("%s: member name clash %s_present" % (self.cname,
+                                                              f.cname))
+                names.add(f.cname + "_present")
         for f in self.fields:
             if f.struct is not None:
                 f.struct.resolve()
@@ -352,6 +364,8 @@ def default_init_lines(f, lhs):
         return out
     if f.struct is not None:
         out.append("init_%s(&%s);" % (f.struct.cname, lhs))
+        if f.nullable_struct and f.default != "null":
+            out.append("%s_present = true;" % lhs)
         return out
     if t == "bool":
         d = f.default
@@ -389,6 +403,8 @@ def isdef_expr(f, lhs):
         if f.default == "null":
             return "(%s_count < 0)" % lhs
         return "(%s_count == 0)" % lhs
+    if f.nullable_struct and f.default == "null":
+        return "(!%s_present)" % lhs
     if f.struct is not None:
         return "isdef_%s(&%s)" % (f.struct.cname, lhs)
     if t == "bool":
@@ -436,6 +452,8 @@ def field_min_size(msg, f, v, flex, depth):
     if f.is_array:
         return 1 if compact else 4
     t = f.type
+    if f.nullable_struct and vin(v, f.nullable):
+        return 1
     if f.struct is not None:
         return min_size(msg, f.struct, v, depth + 1) if depth < 20 else 1
     if t in PRIM:
@@ -530,6 +548,8 @@ def emit_struct_decl(o, msg, s):
             o("int32_t %s_count;  /**< -1: null */" % f.cname, 1)
         else:
             o("%s %s;" % (elem_ctype(f), f.cname), 1)
+        if f.nullable_struct:
+            o("bool %s_present;  /**< false: null */" % f.cname, 1)
     if msg.flexible_in_range():
         o("/** Tagged fields not known to this schema (kept to re-encode). */", 1)
         o("struct fmq_kafka_tagged *unknown_tags;", 1)
@@ -588,9 +608,23 @@ def emit_read_field(o, msg, f, lhs, ind):
                              "false", ind + 2)
         o("}", ind + 1)
         o("}", ind)
+    elif f.nullable_struct and nullable != "false":
+        o("{", ind)
+        o("int8_t pm = 1;", ind + 1)
+        o()
+        o("if ((%s) && (rc = fmq_kafka_rd_i8(r, &pm)) < 0)" % nullable,
+          ind + 1)
+        o("return rc;", ind + 2)
+        o("%s_present = pm >= 0;" % lhs, ind + 1)
+        o("if (pm >= 0 && (rc = dec_%s(r, v, a, &%s)) < 0)"
+          % (f.struct.cname, lhs), ind + 1)
+        o("return rc;", ind + 2)
+        o("}", ind)
     elif f.struct is not None:
         o("if ((rc = dec_%s(r, v, a, &%s)) < 0)" % (f.struct.cname, lhs), ind)
         o("return rc;", ind + 1)
+        if f.nullable_struct:
+            o("%s_present = true;" % lhs, ind)
     else:
         emit_read_scalar(o, msg, f, f.type, lhs, compact, nullable, ind)
 
@@ -711,6 +745,16 @@ def emit_write_field(o, msg, f, lhs, ind):
             emit_write_scalar(o, msg, f.elem, "%s[i]" % lhs, compact, "false",
                               ind + 1)
         o("}", ind)
+    elif f.nullable_struct:
+        # Null where the version does not allow it is refused.
+        o("if (!%s_present && !(%s))" % (lhs, nullable), ind)
+        o("return -EINVAL;", ind + 1)
+        o("if ((%s) && (rc = fmq_kafka_wr_i8(w, %s_present ? 1 : -1)) < 0)"
+          % (nullable, lhs), ind)
+        o("return rc;", ind + 1)
+        o("if (%s_present && (rc = enc_%s(w, v, &%s)) < 0)"
+          % (lhs, f.struct.cname, lhs), ind)
+        o("return rc;", ind + 1)
     elif f.struct is not None:
         o("if ((rc = enc_%s(w, v, &%s)) < 0)" % (f.struct.cname, lhs), ind)
         o("return rc;", ind + 1)
@@ -730,7 +774,12 @@ def emit_size_field(o, msg, f, lhs, ind, s="s"):
 
 
 def emit_size_value(o, msg, f, t, val, compact, ind, s):
-    if f.struct is not None:
+    if f.nullable_struct and t == f.type:
+        o("if (%s)" % vcond(msg, f.nullable), ind)
+        o("%s->bytes += 1;" % s, ind + 1)
+        o("if (%s_present)" % val, ind)
+        o("sz_%s(%s, v, &%s);" % (f.struct.cname, s, val), ind + 1)
+    elif f.struct is not None:
         o("sz_%s(%s, v, &%s);" % (f.struct.cname, s, val), ind)
     elif t in PRIM:
         o("%s->bytes += %d;" % (s, PRIM[t][3]), ind)
@@ -1143,6 +1192,12 @@ def emit_fill_field(o, msg, f, lhs, ind):
         else:
             emit_fill_scalar(o, msg, f.elem, "%s[i]" % lhs, "false", ind + 1)
         o("}", ind)
+    elif f.nullable_struct:
+        o("%s_present = !(%s) || (kt_rand(g) & 3) != 0;" % (lhs, nullable),
+          ind)
+        o("if (%s_present && fill_%s(g, v, a, depth + 1, &%s) < 0)"
+          % (lhs, f.struct.cname, lhs), ind)
+        o("return -ENOMEM;", ind + 1)
     elif f.struct is not None:
         o("if (fill_%s(g, v, a, depth + 1, &%s) < 0)" % (f.struct.cname, lhs),
           ind)

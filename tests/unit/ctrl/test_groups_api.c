@@ -1251,6 +1251,97 @@ test_simple_consumer(void)
 	(void)E_INVALID_REQUEST;
 }
 
+/* ConsumerGroupHeartbeat and ConsumerGroupDescribe (KIP-848) over the
+ * wire format: v1 with a client-made member id, the nullable assignment,
+ * the registry's topic ids, describe with names, host and operations. */
+static void
+test_consumer_protocol(void)
+{
+	struct fmq_kafka_consumer_group_heartbeat_req hb;
+	struct fmq_kafka_consumer_group_describe_req dr;
+	struct fmq_kafka_str subs[1] = { FMQ_KAFKA_STR_LIT("orders") };
+	struct fmq_kafka_str ids[2] = { FMQ_KAFKA_STR_LIT("cg"),
+					FMQ_KAFKA_STR_LIT("nope") };
+	const struct fmq_topic *tp = fmq_topics_find(C.topics, "orders");
+	const struct fmq_kafka_consumer_group_heartbeat_resp *r;
+	const struct fmq_kafka_consumer_group_describe_resp *d;
+	struct tfwd *t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tp);
+	fmq_kafka_init_request(FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT, 1, &hb);
+	hb.group_id = FMQ_KAFKA_STR_LIT("cg");
+	hb.member_id = FMQ_KAFKA_STR_LIT("m-1");
+	hb.member_epoch = 0;
+	hb.rebalance_timeout_ms = 30000;
+	hb.subscribed_topic_names = subs;
+	hb.subscribed_topic_names_count = 1;
+	hb.topic_partitions_count = 0;
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT, 1, &hb);
+	CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+	r = &t->resp.consumer_group_heartbeat;
+	CU_ASSERT_EQUAL(r->error_code, 0);
+	CU_ASSERT_TRUE(str_is(r->member_id, "m-1"));
+	CU_ASSERT_EQUAL(r->member_epoch, 1);
+	CU_ASSERT_EQUAL(r->heartbeat_interval_ms, 5000);
+	CU_ASSERT_TRUE_FATAL(r->assignment_present);
+	CU_ASSERT_EQUAL_FATAL(r->assignment.topic_partitions_count, 1);
+	CU_ASSERT_EQUAL(memcmp(r->assignment.topic_partitions[0].topic_id.b,
+			       tp->id, 16), 0);
+	CU_ASSERT_EQUAL(r->assignment.topic_partitions[0].partitions_count, 3);
+	tf_free(t);
+	/* Steady heartbeat (nothing changed, owned null): null assignment. */
+	hb.member_epoch = 1;
+	hb.rebalance_timeout_ms = -1;
+	hb.subscribed_topic_names_count = -1;
+	hb.topic_partitions_count = -1;
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT, 0, &hb);
+	CU_ASSERT_EQUAL(t->resp.consumer_group_heartbeat.error_code, 0);
+	CU_ASSERT_FALSE(t->resp.consumer_group_heartbeat.assignment_present);
+	tf_free(t);
+	/* v1 join without a member id: INVALID_REQUEST and a message. */
+	hb.member_id = FMQ_KAFKA_STR_LIT("");
+	hb.member_epoch = 0;
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT, 1, &hb);
+	CU_ASSERT_EQUAL(t->resp.consumer_group_heartbeat.error_code,
+			FMQ_KERR_INVALID_REQUEST);
+	CU_ASSERT(t->resp.consumer_group_heartbeat.error_message.len > 0);
+	CU_ASSERT_EQUAL(t->resp.consumer_group_heartbeat.member_id.len, -1);
+	tf_free(t);
+
+	fmq_kafka_init_request(FMQ_KAFKA_API_CONSUMER_GROUP_DESCRIBE, 0, &dr);
+	dr.group_ids = ids;
+	dr.group_ids_count = 2;
+	dr.include_authorized_operations = true;
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_DESCRIBE, 0, &dr);
+	CU_ASSERT_EQUAL_FATAL(t->answers, 1);
+	d = &t->resp.consumer_group_describe;
+	CU_ASSERT_EQUAL_FATAL(d->groups_count, 2);
+	CU_ASSERT_EQUAL(d->groups[0].error_code, 0);
+	CU_ASSERT_TRUE(str_is(d->groups[0].group_state, "Stable"));
+	CU_ASSERT_TRUE(str_is(d->groups[0].assignor_name, "uniform"));
+	CU_ASSERT_EQUAL(d->groups[0].group_epoch, 1);
+	CU_ASSERT_NOT_EQUAL(d->groups[0].authorized_operations, INT32_MIN);
+	CU_ASSERT_EQUAL_FATAL(d->groups[0].members_count, 1);
+	CU_ASSERT_TRUE(str_is(d->groups[0].members[0].client_id,
+			      "test-client"));
+	CU_ASSERT_TRUE(str_is(d->groups[0].members[0].client_host,
+			      "/10.1.2.3"));
+	CU_ASSERT_EQUAL_FATAL(d->groups[0].members[0].assignment
+			      .topic_partitions_count, 1);
+	CU_ASSERT_TRUE(str_is(d->groups[0].members[0].assignment
+			      .topic_partitions[0].topic_name, "orders"));
+	CU_ASSERT_EQUAL(d->groups[1].error_code, FMQ_KERR_GROUP_ID_NOT_FOUND);
+	tf_free(t);
+
+	/* Leave. */
+	hb.member_id = FMQ_KAFKA_STR_LIT("m-1");
+	hb.member_epoch = -1;
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT, 1, &hb);
+	CU_ASSERT_EQUAL(t->resp.consumer_group_heartbeat.error_code, 0);
+	CU_ASSERT_EQUAL(t->resp.consumer_group_heartbeat.member_epoch, -1);
+	tf_free(t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1270,7 +1361,9 @@ main(int argc, char **argv)
 	    !CU_add_test(s, "session expiry", test_session_expiry) ||
 	    !CU_add_test(s, "restart and shutdown", test_restart_and_shutdown) ||
 	    !CU_add_test(s, "standalone commits", test_simple_consumer) ||
-	    !CU_add_test(s, "ACL denials", test_acl_denials)) {
+	    !CU_add_test(s, "ACL denials", test_acl_denials) ||
+	    !CU_add_test(s, "consumer group protocol (KIP-848)",
+			 test_consumer_protocol)) {
 		CU_cleanup_registry();
 		return 1;
 	}

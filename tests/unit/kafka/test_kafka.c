@@ -110,6 +110,7 @@ static const struct {
 	{ 44, 0, 1, 1 }, { 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE }, { 48, 0, 1, 1 },
 	{ 49, 0, 1, 1 }, { 50, 0, 0, 0 }, { 51, 0, 0, 0 }, { 60, 0, 0, 0 },
 	{ 65, 0, 0, 0 }, { 66, 0, 1, 0 },
+	{ 68, 0, 1, 0 }, { 69, 0, 0, 0 },
 };
 #define N_EXPECT (sizeof(expect_apis) / sizeof(expect_apis[0]))
 

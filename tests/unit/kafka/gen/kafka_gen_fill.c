@@ -314,6 +314,24 @@ static int fill_fmq_kafka_list_transactions_req(struct kt_rng *g, int16_t v, str
 static int fill_fmq_kafka_list_transactions_resp_transaction_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp_transaction_state *o);
 static void kt_init_fmq_kafka_list_transactions_resp_transaction_state(struct fmq_kafka_list_transactions_resp_transaction_state *o);
 static int fill_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_transactions_resp *o);
+static int fill_fmq_kafka_consumer_group_heartbeat_req_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_req_topic_partitions *o);
+static void kt_init_fmq_kafka_consumer_group_heartbeat_req_topic_partitions(struct fmq_kafka_consumer_group_heartbeat_req_topic_partitions *o);
+static int fill_fmq_kafka_consumer_group_heartbeat_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_req *o);
+static int fill_fmq_kafka_consumer_group_heartbeat_resp_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_resp_topic_partitions *o);
+static void kt_init_fmq_kafka_consumer_group_heartbeat_resp_topic_partitions(struct fmq_kafka_consumer_group_heartbeat_resp_topic_partitions *o);
+static int fill_fmq_kafka_consumer_group_heartbeat_resp_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_resp_assignment *o);
+static void kt_init_fmq_kafka_consumer_group_heartbeat_resp_assignment(struct fmq_kafka_consumer_group_heartbeat_resp_assignment *o);
+static int fill_fmq_kafka_consumer_group_heartbeat_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_resp *o);
+static int fill_fmq_kafka_consumer_group_describe_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_req *o);
+static int fill_fmq_kafka_consumer_group_describe_resp_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_topic_partitions *o);
+static void kt_init_fmq_kafka_consumer_group_describe_resp_topic_partitions(struct fmq_kafka_consumer_group_describe_resp_topic_partitions *o);
+static int fill_fmq_kafka_consumer_group_describe_resp_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_assignment *o);
+static void kt_init_fmq_kafka_consumer_group_describe_resp_assignment(struct fmq_kafka_consumer_group_describe_resp_assignment *o);
+static int fill_fmq_kafka_consumer_group_describe_resp_member(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_member *o);
+static void kt_init_fmq_kafka_consumer_group_describe_resp_member(struct fmq_kafka_consumer_group_describe_resp_member *o);
+static int fill_fmq_kafka_consumer_group_describe_resp_described_group(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_described_group *o);
+static void kt_init_fmq_kafka_consumer_group_describe_resp_described_group(struct fmq_kafka_consumer_group_describe_resp_described_group *o);
+static int fill_fmq_kafka_consumer_group_describe_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp *o);
 
 static void
 kt_init_fmq_kafka_produce_req_partition_produce_data(struct fmq_kafka_produce_req_partition_produce_data *o)
@@ -1281,6 +1299,69 @@ kt_init_fmq_kafka_list_transactions_resp_transaction_state(struct fmq_kafka_list
 	o->transactional_id.len = 0;
 	o->transaction_state.p = "";
 	o->transaction_state.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_heartbeat_req_topic_partitions(struct fmq_kafka_consumer_group_heartbeat_req_topic_partitions *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_heartbeat_resp_topic_partitions(struct fmq_kafka_consumer_group_heartbeat_resp_topic_partitions *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_heartbeat_resp_assignment(struct fmq_kafka_consumer_group_heartbeat_resp_assignment *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_describe_resp_topic_partitions(struct fmq_kafka_consumer_group_describe_resp_topic_partitions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic_name.p = "";
+	o->topic_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_describe_resp_assignment(struct fmq_kafka_consumer_group_describe_resp_assignment *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_describe_resp_member(struct fmq_kafka_consumer_group_describe_resp_member *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->member_id.p = "";
+	o->member_id.len = 0;
+	o->instance_id = FMQ_KAFKA_STR_NULL;
+	o->rack_id = FMQ_KAFKA_STR_NULL;
+	o->client_id.p = "";
+	o->client_id.len = 0;
+	o->client_host.p = "";
+	o->client_host.len = 0;
+	o->subscribed_topic_regex = FMQ_KAFKA_STR_NULL;
+	kt_init_fmq_kafka_consumer_group_describe_resp_assignment(&o->assignment);
+	kt_init_fmq_kafka_consumer_group_describe_resp_assignment(&o->target_assignment);
+}
+
+static void
+kt_init_fmq_kafka_consumer_group_describe_resp_described_group(struct fmq_kafka_consumer_group_describe_resp_described_group *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message = FMQ_KAFKA_STR_NULL;
+	o->group_id.p = "";
+	o->group_id.len = 0;
+	o->group_state.p = "";
+	o->group_state.len = 0;
+	o->assignor_name.p = "";
+	o->assignor_name.len = 0;
+	o->authorized_operations = INT32_MIN;
 }
 
 static int
@@ -8017,6 +8098,461 @@ fillv_fmq_kafka_list_transactions_resp(struct kt_rng *g, int16_t v, struct fmq_k
 	return fill_fmq_kafka_list_transactions_resp(g, v, a, 0, o);
 }
 
+static int
+fill_fmq_kafka_consumer_group_heartbeat_req_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_req_topic_partitions *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_heartbeat_req_topic_partitions(o);
+	if (true) {
+		kt_rand_uuid(g, &o->topic_id);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_heartbeat_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_consumer_group_heartbeat_req_init(o);
+	if (true) {
+		o->group_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->member_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->member_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->instance_id = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->rack_id = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->rebalance_timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->subscribed_topic_names_count = kt_rand_count(g, depth, true);
+		o->subscribed_topic_names = NULL;
+		if (o->subscribed_topic_names_count > 0) {
+			o->subscribed_topic_names = fmq_kafka_arena_alloc(a, (size_t)o->subscribed_topic_names_count * sizeof(*o->subscribed_topic_names));
+			if (o->subscribed_topic_names == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->subscribed_topic_names_count; i++) {
+			o->subscribed_topic_names[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if ((v >= 1)) {
+		o->subscribed_topic_regex = kt_rand_str(g, a, (v >= 1));
+	}
+	if (true) {
+		o->server_assignor = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->topic_partitions_count = kt_rand_count(g, depth, true);
+		o->topic_partitions = NULL;
+		if (o->topic_partitions_count > 0) {
+			o->topic_partitions = fmq_kafka_arena_alloc(a, (size_t)o->topic_partitions_count * sizeof(*o->topic_partitions));
+			if (o->topic_partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topic_partitions_count; i++) {
+			if (fill_fmq_kafka_consumer_group_heartbeat_req_topic_partitions(g, v, a, depth + 1, &o->topic_partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_consumer_group_heartbeat_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_consumer_group_heartbeat_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_consumer_group_heartbeat_resp_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_resp_topic_partitions *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_heartbeat_resp_topic_partitions(o);
+	if (true) {
+		kt_rand_uuid(g, &o->topic_id);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_heartbeat_resp_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_resp_assignment *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_heartbeat_resp_assignment(o);
+	if (true) {
+		o->topic_partitions_count = kt_rand_count(g, depth, false);
+		o->topic_partitions = NULL;
+		if (o->topic_partitions_count > 0) {
+			o->topic_partitions = fmq_kafka_arena_alloc(a, (size_t)o->topic_partitions_count * sizeof(*o->topic_partitions));
+			if (o->topic_partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topic_partitions_count; i++) {
+			if (fill_fmq_kafka_consumer_group_heartbeat_resp_topic_partitions(g, v, a, depth + 1, &o->topic_partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_heartbeat_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_heartbeat_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_consumer_group_heartbeat_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->member_id = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->member_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->heartbeat_interval_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->assignment_present = !(true) || (kt_rand(g) & 3) != 0;
+		if (o->assignment_present && fill_fmq_kafka_consumer_group_heartbeat_resp_assignment(g, v, a, depth + 1, &o->assignment) < 0)
+			return -ENOMEM;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_consumer_group_heartbeat_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_consumer_group_heartbeat_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_consumer_group_describe_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_consumer_group_describe_req_init(o);
+	if (true) {
+		o->group_ids_count = kt_rand_count(g, depth, false);
+		o->group_ids = NULL;
+		if (o->group_ids_count > 0) {
+			o->group_ids = fmq_kafka_arena_alloc(a, (size_t)o->group_ids_count * sizeof(*o->group_ids));
+			if (o->group_ids == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->group_ids_count; i++) {
+			o->group_ids[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (true) {
+		o->include_authorized_operations = (kt_rand(g) & 1) != 0;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_consumer_group_describe_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_consumer_group_describe_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_consumer_group_describe_resp_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_topic_partitions *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_describe_resp_topic_partitions(o);
+	if (true) {
+		kt_rand_uuid(g, &o->topic_id);
+	}
+	if (true) {
+		o->topic_name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_describe_resp_assignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_assignment *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_describe_resp_assignment(o);
+	if (true) {
+		o->topic_partitions_count = kt_rand_count(g, depth, false);
+		o->topic_partitions = NULL;
+		if (o->topic_partitions_count > 0) {
+			o->topic_partitions = fmq_kafka_arena_alloc(a, (size_t)o->topic_partitions_count * sizeof(*o->topic_partitions));
+			if (o->topic_partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topic_partitions_count; i++) {
+			if (fill_fmq_kafka_consumer_group_describe_resp_topic_partitions(g, v, a, depth + 1, &o->topic_partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_describe_resp_member(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_member *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_describe_resp_member(o);
+	if (true) {
+		o->member_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->instance_id = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->rack_id = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->member_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->client_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->client_host = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->subscribed_topic_names_count = kt_rand_count(g, depth, false);
+		o->subscribed_topic_names = NULL;
+		if (o->subscribed_topic_names_count > 0) {
+			o->subscribed_topic_names = fmq_kafka_arena_alloc(a, (size_t)o->subscribed_topic_names_count * sizeof(*o->subscribed_topic_names));
+			if (o->subscribed_topic_names == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->subscribed_topic_names_count; i++) {
+			o->subscribed_topic_names[i] = kt_rand_str(g, a, false);
+		}
+	}
+	if (true) {
+		o->subscribed_topic_regex = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		if (fill_fmq_kafka_consumer_group_describe_resp_assignment(g, v, a, depth + 1, &o->assignment) < 0)
+			return -ENOMEM;
+	}
+	if (true) {
+		if (fill_fmq_kafka_consumer_group_describe_resp_assignment(g, v, a, depth + 1, &o->target_assignment) < 0)
+			return -ENOMEM;
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_describe_resp_described_group(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp_described_group *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_consumer_group_describe_resp_described_group(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->group_id = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->group_state = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->group_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->assignment_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->assignor_name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->members_count = kt_rand_count(g, depth, false);
+		o->members = NULL;
+		if (o->members_count > 0) {
+			o->members = fmq_kafka_arena_alloc(a, (size_t)o->members_count * sizeof(*o->members));
+			if (o->members == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->members_count; i++) {
+			if (fill_fmq_kafka_consumer_group_describe_resp_member(g, v, a, depth + 1, &o->members[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->authorized_operations = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_consumer_group_describe_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_consumer_group_describe_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_consumer_group_describe_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->groups_count = kt_rand_count(g, depth, false);
+		o->groups = NULL;
+		if (o->groups_count > 0) {
+			o->groups = fmq_kafka_arena_alloc(a, (size_t)o->groups_count * sizeof(*o->groups));
+			if (o->groups == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->groups_count; i++) {
+			if (fill_fmq_kafka_consumer_group_describe_resp_described_group(g, v, a, depth + 1, &o->groups[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_consumer_group_describe_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_consumer_group_describe_resp(g, v, a, 0, o);
+}
+
 const struct kt_msg kt_msgs[] = {
 	{ 0, 1, 0, 9, "ProduceRequest", sizeof(struct fmq_kafka_produce_req), fillv_fmq_kafka_produce_req },
 	{ 0, 0, 0, 9, "ProduceResponse", sizeof(struct fmq_kafka_produce_resp), fillv_fmq_kafka_produce_resp },
@@ -8100,5 +8636,9 @@ const struct kt_msg kt_msgs[] = {
 	{ 65, 0, 0, 0, "DescribeTransactionsResponse", sizeof(struct fmq_kafka_describe_transactions_resp), fillv_fmq_kafka_describe_transactions_resp },
 	{ 66, 1, 0, 1, "ListTransactionsRequest", sizeof(struct fmq_kafka_list_transactions_req), fillv_fmq_kafka_list_transactions_req },
 	{ 66, 0, 0, 1, "ListTransactionsResponse", sizeof(struct fmq_kafka_list_transactions_resp), fillv_fmq_kafka_list_transactions_resp },
+	{ 68, 1, 0, 1, "ConsumerGroupHeartbeatRequest", sizeof(struct fmq_kafka_consumer_group_heartbeat_req), fillv_fmq_kafka_consumer_group_heartbeat_req },
+	{ 68, 0, 0, 1, "ConsumerGroupHeartbeatResponse", sizeof(struct fmq_kafka_consumer_group_heartbeat_resp), fillv_fmq_kafka_consumer_group_heartbeat_resp },
+	{ 69, 1, 0, 0, "ConsumerGroupDescribeRequest", sizeof(struct fmq_kafka_consumer_group_describe_req), fillv_fmq_kafka_consumer_group_describe_req },
+	{ 69, 0, 0, 0, "ConsumerGroupDescribeResponse", sizeof(struct fmq_kafka_consumer_group_describe_resp), fillv_fmq_kafka_consumer_group_describe_resp },
 };
 const size_t kt_nmsgs = sizeof(kt_msgs) / sizeof(kt_msgs[0]);
