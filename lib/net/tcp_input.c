@@ -668,6 +668,14 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 	prior_sb = c->sb_bytes;
 	dsack = (c->flags & TF_SACK) && s->o.nsack > 0 &&
 		seq_leq(s->o.sack[0][1], s->ack);
+	if (dsack && (c->flags & TF_TLP_DUP) &&
+	    seq_geq(s->o.sack[0][0], c->tlp_lo) &&
+	    seq_leq(s->o.sack[0][1], c->tlp_hi)) {
+		/* The copy a tail loss probe resent: the original had
+		 * arrived (its ACK was lost or held), nothing reordered. */
+		c->flags &= ~TF_TLP_DUP;
+		dsack = false;
+	}
 	if (dsack)
 		c->flags |= TF_REORD;  /* DSACK (RFC 2883): a duplicate */
 	if (seq_gt(s->ack, c->snd_una)) {

@@ -153,6 +153,18 @@ tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
 	tcp_timer_update(n, c);
 }
 
+/* The probe's retransmission of [seq, end): remembered, so that the
+ * peer's DSACK for it is not taken for reordering or for a duplicate of
+ * a recovery's retransmission (tcp_input.c). */
+static void
+tlp_resend(struct fmq_net *n, struct tcp_conn *c, uint32_t seq, uint32_t end)
+{
+	c->tlp_lo = seq;
+	c->tlp_hi = end;
+	c->flags |= TF_TLP_DUP;
+	tcp_retransmit_at(n, c, seq);
+}
+
 static void
 tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 {
@@ -170,11 +182,21 @@ tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 		c->cwnd = out + c->smss;
 		tcp_output(n, c);
 		c->cwnd = cw;
-		if (seq_gt(c->snd_max, before))
+		if (seq_gt(c->snd_max, before)) {
+			/* And the last segment sent before it again: when
+			 * only the ACK of the flight was lost, a receiver
+			 * that delays ACKs (Linux: 40 ms, until its app
+			 * reads) holds the ACK of one new in-order segment
+			 * too, but a duplicate it must ACK at once (RFC 9293
+			 * 3.10.7.4, RFC 5681 4.2). When the tail was lost,
+			 * the new segment is SACKed at once as before. */
+			seq = before - (out < c->smss ? out : c->smss);
+			tlp_resend(n, c, seq, before);
 			return;
+		}
 	}
 	seq = c->snd_max - (out < c->smss ? out : c->smss);
-	tcp_retransmit_at(n, c, seq);
+	tlp_resend(n, c, seq, c->snd_max);
 }
 
 static void

@@ -2030,8 +2030,8 @@ test_rack_short_flight(void)
 
 /*
  * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 10 ms), the probe
- * is new data when there is some the peer's window allows, else the last
- * segment sent.
+ * is new data when there is some the peer's window allows (and the last
+ * segment sent again, see test_tlp_ack_lost), else the last segment sent.
  */
 static void
 test_tlp_probe(void)
@@ -2063,12 +2063,75 @@ test_tlp_probe(void)
 	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
 	clear();
 	advance(12 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);  /* and the last one again */
 	CU_ASSERT_EQUAL(out(0)->seq, top);
 	check_payload(out(0), top - una);
+	CU_ASSERT_EQUAL(out(1)->seq, top - 1448);
 	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
 	clear();
 	peer_ack(&p, top + 1448);
+}
+
+/*
+ * A tail loss probe when only the flight's ACK was lost (captured with 2%
+ * loss each way: Linux delayed the ACK of the probe's single new segment
+ * 40 ms). With new data to send, the probe also resends the last segment
+ * sent before it, which the peer must ACK at once as a duplicate. Its
+ * DSACK then marks no reordering: a hole later SACKed three segments
+ * deep is still resent at once.
+ */
+static void
+test_tlp_ack_lost(void)
+{
+	struct peer p;
+	uint32_t una, top, blk[1][2];
+	struct ts_seg s;
+	bool resent = false;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_FATAL(cap.n > 0 && cap.n < 40);
+	una = out(0)->seq;
+	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
+	clear();
+	/* Every segment arrived; the peer's ACK for them is lost. */
+	advance(12 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL(out(0)->seq, top);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), top - una);
+	CU_ASSERT_EQUAL(out(1)->seq, top - 1448);
+	CU_ASSERT_EQUAL(out(1)->len, 1448);
+	check_payload(out(1), top - 1448 - una);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	clear();
+	/* The peer ACKs both at once, the duplicate reported (DSACK). */
+	p.ecr = (uint32_t)(now / MS);
+	blk[0][0] = top - 1448;
+	blk[0][1] = top;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = top + 1448;
+	p.rcv = s.ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_FATAL(cap.n >= 4);
+	una = out(0)->seq;
+	CU_ASSERT_EQUAL(una, top + 1448);
+	clear();
+	/* The next flight's first segment is lost: three SACKed above it
+	 * (DupThresh) resend it at once, no reordering window. */
+	advance(1 * MS);
+	peer_sack(&p, una, una + 1448, una + 4 * 1448);
+	for (unsigned int i = 0; i < cap.n; i++)
+		if (out(i)->seq == una && out(i)->len > 0)
+			resent = true;
+	CU_ASSERT(resent);
+	clear();
+	peer_ack(&p, una + 4 * 1448);
+	advance(1000 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	peer_ack(&p, p.rcv);
 }
 
 /*
@@ -2391,6 +2454,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
 	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "tail loss probe: the last segment again (lost ACK)",
+		    test_tlp_ack_lost);
 	CU_add_test(s, "DSACK undo of a spurious recovery (RFC 2883)", test_dsack_undo);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
