@@ -2073,6 +2073,58 @@ test_tlp_probe(void)
 }
 
 /*
+ * D-SACK (RFC 2883): text we already had is ACKed at once, the duplicate
+ * range in the first SACK block (once), whether the whole segment is old
+ * or only its front; the overlap's new text is taken.
+ */
+static void
+test_dsack_receiver(void)
+{
+	struct peer p;
+	struct ts_out *o;
+	uint32_t seq;
+
+	open_conn(&p, PEER_PORT, 1);
+	peer_send(&p, 1000);
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	seq = p.nxt - 2000;
+	CU_ASSERT_EQUAL(app.rxlen, 2000);
+	clear();
+	/* The peer resends the second segment: our ACK was lost. */
+	p.nxt -= 1000;
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	o = out(0);
+	CU_ASSERT_EQUAL(o->ack, seq + 2000);
+	CU_ASSERT_EQUAL_FATAL(o->nsack, 1);
+	CU_ASSERT_EQUAL(o->sack[0][0], seq + 1000);
+	CU_ASSERT_EQUAL(o->sack[0][1], seq + 2000);
+	clear();
+	/* Reported once: the next ACK has no block. */
+	peer_send(&p, 1000);
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->nsack, 0);
+	clear();
+	/* Half old, half new: the old half reported, the new one taken. */
+	p.nxt -= 500;
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL(app.rxlen, 4500);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	o = out(0);
+	CU_ASSERT_EQUAL(o->ack, seq + 4500);
+	CU_ASSERT_EQUAL_FATAL(o->nsack, 1);
+	CU_ASSERT_EQUAL(o->sack[0][0], seq + 3500);
+	CU_ASSERT_EQUAL(o->sack[0][1], seq + 4000);
+	CU_ASSERT(memcmp(app.rx, patbuf(0, 4500), 4500) == 0);
+	clear();
+}
+
+/*
  * A tail loss probe when only the flight's ACK was lost (captured with 2%
  * loss each way: Linux delayed the ACK of the probe's single new segment
  * 40 ms). With new data to send, the probe also resends the last segment
@@ -2454,6 +2506,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
 	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "D-SACK for duplicate text (RFC 2883)",
+		    test_dsack_receiver);
 	CU_add_test(s, "tail loss probe: the last segment again (lost ACK)",
 		    test_tlp_ack_lost);
 	CU_add_test(s, "DSACK undo of a spurious recovery (RFC 2883)", test_dsack_undo);
