@@ -496,6 +496,8 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 			lim = c->snd_una + c->snd_wnd;
 		if (sent && c->rtx_at == 0)
 			tcp_rto_arm(n, c);
+		if (sent)
+			tcp_tlp_arm(n, c);
 	}
 	for (;;) {
 		uint32_t len, left;

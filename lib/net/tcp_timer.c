@@ -123,7 +123,9 @@ rto_expired(struct fmq_net *n, struct tcp_conn *c)
 /*
  * Tail loss probe (RFC 8985 7): when the last segments of a flight are
  * lost no ACK comes that shows a hole, and only the RTO (200 ms at least)
- * would notice. PTO = 2 SRTT (7.2), plus the peer's worst delayed ACK
+ * would notice. Also armed in SACK recovery (RFC 8985 7.2 leaves it to
+ * the RTO there): when the ACKs that would show a lost retransmission
+ * are themselves lost, nothing else moves for 200 ms or more. PTO = 2 SRTT (7.2), plus the peer's worst delayed ACK
  * when one segment is out (its ACK may be held), at least 2 ms (two
  * ticks, as Linux), never past the RTO. The probe is a new segment when
  * the peer's window allows, else the last one (7.3); its ACK's SACK
@@ -135,7 +137,8 @@ tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
 	uint64_t pto;
 	uint32_t out = c->snd_max - c->snd_una;
 
-	if (!(c->flags & TF_SACK) || (c->flags & (TF_RECOVERY | TF_TLP_SENT)) ||
+	if (!(c->flags & TF_SACK) || (c->flags & TF_TLP_SENT) ||
+	    (c->flags & (TF_RECOVERY | TF_SACK_RECOV)) == TF_RECOVERY ||
 	    c->srtt_us == 0 || out == 0) {
 		c->tlp_at = 0;
 		return;
@@ -170,10 +173,23 @@ tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 {
 	uint32_t seq, out = c->snd_max - c->snd_una;
 
-	if (out == 0 || (c->flags & (TF_RECOVERY | TF_TLP_SENT | TF_PERSIST)))
+	if (out == 0 || (c->flags & (TF_TLP_SENT | TF_PERSIST)) ||
+	    (c->flags & (TF_RECOVERY | TF_SACK_RECOV)) == TF_RECOVERY)
 		return;
 	c->flags |= TF_TLP_SENT;
 	n->st.tcp_tlp++;
+	if (c->flags & TF_SACK_RECOV) {
+		/* In recovery no ACK came for 2 SRTT: the one that would
+		 * show a lost retransmission (or the end of recovery) was
+		 * lost. Resend the first unacknowledged segment: a copy the
+		 * peer has is ACKed at once (with the SACK blocks RACK
+		 * needs), a lost one is repaired; the RTO (200 ms at least,
+		 * then one segment a round trip) is not waited for. */
+		seq = c->snd_una;
+		c->rtx_mark = c->snd_max;
+		tlp_resend(n, c, seq, seq + RTE_MIN(out, (uint32_t)c->smss));
+		return;
+	}
 	if (c->snd_nxt == c->snd_max && seq_lt(c->snd_nxt, c->sq_end) &&
 	    seq_lt(c->snd_nxt, c->snd_una + c->snd_wnd)) {
 		/* New data: one segment past cwnd (7.3). */

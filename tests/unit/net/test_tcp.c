@@ -2187,6 +2187,50 @@ test_tlp_ack_lost(void)
 }
 
 /*
+ * A recovery whose ACKs are lost (captured with 2% loss each way: a lost
+ * retransmission, the ACK that would have shown it lost, then 200-290 ms
+ * to the RTO). The probe also runs in SACK recovery: 2 SRTT without an
+ * ACK resend the first unacknowledged segment, long before the RTO, and
+ * the window is not collapsed to one segment.
+ */
+static void
+test_tlp_in_recovery(void)
+{
+	struct peer p;
+	uint32_t una;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	/* Segment 1 lost: recovery resends it at once. */
+	peer_sack(&p, una, una + 1448, una + 10 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	clear();
+	/* The resent copy is lost again, and no ACK comes. */
+	advance(15 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), 0);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	clear();
+	/* One probe only until an ACK comes. */
+	advance(30 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	p.ecr = (uint32_t)(now / MS);
+	peer_ack(&p, una + 10 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+}
+
+/*
  * DSACK undo (RFC 2883 section 5): the peer reports the one retransmission
  * of a recovery as a duplicate, so the original arrived: the window
  * before the reduction comes back. The peer echoes a fresh timestamp, so
@@ -2506,6 +2550,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
 	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "tail loss probe in SACK recovery (lost ACKs)",
+		    test_tlp_in_recovery);
 	CU_add_test(s, "D-SACK for duplicate text (RFC 2883)",
 		    test_dsack_receiver);
 	CU_add_test(s, "tail loss probe: the last segment again (lost ACK)",
