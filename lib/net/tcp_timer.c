@@ -125,11 +125,12 @@ rto_expired(struct fmq_net *n, struct tcp_conn *c)
  * lost no ACK comes that shows a hole, and only the RTO (200 ms at least)
  * would notice. Also armed in SACK recovery (RFC 8985 7.2 leaves it to
  * the RTO there): when the ACKs that would show a lost retransmission
- * are themselves lost, nothing else moves for 200 ms or more. PTO = 2 SRTT (7.2), plus the peer's worst delayed ACK
- * when one segment is out (its ACK may be held), at least 2 ms (two
- * ticks, as Linux), never past the RTO. The probe is a new segment when
- * the peer's window allows, else the last one (7.3); its ACK's SACK
- * blocks show RACK the holes.
+ * are themselves lost, nothing else moves for 200 ms or more.
+ * PTO = 2 SRTT (7.2), plus the peer's delayed ACK when one segment is
+ * out (its ACK may be held), at least 10 ms (TCP_TLP_MIN_NS, as Linux),
+ * never past the RTO. The probe is a new segment when the peer's window
+ * allows (and the last one again), else the last one (7.3); its ACK's
+ * SACK blocks show RACK the holes.
  */
 void
 tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
