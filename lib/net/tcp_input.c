@@ -133,6 +133,24 @@ rx_trim_len(struct rte_mbuf *m, uint32_t len)
 	m->nb_segs = segs;
 }
 
+/*
+ * Text we already had (RFC 2883): the next ACK, sent at once, reports it
+ * in its first SACK block. The sender learns that its retransmission was
+ * not needed: Linux undoes the reduction of a spurious timeout, probe or
+ * fast retransmit by it and widens its RACK reordering window. Without
+ * it, every retransmission our lost or late ACKs caused cost the
+ * sender's window for good.
+ */
+static void
+dsack_note(struct tcp_conn *c, uint32_t lo, uint32_t hi)
+{
+	if (!(c->flags & TF_SACK))
+		return;
+	c->dsack_lo = lo;
+	c->dsack_hi = hi;
+	c->flags |= TF_DSACK;
+}
+
 /* RFC 5961 section 7: challenge ACKs are rate-limited per lcore. */
 static void
 challenge_ack(struct fmq_net *n, struct tcp_conn *c)
@@ -561,8 +579,13 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 			}
 		}
 		if (!ok) {
-			if (!(s->flags & TH_RST))
+			if (!(s->flags & TH_RST)) {
 				c->flags |= TF_ACK_NOW;
+				if (s->len > 0 &&
+				    seq_leq(s->seq + s->len, c->rcv_nxt))
+					dsack_note(c, s->seq,
+						   s->seq + s->len);
+			}
 			return tdrop(n, m, FMQ_NET_DROP_TCP_OUT_OF_WINDOW);
 		}
 	}
@@ -580,6 +603,8 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 			d = s->len;
 		}
 		if (d > 0) {
+			dsack_note(c, s->seq, s->seq + d);
+			c->flags |= TF_ACK_NOW;
 			m = rx_trim_front(m, d);
 			s->len -= d;
 			s->seq += d;
@@ -668,6 +693,14 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 	prior_sb = c->sb_bytes;
 	dsack = (c->flags & TF_SACK) && s->o.nsack > 0 &&
 		seq_leq(s->o.sack[0][1], s->ack);
+	if (dsack && (c->flags & TF_TLP_DUP) &&
+	    seq_geq(s->o.sack[0][0], c->tlp_lo) &&
+	    seq_leq(s->o.sack[0][1], c->tlp_hi)) {
+		/* The copy a tail loss probe resent: the original had
+		 * arrived (its ACK was lost or held), nothing reordered. */
+		c->flags &= ~TF_TLP_DUP;
+		dsack = false;
+	}
 	if (dsack)
 		c->flags |= TF_REORD;  /* DSACK (RFC 2883): a duplicate */
 	if (seq_gt(s->ack, c->snd_una)) {

@@ -72,7 +72,8 @@ seg_room(const struct tcp_conn *c)
 {
 	uint32_t room = c->smss;
 
-	if ((c->flags & TF_SACK) && c->ooo_head != NULL)
+	if ((c->flags & TF_SACK) &&
+	    (c->ooo_head != NULL || (c->flags & TF_DSACK)))
 		room -= 4 + 8 * ((c->flags & TF_TS) ? 3 : 4);
 	return room;
 }
@@ -193,10 +194,20 @@ write_opts(struct fmq_net *n, struct tcp_conn *c, uint8_t *o, uint8_t flags)
 		put_be32(&o[i + 4], c->ts_recent);
 		i += 8;
 	}
-	if ((c->flags & TF_SACK) && c->ooo_head != NULL && !(flags & TH_RST)) {
+	if ((c->flags & TF_SACK) &&
+	    (c->ooo_head != NULL || (c->flags & TF_DSACK)) &&
+	    !(flags & TH_RST)) {
 		uint32_t blk[TCP_MAX_SACK][2];
-		unsigned int nb = tcp_sack_blocks(c, blk,
-				(c->flags & TF_TS) ? 3 : 4);
+		unsigned int max = (c->flags & TF_TS) ? 3 : 4, nb = 0;
+
+		/* A duplicate first (RFC 2883 4), reported once. */
+		if (c->flags & TF_DSACK) {
+			c->flags &= ~TF_DSACK;
+			blk[0][0] = c->dsack_lo;
+			blk[0][1] = c->dsack_hi;
+			nb = 1;
+		}
+		nb += tcp_sack_blocks(c, blk + nb, max - nb);
 
 		o[i++] = TCPOPT_NOP;
 		o[i++] = TCPOPT_NOP;
@@ -485,6 +496,8 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 			lim = c->snd_una + c->snd_wnd;
 		if (sent && c->rtx_at == 0)
 			tcp_rto_arm(n, c);
+		if (sent)
+			tcp_tlp_arm(n, c);
 	}
 	for (;;) {
 		uint32_t len, left;

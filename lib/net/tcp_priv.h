@@ -45,6 +45,8 @@ enum tcp_state {
 #define TF_RQ_RELEASE   (1u << 23) /* resumed: deliver held data */
 #define TF_REORD        (1u << 24) /* the peer saw reordering (RACK) */
 #define TF_RACK_Q       (1u << 25) /* on the per-poll RACK queue */
+#define TF_TLP_DUP      (1u << 26) /* [tlp_lo, tlp_hi) resent by a probe */
+#define TF_DSACK        (1u << 27) /* report [dsack_lo, dsack_hi) (RFC 2883) */
 
 /* TCP header flag bits (th->tcp_flags). */
 #define TH_FIN RTE_TCP_FIN_FLAG
@@ -153,6 +155,9 @@ struct tcp_conn {
 	/* RACK (RFC 8985): when the reordering window of the lowest hole
 	 * ends (0: no hole waiting). */
 	uint64_t rack_at;
+	/* The range a tail loss probe resent: the peer's DSACK for it
+	 * says a probe was not needed, not that the network reorders. */
+	uint32_t tlp_lo, tlp_hi;
 	/* PRR (RFC 6937): FlightSize at the start of recovery, data
 	 * delivered to the peer and data sent since. */
 	uint32_t prr_fs, prr_delivered, prr_out;
@@ -175,6 +180,9 @@ struct tcp_conn {
 	struct rte_mbuf *ooo_head;
 	uint32_t ooo_bytes, ooo_segs, ooo_last_seq;
 	uint32_t ooo_fin_seq;    /* seq of an out-of-order FIN */
+	/* A duplicate received, for the first SACK block of our next
+	 * segment (D-SACK, RFC 2883). */
+	uint32_t dsack_lo, dsack_hi;
 	bool ooo_fin;
 	/* In-order data held while the app paused reading. */
 	struct rte_mbuf *rq_head, *rq_tail;

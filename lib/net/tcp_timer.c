@@ -123,11 +123,14 @@ rto_expired(struct fmq_net *n, struct tcp_conn *c)
 /*
  * Tail loss probe (RFC 8985 7): when the last segments of a flight are
  * lost no ACK comes that shows a hole, and only the RTO (200 ms at least)
- * would notice. PTO = 2 SRTT (7.2), plus the peer's worst delayed ACK
- * when one segment is out (its ACK may be held), at least 2 ms (two
- * ticks, as Linux), never past the RTO. The probe is a new segment when
- * the peer's window allows, else the last one (7.3); its ACK's SACK
- * blocks show RACK the holes.
+ * would notice. Also armed in SACK recovery (RFC 8985 7.2 leaves it to
+ * the RTO there): when the ACKs that would show a lost retransmission
+ * are themselves lost, nothing else moves for 200 ms or more.
+ * PTO = 2 SRTT (7.2), plus the peer's delayed ACK when one segment is
+ * out (its ACK may be held), at least 10 ms (TCP_TLP_MIN_NS, as Linux),
+ * never past the RTO. The probe is a new segment when the peer's window
+ * allows (and the last one again), else the last one (7.3); its ACK's
+ * SACK blocks show RACK the holes.
  */
 void
 tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
@@ -135,7 +138,8 @@ tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
 	uint64_t pto;
 	uint32_t out = c->snd_max - c->snd_una;
 
-	if (!(c->flags & TF_SACK) || (c->flags & (TF_RECOVERY | TF_TLP_SENT)) ||
+	if (!(c->flags & TF_SACK) || (c->flags & TF_TLP_SENT) ||
+	    (c->flags & (TF_RECOVERY | TF_SACK_RECOV)) == TF_RECOVERY ||
 	    c->srtt_us == 0 || out == 0) {
 		c->tlp_at = 0;
 		return;
@@ -153,15 +157,40 @@ tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c)
 	tcp_timer_update(n, c);
 }
 
+/* The probe's retransmission of [seq, end): remembered, so that the
+ * peer's DSACK for it is not taken for reordering or for a duplicate of
+ * a recovery's retransmission (tcp_input.c). */
+static void
+tlp_resend(struct fmq_net *n, struct tcp_conn *c, uint32_t seq, uint32_t end)
+{
+	c->tlp_lo = seq;
+	c->tlp_hi = end;
+	c->flags |= TF_TLP_DUP;
+	tcp_retransmit_at(n, c, seq);
+}
+
 static void
 tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 {
 	uint32_t seq, out = c->snd_max - c->snd_una;
 
-	if (out == 0 || (c->flags & (TF_RECOVERY | TF_TLP_SENT | TF_PERSIST)))
+	if (out == 0 || (c->flags & (TF_TLP_SENT | TF_PERSIST)) ||
+	    (c->flags & (TF_RECOVERY | TF_SACK_RECOV)) == TF_RECOVERY)
 		return;
 	c->flags |= TF_TLP_SENT;
 	n->st.tcp_tlp++;
+	if (c->flags & TF_SACK_RECOV) {
+		/* In recovery no ACK came for 2 SRTT: the one that would
+		 * show a lost retransmission (or the end of recovery) was
+		 * lost. Resend the first unacknowledged segment: a copy the
+		 * peer has is ACKed at once (with the SACK blocks RACK
+		 * needs), a lost one is repaired; the RTO (200 ms at least,
+		 * then one segment a round trip) is not waited for. */
+		seq = c->snd_una;
+		c->rtx_mark = c->snd_max;
+		tlp_resend(n, c, seq, seq + RTE_MIN(out, (uint32_t)c->smss));
+		return;
+	}
 	if (c->snd_nxt == c->snd_max && seq_lt(c->snd_nxt, c->sq_end) &&
 	    seq_lt(c->snd_nxt, c->snd_una + c->snd_wnd)) {
 		/* New data: one segment past cwnd (7.3). */
@@ -170,11 +199,21 @@ tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 		c->cwnd = out + c->smss;
 		tcp_output(n, c);
 		c->cwnd = cw;
-		if (seq_gt(c->snd_max, before))
+		if (seq_gt(c->snd_max, before)) {
+			/* And the last segment sent before it again: when
+			 * only the ACK of the flight was lost, a receiver
+			 * that delays ACKs (Linux: 40 ms, until its app
+			 * reads) holds the ACK of one new in-order segment
+			 * too, but a duplicate it must ACK at once (RFC 9293
+			 * 3.10.7.4, RFC 5681 4.2). When the tail was lost,
+			 * the new segment is SACKed at once as before. */
+			seq = before - (out < c->smss ? out : c->smss);
+			tlp_resend(n, c, seq, before);
 			return;
+		}
 	}
 	seq = c->snd_max - (out < c->smss ? out : c->smss);
-	tcp_retransmit_at(n, c, seq);
+	tlp_resend(n, c, seq, c->snd_max);
 }
 
 static void

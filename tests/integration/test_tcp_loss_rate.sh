@@ -8,6 +8,11 @@
 # clean rate is printed; it is asserted only when FMQ_LOSS_MIN_SHARE is
 # set (percent; 28 passes here, 17 before RACK), since a rate is a
 # benchmark figure and a shared CI machine makes it noisy.
+# The kernel-side rule (OUTPUT) loses nothing of the kernel's data on the
+# wire: its TCP sees the transmit fail and sends the segment again at the
+# next ACK. It loses the kernel's pure ACKs, which are not retried, so
+# "each way" is TCP-lite's sender with its data and ACKs lost (see
+# docs/tcp.md, Tests); net.impair.rx.loss loses the kernel's data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh

@@ -2030,8 +2030,8 @@ test_rack_short_flight(void)
 
 /*
  * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 10 ms), the probe
- * is new data when there is some the peer's window allows, else the last
- * segment sent.
+ * is new data when there is some the peer's window allows (and the last
+ * segment sent again, see test_tlp_ack_lost), else the last segment sent.
  */
 static void
 test_tlp_probe(void)
@@ -2063,12 +2063,171 @@ test_tlp_probe(void)
 	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
 	clear();
 	advance(12 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);  /* and the last one again */
 	CU_ASSERT_EQUAL(out(0)->seq, top);
 	check_payload(out(0), top - una);
+	CU_ASSERT_EQUAL(out(1)->seq, top - 1448);
 	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
 	clear();
 	peer_ack(&p, top + 1448);
+}
+
+/*
+ * D-SACK (RFC 2883): text we already had is ACKed at once, the duplicate
+ * range in the first SACK block (once), whether the whole segment is old
+ * or only its front; the overlap's new text is taken.
+ */
+static void
+test_dsack_receiver(void)
+{
+	struct peer p;
+	struct ts_out *o;
+	uint32_t seq;
+
+	open_conn(&p, PEER_PORT, 1);
+	peer_send(&p, 1000);
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	seq = p.nxt - 2000;
+	CU_ASSERT_EQUAL(app.rxlen, 2000);
+	clear();
+	/* The peer resends the second segment: our ACK was lost. */
+	p.nxt -= 1000;
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	o = out(0);
+	CU_ASSERT_EQUAL(o->ack, seq + 2000);
+	CU_ASSERT_EQUAL_FATAL(o->nsack, 1);
+	CU_ASSERT_EQUAL(o->sack[0][0], seq + 1000);
+	CU_ASSERT_EQUAL(o->sack[0][1], seq + 2000);
+	clear();
+	/* Reported once: the next ACK has no block. */
+	peer_send(&p, 1000);
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->nsack, 0);
+	clear();
+	/* Half old, half new: the old half reported, the new one taken. */
+	p.nxt -= 500;
+	peer_send(&p, 1000);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL(app.rxlen, 4500);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	o = out(0);
+	CU_ASSERT_EQUAL(o->ack, seq + 4500);
+	CU_ASSERT_EQUAL_FATAL(o->nsack, 1);
+	CU_ASSERT_EQUAL(o->sack[0][0], seq + 3500);
+	CU_ASSERT_EQUAL(o->sack[0][1], seq + 4000);
+	CU_ASSERT(memcmp(app.rx, patbuf(0, 4500), 4500) == 0);
+	clear();
+}
+
+/*
+ * A tail loss probe when only the flight's ACK was lost (captured with 2%
+ * loss each way: Linux delayed the ACK of the probe's single new segment
+ * 40 ms). With new data to send, the probe also resends the last segment
+ * sent before it, which the peer must ACK at once as a duplicate. Its
+ * DSACK then marks no reordering: a hole later SACKed three segments
+ * deep is still resent at once.
+ */
+static void
+test_tlp_ack_lost(void)
+{
+	struct peer p;
+	uint32_t una, top, blk[1][2];
+	struct ts_seg s;
+	bool resent = false;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 40 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_FATAL(cap.n > 0 && cap.n < 40);
+	una = out(0)->seq;
+	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
+	clear();
+	/* Every segment arrived; the peer's ACK for them is lost. */
+	advance(12 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL(out(0)->seq, top);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), top - una);
+	CU_ASSERT_EQUAL(out(1)->seq, top - 1448);
+	CU_ASSERT_EQUAL(out(1)->len, 1448);
+	check_payload(out(1), top - 1448 - una);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	clear();
+	/* The peer ACKs both at once, the duplicate reported (DSACK). */
+	p.ecr = (uint32_t)(now / MS);
+	blk[0][0] = top - 1448;
+	blk[0][1] = top;
+	s = pseg(&p, F_ACK, NULL, 0);
+	s.ack = top + 1448;
+	p.rcv = s.ack;
+	ts_opt_sack(&s, (const uint32_t (*)[2])blk, 1);
+	rx_seg(&s);
+	CU_ASSERT_FATAL(cap.n >= 4);
+	una = out(0)->seq;
+	CU_ASSERT_EQUAL(una, top + 1448);
+	clear();
+	/* The next flight's first segment is lost: three SACKed above it
+	 * (DupThresh) resend it at once, no reordering window. */
+	advance(1 * MS);
+	peer_sack(&p, una, una + 1448, una + 4 * 1448);
+	for (unsigned int i = 0; i < cap.n; i++)
+		if (out(i)->seq == una && out(i)->len > 0)
+			resent = true;
+	CU_ASSERT(resent);
+	clear();
+	peer_ack(&p, una + 4 * 1448);
+	advance(1000 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	peer_ack(&p, p.rcv);
+}
+
+/*
+ * A recovery whose ACKs are lost (captured with 2% loss each way: a lost
+ * retransmission, the ACK that would have shown it lost, then 200-290 ms
+ * to the RTO). The probe also runs in SACK recovery: 2 SRTT without an
+ * ACK resend the first unacknowledged segment, long before the RTO, and
+ * the window is not collapsed to one segment.
+ */
+static void
+test_tlp_in_recovery(void)
+{
+	struct peer p;
+	uint32_t una;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 10 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	/* Segment 1 lost: recovery resends it at once. */
+	peer_sack(&p, una, una + 1448, una + 10 * 1448);
+	CU_ASSERT_FATAL(cap.n >= 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	clear();
+	/* The resent copy is lost again, and no ACK comes. */
+	advance(15 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	check_payload(out(0), 0);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
+	clear();
+	/* One probe only until an ACK comes. */
+	advance(30 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	p.ecr = (uint32_t)(now / MS);
+	peer_ack(&p, una + 10 * 1448);
+	advance(1000 * MS);
+	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
 }
 
 /*
@@ -2391,6 +2550,12 @@ main(int argc, char **argv)
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
 	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "tail loss probe in SACK recovery (lost ACKs)",
+		    test_tlp_in_recovery);
+	CU_add_test(s, "D-SACK for duplicate text (RFC 2883)",
+		    test_dsack_receiver);
+	CU_add_test(s, "tail loss probe: the last segment again (lost ACK)",
+		    test_tlp_ack_lost);
 	CU_add_test(s, "DSACK undo of a spurious recovery (RFC 2883)", test_dsack_undo);
 	CU_add_test(s, "window scaling both ends", test_window_scaling);
 	CU_add_test(s, "peer zero window -> persist probes", test_zero_window_probe);
