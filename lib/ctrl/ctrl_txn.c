@@ -796,6 +796,15 @@ complete(struct fmq_ctrl *c, struct txn *t, int64_t now_ms)
 		 * drops it). */
 		fmq_group_offset_commit(c->group, 0, &cr, now_ms);
 	}
+	/* The offsets are durable before the transaction is complete: a
+	 * crash in between commits them again at start-up, never loses
+	 * them. */
+	if (commit && t->noffs > 0 && fmq_group_flush_needed(c->group) &&
+	    fmq_group_flush(c->group, now_ms) < 0) {
+		FMQ_WARN(COMP, "%s: offsets not durable; retrying", t->tid);
+		t->retry_ms = now_ms + RETRY_MS;
+		return;
+	}
 	txn_clear_offs(t);
 	t->state = commit ? TS_COMPLETE_COMMIT : TS_COMPLETE_ABORT;
 	t->update_ms = now_ms;

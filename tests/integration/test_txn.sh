@@ -16,6 +16,8 @@
 #     transaction is aborted, read_committed consumers are not stuck, the
 #     aborted records stay hidden (the aborted index survives), and the
 #     producer's next init_transactions works.
+#  6. A consume-transform-produce loop SIGKILLed (broker and client) in
+#     the middle, then run again to the end: each input exactly once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -87,6 +89,27 @@ run ck_kill 90 "$PY" tests/integration/txn/ck_kill.py "$B" check
 r=$(fmq_metric fluxmq_transactions_recovered_total)
 [ "$r" -ge 1 ] || fail "fluxmq_transactions_recovered_total=$r"
 pass "restart: the open transaction aborted, read_committed not stuck"
+
+# --- consume-transform-produce across SIGKILL of broker and client -------
+run ctpk_seed 60 "$PY" tests/integration/txn/ck_ctp_kill.py "$B" seed
+out=$FMQ_TMP/ctpk_run1.out
+"$PY" tests/integration/txn/ck_ctp_kill.py "$B" run >"$out" 2>&1 &
+cpid=$!
+fmq_on_cleanup "kill $cpid 2>/dev/null || true"
+for ((i = 0; i < 600; i++)); do
+	[ "$(grep -c '^PROGRESS' "$out")" -ge 25 ] && break
+	kill -0 "$cpid" 2>/dev/null || break
+	sleep 0.1
+done
+n1=$(grep -c '^PROGRESS' "$out" || true)
+[ "$n1" -ge 25 ] || { tail -n 20 "$out" | sed 's/^/    | /' >&2; fail "the loop did not get going ($n1 commits)"; }
+fmq_kill9
+kill -KILL "$cpid" 2>/dev/null || true
+wait "$cpid" 2>/dev/null || true
+fmq_start txn --set lcores.data=2
+run ctpk_run2 120 "$PY" tests/integration/txn/ck_ctp_kill.py "$B" run
+run ctpk_check 60 "$PY" tests/integration/txn/ck_ctp_kill.py "$B" check
+pass "consume-transform-produce exactly once across SIGKILL of broker and client ($n1 transactions before the kill)"
 
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
