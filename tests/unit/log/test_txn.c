@@ -6,7 +6,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
@@ -295,6 +298,59 @@ test_verification(void)
 	fmq_log_destroy_pool(hot);
 }
 
+/* Markers only in the hot pool when the process dies are recovered, and
+ * so is everything appended after them. */
+static void
+test_kill_recovery(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log *log;
+	struct fmq_log_part *p;
+	struct fmq_log_append_result r;
+	struct fmq_log_range rg[8];
+	struct fmq_log_read_result rr;
+	uint8_t buf[256];
+	int status;
+	pid_t pid = fork();
+
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		log = mk_log("kill", hot);
+		p = log != NULL ? mk_part(log, "kill", dir) : NULL;
+		if (p == NULL)
+			_exit(2);
+		fmq_log_txn_set_open(p, 0, (const int64_t[]){ 4 }, 1);
+		if (produce_err(p, 2, 4, 0, true, NULL) != 0 ||     /* 0-1 */
+		    fmq_log_txn_marker(p, 4, 0, true, 0, 0, &r) != 0 ||  /* 2 */
+		    produce_err(p, 2, 4, 2, true, NULL) != 0 ||     /* 3-4 */
+		    fmq_log_txn_marker(p, 4, 0, false, 0, 3, &r) != 0 || /* 5 */
+		    produce_err(p, 3, -1, 0, false, NULL) != 0)     /* 6-8 */
+			_exit(3);
+		raise(SIGKILL);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	log = mk_log("kill", hot);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	p = mk_part(log, "kill", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	fmq_log_recovery_done(log);
+	CU_ASSERT_EQUAL(hw(p), 9);
+	for (int64_t off = 2; off <= 5; off += 3) {
+		CU_ASSERT_EQUAL(fmq_log_read(p, off, 1, rg, 8, &rr), 0);
+		CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+		CU_ASSERT_EQUAL_FATAL(rg[0].len, 78);
+		CU_ASSERT_EQUAL(fmq_log_range_copy(&rg[0], buf), 0);
+		fmq_log_range_release(&rg[0]);
+		CU_ASSERT_EQUAL(be16(buf + 21), 0x30);
+		CU_ASSERT_EQUAL(be16(buf + 61 + 7), off == 2 ? 1 : 0);
+	}
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -314,6 +370,8 @@ main(int argc, char **argv)
 		    test_aborted_index);
 	CU_add_test(s, "partition verification: only producers with a "
 		    "transaction open here", test_verification);
+	CU_add_test(s, "markers in the hot pool survive a SIGKILL, and what "
+		    "follows them", test_kill_recovery);
 	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
