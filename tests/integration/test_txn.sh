@@ -44,6 +44,9 @@ fmq_start txn --set lcores.data=2 --set transaction.max.timeout.ms=60000 \
 run ck_txn 90 "$PY" tests/integration/txn/ck_txn.py "$B" txn-ck
 pass "confluent-kafka: commit/abort interleaved, read_committed exact, LSO"
 
+run kp_read 60 "$PY" tests/integration/txn/kp_read.py "$B" txn-ck 3
+pass "kafka-python reads a topic with transaction markers"
+
 run raw_describe 60 "$PY" tests/integration/txn/raw_describe.py "$FMQ_IP" 9092 txn-ck "$FMQ_MGMT"
 pass "DescribeTransactions and ListTransactions (raw protocol)"
 
