@@ -52,7 +52,9 @@ pass "DescribeTransactions and ListTransactions (raw protocol)"
 
 c=$(fmq_metric fluxmq_transactions_committed_total)
 a=$(fmq_metric fluxmq_transactions_aborted_total)
-[ "$c" -ge 5 ] && [ "$a" -ge 2 ] || fail "metrics: committed=$c aborted=$a"
+if [ "$c" -lt 5 ] || [ "$a" -lt 2 ]; then
+	fail "metrics: committed=$c aborted=$a"
+fi
 pass "metrics: $c committed, $a aborted"
 
 if command -v node >/dev/null &&
