@@ -16,6 +16,7 @@
 #     transaction is aborted, read_committed consumers are not stuck, the
 #     aborted records stay hidden (the aborted index survives), and the
 #     producer's next init_transactions works.
+#  7. The authorizer: WRITE on the transactional id and on each topic.
 #  6. A consume-transform-produce loop SIGKILLed (broker and client) in
 #     the middle, then run again to the end: each input exactly once.
 set -euo pipefail
@@ -119,3 +120,14 @@ pass "consume-transform-produce exactly once across SIGKILL of broker and client
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
 pass "broker stopped cleanly"
+
+# --- the authorizer ---------------------------------------------------------
+fmq_start txnacl --set lcores.data=2 --set authorizer.enabled=true \
+	--set super.users=User:ANONYMOUS
+run ck_acl_setup 60 "$PY" tests/integration/txn/ck_txn_acl.py "$B" setup
+fmq_stop || fail "broker exit status $?"
+fmq_start txnacl --set lcores.data=2 --set authorizer.enabled=true
+run ck_acl 60 "$PY" tests/integration/txn/ck_txn_acl.py "$B" check
+pass "ACLs: WRITE on the transactional id and on each topic, as Kafka"
+rc=0; fmq_stop || rc=$?
+[ "$rc" -eq 0 ] || fail "broker exit status $rc"
