@@ -355,7 +355,8 @@ static void
 publish_bound(struct fmq_ctrl *c, const char *topic, int32_t part)
 {
 	struct fmq_log_part *lp = log_of(c, topic, part);
-	int64_t first = -1;
+	int64_t first = -1, pids[9];
+	uint32_t n = 0;
 
 	if (lp == NULL)
 		return;
@@ -367,8 +368,11 @@ publish_bound(struct fmq_ctrl *c, const char *topic, int32_t part)
 			continue;
 		if (first < 0 || p->first < first)
 			first = p->first;
+		/* Only an ongoing transaction may still write here. */
+		if (t->state == TS_ONGOING && n < RTE_DIM(pids))
+			pids[n++] = t->pid;
 	}
-	fmq_log_txn_set_open(lp, first);
+	fmq_log_txn_set_open(lp, first, pids, n);
 }
 
 /* ------------------------------------------------------------ journal */
@@ -792,6 +796,15 @@ complete(struct fmq_ctrl *c, struct txn *t, int64_t now_ms)
 		 * drops it). */
 		fmq_group_offset_commit(c->group, 0, &cr, now_ms);
 	}
+	/* The offsets are durable before the transaction is complete: a
+	 * crash in between commits them again at start-up, never loses
+	 * them. */
+	if (commit && t->noffs > 0 && fmq_group_flush_needed(c->group) &&
+	    fmq_group_flush(c->group, now_ms) < 0) {
+		FMQ_WARN(COMP, "%s: offsets not durable; retrying", t->tid);
+		t->retry_ms = now_ms + RETRY_MS;
+		return;
+	}
 	txn_clear_offs(t);
 	t->state = commit ? TS_COMPLETE_COMMIT : TS_COMPLETE_ABORT;
 	t->update_ms = now_ms;
@@ -871,6 +884,9 @@ prepare(struct fmq_ctrl *c, struct txn *t, bool commit, int64_t now_ms)
 	rc = j_txn(c, t);
 	if (rc < 0)
 		return rc;
+	/* Its producer may no longer write to the partitions. */
+	for (uint32_t i = 0; i < t->nparts; i++)
+		publish_bound(c, t->parts[i].topic, t->parts[i].part);
 	t->retry_ms = 0;
 	send_markers(c, t, now_ms);
 	if (t->inflight == 0 && t->retry_ms == 0)

@@ -280,6 +280,12 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	ps_key_of(dst, &pk);
 	if (src->control)
 		pk.pid = -1;    /* a marker: no sequence (txn.c) */
+	else if ((pk.attributes & RB_ATTR_TXN) && pk.pid >= 0 &&
+		 !txn_pid_open(p, pk.pid)) {
+		/* Not added to a transaction of its producer (KIP-890). */
+		chunk_unpin(c);
+		return reject(p, res, FMQ_KERR_INVALID_TXN_STATE, false);
+	}
 	err = ps_check(&p->ps, &pk, now_ms, &dup);
 	if (err != 0) {
 		chunk_unpin(c);

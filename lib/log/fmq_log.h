@@ -737,10 +737,15 @@ int fmq_log_txn_marker(struct fmq_log_part *part, int64_t pid, int16_t epoch,
 
 /**
  * Set the first offset of the oldest transaction still open on the
- * partition (-1: none); the LSO is min(it, high watermark). Written by
- * one thread (the transaction coordinator on the control lcore).
+ * partition (-1: none; the LSO is min(it, high watermark)) and the
+ * producer ids with a transaction open on it: a transactional batch of
+ * another producer is refused with INVALID_TXN_STATE (Kafka's partition
+ * verification, KIP-890); with more than 8 of them none is refused.
+ * Written by one thread (the transaction coordinator on the control
+ * lcore).
  */
-void fmq_log_txn_set_open(struct fmq_log_part *part, int64_t first);
+void fmq_log_txn_set_open(struct fmq_log_part *part, int64_t first,
+			  const int64_t *pids, uint32_t npids);
 
 /** The last stable offset (any thread). */
 int64_t fmq_log_part_lso(const struct fmq_log_part *part);

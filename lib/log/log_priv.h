@@ -498,6 +498,8 @@ struct hot_ent {
 
 #define DIRTY_MAX 4
 
+#define TXN_PIDS 8   /* open transactions listed per partition */
+
 /*
  * One partition's log, in three sections by writer so that the owner
  * lcore's appends and the flusher's progress never share a cache line
@@ -576,6 +578,12 @@ struct fmq_log_part {
 	 * appends (marker), any lcore reads (read_committed Fetch). */
 	struct txn_aidx *_Atomic aidx;
 	_Atomic uint32_t aidx_n;
+	/* Producers with a transaction open here (KIP-890 verification):
+	 * the control thread writes under a sequence count (odd while it
+	 * writes), the owner reads; more than TXN_PIDS: not verified. */
+	_Atomic uint32_t txn_seq;
+	_Atomic uint32_t txn_npids;
+	_Atomic int64_t txn_pids[TXN_PIDS];
 };
 
 static inline struct seg *
@@ -592,6 +600,7 @@ part_active_seg(const struct fmq_log_part *p)
 }
 
 /* txn.c */
+bool txn_pid_open(const struct fmq_log_part *p, int64_t pid);
 struct txn_aidx {
 	struct txn_aidx *older;   /* retired arrays, freed at close */
 	uint32_t cap;

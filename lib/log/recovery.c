@@ -160,8 +160,10 @@ recover_hot(struct fmq_log_part *p, uint64_t *batches)
 				gap = true;
 				break;
 			}
-			if (batch_validate(b, bi.size, UINT32_MAX, &bi,
-					   &crc_failed) != 0) {
+			/* As the log holds them: transaction markers
+			 * (control batches) included. */
+			if (batch_validate_stored(b, bi.size, &bi,
+						  &crc_failed) != 0) {
 				FMQ_WARN(LOG_COMP, "%s: invalid batch at offset "
 					 "%" PRId64 " in the hot pool; stopping "
 					 "there", p->dir, bi.base_offset);

@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <rte_pause.h>
+
 #include "log_priv.h"
 
 #define MARKER_REC 17u                 /* length varint + 16 bytes */
@@ -108,10 +110,46 @@ fmq_log_txn_aborted(const struct fmq_log_part *p, int64_t from, int64_t to,
 }
 
 void
-fmq_log_txn_set_open(struct fmq_log_part *p, int64_t first)
+fmq_log_txn_set_open(struct fmq_log_part *p, int64_t first,
+		     const int64_t *pids, uint32_t npids)
 {
+	uint32_t s = atomic_load_explicit(&p->txn_seq, memory_order_relaxed);
+
+	/* Odd while writing: a reader that sees it, or a different count
+	 * after reading, reads again. */
+	atomic_store_explicit(&p->txn_seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (uint32_t i = 0; i < npids && i < TXN_PIDS; i++)
+		atomic_store_explicit(&p->txn_pids[i], pids[i],
+				      memory_order_relaxed);
+	atomic_store_explicit(&p->txn_npids,
+			      npids > TXN_PIDS ? UINT32_MAX : npids,
+			      memory_order_relaxed);
+	atomic_store_explicit(&p->txn_seq, s + 2, memory_order_release);
 	atomic_store_explicit(&p->txn_open1, first < 0 ? 0 : first + 1,
 			      memory_order_release);
+}
+
+bool
+txn_pid_open(const struct fmq_log_part *p, int64_t pid)
+{
+	for (;;) {
+		uint32_t s = atomic_load_explicit(&p->txn_seq,
+						  memory_order_acquire);
+		uint32_t n = atomic_load_explicit(&p->txn_npids,
+						  memory_order_relaxed);
+		bool found = n == UINT32_MAX;
+
+		for (uint32_t i = 0; !found && i < n && i < TXN_PIDS; i++)
+			found = atomic_load_explicit(&p->txn_pids[i],
+				memory_order_relaxed) == pid;
+		atomic_thread_fence(memory_order_acquire);
+		if ((s & 1) == 0 &&
+		    atomic_load_explicit(&p->txn_seq,
+					 memory_order_relaxed) == s)
+			return found;
+		rte_pause();
+	}
 }
 
 int64_t

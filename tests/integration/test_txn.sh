@@ -16,6 +16,9 @@
 #     transaction is aborted, read_committed consumers are not stuck, the
 #     aborted records stay hidden (the aborted index survives), and the
 #     producer's next init_transactions works.
+#  7. The authorizer: WRITE on the transactional id and on each topic.
+#  6. A consume-transform-produce loop SIGKILLed (broker and client) in
+#     the middle, then run again to the end: each input exactly once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -42,12 +45,17 @@ fmq_start txn --set lcores.data=2 --set transaction.max.timeout.ms=60000 \
 run ck_txn 90 "$PY" tests/integration/txn/ck_txn.py "$B" txn-ck
 pass "confluent-kafka: commit/abort interleaved, read_committed exact, LSO"
 
+run kp_read 60 "$PY" tests/integration/txn/kp_read.py "$B" txn-ck 3
+pass "kafka-python reads a topic with transaction markers"
+
 run raw_describe 60 "$PY" tests/integration/txn/raw_describe.py "$FMQ_IP" 9092 txn-ck "$FMQ_MGMT"
 pass "DescribeTransactions and ListTransactions (raw protocol)"
 
 c=$(fmq_metric fluxmq_transactions_committed_total)
 a=$(fmq_metric fluxmq_transactions_aborted_total)
-[ "$c" -ge 5 ] && [ "$a" -ge 2 ] || fail "metrics: committed=$c aborted=$a"
+if [ "$c" -lt 5 ] || [ "$a" -lt 2 ]; then
+	fail "metrics: committed=$c aborted=$a"
+fi
 pass "metrics: $c committed, $a aborted"
 
 if command -v node >/dev/null &&
@@ -88,6 +96,38 @@ r=$(fmq_metric fluxmq_transactions_recovered_total)
 [ "$r" -ge 1 ] || fail "fluxmq_transactions_recovered_total=$r"
 pass "restart: the open transaction aborted, read_committed not stuck"
 
+# --- consume-transform-produce across SIGKILL of broker and client -------
+run ctpk_seed 60 "$PY" tests/integration/txn/ck_ctp_kill.py "$B" seed
+out=$FMQ_TMP/ctpk_run1.out
+"$PY" tests/integration/txn/ck_ctp_kill.py "$B" run >"$out" 2>&1 &
+cpid=$!
+fmq_on_cleanup "kill $cpid 2>/dev/null || true"
+for ((i = 0; i < 600; i++)); do
+	[ "$(grep -c '^PROGRESS' "$out")" -ge 25 ] && break
+	kill -0 "$cpid" 2>/dev/null || break
+	sleep 0.1
+done
+n1=$(grep -c '^PROGRESS' "$out" || true)
+[ "$n1" -ge 25 ] || { tail -n 20 "$out" | sed 's/^/    | /' >&2; fail "the loop did not get going ($n1 commits)"; }
+fmq_kill9
+kill -KILL "$cpid" 2>/dev/null || true
+wait "$cpid" 2>/dev/null || true
+fmq_start txn --set lcores.data=2
+run ctpk_run2 120 "$PY" tests/integration/txn/ck_ctp_kill.py "$B" run
+run ctpk_check 60 "$PY" tests/integration/txn/ck_ctp_kill.py "$B" check
+pass "consume-transform-produce exactly once across SIGKILL of broker and client ($n1 transactions before the kill)"
+
 rc=0; fmq_stop || rc=$?
 [ "$rc" -eq 0 ] || fail "broker exit status $rc"
 pass "broker stopped cleanly"
+
+# --- the authorizer ---------------------------------------------------------
+fmq_start txnacl --set lcores.data=2 --set authorizer.enabled=true \
+	--set super.users=User:ANONYMOUS
+run ck_acl_setup 60 "$PY" tests/integration/txn/ck_txn_acl.py "$B" setup
+fmq_stop || fail "broker exit status $?"
+fmq_start txnacl --set lcores.data=2 --set authorizer.enabled=true
+run ck_acl 60 "$PY" tests/integration/txn/ck_txn_acl.py "$B" check
+pass "ACLs: WRITE on the transactional id and on each topic, as Kafka"
+rc=0; fmq_stop || rc=$?
+[ "$rc" -eq 0 ] || fail "broker exit status $rc"

@@ -6,7 +6,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
@@ -48,7 +51,31 @@ mk_part(struct fmq_log *log, const char *name, char *dir)
 	return fmq_log_part_open(log, &pp);
 }
 
-/* A batch of n records of producer pid (transactional if txn). */
+/* Append a batch of n records of producer pid (transactional if txn):
+ * 0 or the Kafka error. */
+static int
+produce_err(struct fmq_log_part *p, int32_t n, int64_t pid, int32_t seq,
+	    bool txn, int64_t *base)
+{
+	static uint8_t b[65536];
+	struct fmq_log_append_result r;
+	uint32_t len = tb_build(b, sizeof(b), n, 20, (uint64_t)seq,
+				1700000000000LL);
+
+	tb_be64(b + 43, (uint64_t)pid);
+	tb_be16(b + 51, 0);
+	tb_be32(b + 53, (uint32_t)(pid < 0 ? -1 : seq));
+	if (txn)
+		tb_be16(b + 21, 0x10);
+	tb_fix_crc(b, len);
+	if (fmq_log_append_buf(p, b, len, &r) < 0)
+		return r.error;
+	if (base != NULL)
+		*base = r.base_offset;
+	return 0;
+}
+
+/* The same, which must succeed: its base offset. */
 static int64_t
 produce(struct fmq_log_part *p, int32_t n, int64_t pid, int32_t seq, bool txn)
 {
@@ -100,7 +127,7 @@ test_marker_lso(void)
 	produce(p, 3, -1, 0, false);                 /* 0-2 plain */
 	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 3);
 	/* A transaction opens at 3 (the coordinator's bound). */
-	fmq_log_txn_set_open(p, hw(p));
+	fmq_log_txn_set_open(p, hw(p), (const int64_t[]){ 7 }, 1);
 	first = produce(p, 2, 7, 0, true);           /* 3-4 txn */
 	produce(p, 2, -1, 0, false);                 /* 5-6 plain */
 	CU_ASSERT_EQUAL(first, 3);
@@ -142,9 +169,14 @@ test_marker_lso(void)
 	/* A commit leaves no index entry; lifting the bound frees the LSO. */
 	CU_ASSERT_EQUAL(fmq_log_txn_aborted(p, 0, INT64_MAX, NULL, 0), 0);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 3);
-	fmq_log_txn_set_open(p, -1);
+	fmq_log_txn_set_open(p, -1, NULL, 0);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 8);
-	/* The producer's sequence goes on after its marker. */
+	/* Its transaction ended: it may not write transactionally here
+	 * until added again (KIP-890), then its sequence goes on. */
+	CU_ASSERT_EQUAL(produce_err(p, 1, 7, 2, true, NULL),
+			48 /* INVALID_TXN_STATE */);
+	CU_ASSERT_EQUAL(hw(p), 8);
+	fmq_log_txn_set_open(p, 8, (const int64_t[]){ 3, 7 }, 2);
 	produce(p, 1, 7, 2, true);
 	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
 	fmq_log_free(log);
@@ -164,6 +196,7 @@ test_aborted_index(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
 	p = mk_part(log, "abort", dir);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	fmq_log_txn_set_open(p, 0, (const int64_t[]){ 100, 101 }, 2);
 	/* 200 aborted transactions of two producers: the index grows past
 	 * its first array several times. */
 	for (int i = 0; i < 200; i++) {
@@ -227,6 +260,97 @@ test_aborted_index(void)
 	fmq_log_destroy_pool(hot);
 }
 
+static void
+test_verification(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log *log = mk_log("verify", hot);
+	struct fmq_log_part *p;
+	int64_t many[9];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	p = mk_part(log, "verify", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	/* No transaction open: transactional batches are refused, plain
+	 * and idempotent ones are not. */
+	CU_ASSERT_EQUAL(produce_err(p, 1, 5, 0, true, NULL), 48);
+	CU_ASSERT_EQUAL(produce_err(p, 1, 5, 0, false, NULL), 0);
+	CU_ASSERT_EQUAL(produce_err(p, 1, -1, 0, false, NULL), 0);
+	CU_ASSERT_EQUAL(hw(p), 2);
+	/* Eight listed: each of them writes, a ninth producer does not. */
+	for (int i = 0; i < 9; i++)
+		many[i] = 20 + i;
+	fmq_log_txn_set_open(p, 2, many, 8);
+	for (int i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(produce_err(p, 1, 20 + i, 0, true, NULL), 0);
+	CU_ASSERT_EQUAL(produce_err(p, 1, 28, 0, true, NULL), 48);
+	/* Nine: too many to list, none refused. */
+	fmq_log_txn_set_open(p, 2, many, 9);
+	CU_ASSERT_EQUAL(produce_err(p, 1, 28, 0, true, NULL), 0);
+	CU_ASSERT_EQUAL(produce_err(p, 1, 99, 0, true, NULL), 0);
+	/* The list shrinks with the transactions. */
+	fmq_log_txn_set_open(p, 2, many + 3, 1);
+	CU_ASSERT_EQUAL(produce_err(p, 1, 23, 1, true, NULL), 0);
+	CU_ASSERT_EQUAL(produce_err(p, 1, 20, 1, true, NULL), 48);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 2);
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
+/* Markers only in the hot pool when the process dies are recovered, and
+ * so is everything appended after them. */
+static void
+test_kill_recovery(void)
+{
+	char hot[256], dir[256];
+	struct fmq_log *log;
+	struct fmq_log_part *p;
+	struct fmq_log_append_result r;
+	struct fmq_log_range rg[8];
+	struct fmq_log_read_result rr;
+	uint8_t buf[256];
+	int status;
+	pid_t pid = fork();
+
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		log = mk_log("kill", hot);
+		p = log != NULL ? mk_part(log, "kill", dir) : NULL;
+		if (p == NULL)
+			_exit(2);
+		fmq_log_txn_set_open(p, 0, (const int64_t[]){ 4 }, 1);
+		if (produce_err(p, 2, 4, 0, true, NULL) != 0 ||     /* 0-1 */
+		    fmq_log_txn_marker(p, 4, 0, true, 0, 0, &r) != 0 ||  /* 2 */
+		    produce_err(p, 2, 4, 2, true, NULL) != 0 ||     /* 3-4 */
+		    fmq_log_txn_marker(p, 4, 0, false, 0, 3, &r) != 0 || /* 5 */
+		    produce_err(p, 3, -1, 0, false, NULL) != 0)     /* 6-8 */
+			_exit(3);
+		raise(SIGKILL);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	log = mk_log("kill", hot);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	p = mk_part(log, "kill", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	fmq_log_recovery_done(log);
+	CU_ASSERT_EQUAL(hw(p), 9);
+	for (int64_t off = 2; off <= 5; off += 3) {
+		CU_ASSERT_EQUAL(fmq_log_read(p, off, 1, rg, 8, &rr), 0);
+		CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+		CU_ASSERT_EQUAL_FATAL(rg[0].len, 78);
+		CU_ASSERT_EQUAL(fmq_log_range_copy(&rg[0], buf), 0);
+		fmq_log_range_release(&rg[0]);
+		CU_ASSERT_EQUAL(be16(buf + 21), 0x30);
+		CU_ASSERT_EQUAL(be16(buf + 61 + 7), off == 2 ? 1 : 0);
+	}
+	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -244,6 +368,10 @@ main(int argc, char **argv)
 	CU_add_test(s, "markers, the LSO, reads up to it", test_marker_lso);
 	CU_add_test(s, "aborted transactions index: ranges, growth, restore",
 		    test_aborted_index);
+	CU_add_test(s, "partition verification: only producers with a "
+		    "transaction open here", test_verification);
+	CU_add_test(s, "markers in the hot pool survive a SIGKILL, and what "
+		    "follows them", test_kill_recovery);
 	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);
