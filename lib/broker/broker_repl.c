@@ -797,6 +797,26 @@ rf_connect(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 	return -ENOENT;     /* the leader is not live */
 }
 
+static struct rfetch *
+rf_slot(struct brepl_lc *L, int32_t leader)
+{
+	struct rfetch *free_slot = NULL;
+
+	for (uint32_t i = 0; i < BREPL_MAX_LEADERS; i++) {
+		if (L->f[i].leader == leader)
+			return &L->f[i];
+		if (L->f[i].leader < 0 && free_slot == NULL)
+			free_slot = &L->f[i];
+	}
+	if (free_slot != NULL) {
+		free_slot->leader = leader;
+		free_slot->state = RF_IDLE;
+		free_slot->tcp = FMQ_TCP_INVALID;
+		free_slot->next_ns = 0;
+	}
+	return free_slot;
+}
+
 /* The snapshot changed: leaderships taken or lost on this lcore. */
 static void
 rebuild(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m)
@@ -845,27 +865,17 @@ rebuild(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m)
 			L->led[L->nled++] = bp;
 		}
 	}
+	/* Leaders this lcore follows: a fetcher each. */
+	for (uint32_t i = 0; i < m->ntopics; i++) {
+		const struct fmq_btopic *t = &m->topics[i];
+		for (uint32_t p = 0; p < t->nparts; p++) {
+			const struct fmq_bpart *bp = &t->parts[p];
+			if (bp->flog != NULL && bp->repl != NULL &&
+			    bp->owner == bl->idx && bp->leader >= 0)
+				(void)rf_slot(L, bp->leader);
+		}
+	}
 	L->meta_version = m->version;
-}
-
-static struct rfetch *
-rf_slot(struct brepl_lc *L, int32_t leader)
-{
-	struct rfetch *free_slot = NULL;
-
-	for (uint32_t i = 0; i < BREPL_MAX_LEADERS; i++) {
-		if (L->f[i].leader == leader)
-			return &L->f[i];
-		if (L->f[i].leader < 0 && free_slot == NULL)
-			free_slot = &L->f[i];
-	}
-	if (free_slot != NULL) {
-		free_slot->leader = leader;
-		free_slot->state = RF_IDLE;
-		free_slot->tcp = FMQ_TCP_INVALID;
-		free_slot->next_ns = 0;
-	}
-	return free_slot;
 }
 
 void
@@ -884,32 +894,25 @@ repl_poll(struct fmq_broker_lcore *bl)
 		pw_poll(bl);
 	if (m->nbrokers == 0)
 		return;
-	/* Leaders this lcore follows: a fetcher each. */
-	for (uint32_t i = 0; i < m->ntopics; i++) {
-		const struct fmq_btopic *t = &m->topics[i];
-		for (uint32_t p = 0; p < t->nparts; p++) {
-			const struct fmq_bpart *bp = &t->parts[p];
-			if (bp->flog != NULL && bp->repl != NULL &&
-			    bp->owner == bl->idx && bp->leader >= 0)
-				(void)rf_slot(L, bp->leader);
-		}
-	}
 	for (uint32_t i = 0; i < BREPL_MAX_LEADERS; i++) {
 		struct rfetch *f = &L->f[i];
 
 		if (f->leader < 0)
 			continue;
 		switch (f->state) {
-		case RF_IDLE:
+		case RF_IDLE: {
 			if (bl->now_ns < f->next_ns)
 				break;
-			if (rf_connect(bl, m, f) < 0) {
+			int rc = rf_connect(bl, m, f);
+			if (rc < 0)
 				f->next_ns = bl->now_ns +
 					bl->b->repl_backoff_ns;
-				/* Nobody to fetch from: free the slot. */
+			/* The leader is not live (or has no address): the
+			 * snapshot that changes that brings it back. */
+			if (rc == -ENOENT || rc == -EINVAL)
 				f->leader = -1;
-			}
 			break;
+		}
 		case RF_CONNECTING:
 			if (bl->now_ns - f->sent_ns > RF_REQ_TIMEOUT_NS)
 				rf_fail(f, true);
