@@ -90,6 +90,12 @@ struct brepl_lc {
 
 /* ------------------------------------------------------ leader side */
 
+static struct brepl_lc *
+lc_of(struct fmq_broker_lcore *bl)
+{
+	return bl->repl;
+}
+
 static struct fmq_brepl_peer *
 peer_of(struct fmq_brepl *r, int32_t id)
 {
@@ -187,24 +193,36 @@ repl_leader_fetch(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
 }
 
 int16_t
-repl_produce_check(const struct fmq_bpart *bp)
+repl_produce_check(const struct fmq_broker_lcore *bl,
+		   const struct fmq_bpart *bp, int16_t acks)
 {
 	struct fmq_brepl *r = bp->repl;
+	uint64_t lease;
 
 	if (r == NULL || bp->log == NULL)
 		return 0;
-	if ((int32_t)bp->nisr < atomic_load(&r->min_isr))
+	/* A leader that has not heard from ZooKeeper in time (paused, cut
+	 * off) may have been replaced: it takes no write (Kafka's zombie
+	 * window, closed by a lease of 2/3 of the session timeout). */
+	lease = atomic_load_explicit(&bl->b->lead_lease_ns,
+				     memory_order_relaxed);
+	if (lease != 0 && bl->now_ns > lease) {
+		lc_of((struct fmq_broker_lcore *)bl)->st.lease_refused++;
+		return FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
+	}
+	if (acks == -1 && (int32_t)bp->nisr < atomic_load(&r->min_isr))
 		return FMQ_KERR_NOT_ENOUGH_REPLICAS;
 	return 0;
 }
 
-/* ----------------------------------------------------------- purgatory */
-
-static struct brepl_lc *
-lc_of(struct fmq_broker_lcore *bl)
+void
+fmq_broker_set_lease(struct fmq_broker *b, uint64_t until_ns)
 {
-	return bl->repl;
+	atomic_store_explicit(&b->lead_lease_ns, until_ns,
+			      memory_order_relaxed);
 }
+
+/* ----------------------------------------------------------- purgatory */
 
 int
 repl_produce_park(struct req_ctx *rc,

@@ -125,6 +125,7 @@ struct fmq_ctrl {
 	char (*zk_seen)[FMQ_TOPIC_NAME_MAX + 1];
 	uint32_t zk_nseen;
 	bool zk_warned;
+	uint64_t zk_pass_ns;       /* last ctrl_zk_poll (lease gaps) */
 	/* Replication (ctrl_repl.c): NULL until a replicated partition. */
 	struct ctrl_repl *repl;
 };
