@@ -145,7 +145,8 @@ struct xop {
 	X(acks_all_done, "fluxmq_replica_acks_all_answered_total", "acks=all produce requests answered after waiting") \
 	X(acks_all_timeouts, "fluxmq_replica_acks_all_timeouts_total", "Partitions of acks=all requests answered REQUEST_TIMED_OUT") \
 	X(acks_all_after_append, "fluxmq_replica_acks_all_not_enough_after_append_total", "Partitions answered NOT_ENOUGH_REPLICAS_AFTER_APPEND") \
-	X(acks_all_not_leader, "fluxmq_replica_acks_all_not_leader_total", "Partitions of waiting acks=all requests whose leadership moved (NOT_LEADER_OR_FOLLOWER)")
+	X(acks_all_not_leader, "fluxmq_replica_acks_all_not_leader_total", "Partitions of waiting acks=all requests whose leadership moved (NOT_LEADER_OR_FOLLOWER)") \
+	X(lease_refused, "fluxmq_replica_lease_refused_total", "Produce to replicated partitions refused (NOT_LEADER_OR_FOLLOWER): ZooKeeper not heard from within 2/3 of the session timeout")
 struct brepl_stats {
 #define X(f, n, h) uint64_t f;
 	BREPL_STATS(X)
@@ -424,6 +425,10 @@ struct fmq_broker {
 	struct fmq_tls_ctx *tls_ctx; /* newest TLS context (control lcore) */
 	/* Replication (broker_repl.c): replica.fetch.* */
 	uint64_t repl_backoff_ns;
+	/* Replicated partitions are led only until then (set by the
+	 * control lcore while its ZooKeeper session is connected and its
+	 * view fresh); 0: not in a cluster. */
+	_Atomic uint64_t lead_lease_ns;
 	uint64_t repl_part_bytes, repl_resp_bytes, repl_wait_ms;
 };
 
@@ -628,8 +633,11 @@ int64_t repl_hw(const struct fmq_bpart *bp, int64_t leo);
 int16_t repl_leader_fetch(struct fmq_broker_lcore *bl,
 			  const struct fmq_bpart *bp, int32_t replica_id,
 			  int32_t cur_epoch, int64_t offset, int64_t *upto);
-/* acks=all: NOT_ENOUGH_REPLICAS when the ISR is below min.insync. */
-int16_t repl_produce_check(const struct fmq_bpart *bp);
+/* Produce to a replicated partition led here: NOT_LEADER_OR_FOLLOWER
+ * past the leadership lease (ZooKeeper not heard from in time), and for
+ * acks=all NOT_ENOUGH_REPLICAS when the ISR is below min.insync. */
+int16_t repl_produce_check(const struct fmq_broker_lcore *bl,
+			   const struct fmq_bpart *bp, int16_t acks);
 /* acks=all after the appends: REQ_PARK (answered by the purgatory) or
  * REQ_DONE (nothing to wait for: answer now). */
 struct fmq_kafka_produce_req;

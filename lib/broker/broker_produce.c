@@ -323,13 +323,15 @@ api_produce(struct req_ctx *rc)
 				x->state = XS_DONE;
 				continue;
 			}
-			/* acks=all to a replicated partition: enough
-			 * in-sync replicas before anything is appended. */
-			if (req->acks == -1 && x->state == XS_NONE &&
+			/* A replicated partition: still leading (lease),
+			 * and for acks=all enough in-sync replicas, before
+			 * anything is appended. */
+			if (x->state == XS_NONE &&
 			    t != NULL && td->partition_data[pi].index >= 0 &&
 			    (uint32_t)td->partition_data[pi].index <
-			    t->nparts && (x->err = repl_produce_check(
-				&t->parts[td->partition_data[pi].index])) != 0) {
+			    t->nparts && (x->err = repl_produce_check(bl,
+				&t->parts[td->partition_data[pi].index],
+				req->acks)) != 0) {
 				x->state = XS_DONE;
 				continue;
 			}

@@ -90,6 +90,12 @@ struct brepl_lc {
 
 /* ------------------------------------------------------ leader side */
 
+static struct brepl_lc *
+lc_of(struct fmq_broker_lcore *bl)
+{
+	return bl->repl;
+}
+
 static struct fmq_brepl_peer *
 peer_of(struct fmq_brepl *r, int32_t id)
 {
@@ -187,24 +193,36 @@ repl_leader_fetch(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
 }
 
 int16_t
-repl_produce_check(const struct fmq_bpart *bp)
+repl_produce_check(const struct fmq_broker_lcore *bl,
+		   const struct fmq_bpart *bp, int16_t acks)
 {
 	struct fmq_brepl *r = bp->repl;
+	uint64_t lease;
 
 	if (r == NULL || bp->log == NULL)
 		return 0;
-	if ((int32_t)bp->nisr < atomic_load(&r->min_isr))
+	/* A leader that has not heard from ZooKeeper in time (paused, cut
+	 * off) may have been replaced: it takes no write (Kafka's zombie
+	 * window, closed by a lease of 2/3 of the session timeout). */
+	lease = atomic_load_explicit(&bl->b->lead_lease_ns,
+				     memory_order_relaxed);
+	if (lease != 0 && bl->now_ns > lease) {
+		lc_of((struct fmq_broker_lcore *)bl)->st.lease_refused++;
+		return FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
+	}
+	if (acks == -1 && (int32_t)bp->nisr < atomic_load(&r->min_isr))
 		return FMQ_KERR_NOT_ENOUGH_REPLICAS;
 	return 0;
 }
 
-/* ----------------------------------------------------------- purgatory */
-
-static struct brepl_lc *
-lc_of(struct fmq_broker_lcore *bl)
+void
+fmq_broker_set_lease(struct fmq_broker *b, uint64_t until_ns)
 {
-	return bl->repl;
+	atomic_store_explicit(&b->lead_lease_ns, until_ns,
+			      memory_order_relaxed);
 }
+
+/* ----------------------------------------------------------- purgatory */
 
 int
 repl_produce_park(struct req_ctx *rc,
@@ -797,6 +815,26 @@ rf_connect(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 	return -ENOENT;     /* the leader is not live */
 }
 
+static struct rfetch *
+rf_slot(struct brepl_lc *L, int32_t leader)
+{
+	struct rfetch *free_slot = NULL;
+
+	for (uint32_t i = 0; i < BREPL_MAX_LEADERS; i++) {
+		if (L->f[i].leader == leader)
+			return &L->f[i];
+		if (L->f[i].leader < 0 && free_slot == NULL)
+			free_slot = &L->f[i];
+	}
+	if (free_slot != NULL) {
+		free_slot->leader = leader;
+		free_slot->state = RF_IDLE;
+		free_slot->tcp = FMQ_TCP_INVALID;
+		free_slot->next_ns = 0;
+	}
+	return free_slot;
+}
+
 /* The snapshot changed: leaderships taken or lost on this lcore. */
 static void
 rebuild(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m)
@@ -845,27 +883,17 @@ rebuild(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m)
 			L->led[L->nled++] = bp;
 		}
 	}
+	/* Leaders this lcore follows: a fetcher each. */
+	for (uint32_t i = 0; i < m->ntopics; i++) {
+		const struct fmq_btopic *t = &m->topics[i];
+		for (uint32_t p = 0; p < t->nparts; p++) {
+			const struct fmq_bpart *bp = &t->parts[p];
+			if (bp->flog != NULL && bp->repl != NULL &&
+			    bp->owner == bl->idx && bp->leader >= 0)
+				(void)rf_slot(L, bp->leader);
+		}
+	}
 	L->meta_version = m->version;
-}
-
-static struct rfetch *
-rf_slot(struct brepl_lc *L, int32_t leader)
-{
-	struct rfetch *free_slot = NULL;
-
-	for (uint32_t i = 0; i < BREPL_MAX_LEADERS; i++) {
-		if (L->f[i].leader == leader)
-			return &L->f[i];
-		if (L->f[i].leader < 0 && free_slot == NULL)
-			free_slot = &L->f[i];
-	}
-	if (free_slot != NULL) {
-		free_slot->leader = leader;
-		free_slot->state = RF_IDLE;
-		free_slot->tcp = FMQ_TCP_INVALID;
-		free_slot->next_ns = 0;
-	}
-	return free_slot;
 }
 
 void
@@ -884,32 +912,25 @@ repl_poll(struct fmq_broker_lcore *bl)
 		pw_poll(bl);
 	if (m->nbrokers == 0)
 		return;
-	/* Leaders this lcore follows: a fetcher each. */
-	for (uint32_t i = 0; i < m->ntopics; i++) {
-		const struct fmq_btopic *t = &m->topics[i];
-		for (uint32_t p = 0; p < t->nparts; p++) {
-			const struct fmq_bpart *bp = &t->parts[p];
-			if (bp->flog != NULL && bp->repl != NULL &&
-			    bp->owner == bl->idx && bp->leader >= 0)
-				(void)rf_slot(L, bp->leader);
-		}
-	}
 	for (uint32_t i = 0; i < BREPL_MAX_LEADERS; i++) {
 		struct rfetch *f = &L->f[i];
 
 		if (f->leader < 0)
 			continue;
 		switch (f->state) {
-		case RF_IDLE:
+		case RF_IDLE: {
 			if (bl->now_ns < f->next_ns)
 				break;
-			if (rf_connect(bl, m, f) < 0) {
+			int rc = rf_connect(bl, m, f);
+			if (rc < 0)
 				f->next_ns = bl->now_ns +
 					bl->b->repl_backoff_ns;
-				/* Nobody to fetch from: free the slot. */
+			/* The leader is not live (or has no address): the
+			 * snapshot that changes that brings it back. */
+			if (rc == -ENOENT || rc == -EINVAL)
 				f->leader = -1;
-			}
 			break;
+		}
 		case RF_CONNECTING:
 			if (bl->now_ns - f->sent_ns > RF_REQ_TIMEOUT_NS)
 				rf_fail(f, true);

@@ -91,6 +91,11 @@ struct fmq_brepl {
 	_Atomic uint64_t hw_moves;
 };
 
+struct fmq_broker;
+/** Leadership lease of replicated partitions (control lcore): writes to
+ * them are refused past until_ns (monotonic ns; 0: no lease). */
+void fmq_broker_set_lease(struct fmq_broker *b, uint64_t until_ns);
+
 struct fmq_bpart {
 	struct fmq_log_part *log;  /**< only the owner lcore may use it;
 				    *   NULL: not led here (cluster) */

@@ -28,6 +28,7 @@ struct cl_op {
 	uint64_t round;
 	int32_t id;
 	int32_t epoch;
+	uint64_t epoch_fresh;      /* topics list: the full re-read's */
 	void *ptr;                 /* a topic read or write record */
 	/* multi */
 	zoo_op_t ops[2];
@@ -64,6 +65,10 @@ struct fmq_cluster {
 	/* topics being read: names seen in the last children list */
 	uint32_t topic_reads;      /* topic reads in flight */
 	bool topics_listed;        /* first children list done */
+	/* view.fresh: reads of the full re-read of fresh_epoch in flight */
+	uint64_t fresh_epoch;
+	uint32_t fresh_reads;
+	bool fresh_listed;
 };
 
 

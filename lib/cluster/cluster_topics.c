@@ -16,6 +16,7 @@
 /* A topic being read: installed in the view once every read is back. */
 struct cl_trd {
 	uint64_t gen;
+	uint64_t fresh_epoch;      /* 0: not part of a full re-read */
 	bool initial;              /* part of the first full read */
 	bool gone;                 /* the topic znode is not there */
 	uint32_t pending;
@@ -121,10 +122,32 @@ check_synced(struct fmq_cluster *cl)
 }
 
 static void
+check_fresh(struct fmq_cluster *cl)
+{
+	if (!cl->v.fresh && cl->fresh_listed && cl->fresh_reads == 0) {
+		cl->v.fresh = true;
+		changed(cl);
+	}
+}
+
+/* A read of the current full re-read is over. */
+static void
+fresh_done(struct fmq_cluster *cl, struct cl_trd *rd)
+{
+	if (rd->fresh_epoch != 0 && rd->fresh_epoch == cl->fresh_epoch &&
+	    cl->fresh_reads > 0) {
+		cl->fresh_reads--;
+		check_fresh(cl);
+	}
+	rd->fresh_epoch = 0;
+}
+
+static void
 trd_done(struct fmq_cluster *cl, struct cl_trd *rd, bool stale)
 {
 	if (--rd->pending > 0)
 		return;
+	fresh_done(cl, rd);
 	if (!stale && rd->initial && cl->topic_reads > 0)
 		cl->topic_reads--;
 	if (stale) {
@@ -315,6 +338,7 @@ cb_topic_data(int rc, const char *val, int len, const struct Stat *st,
 			if (rd->initial && cl->topic_reads > 0)
 				cl->topic_reads--;
 			check_synced(cl);
+			fresh_done(cl, rd);
 			free(rd);
 			free(op);
 			return;
@@ -351,7 +375,8 @@ cb_topic_data(int rc, const char *val, int len, const struct Stat *st,
 }
 
 static void
-read_topic(struct fmq_cluster *cl, const char *name, bool initial)
+read_topic(struct fmq_cluster *cl, const char *name, bool initial,
+	   uint64_t fresh_epoch)
 {
 	struct cl_trd *rd = calloc(1, sizeof(*rd));
 	struct cl_op *op = op_new(cl, OP_IGNORE);
@@ -363,16 +388,20 @@ read_topic(struct fmq_cluster *cl, const char *name, bool initial)
 	}
 	rd->gen = cl->gen;
 	rd->initial = initial;
+	rd->fresh_epoch = fresh_epoch;
 	rd->pending = 1;
 	snprintf(rd->t.name, sizeof(rd->t.name), "%s", name);
 	op->ptr = rd;
 	P(cl, op->path, "/brokers/topics/%s", name);
 	if (initial)
 		cl->topic_reads++;
+	if (fresh_epoch != 0)
+		cl->fresh_reads++;
 	if (zoo_awget(cl->zh, op->path, cl_watcher, cl, cb_topic_data, op) !=
 	    ZOK) {
 		if (initial)
 			cl->topic_reads--;
+		fresh_done(cl, rd);
 		free(rd);
 		free(op);
 	}
@@ -407,11 +436,17 @@ cb_topics_children(int rc, const struct String_vector *s,
 		snprintf(name, sizeof(name), "%s", v->topics[i].name);
 		view_remove(cl, name);
 	}
+	uint64_t fe = all && op->epoch_fresh == cl->fresh_epoch ?
+		cl->fresh_epoch : 0;
 	for (int32_t k = 0; k < s->count; k++)
 		if (all || fmq_cluster_topic(v, s->data[k]) == NULL)
-			read_topic(cl, s->data[k], !v->topics_synced);
+			read_topic(cl, s->data[k], !v->topics_synced, fe);
 	cl->topics_listed = true;
 	check_synced(cl);
+	if (fe != 0) {
+		cl->fresh_listed = true;
+		check_fresh(cl);
+	}
 out:
 	free(op);
 }
@@ -426,6 +461,7 @@ list_topics(struct fmq_cluster *cl, bool all)
 	if (op == NULL)
 		return;
 	op->id = all;
+	op->epoch_fresh = cl->fresh_epoch;
 	P(cl, op->path, "/brokers/topics");
 	issued(cl, op, "list", zoo_awget_children2(cl->zh, op->path,
 			cl_watcher, cl, cb_topics_children, op));
@@ -434,6 +470,14 @@ list_topics(struct fmq_cluster *cl, bool all)
 void
 cl_read_topics(struct fmq_cluster *cl)
 {
+	/* A (re)connection: not fresh until everything is read again. */
+	cl->fresh_epoch++;
+	cl->fresh_reads = 0;
+	cl->fresh_listed = false;
+	if (cl->v.fresh) {
+		cl->v.fresh = false;
+		changed(cl);
+	}
 	list_topics(cl, true);
 }
 
@@ -458,7 +502,7 @@ cl_topic_event(struct fmq_cluster *cl, int type, const char *path)
 		return;
 	}
 	if (type == ZOO_CHANGED_EVENT)
-		read_topic(cl, path + rl + 1, false);
+		read_topic(cl, path + rl + 1, false, 0);
 }
 
 void

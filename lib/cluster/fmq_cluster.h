@@ -117,6 +117,10 @@ struct fmq_cluster_view {
 	uint32_t ntopics;
 	struct fmq_cluster_topic *topics;
 	bool topics_synced;
+	/** Every topic and partition state read again since the session
+	 * was last (re)connected: current enough to lead on (a broker back
+	 * from a pause must not act on what it knew before). */
+	bool fresh;
 	/** /cluster/id (Kafka's {"version":"1","id":..}), once read or
 	 * created: every broker of the cluster gives clients this one. */
 	char cluster_id[32];

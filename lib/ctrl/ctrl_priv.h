@@ -131,6 +131,7 @@ struct fmq_ctrl {
 	bool zk_warned;
 	/* The transaction coordinator (ctrl_txn.c). */
 	struct ctrl_txns *txn;
+	uint64_t zk_pass_ns;       /* last ctrl_zk_poll (lease gaps) */
 	/* Replication (ctrl_repl.c): NULL until a replicated partition. */
 	struct ctrl_repl *repl;
 };

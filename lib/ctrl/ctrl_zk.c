@@ -194,6 +194,30 @@ track_fd(struct fmq_ctrl *c)
 			 strerror(errno));
 }
 
+/*
+ * The leadership lease of replicated partitions: renewed to 2/3 of the
+ * session timeout on every pass that finds the session connected, this
+ * broker registered and its view read again since the last reconnection;
+ * not on a pass after a gap of a third of the timeout (the loop was
+ * paused: the client may not have noticed its session is gone).
+ */
+static void
+lease(struct fmq_ctrl *c)
+{
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	uint64_t now = fmq_now_ns();
+	uint64_t st = (uint64_t)(v->session_timeout_ms > 0 ?
+		(uint64_t)v->session_timeout_ms :
+		c->cfg->zookeeper_session_timeout_ms) * 1000000ull;
+	bool gap = c->zk_pass_ns != 0 && now - c->zk_pass_ns > st / 3;
+
+	c->zk_pass_ns = now;
+	if (gap || v->sess != FMQ_CLUSTER_SESS_CONNECTED || !v->registered ||
+	    !v->fresh)
+		return;
+	fmq_broker_set_lease(c->b, now + st * 2 / 3);
+}
+
 uint64_t
 ctrl_zk_poll(struct fmq_ctrl *c)
 {
@@ -203,6 +227,7 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 		return UINT64_MAX;
 	us = fmq_cluster_poll(c->cl);
 	track_fd(c);
+	lease(c);
 	if (fmq_cluster_view(c->cl)->version != c->cl_version) {
 		c->cl_version = fmq_cluster_view(c->cl)->version;
 		ctrl_zk_sync(c, true);
