@@ -313,8 +313,9 @@ ctrl_dyn_alter(struct fmq_ctrl *c, const char *name,
 		memset(set[scope], 0, sizeof(set[scope]));
 	for (size_t k = 0; k < nops && e == 0; k++) {
 		int i = ops[k].key != NULL ? dyn_idx(ops[k].key) : -1;
-		if (i < 0)
-			continue;       /* a null value in AlterConfigs */
+		/* AlterConfigs leaves a null value out (as Kafka). */
+		if (i < 0 || (replace && ops[k].value == NULL))
+			continue;
 		switch (replace ? FMQ_ALTER_SET : ops[k].op) {
 		case FMQ_ALTER_SET:
 			if (ops[k].value == NULL) {
