@@ -85,6 +85,31 @@ ctrl_dyn_get(const struct fmq_ctrl *c, int scope, const char *name)
 	return c->dyn->val[scope][i];
 }
 
+/* Topic keys whose default is a dynamic broker key (Kafka's
+ * LogConfig synonyms, as fmq_tcfg_from_broker applies them). */
+static const char *const topic_syn[][2] = {
+	{ "max.message.bytes", "message.max.bytes" },
+	{ "retention.ms", "log.retention.ms" },
+	{ "retention.bytes", "log.retention.bytes" },
+	{ "segment.bytes", "log.segment.bytes" },
+	{ "segment.ms", "log.roll.ms" },
+	{ "segment.index.bytes", "log.index.size.max.bytes" },
+	{ "index.interval.bytes", "log.index.interval.bytes" },
+	{ "flush.messages", "log.flush.interval.messages" },
+	{ "flush.ms", "log.flush.interval.ms" },
+	{ "compression.type", "compression.type" },
+	{ "message.timestamp.type", "log.message.timestamp.type" },
+};
+
+const char *
+ctrl_dyn_synonym(const char *topic_key)
+{
+	for (size_t i = 0; i < RTE_DIM(topic_syn); i++)
+		if (strcmp(topic_syn[i][0], topic_key) == 0)
+			return topic_syn[i][1];
+	return NULL;
+}
+
 const struct fmq_config *
 ctrl_dyn_static(const struct fmq_ctrl *c)
 {

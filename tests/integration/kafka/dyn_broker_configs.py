@@ -6,7 +6,8 @@
 
 set: confluent-kafka's AdminClient.alter_configs (AlterConfigs) sets
 message.max.bytes=1000 on broker "1": DescribeConfigs reports it as
-DYNAMIC_BROKER_CONFIG and not read-only, topics inherit it, and a 2000-byte
+DYNAMIC_BROKER_CONFIG and not read-only, topics inherit it (their
+max.message.bytes reported with that source), and a 2000-byte
 record then fails with MSG_SIZE_TOO_LARGE. IncrementalAlterConfigs (raw
 v0: confluent-kafka 1.7.0 and kafka-python 2.0.2 do not have it) sets
 log.retention.ms on the cluster default (""), reported as
@@ -176,8 +177,10 @@ def stage_set():
         ConfigSource.STATIC_BROKER_CONFIG.value,
         ConfigSource.DEFAULT_CONFIG.value), f"log.dirs: {e}")
     t = describe(adm, ConfigResource.Type.TOPIC, TOPIC)
-    expect(entry(t, "max.message.bytes").value == "1000",
-           f"topic max.message.bytes {entry(t, 'max.message.bytes').value}")
+    e = entry(t, "max.message.bytes")
+    expect(e.value == "1000" and
+           src(e) == ConfigSource.DYNAMIC_BROKER_CONFIG.value,
+           f"topic max.message.bytes {e.value} source {src(e)}")
     code = produce(2000)
     expect(code == KafkaError.MSG_SIZE_TOO_LARGE,
            f"2000 bytes after message.max.bytes=1000: {code}")
@@ -201,8 +204,10 @@ def stage_set():
            src(e) == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value,
            f"broker 1 log.retention.ms: {e}")
     t = describe(adm, ConfigResource.Type.TOPIC, TOPIC)
-    expect(entry(t, "retention.ms").value == "3600000",
-           f"topic retention.ms {entry(t, 'retention.ms').value}")
+    e = entry(t, "retention.ms")
+    expect(e.value == "3600000" and
+           src(e) == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value,
+           f"topic retention.ms {e.value} source {src(e)}")
     ok("IncrementalAlterConfigs log.retention.ms on the cluster default: "
        "DYNAMIC_DEFAULT_BROKER_CONFIG, topics inherit it")
 
