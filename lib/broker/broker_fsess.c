@@ -83,6 +83,7 @@ sess_free_mem(struct fmq_broker_lcore *bl, struct fsess *s)
 	s->cap = 0;
 	s->nparts = 0;
 	s->names_len = 0;
+	s->names_cap = 0;
 }
 
 void
@@ -182,7 +183,12 @@ sess_store(struct fmq_broker_lcore *bl, struct fsess *s,
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || !same_name(e[i - 1].topic, e[i].topic))
 			nl += (uint32_t)RTE_MAX(e[i].topic.len, 0);
-	if (nl > 0) {
+	/* The names are rewritten in place when they fit (e's names are
+	 * the arena's or the request's, never s->names): a steady session
+	 * allocates nothing per fetch. */
+	if (nl > 0 && nl <= s->names_cap) {
+		names = s->names;
+	} else if (nl > 0) {
 		names = slab_alloc(&bl->slab, nl);
 		if (names == NULL)
 			return -ENOMEM;
@@ -190,7 +196,8 @@ sess_store(struct fmq_broker_lcore *bl, struct fsess *s,
 	if (n > s->cap) {
 		parts = slab_alloc(&bl->slab, n * sizeof(*parts));
 		if (parts == NULL) {
-			slab_free(&bl->slab, names);
+			if (names != s->names)
+				slab_free(&bl->slab, names);
 			return -ENOMEM;
 		}
 	}
@@ -211,8 +218,11 @@ sess_store(struct fmq_broker_lcore *bl, struct fsess *s,
 		s->parts = parts;
 		s->cap = n;
 	}
-	slab_free(&bl->slab, s->names);
-	s->names = names;
+	if (names != s->names) {
+		slab_free(&bl->slab, s->names);
+		s->names = names;
+		s->names_cap = nl;
+	}
 	s->names_len = nl;
 	c->parts = c->parts - s->nparts + n;
 	s->nparts = n;

@@ -40,7 +40,7 @@ struct fsess {
 	uint32_t nparts, cap;
 	struct fsess_part *parts; /* slab */
 	char *names;              /* slab: topic names the parts point into */
-	uint32_t names_len;
+	uint32_t names_len, names_cap;
 };
 
 struct fsess_cache {

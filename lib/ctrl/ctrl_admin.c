@@ -537,6 +537,19 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				e->is_default = !t->cfg.set[k];
 				e->config_source = t->cfg.set[k] ? SRC_TOPIC :
 					SRC_DEFAULT;
+				/* Not set on the topic, and its broker key
+				 * set dynamically: that is where it comes
+				 * from (Kafka names the synonym in force). */
+				const char *bk = ctrl_dyn_synonym(key->name);
+				if (!t->cfg.set[k] && bk != NULL &&
+				    (ctrl_dyn_get(c, 1, bk) != NULL ||
+				     ctrl_dyn_get(c, 0, bk) != NULL)) {
+					e->is_default = false;
+					e->config_source =
+						ctrl_dyn_get(c, 1, bk) != NULL ?
+						SRC_DYNAMIC_BROKER :
+						SRC_DYNAMIC_DEFAULT;
+				}
 				e->is_sensitive = false;
 				e->config_type = tcfg_type(k);
 				e->documentation = req->include_documentation ?

@@ -85,6 +85,31 @@ ctrl_dyn_get(const struct fmq_ctrl *c, int scope, const char *name)
 	return c->dyn->val[scope][i];
 }
 
+/* Topic keys whose default is a dynamic broker key (Kafka's
+ * LogConfig synonyms, as fmq_tcfg_from_broker applies them). */
+static const char *const topic_syn[][2] = {
+	{ "max.message.bytes", "message.max.bytes" },
+	{ "retention.ms", "log.retention.ms" },
+	{ "retention.bytes", "log.retention.bytes" },
+	{ "segment.bytes", "log.segment.bytes" },
+	{ "segment.ms", "log.roll.ms" },
+	{ "segment.index.bytes", "log.index.size.max.bytes" },
+	{ "index.interval.bytes", "log.index.interval.bytes" },
+	{ "flush.messages", "log.flush.interval.messages" },
+	{ "flush.ms", "log.flush.interval.ms" },
+	{ "compression.type", "compression.type" },
+	{ "message.timestamp.type", "log.message.timestamp.type" },
+};
+
+const char *
+ctrl_dyn_synonym(const char *topic_key)
+{
+	for (size_t i = 0; i < RTE_DIM(topic_syn); i++)
+		if (strcmp(topic_syn[i][0], topic_key) == 0)
+			return topic_syn[i][1];
+	return NULL;
+}
+
 const struct fmq_config *
 ctrl_dyn_static(const struct fmq_ctrl *c)
 {
@@ -313,8 +338,9 @@ ctrl_dyn_alter(struct fmq_ctrl *c, const char *name,
 		memset(set[scope], 0, sizeof(set[scope]));
 	for (size_t k = 0; k < nops && e == 0; k++) {
 		int i = ops[k].key != NULL ? dyn_idx(ops[k].key) : -1;
-		if (i < 0)
-			continue;       /* a null value in AlterConfigs */
+		/* AlterConfigs leaves a null value out (as Kafka). */
+		if (i < 0 || (replace && ops[k].value == NULL))
+			continue;
 		switch (replace ? FMQ_ALTER_SET : ops[k].op) {
 		case FMQ_ALTER_SET:
 			if (ops[k].value == NULL) {

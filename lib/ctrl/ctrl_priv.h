@@ -153,6 +153,8 @@ const char *ctrl_dyn_get(const struct fmq_ctrl *c, int scope,
 			 const char *name);
 /* The configuration file's values. */
 const struct fmq_config *ctrl_dyn_static(const struct fmq_ctrl *c);
+/* The dynamic broker key a topic key defaults to, or NULL. */
+const char *ctrl_dyn_synonym(const char *topic_key);
 
 /* ctrl_core.c */
 struct ctrl_topic *ctrl_topic_find(struct fmq_ctrl *c, const char *name);
