@@ -121,8 +121,8 @@ not_mine(struct fmq_ctrl *c, const struct fmq_bfwd *f, struct fmq_kafka_str g)
 
 void
 ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
-			const struct fmq_kafka_req_hdr *hdr,
-			const struct fmq_kafka_consumer_group_heartbeat_req *req)
+	const struct fmq_kafka_req_hdr *hdr,
+	const struct fmq_kafka_consumer_group_heartbeat_req *req)
 {
 	struct fmq_kafka_consumer_group_heartbeat_resp o;
 	struct fmq_group_cheartbeat_req q;
@@ -178,7 +178,8 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			return;
 		}
 		for (int32_t i = 0; i < q.n_owned; i++) {
-			const struct fmq_kafka_consumer_group_heartbeat_req_topic_partitions
+			const struct
+			fmq_kafka_consumer_group_heartbeat_req_topic_partitions
 				*t = &req->topic_partitions[i];
 
 			memcpy(owned[i].topic_id, t->topic_id.b, 16);
