@@ -121,8 +121,8 @@ not_mine(struct fmq_ctrl *c, const struct fmq_bfwd *f, struct fmq_kafka_str g)
 
 void
 ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
-			const struct fmq_kafka_req_hdr *hdr,
-			const struct fmq_kafka_consumer_group_heartbeat_req *req)
+	const struct fmq_kafka_req_hdr *hdr,
+	const struct fmq_kafka_consumer_group_heartbeat_req *req)
 {
 	struct fmq_kafka_consumer_group_heartbeat_resp o;
 	struct fmq_group_cheartbeat_req q;
@@ -163,8 +163,19 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			nomem(c, f);
 			return;
 		}
-		for (int32_t i = 0; i < q.n_subscribed; i++)
-			subs[i] = gs(req->subscribed_topic_names[i]);
+		for (int32_t i = 0; i < q.n_subscribed; i++) {
+			struct fmq_kafka_str t = req->subscribed_topic_names[i];
+
+			subs[i] = gs(t);
+			/* Kafka: DESCRIBE on every subscribed topic. */
+			if (!ctrl_acl_allow(c, f, FMQ_ACL_RES_TOPIC, t.p,
+					    t.len > 0 ? (size_t)t.len : 0,
+					    FMQ_ACL_OP_DESCRIBE)) {
+				o.error_code =
+					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
+				goto send;
+			}
+		}
 	}
 	q.subscribed = subs;
 	q.regex = v >= 1 ? gs(req->subscribed_topic_regex) :
@@ -178,7 +189,8 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			return;
 		}
 		for (int32_t i = 0; i < q.n_owned; i++) {
-			const struct fmq_kafka_consumer_group_heartbeat_req_topic_partitions
+			const struct
+			fmq_kafka_consumer_group_heartbeat_req_topic_partitions
 				*t = &req->topic_partitions[i];
 
 			memcpy(owned[i].topic_id, t->topic_id.b, 16);
@@ -258,6 +270,7 @@ ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	const struct fmq_group_cgroup_desc *d = NULL;
 	struct fmq_group_str *ids;
 	int16_t *denied;
+	uint32_t *order;
 	uint32_t n = req->group_ids_count < 0 ? 0 :
 		(uint32_t)req->group_ids_count, k = 0;
 
@@ -265,7 +278,8 @@ ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	g = ralloc(c, n, sizeof(*g));
 	ids = ralloc(c, n, sizeof(*ids));
 	denied = ralloc(c, n, sizeof(*denied));
-	if (g == NULL || ids == NULL || denied == NULL) {
+	order = ralloc(c, n, sizeof(*order));
+	if (g == NULL || ids == NULL || denied == NULL || order == NULL) {
 		nomem(c, f);
 		return;
 	}
@@ -288,10 +302,19 @@ ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	/* The described groups in request order, then (as Kafka) the
+	 * denied ones. */
+	for (uint32_t i = 0, j = 0; i < n; i++)
+		if (!denied[i])
+			order[j++] = i;
+	for (uint32_t i = 0, j = k; i < n; i++)
+		if (denied[i])
+			order[j++] = i;
 	k = 0;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t oi = 0; oi < n; oi++) {
+		uint32_t i = order[oi];
 		struct fmq_kafka_consumer_group_describe_resp_described_group
-			*x = &g[i];
+			*x = &g[oi];
 		const struct fmq_group_cgroup_desc *y;
 
 		memset(x, 0, sizeof(*x));

@@ -801,6 +801,18 @@ list_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	}
 	lr.states = st;
 	lr.n_states = (uint32_t)n;
+	n = f->api_version >= 5 ? count(req->types_filter_count) : 0;
+	if (n > 0) {
+		st = ralloc(c, (size_t)n, sizeof(*st));
+		if (st == NULL) {
+			nomem(c, f);
+			return;
+		}
+		for (int32_t i = 0; i < n; i++)
+			st[i] = gstr(req->types_filter[i]);
+		lr.types = st;
+		lr.n_types = (uint32_t)n;
+	}
 	CALL(c, f, req, fmq_group_list(c->group, (uintptr_t)f, &lr,
 				       fmq_wall_ms()));
 }
@@ -1456,6 +1468,7 @@ emit_list(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 		g->group_id = kstr_nn(l->groups[i].group_id);
 		g->protocol_type = kstr_nn(l->groups[i].protocol_type);
 		g->group_state = kstr_nn(l->groups[i].state);
+		g->group_type = kstr_nn(l->groups[i].type);
 		o->groups_count++;
 	}
 	return 0;

@@ -217,10 +217,13 @@ struct fmq_group_fetch_req {
 	uint32_t n_groups;
 };
 
-/** ListGroups v0-v4. */
+/** ListGroups v0-v5. */
 struct fmq_group_list_req {
 	const struct fmq_group_str *states;      /**< v4 filter; none: all */
 	uint32_t n_states;
+	const struct fmq_group_str *types;       /**< v5 filter ("classic",
+						  *   "consumer"); none: all */
+	uint32_t n_types;
 };
 
 /** DescribeGroups v0-v5 (v6+ answers GROUP_ID_NOT_FOUND for unknown ids). */
@@ -327,6 +330,8 @@ struct fmq_group_listed {
 	struct fmq_group_str group_id;
 	struct fmq_group_str protocol_type;      /**< "" when none */
 	struct fmq_group_str state;              /**< v4 */
+	struct fmq_group_str type;               /**< v5: "classic" or
+						  *   "consumer" (KIP-848) */
 };
 
 struct fmq_group_list_resp {

@@ -29,18 +29,18 @@ type_or_empty(const struct group *grp)
  * ListGroups
  * ---------------------------------------------------------------------- */
 
+/* Is name in the filter (none: everything)? Kafka compares state and
+ * type names case-insensitively. */
 static bool
-state_listed(const struct fmq_group_list_req *req, enum gstate s)
+name_listed(const struct fmq_group_str *f, uint32_t n, const char *name)
 {
-	const char *name = fmq_group_state_name(s);
 	size_t nl = strlen(name);
 
-	if (req->n_states == 0)
+	if (n == 0)
 		return true;
-	for (uint32_t i = 0; i < req->n_states; i++) {
-		/* Kafka compares state names case-insensitively. */
-		if (req->states[i].len == (int32_t)nl &&
-		    strncasecmp(req->states[i].ptr, name, nl) == 0)
+	for (uint32_t i = 0; i < n; i++) {
+		if (f[i].len == (int32_t)nl &&
+		    strncasecmp(f[i].ptr, name, nl) == 0)
 			return true;
 	}
 	return false;
@@ -55,7 +55,8 @@ fmq_group_list(struct fmq_group *co, uint64_t token,
 	struct group *grp;
 	uint32_t n = 0;
 
-	if (co == NULL || req == NULL || (req->states == NULL && req->n_states))
+	if (co == NULL || req == NULL || (req->states == NULL && req->n_states) ||
+	    (req->types == NULL && req->n_types))
 		return -EINVAL;
 	co->last_now = now;
 	memset(&r, 0, sizeof(r));
@@ -72,15 +73,18 @@ fmq_group_list(struct fmq_group *co, uint64_t token,
 		return 0;
 	}
 	TAILQ_FOREACH(grp, &co->glist, link) {
-		if (!state_listed(req, grp->state))
+		const char *state = grp->cg != NULL ? cgroup_state_name(grp) :
+			fmq_group_state_name(grp->state);
+		const char *type = grp->cg != NULL ? "consumer" : "classic";
+
+		if (!name_listed(req->states, req->n_states, state) ||
+		    !name_listed(req->types, req->n_types, type))
 			continue;
 		l[n].group_id = gstr_view(&grp->id);
-		l[n].protocol_type = type_or_empty(grp);
-		l[n].state = cstr(fmq_group_state_name(grp->state));
-		if (grp->cg != NULL) {
-			l[n].protocol_type = cstr("consumer");
-			l[n].state = cstr(cgroup_state_name(grp));
-		}
+		l[n].protocol_type = grp->cg != NULL ? cstr("consumer") :
+			type_or_empty(grp);
+		l[n].state = cstr(state);
+		l[n].type = cstr(type);
 		n++;
 	}
 	r.u.list.groups = l;

@@ -1255,7 +1255,9 @@ hb_leave(struct fmq_group *co, const struct fmq_group_cheartbeat_req *q,
 static int
 new_member_id(struct fmq_group *co, struct gstr *out)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789-_";
 	uint8_t u[18] = { 0 };
 	char buf[24];
 

@@ -1874,7 +1874,7 @@ int fmq_kafka_describe_groups_resp_encode(struct fmq_kafka_writer *w, int16_t v,
 /** Add the encoded size of a DescribeGroupsResponse body at version v to s. */
 int fmq_kafka_describe_groups_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_groups_resp *m);
 
-/** ListGroupsRequest (API key 16, versions 0-4) */
+/** ListGroupsRequest (API key 16, versions 0-5) */
 struct fmq_kafka_list_groups_req {
 	/**
 	 * (v4+) The states of the groups we want to list. If empty, all groups are
@@ -1882,6 +1882,12 @@ struct fmq_kafka_list_groups_req {
 	 */
 	struct fmq_kafka_str *states_filter;
 	int32_t states_filter_count;  /**< -1: null */
+	/**
+	 * (v5+) The types of the groups we want to list. If empty, all groups are
+	 * returned with their type.
+	 */
+	struct fmq_kafka_str *types_filter;
+	int32_t types_filter_count;  /**< -1: null */
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -1889,7 +1895,7 @@ struct fmq_kafka_list_groups_req {
 
 /** Set every field of a ListGroupsRequest to its schema default. */
 void fmq_kafka_list_groups_req_init(struct fmq_kafka_list_groups_req *m);
-/** Decode a ListGroupsRequest body at version v (0-4); see fmq_kafka_decode_request(). */
+/** Decode a ListGroupsRequest body at version v (0-5); see fmq_kafka_decode_request(). */
 int fmq_kafka_list_groups_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_groups_req *m);
 /** Encode a ListGroupsRequest body at version v. */
 int fmq_kafka_list_groups_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_groups_req *m);
@@ -1910,12 +1916,16 @@ struct fmq_kafka_list_groups_resp_listed_group {
 	 * (v4+) The group state name.
 	 */
 	struct fmq_kafka_str group_state;
+	/**
+	 * (v5+) The group type name.
+	 */
+	struct fmq_kafka_str group_type;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
 };
 
-/** ListGroupsResponse (API key 16, versions 0-4) */
+/** ListGroupsResponse (API key 16, versions 0-5) */
 struct fmq_kafka_list_groups_resp {
 	/**
 	 * (v1+) The duration in milliseconds for which the request was throttled
@@ -1939,7 +1949,7 @@ struct fmq_kafka_list_groups_resp {
 
 /** Set every field of a ListGroupsResponse to its schema default. */
 void fmq_kafka_list_groups_resp_init(struct fmq_kafka_list_groups_resp *m);
-/** Decode a ListGroupsResponse body at version v (0-4); see fmq_kafka_decode_request(). */
+/** Decode a ListGroupsResponse body at version v (0-5); see fmq_kafka_decode_request(). */
 int fmq_kafka_list_groups_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_groups_resp *m);
 /** Encode a ListGroupsResponse body at version v. */
 int fmq_kafka_list_groups_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_groups_resp *m);

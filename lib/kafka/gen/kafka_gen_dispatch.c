@@ -20,7 +20,7 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 13, 0, 5, 4, "LeaveGroup" },
 	{ 14, 0, 5, 4, "SyncGroup" },
 	{ 15, 0, 5, 5, "DescribeGroups" },
-	{ 16, 0, 4, 3, "ListGroups" },
+	{ 16, 0, 5, 3, "ListGroups" },
 	{ 17, 0, 1, FMQ_KAFKA_NOT_FLEXIBLE, "SaslHandshake" },
 	{ 18, 0, 3, 3, "ApiVersions" },
 	{ 19, 0, 7, 5, "CreateTopics" },

@@ -45,6 +45,25 @@ dec_fmq_kafka_list_groups_req(struct fmq_kafka_reader *r, int16_t v, struct fmq_
 			}
 		}
 	}
+	if ((v >= 5)) {
+		{
+			int32_t n, i;
+
+			if ((rc = fmq_kafka_rd_array_len(r, flex, false, 1, &n)) < 0)
+				return rc;
+			o->types_filter_count = n;
+			o->types_filter = NULL;
+			if (n > 0) {
+				o->types_filter = fmq_kafka_arena_alloc(a, (size_t)n * sizeof(*o->types_filter));
+				if (o->types_filter == NULL)
+					return -ENOMEM;
+			}
+			for (i = 0; i < n; i++) {
+				if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->types_filter[i])) < 0)
+					return rc;
+			}
+		}
+	}
 	if (flex) {
 		uint32_t ntag, t;
 
@@ -92,6 +111,16 @@ enc_fmq_kafka_list_groups_req(struct fmq_kafka_writer *w, int16_t v, const struc
 				return rc;
 		}
 	}
+	if ((v >= 5)) {
+		if (o->types_filter_count > 0 && o->types_filter == NULL)
+			return -EINVAL;
+		if ((rc = fmq_kafka_wr_array_len(w, flex, false, o->types_filter_count)) < 0)
+			return rc;
+		for (int32_t i = 0; i < o->types_filter_count; i++) {
+			if ((rc = fmq_kafka_wr_string(w, flex, false, o->types_filter[i])) < 0)
+				return rc;
+		}
+	}
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags, u = 0;
 
@@ -117,6 +146,12 @@ sz_fmq_kafka_list_groups_req(struct fmq_kafka_sizer *s, int16_t v, const struct 
 			fmq_kafka_sz_string(s, flex, o->states_filter[i]);
 		}
 	}
+	if ((v >= 5)) {
+		fmq_kafka_sz_array_len(s, flex, o->types_filter_count);
+		for (int32_t i = 0; i < o->types_filter_count; i++) {
+			fmq_kafka_sz_string(s, flex, o->types_filter[i]);
+		}
+	}
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
 
@@ -138,7 +173,7 @@ fmq_kafka_list_groups_req_init(struct fmq_kafka_list_groups_req *m)
 int
 fmq_kafka_list_groups_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_groups_req *m)
 {
-	if (v < 0 || v > 4)
+	if (v < 0 || v > 5)
 		return -ENOTSUP;
 	return dec_fmq_kafka_list_groups_req(r, v, a, m);
 }
@@ -148,7 +183,7 @@ fmq_kafka_list_groups_req_encode(struct fmq_kafka_writer *w, int16_t v, const st
 {
 	int rc;
 
-	if (v < 0 || v > 4)
+	if (v < 0 || v > 5)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_list_groups_req(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -159,7 +194,7 @@ fmq_kafka_list_groups_req_encode(struct fmq_kafka_writer *w, int16_t v, const st
 int
 fmq_kafka_list_groups_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_groups_req *m)
 {
-	if (v < 0 || v > 4)
+	if (v < 0 || v > 5)
 		return -ENOTSUP;
 	sz_fmq_kafka_list_groups_req(s, v, m);
 	return 0;
@@ -178,6 +213,8 @@ init_fmq_kafka_list_groups_resp_listed_group(struct fmq_kafka_list_groups_resp_l
 	o->protocol_type.len = 0;
 	o->group_state.p = "";
 	o->group_state.len = 0;
+	o->group_type.p = "";
+	o->group_type.len = 0;
 }
 
 static int
@@ -196,6 +233,10 @@ dec_fmq_kafka_list_groups_resp_listed_group(struct fmq_kafka_reader *r, int16_t 
 		return rc;
 	if ((v >= 4)) {
 		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->group_state)) < 0)
+			return rc;
+	}
+	if ((v >= 5)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->group_type)) < 0)
 			return rc;
 	}
 	if (flex) {
@@ -243,6 +284,10 @@ enc_fmq_kafka_list_groups_resp_listed_group(struct fmq_kafka_writer *w, int16_t 
 		if ((rc = fmq_kafka_wr_string(w, flex, false, o->group_state)) < 0)
 			return rc;
 	}
+	if ((v >= 5)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, false, o->group_type)) < 0)
+			return rc;
+	}
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags, u = 0;
 
@@ -266,6 +311,9 @@ sz_fmq_kafka_list_groups_resp_listed_group(struct fmq_kafka_sizer *s, int16_t v,
 	fmq_kafka_sz_string(s, flex, o->protocol_type);
 	if ((v >= 4)) {
 		fmq_kafka_sz_string(s, flex, o->group_state);
+	}
+	if ((v >= 5)) {
+		fmq_kafka_sz_string(s, flex, o->group_type);
 	}
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
@@ -417,7 +465,7 @@ fmq_kafka_list_groups_resp_init(struct fmq_kafka_list_groups_resp *m)
 int
 fmq_kafka_list_groups_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_groups_resp *m)
 {
-	if (v < 0 || v > 4)
+	if (v < 0 || v > 5)
 		return -ENOTSUP;
 	return dec_fmq_kafka_list_groups_resp(r, v, a, m);
 }
@@ -427,7 +475,7 @@ fmq_kafka_list_groups_resp_encode(struct fmq_kafka_writer *w, int16_t v, const s
 {
 	int rc;
 
-	if (v < 0 || v > 4)
+	if (v < 0 || v > 5)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_list_groups_resp(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -438,7 +486,7 @@ fmq_kafka_list_groups_resp_encode(struct fmq_kafka_writer *w, int16_t v, const s
 int
 fmq_kafka_list_groups_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_groups_resp *m)
 {
-	if (v < 0 || v > 4)
+	if (v < 0 || v > 5)
 		return -ENOTSUP;
 	sz_fmq_kafka_list_groups_resp(s, v, m);
 	return 0;

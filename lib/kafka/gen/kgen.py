@@ -36,7 +36,7 @@ APIS = [
     ("LeaveGroup", 13, 0, 5),
     ("SyncGroup", 14, 0, 5),
     ("DescribeGroups", 15, 0, 5),
-    ("ListGroups", 16, 0, 4),
+    ("ListGroups", 16, 0, 5),
     ("SaslHandshake", 17, 0, 1),
     ("ApiVersions", 18, 0, 3),
     ("CreateTopics", 19, 0, 7),

@@ -297,6 +297,15 @@ def list_groups_v4(sock):
     return {g: (t, s) for g, t, s, _ in gs}
 
 
+def list_groups_v5(sock, types):
+    rd = rpc(sock, 16, 5, carray([], cstr) + carray(types, cstr) + b"\x00")
+    rd.i32()
+    rd.i16()
+    gs = rd_carray(rd, lambda r: (r.cstr(), r.cstr(), r.cstr(), r.cstr(),
+                                  r.tags()))
+    return {g: (t, s, ty) for g, t, s, ty, _ in gs}
+
+
 # ------------------------------------------------- scenarios
 def main():
     admin = connect(HOST, PORT)
@@ -417,8 +426,14 @@ def main():
     lg = list_groups_v4(admin)
     if lg.get("g1") != ("consumer", "Stable"):
         fail("ListGroups: %r" % lg.get("g1"))
+    lg = list_groups_v5(admin, ["consumer"])
+    if lg.get("g1") != ("consumer", "Stable", "consumer"):
+        fail("ListGroups v5: %r" % lg)
+    if list_groups_v5(admin, ["classic"]).get("g1") is not None:
+        fail("ListGroups v5 classic filter lists g1")
     ok("classic JoinGroup gets INCONSISTENT_GROUP_PROTOCOL; ListGroups "
-       "shows g1 as consumer/Stable")
+       "shows g1 as consumer/Stable, v5 with type consumer and the type "
+       "filter")
 
     # Leave.
     c.leave()

@@ -1333,6 +1333,32 @@ test_consumer_protocol(void)
 	CU_ASSERT_EQUAL(d->groups[1].error_code, FMQ_KERR_GROUP_ID_NOT_FOUND);
 	tf_free(t);
 
+	/* ACLs: a denied group is listed after the others (as Kafka); a
+	 * subscription to a topic without DESCRIBE is refused. */
+	deny_type = FMQ_ACL_RES_GROUP;
+	deny_name = "cg";
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_DESCRIBE, 0, &dr);
+	d = &t->resp.consumer_group_describe;
+	CU_ASSERT_EQUAL_FATAL(d->groups_count, 2);
+	CU_ASSERT_TRUE(str_is(d->groups[0].group_id, "nope"));
+	CU_ASSERT_TRUE(str_is(d->groups[1].group_id, "cg"));
+	CU_ASSERT_EQUAL(d->groups[1].error_code,
+			FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
+	tf_free(t);
+	deny_type = FMQ_ACL_RES_TOPIC;
+	deny_name = "orders";
+	hb.member_id = FMQ_KAFKA_STR_LIT("m-2");
+	hb.member_epoch = 0;
+	hb.rebalance_timeout_ms = 30000;
+	hb.subscribed_topic_names_count = 1;
+	hb.topic_partitions_count = 0;
+	t = send_req(FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT, 1, &hb);
+	CU_ASSERT_EQUAL(t->resp.consumer_group_heartbeat.error_code,
+			FMQ_KERR_TOPIC_AUTHORIZATION_FAILED);
+	tf_free(t);
+	deny_type = -1;
+	deny_name = NULL;
+
 	/* Leave. */
 	hb.member_id = FMQ_KAFKA_STR_LIT("m-1");
 	hb.member_epoch = -1;

@@ -80,12 +80,32 @@ topic_name(const uint8_t id[16])
 }
 
 static int commit_err;
+static int join_err = -100;
+static int offsets_seen;
+static char list_buf[512];
 
 static void
 emit_cb(void *arg, uint64_t token, const struct fmq_group_resp *r)
 {
 	(void)arg;
 	(void)token;
+	if (r->api == FMQ_GROUP_LIST) {
+		size_t o = 0;
+
+		list_buf[0] = '\0';
+		for (uint32_t i = 0; i < r->u.list.n_groups; i++) {
+			const struct fmq_group_listed *l = &r->u.list.groups[i];
+
+			o += (size_t)snprintf(list_buf + o,
+				sizeof(list_buf) - o, "[%.*s %.*s %.*s %.*s]",
+				l->group_id.len, l->group_id.ptr,
+				l->protocol_type.len, l->protocol_type.ptr,
+				l->state.len, l->state.ptr, l->type.len,
+				l->type.ptr);
+		}
+	}
+	if (r->api == FMQ_GROUP_JOIN)
+		join_err = r->error;
 	if (r->api == FMQ_GROUP_OFFSET_COMMIT)
 		commit_err = r->u.commit.n_parts > 0 ?
 			r->u.commit.parts[0].error : r->error;
@@ -833,6 +853,139 @@ test_commit_epoch(void)
 	teardown();
 }
 
+/* ListGroups v5: the group type, and the type and state filters. */
+static void
+test_list_types(void)
+{
+	struct fmq_group_list_req lr;
+	struct fmq_group_str f[2] = { FMQ_GROUP_STR("CONSUMER"),
+				      FMQ_GROUP_STR("classic") };
+	struct fmq_group_str st = FMQ_GROUP_STR("stable");
+	struct fmq_group_commit_part part = {
+		.topic = FMQ_GROUP_STR("t6"), .partition = 0, .offset = 7,
+		.leader_epoch = -1, .metadata = FMQ_GROUP_STR(""),
+	};
+	struct fmq_group_commit_req cr;
+	struct tm a;
+
+	setup();
+	join(&a, "g", "t6", NULL);
+	/* A classic group: standalone commits make an empty one. */
+	memset(&cr, 0, sizeof(cr));
+	cr.group_id = FMQ_GROUP_STR("simple");
+	cr.member_id = FMQ_GROUP_STR("");
+	cr.group_instance_id = FMQ_GROUP_STR_NULL;
+	cr.generation_id = -1;
+	cr.retention_ms = -1;
+	cr.commit_timestamp = -1;
+	cr.parts = &part;
+	cr.n_parts = 1;
+	fmq_group_offset_commit(co, 1, &cr, now);
+	fmq_group_flush(co, now);
+	memset(&lr, 0, sizeof(lr));
+	fmq_group_list(co, 2, &lr, now);
+	CU_ASSERT_STRING_EQUAL(list_buf, "[g consumer Stable consumer]"
+			       "[simple  Empty classic]");
+	lr.types = f;
+	lr.n_types = 1;
+	fmq_group_list(co, 3, &lr, now);
+	CU_ASSERT_STRING_EQUAL(list_buf, "[g consumer Stable consumer]");
+	lr.types = &f[1];
+	fmq_group_list(co, 4, &lr, now);
+	CU_ASSERT_STRING_EQUAL(list_buf, "[simple  Empty classic]");
+	lr.types = f;
+	lr.n_types = 2;
+	lr.states = &st;
+	lr.n_states = 1;
+	fmq_group_list(co, 5, &lr, now);
+	CU_ASSERT_STRING_EQUAL(list_buf, "[g consumer Stable consumer]");
+	teardown();
+}
+
+static void
+offset_cb(void *arg, struct fmq_group_str t, int32_t p, int64_t off,
+	  int64_t hw)
+{
+	(void)arg;
+	(void)t;
+	(void)hw;
+	if (p == 0 && off == 7)
+		offsets_seen++;
+}
+
+static void
+classic_join(const char *gid)
+{
+	static const uint8_t meta[] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+	struct fmq_group_protocol proto = {
+		.name = FMQ_GROUP_STR("range"),
+		.metadata = { meta, sizeof(meta) },
+	};
+	struct fmq_group_join_req jr;
+
+	memset(&jr, 0, sizeof(jr));
+	jr.version = 3;
+	jr.group_id = FMQ_GROUP_STR(gid);
+	jr.member_id = FMQ_GROUP_STR("");
+	jr.group_instance_id = FMQ_GROUP_STR_NULL;
+	jr.client_id = FMQ_GROUP_STR("c");
+	jr.client_host = FMQ_GROUP_STR("/1.2.3.4");
+	jr.session_timeout_ms = 10000;
+	jr.rebalance_timeout_ms = 10000;
+	jr.protocol_type = FMQ_GROUP_STR("consumer");
+	jr.protocols = &proto;
+	jr.n_protocols = 1;
+	join_err = -100;
+	fmq_group_join(co, 9, &jr, now);
+}
+
+/* A group is classic or consumer: each protocol is refused on a group of
+ * the other with members; an empty group switches, keeping its offsets. */
+static void
+test_protocol_mixing(void)
+{
+	struct fmq_group_commit_part part = {
+		.topic = FMQ_GROUP_STR("t6"), .partition = 0, .offset = 7,
+		.leader_epoch = -1, .metadata = FMQ_GROUP_STR(""),
+	};
+	struct fmq_group_commit_req cr;
+	struct tm a, b;
+
+	setup();
+	join(&a, "g", "t6", NULL);
+	classic_join("g");
+	CU_ASSERT_EQUAL(join_err, FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
+	/* A classic group with a member (joining). */
+	classic_join("cl");
+	memset(&b, 0, sizeof(b));
+	hb(&b, "cl", "t6", NULL, true);
+	CU_ASSERT_EQUAL(b.err, FMQ_KERR_GROUP_ID_NOT_FOUND);
+	/* An empty classic group with offsets becomes a consumer group. */
+	memset(&cr, 0, sizeof(cr));
+	cr.group_id = FMQ_GROUP_STR("simple");
+	cr.member_id = FMQ_GROUP_STR("");
+	cr.group_instance_id = FMQ_GROUP_STR_NULL;
+	cr.generation_id = -1;
+	cr.retention_ms = -1;
+	cr.commit_timestamp = -1;
+	cr.parts = &part;
+	cr.n_parts = 1;
+	fmq_group_offset_commit(co, 1, &cr, now);
+	fmq_group_flush(co, now);
+	join(&b, "simple", "t6", NULL);
+	CU_ASSERT_EQUAL(b.epoch, 1);
+	CU_ASSERT_EQUAL(b.n, 6);
+	offsets_seen = 0;
+	fmq_group_visit(co, NULL, offset_cb, NULL);
+	CU_ASSERT_EQUAL(offsets_seen, 1);
+	/* Once empty again, a classic member may take it back. */
+	b.epoch = -1;
+	hb(&b, "simple", NULL, NULL, false);
+	classic_join("simple");
+	CU_ASSERT_NOT_EQUAL(join_err, FMQ_KERR_INCONSISTENT_GROUP_PROTOCOL);
+	teardown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -860,5 +1013,8 @@ main(int argc, char **argv)
 		    test_invalid_and_describe);
 	CU_add_test(s, "offset commit with the member epoch",
 		    test_commit_epoch);
+	CU_add_test(s, "ListGroups types", test_list_types);
+	CU_add_test(s, "classic and consumer protocols do not mix",
+		    test_protocol_mixing);
 	return fmq_test_run(argc, argv);
 }

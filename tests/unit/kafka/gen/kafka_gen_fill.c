@@ -706,6 +706,8 @@ kt_init_fmq_kafka_list_groups_resp_listed_group(struct fmq_kafka_list_groups_res
 	o->protocol_type.len = 0;
 	o->group_state.p = "";
 	o->group_state.len = 0;
+	o->group_type.p = "";
+	o->group_type.len = 0;
 }
 
 static void
@@ -3801,6 +3803,18 @@ fill_fmq_kafka_list_groups_req(struct kt_rng *g, int16_t v, struct fmq_kafka_are
 			o->states_filter[i] = kt_rand_str(g, a, false);
 		}
 	}
+	if ((v >= 5)) {
+		o->types_filter_count = kt_rand_count(g, depth, false);
+		o->types_filter = NULL;
+		if (o->types_filter_count > 0) {
+			o->types_filter = fmq_kafka_arena_alloc(a, (size_t)o->types_filter_count * sizeof(*o->types_filter));
+			if (o->types_filter == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->types_filter_count; i++) {
+			o->types_filter[i] = kt_rand_str(g, a, false);
+		}
+	}
 	if (flex && (kt_rand(g) % 4) == 0 &&
 	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
 		return -ENOMEM;
@@ -3831,6 +3845,9 @@ fill_fmq_kafka_list_groups_resp_listed_group(struct kt_rng *g, int16_t v, struct
 	}
 	if ((v >= 4)) {
 		o->group_state = kt_rand_str(g, a, false);
+	}
+	if ((v >= 5)) {
+		o->group_type = kt_rand_str(g, a, false);
 	}
 	if (flex && (kt_rand(g) % 4) == 0 &&
 	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
@@ -8578,8 +8595,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 14, 0, 0, 5, "SyncGroupResponse", sizeof(struct fmq_kafka_sync_group_resp), fillv_fmq_kafka_sync_group_resp },
 	{ 15, 1, 0, 5, "DescribeGroupsRequest", sizeof(struct fmq_kafka_describe_groups_req), fillv_fmq_kafka_describe_groups_req },
 	{ 15, 0, 0, 5, "DescribeGroupsResponse", sizeof(struct fmq_kafka_describe_groups_resp), fillv_fmq_kafka_describe_groups_resp },
-	{ 16, 1, 0, 4, "ListGroupsRequest", sizeof(struct fmq_kafka_list_groups_req), fillv_fmq_kafka_list_groups_req },
-	{ 16, 0, 0, 4, "ListGroupsResponse", sizeof(struct fmq_kafka_list_groups_resp), fillv_fmq_kafka_list_groups_resp },
+	{ 16, 1, 0, 5, "ListGroupsRequest", sizeof(struct fmq_kafka_list_groups_req), fillv_fmq_kafka_list_groups_req },
+	{ 16, 0, 0, 5, "ListGroupsResponse", sizeof(struct fmq_kafka_list_groups_resp), fillv_fmq_kafka_list_groups_resp },
 	{ 17, 1, 0, 1, "SaslHandshakeRequest", sizeof(struct fmq_kafka_sasl_handshake_req), fillv_fmq_kafka_sasl_handshake_req },
 	{ 17, 0, 0, 1, "SaslHandshakeResponse", sizeof(struct fmq_kafka_sasl_handshake_resp), fillv_fmq_kafka_sasl_handshake_resp },
 	{ 18, 1, 0, 3, "ApiVersionsRequest", sizeof(struct fmq_kafka_api_versions_req), fillv_fmq_kafka_api_versions_req },
