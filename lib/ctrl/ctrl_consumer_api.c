@@ -25,29 +25,6 @@
 #define CGROUP_ALL_OPERATIONS \
 	((1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11))
 
-static inline struct fmq_group_str
-gs(struct fmq_kafka_str s)
-{
-	return (struct fmq_group_str){ .ptr = s.p, .len = s.len < 0 ? -1 :
-				       s.len };
-}
-
-static inline struct fmq_kafka_str
-ks(struct fmq_group_str s)
-{
-	if (s.len < 0)
-		return FMQ_KAFKA_STR_NULL;
-	return (struct fmq_kafka_str){ s.len > 0 ? s.ptr : "", s.len };
-}
-
-static inline struct fmq_kafka_str
-ks_nn(struct fmq_group_str s)
-{
-	if (s.len <= 0)
-		return FMQ_KAFKA_STR_LIT("");
-	return (struct fmq_kafka_str){ s.ptr, s.len };
-}
-
 static void *
 ralloc(struct fmq_ctrl *c, size_t n, size_t sz)
 {
@@ -150,11 +127,11 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		host[1] = '\0';
 	memset(&q, 0, sizeof(q));
 	q.version = v;
-	q.group_id = gs(req->group_id);
-	q.member_id = gs(req->member_id);
+	q.group_id = gstr(req->group_id);
+	q.member_id = gstr(req->member_id);
 	q.member_epoch = req->member_epoch;
-	q.instance_id = gs(req->instance_id);
-	q.rack_id = gs(req->rack_id);
+	q.instance_id = gstr(req->instance_id);
+	q.rack_id = gstr(req->rack_id);
 	q.rebalance_timeout_ms = req->rebalance_timeout_ms;
 	q.n_subscribed = req->subscribed_topic_names_count;
 	if (q.n_subscribed > 0) {
@@ -166,7 +143,7 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		for (int32_t i = 0; i < q.n_subscribed; i++) {
 			struct fmq_kafka_str t = req->subscribed_topic_names[i];
 
-			subs[i] = gs(t);
+			subs[i] = gstr(t);
 			/* Kafka: DESCRIBE on every subscribed topic. */
 			if (!ctrl_acl_allow(c, f, FMQ_ACL_RES_TOPIC, t.p,
 					    t.len > 0 ? (size_t)t.len : 0,
@@ -178,9 +155,9 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		}
 	}
 	q.subscribed = subs;
-	q.regex = v >= 1 ? gs(req->subscribed_topic_regex) :
+	q.regex = v >= 1 ? gstr(req->subscribed_topic_regex) :
 		FMQ_GROUP_STR_NULL;
-	q.server_assignor = gs(req->server_assignor);
+	q.server_assignor = gstr(req->server_assignor);
 	q.n_owned = req->topic_partitions_count;
 	if (q.n_owned > 0) {
 		owned = ralloc(c, (size_t)q.n_owned, sizeof(*owned));
@@ -202,7 +179,7 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	}
 	q.owned = owned;
 	q.client_id = hdr->client_id.len < 0 ? FMQ_GROUP_STR("") :
-		gs(hdr->client_id);
+		gstr(hdr->client_id);
 	q.client_host = FMQ_GROUP_STR(host);
 	if (fmq_group_consumer_heartbeat(c->group, &q, &r, fmq_wall_ms()) < 0) {
 		o.error_code = FMQ_KERR_INVALID_REQUEST;
@@ -211,7 +188,7 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	o.error_code = r.error;
 	o.error_message = r.error_message != NULL ?
 		fmq_kafka_str(r.error_message) : FMQ_KAFKA_STR_NULL;
-	o.member_id = ks(r.member_id);
+	o.member_id = gkstr(r.member_id);
 	o.member_epoch = r.member_epoch;
 	o.heartbeat_interval_ms = r.heartbeat_interval_ms;
 	o.assignment_present = r.has_assignment;
@@ -252,7 +229,7 @@ fill_assignment(struct fmq_ctrl *c,
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		memcpy(tp[i].topic_id.b, t[i].topic_id, 16);
-		tp[i].topic_name = ks_nn(t[i].topic);
+		tp[i].topic_name = gkstr_nn(t[i].topic);
 		tp[i].partitions = (int32_t *)(uintptr_t)t[i].parts;
 		tp[i].partitions_count = (int32_t)t[i].n_parts;
 	}
@@ -295,7 +272,7 @@ ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		else if (not_mine(c, f, id))
 			denied[i] = FMQ_KERR_NOT_COORDINATOR;
 		if (!denied[i])
-			ids[k++] = gs(id);
+			ids[k++] = gstr(id);
 	}
 	if (fmq_group_consumer_describe(c->group, ids, k, &d,
 					fmq_wall_ms()) < 0) {
@@ -362,17 +339,17 @@ ctrl_consumer_describe(struct fmq_ctrl *c, struct fmq_bfwd *f,
 				return;
 			}
 			for (uint32_t s = 0; s < ym->n_subscribed; s++)
-				subs[s] = ks_nn(ym->subscribed[s]);
-			xm->member_id = ks_nn(ym->member_id);
-			xm->instance_id = ks(ym->instance_id);
-			xm->rack_id = ks(ym->rack_id);
+				subs[s] = gkstr_nn(ym->subscribed[s]);
+			xm->member_id = gkstr_nn(ym->member_id);
+			xm->instance_id = gkstr(ym->instance_id);
+			xm->rack_id = gkstr(ym->rack_id);
 			xm->member_epoch = ym->member_epoch;
-			xm->client_id = ks_nn(ym->client_id);
-			xm->client_host = ks_nn(ym->client_host);
+			xm->client_id = gkstr_nn(ym->client_id);
+			xm->client_host = gkstr_nn(ym->client_host);
 			xm->subscribed_topic_names = subs;
 			xm->subscribed_topic_names_count =
 				(int32_t)ym->n_subscribed;
-			xm->subscribed_topic_regex = ks(ym->regex);
+			xm->subscribed_topic_regex = gkstr(ym->regex);
 		}
 	}
 	o.groups = g;

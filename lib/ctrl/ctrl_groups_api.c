@@ -39,38 +39,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static inline struct fmq_group_str
-gstr(struct fmq_kafka_str s)
-{
-	return (struct fmq_group_str){ .ptr = s.p, .len = s.len < 0 ? -1 :
-				       s.len };
-}
-
-static inline struct fmq_group_bytes
-gbytes(struct fmq_kafka_bytes b)
-{
-	return (struct fmq_group_bytes){ .ptr = b.p, .len = b.len < 0 ? -1 :
-					 b.len };
-}
-
-/* A nullable response field. */
-static inline struct fmq_kafka_str
-kstr(struct fmq_group_str s)
-{
-	if (s.len < 0)
-		return FMQ_KAFKA_STR_NULL;
-	return (struct fmq_kafka_str){ s.len > 0 ? s.ptr : "", s.len };
-}
-
-/* A response field the version does not allow to be null: null is "". */
-static inline struct fmq_kafka_str
-kstr_nn(struct fmq_group_str s)
-{
-	if (s.len <= 0)
-		return FMQ_KAFKA_STR_LIT("");
-	return (struct fmq_kafka_str){ s.ptr, s.len };
-}
-
 /* Bytes fields of group responses are never nullable. */
 static inline struct fmq_kafka_bytes
 kbytes_nn(struct fmq_group_bytes b)
@@ -1074,7 +1042,7 @@ emit_topics(struct fmq_ctrl *c, const struct topic_layout *l,
 
 		if (i == 0 || !gstr_same(fp[i].topic, fp[i - 1].topic)) {
 			t = t == NULL ? tt : t + l->t_size;
-			PUT(t, l->t_name, kstr_nn(fp[i].topic));
+			PUT(t, l->t_name, gkstr_nn(fp[i].topic));
 			PUT(t, l->t_parts, (void *)p);
 			cnt = 0;
 		}
@@ -1084,7 +1052,7 @@ emit_topics(struct fmq_ctrl *c, const struct topic_layout *l,
 		if (l->p_offset != NO_FIELD) {
 			PUT(p, l->p_offset, fp[i].offset);
 			PUT(p, l->p_epoch, fp[i].leader_epoch);
-			PUT(p, l->p_metadata, kstr(fp[i].metadata));
+			PUT(p, l->p_metadata, gkstr(fp[i].metadata));
 		}
 	}
 	*topics = tt;
@@ -1151,12 +1119,12 @@ emit_join(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	o->generation_id = j->generation_id;
 	/* Protocol type is new in v7 (nullable); the name is nullable from
 	 * v7 on and "" before. */
-	o->protocol_type = kstr(j->protocol_type);
-	o->protocol_name = v >= 7 ? kstr(j->protocol_name) :
-		kstr_nn(j->protocol_name);
-	o->leader = kstr_nn(j->leader);
+	o->protocol_type = gkstr(j->protocol_type);
+	o->protocol_name = v >= 7 ? gkstr(j->protocol_name) :
+		gkstr_nn(j->protocol_name);
+	o->leader = gkstr_nn(j->leader);
 	o->skip_assignment = j->skip_assignment;
-	o->member_id = kstr_nn(j->member_id);
+	o->member_id = gkstr_nn(j->member_id);
 	o->members_count = (int32_t)j->n_members;
 	if (j->n_members == 0)
 		return 0;
@@ -1164,9 +1132,9 @@ emit_join(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	if (o->members == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < j->n_members; i++) {
-		o->members[i].member_id = kstr_nn(j->members[i].member_id);
+		o->members[i].member_id = gkstr_nn(j->members[i].member_id);
 		o->members[i].group_instance_id =
-			kstr(j->members[i].group_instance_id);
+			gkstr(j->members[i].group_instance_id);
 		o->members[i].metadata = kbytes_nn(j->members[i].metadata);
 	}
 	return 0;
@@ -1176,8 +1144,8 @@ static int
 emit_sync(const struct fmq_group_resp *r, struct fmq_kafka_sync_group_resp *o)
 {
 	o->error_code = r->error;
-	o->protocol_type = kstr(r->u.sync.protocol_type);
-	o->protocol_name = kstr(r->u.sync.protocol_name);
+	o->protocol_type = gkstr(r->u.sync.protocol_type);
+	o->protocol_name = gkstr(r->u.sync.protocol_name);
 	o->assignment = kbytes_nn(r->u.sync.assignment);
 	return 0;
 }
@@ -1202,9 +1170,9 @@ emit_leave(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 	if (o->members == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < l->n_members; i++) {
-		o->members[i].member_id = kstr_nn(l->members[i].member_id);
+		o->members[i].member_id = gkstr_nn(l->members[i].member_id);
 		o->members[i].group_instance_id =
-			kstr(l->members[i].group_instance_id);
+			gkstr(l->members[i].group_instance_id);
 		o->members[i].error_code = l->members[i].error;
 	}
 	return 0;
@@ -1373,7 +1341,7 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			return -ENOMEM;
 		/* The groups the ACLs kept from the coordinator, last. */
 		for (uint32_t i = 0; i < nd && !all_err; i++) {
-			gg[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
+			gg[ng + i].group_id = gkstr_nn(gstr(gd->ids[i]));
 			gg[ng + i].error_code =
 				FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
 		}
@@ -1384,7 +1352,7 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			uint32_t np;
 
 			if (all_err) {
-				gg[i].group_id = kstr_nn(gstr(
+				gg[i].group_id = gkstr_nn(gstr(
 					req->groups[i].group_id));
 				gg[i].error_code = gdeny_has(gd,
 					req->groups[i].group_id) ?
@@ -1393,7 +1361,7 @@ emit_fetch(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 				continue;
 			}
 			x = &fr->groups[i];
-			gg[i].group_id = kstr_nn(x->group_id);
+			gg[i].group_id = gkstr_nn(x->group_id);
 			gg[i].error_code = x->error;
 			if (x->error != 0)
 				continue;
@@ -1462,13 +1430,13 @@ emit_list(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 			&o->groups[o->groups_count];
 
 		if (!all && !group_ok(c, c->gemit,
-				      kstr_nn(l->groups[i].group_id),
+				      gkstr_nn(l->groups[i].group_id),
 				      FMQ_ACL_OP_DESCRIBE))
 			continue;
-		g->group_id = kstr_nn(l->groups[i].group_id);
-		g->protocol_type = kstr_nn(l->groups[i].protocol_type);
-		g->group_state = kstr_nn(l->groups[i].state);
-		g->group_type = kstr_nn(l->groups[i].type);
+		g->group_id = gkstr_nn(l->groups[i].group_id);
+		g->protocol_type = gkstr_nn(l->groups[i].protocol_type);
+		g->group_state = gkstr_nn(l->groups[i].state);
+		g->group_type = gkstr_nn(l->groups[i].type);
 		o->groups_count++;
 	}
 	return 0;
@@ -1500,7 +1468,7 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 
 		x->authorized_operations = INT32_MIN;
 		x->error_code = FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
-		x->group_id = kstr_nn(gstr(gd->ids[i]));
+		x->group_id = gkstr_nn(gstr(gd->ids[i]));
 		x->group_state = FMQ_KAFKA_STR_LIT("");
 		x->protocol_type = FMQ_KAFKA_STR_LIT("");
 		x->protocol_data = FMQ_KAFKA_STR_LIT("");
@@ -1513,7 +1481,7 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			gg[i].error_code = gdeny_has(gd, req->groups[i]) ?
 				FMQ_KERR_GROUP_AUTHORIZATION_FAILED :
 				r->error;
-			gg[i].group_id = kstr_nn(gstr(req->groups[i]));
+			gg[i].group_id = gkstr_nn(gstr(req->groups[i]));
 			gg[i].group_state = FMQ_KAFKA_STR_LIT("");
 			gg[i].protocol_type = FMQ_KAFKA_STR_LIT("");
 			gg[i].protocol_data = FMQ_KAFKA_STR_LIT("");
@@ -1521,16 +1489,16 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 		}
 		x = &d->groups[i];
 		if (want_ops && c->gemit != NULL) {
-			struct fmq_kafka_str id = kstr_nn(x->group_id);
+			struct fmq_kafka_str id = gkstr_nn(x->group_id);
 			gg[i].authorized_operations = ctrl_acl_ops(c, c->gemit,
 				FMQ_ACL_RES_GROUP, id.p,
 				id.len > 0 ? (size_t)id.len : 0);
 		}
 		gg[i].error_code = x->error;
-		gg[i].group_id = kstr_nn(x->group_id);
-		gg[i].group_state = kstr_nn(x->state);
-		gg[i].protocol_type = kstr_nn(x->protocol_type);
-		gg[i].protocol_data = kstr_nn(x->protocol);
+		gg[i].group_id = gkstr_nn(x->group_id);
+		gg[i].group_state = gkstr_nn(x->state);
+		gg[i].protocol_type = gkstr_nn(x->protocol_type);
+		gg[i].protocol_data = gkstr_nn(x->protocol);
 		gg[i].members_count = (int32_t)x->n_members;
 		if (x->n_members == 0)
 			continue;
@@ -1543,10 +1511,10 @@ emit_describe(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,
 			struct fmq_kafka_describe_groups_resp_described_group_member
 				*om = &gg[i].members[m];
 
-			om->member_id = kstr_nn(xm->member_id);
-			om->group_instance_id = kstr(xm->group_instance_id);
-			om->client_id = kstr_nn(xm->client_id);
-			om->client_host = kstr_nn(xm->client_host);
+			om->member_id = gkstr_nn(xm->member_id);
+			om->group_instance_id = gkstr(xm->group_instance_id);
+			om->client_id = gkstr_nn(xm->client_id);
+			om->client_host = gkstr_nn(xm->client_host);
 			om->member_metadata = kbytes_nn(xm->metadata);
 			om->member_assignment = kbytes_nn(xm->assignment);
 		}
@@ -1572,7 +1540,7 @@ emit_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 	if (o->results == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < ng; i++) {
-		o->results[i].group_id = kstr_nn(all_err ?
+		o->results[i].group_id = gkstr_nn(all_err ?
 			gstr(req->groups_names[i]) : d->groups[i].group_id);
 		o->results[i].error_code = !all_err ? d->groups[i].error :
 			gdeny_has(gd, req->groups_names[i]) ?
@@ -1580,7 +1548,7 @@ emit_delete(struct fmq_ctrl *c, const struct fmq_group_resp *r,
 	}
 	/* The groups the ACLs kept from the coordinator, last (Kafka). */
 	for (uint32_t i = 0; i < nd; i++) {
-		o->results[ng + i].group_id = kstr_nn(gstr(gd->ids[i]));
+		o->results[ng + i].group_id = gkstr_nn(gstr(gd->ids[i]));
 		o->results[ng + i].error_code =
 			FMQ_KERR_GROUP_AUTHORIZATION_FAILED;
 	}

@@ -156,6 +156,41 @@ const struct fmq_config *ctrl_dyn_static(const struct fmq_ctrl *c);
 /* The dynamic broker key a topic key defaults to, or NULL. */
 const char *ctrl_dyn_synonym(const char *topic_key);
 
+/* Strings between the Kafka codecs and lib/ctrl/group (which knows nothing
+ * of the wire): Kafka -> group, and group -> a Kafka response field. */
+static inline struct fmq_group_str
+gstr(struct fmq_kafka_str s)
+{
+	return (struct fmq_group_str){ .ptr = s.p, .len = s.len < 0 ? -1 :
+				       s.len };
+}
+
+static inline struct fmq_group_bytes
+gbytes(struct fmq_kafka_bytes b)
+{
+	return (struct fmq_group_bytes){ .ptr = b.p, .len = b.len < 0 ? -1 :
+					 b.len };
+}
+
+/* A nullable response field. */
+static inline struct fmq_kafka_str
+gkstr(struct fmq_group_str s)
+{
+	if (s.len < 0)
+		return FMQ_KAFKA_STR_NULL;
+	return (struct fmq_kafka_str){ s.len > 0 ? s.ptr : "", s.len };
+}
+
+/* A response field the version does not allow to be null: null is "". */
+static inline struct fmq_kafka_str
+gkstr_nn(struct fmq_group_str s)
+{
+	if (s.len <= 0)
+		return FMQ_KAFKA_STR_LIT("");
+	return (struct fmq_kafka_str){ s.ptr, s.len };
+}
+
+
 /* ctrl_core.c */
 struct ctrl_topic *ctrl_topic_find(struct fmq_ctrl *c, const char *name);
 /* Open partition p of an open topic if it is closed. */

@@ -79,12 +79,6 @@ str_eq(struct fmq_kafka_str a, struct fmq_kafka_str b)
 						       (size_t)a.len) == 0);
 }
 
-static struct fmq_kafka_str
-kstr(const char *s)
-{
-	return fmq_kafka_str(s);
-}
-
 static void
 describe_user(struct fmq_kafka_describe_user_scram_credentials_resp_describe_user_scram_credentials_result *r,
 	      struct fmq_ctrl *c, const struct fmq_scram_user *u)
@@ -159,7 +153,7 @@ ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (dup) {
 			resp.results[i].error_code =
 				FMQ_KERR_DUPLICATE_RESOURCE;
-			resp.results[i].error_message = kstr(
+			resp.results[i].error_message = fmq_kafka_str(
 				"Cannot describe SCRAM credentials for the "
 				"same user twice in a single request");
 			continue;
@@ -169,7 +163,7 @@ ctrl_describe_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		if (u == NULL) {
 			resp.results[i].error_code =
 				FMQ_KERR_RESOURCE_NOT_FOUND;
-			resp.results[i].error_message = kstr(
+			resp.results[i].error_message = fmq_kafka_str(
 				"Attempt to describe a user credential that "
 				"does not exist");
 			continue;
@@ -326,7 +320,7 @@ ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		}
 		if (e != 0) {
 			r->error_code = e;
-			r->error_message = kstr(msg);
+			r->error_message = fmq_kafka_str(msg);
 			continue;
 		}
 		for (uint32_t j = i; j < nops; j++) {
@@ -379,7 +373,7 @@ ctrl_alter_scram(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				if (resp.results[i].error_code == 0) {
 					resp.results[i].error_code =
 						FMQ_KERR_UNKNOWN_SERVER_ERROR;
-					resp.results[i].error_message = kstr(
+					resp.results[i].error_message = fmq_kafka_str(
 						"Cannot persist the "
 						"credentials");
 				}

@@ -1324,12 +1324,6 @@ end_txn(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	ctrl_respond(c, f, &resp);
 }
 
-static struct fmq_kafka_str
-kstr(const char *s)
-{
-	return (struct fmq_kafka_str){ .p = s, .len = (int32_t)strlen(s) };
-}
-
 static bool
 tid_describe_ok(struct fmq_ctrl *c, const struct fmq_bfwd *f, const char *s)
 {
@@ -1362,7 +1356,7 @@ describe_txns(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			goto nomem;
 		memset(o, 0, sizeof(*o));
 		o->transactional_id = req->transactional_ids[i];
-		o->transaction_state = kstr("");
+		o->transaction_state = fmq_kafka_str("");
 		o->producer_id = -1;
 		o->producer_epoch = -1;
 		o->transaction_timeout_ms = 0;
@@ -1376,7 +1370,7 @@ describe_txns(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			o->error_code = FMQ_KERR_TRANSACTIONAL_ID_NOT_FOUND;
 			continue;
 		}
-		o->transaction_state = kstr(ctrl_txn_state_name(t->state));
+		o->transaction_state = fmq_kafka_str(ctrl_txn_state_name(t->state));
 		o->producer_id = t->pid;
 		o->producer_epoch = t->epoch;
 		o->transaction_timeout_ms = t->timeout_ms;
@@ -1400,7 +1394,7 @@ describe_txns(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			if (td == NULL) {
 				td = &o->topics[o->topics_count++];
 				memset(td, 0, sizeof(*td));
-				td->topic = kstr(tp->topic);
+				td->topic = fmq_kafka_str(tp->topic);
 				td->partitions = fmq_kafka_arena_alloc(
 					&c->arena, np * sizeof(int32_t));
 				if (td->partitions == NULL)
@@ -1466,9 +1460,9 @@ list_txns(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		    (!open_state(t->state) ||
 		     now_ms - t->start_ms < req->duration_filter))
 			continue;
-		resp.transaction_states[n].transactional_id = kstr(t->tid);
+		resp.transaction_states[n].transactional_id = fmq_kafka_str(t->tid);
 		resp.transaction_states[n].producer_id = t->pid;
-		resp.transaction_states[n].transaction_state = kstr(st);
+		resp.transaction_states[n].transaction_state = fmq_kafka_str(st);
 		resp.transaction_states[n].unknown_tags = NULL;
 		resp.transaction_states[n].n_unknown_tags = 0;
 		n++;

@@ -27,15 +27,8 @@ mk_log(const char *name, char *hot)
 		.hot_pool_bytes = 16u << 20, .hot_chunk_bytes = 2u << 20,
 		.nb_lcores = 1, .max_partitions = 16,
 	};
-	char err[512];
-	struct fmq_log *log;
 
-	snprintf(hot, 256, "%s/%s", shm_root, name);
-	p.hot_dir = hot;
-	log = fmq_log_create(&p, err, sizeof(err));
-	if (log == NULL)
-		fprintf(stderr, "fmq_log_create: %s\n", err);
-	return log;
+	return tu_log_create(&p, shm_root, name, hot);
 }
 
 static struct fmq_log_part *
@@ -43,11 +36,7 @@ mk_part(struct fmq_log *log, const char *name, char *dir)
 {
 	struct fmq_log_part_params pp;
 
-	fmq_log_part_params_default(&pp);
-	snprintf(dir, 256, "%s/%s", root, name);
-	pp.dir = dir;
-	pp.topic = "t";
-	pp.max_message_bytes = 1u << 20;
+	tu_part_params(&pp, root, name, dir, "t", 1u << 20);
 	return fmq_log_part_open(log, &pp);
 }
 

@@ -124,4 +124,34 @@ tu_read_all(struct fmq_log_part *p, int64_t from, uint8_t *buf,
 	return n;
 }
 
+
+/* A log with params p (hot pool at <shm_root>/<name>, written to hot). */
+static inline struct fmq_log *
+tu_log_create(struct fmq_log_params *p, const char *shm_root,
+	      const char *name, char *hot)
+{
+	char err[512];
+	struct fmq_log *log;
+
+	snprintf(hot, 256, "%s/%s", shm_root, name);
+	p->hot_dir = hot;
+	log = fmq_log_create(p, err, sizeof(err));
+	if (log == NULL)
+		fprintf(stderr, "fmq_log_create: %s\n", err);
+	return log;
+}
+
+/* Default partition parameters, data in <root>/<name> (written to dir). */
+static inline void
+tu_part_params(struct fmq_log_part_params *pp, const char *root,
+	       const char *name, char *dir, const char *topic,
+	       uint32_t max_message_bytes)
+{
+	fmq_log_part_params_default(pp);
+	snprintf(dir, 256, "%s/%s", root, name);
+	pp->dir = dir;
+	pp->topic = topic;
+	pp->max_message_bytes = max_message_bytes;
+}
+
 #endif /* FMQ_TUTIL_H */
