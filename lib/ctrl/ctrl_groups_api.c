@@ -315,6 +315,21 @@ not_mine(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
 	return true;
 }
 
+/* The checks every single-group request starts with: the ACL on the group
+ * (GROUP_AUTHORIZATION_FAILED), then the coordinator (NOT_COORDINATOR).
+ * True when f was answered. */
+static bool
+group_gate(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
+	   enum fmq_group_api api, struct fmq_kafka_str group,
+	   enum fmq_acl_op op)
+{
+	if (!group_ok(c, f, group, op)) {
+		deny(c, f, req, api, FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
+		return true;
+	}
+	return not_mine(c, f, req, api, group);
+}
+
 static void
 find_coordinator(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		 const struct fmq_kafka_find_coordinator_req *req)
@@ -400,12 +415,8 @@ join_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	char host[INET_ADDRSTRLEN + 1];
 	struct in_addr ip = { .s_addr = f->client_ip };
 
-	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
-		deny(c, f, req, FMQ_GROUP_JOIN,
-		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
-		return;
-	}
-	if (not_mine(c, f, req, FMQ_GROUP_JOIN, req->group_id))
+	if (group_gate(c, f, req, FMQ_GROUP_JOIN, req->group_id,
+		       FMQ_ACL_OP_READ))
 		return;
 	protos = ralloc(c, (size_t)n, sizeof(*protos));
 	if (protos == NULL) {
@@ -449,12 +460,8 @@ sync_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_group_assignment *as;
 	int32_t n = count(req->assignments_count);
 
-	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
-		deny(c, f, req, FMQ_GROUP_SYNC,
-		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
-		return;
-	}
-	if (not_mine(c, f, req, FMQ_GROUP_SYNC, req->group_id))
+	if (group_gate(c, f, req, FMQ_GROUP_SYNC, req->group_id,
+		       FMQ_ACL_OP_READ))
 		return;
 	as = ralloc(c, (size_t)n, sizeof(*as));
 	if (as == NULL) {
@@ -494,12 +501,8 @@ heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			gstr(req->group_instance_id) : FMQ_GROUP_STR_NULL,
 	};
 
-	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
-		deny(c, f, req, FMQ_GROUP_HEARTBEAT,
-		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
-		return;
-	}
-	if (not_mine(c, f, req, FMQ_GROUP_HEARTBEAT, req->group_id))
+	if (group_gate(c, f, req, FMQ_GROUP_HEARTBEAT, req->group_id,
+		       FMQ_ACL_OP_READ))
 		return;
 	CALL(c, f, req, fmq_group_heartbeat(c->group, (uintptr_t)f, &hr,
 					    fmq_wall_ms()));
@@ -513,12 +516,8 @@ leave_group(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_group_leave_member *m;
 	int32_t n = f->api_version >= 3 ? count(req->members_count) : 1;
 
-	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
-		deny(c, f, req, FMQ_GROUP_LEAVE,
-		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
-		return;
-	}
-	if (not_mine(c, f, req, FMQ_GROUP_LEAVE, req->group_id))
+	if (group_gate(c, f, req, FMQ_GROUP_LEAVE, req->group_id,
+		       FMQ_ACL_OP_READ))
 		return;
 	m = ralloc(c, (size_t)n, sizeof(*m));
 	if (m == NULL) {
@@ -553,12 +552,8 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct tp_cache tc = { .valid = false };
 	size_t n = 0, k = 0;
 
-	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_READ)) {
-		deny(c, f, req, FMQ_GROUP_OFFSET_COMMIT,
-		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
-		return;
-	}
-	if (not_mine(c, f, req, FMQ_GROUP_OFFSET_COMMIT, req->group_id))
+	if (group_gate(c, f, req, FMQ_GROUP_OFFSET_COMMIT, req->group_id,
+		       FMQ_ACL_OP_READ))
 		return;
 	for (int32_t t = 0; t < req->topics_count; t++)
 		n += (size_t)count(req->topics[t].partitions_count);
@@ -882,11 +877,9 @@ offset_delete(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	struct fmq_group_tp *tp;
 	size_t n = 0, k = 0;
 
-	if (!group_ok(c, f, req->group_id, FMQ_ACL_OP_DELETE)) {
-		deny(c, f, req, FMQ_GROUP_OFFSET_DELETE,
-		     FMQ_KERR_GROUP_AUTHORIZATION_FAILED);
+	if (group_gate(c, f, req, FMQ_GROUP_OFFSET_DELETE, req->group_id,
+		       FMQ_ACL_OP_DELETE))
 		return;
-	}
 	for (int32_t t = 0; t < req->topics_count; t++)
 		n += (size_t)count(req->topics[t].partitions_count);
 	tp = ralloc(c, n, sizeof(*tp));
@@ -921,50 +914,32 @@ ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 {
 	union fmq_kafka_request *r = req;
 
+	/* One line per API: its handler and the request's union member. */
+#define GROUP_API(api, call) \
+	case FMQ_KAFKA_API_##api: call; return true;
 	switch (f->api_key) {
-	case FMQ_KAFKA_API_FIND_COORDINATOR:
-		find_coordinator(c, f, &r->find_coordinator);
-		return true;
-	case FMQ_KAFKA_API_JOIN_GROUP:
-		join_group(c, f, hdr, &r->join_group);
-		return true;
-	case FMQ_KAFKA_API_SYNC_GROUP:
-		sync_group(c, f, &r->sync_group);
-		return true;
-	case FMQ_KAFKA_API_HEARTBEAT:
-		heartbeat(c, f, &r->heartbeat);
-		return true;
-	case FMQ_KAFKA_API_LEAVE_GROUP:
-		leave_group(c, f, &r->leave_group);
-		return true;
-	case FMQ_KAFKA_API_OFFSET_COMMIT:
-		offset_commit(c, f, &r->offset_commit);
-		return true;
-	case FMQ_KAFKA_API_OFFSET_FETCH:
-		offset_fetch(c, f, &r->offset_fetch);
-		return true;
-	case FMQ_KAFKA_API_LIST_GROUPS:
-		list_groups(c, f, &r->list_groups);
-		return true;
-	case FMQ_KAFKA_API_DESCRIBE_GROUPS:
-		describe_groups(c, f, &r->describe_groups);
-		return true;
-	case FMQ_KAFKA_API_DELETE_GROUPS:
-		delete_groups(c, f, &r->delete_groups);
-		return true;
-	case FMQ_KAFKA_API_OFFSET_DELETE:
-		offset_delete(c, f, &r->offset_delete);
-		return true;
-	case FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT:
-		ctrl_consumer_heartbeat(c, f, hdr,
-					&r->consumer_group_heartbeat);
-		return true;
-	case FMQ_KAFKA_API_CONSUMER_GROUP_DESCRIBE:
-		ctrl_consumer_describe(c, f, &r->consumer_group_describe);
-		return true;
+	GROUP_API(FIND_COORDINATOR,
+		  find_coordinator(c, f, &r->find_coordinator))
+	GROUP_API(JOIN_GROUP, join_group(c, f, hdr, &r->join_group))
+	GROUP_API(SYNC_GROUP, sync_group(c, f, &r->sync_group))
+	GROUP_API(HEARTBEAT, heartbeat(c, f, &r->heartbeat))
+	GROUP_API(LEAVE_GROUP, leave_group(c, f, &r->leave_group))
+	GROUP_API(OFFSET_COMMIT, offset_commit(c, f, &r->offset_commit))
+	GROUP_API(OFFSET_FETCH, offset_fetch(c, f, &r->offset_fetch))
+	GROUP_API(LIST_GROUPS, list_groups(c, f, &r->list_groups))
+	GROUP_API(DESCRIBE_GROUPS,
+		  describe_groups(c, f, &r->describe_groups))
+	GROUP_API(DELETE_GROUPS, delete_groups(c, f, &r->delete_groups))
+	GROUP_API(OFFSET_DELETE, offset_delete(c, f, &r->offset_delete))
+	GROUP_API(CONSUMER_GROUP_HEARTBEAT,
+		  ctrl_consumer_heartbeat(c, f, hdr,
+					  &r->consumer_group_heartbeat))
+	GROUP_API(CONSUMER_GROUP_DESCRIBE,
+		  ctrl_consumer_describe(c, f, &r->consumer_group_describe))
 	default:
 		return false;
 	}
+#undef GROUP_API
 }
 
 /* ------------------------------------------------------------ responses */
