@@ -474,6 +474,20 @@ wanted(const struct fmq_kafka_describe_configs_req_describe_configs_resource *r,
 	return false;
 }
 
+/* Kafka's ACL on a config resource: the topic's (TOPIC_AUTHORIZATION_FAILED)
+ * or the cluster's for a broker (CLUSTER_AUTHORIZATION_FAILED); 0 allowed. */
+static int16_t
+config_denied(struct fmq_ctrl *c, const struct fmq_bfwd *f, int8_t type,
+	      const char *name, enum fmq_acl_op op)
+{
+	if (type == RES_TOPIC &&
+	    !ctrl_acl_allow(c, f, FMQ_ACL_RES_TOPIC, name, strlen(name), op))
+		return FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
+	if (type == RES_BROKER && !ctrl_acl_cluster(c, f, op))
+		return FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
+	return 0;
+}
+
 void
 ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 {
@@ -500,13 +514,9 @@ ctrl_describe_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
-		if ((r->resource_type == RES_TOPIC &&
-		     !CTRL_ACL_TOPIC(c, f, name, DESCRIBE_CONFIGS)) ||
-		    (r->resource_type == RES_BROKER &&
-		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_DESCRIBE_CONFIGS))) {
-			o->error_code = r->resource_type == RES_TOPIC ?
-				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
-				FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
+		o->error_code = config_denied(c, f, r->resource_type, name,
+					       FMQ_ACL_OP_DESCRIBE_CONFIGS);
+		if (o->error_code != 0) {
 			o->error_message = astr(c, fmq_kafka_err_message(
 				o->error_code));
 			continue;
@@ -888,13 +898,9 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 		o->resource_type = r->resource_type;
 		o->resource_name = r->resource_name;
 		o->error_message = FMQ_KAFKA_STR_NULL;
-		if ((r->resource_type == RES_TOPIC &&
-		     !CTRL_ACL_TOPIC(c, f, name, ALTER_CONFIGS)) ||
-		    (r->resource_type == RES_BROKER &&
-		     !ctrl_acl_cluster(c, f, FMQ_ACL_OP_ALTER_CONFIGS))) {
-			o->error_code = r->resource_type == RES_TOPIC ?
-				FMQ_KERR_TOPIC_AUTHORIZATION_FAILED :
-				FMQ_KERR_CLUSTER_AUTHORIZATION_FAILED;
+		o->error_code = config_denied(c, f, r->resource_type, name,
+					       FMQ_ACL_OP_ALTER_CONFIGS);
+		if (o->error_code != 0) {
 			o->error_message = astr(c, fmq_kafka_err_message(
 				o->error_code));
 			continue;
