@@ -1035,13 +1035,31 @@ emit_topics(struct fmq_ctrl *c, const struct topic_layout *l,
 	return 0;
 }
 
+/* OffsetCommit's and OffsetDelete's topics have the same fields: their
+ * partitions, flat, each with error e (fp NULL when out of memory). */
+#define FLAT_PARTS(c, r, e, fp, n) do {					\
+	size_t k_ = 0;							\
+	for (int32_t t_ = 0; t_ < (r)->topics_count; t_++)		\
+		(n) += (size_t)count((r)->topics[t_].partitions_count);	\
+	(fp) = ealloc((c), (n), sizeof(*(fp)));				\
+	for (int32_t t_ = 0; (fp) != NULL && t_ < (r)->topics_count;	\
+	     t_++)							\
+		for (int32_t i_ = 0;					\
+		     i_ < count((r)->topics[t_].partitions_count); i_++) { \
+			(fp)[k_].topic = gstr((r)->topics[t_].name);	\
+			(fp)[k_].partition =				\
+				(r)->topics[t_].partitions[i_].partition_index; \
+			(fp)[k_++].error = (e);				\
+		}							\
+} while (0)
+
 /* The partitions of an OffsetCommit or OffsetDelete request, flat, each
  * with err: for answers the coordinator could not build. */
 static struct flat_part *
 commit_req_flat(struct fmq_ctrl *c, const void *kreq, bool is_delete,
 		int16_t err, uint32_t *np)
 {
-	size_t n = 0, k = 0;
+	size_t n = 0;
 	struct flat_part *fp;
 
 	*np = 0;
@@ -1050,39 +1068,18 @@ commit_req_flat(struct fmq_ctrl *c, const void *kreq, bool is_delete,
 	if (is_delete) {
 		const struct fmq_kafka_offset_delete_req *r = kreq;
 
-		for (int32_t t = 0; t < r->topics_count; t++)
-			n += (size_t)count(r->topics[t].partitions_count);
-		fp = ealloc(c, n, sizeof(*fp));
-		if (fp == NULL)
-			return NULL;
-		for (int32_t t = 0; t < r->topics_count; t++)
-			for (int32_t i = 0;
-			     i < count(r->topics[t].partitions_count); i++) {
-				fp[k].topic = gstr(r->topics[t].name);
-				fp[k].partition =
-					r->topics[t].partitions[i].partition_index;
-				fp[k++].error = err;
-			}
+		FLAT_PARTS(c, r, err, fp, n);
 	} else {
 		const struct fmq_kafka_offset_commit_req *r = kreq;
 
-		for (int32_t t = 0; t < r->topics_count; t++)
-			n += (size_t)count(r->topics[t].partitions_count);
-		fp = ealloc(c, n, sizeof(*fp));
-		if (fp == NULL)
-			return NULL;
-		for (int32_t t = 0; t < r->topics_count; t++)
-			for (int32_t i = 0;
-			     i < count(r->topics[t].partitions_count); i++) {
-				fp[k].topic = gstr(r->topics[t].name);
-				fp[k].partition =
-					r->topics[t].partitions[i].partition_index;
-				fp[k++].error = err;
-			}
+		FLAT_PARTS(c, r, err, fp, n);
 	}
+	if (fp == NULL)
+		return NULL;
 	*np = (uint32_t)n;
 	return fp;
 }
+#undef FLAT_PARTS
 
 static int
 emit_join(struct fmq_ctrl *c, int16_t v, const struct fmq_group_resp *r,

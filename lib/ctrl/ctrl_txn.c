@@ -1479,34 +1479,20 @@ ctrl_txn_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req)
 {
 	bool ok = c->txn != NULL && c->cl == NULL;
 
+	/* One line per API: its handler (the coordinator serves one node). */
+#define TXN_API(api, fn) \
+	case FMQ_KAFKA_API_##api: if (ok) fn(c, f, req); break;
 	switch (f->api_key) {
-	case FMQ_KAFKA_API_ADD_PARTITIONS_TO_TXN:
-		if (ok)
-			add_partitions(c, f, req);
-		break;
-	case FMQ_KAFKA_API_ADD_OFFSETS_TO_TXN:
-		if (ok)
-			add_offsets(c, f, req);
-		break;
-	case FMQ_KAFKA_API_END_TXN:
-		if (ok)
-			end_txn(c, f, req);
-		break;
-	case FMQ_KAFKA_API_TXN_OFFSET_COMMIT:
-		if (ok)
-			txn_offset_commit(c, f, req);
-		break;
-	case FMQ_KAFKA_API_DESCRIBE_TRANSACTIONS:
-		if (ok)
-			describe_txns(c, f, req);
-		break;
-	case FMQ_KAFKA_API_LIST_TRANSACTIONS:
-		if (ok)
-			list_txns(c, f, req);
-		break;
+	TXN_API(ADD_PARTITIONS_TO_TXN, add_partitions)
+	TXN_API(ADD_OFFSETS_TO_TXN, add_offsets)
+	TXN_API(END_TXN, end_txn)
+	TXN_API(TXN_OFFSET_COMMIT, txn_offset_commit)
+	TXN_API(DESCRIBE_TRANSACTIONS, describe_txns)
+	TXN_API(LIST_TRANSACTIONS, list_txns)
 	default:
 		return false;
 	}
+#undef TXN_API
 	if (!ok)
 		ctrl_close_conn(c, f);
 	return true;
