@@ -20,43 +20,16 @@ DescribeCluster v0.
 import sys
 import time
 
-from kwire import (Reader, api_versions_v0, batches, connect, cstr, frame,
-                   hdr1, hdr2, i8, i16, i32, i64, produce_v7, read_response,
-                   record_batch, s16, uvarint)
+from kwire import (Reader, Script, api_versions_v0, batches, connect, cstr,
+                   frame, hdr1, hdr2, i8, i16, i32, i64, produce_v7,
+                   read_response, record_batch, s16, uvarint)
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
 TOPIC = "fr"
 BATCHES, PER = 50, 3          # 150 records in partition 0
 T0 = 1_700_000_000_000        # batch i has timestamp T0 + 1000 * i
-corr = [100]
-
-
-def fail(msg):
-    print(f"FAIL: raw fetch: {msg}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def ok(msg):
-    print(f"PASS: raw fetch: {msg}", flush=True)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def next_corr():
-    corr[0] += 1
-    return corr[0]
-
-
-def call(s, payload):
-    c = int.from_bytes(payload[8:12], "big", signed=True)
-    s.sendall(payload)
-    r = read_response(s)
-    expect(r is not None, "connection closed instead of an answer")
-    expect(r[0] == c, f"correlation id {r[0]}, want {c}")
-    return r[1]
+T = Script("raw fetch", 100)
+fail, ok, expect, next_corr, call = T.fail, T.ok, T.expect, T.next_corr, T.call
 
 
 def create_topic(s, name, parts, configs=None):

@@ -21,41 +21,14 @@ the smallest consumer session, the other one keeps working.
 import sys
 import time
 
-from kwire import (Reader, batches, connect, frame, hdr1, i8, i16, i32, i64,
-                   produce_v7, read_response, record_batch, s16)
+from kwire import (Reader, Script, batches, connect, frame, hdr1, i8, i16,
+                   i32, i64, produce_v7, record_batch, s16)
 
 HOST, PORT, MODE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 TOPIC = "fs"
-corr = [1000]
 NOT_FOUND, BAD_EPOCH = 70, 71
-
-
-def fail(msg):
-    print(f"FAIL: fetch sessions: {msg}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def ok(msg):
-    print(f"PASS: fetch sessions: {msg}", flush=True)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def next_corr():
-    corr[0] += 1
-    return corr[0]
-
-
-def call(s, payload):
-    c = int.from_bytes(payload[8:12], "big", signed=True)
-    s.sendall(payload)
-    r = read_response(s)
-    expect(r is not None, "connection closed instead of an answer")
-    expect(r[0] == c, f"correlation id {r[0]}, want {c}")
-    return r[1]
+T = Script("fetch sessions", 1000)
+fail, ok, expect, next_corr, call = T.fail, T.ok, T.expect, T.next_corr, T.call
 
 
 def create_topic(s, name, parts):

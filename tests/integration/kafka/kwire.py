@@ -2,6 +2,7 @@
 """Kafka wire encoding for the raw-socket tests (bad_input.py, fetch_raw.py):
 just enough to build requests byte by byte and read responses."""
 import socket
+import sys
 import struct
 import time
 
@@ -135,6 +136,38 @@ def read_response(s):
         return None
 
 
+
+class Script:
+    """A raw-request test's checks: PASS/FAIL lines under one label, and
+    requests answered with their own correlation id."""
+
+    def __init__(self, label, corr=100):
+        self.label = label
+        self.corr = corr
+
+    def fail(self, msg):
+        print(f"FAIL: {self.label}: {msg}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+    def ok(self, msg):
+        print(f"PASS: {self.label}: {msg}", flush=True)
+
+    def expect(self, cond, msg):
+        if not cond:
+            self.fail(msg)
+
+    def next_corr(self):
+        self.corr += 1
+        return self.corr
+
+    def call(self, s, payload):
+        """Send one framed request; its answer's body."""
+        c = int.from_bytes(payload[8:12], "big", signed=True)
+        s.sendall(payload)
+        r = read_response(s)
+        self.expect(r is not None, "connection closed instead of an answer")
+        self.expect(r[0] == c, f"correlation id {r[0]}, want {c}")
+        return r[1]
 
 
 class Reader:
