@@ -80,6 +80,18 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
             st["acked"] += 1
             out.write("%s %d %d\n" % (v, msg.partition(), msg.offset()))
 
+    def replace(e):
+        # A fatal idempotence error (librdkafka's "sequence
+        # desynchronization" after a failover; issue 17 has it as a
+        # known defect): what it acknowledged stays checked, the rest
+        # fails; a new producer (new producer id) goes on.
+        fatal.append(e.args[0].name())
+        try:
+            p.flush(10)
+        except KafkaException:
+            pass
+        return Producer(conf)
+
     end = time.time() + float(seconds)
     run = b"r%d" % os.getpid()
     n = 0
@@ -89,25 +101,24 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
         try:
             p.produce(topic, value=b"%s-%d" % (run, n), on_delivery=done)
             n += 1
-        except BufferError:
-            p.poll(0.05)
-            continue
-        try:
             p.poll(0)
-        except KafkaException as e:
-            # A fatal idempotence error (librdkafka's "sequence
-            # desynchronization" after a failover; issue 17 has it as a
-            # known defect): what it acknowledged stays checked, the
-            # rest fails; a new producer (new producer id) goes on.
-            fatal.append(e.args[0].name())
+        except BufferError:
             try:
-                p.flush(10)
-            except KafkaException:
-                pass
-            p = Producer(conf)
+                p.poll(0.05)
+            except KafkaException as e:
+                p = replace(e)
+            continue
+        except KafkaException as e:
+            p = replace(e)
         if n % 50 == 0:
             time.sleep(0.005)
-    left = p.flush(90)
+    for _ in range(3):
+        try:
+            left = p.flush(90)
+            break
+        except KafkaException as e:
+            p = replace(e)
+            left = 0
     out.close()
     print("%d %d %d %s" % (n, st["acked"], st["failed"] + left,
                            ",".join(fatal) or "-"))
