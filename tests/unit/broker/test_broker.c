@@ -1837,8 +1837,8 @@ main(int argc, char **argv)
 	fmq_test_slow(CU_add_test(s, "one fetch over 200 partitions",
 				  test_many_partitions));
 	CU_add_test(s, "long-poll on a fake clock: woken by an append, or at max_wait", test_long_poll);
-	CU_add_test(s, "fetch sessions: a stale session is evicted after 2 minutes, a young one is not",
-		    test_fetch_session_eviction);
+	fmq_test_slow(CU_add_test(s, "fetch sessions: a stale session is evicted after 2 minutes, a young one is not",
+				  test_fetch_session_eviction));
 	CU_add_test(s, "acks=0: no answer; an error closes", test_acks0);
 	CU_add_test(s, "acks=0, one record per request, faster than the lcore: the window holds the producer back",
 		    test_acks0_flood);
@@ -1848,7 +1848,8 @@ main(int argc, char **argv)
 		    test_inflight_and_backlog);
 	CU_add_test(s, "half a request then the client goes: nothing leaks", test_half_request_then_gone);
 	CU_add_test(s, "one-byte segments of a request share an mbuf", test_tiny_segments_collapsed);
-	CU_add_test(s, "a request not whole in 30 s resets its connection", test_request_timeout);
+	fmq_test_slow(CU_add_test(s, "a request not whole in 30 s resets its connection",
+				  test_request_timeout));
 	CU_add_test(s, "several batches of one partition: all or none", test_multi_batch_produce);
 	fails = fmq_test_run(argc, argv);
 	kb_stop(k);

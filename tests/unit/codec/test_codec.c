@@ -1166,7 +1166,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "CRC-32C check value, chained segments", test_crc32c);
 	fmq_test_slow(CU_add_test(s, "context arguments, other levels",
 				  test_ctx_args));
-	CU_add_test(s, "round trips 0 B .. 1 MiB, exact bounds", test_round_trips);
+	fmq_test_slow(CU_add_test(s, "round trips 0 B .. 1 MiB, exact bounds",
+				  test_round_trips));
 	CU_add_test(s, "framings from gzip/lz4/zstd CLIs", test_cli_framings);
 	CU_add_test(s, "librdkafka and kafka-python batches", test_client_batches);
 	CU_add_test(s, "snappy: raw vs xerial", test_snappy_framing);
@@ -1177,7 +1178,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "deep validation: Kafka codes", test_deep_validation);
 	CU_add_test(s, "batch checks: Kafka codes", test_batch_checks);
 	CU_add_test(s, "recompression keeps records, CRC", test_recompress);
-	CU_add_test(s, "metrics summed over contexts", test_metrics);
+	fmq_test_slow(CU_add_test(s, "metrics summed over contexts",
+				  test_metrics));
 	fails = fmq_test_run(argc, argv);
 	fmq_codec_ctx_free(ctx);
 	return fails;

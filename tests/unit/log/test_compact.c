@@ -768,11 +768,13 @@ main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("log-compact", NULL, NULL);
-	CU_add_test(s, "keyed log compacts to the last value per key",
-		    test_compact);
-	CU_add_test(s, "gzip batches rebuilt", test_compressed);
-	CU_add_test(s, "a reader holding the old segment", test_reader_held);
-	CU_add_test(s, "crash at each step of the swap", test_crash);
+	fmq_test_slow(CU_add_test(s, "keyed log compacts to the last value per key",
+				  test_compact));
+	fmq_test_slow(CU_add_test(s, "gzip batches rebuilt", test_compressed));
+	fmq_test_slow(CU_add_test(s, "a reader holding the old segment",
+				  test_reader_held));
+	fmq_test_slow(CU_add_test(s, "crash at each step of the swap",
+				  test_crash));
 	CU_add_test(s, "DeleteRecords moves the log start",
 		    test_delete_records);
 	fails = fmq_test_run(argc, argv);

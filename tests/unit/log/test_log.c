@@ -1452,27 +1452,30 @@ main(int argc, char **argv)
 	CU_add_test(s, "crc32c check value", test_crc);
 	fmq_test_slow(CU_add_test(s, "append/read round trip",
 				  test_roundtrip));
-	CU_add_test(s, "append from an mbuf chain", test_mbuf_chain);
+	fmq_test_slow(CU_add_test(s, "append from an mbuf chain",
+				  test_mbuf_chain));
 	fmq_test_slow(CU_add_test(s, "index and time index lookups",
 				  test_index));
 	fmq_test_slow(CU_add_test(s, "segment roll (size and time)",
 				  test_roll));
 	fmq_test_slow(CU_add_test(s, "retention (bytes, ms, pinned, delete)",
 				  test_retention));
-	CU_add_test(s, "every rejection path", test_rejects);
-	CU_add_test(s, "LogAppendTime", test_log_append_time);
-	CU_add_test(s, "recovery: truncated file", test_recovery_truncate);
+	fmq_test_slow(CU_add_test(s, "every rejection path", test_rejects));
+	fmq_test_slow(CU_add_test(s, "LogAppendTime", test_log_append_time));
+	fmq_test_slow(CU_add_test(s, "recovery: truncated file",
+				  test_recovery_truncate));
 	CU_add_test(s, "recovery: process crash (hot pool)",
 		    test_recovery_hot);
-	CU_add_test(s, "recovery: power loss (durable only)",
-		    test_recovery_power);
+	fmq_test_slow(CU_add_test(s, "recovery: power loss (durable only)",
+				  test_recovery_power));
 	CU_add_test(s, "log dir full: offline, back, nothing lost",
 		    test_dir_offline);
-	CU_add_test(s, "hot pool kinds and sizing", test_pool_kinds);
+	fmq_test_slow(CU_add_test(s, "hot pool kinds and sizing",
+				  test_pool_kinds));
 	CU_add_test(s, "close with a pinned chunk: returned after release",
 		    test_close_pinned);
-	CU_add_test(s, "hot list full, pool not low: the flusher frees it",
-		    test_hot_list_full);
+	fmq_test_slow(CU_add_test(s, "hot list full, pool not low: the flusher frees it",
+				  test_hot_list_full));
 	fmq_test_slow(CU_add_test(s, "pressure takes back idle tails",
 				  test_pressure_tails));
 	fmq_test_slow(CU_add_test(s, "1000 partitions, 256 MiB pool, stalled flusher",

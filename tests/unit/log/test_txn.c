@@ -359,8 +359,8 @@ main(int argc, char **argv)
 		    test_aborted_index);
 	CU_add_test(s, "partition verification: only producers with a "
 		    "transaction open here", test_verification);
-	CU_add_test(s, "markers in the hot pool survive a SIGKILL, and what "
-		    "follows them", test_kill_recovery);
+	fmq_test_slow(CU_add_test(s, "markers in the hot pool survive a SIGKILL, and what "
+				  "follows them", test_kill_recovery));
 	fails = fmq_test_run(argc, argv);
 	tu_rm_rf(root);
 	tu_rm_rf(shm_root);

@@ -747,6 +747,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "credentials file", test_store_file);
 	CU_add_test(s, "--add-scram spec", test_spec);
 	CU_add_test(s, "OAUTHBEARER unsecured", test_oauth_unsecured);
-	CU_add_test(s, "OAUTHBEARER RS256 and ES256", test_oauth_signed);
+	fmq_test_slow(CU_add_test(s, "OAUTHBEARER RS256 and ES256",
+				  test_oauth_signed));
 	return fmq_test_run(argc, argv);
 }

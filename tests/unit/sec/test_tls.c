@@ -693,7 +693,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "handshake TLS 1.3", test_handshake_13);
 	CU_add_test(s, "handshake one byte at a time", test_handshake_bytewise);
 	CU_add_test(s, "handshake with an RSA key", test_handshake_rsa);
-	CU_add_test(s, "record split at every byte", test_record_split_everywhere);
+	fmq_test_slow(CU_add_test(s, "record split at every byte",
+				  test_record_split_everywhere));
 	CU_add_test(s, "a record over many pieces", test_record_iovec);
 	CU_add_test(s, "garbage refused", test_garbage_refused);
 	CU_add_test(s, "KeyUpdate answered", test_key_update);

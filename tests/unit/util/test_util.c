@@ -839,8 +839,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "metrics text rendering", test_metrics_render);
 	CU_add_test(s, "metrics from X-macro tables", test_metrics_table);
 	CU_add_test(s, "doorbell: arm, ring, disarm", test_doorbell_basics);
-	CU_add_test(s, "doorbell: no lost wakeup (2 threads)",
-		    test_doorbell_no_lost_wakeup);
+	fmq_test_slow(CU_add_test(s, "doorbell: no lost wakeup (2 threads)",
+				  test_doorbell_no_lost_wakeup));
 	CU_add_test(s, "mkdir -p: parents, existing, errors", test_mkdir_p);
 	fails = fmq_test_run(argc, argv);
 	unlink(write_file("good.properties", ""));
