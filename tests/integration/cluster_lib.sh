@@ -38,7 +38,7 @@ others() { # others ID: the two other brokers' addresses
 now_ms() { date +%s%3N; }
 metric() { # metric ID NAME: first sample of NAME on broker ID
 	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
-		awk -v n="$2" '$1 == n { print $2; exit }'
+		awk -v n="$2" '$1 == n && !d { print $2; d = 1 }'
 }
 metric_sum() { # metric_sum ID NAME: NAME summed over its labels on broker ID
 	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
@@ -69,6 +69,11 @@ in_isr() { # in_isr ID FROM: ID is in partition 0's ISR as FROM sees it
 cl_down() {
 	local d
 	[ -z "${FMQ_TMP:-}" ] || touch "$FMQ_TMP/stop"
+	# Our own producers only (this shell's jobs): left running, they
+	# would write into the next run's cluster at the same addresses.
+	for d in $(jobs -p); do
+		kill "$d" 2>/dev/null || true
+	done
 	for d in "$DIR"/b*; do
 		[ -f "$d/broker.log" ] && cp "$d/broker.log" "$FMQ_TMP/broker-${d##*/b}.log"
 	done 2>/dev/null || true

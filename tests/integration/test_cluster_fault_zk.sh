@@ -8,8 +8,9 @@
 # iptables OUTPUT rule on lo matching the ZooKeeper port and the leader's
 # cgroup (-m cgroup --path): its data plane, its clients and the other
 # brokers' sessions are untouched (checked: their session state stays
-# connected). Expected: the leader refuses writes after 2/3 of the
-# session timeout (its lease), its session expires, a follower takes
+# connected). Expected: the leader refuses writes within 2/3 of the
+# session timeout (its lease, counted from when it last heard from
+# ZooKeeper), before its session expires and a follower takes
 # over; healed, the old leader finds its session expired, registers
 # again and comes back as a follower in the ISR; the checker finds
 # nothing lost, duplicated or at another offset.
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 fmq_require_root
-fmq_require_cmd curl java ethtool iptables
+fmq_require_cmd curl java ethtool iptables kcat
 [ -f /usr/share/java/zookeeper.jar ] || skip "needs zookeeperd (scripts/setup.sh)"
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
 	skip "needs python3-confluent-kafka"
@@ -48,20 +49,44 @@ ppid=$!
 sleep 4
 ex0=$(metric "$l" fluxmq_zk_session_expirations_total)
 lr0=$(metric_sum "$l" fluxmq_replica_lease_refused_total)
+refused() { [ "$(metric_sum "$l" fluxmq_replica_lease_refused_total)" -gt "$lr0" ]; }
 t0=$(now_ms)
 part_cut "$l"
-# The first write refused by the lease, seen from its metric.
-refused() { [ "$(metric_sum "$l" fluxmq_replica_lease_refused_total)" -gt "$lr0" ]; }
-wait_for $((FMQ_CLUSTER_SESSION_MS * 2 / 1000)) refused ||
+# One acks=all write to the leader every 0.1 s (kcat, unique values)
+# until its lease refuses one (librdkafka retries NOT_LEADER_OR_FOLLOWER
+# within message.timeout.ms, so the refusal is seen in the metric).
+n=0
+refused=
+last_ok=-
+while [ $(($(now_ms) - t0)) -lt $((FMQ_CLUSTER_SESSION_MS * 2)) ]; do
+	ta=$(now_ms)
+	n=$((n + 1))
+	if echo "lease-$n" | timeout 5 kcat -P -b "$(b "$l")" -t pz -p 0 \
+		-X acks=all -X message.timeout.ms=1000 >/dev/null 2>&1; then
+		last_ok=$((ta - t0))
+	fi
+	if refused; then
+		refused=$((ta - t0))
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$refused" ] ||
 	fail "broker $l still takes writes $(($(now_ms) - t0)) ms after its ZooKeeper cut"
-t1=$(now_ms)
-pass "leader $l cut off from ZooKeeper: first write refused (lease) after $((t1 - t0)) ms (session $FMQ_CLUSTER_SESSION_MS ms, lease $((FMQ_CLUSTER_SESSION_MS * 2 / 3)) ms)"
+pass "leader $l cut off from ZooKeeper: a write to it acknowledged at $last_ok ms, the next one refused (lease) at $refused ms (session $FMQ_CLUSTER_SESSION_MS ms, lease $((FMQ_CLUSTER_SESSION_MS * 2 / 3)) ms)"
 x=$(timeout $((FMQ_CLUSTER_SESSION_MS * 4 / 1000 + 10)) "${PY[@]}" \
 	wait-leader pz "$(others "$l")" 0 "$l" "$t0" \
 	$((FMQ_CLUSTER_SESSION_MS * 4 / 1000))) ||
 	fail "no new leader while broker $l is cut off: $x"
 nl=${x%% *}
 pass "broker $nl leads after ${x##* } ms (ISR $(echo "$x" | cut -d' ' -f2))"
+# The lease counts from when ZooKeeper was last heard from, at the cut
+# at the latest: refused within 2/3 of the session timeout (plus this
+# loop's step), and before another broker could lead.
+[ "$refused" -le $((FMQ_CLUSTER_SESSION_MS * 2 / 3 + 1500)) ] ||
+	fail "broker $l took writes until $refused ms after its cut, past 2/3 of the session timeout"
+[ "$refused" -lt "${x##* }" ] ||
+	fail "broker $l took writes until $refused ms, broker $nl led from ${x##* } ms"
 for i in "$f1" "$f2"; do
 	s=$(metric "$i" fluxmq_zk_session_state)
 	[ "$s" = 1 ] || fail "broker $i's ZooKeeper session is in state $s: the cut is not exact"
