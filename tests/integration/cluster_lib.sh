@@ -112,8 +112,8 @@ cl_kill_round() {
 	[ -z "$marks" ] || echo "$t0" >>"$marks"
 	x=$(timeout $((FMQ_CLUSTER_SESSION_MS * 4 / 1000 + 10)) "${PY[@]}" \
 		wait-leader "$CL_T" "$(others "$l")" 0 "$l" "$t0" \
-		$((FMQ_CLUSTER_SESSION_MS * 4 / 1000))) ||
-		fail "no new leader after killing broker $l: $x"
+		$((FMQ_CLUSTER_SESSION_MS * 2 / 1000 + 3))) ||
+		fail "no new leader within 2 session timeouts + 3 s after killing broker $l: $x"
 	CL_NEW_LEADER=${x%% *}
 	CL_FAILOVER_MS=${x##* }
 	t0=$(now_ms)
