@@ -57,18 +57,15 @@ sleep 4
 t0=$(now_ms)
 part_cut "$l"
 sleep 2
-x=$(leader_of 0 "$l")
-[ "$(echo "${x#* }" | tr ',' '\n' | wc -l)" = 3 ] ||
-	fail "the ISR shrank within 2 s of the cut, before the lag: $x"
-a1=$(acked "$FMQ_TMP/acks.txt")
 tk=$(now_ms)
 $DC kill "$l" >/dev/null || fail "kill of broker $l failed"
+a1=$(acked "$FMQ_TMP/acks.txt")
 x=$(timeout $((FMQ_CLUSTER_SESSION_MS * 2 / 1000 + 13)) "${PY[@]}" \
 	wait-leader pk "$(others "$l")" 0 "$l" "$tk" \
 	$((FMQ_CLUSTER_SESSION_MS * 2 / 1000 + 3))) ||
-	fail "no new leader after killing the cut-off leader $l: $x"
+	fail "no new leader after killing the cut-off leader $l (had it shrunk the ISR to itself first? $(leader_of 0 "$f1")): $x"
 nl=${x%% *}
-pass "leader $l cut off, killed 2 s later (ISR still full, $a1 acknowledged): broker $nl leads ${x##* } ms after the kill ($((tk - t0)) ms after the cut), ISR $(echo "$x" | cut -d' ' -f2)"
+pass "leader $l cut off, killed $((tk - t0)) ms later ($a1 acknowledged): broker $nl leads ${x##* } ms after the kill, ISR $(echo "$x" | cut -d' ' -f2)"
 part_heal
 $DC start "$l" >/dev/null || fail "restart of broker $l failed"
 wait_for 60 in_isr "$l" "$nl" || fail "broker $l did not rejoin the ISR: $(leader_of 0 "$nl")"
