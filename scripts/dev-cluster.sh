@@ -126,28 +126,27 @@ start_broker() {
 	if [ -f "$DIR/extra" ]; then
 		mapfile -t extra <"$DIR/extra"
 	fi
-	local cg=
-	if [ "$CGROUP" = 1 ]; then
-		cg=$(cgroup_of "$id")
-		mkdir -p "$cg"
-	fi
 	# A socket belongs to the cgroup its process was in when it was
 	# made: the broker joins its cgroup before it starts.
-	(
-		[ -z "$cg" ] || echo "$BASHPID" >"$cg/cgroup.procs"
-		exec "$BIN" "--vdev=net_af_packet0,iface=$(veth "$id")" \
-			"--file-prefix=fmqc-$BR-$id" -- \
-			--set "node.id=$id" \
-			--set "net.ip=$(ip_of "$id")/24" \
-			--set "mgmt.listen=$(mgmt_of "$id")" \
-			--set "log.dirs=$d/data" \
-			--set "log.hot.dir=/dev/hugepages/fmqc-$BR-$id" \
-			--set "log.hot.pool.bytes=$HOT_BYTES" \
-			--set "poll.mode=adaptive" \
-			--set "zookeeper.connect=127.0.0.1:$ZKPORT/fluxmq" \
-			--set "zookeeper.session.timeout.ms=$SESSION_MS" \
-			"${extra[@]}" >>"$d/broker.log" 2>&1 </dev/null
-	) &
+	local in_cg=(env)
+	if [ "$CGROUP" = 1 ]; then
+		mkdir -p "$(cgroup_of "$id")"
+		# shellcheck disable=SC2016 # for the inner shell
+		in_cg=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"'
+			"$(cgroup_of "$id")")
+	fi
+	"${in_cg[@]}" "$BIN" "--vdev=net_af_packet0,iface=$(veth "$id")" \
+		"--file-prefix=fmqc-$BR-$id" -- \
+		--set "node.id=$id" \
+		--set "net.ip=$(ip_of "$id")/24" \
+		--set "mgmt.listen=$(mgmt_of "$id")" \
+		--set "log.dirs=$d/data" \
+		--set "log.hot.dir=/dev/hugepages/fmqc-$BR-$id" \
+		--set "log.hot.pool.bytes=$HOT_BYTES" \
+		--set "poll.mode=adaptive" \
+		--set "zookeeper.connect=127.0.0.1:$ZKPORT/fluxmq" \
+		--set "zookeeper.session.timeout.ms=$SESSION_MS" \
+		"${extra[@]}" >>"$d/broker.log" 2>&1 </dev/null &
 	echo $! >"$d/pid"
 	for ((i = 0; i < 600; i++)); do
 		if ! pid_of "$id" >/dev/null; then
