@@ -25,6 +25,10 @@
 #   FMQ_CLUSTER_DIR           state: pids, logs, data [/tmp/fmq-cluster-BRIDGE]
 #   FMQ_CLUSTER_HOT_BYTES     hot pool per broker [134217728]
 #   FMQ_CLUSTER_SESSION_MS    zookeeper.session.timeout.ms [6000]
+#   FMQ_CLUSTER_CGROUP        1: start broker ID in its own cgroup v2,
+#                             /fmqc-BRIDGE-ID under the cgroup2 mount, so
+#                             that iptables -m cgroup --path can single out
+#                             its sockets (e.g. to ZooKeeper) [0]
 set -euo pipefail
 
 prog=$(basename "$0")
@@ -41,6 +45,7 @@ SESSION_MS=${FMQ_CLUSTER_SESSION_MS:-6000}
 BUILD=${FMQ_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BIN=$BUILD/app/fluxmq/fluxmq
+CGROUP=${FMQ_CLUSTER_CGROUP:-0}
 TAG=fluxmq-dev-cluster
 
 usage() {
@@ -63,6 +68,13 @@ pid_of() {
 	st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || return 1
 	[ "${st%% *}" != Z ] || return 1
 	echo "$p"
+}
+# cgroup_of ID: broker ID's cgroup v2 directory (FMQ_CLUSTER_CGROUP=1).
+cgroup_of() {
+	local m
+	m=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$m" ] || die "FMQ_CLUSTER_CGROUP=1: no cgroup2 mount"
+	echo "$m/fmqc-$BR-$1"
 }
 health() {
 	curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$(mgmt_of "$1")/health" || true
@@ -114,7 +126,16 @@ start_broker() {
 	if [ -f "$DIR/extra" ]; then
 		mapfile -t extra <"$DIR/extra"
 	fi
-	"$BIN" "--vdev=net_af_packet0,iface=$(veth "$id")" \
+	# A socket belongs to the cgroup its process was in when it was
+	# made: the broker joins its cgroup before it starts.
+	local in_cg=(env)
+	if [ "$CGROUP" = 1 ]; then
+		mkdir -p "$(cgroup_of "$id")"
+		# shellcheck disable=SC2016 # for the inner shell
+		in_cg=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"'
+			"$(cgroup_of "$id")")
+	fi
+	"${in_cg[@]}" "$BIN" "--vdev=net_af_packet0,iface=$(veth "$id")" \
 		"--file-prefix=fmqc-$BR-$id" -- \
 		--set "node.id=$id" \
 		--set "net.ip=$(ip_of "$id")/24" \
@@ -204,6 +225,7 @@ down)
 		v=$(veth "$id")
 		ip link del "$v" 2>/dev/null || true
 		rm -rf "/dev/hugepages/fmqc-$BR-$id"
+		[ "$CGROUP" != 1 ] || rmdir "$(cgroup_of "$id")" 2>/dev/null || true
 	done
 	"$ROOT/scripts/zk.sh" stop "$DIR/zk"
 	if ip link show "$BR" >/dev/null 2>&1 &&

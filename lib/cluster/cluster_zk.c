@@ -952,6 +952,9 @@ fmq_cluster_poll(struct fmq_cluster *cl)
 		if (poll(&p, 1, 0) == 1) {
 			if (p.revents & (POLLIN | POLLHUP | POLLERR))
 				events |= ZOOKEEPER_READ;
+			/* Pings are answered every third of the timeout. */
+			if ((p.revents & (POLLIN | POLLHUP | POLLERR)) == POLLIN)
+				cl->v.heard_ns = now_ns;
 			if (p.revents & POLLOUT)
 				events |= ZOOKEEPER_WRITE;
 		}

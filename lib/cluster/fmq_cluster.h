@@ -125,6 +125,9 @@ struct fmq_cluster_view {
 	 * created: every broker of the cluster gives clients this one. */
 	char cluster_id[32];
 	bool cluster_id_known;
+	/** When something last arrived from ZooKeeper on the session's
+	 * connection (fmq_now_ns(); 0: never): the lease counts from it. */
+	uint64_t heard_ns;
 };
 
 struct fmq_cluster_stats {

@@ -195,11 +195,16 @@ track_fd(struct fmq_ctrl *c)
 }
 
 /*
- * The leadership lease of replicated partitions: renewed to 2/3 of the
- * session timeout on every pass that finds the session connected, this
- * broker registered and its view read again since the last reconnection;
- * not on a pass after a gap of a third of the timeout (the loop was
- * paused: the client may not have noticed its session is gone).
+ * The leadership lease of replicated partitions: 2/3 of the session
+ * timeout from when ZooKeeper was last heard from (ZooKeeper expires the
+ * session a whole timeout after it last heard from us, and another
+ * broker takes over only then), renewed on every pass that finds the
+ * session connected, this broker registered and its view read again
+ * since the last reconnection; not on a pass after a gap of a third of
+ * the timeout (the loop was paused: the client may not have noticed its
+ * session is gone). Counting from the pass instead would let a leader
+ * cut off from ZooKeeper take writes until 4/3 of the timeout: the
+ * client itself notices the silence only after 2/3.
  */
 static void
 lease(struct fmq_ctrl *c)
@@ -213,9 +218,9 @@ lease(struct fmq_ctrl *c)
 
 	c->zk_pass_ns = now;
 	if (gap || v->sess != FMQ_CLUSTER_SESS_CONNECTED || !v->registered ||
-	    !v->fresh)
+	    !v->fresh || v->heard_ns == 0)
 		return;
-	fmq_broker_set_lease(c->b, now + st * 2 / 3);
+	fmq_broker_set_lease(c->b, v->heard_ns + st * 2 / 3);
 }
 
 uint64_t

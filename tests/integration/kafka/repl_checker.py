@@ -25,6 +25,16 @@ compared with what the surviving brokers hand back.
       or the error's name (e.g. NOT_ENOUGH_REPLICAS).
   repl_checker.py leader TOPIC BOOT PARTITION
       "LEADER ISR" of the partition in BOOT's Metadata (ISR comma-joined).
+  repl_checker.py wait-leader TOPIC BOOTS PARTITION OLD T0_MS SECONDS
+      polls Metadata every 0.1 s until the partition's leader is neither
+      OLD nor -1; prints "LEADER ISR MS" (MS: from T0_MS, epoch ms, to the
+      Metadata that named it). Exits 1 after SECONDS.
+  repl_checker.py probe TOPIC BOOTS PARTITION SECONDS ACKFILE MARKS [STOPFILE]
+      an idempotent acks=all producer writing one value "p<pid>-<n>"
+      every 10 ms to PARTITION (acks to ACKFILE as produce does); each
+      line "T0_MS" appended to MARKS (a fault's time, epoch ms) gets one
+      line "T0_MS MS" on stdout: MS from T0_MS to the first acknowledged
+      write produced after it. Ends with "probe sent acked failed FATAL".
 """
 import os
 import sys
@@ -194,6 +204,99 @@ def leader(topic, boot, part):
     print("%d %s" % (p.leader, ",".join(str(i) for i in p.isrs)))
 
 
+def wait_leader(topic, boots, part, old, t0, seconds):
+    from confluent_kafka.admin import AdminClient
+    a = AdminClient({"bootstrap.servers": boots,
+                     "topic.metadata.refresh.interval.ms": 100})
+    end = time.time() + float(seconds)
+    while time.time() < end:
+        try:
+            md = a.list_topics(topic, timeout=2)
+            p = md.topics[topic].partitions[int(part)]
+            if p.leader not in (-1, int(old)):
+                ms = int(time.time() * 1000) - int(t0)
+                print("%d %s %d" % (p.leader,
+                                    ",".join(str(i) for i in p.isrs), ms))
+                return
+        except Exception:       # a broker down: ask again
+            pass
+        time.sleep(0.1)
+    fail("no leader other than %s after %s s" % (old, seconds))
+
+
+def probe(topic, boots, part, seconds, ackfile, marks, stopfile=None):
+    from confluent_kafka import KafkaException, Producer
+    conf = {"bootstrap.servers": boots, "acks": "all",
+            "enable.idempotence": True, "linger.ms": 0,
+            "message.timeout.ms": 60000, "request.timeout.ms": 5000,
+            "socket.timeout.ms": 4000, "metadata.max.age.ms": 1000,
+            "topic.metadata.refresh.interval.ms": 1000,
+            "retry.backoff.ms": 50}
+    p = Producer(conf)
+    out = open(ackfile, "w", buffering=1)
+    st = {"acked": 0, "failed": 0}
+    sent_at = {}        # value -> ms it was produced
+    open_marks = []     # fault times still waiting for their first ack
+    fatal = []
+
+    def done(err, msg):
+        v = msg.value().decode()
+        t = sent_at.pop(v, 0)
+        if err is not None:
+            st["failed"] += 1
+            out.write("%s FAILED %s\n" % (v, err.name()))
+            return
+        st["acked"] += 1
+        out.write("%s %d %d\n" % (v, msg.partition(), msg.offset()))
+        now = int(time.time() * 1000)
+        for m in [m for m in open_marks if t >= m]:
+            print("%d %d" % (m, now - m), flush=True)
+            open_marks.remove(m)
+
+    def replace(e):
+        fatal.append(e.args[0].name())
+        try:
+            p.flush(10)
+        except KafkaException:
+            pass
+        return Producer(conf)
+
+    end = time.time() + float(seconds)
+    run = b"p%d" % os.getpid()
+    n = 0
+    nmarks = 0
+    while time.time() < end:
+        if stopfile and os.path.exists(stopfile):
+            break
+        if os.path.exists(marks):
+            ls = open(marks).read().split()
+            for m in ls[nmarks:]:
+                open_marks.append(int(m))
+            nmarks = len(ls)
+        v = b"%s-%d" % (run, n)
+        sent_at[v.decode()] = int(time.time() * 1000)
+        try:
+            p.produce(topic, value=v, partition=int(part), on_delivery=done)
+            n += 1
+            p.poll(0.01)
+        except BufferError:
+            sent_at.pop(v.decode(), None)
+            p.poll(0.05)
+        except KafkaException as e:
+            sent_at.pop(v.decode(), None)
+            p = replace(e)
+    for _ in range(3):
+        try:
+            left = p.flush(90)
+            break
+        except KafkaException as e:
+            p = replace(e)
+            left = 0
+    out.close()
+    print("probe %d %d %d %s" % (n, st["acked"], st["failed"] + left,
+                                 ",".join(fatal) or "-"))
+
+
 def main():
     if len(sys.argv) < 2:
         fail(__doc__)
@@ -208,6 +311,10 @@ def main():
         produce_one(*a)
     elif cmd == "leader":
         leader(*a)
+    elif cmd == "wait-leader":
+        wait_leader(*a)
+    elif cmd == "probe":
+        probe(*a)
     else:
         fail("unknown command " + cmd)
 
