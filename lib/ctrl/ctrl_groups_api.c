@@ -307,11 +307,19 @@ not_mine(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
 	if (c->cl == NULL)
 		return false;
 	l = fmq_broker_listener(c->b, f->listener);
+	int16_t e;
+
 	if (ctrl_zk_coordinator(c, group.p, group.len > 0 ? group.len : 0, l,
-				&host, &port) == fmq_broker_node_id(c->b))
-		return false;
-	c->st.not_coordinator++;
-	deny(c, f, req, api, FMQ_KERR_NOT_COORDINATOR);
+				&host, &port) == fmq_broker_node_id(c->b)) {
+		/* Ours: served once its offsets are loaded (ctrl_zkoff.c). */
+		e = ctrl_zkoff_gate(c, group.p, group.len);
+		if (e == 0)
+			return false;
+	} else {
+		c->st.not_coordinator++;
+		e = FMQ_KERR_NOT_COORDINATOR;
+	}
+	deny(c, f, req, api, e);
 	return true;
 }
 
