@@ -20,6 +20,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 fmq_require_root
 fmq_require_cmd curl java ethtool
+[ -x /usr/share/zookeeper/bin/zkCli.sh ] || skip "needs zookeeper's zkCli.sh"
 [ -f /usr/share/java/zookeeper.jar ] || skip "needs zookeeperd (scripts/setup.sh)"
 /usr/bin/python3 -c 'import confluent_kafka, kafka' 2>/dev/null ||
 	skip "needs python3-confluent-kafka and python3-kafka"
@@ -48,8 +49,7 @@ wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
 	done
 }
 zkget() { # zkget PATH: the znode's data (under the chroot), via zkCli
-	timeout 30 java -cp "/usr/share/java/*:/usr/share/zookeeper/lib/*" \
-		org.apache.zookeeper.ZooKeeperMain -server "127.0.0.1:$ZKPORT" \
+	timeout 30 /usr/share/zookeeper/bin/zkCli.sh -server "127.0.0.1:$ZKPORT" \
 		get "/fluxmq$1" 2>/dev/null | grep -E '^-?[0-9]+$' | tail -1
 }
 TOPIC=zoff
@@ -83,7 +83,8 @@ timeout 120 "${PY[@]}" resume $TOPIC $G "$boot" $PARTS >"$FMQ_TMP/resume" ||
 	fail "new consumer: $(cat "$FMQ_TMP/resume")"
 while read -r p off; do
 	got=$(awk -v p="$p" '$1 == p { print $2 " " $3 }' "$FMQ_TMP/resume")
-	[ "$got" = "$off $off" ] ||
+	# At a partition's end (100 messages) there is nothing to read.
+	[ "$got" = "$off $off" ] || [ "$got" = "100 -1" -a "$off" = 100 ] ||
 		fail "partition $p: acknowledged commit $off, the new consumer on brokers ${s[*]} saw committed/first offset '$got' (all: $(tr '\n' ' ' <"$FMQ_TMP/resume"))"
 done <"$FMQ_TMP/acked.tp"
 nco=$(timeout 20 "${CC[@]}" coordinators "$(b "${s[0]}")" $G | awk '{ print $2 }')

@@ -63,7 +63,7 @@ def consumer(group, boot, extra=None):
     conf = {"bootstrap.servers": boot, "group.id": group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
-            "fetch.max.bytes": 2000, "max.partition.fetch.bytes": 200}
+            "max.partition.fetch.bytes": 200}
     conf.update(extra or {})
     return Consumer(conf)
 
@@ -122,10 +122,16 @@ def resume(topic, group, boot, parts):
             time.sleep(0.5)
     if committed is None:
         fail("committed() kept failing")
+    # Partitions read to their end have nothing more to give.
+    want = set()
+    for tp in committed:
+        lo, hi = c.get_watermark_offsets(tp, timeout=10)
+        if tp.offset < hi:
+            want.add(tp.partition)
     c.subscribe([topic])
     first = {}
     deadline = time.time() + 60
-    while len(first) < parts and time.time() < deadline:
+    while not want.issubset(first) and time.time() < deadline:
         m = c.poll(0.5)
         if m is None or m.error():
             continue
