@@ -58,6 +58,8 @@ PARTS=4
 
 $DC up 3 >"$FMQ_TMP/up.out" || fail "dev-cluster.sh up 3 failed"
 pass "dev-cluster.sh up 3"
+three() { local id; for id in 1 2 3; do [ "$(metric "$id" fluxmq_cluster_brokers)" = 3 ] || return 1; done; }
+wait_for 20 three || fail "the brokers do not all see 3 live brokers"
 timeout 60 "${PY[@]}" create $TOPIC "$(b 1)" $PARTS 3 || fail "CreateTopics failed"
 sleep 1
 timeout 60 "${PY[@]}" produce $TOPIC "$(b 1),$(b 2),$(b 3)" 100 $PARTS ||
