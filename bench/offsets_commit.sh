@@ -34,4 +34,9 @@ b() { echo "$NET.$((10 + $1)):9092"; }
 timeout 60 "${PY[@]}" create lat "$(b 1)" 1 3
 co=$(timeout 20 "${CC[@]}" coordinators "$(b 1)" lat-g | awk '{ print $2 }')
 echo "cluster (coordinator $co) $(timeout 300 "${PY[@]}" latency lat-g "$(b "$co")" lat "$N")"
+# ZooKeeper's share: the multis' round trips as the coordinator saw them.
+curl -s "http://127.0.0.1:$((${FMQ_CLUSTER_MGMT_BASE:-18080} + co))/metrics" |
+	awk '$1 == "fluxmq_group_zk_multis_total" { n = $2 }
+	     $1 == "fluxmq_group_zk_multi_seconds_total" { s = $2 }
+	     END { printf "cluster multis %d, mean ZooKeeper round trip %.2f ms\n", n, n ? s * 1000 / n : 0 }'
 $DC down >/dev/null
