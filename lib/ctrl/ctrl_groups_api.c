@@ -323,6 +323,40 @@ not_mine(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
 	return true;
 }
 
+/* DescribeGroups and DeleteGroups in a cluster: a group another broker
+ * coordinates (NOT_COORDINATOR) or one whose offsets are not loaded here
+ * yet (COORDINATOR_LOAD_IN_PROGRESS, the load started) answers the whole
+ * request; clients send these per coordinator and retry. True when f was
+ * answered. */
+static bool
+not_ready(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
+	  enum fmq_group_api api, const struct fmq_group_str *ids, uint32_t n)
+{
+	int16_t e = 0;
+
+	for (uint32_t i = 0; c->cl != NULL && i < n && e == 0; i++) {
+		const struct fmq_listener *l =
+			fmq_broker_listener(c->b, f->listener);
+		struct fmq_kafka_str host;
+		int32_t port;
+
+		if (ctrl_zk_coordinator(c, ids[i].ptr,
+					ids[i].len > 0 ? ids[i].len : 0, l,
+					&host, &port) !=
+		    fmq_broker_node_id(c->b)) {
+			c->st.not_coordinator++;
+			e = FMQ_KERR_NOT_COORDINATOR;
+		} else {
+			e = ctrl_zkoff_gate(c, ids[i].ptr, ids[i].len);
+		}
+	}
+	if (e == 0)
+		return false;
+	free(gdeny_take(c, f));
+	deny(c, f, req, api, e);
+	return true;
+}
+
 /* The checks every single-group request starts with: the ACL on the group
  * (GROUP_AUTHORIZATION_FAILED), then the coordinator (NOT_COORDINATOR).
  * True when f was answered. */
@@ -844,6 +878,9 @@ describe_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	if (not_ready(c, f, req, FMQ_GROUP_DESCRIBE, dr.group_ids,
+		      dr.n_groups))
+		return;
 	if (dr.n_groups == 0 && req->groups_count > 0)
 		empty_answer(c, f, req, FMQ_GROUP_DESCRIBE);
 	else
@@ -870,6 +907,9 @@ delete_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	if (not_ready(c, f, req, FMQ_GROUP_DELETE, dr.group_ids,
+		      dr.n_groups))
+		return;
 	if (dr.n_groups == 0 && req->groups_names_count > 0)
 		empty_answer(c, f, req, FMQ_GROUP_DELETE);
 	else

@@ -11,6 +11,7 @@
 # - ZooKeeper stopped: a commit is not acknowledged (an error, or it
 #   waits); after ZooKeeper is back the committed offset is still the
 #   last acknowledged one, and commits are acknowledged again.
+# - DeleteGroups removes the group's znodes.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -118,6 +119,12 @@ r=$(timeout 60 "${PY[@]}" commit-one $TOPIC $G "$boot" "$p0" $new 20 || echo "wa
 [ "$r" = ok ] || fail "a commit after ZooKeeper's return got '$r'"
 [ "$(zkget "/consumers/$G/offsets/$TOPIC/$p0")" = $new ] || fail "the znode does not hold $new"
 pass "ZooKeeper back: partition $p0 still at the acknowledged $off0; a new commit ($new) is acknowledged and in ZooKeeper"
+sleep 7   # the last consumers' sessions expire: the group is Empty
+r=$(timeout 60 /usr/bin/python3 tests/integration/kafka/zk_offsets.py delete $G "$boot")
+[ "$r" = ok ] || fail "DeleteGroups: $r"
+z=$(zkget "/consumers/$G/offsets/$TOPIC/$p0" || true)
+[ -z "$z" ] || fail "DeleteGroups left /consumers/$G/offsets/$TOPIC/$p0 = $z"
+pass "DeleteGroups removed the group's offset znodes"
 for id in "${s[@]}"; do
 	for m in fluxmq_group_zk_commits_total fluxmq_group_zk_multis_total fluxmq_group_zk_multis_in_flight fluxmq_group_zk_rejected_total; do
 		printf '%s %s=%s  ' "$id" "$m" "$(metric "$id" $m)"

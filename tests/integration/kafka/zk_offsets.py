@@ -19,6 +19,8 @@
   zk_offsets.py commit-one TOPIC GROUP BOOT PARTITION OFFSET TIMEOUT_S
       one synchronous commit (assign, no subscribe) of OFFSET: "ok", or
       "error NAME" (the process is killed by the caller if it waits).
+  zk_offsets.py delete GROUP BOOT
+      DeleteGroups through kafka-python's admin client: "ok" or the error.
   zk_offsets.py latency GROUP BOOT TOPIC N
       N synchronous commits of one partition through an assigned consumer:
       "latency_ms P50 P99 MEAN".
@@ -171,6 +173,22 @@ def latency(group, boot, topic, n):
     c.close()
 
 
+def delete(group, boot):
+    from kafka.admin import KafkaAdminClient
+    a = KafkaAdminClient(bootstrap_servers=boot.split(","))
+    for _ in range(20):
+        r = dict(a.delete_consumer_groups([group]))
+        err = r.get(group)
+        if err is None or getattr(err, "errno", None) == 0:
+            print("ok")
+            return
+        if getattr(err, "retriable", False):
+            time.sleep(0.5)
+            continue
+        break
+    print("error %s" % err)
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -185,6 +203,8 @@ def main():
         resume(a[1], a[2], a[3], int(a[4]))
     elif a[0] == "commit-one":
         commit_one(a[1], a[2], a[3], int(a[4]), int(a[5]), float(a[6]))
+    elif a[0] == "delete":
+        delete(a[1], a[2])
     elif a[0] == "latency":
         latency(a[1], a[2], a[3], int(a[4]))
     else:
