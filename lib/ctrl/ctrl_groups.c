@@ -74,7 +74,10 @@ ctrl_groups_close(struct fmq_ctrl *c)
 		fmq_group_shutdown(c->group, fmq_wall_ms());
 		fmq_group_destroy(c->group);
 		c->group = NULL;
+		ctrl_zkoff_close(c);   /* second call: frees the store */
 	}
+	while (c->zkoff != NULL)       /* left by a failed open */
+		ctrl_zkoff_close(c);
 	free(c->garena.base);
 	c->garena.base = NULL;
 	ctrl_groups_forget_denied(c);

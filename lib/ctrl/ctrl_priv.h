@@ -333,6 +333,8 @@ const struct fmq_group_store *ctrl_zkoff_open(struct fmq_ctrl *c,
 					      void **arg);
 int16_t ctrl_zkoff_gate(struct fmq_ctrl *c, const char *id, int32_t len);
 void ctrl_zkoff_poll(struct fmq_ctrl *c);
+/* close: the first call (before the coordinator's shutdown) answers
+ * and refuses, the second (after its destroy) frees. */
 void ctrl_zkoff_close(struct fmq_ctrl *c);
 void ctrl_zkoff_metrics(struct fmq_metrics_out *out, struct fmq_ctrl *c);
 /* ctrl_groups_api.c: the coordinator's emit callback (arg: the ctrl). */

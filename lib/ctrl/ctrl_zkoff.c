@@ -527,6 +527,8 @@ ctrl_zkoff_gate(struct fmq_ctrl *c, const char *id, int32_t len)
 
 	if (z == NULL || len <= 0)
 		return 0;
+	if (z->closing)
+		return FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
 	g = zfind(z, id, (size_t)len);
 	if (g != NULL)
 		return g->state == ZG_READY ? 0 : g->state == ZG_LOADING ?
@@ -645,7 +647,7 @@ ctrl_zkoff_poll(struct fmq_ctrl *c)
 	struct ctrl_zkoff *z = c->zkoff;
 	const struct fmq_cluster_view *v;
 
-	if (z == NULL)
+	if (z == NULL || z->closing || c->cl == NULL)
 		return;
 	v = fmq_cluster_view(c->cl);
 	if (v->session_id != z->session_id) {
@@ -676,11 +678,18 @@ ctrl_zkoff_close(struct fmq_ctrl *c)
 
 	if (z == NULL)
 		return;
-	drop_if(z, always, FMQ_KERR_NOT_COORDINATOR);
-	z->closing = true;
+	if (!z->closing) {
+		/* Before the coordinator's shutdown: every commit held is
+		 * answered, later ones are refused (the coordinator still
+		 * calls the store until it is destroyed). */
+		drop_if(z, always, FMQ_KERR_NOT_COORDINATOR);
+		z->closing = true;
+		return;
+	}
+	/* After fmq_group_destroy. Orphaned writes and loads free
+	 * themselves on completion and never look at z; the session is
+	 * closed before this, so their completions have run. */
 	c->zkoff = NULL;
-	/* Orphaned writes and loads free themselves on completion; the
-	 * session is closed before this (their completions have run). */
 	free(z);
 }
 
