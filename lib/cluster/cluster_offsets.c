@@ -484,70 +484,61 @@ fmq_cluster_offsets_write(struct fmq_cluster *cl, const char *group,
 	for (uint32_t i = 0; i < n; i++) {
 		struct fmq_cluster_off *o = &ops[i];
 		char rel[OFF_PATH], path[OFF_PATH], val[24];
+		char *pcopy, *vcopy;
 		int vl;
 
 		if (fmq_cluster_offset_path(group, o->topic, o->partition, rel,
-					    sizeof(rel)) < 0) {
-			off_write_free(w);
-			return -1;
-		}
-		if (abs_path(cl, path, rel) < 0) {
-			off_write_free(w);
-			return -1;
+					    sizeof(rel)) < 0 ||
+		    abs_path(cl, path, rel) < 0) {
+			w->n = i;
+			rc = ZBADARGUMENTS;
+			goto fail;
 		}
 		vl = fmq_cluster_offset_format(o->offset, val, sizeof(val));
-		/* zoo_amulti serializes paths and values at once; the
-		 * results, stats and created names must live on. */
+		/* zoo_amulti serializes paths and values at once (they are
+		 * freed right after it); the results, stats and created
+		 * names must live on. */
+		pcopy = strdup(path);
+		vcopy = o->del ? NULL : strndup(val, (size_t)vl);
+		if (pcopy == NULL || (!o->del && vcopy == NULL)) {
+			free(pcopy);
+			free(vcopy);
+			w->n = i;
+			rc = ZSYSTEMERROR;
+			goto fail;
+		}
 		if (o->del) {
-			zoo_delete_op_init(&w->zops[i], strdup(path),
-					   o->version);
-		} else if (o->version < 0) {
-			if (!parents) {
-				char p2[OFF_PATH];
-
-				create_parent(cl, ROOT);
-				fmq_cluster_offset_path(group, NULL, -1, p2,
-							sizeof(p2));
-				*strrchr(p2, '/') = '\0';
-				create_parent(cl, p2);
-				strcat(p2, "/offsets");
-				create_parent(cl, p2);
-				parents = true;
-			}
-			if (last_topic == NULL ||
-			    strcmp(last_topic, o->topic) != 0) {
-				char p3[OFF_PATH];
-
-				fmq_cluster_offset_path(group, o->topic, -1,
-							p3, sizeof(p3));
-				create_parent(cl, p3);
-				last_topic = o->topic;
-			}
-			zoo_create_op_init(&w->zops[i], strdup(path), val, vl,
-					   &ZOO_OPEN_ACL_UNSAFE,
-					   ZOO_PERSISTENT, w->created[i],
-					   OFF_PATH);
-		} else {
-			zoo_set_op_init(&w->zops[i], strdup(path), val, vl,
+			zoo_delete_op_init(&w->zops[i], pcopy, o->version);
+			continue;
+		}
+		if (o->version >= 0) {
+			zoo_set_op_init(&w->zops[i], pcopy, vcopy, vl,
 					o->version, &w->st[i]);
+			continue;
 		}
-		/* The value buffer is on this stack frame: serialize each
-		 * op's data now by keeping a copy until the call below. */
-		if (!o->del) {
-			char *copy = malloc((size_t)vl + 1);
+		if (!parents) {
+			char p2[OFF_PATH];
 
-			if (copy == NULL) {
-				free((char *)(uintptr_t)w->zops[i].create_op.path);
-				w->n = i;
-				rc = ZSYSTEMERROR;
-				goto fail;
-			}
-			memcpy(copy, val, (size_t)vl + 1);
-			if (o->version < 0)
-				w->zops[i].create_op.data = copy;
-			else
-				w->zops[i].set_op.data = copy;
+			create_parent(cl, ROOT);
+			fmq_cluster_offset_path(group, NULL, -1, p2,
+						sizeof(p2));
+			*strrchr(p2, '/') = '\0';
+			create_parent(cl, p2);
+			strcat(p2, "/offsets");
+			create_parent(cl, p2);
+			parents = true;
 		}
+		if (last_topic == NULL || strcmp(last_topic, o->topic) != 0) {
+			char p3[OFF_PATH];
+
+			fmq_cluster_offset_path(group, o->topic, -1, p3,
+						sizeof(p3));
+			create_parent(cl, p3);
+			last_topic = o->topic;
+		}
+		zoo_create_op_init(&w->zops[i], pcopy, vcopy, vl,
+				   &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+				   w->created[i], OFF_PATH);
 	}
 	rc = zoo_amulti(cl->zh, (int)n, w->zops, w->res, cb_off_multi, w);
 fail:
