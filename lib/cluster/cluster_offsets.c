@@ -162,6 +162,7 @@ struct off_load {
 	void *arg;
 	struct fmq_cluster_off *offs;
 	uint32_t n, cap;
+	int32_t gver;            /* offsets directory version, -1 none */
 	char **topics;           /* names the entries point at */
 	uint32_t ntopics;
 	char base[OFF_PATH];
@@ -181,9 +182,9 @@ load_finish(struct off_load *ld)
 	if (--ld->pending > 0)
 		return;
 	if (ld->failed || ld->cl->zh == NULL || ld->gen != ld->cl->gen)
-		ld->done(ld->arg, -1, NULL, 0);
+		ld->done(ld->arg, -1, NULL, 0, -1);
 	else
-		ld->done(ld->arg, 0, ld->offs, ld->n);
+		ld->done(ld->arg, 0, ld->offs, ld->n, ld->gver);
 	for (uint32_t i = 0; i < ld->ntopics; i++)
 		free(ld->topics[i]);
 	free(ld->topics);
@@ -306,10 +307,12 @@ cb_off_parts(int rc, const struct String_vector *sv, const void *data)
 }
 
 static void
-cb_off_topics(int rc, const struct String_vector *sv, const void *data)
+cb_off_topics(int rc, const struct String_vector *sv, const struct Stat *st,
+	      const void *data)
 {
 	struct off_load *ld = (struct off_load *)(uintptr_t)data;
 
+	ld->gver = rc == ZOK && st != NULL ? st->version : -1;
 	if (rc != ZNONODE && !load_bad(ld, rc, ld->base)) {
 		ld->topics = calloc((size_t)sv->count + 1,
 				    sizeof(*ld->topics));
@@ -373,7 +376,7 @@ fmq_cluster_offsets_load(struct fmq_cluster *cl, const char *group,
 		free(ld);
 		return -1;
 	}
-	if (zoo_aget_children(cl->zh, ld->base, 0, cb_off_topics, ld) !=
+	if (zoo_aget_children2(cl->zh, ld->base, 0, cb_off_topics, ld) !=
 	    ZOK) {
 		free(ld);
 		return -1;
@@ -389,16 +392,22 @@ struct off_write {
 	fmq_cluster_offw_fn done;
 	void *arg;
 	struct fmq_cluster_off *ops;
-	uint32_t n;
+	uint32_t n;                /* ops; slot n is the group's op */
+	int32_t *gver;
 	zoo_op_t *zops;
 	zoo_op_result_t *res;
 	struct Stat *st;
 	char (*created)[OFF_PATH];
+	char **mem;                /* copies freed after zoo_amulti */
+	uint32_t nmem;
 };
 
 static void
 off_write_free(struct off_write *w)
 {
+	for (uint32_t i = 0; i < w->nmem; i++)
+		free(w->mem[i]);
+	free(w->mem);
 	free(w->zops);
 	free(w->res);
 	free(w->st);
@@ -428,6 +437,7 @@ cb_off_multi(int rc, const void *data)
 		for (uint32_t i = 0; i < w->n; i++)
 			w->ops[i].version = w->ops[i].del ? -1 :
 				w->ops[i].version < 0 ? 0 : w->st[i].version;
+		*w->gver = *w->gver < 0 ? 0 : w->st[w->n].version;
 	} else {
 		/* Another writer moved a znode: the whole multi failed. */
 		out = 1;
@@ -450,18 +460,30 @@ create_parent(struct fmq_cluster *cl, const char *rel)
 			  ZOO_PERSISTENT, cb_parent, NULL);
 }
 
+/* A copy of s (len bytes) owned by w until zoo_amulti serialized it. */
+static char *
+keep(struct off_write *w, const char *s, size_t len)
+{
+	char *c = strndup(s, len);
+
+	if (c != NULL)
+		w->mem[w->nmem++] = c;
+	return c;
+}
+
 int
 fmq_cluster_offsets_write(struct fmq_cluster *cl, const char *group,
-			  struct fmq_cluster_off *ops, uint32_t n,
-			  fmq_cluster_offw_fn done, void *arg)
+			  int32_t *gver, struct fmq_cluster_off *ops,
+			  uint32_t n, fmq_cluster_offw_fn done, void *arg)
 {
-	struct off_write *w;
-	bool parents = false;
+	char rel[OFF_PATH], path[OFF_PATH], val[24];
 	const char *last_topic = NULL;
-	int rc;
+	struct off_write *w;
+	char *pc, *vc;
+	int rc, vl;
 
 	if (cl->zh == NULL || cl->v.sess != FMQ_CLUSTER_SESS_CONNECTED ||
-	    n == 0)
+	    (*gver < 0 && n > 0))
 		return -1;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -472,91 +494,80 @@ fmq_cluster_offsets_write(struct fmq_cluster *cl, const char *group,
 	w->arg = arg;
 	w->ops = ops;
 	w->n = n;
-	w->zops = calloc(n, sizeof(*w->zops));
-	w->res = calloc(n, sizeof(*w->res));
-	w->st = calloc(n, sizeof(*w->st));
-	w->created = calloc(n, sizeof(*w->created));
+	w->gver = gver;
+	w->zops = calloc(n + 1, sizeof(*w->zops));
+	w->res = calloc(n + 1, sizeof(*w->res));
+	w->st = calloc(n + 1, sizeof(*w->st));
+	w->created = calloc(n + 1, sizeof(*w->created));
+	w->mem = calloc(2 * (n + 1), sizeof(*w->mem));
 	if (w->zops == NULL || w->res == NULL || w->st == NULL ||
-	    w->created == NULL) {
+	    w->created == NULL || w->mem == NULL) {
 		off_write_free(w);
 		return -1;
 	}
+	/* zoo_amulti serializes paths and values at once; the results,
+	 * stats and created names must live until the completion. */
 	for (uint32_t i = 0; i < n; i++) {
 		struct fmq_cluster_off *o = &ops[i];
-		char rel[OFF_PATH], path[OFF_PATH], val[24];
-		char *pcopy, *vcopy;
-		int vl;
 
 		if (fmq_cluster_offset_path(group, o->topic, o->partition, rel,
 					    sizeof(rel)) < 0 ||
-		    abs_path(cl, path, rel) < 0) {
-			w->n = i;
-			rc = ZBADARGUMENTS;
+		    abs_path(cl, path, rel) < 0)
 			goto fail;
-		}
 		vl = fmq_cluster_offset_format(o->offset, val, sizeof(val));
-		/* zoo_amulti serializes paths and values at once (they are
-		 * freed right after it); the results, stats and created
-		 * names must live on. */
-		pcopy = strdup(path);
-		vcopy = o->del ? NULL : strndup(val, (size_t)vl);
-		if (pcopy == NULL || (!o->del && vcopy == NULL)) {
-			free(pcopy);
-			free(vcopy);
-			w->n = i;
-			rc = ZSYSTEMERROR;
+		pc = keep(w, path, strlen(path));
+		vc = o->del || pc == NULL ? NULL : keep(w, val, (size_t)vl);
+		if (pc == NULL || (!o->del && vc == NULL))
 			goto fail;
-		}
 		if (o->del) {
-			zoo_delete_op_init(&w->zops[i], pcopy, o->version);
+			zoo_delete_op_init(&w->zops[i], pc, o->version);
 			continue;
 		}
 		if (o->version >= 0) {
-			zoo_set_op_init(&w->zops[i], pcopy, vcopy, vl,
-					o->version, &w->st[i]);
+			zoo_set_op_init(&w->zops[i], pc, vc, vl, o->version,
+					&w->st[i]);
 			continue;
 		}
-		if (!parents) {
-			char p2[OFF_PATH];
-
-			create_parent(cl, ROOT);
-			fmq_cluster_offset_path(group, NULL, -1, p2,
-						sizeof(p2));
-			*strrchr(p2, '/') = '\0';
-			create_parent(cl, p2);
-			strcat(p2, "/offsets");
-			create_parent(cl, p2);
-			parents = true;
-		}
 		if (last_topic == NULL || strcmp(last_topic, o->topic) != 0) {
-			char p3[OFF_PATH];
-
-			fmq_cluster_offset_path(group, o->topic, -1, p3,
-						sizeof(p3));
-			create_parent(cl, p3);
+			if (fmq_cluster_offset_path(group, o->topic, -1, rel,
+						    sizeof(rel)) > 0)
+				create_parent(cl, rel);
 			last_topic = o->topic;
 		}
-		zoo_create_op_init(&w->zops[i], pcopy, vcopy, vl,
+		zoo_create_op_init(&w->zops[i], pc, vc, vl,
 				   &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
 				   w->created[i], OFF_PATH);
 	}
-	rc = zoo_amulti(cl->zh, (int)n, w->zops, w->res, cb_off_multi, w);
-fail:
-	/* Paths and values were serialized by zoo_amulti (or not needed). */
-	for (uint32_t i = 0; i < w->n; i++) {
-		if (ops[i].del) {
-			free((char *)(uintptr_t)w->zops[i].delete_op.path);
-		} else if (ops[i].version < 0) {
-			free((char *)(uintptr_t)w->zops[i].create_op.path);
-			free((char *)(uintptr_t)w->zops[i].create_op.data);
-		} else {
-			free((char *)(uintptr_t)w->zops[i].set_op.path);
-			free((char *)(uintptr_t)w->zops[i].set_op.data);
-		}
+	/* The group's own op, last: its offsets directory set (or created)
+	 * at the version this writer last saw. Every write moves it, so
+	 * a writer that has not seen the last one (a stale coordinator) is
+	 * refused, whichever partitions it writes, and a new coordinator's
+	 * claim fails if anything was written since its read. */
+	if (fmq_cluster_offset_path(group, NULL, -1, rel, sizeof(rel)) < 0 ||
+	    abs_path(cl, path, rel) < 0 ||
+	    (pc = keep(w, path, strlen(path))) == NULL)
+		goto fail;
+	if (*gver >= 0) {
+		zoo_set_op_init(&w->zops[n], pc, "", 0, *gver, &w->st[n]);
+	} else {
+		create_parent(cl, ROOT);
+		*strrchr(rel, '/') = '\0';
+		create_parent(cl, rel);
+		zoo_create_op_init(&w->zops[n], pc, "", 0,
+				   &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+				   w->created[n], OFF_PATH);
 	}
+	rc = zoo_amulti(cl->zh, (int)n + 1, w->zops, w->res, cb_off_multi,
+			w);
+	for (uint32_t i = 0; i < w->nmem; i++)
+		free(w->mem[i]);
+	w->nmem = 0;
 	if (rc != ZOK) {
 		off_write_free(w);
 		return -1;
 	}
 	return 0;
+fail:
+	off_write_free(w);
+	return -1;
 }

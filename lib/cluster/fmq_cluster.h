@@ -289,10 +289,11 @@ uint32_t fmq_cluster_offsets_coalesce(struct fmq_cluster_off *ops,
 				      uint32_t n);
 
 /** Load completion: rc 0 with the group's offsets (valid during the
- * call), or -1 (no session, connection lost: try again). */
+ * call) and the version of its offsets directory (-1: none yet), or -1
+ * (no session, connection lost: try again). */
 typedef void (*fmq_cluster_offload_fn)(void *arg, int rc,
 				       const struct fmq_cluster_off *offs,
-				       uint32_t n);
+				       uint32_t n, int32_t gver);
 /** Read every committed offset of group. 0 (done later) or -1. */
 int fmq_cluster_offsets_load(struct fmq_cluster *cl, const char *group,
 			     fmq_cluster_offload_fn done, void *arg);
@@ -303,13 +304,18 @@ int fmq_cluster_offsets_load(struct fmq_cluster *cl, const char *group,
 typedef void (*fmq_cluster_offw_fn)(void *arg, int rc);
 /**
  * Apply ops (distinct znodes) to group's offsets in one multi, each at
- * its version (create / setData / delete). ops stay the caller's and
- * must live until done.
+ * its version (create / setData / delete), with the group's offsets
+ * directory set at *gver (the fencing epoch: every write moves it, so a
+ * writer that missed one is refused). n 0 is a claim: a new coordinator
+ * moves the directory (creating it when *gver is -1) at the version its
+ * load read, and fails if anyone wrote since. ops and gver stay the
+ * caller's and must live until done, which updates them.
  * @return 0 (done is called later) or -1 (nothing was sent).
  */
 int fmq_cluster_offsets_write(struct fmq_cluster *cl, const char *group,
-			      struct fmq_cluster_off *ops, uint32_t n,
-			      fmq_cluster_offw_fn done, void *arg);
+			      int32_t *gver, struct fmq_cluster_off *ops,
+			      uint32_t n, fmq_cluster_offw_fn done,
+			      void *arg);
 
 /* ------------------------------------------------------------ JSON */
 

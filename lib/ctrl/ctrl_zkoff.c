@@ -78,6 +78,7 @@ struct zgroup {
 	void **hpend;
 	uint32_t nhpend, caphpend;
 	struct zwrite *inflight;
+	int32_t gver;              /* offsets directory version (epoch) */
 	bool dirty;
 };
 
@@ -92,6 +93,8 @@ struct zwrite {
 	uint32_t nh;
 	int64_t deadline_ms;
 	uint64_t t0_ns;
+	int32_t gver;              /* the group's, updated on success */
+	bool claim;                /* the load's claim (no ops) */
 	bool answered;
 };
 
@@ -272,6 +275,29 @@ written(void *arg, int rc)
 	g->inflight = NULL;
 	z->ninflight--;
 	z->st.multi_us += (fmq_now_ns() - w->t0_ns) / 1000;
+	if (rc == 0 && !w->answered)
+		g->gver = w->gver;
+	if (w->claim) {
+		bool late = w->answered;
+
+		write_free(w);
+		if (rc != 0 || late) {
+			/* Written since the read, or the outcome unknown:
+			 * the next request loads again. */
+			z->st.load_errors++;
+			zdrop(z, g, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
+			return;
+		}
+		g->state = ZG_READY;
+		z->st.loads++;
+		z->st.load_last_us = (fmq_now_ns() - g->t0_ns) / 1000;
+		z->st.load_us += z->st.load_last_us;
+		FMQ_INFO(COMP, "group %s: %u committed offsets loaded from "
+			 "ZooKeeper in %.1f ms", g->id, g->nver,
+			 (double)z->st.load_last_us / 1e3);
+		kick(z, g);
+		return;
+	}
 	if (rc == 0 && !w->answered) {
 		bool ok = true;
 
@@ -359,8 +385,9 @@ kick(struct ctrl_zkoff *z, struct zgroup *g)
 	w->deadline_ms = fmq_wall_ms() + ZOFF_COMMIT_TIMEOUT_MS;
 	g->inflight = w;
 	z->ninflight++;
-	if (fmq_cluster_offsets_write(z->c->cl, g->id, w->ops, w->n, written,
-				      w) < 0) {
+	w->gver = g->gver;
+	if (fmq_cluster_offsets_write(z->c->cl, g->id, &w->gver, w->ops, w->n,
+				      written, w) < 0) {
 		/* Not sent (no session): nothing changed in ZooKeeper. */
 		g->inflight = NULL;
 		z->ninflight--;
@@ -478,8 +505,41 @@ static const struct fmq_group_store store_ops = {
 
 /* ------------------------------------------------------------- loads */
 
+/* The load's claim: move the group's epoch at the version read, so
+ * that any broker that wrote before (and may still think it coordinates)
+ * is refused from now on, and fail if one wrote since the read. */
 static void
-loaded(void *arg, int rc, const struct fmq_cluster_off *offs, uint32_t n)
+claim(struct ctrl_zkoff *z, struct zgroup *g)
+{
+	struct zwrite *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		zdrop(z, g, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	w->z = z;
+	w->g = g;
+	w->claim = true;
+	w->gver = g->gver;
+	w->t0_ns = fmq_now_ns();
+	w->deadline_ms = fmq_wall_ms() + ZOFF_COMMIT_TIMEOUT_MS;
+	g->inflight = w;
+	z->ninflight++;
+	if (fmq_cluster_offsets_write(z->c->cl, g->id, &w->gver, NULL, 0,
+				      written, w) < 0) {
+		g->inflight = NULL;
+		z->ninflight--;
+		write_free(w);
+		z->st.load_errors++;
+		zdrop(z, g, FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
+		return;
+	}
+	z->st.multis++;
+}
+
+static void
+loaded(void *arg, int rc, const struct fmq_cluster_off *offs, uint32_t n,
+       int32_t gver)
 {
 	struct zload *ld = arg;
 	struct ctrl_zkoff *z = ld->z;
@@ -510,12 +570,8 @@ loaded(void *arg, int rc, const struct fmq_cluster_off *offs, uint32_t n)
 			return;
 		}
 	}
-	g->state = ZG_READY;
-	z->st.loads++;
-	z->st.load_last_us = (fmq_now_ns() - g->t0_ns) / 1000;
-	z->st.load_us += z->st.load_last_us;
-	FMQ_INFO(COMP, "group %s: %u committed offsets loaded from ZooKeeper "
-		 "in %.1f ms", g->id, n, (double)z->st.load_last_us / 1e3);
+	g->gver = gver;
+	claim(z, g);
 }
 
 int16_t

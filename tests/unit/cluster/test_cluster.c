@@ -635,11 +635,13 @@ test_offset_paths(void)
 	CU_ASSERT_STRING_EQUAL(ops[2].topic, "u");
 }
 
-/* Offsets in ZooKeeper: created, then set at the version seen; a writer
- * with an older version (a stale coordinator) is refused and changes
- * nothing; a load reads them back with their versions. */
+/* Offsets in ZooKeeper: a load and a claim, commits at the versions
+ * seen; once another broker claimed the group, the old coordinator's
+ * commits are refused (the group's epoch moved) and change nothing; a
+ * load reads the last commit with its versions. */
 struct offw {
 	int rc;
+	int32_t gver;
 	bool done;
 	uint32_t n;
 	struct fmq_cluster_off got[8];
@@ -656,10 +658,12 @@ off_written(void *arg, int rc)
 }
 
 static void
-off_loaded(void *arg, int rc, const struct fmq_cluster_off *offs, uint32_t n)
+off_loaded(void *arg, int rc, const struct fmq_cluster_off *offs, uint32_t n,
+	   int32_t gver)
 {
 	struct offw *w = arg;
 
+	w->gver = gver;
 	w->rc = rc;
 	w->done = true;
 	w->n = n;
@@ -700,71 +704,86 @@ test_offsets_zk(void)
 		{ .topic = "orders", .partition = 1, .offset = 20,
 		  .version = -1 },
 	};
-	struct fmq_cluster_off stale = { .topic = "orders", .partition = 0,
-					 .offset = 3, .version = 0 };
-	struct fmq_cluster_off del = { .topic = "orders", .partition = 1,
-				       .version = 0, .del = true };
+	struct fmq_cluster_off b0, del;
 	struct offw w;
-	int32_t ver = -9;
+	int32_t g1 = -7, g2 = -7, ver = -9;
 
 	CU_ASSERT_FATAL(pump(cls, 2, 10000, c_registered, NULL));
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_write(cls[0], "g/1", a, 2,
-							off_written, &w), 0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
+#define WAIT(call) do {							\
+	memset(&w, 0, sizeof(w));					\
+	CU_ASSERT_EQUAL_FATAL((call), 0);				\
+	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));		\
+} while (0)
+	/* Broker 1 loads the (new) group and claims it. */
+	WAIT(fmq_cluster_offsets_load(cls[0], "g/1", off_loaded, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	g1 = w.gver;
+	CU_ASSERT_EQUAL(g1, -1);
+	/* Commits before a claim are refused at once. */
+	CU_ASSERT_EQUAL(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 2,
+						  off_written, &w), -1);
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, NULL, 0,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(g1, 0);
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 2, off_written,
+				       &w));
 	CU_ASSERT_EQUAL(w.rc, 0);
 	CU_ASSERT_EQUAL(a[0].version, 0);
-	/* Broker 1 commits again at the version it saw. */
+	CU_ASSERT_EQUAL(g1, 1);
 	a[0].offset = 11;
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_write(cls[0], "g/1", a, 1,
-							off_written, &w), 0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 1, off_written,
+				       &w));
 	CU_ASSERT_EQUAL(w.rc, 0);
 	CU_ASSERT_EQUAL(a[0].version, 1);
-	/* Broker 2 still believes version 0: refused as a whole. */
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_write(cls[1], "g/1", &stale,
-							1, off_written, &w),
-			      0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
-	CU_ASSERT_EQUAL(w.rc, 1);
-	/* Creating a znode another broker created: refused too. */
-	stale.version = -1;
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_write(cls[1], "g/1", &stale,
-							1, off_written, &w),
-			      0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
-	CU_ASSERT_EQUAL(w.rc, 1);
-	/* What broker 2 loads: broker 1's last commit. */
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_load(cls[1], "g/1",
-						       off_loaded, &w), 0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
+	CU_ASSERT_EQUAL(g1, 2);
+	/* Broker 2 becomes the coordinator: loads broker 1's last commit,
+	 * claims the group. */
+	WAIT(fmq_cluster_offsets_load(cls[1], "g/1", off_loaded, &w));
 	CU_ASSERT_EQUAL(w.rc, 0);
 	CU_ASSERT_EQUAL(w.n, 2);
 	CU_ASSERT_EQUAL(off_of(&w, "orders", 0, &ver), 11);
 	CU_ASSERT_EQUAL(ver, 1);
 	CU_ASSERT_EQUAL(off_of(&w, "orders", 1, &ver), 20);
 	CU_ASSERT(w.got[0].mtime > 0);
-	/* A delete at the version read; a group never written loads empty. */
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_write(cls[1], "g/1", &del, 1,
-							off_written, &w), 0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
+	g2 = w.gver;
+	CU_ASSERT_EQUAL(g2, 2);
+	WAIT(fmq_cluster_offsets_write(cls[1], "g/1", &g2, NULL, 0,
+				       off_written, &w));
 	CU_ASSERT_EQUAL(w.rc, 0);
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_load(cls[0], "g/1",
-						       off_loaded, &w), 0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
+	CU_ASSERT_EQUAL(g2, 3);
+	/* Broker 1 still believes it coordinates: its commit is refused
+	 * although the partition's version it holds is current. */
+	a[0].offset = 12;
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 1, off_written,
+				       &w));
+	CU_ASSERT_EQUAL(w.rc, 1);
+	CU_ASSERT_EQUAL(g1, 2);
+	/* A claim that read before another write fails too. */
+	g1 = 2;
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, NULL, 0,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 1);
+	/* Broker 2 commits and deletes at the versions it read. */
+	b0 = (struct fmq_cluster_off){ .topic = "orders", .partition = 0,
+				       .offset = 30, .version = 1 };
+	WAIT(fmq_cluster_offsets_write(cls[1], "g/1", &g2, &b0, 1,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	del = (struct fmq_cluster_off){ .topic = "orders", .partition = 1,
+					.version = 0, .del = true };
+	WAIT(fmq_cluster_offsets_write(cls[1], "g/1", &g2, &del, 1,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	WAIT(fmq_cluster_offsets_load(cls[0], "g/1", off_loaded, &w));
 	CU_ASSERT_EQUAL(w.n, 1);
-	memset(&w, 0, sizeof(w));
-	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_load(cls[0], "nobody",
-						       off_loaded, &w), 0);
-	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));
+	CU_ASSERT_EQUAL(off_of(&w, "orders", 0, &ver), 30);
+	CU_ASSERT_EQUAL(w.gver, 5);
+	WAIT(fmq_cluster_offsets_load(cls[0], "nobody", off_loaded, &w));
 	CU_ASSERT_EQUAL(w.rc, 0);
 	CU_ASSERT_EQUAL(w.n, 0);
+#undef WAIT
 	fmq_cluster_free(cls[0]);
 	fmq_cluster_free(cls[1]);
 }
