@@ -725,6 +725,24 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	if (v < 8 && not_mine(c, f, req, FMQ_GROUP_OFFSET_FETCH,
 			      req->group_id))
 		return;
+	if (v >= 8 && c->cl != NULL) {
+		/* Cluster: every group coordinated and loaded here. */
+		struct fmq_group_str *ids = ralloc(c, (size_t)n,
+						   sizeof(*ids));
+
+		if (ids == NULL) {
+			nomem(c, f);
+			return;
+		}
+		uint32_t m = 0;
+
+		for (int32_t i = 0; i < n; i++)
+			if (group_ok(c, f, req->groups[i].group_id,
+				     FMQ_ACL_OP_DESCRIBE))
+				ids[m++] = gstr(req->groups[i].group_id);
+		if (not_ready(c, f, req, FMQ_GROUP_OFFSET_FETCH, ids, m))
+			return;
+	}
 	if (v < 8) {
 		struct fetch_topic *t;
 
