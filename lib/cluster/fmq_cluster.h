@@ -257,6 +257,69 @@ int fmq_cluster_set_state(struct fmq_cluster *cl, const char *topic,
 /** True when the broker id is live (registered) in the view. */
 bool fmq_cluster_live(const struct fmq_cluster_view *v, int32_t id);
 
+/* ------------------------------------------------ committed offsets */
+
+/**
+ * A committed offset in ZooKeeper, at Kafka's pre-0.9 place
+ * /consumers/<group>/offsets/<topic>/<partition>; the znode's data is the
+ * offset in decimal, as Kafka's old tools read it.
+ */
+struct fmq_cluster_off {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	/** Load: the znode's version. Write: the version the writer last
+	 * saw (-1: none, create it); on success, its new version (-1 after
+	 * a delete). */
+	int32_t version;
+	bool del;                  /**< write: delete the znode */
+	int64_t mtime;             /**< load: ZooKeeper's last write, ms */
+};
+
+/** The path of a group's offsets znode relative to the chroot: topic
+ * NULL the group's offsets directory, partition < 0 a topic's. Bytes
+ * ZooKeeper refuses in a name ('/', controls, 0x7f and above), '%', and
+ * the names "." and ".." are escaped as %XX. Length, or -1. */
+int fmq_cluster_offset_path(const char *group, const char *topic,
+			    int32_t partition, char *out, size_t len);
+/** The znode's data: the offset in decimal. Length, or -1. */
+int fmq_cluster_offset_format(int64_t offset, char *out, size_t len);
+/** Parse a znode's data (a decimal, optionally negative). 0 or -1. */
+int fmq_cluster_offset_parse(const char *val, int len, int64_t *offset);
+/** Group commit: merge operations on the same znode (the last one wins,
+ * in the first one's slot). Returns the new count. */
+uint32_t fmq_cluster_offsets_coalesce(struct fmq_cluster_off *ops,
+				      uint32_t n);
+
+/** Load completion: rc 0 with the group's offsets (valid during the
+ * call) and the version of its offsets directory (-1: none yet), or -1
+ * (no session, connection lost: try again). */
+typedef void (*fmq_cluster_offload_fn)(void *arg, int rc,
+				       const struct fmq_cluster_off *offs,
+				       uint32_t n, int32_t gver);
+/** Read every committed offset of group. 0 (done later) or -1. */
+int fmq_cluster_offsets_load(struct fmq_cluster *cl, const char *group,
+			     fmq_cluster_offload_fn done, void *arg);
+
+/** Write completion: 0 (every op applied, versions updated), 1 (another
+ * writer changed a znode first: nothing applied), -1 (no session or the
+ * connection was lost: the outcome is unknown). */
+typedef void (*fmq_cluster_offw_fn)(void *arg, int rc);
+/**
+ * Apply ops (distinct znodes) to group's offsets in one multi, each at
+ * its version (create / setData / delete), with the group's offsets
+ * directory set at *gver (the fencing epoch: every write moves it, so a
+ * writer that missed one is refused). n 0 is a claim: a new coordinator
+ * moves the directory (creating it when *gver is -1) at the version its
+ * load read, and fails if anyone wrote since. ops and gver stay the
+ * caller's and must live until done, which updates them.
+ * @return 0 (done is called later) or -1 (nothing was sent).
+ */
+int fmq_cluster_offsets_write(struct fmq_cluster *cl, const char *group,
+			      int32_t *gver, struct fmq_cluster_off *ops,
+			      uint32_t n, fmq_cluster_offw_fn done,
+			      void *arg);
+
 /* ------------------------------------------------------------ JSON */
 
 /**

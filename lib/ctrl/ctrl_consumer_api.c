@@ -122,6 +122,10 @@ ctrl_consumer_heartbeat(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		o.error_code = FMQ_KERR_NOT_COORDINATOR;
 		goto send;
 	}
+	/* Cluster: served once its offsets are loaded (ctrl_zkoff.c). */
+	o.error_code = ctrl_zkoff_gate(c, req->group_id.p, req->group_id.len);
+	if (o.error_code != 0)
+		goto send;
 	host[0] = '/';
 	if (inet_ntop(AF_INET, &ip, host + 1, sizeof(host) - 1) == NULL)
 		host[1] = '\0';

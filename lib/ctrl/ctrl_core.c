@@ -971,6 +971,7 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);
+	ctrl_zkoff_metrics(out, c);
 }
 
 void

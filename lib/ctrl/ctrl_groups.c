@@ -49,6 +49,12 @@ ctrl_groups_open(struct fmq_ctrl *c, char *err, size_t errlen)
 	p.topic_at = ctrl_consumer_topic_at;
 	p.topics_version = ctrl_consumer_topics_version;
 	p.topic_arg = c;
+	/* Cluster mode: committed offsets live in ZooKeeper. */
+	p.store = ctrl_zkoff_open(c, &p.store_arg);
+	if (c->cl != NULL && p.store == NULL) {
+		snprintf(err, errlen, "group coordinator: out of memory");
+		return -ENOMEM;
+	}
 	c->group = fmq_group_create(&p, fmq_wall_ms());
 	if (c->group == NULL) {
 		snprintf(err, errlen, "group coordinator in %s: %s", c->dir,
@@ -62,12 +68,16 @@ void
 ctrl_groups_close(struct fmq_ctrl *c)
 {
 	if (c->group != NULL) {
+		ctrl_zkoff_close(c);
 		/* Shutdown answers parked requests: the emit arena is
 		 * still needed for them. */
 		fmq_group_shutdown(c->group, fmq_wall_ms());
 		fmq_group_destroy(c->group);
 		c->group = NULL;
+		ctrl_zkoff_close(c);   /* second call: frees the store */
 	}
+	while (c->zkoff != NULL)       /* left by a failed open */
+		ctrl_zkoff_close(c);
 	free(c->garena.base);
 	c->garena.base = NULL;
 	ctrl_groups_forget_denied(c);
@@ -80,6 +90,7 @@ ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms)
 	/* Group commit: one fdatasync for everything staged this pass. */
 	if (fmq_group_flush_needed(c->group))
 		fmq_group_flush(c->group, now_ms);
+	ctrl_zkoff_poll(c);
 }
 
 void

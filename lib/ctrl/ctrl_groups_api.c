@@ -307,11 +307,53 @@ not_mine(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
 	if (c->cl == NULL)
 		return false;
 	l = fmq_broker_listener(c->b, f->listener);
+	int16_t e;
+
 	if (ctrl_zk_coordinator(c, group.p, group.len > 0 ? group.len : 0, l,
-				&host, &port) == fmq_broker_node_id(c->b))
+				&host, &port) == fmq_broker_node_id(c->b)) {
+		/* Ours: served once its offsets are loaded (ctrl_zkoff.c). */
+		e = ctrl_zkoff_gate(c, group.p, group.len);
+		if (e == 0)
+			return false;
+	} else {
+		c->st.not_coordinator++;
+		e = FMQ_KERR_NOT_COORDINATOR;
+	}
+	deny(c, f, req, api, e);
+	return true;
+}
+
+/* DescribeGroups and DeleteGroups in a cluster: a group another broker
+ * coordinates (NOT_COORDINATOR) or one whose offsets are not loaded here
+ * yet (COORDINATOR_LOAD_IN_PROGRESS, the load started) answers the whole
+ * request; clients send these per coordinator and retry. True when f was
+ * answered. */
+static bool
+not_ready(struct fmq_ctrl *c, struct fmq_bfwd *f, const void *req,
+	  enum fmq_group_api api, const struct fmq_group_str *ids, uint32_t n)
+{
+	int16_t e = 0;
+
+	for (uint32_t i = 0; c->cl != NULL && i < n && e == 0; i++) {
+		const struct fmq_listener *l =
+			fmq_broker_listener(c->b, f->listener);
+		struct fmq_kafka_str host;
+		int32_t port;
+
+		if (ctrl_zk_coordinator(c, ids[i].ptr,
+					ids[i].len > 0 ? ids[i].len : 0, l,
+					&host, &port) !=
+		    fmq_broker_node_id(c->b)) {
+			c->st.not_coordinator++;
+			e = FMQ_KERR_NOT_COORDINATOR;
+		} else {
+			e = ctrl_zkoff_gate(c, ids[i].ptr, ids[i].len);
+		}
+	}
+	if (e == 0)
 		return false;
-	c->st.not_coordinator++;
-	deny(c, f, req, api, FMQ_KERR_NOT_COORDINATOR);
+	free(gdeny_take(c, f));
+	deny(c, f, req, api, e);
 	return true;
 }
 
@@ -683,6 +725,24 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	if (v < 8 && not_mine(c, f, req, FMQ_GROUP_OFFSET_FETCH,
 			      req->group_id))
 		return;
+	if (v >= 8 && c->cl != NULL) {
+		/* Cluster: every group coordinated and loaded here. */
+		struct fmq_group_str *ids = ralloc(c, (size_t)n,
+						   sizeof(*ids));
+
+		if (ids == NULL) {
+			nomem(c, f);
+			return;
+		}
+		uint32_t m = 0;
+
+		for (int32_t i = 0; i < n; i++)
+			if (group_ok(c, f, req->groups[i].group_id,
+				     FMQ_ACL_OP_DESCRIBE))
+				ids[m++] = gstr(req->groups[i].group_id);
+		if (not_ready(c, f, req, FMQ_GROUP_OFFSET_FETCH, ids, m))
+			return;
+	}
 	if (v < 8) {
 		struct fetch_topic *t;
 
@@ -836,6 +896,9 @@ describe_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	if (not_ready(c, f, req, FMQ_GROUP_DESCRIBE, dr.group_ids,
+		      dr.n_groups))
+		return;
 	if (dr.n_groups == 0 && req->groups_count > 0)
 		empty_answer(c, f, req, FMQ_GROUP_DESCRIBE);
 	else
@@ -862,6 +925,9 @@ delete_groups(struct fmq_ctrl *c, struct fmq_bfwd *f,
 		nomem(c, f);
 		return;
 	}
+	if (not_ready(c, f, req, FMQ_GROUP_DELETE, dr.group_ids,
+		      dr.n_groups))
+		return;
 	if (dr.n_groups == 0 && req->groups_names_count > 0)
 		empty_answer(c, f, req, FMQ_GROUP_DELETE);
 	else

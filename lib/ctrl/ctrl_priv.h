@@ -120,6 +120,7 @@ struct fmq_ctrl {
 	struct ctrl_stats st;
 	/* Cluster mode (ctrl_zk.c): NULL without zookeeper.connect. */
 	struct fmq_cluster *cl;
+	struct ctrl_zkoff *zkoff;  /* committed offsets in ZooKeeper */
 	uint64_t cl_version;       /* view version last published */
 	int wake_epfd;             /* broker ctrl fd + ZooKeeper socket */
 	int zk_fd;
@@ -323,6 +324,19 @@ bool ctrl_groups_handle(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			const struct fmq_kafka_req_hdr *hdr, void *req);
 void ctrl_groups_poll(struct fmq_ctrl *c, int64_t now_ms);
 void ctrl_groups_topic_deleted(struct fmq_ctrl *c, const char *name);
+/* ctrl_zkoff.c: committed offsets in ZooKeeper (cluster mode). open:
+ * the coordinator's store (NULL without a cluster); gate: 0 when group
+ * id may be served here now, else COORDINATOR_LOAD_IN_PROGRESS (its
+ * offsets are being read; started by this call) or
+ * COORDINATOR_NOT_AVAILABLE. */
+const struct fmq_group_store *ctrl_zkoff_open(struct fmq_ctrl *c,
+					      void **arg);
+int16_t ctrl_zkoff_gate(struct fmq_ctrl *c, const char *id, int32_t len);
+void ctrl_zkoff_poll(struct fmq_ctrl *c);
+/* close: the first call (before the coordinator's shutdown) answers
+ * and refuses, the second (after its destroy) frees. */
+void ctrl_zkoff_close(struct fmq_ctrl *c);
+void ctrl_zkoff_metrics(struct fmq_metrics_out *out, struct fmq_ctrl *c);
 /* ctrl_groups_api.c: the coordinator's emit callback (arg: the ctrl). */
 void ctrl_groups_forget_denied(struct fmq_ctrl *c);
 void ctrl_groups_emit(void *arg, uint64_t token,

@@ -431,6 +431,34 @@ struct fmq_group_params {
 	const char *(*topic_at)(void *arg, size_t i);
 	uint64_t (*topics_version)(void *arg);
 	void *topic_arg;
+	/** Cluster mode (lib/ctrl/ctrl_zkoff.c): committed offsets are kept
+	 * by a replicated store, not the journal (which is then neither
+	 * opened nor written). NULL: the journal. */
+	const struct fmq_group_store *store;
+	void *store_arg;
+};
+
+/** One committed offset handed to the replicated store. */
+struct fmq_group_store_put {
+	struct fmq_group_str topic;
+	int32_t partition;
+	int64_t offset;
+};
+
+/**
+ * The replicated store of committed offsets (cluster mode). put: at
+ * fmq_group_flush, the partitions one OffsetCommit staged for group; the
+ * store makes them durable and then calls fmq_group_store_done(handle)
+ * (never during put). It returns 0, or a Kafka error to answer every
+ * staged partition with now (nothing was written). del: a committed
+ * offset removed (OffsetDelete, DeleteGroups, retention, topic deletion);
+ * the store removes it in order with the group's commits.
+ */
+struct fmq_group_store {
+	int16_t (*put)(void *arg, void *handle, struct fmq_group_str group,
+		       const struct fmq_group_store_put *puts, uint32_t n);
+	void (*del)(void *arg, struct fmq_group_str group,
+		    struct fmq_group_str topic, int32_t partition);
 };
 
 struct fmq_group;
@@ -499,6 +527,32 @@ int fmq_group_flush(struct fmq_group *g, int64_t now_ms);
 
 /** True when fmq_group_flush has records to write or responses to emit. */
 bool fmq_group_flush_needed(const struct fmq_group *g);
+
+/**
+ * Cluster mode: the store made the commit of handle durable (err 0: its
+ * offsets become visible and the OffsetCommit is answered) or did not
+ * (err: every staged partition gets it, nothing changes).
+ */
+void fmq_group_store_done(struct fmq_group *g, void *handle, int16_t err);
+
+/**
+ * Cluster mode: forget a group this broker does not coordinate any more,
+ * or is about to load again: parked JoinGroup/SyncGroup requests are
+ * answered NOT_COORDINATOR, the members and offsets dropped, nothing
+ * handed to the store. Commits held by the store stay valid until
+ * fmq_group_store_done.
+ */
+void fmq_group_forget(struct fmq_group *g, struct fmq_group_str group,
+		      int64_t now_ms);
+
+/**
+ * Cluster mode: a committed offset read from the store when this broker
+ * became the group's coordinator (the group is created Empty if missing).
+ * commit_ms: when it was written. 0, or -ENOMEM.
+ */
+int fmq_group_load_offset(struct fmq_group *g, struct fmq_group_str group,
+			  struct fmq_group_str topic, int32_t partition,
+			  int64_t offset, int64_t commit_ms);
 
 /* ------------------------------------------------------------------------
  * Requests. Each returns 0 when a response for token has been or will be

@@ -270,7 +270,9 @@ fmq_group_delete(struct fmq_group *co, uint64_t token,
 		}
 		uint32_t before = co->n_offsets;
 
-		offsets_remove_all(co, grp, false);
+		/* The store (cluster mode) removes each offset; the
+		 * journal takes one tombstone for the group. */
+		offsets_remove_all(co, grp, co->store != NULL);
 		co->st.offsets_deleted += before - co->n_offsets;
 		/* One tombstone covers the group and all its offsets. */
 		group_tombstone(co, grp);

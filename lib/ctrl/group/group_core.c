@@ -586,8 +586,11 @@ fmq_group_create(const struct fmq_group_params *p, int64_t now_ms)
 	co->topic_arg = p->topic_arg;
 	co->j.fd = -1;
 	co->j.dirfd = -1;
+	co->store = p->store;
+	co->store_arg = p->store_arg;
 	TAILQ_INIT(&co->glist);
 	TAILQ_INIT(&co->waiters);
+	TAILQ_INIT(&co->held);
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
 		struct timespec ts;
 
@@ -604,7 +607,10 @@ fmq_group_create(const struct fmq_group_params *p, int64_t now_ms)
 		errno = ENOMEM;
 		return NULL;
 	}
-	rc = journal_open(&co->j, p->dir, co, load_record, &truncated);
+	/* Cluster mode: the store has the offsets, loaded group by group
+	 * as this broker becomes their coordinator. */
+	rc = co->store != NULL ? 0 :
+		journal_open(&co->j, p->dir, co, load_record, &truncated);
 	if (rc < 0) {
 		fmq_group_destroy(co);
 		errno = -rc;
@@ -666,6 +672,7 @@ fmq_group_destroy(struct fmq_group *g)
 	if (g == NULL)
 		return;
 	/* Staged commits reference offset entries: release them first. */
+	TAILQ_CONCAT(&g->waiters, &g->held, link);
 	while ((w = TAILQ_FIRST(&g->waiters)) != NULL) {
 		TAILQ_REMOVE(&g->waiters, w, link);
 		for (uint32_t i = 0; i < w->n_staged; i++) {
@@ -771,50 +778,138 @@ apply_staged(struct fmq_group *co, struct staged_part *s)
 }
 
 static void
+answer_one(struct fmq_group *co, struct waiter *w, int rc, int16_t err)
+{
+	if (w->api == FMQ_GROUP_OFFSET_COMMIT) {
+		struct fmq_group_part_error *pe =
+			(struct fmq_group_part_error *)
+			w->resp.u.commit.parts;
+
+		for (uint32_t i = 0; i < w->n_staged; i++) {
+			struct staged_part *s = &w->staged[i];
+
+			if (s->entry == NULL)
+				continue;
+			if (rc == 0) {
+				apply_staged(co, s);
+			} else {
+				pe[i].error = err;
+				co->st.commit_errors++;
+			}
+			entry_release(co, s->entry);
+		}
+	} else if (rc != 0 && w->api == FMQ_GROUP_DELETE) {
+		struct fmq_group_deleted *d = (struct fmq_group_deleted *)
+			w->resp.u.del.groups;
+
+		for (uint32_t i = 0; i < w->resp.u.del.n_groups; i++)
+			if (d[i].error == FMQ_KERR_NONE)
+				d[i].error = FMQ_KERR_NOT_COORDINATOR;
+	} else if (rc != 0 && w->api == FMQ_GROUP_OFFSET_DELETE) {
+		struct fmq_group_part_error *pe =
+			(struct fmq_group_part_error *)
+			w->resp.u.offset_delete.parts;
+
+		for (uint32_t i = 0; i < w->resp.u.offset_delete.n_parts;
+		     i++)
+			if (pe[i].error == FMQ_KERR_NONE)
+				pe[i].error = FMQ_KERR_NOT_COORDINATOR;
+	}
+	emit(co, w->token, &w->resp);
+	free(w);
+}
+
+static void
 answer_waiters(struct fmq_group *co, int rc)
 {
 	struct waiter *w;
 
 	while ((w = TAILQ_FIRST(&co->waiters)) != NULL) {
 		TAILQ_REMOVE(&co->waiters, w, link);
-		if (w->api == FMQ_GROUP_OFFSET_COMMIT) {
-			struct fmq_group_part_error *pe =
-				(struct fmq_group_part_error *)
-				w->resp.u.commit.parts;
-
-			for (uint32_t i = 0; i < w->n_staged; i++) {
-				struct staged_part *s = &w->staged[i];
-
-				if (s->entry == NULL)
-					continue;
-				if (rc == 0) {
-					apply_staged(co, s);
-				} else {
-					pe[i].error = FMQ_KERR_NOT_COORDINATOR;
-					co->st.commit_errors++;
-				}
-				entry_release(co, s->entry);
-			}
-		} else if (rc != 0 && w->api == FMQ_GROUP_DELETE) {
-			struct fmq_group_deleted *d = (struct fmq_group_deleted *)
-				w->resp.u.del.groups;
-
-			for (uint32_t i = 0; i < w->resp.u.del.n_groups; i++)
-				if (d[i].error == FMQ_KERR_NONE)
-					d[i].error = FMQ_KERR_NOT_COORDINATOR;
-		} else if (rc != 0 && w->api == FMQ_GROUP_OFFSET_DELETE) {
-			struct fmq_group_part_error *pe =
-				(struct fmq_group_part_error *)
-				w->resp.u.offset_delete.parts;
-
-			for (uint32_t i = 0; i < w->resp.u.offset_delete.n_parts;
-			     i++)
-				if (pe[i].error == FMQ_KERR_NONE)
-					pe[i].error = FMQ_KERR_NOT_COORDINATOR;
-		}
-		emit(co, w->token, &w->resp);
-		free(w);
+		answer_one(co, w, rc, FMQ_KERR_NOT_COORDINATOR);
 	}
+}
+
+/* Cluster mode: hand each commit to the store; deletions are answered
+ * now (their removals went to the store in order with the commits). */
+static int
+store_flush(struct fmq_group *g)
+{
+	struct fmq_group_store_put *puts = NULL;
+	uint32_t cap = 0;
+	struct waiter *w;
+
+	journal_drop_buffer(&g->j);
+	g->j.oom = false;
+	while ((w = TAILQ_FIRST(&g->waiters)) != NULL) {
+		struct fmq_group_str gid = { NULL, -1 };
+		uint32_t n = 0;
+		int16_t err;
+
+		TAILQ_REMOVE(&g->waiters, w, link);
+		if (w->api != FMQ_GROUP_OFFSET_COMMIT) {
+			answer_one(g, w, 0, 0);
+			continue;
+		}
+		if (w->n_staged > cap) {
+			struct fmq_group_store_put *np =
+				realloc(puts, w->n_staged * sizeof(*np));
+
+			if (np == NULL) {
+				answer_one(g, w, -ENOMEM,
+					   FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
+				continue;
+			}
+			puts = np;
+			cap = w->n_staged;
+		}
+		for (uint32_t i = 0; i < w->n_staged; i++) {
+			const struct staged_part *s = &w->staged[i];
+
+			if (s->entry == NULL)
+				continue;
+			if (s->entry->grp != NULL)
+				gid = gstr_view(&s->entry->grp->id);
+			puts[n].topic = gstr_view(&s->entry->topic);
+			puts[n].partition = s->entry->partition;
+			puts[n].offset = s->offset;
+			n++;
+		}
+		if (gid.len < 0) {
+			/* The group went meanwhile (forgotten). */
+			answer_one(g, w, -1, FMQ_KERR_NOT_COORDINATOR);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&g->held, w, link);
+		err = g->store->put(g->store_arg, w, gid, puts, n);
+		if (err != 0) {
+			TAILQ_REMOVE(&g->held, w, link);
+			answer_one(g, w, -1, err);
+		}
+	}
+	free(puts);
+	return 0;
+}
+
+void
+fmq_group_store_done(struct fmq_group *g, void *handle, int16_t err)
+{
+	struct waiter *w = handle;
+
+	TAILQ_REMOVE(&g->held, w, link);
+	answer_one(g, w, err == 0 ? 0 : -1, err);
+}
+
+void
+fmq_group_forget(struct fmq_group *g, struct fmq_group_str id, int64_t now)
+{
+	struct group *grp = group_find(g, id);
+
+	g->last_now = now;
+	if (grp == NULL)
+		return;
+	group_unload(g, grp, FMQ_KERR_NOT_COORDINATOR);
+	group_free(g, grp);
 }
 
 int
@@ -826,6 +921,8 @@ fmq_group_flush(struct fmq_group *g, int64_t now_ms)
 	if (g == NULL)
 		return -EINVAL;
 	g->last_now = now_ms;
+	if (g->store != NULL)
+		return store_flush(g);
 	if (g->j.oom) {
 		/* A record is missing from the buffer: the buffer cannot make
 		 * anything durable; a rewrite from memory will. */

@@ -78,6 +78,10 @@ offset_remove(struct fmq_group *co, struct offset_entry *e, bool tomb)
 {
 	struct group *grp = e->grp;
 
+	if (tomb && co->store != NULL && co->store->del != NULL &&
+	    (e->has_value || e->n_staged > 0))
+		co->store->del(co->store_arg, gstr_view(&grp->id),
+			       gstr_view(&e->topic), e->partition);
 	if (tomb && (e->has_value || e->n_staged > 0)) {
 		struct jrec r;
 
@@ -778,4 +782,25 @@ offset_load(struct fmq_group *co, const struct jrec *r, uint32_t size)
 		break;
 	}
 	return 0;
+}
+
+int
+fmq_group_load_offset(struct fmq_group *co, struct fmq_group_str group,
+		      struct fmq_group_str topic, int32_t partition,
+		      int64_t offset, int64_t commit_ms)
+{
+	struct jrec r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = JREC_OFFSET;
+	r.group = group;
+	r.topic = topic;
+	r.partition = partition;
+	r.offset = offset;
+	r.leader_epoch = -1;
+	r.commit_ts = commit_ms;
+	r.expire_ts = -1;
+	r.metadata.ptr = "";
+	r.metadata.len = 0;
+	return offset_load(co, &r, 0);
 }

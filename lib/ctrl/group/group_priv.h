@@ -353,6 +353,10 @@ struct fmq_group {
 	int64_t next_retention_ms;
 	struct journal j;
 	struct waiter_list waiters;
+	/* Cluster mode: the replicated store, and the commits it holds. */
+	const struct fmq_group_store *store;
+	void *store_arg;
+	struct waiter_list held;
 	uint64_t journal_live_bytes;
 	int64_t last_now;
 	/* Scratch for JoinGroup member lists, sized at join time so that a

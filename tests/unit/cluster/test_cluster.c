@@ -574,6 +574,220 @@ test_cluster_id(void)
 	fmq_cluster_free(cls[1]);
 }
 
+
+/* Committed offsets: Kafka's pre-0.9 paths, the decimal value, group
+ * commit's merge. */
+static void
+test_offset_paths(void)
+{
+	char out[512];
+	int64_t v;
+	struct fmq_cluster_off ops[5] = {
+		{ .topic = "t", .partition = 0, .offset = 5 },
+		{ .topic = "t", .partition = 1, .offset = 7 },
+		{ .topic = "t", .partition = 0, .offset = 9 },
+		{ .topic = "u", .partition = 0, .offset = 1 },
+		{ .topic = "t", .partition = 1, .del = true },
+	};
+
+	CU_ASSERT(fmq_cluster_offset_path("g1", "orders", 3, out,
+					  sizeof(out)) > 0);
+	CU_ASSERT_STRING_EQUAL(out, "/consumers/g1/offsets/orders/3");
+	fmq_cluster_offset_path("g1", "orders", -1, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/consumers/g1/offsets/orders");
+	fmq_cluster_offset_path("my-app.v2:x", NULL, -1, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/consumers/my-app.v2:x/offsets");
+	/* What ZooKeeper refuses in a name, and the escape itself. */
+	fmq_cluster_offset_path("a/b%c\n", "t", 0, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/consumers/a%2Fb%25c%0A/offsets/t/0");
+	fmq_cluster_offset_path("..", "t", 0, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/consumers/%2E%2E/offsets/t/0");
+	CU_ASSERT_EQUAL(fmq_cluster_offset_path("", "t", 0, out, sizeof(out)),
+			-1);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_path("g", "t", 0, out, 10), -1);
+
+	CU_ASSERT_EQUAL(fmq_cluster_offset_format(1234567890123LL, out, 64),
+			13);
+	CU_ASSERT_STRING_EQUAL(out, "1234567890123");
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("42", 2, &v), 0);
+	CU_ASSERT_EQUAL(v, 42);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("-1", 2, &v), 0);
+	CU_ASSERT_EQUAL(v, -1);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("9223372036854775807", 19,
+						 &v), 0);
+	CU_ASSERT_EQUAL(v, INT64_MAX);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("9223372036854775808", 19,
+						 &v), -1);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("{\"offset\":1}", 12, &v),
+			-1);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("12 ", 3, &v), -1);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("-", 1, &v), -1);
+	CU_ASSERT_EQUAL(fmq_cluster_offset_parse("", 0, &v), -1);
+
+	/* t-0 committed twice: one op with the later offset; t-1 committed
+	 * then deleted: one delete. */
+	CU_ASSERT_EQUAL_FATAL(fmq_cluster_offsets_coalesce(ops, 5), 3);
+	CU_ASSERT_STRING_EQUAL(ops[0].topic, "t");
+	CU_ASSERT_EQUAL(ops[0].offset, 9);
+	CU_ASSERT_FALSE(ops[0].del);
+	CU_ASSERT_EQUAL(ops[1].partition, 1);
+	CU_ASSERT_TRUE(ops[1].del);
+	CU_ASSERT_STRING_EQUAL(ops[2].topic, "u");
+}
+
+/* Offsets in ZooKeeper: a load and a claim, commits at the versions
+ * seen; once another broker claimed the group, the old coordinator's
+ * commits are refused (the group's epoch moved) and change nothing; a
+ * load reads the last commit with its versions. */
+struct offw {
+	int rc;
+	int32_t gver;
+	bool done;
+	uint32_t n;
+	struct fmq_cluster_off got[8];
+	char topics[8][16];
+};
+
+static void
+off_written(void *arg, int rc)
+{
+	struct offw *w = arg;
+
+	w->rc = rc;
+	w->done = true;
+}
+
+static void
+off_loaded(void *arg, int rc, const struct fmq_cluster_off *offs, uint32_t n,
+	   int32_t gver)
+{
+	struct offw *w = arg;
+
+	w->gver = gver;
+	w->rc = rc;
+	w->done = true;
+	w->n = n;
+	for (uint32_t i = 0; i < n && i < 8; i++) {
+		w->got[i] = offs[i];
+		snprintf(w->topics[i], sizeof(w->topics[i]), "%s",
+			 offs[i].topic);
+		w->got[i].topic = w->topics[i];
+	}
+}
+
+static int
+c_offw(struct fmq_cluster **cls, void *arg)
+{
+	(void)cls;
+	return ((struct offw *)arg)->done;
+}
+
+static int64_t
+off_of(const struct offw *w, const char *t, int32_t p, int32_t *ver)
+{
+	for (uint32_t i = 0; i < w->n; i++)
+		if (w->got[i].partition == p &&
+		    strcmp(w->got[i].topic, t) == 0) {
+			*ver = w->got[i].version;
+			return w->got[i].offset;
+		}
+	return -2;
+}
+
+static void
+test_offsets_zk(void)
+{
+	struct fmq_cluster *cls[2] = { mk(1, "/t8", 8000), mk(2, "/t8", 8000) };
+	struct fmq_cluster_off a[2] = {
+		{ .topic = "orders", .partition = 0, .offset = 10,
+		  .version = -1 },
+		{ .topic = "orders", .partition = 1, .offset = 20,
+		  .version = -1 },
+	};
+	struct fmq_cluster_off b0, del;
+	struct offw w;
+	int32_t g1 = -7, g2 = -7, ver = -9;
+
+	CU_ASSERT_FATAL(pump(cls, 2, 10000, c_registered, NULL));
+#define WAIT(call) do {							\
+	memset(&w, 0, sizeof(w));					\
+	CU_ASSERT_EQUAL_FATAL((call), 0);				\
+	CU_ASSERT_FATAL(pump(cls, 2, 5000, c_offw, &w));		\
+} while (0)
+	/* Broker 1 loads the (new) group and claims it. */
+	WAIT(fmq_cluster_offsets_load(cls[0], "g/1", off_loaded, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+	g1 = w.gver;
+	CU_ASSERT_EQUAL(g1, -1);
+	/* Commits before a claim are refused at once. */
+	CU_ASSERT_EQUAL(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 2,
+						  off_written, &w), -1);
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, NULL, 0,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(g1, 0);
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 2, off_written,
+				       &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(a[0].version, 0);
+	CU_ASSERT_EQUAL(g1, 1);
+	a[0].offset = 11;
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 1, off_written,
+				       &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(a[0].version, 1);
+	CU_ASSERT_EQUAL(g1, 2);
+	/* Broker 2 becomes the coordinator: loads broker 1's last commit,
+	 * claims the group. */
+	WAIT(fmq_cluster_offsets_load(cls[1], "g/1", off_loaded, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(w.n, 2);
+	CU_ASSERT_EQUAL(off_of(&w, "orders", 0, &ver), 11);
+	CU_ASSERT_EQUAL(ver, 1);
+	CU_ASSERT_EQUAL(off_of(&w, "orders", 1, &ver), 20);
+	CU_ASSERT(w.got[0].mtime > 0);
+	g2 = w.gver;
+	CU_ASSERT_EQUAL(g2, 2);
+	WAIT(fmq_cluster_offsets_write(cls[1], "g/1", &g2, NULL, 0,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(g2, 3);
+	/* Broker 1 still believes it coordinates: its commit is refused
+	 * although the partition's version it holds is current. */
+	a[0].offset = 12;
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, a, 1, off_written,
+				       &w));
+	CU_ASSERT_EQUAL(w.rc, 1);
+	CU_ASSERT_EQUAL(g1, 2);
+	/* A claim that read before another write fails too. */
+	g1 = 2;
+	WAIT(fmq_cluster_offsets_write(cls[0], "g/1", &g1, NULL, 0,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 1);
+	/* Broker 2 commits and deletes at the versions it read. */
+	b0 = (struct fmq_cluster_off){ .topic = "orders", .partition = 0,
+				       .offset = 30, .version = 1 };
+	WAIT(fmq_cluster_offsets_write(cls[1], "g/1", &g2, &b0, 1,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	del = (struct fmq_cluster_off){ .topic = "orders", .partition = 1,
+					.version = 0, .del = true };
+	WAIT(fmq_cluster_offsets_write(cls[1], "g/1", &g2, &del, 1,
+				       off_written, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	WAIT(fmq_cluster_offsets_load(cls[0], "g/1", off_loaded, &w));
+	CU_ASSERT_EQUAL(w.n, 1);
+	CU_ASSERT_EQUAL(off_of(&w, "orders", 0, &ver), 30);
+	CU_ASSERT_EQUAL(w.gver, 5);
+	WAIT(fmq_cluster_offsets_load(cls[0], "nobody", off_loaded, &w));
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(w.n, 0);
+#undef WAIT
+	fmq_cluster_free(cls[0]);
+	fmq_cluster_free(cls[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -586,6 +800,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "zookeeper.connect", test_connect);
 	CU_add_test(s, "broker registration JSON", test_broker_json);
 	CU_add_test(s, "Kafka's replica assignment", test_assign);
+	CU_add_test(s, "offsets: paths, values, group commit merge",
+		    test_offset_paths);
 	s = CU_add_suite("zookeeper", zk_init, zk_fini);
 	fmq_test_slow(CU_add_test(s, "watch re-armed after each event",
 				  test_watch_rearm));
@@ -601,5 +817,7 @@ main(int argc, char **argv)
 				  test_pid_blocks));
 	fmq_test_slow(CU_add_test(s, "one cluster id, the first broker's",
 				  test_cluster_id));
+	fmq_test_slow(CU_add_test(s, "offsets: CAS on the version, load",
+				  test_offsets_zk));
 	return fmq_test_run(argc, argv);
 }

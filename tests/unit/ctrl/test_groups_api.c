@@ -162,6 +162,36 @@ ctrl_zk_coordinator(struct fmq_ctrl *c, const char *key, int32_t len,
 	return fmq_broker_node_id(c->b);
 }
 
+/* ctrl_zkoff.c without a cluster: the journal, every group served. */
+const struct fmq_group_store *
+ctrl_zkoff_open(struct fmq_ctrl *c, void **arg)
+{
+	(void)c;
+	*arg = NULL;
+	return NULL;
+}
+
+int16_t
+ctrl_zkoff_gate(struct fmq_ctrl *c, const char *id, int32_t len)
+{
+	(void)c;
+	(void)id;
+	(void)len;
+	return 0;
+}
+
+void
+ctrl_zkoff_poll(struct fmq_ctrl *c)
+{
+	(void)c;
+}
+
+void
+ctrl_zkoff_close(struct fmq_ctrl *c)
+{
+	(void)c;
+}
+
 /* Two listeners: requests name the second, which FindCoordinator must
  * advertise (not the first). */
 const struct fmq_listener *

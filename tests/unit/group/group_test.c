@@ -226,9 +226,14 @@ t_open(void)
 	p.conf = t_conf;
 	p.dir = t_dir;
 	p.emit = emit_cb;
+	p.store = t_store;
+	p.store_arg = t_store_arg;
 	t_co = fmq_group_create(&p, t_now);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t_co);
 }
+
+const struct fmq_group_store *t_store;
+void *t_store_arg;
 
 void
 t_crash(void)

@@ -65,6 +65,9 @@ extern int64_t t_now;
 extern struct fmq_group *t_co;
 extern char t_dir[];
 extern struct fmq_group_conf t_conf;
+/* A replicated store for t_open (cluster mode); NULL: the journal. */
+extern const struct fmq_group_store *t_store;
+extern void *t_store_arg;
 
 void t_setup(void);        /* fresh dir, default test conf, open */
 void t_teardown(void);     /* check every token answered once, close, rm */

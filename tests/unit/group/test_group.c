@@ -806,6 +806,112 @@ test_commit_validation(void)
 	t_teardown();
 }
 
+
+/* Cluster mode: a replicated store instead of the journal. */
+struct fstore {
+	int16_t refuse;          /* put answers this at once (0: holds) */
+	uint32_t nputs;
+	void *h[8];
+	uint32_t n[8];
+	char first[8][64];       /* "topic:partition=offset" of put 0 */
+	uint32_t ndels;
+	char del[64];
+};
+
+static int16_t
+fs_put(void *arg, void *handle, struct fmq_group_str group,
+       const struct fmq_group_store_put *puts, uint32_t n)
+{
+	struct fstore *f = arg;
+
+	CU_ASSERT_EQUAL(group.len, 1);
+	if (f->refuse != 0)
+		return f->refuse;
+	f->h[f->nputs] = handle;
+	f->n[f->nputs] = n;
+	snprintf(f->first[f->nputs], sizeof(f->first[0]), "%.*s:%d=%lld",
+		 puts[0].topic.len, puts[0].topic.ptr, puts[0].partition,
+		 (long long)puts[0].offset);
+	f->nputs++;
+	return 0;
+}
+
+static void
+fs_del(void *arg, struct fmq_group_str group, struct fmq_group_str topic,
+       int32_t partition)
+{
+	struct fstore *f = arg;
+
+	(void)group;
+	f->ndels++;
+	snprintf(f->del, sizeof(f->del), "%.*s:%d", topic.len, topic.ptr,
+		 partition);
+}
+
+static void
+test_store(void)
+{
+	static const struct fmq_group_store ops = { fs_put, fs_del };
+	struct fstore f;
+	uint64_t c1, c2, c3, od;
+	const struct fmq_group_str s = FMQ_GROUP_STR("s");
+	const struct fmq_group_str t = FMQ_GROUP_STR("t");
+	struct stat sb;
+	char path[600];
+
+	memset(&f, 0, sizeof(f));
+	t_store = &ops;
+	t_store_arg = &f;
+	t_setup();
+	/* The journal is neither opened nor written. */
+	snprintf(path, sizeof(path), "%s/offsets.journal", t_dir);
+	CU_ASSERT_NOT_EQUAL(stat(path, &sb), 0);
+	c1 = t_commit("s", "", NULL, -1, "t:0=5;t:1=6");
+	flush();
+	CU_ASSERT_EQUAL_FATAL(f.nputs, 1);
+	CU_ASSERT_EQUAL(f.n[0], 2);
+	CU_ASSERT_STRING_EQUAL(f.first[0], "t:0=5");
+	/* Held by the store: not answered, not visible. */
+	CU_ASSERT_EQUAL(t_count(c1), 0);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), -1);
+	CU_ASSERT_EQUAL(t_resp(t_fetch("s", "t:0", true))->groups[0].parts[0]
+			.error, FMQ_KERR_UNSTABLE_OFFSET_COMMIT);
+	c2 = t_commit("s", "", NULL, -1, "t:0=7");
+	flush();
+	CU_ASSERT_EQUAL_FATAL(f.nputs, 2);
+	fmq_group_store_done(t_co, f.h[0], 0);
+	CU_ASSERT_EQUAL(R(c1)->item_errors[0], 0);
+	CU_ASSERT_EQUAL(R(c1)->item_errors[1], 0);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 5);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 1), 6);
+	/* Refused by the store (a stale coordinator): nothing changes. */
+	fmq_group_store_done(t_co, f.h[1], FMQ_KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(R(c2)->item_errors[0], FMQ_KERR_NOT_COORDINATOR);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 5);
+	/* No session: answered at the flush. */
+	f.refuse = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+	c3 = t_commit("s", "", NULL, -1, "t:0=9");
+	flush();
+	CU_ASSERT_EQUAL(R(c3)->item_errors[0],
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 5);
+	/* Deletions go to the store. */
+	od = t_offset_delete("s", "t:1");
+	flush();
+	CU_ASSERT_EQUAL(R(od)->item_errors[0], 0);
+	CU_ASSERT_EQUAL(f.ndels, 1);
+	CU_ASSERT_STRING_EQUAL(f.del, "t:1");
+	/* A group moved away and back: forgotten, then loaded. */
+	fmq_group_forget(t_co, s, t_now);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), -1);
+	CU_ASSERT_EQUAL(fmq_group_load_offset(t_co, s, t, 0, 42, t_now), 0);
+	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 42);
+	CU_ASSERT_EQUAL(f.ndels, 1);
+	t_teardown();
+	t_store = NULL;
+	t_store_arg = NULL;
+}
+
 static void
 test_offset_fetch(void)
 {
@@ -1448,6 +1554,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "shutdown", test_shutdown);
 	CU_add_test(s, "commit validation", test_commit_validation);
 	CU_add_test(s, "offset fetch", test_offset_fetch);
+	CU_add_test(s, "cluster mode: a replicated store", test_store);
 	CU_add_test(s, "delete groups", test_delete_groups);
 	CU_add_test(s, "offset delete", test_offset_delete);
 	CU_add_test(s, "list and describe", test_list_describe);
