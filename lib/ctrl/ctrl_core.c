@@ -611,6 +611,9 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_DELETE_ACLS:
 		ctrl_delete_acls(c, f, req);
 		return;
+	case FMQ_KAFKA_API_ELECT_LEADERS:
+		ctrl_elect_leaders(c, f, req);
+		return;
 	default:
 		if (ctrl_txn_handle(c, f, req))
 			return;
@@ -775,6 +778,7 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 {
 	if (c == NULL)
 		return;
+	ctrl_elect_free(c);
 	ctrl_zk_close(c);
 	ctrl_repl_free(c);
 	free(c->zk_seen);
@@ -968,6 +972,7 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	if (c->cl != NULL)
 		fmq_cluster_metrics(out, c->cl);
 	ctrl_repl_metrics(c, out);
+	ctrl_elect_metrics(c, out);
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);

@@ -536,6 +536,12 @@ metrics_parts(struct fmq_ctrl *c, struct fmq_metrics_out *out, int kind,
 	}
 }
 
+uint64_t
+ctrl_repl_elections(const struct fmq_ctrl *c)
+{
+	return c->repl != NULL ? c->repl->elections : 0;
+}
+
 void
 ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 {

@@ -235,6 +235,7 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 			c->cl_version--;   /* out of memory: next pass */
 	}
 	us = RTE_MIN(us, ctrl_repl_poll(c, fmq_now_ns()));
+	us = RTE_MIN(us, ctrl_elect_poll(c, fmq_now_ns()));
 	return us;
 }
 
