@@ -81,6 +81,9 @@ topic_clear(struct fmq_cluster_topic *t)
 	free(t->isr);
 	free(t->state_version);
 	free(t->config);
+	free(t->adding);
+	free(t->removing);
+	t->adding = t->removing = NULL;
 	t->replicas = t->leader = t->leader_epoch = NULL;
 	t->isr = t->state_version = NULL;
 	t->config = NULL;
@@ -186,6 +189,43 @@ out:
 	free(rd);
 }
 
+/* A {"<p>":[ids]} map of the topic JSON (adding_replicas,
+ * removing_replicas) into out (nparts * rf, -1 padded). */
+static int
+parse_part_map(const char *j, size_t len, const char *key,
+	       const struct fmq_cluster_topic *t, int32_t *out)
+{
+	const char *end = j + len, *p = cl_json_find(j, len, key);
+	int32_t tmp[FMQ_CLUSTER_MAX_RF];
+	char k[16];
+
+	for (size_t i = 0; i < (size_t)t->nparts * t->rf; i++)
+		out[i] = -1;
+	if (p == NULL || *p != '{')
+		return 0;
+	for (const char *q = p + 1; q < end && *q != '}';) {
+		while (q < end && (*q == ' ' || *q == ','))
+			q++;
+		if (q < end && *q == '}')
+			break;
+		q = cl_json_str(q, end, k, sizeof(k));
+		if (q == NULL)
+			return -1;
+		long part = strtol(k, NULL, 10);
+		while (q < end && (*q == ' ' || *q == ':'))
+			q++;
+		int n = cl_json_int_array(q, end, tmp, FMQ_CLUSTER_MAX_RF);
+		if (n < 0 || part < 0 || (uint32_t)part >= t->nparts)
+			return -1;
+		for (int r = 0; r < n && r < t->rf; r++)
+			out[(size_t)part * t->rf + r] = tmp[r];
+		while (q < end && *q != ']')
+			q++;
+		q++;
+	}
+	return 0;
+}
+
 /* Parse Kafka's topic JSON into rd->t (partitions, topic_id). */
 static int
 parse_topic(const char *j, size_t len, struct fmq_cluster_topic *t)
@@ -259,6 +299,12 @@ parse_topic(const char *j, size_t len, struct fmq_cluster_topic *t)
 			q++;
 		q++;
 	}
+	t->adding = malloc((size_t)np * rf * sizeof(int32_t));
+	t->removing = malloc((size_t)np * rf * sizeof(int32_t));
+	if (t->adding == NULL || t->removing == NULL ||
+	    parse_part_map(j, len, "adding_replicas", t, t->adding) < 0 ||
+	    parse_part_map(j, len, "removing_replicas", t, t->removing) < 0)
+		return -1;
 	p = cl_json_find(j, len, "topic_id");
 	if (p != NULL) {
 		char s[32];

@@ -97,6 +97,11 @@ struct fmq_cluster_topic {
 	int32_t *state_version;
 	int32_t zk_version;        /**< of /brokers/topics/<name> */
 	char *config;              /**< /config/topics JSON, or NULL */
+	/** A reassignment under way (Kafka's "adding_replicas" and
+	 * "removing_replicas" of the topic znode): per partition rf
+	 * entries, -1 padded (all -1: none). */
+	int32_t *adding;
+	int32_t *removing;
 };
 
 /** The cluster as this broker sees it (control lcore; read-only). */

@@ -643,7 +643,7 @@ ctrl_elect_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 {
 	struct ctrl_elect *ce = c->elect;
 	const struct fmq_cluster_view *v;
-	uint64_t imbalance = 0;
+	uint64_t imbalance = 0, reassigning = 0;
 	static const char *const kn[K_N] = { "clean", "preferred", "unclean" };
 
 	if (c->cl == NULL)
@@ -652,9 +652,13 @@ ctrl_elect_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 	if (v->is_controller)
 		for (uint32_t i = 0; i < v->ntopics; i++) {
 			const struct fmq_cluster_topic *t = &v->topics[i];
-			for (uint32_t p = 0; p < t->nparts; p++)
-				imbalance += t->leader[p] !=
-					t->replicas[(size_t)p * t->rf];
+			for (uint32_t p = 0; p < t->nparts; p++) {
+				size_t o = (size_t)p * t->rf;
+				imbalance += t->leader[p] != t->replicas[o];
+				reassigning += t->adding != NULL &&
+					(t->adding[o] >= 0 ||
+					 t->removing[o] >= 0);
+			}
 		}
 	fmq_metrics_family(out, "fluxmq_replica_leader_elections_by_type_total",
 			   "counter", "Leader changes written by this broker, "
@@ -679,6 +683,10 @@ ctrl_elect_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 			"their preferred replica (Kafka's "
 			"PreferredReplicaImbalanceCount; 0 on other brokers)",
 			imbalance);
+	fmq_metrics_one(out, "fluxmq_controller_reassigning_partitions",
+			"gauge", "Controller: partitions with a reassignment "
+			"under way (adding_replicas or removing_replicas in "
+			"their topic znode; 0 on other brokers)", reassigning);
 	fmq_metrics_one(out, "fluxmq_controller_auto_rebalances_total",
 			"counter", "Controller: automatic preferred elections "
 			"started (auto.leader.rebalance.enable)",

@@ -15,7 +15,7 @@
 #   leader: ELECTION_NOT_NEEDED;
 # - the checker finds nothing acknowledged lost, duplicated or moved;
 #   the controller counts 2 preferred elections and its imbalance gauge
-#   goes from 2 to 0.
+#   goes from 2 to 0; the new leader shows each follower's lag.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -146,3 +146,9 @@ pe=$(curl -s --max-time 2 "http://127.0.0.1:$((MB + C))/metrics" |
 imb=$(metric "$C" fluxmq_controller_preferred_replica_imbalance)
 [ "$imb" = 0 ] || fail "imbalance after the election: '$imb'"
 pass "metrics: 2 preferred elections on the controller, imbalance 0"
+lags=$(curl -s --max-time 2 "http://127.0.0.1:$((MB + P))/metrics" |
+	grep -c "^fluxmq_replica_lag_messages{topic=\"$T\",partition=\"[01]\",replica=\"[0-9]*\"} [0-9]")
+[ "$lags" = 4 ] || fail "leader $P's per-follower lag gauges: $lags, want 4"
+ra=$(metric "$C" fluxmq_controller_reassigning_partitions)
+[ "$ra" = 0 ] || fail "reassigning partitions: '$ra'"
+pass "metrics: the leader's lag per follower (4 gauges), no reassignment under way"
