@@ -855,3 +855,72 @@ fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
 	}
 	return wr_send(cl, w, name);
 }
+
+/* Kafka's topic JSON with a reassignment: partitions, adding_replicas
+ * and removing_replicas (nparts * rf each, -1 padded). */
+static char *
+topic_json_reassign(const uint8_t id[16], uint32_t nparts, uint16_t rf,
+		    const int32_t *rep, const int32_t *add, const int32_t *rem)
+{
+	size_t cap = (size_t)nparts * (rf * 36u + 48u) + 256, n = 0;
+	char *j = malloc(cap), uid[23];
+	const int32_t *maps[3] = { rep, add, rem };
+	static const char *const names[3] = { "partitions", "adding_replicas",
+					      "removing_replicas" };
+
+	if (j == NULL)
+		return NULL;
+	n += (size_t)snprintf(j + n, cap - n, "{\"version\":2");
+	for (int m = 0; m < 3; m++) {
+		bool first = true;
+		n += (size_t)snprintf(j + n, cap - n, ",\"%s\":{", names[m]);
+		for (uint32_t p = 0; p < nparts; p++) {
+			const int32_t *r = &maps[m][(size_t)p * rf];
+			if (m > 0 && r[0] < 0)
+				continue;    /* none for this partition */
+			n += (size_t)snprintf(j + n, cap - n, "%s\"%u\":[",
+					      first ? "" : ",", p);
+			first = false;
+			for (uint16_t k = 0, o = 0; k < rf; k++)
+				if (r[k] >= 0)
+					n += (size_t)snprintf(j + n, cap - n,
+						"%s%d", o++ ? "," : "", r[k]);
+			n += (size_t)snprintf(j + n, cap - n, "]");
+		}
+		n += (size_t)snprintf(j + n, cap - n, "}");
+	}
+	b64_uuid_str(id, uid);
+	snprintf(j + n, cap - n, ",\"topic_id\":\"%s\"}", uid);
+	return j;
+}
+
+int16_t
+fmq_cluster_set_assignment(struct fmq_cluster *cl, const char *name,
+			   uint16_t rf, const int32_t *replicas,
+			   const int32_t *adding, const int32_t *removing,
+			   fmq_cluster_done_fn done, void *arg)
+{
+	const struct fmq_cluster_topic *t = fmq_cluster_topic(&cl->v, name);
+	struct cl_wr *w;
+	char *j;
+
+	if (t == NULL)
+		return 3;
+	if (rf < 1 || rf > FMQ_CLUSTER_MAX_RF)
+		return 39;    /* INVALID_REPLICA_ASSIGNMENT */
+	w = wr_new(2, done, arg);
+	j = topic_json_reassign(t->id, t->nparts, rf, replicas, adding,
+				removing);
+	if (w == NULL || j == NULL) {
+		free(j);
+		wr_free(w);
+		return -1;
+	}
+	wr_fence(cl, w);
+	P(cl, w->paths[w->n], "/brokers/topics/%s", name);
+	w->bufs[w->n] = j;
+	zoo_set_op_init(&w->ops[w->n], w->paths[w->n], j, (int)strlen(j),
+			t->zk_version, NULL);
+	w->n++;
+	return wr_send(cl, w, name);
+}

@@ -220,6 +220,21 @@ int16_t fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
 				   uint32_t total, const int32_t *replicas,
 				   fmq_cluster_done_fn done, void *arg);
 
+/**
+ * Rewrite a topic's assignment (a reassignment: Kafka's "partitions",
+ * "adding_replicas" and "removing_replicas"; each nparts * rf, -1
+ * padded; adding/removing all -1 for a partition: none) at the topic
+ * znode's version read, fenced as controller. BADVERSION (the topic
+ * changed meanwhile) completes with NOT_CONTROLLER's code too: read
+ * again and retry.
+ * @return 0 (done is called later) or a Kafka error code now.
+ */
+int16_t fmq_cluster_set_assignment(struct fmq_cluster *cl, const char *name,
+				   uint16_t rf, const int32_t *replicas,
+				   const int32_t *adding,
+				   const int32_t *removing,
+				   fmq_cluster_done_fn done, void *arg);
+
 /** Completion of a producer id claim: 0 with the block [start, end], or
  * a Kafka error (COORDINATOR_NOT_AVAILABLE: no session or the connection
  * was lost, the outcome unknown; ask again). */

@@ -170,8 +170,24 @@ ctrl_repl_get(struct fmq_ctrl *c, const char *topic, uint32_t p,
 	struct ctrl_repl *cr = repl_of(c);
 	struct crepl *x = crepl_find(c, topic, p);
 
-	if (x != NULL)
+	if (x != NULL) {
+		/* Replicas added by a reassignment: tracked from now on
+		 * (the entry is filled before npeers covers it). */
+		for (uint16_t i = 0; i < n; i++) {
+			uint16_t k = x->r.npeers;
+			bool known = false;
+			for (uint16_t j = 0; j < k; j++)
+				known |= x->r.peer[j].id == replicas[i];
+			if (known || k >= FMQ_BREPL_MAX)
+				continue;
+			x->r.peer[k].id = replicas[i];
+			atomic_store(&x->r.peer[k].leo, -1);
+			atomic_store(&x->r.peer[k].caught_up_ns, fmq_now_ns());
+			__atomic_store_n(&x->r.npeers, k + 1,
+					 __ATOMIC_RELEASE);
+		}
 		return &x->r;
+	}
 	if (cr == NULL || n > FMQ_BREPL_MAX)
 		return NULL;
 	x = calloc(1, sizeof(*x));

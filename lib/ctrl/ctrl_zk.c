@@ -236,6 +236,7 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 	}
 	us = RTE_MIN(us, ctrl_repl_poll(c, fmq_now_ns()));
 	us = RTE_MIN(us, ctrl_elect_poll(c, fmq_now_ns()));
+	ctrl_reassign_poll(c);
 	return us;
 }
 
@@ -556,6 +557,8 @@ ctrl_zk_sync(struct fmq_ctrl *c, bool open)
 		changes++;
 	}
 	free(gone);
+	if (open)
+		changes += ctrl_reassign_sync(c);
 	return changes;
 }
 

@@ -61,6 +61,8 @@ for ((i = 0; i < 20; i++)); do
 		created=1
 		break
 	fi
+	# an attempt that timed out may have created it
+	grep -q TOPIC_ALREADY_EXISTS "$FMQ_TMP/create.out" && { created=1; break; }
 	sleep 0.5
 done
 [ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
@@ -78,6 +80,7 @@ pass "controller $C; topic $T: 2 partitions, replication factor 3, preferred rep
 "${PY[@]}" produce "$T" "$(all)" 600 "$FMQ_TMP/acks.txt" "$FMQ_TMP/stop" \
 	>"$FMQ_TMP/produce.out" 2>"$FMQ_TMP/produce.err" &
 ppid=$!
+fmq_on_cleanup "kill $ppid 2>/dev/null || true"
 sleep 3
 $DC kill "$P" >/dev/null
 moved() { local x; x=$(leader_of 0 "$C") && [ "${x%% *}" != "$P" ] && [ "${x%% *}" != -1 ]; }
