@@ -33,12 +33,17 @@
 
 #define RMAX FMQ_CLUSTER_MAX_RF
 
+struct ar_req;
+
 struct ctrl_reassign {
+	struct ar_req *waiting;    /* written, answered once the view has it */
 	bool busy;                 /* a write of the poll is in flight */
 	char wait_topic[FMQ_TOPIC_NAME_MAX + 1];
 	int32_t wait_zkv;          /* topic written: skip until it moves */
 	uint64_t started, completed, cancelled;
 };
+
+static void ar_check_waiting(struct fmq_ctrl *c, struct ctrl_reassign *ra);
 
 static struct ctrl_reassign *
 ra_of(struct fmq_ctrl *c)
@@ -301,7 +306,11 @@ ctrl_reassign_poll(struct fmq_ctrl *c)
 	struct ctrl_reassign *ra = ra_of(c);
 	const struct fmq_cluster_view *v;
 
-	if (c->cl == NULL || ra == NULL || ra->busy)
+	if (c->cl == NULL || ra == NULL)
+		return;
+	if (ra->waiting != NULL)
+		ar_check_waiting(c, ra);
+	if (ra->busy)
 		return;
 	v = fmq_cluster_view(c->cl);
 	if (!v->is_controller || v->sess != FMQ_CLUSTER_SESS_CONNECTED ||
@@ -328,6 +337,8 @@ ctrl_reassign_poll(struct fmq_ctrl *c)
 /* ------------------------------------------------- the APIs */
 
 struct ar_req {
+	struct ar_req *next;
+	uint64_t deadline_ns;
 	struct fmq_ctrl *c;
 	struct fmq_bfwd *f;
 	uint32_t pending;
@@ -337,6 +348,8 @@ struct ar_req {
 		char name[FMQ_TOPIC_NAME_MAX + 1];
 		int32_t np;
 		int16_t werr;          /* of the topic's write */
+		bool wrote;
+		int32_t zkv;           /* the topic znode version written at */
 		struct ar_part {
 			int32_t part;
 			int16_t err;
@@ -406,6 +419,45 @@ ar_respond(struct ar_req *q, int16_t top, const char *msg)
 	free(pr);
 }
 
+/* Every write is back: answer once the view shows the topics written
+ * (a request right after this one must see them, as Kafka's controller
+ * context does), or after 5 s. */
+static void
+ar_written(struct ar_req *q)
+{
+	struct ctrl_reassign *ra = q->c->reassign;
+
+	q->deadline_ns = fmq_now_ns() + 5000000000ull;
+	q->next = ra->waiting;
+	ra->waiting = q;
+}
+
+static void
+ar_check_waiting(struct fmq_ctrl *c, struct ctrl_reassign *ra)
+{
+	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
+	uint64_t now = fmq_now_ns();
+
+	for (struct ar_req **pp = &ra->waiting; *pp != NULL;) {
+		struct ar_req *q = *pp;
+		bool seen = true;
+		for (int32_t i = 0; i < q->nt && seen; i++) {
+			const struct fmq_cluster_topic *t;
+			if (!q->t[i].wrote || q->t[i].werr != 0)
+				continue;
+			t = fmq_cluster_topic(v, q->t[i].name);
+			seen = t == NULL || t->zk_version != q->t[i].zkv;
+		}
+		if (!seen && now < q->deadline_ns) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		ar_respond(q, 0, NULL);
+		ar_free(q);
+	}
+}
+
 static void
 ar_done(void *arg, int16_t kerr)
 {
@@ -413,10 +465,8 @@ ar_done(void *arg, int16_t kerr)
 	struct ar_req *q = t->q;
 
 	t->werr = kerr;
-	if (--q->pending == 0) {
-		ar_respond(q, 0, NULL);
-		ar_free(q);
-	}
+	if (--q->pending == 0)
+		ar_written(q);
 }
 
 /* One partition's new state in the topic arrays (width rf). */
@@ -602,9 +652,13 @@ ctrl_alter_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 				q->pending++;
 				e = fmq_cluster_set_assignment(c->cl, at->name,
 					w, r2, a2, m2, ar_done, at);
-				if (e != 0)
+				if (e != 0) {
 					q->pending--;
-				else
+				} else {
+					at->wrote = true;
+					at->zkv = t->zk_version;
+				}
+				if (e == 0)
 					FMQ_INFO("ctrl", "reassigning "
 						 "partitions of %s",
 						 at->name);
@@ -617,10 +671,8 @@ ctrl_alter_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		free(add);
 		free(rem);
 	}
-	if (--q->pending == 0) {
-		ar_respond(q, 0, NULL);
-		ar_free(q);
-	}
+	if (--q->pending == 0)
+		ar_written(q);
 }
 
 void
@@ -708,6 +760,12 @@ ctrl_list_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 void
 ctrl_reassign_free(struct fmq_ctrl *c)
 {
+	if (c->reassign != NULL)
+		while (c->reassign->waiting != NULL) {
+			struct ar_req *q = c->reassign->waiting;
+			c->reassign->waiting = q->next;
+			ar_free(q);
+		}
 	free(c->reassign);
 	c->reassign = NULL;
 }

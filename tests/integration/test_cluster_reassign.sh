@@ -13,7 +13,12 @@
 # - Metadata names replicas B, C and an ISR of both; A's directory of the
 #   partition is gone; the checker finds nothing acknowledged lost,
 #   duplicated or at another offset; the controller's metrics count one
-#   reassignment started and completed, none under way.
+#   reassignment started and completed, none under way;
+# - a cancel (null replicas, raw: kafka/reassign_raw.py) with none under
+#   way answers NO_REASSIGNMENT_IN_PROGRESS (85); a move to [C, A] and
+#   its cancel right after: both 0, A opens the partition and drops it
+#   again (its directory gone), the ISR is B and C, nothing listed, and
+#   the controller counts the cancel.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -122,3 +127,16 @@ under=$(metric "$CT" fluxmq_controller_reassigning_partitions)
 [ "$done_n" = 1 ] && [ "$under" = 0 ] ||
 	fail "controller: $done_n completed, $under under way"
 pass "metrics: 1 reassignment started and completed, none under way"
+
+RAW=(/usr/bin/python3 tests/integration/kafka/reassign_raw.py)
+r=$(timeout 60 "${RAW[@]}" "$(b "$CT")" "$T:0=null" "$T:0=$C,$A" "$T:0=null") ||
+	fail "AlterPartitionReassignments (raw): $r"
+[ "$(echo "$r" | tr '\n' ' ')" = "top 0 $T 0 85 top 0 $T 0 0 top 0 $T 0 0 " ] ||
+	fail "cancel with none, move, cancel: $r"
+wait_for 30 listed_none || fail "still under way after the cancel: $l"
+isr_bc() { local x; x=$(leader_of 0 "$C") && { [ "${x#* }" = "$B,$C" ] || [ "${x#* }" = "$C,$B" ]; }; }
+wait_for 30 isr_bc || fail "after the cancel: $(leader_of 0 "$C")"
+wait_for 20 gone || fail "broker $A kept $T-0 after the cancel: $(ls "$DIR/b$A/data")"
+cn=$(metric "$CT" fluxmq_controller_reassignments_cancelled_total)
+[ "$cn" = 1 ] || fail "cancelled: '$cn'"
+pass "cancel: 85 with none under way; a move cancelled at once: replicas back to [$B, $C], $A's copy gone"
