@@ -707,10 +707,13 @@ topic_json(const uint8_t id[16], uint32_t nparts, uint16_t rf,
 	for (uint32_t p = 0; p < nparts; p++) {
 		n += (size_t)snprintf(j + n, cap - n, "%s\"%u\":[", p ? "," : "",
 				      p);
-		for (uint16_t r = 0; r < rf; r++)
-			n += (size_t)snprintf(j + n, cap - n, "%s%d",
-					      r ? "," : "",
-					      replicas[(size_t)p * rf + r]);
+		/* -1 pads a partition with fewer replicas (moved by a
+		 * reassignment): not a replica. */
+		for (uint16_t r = 0, o = 0; r < rf; r++)
+			if (replicas[(size_t)p * rf + r] >= 0)
+				n += (size_t)snprintf(j + n, cap - n, "%s%d",
+					o++ ? "," : "",
+					replicas[(size_t)p * rf + r]);
 		n += (size_t)snprintf(j + n, cap - n, "]");
 	}
 	b64_uuid_str(id, uid);
