@@ -228,7 +228,10 @@ decide(struct el_req *q, uint32_t i)
 		return;
 	}
 	if (q->type == EL_PREFERRED) {
-		if (leader == t->replicas[(size_t)p * t->rf]) {
+		/* A dead leader is no leader (Kafka's controller writes -1
+		 * for an offline partition; here nobody does). */
+		if (leader == t->replicas[(size_t)p * t->rf] &&
+		    fmq_cluster_live(v, leader)) {
 			e->err = FMQ_KERR_ELECTION_NOT_NEEDED;
 			return;
 		}

@@ -15,7 +15,10 @@
 #   leader: ELECTION_NOT_NEEDED;
 # - the checker finds nothing acknowledged lost, duplicated or moved;
 #   the controller counts 2 preferred elections and its imbalance gauge
-#   goes from 2 to 0; the new leader shows each follower's lag.
+#   goes from 2 to 0; the new leader shows each follower's lag;
+# - a partition [P, O] whose ISR shrank to P, with P dead: offline;
+#   with O back, a preferred election answers PREFERRED_LEADER_NOT_
+#   AVAILABLE (80) and an unclean one (type 1) makes O the leader.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -155,3 +158,40 @@ lags=$(curl -s --max-time 2 "http://127.0.0.1:$((MB + P))/metrics" |
 ra=$(metric "$C" fluxmq_controller_reassigning_partitions)
 [ "$ra" = 0 ] || fail "reassigning partitions: '$ra'"
 pass "metrics: the leader's lag per follower (4 gauges), no reassignment under way"
+
+# --- ElectLeaders type 1 (unclean) on an offline partition ------------------
+# Replicas [P, O] (the controller C is neither): O killed, the ISR shrinks
+# to P; P killed: offline (no live ISR member); O restarted stays out
+# (not in the ISR) until ElectLeaders type 1 makes it the leader.
+U=pu
+timeout 60 /usr/bin/python3 - "$U" "$(all)" "$P" "$O" <<'PYEOF' >"$FMQ_TMP/createu.out" 2>&1 ||
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+t, boot, p, o = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+a = AdminClient({"bootstrap.servers": boot})
+for _, f in a.create_topics([NewTopic(t, num_partitions=1,
+                             replica_assignment=[[p, o]])],
+                            operation_timeout=30).items():
+    f.result(timeout=60)
+PYEOF
+	fail "CreateTopics $U: $(cat "$FMQ_TMP/createu.out")"
+ul() { timeout 15 "${PY[@]}" leader "$U" "$(b "$C")" 0 2>/dev/null; }
+is() { [ "$(ul)" = "$1" ]; }
+wait_for 30 is "$P $P,$O" || fail "$U-0: $(ul), want $P $P,$O"
+$DC kill "$O" >/dev/null
+wait_for 30 is "$P $P" || fail "$U-0 after killing $O: $(ul)"
+$DC kill "$P" >/dev/null
+wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) is "-1 $P" ||
+	fail "$U-0 not offline after killing $P: $(ul)"
+$DC start "$O" >/dev/null || fail "restart of broker $O failed"
+r=$(timeout 60 "${EL[@]}" "$(b "$C")" 2 0 "$U:0") || fail "ElectLeaders preferred: $r"
+echo "$r" | grep -qx "$U 0 80" || fail "preferred with the preferred replica dead: $r"
+sleep 2
+is "-1 $P" || fail "$U-0 left offline state without an election: $(ul)"
+r=$(timeout 60 "${EL[@]}" "$(b "$C")" 2 1 "$U:0") || fail "ElectLeaders unclean: $r"
+echo "$r" | grep -qx "$U 0 0" || fail "unclean election: $r"
+wait_for 20 is "$O $O" || fail "$U-0 after the unclean election: $(ul)"
+ue=$(curl -s --max-time 2 "http://127.0.0.1:$((MB + C))/metrics" |
+	awk '$1 == "fluxmq_replica_leader_elections_by_type_total{type=\"unclean\"}" { print $2 }')
+[ "$ue" = 1 ] || fail "controller's unclean elections: '$ue'"
+pass "offline $U-0 (ISR $P dead): preferred answered 80, unclean made $O the leader with ISR $O; counted"
