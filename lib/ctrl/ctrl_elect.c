@@ -458,8 +458,9 @@ ctrl_elect_leaders(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 		}
 	} else {
 		for (int32_t i = 0; i < req->topic_partitions_count; i++) {
-			const struct fmq_kafka_elect_leaders_req_topic_partitions
-				*tp = &req->topic_partitions[i];
+			const struct
+			fmq_kafka_elect_leaders_req_topic_partitions *tp =
+				&req->topic_partitions[i];
 			char *name = ctrl_cstr(c, tp->topic);
 			for (int32_t k = 0; k < tp->partitions_count; k++)
 				req_add(q, name != NULL ? name : "",
@@ -585,7 +586,8 @@ ctrl_elect_poll(struct fmq_ctrl *c, uint64_t now_ns)
 				e->err = late ? FMQ_KERR_REQUEST_TIMED_OUT :
 					FMQ_KERR_NOT_CONTROLLER;
 				e->msg = NULL;
-			} else if (t == NULL || (uint32_t)e->part >= t->nparts ||
+			} else if (t == NULL ||
+				   (uint32_t)e->part >= t->nparts ||
 				   t->state_version[e->part] !=
 				   e->tried_version) {
 				decide(q, i);

@@ -33,6 +33,20 @@
 
 #define RMAX FMQ_CLUSTER_MAX_RF
 
+/* The generated codecs' long names. */
+typedef struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response
+	ar_tresp_t;
+typedef struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response
+	ar_presp_t;
+typedef struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic
+	ar_treq_t;
+typedef struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition
+	ar_preq_t;
+typedef struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment
+	lr_tresp_t;
+typedef struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment
+	lr_presp_t;
+
 struct ar_req;
 
 struct ctrl_reassign {
@@ -374,13 +388,13 @@ ar_respond(struct ar_req *q, int16_t top, const char *msg)
 	struct fmq_ctrl *c = q->c;
 	struct fmq_bfwd *f = q->f;
 	struct fmq_kafka_alter_partition_reassignments_resp resp;
-	struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response
+	ar_tresp_t
 		*tr = calloc((size_t)(q->nt > 0 ? q->nt : 1), sizeof(*tr));
 	uint32_t total = 0;
 
 	for (int32_t i = 0; i < q->nt; i++)
 		total += (uint32_t)q->t[i].np;
-	struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response
+	ar_presp_t
 		*pr = calloc(total ? total : 1, sizeof(*pr));
 	if (tr == NULL || pr == NULL) {
 		free(tr);
@@ -557,7 +571,7 @@ ctrl_alter_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	q->f = f;
 	q->nt = nt;
 	for (int32_t i = 0; i < nt; i++) {
-		const struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic
+		const ar_treq_t
 			*rt = &req->topics[i];
 		struct ar_topic *t = &q->t[i];
 		char *name = ctrl_cstr(c, rt->name);
@@ -589,7 +603,7 @@ ctrl_alter_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	const struct fmq_cluster_view *v = fmq_cluster_view(c->cl);
 	q->pending = 1;
 	for (int32_t i = 0; i < nt; i++) {
-		const struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic
+		const ar_treq_t
 			*rt = &req->topics[i];
 		struct ar_topic *at = &q->t[i];
 		const struct fmq_cluster_topic *t = fmq_cluster_topic(v,
@@ -619,12 +633,13 @@ ctrl_alter_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			continue;
 		}
 		for (int32_t k = 0; k < at->np; k++) {
-			const struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition
+			const ar_preq_t
 				*rp = &rt->partitions[k];
 			bool ch = false;
-			at->p[k].err = ar_partition(v, t, rf, rp->partition_index,
-				rp->replicas, rp->replicas_count, rep, add,
-				rem, &at->p[k].msg, &ch, ra);
+			at->p[k].err = ar_partition(v, t, rf,
+				rp->partition_index, rp->replicas,
+				rp->replicas_count, rep, add, rem,
+				&at->p[k].msg, &ch, ra);
 			at->p[k].written = ch;
 			changed |= ch;
 		}
@@ -699,9 +714,9 @@ ctrl_list_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 	v = fmq_cluster_view(c->cl);
 	for (uint32_t i = 0; i < v->ntopics; i++)
 		total += v->topics[i].nparts;
-	struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment
+	lr_tresp_t
 		*tr = calloc(v->ntopics ? v->ntopics : 1, sizeof(*tr));
-	struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment
+	lr_presp_t
 		*pr = calloc(total ? total : 1, sizeof(*pr));
 	struct pview *pv = calloc(total ? total : 1, sizeof(*pv));
 	if (tr == NULL || pr == NULL || pv == NULL) {
