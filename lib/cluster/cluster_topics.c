@@ -81,6 +81,9 @@ topic_clear(struct fmq_cluster_topic *t)
 	free(t->isr);
 	free(t->state_version);
 	free(t->config);
+	free(t->adding);
+	free(t->removing);
+	t->adding = t->removing = NULL;
 	t->replicas = t->leader = t->leader_epoch = NULL;
 	t->isr = t->state_version = NULL;
 	t->config = NULL;
@@ -186,6 +189,43 @@ out:
 	free(rd);
 }
 
+/* A {"<p>":[ids]} map of the topic JSON (adding_replicas,
+ * removing_replicas) into out (nparts * rf, -1 padded). */
+static int
+parse_part_map(const char *j, size_t len, const char *key,
+	       const struct fmq_cluster_topic *t, int32_t *out)
+{
+	const char *end = j + len, *p = cl_json_find(j, len, key);
+	int32_t tmp[FMQ_CLUSTER_MAX_RF];
+	char k[16];
+
+	for (size_t i = 0; i < (size_t)t->nparts * t->rf; i++)
+		out[i] = -1;
+	if (p == NULL || *p != '{')
+		return 0;
+	for (const char *q = p + 1; q < end && *q != '}';) {
+		while (q < end && (*q == ' ' || *q == ','))
+			q++;
+		if (q < end && *q == '}')
+			break;
+		q = cl_json_str(q, end, k, sizeof(k));
+		if (q == NULL)
+			return -1;
+		long part = strtol(k, NULL, 10);
+		while (q < end && (*q == ' ' || *q == ':'))
+			q++;
+		int n = cl_json_int_array(q, end, tmp, FMQ_CLUSTER_MAX_RF);
+		if (n < 0 || part < 0 || (uint32_t)part >= t->nparts)
+			return -1;
+		for (int r = 0; r < n && r < t->rf; r++)
+			out[(size_t)part * t->rf + r] = tmp[r];
+		while (q < end && *q != ']')
+			q++;
+		q++;
+	}
+	return 0;
+}
+
 /* Parse Kafka's topic JSON into rd->t (partitions, topic_id). */
 static int
 parse_topic(const char *j, size_t len, struct fmq_cluster_topic *t)
@@ -259,6 +299,12 @@ parse_topic(const char *j, size_t len, struct fmq_cluster_topic *t)
 			q++;
 		q++;
 	}
+	t->adding = malloc((size_t)np * rf * sizeof(int32_t));
+	t->removing = malloc((size_t)np * rf * sizeof(int32_t));
+	if (t->adding == NULL || t->removing == NULL ||
+	    parse_part_map(j, len, "adding_replicas", t, t->adding) < 0 ||
+	    parse_part_map(j, len, "removing_replicas", t, t->removing) < 0)
+		return -1;
 	p = cl_json_find(j, len, "topic_id");
 	if (p != NULL) {
 		char s[32];
@@ -661,10 +707,13 @@ topic_json(const uint8_t id[16], uint32_t nparts, uint16_t rf,
 	for (uint32_t p = 0; p < nparts; p++) {
 		n += (size_t)snprintf(j + n, cap - n, "%s\"%u\":[", p ? "," : "",
 				      p);
-		for (uint16_t r = 0; r < rf; r++)
-			n += (size_t)snprintf(j + n, cap - n, "%s%d",
-					      r ? "," : "",
-					      replicas[(size_t)p * rf + r]);
+		/* -1 pads a partition with fewer replicas (moved by a
+		 * reassignment): not a replica. */
+		for (uint16_t r = 0, o = 0; r < rf; r++)
+			if (replicas[(size_t)p * rf + r] >= 0)
+				n += (size_t)snprintf(j + n, cap - n, "%s%d",
+					o++ ? "," : "",
+					replicas[(size_t)p * rf + r]);
 		n += (size_t)snprintf(j + n, cap - n, "]");
 	}
 	b64_uuid_str(id, uid);
@@ -807,5 +856,74 @@ fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
 		wr_free(w);
 		return -1;
 	}
+	return wr_send(cl, w, name);
+}
+
+/* Kafka's topic JSON with a reassignment: partitions, adding_replicas
+ * and removing_replicas (nparts * rf each, -1 padded). */
+static char *
+topic_json_reassign(const uint8_t id[16], uint32_t nparts, uint16_t rf,
+		    const int32_t *rep, const int32_t *add, const int32_t *rem)
+{
+	size_t cap = (size_t)nparts * (rf * 36u + 48u) + 256, n = 0;
+	char *j = malloc(cap), uid[23];
+	const int32_t *maps[3] = { rep, add, rem };
+	static const char *const names[3] = { "partitions", "adding_replicas",
+					      "removing_replicas" };
+
+	if (j == NULL)
+		return NULL;
+	n += (size_t)snprintf(j + n, cap - n, "{\"version\":2");
+	for (int m = 0; m < 3; m++) {
+		bool first = true;
+		n += (size_t)snprintf(j + n, cap - n, ",\"%s\":{", names[m]);
+		for (uint32_t p = 0; p < nparts; p++) {
+			const int32_t *r = &maps[m][(size_t)p * rf];
+			if (m > 0 && r[0] < 0)
+				continue;    /* none for this partition */
+			n += (size_t)snprintf(j + n, cap - n, "%s\"%u\":[",
+					      first ? "" : ",", p);
+			first = false;
+			for (uint16_t k = 0, o = 0; k < rf; k++)
+				if (r[k] >= 0)
+					n += (size_t)snprintf(j + n, cap - n,
+						"%s%d", o++ ? "," : "", r[k]);
+			n += (size_t)snprintf(j + n, cap - n, "]");
+		}
+		n += (size_t)snprintf(j + n, cap - n, "}");
+	}
+	b64_uuid_str(id, uid);
+	snprintf(j + n, cap - n, ",\"topic_id\":\"%s\"}", uid);
+	return j;
+}
+
+int16_t
+fmq_cluster_set_assignment(struct fmq_cluster *cl, const char *name,
+			   uint16_t rf, const int32_t *replicas,
+			   const int32_t *adding, const int32_t *removing,
+			   fmq_cluster_done_fn done, void *arg)
+{
+	const struct fmq_cluster_topic *t = fmq_cluster_topic(&cl->v, name);
+	struct cl_wr *w;
+	char *j;
+
+	if (t == NULL)
+		return 3;
+	if (rf < 1 || rf > FMQ_CLUSTER_MAX_RF)
+		return 39;    /* INVALID_REPLICA_ASSIGNMENT */
+	w = wr_new(2, done, arg);
+	j = topic_json_reassign(t->id, t->nparts, rf, replicas, adding,
+				removing);
+	if (w == NULL || j == NULL) {
+		free(j);
+		wr_free(w);
+		return -1;
+	}
+	wr_fence(cl, w);
+	P(cl, w->paths[w->n], "/brokers/topics/%s", name);
+	w->bufs[w->n] = j;
+	zoo_set_op_init(&w->ops[w->n], w->paths[w->n], j, (int)strlen(j),
+			t->zk_version, NULL);
+	w->n++;
 	return wr_send(cl, w, name);
 }

@@ -97,6 +97,11 @@ struct fmq_cluster_topic {
 	int32_t *state_version;
 	int32_t zk_version;        /**< of /brokers/topics/<name> */
 	char *config;              /**< /config/topics JSON, or NULL */
+	/** A reassignment under way (Kafka's "adding_replicas" and
+	 * "removing_replicas" of the topic znode): per partition rf
+	 * entries, -1 padded (all -1: none). */
+	int32_t *adding;
+	int32_t *removing;
 };
 
 /** The cluster as this broker sees it (control lcore; read-only). */
@@ -216,6 +221,21 @@ int16_t fmq_cluster_delete_topic(struct fmq_cluster *cl, const char *name,
  * ((total - nparts) * rf). The topic znode is set at the version read. */
 int16_t fmq_cluster_add_partitions(struct fmq_cluster *cl, const char *name,
 				   uint32_t total, const int32_t *replicas,
+				   fmq_cluster_done_fn done, void *arg);
+
+/**
+ * Rewrite a topic's assignment (a reassignment: Kafka's "partitions",
+ * "adding_replicas" and "removing_replicas"; each nparts * rf, -1
+ * padded; adding/removing all -1 for a partition: none) at the topic
+ * znode's version read, fenced as controller. BADVERSION (the topic
+ * changed meanwhile) completes with NOT_CONTROLLER's code too: read
+ * again and retry.
+ * @return 0 (done is called later) or a Kafka error code now.
+ */
+int16_t fmq_cluster_set_assignment(struct fmq_cluster *cl, const char *name,
+				   uint16_t rf, const int32_t *replicas,
+				   const int32_t *adding,
+				   const int32_t *removing,
 				   fmq_cluster_done_fn done, void *arg);
 
 /** Completion of a producer id claim: 0 with the block [start, end], or

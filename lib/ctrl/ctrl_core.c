@@ -277,6 +277,18 @@ ctrl_defer_truncate(struct fmq_ctrl *c, const char *topic, uint32_t p,
 }
 
 void
+ctrl_drop_part(struct fmq_ctrl *c, const char *topic, uint32_t p,
+	       bool delete_files)
+{
+	struct ctrl_topic *ct = ctrl_topic_find(c, topic);
+
+	if (ct == NULL || p >= ct->nparts || ct->parts[p] == NULL)
+		return;
+	defer_close(c, topic, ct->parts[p], delete_files);
+	ct->parts[p] = NULL;
+}
+
+void
 ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files)
 {
 	unsigned int bkt = topic_bucket(name);
@@ -611,6 +623,15 @@ handle(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	case FMQ_KAFKA_API_DELETE_ACLS:
 		ctrl_delete_acls(c, f, req);
 		return;
+	case FMQ_KAFKA_API_ELECT_LEADERS:
+		ctrl_elect_leaders(c, f, req);
+		return;
+	case FMQ_KAFKA_API_ALTER_PARTITION_REASSIGNMENTS:
+		ctrl_alter_reassignments(c, f, req);
+		return;
+	case FMQ_KAFKA_API_LIST_PARTITION_REASSIGNMENTS:
+		ctrl_list_reassignments(c, f, req);
+		return;
 	default:
 		if (ctrl_txn_handle(c, f, req))
 			return;
@@ -775,7 +796,9 @@ fmq_ctrl_free(struct fmq_ctrl *c)
 {
 	if (c == NULL)
 		return;
+	ctrl_elect_free(c);
 	ctrl_zk_close(c);
+	ctrl_reassign_free(c);
 	ctrl_repl_free(c);
 	free(c->zk_seen);
 	ctrl_txn_close(c);
@@ -968,6 +991,8 @@ fmq_ctrl_metrics(struct fmq_metrics_out *out, void *arg)
 	if (c->cl != NULL)
 		fmq_cluster_metrics(out, c->cl);
 	ctrl_repl_metrics(c, out);
+	ctrl_elect_metrics(c, out);
+	ctrl_reassign_metrics(c, out);
 	ctrl_quota_metrics(out, c);
 	if (c->group != NULL)
 		fmq_group_metrics(out, c->group);

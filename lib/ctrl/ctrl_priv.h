@@ -135,6 +135,10 @@ struct fmq_ctrl {
 	uint64_t zk_pass_ns;       /* last ctrl_zk_poll (lease gaps) */
 	/* Replication (ctrl_repl.c): NULL until a replicated partition. */
 	struct ctrl_repl *repl;
+	/* Controller elections (ctrl_elect.c): NULL until first used. */
+	struct ctrl_elect *elect;
+	/* Partition reassignment (ctrl_reassign.c). */
+	struct ctrl_reassign *reassign;
 };
 
 /* ctrl_dyncfg.c: dynamic broker configs. open makes c->cfg the
@@ -212,6 +216,28 @@ void ctrl_repl_request_truncate(struct fmq_ctrl *c, struct fmq_brepl *r);
 uint64_t ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns);
 void ctrl_repl_free(struct fmq_ctrl *c);
 void ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out);
+uint64_t ctrl_repl_elections(const struct fmq_ctrl *c);
+/* ctrl_elect.c: ElectLeaders, the automatic preferred-leader rebalance
+ * (controller) and the election metrics. */
+void ctrl_elect_leaders(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+uint64_t ctrl_elect_poll(struct fmq_ctrl *c, uint64_t now_ns);
+void ctrl_elect_free(struct fmq_ctrl *c);
+void ctrl_elect_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out);
+/* ctrl_reassign.c: AlterPartitionReassignments and
+ * ListPartitionReassignments, the controller's progress, every broker's
+ * opening and dropping of the partitions moved to and from it. */
+void ctrl_alter_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			      void *req);
+void ctrl_list_reassignments(struct fmq_ctrl *c, struct fmq_bfwd *f,
+			     void *req);
+void ctrl_reassign_poll(struct fmq_ctrl *c);
+int ctrl_reassign_sync(struct fmq_ctrl *c);
+void ctrl_reassign_free(struct fmq_ctrl *c);
+void ctrl_reassign_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out);
+/* ctrl_core.c: close one partition (its files deleted) once no data
+ * lcore holds it. */
+void ctrl_drop_part(struct fmq_ctrl *c, const char *topic, uint32_t p,
+		    bool delete_files);
 int ctrl_open_topic(struct fmq_ctrl *c, const struct fmq_topic *t,
 		    uint32_t first_part);
 void ctrl_drop_topic(struct fmq_ctrl *c, const char *name, bool delete_files);

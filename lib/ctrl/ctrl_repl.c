@@ -170,8 +170,24 @@ ctrl_repl_get(struct fmq_ctrl *c, const char *topic, uint32_t p,
 	struct ctrl_repl *cr = repl_of(c);
 	struct crepl *x = crepl_find(c, topic, p);
 
-	if (x != NULL)
+	if (x != NULL) {
+		/* Replicas added by a reassignment: tracked from now on
+		 * (the entry is filled before npeers covers it). */
+		for (uint16_t i = 0; i < n; i++) {
+			uint16_t k = x->r.npeers;
+			bool known = false;
+			for (uint16_t j = 0; j < k; j++)
+				known |= x->r.peer[j].id == replicas[i];
+			if (known || k >= FMQ_BREPL_MAX)
+				continue;
+			x->r.peer[k].id = replicas[i];
+			atomic_store(&x->r.peer[k].leo, -1);
+			atomic_store(&x->r.peer[k].caught_up_ns, fmq_now_ns());
+			__atomic_store_n(&x->r.npeers, k + 1,
+					 __ATOMIC_RELEASE);
+		}
 		return &x->r;
+	}
 	if (cr == NULL || n > FMQ_BREPL_MAX)
 		return NULL;
 	x = calloc(1, sizeof(*x));
@@ -498,7 +514,27 @@ sum_peers_lag(const struct fmq_brepl *r, int64_t leo)
 	return lag;
 }
 
-/* Per led partition: kind 0 follower lag, 1 high watermark. */
+/* Per follower of a led partition: messages it is behind the leader's
+ * log end (Kafka's replica lag, seen from the leader). */
+static void
+peers_lag_metrics(struct fmq_metrics_out *out, const struct fmq_brepl *r,
+		      const char *plbl, int64_t leo)
+{
+	char lbl[FMQ_BROKER_TOPIC_MAX + 96];
+
+	for (uint16_t i = 0; i < r->npeers; i++) {
+		int64_t l = atomic_load(&r->peer[i].leo);
+		if (r->peer[i].id == r->self)
+			continue;
+		snprintf(lbl, sizeof(lbl), "%s,replica=\"%d\"", plbl,
+			 r->peer[i].id);
+		fmq_metrics_f64(out, "fluxmq_replica_lag_messages", lbl,
+				l < 0 ? -1.0 : (double)(leo > l ? leo - l : 0));
+	}
+}
+
+/* Per led partition: kind 0 follower lag, 1 high watermark, 2 the lag
+ * of each follower. */
 static void
 metrics_parts(struct fmq_ctrl *c, struct fmq_metrics_out *out, int kind,
 	      uint64_t *under)
@@ -530,10 +566,19 @@ metrics_parts(struct fmq_ctrl *c, struct fmq_metrics_out *out, int kind,
 			fmq_metrics_u64(out,
 				"fluxmq_replica_follower_lag_messages", lbl,
 				sum_peers_lag(&x->r, lo.high_watermark));
+		else if (kind == 2)
+			peers_lag_metrics(out, &x->r, lbl,
+					      lo.high_watermark);
 		else
 			fmq_metrics_u64(out, "fluxmq_replica_high_watermark",
 				lbl, (uint64_t)atomic_load(&x->r.hw));
 	}
+}
+
+uint64_t
+ctrl_repl_elections(const struct fmq_ctrl *c)
+{
+	return c->repl != NULL ? c->repl->elections : 0;
 }
 
 void
@@ -556,6 +601,11 @@ ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 			"gauge", "Leader: the high watermark of each "
 			"replicated partition led here");
 		metrics_parts(c, out, 1, NULL);
+		fmq_metrics_family(out, "fluxmq_replica_lag_messages",
+			"gauge", "Leader: messages each follower is behind "
+			"its log end, as of the follower's last Fetch (-1 "
+			"before its first)");
+		metrics_parts(c, out, 2, NULL);
 		elections = cr->elections;
 		shrinks = cr->isr_shrinks;
 		expands = cr->isr_expands;

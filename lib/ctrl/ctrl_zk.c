@@ -240,6 +240,8 @@ ctrl_zk_poll(struct fmq_ctrl *c)
 			c->cl_version--;   /* out of memory: next pass */
 	}
 	us = RTE_MIN(us, ctrl_repl_poll(c, fmq_now_ns()));
+	us = RTE_MIN(us, ctrl_elect_poll(c, fmq_now_ns()));
+	ctrl_reassign_poll(c);
 	return us;
 }
 
@@ -560,6 +562,8 @@ ctrl_zk_sync(struct fmq_ctrl *c, bool open)
 		changes++;
 	}
 	free(gone);
+	if (open)
+		changes += ctrl_reassign_sync(c);
 	return changes;
 }
 

@@ -56,7 +56,10 @@ leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$2")" "$1" 2>/dev/null; }
 
 # A follower that stops fetching leaves the ISR after 4 s (acks=all then
 # goes on with the two others), rejoins when caught up.
-$DC up 3 -- --set replica.lag.time.max.ms=4000 >"$FMQ_TMP/up.out" ||
+# Leadership stays where the failover put it (no preferred-leader
+# rebalance: test_cluster_leader_rebalance.sh covers that).
+$DC up 3 -- --set replica.lag.time.max.ms=4000 \
+	--set auto.leader.rebalance.enable=false >"$FMQ_TMP/up.out" ||
 	fail "dev-cluster.sh up 3 failed"
 created=0
 for ((i = 0; i < 20; i++)); do

@@ -40,7 +40,10 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_SASL_AUTHENTICATE = 36,
 	FMQ_KAFKA_API_CREATE_PARTITIONS = 37,
 	FMQ_KAFKA_API_DELETE_GROUPS = 42,
+	FMQ_KAFKA_API_ELECT_LEADERS = 43,
 	FMQ_KAFKA_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	FMQ_KAFKA_API_ALTER_PARTITION_REASSIGNMENTS = 45,
+	FMQ_KAFKA_API_LIST_PARTITION_REASSIGNMENTS = 46,
 	FMQ_KAFKA_API_OFFSET_DELETE = 47,
 	FMQ_KAFKA_API_DESCRIBE_CLIENT_QUOTAS = 48,
 	FMQ_KAFKA_API_ALTER_CLIENT_QUOTAS = 49,
@@ -54,7 +57,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 43
+#define FMQ_KAFKA_N_APIS 46
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -4004,6 +4007,121 @@ int fmq_kafka_delete_groups_resp_encode(struct fmq_kafka_writer *w, int16_t v, c
 /** Add the encoded size of a DeleteGroupsResponse body at version v to s. */
 int fmq_kafka_delete_groups_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_delete_groups_resp *m);
 
+/** TopicPartitions */
+struct fmq_kafka_elect_leaders_req_topic_partitions {
+	/**
+	 * (v0+) The name of a topic.
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+) The partitions of this topic whose leader should be elected.
+	 */
+	int32_t *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ElectLeadersRequest (API key 43, versions 0-2) */
+struct fmq_kafka_elect_leaders_req {
+	/**
+	 * (v1+) Type of elections to conduct for the partition. A value of '0'
+	 * elects the preferred replica. A value of '1' elects the first live
+	 * replica if there are no in-sync replica.
+	 */
+	int8_t election_type;
+	/**
+	 * (v0+, nullable v0+) The topic partitions to elect leaders.
+	 */
+	struct fmq_kafka_elect_leaders_req_topic_partitions *topic_partitions;
+	int32_t topic_partitions_count;  /**< -1: null */
+	/**
+	 * (v0+, default 60000) The time in ms to wait for the election to
+	 * complete.
+	 */
+	int32_t timeout_ms;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ElectLeadersRequest to its schema default. */
+void fmq_kafka_elect_leaders_req_init(struct fmq_kafka_elect_leaders_req *m);
+/** Decode a ElectLeadersRequest body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_elect_leaders_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_elect_leaders_req *m);
+/** Encode a ElectLeadersRequest body at version v. */
+int fmq_kafka_elect_leaders_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_elect_leaders_req *m);
+/** Add the encoded size of a ElectLeadersRequest body at version v to s. */
+int fmq_kafka_elect_leaders_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_elect_leaders_req *m);
+
+/** PartitionResult */
+struct fmq_kafka_elect_leaders_resp_partition_result {
+	/**
+	 * (v0+) The partition id
+	 */
+	int32_t partition_id;
+	/**
+	 * (v0+) The result error, or zero if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The result message, or null if there was no error.
+	 */
+	struct fmq_kafka_str error_message;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ReplicaElectionResult */
+struct fmq_kafka_elect_leaders_resp_replica_election_result {
+	/**
+	 * (v0+) The topic name
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+) The results for each partition
+	 */
+	struct fmq_kafka_elect_leaders_resp_partition_result *partition_result;
+	int32_t partition_result_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ElectLeadersResponse (API key 43, versions 0-2) */
+struct fmq_kafka_elect_leaders_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v1+) The top level response error code.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) The election results, or an empty array if the requester did not
+	 * have permission and the request asks for all partitions.
+	 */
+	struct fmq_kafka_elect_leaders_resp_replica_election_result *replica_election_results;
+	int32_t replica_election_results_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ElectLeadersResponse to its schema default. */
+void fmq_kafka_elect_leaders_resp_init(struct fmq_kafka_elect_leaders_resp *m);
+/** Decode a ElectLeadersResponse body at version v (0-2); see fmq_kafka_decode_request(). */
+int fmq_kafka_elect_leaders_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_elect_leaders_resp *m);
+/** Encode a ElectLeadersResponse body at version v. */
+int fmq_kafka_elect_leaders_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_elect_leaders_resp *m);
+/** Add the encoded size of a ElectLeadersResponse body at version v to s. */
+int fmq_kafka_elect_leaders_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_elect_leaders_resp *m);
+
 /** AlterableConfig */
 struct fmq_kafka_incremental_alter_configs_req_alterable_config {
 	/**
@@ -4118,6 +4236,256 @@ int fmq_kafka_incremental_alter_configs_resp_decode(struct fmq_kafka_reader *r, 
 int fmq_kafka_incremental_alter_configs_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_incremental_alter_configs_resp *m);
 /** Add the encoded size of a IncrementalAlterConfigsResponse body at version v to s. */
 int fmq_kafka_incremental_alter_configs_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_incremental_alter_configs_resp *m);
+
+/** ReassignablePartition */
+struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+, nullable v0+, default null) The replicas to place the partitions
+	 * on, or null to cancel a pending reassignment for this partition.
+	 */
+	int32_t *replicas;
+	int32_t replicas_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ReassignableTopic */
+struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The partitions to reassign.
+	 */
+	struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterPartitionReassignmentsRequest (API key 45, versions 0-0) */
+struct fmq_kafka_alter_partition_reassignments_req {
+	/**
+	 * (v0+, default 60000) The time in ms to wait for the request to complete.
+	 */
+	int32_t timeout_ms;
+	/**
+	 * (v0+) The topics to reassign.
+	 */
+	struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterPartitionReassignmentsRequest to its schema default. */
+void fmq_kafka_alter_partition_reassignments_req_init(struct fmq_kafka_alter_partition_reassignments_req *m);
+/** Decode a AlterPartitionReassignmentsRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_partition_reassignments_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_partition_reassignments_req *m);
+/** Encode a AlterPartitionReassignmentsRequest body at version v. */
+int fmq_kafka_alter_partition_reassignments_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_partition_reassignments_req *m);
+/** Add the encoded size of a AlterPartitionReassignmentsRequest body at version v to s. */
+int fmq_kafka_alter_partition_reassignments_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_partition_reassignments_req *m);
+
+/** ReassignablePartitionResponse */
+struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The error code for this partition, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The error message for this partition, or null if
+	 * there was no error.
+	 */
+	struct fmq_kafka_str error_message;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ReassignableTopicResponse */
+struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response {
+	/**
+	 * (v0+) The topic name
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The responses to partitions to reassign
+	 */
+	struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** AlterPartitionReassignmentsResponse (API key 45, versions 0-0) */
+struct fmq_kafka_alter_partition_reassignments_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The top-level error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The top-level error message, or null if there was no
+	 * error.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The responses to topics to reassign.
+	 */
+	struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response *responses;
+	int32_t responses_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a AlterPartitionReassignmentsResponse to its schema default. */
+void fmq_kafka_alter_partition_reassignments_resp_init(struct fmq_kafka_alter_partition_reassignments_resp *m);
+/** Decode a AlterPartitionReassignmentsResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_alter_partition_reassignments_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_alter_partition_reassignments_resp *m);
+/** Encode a AlterPartitionReassignmentsResponse body at version v. */
+int fmq_kafka_alter_partition_reassignments_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_alter_partition_reassignments_resp *m);
+/** Add the encoded size of a AlterPartitionReassignmentsResponse body at version v to s. */
+int fmq_kafka_alter_partition_reassignments_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_alter_partition_reassignments_resp *m);
+
+/** ListPartitionReassignmentsTopics */
+struct fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics {
+	/**
+	 * (v0+) The topic name
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The partitions to list partition reassignments for.
+	 */
+	int32_t *partition_indexes;
+	int32_t partition_indexes_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ListPartitionReassignmentsRequest (API key 46, versions 0-0) */
+struct fmq_kafka_list_partition_reassignments_req {
+	/**
+	 * (v0+, default 60000) The time in ms to wait for the request to complete.
+	 */
+	int32_t timeout_ms;
+	/**
+	 * (v0+, nullable v0+, default null) The topics to list partition
+	 * reassignments for, or null to list everything.
+	 */
+	struct fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ListPartitionReassignmentsRequest to its schema default. */
+void fmq_kafka_list_partition_reassignments_req_init(struct fmq_kafka_list_partition_reassignments_req *m);
+/** Decode a ListPartitionReassignmentsRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_list_partition_reassignments_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_partition_reassignments_req *m);
+/** Encode a ListPartitionReassignmentsRequest body at version v. */
+int fmq_kafka_list_partition_reassignments_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_partition_reassignments_req *m);
+/** Add the encoded size of a ListPartitionReassignmentsRequest body at version v to s. */
+int fmq_kafka_list_partition_reassignments_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_partition_reassignments_req *m);
+
+/** OngoingPartitionReassignment */
+struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment {
+	/**
+	 * (v0+) The index of the partition.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The current replica set.
+	 */
+	int32_t *replicas;
+	int32_t replicas_count;  /**< -1: null */
+	/**
+	 * (v0+) The set of replicas we are currently adding.
+	 */
+	int32_t *adding_replicas;
+	int32_t adding_replicas_count;  /**< -1: null */
+	/**
+	 * (v0+) The set of replicas we are currently removing.
+	 */
+	int32_t *removing_replicas;
+	int32_t removing_replicas_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** OngoingTopicReassignment */
+struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The ongoing reassignments for each partition.
+	 */
+	struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ListPartitionReassignmentsResponse (API key 46, versions 0-0) */
+struct fmq_kafka_list_partition_reassignments_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) The top-level error code, or 0 if there was no error
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+) The top-level error message, or null if there was no
+	 * error.
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+) The ongoing reassignments for each topic.
+	 */
+	struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a ListPartitionReassignmentsResponse to its schema default. */
+void fmq_kafka_list_partition_reassignments_resp_init(struct fmq_kafka_list_partition_reassignments_resp *m);
+/** Decode a ListPartitionReassignmentsResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_list_partition_reassignments_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_partition_reassignments_resp *m);
+/** Encode a ListPartitionReassignmentsResponse body at version v. */
+int fmq_kafka_list_partition_reassignments_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_partition_reassignments_resp *m);
+/** Add the encoded size of a ListPartitionReassignmentsResponse body at version v to s. */
+int fmq_kafka_list_partition_reassignments_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_partition_reassignments_resp *m);
 
 /** OffsetDeleteRequestPartition */
 struct fmq_kafka_offset_delete_req_offset_delete_request_partition {
@@ -5377,7 +5745,10 @@ union fmq_kafka_request {
 	struct fmq_kafka_sasl_authenticate_req sasl_authenticate;
 	struct fmq_kafka_create_partitions_req create_partitions;
 	struct fmq_kafka_delete_groups_req delete_groups;
+	struct fmq_kafka_elect_leaders_req elect_leaders;
 	struct fmq_kafka_incremental_alter_configs_req incremental_alter_configs;
+	struct fmq_kafka_alter_partition_reassignments_req alter_partition_reassignments;
+	struct fmq_kafka_list_partition_reassignments_req list_partition_reassignments;
 	struct fmq_kafka_offset_delete_req offset_delete;
 	struct fmq_kafka_describe_client_quotas_req describe_client_quotas;
 	struct fmq_kafka_alter_client_quotas_req alter_client_quotas;
@@ -5424,7 +5795,10 @@ union fmq_kafka_response {
 	struct fmq_kafka_sasl_authenticate_resp sasl_authenticate;
 	struct fmq_kafka_create_partitions_resp create_partitions;
 	struct fmq_kafka_delete_groups_resp delete_groups;
+	struct fmq_kafka_elect_leaders_resp elect_leaders;
 	struct fmq_kafka_incremental_alter_configs_resp incremental_alter_configs;
+	struct fmq_kafka_alter_partition_reassignments_resp alter_partition_reassignments;
+	struct fmq_kafka_list_partition_reassignments_resp list_partition_reassignments;
 	struct fmq_kafka_offset_delete_resp offset_delete;
 	struct fmq_kafka_describe_client_quotas_resp describe_client_quotas;
 	struct fmq_kafka_alter_client_quotas_resp alter_client_quotas;

@@ -40,7 +40,10 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 36, 0, 2, 2, "SaslAuthenticate" },
 	{ 37, 0, 3, 2, "CreatePartitions" },
 	{ 42, 0, 2, 2, "DeleteGroups" },
+	{ 43, 0, 2, 2, "ElectLeaders" },
 	{ 44, 0, 1, 1, "IncrementalAlterConfigs" },
+	{ 45, 0, 0, 0, "AlterPartitionReassignments" },
+	{ 46, 0, 0, 0, "ListPartitionReassignments" },
 	{ 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE, "OffsetDelete" },
 	{ 48, 0, 1, 1, "DescribeClientQuotas" },
 	{ 49, 0, 1, 1, "AlterClientQuotas" },
@@ -121,8 +124,14 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_create_partitions_req_decode(r, v, a, out);
 	case 42:
 		return fmq_kafka_delete_groups_req_decode(r, v, a, out);
+	case 43:
+		return fmq_kafka_elect_leaders_req_decode(r, v, a, out);
 	case 44:
 		return fmq_kafka_incremental_alter_configs_req_decode(r, v, a, out);
+	case 45:
+		return fmq_kafka_alter_partition_reassignments_req_decode(r, v, a, out);
+	case 46:
+		return fmq_kafka_list_partition_reassignments_req_decode(r, v, a, out);
 	case 47:
 		return fmq_kafka_offset_delete_req_decode(r, v, a, out);
 	case 48:
@@ -216,8 +225,14 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_create_partitions_req_encode(w, v, body);
 	case 42:
 		return fmq_kafka_delete_groups_req_encode(w, v, body);
+	case 43:
+		return fmq_kafka_elect_leaders_req_encode(w, v, body);
 	case 44:
 		return fmq_kafka_incremental_alter_configs_req_encode(w, v, body);
+	case 45:
+		return fmq_kafka_alter_partition_reassignments_req_encode(w, v, body);
+	case 46:
+		return fmq_kafka_list_partition_reassignments_req_encode(w, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_req_encode(w, v, body);
 	case 48:
@@ -311,8 +326,14 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_create_partitions_req_size(s, v, body);
 	case 42:
 		return fmq_kafka_delete_groups_req_size(s, v, body);
+	case 43:
+		return fmq_kafka_elect_leaders_req_size(s, v, body);
 	case 44:
 		return fmq_kafka_incremental_alter_configs_req_size(s, v, body);
+	case 45:
+		return fmq_kafka_alter_partition_reassignments_req_size(s, v, body);
+	case 46:
+		return fmq_kafka_list_partition_reassignments_req_size(s, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_req_size(s, v, body);
 	case 48:
@@ -440,8 +461,17 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 42:
 		fmq_kafka_delete_groups_req_init(body);
 		return 0;
+	case 43:
+		fmq_kafka_elect_leaders_req_init(body);
+		return 0;
 	case 44:
 		fmq_kafka_incremental_alter_configs_req_init(body);
+		return 0;
+	case 45:
+		fmq_kafka_alter_partition_reassignments_req_init(body);
+		return 0;
+	case 46:
+		fmq_kafka_list_partition_reassignments_req_init(body);
 		return 0;
 	case 47:
 		fmq_kafka_offset_delete_req_init(body);
@@ -546,8 +576,14 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_create_partitions_resp_decode(r, v, a, out);
 	case 42:
 		return fmq_kafka_delete_groups_resp_decode(r, v, a, out);
+	case 43:
+		return fmq_kafka_elect_leaders_resp_decode(r, v, a, out);
 	case 44:
 		return fmq_kafka_incremental_alter_configs_resp_decode(r, v, a, out);
+	case 45:
+		return fmq_kafka_alter_partition_reassignments_resp_decode(r, v, a, out);
+	case 46:
+		return fmq_kafka_list_partition_reassignments_resp_decode(r, v, a, out);
 	case 47:
 		return fmq_kafka_offset_delete_resp_decode(r, v, a, out);
 	case 48:
@@ -641,8 +677,14 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_create_partitions_resp_encode(w, v, body);
 	case 42:
 		return fmq_kafka_delete_groups_resp_encode(w, v, body);
+	case 43:
+		return fmq_kafka_elect_leaders_resp_encode(w, v, body);
 	case 44:
 		return fmq_kafka_incremental_alter_configs_resp_encode(w, v, body);
+	case 45:
+		return fmq_kafka_alter_partition_reassignments_resp_encode(w, v, body);
+	case 46:
+		return fmq_kafka_list_partition_reassignments_resp_encode(w, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_resp_encode(w, v, body);
 	case 48:
@@ -736,8 +778,14 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_create_partitions_resp_size(s, v, body);
 	case 42:
 		return fmq_kafka_delete_groups_resp_size(s, v, body);
+	case 43:
+		return fmq_kafka_elect_leaders_resp_size(s, v, body);
 	case 44:
 		return fmq_kafka_incremental_alter_configs_resp_size(s, v, body);
+	case 45:
+		return fmq_kafka_alter_partition_reassignments_resp_size(s, v, body);
+	case 46:
+		return fmq_kafka_list_partition_reassignments_resp_size(s, v, body);
 	case 47:
 		return fmq_kafka_offset_delete_resp_size(s, v, body);
 	case 48:
@@ -865,8 +913,17 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 	case 42:
 		fmq_kafka_delete_groups_resp_init(body);
 		return 0;
+	case 43:
+		fmq_kafka_elect_leaders_resp_init(body);
+		return 0;
 	case 44:
 		fmq_kafka_incremental_alter_configs_resp_init(body);
+		return 0;
+	case 45:
+		fmq_kafka_alter_partition_reassignments_resp_init(body);
+		return 0;
+	case 46:
+		fmq_kafka_list_partition_reassignments_resp_init(body);
 		return 0;
 	case 47:
 		fmq_kafka_offset_delete_resp_init(body);

@@ -244,6 +244,14 @@ static int fill_fmq_kafka_delete_groups_req(struct kt_rng *g, int16_t v, struct 
 static int fill_fmq_kafka_delete_groups_resp_deletable_group_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_groups_resp_deletable_group_result *o);
 static void kt_init_fmq_kafka_delete_groups_resp_deletable_group_result(struct fmq_kafka_delete_groups_resp_deletable_group_result *o);
 static int fill_fmq_kafka_delete_groups_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_groups_resp *o);
+static int fill_fmq_kafka_elect_leaders_req_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_req_topic_partitions *o);
+static void kt_init_fmq_kafka_elect_leaders_req_topic_partitions(struct fmq_kafka_elect_leaders_req_topic_partitions *o);
+static int fill_fmq_kafka_elect_leaders_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_req *o);
+static int fill_fmq_kafka_elect_leaders_resp_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_resp_partition_result *o);
+static void kt_init_fmq_kafka_elect_leaders_resp_partition_result(struct fmq_kafka_elect_leaders_resp_partition_result *o);
+static int fill_fmq_kafka_elect_leaders_resp_replica_election_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_resp_replica_election_result *o);
+static void kt_init_fmq_kafka_elect_leaders_resp_replica_election_result(struct fmq_kafka_elect_leaders_resp_replica_election_result *o);
+static int fill_fmq_kafka_elect_leaders_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_resp *o);
 static int fill_fmq_kafka_incremental_alter_configs_req_alterable_config(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_incremental_alter_configs_req_alterable_config *o);
 static void kt_init_fmq_kafka_incremental_alter_configs_req_alterable_config(struct fmq_kafka_incremental_alter_configs_req_alterable_config *o);
 static int fill_fmq_kafka_incremental_alter_configs_req_alter_configs_resource(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_incremental_alter_configs_req_alter_configs_resource *o);
@@ -252,6 +260,24 @@ static int fill_fmq_kafka_incremental_alter_configs_req(struct kt_rng *g, int16_
 static int fill_fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response *o);
 static void kt_init_fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response(struct fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response *o);
 static int fill_fmq_kafka_incremental_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_incremental_alter_configs_resp *o);
+static int fill_fmq_kafka_alter_partition_reassignments_req_reassignable_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition *o);
+static void kt_init_fmq_kafka_alter_partition_reassignments_req_reassignable_partition(struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition *o);
+static int fill_fmq_kafka_alter_partition_reassignments_req_reassignable_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic *o);
+static void kt_init_fmq_kafka_alter_partition_reassignments_req_reassignable_topic(struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic *o);
+static int fill_fmq_kafka_alter_partition_reassignments_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_req *o);
+static int fill_fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response *o);
+static void kt_init_fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response(struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response *o);
+static int fill_fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response *o);
+static void kt_init_fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response(struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response *o);
+static int fill_fmq_kafka_alter_partition_reassignments_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_resp *o);
+static int fill_fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics *o);
+static void kt_init_fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics(struct fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics *o);
+static int fill_fmq_kafka_list_partition_reassignments_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_req *o);
+static int fill_fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment *o);
+static void kt_init_fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment(struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment *o);
+static int fill_fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment *o);
+static void kt_init_fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment(struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment *o);
+static int fill_fmq_kafka_list_partition_reassignments_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_resp *o);
 static int fill_fmq_kafka_offset_delete_req_offset_delete_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_delete_req_offset_delete_request_partition *o);
 static void kt_init_fmq_kafka_offset_delete_req_offset_delete_request_partition(struct fmq_kafka_offset_delete_req_offset_delete_request_partition *o);
 static int fill_fmq_kafka_offset_delete_req_offset_delete_request_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_delete_req_offset_delete_request_topic *o);
@@ -1085,6 +1111,30 @@ kt_init_fmq_kafka_delete_groups_resp_deletable_group_result(struct fmq_kafka_del
 }
 
 static void
+kt_init_fmq_kafka_elect_leaders_req_topic_partitions(struct fmq_kafka_elect_leaders_req_topic_partitions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_elect_leaders_resp_partition_result(struct fmq_kafka_elect_leaders_resp_partition_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_elect_leaders_resp_replica_election_result(struct fmq_kafka_elect_leaders_resp_replica_election_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
+}
+
+static void
 kt_init_fmq_kafka_incremental_alter_configs_req_alterable_config(struct fmq_kafka_incremental_alter_configs_req_alterable_config *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -1110,6 +1160,59 @@ kt_init_fmq_kafka_incremental_alter_configs_resp_alter_configs_resource_response
 	o->error_message.len = 0;
 	o->resource_name.p = "";
 	o->resource_name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_partition_reassignments_req_reassignable_partition(struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->replicas_count = -1;
+}
+
+static void
+kt_init_fmq_kafka_alter_partition_reassignments_req_reassignable_topic(struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response(struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message.p = "";
+	o->error_message.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response(struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics(struct fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment(struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment(struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
 }
 
 static void
@@ -6675,6 +6778,176 @@ fillv_fmq_kafka_delete_groups_resp(struct kt_rng *g, int16_t v, struct fmq_kafka
 }
 
 static int
+fill_fmq_kafka_elect_leaders_req_topic_partitions(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_req_topic_partitions *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_elect_leaders_req_topic_partitions(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			o->partitions[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_elect_leaders_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_req *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_elect_leaders_req_init(o);
+	if ((v >= 1)) {
+		o->election_type = (int8_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topic_partitions_count = kt_rand_count(g, depth, true);
+		o->topic_partitions = NULL;
+		if (o->topic_partitions_count > 0) {
+			o->topic_partitions = fmq_kafka_arena_alloc(a, (size_t)o->topic_partitions_count * sizeof(*o->topic_partitions));
+			if (o->topic_partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topic_partitions_count; i++) {
+			if (fill_fmq_kafka_elect_leaders_req_topic_partitions(g, v, a, depth + 1, &o->topic_partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_elect_leaders_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_elect_leaders_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_elect_leaders_resp_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_resp_partition_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_elect_leaders_resp_partition_result(o);
+	if (true) {
+		o->partition_id = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_elect_leaders_resp_replica_election_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_resp_replica_election_result *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_elect_leaders_resp_replica_election_result(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partition_result_count = kt_rand_count(g, depth, false);
+		o->partition_result = NULL;
+		if (o->partition_result_count > 0) {
+			o->partition_result = fmq_kafka_arena_alloc(a, (size_t)o->partition_result_count * sizeof(*o->partition_result));
+			if (o->partition_result == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partition_result_count; i++) {
+			if (fill_fmq_kafka_elect_leaders_resp_partition_result(g, v, a, depth + 1, &o->partition_result[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_elect_leaders_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_elect_leaders_resp *o)
+{
+	const bool flex = v >= 2;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_elect_leaders_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 1)) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->replica_election_results_count = kt_rand_count(g, depth, false);
+		o->replica_election_results = NULL;
+		if (o->replica_election_results_count > 0) {
+			o->replica_election_results = fmq_kafka_arena_alloc(a, (size_t)o->replica_election_results_count * sizeof(*o->replica_election_results));
+			if (o->replica_election_results == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->replica_election_results_count; i++) {
+			if (fill_fmq_kafka_elect_leaders_resp_replica_election_result(g, v, a, depth + 1, &o->replica_election_results[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_elect_leaders_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_elect_leaders_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_incremental_alter_configs_req_alterable_config(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_incremental_alter_configs_req_alterable_config *o)
 {
 	const bool flex = v >= 1;
@@ -6836,6 +7109,408 @@ static int
 fillv_fmq_kafka_incremental_alter_configs_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
 {
 	return fill_fmq_kafka_incremental_alter_configs_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_partition_reassignments_req_reassignable_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_req_reassignable_partition *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_partition_reassignments_req_reassignable_partition(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->replicas_count = kt_rand_count(g, depth, true);
+		o->replicas = NULL;
+		if (o->replicas_count > 0) {
+			o->replicas = fmq_kafka_arena_alloc(a, (size_t)o->replicas_count * sizeof(*o->replicas));
+			if (o->replicas == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->replicas_count; i++) {
+			o->replicas[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_partition_reassignments_req_reassignable_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_req_reassignable_topic *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_partition_reassignments_req_reassignable_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_alter_partition_reassignments_req_reassignable_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_partition_reassignments_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_partition_reassignments_req_init(o);
+	if (true) {
+		o->timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_alter_partition_reassignments_req_reassignable_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_partition_reassignments_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_partition_reassignments_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_alter_partition_reassignments_resp_reassignable_partition_response(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_alter_partition_reassignments_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_alter_partition_reassignments_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_alter_partition_reassignments_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->responses_count = kt_rand_count(g, depth, false);
+		o->responses = NULL;
+		if (o->responses_count > 0) {
+			o->responses = fmq_kafka_arena_alloc(a, (size_t)o->responses_count * sizeof(*o->responses));
+			if (o->responses == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->responses_count; i++) {
+			if (fill_fmq_kafka_alter_partition_reassignments_resp_reassignable_topic_response(g, v, a, depth + 1, &o->responses[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_alter_partition_reassignments_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_alter_partition_reassignments_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partition_indexes_count = kt_rand_count(g, depth, false);
+		o->partition_indexes = NULL;
+		if (o->partition_indexes_count > 0) {
+			o->partition_indexes = fmq_kafka_arena_alloc(a, (size_t)o->partition_indexes_count * sizeof(*o->partition_indexes));
+			if (o->partition_indexes == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partition_indexes_count; i++) {
+			o->partition_indexes[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_list_partition_reassignments_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_list_partition_reassignments_req_init(o);
+	if (true) {
+		o->timeout_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, true);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_list_partition_reassignments_req_list_partition_reassignments_topics(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_list_partition_reassignments_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_list_partition_reassignments_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->replicas_count = kt_rand_count(g, depth, false);
+		o->replicas = NULL;
+		if (o->replicas_count > 0) {
+			o->replicas = fmq_kafka_arena_alloc(a, (size_t)o->replicas_count * sizeof(*o->replicas));
+			if (o->replicas == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->replicas_count; i++) {
+			o->replicas[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (true) {
+		o->adding_replicas_count = kt_rand_count(g, depth, false);
+		o->adding_replicas = NULL;
+		if (o->adding_replicas_count > 0) {
+			o->adding_replicas = fmq_kafka_arena_alloc(a, (size_t)o->adding_replicas_count * sizeof(*o->adding_replicas));
+			if (o->adding_replicas == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->adding_replicas_count; i++) {
+			o->adding_replicas[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (true) {
+		o->removing_replicas_count = kt_rand_count(g, depth, false);
+		o->removing_replicas = NULL;
+		if (o->removing_replicas_count > 0) {
+			o->removing_replicas = fmq_kafka_arena_alloc(a, (size_t)o->removing_replicas_count * sizeof(*o->removing_replicas));
+			if (o->removing_replicas == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->removing_replicas_count; i++) {
+			o->removing_replicas[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_list_partition_reassignments_resp_ongoing_partition_reassignment(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_list_partition_reassignments_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_partition_reassignments_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_list_partition_reassignments_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_list_partition_reassignments_resp_ongoing_topic_reassignment(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_list_partition_reassignments_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_list_partition_reassignments_resp(g, v, a, 0, o);
 }
 
 static int
@@ -8635,8 +9310,14 @@ const struct kt_msg kt_msgs[] = {
 	{ 37, 0, 0, 3, "CreatePartitionsResponse", sizeof(struct fmq_kafka_create_partitions_resp), fillv_fmq_kafka_create_partitions_resp },
 	{ 42, 1, 0, 2, "DeleteGroupsRequest", sizeof(struct fmq_kafka_delete_groups_req), fillv_fmq_kafka_delete_groups_req },
 	{ 42, 0, 0, 2, "DeleteGroupsResponse", sizeof(struct fmq_kafka_delete_groups_resp), fillv_fmq_kafka_delete_groups_resp },
+	{ 43, 1, 0, 2, "ElectLeadersRequest", sizeof(struct fmq_kafka_elect_leaders_req), fillv_fmq_kafka_elect_leaders_req },
+	{ 43, 0, 0, 2, "ElectLeadersResponse", sizeof(struct fmq_kafka_elect_leaders_resp), fillv_fmq_kafka_elect_leaders_resp },
 	{ 44, 1, 0, 1, "IncrementalAlterConfigsRequest", sizeof(struct fmq_kafka_incremental_alter_configs_req), fillv_fmq_kafka_incremental_alter_configs_req },
 	{ 44, 0, 0, 1, "IncrementalAlterConfigsResponse", sizeof(struct fmq_kafka_incremental_alter_configs_resp), fillv_fmq_kafka_incremental_alter_configs_resp },
+	{ 45, 1, 0, 0, "AlterPartitionReassignmentsRequest", sizeof(struct fmq_kafka_alter_partition_reassignments_req), fillv_fmq_kafka_alter_partition_reassignments_req },
+	{ 45, 0, 0, 0, "AlterPartitionReassignmentsResponse", sizeof(struct fmq_kafka_alter_partition_reassignments_resp), fillv_fmq_kafka_alter_partition_reassignments_resp },
+	{ 46, 1, 0, 0, "ListPartitionReassignmentsRequest", sizeof(struct fmq_kafka_list_partition_reassignments_req), fillv_fmq_kafka_list_partition_reassignments_req },
+	{ 46, 0, 0, 0, "ListPartitionReassignmentsResponse", sizeof(struct fmq_kafka_list_partition_reassignments_resp), fillv_fmq_kafka_list_partition_reassignments_resp },
 	{ 47, 1, 0, 0, "OffsetDeleteRequest", sizeof(struct fmq_kafka_offset_delete_req), fillv_fmq_kafka_offset_delete_req },
 	{ 47, 0, 0, 0, "OffsetDeleteResponse", sizeof(struct fmq_kafka_offset_delete_resp), fillv_fmq_kafka_offset_delete_resp },
 	{ 48, 1, 0, 1, "DescribeClientQuotasRequest", sizeof(struct fmq_kafka_describe_client_quotas_req), fillv_fmq_kafka_describe_client_quotas_req },
