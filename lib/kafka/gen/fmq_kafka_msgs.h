@@ -47,6 +47,7 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	FMQ_KAFKA_API_DESCRIBE_CLUSTER = 60,
+	FMQ_KAFKA_API_DESCRIBE_PRODUCERS = 61,
 	FMQ_KAFKA_API_DESCRIBE_TRANSACTIONS = 65,
 	FMQ_KAFKA_API_LIST_TRANSACTIONS = 66,
 	FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT = 68,
@@ -54,7 +55,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 43
+#define FMQ_KAFKA_N_APIS 44
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -87,7 +88,7 @@ struct fmq_kafka_produce_req_topic_produce_data {
 	uint32_t n_unknown_tags;
 };
 
-/** ProduceRequest (API key 0, versions 0-9) */
+/** ProduceRequest (API key 0, versions 0-11) */
 struct fmq_kafka_produce_req {
 	/**
 	 * (v3+, nullable v3+, default null) The transactional ID, or null if the
@@ -116,7 +117,7 @@ struct fmq_kafka_produce_req {
 
 /** Set every field of a ProduceRequest to its schema default. */
 void fmq_kafka_produce_req_init(struct fmq_kafka_produce_req *m);
-/** Decode a ProduceRequest body at version v (0-9); see fmq_kafka_decode_request(). */
+/** Decode a ProduceRequest body at version v (0-11); see fmq_kafka_decode_request(). */
 int fmq_kafka_produce_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_req *m);
 /** Encode a ProduceRequest body at version v. */
 int fmq_kafka_produce_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_produce_req *m);
@@ -134,6 +135,22 @@ struct fmq_kafka_produce_resp_batch_index_and_error_message {
 	 * caused the batch to be dropped
 	 */
 	struct fmq_kafka_str batch_index_error_message;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** LeaderIdAndEpoch */
+struct fmq_kafka_produce_resp_leader_id_and_epoch {
+	/**
+	 * (v10+, default -1) The ID of the current leader or -1 if the leader is
+	 * unknown.
+	 */
+	int32_t leader_id;
+	/**
+	 * (v10+, default -1) The latest known leader epoch
+	 */
+	int32_t leader_epoch;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -174,6 +191,10 @@ struct fmq_kafka_produce_resp_partition_produce_response {
 	 * the common root cause of the records that caused the batch to be dropped
 	 */
 	struct fmq_kafka_str error_message;
+	/**
+	 * (v10+, tag 0)
+	 */
+	struct fmq_kafka_produce_resp_leader_id_and_epoch current_leader;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -195,7 +216,31 @@ struct fmq_kafka_produce_resp_topic_produce_response {
 	uint32_t n_unknown_tags;
 };
 
-/** ProduceResponse (API key 0, versions 0-9) */
+/** NodeEndpoint */
+struct fmq_kafka_produce_resp_node_endpoint {
+	/**
+	 * (v10+) The ID of the associated node.
+	 */
+	int32_t node_id;
+	/**
+	 * (v10+) The node's hostname.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v10+) The node's port.
+	 */
+	int32_t port;
+	/**
+	 * (v10+, nullable v10+, default null) The rack of the node, or null if it
+	 * has not been assigned to a rack.
+	 */
+	struct fmq_kafka_str rack;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ProduceResponse (API key 0, versions 0-11) */
 struct fmq_kafka_produce_resp {
 	/**
 	 * (v0+) Each produce response
@@ -208,6 +253,12 @@ struct fmq_kafka_produce_resp {
 	 * violate any quota.
 	 */
 	int32_t throttle_time_ms;
+	/**
+	 * (v10+, tag 0) Endpoints for all current-leaders enumerated in
+	 * PartitionProduceResponses, with errors NOT_LEADER_OR_FOLLOWER.
+	 */
+	struct fmq_kafka_produce_resp_node_endpoint *node_endpoints;
+	int32_t node_endpoints_count;  /**< -1: null */
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -215,12 +266,28 @@ struct fmq_kafka_produce_resp {
 
 /** Set every field of a ProduceResponse to its schema default. */
 void fmq_kafka_produce_resp_init(struct fmq_kafka_produce_resp *m);
-/** Decode a ProduceResponse body at version v (0-9); see fmq_kafka_decode_request(). */
+/** Decode a ProduceResponse body at version v (0-11); see fmq_kafka_decode_request(). */
 int fmq_kafka_produce_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_resp *m);
 /** Encode a ProduceResponse body at version v. */
 int fmq_kafka_produce_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_produce_resp *m);
 /** Add the encoded size of a ProduceResponse body at version v to s. */
 int fmq_kafka_produce_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_produce_resp *m);
+
+/** ReplicaState */
+struct fmq_kafka_fetch_req_replica_state {
+	/**
+	 * (v15+, default -1) The replica ID of the follower, or -1 if this request
+	 * is from a consumer.
+	 */
+	int32_t replica_id;
+	/**
+	 * (v15+, default -1) The epoch of this follower, or -1 if not available.
+	 */
+	int64_t replica_epoch;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
 
 /** FetchPartition */
 struct fmq_kafka_fetch_req_fetch_partition {
@@ -251,6 +318,10 @@ struct fmq_kafka_fetch_req_fetch_partition {
 	 * cases where this limit may not be honored.
 	 */
 	int32_t partition_max_bytes;
+	/**
+	 * (v17+, tag 0) The directory id of the follower fetching
+	 */
+	struct fmq_kafka_uuid replica_directory_id;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -262,6 +333,10 @@ struct fmq_kafka_fetch_req_fetch_topic {
 	 * (v0-12) The name of the topic to fetch.
 	 */
 	struct fmq_kafka_str topic;
+	/**
+	 * (v13+) The unique topic ID
+	 */
+	struct fmq_kafka_uuid topic_id;
 	/**
 	 * (v0+) The partitions to fetch.
 	 */
@@ -279,6 +354,10 @@ struct fmq_kafka_fetch_req_forgotten_topic {
 	 */
 	struct fmq_kafka_str topic;
 	/**
+	 * (v13+) The unique topic ID
+	 */
+	struct fmq_kafka_uuid topic_id;
+	/**
 	 * (v7+) The partitions indexes to forget.
 	 */
 	int32_t *partitions;
@@ -288,7 +367,7 @@ struct fmq_kafka_fetch_req_forgotten_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** FetchRequest (API key 1, versions 4-12) */
+/** FetchRequest (API key 1, versions 4-17) */
 struct fmq_kafka_fetch_req {
 	/**
 	 * (v12+, nullable v12+, tag 0, default null) The clusterId if known. This
@@ -300,6 +379,10 @@ struct fmq_kafka_fetch_req {
 	 * is from a consumer.
 	 */
 	int32_t replica_id;
+	/**
+	 * (v15+, tag 1)
+	 */
+	struct fmq_kafka_fetch_req_replica_state replica_state;
 	/**
 	 * (v0+) The maximum time in milliseconds to wait for the response.
 	 */
@@ -354,7 +437,7 @@ struct fmq_kafka_fetch_req {
 
 /** Set every field of a FetchRequest to its schema default. */
 void fmq_kafka_fetch_req_init(struct fmq_kafka_fetch_req *m);
-/** Decode a FetchRequest body at version v (4-12); see fmq_kafka_decode_request(). */
+/** Decode a FetchRequest body at version v (4-17); see fmq_kafka_decode_request(). */
 int fmq_kafka_fetch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_req *m);
 /** Encode a FetchRequest body at version v. */
 int fmq_kafka_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_fetch_req *m);
@@ -489,6 +572,10 @@ struct fmq_kafka_fetch_resp_fetchable_topic_response {
 	 */
 	struct fmq_kafka_str topic;
 	/**
+	 * (v13+) The unique topic ID
+	 */
+	struct fmq_kafka_uuid topic_id;
+	/**
 	 * (v0+) The topic partitions.
 	 */
 	struct fmq_kafka_fetch_resp_partition_data *partitions;
@@ -498,7 +585,31 @@ struct fmq_kafka_fetch_resp_fetchable_topic_response {
 	uint32_t n_unknown_tags;
 };
 
-/** FetchResponse (API key 1, versions 4-12) */
+/** NodeEndpoint */
+struct fmq_kafka_fetch_resp_node_endpoint {
+	/**
+	 * (v16+) The ID of the associated node.
+	 */
+	int32_t node_id;
+	/**
+	 * (v16+) The node's hostname.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v16+) The node's port.
+	 */
+	int32_t port;
+	/**
+	 * (v16+, nullable v16+, default null) The rack of the node, or null if it
+	 * has not been assigned to a rack.
+	 */
+	struct fmq_kafka_str rack;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** FetchResponse (API key 1, versions 4-17) */
 struct fmq_kafka_fetch_resp {
 	/**
 	 * (v1+) The duration in milliseconds for which the request was throttled
@@ -520,6 +631,12 @@ struct fmq_kafka_fetch_resp {
 	 */
 	struct fmq_kafka_fetch_resp_fetchable_topic_response *responses;
 	int32_t responses_count;  /**< -1: null */
+	/**
+	 * (v16+, tag 0) Endpoints for all current-leaders enumerated in
+	 * PartitionData, with errors NOT_LEADER_OR_FOLLOWER & FENCED_LEADER_EPOCH.
+	 */
+	struct fmq_kafka_fetch_resp_node_endpoint *node_endpoints;
+	int32_t node_endpoints_count;  /**< -1: null */
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -527,7 +644,7 @@ struct fmq_kafka_fetch_resp {
 
 /** Set every field of a FetchResponse to its schema default. */
 void fmq_kafka_fetch_resp_init(struct fmq_kafka_fetch_resp *m);
-/** Decode a FetchResponse body at version v (4-12); see fmq_kafka_decode_request(). */
+/** Decode a FetchResponse body at version v (4-17); see fmq_kafka_decode_request(). */
 int fmq_kafka_fetch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_resp *m);
 /** Encode a FetchResponse body at version v. */
 int fmq_kafka_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_fetch_resp *m);
@@ -569,7 +686,7 @@ struct fmq_kafka_list_offsets_req_list_offsets_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** ListOffsetsRequest (API key 2, versions 1-7) */
+/** ListOffsetsRequest (API key 2, versions 1-9) */
 struct fmq_kafka_list_offsets_req {
 	/**
 	 * (v0+) The broker ID of the requester, or -1 if this request is being
@@ -599,7 +716,7 @@ struct fmq_kafka_list_offsets_req {
 
 /** Set every field of a ListOffsetsRequest to its schema default. */
 void fmq_kafka_list_offsets_req_init(struct fmq_kafka_list_offsets_req *m);
-/** Decode a ListOffsetsRequest body at version v (1-7); see fmq_kafka_decode_request(). */
+/** Decode a ListOffsetsRequest body at version v (1-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_list_offsets_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_offsets_req *m);
 /** Encode a ListOffsetsRequest body at version v. */
 int fmq_kafka_list_offsets_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_offsets_req *m);
@@ -649,7 +766,7 @@ struct fmq_kafka_list_offsets_resp_list_offsets_topic_response {
 	uint32_t n_unknown_tags;
 };
 
-/** ListOffsetsResponse (API key 2, versions 1-7) */
+/** ListOffsetsResponse (API key 2, versions 1-9) */
 struct fmq_kafka_list_offsets_resp {
 	/**
 	 * (v2+) The duration in milliseconds for which the request was throttled
@@ -669,7 +786,7 @@ struct fmq_kafka_list_offsets_resp {
 
 /** Set every field of a ListOffsetsResponse to its schema default. */
 void fmq_kafka_list_offsets_resp_init(struct fmq_kafka_list_offsets_resp *m);
-/** Decode a ListOffsetsResponse body at version v (1-7); see fmq_kafka_decode_request(). */
+/** Decode a ListOffsetsResponse body at version v (1-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_list_offsets_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_offsets_resp *m);
 /** Encode a ListOffsetsResponse body at version v. */
 int fmq_kafka_list_offsets_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_offsets_resp *m);
@@ -915,7 +1032,7 @@ struct fmq_kafka_offset_commit_req_offset_commit_request_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetCommitRequest (API key 8, versions 0-8) */
+/** OffsetCommitRequest (API key 8, versions 0-9) */
 struct fmq_kafka_offset_commit_req {
 	/**
 	 * (v0+) The unique group identifier.
@@ -951,7 +1068,7 @@ struct fmq_kafka_offset_commit_req {
 
 /** Set every field of a OffsetCommitRequest to its schema default. */
 void fmq_kafka_offset_commit_req_init(struct fmq_kafka_offset_commit_req *m);
-/** Decode a OffsetCommitRequest body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetCommitRequest body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_commit_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_commit_req *m);
 /** Encode a OffsetCommitRequest body at version v. */
 int fmq_kafka_offset_commit_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_commit_req *m);
@@ -989,7 +1106,7 @@ struct fmq_kafka_offset_commit_resp_offset_commit_response_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetCommitResponse (API key 8, versions 0-8) */
+/** OffsetCommitResponse (API key 8, versions 0-9) */
 struct fmq_kafka_offset_commit_resp {
 	/**
 	 * (v3+) The duration in milliseconds for which the request was throttled
@@ -1009,7 +1126,7 @@ struct fmq_kafka_offset_commit_resp {
 
 /** Set every field of a OffsetCommitResponse to its schema default. */
 void fmq_kafka_offset_commit_resp_init(struct fmq_kafka_offset_commit_resp *m);
-/** Decode a OffsetCommitResponse body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetCommitResponse body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_commit_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_commit_resp *m);
 /** Encode a OffsetCommitResponse body at version v. */
 int fmq_kafka_offset_commit_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_commit_resp *m);
@@ -1055,6 +1172,16 @@ struct fmq_kafka_offset_fetch_req_offset_fetch_request_group {
 	 */
 	struct fmq_kafka_str group_id;
 	/**
+	 * (v9+, nullable v9+, default null) The member ID assigned by the group
+	 * coordinator if using the new consumer protocol (KIP-848).
+	 */
+	struct fmq_kafka_str member_id;
+	/**
+	 * (v9+, default -1) The member epoch if using the new consumer protocol
+	 * (KIP-848).
+	 */
+	int32_t member_epoch;
+	/**
 	 * (v8+, nullable v8+) Each topic we would like to fetch offsets for, or
 	 * null to fetch offsets for all topics.
 	 */
@@ -1065,7 +1192,7 @@ struct fmq_kafka_offset_fetch_req_offset_fetch_request_group {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetFetchRequest (API key 9, versions 0-8) */
+/** OffsetFetchRequest (API key 9, versions 0-9) */
 struct fmq_kafka_offset_fetch_req {
 	/**
 	 * (v0-7) The group to fetch offsets for.
@@ -1094,7 +1221,7 @@ struct fmq_kafka_offset_fetch_req {
 
 /** Set every field of a OffsetFetchRequest to its schema default. */
 void fmq_kafka_offset_fetch_req_init(struct fmq_kafka_offset_fetch_req *m);
-/** Decode a OffsetFetchRequest body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetFetchRequest body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_fetch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_fetch_req *m);
 /** Encode a OffsetFetchRequest body at version v. */
 int fmq_kafka_offset_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_fetch_req *m);
@@ -1207,7 +1334,7 @@ struct fmq_kafka_offset_fetch_resp_offset_fetch_response_group {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetFetchResponse (API key 9, versions 0-8) */
+/** OffsetFetchResponse (API key 9, versions 0-9) */
 struct fmq_kafka_offset_fetch_resp {
 	/**
 	 * (v3+) The duration in milliseconds for which the request was throttled
@@ -1236,7 +1363,7 @@ struct fmq_kafka_offset_fetch_resp {
 
 /** Set every field of a OffsetFetchResponse to its schema default. */
 void fmq_kafka_offset_fetch_resp_init(struct fmq_kafka_offset_fetch_resp *m);
-/** Decode a OffsetFetchResponse body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetFetchResponse body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_fetch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_fetch_resp *m);
 /** Encode a OffsetFetchResponse body at version v. */
 int fmq_kafka_offset_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_fetch_resp *m);
@@ -4801,6 +4928,142 @@ int fmq_kafka_describe_cluster_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a DescribeClusterResponse body at version v to s. */
 int fmq_kafka_describe_cluster_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_cluster_resp *m);
 
+/** TopicRequest */
+struct fmq_kafka_describe_producers_req_topic_request {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The indexes of the partitions to list producers for.
+	 */
+	int32_t *partition_indexes;
+	int32_t partition_indexes_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeProducersRequest (API key 61, versions 0-0) */
+struct fmq_kafka_describe_producers_req {
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_producers_req_topic_request *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeProducersRequest to its schema default. */
+void fmq_kafka_describe_producers_req_init(struct fmq_kafka_describe_producers_req *m);
+/** Decode a DescribeProducersRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_producers_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_producers_req *m);
+/** Encode a DescribeProducersRequest body at version v. */
+int fmq_kafka_describe_producers_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_producers_req *m);
+/** Add the encoded size of a DescribeProducersRequest body at version v to s. */
+int fmq_kafka_describe_producers_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_producers_req *m);
+
+/** ProducerState */
+struct fmq_kafka_describe_producers_resp_producer_state {
+	/**
+	 * (v0+)
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+)
+	 */
+	int32_t producer_epoch;
+	/**
+	 * (v0+, default -1)
+	 */
+	int32_t last_sequence;
+	/**
+	 * (v0+, default -1)
+	 */
+	int64_t last_timestamp;
+	/**
+	 * (v0+)
+	 */
+	int32_t coordinator_epoch;
+	/**
+	 * (v0+, default -1)
+	 */
+	int64_t current_txn_start_offset;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** PartitionResponse */
+struct fmq_kafka_describe_producers_resp_partition_response {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The partition error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+, default null) The partition error message, which may
+	 * be null if no additional details are available
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_producers_resp_producer_state *active_producers;
+	int32_t active_producers_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TopicResponse */
+struct fmq_kafka_describe_producers_resp_topic_response {
+	/**
+	 * (v0+) The topic name
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) Each partition in the response.
+	 */
+	struct fmq_kafka_describe_producers_resp_partition_response *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeProducersResponse (API key 61, versions 0-0) */
+struct fmq_kafka_describe_producers_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) Each topic in the response.
+	 */
+	struct fmq_kafka_describe_producers_resp_topic_response *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeProducersResponse to its schema default. */
+void fmq_kafka_describe_producers_resp_init(struct fmq_kafka_describe_producers_resp *m);
+/** Decode a DescribeProducersResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_producers_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_producers_resp *m);
+/** Encode a DescribeProducersResponse body at version v. */
+int fmq_kafka_describe_producers_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_producers_resp *m);
+/** Add the encoded size of a DescribeProducersResponse body at version v to s. */
+int fmq_kafka_describe_producers_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_producers_resp *m);
+
 /** DescribeTransactionsRequest (API key 65, versions 0-0) */
 struct fmq_kafka_describe_transactions_req {
 	/**
@@ -5384,6 +5647,7 @@ union fmq_kafka_request {
 	struct fmq_kafka_describe_user_scram_credentials_req describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_req alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_req describe_cluster;
+	struct fmq_kafka_describe_producers_req describe_producers;
 	struct fmq_kafka_describe_transactions_req describe_transactions;
 	struct fmq_kafka_list_transactions_req list_transactions;
 	struct fmq_kafka_consumer_group_heartbeat_req consumer_group_heartbeat;
@@ -5431,6 +5695,7 @@ union fmq_kafka_response {
 	struct fmq_kafka_describe_user_scram_credentials_resp describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_resp alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_resp describe_cluster;
+	struct fmq_kafka_describe_producers_resp describe_producers;
 	struct fmq_kafka_describe_transactions_resp describe_transactions;
 	struct fmq_kafka_list_transactions_resp list_transactions;
 	struct fmq_kafka_consumer_group_heartbeat_resp consumer_group_heartbeat;
