@@ -105,7 +105,7 @@ api_describe_producers(struct req_ctx *rc)
 		xp = xprog_get(rc, FMQ_KAFKA_API_DESCRIBE_PRODUCERS, nflat);
 	resp.topics_count = nt;
 	resp.topics = fmq_kafka_arena_alloc(&bl->arena,
-					    (nt ? nt : 1) * sizeof(*resp.topics));
+		(nt ? nt : 1) * sizeof(*resp.topics));
 	if (resp.topics == NULL)
 		goto nomem;
 	for (int32_t ti = 0; ti < nt; ti++) {
@@ -152,7 +152,8 @@ api_describe_producers(struct req_ctx *rc)
 			}
 			bp = &t->parts[idx];
 			if (bp->log == NULL) {
-				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
+				op->error_code =
+					FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
 				goto next;
 			}
 			if (bp->owner == bl->idx) {
@@ -162,8 +163,8 @@ api_describe_producers(struct req_ctx *rc)
 			}
 			/* The producer state is the owner lcore's. */
 			if (xp == NULL)
-				xp = xprog_get(rc, FMQ_KAFKA_API_DESCRIBE_PRODUCERS,
-					       nflat);
+				xp = xprog_get(rc,
+					FMQ_KAFKA_API_DESCRIBE_PRODUCERS, nflat);
 			if (xp == NULL)
 				goto nomem;
 			struct xres *xr = &xp->res[flat];

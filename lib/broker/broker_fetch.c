@@ -181,8 +181,9 @@ fetch_normalize(struct fmq_kafka_fetch_req *req, int16_t v)
 	if (v < 13)
 		return;
 	for (int32_t ti = 0; ti < req->topics_count; ti++) {
-		req->topics[ti].topic.p = (const char *)req->topics[ti].topic_id.b;
-		req->topics[ti].topic.len = 16;
+		struct fmq_kafka_fetch_req_fetch_topic *qt = &req->topics[ti];
+		qt->topic.p = (const char *)qt->topic_id.b;
+		qt->topic.len = 16;
 	}
 	for (int32_t fi = 0; fi < req->forgotten_topics_data_count; fi++) {
 		struct fmq_kafka_fetch_req_forgotten_topic *ft =
