@@ -554,6 +554,8 @@ api_dispatch(struct req_ctx *rc)
 		return api_list_offsets(rc);
 	case FMQ_KAFKA_API_DESCRIBE_CLUSTER:
 		return api_describe_cluster(rc);
+	case FMQ_KAFKA_API_DESCRIBE_PRODUCERS:
+		return api_describe_producers(rc);
 	case FMQ_KAFKA_API_SASL_HANDSHAKE:
 	case FMQ_KAFKA_API_SASL_AUTHENTICATE:
 		/* A SASL listener's gate serves these itself. */

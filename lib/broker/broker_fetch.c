@@ -167,6 +167,55 @@ park(struct req_ctx *rc, uint64_t deadline_ns, const void *const *keys,
 	return 0;
 }
 
+/*
+ * v15+ carries the follower's id in ReplicaState (KIP-903); v13+ names
+ * topics by id (KIP-516): the 16 id bytes stand in for the topic name
+ * from here on (fetch sessions key their partitions on them), and each
+ * topic is looked up by id.
+ */
+static void
+fetch_normalize(struct fmq_kafka_fetch_req *req, int16_t v)
+{
+	if (v >= 15)
+		req->replica_id = req->replica_state.replica_id;
+	if (v < 13)
+		return;
+	for (int32_t ti = 0; ti < req->topics_count; ti++) {
+		struct fmq_kafka_fetch_req_fetch_topic *qt = &req->topics[ti];
+		qt->topic.p = (const char *)qt->topic_id.b;
+		qt->topic.len = 16;
+	}
+	for (int32_t fi = 0; fi < req->forgotten_topics_data_count; fi++) {
+		struct fmq_kafka_fetch_req_forgotten_topic *ft =
+			&req->forgotten_topics_data[fi];
+		ft->topic.p = (const char *)ft->topic_id.b;
+		ft->topic.len = 16;
+	}
+}
+
+/* KIP-951 (v16+): the endpoints of the leaders named in the answer. */
+static int
+fetch_node_endpoints(struct req_ctx *rc, const struct leader_hints *h,
+		     struct fmq_kafka_fetch_resp *resp)
+{
+	struct fmq_kafka_fetch_resp_node_endpoint *ne;
+
+	if (h->n == 0)
+		return 0;
+	ne = fmq_kafka_arena_alloc(&rc->bl->arena, h->n * sizeof(*ne));
+	if (ne == NULL)
+		return -ENOMEM;
+	memset(ne, 0, h->n * sizeof(*ne));
+	for (uint32_t i = 0; i < h->n; i++) {
+		ne[i].node_id = h->ids[i];
+		leader_hint_ep(rc, h->ids[i], &ne[i].host, &ne[i].port,
+			       &ne[i].rack);
+	}
+	resp->node_endpoints = ne;
+	resp->node_endpoints_count = (int32_t)h->n;
+	return 0;
+}
+
 int
 api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 {
@@ -183,6 +232,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 	struct zref *zrefs = NULL;
 	struct xprog *xp = NULL;
 	uint32_t flat = 0, nflat = 0;
+	struct leader_hints hints = { .n = 0 };
+	bool ids = rc->hdr->api_version >= 13;
 	int r;
 
 	u = fmq_kafka_arena_alloc(&bl->arena, sizeof(*u));
@@ -194,6 +245,7 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 		return REQ_CLOSE(r == -ENOMEM ? BROKER_CLOSE_NOMEM :
 				 BROKER_CLOSE_MALFORMED);
 	req = &u->fetch;
+	fetch_normalize(req, rc->hdr->api_version);
 	fmq_kafka_init_response(FMQ_KAFKA_API_FETCH, rc->hdr->api_version,
 				&resp);
 	resp.session_id = 0;
@@ -234,14 +286,28 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 		const struct fmq_kafka_fetch_req_fetch_topic *qt = &req->topics[ti];
 		struct fmq_kafka_fetch_resp_fetchable_topic_response *ot =
 			&resp.responses[ti];
-		const struct fmq_btopic *t = qt->topic.len > 0 ?
-			fmq_bmeta_find(rc->meta, qt->topic.p,
-				       (uint32_t)qt->topic.len) : NULL;
+		const struct fmq_btopic *t;
+		struct fmq_kafka_str name = qt->topic;
 		int32_t np = RTE_MAX(qt->partitions_count, 0);
-		bool allowed = follower ? cluster_ok : np == 0 ||
-			req_allow_topic(rc, qt->topic, FMQ_ACL_OP_READ);
 
-		ot->topic = qt->topic;
+		if (ids) {
+			t = fmq_bmeta_find_id(rc->meta,
+					      (const uint8_t *)qt->topic.p);
+			memcpy(ot->topic_id.b, qt->topic.p, 16);
+			if (t != NULL) {
+				name.p = t->name;
+				name.len = t->name_len;
+			}
+		} else {
+			t = qt->topic.len > 0 ? fmq_bmeta_find(rc->meta,
+				qt->topic.p, (uint32_t)qt->topic.len) : NULL;
+		}
+		/* An unknown id is UNKNOWN_TOPIC_ID before any ACL check. */
+		bool allowed = (ids && t == NULL) ||
+			(follower ? cluster_ok : np == 0 ||
+			 req_allow_topic(rc, name, FMQ_ACL_OP_READ));
+
+		ot->topic = name;
 		ot->partitions_count = np;
 		ot->partitions = fmq_kafka_arena_alloc(&bl->arena,
 			(np ? np : 1) * sizeof(*ot->partitions));
@@ -274,6 +340,10 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			if (!allowed) {
 				op->error_code =
 					FMQ_KERR_TOPIC_AUTHORIZATION_FAILED;
+				goto perr;
+			}
+			if (ids && t == NULL) {
+				op->error_code = FMQ_KERR_UNKNOWN_TOPIC_ID;
 				goto perr;
 			}
 			if (t == NULL || qp->partition < 0 ||
@@ -465,6 +535,12 @@ have_ranges:
 perr:
 			any_error = true;
 			count_error(bl, op->error_code);
+			if (rc->hdr->api_version >= 16 && t != NULL &&
+			    (op->error_code == FMQ_KERR_NOT_LEADER_OR_FOLLOWER ||
+			     op->error_code == FMQ_KERR_FENCED_LEADER_EPOCH))
+				leader_hint(rc, &t->parts[qp->partition],
+					    &hints, &op->current_leader.leader_id,
+					    &op->current_leader.leader_epoch);
 		}
 	}
 
@@ -494,6 +570,8 @@ perr:
 	resp.throttle_time_ms = quota_charge(rc, FMQ_QUOTA_FETCH,
 					     (double)total);
 	fsess_end(rc, &fc, &resp);
+	if (fetch_node_endpoints(rc, &hints, &resp) < 0)
+		goto nomem;
 encode:;
 	struct rte_mbuf *m = resp_encode_z(bl, FMQ_KAFKA_API_FETCH,
 					   rc->hdr->api_version,

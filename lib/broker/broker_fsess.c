@@ -25,7 +25,10 @@
  * Fetch and encoding its answer: fsess_begin rewrites the request to the
  * session's partitions without changing the session (a parked fetch runs
  * again from its frame), fsess_end applies the answer once it is final.
- * Session state lives in the lcore's slab.
+ * Session state lives in the lcore's slab. From Fetch v13 topics are
+ * named by id: api_fetch hands the 16 id bytes in as the topic "name",
+ * and a session made with ids takes only requests with ids (and the
+ * reverse: FETCH_SESSION_TOPIC_ID_ERROR, as Kafka).
  */
 #include <errno.h>
 #include <string.h>
@@ -520,6 +523,7 @@ fsess_begin(struct req_ctx *rc, struct fmq_kafka_fetch_req *req,
 	if (rc->hdr->api_version < 7)
 		return 0;
 	fc->privileged = req->replica_id >= 0;
+	fc->ids = rc->hdr->api_version >= 13;
 	if (req->session_epoch == 0 || req->session_epoch == -1) {
 		/* A full request closes the session it names. */
 		if (req->session_id != 0) {
@@ -541,6 +545,11 @@ fsess_begin(struct req_ctx *rc, struct fmq_kafka_fetch_req *req,
 	}
 	if (s->epoch != req->session_epoch) {
 		fc->err = FMQ_KERR_INVALID_FETCH_SESSION_EPOCH;
+		return 0;
+	}
+	/* FetchManager: a session keeps to topic ids or to names. */
+	if (s->ids != fc->ids) {
+		fc->err = FMQ_KERR_FETCH_SESSION_TOPIC_ID_ERROR;
 		return 0;
 	}
 	fc->kind = FSESS_INCR;
@@ -614,6 +623,8 @@ fsess_end(struct req_ctx *rc, struct fsess_ctx *fc,
 	if (fc->kind == FSESS_FULL) {
 		struct fsess *s = sess_create(bl, fc->privileged, fc->ents,
 					      fc->nents);
+		if (s != NULL)
+			s->ids = fc->ids;
 		resp->session_id = s != NULL ? s->id : 0;
 		return;
 	}

@@ -36,6 +36,7 @@ struct fsess {
 	int32_t id;               /* 0: slot free */
 	int32_t epoch;            /* the epoch the next request must carry */
 	bool privileged;          /* a follower's */
+	bool ids;                 /* Fetch v13+: topics named by id */
 	uint64_t created_ns, used_ns;
 	uint32_t nparts, cap;
 	struct fsess_part *parts; /* slab */
@@ -63,6 +64,7 @@ struct fsess_ent;
 struct fsess_ctx {
 	uint8_t kind;
 	bool privileged;          /* a follower's fetch */
+	bool ids;                 /* v13+: each topic "name" is its 16-byte id */
 	int16_t err;              /* answer with this top-level error */
 	struct fsess *s;          /* FSESS_INCR: the session */
 	struct fsess_ent *ents;   /* the partitions fetched, in order */

@@ -31,8 +31,9 @@ fmq_bmeta_alloc(uint32_t ntopics)
 	m->ntopics = ntopics;
 	m->topics = calloc(ntopics ? ntopics : 1, sizeof(*m->topics));
 	m->hash = malloc(cap * sizeof(*m->hash));
+	m->id_hash = malloc(cap * sizeof(*m->id_hash));
 	m->hash_mask = cap - 1;
-	if (m->topics == NULL || m->hash == NULL) {
+	if (m->topics == NULL || m->hash == NULL || m->id_hash == NULL) {
 		fmq_bmeta_free(m);
 		return NULL;
 	}
@@ -69,16 +70,26 @@ fmq_bmeta_free(struct fmq_bmeta *m)
 			free(m->topics[i].parts);
 	free(m->topics);
 	free(m->hash);
+	free(m->id_hash);
 	free(m->brokers);
 	free(m->ids);
 	fmq_sec_snap_put(m->sec);
 	free(m);
 }
 
+static bool
+id_zero(const uint8_t id[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(id, zero, sizeof(zero)) == 0;
+}
+
 static void
 bmeta_index(struct fmq_bmeta *m)
 {
 	memset(m->hash, 0xff, (m->hash_mask + 1) * sizeof(*m->hash));
+	memset(m->id_hash, 0xff, (m->hash_mask + 1) * sizeof(*m->id_hash));
 	for (uint32_t i = 0; i < m->ntopics; i++) {
 		struct fmq_btopic *t = &m->topics[i];
 		t->name_len = (uint16_t)strnlen(t->name, sizeof(t->name));
@@ -86,7 +97,30 @@ bmeta_index(struct fmq_bmeta *m)
 		while (m->hash[h] >= 0)
 			h = (h + 1) & m->hash_mask;
 		m->hash[h] = (int32_t)i;
+		if (id_zero(t->id))
+			continue;
+		h = name_hash((const char *)t->id, 16) & m->hash_mask;
+		while (m->id_hash[h] >= 0)
+			h = (h + 1) & m->hash_mask;
+		m->id_hash[h] = (int32_t)i;
 	}
+}
+
+const struct fmq_btopic *
+fmq_bmeta_find_id(const struct fmq_bmeta *m, const uint8_t id[16])
+{
+	uint32_t h;
+
+	if (m == NULL || id_zero(id))
+		return NULL;
+	h = name_hash((const char *)id, 16) & m->hash_mask;
+	while (m->id_hash[h] >= 0) {
+		const struct fmq_btopic *t = &m->topics[m->id_hash[h]];
+		if (memcmp(t->id, id, 16) == 0)
+			return t;
+		h = (h + 1) & m->hash_mask;
+	}
+	return NULL;
 }
 
 const struct fmq_btopic *

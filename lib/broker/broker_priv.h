@@ -75,7 +75,8 @@ struct kslot {
  * fetch) with a struct xprog that collects one result per partition.
  */
 #define XOP_MAX_RANGES 16
-enum xop_type { XOP_PRODUCE = 1, XOP_FETCH, XOP_TIME, XOP_APPENDED };
+enum xop_type { XOP_PRODUCE = 1, XOP_FETCH, XOP_TIME, XOP_APPENDED,
+	XOP_PRODUCERS };
 enum xstate { XS_NONE = 0, XS_PARTIAL, XS_SENT, XS_DONE };
 
 struct xop;
@@ -125,6 +126,10 @@ struct xop {
 	                           * read_committed, INT64_MAX */
 	uint32_t nkeys;           /* XOP_APPENDED */
 	const void *keys[WAITER_KEYS];
+	/* XOP_PRODUCERS: the owner's answer (malloc'd, freed with the op;
+	 * an admin request, not the data path). */
+	struct fmq_log_producer_desc *blob;
+	uint32_t nblob;
 	struct xres r;
 	uint32_t nranges, bytes;
 	struct fmq_log_range ranges[XOP_MAX_RANGES];
@@ -594,6 +599,8 @@ int api_forward(struct req_ctx *rc);
 int api_produce(struct req_ctx *rc);
 int api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns);
 int api_list_offsets(struct req_ctx *rc);
+/* broker_dprod.c: DescribeProducers (API 61). */
+int api_describe_producers(struct req_ctx *rc);
 void fetch_poll_waiters(struct fmq_broker_lcore *bl);
 void fetch_free_waiters(struct fmq_broker_lcore *bl);
 void fetch_note_append(struct fmq_broker_lcore *bl, const void *key);
@@ -610,6 +617,21 @@ void fsess_end(struct req_ctx *rc, struct fsess_ctx *fc,
 	       struct fmq_kafka_fetch_resp *resp);
 /* An append to a partition this lcore owns (also told to other lcores). */
 void note_own_append(struct fmq_broker_lcore *bl, const void *key);
+
+/* broker_kip951.c: the current leader of a partition answered
+ * NOT_LEADER_OR_FOLLOWER (Produce v10+, Fetch v16+), and the leaders
+ * whose endpoints the answer lists. */
+#define LEADER_HINTS_MAX 16
+struct leader_hints {
+	int32_t ids[LEADER_HINTS_MAX];
+	uint32_t n;
+};
+void leader_hint(const struct req_ctx *rc, const struct fmq_bpart *bp,
+		 struct leader_hints *h, int32_t *leader_id,
+		 int32_t *leader_epoch);
+void leader_hint_ep(const struct req_ctx *rc, int32_t id,
+		    struct fmq_kafka_str *host, int32_t *port,
+		    struct fmq_kafka_str *rack);
 
 /* broker_txn.c */
 void txn_marker(struct fmq_broker_lcore *bl, struct fmq_bfwd *f);

@@ -389,12 +389,16 @@ api_produce(struct req_ctx *rc)
 	if (resp.responses == NULL)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	flat = 0;
+	struct leader_hints hints = { .n = 0 };
 	for (int32_t ti = 0; ti < req->topic_data_count; ti++) {
 		const struct fmq_kafka_produce_req_topic_produce_data *td =
 			&req->topic_data[ti];
 		struct fmq_kafka_produce_resp_topic_produce_response *tr =
 			&resp.responses[ti];
 		int32_t np = RTE_MAX(td->partition_data_count, 0);
+		const struct fmq_btopic *t = td->name.len > 0 ?
+			fmq_bmeta_find(rc->meta, td->name.p,
+				       (uint32_t)td->name.len) : NULL;
 
 		tr->name = td->name;
 		tr->partition_responses_count = np;
@@ -414,6 +418,19 @@ api_produce(struct req_ctx *rc)
 			pr->record_errors = NULL;
 			pr->record_errors_count = 0;
 			pr->error_message = FMQ_KAFKA_STR_NULL;
+			memset(&pr->current_leader, 0,
+			       sizeof(pr->current_leader));
+			pr->current_leader.leader_id = -1;
+			pr->current_leader.leader_epoch = -1;
+			pr->unknown_tags = NULL;
+			pr->n_unknown_tags = 0;
+			/* KIP-951 (v10+): where the leader is. */
+			if (rc->hdr->api_version >= 10 && t != NULL &&
+			    x->err == FMQ_KERR_NOT_LEADER_OR_FOLLOWER &&
+			    pr->index >= 0 && (uint32_t)pr->index < t->nparts)
+				leader_hint(rc, &t->parts[pr->index], &hints,
+					    &pr->current_leader.leader_id,
+					    &pr->current_leader.leader_epoch);
 			/* Deep validation names the record at fault (v8+). */
 			if (x->err != 0 && x->msg != NULL)
 				pr->error_message = fmq_kafka_str(x->msg);
@@ -432,6 +449,21 @@ api_produce(struct req_ctx *rc)
 			}
 		}
 	}
+	if (hints.n > 0) {
+		struct fmq_kafka_produce_resp_node_endpoint *ne =
+			fmq_kafka_arena_alloc(&bl->arena,
+					      hints.n * sizeof(*ne));
+		if (ne == NULL)
+			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
+		memset(ne, 0, hints.n * sizeof(*ne));
+		for (uint32_t i = 0; i < hints.n; i++) {
+			ne[i].node_id = hints.ids[i];
+			leader_hint_ep(rc, hints.ids[i], &ne[i].host,
+				       &ne[i].port, &ne[i].rack);
+		}
+		resp.node_endpoints = ne;
+		resp.node_endpoints_count = (int32_t)hints.n;
+	}
 	xprog_drop(bl, rc->xslot);
 	struct rte_mbuf *m = resp_encode(bl, FMQ_KAFKA_API_PRODUCE,
 					 rc->hdr->api_version,
@@ -446,6 +478,8 @@ api_produce(struct req_ctx *rc)
 
 #define TS_LATEST (-1)
 #define TS_EARLIEST (-2)
+#define TS_EARLIEST_LOCAL (-4)   /* v8, KIP-405 */
+#define TS_LATEST_TIERED (-5)    /* v9, KIP-1005 */
 #define TS_MAX_TIMESTAMP FMQ_LOG_TS_MAX
 
 int
@@ -573,8 +607,16 @@ api_list_offsets(struct req_ctx *rc)
 				    req->isolation_level == 1)
 					op->offset = RTE_MIN(op->offset,
 						fmq_log_part_lso(bp->log));
-			} else if (qp->timestamp == TS_EARLIEST) {
+			} else if (qp->timestamp == TS_EARLIEST ||
+				   qp->timestamp == TS_EARLIEST_LOCAL) {
+				/* No tiered storage: the local log starts
+				 * at the log start (UnifiedLog, remote log
+				 * disabled). */
 				op->offset = lo.log_start;
+			} else if (qp->timestamp == TS_LATEST_TIERED) {
+				/* Nothing is tiered: Kafka answers offset -1,
+				 * leader epoch -1. */
+				op->leader_epoch = -1;
 			} else if (qp->timestamp < 0 &&
 				   qp->timestamp != TS_MAX_TIMESTAMP) {
 				op->error_code = FMQ_KERR_INVALID_REQUEST;

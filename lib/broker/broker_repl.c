@@ -386,6 +386,10 @@ pw_answer(struct fmq_broker_lcore *bl, struct kconn *k, struct pwait *w)
 			pr->log_append_time_ms = x->err ? -1 : x->append_time;
 			pr->log_start_offset = x->err ? -1 : x->log_start;
 			pr->error_message = FMQ_KAFKA_STR_NULL;
+			/* v10+: the leader is not known here (KIP-951's
+			 * defaults, not written). */
+			pr->current_leader.leader_id = -1;
+			pr->current_leader.leader_epoch = -1;
 			count_error(bl, x->err);
 		}
 	}

@@ -9,6 +9,7 @@
  * across lcores. Nothing here takes a lock.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_malloc.h>
@@ -95,6 +96,9 @@ xop_free_results(struct xop *op)
 		op->ranges[i].handle = NULL;
 	}
 	op->nranges = 0;
+	free(op->blob);
+	op->blob = NULL;
+	op->nblob = 0;
 }
 
 void
@@ -289,6 +293,22 @@ xop_serve(struct fmq_broker_lcore *bl, struct xop *op)
 					    &op->r.ts) < 0)
 			op->r.err = FMQ_KERR_KAFKA_STORAGE_ERROR;
 		return 1;
+	case XOP_PRODUCERS:
+		/* op->ts: the origin's wall clock, for expiry. */
+		op->nblob = fmq_log_producers_describe(op->part, op->ts,
+						       NULL, 0);
+		if (op->nblob == 0)
+			return 1;
+		op->blob = malloc(op->nblob * sizeof(*op->blob));
+		if (op->blob == NULL) {
+			op->nblob = 0;
+			op->r.err = FMQ_KERR_UNKNOWN_SERVER_ERROR;
+			return 1;
+		}
+		op->nblob = RTE_MIN(op->nblob,
+			fmq_log_producers_describe(op->part, op->ts,
+						   op->blob, op->nblob));
+		return 1;
 	}
 	return 1;
 }
@@ -318,8 +338,8 @@ xop_answer(struct fmq_broker_lcore *bl, struct xop *op)
 	r->hw = op->r.hw;
 	r->off = op->r.off;
 	r->ts = op->r.ts;
-	if (op->type == XOP_FETCH) {
-		r->op = op;      /* keeps the ranges until the response */
+	if (op->type == XOP_FETCH || op->type == XOP_PRODUCERS) {
+		r->op = op;      /* keeps its results until the response */
 	} else {
 		xop_release(bl, op);
 	}

@@ -165,6 +165,7 @@ struct fmq_bmeta {
 	int32_t controller_id;
 	int32_t *ids;               /**< replicas and ISRs of the parts */
 	struct fmq_bmeta *next_old; /**< reclamation list (control lcore) */
+	int32_t *id_hash;           /**< by topic id, as hash (Fetch v13+) */
 };
 
 /**
@@ -184,6 +185,9 @@ void fmq_bmeta_free(struct fmq_bmeta *m);
 /** Look a topic up by name (len bytes), or NULL. */
 const struct fmq_btopic *fmq_bmeta_find(const struct fmq_bmeta *m,
 					const char *name, uint32_t len);
+/** Look a topic up by its 16-byte id, or NULL (the zero id: NULL). */
+const struct fmq_btopic *fmq_bmeta_find_id(const struct fmq_bmeta *m,
+					   const uint8_t id[16]);
 
 struct fmq_broker;
 struct fmq_broker_lcore;

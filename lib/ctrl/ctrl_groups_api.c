@@ -644,6 +644,7 @@ offset_commit(struct fmq_ctrl *c, struct fmq_bfwd *f,
 	cr.group_instance_id = v >= 7 ? gstr(req->group_instance_id) :
 		FMQ_GROUP_STR_NULL;
 	cr.retention_ms = (v >= 2 && v <= 4) ? req->retention_time_ms : -1;
+	cr.api_version = v;
 	cr.parts = parts;
 	cr.n_parts = (uint32_t)n;
 	CALL(c, f, req, fmq_group_offset_commit(c->group, (uintptr_t)f, &cr,
@@ -668,6 +669,8 @@ fetch_group(struct fmq_ctrl *c, struct fmq_group_fetch_group *g,
 	size_t n = 0, k = 0;
 
 	g->group_id = gstr(group_id);
+	g->member_id = FMQ_GROUP_STR_NULL;   /* v9: set by the caller */
+	g->member_epoch = -1;
 	if (ntopics < 0) {
 		g->parts = NULL;
 		g->n_parts = -1;
@@ -767,8 +770,13 @@ offset_fetch(struct fmq_ctrl *c, struct fmq_bfwd *f,
 			if (den[i])
 				continue;
 			FETCH_TOPICS(c, rg->topics, rg->topics_count, t);
-			rc = t == NULL ? -ENOMEM : fetch_group(c, &g[k++],
+			rc = t == NULL ? -ENOMEM : fetch_group(c, &g[k],
 				rg->group_id, t, rg->topics_count);
+			if (v >= 9) {     /* KIP-848 */
+				g[k].member_id = gstr(rg->member_id);
+				g[k].member_epoch = rg->member_epoch;
+			}
+			k++;
 		}
 	}
 	if (rc < 0) {

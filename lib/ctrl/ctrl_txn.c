@@ -355,8 +355,8 @@ static void
 publish_bound(struct fmq_ctrl *c, const char *topic, int32_t part)
 {
 	struct fmq_log_part *lp = log_of(c, topic, part);
-	int64_t first = -1, pids[9];
-	uint32_t n = 0;
+	int64_t first = -1, pids[9], spids[8], sfirst[8];
+	uint32_t n = 0, ns = 0;
 
 	if (lp == NULL)
 		return;
@@ -368,11 +368,16 @@ publish_bound(struct fmq_ctrl *c, const char *topic, int32_t part)
 			continue;
 		if (first < 0 || p->first < first)
 			first = p->first;
+		if (ns < RTE_DIM(spids)) {   /* DescribeProducers */
+			spids[ns] = t->pid;
+			sfirst[ns++] = p->first;
+		}
 		/* Only an ongoing transaction may still write here. */
 		if (t->state == TS_ONGOING && n < RTE_DIM(pids))
 			pids[n++] = t->pid;
 	}
 	fmq_log_txn_set_open(lp, first, pids, n);
+	fmq_log_txn_set_starts(lp, spids, sfirst, ns);
 }
 
 /* ------------------------------------------------------------ journal */

@@ -712,6 +712,33 @@ struct fmq_log_producer_info {
 int fmq_log_producer_lookup(const struct fmq_log_part *part, int64_t pid,
 			    struct fmq_log_producer_info *info);
 
+/** One producer of a partition as DescribeProducers shows it. */
+struct fmq_log_producer_desc {
+	int64_t pid;
+	int16_t epoch;
+	int32_t last_seq;        /**< last sequence of its newest batch */
+	int64_t last_ms;         /**< wall clock of its last append */
+	int64_t txn_start;       /**< its open transaction's first offset, -1 */
+};
+
+/**
+ * The producers a partition's state holds (not expired), in no order:
+ * at most max into out. Owner lcore. Returns how many there are (may
+ * exceed max: call again with room for them all).
+ */
+uint32_t fmq_log_producers_describe(const struct fmq_log_part *part,
+				    int64_t now_ms,
+				    struct fmq_log_producer_desc *out,
+				    uint32_t max);
+
+/**
+ * Publish the first offset on the partition of each open transaction
+ * (producer ids pids[i], first offsets firsts[i]; beyond 8, the rest
+ * answer -1). Control thread (the transaction coordinator).
+ */
+void fmq_log_txn_set_starts(struct fmq_log_part *part, const int64_t *pids,
+			    const int64_t *firsts, uint32_t n);
+
 /* ------------------------------------------------------------------------
  * Transactions (txn.c; docs/architecture.md, "Transactions")
  * ---------------------------------------------------------------------- */

@@ -584,6 +584,13 @@ struct fmq_log_part {
 	_Atomic uint32_t txn_seq;
 	_Atomic uint32_t txn_npids;
 	_Atomic int64_t txn_pids[TXN_PIDS];
+	/* DescribeProducers (producer_describe.c): the first offset here
+	 * of each open transaction, by producer id; the control thread
+	 * writes under its own sequence count, any lcore reads. */
+	_Atomic uint32_t txs_seq;
+	_Atomic uint32_t txs_n;
+	_Atomic int64_t txs_pid[TXN_PIDS];
+	_Atomic int64_t txs_first[TXN_PIDS];
 };
 
 static inline struct seg *

@@ -9,7 +9,8 @@
 # another; a topic auto-created by a produce through one broker is created
 # in ZooKeeper (every broker lists it); a broker asked for a partition it
 # does not lead answers NOT_LEADER_OR_FOLLOWER to Produce, Fetch and
-# ListOffsets.
+# ListOffsets, and to Produce v10 / Fetch v16 with KIP-951's current
+# leader and its endpoint.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -115,6 +116,10 @@ pass "a topic auto-created by a produce through broker 2 is in ZooKeeper: broker
 
 # --- a broker that does not lead a partition refuses it ------------------------------
 out=$(timeout 30 "${PY[@]}" not-leader t12 "$(b 1)") || fail "$out"
+pass "$out"
+# KIP-951: Produce v10 / Fetch v16 there name the leader and its endpoint.
+out=$(timeout 30 /usr/bin/python3 tests/integration/kafka/kip951_client.py \
+	t12 "$(b 1)" 2>&1) || fail "$out"
 pass "$out"
 
 $DC down >/dev/null

@@ -195,6 +195,10 @@ struct fmq_group_commit_req {
 	/** A committed transaction's offsets (TxnOffsetCommit): applied
 	 * without the member and generation checks, as Kafka does. */
 	bool transactional;
+	/** The OffsetCommit version. A consumer-protocol (KIP-848) member
+	 * must commit with v9+ (UNSUPPORTED_VERSION below, as Kafka);
+	 * there a wrong member epoch is STALE_MEMBER_EPOCH. */
+	int16_t api_version;
 };
 
 /** A topic partition. */
@@ -208,6 +212,11 @@ struct fmq_group_fetch_group {
 	struct fmq_group_str group_id;
 	const struct fmq_group_tp *parts;
 	int32_t n_parts;                          /**< -1: all committed */
+	/** v9 (KIP-848): a consumer-protocol member's id and epoch,
+	 * checked against a consumer group (UNKNOWN_MEMBER_ID,
+	 * STALE_MEMBER_EPOCH); a null id with epoch < 0 is not checked. */
+	struct fmq_group_str member_id;
+	int32_t member_epoch;
 };
 
 /** OffsetFetch v0-v8. */

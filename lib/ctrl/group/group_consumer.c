@@ -1118,10 +1118,32 @@ cgroup_validate_commit(struct fmq_group *co, struct group *grp,
 	m = cmember_find(grp->cg, req->member_id);
 	if (m == NULL)
 		return FMQ_KERR_UNKNOWN_MEMBER_ID;
-	/* The member epoch is the generation. Kafka answers a mismatch with
-	 * STALE_MEMBER_EPOCH, which OffsetCommit has from v9 only. */
+	/* Kafka 3.9: "OffsetCommit version 9 or above must be used by
+	 * members using the consumer group protocol". */
+	if (req->api_version < 9)
+		return FMQ_KERR_UNSUPPORTED_VERSION;
+	/* The member epoch is the generation. */
 	return req->generation_id == m->epoch ? FMQ_KERR_NONE :
-		FMQ_KERR_ILLEGAL_GENERATION;
+		FMQ_KERR_STALE_MEMBER_EPOCH;
+}
+
+int16_t
+cgroup_validate_fetch(struct fmq_group *co, struct group *grp,
+		      const struct fmq_group_fetch_group *fg)
+{
+	struct cmember *m;
+
+	(void)co;
+	/* Kafka's ConsumerGroup.validateOffsetFetch: admin clients and
+	 * clients that do not say who they are read freely. */
+	if (fg->member_id.len < 0 && fg->member_epoch < 0)
+		return FMQ_KERR_NONE;
+	m = fg->member_id.len >= 0 ? cmember_find(grp->cg, fg->member_id) :
+		NULL;
+	if (m == NULL)
+		return FMQ_KERR_UNKNOWN_MEMBER_ID;
+	return fg->member_epoch == m->epoch ? FMQ_KERR_NONE :
+		FMQ_KERR_STALE_MEMBER_EPOCH;
 }
 
 /* ------------------------------------------------------------------------

@@ -460,6 +460,12 @@ fmq_group_offset_fetch(struct fmq_group *co, uint64_t token,
 		if (gr[i].error != FMQ_KERR_NONE)
 			continue;
 		grps[i] = group_find(co, fg->group_id);
+		/* v9: a consumer group checks who reads (KIP-848). */
+		if (grps[i] != NULL && grps[i]->cg != NULL) {
+			gr[i].error = cgroup_validate_fetch(co, grps[i], fg);
+			if (gr[i].error != FMQ_KERR_NONE)
+				continue;
+		}
 		if (fg->n_parts >= 0)
 			total += (size_t)fg->n_parts;
 		else if (grps[i] != NULL)

@@ -414,6 +414,9 @@ void consumer_free_answers(struct fmq_group *co);
  * generation. */
 int16_t cgroup_validate_commit(struct fmq_group *co, struct group *grp,
 			       const struct fmq_group_commit_req *req);
+/* OffsetFetch v9 against a consumer group: the member and its epoch. */
+int16_t cgroup_validate_fetch(struct fmq_group *co, struct group *grp,
+			      const struct fmq_group_fetch_group *fg);
 const char *cgroup_state_name(const struct group *grp);
 /* The console's view of a consumer-protocol group: its KIP-848 state, the
  * group epoch as generation, protocol type "consumer", the assignor. */

@@ -50,6 +50,7 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	FMQ_KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	FMQ_KAFKA_API_DESCRIBE_CLUSTER = 60,
+	FMQ_KAFKA_API_DESCRIBE_PRODUCERS = 61,
 	FMQ_KAFKA_API_DESCRIBE_TRANSACTIONS = 65,
 	FMQ_KAFKA_API_LIST_TRANSACTIONS = 66,
 	FMQ_KAFKA_API_CONSUMER_GROUP_HEARTBEAT = 68,
@@ -57,7 +58,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 46
+#define FMQ_KAFKA_N_APIS 47
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -90,7 +91,7 @@ struct fmq_kafka_produce_req_topic_produce_data {
 	uint32_t n_unknown_tags;
 };
 
-/** ProduceRequest (API key 0, versions 0-9) */
+/** ProduceRequest (API key 0, versions 0-11) */
 struct fmq_kafka_produce_req {
 	/**
 	 * (v3+, nullable v3+, default null) The transactional ID, or null if the
@@ -119,7 +120,7 @@ struct fmq_kafka_produce_req {
 
 /** Set every field of a ProduceRequest to its schema default. */
 void fmq_kafka_produce_req_init(struct fmq_kafka_produce_req *m);
-/** Decode a ProduceRequest body at version v (0-9); see fmq_kafka_decode_request(). */
+/** Decode a ProduceRequest body at version v (0-11); see fmq_kafka_decode_request(). */
 int fmq_kafka_produce_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_req *m);
 /** Encode a ProduceRequest body at version v. */
 int fmq_kafka_produce_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_produce_req *m);
@@ -137,6 +138,22 @@ struct fmq_kafka_produce_resp_batch_index_and_error_message {
 	 * caused the batch to be dropped
 	 */
 	struct fmq_kafka_str batch_index_error_message;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** LeaderIdAndEpoch */
+struct fmq_kafka_produce_resp_leader_id_and_epoch {
+	/**
+	 * (v10+, default -1) The ID of the current leader or -1 if the leader is
+	 * unknown.
+	 */
+	int32_t leader_id;
+	/**
+	 * (v10+, default -1) The latest known leader epoch
+	 */
+	int32_t leader_epoch;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -177,6 +194,10 @@ struct fmq_kafka_produce_resp_partition_produce_response {
 	 * the common root cause of the records that caused the batch to be dropped
 	 */
 	struct fmq_kafka_str error_message;
+	/**
+	 * (v10+, tag 0)
+	 */
+	struct fmq_kafka_produce_resp_leader_id_and_epoch current_leader;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -198,7 +219,31 @@ struct fmq_kafka_produce_resp_topic_produce_response {
 	uint32_t n_unknown_tags;
 };
 
-/** ProduceResponse (API key 0, versions 0-9) */
+/** NodeEndpoint */
+struct fmq_kafka_produce_resp_node_endpoint {
+	/**
+	 * (v10+) The ID of the associated node.
+	 */
+	int32_t node_id;
+	/**
+	 * (v10+) The node's hostname.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v10+) The node's port.
+	 */
+	int32_t port;
+	/**
+	 * (v10+, nullable v10+, default null) The rack of the node, or null if it
+	 * has not been assigned to a rack.
+	 */
+	struct fmq_kafka_str rack;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** ProduceResponse (API key 0, versions 0-11) */
 struct fmq_kafka_produce_resp {
 	/**
 	 * (v0+) Each produce response
@@ -211,6 +256,12 @@ struct fmq_kafka_produce_resp {
 	 * violate any quota.
 	 */
 	int32_t throttle_time_ms;
+	/**
+	 * (v10+, tag 0) Endpoints for all current-leaders enumerated in
+	 * PartitionProduceResponses, with errors NOT_LEADER_OR_FOLLOWER.
+	 */
+	struct fmq_kafka_produce_resp_node_endpoint *node_endpoints;
+	int32_t node_endpoints_count;  /**< -1: null */
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -218,12 +269,28 @@ struct fmq_kafka_produce_resp {
 
 /** Set every field of a ProduceResponse to its schema default. */
 void fmq_kafka_produce_resp_init(struct fmq_kafka_produce_resp *m);
-/** Decode a ProduceResponse body at version v (0-9); see fmq_kafka_decode_request(). */
+/** Decode a ProduceResponse body at version v (0-11); see fmq_kafka_decode_request(). */
 int fmq_kafka_produce_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_resp *m);
 /** Encode a ProduceResponse body at version v. */
 int fmq_kafka_produce_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_produce_resp *m);
 /** Add the encoded size of a ProduceResponse body at version v to s. */
 int fmq_kafka_produce_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_produce_resp *m);
+
+/** ReplicaState */
+struct fmq_kafka_fetch_req_replica_state {
+	/**
+	 * (v15+, default -1) The replica ID of the follower, or -1 if this request
+	 * is from a consumer.
+	 */
+	int32_t replica_id;
+	/**
+	 * (v15+, default -1) The epoch of this follower, or -1 if not available.
+	 */
+	int64_t replica_epoch;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
 
 /** FetchPartition */
 struct fmq_kafka_fetch_req_fetch_partition {
@@ -254,6 +321,10 @@ struct fmq_kafka_fetch_req_fetch_partition {
 	 * cases where this limit may not be honored.
 	 */
 	int32_t partition_max_bytes;
+	/**
+	 * (v17+, tag 0) The directory id of the follower fetching
+	 */
+	struct fmq_kafka_uuid replica_directory_id;
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -265,6 +336,10 @@ struct fmq_kafka_fetch_req_fetch_topic {
 	 * (v0-12) The name of the topic to fetch.
 	 */
 	struct fmq_kafka_str topic;
+	/**
+	 * (v13+) The unique topic ID
+	 */
+	struct fmq_kafka_uuid topic_id;
 	/**
 	 * (v0+) The partitions to fetch.
 	 */
@@ -282,6 +357,10 @@ struct fmq_kafka_fetch_req_forgotten_topic {
 	 */
 	struct fmq_kafka_str topic;
 	/**
+	 * (v13+) The unique topic ID
+	 */
+	struct fmq_kafka_uuid topic_id;
+	/**
 	 * (v7+) The partitions indexes to forget.
 	 */
 	int32_t *partitions;
@@ -291,7 +370,7 @@ struct fmq_kafka_fetch_req_forgotten_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** FetchRequest (API key 1, versions 4-12) */
+/** FetchRequest (API key 1, versions 4-17) */
 struct fmq_kafka_fetch_req {
 	/**
 	 * (v12+, nullable v12+, tag 0, default null) The clusterId if known. This
@@ -303,6 +382,10 @@ struct fmq_kafka_fetch_req {
 	 * is from a consumer.
 	 */
 	int32_t replica_id;
+	/**
+	 * (v15+, tag 1)
+	 */
+	struct fmq_kafka_fetch_req_replica_state replica_state;
 	/**
 	 * (v0+) The maximum time in milliseconds to wait for the response.
 	 */
@@ -357,7 +440,7 @@ struct fmq_kafka_fetch_req {
 
 /** Set every field of a FetchRequest to its schema default. */
 void fmq_kafka_fetch_req_init(struct fmq_kafka_fetch_req *m);
-/** Decode a FetchRequest body at version v (4-12); see fmq_kafka_decode_request(). */
+/** Decode a FetchRequest body at version v (4-17); see fmq_kafka_decode_request(). */
 int fmq_kafka_fetch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_req *m);
 /** Encode a FetchRequest body at version v. */
 int fmq_kafka_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_fetch_req *m);
@@ -492,6 +575,10 @@ struct fmq_kafka_fetch_resp_fetchable_topic_response {
 	 */
 	struct fmq_kafka_str topic;
 	/**
+	 * (v13+) The unique topic ID
+	 */
+	struct fmq_kafka_uuid topic_id;
+	/**
 	 * (v0+) The topic partitions.
 	 */
 	struct fmq_kafka_fetch_resp_partition_data *partitions;
@@ -501,7 +588,31 @@ struct fmq_kafka_fetch_resp_fetchable_topic_response {
 	uint32_t n_unknown_tags;
 };
 
-/** FetchResponse (API key 1, versions 4-12) */
+/** NodeEndpoint */
+struct fmq_kafka_fetch_resp_node_endpoint {
+	/**
+	 * (v16+) The ID of the associated node.
+	 */
+	int32_t node_id;
+	/**
+	 * (v16+) The node's hostname.
+	 */
+	struct fmq_kafka_str host;
+	/**
+	 * (v16+) The node's port.
+	 */
+	int32_t port;
+	/**
+	 * (v16+, nullable v16+, default null) The rack of the node, or null if it
+	 * has not been assigned to a rack.
+	 */
+	struct fmq_kafka_str rack;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** FetchResponse (API key 1, versions 4-17) */
 struct fmq_kafka_fetch_resp {
 	/**
 	 * (v1+) The duration in milliseconds for which the request was throttled
@@ -523,6 +634,12 @@ struct fmq_kafka_fetch_resp {
 	 */
 	struct fmq_kafka_fetch_resp_fetchable_topic_response *responses;
 	int32_t responses_count;  /**< -1: null */
+	/**
+	 * (v16+, tag 0) Endpoints for all current-leaders enumerated in
+	 * PartitionData, with errors NOT_LEADER_OR_FOLLOWER & FENCED_LEADER_EPOCH.
+	 */
+	struct fmq_kafka_fetch_resp_node_endpoint *node_endpoints;
+	int32_t node_endpoints_count;  /**< -1: null */
 	/** Tagged fields not known to this schema (kept to re-encode). */
 	struct fmq_kafka_tagged *unknown_tags;
 	uint32_t n_unknown_tags;
@@ -530,7 +647,7 @@ struct fmq_kafka_fetch_resp {
 
 /** Set every field of a FetchResponse to its schema default. */
 void fmq_kafka_fetch_resp_init(struct fmq_kafka_fetch_resp *m);
-/** Decode a FetchResponse body at version v (4-12); see fmq_kafka_decode_request(). */
+/** Decode a FetchResponse body at version v (4-17); see fmq_kafka_decode_request(). */
 int fmq_kafka_fetch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_resp *m);
 /** Encode a FetchResponse body at version v. */
 int fmq_kafka_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_fetch_resp *m);
@@ -572,7 +689,7 @@ struct fmq_kafka_list_offsets_req_list_offsets_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** ListOffsetsRequest (API key 2, versions 1-7) */
+/** ListOffsetsRequest (API key 2, versions 1-9) */
 struct fmq_kafka_list_offsets_req {
 	/**
 	 * (v0+) The broker ID of the requester, or -1 if this request is being
@@ -602,7 +719,7 @@ struct fmq_kafka_list_offsets_req {
 
 /** Set every field of a ListOffsetsRequest to its schema default. */
 void fmq_kafka_list_offsets_req_init(struct fmq_kafka_list_offsets_req *m);
-/** Decode a ListOffsetsRequest body at version v (1-7); see fmq_kafka_decode_request(). */
+/** Decode a ListOffsetsRequest body at version v (1-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_list_offsets_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_offsets_req *m);
 /** Encode a ListOffsetsRequest body at version v. */
 int fmq_kafka_list_offsets_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_offsets_req *m);
@@ -652,7 +769,7 @@ struct fmq_kafka_list_offsets_resp_list_offsets_topic_response {
 	uint32_t n_unknown_tags;
 };
 
-/** ListOffsetsResponse (API key 2, versions 1-7) */
+/** ListOffsetsResponse (API key 2, versions 1-9) */
 struct fmq_kafka_list_offsets_resp {
 	/**
 	 * (v2+) The duration in milliseconds for which the request was throttled
@@ -672,7 +789,7 @@ struct fmq_kafka_list_offsets_resp {
 
 /** Set every field of a ListOffsetsResponse to its schema default. */
 void fmq_kafka_list_offsets_resp_init(struct fmq_kafka_list_offsets_resp *m);
-/** Decode a ListOffsetsResponse body at version v (1-7); see fmq_kafka_decode_request(). */
+/** Decode a ListOffsetsResponse body at version v (1-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_list_offsets_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_offsets_resp *m);
 /** Encode a ListOffsetsResponse body at version v. */
 int fmq_kafka_list_offsets_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_list_offsets_resp *m);
@@ -918,7 +1035,7 @@ struct fmq_kafka_offset_commit_req_offset_commit_request_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetCommitRequest (API key 8, versions 0-8) */
+/** OffsetCommitRequest (API key 8, versions 0-9) */
 struct fmq_kafka_offset_commit_req {
 	/**
 	 * (v0+) The unique group identifier.
@@ -954,7 +1071,7 @@ struct fmq_kafka_offset_commit_req {
 
 /** Set every field of a OffsetCommitRequest to its schema default. */
 void fmq_kafka_offset_commit_req_init(struct fmq_kafka_offset_commit_req *m);
-/** Decode a OffsetCommitRequest body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetCommitRequest body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_commit_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_commit_req *m);
 /** Encode a OffsetCommitRequest body at version v. */
 int fmq_kafka_offset_commit_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_commit_req *m);
@@ -992,7 +1109,7 @@ struct fmq_kafka_offset_commit_resp_offset_commit_response_topic {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetCommitResponse (API key 8, versions 0-8) */
+/** OffsetCommitResponse (API key 8, versions 0-9) */
 struct fmq_kafka_offset_commit_resp {
 	/**
 	 * (v3+) The duration in milliseconds for which the request was throttled
@@ -1012,7 +1129,7 @@ struct fmq_kafka_offset_commit_resp {
 
 /** Set every field of a OffsetCommitResponse to its schema default. */
 void fmq_kafka_offset_commit_resp_init(struct fmq_kafka_offset_commit_resp *m);
-/** Decode a OffsetCommitResponse body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetCommitResponse body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_commit_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_commit_resp *m);
 /** Encode a OffsetCommitResponse body at version v. */
 int fmq_kafka_offset_commit_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_commit_resp *m);
@@ -1058,6 +1175,16 @@ struct fmq_kafka_offset_fetch_req_offset_fetch_request_group {
 	 */
 	struct fmq_kafka_str group_id;
 	/**
+	 * (v9+, nullable v9+, default null) The member ID assigned by the group
+	 * coordinator if using the new consumer protocol (KIP-848).
+	 */
+	struct fmq_kafka_str member_id;
+	/**
+	 * (v9+, default -1) The member epoch if using the new consumer protocol
+	 * (KIP-848).
+	 */
+	int32_t member_epoch;
+	/**
 	 * (v8+, nullable v8+) Each topic we would like to fetch offsets for, or
 	 * null to fetch offsets for all topics.
 	 */
@@ -1068,7 +1195,7 @@ struct fmq_kafka_offset_fetch_req_offset_fetch_request_group {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetFetchRequest (API key 9, versions 0-8) */
+/** OffsetFetchRequest (API key 9, versions 0-9) */
 struct fmq_kafka_offset_fetch_req {
 	/**
 	 * (v0-7) The group to fetch offsets for.
@@ -1097,7 +1224,7 @@ struct fmq_kafka_offset_fetch_req {
 
 /** Set every field of a OffsetFetchRequest to its schema default. */
 void fmq_kafka_offset_fetch_req_init(struct fmq_kafka_offset_fetch_req *m);
-/** Decode a OffsetFetchRequest body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetFetchRequest body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_fetch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_fetch_req *m);
 /** Encode a OffsetFetchRequest body at version v. */
 int fmq_kafka_offset_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_fetch_req *m);
@@ -1210,7 +1337,7 @@ struct fmq_kafka_offset_fetch_resp_offset_fetch_response_group {
 	uint32_t n_unknown_tags;
 };
 
-/** OffsetFetchResponse (API key 9, versions 0-8) */
+/** OffsetFetchResponse (API key 9, versions 0-9) */
 struct fmq_kafka_offset_fetch_resp {
 	/**
 	 * (v3+) The duration in milliseconds for which the request was throttled
@@ -1239,7 +1366,7 @@ struct fmq_kafka_offset_fetch_resp {
 
 /** Set every field of a OffsetFetchResponse to its schema default. */
 void fmq_kafka_offset_fetch_resp_init(struct fmq_kafka_offset_fetch_resp *m);
-/** Decode a OffsetFetchResponse body at version v (0-8); see fmq_kafka_decode_request(). */
+/** Decode a OffsetFetchResponse body at version v (0-9); see fmq_kafka_decode_request(). */
 int fmq_kafka_offset_fetch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_fetch_resp *m);
 /** Encode a OffsetFetchResponse body at version v. */
 int fmq_kafka_offset_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_fetch_resp *m);
@@ -5169,6 +5296,142 @@ int fmq_kafka_describe_cluster_resp_encode(struct fmq_kafka_writer *w, int16_t v
 /** Add the encoded size of a DescribeClusterResponse body at version v to s. */
 int fmq_kafka_describe_cluster_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_cluster_resp *m);
 
+/** TopicRequest */
+struct fmq_kafka_describe_producers_req_topic_request {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The indexes of the partitions to list producers for.
+	 */
+	int32_t *partition_indexes;
+	int32_t partition_indexes_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeProducersRequest (API key 61, versions 0-0) */
+struct fmq_kafka_describe_producers_req {
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_producers_req_topic_request *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeProducersRequest to its schema default. */
+void fmq_kafka_describe_producers_req_init(struct fmq_kafka_describe_producers_req *m);
+/** Decode a DescribeProducersRequest body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_producers_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_producers_req *m);
+/** Encode a DescribeProducersRequest body at version v. */
+int fmq_kafka_describe_producers_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_producers_req *m);
+/** Add the encoded size of a DescribeProducersRequest body at version v to s. */
+int fmq_kafka_describe_producers_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_producers_req *m);
+
+/** ProducerState */
+struct fmq_kafka_describe_producers_resp_producer_state {
+	/**
+	 * (v0+)
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+)
+	 */
+	int32_t producer_epoch;
+	/**
+	 * (v0+, default -1)
+	 */
+	int32_t last_sequence;
+	/**
+	 * (v0+, default -1)
+	 */
+	int64_t last_timestamp;
+	/**
+	 * (v0+)
+	 */
+	int32_t coordinator_epoch;
+	/**
+	 * (v0+, default -1)
+	 */
+	int64_t current_txn_start_offset;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** PartitionResponse */
+struct fmq_kafka_describe_producers_resp_partition_response {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The partition error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+, nullable v0+, default null) The partition error message, which may
+	 * be null if no additional details are available
+	 */
+	struct fmq_kafka_str error_message;
+	/**
+	 * (v0+)
+	 */
+	struct fmq_kafka_describe_producers_resp_producer_state *active_producers;
+	int32_t active_producers_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** TopicResponse */
+struct fmq_kafka_describe_producers_resp_topic_response {
+	/**
+	 * (v0+) The topic name
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) Each partition in the response.
+	 */
+	struct fmq_kafka_describe_producers_resp_partition_response *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** DescribeProducersResponse (API key 61, versions 0-0) */
+struct fmq_kafka_describe_producers_resp {
+	/**
+	 * (v0+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) Each topic in the response.
+	 */
+	struct fmq_kafka_describe_producers_resp_topic_response *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a DescribeProducersResponse to its schema default. */
+void fmq_kafka_describe_producers_resp_init(struct fmq_kafka_describe_producers_resp *m);
+/** Decode a DescribeProducersResponse body at version v (0-0); see fmq_kafka_decode_request(). */
+int fmq_kafka_describe_producers_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_describe_producers_resp *m);
+/** Encode a DescribeProducersResponse body at version v. */
+int fmq_kafka_describe_producers_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_describe_producers_resp *m);
+/** Add the encoded size of a DescribeProducersResponse body at version v to s. */
+int fmq_kafka_describe_producers_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_describe_producers_resp *m);
+
 /** DescribeTransactionsRequest (API key 65, versions 0-0) */
 struct fmq_kafka_describe_transactions_req {
 	/**
@@ -5755,6 +6018,7 @@ union fmq_kafka_request {
 	struct fmq_kafka_describe_user_scram_credentials_req describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_req alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_req describe_cluster;
+	struct fmq_kafka_describe_producers_req describe_producers;
 	struct fmq_kafka_describe_transactions_req describe_transactions;
 	struct fmq_kafka_list_transactions_req list_transactions;
 	struct fmq_kafka_consumer_group_heartbeat_req consumer_group_heartbeat;
@@ -5805,6 +6069,7 @@ union fmq_kafka_response {
 	struct fmq_kafka_describe_user_scram_credentials_resp describe_user_scram_credentials;
 	struct fmq_kafka_alter_user_scram_credentials_resp alter_user_scram_credentials;
 	struct fmq_kafka_describe_cluster_resp describe_cluster;
+	struct fmq_kafka_describe_producers_resp describe_producers;
 	struct fmq_kafka_describe_transactions_resp describe_transactions;
 	struct fmq_kafka_list_transactions_resp list_transactions;
 	struct fmq_kafka_consumer_group_heartbeat_resp consumer_group_heartbeat;

@@ -8,12 +8,12 @@
 #include "../kafka_internal.h"
 
 const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
-	{ 0, 0, 9, 9, "Produce" },
-	{ 1, 4, 12, 12, "Fetch" },
-	{ 2, 1, 7, 6, "ListOffsets" },
+	{ 0, 0, 11, 9, "Produce" },
+	{ 1, 4, 17, 12, "Fetch" },
+	{ 2, 1, 9, 6, "ListOffsets" },
 	{ 3, 0, 12, 9, "Metadata" },
-	{ 8, 0, 8, 8, "OffsetCommit" },
-	{ 9, 0, 8, 6, "OffsetFetch" },
+	{ 8, 0, 9, 8, "OffsetCommit" },
+	{ 9, 0, 9, 6, "OffsetFetch" },
 	{ 10, 0, 4, 3, "FindCoordinator" },
 	{ 11, 0, 9, 6, "JoinGroup" },
 	{ 12, 0, 4, 4, "Heartbeat" },
@@ -50,6 +50,7 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 50, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ 51, 0, 0, 0, "AlterUserScramCredentials" },
 	{ 60, 0, 0, 0, "DescribeCluster" },
+	{ 61, 0, 0, 0, "DescribeProducers" },
 	{ 65, 0, 0, 0, "DescribeTransactions" },
 	{ 66, 0, 1, 0, "ListTransactions" },
 	{ 68, 0, 1, 0, "ConsumerGroupHeartbeat" },
@@ -144,6 +145,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_alter_user_scram_credentials_req_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_req_decode(r, v, a, out);
+	case 61:
+		return fmq_kafka_describe_producers_req_decode(r, v, a, out);
 	case 65:
 		return fmq_kafka_describe_transactions_req_decode(r, v, a, out);
 	case 66:
@@ -245,6 +248,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_alter_user_scram_credentials_req_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_encode(w, v, body);
+	case 61:
+		return fmq_kafka_describe_producers_req_encode(w, v, body);
 	case 65:
 		return fmq_kafka_describe_transactions_req_encode(w, v, body);
 	case 66:
@@ -346,6 +351,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_alter_user_scram_credentials_req_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_req_size(s, v, body);
+	case 61:
+		return fmq_kafka_describe_producers_req_size(s, v, body);
 	case 65:
 		return fmq_kafka_describe_transactions_req_size(s, v, body);
 	case 66:
@@ -491,6 +498,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 	case 60:
 		fmq_kafka_describe_cluster_req_init(body);
 		return 0;
+	case 61:
+		fmq_kafka_describe_producers_req_init(body);
+		return 0;
 	case 65:
 		fmq_kafka_describe_transactions_req_init(body);
 		return 0;
@@ -596,6 +606,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_alter_user_scram_credentials_resp_decode(r, v, a, out);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_decode(r, v, a, out);
+	case 61:
+		return fmq_kafka_describe_producers_resp_decode(r, v, a, out);
 	case 65:
 		return fmq_kafka_describe_transactions_resp_decode(r, v, a, out);
 	case 66:
@@ -697,6 +709,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_alter_user_scram_credentials_resp_encode(w, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_encode(w, v, body);
+	case 61:
+		return fmq_kafka_describe_producers_resp_encode(w, v, body);
 	case 65:
 		return fmq_kafka_describe_transactions_resp_encode(w, v, body);
 	case 66:
@@ -798,6 +812,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_alter_user_scram_credentials_resp_size(s, v, body);
 	case 60:
 		return fmq_kafka_describe_cluster_resp_size(s, v, body);
+	case 61:
+		return fmq_kafka_describe_producers_resp_size(s, v, body);
 	case 65:
 		return fmq_kafka_describe_transactions_resp_size(s, v, body);
 	case 66:
@@ -942,6 +958,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 60:
 		fmq_kafka_describe_cluster_resp_init(body);
+		return 0;
+	case 61:
+		fmq_kafka_describe_producers_resp_init(body);
 		return 0;
 	case 65:
 		fmq_kafka_describe_transactions_resp_init(body);

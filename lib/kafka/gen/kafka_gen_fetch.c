@@ -8,10 +8,127 @@
 #include "../fmq_kafka.h"
 #include "../kafka_internal.h"
 
+static void init_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_fetch_req_replica_state *o);
 static void init_fmq_kafka_fetch_req_fetch_partition(struct fmq_kafka_fetch_req_fetch_partition *o);
 static void init_fmq_kafka_fetch_req_fetch_topic(struct fmq_kafka_fetch_req_fetch_topic *o);
 static void init_fmq_kafka_fetch_req_forgotten_topic(struct fmq_kafka_fetch_req_forgotten_topic *o);
 static void init_fmq_kafka_fetch_req(struct fmq_kafka_fetch_req *o);
+
+static void
+init_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_fetch_req_replica_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->replica_id = -1;
+	o->replica_epoch = INT64_C(-1);
+}
+
+static bool
+isdef_fmq_kafka_fetch_req_replica_state(const struct fmq_kafka_fetch_req_replica_state *o)
+{
+	return (o->replica_id == -1) &&
+	    (o->replica_epoch == INT64_C(-1)) &&
+	    o->n_unknown_tags == 0;
+}
+
+static int
+dec_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_req_replica_state *o)
+{
+	int rc = 0;
+	const bool flex = v >= 12;
+
+	(void)rc;
+	(void)a;
+	(void)v;
+	init_fmq_kafka_fetch_req_replica_state(o);
+	if ((v >= 15)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->replica_id)) < 0)
+			return rc;
+	}
+	if ((v >= 15)) {
+		if ((rc = fmq_kafka_rd_i64(r, &o->replica_epoch)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag, t;
+
+		if ((rc = fmq_kafka_rd_uvarint(r, &ntag)) < 0)
+			return rc;
+		if (ntag > fmq_kafka_rd_left(r) / 2)
+			return -EBADMSG;
+		for (t = 0; t < ntag; t++) {
+			struct fmq_kafka_reader sub;
+			uint32_t tag, tsz;
+			bool known = false;
+
+			if ((rc = fmq_kafka_rd_uvarint(r, &tag)) < 0 ||
+			    (rc = fmq_kafka_rd_uvarint(r, &tsz)) < 0)
+				return rc;
+			if (tsz > fmq_kafka_rd_left(r))
+				return -EBADMSG;
+			sub = *r;
+			sub.left = tsz;
+			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+enc_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_fetch_req_replica_state *o)
+{
+	int rc;
+	const bool flex = v >= 12;
+
+	(void)v;
+	(void)o;
+	(void)rc;
+	if ((v >= 15)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->replica_id)) < 0)
+			return rc;
+	}
+	if ((v >= 15)) {
+		if ((rc = fmq_kafka_wr_i64(w, o->replica_epoch)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags, u = 0;
+
+		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
+			return rc;
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+sz_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_fetch_req_replica_state *o)
+{
+	const bool flex = v >= 12;
+
+	(void)v;
+	(void)o;
+	(void)s;
+	if ((v >= 15)) {
+		s->bytes += 4;
+	}
+	if ((v >= 15)) {
+		s->bytes += 8;
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags;
+
+		s->bytes += fmq_kafka_uvarint_len(ntag);
+		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
+			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
+
+			s->bytes += fmq_kafka_uvarint_len(o->unknown_tags[t].tag) + fmq_kafka_uvarint_len(n) + n;
+		}
+	}
+}
 
 static void
 init_fmq_kafka_fetch_req_fetch_partition(struct fmq_kafka_fetch_req_fetch_partition *o)
@@ -69,6 +186,21 @@ dec_fmq_kafka_fetch_req_fetch_partition(struct fmq_kafka_reader *r, int16_t v, s
 				return -EBADMSG;
 			sub = *r;
 			sub.left = tsz;
+			switch (tag) {
+			case 0:
+				if ((v >= 17)) {
+					struct fmq_kafka_reader *outer = r;
+
+					r = &sub;
+					known = true;
+					if ((rc = fmq_kafka_rd_uuid(r, &o->replica_directory_id)) < 0)
+						return rc;
+					r = outer;
+				}
+				break;
+			default:
+				break;
+			}
 			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
 				return rc;
 			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
@@ -108,8 +240,23 @@ enc_fmq_kafka_fetch_req_fetch_partition(struct fmq_kafka_writer *w, int16_t v, c
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags, u = 0;
 
+		if ((v >= 17) && !fmq_kafka__uuid_zero(&o->replica_directory_id))
+			ntag++;
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
+		if ((v >= 17) && !fmq_kafka__uuid_zero(&o->replica_directory_id)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, w->ref_min);
+			(&ts)->bytes += 16;
+			if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, 0)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_wr_uvarint(w, 0)) < 0 ||
+			    (rc = fmq_kafka_wr_uvarint(w, (uint32_t)ts.bytes)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_wr_uuid(w, &o->replica_directory_id)) < 0)
+				return rc;
+		}
 		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
@@ -139,6 +286,16 @@ sz_fmq_kafka_fetch_req_fetch_partition(struct fmq_kafka_sizer *s, int16_t v, con
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
 
+		if ((v >= 17) && !fmq_kafka__uuid_zero(&o->replica_directory_id)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, s->ref_min);
+			(&ts)->bytes += 16;
+			ntag++;
+			s->bytes += fmq_kafka_uvarint_len(0) + fmq_kafka_uvarint_len((uint32_t)ts.bytes) + ts.bytes;
+			s->ref_bytes += ts.ref_bytes;
+			s->ref_pieces += ts.ref_pieces;
+		}
 		s->bytes += fmq_kafka_uvarint_len(ntag);
 		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
 			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
@@ -166,8 +323,14 @@ dec_fmq_kafka_fetch_req_fetch_topic(struct fmq_kafka_reader *r, int16_t v, struc
 	(void)a;
 	(void)v;
 	init_fmq_kafka_fetch_req_fetch_topic(o);
-	if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->topic)) < 0)
-		return rc;
+	if ((v <= 12)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->topic)) < 0)
+			return rc;
+	}
+	if ((v >= 13)) {
+		if ((rc = fmq_kafka_rd_uuid(r, &o->topic_id)) < 0)
+			return rc;
+	}
 	{
 		int32_t n, i;
 
@@ -222,8 +385,14 @@ enc_fmq_kafka_fetch_req_fetch_topic(struct fmq_kafka_writer *w, int16_t v, const
 	(void)v;
 	(void)o;
 	(void)rc;
-	if ((rc = fmq_kafka_wr_string(w, flex, false, o->topic)) < 0)
-		return rc;
+	if ((v <= 12)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, false, o->topic)) < 0)
+			return rc;
+	}
+	if ((v >= 13)) {
+		if ((rc = fmq_kafka_wr_uuid(w, &o->topic_id)) < 0)
+			return rc;
+	}
 	if (o->partitions_count > 0 && o->partitions == NULL)
 		return -EINVAL;
 	if ((rc = fmq_kafka_wr_array_len(w, flex, false, o->partitions_count)) < 0)
@@ -251,7 +420,12 @@ sz_fmq_kafka_fetch_req_fetch_topic(struct fmq_kafka_sizer *s, int16_t v, const s
 	(void)v;
 	(void)o;
 	(void)s;
-	fmq_kafka_sz_string(s, flex, o->topic);
+	if ((v <= 12)) {
+		fmq_kafka_sz_string(s, flex, o->topic);
+	}
+	if ((v >= 13)) {
+		s->bytes += 16;
+	}
 	fmq_kafka_sz_array_len(s, flex, o->partitions_count);
 	for (int32_t i = 0; i < o->partitions_count; i++) {
 		sz_fmq_kafka_fetch_req_fetch_partition(s, v, &o->partitions[i]);
@@ -286,8 +460,12 @@ dec_fmq_kafka_fetch_req_forgotten_topic(struct fmq_kafka_reader *r, int16_t v, s
 	(void)a;
 	(void)v;
 	init_fmq_kafka_fetch_req_forgotten_topic(o);
-	if ((v >= 7)) {
+	if ((v >= 7 && v <= 12)) {
 		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->topic)) < 0)
+			return rc;
+	}
+	if ((v >= 13)) {
+		if ((rc = fmq_kafka_rd_uuid(r, &o->topic_id)) < 0)
 			return rc;
 	}
 	if ((v >= 7)) {
@@ -346,8 +524,12 @@ enc_fmq_kafka_fetch_req_forgotten_topic(struct fmq_kafka_writer *w, int16_t v, c
 	(void)v;
 	(void)o;
 	(void)rc;
-	if ((v >= 7)) {
+	if ((v >= 7 && v <= 12)) {
 		if ((rc = fmq_kafka_wr_string(w, flex, false, o->topic)) < 0)
+			return rc;
+	}
+	if ((v >= 13)) {
+		if ((rc = fmq_kafka_wr_uuid(w, &o->topic_id)) < 0)
 			return rc;
 	}
 	if ((v >= 7)) {
@@ -379,8 +561,11 @@ sz_fmq_kafka_fetch_req_forgotten_topic(struct fmq_kafka_sizer *s, int16_t v, con
 	(void)v;
 	(void)o;
 	(void)s;
-	if ((v >= 7)) {
+	if ((v >= 7 && v <= 12)) {
 		fmq_kafka_sz_string(s, flex, o->topic);
+	}
+	if ((v >= 13)) {
+		s->bytes += 16;
 	}
 	if ((v >= 7)) {
 		fmq_kafka_sz_array_len(s, flex, o->partitions_count);
@@ -406,6 +591,7 @@ init_fmq_kafka_fetch_req(struct fmq_kafka_fetch_req *o)
 	memset(o, 0, sizeof(*o));
 	o->cluster_id = FMQ_KAFKA_STR_NULL;
 	o->replica_id = -1;
+	init_fmq_kafka_fetch_req_replica_state(&o->replica_state);
 	o->max_bytes = 2147483647;
 	o->session_epoch = -1;
 	o->rack_id.p = "";
@@ -422,8 +608,10 @@ dec_fmq_kafka_fetch_req(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_
 	(void)a;
 	(void)v;
 	init_fmq_kafka_fetch_req(o);
-	if ((rc = fmq_kafka_rd_i32(r, &o->replica_id)) < 0)
-		return rc;
+	if ((v <= 14)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->replica_id)) < 0)
+			return rc;
+	}
 	if ((rc = fmq_kafka_rd_i32(r, &o->max_wait_ms)) < 0)
 		return rc;
 	if ((rc = fmq_kafka_rd_i32(r, &o->min_bytes)) < 0)
@@ -511,6 +699,17 @@ dec_fmq_kafka_fetch_req(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_
 					r = outer;
 				}
 				break;
+			case 1:
+				if ((v >= 15)) {
+					struct fmq_kafka_reader *outer = r;
+
+					r = &sub;
+					known = true;
+					if ((rc = dec_fmq_kafka_fetch_req_replica_state(r, v, a, &o->replica_state)) < 0)
+						return rc;
+					r = outer;
+				}
+				break;
 			default:
 				break;
 			}
@@ -532,8 +731,10 @@ enc_fmq_kafka_fetch_req(struct fmq_kafka_writer *w, int16_t v, const struct fmq_
 	(void)v;
 	(void)o;
 	(void)rc;
-	if ((rc = fmq_kafka_wr_i32(w, o->replica_id)) < 0)
-		return rc;
+	if ((v <= 14)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->replica_id)) < 0)
+			return rc;
+	}
 	if ((rc = fmq_kafka_wr_i32(w, o->max_wait_ms)) < 0)
 		return rc;
 	if ((rc = fmq_kafka_wr_i32(w, o->min_bytes)) < 0)
@@ -577,6 +778,8 @@ enc_fmq_kafka_fetch_req(struct fmq_kafka_writer *w, int16_t v, const struct fmq_
 
 		if ((v >= 12) && !(o->cluster_id.len < 0))
 			ntag++;
+		if ((v >= 15) && !isdef_fmq_kafka_fetch_req_replica_state(&o->replica_state))
+			ntag++;
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
 		if ((v >= 12) && !(o->cluster_id.len < 0)) {
@@ -590,6 +793,19 @@ enc_fmq_kafka_fetch_req(struct fmq_kafka_writer *w, int16_t v, const struct fmq_
 			    (rc = fmq_kafka_wr_uvarint(w, (uint32_t)ts.bytes)) < 0)
 				return rc;
 			if ((rc = fmq_kafka_wr_string(w, flex, (v >= 12), o->cluster_id)) < 0)
+				return rc;
+		}
+		if ((v >= 15) && !isdef_fmq_kafka_fetch_req_replica_state(&o->replica_state)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, w->ref_min);
+			sz_fmq_kafka_fetch_req_replica_state((&ts), v, &o->replica_state);
+			if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, 1)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_wr_uvarint(w, 1)) < 0 ||
+			    (rc = fmq_kafka_wr_uvarint(w, (uint32_t)ts.bytes)) < 0)
+				return rc;
+			if ((rc = enc_fmq_kafka_fetch_req_replica_state(w, v, &o->replica_state)) < 0)
 				return rc;
 		}
 		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
@@ -606,7 +822,9 @@ sz_fmq_kafka_fetch_req(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_ka
 	(void)v;
 	(void)o;
 	(void)s;
-	s->bytes += 4;
+	if ((v <= 14)) {
+		s->bytes += 4;
+	}
 	s->bytes += 4;
 	s->bytes += 4;
 	s->bytes += 4;
@@ -643,6 +861,16 @@ sz_fmq_kafka_fetch_req(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_ka
 			s->ref_bytes += ts.ref_bytes;
 			s->ref_pieces += ts.ref_pieces;
 		}
+		if ((v >= 15) && !isdef_fmq_kafka_fetch_req_replica_state(&o->replica_state)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, s->ref_min);
+			sz_fmq_kafka_fetch_req_replica_state((&ts), v, &o->replica_state);
+			ntag++;
+			s->bytes += fmq_kafka_uvarint_len(1) + fmq_kafka_uvarint_len((uint32_t)ts.bytes) + ts.bytes;
+			s->ref_bytes += ts.ref_bytes;
+			s->ref_pieces += ts.ref_pieces;
+		}
 		s->bytes += fmq_kafka_uvarint_len(ntag);
 		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
 			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
@@ -661,7 +889,7 @@ fmq_kafka_fetch_req_init(struct fmq_kafka_fetch_req *m)
 int
 fmq_kafka_fetch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_req *m)
 {
-	if (v < 4 || v > 12)
+	if (v < 4 || v > 17)
 		return -ENOTSUP;
 	return dec_fmq_kafka_fetch_req(r, v, a, m);
 }
@@ -671,7 +899,7 @@ fmq_kafka_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct f
 {
 	int rc;
 
-	if (v < 4 || v > 12)
+	if (v < 4 || v > 17)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_fetch_req(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -682,7 +910,7 @@ fmq_kafka_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct f
 int
 fmq_kafka_fetch_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_fetch_req *m)
 {
-	if (v < 4 || v > 12)
+	if (v < 4 || v > 17)
 		return -ENOTSUP;
 	sz_fmq_kafka_fetch_req(s, v, m);
 	return 0;
@@ -694,6 +922,7 @@ static void init_fmq_kafka_fetch_resp_snapshot_id(struct fmq_kafka_fetch_resp_sn
 static void init_fmq_kafka_fetch_resp_aborted_transaction(struct fmq_kafka_fetch_resp_aborted_transaction *o);
 static void init_fmq_kafka_fetch_resp_partition_data(struct fmq_kafka_fetch_resp_partition_data *o);
 static void init_fmq_kafka_fetch_resp_fetchable_topic_response(struct fmq_kafka_fetch_resp_fetchable_topic_response *o);
+static void init_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_fetch_resp_node_endpoint *o);
 static void init_fmq_kafka_fetch_resp(struct fmq_kafka_fetch_resp *o);
 
 static void
@@ -1423,8 +1652,14 @@ dec_fmq_kafka_fetch_resp_fetchable_topic_response(struct fmq_kafka_reader *r, in
 	(void)a;
 	(void)v;
 	init_fmq_kafka_fetch_resp_fetchable_topic_response(o);
-	if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->topic)) < 0)
-		return rc;
+	if ((v <= 12)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->topic)) < 0)
+			return rc;
+	}
+	if ((v >= 13)) {
+		if ((rc = fmq_kafka_rd_uuid(r, &o->topic_id)) < 0)
+			return rc;
+	}
 	{
 		int32_t n, i;
 
@@ -1479,8 +1714,14 @@ enc_fmq_kafka_fetch_resp_fetchable_topic_response(struct fmq_kafka_writer *w, in
 	(void)v;
 	(void)o;
 	(void)rc;
-	if ((rc = fmq_kafka_wr_string(w, flex, false, o->topic)) < 0)
-		return rc;
+	if ((v <= 12)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, false, o->topic)) < 0)
+			return rc;
+	}
+	if ((v >= 13)) {
+		if ((rc = fmq_kafka_wr_uuid(w, &o->topic_id)) < 0)
+			return rc;
+	}
 	if (o->partitions_count > 0 && o->partitions == NULL)
 		return -EINVAL;
 	if ((rc = fmq_kafka_wr_array_len(w, flex, false, o->partitions_count)) < 0)
@@ -1508,10 +1749,146 @@ sz_fmq_kafka_fetch_resp_fetchable_topic_response(struct fmq_kafka_sizer *s, int1
 	(void)v;
 	(void)o;
 	(void)s;
-	fmq_kafka_sz_string(s, flex, o->topic);
+	if ((v <= 12)) {
+		fmq_kafka_sz_string(s, flex, o->topic);
+	}
+	if ((v >= 13)) {
+		s->bytes += 16;
+	}
 	fmq_kafka_sz_array_len(s, flex, o->partitions_count);
 	for (int32_t i = 0; i < o->partitions_count; i++) {
 		sz_fmq_kafka_fetch_resp_partition_data(s, v, &o->partitions[i]);
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags;
+
+		s->bytes += fmq_kafka_uvarint_len(ntag);
+		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
+			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
+
+			s->bytes += fmq_kafka_uvarint_len(o->unknown_tags[t].tag) + fmq_kafka_uvarint_len(n) + n;
+		}
+	}
+}
+
+static void
+init_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_fetch_resp_node_endpoint *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host.p = "";
+	o->host.len = 0;
+	o->rack = FMQ_KAFKA_STR_NULL;
+}
+
+static int
+dec_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_resp_node_endpoint *o)
+{
+	int rc = 0;
+	const bool flex = v >= 12;
+
+	(void)rc;
+	(void)a;
+	(void)v;
+	init_fmq_kafka_fetch_resp_node_endpoint(o);
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->node_id)) < 0)
+			return rc;
+	}
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->host)) < 0)
+			return rc;
+	}
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->port)) < 0)
+			return rc;
+	}
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, (v >= 16), a, &o->rack)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag, t;
+
+		if ((rc = fmq_kafka_rd_uvarint(r, &ntag)) < 0)
+			return rc;
+		if (ntag > fmq_kafka_rd_left(r) / 2)
+			return -EBADMSG;
+		for (t = 0; t < ntag; t++) {
+			struct fmq_kafka_reader sub;
+			uint32_t tag, tsz;
+			bool known = false;
+
+			if ((rc = fmq_kafka_rd_uvarint(r, &tag)) < 0 ||
+			    (rc = fmq_kafka_rd_uvarint(r, &tsz)) < 0)
+				return rc;
+			if (tsz > fmq_kafka_rd_left(r))
+				return -EBADMSG;
+			sub = *r;
+			sub.left = tsz;
+			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+enc_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_fetch_resp_node_endpoint *o)
+{
+	int rc;
+	const bool flex = v >= 12;
+
+	(void)v;
+	(void)o;
+	(void)rc;
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->node_id)) < 0)
+			return rc;
+	}
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, false, o->host)) < 0)
+			return rc;
+	}
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->port)) < 0)
+			return rc;
+	}
+	if ((v >= 16)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, (v >= 16), o->rack)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags, u = 0;
+
+		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
+			return rc;
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+sz_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_fetch_resp_node_endpoint *o)
+{
+	const bool flex = v >= 12;
+
+	(void)v;
+	(void)o;
+	(void)s;
+	if ((v >= 16)) {
+		s->bytes += 4;
+	}
+	if ((v >= 16)) {
+		fmq_kafka_sz_string(s, flex, o->host);
+	}
+	if ((v >= 16)) {
+		s->bytes += 4;
+	}
+	if ((v >= 16)) {
+		fmq_kafka_sz_string(s, flex, o->rack);
 	}
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
@@ -1587,6 +1964,36 @@ dec_fmq_kafka_fetch_resp(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka
 				return -EBADMSG;
 			sub = *r;
 			sub.left = tsz;
+			switch (tag) {
+			case 0:
+				if ((v >= 16)) {
+					struct fmq_kafka_reader *outer = r;
+
+					r = &sub;
+					known = true;
+					{
+						int32_t n, i;
+
+						if ((rc = fmq_kafka_rd_array_len(r, flex, false, 11, &n)) < 0)
+							return rc;
+						o->node_endpoints_count = n;
+						o->node_endpoints = NULL;
+						if (n > 0) {
+							o->node_endpoints = fmq_kafka_arena_alloc(a, (size_t)n * sizeof(*o->node_endpoints));
+							if (o->node_endpoints == NULL)
+								return -ENOMEM;
+						}
+						for (i = 0; i < n; i++) {
+							if ((rc = dec_fmq_kafka_fetch_resp_node_endpoint(r, v, a, &o->node_endpoints[i])) < 0)
+								return rc;
+						}
+					}
+					r = outer;
+				}
+				break;
+			default:
+				break;
+			}
 			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
 				return rc;
 			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
@@ -1626,8 +2033,32 @@ enc_fmq_kafka_fetch_resp(struct fmq_kafka_writer *w, int16_t v, const struct fmq
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags, u = 0;
 
+		if ((v >= 16) && !(o->node_endpoints_count == 0))
+			ntag++;
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
+		if ((v >= 16) && !(o->node_endpoints_count == 0)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, w->ref_min);
+			fmq_kafka_sz_array_len((&ts), flex, o->node_endpoints_count);
+			for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+				sz_fmq_kafka_fetch_resp_node_endpoint((&ts), v, &o->node_endpoints[i]);
+			}
+			if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, 0)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_wr_uvarint(w, 0)) < 0 ||
+			    (rc = fmq_kafka_wr_uvarint(w, (uint32_t)ts.bytes)) < 0)
+				return rc;
+			if (o->node_endpoints_count > 0 && o->node_endpoints == NULL)
+				return -EINVAL;
+			if ((rc = fmq_kafka_wr_array_len(w, flex, false, o->node_endpoints_count)) < 0)
+				return rc;
+			for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+				if ((rc = enc_fmq_kafka_fetch_resp_node_endpoint(w, v, &o->node_endpoints[i])) < 0)
+					return rc;
+			}
+		}
 		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
@@ -1656,6 +2087,19 @@ sz_fmq_kafka_fetch_resp(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_k
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
 
+		if ((v >= 16) && !(o->node_endpoints_count == 0)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, s->ref_min);
+			fmq_kafka_sz_array_len((&ts), flex, o->node_endpoints_count);
+			for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+				sz_fmq_kafka_fetch_resp_node_endpoint((&ts), v, &o->node_endpoints[i]);
+			}
+			ntag++;
+			s->bytes += fmq_kafka_uvarint_len(0) + fmq_kafka_uvarint_len((uint32_t)ts.bytes) + ts.bytes;
+			s->ref_bytes += ts.ref_bytes;
+			s->ref_pieces += ts.ref_pieces;
+		}
 		s->bytes += fmq_kafka_uvarint_len(ntag);
 		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
 			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
@@ -1674,7 +2118,7 @@ fmq_kafka_fetch_resp_init(struct fmq_kafka_fetch_resp *m)
 int
 fmq_kafka_fetch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_fetch_resp *m)
 {
-	if (v < 4 || v > 12)
+	if (v < 4 || v > 17)
 		return -ENOTSUP;
 	return dec_fmq_kafka_fetch_resp(r, v, a, m);
 }
@@ -1684,7 +2128,7 @@ fmq_kafka_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct 
 {
 	int rc;
 
-	if (v < 4 || v > 12)
+	if (v < 4 || v > 17)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_fetch_resp(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -1695,7 +2139,7 @@ fmq_kafka_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct 
 int
 fmq_kafka_fetch_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_fetch_resp *m)
 {
-	if (v < 4 || v > 12)
+	if (v < 4 || v > 17)
 		return -ENOTSUP;
 	sz_fmq_kafka_fetch_resp(s, v, m);
 	return 0;

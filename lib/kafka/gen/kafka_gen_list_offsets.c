@@ -376,7 +376,7 @@ fmq_kafka_list_offsets_req_init(struct fmq_kafka_list_offsets_req *m)
 int
 fmq_kafka_list_offsets_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_offsets_req *m)
 {
-	if (v < 1 || v > 7)
+	if (v < 1 || v > 9)
 		return -ENOTSUP;
 	return dec_fmq_kafka_list_offsets_req(r, v, a, m);
 }
@@ -386,7 +386,7 @@ fmq_kafka_list_offsets_req_encode(struct fmq_kafka_writer *w, int16_t v, const s
 {
 	int rc;
 
-	if (v < 1 || v > 7)
+	if (v < 1 || v > 9)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_list_offsets_req(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -397,7 +397,7 @@ fmq_kafka_list_offsets_req_encode(struct fmq_kafka_writer *w, int16_t v, const s
 int
 fmq_kafka_list_offsets_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_offsets_req *m)
 {
-	if (v < 1 || v > 7)
+	if (v < 1 || v > 9)
 		return -ENOTSUP;
 	sz_fmq_kafka_list_offsets_req(s, v, m);
 	return 0;
@@ -778,7 +778,7 @@ fmq_kafka_list_offsets_resp_init(struct fmq_kafka_list_offsets_resp *m)
 int
 fmq_kafka_list_offsets_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_list_offsets_resp *m)
 {
-	if (v < 1 || v > 7)
+	if (v < 1 || v > 9)
 		return -ENOTSUP;
 	return dec_fmq_kafka_list_offsets_resp(r, v, a, m);
 }
@@ -788,7 +788,7 @@ fmq_kafka_list_offsets_resp_encode(struct fmq_kafka_writer *w, int16_t v, const 
 {
 	int rc;
 
-	if (v < 1 || v > 7)
+	if (v < 1 || v > 9)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_list_offsets_resp(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -799,7 +799,7 @@ fmq_kafka_list_offsets_resp_encode(struct fmq_kafka_writer *w, int16_t v, const 
 int
 fmq_kafka_list_offsets_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_list_offsets_resp *m)
 {
-	if (v < 1 || v > 7)
+	if (v < 1 || v > 9)
 		return -ENOTSUP;
 	sz_fmq_kafka_list_offsets_resp(s, v, m);
 	return 0;

@@ -435,7 +435,7 @@ fmq_kafka_offset_commit_req_init(struct fmq_kafka_offset_commit_req *m)
 int
 fmq_kafka_offset_commit_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_commit_req *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	return dec_fmq_kafka_offset_commit_req(r, v, a, m);
 }
@@ -445,7 +445,7 @@ fmq_kafka_offset_commit_req_encode(struct fmq_kafka_writer *w, int16_t v, const 
 {
 	int rc;
 
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_offset_commit_req(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -456,7 +456,7 @@ fmq_kafka_offset_commit_req_encode(struct fmq_kafka_writer *w, int16_t v, const 
 int
 fmq_kafka_offset_commit_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_commit_req *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	sz_fmq_kafka_offset_commit_req(s, v, m);
 	return 0;
@@ -813,7 +813,7 @@ fmq_kafka_offset_commit_resp_init(struct fmq_kafka_offset_commit_resp *m)
 int
 fmq_kafka_offset_commit_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_commit_resp *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	return dec_fmq_kafka_offset_commit_resp(r, v, a, m);
 }
@@ -823,7 +823,7 @@ fmq_kafka_offset_commit_resp_encode(struct fmq_kafka_writer *w, int16_t v, const
 {
 	int rc;
 
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_offset_commit_resp(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -834,7 +834,7 @@ fmq_kafka_offset_commit_resp_encode(struct fmq_kafka_writer *w, int16_t v, const
 int
 fmq_kafka_offset_commit_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_commit_resp *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	sz_fmq_kafka_offset_commit_resp(s, v, m);
 	return 0;

@@ -283,6 +283,8 @@ init_fmq_kafka_offset_fetch_req_offset_fetch_request_group(struct fmq_kafka_offs
 	memset(o, 0, sizeof(*o));
 	o->group_id.p = "";
 	o->group_id.len = 0;
+	o->member_id = FMQ_KAFKA_STR_NULL;
+	o->member_epoch = -1;
 }
 
 static int
@@ -297,6 +299,14 @@ dec_fmq_kafka_offset_fetch_req_offset_fetch_request_group(struct fmq_kafka_reade
 	init_fmq_kafka_offset_fetch_req_offset_fetch_request_group(o);
 	if ((v >= 8)) {
 		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->group_id)) < 0)
+			return rc;
+	}
+	if ((v >= 9)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, (v >= 9), a, &o->member_id)) < 0)
+			return rc;
+	}
+	if ((v >= 9)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->member_epoch)) < 0)
 			return rc;
 	}
 	if ((v >= 8)) {
@@ -359,6 +369,14 @@ enc_fmq_kafka_offset_fetch_req_offset_fetch_request_group(struct fmq_kafka_write
 		if ((rc = fmq_kafka_wr_string(w, flex, false, o->group_id)) < 0)
 			return rc;
 	}
+	if ((v >= 9)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, (v >= 9), o->member_id)) < 0)
+			return rc;
+	}
+	if ((v >= 9)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->member_epoch)) < 0)
+			return rc;
+	}
 	if ((v >= 8)) {
 		if (o->topics_count > 0 && o->topics == NULL)
 			return -EINVAL;
@@ -390,6 +408,12 @@ sz_fmq_kafka_offset_fetch_req_offset_fetch_request_group(struct fmq_kafka_sizer 
 	(void)s;
 	if ((v >= 8)) {
 		fmq_kafka_sz_string(s, flex, o->group_id);
+	}
+	if ((v >= 9)) {
+		fmq_kafka_sz_string(s, flex, o->member_id);
+	}
+	if ((v >= 9)) {
+		s->bytes += 4;
 	}
 	if ((v >= 8)) {
 		fmq_kafka_sz_array_len(s, flex, o->topics_count);
@@ -596,7 +620,7 @@ fmq_kafka_offset_fetch_req_init(struct fmq_kafka_offset_fetch_req *m)
 int
 fmq_kafka_offset_fetch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_fetch_req *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	return dec_fmq_kafka_offset_fetch_req(r, v, a, m);
 }
@@ -606,7 +630,7 @@ fmq_kafka_offset_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const s
 {
 	int rc;
 
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_offset_fetch_req(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -617,7 +641,7 @@ fmq_kafka_offset_fetch_req_encode(struct fmq_kafka_writer *w, int16_t v, const s
 int
 fmq_kafka_offset_fetch_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_fetch_req *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	sz_fmq_kafka_offset_fetch_req(s, v, m);
 	return 0;
@@ -1506,7 +1530,7 @@ fmq_kafka_offset_fetch_resp_init(struct fmq_kafka_offset_fetch_resp *m)
 int
 fmq_kafka_offset_fetch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_fetch_resp *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	return dec_fmq_kafka_offset_fetch_resp(r, v, a, m);
 }
@@ -1516,7 +1540,7 @@ fmq_kafka_offset_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const 
 {
 	int rc;
 
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_offset_fetch_resp(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -1527,7 +1551,7 @@ fmq_kafka_offset_fetch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const 
 int
 fmq_kafka_offset_fetch_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_fetch_resp *m)
 {
-	if (v < 0 || v > 8)
+	if (v < 0 || v > 9)
 		return -ENOTSUP;
 	sz_fmq_kafka_offset_fetch_resp(s, v, m);
 	return 0;

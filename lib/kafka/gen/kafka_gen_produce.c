@@ -371,7 +371,7 @@ fmq_kafka_produce_req_init(struct fmq_kafka_produce_req *m)
 int
 fmq_kafka_produce_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_req *m)
 {
-	if (v < 0 || v > 9)
+	if (v < 0 || v > 11)
 		return -ENOTSUP;
 	return dec_fmq_kafka_produce_req(r, v, a, m);
 }
@@ -381,7 +381,7 @@ fmq_kafka_produce_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct
 {
 	int rc;
 
-	if (v < 0 || v > 9)
+	if (v < 0 || v > 11)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_produce_req(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -392,15 +392,17 @@ fmq_kafka_produce_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct
 int
 fmq_kafka_produce_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_produce_req *m)
 {
-	if (v < 0 || v > 9)
+	if (v < 0 || v > 11)
 		return -ENOTSUP;
 	sz_fmq_kafka_produce_req(s, v, m);
 	return 0;
 }
 
 static void init_fmq_kafka_produce_resp_batch_index_and_error_message(struct fmq_kafka_produce_resp_batch_index_and_error_message *o);
+static void init_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_produce_resp_leader_id_and_epoch *o);
 static void init_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_produce_resp_partition_produce_response *o);
 static void init_fmq_kafka_produce_resp_topic_produce_response(struct fmq_kafka_produce_resp_topic_produce_response *o);
+static void init_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_produce_resp_node_endpoint *o);
 static void init_fmq_kafka_produce_resp(struct fmq_kafka_produce_resp *o);
 
 static void
@@ -511,12 +513,129 @@ sz_fmq_kafka_produce_resp_batch_index_and_error_message(struct fmq_kafka_sizer *
 }
 
 static void
+init_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->leader_id = -1;
+	o->leader_epoch = -1;
+}
+
+static bool
+isdef_fmq_kafka_produce_resp_leader_id_and_epoch(const struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	return (o->leader_id == -1) &&
+	    (o->leader_epoch == -1) &&
+	    o->n_unknown_tags == 0;
+}
+
+static int
+dec_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	int rc = 0;
+	const bool flex = v >= 9;
+
+	(void)rc;
+	(void)a;
+	(void)v;
+	init_fmq_kafka_produce_resp_leader_id_and_epoch(o);
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->leader_id)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->leader_epoch)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag, t;
+
+		if ((rc = fmq_kafka_rd_uvarint(r, &ntag)) < 0)
+			return rc;
+		if (ntag > fmq_kafka_rd_left(r) / 2)
+			return -EBADMSG;
+		for (t = 0; t < ntag; t++) {
+			struct fmq_kafka_reader sub;
+			uint32_t tag, tsz;
+			bool known = false;
+
+			if ((rc = fmq_kafka_rd_uvarint(r, &tag)) < 0 ||
+			    (rc = fmq_kafka_rd_uvarint(r, &tsz)) < 0)
+				return rc;
+			if (tsz > fmq_kafka_rd_left(r))
+				return -EBADMSG;
+			sub = *r;
+			sub.left = tsz;
+			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+enc_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	int rc;
+	const bool flex = v >= 9;
+
+	(void)v;
+	(void)o;
+	(void)rc;
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->leader_id)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->leader_epoch)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags, u = 0;
+
+		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
+			return rc;
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+sz_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	const bool flex = v >= 9;
+
+	(void)v;
+	(void)o;
+	(void)s;
+	if ((v >= 10)) {
+		s->bytes += 4;
+	}
+	if ((v >= 10)) {
+		s->bytes += 4;
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags;
+
+		s->bytes += fmq_kafka_uvarint_len(ntag);
+		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
+			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
+
+			s->bytes += fmq_kafka_uvarint_len(o->unknown_tags[t].tag) + fmq_kafka_uvarint_len(n) + n;
+		}
+	}
+}
+
+static void
 init_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_produce_resp_partition_produce_response *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->log_append_time_ms = INT64_C(-1);
 	o->log_start_offset = INT64_C(-1);
 	o->error_message = FMQ_KAFKA_STR_NULL;
+	init_fmq_kafka_produce_resp_leader_id_and_epoch(&o->current_leader);
 }
 
 static int
@@ -585,6 +704,21 @@ dec_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_reader *r
 				return -EBADMSG;
 			sub = *r;
 			sub.left = tsz;
+			switch (tag) {
+			case 0:
+				if ((v >= 10)) {
+					struct fmq_kafka_reader *outer = r;
+
+					r = &sub;
+					known = true;
+					if ((rc = dec_fmq_kafka_produce_resp_leader_id_and_epoch(r, v, a, &o->current_leader)) < 0)
+						return rc;
+					r = outer;
+				}
+				break;
+			default:
+				break;
+			}
 			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
 				return rc;
 			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
@@ -634,8 +768,23 @@ enc_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_writer *w
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags, u = 0;
 
+		if ((v >= 10) && !isdef_fmq_kafka_produce_resp_leader_id_and_epoch(&o->current_leader))
+			ntag++;
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
+		if ((v >= 10) && !isdef_fmq_kafka_produce_resp_leader_id_and_epoch(&o->current_leader)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, w->ref_min);
+			sz_fmq_kafka_produce_resp_leader_id_and_epoch((&ts), v, &o->current_leader);
+			if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, 0)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_wr_uvarint(w, 0)) < 0 ||
+			    (rc = fmq_kafka_wr_uvarint(w, (uint32_t)ts.bytes)) < 0)
+				return rc;
+			if ((rc = enc_fmq_kafka_produce_resp_leader_id_and_epoch(w, v, &o->current_leader)) < 0)
+				return rc;
+		}
 		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
@@ -671,6 +820,16 @@ sz_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_sizer *s, 
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
 
+		if ((v >= 10) && !isdef_fmq_kafka_produce_resp_leader_id_and_epoch(&o->current_leader)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, s->ref_min);
+			sz_fmq_kafka_produce_resp_leader_id_and_epoch((&ts), v, &o->current_leader);
+			ntag++;
+			s->bytes += fmq_kafka_uvarint_len(0) + fmq_kafka_uvarint_len((uint32_t)ts.bytes) + ts.bytes;
+			s->ref_bytes += ts.ref_bytes;
+			s->ref_pieces += ts.ref_pieces;
+		}
 		s->bytes += fmq_kafka_uvarint_len(ntag);
 		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
 			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
@@ -801,6 +960,137 @@ sz_fmq_kafka_produce_resp_topic_produce_response(struct fmq_kafka_sizer *s, int1
 }
 
 static void
+init_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_produce_resp_node_endpoint *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host.p = "";
+	o->host.len = 0;
+	o->rack = FMQ_KAFKA_STR_NULL;
+}
+
+static int
+dec_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_resp_node_endpoint *o)
+{
+	int rc = 0;
+	const bool flex = v >= 9;
+
+	(void)rc;
+	(void)a;
+	(void)v;
+	init_fmq_kafka_produce_resp_node_endpoint(o);
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->node_id)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, false, a, &o->host)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_rd_i32(r, &o->port)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_rd_string(r, flex, (v >= 10), a, &o->rack)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag, t;
+
+		if ((rc = fmq_kafka_rd_uvarint(r, &ntag)) < 0)
+			return rc;
+		if (ntag > fmq_kafka_rd_left(r) / 2)
+			return -EBADMSG;
+		for (t = 0; t < ntag; t++) {
+			struct fmq_kafka_reader sub;
+			uint32_t tag, tsz;
+			bool known = false;
+
+			if ((rc = fmq_kafka_rd_uvarint(r, &tag)) < 0 ||
+			    (rc = fmq_kafka_rd_uvarint(r, &tsz)) < 0)
+				return rc;
+			if (tsz > fmq_kafka_rd_left(r))
+				return -EBADMSG;
+			sub = *r;
+			sub.left = tsz;
+			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+enc_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_produce_resp_node_endpoint *o)
+{
+	int rc;
+	const bool flex = v >= 9;
+
+	(void)v;
+	(void)o;
+	(void)rc;
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->node_id)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, false, o->host)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_wr_i32(w, o->port)) < 0)
+			return rc;
+	}
+	if ((v >= 10)) {
+		if ((rc = fmq_kafka_wr_string(w, flex, (v >= 10), o->rack)) < 0)
+			return rc;
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags, u = 0;
+
+		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
+			return rc;
+		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+sz_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_produce_resp_node_endpoint *o)
+{
+	const bool flex = v >= 9;
+
+	(void)v;
+	(void)o;
+	(void)s;
+	if ((v >= 10)) {
+		s->bytes += 4;
+	}
+	if ((v >= 10)) {
+		fmq_kafka_sz_string(s, flex, o->host);
+	}
+	if ((v >= 10)) {
+		s->bytes += 4;
+	}
+	if ((v >= 10)) {
+		fmq_kafka_sz_string(s, flex, o->rack);
+	}
+	if (flex) {
+		uint32_t ntag = o->n_unknown_tags;
+
+		s->bytes += fmq_kafka_uvarint_len(ntag);
+		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
+			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
+
+			s->bytes += fmq_kafka_uvarint_len(o->unknown_tags[t].tag) + fmq_kafka_uvarint_len(n) + n;
+		}
+	}
+}
+
+static void
 init_fmq_kafka_produce_resp(struct fmq_kafka_produce_resp *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -856,6 +1146,36 @@ dec_fmq_kafka_produce_resp(struct fmq_kafka_reader *r, int16_t v, struct fmq_kaf
 				return -EBADMSG;
 			sub = *r;
 			sub.left = tsz;
+			switch (tag) {
+			case 0:
+				if ((v >= 10)) {
+					struct fmq_kafka_reader *outer = r;
+
+					r = &sub;
+					known = true;
+					{
+						int32_t n, i;
+
+						if ((rc = fmq_kafka_rd_array_len(r, flex, false, 11, &n)) < 0)
+							return rc;
+						o->node_endpoints_count = n;
+						o->node_endpoints = NULL;
+						if (n > 0) {
+							o->node_endpoints = fmq_kafka_arena_alloc(a, (size_t)n * sizeof(*o->node_endpoints));
+							if (o->node_endpoints == NULL)
+								return -ENOMEM;
+						}
+						for (i = 0; i < n; i++) {
+							if ((rc = dec_fmq_kafka_produce_resp_node_endpoint(r, v, a, &o->node_endpoints[i])) < 0)
+								return rc;
+						}
+					}
+					r = outer;
+				}
+				break;
+			default:
+				break;
+			}
 			if (!known && (rc = fmq_kafka__rd_unknown_tag(&sub, tag, tsz, ntag, a, &o->unknown_tags, &o->n_unknown_tags)) < 0)
 				return rc;
 			if ((rc = fmq_kafka_rd_skip(r, tsz)) < 0)
@@ -889,8 +1209,32 @@ enc_fmq_kafka_produce_resp(struct fmq_kafka_writer *w, int16_t v, const struct f
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags, u = 0;
 
+		if ((v >= 10) && !(o->node_endpoints_count == 0))
+			ntag++;
 		if ((rc = fmq_kafka_wr_uvarint(w, ntag)) < 0)
 			return rc;
+		if ((v >= 10) && !(o->node_endpoints_count == 0)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, w->ref_min);
+			fmq_kafka_sz_array_len((&ts), flex, o->node_endpoints_count);
+			for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+				sz_fmq_kafka_produce_resp_node_endpoint((&ts), v, &o->node_endpoints[i]);
+			}
+			if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, 0)) < 0)
+				return rc;
+			if ((rc = fmq_kafka_wr_uvarint(w, 0)) < 0 ||
+			    (rc = fmq_kafka_wr_uvarint(w, (uint32_t)ts.bytes)) < 0)
+				return rc;
+			if (o->node_endpoints_count > 0 && o->node_endpoints == NULL)
+				return -EINVAL;
+			if ((rc = fmq_kafka_wr_array_len(w, flex, false, o->node_endpoints_count)) < 0)
+				return rc;
+			for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+				if ((rc = enc_fmq_kafka_produce_resp_node_endpoint(w, v, &o->node_endpoints[i])) < 0)
+					return rc;
+			}
+		}
 		if ((rc = fmq_kafka__wr_unknown_tags(w, o->unknown_tags, o->n_unknown_tags, &u, FMQ_KAFKA__ALL_TAGS)) < 0)
 			return rc;
 	}
@@ -915,6 +1259,19 @@ sz_fmq_kafka_produce_resp(struct fmq_kafka_sizer *s, int16_t v, const struct fmq
 	if (flex) {
 		uint32_t ntag = o->n_unknown_tags;
 
+		if ((v >= 10) && !(o->node_endpoints_count == 0)) {
+			struct fmq_kafka_sizer ts;
+
+			fmq_kafka_sizer_init(&ts, s->ref_min);
+			fmq_kafka_sz_array_len((&ts), flex, o->node_endpoints_count);
+			for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+				sz_fmq_kafka_produce_resp_node_endpoint((&ts), v, &o->node_endpoints[i]);
+			}
+			ntag++;
+			s->bytes += fmq_kafka_uvarint_len(0) + fmq_kafka_uvarint_len((uint32_t)ts.bytes) + ts.bytes;
+			s->ref_bytes += ts.ref_bytes;
+			s->ref_pieces += ts.ref_pieces;
+		}
 		s->bytes += fmq_kafka_uvarint_len(ntag);
 		for (uint32_t t = 0; t < o->n_unknown_tags; t++) {
 			uint32_t n = (uint32_t)o->unknown_tags[t].data.len;
@@ -933,7 +1290,7 @@ fmq_kafka_produce_resp_init(struct fmq_kafka_produce_resp *m)
 int
 fmq_kafka_produce_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_produce_resp *m)
 {
-	if (v < 0 || v > 9)
+	if (v < 0 || v > 11)
 		return -ENOTSUP;
 	return dec_fmq_kafka_produce_resp(r, v, a, m);
 }
@@ -943,7 +1300,7 @@ fmq_kafka_produce_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struc
 {
 	int rc;
 
-	if (v < 0 || v > 9)
+	if (v < 0 || v > 11)
 		return -ENOTSUP;
 	rc = enc_fmq_kafka_produce_resp(w, v, m);
 	if (rc < 0 && w->err == 0)
@@ -954,7 +1311,7 @@ fmq_kafka_produce_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struc
 int
 fmq_kafka_produce_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_produce_resp *m)
 {
-	if (v < 0 || v > 9)
+	if (v < 0 || v > 11)
 		return -ENOTSUP;
 	sz_fmq_kafka_produce_resp(s, v, m);
 	return 0;

@@ -24,12 +24,12 @@ import sys
 
 # The advertised table (/work/shared/kafka-apis.md): name, key, min, max.
 APIS = [
-    ("Produce", 0, 0, 9),
-    ("Fetch", 1, 4, 12),
-    ("ListOffsets", 2, 1, 7),
+    ("Produce", 0, 0, 11),
+    ("Fetch", 1, 4, 17),
+    ("ListOffsets", 2, 1, 9),
     ("Metadata", 3, 0, 12),
-    ("OffsetCommit", 8, 0, 8),
-    ("OffsetFetch", 9, 0, 8),
+    ("OffsetCommit", 8, 0, 9),
+    ("OffsetFetch", 9, 0, 9),
     ("FindCoordinator", 10, 0, 4),
     ("JoinGroup", 11, 0, 9),
     ("Heartbeat", 12, 0, 4),
@@ -66,6 +66,7 @@ APIS = [
     ("DescribeUserScramCredentials", 50, 0, 0),
     ("AlterUserScramCredentials", 51, 0, 0),
     ("DescribeCluster", 60, 0, 0),
+    ("DescribeProducers", 61, 0, 0),
     ("DescribeTransactions", 65, 0, 0),
     ("ListTransactions", 66, 0, 1),
     ("ConsumerGroupHeartbeat", 68, 0, 1),

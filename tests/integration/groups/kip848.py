@@ -35,6 +35,8 @@ INVALID_REQUEST = 42
 UNSUPPORTED_ASSIGNOR = 112
 INCONSISTENT_GROUP_PROTOCOL = 23
 ILLEGAL_GENERATION = 22
+STALE_MEMBER_EPOCH = 113
+UNSUPPORTED_VERSION = 35
 INVALID_REGULAR_EXPRESSION = 128
 
 CORR = [0]
@@ -277,12 +279,13 @@ def join_group_v5(sock, group):
     return rd.i16()
 
 
-def offset_commit_v8(sock, group, member, gen, tid_name, part, offset):
+def offset_commit_v8(sock, group, member, gen, tid_name, part, offset,
+                     ver=8):
     body = cstr(group) + i32(gen) + cstr(member) + cstr(None) + \
         carray([1], lambda _: cstr(tid_name) + carray(
             [1], lambda _: i32(part) + i64(offset) + i32(-1) + cstr("") +
             b"\x00") + b"\x00") + b"\x00"
-    rd = rpc(sock, 8, 8, body)
+    rd = rpc(sock, 8, ver, body)
     rd.i32()
     res = rd_carray(rd, lambda r: (r.cstr(), rd_carray(
         r, lambda q: (q.i32(), q.i16(), q.tags())), r.tags()))
@@ -407,17 +410,20 @@ def main():
     ok("a greater or stale member epoch gets FENCED_MEMBER_EPOCH, an "
        "unknown member UNKNOWN_MEMBER_ID")
 
-    # Committed offsets with the member epoch as generation.
-    if offset_commit_v8(a.sock, "g1", a.id, a.epoch, "k6", 0, 42) != 0:
-        fail("OffsetCommit with the member epoch refused")
-    e = offset_commit_v8(a.sock, "g1", a.id, a.epoch + 5, "k6", 0, 43)
-    if e != ILLEGAL_GENERATION:
-        fail("OffsetCommit with a wrong epoch: error %d" % e)
-    e = offset_commit_v8(a.sock, "g1", "", -1, "k6", 0, 44)
+    # Committed offsets with the member epoch (v9, as Kafka 3.9).
+    if offset_commit_v8(a.sock, "g1", a.id, a.epoch, "k6", 0, 42, 9) != 0:
+        fail("OffsetCommit v9 with the member epoch refused")
+    e = offset_commit_v8(a.sock, "g1", a.id, a.epoch + 5, "k6", 0, 43, 9)
+    if e != STALE_MEMBER_EPOCH:
+        fail("OffsetCommit v9 with a wrong epoch: error %d" % e)
+    e = offset_commit_v8(a.sock, "g1", a.id, a.epoch, "k6", 0, 43)
+    if e != UNSUPPORTED_VERSION:
+        fail("OffsetCommit v8 from a consumer-protocol member: error %d" % e)
+    e = offset_commit_v8(a.sock, "g1", "", -1, "k6", 0, 44, 9)
     if e != UNKNOWN_MEMBER_ID:
         fail("admin OffsetCommit to a non-empty group: error %d" % e)
-    ok("OffsetCommit v8 takes the member epoch as generation "
-       "(ILLEGAL_GENERATION otherwise)")
+    ok("OffsetCommit v9 checks the member epoch (STALE_MEMBER_EPOCH), "
+       "v8 from a member is UNSUPPORTED_VERSION")
 
     # Classic protocol against it; ListGroups.
     e = join_group_v5(connect(HOST, PORT), "g1")

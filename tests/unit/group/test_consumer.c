@@ -837,6 +837,7 @@ test_commit_epoch(void)
 	cr.commit_timestamp = -1;
 	cr.parts = &part;
 	cr.n_parts = 1;
+	cr.api_version = 9;
 	commit_err = -100;
 	fmq_group_offset_commit(co, 1, &cr, now);
 	fmq_group_flush(co, now);
@@ -844,7 +845,14 @@ test_commit_epoch(void)
 	cr.generation_id = a.epoch + 1;
 	fmq_group_offset_commit(co, 2, &cr, now);
 	fmq_group_flush(co, now);
-	CU_ASSERT_EQUAL(commit_err, FMQ_KERR_ILLEGAL_GENERATION);
+	CU_ASSERT_EQUAL(commit_err, FMQ_KERR_STALE_MEMBER_EPOCH);
+	/* A consumer-protocol member below v9 (Kafka 3.9). */
+	cr.generation_id = a.epoch;
+	cr.api_version = 8;
+	fmq_group_offset_commit(co, 4, &cr, now);
+	fmq_group_flush(co, now);
+	CU_ASSERT_EQUAL(commit_err, FMQ_KERR_UNSUPPORTED_VERSION);
+	cr.api_version = 9;
 	cr.generation_id = -1;
 	cr.member_id = FMQ_GROUP_STR("");
 	fmq_group_offset_commit(co, 3, &cr, now);

@@ -98,8 +98,8 @@ test_err_table(void)
 static const struct {
 	int16_t key, min, max, flex;
 } expect_apis[] = {
-	{ 0, 0, 9, 9 }, { 1, 4, 12, 12 }, { 2, 1, 7, 6 }, { 3, 0, 12, 9 },
-	{ 8, 0, 8, 8 }, { 9, 0, 8, 6 }, { 10, 0, 4, 3 }, { 11, 0, 9, 6 },
+	{ 0, 0, 11, 9 }, { 1, 4, 17, 12 }, { 2, 1, 9, 6 }, { 3, 0, 12, 9 },
+	{ 8, 0, 9, 8 }, { 9, 0, 9, 6 }, { 10, 0, 4, 3 }, { 11, 0, 9, 6 },
 	{ 12, 0, 4, 4 }, { 13, 0, 5, 4 }, { 14, 0, 5, 4 }, { 15, 0, 5, 5 },
 	{ 16, 0, 5, 3 }, { 17, 0, 1, FMQ_KAFKA_NOT_FLEXIBLE },
 	{ 18, 0, 3, 3 }, { 19, 0, 7, 5 }, { 20, 0, 6, 4 }, { 21, 0, 2, 2 },
@@ -110,7 +110,7 @@ static const struct {
 	{ 43, 0, 2, 2 }, { 44, 0, 1, 1 }, { 45, 0, 0, 0 }, { 46, 0, 0, 0 },
 	{ 47, 0, 0, FMQ_KAFKA_NOT_FLEXIBLE }, { 48, 0, 1, 1 },
 	{ 49, 0, 1, 1 }, { 50, 0, 0, 0 }, { 51, 0, 0, 0 }, { 60, 0, 0, 0 },
-	{ 65, 0, 0, 0 }, { 66, 0, 1, 0 },
+	{ 61, 0, 0, 0 },	{ 65, 0, 0, 0 }, { 66, 0, 1, 0 },
 	{ 68, 0, 1, 0 }, { 69, 0, 0, 0 },
 };
 #define N_EXPECT (sizeof(expect_apis) / sizeof(expect_apis[0]))
@@ -999,7 +999,7 @@ test_malformed_table(void)
 							 &body), -ENOTSUP);
 		CU_ASSERT_EQUAL(fmq_kafka_decode_request(1, 3, &r, &arena,
 							 &body), -ENOTSUP);
-		CU_ASSERT_EQUAL(fmq_kafka_decode_request(1, 13, &r, &arena,
+		CU_ASSERT_EQUAL(fmq_kafka_decode_request(1, 18, &r, &arena,
 							 &body), -ENOTSUP);
 	}
 }

@@ -15,11 +15,17 @@ static void kt_init_fmq_kafka_produce_req_topic_produce_data(struct fmq_kafka_pr
 static int fill_fmq_kafka_produce_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_req *o);
 static int fill_fmq_kafka_produce_resp_batch_index_and_error_message(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_batch_index_and_error_message *o);
 static void kt_init_fmq_kafka_produce_resp_batch_index_and_error_message(struct fmq_kafka_produce_resp_batch_index_and_error_message *o);
+static int fill_fmq_kafka_produce_resp_leader_id_and_epoch(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_leader_id_and_epoch *o);
+static void kt_init_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_produce_resp_leader_id_and_epoch *o);
 static int fill_fmq_kafka_produce_resp_partition_produce_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_partition_produce_response *o);
 static void kt_init_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_produce_resp_partition_produce_response *o);
 static int fill_fmq_kafka_produce_resp_topic_produce_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_topic_produce_response *o);
 static void kt_init_fmq_kafka_produce_resp_topic_produce_response(struct fmq_kafka_produce_resp_topic_produce_response *o);
+static int fill_fmq_kafka_produce_resp_node_endpoint(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_node_endpoint *o);
+static void kt_init_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_produce_resp_node_endpoint *o);
 static int fill_fmq_kafka_produce_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp *o);
+static int fill_fmq_kafka_fetch_req_replica_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_req_replica_state *o);
+static void kt_init_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_fetch_req_replica_state *o);
 static int fill_fmq_kafka_fetch_req_fetch_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_req_fetch_partition *o);
 static void kt_init_fmq_kafka_fetch_req_fetch_partition(struct fmq_kafka_fetch_req_fetch_partition *o);
 static int fill_fmq_kafka_fetch_req_fetch_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_req_fetch_topic *o);
@@ -39,6 +45,8 @@ static int fill_fmq_kafka_fetch_resp_partition_data(struct kt_rng *g, int16_t v,
 static void kt_init_fmq_kafka_fetch_resp_partition_data(struct fmq_kafka_fetch_resp_partition_data *o);
 static int fill_fmq_kafka_fetch_resp_fetchable_topic_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_resp_fetchable_topic_response *o);
 static void kt_init_fmq_kafka_fetch_resp_fetchable_topic_response(struct fmq_kafka_fetch_resp_fetchable_topic_response *o);
+static int fill_fmq_kafka_fetch_resp_node_endpoint(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_resp_node_endpoint *o);
+static void kt_init_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_fetch_resp_node_endpoint *o);
 static int fill_fmq_kafka_fetch_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_resp *o);
 static int fill_fmq_kafka_list_offsets_req_list_offsets_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_list_offsets_req_list_offsets_partition *o);
 static void kt_init_fmq_kafka_list_offsets_req_list_offsets_partition(struct fmq_kafka_list_offsets_req_list_offsets_partition *o);
@@ -330,6 +338,16 @@ static int fill_fmq_kafka_describe_cluster_req(struct kt_rng *g, int16_t v, stru
 static int fill_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static void kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka_describe_cluster_resp_describe_cluster_broker *o);
 static int fill_fmq_kafka_describe_cluster_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_cluster_resp *o);
+static int fill_fmq_kafka_describe_producers_req_topic_request(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_req_topic_request *o);
+static void kt_init_fmq_kafka_describe_producers_req_topic_request(struct fmq_kafka_describe_producers_req_topic_request *o);
+static int fill_fmq_kafka_describe_producers_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_req *o);
+static int fill_fmq_kafka_describe_producers_resp_producer_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp_producer_state *o);
+static void kt_init_fmq_kafka_describe_producers_resp_producer_state(struct fmq_kafka_describe_producers_resp_producer_state *o);
+static int fill_fmq_kafka_describe_producers_resp_partition_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp_partition_response *o);
+static void kt_init_fmq_kafka_describe_producers_resp_partition_response(struct fmq_kafka_describe_producers_resp_partition_response *o);
+static int fill_fmq_kafka_describe_producers_resp_topic_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp_topic_response *o);
+static void kt_init_fmq_kafka_describe_producers_resp_topic_response(struct fmq_kafka_describe_producers_resp_topic_response *o);
+static int fill_fmq_kafka_describe_producers_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp *o);
 static int fill_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_req *o);
 static int fill_fmq_kafka_describe_transactions_resp_topic_data(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_resp_topic_data *o);
 static void kt_init_fmq_kafka_describe_transactions_resp_topic_data(struct fmq_kafka_describe_transactions_resp_topic_data *o);
@@ -382,12 +400,21 @@ kt_init_fmq_kafka_produce_resp_batch_index_and_error_message(struct fmq_kafka_pr
 }
 
 static void
+kt_init_fmq_kafka_produce_resp_leader_id_and_epoch(struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->leader_id = -1;
+	o->leader_epoch = -1;
+}
+
+static void
 kt_init_fmq_kafka_produce_resp_partition_produce_response(struct fmq_kafka_produce_resp_partition_produce_response *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->log_append_time_ms = INT64_C(-1);
 	o->log_start_offset = INT64_C(-1);
 	o->error_message = FMQ_KAFKA_STR_NULL;
+	kt_init_fmq_kafka_produce_resp_leader_id_and_epoch(&o->current_leader);
 }
 
 static void
@@ -396,6 +423,23 @@ kt_init_fmq_kafka_produce_resp_topic_produce_response(struct fmq_kafka_produce_r
 	memset(o, 0, sizeof(*o));
 	o->name.p = "";
 	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_produce_resp_node_endpoint(struct fmq_kafka_produce_resp_node_endpoint *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host.p = "";
+	o->host.len = 0;
+	o->rack = FMQ_KAFKA_STR_NULL;
+}
+
+static void
+kt_init_fmq_kafka_fetch_req_replica_state(struct fmq_kafka_fetch_req_replica_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->replica_id = -1;
+	o->replica_epoch = INT64_C(-1);
 }
 
 static void
@@ -472,6 +516,15 @@ kt_init_fmq_kafka_fetch_resp_fetchable_topic_response(struct fmq_kafka_fetch_res
 	memset(o, 0, sizeof(*o));
 	o->topic.p = "";
 	o->topic.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_fetch_resp_node_endpoint(struct fmq_kafka_fetch_resp_node_endpoint *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host.p = "";
+	o->host.len = 0;
+	o->rack = FMQ_KAFKA_STR_NULL;
 }
 
 static void
@@ -593,6 +646,8 @@ kt_init_fmq_kafka_offset_fetch_req_offset_fetch_request_group(struct fmq_kafka_o
 	memset(o, 0, sizeof(*o));
 	o->group_id.p = "";
 	o->group_id.len = 0;
+	o->member_id = FMQ_KAFKA_STR_NULL;
+	o->member_epoch = -1;
 }
 
 static void
@@ -1379,6 +1434,38 @@ kt_init_fmq_kafka_describe_cluster_resp_describe_cluster_broker(struct fmq_kafka
 }
 
 static void
+kt_init_fmq_kafka_describe_producers_req_topic_request(struct fmq_kafka_describe_producers_req_topic_request *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_describe_producers_resp_producer_state(struct fmq_kafka_describe_producers_resp_producer_state *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->last_sequence = -1;
+	o->last_timestamp = INT64_C(-1);
+	o->current_txn_start_offset = INT64_C(-1);
+}
+
+static void
+kt_init_fmq_kafka_describe_producers_resp_partition_response(struct fmq_kafka_describe_producers_resp_partition_response *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->error_message = FMQ_KAFKA_STR_NULL;
+}
+
+static void
+kt_init_fmq_kafka_describe_producers_resp_topic_response(struct fmq_kafka_describe_producers_resp_topic_response *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
 kt_init_fmq_kafka_describe_transactions_resp_topic_data(struct fmq_kafka_describe_transactions_resp_topic_data *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -1590,6 +1677,28 @@ fill_fmq_kafka_produce_resp_batch_index_and_error_message(struct kt_rng *g, int1
 }
 
 static int
+fill_fmq_kafka_produce_resp_leader_id_and_epoch(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_leader_id_and_epoch *o)
+{
+	const bool flex = v >= 9;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_produce_resp_leader_id_and_epoch(o);
+	if ((v >= 10)) {
+		o->leader_id = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 10)) {
+		o->leader_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
 fill_fmq_kafka_produce_resp_partition_produce_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_partition_produce_response *o)
 {
 	const bool flex = v >= 9;
@@ -1630,6 +1739,10 @@ fill_fmq_kafka_produce_resp_partition_produce_response(struct kt_rng *g, int16_t
 	if ((v >= 8)) {
 		o->error_message = kt_rand_str(g, a, (v >= 8));
 	}
+	if (flex && (v >= 10) && (kt_rand(g) & 1)) {
+		if (fill_fmq_kafka_produce_resp_leader_id_and_epoch(g, v, a, depth + 1, &o->current_leader) < 0)
+			return -ENOMEM;
+	}
 	if (flex && (kt_rand(g) % 4) == 0 &&
 	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
 		return -ENOMEM;
@@ -1669,6 +1782,34 @@ fill_fmq_kafka_produce_resp_topic_produce_response(struct kt_rng *g, int16_t v, 
 }
 
 static int
+fill_fmq_kafka_produce_resp_node_endpoint(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp_node_endpoint *o)
+{
+	const bool flex = v >= 9;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_produce_resp_node_endpoint(o);
+	if ((v >= 10)) {
+		o->node_id = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 10)) {
+		o->host = kt_rand_str(g, a, false);
+	}
+	if ((v >= 10)) {
+		o->port = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 10)) {
+		o->rack = kt_rand_str(g, a, (v >= 10));
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
 fill_fmq_kafka_produce_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_produce_resp *o)
 {
 	const bool flex = v >= 9;
@@ -1694,6 +1835,19 @@ fill_fmq_kafka_produce_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena 
 	if ((v >= 1)) {
 		o->throttle_time_ms = (int32_t)kt_rand_int(g);
 	}
+	if (flex && (v >= 10) && (kt_rand(g) & 1)) {
+		o->node_endpoints_count = kt_rand_count(g, depth, false);
+		o->node_endpoints = NULL;
+		if (o->node_endpoints_count > 0) {
+			o->node_endpoints = fmq_kafka_arena_alloc(a, (size_t)o->node_endpoints_count * sizeof(*o->node_endpoints));
+			if (o->node_endpoints == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+			if (fill_fmq_kafka_produce_resp_node_endpoint(g, v, a, depth + 1, &o->node_endpoints[i]) < 0)
+				return -ENOMEM;
+		}
+	}
 	if (flex && (kt_rand(g) % 4) == 0 &&
 	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
 		return -ENOMEM;
@@ -1704,6 +1858,28 @@ static int
 fillv_fmq_kafka_produce_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
 {
 	return fill_fmq_kafka_produce_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_fetch_req_replica_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_req_replica_state *o)
+{
+	const bool flex = v >= 12;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_fetch_req_replica_state(o);
+	if ((v >= 15)) {
+		o->replica_id = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 15)) {
+		o->replica_epoch = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 static int
@@ -1734,6 +1910,9 @@ fill_fmq_kafka_fetch_req_fetch_partition(struct kt_rng *g, int16_t v, struct fmq
 	if (true) {
 		o->partition_max_bytes = (int32_t)kt_rand_int(g);
 	}
+	if (flex && (v >= 17) && (kt_rand(g) & 1)) {
+		kt_rand_uuid(g, &o->replica_directory_id);
+	}
 	if (flex && (kt_rand(g) % 4) == 0 &&
 	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
 		return -ENOMEM;
@@ -1750,8 +1929,11 @@ fill_fmq_kafka_fetch_req_fetch_topic(struct kt_rng *g, int16_t v, struct fmq_kaf
 	(void)v;
 	(void)depth;
 	kt_init_fmq_kafka_fetch_req_fetch_topic(o);
-	if (true) {
+	if ((v <= 12)) {
 		o->topic = kt_rand_str(g, a, false);
+	}
+	if ((v >= 13)) {
+		kt_rand_uuid(g, &o->topic_id);
 	}
 	if (true) {
 		o->partitions_count = kt_rand_count(g, depth, false);
@@ -1782,8 +1964,11 @@ fill_fmq_kafka_fetch_req_forgotten_topic(struct kt_rng *g, int16_t v, struct fmq
 	(void)v;
 	(void)depth;
 	kt_init_fmq_kafka_fetch_req_forgotten_topic(o);
-	if ((v >= 7)) {
+	if ((v >= 7 && v <= 12)) {
 		o->topic = kt_rand_str(g, a, false);
+	}
+	if ((v >= 13)) {
+		kt_rand_uuid(g, &o->topic_id);
 	}
 	if ((v >= 7)) {
 		o->partitions_count = kt_rand_count(g, depth, false);
@@ -1816,8 +2001,12 @@ fill_fmq_kafka_fetch_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a,
 	if (flex && (v >= 12) && (kt_rand(g) & 1)) {
 		o->cluster_id = kt_rand_str(g, a, (v >= 12));
 	}
-	if (true) {
+	if ((v <= 14)) {
 		o->replica_id = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (v >= 15) && (kt_rand(g) & 1)) {
+		if (fill_fmq_kafka_fetch_req_replica_state(g, v, a, depth + 1, &o->replica_state) < 0)
+			return -ENOMEM;
 	}
 	if (true) {
 		o->max_wait_ms = (int32_t)kt_rand_int(g);
@@ -2038,8 +2227,11 @@ fill_fmq_kafka_fetch_resp_fetchable_topic_response(struct kt_rng *g, int16_t v, 
 	(void)v;
 	(void)depth;
 	kt_init_fmq_kafka_fetch_resp_fetchable_topic_response(o);
-	if (true) {
+	if ((v <= 12)) {
 		o->topic = kt_rand_str(g, a, false);
+	}
+	if ((v >= 13)) {
+		kt_rand_uuid(g, &o->topic_id);
 	}
 	if (true) {
 		o->partitions_count = kt_rand_count(g, depth, false);
@@ -2053,6 +2245,34 @@ fill_fmq_kafka_fetch_resp_fetchable_topic_response(struct kt_rng *g, int16_t v, 
 			if (fill_fmq_kafka_fetch_resp_partition_data(g, v, a, depth + 1, &o->partitions[i]) < 0)
 				return -ENOMEM;
 		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_fetch_resp_node_endpoint(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_fetch_resp_node_endpoint *o)
+{
+	const bool flex = v >= 12;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_fetch_resp_node_endpoint(o);
+	if ((v >= 16)) {
+		o->node_id = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 16)) {
+		o->host = kt_rand_str(g, a, false);
+	}
+	if ((v >= 16)) {
+		o->port = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 16)) {
+		o->rack = kt_rand_str(g, a, (v >= 16));
 	}
 	if (flex && (kt_rand(g) % 4) == 0 &&
 	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
@@ -2089,6 +2309,19 @@ fill_fmq_kafka_fetch_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a
 		}
 		for (int32_t i = 0; i < o->responses_count; i++) {
 			if (fill_fmq_kafka_fetch_resp_fetchable_topic_response(g, v, a, depth + 1, &o->responses[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (v >= 16) && (kt_rand(g) & 1)) {
+		o->node_endpoints_count = kt_rand_count(g, depth, false);
+		o->node_endpoints = NULL;
+		if (o->node_endpoints_count > 0) {
+			o->node_endpoints = fmq_kafka_arena_alloc(a, (size_t)o->node_endpoints_count * sizeof(*o->node_endpoints));
+			if (o->node_endpoints == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->node_endpoints_count; i++) {
+			if (fill_fmq_kafka_fetch_resp_node_endpoint(g, v, a, depth + 1, &o->node_endpoints[i]) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -2844,6 +3077,12 @@ fill_fmq_kafka_offset_fetch_req_offset_fetch_request_group(struct kt_rng *g, int
 	kt_init_fmq_kafka_offset_fetch_req_offset_fetch_request_group(o);
 	if ((v >= 8)) {
 		o->group_id = kt_rand_str(g, a, false);
+	}
+	if ((v >= 9)) {
+		o->member_id = kt_rand_str(g, a, (v >= 9));
+	}
+	if ((v >= 9)) {
+		o->member_epoch = (int32_t)kt_rand_int(g);
 	}
 	if ((v >= 8)) {
 		o->topics_count = kt_rand_count(g, depth, (v >= 8));
@@ -8511,6 +8750,214 @@ fillv_fmq_kafka_describe_cluster_resp(struct kt_rng *g, int16_t v, struct fmq_ka
 }
 
 static int
+fill_fmq_kafka_describe_producers_req_topic_request(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_req_topic_request *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_producers_req_topic_request(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partition_indexes_count = kt_rand_count(g, depth, false);
+		o->partition_indexes = NULL;
+		if (o->partition_indexes_count > 0) {
+			o->partition_indexes = fmq_kafka_arena_alloc(a, (size_t)o->partition_indexes_count * sizeof(*o->partition_indexes));
+			if (o->partition_indexes == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partition_indexes_count; i++) {
+			o->partition_indexes[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_producers_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_req *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_producers_req_init(o);
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_describe_producers_req_topic_request(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_producers_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_producers_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_describe_producers_resp_producer_state(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp_producer_state *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_producers_resp_producer_state(o);
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->last_sequence = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->last_timestamp = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->coordinator_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->current_txn_start_offset = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_producers_resp_partition_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp_partition_response *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_producers_resp_partition_response(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_message = kt_rand_str(g, a, true);
+	}
+	if (true) {
+		o->active_producers_count = kt_rand_count(g, depth, false);
+		o->active_producers = NULL;
+		if (o->active_producers_count > 0) {
+			o->active_producers = fmq_kafka_arena_alloc(a, (size_t)o->active_producers_count * sizeof(*o->active_producers));
+			if (o->active_producers == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->active_producers_count; i++) {
+			if (fill_fmq_kafka_describe_producers_resp_producer_state(g, v, a, depth + 1, &o->active_producers[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_producers_resp_topic_response(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp_topic_response *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_describe_producers_resp_topic_response(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_describe_producers_resp_partition_response(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_describe_producers_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_producers_resp *o)
+{
+	const bool flex = v >= 0;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_describe_producers_resp_init(o);
+	if (true) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_describe_producers_resp_topic_response(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_describe_producers_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_describe_producers_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_describe_transactions_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_describe_transactions_req *o)
 {
 	const bool flex = v >= 0;
@@ -9246,18 +9693,18 @@ fillv_fmq_kafka_consumer_group_describe_resp(struct kt_rng *g, int16_t v, struct
 }
 
 const struct kt_msg kt_msgs[] = {
-	{ 0, 1, 0, 9, "ProduceRequest", sizeof(struct fmq_kafka_produce_req), fillv_fmq_kafka_produce_req },
-	{ 0, 0, 0, 9, "ProduceResponse", sizeof(struct fmq_kafka_produce_resp), fillv_fmq_kafka_produce_resp },
-	{ 1, 1, 4, 12, "FetchRequest", sizeof(struct fmq_kafka_fetch_req), fillv_fmq_kafka_fetch_req },
-	{ 1, 0, 4, 12, "FetchResponse", sizeof(struct fmq_kafka_fetch_resp), fillv_fmq_kafka_fetch_resp },
-	{ 2, 1, 1, 7, "ListOffsetsRequest", sizeof(struct fmq_kafka_list_offsets_req), fillv_fmq_kafka_list_offsets_req },
-	{ 2, 0, 1, 7, "ListOffsetsResponse", sizeof(struct fmq_kafka_list_offsets_resp), fillv_fmq_kafka_list_offsets_resp },
+	{ 0, 1, 0, 11, "ProduceRequest", sizeof(struct fmq_kafka_produce_req), fillv_fmq_kafka_produce_req },
+	{ 0, 0, 0, 11, "ProduceResponse", sizeof(struct fmq_kafka_produce_resp), fillv_fmq_kafka_produce_resp },
+	{ 1, 1, 4, 17, "FetchRequest", sizeof(struct fmq_kafka_fetch_req), fillv_fmq_kafka_fetch_req },
+	{ 1, 0, 4, 17, "FetchResponse", sizeof(struct fmq_kafka_fetch_resp), fillv_fmq_kafka_fetch_resp },
+	{ 2, 1, 1, 9, "ListOffsetsRequest", sizeof(struct fmq_kafka_list_offsets_req), fillv_fmq_kafka_list_offsets_req },
+	{ 2, 0, 1, 9, "ListOffsetsResponse", sizeof(struct fmq_kafka_list_offsets_resp), fillv_fmq_kafka_list_offsets_resp },
 	{ 3, 1, 0, 12, "MetadataRequest", sizeof(struct fmq_kafka_metadata_req), fillv_fmq_kafka_metadata_req },
 	{ 3, 0, 0, 12, "MetadataResponse", sizeof(struct fmq_kafka_metadata_resp), fillv_fmq_kafka_metadata_resp },
-	{ 8, 1, 0, 8, "OffsetCommitRequest", sizeof(struct fmq_kafka_offset_commit_req), fillv_fmq_kafka_offset_commit_req },
-	{ 8, 0, 0, 8, "OffsetCommitResponse", sizeof(struct fmq_kafka_offset_commit_resp), fillv_fmq_kafka_offset_commit_resp },
-	{ 9, 1, 0, 8, "OffsetFetchRequest", sizeof(struct fmq_kafka_offset_fetch_req), fillv_fmq_kafka_offset_fetch_req },
-	{ 9, 0, 0, 8, "OffsetFetchResponse", sizeof(struct fmq_kafka_offset_fetch_resp), fillv_fmq_kafka_offset_fetch_resp },
+	{ 8, 1, 0, 9, "OffsetCommitRequest", sizeof(struct fmq_kafka_offset_commit_req), fillv_fmq_kafka_offset_commit_req },
+	{ 8, 0, 0, 9, "OffsetCommitResponse", sizeof(struct fmq_kafka_offset_commit_resp), fillv_fmq_kafka_offset_commit_resp },
+	{ 9, 1, 0, 9, "OffsetFetchRequest", sizeof(struct fmq_kafka_offset_fetch_req), fillv_fmq_kafka_offset_fetch_req },
+	{ 9, 0, 0, 9, "OffsetFetchResponse", sizeof(struct fmq_kafka_offset_fetch_resp), fillv_fmq_kafka_offset_fetch_resp },
 	{ 10, 1, 0, 4, "FindCoordinatorRequest", sizeof(struct fmq_kafka_find_coordinator_req), fillv_fmq_kafka_find_coordinator_req },
 	{ 10, 0, 0, 4, "FindCoordinatorResponse", sizeof(struct fmq_kafka_find_coordinator_resp), fillv_fmq_kafka_find_coordinator_resp },
 	{ 11, 1, 0, 9, "JoinGroupRequest", sizeof(struct fmq_kafka_join_group_req), fillv_fmq_kafka_join_group_req },
@@ -9330,6 +9777,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 51, 0, 0, 0, "AlterUserScramCredentialsResponse", sizeof(struct fmq_kafka_alter_user_scram_credentials_resp), fillv_fmq_kafka_alter_user_scram_credentials_resp },
 	{ 60, 1, 0, 0, "DescribeClusterRequest", sizeof(struct fmq_kafka_describe_cluster_req), fillv_fmq_kafka_describe_cluster_req },
 	{ 60, 0, 0, 0, "DescribeClusterResponse", sizeof(struct fmq_kafka_describe_cluster_resp), fillv_fmq_kafka_describe_cluster_resp },
+	{ 61, 1, 0, 0, "DescribeProducersRequest", sizeof(struct fmq_kafka_describe_producers_req), fillv_fmq_kafka_describe_producers_req },
+	{ 61, 0, 0, 0, "DescribeProducersResponse", sizeof(struct fmq_kafka_describe_producers_resp), fillv_fmq_kafka_describe_producers_resp },
 	{ 65, 1, 0, 0, "DescribeTransactionsRequest", sizeof(struct fmq_kafka_describe_transactions_req), fillv_fmq_kafka_describe_transactions_req },
 	{ 65, 0, 0, 0, "DescribeTransactionsResponse", sizeof(struct fmq_kafka_describe_transactions_resp), fillv_fmq_kafka_describe_transactions_resp },
 	{ 66, 1, 0, 1, "ListTransactionsRequest", sizeof(struct fmq_kafka_list_transactions_req), fillv_fmq_kafka_list_transactions_req },
