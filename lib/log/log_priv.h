@@ -15,6 +15,7 @@
 #include <rte_common.h>
 #include <rte_byteorder.h>
 
+#include "fmq_epoch.h"
 #include "fmq_log.h"
 
 #define LOG_COMP "log"
@@ -584,6 +585,9 @@ struct fmq_log_part {
 	_Atomic uint32_t txn_seq;
 	_Atomic uint32_t txn_npids;
 	_Atomic int64_t txn_pids[TXN_PIDS];
+
+	/* ---- leader epoch cache (epoch.c): owner writes ---- */
+	alignas(RTE_CACHE_LINE_SIZE) struct fmq_epoch_cache epochs;
 };
 
 static inline struct seg *
@@ -654,6 +658,11 @@ void cleaner_load_checkpoint(struct fmq_log_part *p);
 void cleaner_forget(struct fmq_log_part *p);
 void cleaner_free(struct fmq_log *log);
 void log_start_load(struct fmq_log_part *p);
+
+/* epoch.c */
+int epoch_open(struct fmq_log_part *p);
+void epoch_write_pending(struct fmq_log_part *p);
+void epoch_dir_truncate(const char *dir, int64_t end);
 
 /* flush.c */
 int64_t part_release_hot_below(struct fmq_log_part *p, int64_t off);
