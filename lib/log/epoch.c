@@ -405,3 +405,9 @@ fmq_log_epoch_latest(const struct fmq_log_part *p)
 {
 	return fmq_epoch_latest(&p->epochs);
 }
+
+void
+fmq_log_epoch_truncate(struct fmq_log_part *p, int64_t end)
+{
+	fmq_epoch_truncate_end(&p->epochs, end);
+}

@@ -430,6 +430,10 @@ void fmq_log_part_set_leader_epoch(struct fmq_log_part *part, int32_t epoch);
 int fmq_log_epoch_end_offset(struct fmq_log_part *part, int32_t req,
 			     int32_t *epoch, int64_t *end);
 
+/** Owner lcore: forget the epochs starting at or past end (a follower
+ * whose last epoch the leader does not have, with nothing to cut). */
+void fmq_log_epoch_truncate(struct fmq_log_part *part, int64_t end);
+
 /** The latest leader epoch in the partition's cache, or -1. */
 int32_t fmq_log_epoch_latest(const struct fmq_log_part *part);
 
