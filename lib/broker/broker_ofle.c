@@ -14,6 +14,18 @@
 
 #include "broker_priv.h"
 
+/* The generated names, shorter. */
+typedef struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic
+	ofle_qtopic;
+typedef struct
+	fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition
+	ofle_qpart;
+typedef struct
+	fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result
+	ofle_otopic;
+typedef struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset
+	ofle_opart;
+
 /* Kafka's Partition.getLocalLog epoch check: -1 skips it. */
 int16_t
 ofle_epoch_check(const struct fmq_bpart *bp, int32_t current)
@@ -52,16 +64,12 @@ api_offset_for_leader_epoch(struct req_ctx *rc)
 	resp.throttle_time_ms = 0;
 	resp.topics_count = nt;
 	resp.topics = fmq_kafka_arena_alloc(&bl->arena,
-					    (nt ? nt : 1) * sizeof(*resp.topics));
+		(nt ? nt : 1) * sizeof(*resp.topics));
 	if (resp.topics == NULL)
 		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 	for (int32_t ti = 0; ti < nt; ti++) {
-		const struct
-		fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic
-			*qt = &req->topics[ti];
-		struct
-		fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result
-			*ot = &resp.topics[ti];
+		const ofle_qtopic *qt = &req->topics[ti];
+		ofle_otopic *ot = &resp.topics[ti];
 		const struct fmq_btopic *t = qt->topic.len > 0 ?
 			fmq_bmeta_find(rc->meta, qt->topic.p,
 				       (uint32_t)qt->topic.len) : NULL;
@@ -78,11 +86,8 @@ api_offset_for_leader_epoch(struct req_ctx *rc)
 		if (ot->partitions == NULL)
 			return REQ_CLOSE(BROKER_CLOSE_NOMEM);
 		for (int32_t pi = 0; pi < np; pi++) {
-			const struct
-			fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition
-				*qp = &qt->partitions[pi];
-			struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset
-				*op = &ot->partitions[pi];
+			const ofle_qpart *qp = &qt->partitions[pi];
+			ofle_opart *op = &ot->partitions[pi];
 			const struct fmq_bpart *bp;
 
 			memset(op, 0, sizeof(*op));

@@ -643,7 +643,7 @@ ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 			"in-sync replica (unclean.leader.election.enable)",
 			cr != NULL ? cr->unclean_elections : 0);
 	fmq_metrics_one(out, "fluxmq_replica_epoch_truncations_total",
-			"counter", "Of the truncations, those cut where the log "
-			"diverged from the leader's (leader epochs)",
+			"counter", "Of the truncations, those cut where the "
+			"log diverged from the leader's (leader epochs)",
 			cr != NULL ? cr->epoch_truncations : 0);
 }
