@@ -59,7 +59,7 @@ wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
 }
 leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" 0 2>/dev/null; }
 pid_of() { $DC status | awk -v i="$1" '$1 == "broker" && $2 == i { print $4 }'; }
-ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null; }
+ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null || true; }
 stop() { local p; p=$(pid_of "$1"); kill -STOP "$p"; conts+=("$p"); }
 cont() { kill -CONT "$(pid_of "$1")"; }
 
@@ -77,6 +77,7 @@ done
 isr_is() { local x; x=$(leader_of "$1") && [ "$x" = "$2" ]; }
 wait_for 30 isr_is 1 "1 1,2,3" || fail "partition 0: $(leader_of 1), want leader 1, ISR 1,2,3"
 e0=$(ckpt 1)
+[ "$e0" = "0 0" ] || fail "broker 1's leader-epoch-checkpoint ends with '$e0', want '0 0'"
 pass "topic $T: replication factor 3, min.insync.replicas=1, led by 1 (epoch entry '$e0')"
 
 # --- A: the ISR shrinks to the leader, which dies: offline, nothing lost ----

@@ -49,7 +49,7 @@ wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
 }
 leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" 0 2>/dev/null; }
 pid_of() { $DC status | awk -v i="$1" '$1 == "broker" && $2 == i { print $4 }'; }
-ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null; }
+ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null || true; }
 stop() { local p; p=$(pid_of "$1"); kill -STOP "$p"; conts+=("$p"); }
 cont() { kill -CONT "$(pid_of "$1")"; }
 
