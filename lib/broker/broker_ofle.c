@@ -189,3 +189,41 @@ fetch_epochs(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
 	op->log_start_offset = lo.log_start;
 	return true;
 }
+
+/*
+ * Follower (broker_repl.c's fetcher, on bp's owner lcore): the leader
+ * says our log left its own after epoch de, which ends at dend there
+ * (Kafka's AbstractFetcherThread.getOffsetTruncationState). We cut to
+ * min(dend, our end of de) when we know de, else to our end of the
+ * largest epoch below it (the next fetch asks again from there); the
+ * control lcore does the cut (fmq_brepl.truncate_to).
+ */
+void
+repl_diverged(const struct fmq_bpart *bp, int32_t de, int64_t dend)
+{
+	struct fmq_log_offsets lo;
+	int32_t fe;
+	int64_t fend, to;
+
+	fmq_log_part_offsets(bp->flog, &lo);
+	if (dend < 0) {
+		to = -1;                 /* nothing known: the HW */
+	} else if (de < 0) {
+		to = dend;
+	} else {
+		(void)fmq_log_epoch_end_offset(bp->flog, de, &fe, &fend);
+		if (fend < 0)
+			to = dend;
+		else if (fe != de)
+			to = fend;
+		else
+			to = RTE_MIN(dend, fend);
+	}
+	if (to >= lo.high_watermark) {
+		/* Nothing to cut: only epochs past the log end go. */
+		fmq_log_epoch_truncate(bp->flog, lo.high_watermark);
+		return;
+	}
+	atomic_store(&bp->repl->truncate_to, to);
+	atomic_store(&bp->repl->want_truncate, 1);
+}

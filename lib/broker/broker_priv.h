@@ -603,6 +603,7 @@ int16_t ofle_epoch_check(const struct fmq_bpart *bp, int32_t current);
 bool ofle_diverging(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
 		    int32_t last_fetched, int64_t fetch_offset,
 		    int32_t *epoch, int64_t *end);
+void repl_diverged(const struct fmq_bpart *bp, int32_t de, int64_t dend);
 bool fetch_epochs(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
 		  int16_t v,
 		  const struct fmq_kafka_fetch_req_fetch_partition *qp,

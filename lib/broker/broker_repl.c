@@ -539,44 +539,6 @@ followed(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 	return bp;
 }
 
-/*
- * The leader says our log left its own after epoch de (its end of it:
- * dend): Kafka's AbstractFetcherThread.getOffsetTruncationState. We cut
- * to min(dend, our end of de) when we know de, else to our end of the
- * largest epoch below it (the next fetch asks again from there).
- */
-static void
-rf_diverged(struct brepl_lc *L, const struct fmq_bpart *bp, int32_t de,
-	    int64_t dend)
-{
-	struct fmq_log_offsets lo;
-	int32_t fe;
-	int64_t fend, to;
-
-	L->st.diverging++;
-	fmq_log_part_offsets(bp->flog, &lo);
-	if (dend < 0) {
-		to = -1;                 /* nothing known: the HW */
-	} else if (de < 0) {
-		to = dend;
-	} else {
-		(void)fmq_log_epoch_end_offset(bp->flog, de, &fe, &fend);
-		if (fend < 0)
-			to = dend;
-		else if (fe != de)
-			to = fend;
-		else
-			to = RTE_MIN(dend, fend);
-	}
-	if (to >= lo.high_watermark) {
-		/* Nothing to cut: only epochs past the log end go. */
-		fmq_log_epoch_truncate(bp->flog, lo.high_watermark);
-		return;
-	}
-	atomic_store(&bp->repl->truncate_to, to);
-	atomic_store(&bp->repl->want_truncate, 1);
-}
-
 static void
 rf_response(struct rfetch *f, const uint8_t *p, uint32_t len)
 {
@@ -635,8 +597,9 @@ rf_response(struct rfetch *f, const uint8_t *p, uint32_t len)
 			}
 			if (pd->diverging_epoch.epoch >= 0 ||
 			    pd->diverging_epoch.end_offset >= 0) {
-				rf_diverged(L, bp, pd->diverging_epoch.epoch,
-					    pd->diverging_epoch.end_offset);
+				L->st.diverging++;
+				repl_diverged(bp, pd->diverging_epoch.epoch,
+					      pd->diverging_epoch.end_offset);
 				continue;
 			}
 			const uint8_t *b = pd->records.len > 0 &&
