@@ -552,6 +552,8 @@ api_dispatch(struct req_ctx *rc)
 		return api_fetch(rc, false, 0);
 	case FMQ_KAFKA_API_LIST_OFFSETS:
 		return api_list_offsets(rc);
+	case FMQ_KAFKA_API_OFFSET_FOR_LEADER_EPOCH:
+		return api_offset_for_leader_epoch(rc);
 	case FMQ_KAFKA_API_DESCRIBE_CLUSTER:
 		return api_describe_cluster(rc);
 	case FMQ_KAFKA_API_DESCRIBE_PRODUCERS:

@@ -356,6 +356,10 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 				op->error_code = FMQ_KERR_NOT_LEADER_OR_FOLLOWER;
 				goto perr;
 			}
+			/* Leader epochs (KIP-320, KIP-595): fencing, and a
+			 * fetcher whose log diverged from this one. */
+			if (fetch_epochs(bl, bp, rc->hdr->api_version, qp, op))
+				goto perr;
 			/* Replicated: epochs, a follower's position, and
 			 * consumers bounded by the high watermark. */
 			int64_t upto = INT64_MAX;

@@ -151,7 +151,8 @@ struct xop {
 	X(acks_all_timeouts, "fluxmq_replica_acks_all_timeouts_total", "Partitions of acks=all requests answered REQUEST_TIMED_OUT") \
 	X(acks_all_after_append, "fluxmq_replica_acks_all_not_enough_after_append_total", "Partitions answered NOT_ENOUGH_REPLICAS_AFTER_APPEND") \
 	X(acks_all_not_leader, "fluxmq_replica_acks_all_not_leader_total", "Partitions of waiting acks=all requests whose leadership moved (NOT_LEADER_OR_FOLLOWER)") \
-	X(lease_refused, "fluxmq_replica_lease_refused_total", "Produce to replicated partitions refused (NOT_LEADER_OR_FOLLOWER): ZooKeeper not heard from within 2/3 of the session timeout")
+	X(lease_refused, "fluxmq_replica_lease_refused_total", "Produce to replicated partitions refused (NOT_LEADER_OR_FOLLOWER): ZooKeeper not heard from within 2/3 of the session timeout") \
+	X(diverging, "fluxmq_replica_fetch_diverging_total", "Follower fetches answered with a diverging epoch (the log is cut back to where it left the leader's)")
 struct brepl_stats {
 #define X(f, n, h) uint64_t f;
 	BREPL_STATS(X)
@@ -269,6 +270,8 @@ struct broker_stats {
 	uint64_t tls_bytes_dec[FMQ_TLS_NVER], tls_bytes_enc[FMQ_TLS_NVER];
 	uint64_t tls_hs_ns;        /* CPU time of handshake steps */
 	struct fmq_hist lat[BROKER_API_MAX];
+	/* leader epochs (broker_ofle.c, KIP-101/320) */
+	uint64_t ofle_lookups, epoch_fenced, epoch_unknown, diverging;
 };
 
 /* broker_tls.c: TLS on a data lcore. */
@@ -601,6 +604,17 @@ int api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns);
 int api_list_offsets(struct req_ctx *rc);
 /* broker_dprod.c: DescribeProducers (API 61). */
 int api_describe_producers(struct req_ctx *rc);
+/* broker_ofle.c */
+int api_offset_for_leader_epoch(struct req_ctx *rc);
+int16_t ofle_epoch_check(const struct fmq_bpart *bp, int32_t current);
+bool ofle_diverging(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
+		    int32_t last_fetched, int64_t fetch_offset,
+		    int32_t *epoch, int64_t *end);
+void repl_diverged(const struct fmq_bpart *bp, int32_t de, int64_t dend);
+bool fetch_epochs(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp,
+		  int16_t v,
+		  const struct fmq_kafka_fetch_req_fetch_partition *qp,
+		  struct fmq_kafka_fetch_resp_partition_data *op);
 void fetch_poll_waiters(struct fmq_broker_lcore *bl);
 void fetch_free_waiters(struct fmq_broker_lcore *bl);
 void fetch_note_append(struct fmq_broker_lcore *bl, const void *key);

@@ -599,6 +599,13 @@ rf_response(struct rfetch *f, const uint8_t *p, uint32_t len)
 					bl->b->repl_backoff_ns;
 				continue;
 			}
+			if (pd->diverging_epoch.epoch >= 0 ||
+			    pd->diverging_epoch.end_offset >= 0) {
+				L->st.diverging++;
+				repl_diverged(bp, pd->diverging_epoch.epoch,
+					      pd->diverging_epoch.end_offset);
+				continue;
+			}
 			const uint8_t *b = pd->records.len > 0 &&
 				pd->records.niov > 0 ?
 				pd->records.iov[0].p : NULL;
@@ -739,9 +746,9 @@ rf_send(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 			qp->partition = (int32_t)p;
 			qp->current_leader_epoch = bp->leader_epoch;
 			qp->fetch_offset = lo.high_watermark;
-			/* Epochs of our own batches are not tracked yet
-			 * (no leader-epoch cache): -1 skips the check. */
-			qp->last_fetched_epoch = -1;
+			/* The epoch of our last batch: the leader answers a
+			 * diverging epoch if our log left its own. */
+			qp->last_fetched_epoch = fmq_log_epoch_latest(bp->flog);
 			qp->log_start_offset = lo.log_start;
 			qp->partition_max_bytes = (int32_t)b->repl_part_bytes;
 			npart++;

@@ -89,6 +89,9 @@ struct fmq_brepl {
 	/* Counters for /metrics (plain: one writer each). */
 	_Atomic uint64_t follower_appends, follower_bytes;
 	_Atomic uint64_t hw_moves;
+	/** Follower: with want_truncate, the offset to cut back to (the
+	 * leader's diverging epoch, KIP-101/595); -1: the HW. */
+	_Atomic int64_t truncate_to;
 };
 
 struct fmq_broker;

@@ -13,7 +13,8 @@
  *   ISR's live members} at the version it read. Only that broker tries,
  *   and a CAS at one version has one winner; everyone else sees the
  *   result through the watch. With no live ISR member the partition
- *   stays offline (no unclean election).
+ *   stays offline unless unclean.leader.election.enable lets the first
+ *   live replica lead (leader epoch + 1).
  * - ISR (leader): every replica.lag.time.max.ms / 2, followers not
  *   caught up within replica.lag.time.max.ms leave; live replicas whose
  *   fetch offset reached the HW come back. While a CAS is in flight the
@@ -57,6 +58,7 @@ struct ctrl_repl {
 	uint64_t isr_shrinks, isr_expands, elections, elections_lost;
 	uint64_t truncations;
 	uint64_t cas_failed;
+	uint64_t epoch_truncations, unclean_elections;
 };
 
 static struct ctrl_repl *
@@ -201,6 +203,7 @@ ctrl_repl_get(struct fmq_ctrl *c, const char *topic, uint32_t p,
 	atomic_store(&x->r.epoch, -1);
 	atomic_store(&x->r.min_isr, 1);
 	atomic_store(&x->r.truncating, -1);
+	atomic_store(&x->r.truncate_to, -1);
 	x->r.npeers = n;
 	for (uint16_t i = 0; i < n; i++) {
 		x->r.peer[i].id = replicas[i];
@@ -226,7 +229,7 @@ ctrl_repl_truncating(struct fmq_ctrl *c, const char *topic, uint32_t p)
 struct cas_arg {
 	struct fmq_ctrl *c;
 	struct crepl *x;
-	int kind;                    /* 0 election, 1 shrink, 2 expand */
+	int kind;      /* 0 election, 1 shrink, 2 expand, 3 unclean */
 };
 
 static void
@@ -238,18 +241,21 @@ cas_done(void *arg, int rc, int32_t version)
 	(void)version;
 	a->x->cas_pending = false;
 	if (rc == 0) {
-		if (a->kind == 0)
+		if (a->kind == 3)
+			cr->unclean_elections++;
+		if (a->kind == 0 || a->kind == 3)
 			cr->elections++;
 		else if (a->kind == 1)
 			cr->isr_shrinks++;
 		else
 			cr->isr_expands++;
 	} else {
-		if (a->kind == 0)
+		if (a->kind == 0 || a->kind == 3)
 			cr->elections_lost++;
 		cr->cas_failed++;
 	}
 	FMQ_INFO("ctrl", "%s-%u: %s %s", a->x->r.topic, a->x->r.part,
+		 a->kind == 3 ? "unclean leader election" :
 		 a->kind == 0 ? "leader election" : a->kind == 1 ?
 		 "ISR shrink" : "ISR expand",
 		 rc == 0 ? "written" : rc == 1 ?
@@ -338,8 +344,20 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 	    t->state_version[p]);
 }
 
+/* unclean.leader.election.enable of the partition's topic. */
+static bool
+unclean_allowed(struct fmq_ctrl *c, const struct crepl *x)
+{
+	const struct fmq_topic *ft = fmq_topics_find(c->topics, x->r.topic);
+
+	if (ft == NULL)
+		return c->cfg->unclean_leader_election_enable;
+	return ft->cfg.unclean_leader_election_enable == 1;
+}
+
 /* The leader of p is gone: the first live ISR member in assignment
- * order takes over. */
+ * order takes over; with none, the first live replica if unclean
+ * election is on, else nobody (offline). */
 static void
 elect_pass(struct fmq_ctrl *c, struct crepl *x,
 	   const struct fmq_cluster_view *v, const struct fmq_cluster_topic *t,
@@ -360,6 +378,23 @@ elect_pass(struct fmq_ctrl *c, struct crepl *x,
 		if (in && fmq_cluster_live(v, rep[i]))
 			first = rep[i];
 	}
+	if (first < 0 && unclean_allowed(c, x)) {
+		/* Unclean: the first live replica, alone in the ISR. */
+		for (uint16_t i = 0; i < t->rf && rep[i] >= 0 && first < 0;
+		     i++)
+			if (fmq_cluster_live(v, rep[i]))
+				first = rep[i];
+		if (first != x->r.self)
+			return;
+		nisr[n++] = x->r.self;
+		FMQ_WARN("ctrl", "%s-%u: no in-sync replica is alive; unclean "
+			 "leader election: taking over with leader epoch %d "
+			 "(writes only the ISR had are lost)", t->name, p,
+			 t->leader_epoch[p] + 1);
+		cas(c, x, 3, x->r.self, t->leader_epoch[p] + 1, nisr, n,
+		    t->state_version[p]);
+		return;
+	}
 	if (first != x->r.self)
 		return;
 	for (uint16_t j = 0; j < t->rf && isr[j] >= 0; j++)
@@ -372,12 +407,16 @@ elect_pass(struct fmq_ctrl *c, struct crepl *x,
 	    t->state_version[p]);
 }
 
-/* A follower under a new leader epoch: cut its log back to its HW. */
+/* Cut a follower's log back to `to` (its leader's diverging epoch), or
+ * to its HW (to < 0: a log without epochs, or an offset out of range). */
 static void
-truncate_start(struct fmq_ctrl *c, struct crepl *x)
+truncate_start(struct fmq_ctrl *c, struct crepl *x, int64_t to)
 {
 	struct ctrl_topic *ct = ctrl_topic_find(c, x->r.topic);
-	int64_t to = atomic_load(&x->r.hw);
+	bool by_epoch = to >= 0;
+
+	if (!by_epoch)
+		to = atomic_load(&x->r.hw);
 
 	if (ct == NULL || x->r.part >= ct->nparts ||
 	    ct->parts[x->r.part] == NULL)
@@ -388,10 +427,23 @@ truncate_start(struct fmq_ctrl *c, struct crepl *x)
 		return;      /* nothing past the HW */
 	atomic_store(&x->r.truncating, to);
 	c->repl->truncations++;
-	FMQ_INFO("ctrl", "%s-%u: new leader; truncating the log from %"
-		 PRId64 " to the high watermark %" PRId64, x->r.topic,
-		 x->r.part, lo.high_watermark, to);
+	if (by_epoch)
+		c->repl->epoch_truncations++;
+	FMQ_INFO("ctrl", "%s-%u: truncating the log from %" PRId64 " to %"
+		 PRId64 " (%s)", x->r.topic, x->r.part, lo.high_watermark, to,
+		 by_epoch ? "where it diverged from the leader's, by leader "
+		 "epoch" : "the high watermark");
 	ctrl_defer_truncate(c, x->r.topic, x->r.part, to);
+}
+
+static bool
+follower_has_epochs(struct fmq_ctrl *c, const struct crepl *x)
+{
+	struct ctrl_topic *ct = ctrl_topic_find(c, x->r.topic);
+
+	return ct != NULL && x->r.part < ct->nparts &&
+		ct->parts[x->r.part] != NULL &&
+		fmq_log_epoch_latest(ct->parts[x->r.part]) >= 0;
 }
 
 void
@@ -421,7 +473,7 @@ ctrl_repl_request_truncate(struct fmq_ctrl *c, struct fmq_brepl *r)
 	struct crepl *x = container_of(r, struct crepl, r);
 
 	if (atomic_load(&r->truncating) < 0)
-		truncate_start(c, x);
+		truncate_start(c, x, -1);
 }
 
 uint64_t
@@ -451,7 +503,8 @@ ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 		int32_t leader = t->leader[p];
 		if (atomic_exchange(&x->r.want_truncate, 0) != 0 &&
 		    leader != x->r.self)
-			truncate_start(c, x);
+			truncate_start(c, x,
+				atomic_exchange(&x->r.truncate_to, -1));
 		if (leader < 0 || !fmq_cluster_live(v, leader)) {
 			elect_pass(c, x, v, t, p);
 			continue;
@@ -475,10 +528,14 @@ ctrl_repl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 		}
 		/* Following: a leader epoch newer than the one seen means a
 		 * new leader, and the first one seen (start-up) a log that
-		 * may hold what was never committed: cut back to the HW
-		 * (checkpointed, at start-up). */
-		if (x->epoch_seen < 0 || t->leader_epoch[p] > x->epoch_seen)
-			truncate_start(c, x);
+		 * may hold what was never committed. With leader epochs in
+		 * the log the fetch finds where it diverged (KIP-101: the
+		 * leader answers a diverging epoch) and cuts exactly there;
+		 * a log without them is cut back to the HW (checkpointed, at
+		 * start-up), as before KIP-101. */
+		if ((x->epoch_seen < 0 || t->leader_epoch[p] > x->epoch_seen) &&
+		    !follower_has_epochs(c, x))
+			truncate_start(c, x, -1);
 		x->lead = false;
 		x->epoch_seen = t->leader_epoch[p];
 	}
@@ -631,4 +688,12 @@ ctrl_repl_metrics(struct fmq_ctrl *c, struct fmq_metrics_out *out)
 	fmq_metrics_one(out, "fluxmq_replica_state_cas_failed_total",
 			"counter", "Partition state compare-and-sets lost or "
 			"with an unknown outcome", failed);
+	fmq_metrics_one(out, "fluxmq_replica_unclean_leader_elections_total",
+			"counter", "Of the elections won, those with no live "
+			"in-sync replica (unclean.leader.election.enable)",
+			cr != NULL ? cr->unclean_elections : 0);
+	fmq_metrics_one(out, "fluxmq_replica_epoch_truncations_total",
+			"counter", "Of the truncations, those cut where the "
+			"log diverged from the leader's (leader epochs)",
+			cr != NULL ? cr->epoch_truncations : 0);
 }

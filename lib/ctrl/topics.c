@@ -255,6 +255,8 @@ fmq_tcfg_from_broker(struct fmq_topic_cfg *c, const struct fmq_config *cfg)
 	FROM(FMQ_TCFG_IDX_validation, "%s", cfg->validation);
 	FROM(FMQ_TCFG_IDX_min_insync_replicas, "%" PRIu64,
 	     cfg->min_insync_replicas);
+	FROM(FMQ_TCFG_IDX_unclean_leader_election_enable, "%s",
+	     cfg->unclean_leader_election_enable ? "true" : "false");
 #undef FROM
 }
 

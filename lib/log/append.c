@@ -214,6 +214,7 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	bool crc_failed;
 	uint8_t *dst;
 	int16_t err;
+	int32_t bep;
 	int rc;
 
 	res->error = 0;
@@ -368,6 +369,7 @@ place:
 		wr_be64(dst + RB_BASE_OFFSET, (uint64_t)next);
 	if (!follower)
 		wr_be32(dst + RB_LEADER_EPOCH, (uint32_t)p->pp.leader_epoch);
+	bep = (int32_t)rd_be32(dst + RB_LEADER_EPOCH);
 	if (follower && p->pp.log_append_time)
 		res->log_append_time = bi.max_ts;
 	if (!follower && p->pp.log_append_time) {
@@ -408,6 +410,10 @@ place:
 		  false, &evicted);
 	if (evicted > 0)
 		STAT_ADD(p->lc->producers_evicted, (uint64_t)evicted);
+
+	/* The first batch of a new leader epoch (KIP-101). */
+	if (bep >= 0 && bep != fmq_epoch_latest(&p->epochs))
+		(void)fmq_epoch_assign(&p->epochs, bep, next);
 
 	res->records = (uint32_t)bi.count;
 	res->base_offset = next;
@@ -461,6 +467,9 @@ void
 fmq_log_part_set_leader_epoch(struct fmq_log_part *part, int32_t epoch)
 {
 	part->pp.leader_epoch = epoch;
+	/* Kafka's makeLeader: the epoch starts at the log end. */
+	(void)fmq_epoch_assign(&part->epochs, epoch,
+			       atomic_load(&part->next_offset));
 }
 
 /* A control batch the broker built (txn.c): not a client's. */

@@ -348,6 +348,7 @@ part_flush(struct fmq_log_part *p, uint64_t now_ns, bool force,
 
 	/* A producer-state snapshot the owner took at a roll. */
 	snap_write_pending(p);
+	epoch_write_pending(p);
 
 	/* 2. fdatasync per policy. */
 	/* flush.* may change under us (fmq_log_part_set_config). */

@@ -423,6 +423,21 @@ int fmq_log_append_follower(struct fmq_log_part *part, const void *buf,
 void fmq_log_part_set_leader_epoch(struct fmq_log_part *part, int32_t epoch);
 
 /**
+ * Kafka's endOffsetFor() on the partition's leader epoch cache (any
+ * lcore): the largest epoch <= req and its end offset (the log end for
+ * the latest epoch), or (-1, -1) (lib/log/fmq_epoch.h).
+ */
+int fmq_log_epoch_end_offset(struct fmq_log_part *part, int32_t req,
+			     int32_t *epoch, int64_t *end);
+
+/** Owner lcore: forget the epochs starting at or past end (a follower
+ * whose last epoch the leader does not have, with nothing to cut). */
+void fmq_log_epoch_truncate(struct fmq_log_part *part, int64_t end);
+
+/** The latest leader epoch in the partition's cache, or -1. */
+int32_t fmq_log_epoch_latest(const struct fmq_log_part *part);
+
+/**
  * Truncate a closed partition's directory (dir: <log dir>/<topic>-<p>)
  * so that the log ends before offset: segments starting at or after it
  * are removed, the one holding it is cut before the first batch whose

@@ -15,6 +15,7 @@
 #include <rte_common.h>
 #include <rte_byteorder.h>
 
+#include "fmq_epoch.h"
 #include "fmq_log.h"
 
 #define LOG_COMP "log"
@@ -591,6 +592,9 @@ struct fmq_log_part {
 	_Atomic uint32_t txs_n;
 	_Atomic int64_t txs_pid[TXN_PIDS];
 	_Atomic int64_t txs_first[TXN_PIDS];
+
+	/* ---- leader epoch cache (epoch.c): owner writes ---- */
+	alignas(RTE_CACHE_LINE_SIZE) struct fmq_epoch_cache epochs;
 };
 
 static inline struct seg *
@@ -661,6 +665,11 @@ void cleaner_load_checkpoint(struct fmq_log_part *p);
 void cleaner_forget(struct fmq_log_part *p);
 void cleaner_free(struct fmq_log *log);
 void log_start_load(struct fmq_log_part *p);
+
+/* epoch.c */
+int epoch_open(struct fmq_log_part *p);
+void epoch_write_pending(struct fmq_log_part *p);
+void epoch_dir_truncate(const char *dir, int64_t end);
 
 /* flush.c */
 int64_t part_release_hot_below(struct fmq_log_part *p, int64_t off);

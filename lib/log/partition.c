@@ -130,6 +130,7 @@ fmq_log_part_open(struct fmq_log *log, const struct fmq_log_part_params *pp)
 	rc = part_recover(p);
 	if (rc < 0)
 		goto fail;
+	(void)epoch_open(p);
 	p->reg_idx = slot;
 	log->parts[slot] = p;
 	log->nparts++;

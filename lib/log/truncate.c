@@ -117,6 +117,7 @@ fmq_log_dir_truncate(const char *dir, int64_t offset)
 		closedir(d);
 		return end;
 	}
+	epoch_dir_truncate(dir, end);
 	/* Producer snapshots past the new end describe batches gone. */
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {

@@ -27,6 +27,7 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_DELETE_TOPICS = 20,
 	FMQ_KAFKA_API_DELETE_RECORDS = 21,
 	FMQ_KAFKA_API_INIT_PRODUCER_ID = 22,
+	FMQ_KAFKA_API_OFFSET_FOR_LEADER_EPOCH = 23,
 	FMQ_KAFKA_API_ADD_PARTITIONS_TO_TXN = 24,
 	FMQ_KAFKA_API_ADD_OFFSETS_TO_TXN = 25,
 	FMQ_KAFKA_API_END_TXN = 26,
@@ -58,7 +59,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 47
+#define FMQ_KAFKA_N_APIS 48
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -2737,6 +2738,135 @@ int fmq_kafka_init_producer_id_resp_decode(struct fmq_kafka_reader *r, int16_t v
 int fmq_kafka_init_producer_id_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_init_producer_id_resp *m);
 /** Add the encoded size of a InitProducerIdResponse body at version v to s. */
 int fmq_kafka_init_producer_id_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_init_producer_id_resp *m);
+
+/** OffsetForLeaderPartition */
+struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition;
+	/**
+	 * (v2+, default -1) The epoch the requester believes current:
+	 * FENCED_LEADER_EPOCH if lower than the broker's, UNKNOWN_LEADER_EPOCH if
+	 * higher.
+	 */
+	int32_t current_leader_epoch;
+	/**
+	 * (v0+) The epoch to look up an offset for.
+	 */
+	int32_t leader_epoch;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** OffsetForLeaderTopic */
+struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+) Each partition to get offsets for.
+	 */
+	struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** OffsetForLeaderEpochRequest (API key 23, versions 0-4) */
+struct fmq_kafka_offset_for_leader_epoch_req {
+	/**
+	 * (v3+, default -2) The broker ID of the follower, of -1 if this request
+	 * is from a consumer.
+	 */
+	int32_t replica_id;
+	/**
+	 * (v0+) Each topic to get offsets for.
+	 */
+	struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a OffsetForLeaderEpochRequest to its schema default. */
+void fmq_kafka_offset_for_leader_epoch_req_init(struct fmq_kafka_offset_for_leader_epoch_req *m);
+/** Decode a OffsetForLeaderEpochRequest body at version v (0-4); see fmq_kafka_decode_request(). */
+int fmq_kafka_offset_for_leader_epoch_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_for_leader_epoch_req *m);
+/** Encode a OffsetForLeaderEpochRequest body at version v. */
+int fmq_kafka_offset_for_leader_epoch_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_for_leader_epoch_req *m);
+/** Add the encoded size of a OffsetForLeaderEpochRequest body at version v to s. */
+int fmq_kafka_offset_for_leader_epoch_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_for_leader_epoch_req *m);
+
+/** EpochEndOffset */
+struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset {
+	/**
+	 * (v0+) The error code 0, or if there was no error.
+	 */
+	int16_t error_code;
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition;
+	/**
+	 * (v1+, default -1) The leader epoch of the partition.
+	 */
+	int32_t leader_epoch;
+	/**
+	 * (v0+, default -1) The end offset of the epoch.
+	 */
+	int64_t end_offset;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** OffsetForLeaderTopicResult */
+struct fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str topic;
+	/**
+	 * (v0+) Each partition in the topic we fetched offsets for.
+	 */
+	struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** OffsetForLeaderEpochResponse (API key 23, versions 0-4) */
+struct fmq_kafka_offset_for_leader_epoch_resp {
+	/**
+	 * (v2+) The duration in milliseconds for which the request was throttled
+	 * due to a quota violation, or zero if the request did not violate any
+	 * quota.
+	 */
+	int32_t throttle_time_ms;
+	/**
+	 * (v0+) Each topic we fetched offsets for.
+	 */
+	struct fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a OffsetForLeaderEpochResponse to its schema default. */
+void fmq_kafka_offset_for_leader_epoch_resp_init(struct fmq_kafka_offset_for_leader_epoch_resp *m);
+/** Decode a OffsetForLeaderEpochResponse body at version v (0-4); see fmq_kafka_decode_request(). */
+int fmq_kafka_offset_for_leader_epoch_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_offset_for_leader_epoch_resp *m);
+/** Encode a OffsetForLeaderEpochResponse body at version v. */
+int fmq_kafka_offset_for_leader_epoch_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_offset_for_leader_epoch_resp *m);
+/** Add the encoded size of a OffsetForLeaderEpochResponse body at version v to s. */
+int fmq_kafka_offset_for_leader_epoch_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_offset_for_leader_epoch_resp *m);
 
 /** AddPartitionsToTxnTopic */
 struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic {
@@ -5995,6 +6125,7 @@ union fmq_kafka_request {
 	struct fmq_kafka_delete_topics_req delete_topics;
 	struct fmq_kafka_delete_records_req delete_records;
 	struct fmq_kafka_init_producer_id_req init_producer_id;
+	struct fmq_kafka_offset_for_leader_epoch_req offset_for_leader_epoch;
 	struct fmq_kafka_add_partitions_to_txn_req add_partitions_to_txn;
 	struct fmq_kafka_add_offsets_to_txn_req add_offsets_to_txn;
 	struct fmq_kafka_end_txn_req end_txn;
@@ -6046,6 +6177,7 @@ union fmq_kafka_response {
 	struct fmq_kafka_delete_topics_resp delete_topics;
 	struct fmq_kafka_delete_records_resp delete_records;
 	struct fmq_kafka_init_producer_id_resp init_producer_id;
+	struct fmq_kafka_offset_for_leader_epoch_resp offset_for_leader_epoch;
 	struct fmq_kafka_add_partitions_to_txn_resp add_partitions_to_txn;
 	struct fmq_kafka_add_offsets_to_txn_resp add_offsets_to_txn;
 	struct fmq_kafka_end_txn_resp end_txn;

@@ -27,6 +27,7 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 20, 0, 6, 4, "DeleteTopics" },
 	{ 21, 0, 2, 2, "DeleteRecords" },
 	{ 22, 0, 4, 2, "InitProducerId" },
+	{ 23, 0, 4, 4, "OffsetForLeaderEpoch" },
 	{ 24, 0, 3, 3, "AddPartitionsToTxn" },
 	{ 25, 0, 3, 3, "AddOffsetsToTxn" },
 	{ 26, 0, 3, 3, "EndTxn" },
@@ -99,6 +100,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_delete_records_req_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_req_decode(r, v, a, out);
+	case 23:
+		return fmq_kafka_offset_for_leader_epoch_req_decode(r, v, a, out);
 	case 24:
 		return fmq_kafka_add_partitions_to_txn_req_decode(r, v, a, out);
 	case 25:
@@ -202,6 +205,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_delete_records_req_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_encode(w, v, body);
+	case 23:
+		return fmq_kafka_offset_for_leader_epoch_req_encode(w, v, body);
 	case 24:
 		return fmq_kafka_add_partitions_to_txn_req_encode(w, v, body);
 	case 25:
@@ -305,6 +310,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_delete_records_req_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_req_size(s, v, body);
+	case 23:
+		return fmq_kafka_offset_for_leader_epoch_req_size(s, v, body);
 	case 24:
 		return fmq_kafka_add_partitions_to_txn_req_size(s, v, body);
 	case 25:
@@ -428,6 +435,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 22:
 		fmq_kafka_init_producer_id_req_init(body);
+		return 0;
+	case 23:
+		fmq_kafka_offset_for_leader_epoch_req_init(body);
 		return 0;
 	case 24:
 		fmq_kafka_add_partitions_to_txn_req_init(body);
@@ -560,6 +570,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_delete_records_resp_decode(r, v, a, out);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_decode(r, v, a, out);
+	case 23:
+		return fmq_kafka_offset_for_leader_epoch_resp_decode(r, v, a, out);
 	case 24:
 		return fmq_kafka_add_partitions_to_txn_resp_decode(r, v, a, out);
 	case 25:
@@ -663,6 +675,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_delete_records_resp_encode(w, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_encode(w, v, body);
+	case 23:
+		return fmq_kafka_offset_for_leader_epoch_resp_encode(w, v, body);
 	case 24:
 		return fmq_kafka_add_partitions_to_txn_resp_encode(w, v, body);
 	case 25:
@@ -766,6 +780,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_delete_records_resp_size(s, v, body);
 	case 22:
 		return fmq_kafka_init_producer_id_resp_size(s, v, body);
+	case 23:
+		return fmq_kafka_offset_for_leader_epoch_resp_size(s, v, body);
 	case 24:
 		return fmq_kafka_add_partitions_to_txn_resp_size(s, v, body);
 	case 25:
@@ -889,6 +905,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 22:
 		fmq_kafka_init_producer_id_resp_init(body);
+		return 0;
+	case 23:
+		fmq_kafka_offset_for_leader_epoch_resp_init(body);
 		return 0;
 	case 24:
 		fmq_kafka_add_partitions_to_txn_resp_init(body);

@@ -43,6 +43,7 @@ APIS = [
     ("DeleteTopics", 20, 0, 6),
     ("DeleteRecords", 21, 0, 2),
     ("InitProducerId", 22, 0, 4),
+    ("OffsetForLeaderEpoch", 23, 0, 4),
     ("AddPartitionsToTxn", 24, 0, 3),
     ("AddOffsetsToTxn", 25, 0, 3),
     ("EndTxn", 26, 0, 3),

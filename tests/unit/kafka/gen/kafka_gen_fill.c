@@ -168,6 +168,16 @@ static void kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(st
 static int fill_fmq_kafka_delete_records_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_delete_records_resp *o);
 static int fill_fmq_kafka_init_producer_id_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_req *o);
 static int fill_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_init_producer_id_resp *o);
+static int fill_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition *o);
+static void kt_init_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition(struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition *o);
+static int fill_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic *o);
+static void kt_init_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic(struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic *o);
+static int fill_fmq_kafka_offset_for_leader_epoch_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_req *o);
+static int fill_fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset *o);
+static void kt_init_fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset(struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset *o);
+static int fill_fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result *o);
+static void kt_init_fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result(struct fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result *o);
+static int fill_fmq_kafka_offset_for_leader_epoch_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_resp *o);
 static int fill_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o);
 static void kt_init_fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic(struct fmq_kafka_add_partitions_to_txn_req_add_partitions_to_txn_topic *o);
 static int fill_fmq_kafka_add_partitions_to_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_partitions_to_txn_req *o);
@@ -902,6 +912,37 @@ kt_init_fmq_kafka_delete_records_resp_delete_records_topic_result(struct fmq_kaf
 	memset(o, 0, sizeof(*o));
 	o->name.p = "";
 	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition(struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->current_leader_epoch = -1;
+}
+
+static void
+kt_init_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic(struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset(struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->leader_epoch = -1;
+	o->end_offset = INT64_C(-1);
+}
+
+static void
+kt_init_fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result(struct fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topic.p = "";
+	o->topic.len = 0;
 }
 
 static void
@@ -5121,6 +5162,199 @@ static int
 fillv_fmq_kafka_init_producer_id_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
 {
 	return fill_fmq_kafka_init_producer_id_resp(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition *o)
+{
+	const bool flex = v >= 4;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition(o);
+	if (true) {
+		o->partition = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 2)) {
+		o->current_leader_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->leader_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic *o)
+{
+	const bool flex = v >= 4;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_partition(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_offset_for_leader_epoch_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_req *o)
+{
+	const bool flex = v >= 4;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_offset_for_leader_epoch_req_init(o);
+	if ((v >= 3)) {
+		o->replica_id = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_offset_for_leader_epoch_req_offset_for_leader_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_offset_for_leader_epoch_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_offset_for_leader_epoch_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset *o)
+{
+	const bool flex = v >= 4;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset(o);
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->partition = (int32_t)kt_rand_int(g);
+	}
+	if ((v >= 1)) {
+		o->leader_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->end_offset = (int64_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result *o)
+{
+	const bool flex = v >= 4;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result(o);
+	if (true) {
+		o->topic = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_offset_for_leader_epoch_resp_epoch_end_offset(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_offset_for_leader_epoch_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_offset_for_leader_epoch_resp *o)
+{
+	const bool flex = v >= 4;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_offset_for_leader_epoch_resp_init(o);
+	if ((v >= 2)) {
+		o->throttle_time_ms = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_offset_for_leader_epoch_resp_offset_for_leader_topic_result(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_offset_for_leader_epoch_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_offset_for_leader_epoch_resp(g, v, a, 0, o);
 }
 
 static int
@@ -9731,6 +9965,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 21, 0, 0, 2, "DeleteRecordsResponse", sizeof(struct fmq_kafka_delete_records_resp), fillv_fmq_kafka_delete_records_resp },
 	{ 22, 1, 0, 4, "InitProducerIdRequest", sizeof(struct fmq_kafka_init_producer_id_req), fillv_fmq_kafka_init_producer_id_req },
 	{ 22, 0, 0, 4, "InitProducerIdResponse", sizeof(struct fmq_kafka_init_producer_id_resp), fillv_fmq_kafka_init_producer_id_resp },
+	{ 23, 1, 0, 4, "OffsetForLeaderEpochRequest", sizeof(struct fmq_kafka_offset_for_leader_epoch_req), fillv_fmq_kafka_offset_for_leader_epoch_req },
+	{ 23, 0, 0, 4, "OffsetForLeaderEpochResponse", sizeof(struct fmq_kafka_offset_for_leader_epoch_resp), fillv_fmq_kafka_offset_for_leader_epoch_resp },
 	{ 24, 1, 0, 3, "AddPartitionsToTxnRequest", sizeof(struct fmq_kafka_add_partitions_to_txn_req), fillv_fmq_kafka_add_partitions_to_txn_req },
 	{ 24, 0, 0, 3, "AddPartitionsToTxnResponse", sizeof(struct fmq_kafka_add_partitions_to_txn_resp), fillv_fmq_kafka_add_partitions_to_txn_resp },
 	{ 25, 1, 0, 3, "AddOffsetsToTxnRequest", sizeof(struct fmq_kafka_add_offsets_to_txn_req), fillv_fmq_kafka_add_offsets_to_txn_req },
