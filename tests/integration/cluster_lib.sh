@@ -87,7 +87,10 @@ cl_up() {
 	shift 2
 	CL_T=$topic
 	$DC down >/dev/null 2>&1 || true
-	$DC up 3 -- --set replica.lag.time.max.ms=4000 "$@" >"$FMQ_TMP/up.out" ||
+	# The failover put each leader where the checks expect it: no
+	# preferred-leader rebalance moving it back meanwhile.
+	$DC up 3 -- --set replica.lag.time.max.ms=4000 \
+		--set auto.leader.rebalance.enable=false "$@" >"$FMQ_TMP/up.out" ||
 		fail "dev-cluster.sh up 3 failed"
 	for ((i = 0; i < 20; i++)); do
 		if timeout 60 "${PY[@]}" create "$topic" "$(all)" "$parts" 3 2 \

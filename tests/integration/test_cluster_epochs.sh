@@ -63,7 +63,8 @@ ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null || tru
 stop() { local p; p=$(pid_of "$1"); kill -STOP "$p"; conts+=("$p"); }
 cont() { kill -CONT "$(pid_of "$1")"; }
 
-$DC up 3 -- --set replica.lag.time.max.ms=4000 >"$FMQ_TMP/up.out" ||
+$DC up 3 -- --set replica.lag.time.max.ms=4000 \
+	--set auto.leader.rebalance.enable=false >"$FMQ_TMP/up.out" ||
 	fail "dev-cluster.sh up 3 failed"
 created=0
 for ((i = 0; i < 20; i++)); do
