@@ -408,6 +408,8 @@ place:
 		  false, &evicted);
 	if (evicted > 0)
 		STAT_ADD(p->lc->producers_evicted, (uint64_t)evicted);
+	if (follower && pk.pid >= 0)
+		STAT_ADD(p->lc->follower_pbatches, 1);
 
 	res->records = (uint32_t)bi.count;
 	res->base_offset = next;
