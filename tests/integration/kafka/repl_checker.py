@@ -63,7 +63,15 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     conf = {"bootstrap.servers": boots, "acks": "all",
             "enable.idempotence": True, "linger.ms": 2,
             "message.timeout.ms": 60000,
-            "request.timeout.ms": 5000,
+            # Above the session timeout (6000 in the tests): librdkafka
+            # < 2.3.0 takes a batch whose request timed out for written,
+            # and a refused one then ends the producer with a fatal
+            # OUT_OF_ORDER_SEQUENCE_NUMBER (librdkafka #4438); an acks=all
+            # answer may wait for a dead follower that long
+            # (docs/operations.md, "Idempotent producers across a leader
+            # change").
+            "request.timeout.ms": int(os.environ.get("RK_REQUEST_TIMEOUT_MS",
+                                                     10000)),
             "socket.timeout.ms": 4000,
             "metadata.max.age.ms": 1000,
             "topic.metadata.refresh.interval.ms": 1000,
