@@ -52,7 +52,7 @@ wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
 }
 leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" 0 2>/dev/null; }
 
-$DC up 3 -- --set replica.lag.time.max.ms=${LAG_MS:-4000} >"$FMQ_TMP/up.out" ||
+$DC up 3 -- --set "replica.lag.time.max.ms=${LAG_MS:-4000}" >"$FMQ_TMP/up.out" ||
 	fail "dev-cluster.sh up 3 failed"
 created=0
 for ((i = 0; i < 20; i++)); do

@@ -37,6 +37,7 @@ touch "$go"
 rc=0
 wait "$cpid" || rc=$?
 sed 's/^/    /' "$out"
-[ "$rc" = 0 ] && grep -q '^RESULT ok' "$out" ||
+if [ "$rc" != 0 ] || ! grep -q '^RESULT ok' "$out"; then
 	fail "the producer after the restart: $(grep RESULT "$out")"
+fi
 pass "broker SIGKILLed and restarted: the same transactional producer went on in sequence, read_committed saw the 60 records once, in order"
