@@ -80,7 +80,7 @@ stopf=$FMQ_TMP/stop
 "${PY[@]}" produce "$T" "$(all)" 110 "$FMQ_TMP/acks.txt" "$stopf" \
 	>"$FMQ_TMP/produce.out" 2>"$FMQ_TMP/produce.err" &
 ppid=$!
-sleep 3
+sleep 2
 times=()
 for ((k = 1; k <= KILLS; k++)); do
 	kill -0 "$ppid" 2>/dev/null ||
@@ -97,12 +97,11 @@ for ((k = 1; k <= KILLS; k++)); do
 	times+=("$((t1 - t0))")
 	pass "kill $k: leader $l SIGKILLed, broker $nl leads after $((t1 - t0)) ms, ISR ${x#* }"
 	# Traffic through the new leader, then the killed broker back.
-	sleep 2
+	sleep 1
 	$DC start "$l" >/dev/null || fail "restart of broker $l failed"
 	wait_for 40 full_isr "$nl" || fail "kill $k: broker $l did not rejoin the ISR: $(leader_of "$nl")"
 	x=$(leader_of "$nl")
 	l=${x%% *}
-	sleep 1
 done
 touch "$stopf"
 wait "$ppid" ||
