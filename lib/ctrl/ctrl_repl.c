@@ -278,6 +278,10 @@ static bool
 isr_member_gone(const struct fmq_cluster_view *v, const int32_t *isr,
 		uint16_t rf, int32_t self)
 {
+	/* Only on a view read again since the last reconnection: one
+	 * being re-read may not list every live broker yet. */
+	if (!v->fresh)
+		return false;
 	for (uint16_t i = 0; i < rf && isr[i] >= 0; i++)
 		if (isr[i] != self && !fmq_cluster_live(v, isr[i]))
 			return true;
@@ -313,7 +317,7 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 		 * every ISR: else the HW, and every acks=all write, waits a
 		 * whole lag for it. */
 		if (isr[i] != x->r.self && pe != NULL &&
-		    (!fmq_cluster_live(v, isr[i]) ||
+		    ((v->fresh && !fmq_cluster_live(v, isr[i])) ||
 		     (int64_t)(now_ns - atomic_load(&pe->caught_up_ns)) >
 		     (int64_t)lag_ns)) {
 			shrink = true;
