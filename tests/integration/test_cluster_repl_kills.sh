@@ -63,15 +63,18 @@ for ((i = 0; i < 20; i++)); do
 	sleep 0.5
 done
 [ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
-full_isr() { # full_isr VIA: every partition with a live leader and 3 ISR
-	local x p
-	for p in 0 1 2; do
-		x=$(timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" "$p" 2>/dev/null) &&
-			[ "${x%% *}" -gt 0 ] &&
-			[ "$(echo "${x#* }" | tr ',' '\n' | wc -l)" = 3 ] || return 1
+full_isr() { # every partition's ISR full: no broker reports one under
+	local id v n=0
+	for id in 1 2 3; do
+		v=$(curl -s --max-time 2 "http://127.0.0.1:$((MB + id))/metrics" |
+			awk '$1 == "fluxmq_replica_under_replicated_partitions" { print $2 }')
+		[ -n "$v" ] || return 1
+		n=$((n + v))
 	done
+	[ "$n" = 0 ]
 }
-wait_for 20 full_isr 1 || fail "no leader with 3 in-sync replicas: $(leader_of 1)"
+led() { local x; x=$(leader_of 1) && [ "${x%% *}" -gt 0 ] && full_isr; }
+wait_for 20 led || fail "no leader with 3 in-sync replicas: $(leader_of 1)"
 x=$(leader_of 1)
 l=${x%% *}
 pass "topic $T: 3 partitions, replication factor 3, min.insync.replicas=2; partition 0 led by $l, ISR ${x#* }"
@@ -99,7 +102,7 @@ for ((k = 1; k <= KILLS; k++)); do
 	# Traffic through the new leader, then the killed broker back.
 	sleep 1
 	$DC start "$l" >/dev/null || fail "restart of broker $l failed"
-	wait_for 40 full_isr "$nl" || fail "kill $k: broker $l did not rejoin the ISR: $(leader_of "$nl")"
+	wait_for 40 full_isr || fail "kill $k: broker $l did not rejoin the ISR: $(leader_of "$nl")"
 	x=$(leader_of "$nl")
 	l=${x%% *}
 done
