@@ -56,7 +56,9 @@ $DC up 3 -- --set "replica.lag.time.max.ms=${LAG_MS:-4000}" >"$FMQ_TMP/up.out" |
 	fail "dev-cluster.sh up 3 failed"
 created=0
 for ((i = 0; i < 20; i++)); do
-	if timeout 60 "${PY[@]}" create "$T" "$(all)" 3 3 2 >"$FMQ_TMP/create.out" 2>&1; then
+	# An attempt that timed out on the client may have created it.
+	if timeout 60 "${PY[@]}" create "$T" "$(all)" 3 3 2 >"$FMQ_TMP/create.out" 2>&1 ||
+		grep -q TOPIC_ALREADY_EXISTS "$FMQ_TMP/create.out"; then
 		created=1
 		break
 	fi
