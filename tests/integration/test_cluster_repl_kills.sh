@@ -3,9 +3,10 @@
 # Repeated leader kills under an idempotent producer (issue 17): 3
 # brokers (scripts/dev-cluster.sh), 3 partitions, replication factor 3,
 # min.insync.replicas=2 (each broker leads one and follows the others),
-# session timeout 5000 ms, replica.lag.time.max.ms 3000 (LAG_MS). An idempotent confluent-kafka producer (acks=all)
-# writes unique values while the leader of partition 0 is SIGKILLed KILLS times
-# (default 4), each killed broker restarted and back in the ISR before the
+# session timeout 5000 ms, replica.lag.time.max.ms 3000 (LAG_MS). An
+# idempotent confluent-kafka producer (acks=all) writes unique values
+# while the leader of partition 0 is SIGKILLed KILLS times (default 4),
+# each killed broker restarted and back in every ISR before the
 # next kill. Each new leader must hold the producer's state as the old one
 # had it: a retried batch it already has is answered as a duplicate with
 # its offset, the next one is in sequence, so the producer never sees
