@@ -63,15 +63,18 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     conf = {"bootstrap.servers": boots, "acks": "all",
             "enable.idempotence": True, "linger.ms": 2,
             "message.timeout.ms": 60000,
-            # Above the session timeout (6000 in the tests): librdkafka
-            # < 2.3.0 takes a batch whose request timed out for written,
-            # and a refused one then ends the producer with a fatal
-            # OUT_OF_ORDER_SEQUENCE_NUMBER (librdkafka #4438); an acks=all
-            # answer may wait for a dead follower that long
-            # (docs/operations.md, "Idempotent producers across a leader
-            # change").
+            # Below any failover (the session timeout, 5000-6000 in the
+            # tests, and a metadata refresh): a request stranded on a
+            # SIGKILLed leader (no RST from a dead userspace TCP) must
+            # time out and be requeued before the partition moves to the
+            # new leader. Later, librdkafka < 2.3.0 may send the batches
+            # queued behind it to the new leader first and, having taken
+            # the timed-out one for written (#4438), stop with a fatal
+            # OUT_OF_ORDER_SEQUENCE_NUMBER when the new leader (as Kafka
+            # would) finds the gap (docs/operations.md, "Idempotent
+            # producers across a leader change").
             "request.timeout.ms": int(os.environ.get("RK_REQUEST_TIMEOUT_MS",
-                                                     10000)),
+                                                     3000)),
             "socket.timeout.ms": 4000,
             "metadata.max.age.ms": 1000,
             "topic.metadata.refresh.interval.ms": 1000,
