@@ -16,7 +16,9 @@
  *   stays offline unless unclean.leader.election.enable lets the first
  *   live replica lead (leader epoch + 1).
  * - ISR (leader): every replica.lag.time.max.ms / 2, followers not
- *   caught up within replica.lag.time.max.ms leave; live replicas whose
+ *   caught up within replica.lag.time.max.ms leave, and a follower
+ *   whose registration disappears leaves at once (Kafka's controller
+ *   takes a dead broker out of every ISR); live replicas whose
  *   fetch offset reached the HW come back. While a CAS is in flight the
  *   snapshot keeps the old (larger) ISR, so the HW never counts a
  *   shrink before it is written (Kafka's "maximal ISR").
@@ -293,8 +295,24 @@ peer_of(const struct fmq_brepl *r, int32_t id)
 	return NULL;
 }
 
-/* Leader of p: drop followers not caught up within the lag, take back
- * live replicas that reached the HW. */
+/* An ISR member other than self whose registration is gone. */
+static bool
+isr_member_gone(const struct fmq_cluster_view *v, const int32_t *isr,
+		uint16_t rf, int32_t self)
+{
+	/* Only on a view read again since the last reconnection: one
+	 * being re-read may not list every live broker yet. */
+	if (!v->fresh)
+		return false;
+	for (uint16_t i = 0; i < rf && isr[i] >= 0; i++)
+		if (isr[i] != self && !fmq_cluster_live(v, isr[i]))
+			return true;
+	return false;
+}
+
+/* Leader of p: drop followers not caught up within the lag (those whose
+ * broker is gone at once), take back live replicas that reached the
+ * HW. */
 static void
 isr_pass(struct fmq_ctrl *c, struct crepl *x,
 	 const struct fmq_cluster_view *v, const struct fmq_cluster_topic *t,
@@ -308,16 +326,22 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 	bool shrink = false, expand = false;
 	int64_t hw = atomic_load(&x->r.hw);
 
-	if (now_ns < x->next_isr_ns || x->cas_pending)
+	if (x->cas_pending ||
+	    (now_ns < x->next_isr_ns && !isr_member_gone(v, isr, t->rf,
+							 x->r.self)))
 		return;
 	x->next_isr_ns = now_ns + lag_ns / 2;
 	for (uint16_t i = 0; i < t->rf && isr[i] >= 0; i++) {
 		const struct fmq_brepl_peer *pe = peer_of(&x->r, isr[i]);
 		/* Signed: a data lcore may have stored a time later than
-		 * this pass's now. */
+		 * this pass's now. A member whose broker is gone leaves at
+		 * once, as Kafka's controller removes a dead broker from
+		 * every ISR: else the HW, and every acks=all write, waits a
+		 * whole lag for it. */
 		if (isr[i] != x->r.self && pe != NULL &&
-		    (int64_t)(now_ns - atomic_load(&pe->caught_up_ns)) >
-		    (int64_t)lag_ns) {
+		    ((v->fresh && !fmq_cluster_live(v, isr[i])) ||
+		     (int64_t)(now_ns - atomic_load(&pe->caught_up_ns)) >
+		     (int64_t)lag_ns)) {
 			shrink = true;
 			continue;
 		}

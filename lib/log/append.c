@@ -410,6 +410,8 @@ place:
 		  false, &evicted);
 	if (evicted > 0)
 		STAT_ADD(p->lc->producers_evicted, (uint64_t)evicted);
+	if (follower && pk.pid >= 0)
+		STAT_ADD(p->lc->follower_pbatches, 1);
 
 	/* The first batch of a new leader epoch (KIP-101). */
 	if (bep >= 0 && bep != fmq_epoch_latest(&p->epochs))

@@ -876,6 +876,8 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 		st->invalid_epoch += STAT_GET(lc->invalid_epoch);
 		st->producers_evicted += STAT_GET(lc->producers_evicted);
 		st->remote_chunks += STAT_GET(lc->remote_chunks);
+		st->follower_producer_batches +=
+			STAT_GET(lc->follower_pbatches);
 		if (lc->codec != NULL) {
 			const struct fmq_codec_stats *cs =
 				fmq_codec_ctx_stats(lc->codec);

@@ -263,6 +263,7 @@ struct fmq_log_lcore {
 	uint64_t producers;            /* states held by its partitions */
 	uint64_t producers_evicted;
 	uint64_t remote_chunks;        /* taken from another node's pool */
+	uint64_t follower_pbatches;    /* producer batches learnt as follower */
 } __rte_cache_aligned;
 
 /* Single-writer counter bump that a concurrent reader never sees torn. */

@@ -14,6 +14,11 @@
  *  - a producer the partition does not know (new, expired or forgotten)
  *    may start at any sequence (Kafka >= 2.5, KIP-360).
  *
+ * A follower builds the same state from every batch it appends from its
+ * leader (fmq_log_append_follower: the leader's offsets and sequences),
+ * so that it answers a retried batch as the leader would once it leads;
+ * truncation rebuilds it from the snapshots and the log that remain.
+ *
  * The state survives restarts through snapshot files
  * "<20-digit offset>.producers" in the partition directory (the state
  * after every batch below that offset), written by the control thread at
@@ -67,6 +72,14 @@ ps_key_of(const uint8_t *b, struct ps_key *k)
 	k->last_seq = k->first_seq < 0 || delta < 0 ? k->first_seq :
 		seq_add(k->first_seq, delta);
 	k->attributes = rd_be16(b + RB_ATTRIBUTES);
+	/* A transaction marker carries its producer's id but no sequence
+	 * (base sequence -1): it is not one of the producer's batches. The
+	 * leader never counts its own markers; a follower appending the
+	 * leader's and a replay of the log must not either, or the state
+	 * a follower takes over with (or a restart rebuilds) ends in
+	 * sequence -1 and the producer's next batch is out of order. */
+	if (k->attributes & RB_ATTR_CONTROL)
+		k->pid = -1;
 }
 
 static inline uint32_t

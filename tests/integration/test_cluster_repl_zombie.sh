@@ -84,14 +84,14 @@ sleep 3
 kill -CONT "$zpid"
 zpid=
 pass "broker $z continued $(($(now_ms) - t0)) ms after it stopped"
-wait "$ppid" || fail "the producer failed: $(tail -3 "$FMQ_TMP/produce.err")"
+wait "$ppid" ||
+	fail "the producer failed: $(grep -m3 fatal "$FMQ_TMP/produce.err" || tail -3 "$FMQ_TMP/produce.err")"
 read -r sent acked failed fatal <"$FMQ_TMP/produce.out"
 [ "$acked" -gt 1000 ] || fail "only $acked of $sent writes acknowledged"
 out=$(timeout 100 "${PY[@]}" check "$T" "$(all)" "$FMQ_TMP/acks.txt") ||
 	fail "checker: $out"
 pass "sent $sent, failed $failed; $out"
-[ "$fatal" = - ] ||
-	echo "known defect (issue 17): the producer hit $fatal after the failover and a new one went on"
+[ "$fatal" = - ] || fail "fatal producer error after the failover: $fatal"
 back() { local x; x=$(leader_of "$nl") && [ "${x%% *}" = "$nl" ] && echo ",${x#* }," | grep -q ",$z,"; }
 wait_for 40 back || fail "broker $z did not rejoin the ISR: $(leader_of "$nl")"
 same() {

@@ -90,14 +90,14 @@ wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) new_leader ||
 t1=$(now_ms)
 x=$(leader_of 0 "$s1")
 pass "leader $l killed: broker ${x%% *} leads partition 0 after $((t1 - t0)) ms (session timeout $FMQ_CLUSTER_SESSION_MS ms), ISR ${x#* }"
-wait "$ppid" || fail "the producer failed: $(tail -3 "$FMQ_TMP/produce.err")"
+wait "$ppid" ||
+	fail "the producer failed: $(grep -m3 fatal "$FMQ_TMP/produce.err" || tail -3 "$FMQ_TMP/produce.err")"
 read -r sent acked failed fatal <"$FMQ_TMP/produce.out"
 [ "$acked" -gt 1000 ] || fail "only $acked of $sent writes acknowledged"
 out=$(timeout 100 "${PY[@]}" check "$T" "$(b "$s1"),$(b "$s2")" "$FMQ_TMP/acks.txt") ||
 	fail "checker: $out"
 pass "sent $sent, failed $failed; survivors: $out"
-[ "$fatal" = - ] ||
-	echo "known defect (issue 17): the producer hit $fatal after the failover and a new one went on"
+[ "$fatal" = - ] || fail "fatal producer error after the failover: $fatal"
 el=0
 for id in $s1 $s2; do el=$((el + $(metric "$id" fluxmq_replica_leader_elections_total))); done
 [ "$el" -ge 1 ] || fail "no leader election counted on the survivors"

@@ -12,7 +12,11 @@ compared with what the surviving brokers hand back.
       an idempotent confluent-kafka producer (acks=all) writes unique
       values "r<pid>-<n>" for SECONDS (or until STOPFILE exists); each
       acknowledged write goes to ACKFILE as "value partition offset",
-      each failed one as "value FAILED error". Prints "sent acked failed".
+      each failed one as "value FAILED error". Prints "sent acked failed
+      fatal" (fatal: "-", or the fatal idempotence errors seen, e.g.
+      OUT_OF_ORDER_SEQUENCE_NUMBER after a failover: Kafka keeps the
+      producer's sequence across a leader change, so any is a failure;
+      the producer stops there, and the command exits 3).
   repl_checker.py check TOPIC BOOTS ACKFILE
       reads every partition from the beginning to its end and prints
       "acknowledged N read M lost L duplicated D inconsistent I" (lost:
@@ -69,7 +73,18 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     conf = {"bootstrap.servers": boots, "acks": "all",
             "enable.idempotence": True, "linger.ms": 2,
             "message.timeout.ms": 60000,
-            "request.timeout.ms": 5000,
+            # Below any failover (the session timeout, 5000-6000 in the
+            # tests, and a metadata refresh): a request stranded on a
+            # SIGKILLed leader (no RST from a dead userspace TCP) must
+            # time out and be requeued before the partition moves to the
+            # new leader. Later, librdkafka < 2.3.0 may send the batches
+            # queued behind it to the new leader first and, having taken
+            # the timed-out one for written (#4438), stop with a fatal
+            # OUT_OF_ORDER_SEQUENCE_NUMBER when the new leader (as Kafka
+            # would) finds the gap (docs/operations.md, "Idempotent
+            # producers across a leader change").
+            "request.timeout.ms": int(os.environ.get("RK_REQUEST_TIMEOUT_MS",
+                                                     3000)),
             "socket.timeout.ms": 4000,
             "metadata.max.age.ms": 1000,
             "topic.metadata.refresh.interval.ms": 1000,
@@ -81,31 +96,34 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     st = {"acked": 0, "failed": 0}
     fatal = []
 
+    # Errors after which librdkafka's idempotent producer cannot go on.
+    fatal_names = ("OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID",
+                   "_FATAL", "_INCONSISTENT")
+
     def done(err, msg):
         v = msg.value().decode()
         if err is not None:
             st["failed"] += 1
             out.write("%s FAILED %s\n" % (v, err.name()))
+            if (err.fatal() or err.name() in fatal_names) and \
+               err.name() not in fatal:
+                fatal.append(err.name())
+                sys.stderr.write("fatal: %s\n" % err.str())
         else:
             st["acked"] += 1
             out.write("%s %d %d\n" % (v, msg.partition(), msg.offset()))
 
-    def replace(e):
-        # A fatal idempotence error (librdkafka's "sequence
-        # desynchronization" after a failover; issue 17 has it as a
-        # known defect): what it acknowledged stays checked, the rest
-        # fails; a new producer (new producer id) goes on.
-        fatal.append(e.args[0].name())
-        try:
-            p.flush(10)
-        except KafkaException:
-            pass
-        return Producer(conf)
+    def stop(e):
+        # A fatal idempotence error (e.g. librdkafka's "sequence
+        # desynchronization" after a failover) ends the run: a failure.
+        if e.args[0].name() not in fatal:
+            fatal.append(e.args[0].name())
+        sys.stderr.write("fatal: %s\n" % e.args[0].str())
 
     end = time.time() + float(seconds)
     run = b"r%d" % os.getpid()
     n = 0
-    while time.time() < end:
+    while time.time() < end and not fatal:
         if stopfile and os.path.exists(stopfile):
             break
         try:
@@ -116,22 +134,22 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
             try:
                 p.poll(0.05)
             except KafkaException as e:
-                p = replace(e)
+                stop(e)
             continue
         except KafkaException as e:
-            p = replace(e)
+            stop(e)
         if n % 50 == 0:
             time.sleep(0.005)
-    for _ in range(3):
-        try:
-            left = p.flush(90)
-            break
-        except KafkaException as e:
-            p = replace(e)
-            left = 0
+    try:
+        left = p.flush(90)
+    except KafkaException as e:
+        stop(e)
+        left = len(p)
     out.close()
     print("%d %d %d %s" % (n, st["acked"], st["failed"] + left,
                            ",".join(fatal) or "-"))
+    if fatal:
+        sys.exit(3)
 
 
 def check(topic, boots, ackfile):
