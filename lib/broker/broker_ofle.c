@@ -46,17 +46,11 @@ api_offset_for_leader_epoch(struct req_ctx *rc)
 	struct fmq_kafka_offset_for_leader_epoch_req *req;
 	struct fmq_kafka_offset_for_leader_epoch_resp resp;
 	union fmq_kafka_request *u;
-	int r;
+	int st;
 
-	u = fmq_kafka_arena_alloc(&bl->arena, sizeof(*u));
+	u = api_decode_body(rc, &st);
 	if (u == NULL)
-		return REQ_CLOSE(BROKER_CLOSE_NOMEM);
-	r = fmq_kafka_decode_request(FMQ_KAFKA_API_OFFSET_FOR_LEADER_EPOCH,
-				     rc->hdr->api_version, &rc->body,
-				     &bl->arena, u);
-	if (r < 0)
-		return REQ_CLOSE(r == -ENOMEM ? BROKER_CLOSE_NOMEM :
-				 BROKER_CLOSE_MALFORMED);
+		return st;
 	req = &u->offset_for_leader_epoch;
 	fmq_kafka_init_response(FMQ_KAFKA_API_OFFSET_FOR_LEADER_EPOCH,
 				rc->hdr->api_version, &resp);
