@@ -15,6 +15,20 @@
 #       the survivors (CL_FAILOVER_MS), restart ID, wait until it is back
 #       in the ISR (CL_REJOIN_MS)
 #   cl_dist N...                             "min M median M p90 M max M"
+#   cl_start [--set k=v ...]                 a fresh cluster of 3, with
+#       replica.lag.time.max.ms=4000 and no preferred-leader rebalance
+#   cl_create TOPIC ARGS...                  repl_checker.py create TOPIC
+#       (all brokers) ARGS..., retried while the brokers register
+#   cl_controller                            wait for the controller; its
+#       id in CL_CTRL
+#   cl_stop ID / cl_cont ID                  SIGSTOP / SIGCONT broker ID
+#       (every stopped broker is continued on exit)
+#   cl_led_by BROKER VIA                     partitions 0 and 1 both led by
+#       BROKER with 3 in sync, as VIA sees them
+#   cl_kill_preferred                        the preferred-leader tests'
+#       opening on CL_T (2 partitions, preferred replica P, controller
+#       C): both led by P, a producer started (its pid in CL_PPID, acks
+#       in FMQ_TMP/acks.txt), P SIGKILLed, another leader seen
 
 DC=scripts/dev-cluster.sh
 NET=${FMQ_CLUSTER_NET:-10.77.0}
@@ -82,25 +96,86 @@ cl_down() {
 fmq_on_cleanup cl_down
 acked() { awk 'NF == 3 && $2 != "FAILED"' "$@" | wc -l; }
 
-cl_up() {
-	local topic=$1 parts=$2 i created=0
-	shift 2
-	CL_T=$topic
+cl_start() {
 	$DC down >/dev/null 2>&1 || true
 	# The failover put each leader where the checks expect it: no
 	# preferred-leader rebalance moving it back meanwhile.
 	$DC up 3 -- --set replica.lag.time.max.ms=4000 \
 		--set auto.leader.rebalance.enable=false "$@" >"$FMQ_TMP/up.out" ||
 		fail "dev-cluster.sh up 3 failed"
+}
+
+cl_create() {
+	local topic=$1 i
+	shift
 	for ((i = 0; i < 20; i++)); do
-		if timeout 60 "${PY[@]}" create "$topic" "$(all)" "$parts" 3 2 \
-			>"$FMQ_TMP/create.out" 2>&1; then
-			created=1
-			break
-		fi
+		timeout 60 "${PY[@]}" create "$topic" "$(all)" "$@" \
+			>"$FMQ_TMP/create.out" 2>&1 && return 0
+		# an attempt that timed out may have created it
+		grep -q TOPIC_ALREADY_EXISTS "$FMQ_TMP/create.out" && return 0
 		sleep 0.5
 	done
-	[ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
+	fail "CreateTopics $topic failed: $(cat "$FMQ_TMP/create.out")"
+}
+
+cl_controller() {
+	local c i
+	for ((i = 0; i < 100; i++)); do
+		c=$(metric 1 fluxmq_cluster_controller_id)
+		if [ -n "$c" ] && [ "$c" -ge 1 ]; then
+			CL_CTRL=$c
+			return 0
+		fi
+		sleep 0.2
+	done
+	fail "no controller"
+}
+
+CL_STOPPED=()
+cl_stop() {
+	local p
+	p=$(pid_of_broker "$1")
+	kill -STOP "$p"
+	CL_STOPPED+=("$p")
+}
+cl_cont() { kill -CONT "$(pid_of_broker "$1")"; }
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+fmq_on_cleanup 'for p in "${CL_STOPPED[@]}"; do kill -CONT "$p" 2>/dev/null || true; done'
+
+cl_led_by() {
+	local p x
+	for p in 0 1; do
+		x=$(leader_of "$p" "$2") || return 1
+		[ "${x%% *}" = "$1" ] || return 1
+		[ "$(echo "${x#* }" | tr ',' '\n' | wc -l)" = 3 ] || return 1
+	done
+}
+
+cl_moved_from() { # cl_moved_from P: partition 0 led by a live broker other than P
+	local x
+	x=$(leader_of 0 "$C") && [ "${x%% *}" != "$1" ] && [ "${x%% *}" != -1 ]
+}
+
+cl_kill_preferred() {
+	wait_for 30 cl_led_by "$P" "$C" ||
+		fail "partitions not led by $P with 3 in sync: $(leader_of 0 "$C")"
+	pass "controller $C; topic $CL_T: 2 partitions, replication factor 3, preferred replica $P"
+	"${PY[@]}" produce "$CL_T" "$(all)" 600 "$FMQ_TMP/acks.txt" "$FMQ_TMP/stop" \
+		>"$FMQ_TMP/produce.out" 2>"$FMQ_TMP/produce.err" &
+	CL_PPID=$!
+	sleep 3
+	$DC kill "$P" >/dev/null
+	wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) cl_moved_from "$P" ||
+		fail "no new leader after killing $P: $(leader_of 0 "$C")"
+	pass "preferred replica $P killed: partition 0 led by $(leader_of 0 "$C")"
+}
+
+cl_up() {
+	local topic=$1 parts=$2
+	shift 2
+	CL_T=$topic
+	cl_start "$@"
+	cl_create "$topic" "$parts" 3 2
 	wait_for 30 full_isr 1 ||
 		fail "partition 0 has no leader with 3 in-sync replicas: $(leader_of 0 1)"
 	CL_LEADER=$(leader_of 0 1)

@@ -30,53 +30,16 @@ fmq_require_cmd curl java ethtool cmp kcat
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
 	skip "needs python3-confluent-kafka"
 
-DC=scripts/dev-cluster.sh
-NET=${FMQ_CLUSTER_NET:-10.77.0}
-MB=${FMQ_CLUSTER_MGMT_BASE:-18080}
-DIR=${FMQ_CLUSTER_DIR:-/tmp/fmq-cluster-${FMQ_CLUSTER_BRIDGE:-fmqbr0}}
-export FMQ_CLUSTER_SESSION_MS=${FMQ_CLUSTER_SESSION_MS:-6000}
-PY=(/usr/bin/python3 tests/integration/kafka/repl_checker.py)
 OFLE=(/usr/bin/python3 tests/integration/kafka/ofle.py)
 T=ue
-conts=()
-fmq_on_cleanup 'for p in "${conts[@]}"; do kill -CONT "$p" 2>/dev/null || true; done'
-fmq_on_cleanup "$DC down >/dev/null 2>&1 || true"
-$DC down >/dev/null 2>&1 || true
-b() { echo "$NET.$((10 + $1)):9092"; }
-all() { echo "$(b 1),$(b 2),$(b 3)"; }
-metric() {
-	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
-		awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 }
-			END { print s + 0 }'
-}
-wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
-	local end=$(($(date +%s) + $1))
-	shift
-	while ! "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" 0 2>/dev/null; }
-pid_of() { $DC status | awk -v i="$1" '$1 == "broker" && $2 == i { print $4 }'; }
+CL_T=$T
+. tests/integration/cluster_lib.sh
 ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null || true; }
-stop() { local p; p=$(pid_of "$1"); kill -STOP "$p"; conts+=("$p"); }
-cont() { kill -CONT "$(pid_of "$1")"; }
 
-$DC up 3 -- --set replica.lag.time.max.ms=4000 \
-	--set auto.leader.rebalance.enable=false >"$FMQ_TMP/up.out" ||
-	fail "dev-cluster.sh up 3 failed"
-created=0
-for ((i = 0; i < 20; i++)); do
-	if timeout 60 "${PY[@]}" create "$T" "$(all)" 1 3 1 1 >"$FMQ_TMP/create.out" 2>&1; then
-		created=1
-		break
-	fi
-	sleep 0.5
-done
-[ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
-isr_is() { local x; x=$(leader_of "$1") && [ "$x" = "$2" ]; }
-wait_for 30 isr_is 1 "1 1,2,3" || fail "partition 0: $(leader_of 1), want leader 1, ISR 1,2,3"
+cl_start
+cl_create "$T" 1 3 1 1
+isr_is() { local x; x=$(leader_of 0 "$1") && [ "$x" = "$2" ]; }
+wait_for 30 isr_is 1 "1 1,2,3" || fail "partition 0: $(leader_of 0 1), want leader 1, ISR 1,2,3"
 e0=$(ckpt 1)
 [ "$e0" = "0 0" ] || fail "broker 1's leader-epoch-checkpoint ends with '$e0', want '0 0'"
 pass "topic $T: replication factor 3, min.insync.replicas=1, led by 1 (epoch entry '$e0')"
@@ -84,33 +47,33 @@ pass "topic $T: replication factor 3, min.insync.replicas=1, led by 1 (epoch ent
 # --- A: the ISR shrinks to the leader, which dies: offline, nothing lost ----
 timeout 60 "${PY[@]}" produce "$T" "$(all)" 2 "$FMQ_TMP/acks1.txt" >"$FMQ_TMP/p1.out" 2>"$FMQ_TMP/p1.err" ||
 	fail "producer: $(tail -3 "$FMQ_TMP/p1.err")"
-stop 2
-stop 3
-wait_for 30 isr_is 1 "1 1" || fail "the ISR did not shrink to the leader: $(leader_of 1)"
+cl_stop 2
+cl_stop 3
+wait_for 30 isr_is 1 "1 1" || fail "the ISR did not shrink to the leader: $(leader_of 0 1)"
 timeout 60 "${PY[@]}" produce "$T" "$(b 1)" 2 "$FMQ_TMP/acks2.txt" >"$FMQ_TMP/p2.out" 2>"$FMQ_TMP/p2.err" ||
 	fail "producer: $(tail -3 "$FMQ_TMP/p2.err")"
 read -r _ acked2 _ _ <"$FMQ_TMP/p2.out"
 [ "$acked2" -gt 0 ] || fail "no acks=all write acknowledged by the leader alone"
 $DC kill 1 >/dev/null
-cont 2
-cont 3
+cl_cont 2
+cl_cont 3
 pass "followers stopped, ISR = {1}: $acked2 acks=all writes acknowledged by the leader alone; leader 1 killed, followers continued"
 # The leader's registration goes after the session timeout; then nobody
 # may lead (no ISR member alive, unclean election off).
 sleep $((FMQ_CLUSTER_SESSION_MS * 3 / 2000))
-offline() { local x; x=$(leader_of 2) && [ "${x%% *}" = -1 ]; }
-wait_for 20 offline || fail "partition 0 not offline with its ISR dead: $(leader_of 2)"
+offline() { local x; x=$(leader_of 0 2) && [ "${x%% *}" = -1 ]; }
+wait_for 20 offline || fail "partition 0 not offline with its ISR dead: $(leader_of 0 2)"
 for ((i = 0; i < 6; i++)); do
-	x=$(leader_of 2) || true
+	x=$(leader_of 0 2) || true
 	[ "${x%% *}" = -1 ] || fail "partition 0 got leader '${x%% *}' with unclean election off"
 	sleep 0.4
 done
-u=$(($(metric 2 fluxmq_replica_unclean_leader_elections_total) + $(metric 3 fluxmq_replica_unclean_leader_elections_total)))
+u=$(($(metric_sum 2 fluxmq_replica_unclean_leader_elections_total) + $(metric_sum 3 fluxmq_replica_unclean_leader_elections_total)))
 [ "$u" = 0 ] || fail "$u unclean elections counted"
 pass "unclean.leader.election.enable=false: partition 0 offline (leader -1) for 3 s with brokers 2 and 3 alive, no election"
 $DC start 1 >/dev/null || fail "restart of broker 1 failed"
 wait_for 40 isr_is 2 "1 1,2,3" || wait_for 20 isr_is 2 "1 1,3,2" ||
-	fail "broker 1 does not lead with a full ISR again: $(leader_of 2)"
+	fail "broker 1 does not lead with a full ISR again: $(leader_of 0 2)"
 cat "$FMQ_TMP/acks1.txt" "$FMQ_TMP/acks2.txt" >"$FMQ_TMP/acksA.txt"
 out=$(timeout 100 "${PY[@]}" check "$T" "$(all)" "$FMQ_TMP/acksA.txt") || fail "checker: $out"
 pass "old leader back, leads with ISR 1,2,3: $out"
@@ -120,8 +83,8 @@ read -r eA _ < <(ckpt 1)
 h=$(timeout 20 "${OFLE[@]}" "$(b 1)" "$T" 0 -1 "$eA")
 read -r err _ H <<<"$h"
 [ "$err" = 0 ] || fail "OffsetForLeaderEpoch on the leader: $h"
-stop 2
-stop 3
+cl_stop 2
+cl_stop 3
 for i in $(seq 1 40); do echo "only-on-1-$i"; done |
 	timeout 20 kcat -P -b "$(b 1)" -t "$T" -p 0 -X topic.request.required.acks=1 ||
 	fail "acks=1 produce to broker 1 failed"
@@ -129,14 +92,14 @@ h=$(timeout 20 "${OFLE[@]}" "$(b 1)" "$T" 0 -1 "$eA")
 read -r _ _ L1 <<<"$h"
 [ "$L1" = $((H + 40)) ] || fail "broker 1's log end $L1, want $((H + 40))"
 $DC kill 1 >/dev/null
-cont 2
-cont 3
+cl_cont 2
+cl_cont 3
 pass "followers stopped for a moment; broker 1 took 40 acks=1 writes ($H..$((L1 - 1))) and was killed"
 # The first live ISR member each survivor sees takes over (2, or 3 when
 # broker 2's registration was not seen in time).
-newl() { local x; x=$(leader_of 2) && [ "${x%% *}" = 2 ] || [ "${x%% *}" = 3 ]; }
-wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) newl || fail "no new leader: $(leader_of 2)"
-N=$(leader_of 2)
+newl() { local x; x=$(leader_of 0 2) && [ "${x%% *}" = 2 ] || [ "${x%% *}" = 3 ]; }
+wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) newl || fail "no new leader: $(leader_of 0 2)"
+N=$(leader_of 0 2)
 N=${N%% *}
 want="$((eA + 1)) $H"
 got_ck() { [ "$(ckpt "$N")" = "$want" ]; }
@@ -148,7 +111,7 @@ h=$(timeout 20 "${OFLE[@]}" "$(b "$N")" "$T" 0 "$eA" "$eA")
 pass "broker $N leads with epoch $((eA + 1)) from offset $H (checkpoint '$(ckpt "$N")'); OffsetForLeaderEpoch($eA) = $H, an old current epoch FENCED"
 timeout 60 "${PY[@]}" produce "$T" "$(b 2),$(b 3)" 2 "$FMQ_TMP/acks3.txt" >"$FMQ_TMP/p3.out" 2>"$FMQ_TMP/p3.err" ||
 	fail "producer: $(tail -3 "$FMQ_TMP/p3.err")"
-t0=$(metric "$N" fluxmq_replica_diverging_epoch_total)
+t0=$(metric_sum "$N" fluxmq_replica_diverging_epoch_total)
 $DC start 1 >/dev/null || fail "restart of broker 1 failed"
 ldir="$DIR/b$N/data/$T-0"
 fdir="$DIR/b1/data/$T-0"
@@ -161,9 +124,9 @@ same() {
 	done
 }
 wait_for 40 same || fail "broker 1's log is not broker $N's: $(ls -l "$ldir" "$fdir")"
-d=$(metric "$N" fluxmq_replica_diverging_epoch_total)
+d=$(metric_sum "$N" fluxmq_replica_diverging_epoch_total)
 [ "$d" -gt "$t0" ] || fail "no diverging epoch answered by broker $N ($t0 -> $d)"
-et=$(metric 1 fluxmq_replica_epoch_truncations_total)
+et=$(metric_sum 1 fluxmq_replica_epoch_truncations_total)
 [ "$et" -ge 1 ] || fail "no epoch truncation counted on broker 1"
 pass "broker 1 back: truncated from $L1 to $H exactly (its 40 acks=1 writes), its segments are broker $N's byte for byte ($(cat "$ldir"/*.log | wc -c) bytes)"
 cat "$FMQ_TMP/acksA.txt" "$FMQ_TMP/acks3.txt" >"$FMQ_TMP/acksB.txt"

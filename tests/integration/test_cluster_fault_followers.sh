@@ -108,7 +108,7 @@ out=$(timeout 100 "${PY[@]}" check pf "$(all)" "$FMQ_TMP/all-acks.txt") ||
 	fail "checker: $out"
 pass "producer sent $sent failed $failed, probe sent $psent failed $pfailed; $out"
 [ "$fatal" = - ] && [ "$pfatal" = - ] ||
-	echo "known defect (issue 17): fatal producer errors: producer $fatal, probe $pfatal (a new producer went on)"
+	fail "fatal idempotence error after a leader change: producer $fatal, probe $pfatal"
 same() {
 	local s f
 	for f in "$f1" "$f2"; do

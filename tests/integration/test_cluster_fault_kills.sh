@@ -100,4 +100,4 @@ same() {
 wait_for 30 same || fail "the replicas' logs of partition 0 differ: $(ls -l "$DIR"/b*/data/rk3-0)"
 pass "the three replicas' segment files of partition 0 are the leader's ($nl) byte for byte"
 [ "$fatal" = - ] && [ "$pfatal" = - ] ||
-	echo "known defect (issue 17): fatal producer errors: producer $fatal, probe $pfatal (a new producer went on)"
+	fail "fatal idempotence error after a leader change: producer $fatal, probe $pfatal"

@@ -26,29 +26,10 @@ fmq_require_cmd curl java ethtool
 /usr/bin/python3 -c 'import confluent_kafka, kafka' 2>/dev/null ||
 	skip "needs python3-confluent-kafka and python3-kafka"
 
-DC=scripts/dev-cluster.sh
-NET=${FMQ_CLUSTER_NET:-10.77.0}
-MB=${FMQ_CLUSTER_MGMT_BASE:-18080}
-ZKPORT=${FMQ_CLUSTER_ZK_PORT:-2181}
-CDIR=${FMQ_CLUSTER_DIR:-/tmp/fmq-cluster-${FMQ_CLUSTER_BRIDGE:-fmqbr0}}
-export FMQ_CLUSTER_SESSION_MS=${FMQ_CLUSTER_SESSION_MS:-6000}
-PY=(/usr/bin/python3 tests/integration/kafka/zk_offsets.py)
+. tests/integration/cluster_lib.sh
+ZO=(/usr/bin/python3 tests/integration/kafka/zk_offsets.py)
 CC=(/usr/bin/python3 tests/integration/kafka/cluster_client.py)
-fmq_on_cleanup "$DC down >/dev/null 2>&1 || true"
 $DC down >/dev/null 2>&1 || true
-b() { echo "$NET.$((10 + $1)):9092"; }
-metric() {
-	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
-		awk -v n="$2" '$1 == n { print $2 }'
-}
-wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
-	local end=$(($(date +%s) + $1))
-	shift
-	while ! "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
 zkget() { # zkget PATH: the znode's data (under the chroot), via zkCli
 	timeout 30 /usr/share/zookeeper/bin/zkCli.sh -server "127.0.0.1:$ZKPORT" \
 		get "/fluxmq$1" 2>/dev/null | grep -E '^-?[0-9]+$' | tail -1
@@ -61,14 +42,14 @@ $DC up 3 >"$FMQ_TMP/up.out" || fail "dev-cluster.sh up 3 failed"
 pass "dev-cluster.sh up 3"
 three() { local id; for id in 1 2 3; do [ "$(metric "$id" fluxmq_cluster_brokers)" = 3 ] || return 1; done; }
 wait_for 20 three || fail "the brokers do not all see 3 live brokers"
-timeout 60 "${PY[@]}" create $TOPIC "$(b 1)" $PARTS 3 || fail "CreateTopics failed"
+timeout 60 "${ZO[@]}" create $TOPIC "$(b 1)" $PARTS 3 || fail "CreateTopics failed"
 sleep 1
-timeout 60 "${PY[@]}" produce $TOPIC "$(b 1),$(b 2),$(b 3)" 100 $PARTS ||
+timeout 60 "${ZO[@]}" produce $TOPIC "$(b 1),$(b 2),$(b 3)" 100 $PARTS ||
 	fail "produce failed"
 
 co=$(timeout 20 "${CC[@]}" coordinators "$(b 1)" $G | awk '{ print $2 }')
 [ "$co" -ge 1 ] 2>/dev/null || fail "no coordinator for $G: '$co'"
-timeout 90 "${PY[@]}" commit $TOPIC $G "$(b 1),$(b 2),$(b 3)" $PARTS 230 7 \
+timeout 90 "${ZO[@]}" commit $TOPIC $G "$(b 1),$(b 2),$(b 3)" $PARTS 230 7 \
 	>"$FMQ_TMP/acked" || fail "consumer: $(cat "$FMQ_TMP/acked")"
 $DC kill "$co" >/dev/null
 grep -E '^[0-9]+ [0-9]+$' "$FMQ_TMP/acked" | sort -n >"$FMQ_TMP/acked.tp"
@@ -82,7 +63,7 @@ for id in 1 2 3; do [ "$id" = "$co" ] || s+=("$id"); done
 boot="$(b "${s[0]}"),$(b "${s[1]}")"
 gone() { local id; for id in "${s[@]}"; do [ "$(metric "$id" fluxmq_cluster_brokers)" = 2 ] || return 1; done; }
 wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) gone || fail "broker $co still listed after its death"
-timeout 120 "${PY[@]}" resume $TOPIC $G "$boot" $PARTS >"$FMQ_TMP/resume" ||
+timeout 120 "${ZO[@]}" resume $TOPIC $G "$boot" $PARTS >"$FMQ_TMP/resume" ||
 	fail "new consumer: $(cat "$FMQ_TMP/resume")"
 while read -r p off; do
 	got=$(awk -v p="$p" '$1 == p { print $2 " " $3 }' "$FMQ_TMP/resume")
@@ -101,21 +82,21 @@ z=$(zkget "/consumers/$G/offsets/$TOPIC/$p0")
 pass "/fluxmq/consumers/$G/offsets/$TOPIC/$p0 = $z (decimal, as Kafka's old tools read it)"
 
 # --- ZooKeeper stopped: nothing acknowledged ------------------------------------
-scripts/zk.sh stop "$CDIR/zk" >/dev/null
+scripts/zk.sh stop "$DIR/zk" >/dev/null
 down() { local id; for id in "${s[@]}"; do [ "$(metric "$id" fluxmq_zk_session_state)" != 1 ] || return 1; done; }
 wait_for 20 down || fail "brokers still see a ZooKeeper session"
 new=$((off0 + 50))
-r=$(timeout 25 "${PY[@]}" commit-one $TOPIC $G "$boot" "$p0" $new 20 || echo "waited (killed)")
+r=$(timeout 25 "${ZO[@]}" commit-one $TOPIC $G "$boot" "$p0" $new 20 || echo "waited (killed)")
 [ "$r" != ok ] || fail "a commit was acknowledged while ZooKeeper was stopped"
 pass "ZooKeeper stopped: the commit of $new got '$r', not an acknowledgement"
-scripts/zk.sh start "$CDIR/zk" "$ZKPORT" >/dev/null || fail "ZooKeeper restart failed"
+scripts/zk.sh start "$DIR/zk" "$ZKPORT" >/dev/null || fail "ZooKeeper restart failed"
 up() { local id; for id in "${s[@]}"; do [ "$(metric "$id" fluxmq_zk_session_state)" = 1 ] || return 1; done; }
 wait_for 40 up || fail "brokers did not reconnect to ZooKeeper"
-timeout 120 "${PY[@]}" resume $TOPIC $G "$boot" $PARTS >"$FMQ_TMP/resume2" ||
+timeout 120 "${ZO[@]}" resume $TOPIC $G "$boot" $PARTS >"$FMQ_TMP/resume2" ||
 	fail "consumer after the restart: $(cat "$FMQ_TMP/resume2")"
 got=$(awk -v p="$p0" '$1 == p { print $2 }' "$FMQ_TMP/resume2")
 [ "$got" = "$off0" ] || fail "partition $p0: committed $got after ZooKeeper's return, not the acknowledged $off0"
-r=$(timeout 60 "${PY[@]}" commit-one $TOPIC $G "$boot" "$p0" $new 20 || echo "waited (killed)")
+r=$(timeout 60 "${ZO[@]}" commit-one $TOPIC $G "$boot" "$p0" $new 20 || echo "waited (killed)")
 [ "$r" = ok ] || fail "a commit after ZooKeeper's return got '$r'"
 [ "$(zkget "/consumers/$G/offsets/$TOPIC/$p0")" = $new ] || fail "the znode does not hold $new"
 pass "ZooKeeper back: partition $p0 still at the acknowledged $off0; a new commit ($new) is acknowledged and in ZooKeeper"

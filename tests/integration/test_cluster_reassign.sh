@@ -34,49 +34,18 @@ fmq_require_cmd curl java ethtool node
 [ -f tests/integration/node/node_modules/kafkajs/package.json ] ||
 	skip "KafkaJS not installed (scripts/setup.sh runs npm ci in tests/integration/node)"
 
-DC=scripts/dev-cluster.sh
-NET=${FMQ_CLUSTER_NET:-10.77.0}
-MB=${FMQ_CLUSTER_MGMT_BASE:-18080}
-DIR=${FMQ_CLUSTER_DIR:-/tmp/fmq-cluster-${FMQ_CLUSTER_BRIDGE:-fmqbr0}}
-export FMQ_CLUSTER_SESSION_MS=${FMQ_CLUSTER_SESSION_MS:-6000}
-PY=(/usr/bin/python3 tests/integration/kafka/repl_checker.py)
 JS=(node tests/integration/kafka/kafkajs_reassign.js)
 T=ra
-fmq_on_cleanup "$DC down >/dev/null 2>&1 || true"
+CL_T=$T
+. tests/integration/cluster_lib.sh
 $DC down >/dev/null 2>&1 || true
-b() { echo "$NET.$((10 + $1)):9092"; }
-all() { echo "$(b 1),$(b 2),$(b 3)"; }
-metric() {
-	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
-		awk -v n="$2" '$1 == n { print $2 }'
-}
-wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
-	local end=$(($(date +%s) + $1))
-	shift
-	while ! "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$2")" "$1" 2>/dev/null; }
 
 $DC up 3 -- --set replica.lag.time.max.ms=4000 >"$FMQ_TMP/up.out" ||
 	fail "dev-cluster.sh up 3 failed"
-ctrl_known() { c=$(metric 1 fluxmq_cluster_controller_id) && [ -n "$c" ] && [ "$c" -ge 1 ]; }
-wait_for 20 ctrl_known || fail "no controller"
-CT=$(metric 1 fluxmq_cluster_controller_id)
+cl_controller
+CT=$CL_CTRL
 A=1 B=2 C=3
-created=0
-for ((i = 0; i < 20; i++)); do
-	if timeout 60 "${PY[@]}" create "$T" "$(all)" 1 2 1 "$A" >"$FMQ_TMP/create.out" 2>&1; then
-		created=1
-		break
-	fi
-	# an attempt that timed out may have created it
-	grep -q TOPIC_ALREADY_EXISTS "$FMQ_TMP/create.out" && { created=1; break; }
-	sleep 0.5
-done
-[ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
+cl_create "$T" 1 2 1 "$A"
 state() { # state LEADER ISR: partition 0 so, seen from broker C
 	local x
 	x=$(leader_of 0 "$C") || return 1
@@ -120,7 +89,7 @@ out=$(timeout 100 "${PY[@]}" check "$T" "$(b "$B"),$(b "$C")" "$FMQ_TMP/acks.txt
 	fail "checker: $out"
 pass "sent $sent, failed $failed: $out"
 [ "$fatal" = - ] ||
-	echo "known defect (issue 17): the producer hit $fatal after a leader change and a new one went on"
+	fail "fatal idempotence error after a leader change: producer $fatal"
 
 done_n=$(metric "$CT" fluxmq_controller_reassignments_completed_total)
 under=$(metric "$CT" fluxmq_controller_reassigning_partitions)

@@ -27,47 +27,17 @@ fmq_require_cmd curl java ethtool
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
 	skip "needs python3-confluent-kafka"
 
-DC=scripts/dev-cluster.sh
-NET=${FMQ_CLUSTER_NET:-10.77.0}
-MB=${FMQ_CLUSTER_MGMT_BASE:-18080}
 KILLS=${KILLS:-4}
 export FMQ_CLUSTER_SESSION_MS=${FMQ_CLUSTER_SESSION_MS:-5000}
-PY=(/usr/bin/python3 tests/integration/kafka/repl_checker.py)
 T=rkills
-fmq_on_cleanup "$DC down >/dev/null 2>&1 || true"
+CL_T=$T
+. tests/integration/cluster_lib.sh
 $DC down >/dev/null 2>&1 || true
-b() { echo "$NET.$((10 + $1)):9092"; }
-all() { echo "$(b 1),$(b 2),$(b 3)"; }
-now_ms() { date +%s%3N; }
-metric_sum() { # metric_sum ID NAME: summed over its label sets
-	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
-		awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 }
-			END { print s + 0 }'
-}
-wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
-	local end=$(($(date +%s) + $1))
-	shift
-	while ! "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" 0 2>/dev/null; }
 
 $DC up 3 -- --set "replica.lag.time.max.ms=${LAG_MS:-3000}" >"$FMQ_TMP/up.out" ||
 	fail "dev-cluster.sh up 3 failed"
-created=0
-for ((i = 0; i < 20; i++)); do
-	# An attempt that timed out on the client may have created it.
-	if timeout 60 "${PY[@]}" create "$T" "$(all)" 3 3 2 >"$FMQ_TMP/create.out" 2>&1 ||
-		grep -q TOPIC_ALREADY_EXISTS "$FMQ_TMP/create.out"; then
-		created=1
-		break
-	fi
-	sleep 0.5
-done
-[ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
-full_isr() { # every partition's ISR full: no broker reports one under
+cl_create "$T" 3 3 2
+all_in_sync() { # every partition's ISR full: no broker reports one under
 	local id v n=0
 	for id in 1 2 3; do
 		v=$(curl -s --max-time 2 "http://127.0.0.1:$((MB + id))/metrics" |
@@ -77,9 +47,9 @@ full_isr() { # every partition's ISR full: no broker reports one under
 	done
 	[ "$n" = 0 ]
 }
-led() { local x; x=$(leader_of 1) && [ "${x%% *}" -gt 0 ] && full_isr; }
-wait_for 20 led || fail "no leader with 3 in-sync replicas: $(leader_of 1)"
-x=$(leader_of 1)
+led() { local x; x=$(leader_of 0 1) && [ "${x%% *}" -gt 0 ] && all_in_sync; }
+wait_for 20 led || fail "no leader with 3 in-sync replicas: $(leader_of 0 1)"
+x=$(leader_of 0 1)
 l=${x%% *}
 pass "topic $T: 3 partitions, replication factor 3, min.insync.replicas=2; partition 0 led by $l, ISR ${x#* }"
 
@@ -95,18 +65,18 @@ for ((k = 1; k <= KILLS; k++)); do
 	t0=$(now_ms)
 	$DC kill "$l" >/dev/null
 	s=$((l % 3 + 1))
-	new_leader() { local x; x=$(leader_of "$s") && [ "${x%% *}" != "$l" ] && [ "${x%% *}" -gt 0 ]; }
+	new_leader() { local x; x=$(leader_of 0 "$s") && [ "${x%% *}" != "$l" ] && [ "${x%% *}" -gt 0 ]; }
 	wait_for $((FMQ_CLUSTER_SESSION_MS * 3 / 1000)) new_leader ||
-		fail "kill $k: no new leader after killing broker $l: $(leader_of "$s")"
+		fail "kill $k: no new leader after killing broker $l: $(leader_of 0 "$s")"
 	t1=$(now_ms)
-	x=$(leader_of "$s")
+	x=$(leader_of 0 "$s")
 	nl=${x%% *}
 	times+=("$((t1 - t0))")
 	pass "kill $k: leader $l SIGKILLed, broker $nl leads after $((t1 - t0)) ms, ISR ${x#* }"
 	# The killed broker back (traffic goes on through the new leader).
 	$DC start "$l" >/dev/null || fail "restart of broker $l failed"
-	wait_for 40 full_isr || fail "kill $k: broker $l did not rejoin the ISR: $(leader_of "$nl")"
-	x=$(leader_of "$nl")
+	wait_for 40 all_in_sync || fail "kill $k: broker $l did not rejoin the ISR: $(leader_of 0 "$nl")"
+	x=$(leader_of 0 "$nl")
 	l=${x%% *}
 done
 touch "$stopf"

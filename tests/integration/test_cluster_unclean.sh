@@ -21,41 +21,12 @@ fmq_require_cmd curl java ethtool cmp
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null ||
 	skip "needs python3-confluent-kafka"
 
-DC=scripts/dev-cluster.sh
-NET=${FMQ_CLUSTER_NET:-10.77.0}
-MB=${FMQ_CLUSTER_MGMT_BASE:-18080}
-DIR=${FMQ_CLUSTER_DIR:-/tmp/fmq-cluster-${FMQ_CLUSTER_BRIDGE:-fmqbr0}}
-export FMQ_CLUSTER_SESSION_MS=${FMQ_CLUSTER_SESSION_MS:-6000}
-PY=(/usr/bin/python3 tests/integration/kafka/repl_checker.py)
 T=uu
-conts=()
-fmq_on_cleanup 'for p in "${conts[@]}"; do kill -CONT "$p" 2>/dev/null || true; done'
-fmq_on_cleanup "$DC down >/dev/null 2>&1 || true"
-$DC down >/dev/null 2>&1 || true
-b() { echo "$NET.$((10 + $1)):9092"; }
-all() { echo "$(b 1),$(b 2),$(b 3)"; }
-metric() {
-	curl -s --max-time 2 "http://127.0.0.1:$((MB + $1))/metrics" |
-		awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 }
-			END { print s + 0 }'
-}
-wait_for() { # wait_for SECONDS CMD...: poll CMD every 0.2 s
-	local end=$(($(date +%s) + $1))
-	shift
-	while ! "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
-}
-leader_of() { timeout 15 "${PY[@]}" leader "$T" "$(b "$1")" 0 2>/dev/null; }
-pid_of() { $DC status | awk -v i="$1" '$1 == "broker" && $2 == i { print $4 }'; }
+CL_T=$T
+. tests/integration/cluster_lib.sh
 ckpt() { tail -1 "$DIR/b$1/data/$T-0/leader-epoch-checkpoint" 2>/dev/null || true; }
-stop() { local p; p=$(pid_of "$1"); kill -STOP "$p"; conts+=("$p"); }
-cont() { kill -CONT "$(pid_of "$1")"; }
 
-$DC up 3 -- --set replica.lag.time.max.ms=4000 \
-	--set auto.leader.rebalance.enable=false >"$FMQ_TMP/up.out" ||
-	fail "dev-cluster.sh up 3 failed"
+cl_start
 create() {
 	timeout 60 /usr/bin/python3 - "$(all)" "$T" <<'PY'
 import sys
@@ -69,28 +40,28 @@ for _, f in a.create_topics([nt], operation_timeout=30).items():
 PY
 }
 wait_for 30 create >/dev/null 2>&1 || fail "CreateTopics failed"
-isr_is() { local x; x=$(leader_of "$1") && [ "$x" = "$2" ]; }
-wait_for 30 isr_is 1 "1 1,2,3" || fail "partition 0: $(leader_of 1), want leader 1, ISR 1,2,3"
+isr_is() { local x; x=$(leader_of 0 "$1") && [ "$x" = "$2" ]; }
+wait_for 30 isr_is 1 "1 1,2,3" || fail "partition 0: $(leader_of 0 1), want leader 1, ISR 1,2,3"
 timeout 60 "${PY[@]}" produce "$T" "$(all)" 2 "$FMQ_TMP/acks1.txt" >"$FMQ_TMP/p1.out" 2>"$FMQ_TMP/p1.err" ||
 	fail "producer: $(tail -3 "$FMQ_TMP/p1.err")"
 read -r _ acked1 _ _ <"$FMQ_TMP/p1.out"
-stop 2
-stop 3
-wait_for 30 isr_is 1 "1 1" || fail "the ISR did not shrink to the leader: $(leader_of 1)"
+cl_stop 2
+cl_stop 3
+wait_for 30 isr_is 1 "1 1" || fail "the ISR did not shrink to the leader: $(leader_of 0 1)"
 timeout 60 "${PY[@]}" produce "$T" "$(b 1)" 2 "$FMQ_TMP/acks2.txt" >"$FMQ_TMP/p2.out" 2>"$FMQ_TMP/p2.err" ||
 	fail "producer: $(tail -3 "$FMQ_TMP/p2.err")"
 read -r _ acked2 _ _ <"$FMQ_TMP/p2.out"
 $DC kill 1 >/dev/null
-cont 2
-cont 3
+cl_cont 2
+cl_cont 3
 pass "$acked1 writes with the full ISR, then $acked2 acks=all writes acknowledged by leader 1 alone; leader 1 killed"
-newl() { local x; x=$(leader_of 2) && { [ "${x%% *}" = 2 ] || [ "${x%% *}" = 3 ]; }; }
-wait_for $((FMQ_CLUSTER_SESSION_MS * 4 / 1000)) newl || fail "no unclean leader: $(leader_of 2)"
-x=$(leader_of 2)
+newl() { local x; x=$(leader_of 0 2) && { [ "${x%% *}" = 2 ] || [ "${x%% *}" = 3 ]; }; }
+wait_for $((FMQ_CLUSTER_SESSION_MS * 4 / 1000)) newl || fail "no unclean leader: $(leader_of 0 2)"
+x=$(leader_of 0 2)
 N=${x%% *}
-u=$(metric "$N" fluxmq_replica_unclean_leader_elections_total)
+u=$(metric_sum "$N" fluxmq_replica_unclean_leader_elections_total)
 [ "$u" = 1 ] || fail "broker $N counts $u unclean elections"
-e=$(metric "$N" fluxmq_replica_leader_elections_total)
+e=$(metric_sum "$N" fluxmq_replica_leader_elections_total)
 [ "$e" -ge 1 ] || fail "broker $N counts $e elections"
 pass "unclean.leader.election.enable=true: broker $N leads alone (ISR ${x#* }, epoch entry '$(ckpt "$N")'), 1 unclean election counted"
 cat "$FMQ_TMP/acks1.txt" "$FMQ_TMP/acks2.txt" >"$FMQ_TMP/acks.txt"

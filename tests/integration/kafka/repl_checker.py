@@ -16,7 +16,12 @@ compared with what the surviving brokers hand back.
       fatal" (fatal: "-", or the fatal idempotence errors seen, e.g.
       OUT_OF_ORDER_SEQUENCE_NUMBER after a failover: Kafka keeps the
       producer's sequence across a leader change, so any is a failure;
-      the producer stops there, and the command exits 3).
+      the producer stops there, and the command exits 3). One exception:
+      librdkafka < 2.3.0's own bug #4438 (a timed-out batch taken for
+      written, then "sequence desynchronization" with the last partition
+      error _TIMED_OUT and MsgPossiblyPersisted) is the client's, not
+      the broker's: it is counted on stderr ("client bug #4438") and a
+      new producer goes on; every acknowledged write is still checked.
   repl_checker.py check TOPIC BOOTS ACKFILE
       reads every partition from the beginning to its end and prints
       "acknowledged N read M lost L duplicated D inconsistent I" (lost:
@@ -95,6 +100,8 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     out = open(ackfile, "w", buffering=1)
     st = {"acked": 0, "failed": 0}
     fatal = []
+    texts = []
+    client_bug = 0
 
     # Errors after which librdkafka's idempotent producer cannot go on.
     fatal_names = ("OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID",
@@ -108,6 +115,7 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
             if (err.fatal() or err.name() in fatal_names) and \
                err.name() not in fatal:
                 fatal.append(err.name())
+                texts.append(err.str())
                 sys.stderr.write("fatal: %s\n" % err.str())
         else:
             st["acked"] += 1
@@ -118,12 +126,33 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
         # desynchronization" after a failover) ends the run: a failure.
         if e.args[0].name() not in fatal:
             fatal.append(e.args[0].name())
+        texts.append(e.args[0].str())
         sys.stderr.write("fatal: %s\n" % e.args[0].str())
+
+    def is_4438():
+        return any("sequence desynchronization" in t and "_TIMED_OUT" in t
+                   and "MsgPossiblyPersisted" in t for t in texts)
 
     end = time.time() + float(seconds)
     run = b"r%d" % os.getpid()
     n = 0
-    while time.time() < end and not fatal:
+    while time.time() < end:
+        if fatal:
+            if not is_4438():
+                break
+            # The client's bug, not the broker's: a new producer (new
+            # producer id) goes on; what the old one was told stays in
+            # ACKFILE and is checked like the rest.
+            client_bug += 1
+            sys.stderr.write("client bug #4438 (librdkafka < 2.3.0): "
+                             "a new producer goes on\n")
+            try:
+                p.flush(5)
+            except KafkaException:
+                pass
+            fatal.clear()
+            texts.clear()
+            p = Producer(conf)
         if stopfile and os.path.exists(stopfile):
             break
         try:
@@ -146,6 +175,12 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
         stop(e)
         left = len(p)
     out.close()
+    if fatal and is_4438():
+        client_bug += 1
+        fatal.clear()
+    if client_bug:
+        sys.stderr.write("client bug #4438 (librdkafka < 2.3.0): %d "
+                         "time(s)\n" % client_bug)
     print("%d %d %d %s" % (n, st["acked"], st["failed"] + left,
                            ",".join(fatal) or "-"))
     if fatal:
