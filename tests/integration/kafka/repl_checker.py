@@ -138,6 +138,11 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
     n = 0
     while time.time() < end:
         if fatal:
+            # The delivery reports carry the reason: collect them first.
+            try:
+                p.flush(5)
+            except KafkaException as e:
+                texts.append(e.args[0].str())
             if not is_4438():
                 break
             # The client's bug, not the broker's: a new producer (new
@@ -146,10 +151,6 @@ def produce(topic, boots, seconds, ackfile, stopfile=None):
             client_bug += 1
             sys.stderr.write("client bug #4438 (librdkafka < 2.3.0): "
                              "a new producer goes on\n")
-            try:
-                p.flush(5)
-            except KafkaException:
-                pass
             fatal.clear()
             texts.clear()
             p = Producer(conf)
