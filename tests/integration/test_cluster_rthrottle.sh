@@ -3,11 +3,13 @@
 # Replication quotas (KIP-73) during a reassignment, on 3 brokers
 # (scripts/dev-cluster.sh):
 # - a topic of 1 partition on broker 1 with
-#   leader./follower.replication.throttled.replicas=* gets 6 MB;
-# - leader./follower.replication.throttled.rate=RATE on all brokers
-#   (AlterConfigs, resource BROKER), then the partition moves to [2];
-# - broker 2's copy (its .log files) grows at no more than 1.5 x RATE
-#   (measured over 5 s once it started), and is still under way;
+#   leader./follower.replication.throttled.replicas=* gets 10 MB;
+# - leader.replication.throttled.rate=RATE on all brokers (AlterConfigs,
+#   resource BROKER), then the partition moves to [2]: broker 2's copy
+#   (its .log files) grows at no more than 1.5 x RATE (and at least
+#   RATE / 4), measured over 4 s, and broker 1 holds fetches back;
+# - the same with follower.replication.throttled.rate=RATE alone, broker
+#   2 holding back; the copy is still under way after both;
 # - the rates back to Long.MAX: the move completes, broker 2 holds all
 #   of it; the metrics count held fetches on both sides.
 #
@@ -68,43 +70,50 @@ for ((i = 0; i < 20; i++)); do
 	sleep 0.5
 done
 [ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
-n=$(timeout 90 "${RT[@]}" produce "$(b 1)" "$T" 6 2>"$FMQ_TMP/produce.err") ||
+n=$(timeout 90 "${RT[@]}" produce "$(b 1)" "$T" 10 2>"$FMQ_TMP/produce.err") ||
 	fail "produce: $n $(tail -3 "$FMQ_TMP/produce.err")"
 total=$(size 1)
-[ "$total" -gt 6000000 ] || fail "broker 1 holds $total bytes of $T-0"
+[ "$total" -gt 10000000 ] || fail "broker 1 holds $total bytes of $T-0"
 pass "topic $T on broker 1: $n records, $total bytes"
 
-for id in 1 2 3; do
-	timeout 60 "${RT[@]}" rate "$(b "$id")" "$id" "$RATE" >"$FMQ_TMP/rate.out" 2>&1 ||
-		fail "AlterConfigs broker $id: $(cat "$FMQ_TMP/rate.out")"
-done
-for id in 1 2; do
-	r=$(metric "$id" 'fluxmq_replica_throttle_rate_bytes{side="follower"}')
-	[ "$r" = "$RATE" ] || fail "broker $id follower rate: '$r'"
-done
-pass "replication throttled at $RATE bytes/s on brokers 1-3"
+MAX=9223372036854775807
+rates() { # rates LEADER FOLLOWER: on every broker
+	for id in 1 2 3; do
+		timeout 60 "${RT[@]}" rate "$(b "$id")" "$id" "$1" "$2" >"$FMQ_TMP/rate.out" 2>&1 ||
+			fail "AlterConfigs broker $id: $(cat "$FMQ_TMP/rate.out")"
+	done
+}
+held() { metric "$1" "fluxmq_replica_throttled_fetches_total{side=\"$2\"}"; }
+measure() { # measure SIDE BROKER: broker 2's copy rate over 4 s
+	local s0 t0 s1 t1 h0 h1
+	s0=$(size 2) t0=$(date +%s%3N) h0=$(held "$2" "$1")
+	sleep 4
+	s1=$(size 2) t1=$(date +%s%3N) h1=$(held "$2" "$1")
+	rate=$(( (s1 - s0) * 1000 / (t1 - t0) ))
+	echo "$1 throttle: broker 2 copied $((s1 - s0)) bytes in $((t1 - t0)) ms: $rate bytes/s (throttle $RATE); $s1 of $total; broker $2 held $((h1 - h0)) fetches"
+	[ "$s1" -lt "$total" ] || fail "copy done already ($s1 of $total bytes): not throttled"
+	[ "$rate" -le $((RATE * 3 / 2)) ] || fail "copy at $rate bytes/s, above 1.5 x $RATE"
+	[ "$rate" -ge $((RATE / 4)) ] || fail "copy at $rate bytes/s, stalled under $RATE"
+	[ "$((h1 - h0))" -gt 0 ] || fail "broker $2 held no $1 fetch"
+	pass "$1 side: catch-up at $rate bytes/s under a $RATE bytes/s throttle"
+}
+rates "$RATE" "$MAX"
+r=$(metric 1 'fluxmq_replica_throttle_rate_bytes{side="leader"}')
+[ "$r" = "$RATE" ] || fail "broker 1 leader rate: '$r'"
+pass "leader.replication.throttled.rate=$RATE on brokers 1-3"
 
 KAFKAJS_NO_PARTITIONER_WARNING=1 timeout 60 "${JS[@]}" "$(all)" alter "$T" 0 2 \
 	>"$FMQ_TMP/alter.out" 2>&1 || fail "alterPartitionReassignments: $(cat "$FMQ_TMP/alter.out")"
 started() { [ "$(size 2)" -gt 0 ]; }
 wait_for 30 started || fail "broker 2 never started copying $T-0"
-sleep 2
-s0=$(size 2) t0=$(date +%s%3N)
-sleep 5
-s1=$(size 2) t1=$(date +%s%3N)
-rate=$(( (s1 - s0) * 1000 / (t1 - t0) ))
-echo "broker 2 copied $((s1 - s0)) bytes in $((t1 - t0)) ms: $rate bytes/s (throttle $RATE); $s1 of $total"
-[ "$s1" -lt "$total" ] || fail "copy done already ($s1 of $total bytes): not throttled"
-[ "$rate" -le $((RATE * 3 / 2)) ] || fail "copy at $rate bytes/s, above 1.5 x $RATE"
-[ "$rate" -ge $((RATE / 4)) ] || fail "copy at $rate bytes/s, stalled under $RATE"
-hl=$(metric 1 'fluxmq_replica_throttled_fetches_total{side="leader"}')
-hf=$(metric 2 'fluxmq_replica_throttled_fetches_total{side="follower"}')
-pass "catch-up at $rate bytes/s under a $RATE bytes/s throttle; held fetches: leader $hl, follower $hf"
+sleep 1.5
+measure leader 1
+rates "$RATE" "$RATE"   # the follower's first, then the leader's off
+rates "$MAX" "$RATE"
+sleep 1.5
+measure follower 2
 
-for id in 1 2 3; do
-	timeout 60 "${RT[@]}" rate "$(b "$id")" "$id" 9223372036854775807 >"$FMQ_TMP/rate.out" 2>&1 ||
-		fail "AlterConfigs broker $id: $(cat "$FMQ_TMP/rate.out")"
-done
+rates "$MAX" "$MAX"
 listed_none() { l=$(timeout 30 "${JS[@]}" "$(all)" list "$T" 2>&1) && [ -z "$l" ]; }
 wait_for 60 listed_none || fail "still under way after the throttle was removed: $l"
 full() { [ "$(size 2)" -ge "$total" ]; }

@@ -4,9 +4,9 @@
 #   rthrottle.py create BOOT TOPIC BROKER   1 partition on [BROKER], with
 #       leader/follower.replication.throttled.replicas=* (KIP-73)
 #   rthrottle.py produce BOOT TOPIC MB      MB of 100 KB records, acks=all
-#   rthrottle.py rate BOOT ID BYTES         leader. and
-#       follower.replication.throttled.rate of broker ID (AlterConfigs,
-#       resource BROKER, sent to that broker)
+#   rthrottle.py rate BOOT ID LEADER FOLLOWER   leader. and
+#       follower.replication.throttled.rate (bytes/s) of broker ID
+#       (AlterConfigs, resource BROKER, sent to that broker)
 import sys
 
 from confluent_kafka import Producer
@@ -25,13 +25,13 @@ def main():
         topic, broker = sys.argv[3], int(sys.argv[4])
         a = AdminClient(conf)
         done(a.create_topics([NewTopic(
-            topic, replica_assignment=[[broker]],
+            topic, num_partitions=1, replica_assignment=[[broker]],
             config={"leader.replication.throttled.replicas": "*",
                     "follower.replication.throttled.replicas": "*"})],
             request_timeout=30))
     elif cmd == "produce":
         topic, mb = sys.argv[3], int(sys.argv[4])
-        p = Producer(dict(conf, acks="all", linger_ms=5))
+        p = Producer(dict(conf, **{"acks": "all", "linger.ms": 5}))
         val = b"x" * 100000
         n = mb * 1048576 // len(val)
         errs = []
@@ -45,12 +45,12 @@ def main():
             sys.exit(1)
         print(n)
     elif cmd == "rate":
-        bid, rate = sys.argv[3], sys.argv[4]
+        bid, lrate, frate = sys.argv[3], sys.argv[4], sys.argv[5]
         a = AdminClient(conf)
         done(a.alter_configs([ConfigResource(
             "BROKER", bid, set_config={
-                "leader.replication.throttled.rate": rate,
-                "follower.replication.throttled.rate": rate})],
+                "leader.replication.throttled.rate": lrate,
+                "follower.replication.throttled.rate": frate})],
             request_timeout=30))
     else:
         sys.exit("usage")
