@@ -3,7 +3,7 @@
 # Replication quotas (KIP-73) during a reassignment, on 3 brokers
 # (scripts/dev-cluster.sh):
 # - a topic of 1 partition on broker 1 with
-#   leader./follower.replication.throttled.replicas=* gets 10 MB;
+#   leader./follower.replication.throttled.replicas=* gets 12 MB;
 # - leader.replication.throttled.rate=RATE on all brokers (AlterConfigs,
 #   resource BROKER), then the partition moves to [2]: broker 2's copy
 #   (its .log files) grows at no more than 1.5 x RATE (and at least
@@ -70,10 +70,10 @@ for ((i = 0; i < 20; i++)); do
 	sleep 0.5
 done
 [ "$created" = 1 ] || fail "CreateTopics failed: $(cat "$FMQ_TMP/create.out")"
-n=$(timeout 90 "${RT[@]}" produce "$(b 1)" "$T" 10 2>"$FMQ_TMP/produce.err") ||
+n=$(timeout 90 "${RT[@]}" produce "$(b 1)" "$T" 12 2>"$FMQ_TMP/produce.err") ||
 	fail "produce: $n $(tail -3 "$FMQ_TMP/produce.err")"
 total=$(size 1)
-[ "$total" -gt 10000000 ] || fail "broker 1 holds $total bytes of $T-0"
+[ "$total" -gt 12000000 ] || fail "broker 1 holds $total bytes of $T-0"
 pass "topic $T on broker 1: $n records, $total bytes"
 
 MAX=9223372036854775807
@@ -106,11 +106,11 @@ KAFKAJS_NO_PARTITIONER_WARNING=1 timeout 60 "${JS[@]}" "$(all)" alter "$T" 0 2 \
 	>"$FMQ_TMP/alter.out" 2>&1 || fail "alterPartitionReassignments: $(cat "$FMQ_TMP/alter.out")"
 started() { [ "$(size 2)" -gt 0 ]; }
 wait_for 30 started || fail "broker 2 never started copying $T-0"
-sleep 1.5
+sleep 2.5
 measure leader 1
 rates "$RATE" "$RATE"   # the follower's first, then the leader's off
 rates "$MAX" "$RATE"
-sleep 1.5
+sleep 2.5
 measure follower 2
 
 rates "$MAX" "$MAX"
