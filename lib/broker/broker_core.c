@@ -742,5 +742,6 @@ fmq_broker_metrics(struct fmq_metrics_out *out, void *arg)
 			b->version);
 	tls_metrics(out, b);
 	repl_metrics(out, b);
+	rthr_metrics(out, b);
 #undef SUM
 }

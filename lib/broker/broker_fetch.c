@@ -375,11 +375,19 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			/* read_committed: no further than the LSO. */
 			upto = RTE_MIN(upto, txn_fetch_upto(bp->log,
 						req->isolation_level));
+			/* Replication quota (KIP-73): a throttled follower
+			 * gets no more than the bucket holds. */
+			int64_t thr = follower ? rthr_budget(bl, rc->meta, bp,
+				RTHR_LEADER, req->replica_id) : -1;
+			if (thr == 0)
+				upto = RTE_MIN(upto, qp->fetch_offset);
 			if (nkeys < WAITER_KEYS)
 				keys[nkeys] = bp->log;
 			nkeys++;
 			int64_t budget = RTE_MIN((int64_t)qp->partition_max_bytes,
 						 max_bytes - (int64_t)total);
+			if (thr > 0)
+				budget = RTE_MIN(budget, thr);
 			uint32_t first = nranges;
 			if (bp->owner != bl->idx) {
 				/* Another lcore's partition: ask it, then use
@@ -460,6 +468,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 			}
 			fmq_log_part_note_read(bp->log, rr.bytes);
 have_ranges:
+			if (thr >= 0)
+				rthr_charge(bl, RTHR_LEADER, rr.bytes);
 			op->high_watermark = repl_hw(bp, rr.high_watermark);
 			op->last_stable_offset = RTE_MIN(op->high_watermark,
 				fmq_log_part_lso(bp->log));

@@ -272,6 +272,8 @@ struct broker_stats {
 	struct fmq_hist lat[BROKER_API_MAX];
 	/* leader epochs (broker_ofle.c, KIP-101/320) */
 	uint64_t ofle_lookups, epoch_fenced, epoch_unknown, diverging;
+	/* replication throttle (broker_rthrottle.c), by RTHR_LEADER/FOLLOWER */
+	uint64_t rthr_held[2], rthr_bytes[2];
 };
 
 /* broker_tls.c: TLS on a data lcore. */
@@ -328,6 +330,7 @@ struct fmq_broker_lcore {
 	struct rte_ring *xin;       /* xops to serve and answers to ours */
 	struct xop *xretry;         /* produce xops waiting for the hot pool */
 	struct fmq_kafka_arena arena;
+	struct fmq_rthr_bucket rthr[2]; /* broker_rthrottle.c */
 	struct fmq_kafka_seg *segs;
 	struct rte_mbuf **seg_mbuf;
 	uint32_t *seg_off;          /* offset of each seg inside its mbuf */
@@ -654,6 +657,20 @@ int64_t txn_fetch_upto(const struct fmq_log_part *log, int8_t isolation);
 int txn_fetch_aborted(struct req_ctx *rc, const struct fmq_log_part *log,
 		      int64_t from, int64_t to,
 		      struct fmq_kafka_fetch_resp_partition_data *op);
+/* broker_rthrottle.c: replication quotas (KIP-73). Sides: */
+#define RTHR_LEADER 0
+#define RTHR_FOLLOWER 1
+/* -1: bp is not throttled on this side for replica (not listed, replica
+ * in the ISR, no rate); 0: the bucket is spent, hold it back; else the
+ * bytes it may take now. */
+int64_t rthr_budget(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
+		    const struct fmq_bpart *bp, int side, int32_t replica);
+/* Whether bp is throttled on this side for replica now. */
+bool rthr_on(const struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
+	     const struct fmq_bpart *bp, int side, int32_t replica);
+/* Throttled bytes sent or fetched on one side. */
+void rthr_charge(struct fmq_broker_lcore *bl, int side, uint64_t bytes);
+void rthr_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);
 /* broker_repl.c: replication (issue 17). */
 int repl_lcore_init(struct fmq_broker_lcore *bl);
 void repl_lcore_fini(struct fmq_broker_lcore *bl);

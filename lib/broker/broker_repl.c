@@ -42,6 +42,7 @@
 #define RF_ARENA (4u << 20)
 #define RF_TXBUF (256u << 10)
 #define FETCH_V 12
+#define RTHR_RETRY_NS (10ull * 1000 * 1000)  /* throttled: look again */
 
 struct rfetch {
 	struct fmq_broker_lcore *bl;
@@ -611,6 +612,8 @@ rf_response(struct rfetch *f, const uint8_t *p, uint32_t len)
 				pd->records.iov[0].p : NULL;
 			uint32_t left = pd->records.len > 0 ?
 				(uint32_t)pd->records.len : 0;
+			bool thr = rthr_on(bl, m, bp, RTHR_FOLLOWER,
+					   bl->b->node_id);
 			while (b != NULL && left >= 12) {
 				struct fmq_log_append_result ar;
 				uint32_t bl32 = (uint32_t)b[8] << 24 |
@@ -635,6 +638,8 @@ rf_response(struct rfetch *f, const uint8_t *p, uint32_t len)
 						 1);
 				atomic_fetch_add(&bp->repl->follower_bytes,
 						 blen);
+				if (thr)
+					rthr_charge(bl, RTHR_FOLLOWER, blen);
 				b += blen;
 				left -= blen;
 			}
@@ -703,7 +708,7 @@ rf_send(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 	struct fmq_kafka_fetch_req req;
 	struct fmq_kafka_writer w;
 	struct fmq_kafka_piece piece[4];
-	uint32_t ntop = 0, npart = 0;
+	uint32_t ntop = 0, npart = 0, held = 0;
 
 	fmq_kafka_arena_reset(&L->arena);
 	fmq_kafka_fetch_req_init(&req);
@@ -740,6 +745,13 @@ rf_send(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 			    bp->owner != bl->idx || bp->leader != f->leader ||
 			    atomic_load(&bp->repl->truncating) >= 0)
 				continue;
+			/* Replication quota (KIP-73): not past the rate. */
+			int64_t thr = rthr_budget(bl, m, bp, RTHR_FOLLOWER,
+						  b->node_id);
+			if (thr == 0) {
+				held++;
+				continue;
+			}
 			fmq_log_part_offsets(bp->flog, &lo);
 			qp = &qt->partitions[qt->partitions_count++];
 			memset(qp, 0, sizeof(*qp));
@@ -751,9 +763,18 @@ rf_send(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 			qp->last_fetched_epoch = fmq_log_epoch_latest(bp->flog);
 			qp->log_start_offset = lo.log_start;
 			qp->partition_max_bytes = (int32_t)b->repl_part_bytes;
+			if (thr > 0)
+				qp->partition_max_bytes = (int32_t)RTE_MIN(
+					thr, (int64_t)qp->partition_max_bytes);
 			npart++;
 		}
-		ntop++;
+		if (qt->partitions_count > 0)
+			ntop++;
+	}
+	if (npart == 0 && held > 0) {
+		/* All throttled: ask again when tokens are back. */
+		f->next_ns = bl->now_ns + RTHR_RETRY_NS;
+		return (int)held;
 	}
 	if (npart == 0)
 		return 0;

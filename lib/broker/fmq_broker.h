@@ -115,6 +115,10 @@ struct fmq_bpart {
 	int32_t leader;
 	uint16_t nreplicas, nisr;
 	const int32_t *replicas, *isr;
+	/** Replication throttle (KIP-73): bit 0 this broker is listed in
+	 * leader.replication.throttled.replicas, bit 1 in
+	 * follower.replication.throttled.replicas, for this partition. */
+	uint8_t rthr;
 };
 
 /** A live broker of the cluster, with its endpoint per listener name. */
@@ -169,7 +173,25 @@ struct fmq_bmeta {
 	int32_t *ids;               /**< replicas and ISRs of the parts */
 	struct fmq_bmeta *next_old; /**< reclamation list (control lcore) */
 	int32_t *id_hash;           /**< by topic id, as hash (Fetch v13+) */
+	/** leader.replication.throttled.rate and
+	 * follower.replication.throttled.rate in effect, bytes/s
+	 * (>= INT64_MAX: none). */
+	uint64_t repl_rate[2];
 };
+
+/** "partition:broker,..." or "*" (a *.replication.throttled.replicas
+ * topic config) lists (part, broker). */
+bool fmq_broker_rthr_listed(const char *list, uint32_t part, int32_t broker);
+
+/** A replication throttle token bucket (one per data lcore and side). */
+struct fmq_rthr_bucket {
+	int64_t tokens;             /**< bytes; < 0: overdrawn */
+	uint64_t last_ns;           /**< 0: never filled */
+};
+
+/** Refill k at rate bytes/s up to now_ns, at most one second's worth. */
+void fmq_rthr_refill(struct fmq_rthr_bucket *k, uint64_t rate,
+		     uint64_t now_ns);
 
 /**
  * Allocate a snapshot with room for ntopics (topics zeroed, parts NULL).

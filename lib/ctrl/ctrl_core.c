@@ -365,6 +365,8 @@ ctrl_publish(struct fmq_ctrl *c)
 		fmq_bmeta_free(m);
 		return -ENOMEM;
 	}
+	m->repl_rate[0] = c->cfg->leader_replication_throttled_rate;
+	m->repl_rate[1] = c->cfg->follower_replication_throttled_rate;
 	m->sec = c->sec;
 	fmq_sec_snap_get(m->sec);
 	fmq_broker_publish(c->b, m);

@@ -48,8 +48,10 @@ static const char *const dyn_names[] = {
 	"log.message.timestamp.type",
 	"compression.type",
 	"message.max.bytes",
+	"leader.replication.throttled.rate",
+	"follower.replication.throttled.rate",
 };
-#define NDYN 11
+#define NDYN 13
 _Static_assert(sizeof(dyn_names) / sizeof(dyn_names[0]) == NDYN,
 	       "NDYN is the number of dyn_names");
 

@@ -587,6 +587,26 @@ repl_attach(struct fmq_ctrl *c, const struct fmq_btopic *t, uint32_t p,
 		bp->flog = bp->log;
 }
 
+/* Whether the topic's *.replication.throttled.replicas list this
+ * broker for partition p (KIP-73; broker_rthrottle.c applies them). */
+static void
+rthr_flags(struct fmq_ctrl *c, const struct fmq_btopic *t, uint32_t p,
+	   struct fmq_bpart *bp)
+{
+	const struct fmq_topic *ft = fmq_topics_find(c->topics, t->name);
+	int32_t self = (int32_t)c->cfg->node_id;
+
+	bp->rthr = 0;
+	if (ft == NULL)
+		return;
+	if (fmq_broker_rthr_listed(
+		ft->cfg.leader_replication_throttled_replicas.s, p, self))
+		bp->rthr |= 1;
+	if (fmq_broker_rthr_listed(
+		ft->cfg.follower_replication_throttled_replicas.s, p, self))
+		bp->rthr |= 2;
+}
+
 /*
  * Leader, replicas and ISR of every partition of a snapshot being built,
  * from ZooKeeper's view; the topic id is ZooKeeper's. A topic ZooKeeper
@@ -651,6 +671,7 @@ ctrl_zk_parts(struct fmq_ctrl *c, struct fmq_bmeta *m)
 				if (bp->log != NULL)
 					repl_attach(c, t, p, bp);
 			}
+			rthr_flags(c, t, p, bp);
 			/* Only a partition open here is led here. */
 			if (bp->leader != (int32_t)c->cfg->node_id)
 				bp->log = NULL;
