@@ -93,4 +93,5 @@ for id in 1 2 3; do
 	dups=$((dups + $(metric_sum "$id" fluxmq_log_duplicates_total)))
 	ooo=$((ooo + $(metric_sum "$id" fluxmq_log_out_of_order_total)))
 done
-pass "$KILLS leader kills (failover ms: ${times[*]}): sent $sent, failed $failed, no fatal producer error; $out; retries answered as duplicates $dups, OUT_OF_ORDER_SEQUENCE_NUMBER $ooo (since the last restarts)"
+cb=$(grep -c "a new producer goes on" "$FMQ_TMP/produce.err" || true)
+pass "$KILLS leader kills (failover ms: ${times[*]}): sent $sent, failed $failed, no fatal producer error from the broker (librdkafka #4438 on the client: $cb); $out; retries answered as duplicates $dups, OUT_OF_ORDER_SEQUENCE_NUMBER $ooo (since the last restarts)"
