@@ -1078,6 +1078,17 @@ test_metrics(void)
 						     &s, 1, d, sizeof(d), &dl),
 				0);
 	}
+	/* One CRC error on the first context, whatever ran before: a bare
+	 * 61-byte batch header (magic 2, no records) with a zero CRC. */
+	{
+		uint8_t hb[61] = { 0 };
+		struct fmq_codec_seg hs = { .p = hb, .len = sizeof(hb) };
+
+		hb[11] = sizeof(hb) - 12;	/* batchLength */
+		hb[16] = 2;			/* magic */
+		CU_ASSERT_EQUAL(fmq_codec_batch_check_crc(ctx, &hs, 1),
+				FMQ_KERR_CORRUPT_MESSAGE);
+	}
 	CU_ASSERT_EQUAL(fmq_metrics_register(reg, fmq_codec_metrics, &set), 0);
 	txt = fmq_metrics_render(reg, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(txt);
