@@ -16,7 +16,9 @@
  *   NOT_COORDINATOR and the group is dropped here (loaded again on the
  *   next request).
  * - Deletions (OffsetDelete, DeleteGroups, retention, topic deletion) go
- *   in order with the commits.
+ *   in order with the commits. OffsetDelete and DeleteGroups are answered
+ *   like a commit of no offsets: once ZooKeeper took every operation
+ *   queued for the group before them.
  * - ZooKeeper away: COORDINATOR_NOT_AVAILABLE without a session, and
  *   REQUEST_TIMED_OUT for a multi not answered within the commit timeout
  *   or lost with the connection (its outcome unknown: the group is

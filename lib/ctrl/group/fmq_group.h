@@ -459,9 +459,12 @@ struct fmq_group_store_put {
  * fmq_group_flush, the partitions one OffsetCommit staged for group; the
  * store makes them durable and then calls fmq_group_store_done(handle)
  * (never during put). It returns 0, or a Kafka error to answer every
- * staged partition with now (nothing was written). del: a committed
- * offset removed (OffsetDelete, DeleteGroups, retention, topic deletion);
- * the store removes it in order with the group's commits.
+ * staged partition with now (nothing was written). A put of no offsets
+ * (n 0, puts NULL) asks only for the confirmation that everything taken
+ * for the group before it is durable: DeleteGroups and OffsetDelete are
+ * answered after it. del: a committed offset removed (OffsetDelete,
+ * DeleteGroups, retention, topic deletion); the store removes it in
+ * order with the group's commits.
  */
 struct fmq_group_store {
 	int16_t (*put)(void *arg, void *handle, struct fmq_group_str group,

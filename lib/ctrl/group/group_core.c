@@ -804,7 +804,7 @@ answer_one(struct fmq_group *co, struct waiter *w, int rc, int16_t err)
 
 		for (uint32_t i = 0; i < w->resp.u.del.n_groups; i++)
 			if (d[i].error == FMQ_KERR_NONE)
-				d[i].error = FMQ_KERR_NOT_COORDINATOR;
+				d[i].error = err;
 	} else if (rc != 0 && w->api == FMQ_GROUP_OFFSET_DELETE) {
 		struct fmq_group_part_error *pe =
 			(struct fmq_group_part_error *)
@@ -813,7 +813,7 @@ answer_one(struct fmq_group *co, struct waiter *w, int rc, int16_t err)
 		for (uint32_t i = 0; i < w->resp.u.offset_delete.n_parts;
 		     i++)
 			if (pe[i].error == FMQ_KERR_NONE)
-				pe[i].error = FMQ_KERR_NOT_COORDINATOR;
+				pe[i].error = err;
 	}
 	emit(co, w->token, &w->resp);
 	free(w);
@@ -830,8 +830,49 @@ answer_waiters(struct fmq_group *co, int rc)
 	}
 }
 
-/* Cluster mode: hand each commit to the store; deletions are answered
- * now (their removals went to the store in order with the commits). */
+/* One store confirmation of w came (err 0) or failed: w is answered
+ * when the last one is in, with the first error. */
+static void
+store_release(struct fmq_group *g, struct waiter *w, int16_t err)
+{
+	if (err != 0 && w->store_err == 0)
+		w->store_err = err;
+	if (--w->store_wait > 0)
+		return;
+	TAILQ_REMOVE(&g->held, w, link);
+	answer_one(g, w, w->store_err == 0 ? 0 : -1, w->store_err);
+}
+
+/* Cluster mode, DeleteGroups / OffsetDelete: their removals went to the
+ * store in order with the groups' commits; the answer waits until the
+ * store confirms everything it took for each group before this point (a
+ * put of no offsets), so a deletion answered is one ZooKeeper took. */
+static void
+store_barrier(struct fmq_group *g, struct waiter *w)
+{
+	const struct fmq_group_deleted *d = w->resp.u.del.groups;
+	uint32_t n = w->api == FMQ_GROUP_OFFSET_DELETE ? 1 :
+		w->resp.u.del.n_groups;
+
+	TAILQ_INSERT_TAIL(&g->held, w, link);
+	w->store_wait = 1;      /* held until every put below is made */
+	for (uint32_t i = 0; i < n; i++) {
+		int16_t err;
+
+		if (w->api == FMQ_GROUP_DELETE && d[i].error != FMQ_KERR_NONE)
+			continue;
+		w->store_wait++;
+		err = g->store->put(g->store_arg, w,
+				    w->api == FMQ_GROUP_OFFSET_DELETE ?
+				    w->gid : d[i].group_id, NULL, 0);
+		if (err != 0)   /* refused: nothing of it will come */
+			store_release(g, w, err);
+	}
+	store_release(g, w, 0);
+}
+
+/* Cluster mode: hand each commit to the store, and each deletion's
+ * confirmation (store_barrier). */
 static int
 store_flush(struct fmq_group *g)
 {
@@ -847,6 +888,11 @@ store_flush(struct fmq_group *g)
 		int16_t err;
 
 		TAILQ_REMOVE(&g->waiters, w, link);
+		if (w->api == FMQ_GROUP_DELETE ||
+		    w->api == FMQ_GROUP_OFFSET_DELETE) {
+			store_barrier(g, w);
+			continue;
+		}
 		if (w->api != FMQ_GROUP_OFFSET_COMMIT) {
 			answer_one(g, w, 0, 0);
 			continue;
@@ -896,6 +942,10 @@ fmq_group_store_done(struct fmq_group *g, void *handle, int16_t err)
 {
 	struct waiter *w = handle;
 
+	if (w->api != FMQ_GROUP_OFFSET_COMMIT) {
+		store_release(g, w, err);
+		return;
+	}
 	TAILQ_REMOVE(&g->held, w, link);
 	answer_one(g, w, err == 0 ? 0 : -1, err);
 }

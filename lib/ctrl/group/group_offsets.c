@@ -552,6 +552,7 @@ fmq_group_offset_delete(struct fmq_group *co, uint64_t token,
 	for (uint32_t i = 0; i < req->n_parts; i++)
 		strings += (req->parts[i].topic.len > 0 ?
 			    (size_t)req->parts[i].topic.len : 0) + 1;
+	strings += (req->group_id.len > 0 ? (size_t)req->group_id.len : 0) + 1;
 	w = calloc(1, sizeof(*w) + req->n_parts * sizeof(*pe) + strings);
 	if (w == NULL) {
 		struct fmq_group_resp r;
@@ -581,6 +582,13 @@ fmq_group_offset_delete(struct fmq_group *co, uint64_t token,
 		goto now;
 	}
 	sp = (char *)(pe + req->n_parts);
+	/* The group's id, for the store's confirmation (cluster mode). */
+	w->gid.ptr = sp;
+	w->gid.len = req->group_id.len > 0 ? req->group_id.len : 0;
+	if (w->gid.len > 0)
+		memcpy(sp, req->group_id.ptr, (size_t)w->gid.len);
+	sp[w->gid.len] = '\0';
+	sp += w->gid.len + 1;
 	for (uint32_t i = 0; i < req->n_parts; i++) {
 		const struct fmq_group_tp *tp = &req->parts[i];
 		int32_t tl = tp->topic.len > 0 ? tp->topic.len : 0;

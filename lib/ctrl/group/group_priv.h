@@ -269,6 +269,12 @@ struct waiter {
 	struct fmq_group_resp resp;
 	struct staged_part *staged;
 	uint32_t n_staged;
+	/* Cluster mode, DELETE / OFFSET_DELETE: the store confirmations
+	 * still awaited, the first error among them, and OFFSET_DELETE's
+	 * group id (in the same allocation). */
+	uint32_t store_wait;
+	int16_t store_err;
+	struct fmq_group_str gid;
 };
 
 TAILQ_HEAD(waiter_list, waiter);

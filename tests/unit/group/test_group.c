@@ -829,9 +829,13 @@ fs_put(void *arg, void *handle, struct fmq_group_str group,
 		return f->refuse;
 	f->h[f->nputs] = handle;
 	f->n[f->nputs] = n;
-	snprintf(f->first[f->nputs], sizeof(f->first[0]), "%.*s:%d=%lld",
-		 puts[0].topic.len, puts[0].topic.ptr, puts[0].partition,
-		 (long long)puts[0].offset);
+	if (n > 0)
+		snprintf(f->first[f->nputs], sizeof(f->first[0]),
+			 "%.*s:%d=%lld", puts[0].topic.len, puts[0].topic.ptr,
+			 puts[0].partition, (long long)puts[0].offset);
+	else
+		snprintf(f->first[f->nputs], sizeof(f->first[0]),
+			 "barrier %.*s", group.len, group.ptr);
 	f->nputs++;
 	return 0;
 }
@@ -895,18 +899,52 @@ test_store(void)
 	CU_ASSERT_EQUAL(R(c3)->item_errors[0],
 			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
 	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 5);
-	/* Deletions go to the store. */
+	/* Deletions go to the store, and are answered once it confirms
+	 * what it took for the group until then. */
+	f.refuse = 0;
 	od = t_offset_delete("s", "t:1");
 	flush();
-	CU_ASSERT_EQUAL(R(od)->item_errors[0], 0);
 	CU_ASSERT_EQUAL(f.ndels, 1);
 	CU_ASSERT_STRING_EQUAL(f.del, "t:1");
+	CU_ASSERT_EQUAL_FATAL(f.nputs, 3);
+	CU_ASSERT_EQUAL(f.n[2], 0);
+	CU_ASSERT_STRING_EQUAL(f.first[2], "barrier s");
+	CU_ASSERT_EQUAL(t_count(od), 0);
+	fmq_group_store_done(t_co, f.h[2], 0);
+	CU_ASSERT_EQUAL(t_count(od), 1);
+	CU_ASSERT_EQUAL(R(od)->item_errors[0], 0);
+	/* A deletion the store did not confirm is not answered as done. */
+	CU_ASSERT_EQUAL(fmq_group_load_offset(t_co, s, t, 1, 8, t_now), 0);
+	od = t_offset_delete("s", "t:1");
+	flush();
+	CU_ASSERT_EQUAL_FATAL(f.nputs, 4);
+	fmq_group_store_done(t_co, f.h[3], FMQ_KERR_REQUEST_TIMED_OUT);
+	CU_ASSERT_EQUAL(R(od)->item_errors[0], FMQ_KERR_REQUEST_TIMED_OUT);
+	/* A store without a session: answered at the flush. */
+	f.refuse = FMQ_KERR_COORDINATOR_NOT_AVAILABLE;
+	CU_ASSERT_EQUAL(fmq_group_load_offset(t_co, s, t, 1, 9, t_now), 0);
+	od = t_offset_delete("s", "t:1");
+	flush();
+	CU_ASSERT_EQUAL(R(od)->item_errors[0],
+			FMQ_KERR_COORDINATOR_NOT_AVAILABLE);
+	f.refuse = 0;
 	/* A group moved away and back: forgotten, then loaded. */
 	fmq_group_forget(t_co, s, t_now);
 	CU_ASSERT_EQUAL(t_committed("s", "t", 0), -1);
 	CU_ASSERT_EQUAL(fmq_group_load_offset(t_co, s, t, 0, 42, t_now), 0);
 	CU_ASSERT_EQUAL(t_committed("s", "t", 0), 42);
-	CU_ASSERT_EQUAL(f.ndels, 1);
+	CU_ASSERT_EQUAL(f.ndels, 3);
+	/* DeleteGroups: answered once the store confirms the removals. */
+	c1 = t_delete("s|x");
+	flush();
+	CU_ASSERT_EQUAL(f.ndels, 4);
+	CU_ASSERT_EQUAL_FATAL(f.nputs, 5);
+	CU_ASSERT_STRING_EQUAL(f.first[4], "barrier s");
+	CU_ASSERT_EQUAL(t_count(c1), 0);
+	fmq_group_store_done(t_co, f.h[4], 0);
+	CU_ASSERT_EQUAL(t_count(c1), 1);
+	CU_ASSERT_EQUAL(R(c1)->item_errors[0], 0);
+	CU_ASSERT_EQUAL(R(c1)->item_errors[1], FMQ_KERR_GROUP_ID_NOT_FOUND);
 	t_teardown();
 	t_store = NULL;
 	t_store_arg = NULL;
