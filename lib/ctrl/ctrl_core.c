@@ -169,6 +169,8 @@ part_params(struct fmq_ctrl *c, const struct fmq_topic *t, int32_t p,
 	pp->min_cleanable_ratio = tc->min_cleanable_dirty_ratio;
 	pp->min_compaction_lag_ms = tc->min_compaction_lag_ms;
 	pp->max_compaction_lag_ms = tc->max_compaction_lag_ms;
+	/* A cluster: the coordinator may be elsewhere, the leader moves. */
+	pp->txn_from_log = c->cl != NULL;
 }
 
 int
