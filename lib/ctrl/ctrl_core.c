@@ -695,7 +695,8 @@ fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 	}
 	run_deferred(c, now_ns);
 	sleep_us = RTE_MIN(sleep_us, ctrl_zk_poll(c));
-	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL)
+	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL ||
+	    ctrl_txnmark_waiting(c))
 		sleep_us = RTE_MIN(sleep_us, 1000ull);
 	int64_t gt = fmq_group_next_timeout(c->group, now_ms);
 	if (gt >= 0)

@@ -407,9 +407,8 @@ place:
 			      (uint64_t)(bi.count > 0 ? bi.count : 0),
 			      memory_order_relaxed);
 
-	/* A marker closes it once shown; a follower indexes its aborts (the
-	 * leader's own markers are indexed by fmq_log_txn_marker). */
-	txn_log_post(p, &tseen, next, follower);
+	/* A marker closes it once shown, an abort enters the index. */
+	txn_log_post(p, &tseen, next);
 
 	/* The producer's new batch, for duplicates and sequence checks. A
 	 * failure to grow the table (no memory) only forgets producers. */

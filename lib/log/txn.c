@@ -212,7 +212,8 @@ fmq_log_txn_marker(struct fmq_log_part *p, int64_t pid, int16_t epoch,
 
 	marker_build(b, pid, epoch, commit, coord_epoch, fmq_wall_ms());
 	rc = log_append_control(p, b, MARKER_LEN, res);
-	if (rc < 0 || commit)
+	/* txn_from_log: the append indexed it (txn_open.c). */
+	if (rc < 0 || commit || p->pp.txn_from_log)
 		return rc;
 	struct fmq_log_aborted e = {
 		.pid = pid,

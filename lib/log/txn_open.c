@@ -11,7 +11,8 @@
  * ongoing transactions): the first transactional batch of a producer
  * opens its transaction at that batch's offset, its COMMIT or ABORT
  * marker closes it, and an ABORT also enters (producer, first offset,
- * marker offset) in the aborted index. Leader and follower appends both
+ * marker offset) in the aborted index (fmq_log_txn_marker leaves it to
+ * this on such partitions: the log knows the exact first offset). Leader and follower appends both
  * pass here, so a follower that takes over has the same LSO and index.
  *
  * Owner lcore only (the append path), no allocation: a fixed table of
@@ -121,7 +122,7 @@ txn_log_pre(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
 
 void
 txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
-	     int64_t marker_off, bool index)
+	     int64_t marker_off)
 {
 	int64_t first = marker_off;
 	int i;
@@ -133,7 +134,7 @@ txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
 		first = p->dopen[i].first;
 		p->dopen[i] = p->dopen[--p->dopen_n];
 	}
-	if (ts->type == 0 && index) {
+	if (ts->type == 0) {
 		struct fmq_log_aborted e = {
 			.pid = ts->pid, .first = first, .last = marker_off,
 		};
