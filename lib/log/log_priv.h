@@ -601,6 +601,7 @@ struct fmq_log_part {
 	 * first offset + 1, 0: none) is read by every LSO reader. */
 	_Atomic int64_t txn_dfirst1;
 	int64_t dopen_ovf1;         /* beyond the table: first + 1, 0 */
+	int64_t dopen_closed;       /* first offset the last marker closed */
 	uint32_t dopen_n;
 	struct {
 		int64_t pid;

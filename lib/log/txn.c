@@ -215,6 +215,9 @@ fmq_log_txn_marker(struct fmq_log_part *p, int64_t pid, int16_t epoch,
 	/* txn_from_log: the append indexed it (txn_open.c). */
 	if (rc < 0 || commit || p->pp.txn_from_log)
 		return rc;
+	/* Unknown to the caller (WriteTxnMarkers): what the log saw. */
+	if (first_off < 0)
+		first_off = p->dopen_closed;
 	struct fmq_log_aborted e = {
 		.pid = pid,
 		.first = first_off >= 0 && first_off <= res->base_offset ?

@@ -15,6 +15,11 @@
  * this on such partitions: the log knows the exact first offset). Leader and follower appends both
  * pass here, so a follower that takes over has the same LSO and index.
  *
+ * Without txn_from_log (one node) the table is kept too but neither
+ * bounds the LSO nor fills the index (the local coordinator does both);
+ * it gives a marker sent without a first offset (WriteTxnMarkers) the
+ * one the log saw.
+ *
  * Owner lcore only (the append path), no allocation: a fixed table of
  * TXN_DOPEN producers. The bound (smallest first offset + 1, 0: none) is
  * published with a release store before the batch that opens it becomes
@@ -79,8 +84,11 @@ publish(struct fmq_log_part *p)
 	for (uint32_t i = 0; i < p->dopen_n; i++)
 		if (lo < 0 || p->dopen[i].first < lo)
 			lo = p->dopen[i].first;
-	atomic_store_explicit(&p->txn_dfirst1, lo < 0 ? 0 : lo + 1,
-			      memory_order_release);
+	/* Alone, the coordinator's bound is the LSO's (a transactional
+	 * batch it never listed must not hold read_committed forever). */
+	if (p->pp.txn_from_log)
+		atomic_store_explicit(&p->txn_dfirst1, lo < 0 ? 0 : lo + 1,
+				      memory_order_release);
 }
 
 static int
@@ -100,7 +108,7 @@ txn_log_pre(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
 	int64_t pid = (int64_t)rd_be64(b + RB_PRODUCER_ID);
 
 	ts->type = -1;
-	if (!p->pp.txn_from_log || !(attr & RB_ATTR_TXN) || pid < 0)
+	if (!(attr & RB_ATTR_TXN) || pid < 0)
 		return;
 	ts->pid = pid;
 	if (attr & RB_ATTR_CONTROL) {
@@ -134,7 +142,8 @@ txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
 		first = p->dopen[i].first;
 		p->dopen[i] = p->dopen[--p->dopen_n];
 	}
-	if (ts->type == 0) {
+	p->dopen_closed = first;   /* for fmq_log_txn_marker */
+	if (ts->type == 0 && p->pp.txn_from_log) {
 		struct fmq_log_aborted e = {
 			.pid = ts->pid, .first = first, .last = marker_off,
 		};

@@ -282,6 +282,21 @@ test_verification(void)
 	CU_ASSERT_EQUAL(produce_err(p, 1, 23, 1, true, NULL), 0);
 	CU_ASSERT_EQUAL(produce_err(p, 1, 20, 1, true, NULL), 48);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 2);
+	/* A marker without a first offset (WriteTxnMarkers) is indexed
+	 * from the producer's first transactional batch here (offset 5). */
+	{
+		struct fmq_log_append_result r;
+		struct fmq_log_aborted a[2];
+
+		CU_ASSERT_EQUAL(fmq_log_txn_marker(p, 23, 0, false, 0, -1, &r),
+				0);
+		CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(p, r.base_offset,
+							  INT64_MAX, a, 2), 1);
+		CU_ASSERT_EQUAL(a[0].first, 5);
+		CU_ASSERT_EQUAL(a[0].last, r.base_offset);
+		/* Alone, the coordinator's bound alone is the LSO. */
+		CU_ASSERT_EQUAL(fmq_log_part_lso(p), 2);
+	}
 	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
 	fmq_log_free(log);
 	fmq_log_destroy_pool(hot);
