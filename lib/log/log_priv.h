@@ -644,6 +644,7 @@ void txn_log_pre(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
 		 int64_t base, struct txn_seen *ts);
 void txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
 		  int64_t marker_off);
+int txn_log_rebuild(struct fmq_log_part *p);
 int log_append_control(struct fmq_log_part *part, const void *buf,
 		       uint32_t len, struct fmq_log_append_result *res);
 

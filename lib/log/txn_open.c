@@ -28,6 +28,11 @@
  * the table has emptied (conservative: read_committed waits longer,
  * never reads past an open transaction).
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "log_priv.h"
 
 /* Read a zigzag varint; false past end. */
@@ -128,15 +133,16 @@ txn_log_pre(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
 	publish(p);
 }
 
-void
-txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
-	     int64_t marker_off)
+/* A marker at marker_off closes ts->pid's transaction; false: no memory
+ * for the aborted index entry. */
+static bool
+close_txn(struct fmq_log_part *p, const struct txn_seen *ts,
+	  int64_t marker_off)
 {
 	int64_t first = marker_off;
+	bool ok = true;
 	int i;
 
-	if (ts->type < 0)
-		return;
 	i = find(p, ts->pid);
 	if (i >= 0) {
 		first = p->dopen[i].first;
@@ -149,11 +155,90 @@ txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
 		};
 
 		/* Before the bound lifts: a reader past it sees the entry. */
-		if (txn_aidx_add(p, &e) < 0)
-			STAT_ADD(p->lc->txn_index_nomem, 1);
+		ok = txn_aidx_add(p, &e) == 0;
 	}
-	STAT_ADD(p->lc->txn_log_markers, 1);
 	if (p->dopen_n == 0)
 		p->dopen_ovf1 = 0;
 	publish(p);
+	return ok;
+}
+
+void
+txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
+	     int64_t marker_off)
+{
+	if (ts->type < 0)
+		return;
+	if (!close_txn(p, ts, marker_off))
+		STAT_ADD(p->lc->txn_index_nomem, 1);
+	STAT_ADD(p->lc->txn_log_markers, 1);
+}
+
+/* At open (control thread, before any append): the open transactions
+ * and the aborted index from the whole log, batch headers read through
+ * a buffer, markers whole. As Kafka's producer snapshots and .txnindex
+ * files give them back, at the cost of one read of the log. */
+#define REBUILD_BUF (256u << 10)
+
+int
+txn_log_rebuild(struct fmq_log_part *p)
+{
+	uint64_t head = atomic_load(&p->seg_head);
+	uint64_t tail = atomic_load(&p->seg_tail);
+	uint8_t *buf;
+	uint64_t markers = 0;
+
+	if (!p->pp.txn_from_log)
+		return 0;
+	buf = malloc(REBUILD_BUF);
+	if (buf == NULL)
+		return -ENOMEM;
+	for (uint64_t i = head; i < tail; i++) {
+		struct seg *s = part_seg(p, i);
+		uint64_t size = atomic_load(&s->size), pos = 0;
+		uint64_t bpos = 0, blen = 0;
+
+		while (pos + RB_RECORDS <= size) {
+			struct batch_info bi;
+			struct txn_seen ts;
+			const uint8_t *h;
+
+			if (pos < bpos || pos + RB_RECORDS > bpos + blen) {
+				uint64_t want = RTE_MIN((uint64_t)REBUILD_BUF,
+							size - pos);
+				ssize_t r = pread(s->fd_log, buf, want,
+						  (off_t)pos);
+
+				if (r < (ssize_t)RB_RECORDS) {
+					free(buf);
+					return r < 0 ? -errno : -EIO;
+				}
+				bpos = pos;
+				blen = (uint64_t)r;
+			}
+			h = buf + (pos - bpos);
+			batch_peek(h, &bi);
+			if (bi.size < RB_RECORDS || bi.size > REBUILD_BUF)
+				break;   /* recovery cut the log before this */
+			if ((bi.attributes & RB_ATTR_CONTROL) &&
+			    pos + bi.size > bpos + blen) {
+				if (bpos == pos)
+					break;     /* a torn tail */
+				bpos = blen = 0;   /* read it whole */
+				continue;
+			}
+			txn_log_pre(p, h, bi.size, bi.base_offset, &ts);
+			if (ts.type >= 0) {
+				(void)close_txn(p, &ts, bi.base_offset);
+				markers++;
+			}
+			pos += bi.size;
+		}
+	}
+	free(buf);
+	if (markers > 0 || p->dopen_n > 0)
+		FMQ_INFO(LOG_COMP, "%s: %" PRIu64 " transaction marker(s) "
+			 "read, %u transaction(s) open", p->dir, markers,
+			 p->dopen_n);
+	return 0;
 }

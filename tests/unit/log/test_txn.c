@@ -457,6 +457,26 @@ test_from_log(void)
 	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), hw(fl));
 	CU_ASSERT_EQUAL(fmq_log_txn_aborted(fl, t9, INT64_MAX, a, 4), 1);
 	CU_ASSERT_EQUAL(a[0].first, t9);
+
+	/* A transaction left open, then a restart: reopened, the partition
+	 * reads both back from its log (its files, and the hot pool's
+	 * recovered batches), with the aborted list in marker order. */
+	int64_t t10 = produce(fl, 1, 10, 0, true);
+	int64_t end = hw(fl);
+
+	CU_ASSERT_EQUAL(fmq_log_part_close(fl), 0);
+	fl = mk_part_fl(log, "fromlog-f", fdir, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fl);
+	CU_ASSERT_EQUAL(hw(fl), end);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), t10);
+	CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(fl, 0, INT64_MAX, a, 4), 2);
+	CU_ASSERT_EQUAL(a[0].pid, 8);
+	CU_ASSERT_EQUAL(a[0].first, t8);
+	CU_ASSERT_EQUAL(a[0].last, a8);
+	CU_ASSERT_EQUAL(a[1].pid, 9);
+	CU_ASSERT_EQUAL(a[1].first, t9);
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(fl, 10, 0, true, 0, -1, &r), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), hw(fl));
 	CU_ASSERT_EQUAL(fmq_log_part_close(ld), 0);
 	CU_ASSERT_EQUAL(fmq_log_part_close(fl), 0);
 	fmq_log_free(log);
