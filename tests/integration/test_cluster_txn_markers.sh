@@ -14,6 +14,9 @@
 # - The aborted partition's leader is SIGKILLed: its new leader (a former
 #   follower) still hides the aborted records from read_committed (the
 #   follower indexed the abort marker it copied).
+# - The killed broker restarts, rejoins the ISR and leads again
+#   (ElectLeaders, preferred): it read the aborted transaction back from
+#   its log at open, so read_committed still hides it.
 #
 # Cluster addresses come from dev-cluster.sh's variables (defaults for CI):
 # FMQ_CLUSTER_NET, FMQ_CLUSTER_BRIDGE, FMQ_CLUSTER_ZK_PORT,
@@ -30,6 +33,7 @@ fmq_require_cmd curl java ethtool
 CL_T=wtm
 . tests/integration/cluster_lib.sh
 W=(/usr/bin/python3 tests/integration/kafka/cluster_wtm.py)
+EL=(/usr/bin/python3 tests/integration/kafka/elect_leaders.py)
 
 cl_start
 cl_create "$CL_T" 2 3 2
@@ -72,3 +76,19 @@ timeout 60 "${W[@]}" read "$CL_T" "$(b "${s[0]}"),$(b "${s[1]}")" \
 	>"$FMQ_TMP/read.out" 2>&1 ||
 	fail "after the failover: $(grep -h FAIL "$FMQ_TMP/read.out" || tail -5 "$FMQ_TMP/read.out")"
 sed 's/^ok /PASS: after the failover, /' "$FMQ_TMP/read.out"
+
+$DC start "$l1" >/dev/null || fail "restart of broker $l1 failed"
+back_in() {
+	local x
+	x=$(leader_of 1 "${s[0]}") && echo ",${x#* }," | grep -q ",$l1,"
+}
+wait_for 60 back_in || fail "broker $l1 did not rejoin partition 1's ISR: $(leader_of 1 "${s[0]}")"
+cl_controller
+r=$(timeout 60 "${EL[@]}" "$(b "$CL_CTRL")" 2 0 "$CL_T:1") ||
+	fail "ElectLeaders to $CL_CTRL: $r"
+leads_again() { [ "$(leader_of 1 "${s[0]}" | cut -d' ' -f1)" = "$l1" ]; }
+wait_for 30 leads_again || fail "broker $l1 does not lead partition 1 again: $(leader_of 1 "${s[0]}") ($r)"
+pass "broker $l1 restarted, back in the ISR and leading partition 1 again"
+timeout 60 "${W[@]}" read "$CL_T" "$(all)" >"$FMQ_TMP/read2.out" 2>&1 ||
+	fail "after the restart: $(grep -h FAIL "$FMQ_TMP/read2.out" || tail -5 "$FMQ_TMP/read2.out")"
+sed 's/^ok /PASS: after the restart, /' "$FMQ_TMP/read2.out"
