@@ -256,9 +256,11 @@ ctrl_txnmark_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp)
 			*m = &req->markers[i];
 
 		nt += (uint32_t)RTE_MAX(m->topics_count, 0);
-		for (int32_t j = 0; j < RTE_MAX(m->topics_count, 0); j++)
-			np += (uint32_t)RTE_MAX(m->topics[j].partition_indexes_count,
-						0);
+		for (int32_t j = 0; j < RTE_MAX(m->topics_count, 0); j++) {
+			int32_t k = m->topics[j].partition_indexes_count;
+
+			np += (uint32_t)RTE_MAX(k, 0);
+		}
 	}
 	if (x == NULL)
 		x = c->txnmark = calloc(1, sizeof(*x));

@@ -12,8 +12,9 @@
  * opens its transaction at that batch's offset, its COMMIT or ABORT
  * marker closes it, and an ABORT also enters (producer, first offset,
  * marker offset) in the aborted index (fmq_log_txn_marker leaves it to
- * this on such partitions: the log knows the exact first offset). Leader and follower appends both
- * pass here, so a follower that takes over has the same LSO and index.
+ * this on such partitions: the log knows the exact first offset).
+ * Leader and follower appends both pass here, so a follower that takes
+ * over has the same LSO and index.
  *
  * Without txn_from_log (one node) the table is kept too but neither
  * bounds the LSO nor fills the index (the local coordinator does both);
