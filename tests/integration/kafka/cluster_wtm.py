@@ -107,9 +107,9 @@ def init_pid(addr):
     return pid, epoch
 
 
-def produce(addr, topic, p, b):
-    # Produce v3, acks=-1.
-    body = s16(None) + i16(-1) + i32(15000) + i32(1) + s16(topic) + \
+def produce(addr, topic, p, b, tid="wtm-test", want=0):
+    # Produce v3, acks=-1; transactional records need a transactional id.
+    body = s16(tid) + i16(-1) + i32(15000) + i32(1) + s16(topic) + \
         i32(1) + i32(p) + i32(len(b)) + b
     r = call(addr, frame(hdr1(0, 3, 2) + body))
     r.i32()
@@ -117,8 +117,8 @@ def produce(addr, topic, p, b):
     r.i32()
     r.i32()
     err, base = r.i16(), r.i64()
-    if err != 0:
-        fail(f"Produce to {topic}-{p} at {addr}: error {err}")
+    if err != want:
+        fail(f"Produce to {topic}-{p} at {addr}: error {err}, expected {want}")
     return base
 
 
@@ -191,6 +191,11 @@ def write(topic, boots):
     print(f"ok leaders: partition 0 on {ld[0]}, partition 1 on {ld[1]}",
           flush=True)
     pid, epoch = init_pid(addr[ld[0]])
+    # As Kafka: no transactional id, no transactional records.
+    produce(addr[ld[0]], topic, 0, batch(TXN[0], pid, epoch, 0, True),
+            None, 53)
+    print("ok transactional records without a transactional id: "
+          "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", flush=True)
     first = {}
     for p in (0, 1):
         first[p] = produce(addr[ld[p]], topic, p,
