@@ -53,7 +53,7 @@ locate(const struct fmq_broker_lcore *bl, uint32_t nseg, uint64_t abs,
  */
 static int16_t
 precheck(struct req_ctx *rc, uint64_t abs, uint32_t len, uint32_t max_bytes,
-	 uint32_t *nbatches)
+	 bool no_tid, uint32_t *nbatches)
 {
 	struct fmq_kafka_reader r;
 	uint64_t pos = 0;
@@ -74,6 +74,13 @@ precheck(struct req_ctx *rc, uint64_t abs, uint32_t len, uint32_t max_bytes,
 			return FMQ_KERR_CORRUPT_MESSAGE;
 		if ((uint64_t)blen + BATCH_HDR > max_bytes)
 			return FMQ_KERR_MESSAGE_TOO_LARGE;
+		/* Kafka: transactional records need the request's
+		 * transactional id (and WRITE on it). */
+		int16_t attr;
+		if (no_tid && (fmq_kafka_rd_skip(&r, 9) < 0 ||
+			       fmq_kafka_rd_i16(&r, &attr) < 0 ||
+			       (attr & 0x10) != 0))
+			return FMQ_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 		pos += (uint64_t)blen + BATCH_HDR;
 		n++;
 	}
@@ -122,7 +129,7 @@ precheck(struct req_ctx *rc, uint64_t abs, uint32_t len, uint32_t max_bytes,
 static int
 produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 	     const struct fmq_kafka_produce_req_partition_produce_data *pd,
-	     struct xprog *xp, uint32_t index, struct xres *r)
+	     struct xprog *xp, uint32_t index, struct xres *r, bool no_tid)
 {
 	struct fmq_broker_lcore *bl = rc->bl;
 	const struct fmq_bpart *bp;
@@ -149,7 +156,8 @@ produce_part(struct req_ctx *rc, const struct fmq_btopic *t,
 	len = (uint32_t)pd->records.len;
 	abs = seg_abs(bl, pd->records.seg, pd->records.off);
 	if (r->pos == 0) {
-		r->err = precheck(rc, abs, len, t->max_message_bytes, &nb);
+		r->err = precheck(rc, abs, len, t->max_message_bytes, no_tid,
+				  &nb);
 		if (r->err != 0) {
 			r->state = XS_DONE;
 			return 0;
@@ -335,7 +343,8 @@ api_produce(struct req_ctx *rc)
 				x->state = XS_DONE;
 				continue;
 			}
-			r = produce_part(rc, t, &td->partition_data[pi], xp, flat, x);
+			r = produce_part(rc, t, &td->partition_data[pi], xp,
+					 flat, x, req->transactional_id.len < 0);
 			if (r == -EAGAIN || r == -ENOBUFS || r == -ENOMEM) {
 				if (xp == NULL) {
 					/* Keep what was appended so far. */

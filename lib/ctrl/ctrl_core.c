@@ -169,6 +169,8 @@ part_params(struct fmq_ctrl *c, const struct fmq_topic *t, int32_t p,
 	pp->min_cleanable_ratio = tc->min_cleanable_dirty_ratio;
 	pp->min_compaction_lag_ms = tc->min_compaction_lag_ms;
 	pp->max_compaction_lag_ms = tc->max_compaction_lag_ms;
+	/* A cluster: the coordinator may be elsewhere, the leader moves. */
+	pp->txn_from_log = c->cl != NULL;
 }
 
 int
@@ -693,7 +695,8 @@ fmq_ctrl_poll(struct fmq_ctrl *c, uint64_t now_ns)
 	}
 	run_deferred(c, now_ns);
 	sleep_us = RTE_MIN(sleep_us, ctrl_zk_poll(c));
-	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL)
+	if (!fmq_broker_reclaim(c->b) || c->deferred != NULL ||
+	    ctrl_txnmark_waiting(c))
 		sleep_us = RTE_MIN(sleep_us, 1000ull);
 	int64_t gt = fmq_group_next_timeout(c->group, now_ms);
 	if (gt >= 0)

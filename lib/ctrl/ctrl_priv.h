@@ -139,6 +139,8 @@ struct fmq_ctrl {
 	struct ctrl_elect *elect;
 	/* Partition reassignment (ctrl_reassign.c). */
 	struct ctrl_reassign *reassign;
+	/* WriteTxnMarkers waiting for their markers (ctrl_txnmark.c). */
+	struct ctrl_txnmark *txnmark;
 };
 
 /* ctrl_dyncfg.c: dynamic broker configs. open makes c->cfg the
@@ -303,6 +305,13 @@ bool ctrl_txn_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_txn_marker_done(struct fmq_ctrl *c, struct fmq_bfwd *f);
 void ctrl_txn_metrics(struct fmq_metrics_out *out, const struct fmq_ctrl *c);
 const char *ctrl_txn_state_name(int s);
+/* ctrl_txnmark.c: WriteTxnMarkers on the partition leader. done: true
+ * when f's marker was one of its own (then consumed). */
+void ctrl_txnmark_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
+bool ctrl_txnmark_done(struct fmq_ctrl *c, struct fmq_bfwd *f);
+void ctrl_txnmark_poll(struct fmq_ctrl *c, int64_t now_ms);
+bool ctrl_txnmark_waiting(const struct fmq_ctrl *c);
+void ctrl_txnmark_close(struct fmq_ctrl *c);
 
 /* ctrl_logs.c: DeleteRecords, DescribeLogDirs. */
 void ctrl_delete_records(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);

@@ -835,6 +835,8 @@ ctrl_txn_marker_done(struct fmq_ctrl *c, struct fmq_bfwd *f)
 	int64_t now_ms = fmq_wall_ms();
 	struct tpart *p;
 
+	if (ctrl_txnmark_done(c, f))
+		return;
 	if (x == NULL || !txn_live(x, t) || t->pid != mk->pid ||
 	    (p = txn_part(t, mk->topic, mk->partition)) == NULL || !p->sent) {
 		fmq_bfwd_free(f);
@@ -1488,6 +1490,10 @@ ctrl_txn_handle(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req)
 #define TXN_API(api, fn) \
 	case FMQ_KAFKA_API_##api: if (ok) fn(c, f, req); break;
 	switch (f->api_key) {
+	case FMQ_KAFKA_API_WRITE_TXN_MARKERS:
+		/* The partition leader's side, cluster or not. */
+		ctrl_txnmark_handle(c, f, req);
+		return true;
 	TXN_API(ADD_PARTITIONS_TO_TXN, add_partitions)
 	TXN_API(ADD_OFFSETS_TO_TXN, add_offsets)
 	TXN_API(END_TXN, end_txn)
@@ -1580,6 +1586,7 @@ ctrl_txn_poll(struct fmq_ctrl *c, int64_t now_ms)
 {
 	struct ctrl_txns *x = c->txn;
 
+	ctrl_txnmark_poll(c, now_ms);
 	if (x == NULL || c->cl != NULL)
 		return;
 	if (!x->recovered) {
@@ -1634,6 +1641,7 @@ ctrl_txn_close(struct fmq_ctrl *c)
 {
 	struct ctrl_txns *x = c->txn;
 
+	ctrl_txnmark_close(c);
 	if (x == NULL)
 		return;
 	while (x->list != NULL) {

@@ -205,6 +205,7 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	const struct ps_batch *dup;
 	struct batch_info bi;
 	struct ps_key pk;
+	struct txn_seen tseen;
 	const uint8_t *rebuilt = NULL;
 	int64_t evicted = 0;
 	struct chunk *c;
@@ -282,7 +283,7 @@ append_common(struct fmq_log_part *p, struct batch_src *src, uint32_t len,
 	if (src->control)
 		pk.pid = -1;    /* a marker: no sequence (txn.c) */
 	else if ((pk.attributes & RB_ATTR_TXN) && pk.pid >= 0 &&
-		 !txn_pid_open(p, pk.pid)) {
+		 !p->pp.txn_from_log && !txn_pid_open(p, pk.pid)) {
 		/* Not added to a transaction of its producer (KIP-890). */
 		chunk_unpin(c);
 		return reject(p, res, FMQ_KERR_INVALID_TXN_STATE, false);
@@ -383,6 +384,9 @@ place:
 	seg_index_add(p, s, next + bi.last_delta, (uint32_t)size, bi.max_ts,
 		      len);
 
+	/* A transaction the log opens is bounded before it shows (txn_open.c). */
+	txn_log_pre(p, dst, len, next, &tseen);
+
 	/* Publish: the fill mark (flusher, crash recovery), then the
 	 * segment size and the high watermark. */
 	p->cur_fill += len;
@@ -402,6 +406,9 @@ place:
 						   memory_order_relaxed) +
 			      (uint64_t)(bi.count > 0 ? bi.count : 0),
 			      memory_order_relaxed);
+
+	/* A marker closes it once shown, an abort enters the index. */
+	txn_log_post(p, &tseen, next);
 
 	/* The producer's new batch, for duplicates and sequence checks. A
 	 * failure to grow the table (no memory) only forgets producers. */

@@ -878,6 +878,8 @@ fmq_log_stats(const struct fmq_log *log, struct fmq_log_stats *st)
 		st->remote_chunks += STAT_GET(lc->remote_chunks);
 		st->follower_producer_batches +=
 			STAT_GET(lc->follower_pbatches);
+		st->txn_log_markers += STAT_GET(lc->txn_log_markers);
+		st->txn_index_nomem += STAT_GET(lc->txn_index_nomem);
 		if (lc->codec != NULL) {
 			const struct fmq_codec_stats *cs =
 				fmq_codec_ctx_stats(lc->codec);

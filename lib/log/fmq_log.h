@@ -180,6 +180,15 @@ struct fmq_log_part_params {
 	/** delete.retention.ms: how long a tombstone outlives its segment's
 	 * last record before the cleaner removes it. */
 	int64_t delete_retention_ms;
+	/**
+	 * Transactions in a cluster (docs/architecture.md, "Transactions
+	 * in a cluster"): the partition derives its open transactions from
+	 * the transactional batches and markers it appends, as leader or
+	 * follower, into its LSO and aborted index, and does not refuse a
+	 * transactional batch whose producer the local coordinator did not
+	 * list (the coordinator may be another broker).
+	 */
+	bool txn_from_log;
 };
 
 /** fmq_log_part_params.cleanup: retention deletes old segments. */

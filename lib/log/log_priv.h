@@ -264,6 +264,8 @@ struct fmq_log_lcore {
 	uint64_t producers_evicted;
 	uint64_t remote_chunks;        /* taken from another node's pool */
 	uint64_t follower_pbatches;    /* producer batches learnt as follower */
+	uint64_t txn_log_markers;      /* markers closing a derived txn */
+	uint64_t txn_index_nomem;      /* aborted index entries lost */
 } __rte_cache_aligned;
 
 /* Single-writer counter bump that a concurrent reader never sees torn. */
@@ -501,6 +503,7 @@ struct hot_ent {
 #define DIRTY_MAX 4
 
 #define TXN_PIDS 8   /* open transactions listed per partition */
+#define TXN_DOPEN 64 /* open transactions a partition derives (txn_open.c) */
 
 /*
  * One partition's log, in three sections by writer so that the owner
@@ -593,6 +596,17 @@ struct fmq_log_part {
 	_Atomic uint32_t txs_n;
 	_Atomic int64_t txs_pid[TXN_PIDS];
 	_Atomic int64_t txs_first[TXN_PIDS];
+	/* Open transactions derived from the log (txn_open.c, with
+	 * pp.txn_from_log): the owner writes the table; the bound (oldest
+	 * first offset + 1, 0: none) is read by every LSO reader. */
+	_Atomic int64_t txn_dfirst1;
+	int64_t dopen_ovf1;         /* beyond the table: first + 1, 0 */
+	int64_t dopen_closed;       /* first offset the last marker closed */
+	uint32_t dopen_n;
+	struct {
+		int64_t pid;
+		int64_t first;
+	} dopen[TXN_DOPEN];
 
 	/* ---- leader epoch cache (epoch.c): owner writes ---- */
 	alignas(RTE_CACHE_LINE_SIZE) struct fmq_epoch_cache epochs;
@@ -619,6 +633,18 @@ struct txn_aidx {
 	struct fmq_log_aborted e[];
 };
 void txn_fini(struct fmq_log_part *p);
+int txn_aidx_add(struct fmq_log_part *p, const struct fmq_log_aborted *e);
+/* txn_open.c: what one appended batch does to the derived open
+ * transactions; type -1: nothing, 0 abort marker, 1 commit marker. */
+struct txn_seen {
+	int64_t pid;
+	int type;
+};
+void txn_log_pre(struct fmq_log_part *p, const uint8_t *b, uint32_t len,
+		 int64_t base, struct txn_seen *ts);
+void txn_log_post(struct fmq_log_part *p, const struct txn_seen *ts,
+		  int64_t marker_off);
+int txn_log_rebuild(struct fmq_log_part *p);
 int log_append_control(struct fmq_log_part *part, const void *buf,
 		       uint32_t len, struct fmq_log_append_result *res);
 

@@ -300,6 +300,8 @@ part_recover(struct fmq_log_part *p)
 			 truncated, batches);
 	}
 	rc = ps_recover(p);
+	if (rc == 0)
+		rc = txn_log_rebuild(p);   /* a cluster's partitions */
 	if (rc < 0)
 		return rc;
 	next = atomic_load(&part_active_seg(p)->next_offset);

@@ -48,8 +48,8 @@ txn_fini(struct fmq_log_part *p)
 
 /* Append one entry (one writer at a time: the owner, or the control
  * thread before the owner writes markers). */
-static int
-aidx_add(struct fmq_log_part *p, const struct fmq_log_aborted *e)
+int
+txn_aidx_add(struct fmq_log_part *p, const struct fmq_log_aborted *e)
 {
 	struct txn_aidx *a = atomic_load_explicit(&p->aidx,
 						  memory_order_relaxed);
@@ -79,7 +79,7 @@ aidx_add(struct fmq_log_part *p, const struct fmq_log_aborted *e)
 int
 fmq_log_txn_restore(struct fmq_log_part *p, const struct fmq_log_aborted *a)
 {
-	return aidx_add(p, a);
+	return txn_aidx_add(p, a);
 }
 
 uint32_t
@@ -159,8 +159,14 @@ fmq_log_part_lso(const struct fmq_log_part *p)
 					  memory_order_acquire);
 	int64_t o1 = atomic_load_explicit(&p->txn_open1,
 					  memory_order_acquire);
+	int64_t d1 = atomic_load_explicit(&p->txn_dfirst1,
+					  memory_order_acquire);
 
-	return o1 > 0 && o1 - 1 < hw ? o1 - 1 : hw;
+	if (o1 > 0 && o1 - 1 < hw)
+		hw = o1 - 1;
+	/* The bound the log itself shows (txn_open.c; 0 without
+	 * txn_from_log). */
+	return d1 > 0 && d1 - 1 < hw ? d1 - 1 : hw;
 }
 
 /* ControlRecord: key (version 0, type), value EndTransactionMarker
@@ -206,8 +212,12 @@ fmq_log_txn_marker(struct fmq_log_part *p, int64_t pid, int16_t epoch,
 
 	marker_build(b, pid, epoch, commit, coord_epoch, fmq_wall_ms());
 	rc = log_append_control(p, b, MARKER_LEN, res);
-	if (rc < 0 || commit)
+	/* txn_from_log: the append indexed it (txn_open.c). */
+	if (rc < 0 || commit || p->pp.txn_from_log)
 		return rc;
+	/* Unknown to the caller (WriteTxnMarkers): what the log saw. */
+	if (first_off < 0)
+		first_off = p->dopen_closed;
 	struct fmq_log_aborted e = {
 		.pid = pid,
 		.first = first_off >= 0 && first_off <= res->base_offset ?
@@ -216,7 +226,7 @@ fmq_log_txn_marker(struct fmq_log_part *p, int64_t pid, int16_t epoch,
 	};
 	/* The marker is in: without memory for the entry, read_committed
 	 * consumers would see the aborted records; say so loudly. */
-	if (aidx_add(p, &e) < 0)
+	if (txn_aidx_add(p, &e) < 0)
 		return -ENOMEM;
 	return 0;
 }

@@ -31,6 +31,7 @@ enum fmq_kafka_api_key {
 	FMQ_KAFKA_API_ADD_PARTITIONS_TO_TXN = 24,
 	FMQ_KAFKA_API_ADD_OFFSETS_TO_TXN = 25,
 	FMQ_KAFKA_API_END_TXN = 26,
+	FMQ_KAFKA_API_WRITE_TXN_MARKERS = 27,
 	FMQ_KAFKA_API_TXN_OFFSET_COMMIT = 28,
 	FMQ_KAFKA_API_DESCRIBE_ACLS = 29,
 	FMQ_KAFKA_API_CREATE_ACLS = 30,
@@ -59,7 +60,7 @@ enum fmq_kafka_api_key {
 };
 
 /** Number of APIs in the advertised table. */
-#define FMQ_KAFKA_N_APIS 48
+#define FMQ_KAFKA_N_APIS 49
 
 /** PartitionProduceData */
 struct fmq_kafka_produce_req_partition_produce_data {
@@ -3088,6 +3089,141 @@ int fmq_kafka_end_txn_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct 
 int fmq_kafka_end_txn_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_end_txn_resp *m);
 /** Add the encoded size of a EndTxnResponse body at version v to s. */
 int fmq_kafka_end_txn_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_end_txn_resp *m);
+
+/** WritableTxnMarkerTopic */
+struct fmq_kafka_write_txn_markers_req_writable_txn_marker_topic {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The indexes of the partitions to write transaction markers for.
+	 */
+	int32_t *partition_indexes;
+	int32_t partition_indexes_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** WritableTxnMarker */
+struct fmq_kafka_write_txn_markers_req_writable_txn_marker {
+	/**
+	 * (v0+) The current producer ID.
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) The current epoch associated with the producer ID.
+	 */
+	int16_t producer_epoch;
+	/**
+	 * (v0+) The result of the transaction to write to the partitions (false =
+	 * ABORT, true = COMMIT).
+	 */
+	bool transaction_result;
+	/**
+	 * (v0+) Each topic that we want to write transaction marker(s) for.
+	 */
+	struct fmq_kafka_write_txn_markers_req_writable_txn_marker_topic *topics;
+	int32_t topics_count;  /**< -1: null */
+	/**
+	 * (v0+) Epoch associated with the transaction state partition hosted by
+	 * this transaction coordinator.
+	 */
+	int32_t coordinator_epoch;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** WriteTxnMarkersRequest (API key 27, versions 0-1) */
+struct fmq_kafka_write_txn_markers_req {
+	/**
+	 * (v0+) The transaction markers to be written.
+	 */
+	struct fmq_kafka_write_txn_markers_req_writable_txn_marker *markers;
+	int32_t markers_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a WriteTxnMarkersRequest to its schema default. */
+void fmq_kafka_write_txn_markers_req_init(struct fmq_kafka_write_txn_markers_req *m);
+/** Decode a WriteTxnMarkersRequest body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_write_txn_markers_req_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_write_txn_markers_req *m);
+/** Encode a WriteTxnMarkersRequest body at version v. */
+int fmq_kafka_write_txn_markers_req_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_write_txn_markers_req *m);
+/** Add the encoded size of a WriteTxnMarkersRequest body at version v to s. */
+int fmq_kafka_write_txn_markers_req_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_write_txn_markers_req *m);
+
+/** WritableTxnMarkerPartitionResult */
+struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result {
+	/**
+	 * (v0+) The partition index.
+	 */
+	int32_t partition_index;
+	/**
+	 * (v0+) The error code, or 0 if there was no error.
+	 */
+	int16_t error_code;
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** WritableTxnMarkerTopicResult */
+struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result {
+	/**
+	 * (v0+) The topic name.
+	 */
+	struct fmq_kafka_str name;
+	/**
+	 * (v0+) The results by partition.
+	 */
+	struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result *partitions;
+	int32_t partitions_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** WritableTxnMarkerResult */
+struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_result {
+	/**
+	 * (v0+) The current producer ID in use by the transactional ID.
+	 */
+	int64_t producer_id;
+	/**
+	 * (v0+) The results by topic.
+	 */
+	struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result *topics;
+	int32_t topics_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** WriteTxnMarkersResponse (API key 27, versions 0-1) */
+struct fmq_kafka_write_txn_markers_resp {
+	/**
+	 * (v0+) The results for writing makers.
+	 */
+	struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_result *markers;
+	int32_t markers_count;  /**< -1: null */
+	/** Tagged fields not known to this schema (kept to re-encode). */
+	struct fmq_kafka_tagged *unknown_tags;
+	uint32_t n_unknown_tags;
+};
+
+/** Set every field of a WriteTxnMarkersResponse to its schema default. */
+void fmq_kafka_write_txn_markers_resp_init(struct fmq_kafka_write_txn_markers_resp *m);
+/** Decode a WriteTxnMarkersResponse body at version v (0-1); see fmq_kafka_decode_request(). */
+int fmq_kafka_write_txn_markers_resp_decode(struct fmq_kafka_reader *r, int16_t v, struct fmq_kafka_arena *a, struct fmq_kafka_write_txn_markers_resp *m);
+/** Encode a WriteTxnMarkersResponse body at version v. */
+int fmq_kafka_write_txn_markers_resp_encode(struct fmq_kafka_writer *w, int16_t v, const struct fmq_kafka_write_txn_markers_resp *m);
+/** Add the encoded size of a WriteTxnMarkersResponse body at version v to s. */
+int fmq_kafka_write_txn_markers_resp_size(struct fmq_kafka_sizer *s, int16_t v, const struct fmq_kafka_write_txn_markers_resp *m);
 
 /** TxnOffsetCommitRequestPartition */
 struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition {
@@ -6129,6 +6265,7 @@ union fmq_kafka_request {
 	struct fmq_kafka_add_partitions_to_txn_req add_partitions_to_txn;
 	struct fmq_kafka_add_offsets_to_txn_req add_offsets_to_txn;
 	struct fmq_kafka_end_txn_req end_txn;
+	struct fmq_kafka_write_txn_markers_req write_txn_markers;
 	struct fmq_kafka_txn_offset_commit_req txn_offset_commit;
 	struct fmq_kafka_describe_acls_req describe_acls;
 	struct fmq_kafka_create_acls_req create_acls;
@@ -6181,6 +6318,7 @@ union fmq_kafka_response {
 	struct fmq_kafka_add_partitions_to_txn_resp add_partitions_to_txn;
 	struct fmq_kafka_add_offsets_to_txn_resp add_offsets_to_txn;
 	struct fmq_kafka_end_txn_resp end_txn;
+	struct fmq_kafka_write_txn_markers_resp write_txn_markers;
 	struct fmq_kafka_txn_offset_commit_resp txn_offset_commit;
 	struct fmq_kafka_describe_acls_resp describe_acls;
 	struct fmq_kafka_create_acls_resp create_acls;

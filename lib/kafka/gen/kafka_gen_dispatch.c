@@ -31,6 +31,7 @@ const struct fmq_kafka_api_info fmq_kafka__apis[FMQ_KAFKA_N_APIS] = {
 	{ 24, 0, 3, 3, "AddPartitionsToTxn" },
 	{ 25, 0, 3, 3, "AddOffsetsToTxn" },
 	{ 26, 0, 3, 3, "EndTxn" },
+	{ 27, 0, 1, 1, "WriteTxnMarkers" },
 	{ 28, 0, 3, 3, "TxnOffsetCommit" },
 	{ 29, 0, 3, 2, "DescribeAcls" },
 	{ 30, 0, 3, 2, "CreateAcls" },
@@ -108,6 +109,8 @@ fmq_kafka_decode_request(int16_t api_key, int16_t v, struct fmq_kafka_reader *r,
 		return fmq_kafka_add_offsets_to_txn_req_decode(r, v, a, out);
 	case 26:
 		return fmq_kafka_end_txn_req_decode(r, v, a, out);
+	case 27:
+		return fmq_kafka_write_txn_markers_req_decode(r, v, a, out);
 	case 28:
 		return fmq_kafka_txn_offset_commit_req_decode(r, v, a, out);
 	case 29:
@@ -213,6 +216,8 @@ fmq_kafka_encode_request(struct fmq_kafka_writer *w, int16_t api_key, int16_t v,
 		return fmq_kafka_add_offsets_to_txn_req_encode(w, v, body);
 	case 26:
 		return fmq_kafka_end_txn_req_encode(w, v, body);
+	case 27:
+		return fmq_kafka_write_txn_markers_req_encode(w, v, body);
 	case 28:
 		return fmq_kafka_txn_offset_commit_req_encode(w, v, body);
 	case 29:
@@ -318,6 +323,8 @@ fmq_kafka_size_request(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, co
 		return fmq_kafka_add_offsets_to_txn_req_size(s, v, body);
 	case 26:
 		return fmq_kafka_end_txn_req_size(s, v, body);
+	case 27:
+		return fmq_kafka_write_txn_markers_req_size(s, v, body);
 	case 28:
 		return fmq_kafka_txn_offset_commit_req_size(s, v, body);
 	case 29:
@@ -447,6 +454,9 @@ fmq_kafka_init_request(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 26:
 		fmq_kafka_end_txn_req_init(body);
+		return 0;
+	case 27:
+		fmq_kafka_write_txn_markers_req_init(body);
 		return 0;
 	case 28:
 		fmq_kafka_txn_offset_commit_req_init(body);
@@ -578,6 +588,8 @@ fmq_kafka_decode_response(int16_t api_key, int16_t v, struct fmq_kafka_reader *r
 		return fmq_kafka_add_offsets_to_txn_resp_decode(r, v, a, out);
 	case 26:
 		return fmq_kafka_end_txn_resp_decode(r, v, a, out);
+	case 27:
+		return fmq_kafka_write_txn_markers_resp_decode(r, v, a, out);
 	case 28:
 		return fmq_kafka_txn_offset_commit_resp_decode(r, v, a, out);
 	case 29:
@@ -683,6 +695,8 @@ fmq_kafka_encode_response(struct fmq_kafka_writer *w, int16_t api_key, int16_t v
 		return fmq_kafka_add_offsets_to_txn_resp_encode(w, v, body);
 	case 26:
 		return fmq_kafka_end_txn_resp_encode(w, v, body);
+	case 27:
+		return fmq_kafka_write_txn_markers_resp_encode(w, v, body);
 	case 28:
 		return fmq_kafka_txn_offset_commit_resp_encode(w, v, body);
 	case 29:
@@ -788,6 +802,8 @@ fmq_kafka_size_response(struct fmq_kafka_sizer *s, int16_t api_key, int16_t v, c
 		return fmq_kafka_add_offsets_to_txn_resp_size(s, v, body);
 	case 26:
 		return fmq_kafka_end_txn_resp_size(s, v, body);
+	case 27:
+		return fmq_kafka_write_txn_markers_resp_size(s, v, body);
 	case 28:
 		return fmq_kafka_txn_offset_commit_resp_size(s, v, body);
 	case 29:
@@ -917,6 +933,9 @@ fmq_kafka_init_response(int16_t api_key, int16_t v, void *body)
 		return 0;
 	case 26:
 		fmq_kafka_end_txn_resp_init(body);
+		return 0;
+	case 27:
+		fmq_kafka_write_txn_markers_resp_init(body);
 		return 0;
 	case 28:
 		fmq_kafka_txn_offset_commit_resp_init(body);

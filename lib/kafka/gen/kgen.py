@@ -47,6 +47,7 @@ APIS = [
     ("AddPartitionsToTxn", 24, 0, 3),
     ("AddOffsetsToTxn", 25, 0, 3),
     ("EndTxn", 26, 0, 3),
+    ("WriteTxnMarkers", 27, 0, 1),
     ("TxnOffsetCommit", 28, 0, 3),
     ("DescribeAcls", 29, 0, 3),
     ("CreateAcls", 30, 0, 3),

@@ -158,7 +158,7 @@ def main():
     # --- API key and version ----------------------------------------------------
     case_close("unknown API key 999", "UNKNOWN_API", frame(hdr1(999, 0, 1)))
     case_close("negative API key", "UNKNOWN_API", frame(hdr1(-1, 0, 1)))
-    case_close("WriteTxnMarkers (27, broker-to-broker), not served", "UNKNOWN_API", frame(hdr1(27, 0, 1) + b"\x00" * 20))
+    case_close("AlterReplicaLogDirs (34), not served", "UNKNOWN_API", frame(hdr1(34, 0, 1) + b"\x00" * 20))
     case_close("Metadata v13", "UNSUPPORTED_VERSION", frame(hdr2(3, 13, 1) + b"\x00\x00"))
     case_close("Fetch v3 (below the minimum)", "UNSUPPORTED_VERSION", frame(hdr1(1, 3, 1) + b"\x00" * 30))
     case_close("Produce v-1", "UNSUPPORTED_VERSION", frame(hdr1(0, -1, 1)))

@@ -429,7 +429,7 @@ static const struct bad bad_table[] = {
 	{ "flexible header: tag count past the end", { B32(13), H1(3, 9), 5, 0 }, 17, "FRAME", 0 },
 	{ "unknown API key 999", { B32(11), H1(999, 0) }, 15, "UNKNOWN_API", 0 },
 	{ "API key -1", { B32(11), H1(-1, 0) }, 15, "UNKNOWN_API", 0 },
-	{ "API key 27 (not served)", { B32(11), H1(27, 0) }, 15, "UNKNOWN_API", 0 },
+	{ "API key 34 (not served)", { B32(11), H1(34, 0) }, 15, "UNKNOWN_API", 0 },
 	{ "Metadata v13", { B32(13), H1(3, 13), 0, 0 }, 17, "UNSUPPORTED_VERSION", 0 },
 	{ "Fetch v3", { B32(11), H1(1, 3) }, 15, "UNSUPPORTED_VERSION", 0 },
 	{ "Produce v-1", { B32(11), H1(0, -1) }, 15, "UNSUPPORTED_VERSION", 0 },

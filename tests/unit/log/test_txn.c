@@ -282,6 +282,21 @@ test_verification(void)
 	CU_ASSERT_EQUAL(produce_err(p, 1, 23, 1, true, NULL), 0);
 	CU_ASSERT_EQUAL(produce_err(p, 1, 20, 1, true, NULL), 48);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(p), 2);
+	/* A marker without a first offset (WriteTxnMarkers) is indexed
+	 * from the producer's first transactional batch here (offset 5). */
+	{
+		struct fmq_log_append_result r;
+		struct fmq_log_aborted a[2];
+
+		CU_ASSERT_EQUAL(fmq_log_txn_marker(p, 23, 0, false, 0, -1, &r),
+				0);
+		CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(p, r.base_offset,
+							  INT64_MAX, a, 2), 1);
+		CU_ASSERT_EQUAL(a[0].first, 5);
+		CU_ASSERT_EQUAL(a[0].last, r.base_offset);
+		/* Alone, the coordinator's bound alone is the LSO. */
+		CU_ASSERT_EQUAL(fmq_log_part_lso(p), 2);
+	}
 	CU_ASSERT_EQUAL(fmq_log_part_close(p), 0);
 	fmq_log_free(log);
 	fmq_log_destroy_pool(hot);
@@ -340,6 +355,134 @@ test_kill_recovery(void)
 	fmq_log_destroy_pool(hot);
 }
 
+/* A partition of a cluster (txn_from_log): the log's own transactional
+ * batches and markers give the LSO and the aborted index, on the leader
+ * and on a follower that copies its batches, with no coordinator bound
+ * published on either. */
+static struct fmq_log_part *
+mk_part_fl(struct fmq_log *log, const char *name, char *dir, int32_t part)
+{
+	struct fmq_log_part_params pp;
+
+	tu_part_params(&pp, root, name, dir, "t", 1u << 20);
+	pp.partition = part;
+	pp.txn_from_log = true;
+	return fmq_log_part_open(log, &pp);
+}
+
+/* Copy the leader's batches [from, its end) to the follower. */
+static void
+follow(struct fmq_log_part *ld, struct fmq_log_part *fl)
+{
+	static uint8_t buf[1 << 20];
+	struct fmq_log_range rg[16];
+	struct fmq_log_read_result rr;
+	int64_t from = hw(fl);
+
+	CU_ASSERT_EQUAL_FATAL(fmq_log_read(ld, from, sizeof(buf), rg, 16,
+					   &rr), 0);
+	for (uint32_t i = 0; i < rr.nranges; i++) {
+		uint32_t pos = 0;
+
+		CU_ASSERT_FATAL(rg[i].len <= sizeof(buf));
+		CU_ASSERT_EQUAL(fmq_log_range_copy(&rg[i], buf), 0);
+		while (pos + 12 <= rg[i].len) {
+			uint32_t blen = 12 + tb_rd32(buf + pos + 8);
+			struct fmq_log_append_result r;
+
+			CU_ASSERT_EQUAL(fmq_log_append_follower(fl, buf + pos,
+								blen, &r), 0);
+			pos += blen;
+		}
+		fmq_log_range_release(&rg[i]);
+	}
+	CU_ASSERT_EQUAL(hw(fl), hw(ld));
+}
+
+static void
+test_from_log(void)
+{
+	char hot[256], dir[256], fdir[256];
+	struct fmq_log *log = mk_log("fromlog", hot);
+	struct fmq_log_part *ld, *fl;
+	struct fmq_log_append_result r;
+	struct fmq_log_aborted a[4];
+	int64_t t7, t8, c7, a8, t9;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	ld = mk_part_fl(log, "fromlog", dir, 0);
+	fl = mk_part_fl(log, "fromlog-f", fdir, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ld);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fl);
+	produce(ld, 3, -1, 0, false);                 /* 0-2 plain */
+	/* No coordinator listed it: still taken (it may be elsewhere). */
+	t7 = produce(ld, 2, 7, 0, true);              /* 3-4 txn of 7 */
+	produce(ld, 2, -1, 0, false);                 /* 5-6 plain */
+	t8 = produce(ld, 1, 8, 0, true);              /* 7 txn of 8 */
+	CU_ASSERT_EQUAL(t7, 3);
+	CU_ASSERT_EQUAL(t8, 7);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(ld), 3);
+	follow(ld, fl);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), 3);
+
+	/* 7 commits: the LSO moves to 8's first offset, no index entry. */
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(ld, 7, 0, true, 0, -1, &r), 0);
+	c7 = r.base_offset;
+	CU_ASSERT_EQUAL(fmq_log_part_lso(ld), t8);
+	follow(ld, fl);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), t8);
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(fl, 0, INT64_MAX, a, 4), 0);
+
+	/* 8 aborts: the LSO is the log end; the follower indexes it from
+	 * the marker it copies, with the first offset it saw. */
+	produce(ld, 1, 8, 1, true);
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(ld, 8, 0, false, 0, t8, &r), 0);
+	a8 = r.base_offset;
+	CU_ASSERT_EQUAL(fmq_log_part_lso(ld), hw(ld));
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(ld, 0, INT64_MAX, a, 4), 1);
+	follow(ld, fl);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), hw(fl));
+	CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(fl, 0, INT64_MAX, a, 4), 1);
+	CU_ASSERT_EQUAL(a[0].pid, 8);
+	CU_ASSERT_EQUAL(a[0].first, t8);
+	CU_ASSERT_EQUAL(a[0].last, a8);
+	CU_ASSERT(c7 < a8);
+
+	/* The follower takes over and leads: a new transaction it appends
+	 * bounds its LSO, its own abort marker lifts it. */
+	t9 = produce(fl, 2, 9, 0, true);
+	produce(fl, 1, -1, 0, false);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), t9);
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(fl, 9, 0, false, 0, t9, &r), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), hw(fl));
+	CU_ASSERT_EQUAL(fmq_log_txn_aborted(fl, t9, INT64_MAX, a, 4), 1);
+	CU_ASSERT_EQUAL(a[0].first, t9);
+
+	/* A transaction left open, then a restart: reopened, the partition
+	 * reads both back from its log (its files, and the hot pool's
+	 * recovered batches), with the aborted list in marker order. */
+	int64_t t10 = produce(fl, 1, 10, 0, true);
+	int64_t end = hw(fl);
+
+	CU_ASSERT_EQUAL(fmq_log_part_close(fl), 0);
+	fl = mk_part_fl(log, "fromlog-f", fdir, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fl);
+	CU_ASSERT_EQUAL(hw(fl), end);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), t10);
+	CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(fl, 0, INT64_MAX, a, 4), 2);
+	CU_ASSERT_EQUAL(a[0].pid, 8);
+	CU_ASSERT_EQUAL(a[0].first, t8);
+	CU_ASSERT_EQUAL(a[0].last, a8);
+	CU_ASSERT_EQUAL(a[1].pid, 9);
+	CU_ASSERT_EQUAL(a[1].first, t9);
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(fl, 10, 0, true, 0, -1, &r), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), hw(fl));
+	CU_ASSERT_EQUAL(fmq_log_part_close(ld), 0);
+	CU_ASSERT_EQUAL(fmq_log_part_close(fl), 0);
+	fmq_log_free(log);
+	fmq_log_destroy_pool(hot);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,6 +502,8 @@ main(int argc, char **argv)
 		    test_aborted_index);
 	CU_add_test(s, "partition verification: only producers with a "
 		    "transaction open here", test_verification);
+	CU_add_test(s, "a cluster's partition: open transactions from its "
+		    "own log, leader and follower", test_from_log);
 	fmq_test_slow(CU_add_test(s, "markers in the hot pool survive a SIGKILL, and what "
 				  "follows them", test_kill_recovery));
 	fails = fmq_test_run(argc, argv);

@@ -190,6 +190,18 @@ static int fill_fmq_kafka_add_offsets_to_txn_req(struct kt_rng *g, int16_t v, st
 static int fill_fmq_kafka_add_offsets_to_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_add_offsets_to_txn_resp *o);
 static int fill_fmq_kafka_end_txn_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_req *o);
 static int fill_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_end_txn_resp *o);
+static int fill_fmq_kafka_write_txn_markers_req_writable_txn_marker_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_req_writable_txn_marker_topic *o);
+static void kt_init_fmq_kafka_write_txn_markers_req_writable_txn_marker_topic(struct fmq_kafka_write_txn_markers_req_writable_txn_marker_topic *o);
+static int fill_fmq_kafka_write_txn_markers_req_writable_txn_marker(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_req_writable_txn_marker *o);
+static void kt_init_fmq_kafka_write_txn_markers_req_writable_txn_marker(struct fmq_kafka_write_txn_markers_req_writable_txn_marker *o);
+static int fill_fmq_kafka_write_txn_markers_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_req *o);
+static int fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result *o);
+static void kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result(struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result *o);
+static int fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result *o);
+static void kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result(struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result *o);
+static int fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_result *o);
+static void kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_result(struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_result *o);
+static int fill_fmq_kafka_write_txn_markers_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp *o);
 static int fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o);
 static void kt_init_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o);
 static int fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_topic *o);
@@ -965,6 +977,40 @@ kt_init_fmq_kafka_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result(
 	memset(o, 0, sizeof(*o));
 	o->name.p = "";
 	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_write_txn_markers_req_writable_txn_marker_topic(struct fmq_kafka_write_txn_markers_req_writable_txn_marker_topic *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_write_txn_markers_req_writable_txn_marker(struct fmq_kafka_write_txn_markers_req_writable_txn_marker *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result(struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result(struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->name.p = "";
+	o->name.len = 0;
+}
+
+static void
+kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_result(struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_result *o)
+{
+	memset(o, 0, sizeof(*o));
 }
 
 static void
@@ -5649,6 +5695,234 @@ fillv_fmq_kafka_end_txn_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena
 }
 
 static int
+fill_fmq_kafka_write_txn_markers_req_writable_txn_marker_topic(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_req_writable_txn_marker_topic *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_write_txn_markers_req_writable_txn_marker_topic(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partition_indexes_count = kt_rand_count(g, depth, false);
+		o->partition_indexes = NULL;
+		if (o->partition_indexes_count > 0) {
+			o->partition_indexes = fmq_kafka_arena_alloc(a, (size_t)o->partition_indexes_count * sizeof(*o->partition_indexes));
+			if (o->partition_indexes == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partition_indexes_count; i++) {
+			o->partition_indexes[i] = (int32_t)kt_rand_int(g);
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_write_txn_markers_req_writable_txn_marker(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_req_writable_txn_marker *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_write_txn_markers_req_writable_txn_marker(o);
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->producer_epoch = (int16_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->transaction_result = (kt_rand(g) & 1) != 0;
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_write_txn_markers_req_writable_txn_marker_topic(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (true) {
+		o->coordinator_epoch = (int32_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_write_txn_markers_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_req *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_write_txn_markers_req_init(o);
+	if (true) {
+		o->markers_count = kt_rand_count(g, depth, false);
+		o->markers = NULL;
+		if (o->markers_count > 0) {
+			o->markers = fmq_kafka_arena_alloc(a, (size_t)o->markers_count * sizeof(*o->markers));
+			if (o->markers == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->markers_count; i++) {
+			if (fill_fmq_kafka_write_txn_markers_req_writable_txn_marker(g, v, a, depth + 1, &o->markers[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_write_txn_markers_req(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_write_txn_markers_req(g, v, a, 0, o);
+}
+
+static int
+fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result(o);
+	if (true) {
+		o->partition_index = (int32_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->error_code = (int16_t)kt_rand_int(g);
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result(o);
+	if (true) {
+		o->name = kt_rand_str(g, a, false);
+	}
+	if (true) {
+		o->partitions_count = kt_rand_count(g, depth, false);
+		o->partitions = NULL;
+		if (o->partitions_count > 0) {
+			o->partitions = fmq_kafka_arena_alloc(a, (size_t)o->partitions_count * sizeof(*o->partitions));
+			if (o->partitions == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->partitions_count; i++) {
+			if (fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_partition_result(g, v, a, depth + 1, &o->partitions[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_result(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp_writable_txn_marker_result *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	kt_init_fmq_kafka_write_txn_markers_resp_writable_txn_marker_result(o);
+	if (true) {
+		o->producer_id = (int64_t)kt_rand_int(g);
+	}
+	if (true) {
+		o->topics_count = kt_rand_count(g, depth, false);
+		o->topics = NULL;
+		if (o->topics_count > 0) {
+			o->topics = fmq_kafka_arena_alloc(a, (size_t)o->topics_count * sizeof(*o->topics));
+			if (o->topics == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->topics_count; i++) {
+			if (fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_topic_result(g, v, a, depth + 1, &o->topics[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fill_fmq_kafka_write_txn_markers_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_write_txn_markers_resp *o)
+{
+	const bool flex = v >= 1;
+
+	(void)g;
+	(void)a;
+	(void)v;
+	(void)depth;
+	fmq_kafka_write_txn_markers_resp_init(o);
+	if (true) {
+		o->markers_count = kt_rand_count(g, depth, false);
+		o->markers = NULL;
+		if (o->markers_count > 0) {
+			o->markers = fmq_kafka_arena_alloc(a, (size_t)o->markers_count * sizeof(*o->markers));
+			if (o->markers == NULL)
+				return -ENOMEM;
+		}
+		for (int32_t i = 0; i < o->markers_count; i++) {
+			if (fill_fmq_kafka_write_txn_markers_resp_writable_txn_marker_result(g, v, a, depth + 1, &o->markers[i]) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (flex && (kt_rand(g) % 4) == 0 &&
+	    kt_rand_unknown_tags(g, a, &o->unknown_tags, &o->n_unknown_tags) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fillv_fmq_kafka_write_txn_markers_resp(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, void *o)
+{
+	return fill_fmq_kafka_write_txn_markers_resp(g, v, a, 0, o);
+}
+
+static int
 fill_fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition(struct kt_rng *g, int16_t v, struct fmq_kafka_arena *a, int depth, struct fmq_kafka_txn_offset_commit_req_txn_offset_commit_request_partition *o)
 {
 	const bool flex = v >= 3;
@@ -9973,6 +10247,8 @@ const struct kt_msg kt_msgs[] = {
 	{ 25, 0, 0, 3, "AddOffsetsToTxnResponse", sizeof(struct fmq_kafka_add_offsets_to_txn_resp), fillv_fmq_kafka_add_offsets_to_txn_resp },
 	{ 26, 1, 0, 3, "EndTxnRequest", sizeof(struct fmq_kafka_end_txn_req), fillv_fmq_kafka_end_txn_req },
 	{ 26, 0, 0, 3, "EndTxnResponse", sizeof(struct fmq_kafka_end_txn_resp), fillv_fmq_kafka_end_txn_resp },
+	{ 27, 1, 0, 1, "WriteTxnMarkersRequest", sizeof(struct fmq_kafka_write_txn_markers_req), fillv_fmq_kafka_write_txn_markers_req },
+	{ 27, 0, 0, 1, "WriteTxnMarkersResponse", sizeof(struct fmq_kafka_write_txn_markers_resp), fillv_fmq_kafka_write_txn_markers_resp },
 	{ 28, 1, 0, 3, "TxnOffsetCommitRequest", sizeof(struct fmq_kafka_txn_offset_commit_req), fillv_fmq_kafka_txn_offset_commit_req },
 	{ 28, 0, 0, 3, "TxnOffsetCommitResponse", sizeof(struct fmq_kafka_txn_offset_commit_resp), fillv_fmq_kafka_txn_offset_commit_resp },
 	{ 29, 1, 0, 3, "DescribeAclsRequest", sizeof(struct fmq_kafka_describe_acls_req), fillv_fmq_kafka_describe_acls_req },
