@@ -282,6 +282,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 	snprintf(name, sizeof(name), "fmq_ext_%u", idx);
 	bl->ext_mp = rte_pktmbuf_pool_create(name, 16383, 256,
 		RTE_ALIGN(sizeof(struct rte_mbuf_ext_shared_info), 8), 0, socket);
+	snprintf(name, sizeof(name), "fmq_zsh_%u", idx);
+	bl->zsh_mp = resp_zsh_pool_create(name, 16383, socket);
 	snprintf(name, sizeof(name), "fmq_b2c_%u", idx);
 	bl->to_ctrl = rte_ring_create(name, BROKER_RING_SIZE, socket,
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -290,7 +292,8 @@ fmq_broker_lcore_create(struct fmq_broker *b, unsigned int idx,
 					RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "fmq_xin_%u", idx);
 	bl->xin = rte_ring_create(name, 8192, socket, RING_F_SC_DEQ);
-	if (bl->ext_mp == NULL || bl->to_ctrl == NULL || bl->from_ctrl == NULL ||
+	if (bl->ext_mp == NULL || bl->zsh_mp == NULL || bl->to_ctrl == NULL ||
+	    bl->from_ctrl == NULL ||
 	    bl->xin == NULL || tls_lcore_init(bl, socket) < 0 ||
 	    repl_lcore_init(bl) < 0)
 		goto nomem;
@@ -368,8 +371,9 @@ fmq_broker_lcore_free(struct fmq_broker_lcore *bl)
 	rte_free(bl->precheck);
 	rte_free(bl->conns);
 	rte_free(bl->free_conns);
-	/* ext_mp stays: in-flight zero-copy mbufs may still point into it
-	 * until the port has sent them; rte_eal_cleanup releases it. */
+	/* ext_mp and zsh_mp stay: in-flight zero-copy mbufs may still point
+	 * into them until the port has sent them; rte_eal_cleanup releases
+	 * them. */
 	rte_free(bl);
 }
 

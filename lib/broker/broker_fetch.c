@@ -514,9 +514,10 @@ have_ranges:
 				memset(z, 0, sizeof(*z));
 				iov[i].len = lr->len;
 				iov[i].cookie = z;
-				/* A follower's data is copied: its fetch holds
-				 * nothing of the hot pool while it travels. */
-				if (lr->addr != NULL && !follower) {
+				/* Hot bytes go by reference, to consumers and
+				 * followers alike (pinned until acknowledged;
+				 * broker_resp.c's shared infos). */
+				if (lr->addr != NULL) {
 					z->type = ZREF_HOT;
 					z->handle = lr->handle;
 					iov[i].p = lr->addr;

@@ -315,6 +315,7 @@ struct fmq_broker_lcore {
 	struct fmq_net *net;
 	struct rte_mempool *mp;     /* packet mbufs */
 	struct rte_mempool *ext_mp; /* header mbufs for external buffers */
+	struct rte_mempool *zsh_mp; /* their shared infos (broker_resp.c) */
 	struct rte_ring *to_ctrl, *from_ctrl;
 	struct kconn *conns;
 	uint32_t nconns;
@@ -495,6 +496,8 @@ int tls_tx_end(struct fmq_broker_lcore *bl, struct kconn *k);
 void tls_metrics(struct fmq_metrics_out *out, const struct fmq_broker *b);
 
 /* broker_resp.c: encode a response body into an mbuf chain. */
+struct rte_mempool *resp_zsh_pool_create(const char *name, unsigned int n,
+					 int socket);
 struct rte_mbuf *resp_encode(struct fmq_broker_lcore *bl, int16_t api,
 			     int16_t version, int32_t corr, const void *body);
 /* Copy a contiguous response frame into an mbuf chain. */

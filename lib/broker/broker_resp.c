@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <rte_malloc.h>
+#include <rte_mempool.h>
 #include <rte_memory.h>
 
 #include "broker_priv.h"
@@ -69,12 +70,44 @@ chain_add(struct chain *c, struct rte_mbuf *m)
 	c->len += m->data_len;
 }
 
+/*
+ * The shared info of a hot range's external-buffer mbufs, with the range's
+ * pin. It cannot live in the private area of one of those header mbufs:
+ * that mbuf goes back to ext_mp when its own segment is acknowledged while
+ * the others (and TCP-lite's indirect mbufs, which copy the shinfo
+ * pointer) still use it, and the next allocation re-initialises it under
+ * them: pins leaked and pins dropped twice (a chunk with pin count -2),
+ * until the hot pool ran dry under follower fetches. Its own mempool
+ * instead; the last free gives it back from whichever thread frees.
+ */
+struct zsh {
+	struct rte_mbuf_ext_shared_info sh;
+	void *handle;                 /* fmq_log_range.handle */
+};
+
+struct rte_mempool *
+resp_zsh_pool_create(const char *name, unsigned int n, int socket)
+{
+	return rte_mempool_create(name, n, sizeof(struct zsh), 256, 0, NULL,
+				  NULL, NULL, NULL, socket, 0);
+}
+
+static void
+zsh_free_cb(void *addr, void *opaque)
+{
+	struct zsh *z = opaque;
+
+	RTE_SET_USED(addr);
+	fmq_log_extbuf_free_cb(addr, z->handle);
+	rte_mempool_put(rte_mempool_from_obj(z), z);
+}
+
 /* Attach one hot range piece as external-buffer mbufs. */
 static int
 chain_add_hot(struct fmq_broker_lcore *bl, struct chain *c, const uint8_t *p,
 	      uint32_t len, struct zref *z)
 {
-	struct rte_mbuf_ext_shared_info *sh = NULL;
+	struct zsh *zs = NULL;
 	uint32_t off = 0;
 
 	while (off < len) {
@@ -84,20 +117,23 @@ chain_add_hot(struct fmq_broker_lcore *bl, struct chain *c, const uint8_t *p,
 
 		if (m == NULL)
 			return -ENOMEM;
-		if (sh == NULL) {
-			/* One shared info for the whole range, in the first
-			 * header mbuf's private area; the pin drops when the
-			 * last of these mbufs is freed. */
-			sh = rte_mbuf_to_priv(m);
-			sh->free_cb = fmq_log_extbuf_free_cb;
-			sh->fcb_opaque = z->handle;
-			rte_mbuf_ext_refcnt_set(sh, 1);
+		if (zs == NULL) {
+			/* One shared info for the whole range; the pin
+			 * drops when the last of these mbufs is freed. */
+			if (rte_mempool_get(bl->zsh_mp, (void **)&zs) < 0) {
+				rte_pktmbuf_free(m);
+				return -ENOMEM;
+			}
+			zs->handle = z->handle;
+			zs->sh.free_cb = zsh_free_cb;
+			zs->sh.fcb_opaque = zs;
+			rte_mbuf_ext_refcnt_set(&zs->sh, 1);
 			z->attached = true;
 		} else {
-			rte_mbuf_ext_refcnt_update(sh, 1);
+			rte_mbuf_ext_refcnt_update(&zs->sh, 1);
 		}
 		rte_pktmbuf_attach_extbuf(m, va, rte_mem_virt2iova(va),
-					  (uint16_t)n, sh);
+					  (uint16_t)n, &zs->sh);
 		m->data_len = (uint16_t)n;
 		chain_add(c, m);
 		off += n;

@@ -18,6 +18,8 @@
 
 #include "kclient.h"
 #include "broker_priv.h"   /* quiescent versions (white box) */
+#include "broker_zref.h"
+#include "log_priv.h"      /* a chunk's pin count (white box) */
 #include "net_test_util.h"
 #include "harness.h"
 
@@ -1688,6 +1690,113 @@ main_xlcore(bool noslab, int argc, char **argv)
 	return fails;
 }
 
+/*
+ * The shared info of a zero-copy range must outlive each of its header
+ * mbufs: TCP frees the first one when its own bytes are acknowledged while
+ * the others are still queued, and that mbuf is the next one handed out.
+ * Two responses over the same 120 KB hot range (4 header mbufs each), the
+ * first mbuf of the first one freed before the second is encoded: once
+ * both are freed, the chunk holds no pin (it was left pinned, the pool
+ * running dry, when the shared info lived in that mbuf's private area).
+ */
+static void
+zc_response(const struct fmq_log_range *r,
+	    struct zref *z, struct fmq_kafka_iov *iov,
+	    struct fmq_kafka_fetch_resp_fetchable_topic_response *tr,
+	    struct fmq_kafka_fetch_resp_partition_data *pd,
+	    struct fmq_kafka_fetch_resp *resp)
+{
+	memset(z, 0, sizeof(*z));
+	z->type = ZREF_HOT;
+	z->handle = r->handle;
+	iov->p = r->addr;
+	iov->len = r->len;
+	iov->cookie = z;
+	fmq_kafka_init_response(FMQ_KAFKA_API_FETCH, 4, resp);
+	memset(tr, 0, sizeof(*tr));
+	memset(pd, 0, sizeof(*pd));
+	tr->topic = fmq_kafka_str("zc");
+	tr->partitions_count = 1;
+	tr->partitions = pd;
+	fmq_kafka_records_set(&pd->records, iov, 1);
+	resp->responses_count = 1;
+	resp->responses = tr;
+}
+
+static uint8_t zbatch[41000];
+
+static void
+test_zero_copy_shinfo(void)
+{
+	struct fmq_broker_lcore *bl = k->bl[0];
+	struct fmq_kafka_fetch_resp_fetchable_topic_response tr[2];
+	struct fmq_kafka_fetch_resp_partition_data pd[2];
+	struct fmq_kafka_fetch_resp resp[2];
+	struct fmq_kafka_iov iov[2];
+	struct zref z[2];
+	struct fmq_log_range r[2];
+	struct fmq_log_read_result rr;
+	struct rte_mbuf *m1, *m2, *first;
+	const struct fmq_btopic *t;
+	struct kc *c;
+	struct wb w;
+	const uint8_t *b;
+	size_t len, bl_len;
+	int64_t base = -1;
+
+	create_topic("zc", 1);
+	c = kc_open(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	/* Three 40 KB batches (requests stay under the 64 KB limit). */
+	wb_init(&w);
+	for (int i = 0; i < 3; i++) {
+		bl_len = kc_batch(zbatch, sizeof(zbatch), 1, 40000,
+				  (uint8_t)i, 1000, true);
+		req_produce(&w, corr_n++, 1, "zc", 0, zbatch, bl_len);
+		b = call(c, &w, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_EQUAL_FATAL(produce_result(b, len, &base), 0);
+	}
+	kc_close(k, c);
+	wb_free(&w);
+	kb_pump(k);
+	t = fmq_bmeta_find(broker_meta_load(bl->b), "zc", 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(fmq_log_read_upto(t->parts[0].log, 0,
+			INT64_MAX, 1 << 20, &r[i], 1, &rr), 0);
+		CU_ASSERT_EQUAL_FATAL(rr.nranges, 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r[i].addr);
+		CU_ASSERT_FATAL(r[i].len > 3 * 32768);
+	}
+	struct chunk *ch = r[0].handle;
+	uint64_t pins0 = atomic_load(&ch->state) & 0xffffffffu;
+
+	fmq_kafka_arena_reset(&bl->arena);
+	zc_response(&r[0], &z[0], &iov[0], &tr[0], &pd[0], &resp[0]);
+	m1 = resp_encode_z(bl, FMQ_KAFKA_API_FETCH, 4, 1, &resp[0], &z[0], 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m1);
+	/* Unlink the range's first header mbuf and free it alone. */
+	struct rte_mbuf *prev = m1;
+	for (first = m1->next; first != NULL && !RTE_MBUF_HAS_EXTBUF(first);
+	     first = first->next)
+		prev = first;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+	prev->next = first->next;
+	m1->nb_segs--;
+	m1->pkt_len -= first->data_len;
+	first->next = NULL;
+	first->nb_segs = 1;
+	rte_pktmbuf_free(first);
+	fmq_kafka_arena_reset(&bl->arena);
+	zc_response(&r[1], &z[1], &iov[1], &tr[1], &pd[1], &resp[1]);
+	m2 = resp_encode_z(bl, FMQ_KAFKA_API_FETCH, 4, 2, &resp[1], &z[1], 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
+	rte_pktmbuf_free(m1);
+	rte_pktmbuf_free(m2);
+	CU_ASSERT_EQUAL(atomic_load(&ch->state) & 0xffffffffu, pins0 - 2);
+}
+
 /* --------------------------------------- a hot pool smaller than the data */
 
 #define PN 4                 /* partitions of "pl" */
@@ -1834,6 +1943,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "socket.request.max.bytes: at the limit taken, one more closed at the prefix",
 		    test_size_limit);
 	CU_add_test(s, "produce/fetch: bytes, offsets, watermarks, no mbuf left", test_produce_fetch);
+	CU_add_test(s, "zero-copy: a range's shared info outlives its first header mbuf",
+		    test_zero_copy_shinfo);
 	fmq_test_slow(CU_add_test(s, "one fetch over 200 partitions",
 				  test_many_partitions));
 	CU_add_test(s, "long-poll on a fake clock: woken by an append, or at max_wait", test_long_poll);
