@@ -554,9 +554,9 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	seq = out(0)->seq;
 	clear();
-	/* Tail loss probe first (one segment out: 2 SRTT + 10 ms): the last
-	 * segment again, once (RFC 8985). */
-	advance(9 * MS);
+	/* Tail loss probe first (one segment out: 2 SRTT + 2 ms + 10 ms,
+	 * SRTT 0.5 ms): the last segment again, once (RFC 8985). */
+	advance(11 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
 	advance(3 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
@@ -565,9 +565,9 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
 	clear();
 	/* RTO is the 200 ms floor (tiny RTT measured in the handshake). */
-	advance(185 * MS);
+	advance(183 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
-	advance(5 * MS);
+	advance(7 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	o = out(0);
 	CU_ASSERT_EQUAL(o->seq, seq);
@@ -2029,9 +2029,11 @@ test_rack_short_flight(void)
 }
 
 /*
- * Tail loss probe (RFC 8985 7): after 2 SRTT (at least 10 ms), the probe
- * is new data when there is some the peer's window allows (and the last
- * segment sent again, see test_tlp_ack_lost), else the last segment sent.
+ * Tail loss probe (RFC 8985 7): after 2 SRTT + 2 ms (3 ms here: SRTT 0.5
+ * ms; the floor of 10 ms before made each lost tail at 1-2 ms RTTs wait
+ * 10 ms), the probe is new data when there is some the peer's window
+ * allows (and the last segment sent again, see test_tlp_ack_lost), else
+ * the last segment sent.
  */
 static void
 test_tlp_probe(void)
@@ -2045,7 +2047,9 @@ test_tlp_probe(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
 	una = out(0)->seq;
 	clear();
-	advance(12 * MS);
+	advance(2 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	advance(2 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->seq, una + 2 * 1448);
 	CU_ASSERT_EQUAL(out(0)->len, 1448);
@@ -2062,7 +2066,7 @@ test_tlp_probe(void)
 	CU_ASSERT_FATAL(cap.n > 0 && cap.n < 40);
 	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
 	clear();
-	advance(12 * MS);
+	advance(4 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 2);  /* and the last one again */
 	CU_ASSERT_EQUAL(out(0)->seq, top);
 	check_payload(out(0), top - una);
