@@ -89,7 +89,7 @@ enum tcp_state {
  * probes without an ACK, each after twice the previous timeout. */
 #define TCP_TLP_MIN_NS (2 * 1000000ull)
 #define TCP_TLP_DELACK_NS (10 * 1000000ull)
-#define TCP_TLP_MAX 1
+#define TCP_TLP_MAX 2
 /* Connections whose RACK reordering window ends before the next wheel
  * tick, checked on every poll (the wheel keeps them too). */
 #define TCP_RACK_Q 64

@@ -564,8 +564,17 @@ test_rto_backoff(void)
 	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
 	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
 	clear();
+	/* No ACK: a second probe after twice the timeout, the same
+	 * segment, then no more. */
+	advance(24 * MS);
+	CU_ASSERT_EQUAL(cap.n, 0);
+	advance(5 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, seq);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	clear();
 	/* RTO is the 200 ms floor (tiny RTT measured in the handshake). */
-	advance(183 * MS);
+	advance(154 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
 	advance(7 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
@@ -649,7 +658,8 @@ test_window_scaling(void)
 	/* Our side: the window field is our free space >> 3. */
 	peer_send(&p, 100);
 	advance(50 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	/* The delayed ACK, or the tail loss probes that carry it. */
+	CU_ASSERT_FATAL(cap.n >= 1);
 	CU_ASSERT_EQUAL(out(0)->win, 262144 >> 3);
 	clear();
 }
@@ -979,12 +989,14 @@ test_active_close_time_wait(void)
 	CU_ASSERT_EQUAL(o->len, 500);
 	fin = o->seq + 500;
 	clear();
-	/* The FIN retransmits like data (tail loss probe, then RTO). */
+	/* The FIN retransmits like data (two tail loss probes, then the
+	 * RTO). */
 	advance(210 * MS);
-	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
 	CU_ASSERT(out(0)->flags & F_FIN);
 	CU_ASSERT(out(1)->flags & F_FIN);
-	CU_ASSERT_EQUAL(out(1)->len, 500);
+	CU_ASSERT(out(2)->flags & F_FIN);
+	CU_ASSERT_EQUAL(out(2)->len, 500);
 	clear();
 	peer_ack(&p, fin + 1);
 	CU_ASSERT_EQUAL(fmq_tcp_state(net, p.h), 6 /* FIN_WAIT_2 */);
@@ -1295,12 +1307,13 @@ test_seq_wraparound(void)
 	clear();
 	peer_ack(&p, una + 4000);
 	advance(210 * MS);
-	/* Tail loss probe of the last segment, then the RTO's. */
-	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
+	/* Two tail loss probes of the last segment, then the RTO's. */
+	CU_ASSERT_EQUAL_FATAL(cap.n, 3);
 	CU_ASSERT_EQUAL(out(0)->seq + out(0)->len, una + 8000);
 	check_payload(out(0), 8000 - out(0)->len);
-	CU_ASSERT_EQUAL(out(1)->seq, una + 4000);
-	check_payload(out(1), 4000);
+	CU_ASSERT_EQUAL(out(1)->seq + out(1)->len, una + 8000);
+	CU_ASSERT_EQUAL(out(2)->seq, una + 4000);
+	check_payload(out(2), 4000);
 	clear();
 	peer_ack(&p, una + 8000);
 	got = (uint32_t)fmq_net_mbufs_held(net);
@@ -2055,8 +2068,16 @@ test_tlp_probe(void)
 	CU_ASSERT_EQUAL(out(0)->len, 1448);
 	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
 	clear();
+	/* No ACK: a second probe after twice the timeout, the last
+	 * segment again; then none until an ACK (or the RTO). */
+	advance(7 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una + 2 * 1448);
+	CU_ASSERT_EQUAL(out(0)->len, 1448);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	clear();
 	advance(20 * MS);
-	CU_ASSERT_EQUAL(cap.n, 0);   /* one probe per flight */
+	CU_ASSERT_EQUAL(cap.n, 0);
 	p.ecr = (uint32_t)(now / MS);    /* echo a fresh timestamp */
 	peer_ack(&p, una + 3 * 1448);
 	clear();
@@ -2071,7 +2092,7 @@ test_tlp_probe(void)
 	CU_ASSERT_EQUAL(out(0)->seq, top);
 	check_payload(out(0), top - una);
 	CU_ASSERT_EQUAL(out(1)->seq, top - 1448);
-	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 3);
 	clear();
 	peer_ack(&p, top + 1448);
 }
@@ -2152,7 +2173,7 @@ test_tlp_ack_lost(void)
 	top = out(cap.n - 1)->seq + out(cap.n - 1)->len;
 	clear();
 	/* Every segment arrived; the peer's ACK for them is lost. */
-	advance(12 * MS);
+	advance(4 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 2);
 	CU_ASSERT_EQUAL(out(0)->seq, top);
 	CU_ASSERT_EQUAL(out(0)->len, 1448);
@@ -2217,7 +2238,7 @@ test_tlp_in_recovery(void)
 	CU_ASSERT_EQUAL(out(0)->seq, una);
 	clear();
 	/* The resent copy is lost again, and no ACK comes. */
-	advance(15 * MS);
+	advance(5 * MS);
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->seq, una);
 	CU_ASSERT_EQUAL(out(0)->len, 1448);
@@ -2225,7 +2246,13 @@ test_tlp_in_recovery(void)
 	CU_ASSERT_EQUAL(st()->tcp_tlp, 1);
 	CU_ASSERT_EQUAL(st()->tcp_retrans_timeout, 0);
 	clear();
-	/* One probe only until an ACK comes. */
+	/* Its ACK lost too: a second probe after twice the timeout, then
+	 * none until an ACK comes. */
+	advance(10 * MS);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
+	CU_ASSERT_EQUAL(out(0)->seq, una);
+	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	clear();
 	advance(30 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
 	p.ecr = (uint32_t)(now / MS);
