@@ -2262,6 +2262,63 @@ test_tlp_in_recovery(void)
 }
 
 /*
+ * The congestion window in whole segments: after a reduction, congestion
+ * avoidance grows cwnd by fractions of a segment, and the room it left at
+ * the end of a flight went as a runt (captured at 2% loss: most flights
+ * ended with one, a packet and so a loss chance for a few hundred bytes).
+ * The room goes as a full segment when the peer's window allows.
+ */
+static void
+test_cwnd_whole_segments(void)
+{
+	struct peer p;
+	uint32_t una, top = 0;
+	unsigned int runts = 0, segs = 0;
+
+	open_conn(&p, PEER_PORT, 1);
+	app_send(p.h, 0, 400 * 1448);
+	fmq_net_poll(net, now);
+	CU_ASSERT_EQUAL_FATAL(cap.n, 10);
+	una = out(0)->seq;
+	clear();
+	advance(1 * MS);
+	p.ecr = (uint32_t)(now / MS);
+	/* Segment 1 lost: recovery, the window cut to 7 segments. */
+	peer_sack(&p, una, una + 1448, una + 10 * 1448);
+	for (unsigned int i = 0; i < cap.n; i++)
+		if ((int32_t)(out(i)->seq + out(i)->len - top) > 0)
+			top = out(i)->seq + out(i)->len;
+	clear();
+	/* Twenty round trips, each ACKed two segments at a time. */
+	for (unsigned int r = 0; r < 20; r++) {
+		uint32_t a = p.rcv;
+
+		advance(1 * MS);
+		p.ecr = (uint32_t)(now / MS);
+		while ((int32_t)(a - top) < 0) {
+			a = (int32_t)(a + 2 * 1448 - top) < 0 ?
+			    a + 2 * 1448 : top;
+			peer_ack(&p, a);
+		}
+		for (unsigned int i = 0; i < cap.n; i++) {
+			struct ts_out *o = out(i);
+
+			if (o->len == 0)
+				continue;
+			segs++;
+			if (o->len != 1448)
+				runts++;
+			if ((int32_t)(o->seq + o->len - top) > 0)
+				top = o->seq + o->len;
+		}
+		clear();
+	}
+	CU_ASSERT(segs > 150);
+	CU_ASSERT_EQUAL(runts, 0);
+	peer_ack(&p, top);
+}
+
+/*
  * DSACK undo (RFC 2883 section 5): the peer reports the one retransmission
  * of a recovery as a duplicate, so the original arrived: the window
  * before the reduction comes back. The peer echoes a fresh timestamp, so
@@ -2581,6 +2638,8 @@ main(int argc, char **argv)
 	CU_add_test(s, "SACK scoreboard recovery (RFC 6675)", test_sack_recovery);
 	CU_add_test(s, "RACK: a hole in a short flight, a lost retransmission", test_rack_short_flight);
 	CU_add_test(s, "tail loss probe: 2 SRTT, new data first", test_tlp_probe);
+	CU_add_test(s, "congestion window in whole segments",
+		    test_cwnd_whole_segments);
 	CU_add_test(s, "tail loss probe in SACK recovery (lost ACKs)",
 		    test_tlp_in_recovery);
 	CU_add_test(s, "D-SACK for duplicate text (RFC 2883)",
