@@ -194,6 +194,8 @@ tlp_expired(struct fmq_net *n, struct tcp_conn *c)
 		return;
 	c->flags |= TF_TLP_SENT;
 	n->st.tcp_tlp++;
+	if (c->tlp_n > 0)
+		n->st.tcp_tlp2++;
 	if (c->tlp_n++ > 0 && !(c->flags & TF_SACK_RECOV)) {
 		/* The second probe: the last segment again, which the peer
 		 * ACKs at once whether it has it (a duplicate) or not (a

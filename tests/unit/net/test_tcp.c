@@ -2252,6 +2252,7 @@ test_tlp_in_recovery(void)
 	CU_ASSERT_EQUAL_FATAL(cap.n, 1);
 	CU_ASSERT_EQUAL(out(0)->seq, una);
 	CU_ASSERT_EQUAL(st()->tcp_tlp, 2);
+	CU_ASSERT_EQUAL(st()->tcp_tlp2, 1);
 	clear();
 	advance(30 * MS);
 	CU_ASSERT_EQUAL(cap.n, 0);
