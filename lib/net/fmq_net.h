@@ -133,6 +133,7 @@ struct fmq_net_stats {
 	uint64_t tcp_challenge_acks;/**< RFC 5961 challenge ACKs sent */
 	uint64_t tcp_zwp;           /**< zero-window probes sent */
 	uint64_t tcp_tlp;           /**< tail loss probes sent (RFC 8985) */
+	uint64_t tcp_tlp2;          /**< of which second probes (no ACK) */
 	uint64_t tcp_rack_loss;     /**< recoveries started by RACK */
 	uint64_t tcp_undo;          /**< spurious recoveries undone (RFC 3522) */
 	uint64_t tcp_ka_probes;     /**< keepalive probes sent */

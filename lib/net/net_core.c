@@ -343,6 +343,9 @@ fmq_net_metrics(struct fmq_metrics_out *out, void *arg)
 		  "Zero-window probes sent", tcp_zwp);
 	PER_LCORE("fluxmq_tcp_tail_loss_probes_total", "counter",
 		  "Tail loss probes sent (RFC 8985)", tcp_tlp);
+	PER_LCORE("fluxmq_tcp_tail_loss_probes_second_total", "counter",
+		  "Second tail loss probes: the first one got no ACK, the RTO was not waited for",
+		  tcp_tlp2);
 	PER_LCORE("fluxmq_tcp_rack_recoveries_total", "counter",
 		  "Loss recoveries started by RACK time-based detection (RFC 8985)",
 		  tcp_rack_loss);

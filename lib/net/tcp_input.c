@@ -724,6 +724,7 @@ conn_input(struct fmq_net *n, struct tcp_conn *c, struct rte_mbuf *m,
 		}
 		/* The probe (if any) got its answer. */
 		c->flags &= ~TF_TLP_SENT;
+		c->tlp_n = 0;
 		tcp_tlp_arm(n, c);
 	} else if ((c->flags & TF_SACK) && s->o.nsack > 0 &&
 		   s->ack == c->snd_una && c->snd_una != c->snd_max) {
@@ -959,6 +960,7 @@ tcp_input(struct fmq_net *n, struct rte_mbuf *m,
 			/* Pure ACK for new data. */
 			ack_advance(n, c, &s);
 			c->flags &= ~TF_TLP_SENT;
+			c->tlp_n = 0;
 			tcp_tlp_arm(n, c);
 			c->snd_wl1 = s.seq;
 			c->snd_wl2 = s.ack;

@@ -528,6 +528,21 @@ tcp_output(struct fmq_net *n, struct tcp_conn *c)
 					left = hl;
 			}
 			len = lim - c->snd_nxt;
+			if (len < seg_room(c) && len < left) {
+				/* The window counted in whole segments, as
+				 * Linux counts cwnd in packets: the room
+				 * cwnd leaves is a full segment when the
+				 * peer's window allows, not a runt (after a
+				 * reduction, congestion avoidance grows cwnd
+				 * by fractions of a segment: most flights at
+				 * 2% loss ended with a runt, a packet and so
+				 * a loss chance for a few hundred bytes). */
+				uint32_t pw = c->snd_una + c->snd_wnd -
+					      c->snd_nxt;
+
+				if (seq_lt(c->snd_nxt, c->snd_una + c->snd_wnd))
+					len = pw;
+			}
 			if (len > left)
 				len = left;
 			if (len > seg_room(c))

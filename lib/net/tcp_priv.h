@@ -75,16 +75,21 @@ enum tcp_state {
 #define TCP_MAX_LISTENERS 32
 #define TCP_EPH_LO 32768
 #define TCP_EPH_HI 60999
-/* Tail loss probe timeout floor (as before RACK: 2 ms made probes that
- * peers' delayed ACKs turned spurious by the thousand with 200 echo
- * connections on a loaded tap, and 5 s stalls followed), and what it adds
- * for a peer that may delay the ACK of a single segment (RFC 8985 7.2
- * WCDelAckT). 200 ms, the
- * RFC's worst case, would leave a lone segment to the RTO; 10 ms (the
- * probe's old floor) risks a spurious probe, which costs one segment:
- * probes reduce no window. */
-#define TCP_TLP_MIN_NS (10 * 1000000ull)
+/* Tail loss probe timeout: 2 SRTT plus TCP_TLP_MIN_NS (RFC 8985 7.2;
+ * Linux adds 2 jiffies, 2 ms at HZ=1000, our wheel's tick is 1 ms), plus
+ * TCP_TLP_DELACK_NS for a peer that may delay the ACK of a single
+ * segment (RFC 8985 7.2 WCDelAckT). 200 ms, the RFC's worst case, would
+ * leave a lone segment to the RTO. A floor of 10 ms (the value before
+ * 2026-12-07) made every lost tail at an RTT of 1-2 ms cost 10 ms, 13-23
+ * probes and a fifth of a 16 MiB echo's time at 2% loss; a spurious
+ * probe costs one segment (two with new data), probes reduce no window.
+ * (2 ms as a floor without SRTT once made thousands of spurious probes
+ * with 200 echo connections on a loaded tap; the 5 s stalls that
+ * followed had another cause, see docs/tcp.md.) Up to TCP_TLP_MAX
+ * probes without an ACK, each after twice the previous timeout. */
+#define TCP_TLP_MIN_NS (2 * 1000000ull)
 #define TCP_TLP_DELACK_NS (10 * 1000000ull)
+#define TCP_TLP_MAX 2
 /* Connections whose RACK reordering window ends before the next wheel
  * tick, checked on every poll (the wheel keeps them too). */
 #define TCP_RACK_Q 64
@@ -158,6 +163,7 @@ struct tcp_conn {
 	/* The range a tail loss probe resent: the peer's DSACK for it
 	 * says a probe was not needed, not that the network reorders. */
 	uint32_t tlp_lo, tlp_hi;
+	uint8_t tlp_n;           /* probes sent since the last new ACK */
 	/* PRR (RFC 6937): FlightSize at the start of recovery, data
 	 * delivered to the peer and data sent since. */
 	uint32_t prr_fs, prr_delivered, prr_out;
@@ -350,6 +356,7 @@ void tcp_timers_run(struct fmq_net *n, uint64_t now);
 void tcp_rto_arm(struct fmq_net *n, struct tcp_conn *c);
 uint64_t tcp_rto_ns(const struct fmq_net *n, const struct tcp_conn *c);
 void tcp_tlp_arm(struct fmq_net *n, struct tcp_conn *c);
+uint64_t tcp_tlp_pto(const struct tcp_conn *c);
 
 /* tcp_sack.c */
 bool tcp_ooo_insert(struct fmq_net *n, struct tcp_conn *c,

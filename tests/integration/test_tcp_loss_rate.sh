@@ -14,6 +14,9 @@
 # "each way" is TCP-lite's sender with its data and ACKs lost (see
 # docs/tcp.md, Tests); net.impair.rx.loss loses the kernel's data.
 set -euo pipefail
+# echo_rate's fail runs inside $(...): without this a stalled or corrupt
+# echo printed FAIL and the test went on (and passed) with a rate of 0.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 fmq_require_root

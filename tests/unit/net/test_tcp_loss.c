@@ -244,6 +244,26 @@ test_cubic_reno_friendly(void)
 	CU_ASSERT(c.cwnd >= 21 * SMSS && c.cwnd <= 25 * SMSS);
 }
 
+/* The tail loss probe's timeout (RFC 8985 7.2): 2 SRTT + 2 ms, 10 ms
+ * more when one segment is out (the peer may delay its ACK), doubled for
+ * a second probe. */
+static void
+test_tlp_pto(void)
+{
+	struct tcp_conn c = conn();
+
+	c.snd_max = c.snd_una + 10 * SMSS;
+	CU_ASSERT_EQUAL(tcp_tlp_pto(&c), 3600000);
+	c.srtt_us = 20000;
+	CU_ASSERT_EQUAL(tcp_tlp_pto(&c), 42000000);
+	c.srtt_us = 800;
+	c.snd_max = c.snd_una + SMSS;
+	CU_ASSERT_EQUAL(tcp_tlp_pto(&c), 13600000);
+	c.snd_max = c.snd_una + 10 * SMSS;
+	c.tlp_n = 1;
+	CU_ASSERT_EQUAL(tcp_tlp_pto(&c), 7200000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -258,5 +278,6 @@ main(int argc, char **argv)
 	CU_add_test(s, "PRR slow-start reduction bound", test_prr_ssrb);
 	CU_add_test(s, "CUBIC K, curve, fast convergence (RFC 9438)", test_cubic_curve);
 	CU_add_test(s, "CUBIC Reno-friendly region", test_cubic_reno_friendly);
+	CU_add_test(s, "tail loss probe timeout (RFC 8985 7.2)", test_tlp_pto);
 	return fmq_test_run(argc, argv);
 }
