@@ -92,7 +92,7 @@ urp() { [ "$(metric "$l" fluxmq_replica_under_replicated_partitions)" = 0 ]; }
 wait_for 60 urp || fail "the leader still counts an under-replicated partition 60 s after the heal"
 t3=$(now_ms)
 back() { in_isr "$f1" "$l" && in_isr "$f2" "$l"; }
-wait_for 30 back || fail "the followers did not rejoin the ISR: $(leader_of 0 "$l")
+wait_for 30 back || fail "the followers did not rejoin the ISR: $(leader_of 0 "$l")"
 x=$(leader_of 0 "$l")
 [ "${x%% *}" = "$l" ] || fail "the leader moved: $x"
 pass "healed after $((t2 - t0)) ms: both followers back in the ISR after $((t3 - t2)) ms ($x)"
