@@ -1095,10 +1095,11 @@ fmq_cluster_metrics(struct fmq_metrics_out *out, void *arg)
 			"controller, session)", v->version);
 	fmq_metrics_one(out, "fluxmq_zk_topic_config_writes_total",
 			"counter", "Topic config changes this broker wrote to "
-			"/config/topics (AlterConfigs, IncrementalAlterConfigs)",
+			"/config/topics (AlterConfigs, "
+			"IncrementalAlterConfigs)",
 			cl->st.topic_config_writes);
 	fmq_metrics_one(out, "fluxmq_zk_topic_config_updates_total",
-			"counter", "Topic configs seen changed in /config/topics "
-			"(written by any broker or tool)",
+			"counter", "Topic configs seen changed in "
+			"/config/topics (written by any broker or tool)",
 			cl->st.topic_config_updates);
 }

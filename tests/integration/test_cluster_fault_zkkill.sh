@@ -105,5 +105,6 @@ cat "$FMQ_TMP/acks.txt" "$FMQ_TMP/probe-acks.txt" >"$FMQ_TMP/all-acks.txt"
 out=$(timeout 100 "${PY[@]}" check pk "$(all)" "$FMQ_TMP/all-acks.txt") ||
 	fail "checker: $out"
 pass "producer sent $sent failed $failed, probe sent $psent failed $pfailed; $out"
-[ "$fatal" = - ] && [ "$pfatal" = - ] ||
+if [ "$fatal" != - ] || [ "$pfatal" != - ]; then
 	fail "fatal idempotence error: producer $fatal, probe $pfatal"
+fi

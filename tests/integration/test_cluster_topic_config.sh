@@ -69,10 +69,9 @@ applied || fail "brokers $l and $k did not count the config applied from ZooKeep
 pass "brokers $l and $k applied it from ZooKeeper within $((t2 - t1)) ms of the answer, and describe retention.ms=123456789 and min.insync.replicas=3"
 
 zc=$(zkget get /fluxmq/config/topics/tcfg | grep '^{' || true)
-echo "$zc" | grep -q '"version":1' &&
-	echo "$zc" | grep -q '"min.insync.replicas":"3"' &&
-	echo "$zc" | grep -q '"retention.ms":"123456789"' ||
-	fail "/config/topics/tcfg holds: $zc"
+for w in '"version":1' '"min.insync.replicas":"3"' '"retention.ms":"123456789"'; do
+	echo "$zc" | grep -q "$w" || fail "/config/topics/tcfg holds: $zc"
+done
 zn=$(zkget ls /fluxmq/config/changes | grep -o 'config_change_[0-9]*' | sort | tail -1)
 [ -n "$zn" ] || fail "no notification in /config/changes"
 zd=$(zkget get "/fluxmq/config/changes/$zn" | grep '^{' || true)
