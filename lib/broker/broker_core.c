@@ -76,6 +76,7 @@ fmq_broker_create(const struct fmq_config *cfg, struct fmq_log *log,
 	b->slots = rte_align32pow2((uint32_t)cfg->broker_max_inflight);
 	b->max_waiters = (uint32_t)cfg->broker_max_fetch_waiters;
 	b->repl_backoff_ns = cfg->replica_fetch_backoff_ms * 1000000ull;
+	b->repl_rto_max_ms = (uint32_t)cfg->replica_socket_rto_max_ms;
 	b->repl_part_bytes = cfg->replica_fetch_max_bytes;
 	b->repl_resp_bytes = cfg->replica_fetch_response_max_bytes;
 	b->repl_wait_ms = cfg->replica_fetch_wait_max_ms;

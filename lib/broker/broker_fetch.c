@@ -274,6 +274,8 @@ api_fetch(struct req_ctx *rc, bool from_waiter, uint64_t deadline_ns)
 	bool follower = req->replica_id >= 0;
 	bool cluster_ok = follower && nt > 0 &&
 		req_allow_cluster(rc, FMQ_ACL_OP_CLUSTER_ACTION);
+	if (cluster_ok)
+		repl_leader_conn(bl, rc->k);
 	/* A second run after other lcores answered: their results. */
 	if (*rc->xslot != NULL)
 		xp = xprog_get(rc, FMQ_KAFKA_API_FETCH, nflat);

@@ -437,6 +437,7 @@ struct fmq_broker {
 	struct fmq_tls_ctx *tls_ctx; /* newest TLS context (control lcore) */
 	/* Replication (broker_repl.c): replica.fetch.* */
 	uint64_t repl_backoff_ns;
+	uint32_t repl_rto_max_ms;   /* replica.socket.rto.max.ms */
 	/* Replicated partitions are led only until then (set by the
 	 * control lcore while its ZooKeeper session is connected and its
 	 * view fresh); 0: not in a cluster. */
@@ -686,6 +687,9 @@ int64_t repl_hw(const struct fmq_bpart *bp, int64_t leo);
 /* A Fetch of a replicated partition led here: epochs checked, a
  * follower's position recorded; *upto bounds the read (the HW for
  * consumers). 0 or a Kafka error for the partition. */
+/* A follower fetches on k: its retransmissions capped as the
+ * follower's own (replica.socket.rto.max.ms). */
+void repl_leader_conn(struct fmq_broker_lcore *bl, struct kconn *k);
 int16_t repl_leader_fetch(struct fmq_broker_lcore *bl,
 			  const struct fmq_bpart *bp, int32_t replica_id,
 			  int32_t cur_epoch, int64_t offset, int64_t *upto);

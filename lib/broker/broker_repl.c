@@ -144,6 +144,14 @@ repl_advance(struct fmq_broker_lcore *bl, const struct fmq_bpart *bp)
 	return false;
 }
 
+void
+repl_leader_conn(struct fmq_broker_lcore *bl, struct kconn *k)
+{
+	if (k != NULL)
+		(void)fmq_tcp_set_rto_max(bl->net, k->tcp,
+					  bl->b->repl_rto_max_ms);
+}
+
 int64_t
 repl_hw(const struct fmq_bpart *bp, int64_t leo)
 {
@@ -840,6 +848,9 @@ rf_connect(struct fmq_broker_lcore *bl, const struct fmq_bmeta *m,
 		if (fmq_tcp_connect(bl->net, a.s_addr, bb->ep[0].port, &rf_cb,
 				    f, &f->tcp) < 0)
 			return -EAGAIN;
+		/* Back within a second of a heal, not a minute. */
+		(void)fmq_tcp_set_rto_max(bl->net, f->tcp,
+					  bl->b->repl_rto_max_ms);
 		f->state = RF_CONNECTING;
 		f->sent_ns = bl->now_ns;
 		return 0;

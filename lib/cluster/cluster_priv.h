@@ -89,6 +89,8 @@ void cl_read_topics(struct fmq_cluster *cl);
 void cl_topic_event(struct fmq_cluster *cl, int type, const char *path);
 void cl_topics_free(struct fmq_cluster *cl);
 int cl_b64_uuid(const char *s, size_t len, uint8_t id[16]);
+/* cluster_config.c: topic configs; true when path was one. */
+bool cl_config_event(struct fmq_cluster *cl, int type, const char *path);
 /* cluster_isr.c: partition state znodes. */
 void cl_state_parse(struct fmq_cluster_topic *t, uint32_t p, const char *val,
 		    size_t len, int32_t version);

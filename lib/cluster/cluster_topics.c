@@ -395,7 +395,10 @@ cb_topic_data(int rc, const char *val, int len, const struct Stat *st,
 		if (c != NULL) {
 			c->ptr = rd;
 			P(cl, c->path, "/config/topics/%s", rd->t.name);
-			if (zoo_aget(cl->zh, c->path, 0, cb_topic_cfg, c) == ZOK)
+			/* Watched: AlterConfigs changes it
+			 * (cluster_config.c). */
+			if (zoo_awget(cl->zh, c->path, cl_watcher, cl,
+				      cb_topic_cfg, c) == ZOK)
 				rd->pending++;
 			else
 				free(c);

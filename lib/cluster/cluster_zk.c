@@ -215,6 +215,8 @@ cl_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 		read_controller(cl);
 		return;
 	}
+	if (cl_config_event(cl, type, path))
+		return;
 	cl_topic_event(cl, type, path);
 }
 
@@ -1091,4 +1093,13 @@ fmq_cluster_metrics(struct fmq_metrics_out *out, void *arg)
 	fmq_metrics_one(out, "fluxmq_cluster_metadata_version", "gauge",
 			"Changes seen in the cluster view (brokers, "
 			"controller, session)", v->version);
+	fmq_metrics_one(out, "fluxmq_zk_topic_config_writes_total",
+			"counter", "Topic config changes this broker wrote to "
+			"/config/topics (AlterConfigs, "
+			"IncrementalAlterConfigs)",
+			cl->st.topic_config_writes);
+	fmq_metrics_one(out, "fluxmq_zk_topic_config_updates_total",
+			"counter", "Topic configs seen changed in "
+			"/config/topics (written by any broker or tool)",
+			cl->st.topic_config_updates);
 }

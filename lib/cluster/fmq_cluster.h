@@ -145,6 +145,8 @@ struct fmq_cluster_stats {
 	uint64_t elections_won;
 	uint64_t op_errors;          /**< completions with an unexpected error */
 	uint64_t pid_blocks;         /**< producer id blocks claimed */
+	uint64_t topic_config_writes;  /**< /config/topics written here */
+	uint64_t topic_config_updates; /**< topic configs changed in the view */
 };
 
 /**
@@ -237,6 +239,20 @@ int16_t fmq_cluster_set_assignment(struct fmq_cluster *cl, const char *name,
 				   const int32_t *adding,
 				   const int32_t *removing,
 				   fmq_cluster_done_fn done, void *arg);
+
+/**
+ * Replace a topic's configs in ZooKeeper, as Kafka's AlterConfigs does
+ * in ZooKeeper mode: /config/topics/<name> set to {"version":1,
+ * "config":<config>} (config: a JSON object of strings, "" none) and a
+ * sequential /config/changes/config_change_ notification, in one multi.
+ * Every broker (this one at once on success) sees the new configs in
+ * its view (fmq_cluster_topic()->config) through a data watch.
+ * @return 0 (done is called later: 0, UNKNOWN_TOPIC_OR_PARTITION, or
+ *   REQUEST_TIMED_OUT when the outcome is unknown) or an error now.
+ */
+int16_t fmq_cluster_set_topic_config(struct fmq_cluster *cl,
+				     const char *name, const char *config,
+				     fmq_cluster_done_fn done, void *arg);
 
 /** Completion of a producer id claim: 0 with the block [start, end], or
  * a Kafka error (COORDINATOR_NOT_AVAILABLE: no session or the connection

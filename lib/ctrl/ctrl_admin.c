@@ -702,8 +702,8 @@ alter_incremental(struct fmq_ctrl *c, const void *res, const char *name,
 					     msglen);
 	}
 	if (e == 0)
-		e = fmq_topics_alter(c->topics, name, ops, (size_t)nc,
-				     validate_only, msg, msglen);
+		e = ctrl_topic_alter(c, name, ops, (size_t)nc, validate_only,
+				     msg, msglen);
 	if (e == 0 && !validate_only && nc > 0) {
 		/* The snapshot published by alter_configs() carries the
 		 * new settings; each partition's owner applies them in
@@ -825,8 +825,7 @@ replace_configs(struct fmq_ctrl *c, const void *res, const char *name,
 			return e;
 		ops[nops++].op = FMQ_ALTER_SET;
 	}
-	e = fmq_topics_alter(c->topics, name, ops, nops, validate_only, msg,
-			     msglen);
+	e = ctrl_topic_alter(c, name, ops, nops, validate_only, msg, msglen);
 	if (e == 0 && !validate_only) {
 		c->st.config_changes++;
 		*changed = true;
@@ -884,6 +883,10 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 	resp.responses = aalloc(c, (size_t)n, sizeof(*resp.responses));
 	if (resp.responses == NULL)
 		goto nomem;
+	/* In a cluster, topic configs go to ZooKeeper first: the answer
+	 * waits for the writes (ctrl_zkcfg.c). */
+	if (c->cl != NULL && ctrl_zkcfg_begin(c, f, n) == NULL)
+		goto nomem;
 	for (int32_t i = 0; i < n; i++) {
 		const struct fmq_kafka_alter_configs_req_alter_configs_resource *r =
 			&req->resources[i];
@@ -905,6 +908,7 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 				o->error_code));
 			continue;
 		}
+		ctrl_zkcfg_at(c, i);
 		e = one(c, r, name, req->validate_only, &changed, msg,
 			sizeof(msg));
 		if (e < 0)
@@ -915,11 +919,15 @@ alter_configs(struct fmq_ctrl *c, struct fmq_bfwd *f, void *reqp,
 	}
 	if (changed)
 		ctrl_publish(c);
+	if (ctrl_zkcfg_end(c, &resp, false))
+		return;      /* answered once ZooKeeper has the changes */
 	ctrl_respond(c, f, &resp);
 	return;
 nomem:
 	if (changed)
 		ctrl_publish(c);
+	if (ctrl_zkcfg_end(c, &resp, true))
+		return;      /* closed once its writes are back */
 	ctrl_close_conn(c, f);
 }
 

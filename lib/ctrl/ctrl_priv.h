@@ -121,6 +121,7 @@ struct fmq_ctrl {
 	/* Cluster mode (ctrl_zk.c): NULL without zookeeper.connect. */
 	struct fmq_cluster *cl;
 	struct ctrl_zkoff *zkoff;  /* committed offsets in ZooKeeper */
+	struct ctrl_zkcfg *zkcfg;  /* the AlterConfigs being handled */
 	uint64_t cl_version;       /* view version last published */
 	int wake_epfd;             /* broker ctrl fd + ZooKeeper socket */
 	int zk_fd;
@@ -277,6 +278,15 @@ int ctrl_zk_auto_create(struct fmq_ctrl *c, const char *name);
 int32_t ctrl_zk_coordinator(struct fmq_ctrl *c, const char *key, int32_t len,
 			    const struct fmq_listener *l,
 			    struct fmq_kafka_str *host, int32_t *port);
+/* ctrl_zkcfg.c: topic configs through ZooKeeper. */
+struct ctrl_zkcfg *ctrl_zkcfg_begin(struct fmq_ctrl *c, struct fmq_bfwd *f,
+				    int32_t n);
+void ctrl_zkcfg_at(struct fmq_ctrl *c, int32_t i);
+bool ctrl_zkcfg_end(struct fmq_ctrl *c, const void *resp, bool close);
+int16_t ctrl_topic_alter(struct fmq_ctrl *c, const char *name,
+			 const struct fmq_alter *ops, size_t nops,
+			 bool validate_only, char *msg, size_t msglen);
+int ctrl_zkcfg_sync(struct fmq_ctrl *c, const char *name, const char *zjson);
 void ctrl_zk_create_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_zk_delete_topics(struct fmq_ctrl *c, struct fmq_bfwd *f, void *req);
 void ctrl_zk_create_partitions(struct fmq_ctrl *c, struct fmq_bfwd *f,

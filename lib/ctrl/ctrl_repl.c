@@ -323,14 +323,19 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 	const int32_t *rep = &t->replicas[(size_t)p * t->rf];
 	int32_t nisr[FMQ_CLUSTER_MAX_RF];
 	uint32_t n = 0;
-	bool shrink = false, expand = false;
+	bool shrink = false, expand = false, due;
 	int64_t hw = atomic_load(&x->r.hw);
 
-	if (x->cas_pending ||
-	    (now_ns < x->next_isr_ns && !isr_member_gone(v, isr, t->rf,
-							 x->r.self)))
+	if (x->cas_pending)
 		return;
-	x->next_isr_ns = now_ns + lag_ns / 2;
+	/* Shrinks every lag/2 (or at once for a member gone); a replica
+	 * that caught up is taken back on the next pass (100 ms), as
+	 * Kafka expands the ISR on the fetch that reaches the HW: waiting
+	 * for the shrink period added up to lag/2 to every rejoin. */
+	due = now_ns >= x->next_isr_ns ||
+		isr_member_gone(v, isr, t->rf, x->r.self);
+	if (due)
+		x->next_isr_ns = now_ns + lag_ns / 2;
 	for (uint16_t i = 0; i < t->rf && isr[i] >= 0; i++) {
 		const struct fmq_brepl_peer *pe = peer_of(&x->r, isr[i]);
 		/* Signed: a data lcore may have stored a time later than
@@ -338,7 +343,7 @@ isr_pass(struct fmq_ctrl *c, struct crepl *x,
 		 * once, as Kafka's controller removes a dead broker from
 		 * every ISR: else the HW, and every acks=all write, waits a
 		 * whole lag for it. */
-		if (isr[i] != x->r.self && pe != NULL &&
+		if (due && isr[i] != x->r.self && pe != NULL &&
 		    ((v->fresh && !fmq_cluster_live(v, isr[i])) ||
 		     (int64_t)(now_ns - atomic_load(&pe->caught_up_ns)) >
 		     (int64_t)lag_ns)) {

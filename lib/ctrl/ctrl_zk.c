@@ -530,6 +530,8 @@ ctrl_zk_sync(struct fmq_ctrl *c, bool open)
 					zt->name);
 			changes++;
 		}
+		/* Its configs as /config/topics has them (ctrl_zkcfg.c). */
+		changes += ctrl_zkcfg_sync(c, zt->name, zt->config);
 	}
 	/* Local topics ZooKeeper no longer has. */
 	size_t nt = fmq_topics_count(c->topics);

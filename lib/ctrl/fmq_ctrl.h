@@ -172,6 +172,13 @@ int16_t fmq_topics_alter(struct fmq_topics *t, const char *name,
 			 const struct fmq_alter *ops, size_t nops,
 			 bool validate_only, char *msg, size_t msglen);
 
+/** The configs a topic would have after ops (fmq_topics_alter's checks
+ * and messages), into out; nothing changes. */
+int16_t fmq_topics_preview(const struct fmq_topics *t, const char *name,
+			   const struct fmq_alter *ops, size_t nops,
+			   struct fmq_topic_cfg *out, char *msg,
+			   size_t msglen);
+
 /** Look a topic up by name, or NULL. */
 const struct fmq_topic *fmq_topics_find(const struct fmq_topics *t,
 					const char *name);

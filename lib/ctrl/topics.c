@@ -836,9 +836,9 @@ storage:
 }
 
 int16_t
-fmq_topics_alter(struct fmq_topics *t, const char *name,
-		 const struct fmq_alter *ops, size_t nops, bool validate_only,
-		 char *msg, size_t msglen)
+fmq_topics_preview(const struct fmq_topics *t, const char *name,
+		   const struct fmq_alter *ops, size_t nops,
+		   struct fmq_topic_cfg *out, char *msg, size_t msglen)
 {
 	size_t i = lower_bound(t, name);
 	struct fmq_topic_cfg cfg;
@@ -880,6 +880,20 @@ fmq_topics_alter(struct fmq_topics *t, const char *name,
 			e = FMQ_KERR_INVALID_REQUEST;
 		}
 	}
+	if (e == 0)
+		*out = cfg;
+	return e;
+}
+
+int16_t
+fmq_topics_alter(struct fmq_topics *t, const char *name,
+		 const struct fmq_alter *ops, size_t nops, bool validate_only,
+		 char *msg, size_t msglen)
+{
+	size_t i = lower_bound(t, name);
+	struct fmq_topic_cfg cfg;
+	int16_t e = fmq_topics_preview(t, name, ops, nops, &cfg, msg, msglen);
+
 	if (e != 0 || validate_only)
 		return e;
 	struct fmq_topic_cfg old = t->v[i]->cfg;

@@ -387,6 +387,12 @@ int fmq_tcp_set_rx_reserve(struct fmq_net *n, fmq_tcp_conn_t c,
 			   uint32_t bytes);
 
 /** Set / get the per-connection opaque pointer. */
+/* Cap this connection's retransmission timeout (its exponential backoff
+ * included) at ms, never below net.tcp.rto_min_ms; 0: the stack's
+ * net.tcp.rto_max_ms again. For links that must come back quickly after
+ * a partition heals (replication): the next retransmission is at most
+ * ms away. No syscall, no allocation. */
+int fmq_tcp_set_rto_max(struct fmq_net *n, fmq_tcp_conn_t c, uint32_t ms);
 int fmq_tcp_set_user(struct fmq_net *n, fmq_tcp_conn_t c, void *user);
 void *fmq_tcp_get_user(struct fmq_net *n, fmq_tcp_conn_t c);
 

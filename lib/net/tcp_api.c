@@ -793,6 +793,19 @@ fmq_tcp_set_rx_reserve(struct fmq_net *n, fmq_tcp_conn_t h, uint32_t bytes)
 }
 
 int
+fmq_tcp_set_rto_max(struct fmq_net *n, fmq_tcp_conn_t h, uint32_t ms)
+{
+	struct tcp_conn *c = conn_get(n, h);
+
+	if (c == NULL)
+		return -EINVAL;
+	/* Never below the stack's floor. */
+	c->rto_cap_ns = ms == 0 ? 0 : RTE_MAX((uint64_t)ms * 1000000ull,
+					      n->tcp->p.rto_min_ns);
+	return 0;
+}
+
+int
 fmq_tcp_set_user(struct fmq_net *n, fmq_tcp_conn_t h, void *user)
 {
 	struct tcp_conn *c = conn_get(n, h);

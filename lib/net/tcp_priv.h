@@ -197,6 +197,9 @@ struct tcp_conn {
 	 * begun): the window keeps this much open under pool pressure
 	 * caused by others (fmq_tcp_set_rx_reserve). */
 	uint32_t rx_resv;
+	/* This connection's RTO ceiling (fmq_tcp_set_rto_max; 0: the
+	 * stack's net.tcp.rto_max_ms). */
+	uint64_t rto_cap_ns;
 
 	/* Timers (absolute ns, 0 = off) and the wheel entry. */
 	uint64_t rtx_at, delack_at, ka_at, end_at, tlp_at;

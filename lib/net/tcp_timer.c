@@ -79,6 +79,8 @@ tcp_rto_ns(const struct fmq_net *n, const struct tcp_conn *c)
 	rto <<= b;
 	if (rto > n->tcp->p.rto_max_ns)
 		rto = n->tcp->p.rto_max_ns;
+	if (c->rto_cap_ns != 0 && rto > c->rto_cap_ns)
+		rto = c->rto_cap_ns;
 	return rto;
 }
 

@@ -25,6 +25,13 @@
 #       (every stopped broker is continued on exit)
 #   cl_led_by BROKER VIA                     partitions 0 and 1 both led by
 #       BROKER with 3 in sync, as VIA sees them
+#   cl_cut L [oneway]                        ebtables: drop every frame the
+#       bridge forwards between broker L's veth and the others' (oneway:
+#       only L's frames to them); clients on the host and ZooKeeper
+#       still reach every broker. cl_heal removes the rules (also on
+#       exit)
+#   cl_zk_kill / cl_zk_start                 SIGKILL ZooKeeper / start it
+#       again on the same data (sessions survive in its log)
 #   cl_kill_preferred                        the preferred-leader tests'
 #       opening on CL_T (2 partitions, preferred replica P, controller
 #       C): both led by P, a producer started (its pid in CL_PPID, acks
@@ -150,6 +157,38 @@ cl_led_by() {
 		[ "$(echo "${x#* }" | tr ',' '\n' | wc -l)" = 3 ] || return 1
 	done
 }
+
+CL_RULES=()
+cl_cut() {
+	local l=$1 f r dirs
+	for f in 1 2 3; do
+		[ "$f" != "$l" ] || continue
+		dirs=("-i ${BR}v${l}k -o ${BR}v${f}k")
+		[ "${2:-}" = oneway ] || dirs+=("-i ${BR}v${f}k -o ${BR}v${l}k")
+		for r in "${dirs[@]}"; do
+			# shellcheck disable=SC2086 # two options and their values
+			ebtables -A FORWARD $r -j DROP || fail "ebtables -A FORWARD $r"
+			CL_RULES+=("$r")
+		done
+	done
+}
+cl_heal() {
+	local r
+	for r in "${CL_RULES[@]}"; do
+		# shellcheck disable=SC2086
+		ebtables -D FORWARD $r -j DROP 2>/dev/null || true
+	done
+	CL_RULES=()
+}
+fmq_on_cleanup cl_heal
+
+cl_zk_kill() {
+	local p
+	p=$(scripts/zk.sh pid "$DIR/zk") || fail "ZooKeeper does not run"
+	kill -KILL "$p"
+	while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+}
+cl_zk_start() { scripts/zk.sh start "$DIR/zk" "$ZKPORT" >/dev/null || fail "ZooKeeper did not start again"; }
 
 cl_moved_from() { # cl_moved_from P: partition 0 led by a live broker other than P
 	local x

@@ -22,27 +22,6 @@ fmq_require_cmd curl java ethtool cmp ebtables
 	skip "needs python3-confluent-kafka"
 . tests/integration/cluster_lib.sh
 
-RULES=()
-part_cut() { # drop the bridge's forwarding between $1's veth and each other one
-	local l=$1 f r
-	for f in 1 2 3; do
-		[ "$f" != "$l" ] || continue
-		for r in "-i ${BR}v${l}k -o ${BR}v${f}k" "-i ${BR}v${f}k -o ${BR}v${l}k"; do
-			# shellcheck disable=SC2086 # two options and their values
-			ebtables -A FORWARD $r -j DROP || fail "ebtables -A FORWARD $r"
-			RULES+=("$r")
-		done
-	done
-}
-part_heal() {
-	local r
-	for r in "${RULES[@]}"; do
-		# shellcheck disable=SC2086
-		ebtables -D FORWARD $r -j DROP 2>/dev/null || true
-	done
-	RULES=()
-}
-fmq_on_cleanup part_heal
 
 cl_up pk 1
 l=$CL_LEADER
@@ -55,7 +34,7 @@ pass "topic pk: replication factor 3, min.insync.replicas=2, led by $l, follower
 ppid=$!
 sleep 4
 t0=$(now_ms)
-part_cut "$l"
+cl_cut "$l"
 sleep 2
 tk=$(now_ms)
 $DC kill "$l" >/dev/null || fail "kill of broker $l failed"
@@ -66,7 +45,7 @@ x=$(timeout $((FMQ_CLUSTER_SESSION_MS * 2 / 1000 + 13)) "${PY[@]}" \
 	fail "no new leader after killing the cut-off leader $l (had it shrunk the ISR to itself first? $(leader_of 0 "$f1")): $x"
 nl=${x%% *}
 pass "leader $l cut off, killed $((tk - t0)) ms later ($a1 acknowledged): broker $nl leads ${x##* } ms after the kill, ISR $(echo "$x" | cut -d' ' -f2)"
-part_heal
+cl_heal
 $DC start "$l" >/dev/null || fail "restart of broker $l failed"
 wait_for 60 in_isr "$l" "$nl" || fail "broker $l did not rejoin the ISR: $(leader_of 0 "$nl")"
 pass "broker $l healed, restarted and back in the ISR of $nl"
