@@ -260,6 +260,7 @@ struct tcp_ctx {
 	 * the pool runs low (UINT32_MAX: no pressure), and whether incoming
 	 * payload must be dropped to keep mbufs for RX and ACKs. */
 	uint32_t pool_size;
+	struct rte_ring *pool_ring;   /* the pool's store, when a ring */
 	uint32_t mem_share;
 	bool mem_drop;
 	uint32_t challenges;     /* in the current second */
