@@ -32,11 +32,14 @@ KC_MTLS=("${KC_TLS[@]}" -X "ssl.certificate.location=$D/client.crt"
 LISTEN=(--set "listeners=PLAINTEXT://:9092,SSL://:9093")
 
 # A keystore that is not there: exit 2, the key named.
+BADHOT=/dev/hugepages/fmq-test-$$-bad
+FMQ_HOT_DIRS+=("$BADHOT")
 fmq_run_exit "$FMQ_TMP/badks.log" --set "dev.tap.name=$FMQ_TAP" \
 	--set "net.ip=$FMQ_IP/24" --set "dev.tap.host_ip=$FMQ_HOST_IP/24" \
 	--set "mgmt.listen=$FMQ_MGMT" --set "log.dirs=$FMQ_TMP/data-bad" \
-	--set "log.hot.dir=/dev/hugepages/fmq-test-$$-bad" "${LISTEN[@]}" \
+	--set "log.hot.dir=$BADHOT" "${LISTEN[@]}" \
 	--set "ssl.keystore.location=$D/nonexistent.pem"
+rm -rf "$BADHOT"   # its hot pool holds hugepages until removed
 [ "$FMQ_RC" -eq 2 ] && grep -q "ssl.keystore.location" "$FMQ_TMP/badks.log" ||
 	fail "bad keystore: exit $FMQ_RC, log: $(tail -3 "$FMQ_TMP/badks.log")"
 pass "a missing keystore exits 2 naming ssl.keystore.location"
