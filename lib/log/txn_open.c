@@ -219,12 +219,14 @@ txn_log_rebuild(struct fmq_log_part *p)
 			}
 			h = buf + (pos - bpos);
 			batch_peek(h, &bi);
-			if (bi.size < RB_RECORDS || bi.size > REBUILD_BUF)
+			if (bi.size < RB_RECORDS || bi.size > size - pos)
 				break;   /* recovery cut the log before this */
+			/* Only a marker is read whole (its record); any other
+			 * batch, however large, by its header. */
 			if ((bi.attributes & RB_ATTR_CONTROL) &&
 			    pos + bi.size > bpos + blen) {
 				if (bpos == pos)
-					break;     /* a torn tail */
+					break;     /* no marker is this large */
 				bpos = blen = 0;   /* read it whole */
 				continue;
 			}

@@ -83,6 +83,19 @@ produce(struct fmq_log_part *p, int32_t n, int64_t pid, int32_t seq, bool txn)
 	return r.base_offset;
 }
 
+/* One plain batch of n records of vlen bytes each: its base offset. */
+static int64_t
+produce_big(struct fmq_log_part *p, int32_t n, uint32_t vlen)
+{
+	static uint8_t b[600 << 10];
+	struct fmq_log_append_result r;
+	uint32_t len = tb_build(b, sizeof(b), n, vlen, 0, 1700000000000LL);
+
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL_FATAL(fmq_log_append_buf(p, b, len, &r), 0);
+	return r.base_offset;
+}
+
 static int64_t
 hw(struct fmq_log_part *p)
 {
@@ -461,6 +474,13 @@ test_from_log(void)
 	/* A transaction left open, then a restart: reopened, the partition
 	 * reads both back from its log (its files, and the hot pool's
 	 * recovered batches), with the aborted list in marker order. */
+	/* A plain batch larger than the rebuild's read buffer (256 KiB)
+	 * before it: the rebuild goes on past it. */
+	produce_big(fl, 100, 4000);
+	int64_t t11 = produce(fl, 1, 11, 0, true);
+
+	CU_ASSERT_EQUAL(fmq_log_txn_marker(fl, 11, 0, false, 0, t11, &r), 0);
+	int64_t a11 = r.base_offset;
 	int64_t t10 = produce(fl, 1, 10, 0, true);
 	int64_t end = hw(fl);
 
@@ -469,12 +489,15 @@ test_from_log(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fl);
 	CU_ASSERT_EQUAL(hw(fl), end);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), t10);
-	CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(fl, 0, INT64_MAX, a, 4), 2);
+	CU_ASSERT_EQUAL_FATAL(fmq_log_txn_aborted(fl, 0, INT64_MAX, a, 4), 3);
 	CU_ASSERT_EQUAL(a[0].pid, 8);
 	CU_ASSERT_EQUAL(a[0].first, t8);
 	CU_ASSERT_EQUAL(a[0].last, a8);
 	CU_ASSERT_EQUAL(a[1].pid, 9);
 	CU_ASSERT_EQUAL(a[1].first, t9);
+	CU_ASSERT_EQUAL(a[2].pid, 11);
+	CU_ASSERT_EQUAL(a[2].first, t11);
+	CU_ASSERT_EQUAL(a[2].last, a11);
 	CU_ASSERT_EQUAL(fmq_log_txn_marker(fl, 10, 0, true, 0, -1, &r), 0);
 	CU_ASSERT_EQUAL(fmq_log_part_lso(fl), hw(fl));
 	CU_ASSERT_EQUAL(fmq_log_part_close(ld), 0);
