@@ -135,32 +135,46 @@ start_broker() {
 		in_cg=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"'
 			"$(cgroup_of "$id")")
 	fi
-	"${in_cg[@]}" "$BIN" "--vdev=net_af_packet0,iface=$(veth "$id")" \
-		"--file-prefix=fmqc-$BR-$id" -- \
-		--set "node.id=$id" \
-		--set "net.ip=$(ip_of "$id")/24" \
-		--set "mgmt.listen=$(mgmt_of "$id")" \
-		--set "log.dirs=$d/data" \
-		--set "log.hot.dir=/dev/hugepages/fmqc-$BR-$id" \
-		--set "log.hot.pool.bytes=$HOT_BYTES" \
-		--set "poll.mode=adaptive" \
-		--set "zookeeper.connect=127.0.0.1:$ZKPORT/fluxmq" \
-		--set "zookeeper.session.timeout.ms=$SESSION_MS" \
-		"${extra[@]}" >>"$d/broker.log" 2>&1 </dev/null &
-	echo $! >"$d/pid"
-	for ((i = 0; i < 600; i++)); do
-		if ! pid_of "$id" >/dev/null; then
-			tail -n 20 "$d/broker.log" >&2
-			die "broker $id exited while starting (log $d/broker.log)"
-		fi
-		code=$(health "$id")
-		if [ "$code" = 200 ]; then
-			echo "broker $id pid $(cat "$d/pid") $(ip_of "$id"):9092 mgmt $(mgmt_of "$id") up"
-			return 0
-		fi
-		sleep 0.1
+	# DPDK 22.11's af_packet names its fanout group (getpid() ^ ifindex)
+	# & 0xffff, one namespace-wide id space: a broker whose id meets
+	# another broker's group (on another veth) fails its probe with
+	# "could not set PACKET_FANOUT" (EINVAL). A new process has another
+	# pid, so that start is tried again, up to 3 times.
+	local try from
+	for try in 1 2 3; do
+		from=$(stat -c %s "$d/broker.log" 2>/dev/null || echo 0)
+		"${in_cg[@]}" "$BIN" "--vdev=net_af_packet0,iface=$(veth "$id")" \
+			"--file-prefix=fmqc-$BR-$id" -- \
+			--set "node.id=$id" \
+			--set "net.ip=$(ip_of "$id")/24" \
+			--set "mgmt.listen=$(mgmt_of "$id")" \
+			--set "log.dirs=$d/data" \
+			--set "log.hot.dir=/dev/hugepages/fmqc-$BR-$id" \
+			--set "log.hot.pool.bytes=$HOT_BYTES" \
+			--set "poll.mode=adaptive" \
+			--set "zookeeper.connect=127.0.0.1:$ZKPORT/fluxmq" \
+			--set "zookeeper.session.timeout.ms=$SESSION_MS" \
+			"${extra[@]}" >>"$d/broker.log" 2>&1 </dev/null &
+		echo $! >"$d/pid"
+		for ((i = 0; i < 600; i++)); do
+			if ! pid_of "$id" >/dev/null; then
+				if [ "$try" -lt 3 ] && tail -c +"$((from + 1))" \
+					"$d/broker.log" | grep -q "could not set PACKET_FANOUT"; then
+					echo "broker $id: af_packet fanout id taken (pid ^ ifindex), starting it again" >&2
+					continue 2
+				fi
+				tail -n 20 "$d/broker.log" >&2
+				die "broker $id exited while starting (log $d/broker.log)"
+			fi
+			code=$(health "$id")
+			if [ "$code" = 200 ]; then
+				echo "broker $id pid $(cat "$d/pid") $(ip_of "$id"):9092 mgmt $(mgmt_of "$id") up"
+				return 0
+			fi
+			sleep 0.1
+		done
+		die "broker $id not healthy within 60 s (log $d/broker.log)"
 	done
-	die "broker $id not healthy within 60 s (log $d/broker.log)"
 }
 
 stop_broker() {
